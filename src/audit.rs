@@ -1,0 +1,504 @@
+//! Whole-ledger verification.
+//!
+//! One streaming pass over the journal, in chunks: each record is decoded strictly and
+//! compared with sled's copy; signatures are checked in parallel per chunk; the chain,
+//! sequence numbers, times, indexes, content commitments and every stored subtree hash
+//! are checked in order, while the tree is rebuilt from the leaves so that the root at the
+//! size of every stored or supplied checkpoint can be compared. Memory stays flat: a chunk
+//! of records and the tree's right edge. Problems are findings (exit 1); only a failure to
+//! read at all is an error (exit 2).
+
+use crate::Hash;
+use crate::checkpoint::{Checkpoint, CheckpointError, claimed_origin, open_checkpoint};
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::ledger::Ledger;
+use crate::merkle::{self, Frontier, HashReader};
+use crate::record::{self, Body, Record, leaf_hash};
+use crate::store::journal::{MAGIC, ScanEnd};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+const CHUNK: usize = 4096;
+
+/// One problem found, with the evidence.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    /// The record concerned, when there is one.
+    pub seq: Option<u64>,
+    /// A stable short code for scripts.
+    pub code: &'static str,
+    /// What was expected and what was found.
+    pub message: String,
+}
+
+/// A checkpoint supplied with `--against`, and what became of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgainstResult {
+    /// Where it came from (file name).
+    pub source: String,
+    /// Its size.
+    pub size: u64,
+    /// Whether the ledger is consistent with it.
+    pub consistent: bool,
+}
+
+/// The outcome of an audit.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    /// The ledger origin.
+    pub origin: String,
+    /// Records found in the journal.
+    pub records: u64,
+    /// Signatures checked.
+    pub signatures_checked: u64,
+    /// Stored checkpoints whose signature and root were checked.
+    pub checkpoints_checked: u64,
+    /// Size of the latest checkpoint that verified.
+    pub covered_to: u64,
+    /// Records not covered by any signed checkpoint, as (first, last), when some are not.
+    pub uncovered: Option<(u64, u64)>,
+    /// Checkpoints given with `--against`.
+    pub against: Vec<AgainstResult>,
+    /// Every problem, in the order found.
+    pub findings: Vec<Finding>,
+}
+
+impl AuditReport {
+    /// Whether the ledger passed every check.
+    pub fn passed(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+/// A saved checkpoint to check the ledger against: its text and a label for messages.
+pub struct SavedCheckpoint {
+    /// A label (the file name).
+    pub source: String,
+    /// The signed note text.
+    pub text: String,
+}
+
+struct Auditor<'a> {
+    ledger: &'a Ledger,
+    findings: Vec<Finding>,
+}
+
+impl Auditor<'_> {
+    fn find(&mut self, seq: Option<u64>, code: &'static str, message: String) {
+        self.findings.push(Finding { seq, code, message });
+    }
+}
+
+/// Audits the whole ledger. `progress` is called with the number of records checked.
+pub fn audit(
+    ledger: &Ledger,
+    against: &[SavedCheckpoint],
+    mut progress: impl FnMut(u64),
+) -> Result<AuditReport> {
+    let store = ledger.store();
+    let origin = ledger.origin().to_owned();
+    let ledger_key = *ledger.ledger_key();
+    let mut a = Auditor {
+        ledger,
+        findings: Vec::new(),
+    };
+
+    // Checkpoints first: which roots must the pass record?
+    let mut stored_cps: Vec<(u64, Checkpoint)> = Vec::new();
+    for (k, v) in store.checkpoints()? {
+        let Ok(kb) = <[u8; 8]>::try_from(k.as_slice()) else {
+            a.find(None, "checkpoint-key", "a stored checkpoint has a malformed key".into());
+            continue;
+        };
+        let size = u64::from_be_bytes(kb);
+        let text = String::from_utf8_lossy(&v);
+        match open_checkpoint(&text, &origin, &ledger_key) {
+            Ok(cp) if cp.size == size => stored_cps.push((size, cp)),
+            Ok(cp) => a.find(
+                None,
+                "checkpoint-misfiled",
+                format!("checkpoint stored under size {size} says size {}", cp.size),
+            ),
+            Err(e) => a.find(
+                None,
+                "checkpoint-signature",
+                format!("stored checkpoint of size {size} does not verify with the ledger key: {e}"),
+            ),
+        }
+    }
+    let mut saved: Vec<(String, Checkpoint)> = Vec::new();
+    let mut against_results = Vec::new();
+    for s in against {
+        match claimed_origin(&s.text) {
+            Some(o) if o == origin => {}
+            Some(o) => {
+                return Err(Error::Input(format!(
+                    "{}: this checkpoint is from ledger '{o}', not '{origin}'; give a checkpoint saved from this ledger",
+                    s.source
+                )));
+            }
+            None => {
+                return Err(Error::Checkpoint(CheckpointError::Malformed(format!(
+                    "{}: not a signed checkpoint",
+                    s.source
+                ))));
+            }
+        }
+        match open_checkpoint(&s.text, &origin, &ledger_key) {
+            Ok(cp) => saved.push((s.source.clone(), cp)),
+            Err(e @ CheckpointError::Malformed(_))
+            | Err(e @ CheckpointError::Note(crate::note::NoteError::Malformed(_))) => {
+                return Err(Error::Input(format!(
+                    "{}: {e}; give a checkpoint file saved with `custody checkpoint`",
+                    s.source
+                )));
+            }
+            Err(e) => {
+                a.find(
+                    None,
+                    "against-signature",
+                    format!(
+                        "{}: the saved checkpoint was not signed by this ledger's key ({e}); the ledger key was replaced, or the file is forged",
+                        s.source
+                    ),
+                );
+                against_results.push(AgainstResult {
+                    source: s.source.clone(),
+                    size: 0,
+                    consistent: false,
+                });
+            }
+        }
+    }
+    let wanted: BTreeSet<u64> = stored_cps
+        .iter()
+        .map(|(s, _)| *s)
+        .chain(saved.iter().map(|(_, c)| c.size))
+        .collect();
+    let mut roots: BTreeMap<u64, Hash> = BTreeMap::new();
+    if wanted.contains(&0) {
+        roots.insert(0, merkle::empty_root());
+    }
+
+    // The streaming pass.
+    let mut frontier = Frontier::new();
+    let mut prev_leaf = [0u8; 32];
+    let mut prev_time = 0u64;
+    let mut seq = 0u64;
+    let mut signatures = 0u64;
+    let mut frames = store.journal().frames_from(MAGIC.len() as u64)?;
+    let mut sled_records = store.records_iter().peekable();
+    loop {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for f in frames.by_ref().take(CHUNK) {
+            chunk.push(f?);
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        // Decode and check signatures in parallel; order-dependent checks follow.
+        let decoded: Vec<(Result<Record, String>, Option<String>)> = chunk
+            .par_iter()
+            .map(|f| match Record::decode(&f.bytes) {
+                Err(e) => (Err(e.to_string()), None),
+                Ok(r) => {
+                    let sig = keys::verify_strict(
+                        &r.statement.signer,
+                        &record::signing_message(&r.statement_bytes),
+                        &r.signature,
+                    )
+                    .err()
+                    .map(|e| format!("{e} (signer key {})", keys::short_id(&r.statement.signer)));
+                    (Ok(r), sig)
+                }
+            })
+            .collect();
+        for (frame, (rec, sig_err)) in chunk.iter().zip(decoded) {
+            let leaf = leaf_hash(&frame.bytes);
+            if !frame.intact() {
+                a.find(
+                    Some(seq),
+                    "journal-frame",
+                    format!(
+                        "journal frame at byte {} holds bytes hashing to {}, but its trailer says {}",
+                        frame.offset,
+                        hex::encode(leaf),
+                        hex::encode(frame.stored_leaf)
+                    ),
+                );
+            }
+            // Sled's copy of the same record.
+            loop {
+                match sled_records.peek() {
+                    Some(Ok((k, _))) if k.as_slice() < seq.to_be_bytes().as_slice() => {
+                        a.find(Some(seq), "index-extra", format!("the index holds an unexpected record key {}", hex::encode(k)));
+                        sled_records.next();
+                    }
+                    _ => break,
+                }
+            }
+            match sled_records.peek() {
+                Some(Ok((k, v))) if k.as_slice() == seq.to_be_bytes().as_slice() => {
+                    if v != &frame.bytes {
+                        a.find(
+                            Some(seq),
+                            "journal-index-mismatch",
+                            format!(
+                                "record {seq} differs between the journal (hash {}) and the index (hash {})",
+                                hex::encode(leaf),
+                                hex::encode(leaf_hash(v))
+                            ),
+                        );
+                    }
+                    sled_records.next();
+                }
+                Some(Err(_)) => {
+                    if let Some(Err(e)) = sled_records.next() {
+                        return Err(e);
+                    }
+                }
+                _ => a.find(
+                    Some(seq),
+                    "index-missing",
+                    format!("record {seq} is in the journal but missing from the index"),
+                ),
+            }
+            match rec {
+                Err(e) => a.find(Some(seq), "decode", format!("record {seq} does not decode: {e}")),
+                Ok(r) => {
+                    signatures += 1;
+                    if let Some(e) = sig_err {
+                        a.find(Some(seq), "signature", format!("record {seq}: {e}"));
+                    }
+                    a.check_record(seq, &r, &leaf, &prev_leaf, prev_time, &origin, &ledger_key);
+                    prev_time = prev_time.max(r.recorded_at_ms);
+                }
+            }
+            // Rebuild the tree and compare every hash it completes with the stored one.
+            let mut bad_hash = None;
+            frontier.push(leaf, |level, index, h| {
+                if bad_hash.is_none() {
+                    match store.complete_subtree(level, index) {
+                        Ok(s) if &s == h => {}
+                        Ok(s) => bad_hash = Some(format!("stored subtree hash (level {level}, index {index}) is {}, recomputed {}", hex::encode(s), hex::encode(h))),
+                        Err(e) => bad_hash = Some(e.to_string()),
+                    }
+                }
+            });
+            if let Some(m) = bad_hash {
+                a.find(Some(seq), "tree-hash", format!("record {seq}: {m}"));
+            }
+            prev_leaf = leaf;
+            seq += 1;
+            if wanted.contains(&seq) {
+                roots.insert(seq, frontier.root());
+            }
+        }
+        progress(seq);
+    }
+    match frames.end_state() {
+        ScanEnd::Clean => {}
+        ScanEnd::Torn { offset } => a.find(
+            Some(seq),
+            "journal-torn",
+            format!("the journal ends inside a frame at byte {offset} (an interrupted write or a truncation)"),
+        ),
+        ScanEnd::BadLength { offset, len } => a.find(
+            Some(seq),
+            "journal-frame-length",
+            format!("journal frame at byte {offset} declares an impossible length {len}"),
+        ),
+    }
+    drop(frames);
+    for extra in sled_records {
+        let (k, _) = extra?;
+        let n = <[u8; 8]>::try_from(k.as_slice()).map(u64::from_be_bytes).ok();
+        a.find(
+            n,
+            "index-extra",
+            format!(
+                "the index holds record {} which the journal does not (the journal was truncated, or a record was injected)",
+                n.map_or_else(|| hex::encode(&k), |n| n.to_string())
+            ),
+        );
+    }
+    let meta = store.meta()?;
+    if meta.size != seq {
+        a.find(
+            None,
+            "size-mismatch",
+            format!("the index says the ledger has {} records, the journal holds {seq}", meta.size),
+        );
+    }
+    let expected_hashes = 2 * seq - u64::from(seq.count_ones());
+    if store.hashes_count() as u64 != expected_hashes {
+        a.find(
+            None,
+            "tree-hash-count",
+            format!(
+                "{} subtree hashes are stored, a tree of {seq} records has {expected_hashes}",
+                store.hashes_count()
+            ),
+        );
+    }
+    if seq == 0 {
+        a.find(Some(0), "genesis", "the ledger has no records, not even its genesis".into());
+    }
+
+    // Roots at every checkpoint.
+    let mut covered_to = 0;
+    let mut checked = 0;
+    for (size, cp) in &stored_cps {
+        checked += 1;
+        match roots.get(size) {
+            None => a.find(
+                None,
+                "checkpoint-beyond-ledger",
+                format!("a signed checkpoint covers {size} records but the ledger has only {seq}: records were removed"),
+            ),
+            Some(r) if r != &cp.root => a.find(
+                None,
+                "checkpoint-root",
+                format!(
+                    "the checkpoint of size {size} signed root {}, the records give {}",
+                    hex::encode(cp.root),
+                    hex::encode(r)
+                ),
+            ),
+            Some(_) => covered_to = covered_to.max(*size),
+        }
+    }
+    for (source, cp) in &saved {
+        let consistent = match roots.get(&cp.size) {
+            None => {
+                a.find(
+                    None,
+                    "against-beyond-ledger",
+                    format!(
+                        "{source}: your saved checkpoint covers {} records but the ledger now has only {seq}: the ledger was truncated or rolled back",
+                        cp.size
+                    ),
+                );
+                false
+            }
+            Some(r) if r != &cp.root => {
+                a.find(
+                    None,
+                    "against-root",
+                    format!(
+                        "{source}: history was rewritten: your saved checkpoint of {} records has root {}, the ledger now gives {} for those same records (a record among 0 to {} was altered, removed or inserted)",
+                        cp.size,
+                        hex::encode(cp.root),
+                        hex::encode(r),
+                        cp.size.saturating_sub(1)
+                    ),
+                );
+                false
+            }
+            Some(_) => true,
+        };
+        against_results.push(AgainstResult {
+            source: source.clone(),
+            size: cp.size,
+            consistent,
+        });
+    }
+    let uncovered = (covered_to < seq).then(|| (covered_to, seq - 1));
+    Ok(AuditReport {
+        origin,
+        records: seq,
+        signatures_checked: signatures,
+        checkpoints_checked: checked,
+        covered_to,
+        uncovered,
+        against: against_results,
+        findings: a.findings,
+    })
+}
+
+impl Auditor<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn check_record(
+        &mut self,
+        seq: u64,
+        r: &Record,
+        leaf: &Hash,
+        prev_leaf: &Hash,
+        prev_time: u64,
+        origin: &str,
+        ledger_key: &[u8; 32],
+    ) {
+        let store = self.ledger.store();
+        if r.seq != seq {
+            self.find(Some(seq), "sequence", format!("record at position {seq} says it is number {}", r.seq));
+        }
+        if &r.prev != prev_leaf {
+            self.find(
+                Some(seq),
+                "chain",
+                format!(
+                    "broken chain at record {seq}: prev is {}, the record before it hashes to {}",
+                    hex::encode(r.prev),
+                    hex::encode(prev_leaf)
+                ),
+            );
+        }
+        if r.recorded_at_ms < prev_time {
+            self.find(
+                Some(seq),
+                "time-order",
+                format!(
+                    "record {seq} was recorded at {}, before the record preceding it ({})",
+                    record::rfc3339(r.recorded_at_ms),
+                    record::rfc3339(prev_time)
+                ),
+            );
+        }
+        if r.statement.claimed_at_ms > r.recorded_at_ms.saturating_add(crate::ledger::MAX_CLOCK_SKEW_MS) {
+            self.find(
+                Some(seq),
+                "claimed-after-recorded",
+                format!("record {seq} claims to be signed after the ledger recorded it"),
+            );
+        }
+        match store.seq_of_leaf(leaf) {
+            Ok(Some(s)) if s == seq => {}
+            Ok(other) => self.find(
+                Some(seq),
+                "leaf-index",
+                format!("the leaf index maps record {seq}'s hash to {other:?}"),
+            ),
+            Err(e) => self.find(Some(seq), "leaf-index", e.to_string()),
+        }
+        match &r.statement.body {
+            Body::Genesis { origin: o } => {
+                if seq != 0 {
+                    self.find(Some(seq), "genesis", format!("record {seq} is a genesis statement; only record 0 may be"));
+                } else {
+                    if o != origin {
+                        self.find(Some(0), "genesis", format!("genesis names origin '{o}', the index says '{origin}'"));
+                    }
+                    if &r.statement.signer != ledger_key {
+                        self.find(Some(0), "genesis", "genesis is signed by a key other than the ledger key on record".into());
+                    }
+                }
+            }
+            _ if seq == 0 => self.find(Some(0), "genesis", "record 0 is not a genesis statement".into()),
+            Body::Testimony(t) => {
+                if let Err(m) = self.ledger.check_content(t) {
+                    self.find(Some(seq), "content", format!("record {seq}: {m}"));
+                }
+                if !matches!(store.seq_of_commitment(&t.commitment), Ok(Some(s)) if s == seq) {
+                    self.find(Some(seq), "content-index", format!("the content index does not map record {seq}'s commitment to it"));
+                }
+            }
+            Body::Media(m) => {
+                if !matches!(store.media_seqs(&m.sha256), Ok(v) if v.contains(&seq)) {
+                    self.find(Some(seq), "media-index", format!("the media index does not list record {seq} under its file hash"));
+                }
+            }
+        }
+    }
+}

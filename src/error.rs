@@ -1,0 +1,79 @@
+//! The library's error type. Every variant is a reason a command could not run (exit 2);
+//! what verification finds wrong is reported as findings, not as errors (see `audit`).
+
+use crate::checkpoint::CheckpointError;
+use crate::encoding::DecodeError;
+use crate::keys::KeyError;
+use crate::merkle::ProofError;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Why an operation could not run.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file or directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Another process holds the ledger.
+    #[error("ledger in use: another custody process holds {path}; wait for it to finish and try again")]
+    InUse {
+        /// The ledger directory.
+        path: PathBuf,
+    },
+    /// The directory is not a ledger.
+    #[error("{path} is not a custody ledger ({reason}); create one with `custody init`")]
+    NotALedger {
+        /// The directory.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
+    /// Refused to create over something that exists.
+    #[error("{path} already exists and is not empty; choose a new directory")]
+    AlreadyExists {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A key problem.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A malformed checkpoint given by the user.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// Input that cannot be used as given; the message names the fix.
+    #[error("{0}")]
+    Input(String),
+    /// A value that cannot be encoded (e.g. a field too long).
+    #[error("{0}")]
+    Encode(#[from] DecodeError),
+    /// The embedded database failed.
+    #[error("database error in {path}: {message}; `custody audit` tells whether the ledger is intact")]
+    Db {
+        /// The database directory.
+        path: PathBuf,
+        /// sled's message.
+        message: String,
+    },
+    /// The stored ledger is inconsistent in a way that stops this command; `custody audit`
+    /// reports the details.
+    #[error("the ledger is damaged: {0}; run `custody audit` for details")]
+    Damaged(String),
+    /// A proof could not be built from storage.
+    #[error("cannot build proof: {0}")]
+    Proof(#[from] ProofError),
+}
+
+/// Result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Helper to attach a path to an I/O error.
+pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io { path, source }
+}

@@ -1,0 +1,348 @@
+//! Key files, signing and strict verification.
+//!
+//! Secret keys are PKCS#8 v1 PEM (the form OpenSSL 3 and Python's `cryptography` read),
+//! created with `create_new` and mode 0600 in one step, and refused when a group or others
+//! could read them, as OpenSSH does. Public keys are SPKI PEM. Signatures are checked with
+//! `verify_strict`, and weak (small-order) public keys are refused outright.
+
+use crate::Hash;
+use ed25519_dalek::pkcs8::spki::{DecodePublicKey, EncodePublicKey};
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+/// Why a key could not be read, written or used.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The secret key file is readable by group or others.
+    #[error(
+        "{path}: secret key is accessible by others (mode {mode:03o}); run `chmod 600 {path}`"
+    )]
+    LoosePermissions {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A secret key path is a symbolic link.
+    #[error(
+        "{path}: secret key is a symbolic link; give the real file's path so nobody can swap the key"
+    )]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
+    /// The path is not a regular file.
+    #[error("{path}: not a regular file; give the path of a key file")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file holds something other than what was asked for.
+    #[error("{path}: {found}; {hint}")]
+    WrongKind {
+        /// The file.
+        path: PathBuf,
+        /// What it holds.
+        found: String,
+        /// What to do.
+        hint: &'static str,
+    },
+    /// The file refused to be overwritten.
+    #[error("{path}: already exists; choose another name or move the old key away first")]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A public key that is a small-order point, which would verify forged signatures.
+    #[error("weak (small-order) Ed25519 public key refused")]
+    WeakKey,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
+    move |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// SHA-256 of the 32-byte public key: the key's long-term identity.
+pub fn fingerprint(public: &[u8; 32]) -> Hash {
+    Sha256::digest(public).into()
+}
+
+/// Short key ID used in listings and records: the first 4 bytes of the fingerprint, hex.
+pub fn short_id(public: &[u8; 32]) -> String {
+    hex::encode(&fingerprint(public)[..4])
+}
+
+/// A fresh key from the operating system's random source.
+pub fn generate() -> Result<SigningKey, KeyError> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::fill(seed.as_mut()).map_err(|e| KeyError::Io {
+        path: PathBuf::from("<system random source>"),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// PKCS#8 v1 PEM of the secret key (no embedded public key, so every tool reads it).
+pub fn secret_pem(key: &SigningKey) -> Zeroizing<String> {
+    let kp = KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    };
+    // Encoding a 32-byte seed into a fixed ASN.1 template cannot fail.
+    kp.to_pkcs8_pem(LineEnding::LF)
+        .expect("PKCS#8 encoding of an Ed25519 seed")
+}
+
+/// SPKI PEM of a public key.
+pub fn public_pem(key: &VerifyingKey) -> String {
+    // Encoding a 32-byte point into a fixed ASN.1 template cannot fail.
+    key.to_public_key_pem(LineEnding::LF)
+        .expect("SPKI encoding of an Ed25519 key")
+}
+
+/// Writes a new file atomically-enough for keys: `create_new` so nothing is overwritten,
+/// with the mode set at creation, then fsync.
+pub fn write_new_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeyError> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut f = opts.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            KeyError::Exists {
+                path: path.to_owned(),
+            }
+        } else {
+            io(path)(e)
+        }
+    })?;
+    f.write_all(bytes).map_err(io(path))?;
+    f.sync_all().map_err(io(path))?;
+    Ok(())
+}
+
+/// Paths of the pair `DIR/NAME.key` and `DIR/NAME.pub`.
+pub fn pair_paths(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    (
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.pub")),
+    )
+}
+
+/// Generates a key pair into `DIR/NAME.key` (0600) and `DIR/NAME.pub`.
+pub fn generate_pair(dir: &Path, name: &str) -> Result<SigningKey, KeyError> {
+    let (secret_path, public_path) = pair_paths(dir, name);
+    for p in [&secret_path, &public_path] {
+        if p.symlink_metadata().is_ok() {
+            return Err(KeyError::Exists { path: p.clone() });
+        }
+    }
+    let key = generate()?;
+    write_new_file(&secret_path, secret_pem(&key).as_bytes(), 0o600)?;
+    write_new_file(
+        &public_path,
+        public_pem(&key.verifying_key()).as_bytes(),
+        0o644,
+    )?;
+    Ok(key)
+}
+
+fn read_regular(path: &Path) -> Result<Zeroizing<String>, KeyError> {
+    let meta = path.symlink_metadata().map_err(io(path))?;
+    if meta.file_type().is_symlink() {
+        return Err(KeyError::Symlink {
+            path: path.to_owned(),
+        });
+    }
+    if !meta.is_file() {
+        return Err(KeyError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    if meta.len() > 64 * 1024 {
+        return Err(KeyError::WrongKind {
+            path: path.to_owned(),
+            found: format!("{} bytes is far too large for a key file", meta.len()),
+            hint: "give the path of a key made by `custody key generate`",
+        });
+    }
+    let bytes = Zeroizing::new(std::fs::read(path).map_err(io(path))?);
+    match std::str::from_utf8(&bytes) {
+        Ok(s) => Ok(Zeroizing::new(s.to_owned())),
+        Err(_) => Err(KeyError::WrongKind {
+            path: path.to_owned(),
+            found: "not a PEM text file".into(),
+            hint: "give the path of a key made by `custody key generate`",
+        }),
+    }
+}
+
+fn pem_label(text: &str) -> Option<&str> {
+    let start = text.find("-----BEGIN ")? + "-----BEGIN ".len();
+    let end = text[start..].find("-----")?;
+    Some(&text[start..start + end])
+}
+
+/// Loads a secret key, refusing links and files others can read.
+pub fn load_secret(path: &Path) -> Result<SigningKey, KeyError> {
+    let meta = path.symlink_metadata().map_err(io(path))?;
+    #[cfg(unix)]
+    if meta.is_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyError::LoosePermissions {
+                path: path.to_owned(),
+                mode,
+            });
+        }
+    }
+    let text = read_regular(path)?;
+    match pem_label(&text) {
+        Some("PRIVATE KEY") => {}
+        Some("PUBLIC KEY") => {
+            return Err(KeyError::WrongKind {
+                path: path.to_owned(),
+                found: "this is a public key".into(),
+                hint: "signing needs the secret key file (NAME.key), not NAME.pub",
+            });
+        }
+        Some("ENCRYPTED PRIVATE KEY") => {
+            return Err(KeyError::WrongKind {
+                path: path.to_owned(),
+                found: "this is a passphrase-protected key".into(),
+                hint: "this version reads unencrypted PKCS#8 keys only; decrypt it with `openssl pkey -in KEY -out PLAIN.key`",
+            });
+        }
+        Some(other) => {
+            return Err(KeyError::WrongKind {
+                path: path.to_owned(),
+                found: format!("PEM block '{other}' is not an Ed25519 PKCS#8 key"),
+                hint: "custody signs with Ed25519 keys made by `custody key generate`",
+            });
+        }
+        None => {
+            return Err(KeyError::WrongKind {
+                path: path.to_owned(),
+                found: "no PEM key found".into(),
+                hint: "give the path of a key made by `custody key generate`",
+            });
+        }
+    }
+    SigningKey::from_pkcs8_pem(&text).map_err(|e| KeyError::WrongKind {
+        path: path.to_owned(),
+        found: format!("not a valid Ed25519 PKCS#8 key ({e})"),
+        hint: "custody signs with Ed25519 keys; make one with `custody key generate`",
+    })
+}
+
+/// Loads a public key from SPKI PEM, or derives it from a secret key file.
+pub fn load_public(path: &Path) -> Result<VerifyingKey, KeyError> {
+    let text = read_regular(path)?;
+    let key = match pem_label(&text) {
+        Some("PUBLIC KEY") => {
+            VerifyingKey::from_public_key_pem(&text).map_err(|e| KeyError::WrongKind {
+                path: path.to_owned(),
+                found: format!("not a valid Ed25519 public key ({e})"),
+                hint: "give an Ed25519 key made by `custody key generate`",
+            })?
+        }
+        Some("PRIVATE KEY") => load_secret(path)?.verifying_key(),
+        _ => {
+            return Err(KeyError::WrongKind {
+                path: path.to_owned(),
+                found: "no Ed25519 PEM key found".into(),
+                hint: "give a .pub or .key file made by `custody key generate`",
+            });
+        }
+    };
+    if key.is_weak() {
+        return Err(KeyError::WeakKey);
+    }
+    Ok(key)
+}
+
+/// Signs `message` (already domain-separated by the caller).
+pub fn sign(key: &SigningKey, message: &[u8]) -> [u8; 64] {
+    key.sign(message).to_bytes()
+}
+
+/// Why a signature did not verify.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SignatureError {
+    /// The public key bytes are not a valid point.
+    #[error("public key is not a valid Ed25519 point")]
+    BadKey,
+    /// The key is a small-order point.
+    #[error("public key is weak (small order)")]
+    WeakKey,
+    /// The signature does not verify under the strict rules.
+    #[error("signature does not verify")]
+    Invalid,
+}
+
+/// Strict Ed25519 verification: canonical S, no small-order A or R, no weak keys.
+pub fn verify_strict(
+    public: &[u8; 32],
+    message: &[u8],
+    signature: &[u8; 64],
+) -> Result<(), SignatureError> {
+    let key = VerifyingKey::from_bytes(public).map_err(|_| SignatureError::BadKey)?;
+    if key.is_weak() {
+        return Err(SignatureError::WeakKey);
+    }
+    let sig = Signature::from_bytes(signature);
+    key.verify_strict(message, &sig)
+        .map_err(|_| SignatureError::Invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_pem_is_pkcs8_v1_and_round_trips() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let pem = secret_pem(&key);
+        let back = SigningKey::from_pkcs8_pem(&pem).unwrap();
+        assert_eq!(back.to_bytes(), key.to_bytes());
+        // v1 of an Ed25519 key is exactly 48 DER bytes: no embedded public key.
+        let der = KeypairBytes::from_pkcs8_pem(&pem).unwrap();
+        assert!(der.public_key.is_none());
+    }
+
+    #[test]
+    fn strict_verification_rejects_weak_keys() {
+        // The identity point (encoded as 1 followed by zeros) has small order.
+        let mut weak = [0u8; 32];
+        weak[0] = 1;
+        assert_eq!(
+            verify_strict(&weak, b"m", &[0u8; 64]),
+            Err(SignatureError::WeakKey)
+        );
+    }
+}

@@ -1,0 +1,683 @@
+//! The one entry point: create, open, append to, prove from and check a ledger.
+//!
+//! `Ledger` joins the pure core (records, Merkle math, notes) to the store. Time and keys
+//! come in as arguments, so tests can fix them; nothing here prints or exits.
+
+use crate::Hash;
+use crate::checkpoint::{Checkpoint, open_checkpoint};
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::merkle::{self, Frontier, HashReader};
+use crate::proof::{ConsistencyProofText, InclusionProofText};
+use crate::record::{self, Body, Media, Record, Statement, Testimony, leaf_hash};
+use crate::store::journal::{MAGIC, ScanEnd};
+use crate::store::{Entry, LockWait, Store};
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
+use std::path::Path;
+
+/// How far a signer's claimed time may run ahead of the ledger's clock.
+pub const MAX_CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
+/// Records indexed per sled transaction when catching up from the journal.
+const CATCH_UP_BATCH: usize = 10_000;
+
+/// A statement with its canonical bytes and signature, ready to append.
+#[derive(Debug, Clone)]
+pub struct SignedStatement {
+    /// Canonical statement bytes.
+    pub bytes: Vec<u8>,
+    /// The statement.
+    pub statement: Statement,
+    /// Signature over the domain label and the bytes.
+    pub signature: [u8; 64],
+}
+
+/// Signs a statement body with `key` at `claimed_at_ms`.
+pub fn sign_statement(key: &SigningKey, body: Body, claimed_at_ms: u64) -> Result<SignedStatement> {
+    let statement = Statement {
+        claimed_at_ms,
+        signer: key.verifying_key().to_bytes(),
+        body,
+    };
+    let bytes = statement.encode()?;
+    let signature = keys::sign(key, &record::signing_message(&bytes));
+    Ok(SignedStatement {
+        bytes,
+        statement,
+        signature,
+    })
+}
+
+/// What an append returns for each record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Appended {
+    /// Sequence number.
+    pub seq: u64,
+    /// Leaf hash, hex.
+    pub leaf_hash: String,
+    /// Kind.
+    pub kind: &'static str,
+}
+
+/// One named check and its outcome, in words a non-specialist can read.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub name: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// The evidence.
+    pub detail: String,
+}
+
+impl Check {
+    fn new(name: &str, result: std::result::Result<String, String>) -> Self {
+        let (passed, detail) = match result {
+            Ok(d) => (true, d),
+            Err(d) => (false, d),
+        };
+        Check {
+            name: name.into(),
+            passed,
+            detail,
+        }
+    }
+}
+
+/// The checks made on one record.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordReport {
+    /// Sequence number.
+    pub seq: u64,
+    /// The record, decoded (when it decodes).
+    pub record: Option<record::RecordView>,
+    /// Each check.
+    pub checks: Vec<Check>,
+}
+
+impl RecordReport {
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed)
+    }
+}
+
+/// A testimony to append: fields and the text.
+#[derive(Debug, Clone)]
+pub struct TestimonyInput {
+    /// Pseudonym.
+    pub subject: String,
+    /// Language tag.
+    pub language: String,
+    /// Consent scope.
+    pub consent: Option<String>,
+    /// Location.
+    pub location: Option<String>,
+    /// The testimony text (valid UTF-8, non-empty).
+    pub text: String,
+}
+
+/// A media file already hashed.
+#[derive(Debug, Clone)]
+pub struct MediaInput {
+    /// SHA-256 of the bytes.
+    pub sha256: Hash,
+    /// Size.
+    pub size: u64,
+    /// Base name.
+    pub name: Option<String>,
+    /// Media type.
+    pub media_type: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// A ledger held open (and locked) by this process.
+pub struct Ledger {
+    store: Store,
+    frontier: Frontier,
+    origin: String,
+    ledger_key: [u8; 32],
+    last_leaf: Hash,
+    last_recorded_at: u64,
+}
+
+impl Ledger {
+    /// Creates a ledger in `dir`: record 0 is a genesis statement signed by `key`, which
+    /// becomes the ledger key, and the first checkpoint is signed.
+    pub fn init(dir: &Path, origin: &str, key: &SigningKey, now_ms: u64) -> Result<Self> {
+        record::check_origin(origin)?;
+        let store = Store::create(dir)?;
+        let genesis = sign_statement(
+            key,
+            Body::Genesis {
+                origin: origin.to_owned(),
+            },
+            now_ms,
+        )?;
+        let mut ledger = Ledger {
+            frontier: Frontier::new(),
+            origin: origin.to_owned(),
+            ledger_key: key.verifying_key().to_bytes(),
+            last_leaf: [0; 32],
+            last_recorded_at: 0,
+            store: {
+                store.flush()?;
+                store
+            },
+        };
+        ledger.append(vec![genesis], now_ms)?;
+        ledger.sign_checkpoint(key)?;
+        Ok(ledger)
+    }
+
+    /// Opens a ledger, indexing any journal records sled has not seen (after a crash
+    /// between the journal fsync and the sled write) and dropping a torn final frame.
+    pub fn open(dir: &Path, wait: LockWait) -> Result<Self> {
+        let mut store = Store::open(dir, wait)?;
+        let mut meta = store.meta()?;
+        let journal_len = store.journal().len()?;
+        if meta.journal_len < MAGIC.len() as u64 {
+            meta.journal_len = MAGIC.len() as u64;
+        }
+        let mut frontier = Frontier::load(&store, meta.size).map_err(|e| {
+            Error::Damaged(format!("stored tree hashes are incomplete ({e})"))
+        })?;
+        let mut last_leaf = if meta.size == 0 {
+            [0; 32]
+        } else {
+            store
+                .complete_subtree(0, meta.size - 1)
+                .map_err(|e| Error::Damaged(e.to_string()))?
+        };
+        let mut last_recorded_at = match meta.size {
+            0 => 0,
+            n => match store.record_bytes(n - 1)? {
+                Some(b) => Record::decode(&b)
+                    .map(|r| r.recorded_at_ms)
+                    .map_err(|e| Error::Damaged(format!("record {}: {e}", n - 1)))?,
+                None => return Err(Error::Damaged(format!("record {} is missing", n - 1))),
+            },
+        };
+        let mut origin = meta.origin.clone();
+        let mut ledger_key = meta.ledger_key;
+        if journal_len > meta.journal_len {
+            let mut frames = store.journal().frames_from(meta.journal_len)?;
+            let mut batch: Vec<Entry> = Vec::new();
+            let mut hashes = Vec::new();
+            let mut end = meta.journal_len;
+            let mut seq = meta.size;
+            for frame in frames.by_ref() {
+                let frame = frame?;
+                if !frame.intact() {
+                    break;
+                }
+                let Ok(rec) = Record::decode(&frame.bytes) else {
+                    break;
+                };
+                if rec.seq != seq || rec.prev != last_leaf {
+                    break;
+                }
+                let entry = entry_for(&rec, frame.bytes.clone(), frame.stored_leaf);
+                if let Some((o, k)) = &entry.genesis {
+                    origin = Some(o.clone());
+                    ledger_key = Some(*k);
+                }
+                frontier.push(entry.leaf, |l, i, h| hashes.push((l, i, *h)));
+                last_leaf = entry.leaf;
+                last_recorded_at = rec.recorded_at_ms;
+                end = frame.end();
+                seq += 1;
+                batch.push(entry);
+                if batch.len() >= CATCH_UP_BATCH {
+                    store.index(&batch, &hashes, end)?;
+                    batch.clear();
+                    hashes.clear();
+                }
+            }
+            let torn = matches!(frames.end_state(), ScanEnd::Torn { .. }) && frames.offset() == end;
+            drop(frames);
+            store.index(&batch, &hashes, end)?;
+            if torn {
+                // An incomplete final frame is an append that was never acknowledged.
+                store.journal_mut().truncate(end)?;
+            }
+        }
+        let (Some(origin), Some(ledger_key)) = (origin, ledger_key) else {
+            return Err(Error::NotALedger {
+                path: dir.to_owned(),
+                reason: "it has no genesis record".into(),
+            });
+        };
+        Ok(Ledger {
+            store,
+            frontier,
+            origin,
+            ledger_key,
+            last_leaf,
+            last_recorded_at,
+        })
+    }
+
+    /// The store, for audits.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+    /// The ledger's origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+    /// The ledger key.
+    pub fn ledger_key(&self) -> &[u8; 32] {
+        &self.ledger_key
+    }
+    /// Number of records.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+    /// The current root.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    /// Appends signed statements as one batch: one journal fsync, one sled transaction.
+    pub fn append(&mut self, statements: Vec<SignedStatement>, now_ms: u64) -> Result<Vec<Appended>> {
+        let meta = self.store.meta()?;
+        let journal_len = self.store.journal().len()?;
+        if meta.size != self.frontier.size() || (meta.journal_len != journal_len && meta.size > 0) {
+            return Err(Error::Damaged(format!(
+                "the journal holds {} bytes the index does not account for; nothing was appended",
+                journal_len.saturating_sub(meta.journal_len)
+            )));
+        }
+        let recorded_at = now_ms.max(self.last_recorded_at);
+        let mut frontier = self.frontier.clone();
+        let mut last = self.last_leaf;
+        let mut entries = Vec::with_capacity(statements.len());
+        let mut hashes = Vec::new();
+        let mut out = Vec::with_capacity(statements.len());
+        for s in statements {
+            let seq = frontier.size();
+            self.check_statement(&s, seq, recorded_at)?;
+            let rec = Record {
+                seq,
+                prev: last,
+                recorded_at_ms: recorded_at,
+                statement_bytes: s.bytes,
+                statement: s.statement,
+                signature: s.signature,
+            };
+            let bytes = rec.encode();
+            let leaf = leaf_hash(&bytes);
+            frontier.push(leaf, |l, i, h| hashes.push((l, i, *h)));
+            out.push(Appended {
+                seq,
+                leaf_hash: hex::encode(leaf),
+                kind: rec.statement.body.kind(),
+            });
+            entries.push(entry_for(&rec, bytes, leaf));
+            last = leaf;
+        }
+        self.store.append(&entries, &hashes)?;
+        self.frontier = frontier;
+        self.last_leaf = last;
+        self.last_recorded_at = recorded_at;
+        Ok(out)
+    }
+
+    fn check_statement(&self, s: &SignedStatement, seq: u64, now_ms: u64) -> Result<()> {
+        keys::verify_strict(
+            &s.statement.signer,
+            &record::signing_message(&s.bytes),
+            &s.signature,
+        )
+        .map_err(|e| Error::Input(format!("statement signature refused: {e}")))?;
+        let is_genesis = matches!(s.statement.body, Body::Genesis { .. });
+        if is_genesis != (seq == 0) {
+            return Err(Error::Input(
+                "a genesis statement can only be record 0".into(),
+            ));
+        }
+        if s.statement.claimed_at_ms > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+            return Err(Error::Input(format!(
+                "the signer's clock ({}) is ahead of the ledger's ({}) by more than {} minutes; fix the clock and sign again",
+                record::rfc3339(s.statement.claimed_at_ms),
+                record::rfc3339(now_ms),
+                MAX_CLOCK_SKEW_MS / 60_000
+            )));
+        }
+        Ok(())
+    }
+
+    /// Signs and appends a testimony: the text and salt are written (fsync'd) to the
+    /// content store first, the record holds only the salted commitment.
+    pub fn add_testimony(
+        &mut self,
+        key: &SigningKey,
+        input: TestimonyInput,
+        claimed_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<Appended> {
+        if input.text.trim().is_empty() {
+            return Err(Error::Input(
+                "the testimony text is empty; give the text with --text-file or on standard input".into(),
+            ));
+        }
+        let mut salt = [0u8; 32];
+        getrandom::fill(&mut salt).map_err(|e| Error::Input(format!("no randomness: {e}")))?;
+        let content = input.text.as_bytes();
+        let commitment = record::commitment(&salt, content);
+        let body = Body::Testimony(Testimony {
+            subject: input.subject,
+            language: input.language,
+            consent: input.consent,
+            location: input.location,
+            commitment,
+            content_len: content.len() as u64,
+        });
+        let signed = sign_statement(key, body, claimed_at_ms)?;
+        self.store.write_content(&commitment, &salt, content)?;
+        let mut out = self.append(vec![signed], now_ms)?;
+        Ok(out.remove(0))
+    }
+
+    /// Signs and appends one media record per file, as one batch.
+    pub fn add_media(
+        &mut self,
+        key: &SigningKey,
+        files: Vec<MediaInput>,
+        claimed_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<Vec<Appended>> {
+        let statements = files
+            .into_iter()
+            .map(|f| {
+                sign_statement(
+                    key,
+                    Body::Media(Media {
+                        sha256: f.sha256,
+                        size: f.size,
+                        name: f.name,
+                        media_type: f.media_type,
+                        description: f.description,
+                    }),
+                    claimed_at_ms,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.append(statements, now_ms)
+    }
+
+    /// Signs a checkpoint of the current head with the ledger key, after checking that it
+    /// extends the latest stored checkpoint (a ledger never signs two inconsistent ones).
+    pub fn sign_checkpoint(&mut self, key: &SigningKey) -> Result<(Checkpoint, String)> {
+        if key.verifying_key().to_bytes() != self.ledger_key {
+            return Err(Error::Input(format!(
+                "checkpoints are signed by the ledger key (ID {}); this key is {}",
+                keys::short_id(&self.ledger_key),
+                keys::short_id(&key.verifying_key().to_bytes())
+            )));
+        }
+        let size = self.size();
+        if let Some((old, _)) = self.latest_checkpoint()? {
+            if old.size > size {
+                return Err(Error::Damaged(format!(
+                    "a checkpoint of size {} exists but the ledger has {size} records",
+                    old.size
+                )));
+            }
+            let recomputed = merkle::root(&self.store, old.size)?;
+            if recomputed != old.root {
+                return Err(Error::Damaged(format!(
+                    "the tree no longer matches the signed checkpoint of size {}; refusing to sign an inconsistent checkpoint",
+                    old.size
+                )));
+            }
+        }
+        let cp = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root: self.root(),
+            extensions: vec![],
+        };
+        let signed = cp.sign(key)?;
+        self.store.put_checkpoint(size, &signed)?;
+        Ok((cp, signed))
+    }
+
+    /// The latest stored checkpoint whose signature verifies, with its text.
+    pub fn latest_checkpoint(&self) -> Result<Option<(Checkpoint, String)>> {
+        match self.store.latest_checkpoint()? {
+            None => Ok(None),
+            Some((size, text)) => {
+                let cp = open_checkpoint(&text, &self.origin, &self.ledger_key).map_err(|e| {
+                    Error::Damaged(format!("stored checkpoint of size {size}: {e}"))
+                })?;
+                Ok(Some((cp, text)))
+            }
+        }
+    }
+
+    /// A record and its canonical bytes, from sled.
+    pub fn record(&self, seq: u64) -> Result<(Record, Vec<u8>)> {
+        let bytes = self.record_bytes(seq)?;
+        let rec = Record::decode(&bytes)
+            .map_err(|e| Error::Damaged(format!("record {seq} does not decode: {e}")))?;
+        Ok((rec, bytes))
+    }
+
+    fn record_bytes(&self, seq: u64) -> Result<Vec<u8>> {
+        if seq >= self.size() {
+            return Err(Error::Input(format!(
+                "there is no record {seq}: the ledger has records 0 to {}",
+                self.size().saturating_sub(1)
+            )));
+        }
+        self.store
+            .record_bytes(seq)?
+            .ok_or_else(|| Error::Damaged(format!("record {seq} is missing from the index")))
+    }
+
+    /// Checks one record: it decodes, its signature, its chain link, its stored leaf, its
+    /// content (testimony), and its inclusion in the latest signed checkpoint, by a proof
+    /// built from stored subtree hashes.
+    pub fn verify_record(&self, seq: u64) -> Result<RecordReport> {
+        let bytes = self.record_bytes(seq)?;
+        let mut checks = Vec::new();
+        let rec = match Record::decode(&bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                checks.push(Check::new("record decodes", Err(e.to_string())));
+                return Ok(RecordReport {
+                    seq,
+                    record: None,
+                    checks,
+                });
+            }
+        };
+        let leaf = leaf_hash(&bytes);
+        checks.push(Check::new(
+            "sequence number",
+            if rec.seq == seq {
+                Ok(format!("the record says it is number {seq}"))
+            } else {
+                Err(format!("stored at {seq} but says it is number {}", rec.seq))
+            },
+        ));
+        checks.push(Check::new(
+            "signature",
+            keys::verify_strict(
+                &rec.statement.signer,
+                &record::signing_message(&rec.statement_bytes),
+                &rec.signature,
+            )
+            .map(|()| {
+                format!(
+                    "valid Ed25519 signature by key {}",
+                    keys::short_id(&rec.statement.signer)
+                )
+            })
+            .map_err(|e| format!("{e} (key {})", keys::short_id(&rec.statement.signer))),
+        ));
+        let expected_prev = if seq == 0 {
+            Ok([0u8; 32])
+        } else {
+            self.record_bytes(seq - 1).map(|b| leaf_hash(&b))
+        };
+        checks.push(Check::new(
+            "chain link",
+            match expected_prev {
+                Ok(p) if p == rec.prev && seq == 0 => Ok("first record, no predecessor".into()),
+                Ok(p) if p == rec.prev => Ok(format!(
+                    "it names the hash of record {} as its predecessor",
+                    seq - 1
+                )),
+                Ok(p) => Err(format!(
+                    "prev is {}, but the record before it hashes to {}",
+                    hex::encode(rec.prev),
+                    hex::encode(p)
+                )),
+                Err(e) => Err(e.to_string()),
+            },
+        ));
+        checks.push(Check::new(
+            "stored leaf hash",
+            match self.store.complete_subtree(0, seq) {
+                Ok(h) if h == leaf => Ok(format!("leaf hash {}", hex::encode(leaf))),
+                Ok(h) => Err(format!(
+                    "the tree stores {} but the record hashes to {}",
+                    hex::encode(h),
+                    hex::encode(leaf)
+                )),
+                Err(e) => Err(e.to_string()),
+            },
+        ));
+        if let Body::Testimony(t) = &rec.statement.body {
+            checks.push(Check::new("testimony content", self.check_content(t)));
+        }
+        checks.push(Check::new("included in the signed checkpoint", self.check_inclusion(seq, &leaf)));
+        Ok(RecordReport {
+            seq,
+            record: Some(record::RecordView::new(&rec, &bytes)),
+            checks,
+        })
+    }
+
+    /// Whether the content file of a testimony matches its commitment.
+    pub fn check_content(&self, t: &Testimony) -> std::result::Result<String, String> {
+        match self.store.read_content(&t.commitment) {
+            Ok(None) => Err("the testimony text is missing from the content store".into()),
+            Ok(Some((salt, content))) => {
+                let Ok(salt) = <[u8; 32]>::try_from(salt.as_slice()) else {
+                    return Err("the content file is too short to hold its salt".into());
+                };
+                if record::commitment(&salt, &content) != t.commitment {
+                    Err("the stored text does not match the signed commitment (it was altered)".into())
+                } else if content.len() as u64 != t.content_len {
+                    Err(format!(
+                        "the stored text is {} bytes, the record says {}",
+                        content.len(),
+                        t.content_len
+                    ))
+                } else {
+                    Ok(format!("{} bytes of text match the signed commitment", content.len()))
+                }
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn check_inclusion(&self, seq: u64, leaf: &Hash) -> std::result::Result<String, String> {
+        let (cp, _) = match self.latest_checkpoint() {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err("no signed checkpoint exists; run `custody checkpoint`".into()),
+            Err(e) => return Err(e.to_string()),
+        };
+        if seq >= cp.size {
+            return Err(format!(
+                "not yet covered: the latest signed checkpoint has {} records; run `custody checkpoint`",
+                cp.size
+            ));
+        }
+        let proof = merkle::inclusion_proof(&self.store, seq, cp.size).map_err(|e| e.to_string())?;
+        merkle::verify_inclusion_proof(leaf, seq, cp.size, &proof, &cp.root)
+            .map(|()| {
+                format!(
+                    "a {}-hash proof leads to the root of the checkpoint of {} records signed by the ledger key",
+                    proof.len(),
+                    cp.size
+                )
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    /// Records that registered a file with this SHA-256, each verified.
+    pub fn find_media(&self, sha: &Hash) -> Result<Vec<RecordReport>> {
+        self.store
+            .media_seqs(sha)?
+            .into_iter()
+            .map(|seq| self.verify_record(seq))
+            .collect()
+    }
+
+    /// Inclusion proof of `seq` in the latest signed checkpoint, as C2SP tlog-proof text.
+    pub fn inclusion_proof(&self, seq: u64) -> Result<InclusionProofText> {
+        self.record_bytes(seq)?;
+        let (cp, text) = self.require_checkpoint()?;
+        if seq >= cp.size {
+            return Err(Error::Input(format!(
+                "record {seq} is not covered by the latest checkpoint ({} records); run `custody checkpoint` first",
+                cp.size
+            )));
+        }
+        Ok(InclusionProofText {
+            index: seq,
+            extra: None,
+            hashes: merkle::inclusion_proof(&self.store, seq, cp.size)?,
+            checkpoint: text,
+        })
+    }
+
+    /// Consistency proof from `old_size` to the latest signed checkpoint.
+    pub fn consistency_proof(&self, old_size: u64) -> Result<ConsistencyProofText> {
+        let (cp, text) = self.require_checkpoint()?;
+        if old_size == 0 || old_size > cp.size {
+            return Err(Error::Input(format!(
+                "OLD_SIZE must be between 1 and the latest checkpoint's size ({})",
+                cp.size
+            )));
+        }
+        Ok(ConsistencyProofText {
+            old_size,
+            hashes: merkle::consistency_proof(&self.store, old_size, cp.size)?,
+            checkpoint: text,
+        })
+    }
+
+    fn require_checkpoint(&self) -> Result<(Checkpoint, String)> {
+        self.latest_checkpoint()?
+            .ok_or_else(|| Error::Input("the ledger has no signed checkpoint; run `custody checkpoint`".into()))
+    }
+
+    /// Flushes sled's buffers (the journal is already durable).
+    pub fn close(self) -> Result<()> {
+        self.store.flush()
+    }
+}
+
+/// The index entry for a record.
+pub(crate) fn entry_for(rec: &Record, bytes: Vec<u8>, leaf: Hash) -> Entry {
+    let (media, commitment, genesis) = match &rec.statement.body {
+        Body::Media(m) => (Some(m.sha256), None, None),
+        Body::Testimony(t) => (None, Some(t.commitment), None),
+        Body::Genesis { origin } => (None, None, Some((origin.clone(), rec.statement.signer))),
+    };
+    Entry {
+        seq: rec.seq,
+        bytes,
+        leaf,
+        media,
+        commitment,
+        genesis,
+    }
+}

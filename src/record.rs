@@ -1,0 +1,519 @@
+//! The data model: what a person signs (a [`Statement`]) and what the ledger appends
+//! (a [`Record`]), with their canonical bytes.
+//!
+//! A record's leaf hash is both its Merkle leaf and the `prev` link of the next record, so
+//! the hash chain and the tree commit to the same bytes. Byte layouts are in SPEC.md; this
+//! file is their only implementation.
+
+use crate::Hash;
+use crate::encoding::{DecodeError, Reader, Writer};
+use sha2::{Digest, Sha256};
+
+/// Domain label prepended to a statement's bytes before signing.
+pub const STATEMENT_LABEL: &[u8] = b"custody/v1/statement\n";
+/// Format version of statements and records.
+pub const FORMAT_VERSION: u8 = 1;
+/// Largest statement accepted, in bytes.
+pub const MAX_STATEMENT: usize = 64 * 1024;
+/// Largest record accepted, in bytes.
+pub const MAX_RECORD: usize = MAX_STATEMENT + 128;
+
+/// Field bounds, in bytes of UTF-8.
+pub mod limits {
+    /// Ledger origin (also a signed-note key name).
+    pub const ORIGIN: usize = 255;
+    /// Subject pseudonym.
+    pub const SUBJECT: usize = 256;
+    /// Language tag.
+    pub const LANGUAGE: usize = 64;
+    /// Consent scope.
+    pub const CONSENT: usize = 256;
+    /// Location text.
+    pub const LOCATION: usize = 1024;
+    /// Media file name.
+    pub const NAME: usize = 1024;
+    /// Media type.
+    pub const MEDIA_TYPE: usize = 255;
+    /// Description.
+    pub const DESCRIPTION: usize = 4096;
+}
+
+/// Kind tags.
+mod tag {
+    pub const GENESIS: u8 = 0;
+    pub const TESTIMONY: u8 = 1;
+    pub const MEDIA: u8 = 2;
+}
+
+/// A testimony's record: the salted commitment, never the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Testimony {
+    /// Pseudonym of the person who testified.
+    pub subject: String,
+    /// Language of the text (e.g. a BCP 47 tag).
+    pub language: String,
+    /// Scope of consent given (e.g. `court`, `research`).
+    pub consent: Option<String>,
+    /// Where it was taken.
+    pub location: Option<String>,
+    /// SHA-256(salt || content).
+    pub commitment: Hash,
+    /// Length of the content in bytes.
+    pub content_len: u64,
+}
+
+/// A media file's record: its plain SHA-256 (so `sha256sum` agrees) and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media {
+    /// SHA-256 of the file bytes.
+    pub sha256: Hash,
+    /// Size in bytes.
+    pub size: u64,
+    /// The file's base name when it was added.
+    pub name: Option<String>,
+    /// Media type, e.g. `video/mp4`.
+    pub media_type: Option<String>,
+    /// Free description.
+    pub description: Option<String>,
+}
+
+/// What a statement says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// Record 0: names the ledger's origin; its signer is the ledger key.
+    Genesis {
+        /// The ledger origin (checkpoint origin line and note key name).
+        origin: String,
+    },
+    /// A testimony commitment.
+    Testimony(Testimony),
+    /// A media file hash.
+    Media(Media),
+}
+
+impl Body {
+    /// The kind's name as users see it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::Genesis { .. } => "genesis",
+            Body::Testimony(_) => "testimony",
+            Body::Media(_) => "media",
+        }
+    }
+}
+
+/// What a person signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// The signer's clock when signing, unix milliseconds UTC.
+    pub claimed_at_ms: u64,
+    /// The signer's Ed25519 public key.
+    pub signer: [u8; 32],
+    /// What is stated.
+    pub body: Body,
+}
+
+impl Statement {
+    /// Canonical bytes. Fails when a field breaks its bound, so nothing unreadable is signed.
+    pub fn encode(&self) -> Result<Vec<u8>, DecodeError> {
+        let mut w = Writer::new();
+        w.u8(FORMAT_VERSION);
+        match &self.body {
+            Body::Genesis { .. } => w.u8(tag::GENESIS),
+            Body::Testimony(_) => w.u8(tag::TESTIMONY),
+            Body::Media(_) => w.u8(tag::MEDIA),
+        };
+        w.u64(self.claimed_at_ms).fixed(&self.signer);
+        match &self.body {
+            Body::Genesis { origin } => {
+                check_origin(origin)?;
+                w.text(origin);
+            }
+            Body::Testimony(t) => {
+                use crate::encoding::check_text as c;
+                c("subject", &t.subject, limits::SUBJECT)?;
+                c("language", &t.language, limits::LANGUAGE)?;
+                check_opt("consent", t.consent.as_deref(), limits::CONSENT)?;
+                check_opt("location", t.location.as_deref(), limits::LOCATION)?;
+                w.text(&t.subject)
+                    .text(&t.language)
+                    .opt_text(t.consent.as_deref())
+                    .opt_text(t.location.as_deref())
+                    .fixed(&t.commitment)
+                    .u64(t.content_len);
+            }
+            Body::Media(m) => {
+                check_opt("name", m.name.as_deref(), limits::NAME)?;
+                check_opt("media type", m.media_type.as_deref(), limits::MEDIA_TYPE)?;
+                check_opt("description", m.description.as_deref(), limits::DESCRIPTION)?;
+                w.fixed(&m.sha256)
+                    .u64(m.size)
+                    .opt_text(m.name.as_deref())
+                    .opt_text(m.media_type.as_deref())
+                    .opt_text(m.description.as_deref());
+            }
+        }
+        let bytes = w.finish();
+        if bytes.len() > MAX_STATEMENT {
+            return Err(DecodeError::TooLong {
+                field: "statement",
+                len: bytes.len(),
+                max: MAX_STATEMENT,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Strict decoding: exact layout, bounded lengths, no trailing bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let version = r.u8("statement version")?;
+        if version != FORMAT_VERSION {
+            return Err(DecodeError::UnsupportedVersion {
+                what: "statement",
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let kind = r.u8("statement kind")?;
+        let claimed_at_ms = r.u64("claimed time")?;
+        let signer = r.array::<32>("signer key")?;
+        let body = match kind {
+            tag::GENESIS => {
+                let origin = r.text("origin", limits::ORIGIN)?;
+                check_origin(&origin)?;
+                Body::Genesis { origin }
+            }
+            tag::TESTIMONY => Body::Testimony(Testimony {
+                subject: r.text("subject", limits::SUBJECT)?,
+                language: r.text("language", limits::LANGUAGE)?,
+                consent: r.opt_text("consent", limits::CONSENT)?,
+                location: r.opt_text("location", limits::LOCATION)?,
+                commitment: r.array("commitment")?,
+                content_len: r.u64("content length")?,
+            }),
+            tag::MEDIA => Body::Media(Media {
+                sha256: r.array("media hash")?,
+                size: r.u64("media size")?,
+                name: r.opt_text("name", limits::NAME)?,
+                media_type: r.opt_text("media type", limits::MEDIA_TYPE)?,
+                description: r.opt_text("description", limits::DESCRIPTION)?,
+            }),
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    field: "statement kind",
+                    tag,
+                });
+            }
+        };
+        r.finish()?;
+        Ok(Statement {
+            claimed_at_ms,
+            signer,
+            body,
+        })
+    }
+}
+
+/// The exact message an Ed25519 signature over a statement covers.
+pub fn signing_message(statement_bytes: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(STATEMENT_LABEL.len() + statement_bytes.len());
+    m.extend_from_slice(STATEMENT_LABEL);
+    m.extend_from_slice(statement_bytes);
+    m
+}
+
+fn check_opt(field: &'static str, v: Option<&str>, max: usize) -> Result<(), DecodeError> {
+    match v {
+        Some(s) => crate::encoding::check_text(field, s, max),
+        None => Ok(()),
+    }
+}
+
+/// An origin must also be a valid signed-note key name: printable, no spaces, no `+`.
+pub fn check_origin(origin: &str) -> Result<(), DecodeError> {
+    crate::encoding::check_text("origin", origin, limits::ORIGIN)?;
+    if origin.chars().any(|c| c.is_whitespace() || c == '+') {
+        return Err(DecodeError::BadText {
+            field: "origin",
+            reason: "must not contain spaces or '+' (it is also the checkpoint key name), e.g. example.org/custody/case-1".into(),
+        });
+    }
+    Ok(())
+}
+
+/// A signed statement appended to the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Position in the ledger, from 0.
+    pub seq: u64,
+    /// Leaf hash of the previous record; zeros for record 0.
+    pub prev: Hash,
+    /// The ledger's clock at append, unix milliseconds UTC.
+    pub recorded_at_ms: u64,
+    /// The statement's canonical bytes, exactly as signed.
+    pub statement_bytes: Vec<u8>,
+    /// The statement, decoded.
+    pub statement: Statement,
+    /// Ed25519 signature over `STATEMENT_LABEL || statement_bytes`.
+    pub signature: [u8; 64],
+}
+
+impl Record {
+    /// Canonical record bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u8(FORMAT_VERSION)
+            .u64(self.seq)
+            .fixed(&self.prev)
+            .u64(self.recorded_at_ms)
+            .bytes(&self.statement_bytes)
+            .fixed(&self.signature);
+        w.finish()
+    }
+
+    /// Strict decoding of record bytes (the statement inside is decoded strictly too).
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        if bytes.len() > MAX_RECORD {
+            return Err(DecodeError::TooLong {
+                field: "record",
+                len: bytes.len(),
+                max: MAX_RECORD,
+            });
+        }
+        let mut r = Reader::new(bytes);
+        let version = r.u8("record version")?;
+        if version != FORMAT_VERSION {
+            return Err(DecodeError::UnsupportedVersion {
+                what: "record",
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let seq = r.u64("sequence")?;
+        let prev = r.array("prev")?;
+        let recorded_at_ms = r.u64("recorded time")?;
+        let statement_bytes = r.bytes("statement", MAX_STATEMENT)?.to_vec();
+        let signature = r.array::<64>("signature")?;
+        r.finish()?;
+        let statement = Statement::decode(&statement_bytes)?;
+        Ok(Record {
+            seq,
+            prev,
+            recorded_at_ms,
+            statement_bytes,
+            statement,
+            signature,
+        })
+    }
+}
+
+/// Leaf hash of record bytes: SHA-256(0x00 || bytes), RFC 9162.
+pub fn leaf_hash(record_bytes: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(record_bytes);
+    h.finalize().into()
+}
+
+/// Salted content commitment: SHA-256(salt || content).
+pub fn commitment(salt: &[u8; 32], content: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(content);
+    h.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9 ._-]{1,20}"
+    }
+    fn opt() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(text())
+    }
+
+    fn body() -> impl Strategy<Value = Body> {
+        prop_oneof![
+            "[a-z./-]{1,30}".prop_map(|origin| Body::Genesis { origin }),
+            (text(), text(), opt(), opt(), any::<[u8; 32]>(), any::<u64>()).prop_map(
+                |(subject, language, consent, location, commitment, content_len)| {
+                    Body::Testimony(Testimony {
+                        subject,
+                        language,
+                        consent,
+                        location,
+                        commitment,
+                        content_len,
+                    })
+                }
+            ),
+            (any::<[u8; 32]>(), any::<u64>(), opt(), opt(), opt()).prop_map(
+                |(sha256, size, name, media_type, description)| Body::Media(Media {
+                    sha256,
+                    size,
+                    name,
+                    media_type,
+                    description
+                })
+            ),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn statement_and_record_round_trip(
+            body in body(), claimed in any::<u64>(), signer in any::<[u8; 32]>(),
+            seq in any::<u64>(), prev in any::<[u8; 32]>(), rec in any::<u64>(),
+            sig in proptest::collection::vec(any::<u8>(), 64),
+        ) {
+            let st = Statement { claimed_at_ms: claimed, signer, body };
+            let sb = st.encode().unwrap();
+            prop_assert_eq!(&Statement::decode(&sb).unwrap(), &st);
+            let mut signature = [0u8; 64];
+            signature.copy_from_slice(&sig);
+            let r = Record { seq, prev, recorded_at_ms: rec, statement_bytes: sb, statement: st, signature };
+            let rb = r.encode();
+            let back = Record::decode(&rb).unwrap();
+            prop_assert_eq!(back.encode(), rb);
+            prop_assert_eq!(back, r);
+        }
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            if let Ok(r) = Record::decode(&bytes) {
+                prop_assert_eq!(r.encode(), bytes);
+            }
+        }
+
+        #[test]
+        fn every_truncation_is_rejected(body in body()) {
+            let st = Statement { claimed_at_ms: 1, signer: [3; 32], body };
+            let r = Record { seq: 1, prev: [2; 32], recorded_at_ms: 5, statement_bytes: st.encode().unwrap(), statement: st, signature: [9; 64] };
+            let rb = r.encode();
+            for cut in 0..rb.len() {
+                prop_assert!(Record::decode(&rb[..cut]).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_kind_and_version_are_refused() {
+        let st = Statement {
+            claimed_at_ms: 1,
+            signer: [0; 32],
+            body: Body::Genesis {
+                origin: "example.org/x".into(),
+            },
+        };
+        let mut b = st.encode().unwrap();
+        b[1] = 99;
+        assert!(matches!(
+            Statement::decode(&b),
+            Err(DecodeError::UnknownTag { tag: 99, .. })
+        ));
+        b[1] = 0;
+        b[0] = 2;
+        assert!(matches!(
+            Statement::decode(&b),
+            Err(DecodeError::UnsupportedVersion { found: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn origin_with_space_or_plus_is_refused() {
+        assert!(check_origin("a b").is_err());
+        assert!(check_origin("a+b").is_err());
+        assert!(check_origin("example.org/log").is_ok());
+    }
+}
+
+/// A record decoded for people and scripts: every field, plus the canonical bytes in
+/// base64 so an outside tool can recheck every hash and signature without this crate.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecordView {
+    /// Sequence number.
+    pub seq: u64,
+    /// Leaf hash (hex).
+    pub leaf_hash: String,
+    /// Previous leaf hash (hex).
+    pub prev: String,
+    /// Kind name.
+    pub kind: &'static str,
+    /// Decoded body.
+    pub body: serde_json::Value,
+    /// Signer's claimed time, unix ms.
+    pub claimed_at_ms: u64,
+    /// Claimed time, RFC 3339.
+    pub claimed_at: String,
+    /// Ledger time at append, unix ms.
+    pub recorded_at_ms: u64,
+    /// Recorded time, RFC 3339.
+    pub recorded_at: String,
+    /// Signer public key (base64, 32 bytes).
+    pub signer_key: String,
+    /// Signer key ID: first 4 bytes of SHA-256(public key), hex.
+    pub signer_key_id: String,
+    /// SHA-256 of the signer public key, hex.
+    pub signer_fingerprint: String,
+    /// Signature (base64, 64 bytes).
+    pub signature: String,
+    /// Canonical record bytes (base64).
+    pub record_bytes: String,
+    /// Canonical statement bytes (base64).
+    pub statement_bytes: String,
+}
+
+/// Formats unix milliseconds as RFC 3339 UTC.
+pub fn rfc3339(ms: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+impl RecordView {
+    /// The view of a record whose canonical bytes are `bytes`.
+    pub fn new(r: &Record, bytes: &[u8]) -> Self {
+        use base64::Engine;
+        use base64::engine::general_purpose::STANDARD as B64;
+        use serde_json::json;
+        let body = match &r.statement.body {
+            Body::Genesis { origin } => json!({ "origin": origin }),
+            Body::Testimony(t) => json!({
+                "subject": t.subject,
+                "language": t.language,
+                "consent": t.consent,
+                "location": t.location,
+                "commitment": hex::encode(t.commitment),
+                "content_length": t.content_len,
+            }),
+            Body::Media(m) => json!({
+                "sha256": hex::encode(m.sha256),
+                "size": m.size,
+                "name": m.name,
+                "media_type": m.media_type,
+                "description": m.description,
+            }),
+        };
+        let pk = &r.statement.signer;
+        RecordView {
+            seq: r.seq,
+            leaf_hash: hex::encode(leaf_hash(bytes)),
+            prev: hex::encode(r.prev),
+            kind: r.statement.body.kind(),
+            body,
+            claimed_at_ms: r.statement.claimed_at_ms,
+            claimed_at: rfc3339(r.statement.claimed_at_ms),
+            recorded_at_ms: r.recorded_at_ms,
+            recorded_at: rfc3339(r.recorded_at_ms),
+            signer_key: B64.encode(pk),
+            signer_key_id: crate::keys::short_id(pk),
+            signer_fingerprint: hex::encode(crate::keys::fingerprint(pk)),
+            signature: B64.encode(r.signature),
+            record_bytes: B64.encode(bytes),
+            statement_bytes: B64.encode(&r.statement_bytes),
+        }
+    }
+}

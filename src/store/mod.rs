@@ -1,0 +1,489 @@
+//! The only code that touches a ledger's disk: the journal, the sled index and the content
+//! store, under an exclusive lock.
+//!
+//! A ledger directory holds `journal` (the source of truth, see [`journal`]), `db/` (sled:
+//! records by sequence, leaf and content indexes, every complete Merkle subtree hash,
+//! checkpoints, metadata), `content/` (testimony text with its salt, one file per
+//! commitment) and `lock`. An append writes and fsyncs the journal first, then applies one
+//! sled transaction; if a crash falls between the two, the next open re-indexes the journal
+//! tail. sled's own flush is not an fsync, so nothing relies on it for durability.
+
+pub mod journal;
+
+use crate::Hash;
+use crate::error::{Error, Result, io};
+use crate::merkle::{HashReader, ProofError};
+use journal::Journal;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// File and tree names.
+pub mod names {
+    /// The journal file.
+    pub const JOURNAL: &str = "journal";
+    /// The sled directory.
+    pub const DB: &str = "db";
+    /// The content directory.
+    pub const CONTENT: &str = "content";
+    /// The lock file.
+    pub const LOCK: &str = "lock";
+}
+
+mod meta_key {
+    pub const SIZE: &[u8] = b"size";
+    pub const JOURNAL_LEN: &[u8] = b"journal_len";
+    pub const ORIGIN: &[u8] = b"origin";
+    pub const LEDGER_KEY: &[u8] = b"ledger_key";
+}
+
+/// Everything the index records about one appended record.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Sequence number.
+    pub seq: u64,
+    /// Canonical record bytes.
+    pub bytes: Vec<u8>,
+    /// Leaf hash.
+    pub leaf: Hash,
+    /// SHA-256 of a media file, for media records.
+    pub media: Option<Hash>,
+    /// Content commitment, for testimony.
+    pub commitment: Option<Hash>,
+    /// For genesis: (origin, ledger key).
+    pub genesis: Option<(String, [u8; 32])>,
+}
+
+/// Ledger metadata held in sled.
+#[derive(Debug, Clone, Default)]
+pub struct Meta {
+    /// Records indexed.
+    pub size: u64,
+    /// Journal bytes indexed.
+    pub journal_len: u64,
+    /// Origin, once genesis is indexed.
+    pub origin: Option<String>,
+    /// Ledger public key, once genesis is indexed.
+    pub ledger_key: Option<[u8; 32]>,
+}
+
+/// Key of a complete subtree hash: level byte then index, big-endian.
+pub fn hash_key(level: u32, index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = level as u8;
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// How long to wait for the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockWait {
+    /// Fail at once with "ledger in use".
+    No,
+    /// Block until the other process is done.
+    Yes,
+}
+
+/// An open ledger directory.
+pub struct Store {
+    dir: PathBuf,
+    _lock: File,
+    journal: Journal,
+    db: sled::Db,
+    records: sled::Tree,
+    leaves: sled::Tree,
+    hashes: sled::Tree,
+    media: sled::Tree,
+    content: sled::Tree,
+    checkpoints: sled::Tree,
+    meta: sled::Tree,
+}
+
+fn db_err(dir: &Path) -> impl Fn(sled::Error) -> Error + '_ {
+    move |e| Error::Db {
+        path: dir.join(names::DB),
+        message: e.to_string(),
+    }
+}
+
+fn lock(dir: &Path, wait: LockWait) -> Result<File> {
+    let path = dir.join(names::LOCK);
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    match wait {
+        LockWait::Yes => f.lock().map_err(io(&path))?,
+        LockWait::No => match f.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::InUse {
+                    path: dir.to_owned(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+        },
+    }
+    Ok(f)
+}
+
+fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
+}
+
+impl Store {
+    /// Creates an empty ledger directory (which must not exist, or be empty).
+    pub fn create(dir: &Path) -> Result<Self> {
+        match std::fs::read_dir(dir) {
+            Ok(mut it) => {
+                if it.next().is_some() {
+                    return Err(Error::AlreadyExists {
+                        path: dir.to_owned(),
+                    });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            Err(e) => return Err(io(dir)(e)),
+        }
+        let lock = lock(dir, LockWait::No)?;
+        std::fs::create_dir(dir.join(names::CONTENT)).map_err(io(dir.join(names::CONTENT)))?;
+        let journal = Journal::create(&dir.join(names::JOURNAL))?;
+        fsync_dir(dir)?;
+        Self::with_parts(dir, lock, journal)
+    }
+
+    /// Opens an existing ledger directory.
+    pub fn open(dir: &Path, wait: LockWait) -> Result<Self> {
+        let meta = std::fs::metadata(dir).map_err(io(dir))?;
+        if !meta.is_dir() {
+            return Err(Error::NotALedger {
+                path: dir.to_owned(),
+                reason: "not a directory".into(),
+            });
+        }
+        let journal_path = dir.join(names::JOURNAL);
+        if !journal_path.exists() {
+            return Err(Error::NotALedger {
+                path: dir.to_owned(),
+                reason: "it has no journal".into(),
+            });
+        }
+        let lock = lock(dir, wait)?;
+        let journal = Journal::open(&journal_path, true)?;
+        Self::with_parts(dir, lock, journal)
+    }
+
+    fn with_parts(dir: &Path, lock: File, journal: Journal) -> Result<Self> {
+        let e = db_err(dir);
+        let db = sled::Config::new()
+            .path(dir.join(names::DB))
+            .open()
+            .map_err(&e)?;
+        let t = |n: &str| db.open_tree(n).map_err(&e);
+        Ok(Self {
+            dir: dir.to_owned(),
+            _lock: lock,
+            journal,
+            records: t("records")?,
+            leaves: t("leaves")?,
+            hashes: t("hashes")?,
+            media: t("media")?,
+            content: t("content")?,
+            checkpoints: t("checkpoints")?,
+            meta: t("meta")?,
+            db,
+        })
+    }
+
+    /// The ledger directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The journal.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Mutable journal (for dropping a torn tail).
+    pub fn journal_mut(&mut self) -> &mut Journal {
+        &mut self.journal
+    }
+
+    fn e(&self) -> impl Fn(sled::Error) -> Error + '_ {
+        db_err(&self.dir)
+    }
+
+    /// Metadata as indexed.
+    pub fn meta(&self) -> Result<Meta> {
+        let get_u64 = |k: &[u8]| -> Result<u64> {
+            Ok(match self.meta.get(k).map_err(self.e())? {
+                Some(v) => u64::from_be_bytes(
+                    v.as_ref()
+                        .try_into()
+                        .map_err(|_| Error::Damaged("metadata value is not 8 bytes".into()))?,
+                ),
+                None => 0,
+            })
+        };
+        let origin = match self.meta.get(meta_key::ORIGIN).map_err(self.e())? {
+            Some(v) => Some(
+                String::from_utf8(v.to_vec())
+                    .map_err(|_| Error::Damaged("stored origin is not UTF-8".into()))?,
+            ),
+            None => None,
+        };
+        let ledger_key = match self.meta.get(meta_key::LEDGER_KEY).map_err(self.e())? {
+            Some(v) => Some(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| Error::Damaged("stored ledger key is not 32 bytes".into()))?,
+            ),
+            None => None,
+        };
+        Ok(Meta {
+            size: get_u64(meta_key::SIZE)?,
+            journal_len: get_u64(meta_key::JOURNAL_LEN)?,
+            origin,
+            ledger_key,
+        })
+    }
+
+    /// Writes frames to the journal and fsyncs it, then indexes the entries: the order that
+    /// makes every acknowledged append survive a crash.
+    pub fn append(&mut self, entries: &[Entry], hashes: &[(u32, u64, Hash)]) -> Result<()> {
+        let mut framed = Vec::new();
+        for en in entries {
+            framed.extend_from_slice(&journal::frame(&en.bytes, &en.leaf));
+        }
+        let journal_len = self.journal.append(&framed)?;
+        self.index(entries, hashes, journal_len)
+    }
+
+    /// Applies entries to sled in one transaction, with the new size and journal length.
+    pub fn index(
+        &self,
+        entries: &[Entry],
+        hashes: &[(u32, u64, Hash)],
+        journal_len: u64,
+    ) -> Result<()> {
+        let Some(last) = entries.last() else {
+            return Ok(());
+        };
+        let size = last.seq + 1;
+        let mut records = sled::Batch::default();
+        let mut leaves = sled::Batch::default();
+        let mut media = sled::Batch::default();
+        let mut content = sled::Batch::default();
+        let mut meta = sled::Batch::default();
+        let mut hb = sled::Batch::default();
+        for en in entries {
+            let seq = en.seq.to_be_bytes();
+            records.insert(&seq, en.bytes.as_slice());
+            leaves.insert(&en.leaf, &seq);
+            if let Some(m) = en.media {
+                let mut k = m.to_vec();
+                k.extend_from_slice(&seq);
+                media.insert(k, &[]);
+            }
+            if let Some(c) = en.commitment {
+                content.insert(&c, &seq);
+            }
+            if let Some((origin, key)) = &en.genesis {
+                meta.insert(meta_key::ORIGIN, origin.as_bytes());
+                meta.insert(meta_key::LEDGER_KEY, key);
+            }
+        }
+        for (level, index, h) in hashes {
+            hb.insert(&hash_key(*level, *index), h);
+        }
+        meta.insert(meta_key::SIZE, &size.to_be_bytes());
+        meta.insert(meta_key::JOURNAL_LEN, &journal_len.to_be_bytes());
+        let trees = (
+            &self.records,
+            &self.leaves,
+            &self.hashes,
+            &self.media,
+            &self.content,
+            &self.meta,
+        );
+        trees
+            .transaction(|(r, l, h, m, c, mt)| {
+                r.apply_batch(&records)?;
+                l.apply_batch(&leaves)?;
+                h.apply_batch(&hb)?;
+                m.apply_batch(&media)?;
+                c.apply_batch(&content)?;
+                mt.apply_batch(&meta)?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => self.e()(e),
+                TransactionError::Abort(()) => Error::Damaged("index transaction aborted".into()),
+            })?;
+        Ok(())
+    }
+
+    /// Record bytes by sequence, from sled.
+    pub fn record_bytes(&self, seq: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .records
+            .get(seq.to_be_bytes())
+            .map_err(self.e())?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Every (sequence key, record bytes) pair in sled order, for audits.
+    pub fn records_iter(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + '_ {
+        self.records.iter().map(|r| {
+            r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(self.e())
+        })
+    }
+
+    /// Number of entries in the records tree (counted, not trusted from metadata).
+    pub fn records_count(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Sequence of the record with this leaf hash.
+    pub fn seq_of_leaf(&self, leaf: &Hash) -> Result<Option<u64>> {
+        Ok(self
+            .leaves
+            .get(leaf)
+            .map_err(self.e())?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
+    }
+
+    /// Sequence of the testimony committing to this content.
+    pub fn seq_of_commitment(&self, c: &Hash) -> Result<Option<u64>> {
+        Ok(self
+            .content
+            .get(c)
+            .map_err(self.e())?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
+    }
+
+    /// Sequences of media records with this file hash.
+    pub fn media_seqs(&self, sha: &Hash) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        for kv in self.media.scan_prefix(sha) {
+            let (k, _) = kv.map_err(self.e())?;
+            if let Ok(b) = <[u8; 8]>::try_from(&k[32..]) {
+                out.push(u64::from_be_bytes(b));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores a signed checkpoint for its tree size.
+    pub fn put_checkpoint(&self, size: u64, signed: &str) -> Result<()> {
+        self.checkpoints
+            .insert(size.to_be_bytes(), signed.as_bytes())
+            .map_err(self.e())?;
+        Ok(())
+    }
+
+    /// All stored checkpoints as (size key, text bytes), in size order.
+    pub fn checkpoints(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.checkpoints
+            .iter()
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(self.e()))
+            .collect()
+    }
+
+    /// The stored checkpoint of the largest size.
+    pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>> {
+        match self.checkpoints.last().map_err(self.e())? {
+            None => Ok(None),
+            Some((k, v)) => {
+                let size = <[u8; 8]>::try_from(k.as_ref())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| Error::Damaged("checkpoint key is not 8 bytes".into()))?;
+                let text = String::from_utf8(v.to_vec())
+                    .map_err(|_| Error::Damaged(format!("checkpoint {size} is not UTF-8")))?;
+                Ok(Some((size, text)))
+            }
+        }
+    }
+
+    /// Every stored subtree hash as (level, index, hash), for audits.
+    pub fn hashes_iter(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + '_ {
+        self.hashes.iter().map(|r| {
+            r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(self.e())
+        })
+    }
+
+    /// Number of stored subtree hashes.
+    pub fn hashes_count(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// Path of a content file.
+    pub fn content_path(&self, commitment: &Hash) -> PathBuf {
+        self.dir.join(names::CONTENT).join(hex::encode(commitment))
+    }
+
+    /// Writes testimony content and its salt, fsync'd, before the record that commits to it.
+    pub fn write_content(&self, commitment: &Hash, salt: &[u8; 32], content: &[u8]) -> Result<()> {
+        let path = self.content_path(commitment);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        f.write_all(salt).map_err(io(&path))?;
+        f.write_all(content).map_err(io(&path))?;
+        f.sync_all().map_err(io(&path))?;
+        fsync_dir(&self.dir.join(names::CONTENT))
+    }
+
+    /// Reads testimony content: `None` when the file is absent.
+    pub fn read_content(&self, commitment: &Hash) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let path = self.content_path(commitment);
+        match std::fs::read(&path) {
+            Ok(mut b) => {
+                if b.len() < 32 {
+                    return Ok(Some((b, Vec::new())));
+                }
+                let content = b.split_off(32);
+                Ok(Some((b, content)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    /// Asks sled to write its buffers (not a durability guarantee; the journal is).
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush().map_err(self.e())?;
+        Ok(())
+    }
+}
+
+impl HashReader for Store {
+    fn complete_subtree(&self, level: u32, index: u64) -> Result<Hash, ProofError> {
+        let store_err = |reason: String| ProofError::Store {
+            level,
+            index,
+            reason,
+        };
+        match self.hashes.get(hash_key(level, index)) {
+            Ok(Some(v)) => v
+                .as_ref()
+                .try_into()
+                .map_err(|_| store_err(format!("stored value is {} bytes, not 32", v.len()))),
+            Ok(None) => Err(store_err("missing".into())),
+            Err(e) => Err(store_err(e.to_string())),
+        }
+    }
+}
