@@ -1,0 +1,341 @@
+//! `custody add testimony`, `custody add media` and `custody checkpoint`.
+
+use super::LedgerArgs;
+use super::util::{now_ms, open, print_json, progress};
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use custody::keys;
+use custody::ledger::{Appended, Ledger, MediaInput, TestimonyInput};
+use ed25519_dalek::SigningKey;
+use rayon::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const CHECKPOINT_NOTE: &str = "When --key is the ledger key, `add` also signs a checkpoint so the new records are covered at once;\nwith any other key, the ledger key holder runs `custody checkpoint` later.";
+
+#[derive(Subcommand)]
+pub enum AddCommand {
+    /// Append a testimony: the record holds a salted commitment, the text goes to the content store.
+    #[command(after_help = format!("The text comes from --text-file or standard input and must be UTF-8.\n\n{CHECKPOINT_NOTE}"))]
+    Testimony(TestimonyArgs),
+    /// Append one record per media file (directories are walked in name order).
+    #[command(after_help = format!("Files are hashed with SHA-256 (the same digest `sha256sum` prints), in parallel, with flat memory.\nAll records of one call are written with a single fsync.\n\n{CHECKPOINT_NOTE}"))]
+    Media(MediaArgs),
+}
+
+#[derive(Args)]
+pub struct TestimonyArgs {
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    /// The signer's secret key.
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
+    /// Pseudonym of the person testifying (never a real name).
+    #[arg(long)]
+    subject: String,
+    /// Language of the text, e.g. ar, en, ku.
+    #[arg(long)]
+    language: String,
+    /// File holding the text; standard input when absent.
+    #[arg(long, value_name = "FILE")]
+    text_file: Option<PathBuf>,
+    /// Scope of consent given, e.g. court, research, archive-only.
+    #[arg(long, value_name = "SCOPE")]
+    consent: Option<String>,
+    /// Where the testimony was taken.
+    #[arg(long, value_name = "TEXT")]
+    location: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct MediaArgs {
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    /// The signer's secret key.
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
+    /// Description stored in every record of this call.
+    #[arg(long)]
+    description: Option<String>,
+    /// Media type (guessed from the file extension when absent).
+    #[arg(long, value_name = "TYPE")]
+    media_type: Option<String>,
+    /// Do not store file names in the records (names can identify people).
+    #[arg(long)]
+    no_names: bool,
+    /// Files or directories.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    /// The ledger key.
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
+    /// Also write the signed checkpoint to this file (keep a copy elsewhere for later audits).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct AddOutput {
+    appended: Vec<Appended>,
+    checkpoint: Option<String>,
+}
+
+pub fn exec(cmd: AddCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AddCommand::Testimony(a) => testimony(a),
+        AddCommand::Media(a) => media(a),
+    }
+}
+
+fn testimony(a: TestimonyArgs) -> anyhow::Result<ExitCode> {
+    let key = keys::load_secret(&a.key)?;
+    let raw = match &a.text_file {
+        Some(p) => read_text_file(p)?,
+        None => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("Type or paste the testimony, then press Ctrl-D on a new line:");
+            }
+            let mut b = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut b)
+                .context("cannot read the testimony from standard input")?;
+            b
+        }
+    };
+    let source = a
+        .text_file
+        .as_ref()
+        .map_or("standard input".to_string(), |p| p.display().to_string());
+    let text = String::from_utf8(raw).map_err(|e| {
+        anyhow::anyhow!(
+            "{source}: the testimony is not valid UTF-8 (first bad byte at offset {}); convert it, e.g. `iconv -f WINDOWS-1256 -t UTF-8`",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    let mut ledger = open(&a.ledger)?;
+    let now = now_ms();
+    let appended = ledger.add_testimony(
+        &key,
+        TestimonyInput {
+            subject: a.subject,
+            language: a.language,
+            consent: a.consent,
+            location: a.location,
+            text,
+        },
+        now,
+        now,
+    )?;
+    finish(ledger, &key, vec![appended], a.json)
+}
+
+fn read_text_file(p: &Path) -> anyhow::Result<Vec<u8>> {
+    let meta = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
+    if !meta.is_file() {
+        bail!("{} is not a regular file; give the path of the testimony text file", p.display());
+    }
+    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
+}
+
+/// Appends are acknowledged on stdout; a checkpoint follows when the key is the ledger key.
+fn finish(mut ledger: Ledger, key: &SigningKey, appended: Vec<Appended>, json: bool) -> anyhow::Result<ExitCode> {
+    let checkpoint = if key.verifying_key().to_bytes() == *ledger.ledger_key() {
+        Some(ledger.sign_checkpoint(key)?.1)
+    } else {
+        None
+    };
+    if json {
+        print_json(&AddOutput {
+            appended,
+            checkpoint,
+        })?;
+    } else {
+        for r in &appended {
+            println!("appended record {} ({}) leaf {}", r.seq, r.kind, r.leaf_hash);
+        }
+        match &checkpoint {
+            Some(_) => println!("signed checkpoint of {} records", ledger.size()),
+            None => eprintln!(
+                "note: not yet covered by a signed checkpoint; the ledger key holder runs `custody checkpoint`"
+            ),
+        }
+    }
+    ledger.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn media(a: MediaArgs) -> anyhow::Result<ExitCode> {
+    let key = keys::load_secret(&a.key)?;
+    let files = collect_files(&a.paths)?;
+    if files.is_empty() {
+        bail!("no files found under the paths given; nothing was appended");
+    }
+    // Open (and lock) the ledger before hashing, so a busy ledger fails fast.
+    let ledger = open(&a.ledger)?;
+    let total: u64 = files.iter().map(|(_, len)| *len).sum();
+    let pb = progress(total, true, a.json);
+    pb.set_message("hashing");
+    let hashed: Vec<anyhow::Result<MediaInput>> = files
+        .par_iter()
+        .map(|(path, _)| {
+            let (sha256, size) = hash_file(path, &pb)?;
+            Ok(MediaInput {
+                sha256,
+                size,
+                name: if a.no_names {
+                    None
+                } else {
+                    path.file_name().map(|n| n.to_string_lossy().into_owned())
+                },
+                media_type: a.media_type.clone().or_else(|| guess_type(path)),
+                description: a.description.clone(),
+            })
+        })
+        .collect();
+    pb.finish_and_clear();
+    let inputs = hashed.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    let mut ledger = ledger;
+    let now = now_ms();
+    let appended = ledger.add_media(&key, inputs, now, now)?;
+    if !a.json {
+        for ((path, _), r) in files.iter().zip(&appended) {
+            eprintln!("  {} -> record {}", path.display(), r.seq);
+        }
+    }
+    finish(ledger, &key, appended, a.json)
+}
+
+/// Expands paths into regular files: directories recursively in byte order of names,
+/// refusing links inside directories and anything that is not a regular file.
+pub fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, u64)>> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else if meta.is_file() {
+            out.push((p.clone(), meta.len()));
+        } else {
+            bail!(
+                "{} is not a regular file or directory (a pipe, socket or device cannot be evidence); copy the data into a file first",
+                p.display()
+            );
+        }
+    }
+    out.retain(|(p, _)| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>) -> anyhow::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read directory {}", dir.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("cannot read directory {}", dir.display()))?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        let ft = e.file_type().with_context(|| format!("cannot read {}", path.display()))?;
+        if ft.is_symlink() {
+            bail!(
+                "{} is a symbolic link inside a directory; add its target explicitly if it is evidence",
+                path.display()
+            );
+        } else if ft.is_dir() {
+            walk(&path, out)?;
+        } else if ft.is_file() {
+            let len = e.metadata().with_context(|| format!("cannot read {}", path.display()))?.len();
+            out.push((path, len));
+        } else {
+            bail!("{} is not a regular file (a pipe, socket or device cannot be evidence)", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Streaming SHA-256 with a fixed buffer; refuses a file that changes while it is read.
+pub fn hash_file(path: &Path, pb: &indicatif::ProgressBar) -> anyhow::Result<([u8; 32], u64)> {
+    let ctx = || format!("cannot read {}", path.display());
+    let mut f = std::fs::File::open(path).with_context(ctx)?;
+    let before = f.metadata().with_context(ctx)?;
+    if !before.is_file() {
+        bail!("{} is not a regular file", path.display());
+    }
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf).with_context(ctx)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        size += n as u64;
+        pb.inc(n as u64);
+    }
+    let after = std::fs::metadata(path).with_context(ctx)?;
+    if after.len() != before.len()
+        || size != before.len()
+        || after.modified().ok() != before.modified().ok()
+    {
+        bail!(
+            "{} changed while it was being hashed; wait until it is completely written and add it again",
+            path.display()
+        );
+    }
+    Ok((h.finalize().into(), size))
+}
+
+fn guess_type(path: &Path) -> Option<String> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    let t = match ext.as_str() {
+        "mp4" | "m4v" => "video/mp4",
+        "mov" => "video/quicktime",
+        "mkv" => "video/x-matroska",
+        "webm" => "video/webm",
+        "avi" => "video/x-msvideo",
+        "3gp" => "video/3gpp",
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "heic" => "image/heic",
+        "gif" => "image/gif",
+        "tif" | "tiff" => "image/tiff",
+        "wav" => "audio/wav",
+        "mp3" => "audio/mpeg",
+        "m4a" => "audio/mp4",
+        "ogg" | "opus" => "audio/ogg",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        "zip" => "application/zip",
+        _ => return None,
+    };
+    Some(t.to_owned())
+}
+
+pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
+    let key = keys::load_secret(&a.key)?;
+    let mut ledger = open(&a.ledger)?;
+    let (_, signed) = ledger.sign_checkpoint(&key)?;
+    if let Some(out) = &a.out {
+        keys::write_new_file(out, signed.as_bytes(), 0o644)?;
+        eprintln!("saved to {}; keep a copy away from this machine for later `custody audit --against`", out.display());
+    }
+    print!("{signed}");
+    ledger.close()?;
+    Ok(ExitCode::SUCCESS)
+}

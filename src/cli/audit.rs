@@ -1,0 +1,81 @@
+//! `custody audit`.
+
+use super::LedgerArgs;
+use super::util::{open, print_json, progress, verdict};
+use anyhow::Context;
+use clap::Args;
+use custody::audit::{SavedCheckpoint, audit};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+#[command(after_help = "Save the output of `custody checkpoint` somewhere else from time to time; later,\n`custody audit --against saved.txt` proves the ledger still extends it, which catches a\nrewrite even by someone who holds the database and every key.\n\nExit 0 when every check passes, 1 when any problem is found, 2 when the audit could not run.")]
+pub struct AuditArgs {
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    /// A signed checkpoint saved earlier; the ledger must be consistent with it. Repeatable.
+    #[arg(long, value_name = "CHECKPOINT_FILE")]
+    against: Vec<PathBuf>,
+    /// Print the full report, every finding included, as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
+    let mut saved = Vec::new();
+    for p in &a.against {
+        let meta = std::fs::metadata(p).with_context(|| format!("cannot read checkpoint file {}", p.display()))?;
+        if !meta.is_file() || meta.len() > custody::note::MAX_NOTE as u64 {
+            anyhow::bail!("{} is not a checkpoint file (not a regular file of at most 64 KiB)", p.display());
+        }
+        let bytes = std::fs::read(p).with_context(|| format!("cannot read checkpoint file {}", p.display()))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| anyhow::anyhow!("{}: not a checkpoint (not UTF-8 text)", p.display()))?;
+        saved.push(SavedCheckpoint {
+            source: p.display().to_string(),
+            text,
+        });
+    }
+    let ledger = open(&a.ledger)?;
+    let pb = progress(ledger.size(), false, a.json);
+    pb.set_message("auditing");
+    let report = audit(&ledger, &saved, |n| pb.set_position(n))?;
+    pb.finish_and_clear();
+    if a.json {
+        print_json(&serde_json::json!({ "passed": report.passed(), "report": report }))?;
+        return Ok(verdict(report.passed()));
+    }
+    println!("ledger {} ({} records)", report.origin, report.records);
+    println!(
+        "checked {} signatures, every chain link, stored tree hash and content file, {} signed checkpoint(s)",
+        report.signatures_checked, report.checkpoints_checked
+    );
+    for s in &report.against {
+        if s.consistent {
+            println!("consistent with your saved checkpoint {} ({} records)", s.source, s.size);
+        }
+    }
+    if let Some((from, to)) = report.uncovered {
+        println!(
+            "records {from} to {to} are not yet covered by a signed checkpoint (run `custody checkpoint`)"
+        );
+    }
+    if report.passed() {
+        println!("OK: no problem found.");
+    } else {
+        let first = &report.findings[0];
+        println!(
+            "PROBLEM: {} problem(s) found. First{}: {}",
+            report.findings.len(),
+            first.seq.map(|s| format!(" (record {s})")).unwrap_or_default(),
+            first.message
+        );
+        for f in report.findings.iter().skip(1).take(19) {
+            println!("  - {}", f.message);
+        }
+        if report.findings.len() > 20 {
+            println!("  ... and {} more (use --json for all)", report.findings.len() - 20);
+        }
+    }
+    Ok(verdict(report.passed()))
+}

@@ -1,0 +1,50 @@
+//! `custody init`.
+
+use super::util::{now_ms, print_json};
+use clap::Args;
+use custody::ledger::Ledger;
+use custody::{keys, note};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+#[command(after_help = "Example:\n  custody key generate ledger --dir keys\n  custody init --ledger cases/syria-2026 --origin example.org/custody/syria-2026 --key keys/ledger.key\n\nThe origin names the ledger in every checkpoint. Use a schema-less URL you control.")]
+pub struct InitArgs {
+    /// Directory to create the ledger in (must not exist, or be empty).
+    #[arg(long, value_name = "DIR")]
+    ledger: PathBuf,
+    /// The ledger's origin, e.g. example.org/custody/case-1 (no spaces, no '+').
+    #[arg(long)]
+    origin: String,
+    /// The ledger key (secret key file); it signs the genesis record and every checkpoint.
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn exec(a: InitArgs) -> anyhow::Result<ExitCode> {
+    let key = keys::load_secret(&a.key)?;
+    let ledger = Ledger::init(&a.ledger, &a.origin, &key, now_ms())?;
+    let (_, signed) = ledger
+        .latest_checkpoint()?
+        .ok_or_else(|| anyhow::anyhow!("the first checkpoint was not stored"))?;
+    let pk = key.verifying_key().to_bytes();
+    if a.json {
+        print_json(&serde_json::json!({
+            "ledger": a.ledger,
+            "origin": a.origin,
+            "ledger_key_id": keys::short_id(&pk),
+            "note_verifier_key": note::verifier_key(&a.origin, &pk),
+            "checkpoint": signed,
+        }))?;
+    } else {
+        println!("created ledger {} with origin {}", a.ledger.display(), a.origin);
+        println!("ledger key {} (verifier key {})", keys::short_id(&pk), note::verifier_key(&a.origin, &pk));
+        println!("record 0 (genesis) appended; first checkpoint:\n");
+        print!("{signed}");
+    }
+    ledger.close()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,83 @@
+//! Argument parsing and dispatch. Each command lives in its own file with an `exec`
+//! function that calls the library and formats the result.
+
+mod add;
+mod audit;
+mod demo;
+mod init;
+mod key;
+mod read;
+mod util;
+mod verify;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A verifiable evidence ledger: sign testimony and media hashes, append them to a
+/// hash-chained Merkle tree, and let anyone verify what was recorded, by whom and when.
+#[derive(Parser)]
+#[command(
+    name = "custody",
+    version,
+    about,
+    after_help = "Exit codes: 0 all checks passed, 1 verification found a problem, 2 the command could not run.\n\nStart with `custody demo` to see the whole path from testimony to audit."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate or inspect Ed25519 keys.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// Create a ledger: record 0 names the origin and the ledger key, which signs checkpoints.
+    Init(init::InitArgs),
+    /// Sign and append testimony or media records.
+    #[command(subcommand)]
+    Add(add::AddCommand),
+    /// Sign a checkpoint (C2SP signed note) of the ledger's current state with the ledger key.
+    Checkpoint(add::CheckpointArgs),
+    /// List records.
+    Log(read::LogArgs),
+    /// Show one record in full.
+    Show(read::ShowArgs),
+    /// Verify one record, or find and verify the records of a file.
+    Verify(verify::VerifyArgs),
+    /// Print an inclusion proof (C2SP tlog-proof) or a consistency proof.
+    Prove(verify::ProveArgs),
+    /// Check the whole ledger: every record, signature, link, hash, checkpoint and content file.
+    Audit(audit::AuditArgs),
+    /// Run a narrated end-to-end demonstration in a new directory.
+    Demo(demo::DemoArgs),
+}
+
+/// Where the ledger is, shared by every command that opens one.
+#[derive(Args, Clone)]
+pub struct LedgerArgs {
+    /// The ledger directory.
+    #[arg(long, env = "CUSTODY_LEDGER", value_name = "DIR")]
+    pub ledger: PathBuf,
+    /// Wait for another custody process to release the ledger instead of failing at once.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Key(c) => key::exec(c),
+        Command::Init(a) => init::exec(a),
+        Command::Add(c) => add::exec(c),
+        Command::Checkpoint(a) => add::exec_checkpoint(a),
+        Command::Log(a) => read::exec_log(a),
+        Command::Show(a) => read::exec_show(a),
+        Command::Verify(a) => verify::exec_verify(a),
+        Command::Prove(a) => verify::exec_prove(a),
+        Command::Audit(a) => audit::exec(a),
+        Command::Demo(a) => demo::exec(a),
+    }
+}

@@ -1,0 +1,126 @@
+//! `custody log` and `custody show`.
+
+use super::LedgerArgs;
+use super::util::{open, print_json};
+use clap::Args;
+use custody::record::{Body, RecordView, rfc3339};
+use std::io::Write;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct LogArgs {
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    /// First sequence number to list.
+    #[arg(long, default_value_t = 0)]
+    from: u64,
+    /// Last sequence number to list (inclusive).
+    #[arg(long)]
+    to: Option<u64>,
+    /// One JSON object per record (a JSON array), with canonical bytes in base64.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    /// Sequence number of the record.
+    seq: u64,
+    /// Print the record as JSON, with canonical bytes in base64.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn summary(body: &Body) -> String {
+    match body {
+        Body::Genesis { origin } => format!("ledger {origin}"),
+        Body::Testimony(t) => format!(
+            "subject {} ({}), {} bytes{}",
+            t.subject,
+            t.language,
+            t.content_len,
+            t.consent.as_ref().map(|c| format!(", consent: {c}")).unwrap_or_default()
+        ),
+        Body::Media(m) => format!(
+            "{} sha256 {} ({} bytes)",
+            m.name.as_deref().unwrap_or("(unnamed)"),
+            hex::encode(m.sha256),
+            m.size
+        ),
+    }
+}
+
+pub fn exec_log(a: LogArgs) -> anyhow::Result<ExitCode> {
+    let ledger = open(&a.ledger)?;
+    let size = ledger.size();
+    let last = a.to.unwrap_or(u64::MAX).min(size.saturating_sub(1));
+    if a.from > last && size > 0 && a.from >= size {
+        anyhow::bail!("--from {} is past the end: the ledger has records 0 to {}", a.from, size - 1);
+    }
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        write!(out, "[")?;
+    }
+    let mut first = true;
+    for seq in a.from..=last {
+        if seq >= size {
+            break;
+        }
+        let (rec, bytes) = ledger.record(seq)?;
+        if a.json {
+            if !first {
+                write!(out, ",")?;
+            }
+            writeln!(out)?;
+            serde_json::to_writer(&mut out, &RecordView::new(&rec, &bytes))?;
+        } else {
+            writeln!(
+                out,
+                "{:>6}  {:<9}  {}  key {}  {}",
+                seq,
+                rec.statement.body.kind(),
+                rfc3339(rec.recorded_at_ms),
+                custody::keys::short_id(&rec.statement.signer),
+                summary(&rec.statement.body)
+            )?;
+        }
+        first = false;
+    }
+    if a.json {
+        writeln!(out, "\n]")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn exec_show(a: ShowArgs) -> anyhow::Result<ExitCode> {
+    let ledger = open(&a.ledger)?;
+    let (rec, bytes) = ledger.record(a.seq)?;
+    let view = RecordView::new(&rec, &bytes);
+    if a.json {
+        print_json(&view)?;
+    } else {
+        print_view(&view);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print_view(v: &RecordView) {
+    println!("record {} ({})", v.seq, v.kind);
+    if let Some(obj) = v.body.as_object() {
+        for (k, val) in obj {
+            let s = match val {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => continue,
+                other => other.to_string(),
+            };
+            println!("  {:<15} {}", k.replace('_', " "), s);
+        }
+    }
+    println!("  {:<15} {}", "signed by", format!("key {} (fingerprint SHA256:{})", v.signer_key_id, v.signer_fingerprint));
+    println!("  {:<15} {}", "claimed time", v.claimed_at);
+    println!("  {:<15} {}", "recorded time", v.recorded_at);
+    println!("  {:<15} {}", "leaf hash", v.leaf_hash);
+    println!("  {:<15} {}", "prev", v.prev);
+}
