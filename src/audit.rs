@@ -109,7 +109,11 @@ pub fn audit(
     let mut stored_cps: Vec<(u64, Checkpoint)> = Vec::new();
     for (k, v) in store.checkpoints()? {
         let Ok(kb) = <[u8; 8]>::try_from(k.as_slice()) else {
-            a.find(None, "checkpoint-key", "a stored checkpoint has a malformed key".into());
+            a.find(
+                None,
+                "checkpoint-key",
+                "a stored checkpoint has a malformed key".into(),
+            );
             continue;
         };
         let size = u64::from_be_bytes(kb);
@@ -124,7 +128,9 @@ pub fn audit(
             Err(e) => a.find(
                 None,
                 "checkpoint-signature",
-                format!("stored checkpoint of size {size} does not verify with the ledger key: {e}"),
+                format!(
+                    "stored checkpoint of size {size} does not verify with the ledger key: {e}"
+                ),
             ),
         }
     }
@@ -233,7 +239,14 @@ pub fn audit(
             loop {
                 match sled_records.peek() {
                     Some(Ok((k, _))) if k.as_slice() < seq.to_be_bytes().as_slice() => {
-                        a.find(Some(seq), "index-extra", format!("the index holds an unexpected record key {}", hex::encode(k)));
+                        a.find(
+                            Some(seq),
+                            "index-extra",
+                            format!(
+                                "the index holds an unexpected record key {}",
+                                hex::encode(k)
+                            ),
+                        );
                         sled_records.next();
                     }
                     _ => break,
@@ -266,7 +279,11 @@ pub fn audit(
                 ),
             }
             match rec {
-                Err(e) => a.find(Some(seq), "decode", format!("record {seq} does not decode: {e}")),
+                Err(e) => a.find(
+                    Some(seq),
+                    "decode",
+                    format!("record {seq} does not decode: {e}"),
+                ),
                 Ok(r) => {
                     signatures += 1;
                     if let Some(e) = sig_err {
@@ -314,7 +331,9 @@ pub fn audit(
     drop(frames);
     for extra in sled_records {
         let (k, _) = extra?;
-        let n = <[u8; 8]>::try_from(k.as_slice()).map(u64::from_be_bytes).ok();
+        let n = <[u8; 8]>::try_from(k.as_slice())
+            .map(u64::from_be_bytes)
+            .ok();
         a.find(
             n,
             "index-extra",
@@ -327,9 +346,12 @@ pub fn audit(
     let meta = store.meta()?;
     if meta.size != seq {
         a.find(
-            None,
+            Some(meta.size.min(seq)),
             "size-mismatch",
-            format!("the index says the ledger has {} records, the journal holds {seq}", meta.size),
+            format!(
+                "the index says the ledger has {} records, the journal holds {seq}",
+                meta.size
+            ),
         );
     }
     let expected_hashes = 2 * seq - u64::from(seq.count_ones());
@@ -344,7 +366,11 @@ pub fn audit(
         );
     }
     if seq == 0 {
-        a.find(Some(0), "genesis", "the ledger has no records, not even its genesis".into());
+        a.find(
+            Some(0),
+            "genesis",
+            "the ledger has no records, not even its genesis".into(),
+        );
     }
 
     // Roots at every checkpoint.
@@ -354,7 +380,7 @@ pub fn audit(
         checked += 1;
         match roots.get(size) {
             None => a.find(
-                None,
+                Some(seq),
                 "checkpoint-beyond-ledger",
                 format!("a signed checkpoint covers {size} records but the ledger has only {seq}: records were removed"),
             ),
@@ -374,7 +400,7 @@ pub fn audit(
         let consistent = match roots.get(&cp.size) {
             None => {
                 a.find(
-                    None,
+                    Some(seq),
                     "against-beyond-ledger",
                     format!(
                         "{source}: your saved checkpoint covers {} records but the ledger now has only {seq}: the ledger was truncated or rolled back",
@@ -432,7 +458,11 @@ impl Auditor<'_> {
     ) {
         let store = self.ledger.store();
         if r.seq != seq {
-            self.find(Some(seq), "sequence", format!("record at position {seq} says it is number {}", r.seq));
+            self.find(
+                Some(seq),
+                "sequence",
+                format!("record at position {seq} says it is number {}", r.seq),
+            );
         }
         if &r.prev != prev_leaf {
             self.find(
@@ -456,7 +486,10 @@ impl Auditor<'_> {
                 ),
             );
         }
-        if r.statement.claimed_at_ms > r.recorded_at_ms.saturating_add(crate::ledger::MAX_CLOCK_SKEW_MS) {
+        if r.statement.claimed_at_ms
+            > r.recorded_at_ms
+                .saturating_add(crate::ledger::MAX_CLOCK_SKEW_MS)
+        {
             self.find(
                 Some(seq),
                 "claimed-after-recorded",
@@ -475,28 +508,52 @@ impl Auditor<'_> {
         match &r.statement.body {
             Body::Genesis { origin: o } => {
                 if seq != 0 {
-                    self.find(Some(seq), "genesis", format!("record {seq} is a genesis statement; only record 0 may be"));
+                    self.find(
+                        Some(seq),
+                        "genesis",
+                        format!("record {seq} is a genesis statement; only record 0 may be"),
+                    );
                 } else {
                     if o != origin {
-                        self.find(Some(0), "genesis", format!("genesis names origin '{o}', the index says '{origin}'"));
+                        self.find(
+                            Some(0),
+                            "genesis",
+                            format!("genesis names origin '{o}', the index says '{origin}'"),
+                        );
                     }
                     if &r.statement.signer != ledger_key {
-                        self.find(Some(0), "genesis", "genesis is signed by a key other than the ledger key on record".into());
+                        self.find(
+                            Some(0),
+                            "genesis",
+                            "genesis is signed by a key other than the ledger key on record".into(),
+                        );
                     }
                 }
             }
-            _ if seq == 0 => self.find(Some(0), "genesis", "record 0 is not a genesis statement".into()),
+            _ if seq == 0 => self.find(
+                Some(0),
+                "genesis",
+                "record 0 is not a genesis statement".into(),
+            ),
             Body::Testimony(t) => {
                 if let Err(m) = self.ledger.check_content(t) {
                     self.find(Some(seq), "content", format!("record {seq}: {m}"));
                 }
                 if !matches!(store.seq_of_commitment(&t.commitment), Ok(Some(s)) if s == seq) {
-                    self.find(Some(seq), "content-index", format!("the content index does not map record {seq}'s commitment to it"));
+                    self.find(
+                        Some(seq),
+                        "content-index",
+                        format!("the content index does not map record {seq}'s commitment to it"),
+                    );
                 }
             }
             Body::Media(m) => {
                 if !matches!(store.media_seqs(&m.sha256), Ok(v) if v.contains(&seq)) {
-                    self.find(Some(seq), "media-index", format!("the media index does not list record {seq} under its file hash"));
+                    self.find(
+                        Some(seq),
+                        "media-index",
+                        format!("the media index does not list record {seq} under its file hash"),
+                    );
                 }
             }
         }

@@ -48,7 +48,12 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The body text, ending with a newline.
     pub fn body(&self) -> String {
-        let mut s = format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root));
+        let mut s = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root)
+        );
         for e in &self.extensions {
             s.push_str(e);
             s.push('\n');
@@ -64,7 +69,10 @@ impl Checkpoint {
             .strip_suffix('\n')
             .ok_or_else(|| bad("body must end with a newline"))?;
         let mut lines = body.split('\n');
-        let origin = lines.next().filter(|s| !s.is_empty()).ok_or_else(|| bad("missing origin line"))?;
+        let origin = lines
+            .next()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| bad("missing origin line"))?;
         let size_line = lines.next().ok_or_else(|| bad("missing size line"))?;
         if size_line.is_empty()
             || !size_line.bytes().all(|b| b.is_ascii_digit())
@@ -157,7 +165,10 @@ mod tests {
             extensions: vec![],
         };
         let signed = cp.sign(&key).unwrap();
-        assert_eq!(open_checkpoint(&signed, "example.org/log", &pk).unwrap(), cp);
+        assert_eq!(
+            open_checkpoint(&signed, "example.org/log", &pk).unwrap(),
+            cp
+        );
         assert!(open_checkpoint(&signed, "example.org/other", &pk).is_err());
     }
 }

@@ -46,7 +46,9 @@ pub enum DecodeError {
         tag: u8,
     },
     /// A version byte this build does not understand.
-    #[error("unsupported {what} format version {found} (this build reads version {supported}); upgrade custody")]
+    #[error(
+        "unsupported {what} format version {found} (this build reads version {supported}); upgrade custody"
+    )]
     UnsupportedVersion {
         /// What carries the version.
         what: &'static str,
@@ -272,7 +274,13 @@ mod tests {
     fn oversized_length_is_refused_before_allocation() {
         let bytes = [0xff, 0xff, 0xff, 0xff];
         let err = Reader::new(&bytes).bytes("body", 1024).unwrap_err();
-        assert!(matches!(err, DecodeError::TooLong { len: 0xffff_ffff, .. }));
+        assert!(matches!(
+            err,
+            DecodeError::TooLong {
+                len: 0xffff_ffff,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -21,7 +21,9 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Another process holds the ledger.
-    #[error("ledger in use: another custody process holds {path}; wait for it to finish and try again")]
+    #[error(
+        "ledger in use: another custody process holds {path}; wait for it to finish and try again"
+    )]
     InUse {
         /// The ledger directory.
         path: PathBuf,
@@ -53,7 +55,9 @@ pub enum Error {
     #[error("{0}")]
     Encode(#[from] DecodeError),
     /// The embedded database failed.
-    #[error("database error in {path}: {message}; `custody audit` tells whether the ledger is intact")]
+    #[error(
+        "database error in {path}: {message}; `custody audit` tells whether the ledger is intact"
+    )]
     Db {
         /// The database directory.
         path: PathBuf,

@@ -6,8 +6,8 @@
 //! `verify_strict`, and weak (small-order) public keys are refused outright.
 
 use crate::Hash;
-use ed25519_dalek::pkcs8::spki::{DecodePublicKey, EncodePublicKey};
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::spki::{DecodePublicKey, EncodePublicKey};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
@@ -30,9 +30,7 @@ pub enum KeyError {
         source: std::io::Error,
     },
     /// The secret key file is readable by group or others.
-    #[error(
-        "{path}: secret key is accessible by others (mode {mode:03o}); run `chmod 600 {path}`"
-    )]
+    #[error("{path}: secret key is accessible by others (mode {mode:03o}); run `chmod 600 {path}`")]
     LoosePermissions {
         /// The file.
         path: PathBuf,
@@ -209,18 +207,6 @@ fn pem_label(text: &str) -> Option<&str> {
 
 /// Loads a secret key, refusing links and files others can read.
 pub fn load_secret(path: &Path) -> Result<SigningKey, KeyError> {
-    let meta = path.symlink_metadata().map_err(io(path))?;
-    #[cfg(unix)]
-    if meta.is_file() {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(KeyError::LoosePermissions {
-                path: path.to_owned(),
-                mode,
-            });
-        }
-    }
     let text = read_regular(path)?;
     match pem_label(&text) {
         Some("PRIVATE KEY") => {}
@@ -250,6 +236,22 @@ pub fn load_secret(path: &Path) -> Result<SigningKey, KeyError> {
                 path: path.to_owned(),
                 found: "no PEM key found".into(),
                 hint: "give the path of a key made by `custody key generate`",
+            });
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = path
+            .symlink_metadata()
+            .map_err(io(path))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyError::LoosePermissions {
+                path: path.to_owned(),
+                mode,
             });
         }
     }

@@ -117,6 +117,29 @@ pub struct TestimonyInput {
     pub text: String,
 }
 
+impl TestimonyInput {
+    /// Checks every field and the text before anything is signed or written.
+    pub fn validate(&self) -> Result<()> {
+        use crate::encoding::check_text;
+        use crate::record::limits;
+        if self.text.trim().is_empty() {
+            return Err(Error::Input(
+                "the testimony text is empty; give the text with --text-file or on standard input"
+                    .into(),
+            ));
+        }
+        check_text("subject", &self.subject, limits::SUBJECT)?;
+        check_text("language", &self.language, limits::LANGUAGE)?;
+        if let Some(c) = &self.consent {
+            check_text("consent", c, limits::CONSENT)?;
+        }
+        if let Some(l) = &self.location {
+            check_text("location", l, limits::LOCATION)?;
+        }
+        Ok(())
+    }
+}
+
 /// A media file already hashed.
 #[derive(Debug, Clone)]
 pub struct MediaInput {
@@ -136,6 +159,8 @@ pub struct MediaInput {
 pub struct Ledger {
     store: Store,
     frontier: Frontier,
+    size: u64,
+    damaged: Option<String>,
     origin: String,
     ledger_key: [u8; 32],
     last_leaf: Hash,
@@ -157,6 +182,8 @@ impl Ledger {
         )?;
         let mut ledger = Ledger {
             frontier: Frontier::new(),
+            size: 0,
+            damaged: None,
             origin: origin.to_owned(),
             ledger_key: key.verifying_key().to_bytes(),
             last_leaf: [0; 32],
@@ -180,28 +207,31 @@ impl Ledger {
         if meta.journal_len < MAGIC.len() as u64 {
             meta.journal_len = MAGIC.len() as u64;
         }
-        let mut frontier = Frontier::load(&store, meta.size).map_err(|e| {
-            Error::Damaged(format!("stored tree hashes are incomplete ({e})"))
-        })?;
-        let mut last_leaf = if meta.size == 0 {
-            [0; 32]
-        } else {
-            store
-                .complete_subtree(0, meta.size - 1)
-                .map_err(|e| Error::Damaged(e.to_string()))?
-        };
-        let mut last_recorded_at = match meta.size {
-            0 => 0,
-            n => match store.record_bytes(n - 1)? {
-                Some(b) => Record::decode(&b)
-                    .map(|r| r.recorded_at_ms)
-                    .map_err(|e| Error::Damaged(format!("record {}: {e}", n - 1)))?,
-                None => return Err(Error::Damaged(format!("record {} is missing", n - 1))),
-            },
-        };
+        // A ledger whose index is damaged still opens, so that it can be read and audited;
+        // `damaged` then refuses appends until `custody audit` has been consulted.
+        let mut damaged = None;
+        let mut frontier = Frontier::load(&store, meta.size).unwrap_or_else(|e| {
+            damaged = Some(format!("stored tree hashes are incomplete ({e})"));
+            Frontier::new()
+        });
+        let mut last_leaf = [0u8; 32];
+        let mut last_recorded_at = 0;
+        if meta.size > 0 && damaged.is_none() {
+            let n = meta.size - 1;
+            match store.complete_subtree(0, n) {
+                Ok(h) => last_leaf = h,
+                Err(e) => damaged = Some(e.to_string()),
+            }
+            match store.record_bytes(n)?.map(|b| Record::decode(&b)) {
+                Some(Ok(r)) => last_recorded_at = r.recorded_at_ms,
+                Some(Err(e)) => damaged = Some(format!("record {n} does not decode: {e}")),
+                None => damaged = Some(format!("record {n} is missing from the index")),
+            }
+        }
+        let mut size = meta.size;
         let mut origin = meta.origin.clone();
         let mut ledger_key = meta.ledger_key;
-        if journal_len > meta.journal_len {
+        if journal_len > meta.journal_len && damaged.is_none() {
             let mut frames = store.journal().frames_from(meta.journal_len)?;
             let mut batch: Vec<Entry> = Vec::new();
             let mut hashes = Vec::new();
@@ -235,6 +265,7 @@ impl Ledger {
                     hashes.clear();
                 }
             }
+            size = seq;
             let torn = matches!(frames.end_state(), ScanEnd::Torn { .. }) && frames.offset() == end;
             drop(frames);
             store.index(&batch, &hashes, end)?;
@@ -252,10 +283,12 @@ impl Ledger {
         Ok(Ledger {
             store,
             frontier,
+            size,
             origin,
             ledger_key,
             last_leaf,
             last_recorded_at,
+            damaged,
         })
     }
 
@@ -273,7 +306,7 @@ impl Ledger {
     }
     /// Number of records.
     pub fn size(&self) -> u64 {
-        self.frontier.size()
+        self.size
     }
     /// The current root.
     pub fn root(&self) -> Hash {
@@ -281,7 +314,14 @@ impl Ledger {
     }
 
     /// Appends signed statements as one batch: one journal fsync, one sled transaction.
-    pub fn append(&mut self, statements: Vec<SignedStatement>, now_ms: u64) -> Result<Vec<Appended>> {
+    pub fn append(
+        &mut self,
+        statements: Vec<SignedStatement>,
+        now_ms: u64,
+    ) -> Result<Vec<Appended>> {
+        if let Some(d) = &self.damaged {
+            return Err(Error::Damaged(format!("{d}; nothing was appended")));
+        }
         let meta = self.store.meta()?;
         let journal_len = self.store.journal().len()?;
         if meta.size != self.frontier.size() || (meta.journal_len != journal_len && meta.size > 0) {
@@ -320,6 +360,7 @@ impl Ledger {
         }
         self.store.append(&entries, &hashes)?;
         self.frontier = frontier;
+        self.size = self.frontier.size();
         self.last_leaf = last;
         self.last_recorded_at = recorded_at;
         Ok(out)
@@ -358,11 +399,7 @@ impl Ledger {
         claimed_at_ms: u64,
         now_ms: u64,
     ) -> Result<Appended> {
-        if input.text.trim().is_empty() {
-            return Err(Error::Input(
-                "the testimony text is empty; give the text with --text-file or on standard input".into(),
-            ));
-        }
+        input.validate()?;
         let mut salt = [0u8; 32];
         getrandom::fill(&mut salt).map_err(|e| Error::Input(format!("no randomness: {e}")))?;
         let content = input.text.as_bytes();
@@ -555,7 +592,10 @@ impl Ledger {
         if let Body::Testimony(t) = &rec.statement.body {
             checks.push(Check::new("testimony content", self.check_content(t)));
         }
-        checks.push(Check::new("included in the signed checkpoint", self.check_inclusion(seq, &leaf)));
+        checks.push(Check::new(
+            "included in the signed checkpoint",
+            self.check_inclusion(seq, &leaf),
+        ));
         Ok(RecordReport {
             seq,
             record: Some(record::RecordView::new(&rec, &bytes)),
@@ -572,7 +612,10 @@ impl Ledger {
                     return Err("the content file is too short to hold its salt".into());
                 };
                 if record::commitment(&salt, &content) != t.commitment {
-                    Err("the stored text does not match the signed commitment (it was altered)".into())
+                    Err(
+                        "the stored text does not match the signed commitment (it was altered)"
+                            .into(),
+                    )
                 } else if content.len() as u64 != t.content_len {
                     Err(format!(
                         "the stored text is {} bytes, the record says {}",
@@ -580,7 +623,10 @@ impl Ledger {
                         t.content_len
                     ))
                 } else {
-                    Ok(format!("{} bytes of text match the signed commitment", content.len()))
+                    Ok(format!(
+                        "{} bytes of text match the signed commitment",
+                        content.len()
+                    ))
                 }
             }
             Err(e) => Err(e.to_string()),
@@ -599,7 +645,8 @@ impl Ledger {
                 cp.size
             ));
         }
-        let proof = merkle::inclusion_proof(&self.store, seq, cp.size).map_err(|e| e.to_string())?;
+        let proof =
+            merkle::inclusion_proof(&self.store, seq, cp.size).map_err(|e| e.to_string())?;
         merkle::verify_inclusion_proof(leaf, seq, cp.size, &proof, &cp.root)
             .map(|()| {
                 format!(
@@ -655,8 +702,9 @@ impl Ledger {
     }
 
     fn require_checkpoint(&self) -> Result<(Checkpoint, String)> {
-        self.latest_checkpoint()?
-            .ok_or_else(|| Error::Input("the ledger has no signed checkpoint; run `custody checkpoint`".into()))
+        self.latest_checkpoint()?.ok_or_else(|| {
+            Error::Input("the ledger has no signed checkpoint; run `custody checkpoint`".into())
+        })
     }
 
     /// Flushes sled's buffers (the journal is already durable).

@@ -361,7 +361,10 @@ impl MemoryTree {
             if last.len() < 2 {
                 break;
             }
-            let next = last.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+            let next = last
+                .chunks_exact(2)
+                .map(|p| node_hash(&p[0], &p[1]))
+                .collect();
             levels.push(next);
         }
         Self { levels }
@@ -423,7 +426,11 @@ mod tests {
     fn naive_subproof(m: usize, leaves: &[Hash], whole: bool) -> Vec<Hash> {
         let n = leaves.len();
         if m == n {
-            return if whole { vec![] } else { vec![naive_root(leaves)] };
+            return if whole {
+                vec![]
+            } else {
+                vec![naive_root(leaves)]
+            };
         }
         let k = split_point(n as u64) as usize;
         if m <= k {

@@ -135,7 +135,9 @@ fn parse(note: &str) -> Result<Parsed, NoteError> {
     let mut signatures = Vec::new();
     for line in sigs.lines() {
         let rest = line.strip_prefix(SIG_PREFIX).ok_or_else(|| {
-            NoteError::Malformed(format!("signature line does not start with an em dash: {line:?}"))
+            NoteError::Malformed(format!(
+                "signature line does not start with an em dash: {line:?}"
+            ))
         })?;
         let (name, b64) = rest
             .split_once(' ')

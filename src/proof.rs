@@ -43,7 +43,10 @@ pub struct ConsistencyProofText {
 }
 
 fn hash_lines(hashes: &[Hash]) -> String {
-    hashes.iter().map(|h| format!("{}\n", B64.encode(h))).collect()
+    hashes
+        .iter()
+        .map(|h| format!("{}\n", B64.encode(h)))
+        .collect()
 }
 
 impl InclusionProofText {
@@ -131,7 +134,9 @@ fn split_line(text: &str) -> Result<(&str, &str), ProofTextError> {
 fn decimal(s: &str) -> Result<u64, ProofTextError> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
     {
-        return Err(ProofTextError(format!("'{s}' is not a decimal number without leading zeros")));
+        return Err(ProofTextError(format!(
+            "'{s}' is not a decimal number without leading zeros"
+        )));
     }
     s.parse()
         .map_err(|_| ProofTextError(format!("'{s}' does not fit in 64 bits")))
@@ -171,7 +176,8 @@ mod tests {
             index: 5,
             extra: None,
             hashes: vec![[1; 32], [2; 32]],
-            checkpoint: "o\n6\nAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n\n\u{2014} o AAAA\n".into(),
+            checkpoint: "o\n6\nAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n\n\u{2014} o AAAA\n"
+                .into(),
         };
         assert_eq!(InclusionProofText::parse(&p.format()).unwrap(), p);
         let c = ConsistencyProofText {

@@ -339,18 +339,26 @@ mod tests {
     fn body() -> impl Strategy<Value = Body> {
         prop_oneof![
             "[a-z./-]{1,30}".prop_map(|origin| Body::Genesis { origin }),
-            (text(), text(), opt(), opt(), any::<[u8; 32]>(), any::<u64>()).prop_map(
-                |(subject, language, consent, location, commitment, content_len)| {
-                    Body::Testimony(Testimony {
-                        subject,
-                        language,
-                        consent,
-                        location,
-                        commitment,
-                        content_len,
-                    })
-                }
-            ),
+            (
+                text(),
+                text(),
+                opt(),
+                opt(),
+                any::<[u8; 32]>(),
+                any::<u64>()
+            )
+                .prop_map(
+                    |(subject, language, consent, location, commitment, content_len)| {
+                        Body::Testimony(Testimony {
+                            subject,
+                            language,
+                            consent,
+                            location,
+                            commitment,
+                            content_len,
+                        })
+                    }
+                ),
             (any::<[u8; 32]>(), any::<u64>(), opt(), opt(), opt()).prop_map(
                 |(sha256, size, name, media_type, description)| Body::Media(Media {
                     sha256,

@@ -127,33 +127,39 @@ fn testimony(a: TestimonyArgs) -> anyhow::Result<ExitCode> {
             e.utf8_error().valid_up_to()
         )
     })?;
+    let input = TestimonyInput {
+        subject: a.subject,
+        language: a.language,
+        consent: a.consent,
+        location: a.location,
+        text,
+    };
+    // Refuse bad input before the ledger is opened, so it is never touched.
+    input.validate()?;
     let mut ledger = open(&a.ledger)?;
     let now = now_ms();
-    let appended = ledger.add_testimony(
-        &key,
-        TestimonyInput {
-            subject: a.subject,
-            language: a.language,
-            consent: a.consent,
-            location: a.location,
-            text,
-        },
-        now,
-        now,
-    )?;
+    let appended = ledger.add_testimony(&key, input, now, now)?;
     finish(ledger, &key, vec![appended], a.json)
 }
 
 fn read_text_file(p: &Path) -> anyhow::Result<Vec<u8>> {
     let meta = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
     if !meta.is_file() {
-        bail!("{} is not a regular file; give the path of the testimony text file", p.display());
+        bail!(
+            "{} is not a regular file; give the path of the testimony text file",
+            p.display()
+        );
     }
     std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
 }
 
 /// Appends are acknowledged on stdout; a checkpoint follows when the key is the ledger key.
-fn finish(mut ledger: Ledger, key: &SigningKey, appended: Vec<Appended>, json: bool) -> anyhow::Result<ExitCode> {
+fn finish(
+    mut ledger: Ledger,
+    key: &SigningKey,
+    appended: Vec<Appended>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let checkpoint = if key.verifying_key().to_bytes() == *ledger.ledger_key() {
         Some(ledger.sign_checkpoint(key)?.1)
     } else {
@@ -166,7 +172,10 @@ fn finish(mut ledger: Ledger, key: &SigningKey, appended: Vec<Appended>, json: b
         })?;
     } else {
         for r in &appended {
-            println!("appended record {} ({}) leaf {}", r.seq, r.kind, r.leaf_hash);
+            println!(
+                "appended record {} ({}) leaf {}",
+                r.seq, r.kind, r.leaf_hash
+            );
         }
         match &checkpoint {
             Some(_) => println!("signed checkpoint of {} records", ledger.size()),
@@ -250,7 +259,9 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>) -> anyhow::Result<()> {
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let path = e.path();
-        let ft = e.file_type().with_context(|| format!("cannot read {}", path.display()))?;
+        let ft = e
+            .file_type()
+            .with_context(|| format!("cannot read {}", path.display()))?;
         if ft.is_symlink() {
             bail!(
                 "{} is a symbolic link inside a directory; add its target explicitly if it is evidence",
@@ -259,10 +270,16 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>) -> anyhow::Result<()> {
         } else if ft.is_dir() {
             walk(&path, out)?;
         } else if ft.is_file() {
-            let len = e.metadata().with_context(|| format!("cannot read {}", path.display()))?.len();
+            let len = e
+                .metadata()
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .len();
             out.push((path, len));
         } else {
-            bail!("{} is not a regular file (a pipe, socket or device cannot be evidence)", path.display());
+            bail!(
+                "{} is not a regular file (a pipe, socket or device cannot be evidence)",
+                path.display()
+            );
         }
     }
     Ok(())
@@ -333,7 +350,10 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
     let (_, signed) = ledger.sign_checkpoint(&key)?;
     if let Some(out) = &a.out {
         keys::write_new_file(out, signed.as_bytes(), 0o644)?;
-        eprintln!("saved to {}; keep a copy away from this machine for later `custody audit --against`", out.display());
+        eprintln!(
+            "saved to {}; keep a copy away from this machine for later `custody audit --against`",
+            out.display()
+        );
     }
     print!("{signed}");
     ledger.close()?;

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Args)]
-#[command(after_help = "Save the output of `custody checkpoint` somewhere else from time to time; later,\n`custody audit --against saved.txt` proves the ledger still extends it, which catches a\nrewrite even by someone who holds the database and every key.\n\nExit 0 when every check passes, 1 when any problem is found, 2 when the audit could not run.")]
+#[command(
+    after_help = "Save the output of `custody checkpoint` somewhere else from time to time; later,\n`custody audit --against saved.txt` proves the ledger still extends it, which catches a\nrewrite even by someone who holds the database and every key.\n\nExit 0 when every check passes, 1 when any problem is found, 2 when the audit could not run."
+)]
 pub struct AuditArgs {
     #[command(flatten)]
     ledger: LedgerArgs,
@@ -24,11 +26,16 @@ pub struct AuditArgs {
 pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
     let mut saved = Vec::new();
     for p in &a.against {
-        let meta = std::fs::metadata(p).with_context(|| format!("cannot read checkpoint file {}", p.display()))?;
+        let meta = std::fs::metadata(p)
+            .with_context(|| format!("cannot read checkpoint file {}", p.display()))?;
         if !meta.is_file() || meta.len() > custody::note::MAX_NOTE as u64 {
-            anyhow::bail!("{} is not a checkpoint file (not a regular file of at most 64 KiB)", p.display());
+            anyhow::bail!(
+                "{} is not a checkpoint file (not a regular file of at most 64 KiB)",
+                p.display()
+            );
         }
-        let bytes = std::fs::read(p).with_context(|| format!("cannot read checkpoint file {}", p.display()))?;
+        let bytes = std::fs::read(p)
+            .with_context(|| format!("cannot read checkpoint file {}", p.display()))?;
         let text = String::from_utf8(bytes)
             .map_err(|_| anyhow::anyhow!("{}: not a checkpoint (not UTF-8 text)", p.display()))?;
         saved.push(SavedCheckpoint {
@@ -52,7 +59,10 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
     );
     for s in &report.against {
         if s.consistent {
-            println!("consistent with your saved checkpoint {} ({} records)", s.source, s.size);
+            println!(
+                "consistent with your saved checkpoint {} ({} records)",
+                s.source, s.size
+            );
         }
     }
     if let Some((from, to)) = report.uncovered {
@@ -67,14 +77,20 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
         println!(
             "PROBLEM: {} problem(s) found. First{}: {}",
             report.findings.len(),
-            first.seq.map(|s| format!(" (record {s})")).unwrap_or_default(),
+            first
+                .seq
+                .map(|s| format!(" (record {s})"))
+                .unwrap_or_default(),
             first.message
         );
         for f in report.findings.iter().skip(1).take(19) {
             println!("  - {}", f.message);
         }
         if report.findings.len() > 20 {
-            println!("  ... and {} more (use --json for all)", report.findings.len() - 20);
+            println!(
+                "  ... and {} more (use --json for all)",
+                report.findings.len() - 20
+            );
         }
     }
     Ok(verdict(report.passed()))

@@ -47,7 +47,10 @@ impl Demo {
     fn must(&self, args: &[&str]) -> anyhow::Result<()> {
         match self.run(args)? {
             0 => Ok(()),
-            c => bail!("the demo step `custody {}` failed with exit code {c}", args.join(" ")),
+            c => bail!(
+                "the demo step `custody {}` failed with exit code {c}",
+                args.join(" ")
+            ),
         }
     }
 
@@ -69,7 +72,8 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
             if d.exists() {
                 bail!("{} already exists; give --dir a new directory", d.display());
             }
-            std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
+            std::fs::create_dir_all(&d)
+                .with_context(|| format!("cannot create {}", d.display()))?;
             d
         }
         None => tempfile::Builder::new()
@@ -88,10 +92,27 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
 
     d.say("Keys", "The ledger key signs checkpoints; each investigator signs with her own key.\nSecret keys are PKCS#8 files with mode 0600; public keys are SPKI PEM. Both load in OpenSSL.");
     d.must(&["key", "generate", "ledger", "--dir", &d.p("keys")])?;
-    d.must(&["key", "generate", "investigator-amal", "--dir", &d.p("keys")])?;
+    d.must(&[
+        "key",
+        "generate",
+        "investigator-amal",
+        "--dir",
+        &d.p("keys"),
+    ])?;
 
-    d.say("A ledger", "Record 0 names the ledger's origin and key; the first checkpoint is signed at once.");
-    d.must(&["init", "--ledger", &d.p("ledger"), "--origin", "example.org/custody/demo", "--key", &d.p("keys/ledger.key")])?;
+    d.say(
+        "A ledger",
+        "Record 0 names the ledger's origin and key; the first checkpoint is signed at once.",
+    );
+    d.must(&[
+        "init",
+        "--ledger",
+        &d.p("ledger"),
+        "--origin",
+        "example.org/custody/demo",
+        "--key",
+        &d.p("keys/ledger.key"),
+    ])?;
 
     d.say("Testimony", "The text stays in the ledger's content store; the signed record holds only a salted\ncommitment to it, so the text can later be withheld while every proof still holds.");
     write(
@@ -99,9 +120,22 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
         "I was held in the basement cells from March to November. Every night names were read out.\n(demo text)\n".as_bytes(),
     )?;
     d.must(&[
-        "add", "testimony", "--ledger", &d.p("ledger"), "--key", &d.p("keys/investigator-amal.key"),
-        "--subject", "W-17", "--language", "en", "--consent", "court", "--location", "field office 3",
-        "--text-file", &d.p("input/testimony-w17.txt"),
+        "add",
+        "testimony",
+        "--ledger",
+        &d.p("ledger"),
+        "--key",
+        &d.p("keys/investigator-amal.key"),
+        "--subject",
+        "W-17",
+        "--language",
+        "en",
+        "--consent",
+        "court",
+        "--location",
+        "field office 3",
+        "--text-file",
+        &d.p("input/testimony-w17.txt"),
     ])?;
 
     d.say("Media", "Each file gets one record with its SHA-256 (the digest sha256sum prints) and size.\nA directory is added in name order with a single fsync for the batch.");
@@ -115,26 +149,62 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
         clip.push(x as u8);
     }
     write(&d.dir.join("input/footage/clip-001.mp4"), &clip)?;
-    write(&d.dir.join("input/footage/photo-002.jpg"), b"demo photo bytes")?;
+    write(
+        &d.dir.join("input/footage/photo-002.jpg"),
+        b"demo photo bytes",
+    )?;
     d.must(&[
-        "add", "media", "--ledger", &d.p("ledger"), "--key", &d.p("keys/investigator-amal.key"),
-        "--description", "phone footage, demo", &d.p("input/footage"),
+        "add",
+        "media",
+        "--ledger",
+        &d.p("ledger"),
+        "--key",
+        &d.p("keys/investigator-amal.key"),
+        "--description",
+        "phone footage, demo",
+        &d.p("input/footage"),
     ])?;
 
     d.say("A checkpoint", "The ledger key signs the current size and root. Keep a copy elsewhere: later audits\nagainst it catch any rewrite, even by someone holding the database and every key.");
-    d.must(&["checkpoint", "--ledger", &d.p("ledger"), "--key", &d.p("keys/ledger.key"), "--out", &d.p("saved-checkpoint.txt")])?;
+    d.must(&[
+        "checkpoint",
+        "--ledger",
+        &d.p("ledger"),
+        "--key",
+        &d.p("keys/ledger.key"),
+        "--out",
+        &d.p("saved-checkpoint.txt"),
+    ])?;
 
     d.say("The log", "Every record, its signer and its time.");
     d.must(&["log", "--ledger", &d.p("ledger")])?;
 
-    d.say("Was this exact file recorded?", "An auditor holds only the video file.");
-    d.must(&["verify", "--ledger", &d.p("ledger"), "--file", &d.p("input/footage/clip-001.mp4")])?;
+    d.say(
+        "Was this exact file recorded?",
+        "An auditor holds only the video file.",
+    );
+    d.must(&[
+        "verify",
+        "--ledger",
+        &d.p("ledger"),
+        "--file",
+        &d.p("input/footage/clip-001.mp4"),
+    ])?;
 
-    d.say("An inclusion proof", "A C2SP tlog-proof: checkable offline against the signed checkpoint.");
+    d.say(
+        "An inclusion proof",
+        "A C2SP tlog-proof: checkable offline against the signed checkpoint.",
+    );
     d.must(&["prove", "--ledger", &d.p("ledger"), "2"])?;
 
     d.say("A full audit", "Every record, signature, chain link, stored tree hash, content file and checkpoint,\nand consistency with the checkpoint saved in step 5.");
-    d.must(&["audit", "--ledger", &d.p("ledger"), "--against", &d.p("saved-checkpoint.txt")])?;
+    d.must(&[
+        "audit",
+        "--ledger",
+        &d.p("ledger"),
+        "--against",
+        &d.p("saved-checkpoint.txt"),
+    ])?;
 
     d.say("Tampering is caught", "A copy of the ledger has one byte of the stored testimony text changed.\nThe audit must fail (exit 1) and name the record.");
     let tampered = d.dir.join("tampered-ledger");

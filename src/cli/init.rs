@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Args)]
-#[command(after_help = "Example:\n  custody key generate ledger --dir keys\n  custody init --ledger cases/syria-2026 --origin example.org/custody/syria-2026 --key keys/ledger.key\n\nThe origin names the ledger in every checkpoint. Use a schema-less URL you control.")]
+#[command(
+    after_help = "Example:\n  custody key generate ledger --dir keys\n  custody init --ledger cases/syria-2026 --origin example.org/custody/syria-2026 --key keys/ledger.key\n\nThe origin names the ledger in every checkpoint. Use a schema-less URL you control."
+)]
 pub struct InitArgs {
     /// Directory to create the ledger in (must not exist, or be empty).
     #[arg(long, value_name = "DIR")]
@@ -40,8 +42,16 @@ pub fn exec(a: InitArgs) -> anyhow::Result<ExitCode> {
             "checkpoint": signed,
         }))?;
     } else {
-        println!("created ledger {} with origin {}", a.ledger.display(), a.origin);
-        println!("ledger key {} (verifier key {})", keys::short_id(&pk), note::verifier_key(&a.origin, &pk));
+        println!(
+            "created ledger {} with origin {}",
+            a.ledger.display(),
+            a.origin
+        );
+        println!(
+            "ledger key {} (verifier key {})",
+            keys::short_id(&pk),
+            note::verifier_key(&a.origin, &pk)
+        );
         println!("record 0 (genesis) appended; first checkpoint:\n");
         print!("{signed}");
     }

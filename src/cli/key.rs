@@ -11,7 +11,9 @@ use std::process::ExitCode;
 #[derive(Subcommand)]
 pub enum KeyCommand {
     /// Write a new key pair: DIR/NAME.key (PKCS#8 PEM, mode 0600) and DIR/NAME.pub (SPKI PEM).
-    #[command(after_help = "The secret key never leaves DIR/NAME.key. Keep it off shared drives and never commit it.\nBoth files load in OpenSSL, e.g. `openssl pkey -in DIR/NAME.key -noout -text`.")]
+    #[command(
+        after_help = "The secret key never leaves DIR/NAME.key. Keep it off shared drives and never commit it.\nBoth files load in OpenSSL, e.g. `openssl pkey -in DIR/NAME.key -noout -text`."
+    )]
     Generate {
         /// Name of the key (file names and the key's signed-note name). Letters, digits, `.`, `_`, `-`.
         name: String,
@@ -97,7 +99,10 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&i)?;
             } else {
-                println!("secret key:   {} (mode 0600; keep it private)", secret.display());
+                println!(
+                    "secret key:   {} (mode 0600; keep it private)",
+                    secret.display()
+                );
                 println!("public key:   {}", public.display());
                 print_info(&i);
             }

@@ -41,7 +41,10 @@ pub fn summary(body: &Body) -> String {
             t.subject,
             t.language,
             t.content_len,
-            t.consent.as_ref().map(|c| format!(", consent: {c}")).unwrap_or_default()
+            t.consent
+                .as_ref()
+                .map(|c| format!(", consent: {c}"))
+                .unwrap_or_default()
         ),
         Body::Media(m) => format!(
             "{} sha256 {} ({} bytes)",
@@ -57,7 +60,11 @@ pub fn exec_log(a: LogArgs) -> anyhow::Result<ExitCode> {
     let size = ledger.size();
     let last = a.to.unwrap_or(u64::MAX).min(size.saturating_sub(1));
     if a.from > last && size > 0 && a.from >= size {
-        anyhow::bail!("--from {} is past the end: the ledger has records 0 to {}", a.from, size - 1);
+        anyhow::bail!(
+            "--from {} is past the end: the ledger has records 0 to {}",
+            a.from,
+            size - 1
+        );
     }
     let mut out = std::io::stdout().lock();
     if a.json {
@@ -118,7 +125,14 @@ pub fn print_view(v: &RecordView) {
             println!("  {:<15} {}", k.replace('_', " "), s);
         }
     }
-    println!("  {:<15} {}", "signed by", format!("key {} (fingerprint SHA256:{})", v.signer_key_id, v.signer_fingerprint));
+    println!(
+        "  {:<15} {}",
+        "signed by",
+        format!(
+            "key {} (fingerprint SHA256:{})",
+            v.signer_key_id, v.signer_fingerprint
+        )
+    );
     println!("  {:<15} {}", "claimed time", v.claimed_at);
     println!("  {:<15} {}", "recorded time", v.recorded_at);
     println!("  {:<15} {}", "leaf hash", v.leaf_hash);

@@ -10,7 +10,11 @@ use std::process::ExitCode;
 
 /// Opens the ledger named by the arguments.
 pub fn open(args: &LedgerArgs) -> anyhow::Result<Ledger> {
-    let wait = if args.wait { LockWait::Yes } else { LockWait::No };
+    let wait = if args.wait {
+        LockWait::Yes
+    } else {
+        LockWait::No
+    };
     Ok(Ledger::open(&args.ledger, wait)?)
 }
 
@@ -32,7 +36,11 @@ pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
 
 /// 0 when `ok`, else 1.
 pub fn verdict(ok: bool) -> ExitCode {
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// A progress bar on stderr, hidden unless stderr is a terminal and output is for people.

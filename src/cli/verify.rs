@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Args)]
-#[command(after_help = "Examples:\n  custody verify --ledger L 12           check record 12\n  custody verify --ledger L --file x.mp4  was this exact file recorded, by whom, when?\n\nExit 0 when every check passes, 1 when any fails or the file was never recorded.")]
+#[command(
+    after_help = "Examples:\n  custody verify --ledger L 12           check record 12\n  custody verify --ledger L --file x.mp4  was this exact file recorded, by whom, when?\n\nExit 0 when every check passes, 1 when any fails or the file was never recorded."
+)]
 pub struct VerifyArgs {
     #[command(flatten)]
     ledger: LedgerArgs,
@@ -25,12 +27,17 @@ pub struct VerifyArgs {
 }
 
 #[derive(Args)]
-#[command(after_help = "Inclusion proofs use the C2SP tlog-proof format and embed the latest signed checkpoint.\nConsistency proofs use the format in SPEC.md (header custody/consistency-proof@v1).")]
+#[command(
+    after_help = "Inclusion proofs use the C2SP tlog-proof format and embed the latest signed checkpoint.\nConsistency proofs use the format in SPEC.md (header custody/consistency-proof@v1)."
+)]
 pub struct ProveArgs {
     #[command(flatten)]
     ledger: LedgerArgs,
     /// Sequence number to prove inclusion of.
-    #[arg(required_unless_present = "consistency", conflicts_with = "consistency")]
+    #[arg(
+        required_unless_present = "consistency",
+        conflicts_with = "consistency"
+    )]
     seq: Option<u64>,
     /// Prove the latest checkpoint extends the tree of OLD_SIZE records.
     #[arg(long, value_name = "OLD_SIZE")]
@@ -47,7 +54,12 @@ fn print_report(r: &RecordReport) {
         println!("record {}", r.seq);
     }
     for c in &r.checks {
-        println!("  [{}] {}: {}", if c.passed { "ok" } else { "FAILED" }, c.name, c.detail);
+        println!(
+            "  [{}] {}: {}",
+            if c.passed { "ok" } else { "FAILED" },
+            c.name,
+            c.detail
+        );
     }
 }
 
@@ -68,9 +80,16 @@ pub fn exec_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             }))?;
             return Ok(verdict(ok));
         }
-        println!("{}: sha256 {} ({} bytes)", path.display(), hex::encode(sha), size);
+        println!(
+            "{}: sha256 {} ({} bytes)",
+            path.display(),
+            hex::encode(sha),
+            size
+        );
         if reports.is_empty() {
-            println!("NOT RECORDED: no record in this ledger registers a file with these exact bytes.");
+            println!(
+                "NOT RECORDED: no record in this ledger registers a file with these exact bytes."
+            );
             return Ok(ExitCode::from(1));
         }
         println!(
@@ -88,7 +107,9 @@ pub fn exec_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(verdict(ok));
     }
-    let seq = a.seq.ok_or_else(|| anyhow::anyhow!("give a sequence number or --file PATH"))?;
+    let seq = a
+        .seq
+        .ok_or_else(|| anyhow::anyhow!("give a sequence number or --file PATH"))?;
     let ledger = open(&a.ledger)?;
     let report = ledger.verify_record(seq)?;
     if a.json {

@@ -132,9 +132,7 @@ fn lock(dir: &Path, wait: LockWait) -> Result<File> {
 }
 
 fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
 impl Store {
@@ -343,10 +341,9 @@ impl Store {
 
     /// Every (sequence key, record bytes) pair in sled order, for audits.
     pub fn records_iter(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + '_ {
-        self.records.iter().map(|r| {
-            r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .map_err(self.e())
-        })
+        self.records
+            .iter()
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(self.e()))
     }
 
     /// Number of entries in the records tree (counted, not trusted from metadata).
@@ -417,10 +414,9 @@ impl Store {
 
     /// Every stored subtree hash as (level, index, hash), for audits.
     pub fn hashes_iter(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + '_ {
-        self.hashes.iter().map(|r| {
-            r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .map_err(self.e())
-        })
+        self.hashes
+            .iter()
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(self.e()))
     }
 
     /// Number of stored subtree hashes.

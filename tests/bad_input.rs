@@ -1,0 +1,408 @@
+//! Bad input: a clear error naming the problem, exit 2, and the ledger unchanged.
+
+use crate::util::*;
+
+struct Case {
+    name: &'static str,
+    /// Builds the case in the fixture and returns the arguments.
+    args: fn(&Fixture) -> Vec<String>,
+    stdin: &'static [u8],
+    /// A phrase the error must contain.
+    expect: &'static str,
+}
+
+fn key_add(f: &Fixture, key: &str) -> Vec<String> {
+    vec![
+        "add".into(),
+        "media".into(),
+        "--ledger".into(),
+        f.p("ledger"),
+        "--key".into(),
+        key.into(),
+        f.p("keys/alice.pub"),
+    ]
+}
+
+fn testimony(f: &Fixture, text_file: Option<String>) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "add",
+        "testimony",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        "--subject",
+        "W",
+        "--language",
+        "en",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if let Some(t) = text_file {
+        v.push("--text-file".into());
+        v.push(t);
+    }
+    v
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "missing media file",
+        args: |f| {
+            key_add(f, &f.p("keys/alice.key"))
+                .into_iter()
+                .take(6)
+                .chain([f.p("nope.mp4")])
+                .collect()
+        },
+        stdin: b"",
+        expect: "nope.mp4",
+    },
+    Case {
+        name: "directory where a file is expected (text file)",
+        args: |f| testimony(f, Some(f.p("keys"))),
+        stdin: b"",
+        expect: "not a regular file",
+    },
+    Case {
+        name: "directory where a key file is expected",
+        args: |f| key_add(f, &f.p("keys")),
+        stdin: b"",
+        expect: "not a regular file",
+    },
+    Case {
+        name: "unreadable file",
+        args: |f| {
+            let p = if is_root() {
+                // root reads any file whatever its mode; this one fails on read for everyone.
+                "/proc/self/mem".to_string()
+            } else {
+                std::fs::write(f.path("locked.txt"), "x").unwrap();
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(f.path("locked.txt"), std::fs::Permissions::from_mode(0))
+                    .unwrap();
+                f.p("locked.txt")
+            };
+            testimony(f, Some(p))
+        },
+        stdin: b"",
+        expect: "cannot read",
+    },
+    Case {
+        name: "ledger not initialised (empty directory)",
+        args: |f| {
+            std::fs::create_dir_all(f.path("empty")).unwrap();
+            vec!["log".into(), "--ledger".into(), f.p("empty")]
+        },
+        stdin: b"",
+        expect: "not a custody ledger",
+    },
+    Case {
+        name: "ledger directory does not exist",
+        args: |f| vec!["audit".into(), "--ledger".into(), f.p("no-such-ledger")],
+        stdin: b"",
+        expect: "no-such-ledger",
+    },
+    Case {
+        name: "not a ledger (a directory of other files)",
+        args: |f| {
+            std::fs::create_dir_all(f.path("photos")).unwrap();
+            std::fs::write(f.path("photos/journal"), "holiday notes").unwrap();
+            vec!["log".into(), "--ledger".into(), f.p("photos")]
+        },
+        stdin: b"",
+        expect: "not a custody ledger",
+    },
+    Case {
+        name: "public key given as the signing key",
+        args: |f| key_add(f, &f.p("keys/alice.pub")),
+        stdin: b"",
+        expect: "this is a public key",
+    },
+    Case {
+        name: "key of the wrong kind (RSA)",
+        args: |f| {
+            let status = std::process::Command::new("openssl")
+                .args([
+                    "genpkey",
+                    "-algorithm",
+                    "RSA",
+                    "-pkeyopt",
+                    "rsa_keygen_bits:1024",
+                    "-out",
+                ])
+                .arg(f.path("rsa.key"))
+                .output()
+                .expect("openssl is installed (see .ci/run)");
+            assert!(status.status.success());
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(f.path("rsa.key"), std::fs::Permissions::from_mode(0o600))
+                .unwrap();
+            key_add(f, &f.p("rsa.key"))
+        },
+        stdin: b"",
+        expect: "not a valid Ed25519",
+    },
+    Case {
+        name: "key with loose permissions",
+        args: |f| {
+            std::fs::copy(f.path("keys/alice.key"), f.path("loose.key")).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(f.path("loose.key"), std::fs::Permissions::from_mode(0o644))
+                .unwrap();
+            key_add(f, &f.p("loose.key"))
+        },
+        stdin: b"",
+        expect: "chmod 600",
+    },
+    Case {
+        name: "symlinked key",
+        args: |f| {
+            std::os::unix::fs::symlink(f.path("keys/alice.key"), f.path("link.key")).unwrap();
+            key_add(f, &f.p("link.key"))
+        },
+        stdin: b"",
+        expect: "symbolic link",
+    },
+    Case {
+        name: "corrupt key",
+        args: |f| {
+            let pem = std::fs::read_to_string(f.path("keys/alice.key")).unwrap();
+            let bad = pem.replacen("MC4CAQAw", "MC4CAQEw", 1);
+            custody::keys::write_new_file(&f.path("corrupt.key"), bad.as_bytes(), 0o600).unwrap();
+            key_add(f, &f.p("corrupt.key"))
+        },
+        stdin: b"",
+        expect: "not a valid Ed25519",
+    },
+    Case {
+        name: "garbage key",
+        args: |f| {
+            custody::keys::write_new_file(&f.path("garbage.key"), b"\x00\x01garbage", 0o600)
+                .unwrap();
+            key_add(f, &f.p("garbage.key"))
+        },
+        stdin: b"",
+        expect: "garbage.key",
+    },
+    Case {
+        name: "invalid UTF-8 testimony",
+        args: |f| {
+            std::fs::write(f.path("latin1.txt"), b"caf\xe9 au lait").unwrap();
+            testimony(f, Some(f.p("latin1.txt")))
+        },
+        stdin: b"",
+        expect: "not valid UTF-8",
+    },
+    Case {
+        name: "empty testimony on stdin",
+        args: |f| testimony(f, None),
+        stdin: b"  \n",
+        expect: "testimony text is empty",
+    },
+    Case {
+        name: "empty testimony file",
+        args: |f| {
+            std::fs::write(f.path("empty.txt"), b"").unwrap();
+            testimony(f, Some(f.p("empty.txt")))
+        },
+        stdin: b"",
+        expect: "testimony text is empty",
+    },
+    Case {
+        name: "unknown sequence number (show)",
+        args: |f| {
+            vec![
+                "show".into(),
+                "--ledger".into(),
+                f.p("ledger"),
+                "999".into(),
+            ]
+        },
+        stdin: b"",
+        expect: "there is no record 999",
+    },
+    Case {
+        name: "unknown sequence number (verify)",
+        args: |f| {
+            vec![
+                "verify".into(),
+                "--ledger".into(),
+                f.p("ledger"),
+                "999".into(),
+            ]
+        },
+        stdin: b"",
+        expect: "there is no record 999",
+    },
+    Case {
+        name: "unknown sequence number (prove)",
+        args: |f| {
+            vec![
+                "prove".into(),
+                "--ledger".into(),
+                f.p("ledger"),
+                "999".into(),
+            ]
+        },
+        stdin: b"",
+        expect: "there is no record 999",
+    },
+    Case {
+        name: "malformed checkpoint file",
+        args: |f| {
+            std::fs::write(f.path("cp.txt"), "example.org/custody/test\nnot a number\n").unwrap();
+            vec![
+                "audit".into(),
+                "--ledger".into(),
+                f.p("ledger"),
+                "--against".into(),
+                f.p("cp.txt"),
+            ]
+        },
+        stdin: b"",
+        expect: "cp.txt",
+    },
+    Case {
+        name: "checkpoint of another ledger",
+        args: |f| {
+            std::fs::write(f.path("cp.txt"), "example.org/other\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n\u{2014} example.org/other AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").unwrap();
+            vec![
+                "audit".into(),
+                "--ledger".into(),
+                f.p("ledger"),
+                "--against".into(),
+                f.p("cp.txt"),
+            ]
+        },
+        stdin: b"",
+        expect: "from ledger 'example.org/other'",
+    },
+    Case {
+        name: "subject with a right-to-left override",
+        args: |f| {
+            let mut v = testimony(f, None);
+            v[7] = "W\u{202E}71".into();
+            v
+        },
+        stdin: b"some text",
+        expect: "U+202E",
+    },
+    Case {
+        name: "origin with a space",
+        args: |f| {
+            vec![
+                "init".into(),
+                "--ledger".into(),
+                f.p("new-ledger"),
+                "--origin".into(),
+                "my ledger".into(),
+                "--key".into(),
+                f.p("keys/ledger.key"),
+            ]
+        },
+        stdin: b"",
+        expect: "must not contain spaces",
+    },
+    Case {
+        name: "init over an existing ledger",
+        args: |f| {
+            vec![
+                "init".into(),
+                "--ledger".into(),
+                f.p("ledger"),
+                "--origin".into(),
+                ORIGIN.into(),
+                "--key".into(),
+                f.p("keys/ledger.key"),
+            ]
+        },
+        stdin: b"",
+        expect: "already exists",
+    },
+    Case {
+        name: "checkpoint signed with a key that is not the ledger key",
+        args: |f| {
+            vec![
+                "checkpoint".into(),
+                "--ledger".into(),
+                f.p("ledger"),
+                "--key".into(),
+                f.p("keys/alice.key"),
+            ]
+        },
+        stdin: b"",
+        expect: "signed by the ledger key",
+    },
+    Case {
+        name: "a FIFO as media",
+        args: |f| {
+            let st = std::process::Command::new("mkfifo")
+                .arg(f.path("pipe"))
+                .status()
+                .unwrap();
+            assert!(st.success());
+            key_add(f, &f.p("keys/alice.key"))
+                .into_iter()
+                .take(6)
+                .chain([f.p("pipe")])
+                .collect()
+        },
+        stdin: b"",
+        expect: "not a regular file",
+    },
+    Case {
+        name: "a device as media",
+        args: |f| {
+            key_add(f, &f.p("keys/alice.key"))
+                .into_iter()
+                .take(6)
+                .chain(["/dev/null".to_string()])
+                .collect()
+        },
+        stdin: b"",
+        expect: "not a regular file",
+    },
+];
+
+#[test]
+fn bad_inputs_fail_with_exit_2_a_clear_message_and_no_change() {
+    assert!(CASES.len() >= 25);
+    let f = Fixture::with_records(3);
+    for case in CASES {
+        let before = snapshot(&f.path("ledger"));
+        let args = (case.args)(&f);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = f.run_stdin(&args, case.stdin);
+        assert_eq!(
+            o.code,
+            2,
+            "{}: expected exit 2, got {}:\n{}",
+            case.name,
+            o.code,
+            o.all()
+        );
+        assert!(
+            o.stderr.contains(case.expect),
+            "{}: error should mention {:?}, got:\n{}",
+            case.name,
+            case.expect,
+            o.stderr
+        );
+        assert!(
+            o.stderr.starts_with("error: "),
+            "{}: {}",
+            case.name,
+            o.stderr
+        );
+        assert!(
+            !o.stderr.contains("panicked"),
+            "{}: {}",
+            case.name,
+            o.stderr
+        );
+        assert_same(&before, &snapshot(&f.path("ledger")), case.name);
+    }
+    assert_eq!(f.audit().code, 0);
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real binary, real files, a real sled database.
+
+mod util;
+
+mod bad_input;
+mod cli;
+mod kat;
+mod openssl;
+mod tamper;
+mod vectors;

@@ -1,0 +1,247 @@
+//! A temp-dir fixture with keys and a ledger, and a command helper for the real binary.
+
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const ORIGIN: &str = "example.org/custody/test";
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl Fixture {
+    /// An empty temp dir.
+    pub fn empty() -> Self {
+        Fixture {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Keys `ledger` and `alice`, and a ledger at `ledger/`.
+    pub fn new() -> Self {
+        let f = Self::empty();
+        f.ok(&["key", "generate", "ledger", "--dir", &f.p("keys")]);
+        f.ok(&["key", "generate", "alice", "--dir", &f.p("keys")]);
+        f.ok(&[
+            "init",
+            "--ledger",
+            &f.p("ledger"),
+            "--origin",
+            ORIGIN,
+            "--key",
+            &f.p("keys/ledger.key"),
+        ]);
+        f
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn p(&self, rel: &str) -> String {
+        self.path(rel).to_string_lossy().into_owned()
+    }
+
+    pub fn run_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let out = Command::cargo_bin("custody")
+            .unwrap()
+            .current_dir(self.dir.path())
+            .env_remove("CUSTODY_LEDGER")
+            .args(args)
+            .write_stdin(stdin.to_vec())
+            .output()
+            .unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_stdin(args, b"")
+    }
+
+    /// Runs and requires exit 0.
+    pub fn ok(&self, args: &[&str]) -> Output {
+        let o = self.run(args);
+        assert_eq!(o.code, 0, "custody {args:?} failed:\n{}", o.all());
+        o
+    }
+
+    /// Adds a testimony by alice with the given text; returns its sequence number.
+    pub fn testimony(&self, text: &str) -> u64 {
+        std::fs::write(self.path("t.txt"), text).unwrap();
+        let o = self.ok(&[
+            "add",
+            "testimony",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/alice.key"),
+            "--subject",
+            "W-1",
+            "--language",
+            "en",
+            "--consent",
+            "court",
+            "--text-file",
+            &self.p("t.txt"),
+            "--json",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+        v["appended"][0]["seq"].as_u64().unwrap()
+    }
+
+    /// Adds a media file with the given bytes; returns its sequence number.
+    pub fn media(&self, name: &str, bytes: &[u8]) -> u64 {
+        let path = self.path(&format!("media/{name}"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        let o = self.ok(&[
+            "add",
+            "media",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/alice.key"),
+            "--json",
+            &path.to_string_lossy(),
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+        v["appended"][0]["seq"].as_u64().unwrap()
+    }
+
+    pub fn checkpoint(&self) -> String {
+        self.ok(&[
+            "checkpoint",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/ledger.key"),
+        ])
+        .stdout
+    }
+
+    /// A ledger with genesis, `n` more records alternating testimony and media, and a checkpoint.
+    pub fn with_records(n: usize) -> Self {
+        let f = Self::new();
+        for i in 0..n {
+            if i % 2 == 0 {
+                f.testimony(&format!("testimony number {i}"));
+            } else {
+                f.media(&format!("m{i}.bin"), format!("media {i}").as_bytes());
+            }
+        }
+        f.checkpoint();
+        f
+    }
+
+    pub fn audit(&self) -> Output {
+        self.run(&["audit", "--ledger", &self.p("ledger")])
+    }
+
+    pub fn audit_json(&self) -> serde_json::Value {
+        let o = self.run(&["audit", "--ledger", &self.p("ledger"), "--json"]);
+        serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.all()))
+    }
+}
+
+/// What a ledger holds, compared logically: the journal and content files byte for byte,
+/// and every sled tree entry (sled may rewrite its own files when opened, without any
+/// change to what they hold).
+pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    if let Ok(j) = std::fs::read(dir.join("journal")) {
+        out.insert("journal".into(), j);
+    }
+    if let Ok(rd) = std::fs::read_dir(dir.join("content")) {
+        for e in rd {
+            let e = e.unwrap();
+            out.insert(
+                format!("content/{}", e.file_name().to_string_lossy()),
+                std::fs::read(e.path()).unwrap(),
+            );
+        }
+    }
+    if dir.join("db").exists() {
+        let db = sled::open(dir.join("db")).unwrap();
+        for name in db.tree_names() {
+            let t = db.open_tree(&name).unwrap();
+            for kv in t.iter() {
+                let (k, v) = kv.unwrap();
+                out.insert(
+                    format!("db/{}/{}", String::from_utf8_lossy(&name), hex::encode(k)),
+                    v.to_vec(),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Asserts two snapshots are equal, naming only what differs.
+pub fn assert_same(
+    before: &BTreeMap<String, Vec<u8>>,
+    after: &BTreeMap<String, Vec<u8>>,
+    what: &str,
+) {
+    let changed: Vec<&String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "{what}: the ledger changed: {changed:?}"
+    );
+}
+
+/// The journal's frames as (offset, record bytes), parsed independently of the crate.
+pub fn journal_frames(path: &Path) -> Vec<(usize, Vec<u8>)> {
+    let b = std::fs::read(path).unwrap();
+    assert_eq!(&b[..16], b"CUSTODY-JOURNAL1");
+    let mut i = 16;
+    let mut out = Vec::new();
+    while i < b.len() {
+        let len = u32::from_be_bytes(b[i..i + 4].try_into().unwrap()) as usize;
+        out.push((i, b[i + 4..i + 4 + len].to_vec()));
+        i += 4 + len + 32;
+    }
+    out
+}
+
+/// Writes a journal from record bytes (frames with correct trailers).
+pub fn write_journal(path: &Path, records: &[Vec<u8>]) {
+    let mut b = b"CUSTODY-JOURNAL1".to_vec();
+    for r in records {
+        b.extend_from_slice(&(r.len() as u32).to_be_bytes());
+        b.extend_from_slice(r);
+        b.extend_from_slice(&custody::record::leaf_hash(r));
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
