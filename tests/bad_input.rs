@@ -80,8 +80,11 @@ const CASES: &[Case] = &[
             } else {
                 std::fs::write(f.path("locked.txt"), "x").unwrap();
                 use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(f.path("locked.txt"), std::fs::Permissions::from_mode(0))
-                    .unwrap();
+                std::fs::set_permissions(
+                    f.path("locked.txt"),
+                    std::fs::Permissions::from_mode(0o000),
+                )
+                .unwrap();
                 f.p("locked.txt")
             };
             testimony(f, Some(p))

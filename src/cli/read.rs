@@ -126,12 +126,8 @@ pub fn print_view(v: &RecordView) {
         }
     }
     println!(
-        "  {:<15} {}",
-        "signed by",
-        format!(
-            "key {} (fingerprint SHA256:{})",
-            v.signer_key_id, v.signer_fingerprint
-        )
+        "  {:<15} key {} (fingerprint SHA256:{})",
+        "signed by", v.signer_key_id, v.signer_fingerprint
     );
     println!("  {:<15} {}", "claimed time", v.claimed_at);
     println!("  {:<15} {}", "recorded time", v.recorded_at);
