@@ -1,1 +1,284 @@
-//! placeholder
+//! Known-answer vectors in tests/vectors/kat: statements, records, leaf hashes, roots,
+//! proofs and a checkpoint built from the insecure test keys in keys/, with fixed times
+//! and salts, and `fail_` inputs that must be rejected. SPEC.md's worked examples quote
+//! them. After a deliberate format change, rewrite the files with
+//! `CUSTODY_BLESS=1 cargo test --test tests kat -- --test-threads=1` and review the diff.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use custody::checkpoint::{Checkpoint, open_checkpoint};
+use custody::ledger::sign_statement;
+use custody::merkle::{self, Frontier, MemoryTree};
+use custody::proof::{InclusionProofText, ProofTextError};
+use custody::record::{self, Body, Media, Record, Testimony, leaf_hash};
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::DecodePrivateKey;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+const ORIGIN: &str = "example.org/custody/kat";
+const T0: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+fn root_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn test_key(name: &str) -> SigningKey {
+    let pem = std::fs::read_to_string(root_dir().join(format!("keys/{name}.insecure.key"))).unwrap();
+    SigningKey::from_pkcs8_pem(&pem).unwrap()
+}
+
+fn kat_path(name: &str) -> PathBuf {
+    root_dir().join("tests/vectors/kat").join(name)
+}
+
+fn bless() -> bool {
+    std::env::var_os("CUSTODY_BLESS").is_some()
+}
+
+/// Compares `value` with the stored file, or writes it when blessing.
+fn check_file(name: &str, value: &str) {
+    let path = kat_path(name);
+    if bless() {
+        std::fs::write(&path, value).unwrap();
+        return;
+    }
+    let stored = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run with CUSTODY_BLESS=1 to create it", path.display()));
+    assert_eq!(stored, value, "{name} differs from the known answer");
+}
+
+/// The KAT ledger: genesis, one testimony, two media records.
+fn build() -> (Vec<Record>, Vec<Vec<u8>>, SigningKey) {
+    let ledger = test_key("test-ledger");
+    let alice = test_key("test-investigator");
+    let salt = [0x5a; 32];
+    let text = "The testimony text of the known-answer vector.\n";
+    let bodies = [
+        (&ledger, Body::Genesis { origin: ORIGIN.into() }),
+        (
+            &alice,
+            Body::Testimony(Testimony {
+                subject: "W-17".into(),
+                language: "en".into(),
+                consent: Some("court".into()),
+                location: None,
+                commitment: record::commitment(&salt, text.as_bytes()),
+                content_len: text.len() as u64,
+            }),
+        ),
+        (
+            &alice,
+            Body::Media(Media {
+                sha256: sha256(b"clip-001 bytes"),
+                size: 14,
+                name: Some("clip-001.mp4".into()),
+                media_type: Some("video/mp4".into()),
+                description: Some("phone footage".into()),
+            }),
+        ),
+        (
+            &alice,
+            Body::Media(Media {
+                sha256: sha256(b""),
+                size: 0,
+                name: None,
+                media_type: None,
+                description: None,
+            }),
+        ),
+    ];
+    let mut records = Vec::new();
+    let mut bytes = Vec::new();
+    let mut prev = [0u8; 32];
+    for (i, (key, body)) in bodies.into_iter().enumerate() {
+        let s = sign_statement(key, body, T0 + i as u64 * 1000).unwrap();
+        let r = Record {
+            seq: i as u64,
+            prev,
+            recorded_at_ms: T0 + i as u64 * 1000 + 500,
+            statement_bytes: s.bytes,
+            statement: s.statement,
+            signature: s.signature,
+        };
+        let b = r.encode();
+        prev = leaf_hash(&b);
+        records.push(r);
+        bytes.push(b);
+    }
+    (records, bytes, ledger)
+}
+
+fn sha256(b: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(b).into()
+}
+
+#[test]
+fn known_answers() {
+    let (records, bytes, ledger_key) = build();
+    let leaves: Vec<[u8; 32]> = bytes.iter().map(|b| leaf_hash(b)).collect();
+    let tree = MemoryTree::new(&leaves);
+    let mut frontier = Frontier::new();
+    let mut recs = Vec::new();
+    let mut roots = serde_json::Map::new();
+    for (i, (r, b)) in records.iter().zip(&bytes).enumerate() {
+        frontier.push(leaves[i], |_, _, _| {});
+        roots.insert((i + 1).to_string(), json!(hex::encode(frontier.root())));
+        recs.push(json!({
+            "seq": r.seq,
+            "kind": r.statement.body.kind(),
+            "statement_hex": hex::encode(&r.statement_bytes),
+            "signed_message_hex": hex::encode(record::signing_message(&r.statement_bytes)),
+            "signer_public_key_hex": hex::encode(r.statement.signer),
+            "signature_hex": hex::encode(r.signature),
+            "record_hex": hex::encode(b),
+            "leaf_hash_hex": hex::encode(leaves[i]),
+        }));
+        // Decoding is strict and exact.
+        assert_eq!(&Record::decode(b).unwrap(), r);
+    }
+    let size = records.len() as u64;
+    let cp = Checkpoint { origin: ORIGIN.into(), size, root: frontier.root(), extensions: vec![] };
+    let signed = cp.sign(&ledger_key).unwrap();
+    let proof1 = merkle::inclusion_proof(&tree, 1, size).unwrap();
+    let consistency = merkle::consistency_proof(&tree, 3, size).unwrap();
+    let v = json!({
+        "about": "custody known-answer vectors; keys are the insecure test keys in keys/; see SPEC.md",
+        "origin": ORIGIN,
+        "ledger_public_key_hex": hex::encode(ledger_key.verifying_key().to_bytes()),
+        "testimony": { "salt_hex": hex::encode([0x5a; 32]), "text": "The testimony text of the known-answer vector.\n" },
+        "records": recs,
+        "roots": roots,
+        "inclusion_proof_seq1_size4": proof1.iter().map(hex::encode).collect::<Vec<_>>(),
+        "consistency_proof_3_to_4": consistency.iter().map(hex::encode).collect::<Vec<_>>(),
+        "checkpoint": signed,
+    });
+    check_file("ledger.json", &(serde_json::to_string_pretty(&v).unwrap() + "\n"));
+    let tlog = InclusionProofText { index: 1, extra: None, hashes: proof1.clone(), checkpoint: signed.clone() };
+    check_file("inclusion-1.tlog-proof", &tlog.format());
+    check_file("checkpoint.txt", &signed);
+
+    // The stored answers verify with the pure verifiers.
+    let pk = ledger_key.verifying_key().to_bytes();
+    let opened = open_checkpoint(&signed, ORIGIN, &pk).unwrap();
+    merkle::verify_inclusion_proof(&leaves[1], 1, size, &proof1, &opened.root).unwrap();
+    let root3: [u8; 32] = hex::decode(roots["3"].as_str().unwrap()).unwrap().try_into().unwrap();
+    merkle::verify_consistency_proof(3, size, &consistency, &root3, &opened.root).unwrap();
+    let t = match &records[1].statement.body {
+        Body::Testimony(t) => t.clone(),
+        _ => unreachable!(),
+    };
+    assert_eq!(
+        t.commitment,
+        record::commitment(&[0x5a; 32], "The testimony text of the known-answer vector.\n".as_bytes())
+    );
+}
+
+/// Mutations of a valid record that strict decoding must reject, each with the reason.
+fn record_failures() -> Vec<(&'static str, Vec<u8>)> {
+    let (records, bytes, _) = build();
+    let good = &bytes[1]; // the testimony
+    let st = &records[1].statement_bytes;
+    // Offsets inside the record: version(1) seq(8) prev(32) time(8) len(4) statement.
+    let s0 = 1 + 8 + 32 + 8 + 4;
+    let with_statement = |new_st: Vec<u8>| {
+        let mut r = records[1].clone();
+        r.statement_bytes = new_st;
+        r.encode()
+    };
+    let mut v = Vec::new();
+    v.push(("truncated", good[..good.len() - 1].to_vec()));
+    v.push(("trailing-byte", [good.as_slice(), &[0]].concat()));
+    let mut b = good.clone();
+    b[0] = 2;
+    v.push(("unknown-record-version", b));
+    let mut b = good.clone();
+    b[s0 - 4..s0].copy_from_slice(&0x0100_0000u32.to_be_bytes());
+    v.push(("oversized-statement-length", b));
+    let mut s = st.clone();
+    s[0] = 9;
+    v.push(("unknown-statement-version", with_statement(s)));
+    let mut s = st.clone();
+    s[1] = 7;
+    v.push(("unknown-kind", with_statement(s)));
+    // Testimony body: version(1) kind(1) time(8) key(32) subject(4+4 "W-17") language(4+2) consent tag...
+    let subject_at = 1 + 1 + 8 + 32 + 4;
+    let mut s = st.clone();
+    s[subject_at] = 0xff;
+    v.push(("subject-not-utf8", with_statement(s)));
+    let mut s = st.clone();
+    s[subject_at + 1] = 0;
+    v.push(("subject-has-nul", with_statement(s)));
+    let consent_tag = subject_at + 4 + 4 + 2;
+    let mut s = st.clone();
+    assert_eq!(s[consent_tag], 1);
+    s[consent_tag] = 2;
+    v.push(("option-tag-2", with_statement(s)));
+    let mut s = st.clone();
+    s.splice(subject_at..subject_at + 4, "\u{202E}W".bytes().take(4));
+    v.push(("subject-has-bidi-override", with_statement(s)));
+    let mut s = st.clone();
+    s.push(0);
+    v.push(("statement-trailing-byte", with_statement(s)));
+    v
+}
+
+#[test]
+fn fail_records_are_rejected() {
+    let cases = record_failures();
+    for (name, bytes) in &cases {
+        let file = format!("fail_record_{name}.hex");
+        check_file(&file, &(hex::encode(bytes) + "\n"));
+    }
+    // Every fail_record file on disk (not only the ones generated) must be rejected.
+    let mut n = 0;
+    for e in std::fs::read_dir(kat_path("")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("fail_record_") {
+            let b = hex::decode(std::fs::read_to_string(&p).unwrap().trim()).unwrap();
+            assert!(Record::decode(&b).is_err(), "{name} was accepted");
+            n += 1;
+        }
+    }
+    assert_eq!(n, cases.len());
+}
+
+#[test]
+fn fail_checkpoints_and_proofs_are_rejected() {
+    let (_, _, ledger_key) = build();
+    let pk = ledger_key.verifying_key().to_bytes();
+    let good = std::fs::read_to_string(kat_path("checkpoint.txt")).unwrap();
+    assert!(open_checkpoint(&good, ORIGIN, &pk).is_ok());
+    let other = test_key("test-investigator");
+    let mut cases: Vec<(&str, String)> = vec![
+        ("size-leading-zero", good.replacen("\n4\n", "\n04\n", 1)),
+        ("size-changed", good.replacen("\n4\n", "\n5\n", 1)),
+        ("no-signature", good.split("\n\n").next().unwrap().to_string() + "\n\n"),
+        ("no-final-newline", good.trim_end().to_string()),
+        ("wrong-origin", good.replacen("example.org/custody/kat\n", "example.org/custody/other\n", 1)),
+    ];
+    let body = good.split("\n\n").next().unwrap().to_string() + "\n";
+    cases.push(("signed-by-another-key", custody::note::sign_note(&body, ORIGIN, &other).unwrap()));
+    for (name, text) in &cases {
+        check_file(&format!("fail_checkpoint_{name}.txt"), text);
+        assert!(open_checkpoint(text, ORIGIN, &pk).is_err(), "{name} was accepted");
+    }
+    let proof = std::fs::read_to_string(kat_path("inclusion-1.tlog-proof")).unwrap();
+    let p = InclusionProofText::parse(&proof).unwrap();
+    let bad: Vec<(&str, Result<InclusionProofText, ProofTextError>)> = vec![
+        ("bad-header", InclusionProofText::parse(&proof.replacen("@v1", "@v2", 1))),
+        ("index-leading-zero", InclusionProofText::parse(&proof.replacen("index 1", "index 01", 1))),
+        ("hash-not-32-bytes", InclusionProofText::parse(&proof.replacen(&B64.encode(p.hashes[0]), "AAAA", 1))),
+    ];
+    for (name, r) in bad {
+        assert!(r.is_err(), "{name} parsed");
+    }
+    // A well-formed proof for the wrong index fails verification.
+    let cp = open_checkpoint(&p.checkpoint, ORIGIN, &pk).unwrap();
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(kat_path("ledger.json")).unwrap()).unwrap();
+    let leaf2: [u8; 32] = hex::decode(v["records"][2]["leaf_hash_hex"].as_str().unwrap()).unwrap().try_into().unwrap();
+    assert!(merkle::verify_inclusion_proof(&leaf2, 1, cp.size, &p.hashes, &cp.root).is_err());
+    let _ = Path::new("");
+}
