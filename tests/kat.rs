@@ -14,7 +14,7 @@ use custody::record::{self, Body, Media, Record, Testimony, leaf_hash};
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::DecodePrivateKey;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const ORIGIN: &str = "example.org/custody/kat";
 const T0: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
@@ -24,7 +24,8 @@ fn root_dir() -> PathBuf {
 }
 
 fn test_key(name: &str) -> SigningKey {
-    let pem = std::fs::read_to_string(root_dir().join(format!("keys/{name}.insecure.key"))).unwrap();
+    let pem =
+        std::fs::read_to_string(root_dir().join(format!("keys/{name}.insecure.key"))).unwrap();
     SigningKey::from_pkcs8_pem(&pem).unwrap()
 }
 
@@ -43,8 +44,12 @@ fn check_file(name: &str, value: &str) {
         std::fs::write(&path, value).unwrap();
         return;
     }
-    let stored = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; run with CUSTODY_BLESS=1 to create it", path.display()));
+    let stored = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run with CUSTODY_BLESS=1 to create it",
+            path.display()
+        )
+    });
     assert_eq!(stored, value, "{name} differs from the known answer");
 }
 
@@ -55,7 +60,12 @@ fn build() -> (Vec<Record>, Vec<Vec<u8>>, SigningKey) {
     let salt = [0x5a; 32];
     let text = "The testimony text of the known-answer vector.\n";
     let bodies = [
-        (&ledger, Body::Genesis { origin: ORIGIN.into() }),
+        (
+            &ledger,
+            Body::Genesis {
+                origin: ORIGIN.into(),
+            },
+        ),
         (
             &alice,
             Body::Testimony(Testimony {
@@ -139,7 +149,12 @@ fn known_answers() {
         assert_eq!(&Record::decode(b).unwrap(), r);
     }
     let size = records.len() as u64;
-    let cp = Checkpoint { origin: ORIGIN.into(), size, root: frontier.root(), extensions: vec![] };
+    let cp = Checkpoint {
+        origin: ORIGIN.into(),
+        size,
+        root: frontier.root(),
+        extensions: vec![],
+    };
     let signed = cp.sign(&ledger_key).unwrap();
     let proof1 = merkle::inclusion_proof(&tree, 1, size).unwrap();
     let consistency = merkle::consistency_proof(&tree, 3, size).unwrap();
@@ -154,8 +169,16 @@ fn known_answers() {
         "consistency_proof_3_to_4": consistency.iter().map(hex::encode).collect::<Vec<_>>(),
         "checkpoint": signed,
     });
-    check_file("ledger.json", &(serde_json::to_string_pretty(&v).unwrap() + "\n"));
-    let tlog = InclusionProofText { index: 1, extra: None, hashes: proof1.clone(), checkpoint: signed.clone() };
+    check_file(
+        "ledger.json",
+        &(serde_json::to_string_pretty(&v).unwrap() + "\n"),
+    );
+    let tlog = InclusionProofText {
+        index: 1,
+        extra: None,
+        hashes: proof1.clone(),
+        checkpoint: signed.clone(),
+    };
     check_file("inclusion-1.tlog-proof", &tlog.format());
     check_file("checkpoint.txt", &signed);
 
@@ -163,7 +186,10 @@ fn known_answers() {
     let pk = ledger_key.verifying_key().to_bytes();
     let opened = open_checkpoint(&signed, ORIGIN, &pk).unwrap();
     merkle::verify_inclusion_proof(&leaves[1], 1, size, &proof1, &opened.root).unwrap();
-    let root3: [u8; 32] = hex::decode(roots["3"].as_str().unwrap()).unwrap().try_into().unwrap();
+    let root3: [u8; 32] = hex::decode(roots["3"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
     merkle::verify_consistency_proof(3, size, &consistency, &root3, &opened.root).unwrap();
     let t = match &records[1].statement.body {
         Body::Testimony(t) => t.clone(),
@@ -171,7 +197,10 @@ fn known_answers() {
     };
     assert_eq!(
         t.commitment,
-        record::commitment(&[0x5a; 32], "The testimony text of the known-answer vector.\n".as_bytes())
+        record::commitment(
+            &[0x5a; 32],
+            "The testimony text of the known-answer vector.\n".as_bytes()
+        )
     );
 }
 
@@ -255,30 +284,58 @@ fn fail_checkpoints_and_proofs_are_rejected() {
     let mut cases: Vec<(&str, String)> = vec![
         ("size-leading-zero", good.replacen("\n4\n", "\n04\n", 1)),
         ("size-changed", good.replacen("\n4\n", "\n5\n", 1)),
-        ("no-signature", good.split("\n\n").next().unwrap().to_string() + "\n\n"),
+        (
+            "no-signature",
+            good.split("\n\n").next().unwrap().to_string() + "\n\n",
+        ),
         ("no-final-newline", good.trim_end().to_string()),
-        ("wrong-origin", good.replacen("example.org/custody/kat\n", "example.org/custody/other\n", 1)),
+        (
+            "wrong-origin",
+            good.replacen(
+                "example.org/custody/kat\n",
+                "example.org/custody/other\n",
+                1,
+            ),
+        ),
     ];
     let body = good.split("\n\n").next().unwrap().to_string() + "\n";
-    cases.push(("signed-by-another-key", custody::note::sign_note(&body, ORIGIN, &other).unwrap()));
+    cases.push((
+        "signed-by-another-key",
+        custody::note::sign_note(&body, ORIGIN, &other).unwrap(),
+    ));
     for (name, text) in &cases {
         check_file(&format!("fail_checkpoint_{name}.txt"), text);
-        assert!(open_checkpoint(text, ORIGIN, &pk).is_err(), "{name} was accepted");
+        assert!(
+            open_checkpoint(text, ORIGIN, &pk).is_err(),
+            "{name} was accepted"
+        );
     }
     let proof = std::fs::read_to_string(kat_path("inclusion-1.tlog-proof")).unwrap();
     let p = InclusionProofText::parse(&proof).unwrap();
     let bad: Vec<(&str, Result<InclusionProofText, ProofTextError>)> = vec![
-        ("bad-header", InclusionProofText::parse(&proof.replacen("@v1", "@v2", 1))),
-        ("index-leading-zero", InclusionProofText::parse(&proof.replacen("index 1", "index 01", 1))),
-        ("hash-not-32-bytes", InclusionProofText::parse(&proof.replacen(&B64.encode(p.hashes[0]), "AAAA", 1))),
+        (
+            "bad-header",
+            InclusionProofText::parse(&proof.replacen("@v1", "@v2", 1)),
+        ),
+        (
+            "index-leading-zero",
+            InclusionProofText::parse(&proof.replacen("index 1", "index 01", 1)),
+        ),
+        (
+            "hash-not-32-bytes",
+            InclusionProofText::parse(&proof.replacen(&B64.encode(p.hashes[0]), "AAAA", 1)),
+        ),
     ];
     for (name, r) in bad {
         assert!(r.is_err(), "{name} parsed");
     }
     // A well-formed proof for the wrong index fails verification.
     let cp = open_checkpoint(&p.checkpoint, ORIGIN, &pk).unwrap();
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(kat_path("ledger.json")).unwrap()).unwrap();
-    let leaf2: [u8; 32] = hex::decode(v["records"][2]["leaf_hash_hex"].as_str().unwrap()).unwrap().try_into().unwrap();
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(kat_path("ledger.json")).unwrap()).unwrap();
+    let leaf2: [u8; 32] = hex::decode(v["records"][2]["leaf_hash_hex"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
     assert!(merkle::verify_inclusion_proof(&leaf2, 1, cp.size, &p.hashes, &cp.root).is_err());
-    let _ = Path::new("");
 }
