@@ -71,6 +71,13 @@ pub struct Check {
 }
 
 impl Check {
+    /// A check with an owned name.
+    pub fn named(name: String, result: std::result::Result<String, String>) -> Self {
+        let mut c = Self::new("", result);
+        c.name = name;
+        c
+    }
+
     fn new(name: &str, result: std::result::Result<String, String>) -> Self {
         let (passed, detail) = match result {
             Ok(d) => (true, d),

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod bundle;
 pub mod checkpoint;
 pub mod encoding;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod merkle;
 pub mod note;
 pub mod proof;
 pub mod record;
+pub mod report;
 pub mod store;
 
 /// A SHA-256 digest.

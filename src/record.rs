@@ -316,6 +316,29 @@ pub fn leaf_hash(record_bytes: &[u8]) -> Hash {
     h.finalize().into()
 }
 
+/// Streaming SHA-256 of everything `r` yields, with a fixed 1 MiB buffer (memory stays
+/// flat whatever the size); `progress` receives each chunk's length.
+pub fn sha256_stream(
+    r: &mut impl std::io::Read,
+    mut progress: impl FnMut(u64),
+) -> std::io::Result<(Hash, u64)> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        h.update(&buf[..k]);
+        n += k as u64;
+        progress(k as u64);
+    }
+    Ok((h.finalize().into(), n))
+}
+
 /// Salted content commitment: SHA-256(salt || content).
 pub fn commitment(salt: &[u8; 32], content: &[u8]) -> Hash {
     let mut h = Sha256::new();

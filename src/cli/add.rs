@@ -9,7 +9,6 @@ use custody::ledger::{Appended, Ledger, MediaInput, TestimonyInput};
 use ed25519_dalek::SigningKey;
 use rayon::prelude::*;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -293,18 +292,8 @@ pub fn hash_file(path: &Path, pb: &indicatif::ProgressBar) -> anyhow::Result<([u
     if !before.is_file() {
         bail!("{} is not a regular file", path.display());
     }
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf).with_context(ctx)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        size += n as u64;
-        pb.inc(n as u64);
-    }
+    let (digest, size) =
+        custody::record::sha256_stream(&mut f, |n| pb.inc(n)).with_context(ctx)?;
     let after = std::fs::metadata(path).with_context(ctx)?;
     if after.len() != before.len()
         || size != before.len()
@@ -315,7 +304,7 @@ pub fn hash_file(path: &Path, pb: &indicatif::ProgressBar) -> anyhow::Result<([u
             path.display()
         );
     }
-    Ok((h.finalize().into(), size))
+    Ok((digest, size))
 }
 
 fn guess_type(path: &Path) -> Option<String> {

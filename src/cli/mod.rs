@@ -3,6 +3,7 @@
 
 mod add;
 mod audit;
+mod bundle;
 mod demo;
 mod init;
 mod key;
@@ -50,6 +51,10 @@ enum Command {
     Prove(verify::ProveArgs),
     /// Check the whole ledger: every record, signature, link, hash, checkpoint and content file.
     Audit(audit::AuditArgs),
+    /// Export chosen records as a court bundle (ZIP) that proves them offline.
+    Export(bundle::ExportArgs),
+    /// Check a court bundle offline.
+    VerifyBundle(bundle::VerifyBundleArgs),
     /// Run a narrated end-to-end demonstration in a new directory.
     Demo(demo::DemoArgs),
 }
@@ -78,6 +83,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Verify(a) => verify::exec_verify(a),
         Command::Prove(a) => verify::exec_prove(a),
         Command::Audit(a) => audit::exec(a),
+        Command::Export(a) => bundle::exec_export(a),
+        Command::VerifyBundle(a) => bundle::exec_verify_bundle(a),
         Command::Demo(a) => demo::exec(a),
     }
 }

@@ -1,0 +1,879 @@
+//! Court bundles: one ZIP that proves chosen records belong to the ledger, checkable
+//! offline, revealing nothing about any other record (SPEC.md section 11).
+//!
+//! [`export`] gathers each exhibit's record, inclusion proof, revealed content and keys,
+//! signs the manifest, and writes a deterministic archive. [`verify_bundle`] checks a
+//! bundle without extracting anything: every member is vetted from the central directory
+//! before a byte of it is read, then read in memory (media streamed through SHA-256) under
+//! enforced size limits.
+
+use crate::checkpoint::open_checkpoint;
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::ledger::{Check, Ledger};
+use crate::merkle;
+use crate::proof::InclusionProofText;
+use crate::record::{self, Body, Record, RecordView, leaf_hash};
+use crate::{Hash, report};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::SigningKey;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Seek, Write};
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Format tag of the manifest.
+pub const FORMAT: &str = "custody-bundle/v1";
+/// Largest non-media member, in bytes.
+pub const MAX_MEMBER: u64 = 64 << 20;
+/// Largest media member, in bytes.
+pub const MAX_MEDIA: u64 = 1 << 40;
+/// Most members in a bundle.
+pub const MAX_MEMBERS: usize = 100_000;
+/// Compression ratio beyond which a member over 1 MiB is a bomb.
+pub const MAX_RATIO: u64 = 100;
+
+/// The key that made the bundle.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ExporterInfo {
+    /// Public key, base64.
+    pub public_key: String,
+    /// Key ID.
+    pub key_id: String,
+    /// Fingerprint.
+    pub fingerprint: String,
+    /// Member holding its SPKI PEM.
+    pub key_file: String,
+}
+
+/// The ledger the exhibits belong to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerInfo {
+    /// Origin.
+    pub origin: String,
+    /// Ledger public key, base64.
+    pub public_key: String,
+    /// Key ID.
+    pub key_id: String,
+    /// Fingerprint.
+    pub fingerprint: String,
+    /// Member holding its SPKI PEM.
+    pub key_file: String,
+    /// `checkpoint.txt`.
+    pub checkpoint_file: String,
+    /// Checkpoint tree size.
+    pub checkpoint_size: u64,
+    /// Checkpoint root, base64.
+    pub checkpoint_root: String,
+}
+
+/// Revealed testimony text.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ContentInfo {
+    /// Member holding the text.
+    pub file: String,
+    /// The 32-byte salt, hex.
+    pub salt: String,
+}
+
+/// One exhibit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Exhibit {
+    /// Sequence number.
+    pub seq: u64,
+    /// Kind.
+    pub kind: String,
+    /// Leaf hash, hex.
+    pub leaf_hash: String,
+    /// Previous leaf hash, hex.
+    pub prev: String,
+    /// Canonical record bytes, base64.
+    pub record_bytes: String,
+    /// Canonical statement bytes, base64.
+    pub statement_bytes: String,
+    /// Signature, base64.
+    pub signature: String,
+    /// Signer public key, base64.
+    pub signer_key: String,
+    /// Signer key ID.
+    pub signer_key_id: String,
+    /// Signer fingerprint.
+    pub signer_fingerprint: String,
+    /// Member holding the signer's SPKI PEM.
+    pub signer_key_file: String,
+    /// Claimed time, ms.
+    pub claimed_at_ms: u64,
+    /// Claimed time, RFC 3339.
+    pub claimed_at: String,
+    /// Recorded time, ms.
+    pub recorded_at_ms: u64,
+    /// Recorded time, RFC 3339.
+    pub recorded_at: String,
+    /// Decoded body.
+    pub body: serde_json::Value,
+    /// Member holding the tlog-proof.
+    pub proof_file: String,
+    /// Inclusion proof hashes, base64.
+    pub inclusion_proof: Vec<String>,
+    /// Revealed content.
+    pub content: Option<ContentInfo>,
+    /// Reason consent was overridden.
+    pub consent_override: Option<String>,
+    /// Member holding the media file.
+    pub media_file: Option<String>,
+}
+
+/// The manifest (SPEC.md 11.2).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// [`FORMAT`].
+    pub format: String,
+    /// Case name.
+    pub case: Option<String>,
+    /// Export time, RFC 3339.
+    pub exported_at: String,
+    /// Export time, ms.
+    pub exported_at_ms: u64,
+    /// Who made it.
+    pub exporter: ExporterInfo,
+    /// Which ledger.
+    pub ledger: LedgerInfo,
+    /// The exhibits.
+    pub exhibits: Vec<Exhibit>,
+    /// Digest of every member but manifest.json, manifest.sig and SHA256SUMS.
+    pub files: BTreeMap<String, String>,
+}
+
+/// A media file to include, already hashed by the caller.
+pub struct MediaSource {
+    /// Its SHA-256.
+    pub sha256: Hash,
+    /// Its size.
+    pub size: u64,
+    /// Where it came from (for messages).
+    pub label: String,
+    /// Opens it for copying.
+    pub open: Box<dyn Fn() -> std::io::Result<Box<dyn Read>>>,
+}
+
+/// What to export.
+pub struct ExportRequest {
+    /// Sequence numbers of the exhibits.
+    pub seqs: Vec<u64>,
+    /// Case name.
+    pub case: Option<String>,
+    /// Export time, unix ms.
+    pub exported_at_ms: u64,
+    /// Reason to export testimony whose consent lacks court use.
+    pub override_consent: Option<String>,
+    /// Media files to include.
+    pub media: Vec<MediaSource>,
+}
+
+/// Whether a consent scope allows court use (SPEC.md 11.2).
+pub fn consent_allows_court(consent: Option<&str>) -> bool {
+    consent.is_some_and(|c| {
+        c.split(|ch: char| ch == ',' || ch.is_whitespace())
+            .any(|t| t.eq_ignore_ascii_case("court") || t.eq_ignore_ascii_case("all"))
+    })
+}
+
+fn key_file(public: &[u8; 32]) -> String {
+    format!("keys/{}.pub", keys::short_id(public))
+}
+
+fn sha_hex(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// Writes a bundle of the requested exhibits to `out`; returns the manifest.
+pub fn export<W: Write + Seek>(
+    ledger: &Ledger,
+    exporter: &SigningKey,
+    req: ExportRequest,
+    out: W,
+) -> Result<Manifest> {
+    let seqs: BTreeSet<u64> = req.seqs.iter().copied().collect();
+    if seqs.is_empty() {
+        return Err(Error::Input("name at least one record to export".into()));
+    }
+    if let Some(c) = &req.case {
+        crate::encoding::check_text("case", c, 256)?;
+    }
+    if let Some(r) = &req.override_consent {
+        crate::encoding::check_text("override reason", r, 4096)?;
+    }
+    let (cp, cp_text) = ledger.latest_checkpoint()?.ok_or_else(|| {
+        Error::Input("the ledger has no signed checkpoint; run `custody checkpoint`".into())
+    })?;
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut public_keys: BTreeMap<String, [u8; 32]> = BTreeMap::new();
+    let ledger_key = *ledger.ledger_key();
+    let exporter_pk = exporter.verifying_key().to_bytes();
+    public_keys.insert(key_file(&ledger_key), ledger_key);
+    public_keys.insert(key_file(&exporter_pk), exporter_pk);
+    let mut exhibits = Vec::new();
+    let mut reports = Vec::new();
+    let mut media_by_hash: BTreeMap<Hash, usize> = BTreeMap::new();
+    for &seq in &seqs {
+        if seq >= cp.size {
+            return Err(Error::Input(format!(
+                "record {seq} is not covered by the latest checkpoint ({} records); run `custody checkpoint` first",
+                cp.size
+            )));
+        }
+        let report = ledger.verify_record(seq)?;
+        if !report.passed() {
+            return Err(Error::Damaged(format!(
+                "record {seq} fails verification and cannot be exported"
+            )));
+        }
+        let (rec, bytes) = ledger.record(seq)?;
+        let view = RecordView::new(&rec, &bytes);
+        let proof = merkle::inclusion_proof(ledger.store(), seq, cp.size)?;
+        let proof_file = format!("proofs/{seq}.tlog-proof");
+        files.insert(
+            proof_file.clone(),
+            InclusionProofText {
+                index: seq,
+                extra: None,
+                hashes: proof.clone(),
+                checkpoint: cp_text.clone(),
+            }
+            .format()
+            .into_bytes(),
+        );
+        let signer = rec.statement.signer;
+        public_keys.insert(key_file(&signer), signer);
+        let mut content = None;
+        let mut consent_override = None;
+        match &rec.statement.body {
+            Body::Testimony(t) => {
+                if !consent_allows_court(t.consent.as_deref()) {
+                    match &req.override_consent {
+                        Some(reason) => consent_override = Some(reason.clone()),
+                        None => {
+                            return Err(Error::Input(format!(
+                                "record {seq}: the witness's consent scope ({}) does not include court use; \
+                                 export it only with --override-consent REASON, and the reason will be recorded in the bundle",
+                                t.consent.as_deref().unwrap_or("none recorded")
+                            )));
+                        }
+                    }
+                }
+                let (salt, text) = ledger.store().read_content(&t.commitment)?.ok_or_else(|| {
+                    Error::Damaged(format!("record {seq}: the testimony text is missing"))
+                })?;
+                let file = format!("content/{seq}.txt");
+                content = Some(ContentInfo {
+                    file: file.clone(),
+                    salt: hex::encode(&salt),
+                });
+                files.insert(file, text);
+            }
+            Body::Media(m) => {
+                media_by_hash.insert(m.sha256, exhibits.len());
+            }
+            Body::Genesis { .. } => {}
+        }
+        exhibits.push(Exhibit {
+            seq,
+            kind: view.kind.to_owned(),
+            leaf_hash: view.leaf_hash.clone(),
+            prev: view.prev.clone(),
+            record_bytes: view.record_bytes.clone(),
+            statement_bytes: view.statement_bytes.clone(),
+            signature: view.signature.clone(),
+            signer_key: view.signer_key.clone(),
+            signer_key_id: view.signer_key_id.clone(),
+            signer_fingerprint: view.signer_fingerprint.clone(),
+            signer_key_file: key_file(&signer),
+            claimed_at_ms: view.claimed_at_ms,
+            claimed_at: view.claimed_at.clone(),
+            recorded_at_ms: view.recorded_at_ms,
+            recorded_at: view.recorded_at.clone(),
+            body: view.body.clone(),
+            proof_file,
+            inclusion_proof: proof.iter().map(|h| B64.encode(h)).collect(),
+            content,
+            consent_override,
+            media_file: None,
+        });
+        reports.push(report);
+    }
+    // Media copies: each must be the file of an exported record.
+    let mut media_members: Vec<(String, &MediaSource)> = Vec::new();
+    for m in &req.media {
+        let Some(&i) = media_by_hash.get(&m.sha256) else {
+            return Err(Error::Input(format!(
+                "{}: its SHA-256 {} matches no media record being exported; add the record's number or leave the file out",
+                m.label,
+                hex::encode(m.sha256)
+            )));
+        };
+        let name = format!("media/{}", hex::encode(m.sha256));
+        if exhibits[i].media_file.is_none() {
+            exhibits[i].media_file = Some(name.clone());
+            media_members.push((name, m));
+        }
+    }
+    for (name, pk) in &public_keys {
+        files.insert(name.clone(), keys::public_pem(&ed25519_dalek::VerifyingKey::from_bytes(pk).map_err(|_| Error::Damaged("a stored public key is not a valid point".into()))?).into_bytes());
+    }
+    files.insert("checkpoint.txt".into(), cp_text.clone().into_bytes());
+    let mut manifest = Manifest {
+        format: FORMAT.into(),
+        case: req.case.clone(),
+        exported_at: record::rfc3339(req.exported_at_ms),
+        exported_at_ms: req.exported_at_ms,
+        exporter: ExporterInfo {
+            public_key: B64.encode(exporter_pk),
+            key_id: keys::short_id(&exporter_pk),
+            fingerprint: hex::encode(keys::fingerprint(&exporter_pk)),
+            key_file: key_file(&exporter_pk),
+        },
+        ledger: LedgerInfo {
+            origin: ledger.origin().to_owned(),
+            public_key: B64.encode(ledger_key),
+            key_id: keys::short_id(&ledger_key),
+            fingerprint: hex::encode(keys::fingerprint(&ledger_key)),
+            key_file: key_file(&ledger_key),
+            checkpoint_file: "checkpoint.txt".into(),
+            checkpoint_size: cp.size,
+            checkpoint_root: B64.encode(cp.root),
+        },
+        exhibits,
+        files: BTreeMap::new(),
+    };
+    // The two informative files describe the manifest's content, not its digest list.
+    files.insert("VERIFY.txt".into(), report::verify_txt(&manifest).into_bytes());
+    files.insert("report.html".into(), report::html(&manifest, &reports).into_bytes());
+    let mut digests: BTreeMap<String, String> =
+        files.iter().map(|(k, v)| (k.clone(), sha_hex(v))).collect();
+    for (name, m) in &media_members {
+        digests.insert(name.clone(), hex::encode(m.sha256));
+    }
+    manifest.files = digests.clone();
+    let mut manifest_bytes = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| Error::Damaged(format!("manifest encoding: {e}")))?;
+    manifest_bytes.push(b'\n');
+    let sig = keys::sign(exporter, &manifest_bytes);
+    digests.insert("manifest.json".into(), sha_hex(&manifest_bytes));
+    digests.insert("manifest.sig".into(), sha_hex(&sig));
+    let sums: String = digests.iter().map(|(n, d)| format!("{d}  {n}\n")).collect();
+    write_zip(out, &manifest_bytes, &sig, &sums, &files, &media_members)?;
+    Ok(manifest)
+}
+
+fn zip_err(e: zip::result::ZipError) -> Error {
+    Error::Input(format!("cannot write the bundle: {e}"))
+}
+
+fn write_zip<W: Write + Seek>(
+    out: W,
+    manifest: &[u8],
+    sig: &[u8],
+    sums: &str,
+    files: &BTreeMap<String, Vec<u8>>,
+    media: &[(String, &MediaSource)],
+) -> Result<()> {
+    use zip::write::SimpleFileOptions;
+    let base = SimpleFileOptions::default()
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644);
+    let deflate = base.compression_method(zip::CompressionMethod::Deflated);
+    let stored = base.compression_method(zip::CompressionMethod::Stored);
+    let mut z = zip::ZipWriter::new(out);
+    let w_err = |e: std::io::Error| Error::Input(format!("cannot write the bundle: {e}"));
+    for (name, bytes, opt) in [
+        ("manifest.json", manifest, deflate),
+        ("manifest.sig", sig, stored),
+        ("SHA256SUMS", sums.as_bytes(), deflate),
+    ] {
+        z.start_file(name, opt).map_err(zip_err)?;
+        z.write_all(bytes).map_err(w_err)?;
+    }
+    for (name, bytes) in files {
+        z.start_file(name.as_str(), deflate).map_err(zip_err)?;
+        z.write_all(bytes).map_err(w_err)?;
+    }
+    for (name, m) in media {
+        let opt = stored.large_file(m.size >= u32::MAX as u64);
+        z.start_file(name.as_str(), opt).map_err(zip_err)?;
+        let mut r = (m.open)().map_err(|e| Error::Input(format!("{}: {e}", m.label)))?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut n = 0u64;
+        loop {
+            let k = r.read(&mut buf).map_err(|e| Error::Input(format!("{}: {e}", m.label)))?;
+            if k == 0 {
+                break;
+            }
+            h.update(&buf[..k]);
+            z.write_all(&buf[..k]).map_err(w_err)?;
+            n += k as u64;
+        }
+        if <[u8; 32]>::from(h.finalize()) != m.sha256 || n != m.size {
+            return Err(Error::Input(format!(
+                "{} changed while it was being copied into the bundle; try again",
+                m.label
+            )));
+        }
+    }
+    z.finish().map_err(zip_err)?;
+    Ok(())
+}
+
+/// Why a bundle could not be read at all (exit 2).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum BundleError {
+    /// Not a ZIP, or a ZIP that cannot be read.
+    #[error("not a readable ZIP file: {0}")]
+    NotZip(String),
+    /// A member that must not be read.
+    #[error("unsafe bundle, nothing was read from it: {0}")]
+    Unsafe(String),
+    /// An I/O error.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// The outcome of verifying a bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct BundleReport {
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+    /// Whether keys were checked against a trust list.
+    pub keys_trusted: bool,
+    /// The manifest, when it parsed.
+    #[serde(skip)]
+    pub manifest: Option<Manifest>,
+}
+
+impl BundleReport {
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed)
+    }
+}
+
+/// Options for verification.
+#[derive(Default)]
+pub struct VerifyOptions {
+    /// Trusted public keys; when non-empty, the ledger and exporter keys must be among them.
+    pub trust: Vec<[u8; 32]>,
+    /// A directory holding media files kept outside the bundle.
+    pub media_dir: Option<PathBuf>,
+}
+
+/// Checks a member name against SPEC.md 11.1; the reason when unsafe.
+pub fn unsafe_name(name: &[u8]) -> Option<String> {
+    let Ok(s) = std::str::from_utf8(name) else {
+        return Some("a member name is not UTF-8".into());
+    };
+    let shown = s.escape_debug();
+    if s.is_empty() || s.len() > 255 {
+        return Some(format!("member name '{shown}' is empty or longer than 255 bytes"));
+    }
+    if s.starts_with('/') || s.contains('\\') || s.contains(':') {
+        return Some(format!("member name '{shown}' is absolute or uses '\\' or ':'"));
+    }
+    if s.chars().any(char::is_control) {
+        return Some(format!("member name '{shown}' contains a control character"));
+    }
+    if s.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
+        return Some(format!("member name '{shown}' has an empty, '.' or '..' segment (path traversal)"));
+    }
+    None
+}
+
+/// Whether a (safe) member name is one SPEC.md 11.1 allows.
+pub fn known_name(name: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let hexn = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    match name {
+        "manifest.json" | "manifest.sig" | "checkpoint.txt" | "SHA256SUMS" | "report.html" | "VERIFY.txt" => true,
+        _ => {
+            if let Some(r) = name.strip_prefix("proofs/").and_then(|r| r.strip_suffix(".tlog-proof")) {
+                digits(r)
+            } else if let Some(r) = name.strip_prefix("keys/").and_then(|r| r.strip_suffix(".pub")) {
+                hexn(r, 8)
+            } else if let Some(r) = name.strip_prefix("content/").and_then(|r| r.strip_suffix(".txt")) {
+                digits(r)
+            } else if let Some(r) = name.strip_prefix("media/") {
+                hexn(r, 64)
+            } else {
+                false
+            }
+        }
+    }
+}
+
+struct Member {
+    digest: Hash,
+    /// Held for non-media members only.
+    bytes: Option<Vec<u8>>,
+    size: u64,
+}
+
+/// Vets every member from the central directory, then reads them under the limits.
+fn read_members<R: Read + Seek>(reader: R) -> Result<BTreeMap<String, Member>, BundleError> {
+    let mut z = zip::ZipArchive::new(reader).map_err(|e| BundleError::NotZip(e.to_string()))?;
+    if z.len() > MAX_MEMBERS {
+        return Err(BundleError::Unsafe(format!("{} members, more than {MAX_MEMBERS}", z.len())));
+    }
+    if z.has_duplicate_names() {
+        return Err(BundleError::Unsafe("two members have the same name".into()));
+    }
+    let mut names = Vec::with_capacity(z.len());
+    let mut lower = BTreeSet::new();
+    for i in 0..z.len() {
+        let f = z.by_index_raw(i).map_err(|e| BundleError::NotZip(e.to_string()))?;
+        if let Some(reason) = unsafe_name(f.name_raw()) {
+            return Err(BundleError::Unsafe(reason));
+        }
+        let name = String::from_utf8_lossy(f.name_raw()).into_owned();
+        if f.is_dir() || f.is_symlink() || f.unix_mode().is_some_and(|m| m & 0o170000 != 0 && m & 0o170000 != 0o100000) {
+            return Err(BundleError::Unsafe(format!("member '{name}' is a link, directory or special file")));
+        }
+        if f.encrypted() {
+            return Err(BundleError::Unsafe(format!("member '{name}' is encrypted")));
+        }
+        if !matches!(f.compression(), zip::CompressionMethod::Stored | zip::CompressionMethod::Deflated) {
+            return Err(BundleError::Unsafe(format!("member '{name}' uses an unsupported compression method")));
+        }
+        let limit = if name.starts_with("media/") { MAX_MEDIA } else { MAX_MEMBER };
+        if f.size() > limit {
+            return Err(BundleError::Unsafe(format!("member '{name}' is {} bytes, over the limit of {limit}", f.size())));
+        }
+        if f.size() > (1 << 20) && f.size() / f.compressed_size().max(1) > MAX_RATIO {
+            return Err(BundleError::Unsafe(format!("member '{name}' expands {}x: a compression bomb", f.size() / f.compressed_size().max(1))));
+        }
+        if !lower.insert(name.to_ascii_lowercase()) {
+            return Err(BundleError::Unsafe(format!("member '{name}' differs from another only by case")));
+        }
+        names.push(name);
+    }
+    let mut out = BTreeMap::new();
+    for (i, name) in names.into_iter().enumerate() {
+        let f = z.by_index(i).map_err(|e| BundleError::NotZip(e.to_string()))?;
+        let declared = f.size();
+        let media = name.starts_with("media/");
+        // Enforce the declared size while reading, whatever the headers claim.
+        let mut r = f.take(declared + 1);
+        let mut h = Sha256::new();
+        let mut held = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut n = 0u64;
+        loop {
+            let k = r.read(&mut buf).map_err(|e| BundleError::Unsafe(format!("member '{name}' cannot be read: {e}")))?;
+            if k == 0 {
+                break;
+            }
+            n += k as u64;
+            if n > declared {
+                return Err(BundleError::Unsafe(format!("member '{name}' holds more bytes than it declares")));
+            }
+            h.update(&buf[..k]);
+            if !media {
+                held.extend_from_slice(&buf[..k]);
+            }
+        }
+        out.insert(
+            name,
+            Member {
+                digest: h.finalize().into(),
+                bytes: (!media).then_some(held),
+                size: n,
+            },
+        );
+    }
+    Ok(out)
+}
+
+struct Checks(Vec<Check>);
+
+impl Checks {
+    fn add(&mut self, name: impl Into<String>, r: std::result::Result<String, String>) -> bool {
+        let ok = r.is_ok();
+        self.0.push(Check::named(name.into(), r));
+        ok
+    }
+}
+
+fn decode_key(b64: &str) -> std::result::Result<[u8; 32], String> {
+    B64.decode(b64)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| format!("'{b64}' is not a base64 32-byte key"))
+}
+
+fn key_file_holds(members: &BTreeMap<String, Member>, file: &str, key: &[u8; 32]) -> std::result::Result<(), String> {
+    let pem = members
+        .get(file)
+        .and_then(|m| m.bytes.as_ref())
+        .ok_or_else(|| format!("{file} is missing"))?;
+    let text = std::str::from_utf8(pem).map_err(|_| format!("{file} is not text"))?;
+    use ed25519_dalek::pkcs8::DecodePublicKey;
+    let k = ed25519_dalek::VerifyingKey::from_public_key_pem(text).map_err(|e| format!("{file}: {e}"))?;
+    if &k.to_bytes() != key {
+        return Err(format!("{file} holds another key"));
+    }
+    Ok(())
+}
+
+/// Verifies a bundle (SPEC.md 11.3). `Err` only when it cannot be read safely.
+pub fn verify_bundle<R: Read + Seek>(reader: R, opts: &VerifyOptions) -> Result<BundleReport, BundleError> {
+    let members = read_members(reader)?;
+    let mut c = Checks(Vec::new());
+    c.add("archive safety", Ok(format!("{} members; no links, traversal, duplicates or bombs", members.len())));
+    let manifest = verify_parts(&members, opts, &mut c);
+    Ok(BundleReport {
+        checks: c.0,
+        keys_trusted: !opts.trust.is_empty(),
+        manifest,
+    })
+}
+
+fn verify_parts(members: &BTreeMap<String, Member>, opts: &VerifyOptions, c: &mut Checks) -> Option<Manifest> {
+    // 2. The required members.
+    let required = ["manifest.json", "manifest.sig", "SHA256SUMS", "checkpoint.txt"];
+    let missing: Vec<&str> = required.iter().copied().filter(|n| !members.contains_key(*n)).collect();
+    if !c.add("required files", if missing.is_empty() { Ok("manifest.json, manifest.sig, SHA256SUMS and checkpoint.txt are present".into()) } else { Err(format!("missing: {}", missing.join(", "))) }) {
+        return None;
+    }
+    let held = |n: &str| members.get(n).and_then(|m| m.bytes.as_deref()).unwrap_or_default();
+    for name in members.keys() {
+        if !known_name(name) {
+            c.add(format!("file {name}"), Err("an added file: not part of the bundle format".into()));
+        }
+    }
+    // 3. SHA256SUMS.
+    let sums = check_sums(held("SHA256SUMS"), members, c);
+    // 4. The manifest.
+    let manifest: Manifest = match serde_json::from_slice(held("manifest.json")) {
+        Ok(m) => m,
+        Err(e) => {
+            c.add("manifest", Err(format!("manifest.json is not a valid manifest: {e}")));
+            return None;
+        }
+    };
+    c.add("manifest format", if manifest.format == FORMAT { Ok(FORMAT.into()) } else { Err(format!("format is '{}', expected '{FORMAT}'", manifest.format)) });
+    let expected: BTreeSet<&String> = members.keys().filter(|n| !["manifest.json", "manifest.sig", "SHA256SUMS"].contains(&n.as_str())).collect();
+    let listed: BTreeSet<&String> = manifest.files.keys().collect();
+    let mut problems = Vec::new();
+    for n in expected.difference(&listed) {
+        problems.push(format!("{n} is in the bundle but not in the manifest"));
+    }
+    for n in listed.difference(&expected) {
+        problems.push(format!("{n} is in the manifest but missing from the bundle"));
+    }
+    for (n, d) in &manifest.files {
+        if let Some(m) = members.get(n) {
+            if &hex::encode(m.digest) != d {
+                problems.push(format!("{n} does not match the digest the signed manifest gives"));
+            }
+        }
+        if let Some(s) = sums.as_ref().and_then(|s| s.get(n)) {
+            if s != d {
+                problems.push(format!("SHA256SUMS and the manifest disagree on {n}"));
+            }
+        }
+    }
+    c.add("manifest file list", if problems.is_empty() { Ok(format!("{} files, each matching its signed digest", manifest.files.len())) } else { Err(problems.join("; ")) });
+    // 5. Manifest signature.
+    let exporter = decode_key(&manifest.exporter.public_key);
+    c.add("manifest signature", exporter.clone().and_then(|pk| {
+        let sig: [u8; 64] = held("manifest.sig").try_into().map_err(|_| "manifest.sig is not 64 bytes".to_string())?;
+        keys::verify_strict(&pk, held("manifest.json"), &sig).map_err(|e| format!("{e} (exporter key {})", keys::short_id(&pk)))?;
+        key_file_holds(members, &manifest.exporter.key_file, &pk)?;
+        Ok(format!("manifest.json is signed by the exporting key {}", keys::short_id(&pk)))
+    }));
+    // 6. Checkpoint.
+    let ledger_key = decode_key(&manifest.ledger.public_key);
+    let cp = ledger_key.clone().and_then(|pk| {
+        let text = std::str::from_utf8(held("checkpoint.txt")).map_err(|_| "checkpoint.txt is not UTF-8".to_string())?;
+        let cp = open_checkpoint(text, &manifest.ledger.origin, &pk).map_err(|e| e.to_string())?;
+        if cp.size != manifest.ledger.checkpoint_size || B64.encode(cp.root) != manifest.ledger.checkpoint_root {
+            return Err("the checkpoint's size or root differs from the manifest's".into());
+        }
+        key_file_holds(members, &manifest.ledger.key_file, &pk)?;
+        Ok(cp)
+    });
+    c.add("checkpoint signature", cp.as_ref().map(|cp| format!("checkpoint of {} records of ledger {} signed by the ledger key {}", cp.size, manifest.ledger.origin, manifest.ledger.key_id)).map_err(Clone::clone));
+    // 7-9. Exhibits.
+    for ex in &manifest.exhibits {
+        verify_exhibit(ex, &manifest, members, cp.as_ref().ok(), opts, c);
+    }
+    // 10. Trust.
+    if !opts.trust.is_empty() {
+        let trusted = |k: &std::result::Result<[u8; 32], String>| k.as_ref().is_ok_and(|k| opts.trust.contains(k));
+        let mut bad = Vec::new();
+        if !trusted(&ledger_key) {
+            bad.push(format!("the ledger key {} is not one you trust", manifest.ledger.key_id));
+        }
+        if !trusted(&exporter) {
+            bad.push(format!("the manifest is signed by key {}, which is not one you trust", manifest.exporter.key_id));
+        }
+        c.add("trusted keys", if bad.is_empty() { Ok("the ledger key and the exporting key are among the keys you trust".into()) } else { Err(bad.join("; ")) });
+    }
+    Some(manifest)
+}
+
+fn check_sums(text: &[u8], members: &BTreeMap<String, Member>, c: &mut Checks) -> Option<BTreeMap<String, String>> {
+    let Ok(text) = std::str::from_utf8(text) else {
+        c.add("SHA256SUMS", Err("SHA256SUMS is not text".into()));
+        return None;
+    };
+    let mut sums = BTreeMap::new();
+    let mut problems = Vec::new();
+    for line in text.lines() {
+        let Some((d, n)) = line.split_once("  ") else {
+            problems.push(format!("malformed line '{}'", line.escape_debug()));
+            continue;
+        };
+        if d.len() != 64 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
+            problems.push(format!("malformed digest for {n}"));
+            continue;
+        }
+        if sums.insert(n.to_owned(), d.to_ascii_lowercase()).is_some() {
+            problems.push(format!("{n} is listed twice"));
+        }
+    }
+    for (n, m) in members {
+        if n == "SHA256SUMS" {
+            continue;
+        }
+        match sums.get(n) {
+            None => problems.push(format!("{n} is not listed (an added file)")),
+            Some(d) if d != &hex::encode(m.digest) => problems.push(format!("{n} was altered (digest differs)")),
+            Some(_) => {}
+        }
+    }
+    for n in sums.keys() {
+        if !members.contains_key(n) {
+            problems.push(format!("{n} is listed but missing (a removed file)"));
+        }
+    }
+    c.add("SHA256SUMS", if problems.is_empty() { Ok(format!("all {} files match", sums.len())) } else { Err(problems.join("; ")) });
+    Some(sums)
+}
+
+fn verify_exhibit(
+    ex: &Exhibit,
+    manifest: &Manifest,
+    members: &BTreeMap<String, Member>,
+    cp: Option<&crate::checkpoint::Checkpoint>,
+    opts: &VerifyOptions,
+    c: &mut Checks,
+) {
+    let seq = ex.seq;
+    let held = |n: &str| members.get(n).and_then(|m| m.bytes.as_deref());
+    let decoded = B64
+        .decode(&ex.record_bytes)
+        .map_err(|_| "record_bytes is not base64".to_string())
+        .and_then(|b| Record::decode(&b).map(|r| (r, b)).map_err(|e| format!("the record does not decode: {e}")));
+    let (rec, bytes) = match decoded {
+        Ok(x) => x,
+        Err(e) => {
+            c.add(format!("exhibit {seq} record"), Err(e));
+            return;
+        }
+    };
+    let leaf = leaf_hash(&bytes);
+    let view = RecordView::new(&rec, &bytes);
+    let mut diffs = Vec::new();
+    let same = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
+    for (field, ok) in [
+        ("seq", rec.seq == seq),
+        ("kind", view.kind == ex.kind),
+        ("leaf_hash", view.leaf_hash == ex.leaf_hash),
+        ("prev", view.prev == ex.prev),
+        ("statement_bytes", view.statement_bytes == ex.statement_bytes),
+        ("signature", view.signature == ex.signature),
+        ("signer_key", view.signer_key == ex.signer_key),
+        ("signer_key_id", view.signer_key_id == ex.signer_key_id),
+        ("signer_fingerprint", view.signer_fingerprint == ex.signer_fingerprint),
+        ("claimed_at_ms", view.claimed_at_ms == ex.claimed_at_ms),
+        ("claimed_at", view.claimed_at == ex.claimed_at),
+        ("recorded_at_ms", view.recorded_at_ms == ex.recorded_at_ms),
+        ("recorded_at", view.recorded_at == ex.recorded_at),
+        ("body", same(&view.body, &ex.body)),
+    ] {
+        if !ok {
+            diffs.push(field);
+        }
+    }
+    c.add(format!("exhibit {seq} record"), if diffs.is_empty() { Ok(format!("record {seq} ({}) decodes and matches the manifest", ex.kind)) } else { Err(format!("the manifest's {} differ from the record bytes", diffs.join(", "))) });
+    c.add(format!("exhibit {seq} signature"), keys::verify_strict(&rec.statement.signer, &record::signing_message(&rec.statement_bytes), &rec.signature)
+        .map_err(|e| e.to_string())
+        .and_then(|()| key_file_holds(members, &ex.signer_key_file, &rec.statement.signer))
+        .map(|()| format!("signed by key {} at {} (claimed), recorded {}", view.signer_key_id, view.claimed_at, view.recorded_at)));
+    // Inclusion.
+    let inclusion = (|| {
+        let cp = cp.ok_or_else(|| "no verified checkpoint to check against".to_string())?;
+        let proof: Vec<Hash> = ex.inclusion_proof.iter().map(|h| B64.decode(h).ok().and_then(|v| v.try_into().ok()).ok_or_else(|| "a proof hash is not base64 of 32 bytes".to_string())).collect::<std::result::Result<_, _>>()?;
+        merkle::verify_inclusion_proof(&leaf, seq, cp.size, &proof, &cp.root).map_err(|e| e.to_string())?;
+        let text = held(&ex.proof_file).ok_or_else(|| format!("{} is missing", ex.proof_file))?;
+        let t = InclusionProofText::parse(std::str::from_utf8(text).map_err(|_| "proof file is not text".to_string())?).map_err(|e| e.to_string())?;
+        if ex.proof_file != format!("proofs/{seq}.tlog-proof") || t.index != seq || t.hashes != proof || t.checkpoint.as_bytes() != held("checkpoint.txt").unwrap_or_default() {
+            return Err(format!("{} does not hold this exhibit's proof against checkpoint.txt", ex.proof_file));
+        }
+        Ok(format!("a {}-hash proof leads from the leaf hash to the checkpoint root", proof.len()))
+    })();
+    c.add(format!("exhibit {seq} inclusion"), inclusion.map_err(|e: String| e));
+    match &rec.statement.body {
+        Body::Testimony(t) => {
+            if let Some(ci) = &ex.content {
+                c.add(format!("exhibit {seq} content"), (|| {
+                    let text = held(&ci.file).ok_or_else(|| format!("{} is missing", ci.file))?;
+                    let salt: [u8; 32] = hex::decode(&ci.salt).ok().and_then(|v| v.try_into().ok()).ok_or_else(|| "the salt is not 32 bytes of hex".to_string())?;
+                    if text.len() as u64 != t.content_len || record::commitment(&salt, text) != t.commitment {
+                        return Err(format!("{} does not match the signed commitment: the text was altered", ci.file));
+                    }
+                    Ok(format!("{} ({} bytes) matches the signed commitment", ci.file, text.len()))
+                })());
+            }
+        }
+        Body::Media(m) => {
+            if let Some(f) = &ex.media_file {
+                c.add(format!("exhibit {seq} media file"), match members.get(f) {
+                    None => Err(format!("{f} is missing")),
+                    Some(mm) if mm.digest == m.sha256 && mm.size == m.size => Ok(format!("{f} is the recorded file ({} bytes)", m.size)),
+                    Some(_) => Err(format!("{f} is not the recorded file (its SHA-256 or size differs)")),
+                });
+            }
+            if let Some(dir) = &opts.media_dir {
+                let mut candidates = vec![dir.join(hex::encode(m.sha256))];
+                if let Some(n) = &m.name {
+                    if unsafe_name(n.as_bytes()).is_none() && !n.contains('/') {
+                        candidates.push(dir.join(n));
+                    }
+                }
+                match candidates.iter().find(|p| p.is_file()) {
+                    None => c.add(format!("exhibit {seq} media in {}", dir.display()), Ok("file not provided".into())),
+                    Some(p) => c.add(format!("exhibit {seq} media {}", p.display()), match hash_path(p) {
+                        Ok((h, n)) if h == m.sha256 && n == m.size => Ok("matches the recorded SHA-256 and size".into()),
+                        Ok(_) => Err("does not match the recorded SHA-256 and size: not the recorded file".into()),
+                        Err(e) => Err(format!("cannot read: {e}")),
+                    }),
+                };
+            }
+        }
+        Body::Genesis { .. } => {}
+    }
+    let _ = manifest;
+}
+
+fn hash_path(p: &std::path::Path) -> std::io::Result<(Hash, u64)> {
+    record::sha256_stream(&mut std::fs::File::open(p)?, |_| {})
+}

@@ -1,0 +1,176 @@
+//! `custody export` and `custody verify-bundle`.
+
+use super::LedgerArgs;
+use super::add::hash_file;
+use super::util::{now_ms, open, print_json, verdict};
+use anyhow::{Context, bail};
+use clap::Args;
+use custody::bundle::{self, ExportRequest, MediaSource, VerifyOptions};
+use custody::keys;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+#[command(after_help = "Example:\n  custody export --ledger L --key keys/amal.key --out case-12.zip --case 'ICC-01/26' \\\n      --media footage/clip-001.mp4 12 40 41\n\n\
+The bundle holds each exhibit's record, its inclusion proof against the latest signed checkpoint,\n\
+revealed testimony text, the media files given with --media, the public keys, SHA256SUMS, a\n\
+signature over the manifest, report.html and VERIFY.txt. Nothing about any other record is included.\n\
+The same ledger state, arguments and --export-time give a byte-identical file.")]
+pub struct ExportArgs {
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    /// The exporting key (signs the manifest); any key, usually the exporter's own.
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
+    /// The ZIP file to write (refused if it exists).
+    #[arg(long, value_name = "FILE.zip")]
+    out: PathBuf,
+    /// A case name or number for the report.
+    #[arg(long, value_name = "NAME")]
+    case: Option<String>,
+    /// A media file to include (repeatable); each must be the file of an exported media record.
+    #[arg(long, value_name = "PATH")]
+    media: Vec<PathBuf>,
+    /// Export testimony whose consent scope lacks court use; the reason is recorded in the bundle.
+    #[arg(long, value_name = "REASON")]
+    override_consent: Option<String>,
+    /// Export time to record (RFC 3339, or unix milliseconds); default: now, or SOURCE_DATE_EPOCH.
+    #[arg(long, value_name = "TIME")]
+    export_time: Option<String>,
+    /// Sequence numbers of the exhibits.
+    #[arg(required = true, value_name = "SEQ")]
+    seqs: Vec<u64>,
+    /// Print a summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+#[command(after_help = "Checks, offline: every file against SHA256SUMS and the signed manifest, the manifest signature,\n\
+the checkpoint signature, every record's signature and fields, every inclusion proof, revealed text\n\
+against its commitment, and media files. Nothing is extracted to disk.\n\n\
+Exit 0 when every check passes, 1 when any fails, 2 when the file cannot be read safely.")]
+pub struct VerifyBundleArgs {
+    /// The bundle.
+    bundle: PathBuf,
+    /// A public key you trust (SPKI PEM); the ledger and exporting keys must be among them. Repeatable.
+    #[arg(long, value_name = "KEY.pub")]
+    trust: Vec<PathBuf>,
+    /// A directory holding media files kept outside the bundle (matched by name or SHA-256).
+    #[arg(long, value_name = "DIR")]
+    media_dir: Option<PathBuf>,
+    /// Print the checks as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn export_time(arg: Option<&str>) -> anyhow::Result<u64> {
+    if let Some(t) = arg {
+        if let Ok(ms) = t.parse::<u64>() {
+            return Ok(ms);
+        }
+        let st = humantime::parse_rfc3339_weak(t)
+            .map_err(|e| anyhow::anyhow!("--export-time '{t}': {e}; give RFC 3339 (2026-11-26T10:00:00Z) or unix milliseconds"))?;
+        return Ok(st.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0));
+    }
+    if let Ok(s) = std::env::var("SOURCE_DATE_EPOCH") {
+        let secs: u64 = s.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH '{s}' is not a number of seconds"))?;
+        return Ok(secs.saturating_mul(1000));
+    }
+    Ok(now_ms())
+}
+
+pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
+    let key = keys::load_secret(&a.key)?;
+    let exported_at_ms = export_time(a.export_time.as_deref())?;
+    if a.out.exists() {
+        bail!("{} already exists; choose a new file name", a.out.display());
+    }
+    let dir = match a.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut media = Vec::new();
+    for p in &a.media {
+        let (sha256, size) = hash_file(p, &indicatif::ProgressBar::hidden())?;
+        let path = p.clone();
+        media.push(MediaSource {
+            sha256,
+            size,
+            label: p.display().to_string(),
+            open: Box::new(move || Ok(Box::new(std::fs::File::open(&path)?) as Box<dyn std::io::Read>)),
+        });
+    }
+    let ledger = open(&a.ledger)?;
+    let tmp = tempfile::NamedTempFile::new_in(&dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let manifest = bundle::export(
+        &ledger,
+        &key,
+        ExportRequest {
+            seqs: a.seqs.clone(),
+            case: a.case.clone(),
+            exported_at_ms,
+            override_consent: a.override_consent.clone(),
+            media,
+        },
+        std::io::BufWriter::new(tmp.as_file()),
+    )?;
+    tmp.as_file().sync_all().context("cannot flush the bundle")?;
+    tmp.persist_noclobber(&a.out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {}", a.out.display(), e.error))?;
+    if a.json {
+        print_json(&serde_json::json!({
+            "bundle": a.out,
+            "exhibits": manifest.exhibits.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            "checkpoint_size": manifest.ledger.checkpoint_size,
+            "files": manifest.files.len() + 3,
+        }))?;
+    } else {
+        println!(
+            "wrote {} with {} exhibit(s) ({}), proven against the checkpoint of {} records",
+            a.out.display(),
+            manifest.exhibits.len(),
+            manifest.exhibits.iter().map(|e| e.seq.to_string()).collect::<Vec<_>>().join(", "),
+            manifest.ledger.checkpoint_size
+        );
+        println!("check it with: custody verify-bundle {} --trust LEDGER.pub --trust EXPORTER.pub", a.out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn exec_verify_bundle(a: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
+    let mut trust = Vec::new();
+    for p in &a.trust {
+        trust.push(keys::load_public(p)?.to_bytes());
+    }
+    if let Some(d) = &a.media_dir {
+        if !d.is_dir() {
+            bail!("--media-dir {} is not a directory", d.display());
+        }
+    }
+    let f = std::fs::File::open(&a.bundle).with_context(|| format!("cannot read {}", a.bundle.display()))?;
+    if !f.metadata()?.is_file() {
+        bail!("{} is not a regular file", a.bundle.display());
+    }
+    let report = bundle::verify_bundle(std::io::BufReader::new(f), &VerifyOptions { trust, media_dir: a.media_dir.clone() })
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.bundle.display()))?;
+    let ok = report.passed();
+    if a.json {
+        print_json(&serde_json::json!({ "passed": ok, "exit_code": if ok { 0 } else { 1 }, "keys_trusted": report.keys_trusted, "checks": report.checks }))?;
+        return Ok(verdict(ok));
+    }
+    for c in &report.checks {
+        println!("[{}] {}: {}", if c.passed { "ok" } else { "FAILED" }, c.name, c.detail);
+    }
+    if !report.keys_trusted {
+        println!("note: the keys were not checked against a trust list; pass --trust LEDGER.pub --trust EXPORTER.pub");
+    }
+    if ok {
+        println!("OK: every check passed.");
+    } else {
+        let n = report.checks.iter().filter(|c| !c.passed).count();
+        println!("PROBLEM: {n} check(s) failed (see above).");
+    }
+    Ok(verdict(ok))
+}

@@ -1,0 +1,236 @@
+//! The two files of a bundle written for people: `report.html` for a judge and
+//! `VERIFY.txt` for an expert with standard tools. Both are plain text built from the
+//! manifest; the HTML is one self-contained page with no scripts and no network.
+
+use crate::bundle::Manifest;
+use crate::ledger::RecordReport;
+use std::fmt::Write;
+
+fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+fn field(body: &serde_json::Value, key: &str) -> Option<String> {
+    match body.get(key)? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        v => Some(v.to_string()),
+    }
+}
+
+fn describe(kind: &str, body: &serde_json::Value) -> String {
+    match kind {
+        "testimony" => format!(
+            "Testimony of {} ({}), {} bytes of text{}",
+            field(body, "subject").unwrap_or_default(),
+            field(body, "language").unwrap_or_default(),
+            field(body, "content_length").unwrap_or_default(),
+            field(body, "consent").map(|c| format!(", consent: {c}")).unwrap_or_default()
+        ),
+        "media" => format!(
+            "Media file {}{}, {} bytes, SHA-256 {}",
+            field(body, "name").unwrap_or_else(|| "(unnamed)".into()),
+            field(body, "media_type").map(|t| format!(" ({t})")).unwrap_or_default(),
+            field(body, "size").unwrap_or_default(),
+            field(body, "sha256").unwrap_or_default()
+        ),
+        _ => format!("Ledger creation record for {}", field(body, "origin").unwrap_or_default()),
+    }
+}
+
+/// The judge's report.
+pub fn html(m: &Manifest, reports: &[RecordReport]) -> String {
+    let mut h = String::new();
+    let title = match &m.case {
+        Some(c) => format!("Evidence bundle: {}", esc(c)),
+        None => "Evidence bundle".to_string(),
+    };
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>\
+body{{font-family:Georgia,serif;max-width:60em;margin:2em auto;padding:0 1em;color:#111}}\
+table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #999;padding:.3em .5em;text-align:left;vertical-align:top}}\
+.ok{{color:#064}}.bad{{color:#a00;font-weight:bold}}code{{font-size:.85em;word-break:break-all}}\
+</style></head><body>\n<h1>{title}</h1>\n"
+    );
+    let _ = write!(
+        h,
+        "<p>This bundle holds {} exhibit(s) from the evidence ledger <b>{}</b>. It was made at {} by the key <code>{}</code>. \
+Each exhibit is a record signed by the person who made it, and each is proven to be part of the ledger's history \
+as signed by the ledger key <code>{}</code> in a checkpoint covering its first {} records. Nothing else from the ledger is in this bundle.</p>\n",
+        m.exhibits.len(),
+        esc(&m.ledger.origin),
+        esc(&m.exported_at),
+        esc(&m.exporter.key_id),
+        esc(&m.ledger.key_id),
+        m.ledger.checkpoint_size
+    );
+    h.push_str("<h2>Exhibits</h2>\n<table><tr><th>Record</th><th>What it is</th><th>Signed by</th><th>Claimed time</th><th>Recorded in the ledger</th></tr>\n");
+    for e in &m.exhibits {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}{}</td><td>key <code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            e.seq,
+            esc(&describe(&e.kind, &e.body)),
+            e.consent_override
+                .as_ref()
+                .map(|r| format!("<br><span class=\"bad\">Exported without court consent; reason given: {}</span>", esc(r)))
+                .unwrap_or_default(),
+            esc(&e.signer_key_id),
+            esc(&e.claimed_at),
+            esc(&e.recorded_at)
+        );
+    }
+    h.push_str("</table>\n<h2>Timeline</h2>\n");
+    h.push_str(&timeline(m));
+    h.push_str("<h2>Checks made when the bundle was exported</h2>\n<p>Anyone can repeat these checks with <code>custody verify-bundle</code> or with standard tools, as VERIFY.txt explains.</p>\n<table><tr><th>Record</th><th>Check</th><th>Result</th></tr>\n");
+    for r in reports {
+        for c in &r.checks {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}: {}</td></tr>",
+                r.seq,
+                esc(&c.name),
+                if c.passed { "ok" } else { "bad" },
+                if c.passed { "passed" } else { "FAILED" },
+                esc(&c.detail)
+            );
+        }
+    }
+    h.push_str("</table>\n<h2>What the checks mean</h2>\n<ul>\
+<li><b>Signature</b>: the statement was signed with the named key and has not changed by a single bit since.</li>\
+<li><b>Chain link</b>: the record names the exact record before it, so nothing can be inserted or removed between them unnoticed.</li>\
+<li><b>Included in the signed checkpoint</b>: a short chain of hashes connects the record to the ledger state that the ledger key signed; a record that was altered, back-dated or added later cannot produce it.</li>\
+<li><b>Testimony content</b>: the text in this bundle is exactly the text the witness's record committed to when it was recorded.</li>\
+</ul>\n</body></html>\n");
+    h
+}
+
+fn timeline(m: &Manifest) -> String {
+    let times: Vec<u64> = m.exhibits.iter().map(|e| e.recorded_at_ms).collect();
+    let (lo, hi) = (
+        times.iter().copied().min().unwrap_or(0),
+        times.iter().copied().max().unwrap_or(0),
+    );
+    let width = 800.0;
+    let x = |t: u64| {
+        if hi == lo {
+            width / 2.0
+        } else {
+            40.0 + (t - lo) as f64 / (hi - lo) as f64 * (width - 160.0)
+        }
+    };
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" role=\"img\" aria-label=\"timeline of exhibits\">\n<line x1=\"20\" y1=\"40\" x2=\"{}\" y2=\"40\" stroke=\"#333\"/>\n",
+        70 + 22 * m.exhibits.len(),
+        width - 20.0
+    );
+    for (i, e) in m.exhibits.iter().enumerate() {
+        let xe = x(e.recorded_at_ms);
+        let y = 66 + 22 * i;
+        let _ = writeln!(
+            s,
+            "<circle cx=\"{xe:.1}\" cy=\"40\" r=\"5\" fill=\"#06c\"/><line x1=\"{xe:.1}\" y1=\"45\" x2=\"{xe:.1}\" y2=\"{}\" stroke=\"#06c\" stroke-dasharray=\"2,2\"/><text x=\"{:.1}\" y=\"{y}\" font-size=\"12\">#{} {} recorded {}</text>",
+            y - 10,
+            xe + 4.0,
+            e.seq,
+            esc(&e.kind),
+            esc(&e.recorded_at)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<rect x=\"{:.1}\" y=\"30\" width=\"14\" height=\"20\" fill=\"#090\"/><text x=\"{:.1}\" y=\"24\" font-size=\"12\">checkpoint: first {} records signed</text>\n</svg>",
+        width - 40.0,
+        width - 230.0,
+        m.ledger.checkpoint_size
+    );
+    s
+}
+
+/// Instructions for checking the bundle by hand.
+pub fn verify_txt(m: &Manifest) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "HOW TO CHECK THIS EVIDENCE BUNDLE\n=================================\n\n\
+This bundle holds {} exhibit(s) from the ledger {}. Every claim in it can be\n\
+checked offline, with custody or with standard tools alone. The byte formats are in\n\
+custody's SPEC.md (sections 3 to 7 and 11).\n",
+        m.exhibits.len(),
+        m.ledger.origin
+    );
+    t.push_str(
+        "1. WITH CUSTODY\n\n   custody verify-bundle THIS.zip --trust LEDGER_KEY.pub --trust EXPORTER_KEY.pub\n\n\
+   It prints every check and exits 0 when all pass, 1 when any fails, 2 when the file\n\
+   cannot be read safely. Get the trusted .pub files from their owners, not from this bundle.\n\n",
+    );
+    let _ = writeln!(
+        t,
+        "2. WITH STANDARD TOOLS (unzip the bundle into an empty directory first)\n\n\
+   a) Every file is intact:\n\n      sha256sum -c SHA256SUMS\n\n\
+   b) The manifest was signed by the exporting key {} (fingerprint {}):\n\n\
+      openssl pkeyutl -verify -pubin -inkey {} -rawin -in manifest.json -sigfile manifest.sig\n\n\
+      Check that the digests in SHA256SUMS are the ones listed under \"files\" in manifest.json:\n\
+      the signature covers the manifest, and through it every file.\n\n\
+   c) The checkpoint was signed by the ledger key {} (file {}). Its text is the\n\
+      first three lines of checkpoint.txt plus a newline; the signature is the base64 after\n\
+      the ledger name on the last line, minus its first 4 bytes (the key ID):\n\n\
+      head -n 3 checkpoint.txt > checkpoint.body\n\
+      tail -n 1 checkpoint.txt | awk '{{print $3}}' | base64 -d | tail -c 64 > checkpoint.sig\n\
+      openssl pkeyutl -verify -pubin -inkey {} -rawin -in checkpoint.body -sigfile checkpoint.sig\n",
+        m.exporter.key_id,
+        m.exporter.fingerprint,
+        m.exporter.key_file,
+        m.ledger.key_id,
+        m.ledger.key_file,
+        m.ledger.key_file
+    );
+    if let Some(e) = m.exhibits.first() {
+        let _ = writeln!(
+            t,
+            "   d) Each exhibit is in the ledger. For record {seq}:\n\n\
+      - its record bytes are \"record_bytes\" in manifest.json (base64); its leaf hash is\n\
+        SHA-256 of one zero byte followed by those bytes:\n\n\
+        (printf '\\000'; echo '{rb}' | base64 -d) | sha256sum\n\n\
+        which must print {leaf}\n\n\
+      - fold the inclusion proof (\"inclusion_proof\", or proofs/{seq}.tlog-proof) as RFC 9162\n\
+        section 2.1.3.2 says: start with r = leaf hash, fn = {seq}, sn = {last}; for each\n\
+        proof hash p: if fn is odd or fn = sn, r = SHA-256(0x01 || p || r) and then, if fn\n\
+        is even, shift fn and sn right until fn is odd or zero; otherwise\n\
+        r = SHA-256(0x01 || r || p); then shift fn and sn right by one. At the end sn must\n\
+        be 0 and r must equal the root on the third line of checkpoint.txt ({root}).\n\n\
+      - the signature: the signed message is the 21 bytes \"custody/v1/statement\\n\"\n\
+        followed by the decoded \"statement_bytes\"; the signature is \"signature\"; the key\n\
+        is {key}:\n\n\
+        (printf 'custody/v1/statement\\n'; echo '<statement_bytes>' | base64 -d) > msg.bin\n\
+        echo '<signature>' | base64 -d > sig.bin\n\
+        openssl pkeyutl -verify -pubin -inkey {key} -rawin -in msg.bin -sigfile sig.bin\n",
+            seq = e.seq,
+            rb = e.record_bytes,
+            leaf = e.leaf_hash,
+            last = m.ledger.checkpoint_size.saturating_sub(1),
+            root = m.ledger.checkpoint_root,
+            key = e.signer_key_file,
+        );
+    }
+    t.push_str(
+        "   e) Testimony text: for an exhibit with \"content\", SHA-256 of the 32-byte salt (hex in\n\
+      the manifest) followed by the text file's bytes must equal the record's commitment:\n\n\
+      (echo '<salt hex>' | xxd -r -p; cat content/<seq>.txt) | sha256sum\n\n\
+   f) Media: sha256sum of a media file must equal the record's \"sha256\".\n\n\
+Nothing else from the ledger is in this bundle: the proof hashes reveal no other record.\n",
+    );
+    t
+}
