@@ -161,76 +161,100 @@ fn timeline(m: &Manifest) -> String {
 
 /// Instructions for checking the bundle by hand.
 pub fn verify_txt(m: &Manifest) -> String {
-    let mut t = String::new();
-    let _ = writeln!(
-        t,
-        "HOW TO CHECK THIS EVIDENCE BUNDLE\n=================================\n\n\
-This bundle holds {} exhibit(s) from the ledger {}. Every claim in it can be\n\
-checked offline, with custody or with standard tools alone. The byte formats are in\n\
-custody's SPEC.md (sections 3 to 7 and 11).\n",
-        m.exhibits.len(),
-        m.ledger.origin
-    );
-    t.push_str(
-        "1. WITH CUSTODY\n\n   custody verify-bundle THIS.zip --trust LEDGER_KEY.pub --trust EXPORTER_KEY.pub\n\n\
-   It prints every check and exits 0 when all pass, 1 when any fails, 2 when the file\n\
-   cannot be read safely. Get the trusted .pub files from their owners, not from this bundle.\n\n",
-    );
-    let _ = writeln!(
-        t,
-        "2. WITH STANDARD TOOLS (unzip the bundle into an empty directory first)\n\n\
-   a) Every file is intact:\n\n      sha256sum -c SHA256SUMS\n\n\
-   b) The manifest was signed by the exporting key {} (fingerprint {}):\n\n\
-      openssl pkeyutl -verify -pubin -inkey {} -rawin -in manifest.json -sigfile manifest.sig\n\n\
-      Check that the digests in SHA256SUMS are the ones listed under \"files\" in manifest.json:\n\
-      the signature covers the manifest, and through it every file.\n\n\
-   c) The checkpoint was signed by the ledger key {} (file {}). Its text is the\n\
-      first three lines of checkpoint.txt plus a newline; the signature is the base64 after\n\
-      the ledger name on the last line, minus its first 4 bytes (the key ID):\n\n\
-      head -n 3 checkpoint.txt > checkpoint.body\n\
-      tail -n 1 checkpoint.txt | awk '{{print $3}}' | base64 -d | tail -c 64 > checkpoint.sig\n\
-      openssl pkeyutl -verify -pubin -inkey {} -rawin -in checkpoint.body -sigfile checkpoint.sig\n",
-        m.exporter.key_id,
-        m.exporter.fingerprint,
-        m.exporter.key_file,
-        m.ledger.key_id,
-        m.ledger.key_file,
-        m.ledger.key_file
-    );
+    let head = r#"HOW TO CHECK THIS EVIDENCE BUNDLE
+=================================
+
+This bundle holds {count} exhibit(s) from the ledger {origin}. Every claim in it
+can be checked offline, with custody or with standard tools alone. The byte formats are
+in custody's SPEC.md (sections 3 to 7 and 11).
+
+1. WITH CUSTODY
+
+   custody verify-bundle THIS.zip --trust LEDGER_KEY.pub --trust EXPORTER_KEY.pub
+
+   It prints every check and exits 0 when all pass, 1 when any fails, 2 when the file
+   cannot be read safely. Get the trusted .pub files from their owners, not from this
+   bundle.
+
+2. WITH STANDARD TOOLS (unzip the bundle into an empty directory first)
+
+   a) Every file is intact:
+
+      sha256sum -c SHA256SUMS
+
+   b) The manifest was signed by the exporting key {exporter_id}
+      (fingerprint {exporter_fp}):
+
+      openssl pkeyutl -verify -pubin -inkey {exporter_file} -rawin -in manifest.json -sigfile manifest.sig
+
+      Check that the digests in SHA256SUMS are the ones listed under "files" in
+      manifest.json: the signature covers the manifest, and through it every file.
+
+   c) The checkpoint was signed by the ledger key {ledger_id} (file {ledger_file}).
+      The signed text is the first three lines of checkpoint.txt; the signature is the
+      base64 after the ledger name on the last line, without its first 4 bytes (the key ID):
+
+      head -n 3 checkpoint.txt > checkpoint.body
+      tail -n 1 checkpoint.txt | awk '{print $3}' | base64 -d | tail -c 64 > checkpoint.sig
+      openssl pkeyutl -verify -pubin -inkey {ledger_file} -rawin -in checkpoint.body -sigfile checkpoint.sig
+"#;
+    let exhibit = r#"
+   d) Each exhibit is in the ledger. For record {seq}:
+
+      - Its record bytes are "record_bytes" in manifest.json (base64). Its leaf hash is
+        SHA-256 of one zero byte followed by those bytes:
+
+        (printf '\000'; echo '{record_bytes}' | base64 -d) | sha256sum
+
+        which must print {leaf}
+
+      - Fold the inclusion proof ("inclusion_proof" in the manifest, or
+        proofs/{seq}.tlog-proof) as RFC 9162 section 2.1.3.2 says: start with r = the leaf
+        hash, fn = {seq}, sn = {last}. For each proof hash p: if fn is odd or fn = sn, then
+        r = SHA-256(0x01 || p || r) and, while fn is even and not 0, shift fn and sn right
+        by one; otherwise r = SHA-256(0x01 || r || p). Then shift fn and sn right by one.
+        At the end sn must be 0 and r must equal the root on the third line of
+        checkpoint.txt, decoded from base64 ({root}).
+
+      - The signature: the signed message is the 21 bytes "custody/v1/statement" and a
+        newline, followed by the decoded "statement_bytes"; the signature is "signature";
+        the key is {signer_file}:
+
+        (printf 'custody/v1/statement\n'; echo 'STATEMENT_BYTES' | base64 -d) > msg.bin
+        echo 'SIGNATURE' | base64 -d > sig.bin
+        openssl pkeyutl -verify -pubin -inkey {signer_file} -rawin -in msg.bin -sigfile sig.bin
+
+      Repeat for every exhibit with its own values.
+"#;
+    let tail = r#"
+   e) Testimony text: for an exhibit with "content", SHA-256 of the 32-byte salt (hex in
+      the manifest) followed by the text file's bytes must equal the record's commitment:
+
+      (echo 'SALT_HEX' | xxd -r -p; cat content/SEQ.txt) | sha256sum
+
+   f) Media: sha256sum of a media file must print the record's "sha256".
+
+Nothing else from the ledger is in this bundle: the proof hashes reveal no other record.
+"#;
+    let mut t = head
+        .replace("{count}", &m.exhibits.len().to_string())
+        .replace("{origin}", &m.ledger.origin)
+        .replace("{exporter_id}", &m.exporter.key_id)
+        .replace("{exporter_fp}", &m.exporter.fingerprint)
+        .replace("{exporter_file}", &m.exporter.key_file)
+        .replace("{ledger_id}", &m.ledger.key_id)
+        .replace("{ledger_file}", &m.ledger.key_file);
     if let Some(e) = m.exhibits.first() {
-        let _ = writeln!(
-            t,
-            "   d) Each exhibit is in the ledger. For record {seq}:\n\n\
-      - its record bytes are \"record_bytes\" in manifest.json (base64); its leaf hash is\n\
-        SHA-256 of one zero byte followed by those bytes:\n\n\
-        (printf '\\000'; echo '{rb}' | base64 -d) | sha256sum\n\n\
-        which must print {leaf}\n\n\
-      - fold the inclusion proof (\"inclusion_proof\", or proofs/{seq}.tlog-proof) as RFC 9162\n\
-        section 2.1.3.2 says: start with r = leaf hash, fn = {seq}, sn = {last}; for each\n\
-        proof hash p: if fn is odd or fn = sn, r = SHA-256(0x01 || p || r) and then, if fn\n\
-        is even, shift fn and sn right until fn is odd or zero; otherwise\n\
-        r = SHA-256(0x01 || r || p); then shift fn and sn right by one. At the end sn must\n\
-        be 0 and r must equal the root on the third line of checkpoint.txt ({root}).\n\n\
-      - the signature: the signed message is the 21 bytes \"custody/v1/statement\\n\"\n\
-        followed by the decoded \"statement_bytes\"; the signature is \"signature\"; the key\n\
-        is {key}:\n\n\
-        (printf 'custody/v1/statement\\n'; echo '<statement_bytes>' | base64 -d) > msg.bin\n\
-        echo '<signature>' | base64 -d > sig.bin\n\
-        openssl pkeyutl -verify -pubin -inkey {key} -rawin -in msg.bin -sigfile sig.bin\n",
-            seq = e.seq,
-            rb = e.record_bytes,
-            leaf = e.leaf_hash,
-            last = m.ledger.checkpoint_size.saturating_sub(1),
-            root = m.ledger.checkpoint_root,
-            key = e.signer_key_file,
+        t.push_str(
+            &exhibit
+                .replace("{seq}", &e.seq.to_string())
+                .replace("{record_bytes}", &e.record_bytes)
+                .replace("{leaf}", &e.leaf_hash)
+                .replace("{last}", &m.ledger.checkpoint_size.saturating_sub(1).to_string())
+                .replace("{root}", &m.ledger.checkpoint_root)
+                .replace("{signer_file}", &e.signer_key_file),
         );
     }
-    t.push_str(
-        "   e) Testimony text: for an exhibit with \"content\", SHA-256 of the 32-byte salt (hex in\n\
-      the manifest) followed by the text file's bytes must equal the record's commitment:\n\n\
-      (echo '<salt hex>' | xxd -r -p; cat content/<seq>.txt) | sha256sum\n\n\
-   f) Media: sha256sum of a media file must equal the record's \"sha256\".\n\n\
-Nothing else from the ledger is in this bundle: the proof hashes reveal no other record.\n",
-    );
+    t.push_str(tail);
     t
 }

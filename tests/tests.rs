@@ -3,6 +3,7 @@
 mod util;
 
 mod bad_input;
+mod bundle;
 mod cli;
 mod kat;
 mod openssl;
