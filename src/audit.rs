@@ -20,7 +20,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-const CHUNK: usize = 4096;
+/// Records per parallel chunk: bounds memory at about 1024 x 2 x 64 KiB in the worst case.
+const CHUNK: usize = 1024;
 
 /// One problem found, with the evidence.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -194,6 +195,7 @@ pub fn audit(
     let mut prev_time = 0u64;
     let mut seq = 0u64;
     let mut signatures = 0u64;
+    let (mut media_records, mut testimony_records) = (0usize, 0usize);
     let mut frames = store.journal().frames_from(MAGIC.len() as u64)?;
     let mut sled_records = store.records_iter().peekable();
     loop {
@@ -275,7 +277,7 @@ pub fn audit(
                 _ => a.find(
                     Some(seq),
                     "index-missing",
-                    format!("record {seq} is in the journal but missing from the index"),
+                    format!("record {seq} is in the journal but missing from the index (an append interrupted before it was acknowledged is indexed by `custody recover`)"),
                 ),
             }
             match rec {
@@ -290,6 +292,11 @@ pub fn audit(
                         a.find(Some(seq), "signature", format!("record {seq}: {e}"));
                     }
                     a.check_record(seq, &r, &leaf, &prev_leaf, prev_time, &origin, &ledger_key);
+                    match r.statement.body {
+                        Body::Media(_) => media_records += 1,
+                        Body::Testimony(_) => testimony_records += 1,
+                        Body::Genesis { .. } => {}
+                    }
                     prev_time = prev_time.max(r.recorded_at_ms);
                 }
             }
@@ -372,6 +379,22 @@ pub fn audit(
             "the ledger has no records, not even its genesis".into(),
         );
     }
+    // Every index entry must belong to a record: an injected entry would make a lookup
+    // (such as `verify --file`) point somewhere it should not.
+    let (leaves, media, content) = store.index_counts();
+    for (code, held, needed) in [
+        ("leaf-index", leaves, seq as usize),
+        ("media-index", media, media_records),
+        ("content-index", content, testimony_records),
+    ] {
+        if held != needed {
+            a.find(
+                None,
+                code,
+                format!("the {code} holds {held} entries, the journal's records account for {needed} (an entry was injected or removed)"),
+            );
+        }
+    }
 
     // Roots at every checkpoint.
     let mut covered_to = 0;
@@ -430,6 +453,13 @@ pub fn audit(
             size: cp.size,
             consistent,
         });
+    }
+    if stored_cps.is_empty() && !a.findings.iter().any(|f| f.code.starts_with("checkpoint")) {
+        a.find(
+            None,
+            "no-checkpoint",
+            "the ledger holds no signed checkpoint at all, although `init` signs one (they were removed)".into(),
+        );
     }
     let uncovered = (covered_to < seq).then(|| (covered_to, seq - 1));
     Ok(AuditReport {

@@ -269,9 +269,12 @@ pub fn export<W: Write + Seek>(
                         }
                     }
                 }
-                let (salt, text) = ledger.store().read_content(&t.commitment)?.ok_or_else(|| {
-                    Error::Damaged(format!("record {seq}: the testimony text is missing"))
-                })?;
+                let (salt, text) = ledger
+                    .store()
+                    .read_content(&t.commitment, t.content_len)?
+                    .ok_or_else(|| {
+                        Error::Damaged(format!("record {seq}: the testimony text is missing"))
+                    })?;
                 let file = format!("content/{seq}.txt");
                 content = Some(ContentInfo {
                     file: file.clone(),
@@ -326,7 +329,15 @@ pub fn export<W: Write + Seek>(
         }
     }
     for (name, pk) in &public_keys {
-        files.insert(name.clone(), keys::public_pem(&ed25519_dalek::VerifyingKey::from_bytes(pk).map_err(|_| Error::Damaged("a stored public key is not a valid point".into()))?).into_bytes());
+        files.insert(
+            name.clone(),
+            keys::public_pem(
+                &ed25519_dalek::VerifyingKey::from_bytes(pk).map_err(|_| {
+                    Error::Damaged("a stored public key is not a valid point".into())
+                })?,
+            )
+            .into_bytes(),
+        );
     }
     files.insert("checkpoint.txt".into(), cp_text.clone().into_bytes());
     let mut manifest = Manifest {
@@ -337,14 +348,14 @@ pub fn export<W: Write + Seek>(
         exporter: ExporterInfo {
             public_key: B64.encode(exporter_pk),
             key_id: keys::short_id(&exporter_pk),
-            fingerprint: hex::encode(keys::fingerprint(&exporter_pk)),
+            fingerprint: keys::fingerprint_string(&exporter_pk),
             key_file: key_file(&exporter_pk),
         },
         ledger: LedgerInfo {
             origin: ledger.origin().to_owned(),
             public_key: B64.encode(ledger_key),
             key_id: keys::short_id(&ledger_key),
-            fingerprint: hex::encode(keys::fingerprint(&ledger_key)),
+            fingerprint: keys::fingerprint_string(&ledger_key),
             key_file: key_file(&ledger_key),
             checkpoint_file: "checkpoint.txt".into(),
             checkpoint_size: cp.size,
@@ -354,8 +365,14 @@ pub fn export<W: Write + Seek>(
         files: BTreeMap::new(),
     };
     // The two informative files describe the manifest's content, not its digest list.
-    files.insert("VERIFY.txt".into(), report::verify_txt(&manifest).into_bytes());
-    files.insert("report.html".into(), report::html(&manifest, &reports).into_bytes());
+    files.insert(
+        "VERIFY.txt".into(),
+        report::verify_txt(&manifest).into_bytes(),
+    );
+    files.insert(
+        "report.html".into(),
+        report::html(&manifest, &reports).into_bytes(),
+    );
     let mut digests: BTreeMap<String, String> =
         files.iter().map(|(k, v)| (k.clone(), sha_hex(v))).collect();
     for (name, m) in &media_members {
@@ -413,7 +430,9 @@ fn write_zip<W: Write + Seek>(
         let mut buf = vec![0u8; 1 << 20];
         let mut n = 0u64;
         loop {
-            let k = r.read(&mut buf).map_err(|e| Error::Input(format!("{}: {e}", m.label)))?;
+            let k = r
+                .read(&mut buf)
+                .map_err(|e| Error::Input(format!("{}: {e}", m.label)))?;
             if k == 0 {
                 break;
             }
@@ -482,16 +501,26 @@ pub fn unsafe_name(name: &[u8]) -> Option<String> {
     };
     let shown = s.escape_debug();
     if s.is_empty() || s.len() > 255 {
-        return Some(format!("member name '{shown}' is empty or longer than 255 bytes"));
+        return Some(format!(
+            "member name '{shown}' is empty or longer than 255 bytes"
+        ));
     }
     if s.starts_with('/') || s.contains('\\') || s.contains(':') {
-        return Some(format!("member name '{shown}' is absolute or uses '\\' or ':'"));
+        return Some(format!(
+            "member name '{shown}' is absolute or uses '\\' or ':'"
+        ));
     }
     if s.chars().any(char::is_control) {
-        return Some(format!("member name '{shown}' contains a control character"));
+        return Some(format!(
+            "member name '{shown}' contains a control character"
+        ));
     }
-    if s.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
-        return Some(format!("member name '{shown}' has an empty, '.' or '..' segment (path traversal)"));
+    if s.split('/')
+        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
+        return Some(format!(
+            "member name '{shown}' has an empty, '.' or '..' segment (path traversal)"
+        ));
     }
     None
 }
@@ -499,15 +528,29 @@ pub fn unsafe_name(name: &[u8]) -> Option<String> {
 /// Whether a (safe) member name is one SPEC.md 11.1 allows.
 pub fn known_name(name: &str) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let hexn = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    let hexn = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    };
     match name {
-        "manifest.json" | "manifest.sig" | "checkpoint.txt" | "SHA256SUMS" | "report.html" | "VERIFY.txt" => true,
+        "manifest.json" | "manifest.sig" | "checkpoint.txt" | "SHA256SUMS" | "report.html"
+        | "VERIFY.txt" => true,
         _ => {
-            if let Some(r) = name.strip_prefix("proofs/").and_then(|r| r.strip_suffix(".tlog-proof")) {
+            if let Some(r) = name
+                .strip_prefix("proofs/")
+                .and_then(|r| r.strip_suffix(".tlog-proof"))
+            {
                 digits(r)
-            } else if let Some(r) = name.strip_prefix("keys/").and_then(|r| r.strip_suffix(".pub")) {
+            } else if let Some(r) = name
+                .strip_prefix("keys/")
+                .and_then(|r| r.strip_suffix(".pub"))
+            {
                 hexn(r, 8)
-            } else if let Some(r) = name.strip_prefix("content/").and_then(|r| r.strip_suffix(".txt")) {
+            } else if let Some(r) = name
+                .strip_prefix("content/")
+                .and_then(|r| r.strip_suffix(".txt"))
+            {
                 digits(r)
             } else if let Some(r) = name.strip_prefix("media/") {
                 hexn(r, 64)
@@ -529,7 +572,10 @@ struct Member {
 fn read_members<R: Read + Seek>(reader: R) -> Result<BTreeMap<String, Member>, BundleError> {
     let mut z = zip::ZipArchive::new(reader).map_err(|e| BundleError::NotZip(e.to_string()))?;
     if z.len() > MAX_MEMBERS {
-        return Err(BundleError::Unsafe(format!("{} members, more than {MAX_MEMBERS}", z.len())));
+        return Err(BundleError::Unsafe(format!(
+            "{} members, more than {MAX_MEMBERS}",
+            z.len()
+        )));
     }
     if z.has_duplicate_names() {
         return Err(BundleError::Unsafe("two members have the same name".into()));
@@ -537,35 +583,62 @@ fn read_members<R: Read + Seek>(reader: R) -> Result<BTreeMap<String, Member>, B
     let mut names = Vec::with_capacity(z.len());
     let mut lower = BTreeSet::new();
     for i in 0..z.len() {
-        let f = z.by_index_raw(i).map_err(|e| BundleError::NotZip(e.to_string()))?;
+        let f = z
+            .by_index_raw(i)
+            .map_err(|e| BundleError::NotZip(e.to_string()))?;
         if let Some(reason) = unsafe_name(f.name_raw()) {
             return Err(BundleError::Unsafe(reason));
         }
         let name = String::from_utf8_lossy(f.name_raw()).into_owned();
-        if f.is_dir() || f.is_symlink() || f.unix_mode().is_some_and(|m| m & 0o170000 != 0 && m & 0o170000 != 0o100000) {
-            return Err(BundleError::Unsafe(format!("member '{name}' is a link, directory or special file")));
+        if f.is_dir()
+            || f.is_symlink()
+            || f.unix_mode()
+                .is_some_and(|m| m & 0o170000 != 0 && m & 0o170000 != 0o100000)
+        {
+            return Err(BundleError::Unsafe(format!(
+                "member '{name}' is a link, directory or special file"
+            )));
         }
         if f.encrypted() {
             return Err(BundleError::Unsafe(format!("member '{name}' is encrypted")));
         }
-        if !matches!(f.compression(), zip::CompressionMethod::Stored | zip::CompressionMethod::Deflated) {
-            return Err(BundleError::Unsafe(format!("member '{name}' uses an unsupported compression method")));
+        if !matches!(
+            f.compression(),
+            zip::CompressionMethod::Stored | zip::CompressionMethod::Deflated
+        ) {
+            return Err(BundleError::Unsafe(format!(
+                "member '{name}' uses an unsupported compression method"
+            )));
         }
-        let limit = if name.starts_with("media/") { MAX_MEDIA } else { MAX_MEMBER };
+        let limit = if name.starts_with("media/") {
+            MAX_MEDIA
+        } else {
+            MAX_MEMBER
+        };
         if f.size() > limit {
-            return Err(BundleError::Unsafe(format!("member '{name}' is {} bytes, over the limit of {limit}", f.size())));
+            return Err(BundleError::Unsafe(format!(
+                "member '{name}' is {} bytes, over the limit of {limit}",
+                f.size()
+            )));
         }
         if f.size() > (1 << 20) && f.size() / f.compressed_size().max(1) > MAX_RATIO {
-            return Err(BundleError::Unsafe(format!("member '{name}' expands {}x: a compression bomb", f.size() / f.compressed_size().max(1))));
+            return Err(BundleError::Unsafe(format!(
+                "member '{name}' expands {}x: a compression bomb",
+                f.size() / f.compressed_size().max(1)
+            )));
         }
         if !lower.insert(name.to_ascii_lowercase()) {
-            return Err(BundleError::Unsafe(format!("member '{name}' differs from another only by case")));
+            return Err(BundleError::Unsafe(format!(
+                "member '{name}' differs from another only by case"
+            )));
         }
         names.push(name);
     }
     let mut out = BTreeMap::new();
     for (i, name) in names.into_iter().enumerate() {
-        let f = z.by_index(i).map_err(|e| BundleError::NotZip(e.to_string()))?;
+        let f = z
+            .by_index(i)
+            .map_err(|e| BundleError::NotZip(e.to_string()))?;
         let declared = f.size();
         let media = name.starts_with("media/");
         // Enforce the declared size while reading, whatever the headers claim.
@@ -575,13 +648,17 @@ fn read_members<R: Read + Seek>(reader: R) -> Result<BTreeMap<String, Member>, B
         let mut buf = vec![0u8; 1 << 16];
         let mut n = 0u64;
         loop {
-            let k = r.read(&mut buf).map_err(|e| BundleError::Unsafe(format!("member '{name}' cannot be read: {e}")))?;
+            let k = r
+                .read(&mut buf)
+                .map_err(|e| BundleError::Unsafe(format!("member '{name}' cannot be read: {e}")))?;
             if k == 0 {
                 break;
             }
             n += k as u64;
             if n > declared {
-                return Err(BundleError::Unsafe(format!("member '{name}' holds more bytes than it declares")));
+                return Err(BundleError::Unsafe(format!(
+                    "member '{name}' holds more bytes than it declares"
+                )));
             }
             h.update(&buf[..k]);
             if !media {
@@ -617,14 +694,19 @@ fn decode_key(b64: &str) -> std::result::Result<[u8; 32], String> {
         .ok_or_else(|| format!("'{b64}' is not a base64 32-byte key"))
 }
 
-fn key_file_holds(members: &BTreeMap<String, Member>, file: &str, key: &[u8; 32]) -> std::result::Result<(), String> {
+fn key_file_holds(
+    members: &BTreeMap<String, Member>,
+    file: &str,
+    key: &[u8; 32],
+) -> std::result::Result<(), String> {
     let pem = members
         .get(file)
         .and_then(|m| m.bytes.as_ref())
         .ok_or_else(|| format!("{file} is missing"))?;
     let text = std::str::from_utf8(pem).map_err(|_| format!("{file} is not text"))?;
     use ed25519_dalek::pkcs8::DecodePublicKey;
-    let k = ed25519_dalek::VerifyingKey::from_public_key_pem(text).map_err(|e| format!("{file}: {e}"))?;
+    let k = ed25519_dalek::VerifyingKey::from_public_key_pem(text)
+        .map_err(|e| format!("{file}: {e}"))?;
     if &k.to_bytes() != key {
         return Err(format!("{file} holds another key"));
     }
@@ -632,10 +714,19 @@ fn key_file_holds(members: &BTreeMap<String, Member>, file: &str, key: &[u8; 32]
 }
 
 /// Verifies a bundle (SPEC.md 11.3). `Err` only when it cannot be read safely.
-pub fn verify_bundle<R: Read + Seek>(reader: R, opts: &VerifyOptions) -> Result<BundleReport, BundleError> {
+pub fn verify_bundle<R: Read + Seek>(
+    reader: R,
+    opts: &VerifyOptions,
+) -> Result<BundleReport, BundleError> {
     let members = read_members(reader)?;
     let mut c = Checks(Vec::new());
-    c.add("archive safety", Ok(format!("{} members; no links, traversal, duplicates or bombs", members.len())));
+    c.add(
+        "archive safety",
+        Ok(format!(
+            "{} members; no links, traversal, duplicates or bombs",
+            members.len()
+        )),
+    );
     let manifest = verify_parts(&members, opts, &mut c);
     Ok(BundleReport {
         checks: c.0,
@@ -644,17 +735,45 @@ pub fn verify_bundle<R: Read + Seek>(reader: R, opts: &VerifyOptions) -> Result<
     })
 }
 
-fn verify_parts(members: &BTreeMap<String, Member>, opts: &VerifyOptions, c: &mut Checks) -> Option<Manifest> {
+fn verify_parts(
+    members: &BTreeMap<String, Member>,
+    opts: &VerifyOptions,
+    c: &mut Checks,
+) -> Option<Manifest> {
     // 2. The required members.
-    let required = ["manifest.json", "manifest.sig", "SHA256SUMS", "checkpoint.txt"];
-    let missing: Vec<&str> = required.iter().copied().filter(|n| !members.contains_key(*n)).collect();
-    if !c.add("required files", if missing.is_empty() { Ok("manifest.json, manifest.sig, SHA256SUMS and checkpoint.txt are present".into()) } else { Err(format!("missing: {}", missing.join(", "))) }) {
+    let required = [
+        "manifest.json",
+        "manifest.sig",
+        "SHA256SUMS",
+        "checkpoint.txt",
+    ];
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|n| !members.contains_key(*n))
+        .collect();
+    if !c.add(
+        "required files",
+        if missing.is_empty() {
+            Ok("manifest.json, manifest.sig, SHA256SUMS and checkpoint.txt are present".into())
+        } else {
+            Err(format!("missing: {}", missing.join(", ")))
+        },
+    ) {
         return None;
     }
-    let held = |n: &str| members.get(n).and_then(|m| m.bytes.as_deref()).unwrap_or_default();
+    let held = |n: &str| {
+        members
+            .get(n)
+            .and_then(|m| m.bytes.as_deref())
+            .unwrap_or_default()
+    };
     for name in members.keys() {
         if !known_name(name) {
-            c.add(format!("file {name}"), Err("an added file: not part of the bundle format".into()));
+            c.add(
+                format!("file {name}"),
+                Err("an added file: not part of the bundle format".into()),
+            );
         }
     }
     // 3. SHA256SUMS.
@@ -663,73 +782,144 @@ fn verify_parts(members: &BTreeMap<String, Member>, opts: &VerifyOptions, c: &mu
     let manifest: Manifest = match serde_json::from_slice(held("manifest.json")) {
         Ok(m) => m,
         Err(e) => {
-            c.add("manifest", Err(format!("manifest.json is not a valid manifest: {e}")));
+            c.add(
+                "manifest",
+                Err(format!("manifest.json is not a valid manifest: {e}")),
+            );
             return None;
         }
     };
-    c.add("manifest format", if manifest.format == FORMAT { Ok(FORMAT.into()) } else { Err(format!("format is '{}', expected '{FORMAT}'", manifest.format)) });
-    let expected: BTreeSet<&String> = members.keys().filter(|n| !["manifest.json", "manifest.sig", "SHA256SUMS"].contains(&n.as_str())).collect();
+    c.add(
+        "manifest format",
+        if manifest.format == FORMAT {
+            Ok(FORMAT.into())
+        } else {
+            Err(format!(
+                "format is '{}', expected '{FORMAT}'",
+                manifest.format
+            ))
+        },
+    );
+    let expected: BTreeSet<&String> = members
+        .keys()
+        .filter(|n| !["manifest.json", "manifest.sig", "SHA256SUMS"].contains(&n.as_str()))
+        .collect();
     let listed: BTreeSet<&String> = manifest.files.keys().collect();
     let mut problems = Vec::new();
     for n in expected.difference(&listed) {
         problems.push(format!("{n} is in the bundle but not in the manifest"));
     }
     for n in listed.difference(&expected) {
-        problems.push(format!("{n} is in the manifest but missing from the bundle"));
+        problems.push(format!(
+            "{n} is in the manifest but missing from the bundle"
+        ));
     }
     for (n, d) in &manifest.files {
-        if let Some(m) = members.get(n) {
-            if &hex::encode(m.digest) != d {
-                problems.push(format!("{n} does not match the digest the signed manifest gives"));
-            }
+        if let Some(m) = members.get(n)
+            && &hex::encode(m.digest) != d
+        {
+            problems.push(format!(
+                "{n} does not match the digest the signed manifest gives"
+            ));
         }
-        if let Some(s) = sums.as_ref().and_then(|s| s.get(n)) {
-            if s != d {
-                problems.push(format!("SHA256SUMS and the manifest disagree on {n}"));
-            }
+        if let Some(s) = sums.as_ref().and_then(|s| s.get(n))
+            && s != d
+        {
+            problems.push(format!("SHA256SUMS and the manifest disagree on {n}"));
         }
     }
-    c.add("manifest file list", if problems.is_empty() { Ok(format!("{} files, each matching its signed digest", manifest.files.len())) } else { Err(problems.join("; ")) });
+    c.add(
+        "manifest file list",
+        if problems.is_empty() {
+            Ok(format!(
+                "{} files, each matching its signed digest",
+                manifest.files.len()
+            ))
+        } else {
+            Err(problems.join("; "))
+        },
+    );
     // 5. Manifest signature.
     let exporter = decode_key(&manifest.exporter.public_key);
-    c.add("manifest signature", exporter.clone().and_then(|pk| {
-        let sig: [u8; 64] = held("manifest.sig").try_into().map_err(|_| "manifest.sig is not 64 bytes".to_string())?;
-        keys::verify_strict(&pk, held("manifest.json"), &sig).map_err(|e| format!("{e} (exporter key {})", keys::short_id(&pk)))?;
-        key_file_holds(members, &manifest.exporter.key_file, &pk)?;
-        Ok(format!("manifest.json is signed by the exporting key {}", keys::short_id(&pk)))
-    }));
+    c.add(
+        "manifest signature",
+        exporter.clone().and_then(|pk| {
+            let sig: [u8; 64] = held("manifest.sig")
+                .try_into()
+                .map_err(|_| "manifest.sig is not 64 bytes".to_string())?;
+            keys::verify_strict(&pk, held("manifest.json"), &sig)
+                .map_err(|e| format!("{e} (exporter key {})", keys::short_id(&pk)))?;
+            key_file_holds(members, &manifest.exporter.key_file, &pk)?;
+            Ok(format!(
+                "manifest.json is signed by the exporting key {}",
+                keys::short_id(&pk)
+            ))
+        }),
+    );
     // 6. Checkpoint.
     let ledger_key = decode_key(&manifest.ledger.public_key);
     let cp = ledger_key.clone().and_then(|pk| {
-        let text = std::str::from_utf8(held("checkpoint.txt")).map_err(|_| "checkpoint.txt is not UTF-8".to_string())?;
+        let text = std::str::from_utf8(held("checkpoint.txt"))
+            .map_err(|_| "checkpoint.txt is not UTF-8".to_string())?;
         let cp = open_checkpoint(text, &manifest.ledger.origin, &pk).map_err(|e| e.to_string())?;
-        if cp.size != manifest.ledger.checkpoint_size || B64.encode(cp.root) != manifest.ledger.checkpoint_root {
+        if cp.size != manifest.ledger.checkpoint_size
+            || B64.encode(cp.root) != manifest.ledger.checkpoint_root
+        {
             return Err("the checkpoint's size or root differs from the manifest's".into());
         }
         key_file_holds(members, &manifest.ledger.key_file, &pk)?;
         Ok(cp)
     });
-    c.add("checkpoint signature", cp.as_ref().map(|cp| format!("checkpoint of {} records of ledger {} signed by the ledger key {}", cp.size, manifest.ledger.origin, manifest.ledger.key_id)).map_err(Clone::clone));
+    c.add(
+        "checkpoint signature",
+        cp.as_ref()
+            .map(|cp| {
+                format!(
+                    "checkpoint of {} records of ledger {} signed by the ledger key {}",
+                    cp.size, manifest.ledger.origin, manifest.ledger.key_id
+                )
+            })
+            .map_err(Clone::clone),
+    );
     // 7-9. Exhibits.
     for ex in &manifest.exhibits {
         verify_exhibit(ex, &manifest, members, cp.as_ref().ok(), opts, c);
     }
     // 10. Trust.
     if !opts.trust.is_empty() {
-        let trusted = |k: &std::result::Result<[u8; 32], String>| k.as_ref().is_ok_and(|k| opts.trust.contains(k));
+        let trusted = |k: &std::result::Result<[u8; 32], String>| {
+            k.as_ref().is_ok_and(|k| opts.trust.contains(k))
+        };
         let mut bad = Vec::new();
         if !trusted(&ledger_key) {
-            bad.push(format!("the ledger key {} is not one you trust", manifest.ledger.key_id));
+            bad.push(format!(
+                "the ledger key {} is not one you trust",
+                manifest.ledger.key_id
+            ));
         }
         if !trusted(&exporter) {
-            bad.push(format!("the manifest is signed by key {}, which is not one you trust", manifest.exporter.key_id));
+            bad.push(format!(
+                "the manifest is signed by key {}, which is not one you trust",
+                manifest.exporter.key_id
+            ));
         }
-        c.add("trusted keys", if bad.is_empty() { Ok("the ledger key and the exporting key are among the keys you trust".into()) } else { Err(bad.join("; ")) });
+        c.add(
+            "trusted keys",
+            if bad.is_empty() {
+                Ok("the ledger key and the exporting key are among the keys you trust".into())
+            } else {
+                Err(bad.join("; "))
+            },
+        );
     }
     Some(manifest)
 }
 
-fn check_sums(text: &[u8], members: &BTreeMap<String, Member>, c: &mut Checks) -> Option<BTreeMap<String, String>> {
+fn check_sums(
+    text: &[u8],
+    members: &BTreeMap<String, Member>,
+    c: &mut Checks,
+) -> Option<BTreeMap<String, String>> {
     let Ok(text) = std::str::from_utf8(text) else {
         c.add("SHA256SUMS", Err("SHA256SUMS is not text".into()));
         return None;
@@ -755,7 +945,9 @@ fn check_sums(text: &[u8], members: &BTreeMap<String, Member>, c: &mut Checks) -
         }
         match sums.get(n) {
             None => problems.push(format!("{n} is not listed (an added file)")),
-            Some(d) if d != &hex::encode(m.digest) => problems.push(format!("{n} was altered (digest differs)")),
+            Some(d) if d != &hex::encode(m.digest) => {
+                problems.push(format!("{n} was altered (digest differs)"))
+            }
             Some(_) => {}
         }
     }
@@ -764,7 +956,14 @@ fn check_sums(text: &[u8], members: &BTreeMap<String, Member>, c: &mut Checks) -
             problems.push(format!("{n} is listed but missing (a removed file)"));
         }
     }
-    c.add("SHA256SUMS", if problems.is_empty() { Ok(format!("all {} files match", sums.len())) } else { Err(problems.join("; ")) });
+    c.add(
+        "SHA256SUMS",
+        if problems.is_empty() {
+            Ok(format!("all {} files match", sums.len()))
+        } else {
+            Err(problems.join("; "))
+        },
+    );
     Some(sums)
 }
 
@@ -781,7 +980,11 @@ fn verify_exhibit(
     let decoded = B64
         .decode(&ex.record_bytes)
         .map_err(|_| "record_bytes is not base64".to_string())
-        .and_then(|b| Record::decode(&b).map(|r| (r, b)).map_err(|e| format!("the record does not decode: {e}")));
+        .and_then(|b| {
+            Record::decode(&b)
+                .map(|r| (r, b))
+                .map_err(|e| format!("the record does not decode: {e}"))
+        });
     let (rec, bytes) = match decoded {
         Ok(x) => x,
         Err(e) => {
@@ -792,17 +995,24 @@ fn verify_exhibit(
     let leaf = leaf_hash(&bytes);
     let view = RecordView::new(&rec, &bytes);
     let mut diffs = Vec::new();
-    let same = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
+    let same =
+        |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
     for (field, ok) in [
         ("seq", rec.seq == seq),
         ("kind", view.kind == ex.kind),
         ("leaf_hash", view.leaf_hash == ex.leaf_hash),
         ("prev", view.prev == ex.prev),
-        ("statement_bytes", view.statement_bytes == ex.statement_bytes),
+        (
+            "statement_bytes",
+            view.statement_bytes == ex.statement_bytes,
+        ),
         ("signature", view.signature == ex.signature),
         ("signer_key", view.signer_key == ex.signer_key),
         ("signer_key_id", view.signer_key_id == ex.signer_key_id),
-        ("signer_fingerprint", view.signer_fingerprint == ex.signer_fingerprint),
+        (
+            "signer_fingerprint",
+            view.signer_fingerprint == ex.signer_fingerprint,
+        ),
         ("claimed_at_ms", view.claimed_at_ms == ex.claimed_at_ms),
         ("claimed_at", view.claimed_at == ex.claimed_at),
         ("recorded_at_ms", view.recorded_at_ms == ex.recorded_at_ms),
@@ -813,51 +1023,126 @@ fn verify_exhibit(
             diffs.push(field);
         }
     }
-    c.add(format!("exhibit {seq} record"), if diffs.is_empty() { Ok(format!("record {seq} ({}) decodes and matches the manifest", ex.kind)) } else { Err(format!("the manifest's {} differ from the record bytes", diffs.join(", "))) });
-    c.add(format!("exhibit {seq} signature"), keys::verify_strict(&rec.statement.signer, &record::signing_message(&rec.statement_bytes), &rec.signature)
+    c.add(
+        format!("exhibit {seq} record"),
+        if diffs.is_empty() {
+            Ok(format!(
+                "record {seq} ({}) decodes and matches the manifest",
+                ex.kind
+            ))
+        } else {
+            Err(format!(
+                "the manifest's {} differ from the record bytes",
+                diffs.join(", ")
+            ))
+        },
+    );
+    c.add(
+        format!("exhibit {seq} signature"),
+        keys::verify_strict(
+            &rec.statement.signer,
+            &record::signing_message(&rec.statement_bytes),
+            &rec.signature,
+        )
         .map_err(|e| e.to_string())
         .and_then(|()| key_file_holds(members, &ex.signer_key_file, &rec.statement.signer))
-        .map(|()| format!("signed by key {} at {} (claimed), recorded {}", view.signer_key_id, view.claimed_at, view.recorded_at)));
+        .map(|()| {
+            format!(
+                "signed by key {} at {} (claimed), recorded {}",
+                view.signer_key_id, view.claimed_at, view.recorded_at
+            )
+        }),
+    );
     // Inclusion.
     let inclusion = (|| {
         let cp = cp.ok_or_else(|| "no verified checkpoint to check against".to_string())?;
-        let proof: Vec<Hash> = ex.inclusion_proof.iter().map(|h| B64.decode(h).ok().and_then(|v| v.try_into().ok()).ok_or_else(|| "a proof hash is not base64 of 32 bytes".to_string())).collect::<std::result::Result<_, _>>()?;
-        merkle::verify_inclusion_proof(&leaf, seq, cp.size, &proof, &cp.root).map_err(|e| e.to_string())?;
+        let proof: Vec<Hash> = ex
+            .inclusion_proof
+            .iter()
+            .map(|h| {
+                B64.decode(h)
+                    .ok()
+                    .and_then(|v| v.try_into().ok())
+                    .ok_or_else(|| "a proof hash is not base64 of 32 bytes".to_string())
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        merkle::verify_inclusion_proof(&leaf, seq, cp.size, &proof, &cp.root)
+            .map_err(|e| e.to_string())?;
         let text = held(&ex.proof_file).ok_or_else(|| format!("{} is missing", ex.proof_file))?;
-        let t = InclusionProofText::parse(std::str::from_utf8(text).map_err(|_| "proof file is not text".to_string())?).map_err(|e| e.to_string())?;
-        if ex.proof_file != format!("proofs/{seq}.tlog-proof") || t.index != seq || t.hashes != proof || t.checkpoint.as_bytes() != held("checkpoint.txt").unwrap_or_default() {
-            return Err(format!("{} does not hold this exhibit's proof against checkpoint.txt", ex.proof_file));
+        let t = InclusionProofText::parse(
+            std::str::from_utf8(text).map_err(|_| "proof file is not text".to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+        if ex.proof_file != format!("proofs/{seq}.tlog-proof")
+            || t.index != seq
+            || t.hashes != proof
+            || t.checkpoint.as_bytes() != held("checkpoint.txt").unwrap_or_default()
+        {
+            return Err(format!(
+                "{} does not hold this exhibit's proof against checkpoint.txt",
+                ex.proof_file
+            ));
         }
-        Ok(format!("a {}-hash proof leads from the leaf hash to the checkpoint root", proof.len()))
+        Ok(format!(
+            "a {}-hash proof leads from the leaf hash to the checkpoint root",
+            proof.len()
+        ))
     })();
-    c.add(format!("exhibit {seq} inclusion"), inclusion.map_err(|e: String| e));
+    c.add(
+        format!("exhibit {seq} inclusion"),
+        inclusion.map_err(|e: String| e),
+    );
     match &rec.statement.body {
         Body::Testimony(t) => {
             if let Some(ci) = &ex.content {
-                c.add(format!("exhibit {seq} content"), (|| {
-                    let text = held(&ci.file).ok_or_else(|| format!("{} is missing", ci.file))?;
-                    let salt: [u8; 32] = hex::decode(&ci.salt).ok().and_then(|v| v.try_into().ok()).ok_or_else(|| "the salt is not 32 bytes of hex".to_string())?;
-                    if text.len() as u64 != t.content_len || record::commitment(&salt, text) != t.commitment {
-                        return Err(format!("{} does not match the signed commitment: the text was altered", ci.file));
-                    }
-                    Ok(format!("{} ({} bytes) matches the signed commitment", ci.file, text.len()))
-                })());
+                c.add(
+                    format!("exhibit {seq} content"),
+                    (|| {
+                        let text =
+                            held(&ci.file).ok_or_else(|| format!("{} is missing", ci.file))?;
+                        let salt: [u8; 32] = hex::decode(&ci.salt)
+                            .ok()
+                            .and_then(|v| v.try_into().ok())
+                            .ok_or_else(|| "the salt is not 32 bytes of hex".to_string())?;
+                        if text.len() as u64 != t.content_len
+                            || record::commitment(&salt, text) != t.commitment
+                        {
+                            return Err(format!(
+                                "{} does not match the signed commitment: the text was altered",
+                                ci.file
+                            ));
+                        }
+                        Ok(format!(
+                            "{} ({} bytes) matches the signed commitment",
+                            ci.file,
+                            text.len()
+                        ))
+                    })(),
+                );
             }
         }
         Body::Media(m) => {
             if let Some(f) = &ex.media_file {
-                c.add(format!("exhibit {seq} media file"), match members.get(f) {
-                    None => Err(format!("{f} is missing")),
-                    Some(mm) if mm.digest == m.sha256 && mm.size == m.size => Ok(format!("{f} is the recorded file ({} bytes)", m.size)),
-                    Some(_) => Err(format!("{f} is not the recorded file (its SHA-256 or size differs)")),
-                });
+                c.add(
+                    format!("exhibit {seq} media file"),
+                    match members.get(f) {
+                        None => Err(format!("{f} is missing")),
+                        Some(mm) if mm.digest == m.sha256 && mm.size == m.size => {
+                            Ok(format!("{f} is the recorded file ({} bytes)", m.size))
+                        }
+                        Some(_) => Err(format!(
+                            "{f} is not the recorded file (its SHA-256 or size differs)"
+                        )),
+                    },
+                );
             }
             if let Some(dir) = &opts.media_dir {
                 let mut candidates = vec![dir.join(hex::encode(m.sha256))];
-                if let Some(n) = &m.name {
-                    if unsafe_name(n.as_bytes()).is_none() && !n.contains('/') {
-                        candidates.push(dir.join(n));
-                    }
+                if let Some(n) = &m.name
+                    && unsafe_name(n.as_bytes()).is_none()
+                    && !n.contains('/')
+                {
+                    candidates.push(dir.join(n));
                 }
                 match candidates.iter().find(|p| p.is_file()) {
                     None => c.add(format!("exhibit {seq} media in {}", dir.display()), Ok("file not provided".into())),

@@ -84,6 +84,11 @@ pub fn fingerprint(public: &[u8; 32]) -> Hash {
     Sha256::digest(public).into()
 }
 
+/// The fingerprint as people and manifests show it: `SHA256:` and the hex digest.
+pub fn fingerprint_string(public: &[u8; 32]) -> String {
+    format!("SHA256:{}", hex::encode(fingerprint(public)))
+}
+
 /// Short key ID used in listings and records: the first 4 bytes of the fingerprint, hex.
 pub fn short_id(public: &[u8; 32]) -> String {
     hex::encode(&fingerprint(public)[..4])
@@ -314,6 +319,10 @@ pub fn verify_strict(
     signature: &[u8; 64],
 ) -> Result<(), SignatureError> {
     let key = VerifyingKey::from_bytes(public).map_err(|_| SignatureError::BadKey)?;
+    // One key, one encoding: a non-canonical point encoding would give a second key ID.
+    if key.to_edwards().compress().to_bytes() != *public {
+        return Err(SignatureError::BadKey);
+    }
     if key.is_weak() {
         return Err(SignatureError::WeakKey);
     }

@@ -162,6 +162,58 @@ pub struct MediaInput {
     pub description: Option<String>,
 }
 
+/// Whether a command may change the ledger when it opens it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reading and verifying: nothing on disk changes.
+    Read,
+    /// Appending, signing checkpoints, auditing: an interrupted append is completed first.
+    Write,
+}
+
+/// The rules every signed statement obeys at its position, whether appended now or found
+/// in the journal: a strict signature, genesis exactly at record 0, and a claimed time no
+/// later than the recording time allows.
+fn check_signed(
+    statement: &Statement,
+    bytes: &[u8],
+    signature: &[u8; 64],
+    seq: u64,
+    recorded_at_ms: u64,
+) -> Result<()> {
+    if bytes.len() > record::MAX_STATEMENT {
+        return Err(Error::Input("the statement is larger than 64 KiB".into()));
+    }
+    if Statement::decode(bytes).ok().as_ref() != Some(statement) {
+        return Err(Error::Input(
+            "the statement bytes do not encode the statement".into(),
+        ));
+    }
+    keys::verify_strict(
+        &statement.signer,
+        &record::signing_message(bytes),
+        signature,
+    )
+    .map_err(|e| Error::Input(format!("statement signature refused: {e}")))?;
+    let is_genesis = matches!(statement.body, Body::Genesis { .. });
+    if is_genesis != (seq == 0) {
+        return Err(Error::Input(if seq == 0 {
+            "record 0 must be the genesis statement".into()
+        } else {
+            "a genesis statement can only be record 0".into()
+        }));
+    }
+    if statement.claimed_at_ms > recorded_at_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+        return Err(Error::Input(format!(
+            "the signer's clock ({}) is ahead of the ledger's ({}) by more than {} minutes; fix the clock and sign again",
+            record::rfc3339(statement.claimed_at_ms),
+            record::rfc3339(recorded_at_ms),
+            MAX_CLOCK_SKEW_MS / 60_000
+        )));
+    }
+    Ok(())
+}
+
 /// A ledger held open (and locked) by this process.
 pub struct Ledger {
     store: Store,
@@ -205,17 +257,19 @@ impl Ledger {
         Ok(ledger)
     }
 
-    /// Opens a ledger, indexing any journal records sled has not seen (after a crash
-    /// between the journal fsync and the sled write) and dropping a torn final frame.
-    pub fn open(dir: &Path, wait: LockWait) -> Result<Self> {
-        let mut store = Store::open(dir, wait)?;
+    /// Opens a ledger. With [`Access::Write`], journal records that sled has not indexed
+    /// (a crash fell between the journal fsync and the sled write) are checked as strictly
+    /// as an append and indexed, and a torn final frame is cut off; [`Access::Read`] changes
+    /// nothing on disk.
+    pub fn open(dir: &Path, wait: LockWait, access: Access) -> Result<Self> {
+        let mut store = Store::open(dir, wait, access == Access::Write)?;
         let mut meta = store.meta()?;
         let journal_len = store.journal().len()?;
         if meta.journal_len < MAGIC.len() as u64 {
             meta.journal_len = MAGIC.len() as u64;
         }
         // A ledger whose index is damaged still opens, so that it can be read and audited;
-        // `damaged` then refuses appends until `custody audit` has been consulted.
+        // `damaged` then refuses appends and checkpoints until `custody audit` is consulted.
         let mut damaged = None;
         let mut frontier = Frontier::load(&store, meta.size).unwrap_or_else(|e| {
             damaged = Some(format!("stored tree hashes are incomplete ({e})"));
@@ -234,11 +288,23 @@ impl Ledger {
                 Some(Err(e)) => damaged = Some(format!("record {n} does not decode: {e}")),
                 None => damaged = Some(format!("record {n} is missing from the index")),
             }
+            // The indexed journal length must end exactly after the last record's frame.
+            if damaged.is_none() && store.journal().trailer_at(meta.journal_len)? != Some(last_leaf)
+            {
+                damaged =
+                    Some("the index's journal position does not end at its last record".into());
+            }
+        }
+        if journal_len < meta.journal_len && damaged.is_none() {
+            damaged = Some(format!(
+                "the journal is {journal_len} bytes but the index has read {} (it was truncated)",
+                meta.journal_len
+            ));
         }
         let mut size = meta.size;
         let mut origin = meta.origin.clone();
         let mut ledger_key = meta.ledger_key;
-        if journal_len > meta.journal_len && damaged.is_none() {
+        if access == Access::Write && journal_len > meta.journal_len && damaged.is_none() {
             let mut frames = store.journal().frames_from(meta.journal_len)?;
             let mut batch: Vec<Entry> = Vec::new();
             let mut hashes = Vec::new();
@@ -246,13 +312,22 @@ impl Ledger {
             let mut seq = meta.size;
             for frame in frames.by_ref() {
                 let frame = frame?;
-                if !frame.intact() {
-                    break;
-                }
                 let Ok(rec) = Record::decode(&frame.bytes) else {
                     break;
                 };
-                if rec.seq != seq || rec.prev != last_leaf {
+                let valid = frame.intact()
+                    && rec.seq == seq
+                    && rec.prev == last_leaf
+                    && rec.recorded_at_ms >= last_recorded_at
+                    && check_signed(
+                        &rec.statement,
+                        &rec.statement_bytes,
+                        &rec.signature,
+                        seq,
+                        rec.recorded_at_ms,
+                    )
+                    .is_ok();
+                if !valid {
                     break;
                 }
                 let entry = entry_for(&rec, frame.bytes.clone(), frame.stored_leaf);
@@ -273,7 +348,7 @@ impl Ledger {
                 }
             }
             size = seq;
-            let torn = matches!(frames.end_state(), ScanEnd::Torn { .. }) && frames.offset() == end;
+            let torn = matches!(frames.end_state(), ScanEnd::Torn { offset } if offset == end);
             drop(frames);
             store.index(&batch, &hashes, end)?;
             if torn {
@@ -297,6 +372,57 @@ impl Ledger {
             last_recorded_at,
             damaged,
         })
+    }
+
+    /// Rebuilds or completes the sled index from the journal, the source of truth. A sled
+    /// database that cannot be opened is moved aside (never deleted) and rebuilt. Returns
+    /// the ledger and what was done, in words.
+    pub fn recover(dir: &Path, wait: LockWait) -> Result<(Self, Vec<String>)> {
+        let mut done = Vec::new();
+        let before = match Store::open(dir, wait, true) {
+            Ok(store) => {
+                let m = store.meta()?;
+                drop(store);
+                (m.size, m.journal_len)
+            }
+            Err(Error::Db { .. }) => {
+                let aside = dir.join(format!("db.unreadable-{}", std::process::id()));
+                std::fs::rename(dir.join(crate::store::names::DB), &aside)
+                    .map_err(crate::error::io(&aside))?;
+                done.push(format!(
+                    "the index could not be opened; moved it to {} and rebuilt it",
+                    aside.display()
+                ));
+                (0, 0)
+            }
+            Err(e) => return Err(e),
+        };
+        let ledger = Ledger::open(dir, wait, Access::Write)?;
+        if let Some(d) = &ledger.damaged {
+            return Err(Error::Damaged(format!(
+                "{d}; move the db directory aside and run `custody recover` again to rebuild it from the journal"
+            )));
+        }
+        let meta = ledger.store.meta()?;
+        if meta.size > before.0 {
+            done.push(format!(
+                "indexed records {} to {} from the journal",
+                before.0,
+                meta.size - 1
+            ));
+        }
+        let jl = ledger.store.journal().len()?;
+        if jl > meta.journal_len {
+            done.push(format!(
+                "{} journal bytes after record {} do not form a valid record and were left in place; `custody audit` reports them",
+                jl - meta.journal_len,
+                meta.size.saturating_sub(1)
+            ));
+        }
+        if done.is_empty() {
+            done.push("the index already matched the journal; nothing to do".into());
+        }
+        Ok((ledger, done))
     }
 
     /// The store, for audits.
@@ -326,17 +452,7 @@ impl Ledger {
         statements: Vec<SignedStatement>,
         now_ms: u64,
     ) -> Result<Vec<Appended>> {
-        if let Some(d) = &self.damaged {
-            return Err(Error::Damaged(format!("{d}; nothing was appended")));
-        }
-        let meta = self.store.meta()?;
-        let journal_len = self.store.journal().len()?;
-        if meta.size != self.frontier.size() || (meta.journal_len != journal_len && meta.size > 0) {
-            return Err(Error::Damaged(format!(
-                "the journal holds {} bytes the index does not account for; nothing was appended",
-                journal_len.saturating_sub(meta.journal_len)
-            )));
-        }
+        self.check_writable()?;
         let recorded_at = now_ms.max(self.last_recorded_at);
         let mut frontier = self.frontier.clone();
         let mut last = self.last_leaf;
@@ -374,24 +490,20 @@ impl Ledger {
     }
 
     fn check_statement(&self, s: &SignedStatement, seq: u64, now_ms: u64) -> Result<()> {
-        keys::verify_strict(
-            &s.statement.signer,
-            &record::signing_message(&s.bytes),
-            &s.signature,
-        )
-        .map_err(|e| Error::Input(format!("statement signature refused: {e}")))?;
-        let is_genesis = matches!(s.statement.body, Body::Genesis { .. });
-        if is_genesis != (seq == 0) {
-            return Err(Error::Input(
-                "a genesis statement can only be record 0".into(),
-            ));
+        check_signed(&s.statement, &s.bytes, &s.signature, seq, now_ms)
+    }
+
+    /// Refuses to change a ledger whose index is damaged or behind its journal.
+    fn check_writable(&self) -> Result<()> {
+        if let Some(d) = &self.damaged {
+            return Err(Error::Damaged(format!("{d}; nothing was changed")));
         }
-        if s.statement.claimed_at_ms > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
-            return Err(Error::Input(format!(
-                "the signer's clock ({}) is ahead of the ledger's ({}) by more than {} minutes; fix the clock and sign again",
-                record::rfc3339(s.statement.claimed_at_ms),
-                record::rfc3339(now_ms),
-                MAX_CLOCK_SKEW_MS / 60_000
+        let meta = self.store.meta()?;
+        let journal_len = self.store.journal().len()?;
+        if meta.size != self.frontier.size() || (meta.journal_len != journal_len && meta.size > 0) {
+            return Err(Error::Damaged(format!(
+                "the journal holds {} bytes the index does not account for; nothing was changed",
+                journal_len.saturating_sub(meta.journal_len)
             )));
         }
         Ok(())
@@ -420,9 +532,17 @@ impl Ledger {
             content_len: content.len() as u64,
         });
         let signed = sign_statement(key, body, claimed_at_ms)?;
+        // Everything that could refuse the append is checked before the text touches disk.
+        self.check_writable()?;
+        self.check_statement(&signed, self.size, now_ms.max(self.last_recorded_at))?;
         self.store.write_content(&commitment, &salt, content)?;
-        let mut out = self.append(vec![signed], now_ms)?;
-        Ok(out.remove(0))
+        match self.append(vec![signed], now_ms) {
+            Ok(mut out) => Ok(out.remove(0)),
+            Err(e) => {
+                self.store.remove_content(&commitment);
+                Err(e)
+            }
+        }
     }
 
     /// Signs and appends one media record per file, as one batch.
@@ -462,7 +582,14 @@ impl Ledger {
                 keys::short_id(&key.verifying_key().to_bytes())
             )));
         }
+        self.check_writable()?;
         let size = self.size();
+        let root = merkle::root(&self.store, size)?;
+        if root != self.frontier.root() {
+            return Err(Error::Damaged(
+                "the stored tree disagrees with the records; refusing to sign a checkpoint".into(),
+            ));
+        }
         if let Some((old, _)) = self.latest_checkpoint()? {
             if old.size > size {
                 return Err(Error::Damaged(format!(
@@ -481,11 +608,12 @@ impl Ledger {
         let cp = Checkpoint {
             origin: self.origin.clone(),
             size,
-            root: self.root(),
+            root,
             extensions: vec![],
         };
         let signed = cp.sign(key)?;
         self.store.put_checkpoint(size, &signed)?;
+        self.store.flush()?;
         Ok((cp, signed))
     }
 
@@ -612,7 +740,7 @@ impl Ledger {
 
     /// Whether the content file of a testimony matches its commitment.
     pub fn check_content(&self, t: &Testimony) -> std::result::Result<String, String> {
-        match self.store.read_content(&t.commitment) {
+        match self.store.read_content(&t.commitment, t.content_len) {
             Ok(None) => Err("the testimony text is missing from the content store".into()),
             Ok(Some((salt, content))) => {
                 let Ok(salt) = <[u8; 32]>::try_from(salt.as_slice()) else {
@@ -667,11 +795,28 @@ impl Ledger {
 
     /// Records that registered a file with this SHA-256, each verified.
     pub fn find_media(&self, sha: &Hash) -> Result<Vec<RecordReport>> {
-        self.store
-            .media_seqs(sha)?
-            .into_iter()
-            .map(|seq| self.verify_record(seq))
-            .collect()
+        let mut out = Vec::new();
+        for seq in self.store.media_seqs(sha)? {
+            let mut report = self.verify_record(seq)?;
+            // The index is only a pointer: the record itself must say this file.
+            let says = match self.record(seq) {
+                Ok((r, _)) => matches!(&r.statement.body, Body::Media(m) if &m.sha256 == sha),
+                Err(_) => false,
+            };
+            report.checks.insert(
+                0,
+                Check::new(
+                    "names this file",
+                    if says {
+                        Ok("the signed record holds this file's SHA-256".into())
+                    } else {
+                        Err("the media index points here, but this record does not hold the file's SHA-256 (the index was altered)".into())
+                    },
+                ),
+            );
+            out.push(report);
+        }
+        Ok(out)
     }
 
     /// Inclusion proof of `seq` in the latest signed checkpoint, as C2SP tlog-proof text.

@@ -93,7 +93,7 @@ fn check_name(name: &str) -> Result<(), NoteError> {
 }
 
 fn check_chars(s: &str) -> Result<(), NoteError> {
-    if let Some(c) = s.chars().find(|&c| (c as u32) < 0x20 && c != '\n') {
+    if let Some(c) = s.chars().find(|&c| c.is_control() && c != '\n') {
         return Err(NoteError::Malformed(format!(
             "control character U+{:04X}",
             c as u32

@@ -488,7 +488,7 @@ pub struct RecordView {
     pub signer_key: String,
     /// Signer key ID: first 4 bytes of SHA-256(public key), hex.
     pub signer_key_id: String,
-    /// SHA-256 of the signer public key, hex.
+    /// `SHA256:` and the hex SHA-256 of the signer public key.
     pub signer_fingerprint: String,
     /// Signature (base64, 64 bytes).
     pub signature: String,
@@ -500,8 +500,14 @@ pub struct RecordView {
 
 /// Formats unix milliseconds as RFC 3339 UTC.
 pub fn rfc3339(ms: u64) -> String {
+    use std::fmt::Write;
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
-    humantime::format_rfc3339_millis(t).to_string()
+    let mut s = String::new();
+    // Times past the year 9999 cannot be written in RFC 3339; show the number instead.
+    match write!(s, "{}", humantime::format_rfc3339_millis(t)) {
+        Ok(()) => s,
+        Err(_) => format!("{ms} ms after 1970-01-01 (beyond the year 9999)"),
+    }
 }
 
 impl RecordView {
@@ -541,7 +547,7 @@ impl RecordView {
             recorded_at: rfc3339(r.recorded_at_ms),
             signer_key: B64.encode(pk),
             signer_key_id: crate::keys::short_id(pk),
-            signer_fingerprint: hex::encode(crate::keys::fingerprint(pk)),
+            signer_fingerprint: crate::keys::fingerprint_string(pk),
             signature: B64.encode(r.signature),
             record_bytes: B64.encode(bytes),
             statement_bytes: B64.encode(&r.statement_bytes),

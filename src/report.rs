@@ -36,16 +36,23 @@ fn describe(kind: &str, body: &serde_json::Value) -> String {
             field(body, "subject").unwrap_or_default(),
             field(body, "language").unwrap_or_default(),
             field(body, "content_length").unwrap_or_default(),
-            field(body, "consent").map(|c| format!(", consent: {c}")).unwrap_or_default()
+            field(body, "consent")
+                .map(|c| format!(", consent: {c}"))
+                .unwrap_or_default()
         ),
         "media" => format!(
             "Media file {}{}, {} bytes, SHA-256 {}",
             field(body, "name").unwrap_or_else(|| "(unnamed)".into()),
-            field(body, "media_type").map(|t| format!(" ({t})")).unwrap_or_default(),
+            field(body, "media_type")
+                .map(|t| format!(" ({t})"))
+                .unwrap_or_default(),
             field(body, "size").unwrap_or_default(),
             field(body, "sha256").unwrap_or_default()
         ),
-        _ => format!("Ledger creation record for {}", field(body, "origin").unwrap_or_default()),
+        _ => format!(
+            "Ledger creation record for {}",
+            field(body, "origin").unwrap_or_default()
+        ),
     }
 }
 
@@ -64,11 +71,11 @@ table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #999;padding
 .ok{{color:#064}}.bad{{color:#a00;font-weight:bold}}code{{font-size:.85em;word-break:break-all}}\
 </style></head><body>\n<h1>{title}</h1>\n"
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<p>This bundle holds {} exhibit(s) from the evidence ledger <b>{}</b>. It was made at {} by the key <code>{}</code>. \
 Each exhibit is a record signed by the person who made it, and each is proven to be part of the ledger's history \
-as signed by the ledger key <code>{}</code> in a checkpoint covering its first {} records. Nothing else from the ledger is in this bundle.</p>\n",
+as signed by the ledger key <code>{}</code> in a checkpoint covering its first {} records. Nothing else from the ledger is in this bundle.</p>",
         m.exhibits.len(),
         esc(&m.ledger.origin),
         esc(&m.exported_at),
@@ -250,7 +257,10 @@ Nothing else from the ledger is in this bundle: the proof hashes reveal no other
                 .replace("{seq}", &e.seq.to_string())
                 .replace("{record_bytes}", &e.record_bytes)
                 .replace("{leaf}", &e.leaf_hash)
-                .replace("{last}", &m.ledger.checkpoint_size.saturating_sub(1).to_string())
+                .replace(
+                    "{last}",
+                    &m.ledger.checkpoint_size.saturating_sub(1).to_string(),
+                )
                 .replace("{root}", &m.ledger.checkpoint_root)
                 .replace("{signer_file}", &e.signer_key_file),
         );

@@ -21,19 +21,43 @@ fn fixture() -> Fixture {
     f.media("photo-002.jpg", b"photo bytes");
     std::fs::write(f.path("hidden.txt"), format!("secret account {MARKER}")).unwrap();
     f.ok(&[
-        "add", "testimony", "--ledger", &f.p("ledger"), "--key", &f.p("keys/alice.key"), "--subject",
-        &format!("S-{MARKER}"), "--language", "ar", "--consent", "research", "--text-file", &f.p("hidden.txt"),
+        "add",
+        "testimony",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        "--subject",
+        &format!("S-{MARKER}"),
+        "--language",
+        "ar",
+        "--consent",
+        "research",
+        "--text-file",
+        &f.p("hidden.txt"),
     ]);
     f.checkpoint();
-    export(&f, "bundle.zip", &["1", "2"], &["--media", &f.p("media/clip-001.mp4")]);
+    export(
+        &f,
+        "bundle.zip",
+        &["1", "2"],
+        &["--media", &f.p("media/clip-001.mp4")],
+    );
     f
 }
 
 fn export(f: &Fixture, out: &str, seqs: &[&str], extra: &[&str]) {
     let (ledger, key) = (f.p("ledger"), f.p("keys/alice.key"));
     let mut args = vec![
-        "export", "--ledger", &ledger, "--key", &key, "--case", "Case 7",
-        "--export-time", "2026-11-26T10:00:00Z",
+        "export",
+        "--ledger",
+        &ledger,
+        "--key",
+        &key,
+        "--case",
+        "Case 7",
+        "--export-time",
+        "2026-11-26T10:00:00Z",
     ];
     let out = f.p(out);
     args.extend_from_slice(&["--out", &out]);
@@ -52,7 +76,12 @@ fn verify_both(f: &Fixture, bundle: &Path, extra: &[&str]) -> (Output, Output) {
     args.extend_from_slice(extra);
     let ours = f.run(&args);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/verify_bundle.py");
-    let out = Command::new("python3").arg(&script).args(&args[1..]).current_dir(f.dir.path()).output().unwrap();
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(&args[1..])
+        .current_dir(f.dir.path())
+        .output()
+        .unwrap();
     let theirs = Output {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -64,11 +93,31 @@ fn verify_both(f: &Fixture, bundle: &Path, extra: &[&str]) -> (Output, Output) {
 /// Requires both verifiers to give `code`, and custody's output to name `part`.
 fn expect(f: &Fixture, bundle: &Path, extra: &[&str], code: i32, part: &str, case: &str) {
     let (ours, theirs) = verify_both(f, bundle, extra);
-    assert_eq!(ours.code, code, "{case}: custody exit {}:\n{}", ours.code, ours.all());
-    assert_eq!(theirs.code, code, "{case}: python verifier exit {}:\n{}", theirs.code, theirs.all());
+    assert_eq!(
+        ours.code,
+        code,
+        "{case}: custody exit {}:\n{}",
+        ours.code,
+        ours.all()
+    );
+    assert_eq!(
+        theirs.code,
+        code,
+        "{case}: python verifier exit {}:\n{}",
+        theirs.code,
+        theirs.all()
+    );
     if code == 1 {
-        let failed: Vec<&str> = ours.stdout.lines().filter(|l| l.starts_with("[FAILED]")).collect();
-        assert!(failed.iter().any(|l| l.contains(part)), "{case}: no failed check names {part:?}:\n{}", ours.stdout);
+        let failed: Vec<&str> = ours
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("[FAILED]"))
+            .collect();
+        assert!(
+            failed.iter().any(|l| l.contains(part)),
+            "{case}: no failed check names {part:?}:\n{}",
+            ours.stdout
+        );
     }
 }
 
@@ -87,7 +136,8 @@ fn members(zip_path: &Path) -> Vec<(String, Vec<u8>)> {
 fn write_zip(path: &Path, members: &[(String, Vec<u8>)]) {
     let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     for (n, b) in members {
-        z.start_file(n.as_str(), zip::write::SimpleFileOptions::default()).unwrap();
+        z.start_file(n.as_str(), zip::write::SimpleFileOptions::default())
+            .unwrap();
         z.write_all(b).unwrap();
     }
     z.finish().unwrap();
@@ -101,7 +151,10 @@ fn sums(members: &[(String, Vec<u8>)]) -> Vec<u8> {
             m.insert(n, hex::encode(sha2::Sha256::digest(b)));
         }
     }
-    m.iter().map(|(n, d)| format!("{d}  {n}\n")).collect::<String>().into_bytes()
+    m.iter()
+        .map(|(n, d)| format!("{d}  {n}\n"))
+        .collect::<String>()
+        .into_bytes()
 }
 
 /// Rewrites SHA256SUMS to match the members, as a tamperer would.
@@ -120,14 +173,19 @@ fn get<'a>(ms: &'a mut [(String, Vec<u8>)], name: &str) -> &'a mut Vec<u8> {
 
 /// Re-signs a changed manifest with `key` (the tamperer holds the exporting key, or their
 /// own), also fixing the manifest's digest list and SHA256SUMS.
-fn resign(ms: &mut Vec<(String, Vec<u8>)>, key_path: &Path) {
+fn resign(ms: &mut [(String, Vec<u8>)], key_path: &Path) {
     use sha2::Digest;
     let key = custody::keys::load_secret(key_path).unwrap();
     let mut manifest: serde_json::Value = serde_json::from_slice(get(ms, "manifest.json")).unwrap();
     let files: serde_json::Map<String, serde_json::Value> = ms
         .iter()
         .filter(|(n, _)| !["manifest.json", "manifest.sig", "SHA256SUMS"].contains(&n.as_str()))
-        .map(|(n, b)| (n.clone(), serde_json::Value::String(hex::encode(sha2::Sha256::digest(b)))))
+        .map(|(n, b)| {
+            (
+                n.clone(),
+                serde_json::Value::String(hex::encode(sha2::Sha256::digest(b))),
+            )
+        })
         .collect();
     manifest["files"] = serde_json::Value::Object(files);
     let bytes = serde_json::to_vec_pretty(&manifest).unwrap();
@@ -157,20 +215,37 @@ fn valid_bundle_verifies_with_custody_python_and_standard_tools() {
     }
     let verify = std::fs::read_to_string(dir.join("VERIFY.txt")).unwrap();
     let sh = |cmd: &str| {
-        let o = Command::new("sh").arg("-c").arg(cmd).current_dir(&dir).output().unwrap();
-        assert!(o.status.success(), "{cmd}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{cmd}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
     for line in verify.lines().map(str::trim) {
         if line.starts_with("sha256sum -c")
-            || line.starts_with("openssl pkeyutl -verify -pubin -inkey keys/") && !line.contains("msg.bin")
+            || line.starts_with("openssl pkeyutl -verify -pubin -inkey keys/")
+                && !line.contains("msg.bin")
             || line.starts_with("head -n 3 checkpoint.txt")
             || line.starts_with("tail -n 1 checkpoint.txt")
         {
             sh(line);
         }
         if line.starts_with("(printf '\\000'; echo '") {
-            let want = verify.split("which must print ").nth(1).unwrap().split_whitespace().next().unwrap();
+            let want = verify
+                .split("which must print ")
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap();
             assert!(sh(line).starts_with(want), "leaf hash command");
         }
     }
@@ -191,7 +266,18 @@ fn every_changed_byte_removed_or_added_file_is_caught_by_both_verifiers() {
         ms[i].1[at] ^= 0x01;
         let p = f.path("t.zip");
         write_zip(&p, &ms);
-        expect(&f, &p, &[], 1, if name == "SHA256SUMS" { "SHA256SUMS" } else { name }, &format!("byte changed in {name}"));
+        expect(
+            &f,
+            &p,
+            &[],
+            1,
+            if name == "SHA256SUMS" {
+                "SHA256SUMS"
+            } else {
+                name
+            },
+            &format!("byte changed in {name}"),
+        );
         // A removed file.
         let mut ms = original.clone();
         ms.remove(i);
@@ -219,7 +305,14 @@ fn swapped_proofs_another_checkpoint_untrusted_signer_bad_content_and_media_are_
     *get(&mut ms, "proofs/2.tlog-proof") = a;
     resign(&mut ms, &f.path("keys/alice.key"));
     write_zip(&p, &ms);
-    expect(&f, &p, &[], 1, "inclusion", "swapped proofs, re-signed by the exporter");
+    expect(
+        &f,
+        &p,
+        &[],
+        1,
+        "inclusion",
+        "swapped proofs, re-signed by the exporter",
+    );
 
     // A later, validly signed checkpoint: the proofs are against another tree.
     f.media("later.bin", b"later");
@@ -228,15 +321,26 @@ fn swapped_proofs_another_checkpoint_untrusted_signer_bad_content_and_media_are_
     *get(&mut ms, "checkpoint.txt") = later.into_bytes();
     resign(&mut ms, &f.path("keys/alice.key"));
     write_zip(&p, &ms);
-    expect(&f, &p, &[], 1, "checkpoint", "proof against another checkpoint");
+    expect(
+        &f,
+        &p,
+        &[],
+        1,
+        "checkpoint",
+        "proof against another checkpoint",
+    );
 
     // The manifest re-signed by a key nobody trusts.
     f.ok(&["key", "generate", "mallory", "--dir", &f.p("keys")]);
     let mut ms = original.clone();
-    let mallory = custody::keys::load_public(&f.path("keys/mallory.pub")).unwrap().to_bytes();
+    let mallory = custody::keys::load_public(&f.path("keys/mallory.pub"))
+        .unwrap()
+        .to_bytes();
     let mut m: serde_json::Value = serde_json::from_slice(get(&mut ms, "manifest.json")).unwrap();
     use base64::Engine;
-    m["exporter"]["public_key"] = base64::engine::general_purpose::STANDARD.encode(mallory).into();
+    m["exporter"]["public_key"] = base64::engine::general_purpose::STANDARD
+        .encode(mallory)
+        .into();
     let mf = format!("keys/{}.pub", custody::keys::short_id(&mallory));
     m["exporter"]["key_file"] = mf.clone().into();
     m["exporter"]["key_id"] = custody::keys::short_id(&mallory).into();
@@ -244,31 +348,71 @@ fn swapped_proofs_another_checkpoint_untrusted_signer_bad_content_and_media_are_
     ms.push((mf, std::fs::read(f.path("keys/mallory.pub")).unwrap()));
     resign(&mut ms, &f.path("keys/mallory.key"));
     write_zip(&p, &ms);
-    expect(&f, &p, &[], 1, "trusted keys", "manifest signed by an untrusted key");
+    expect(
+        &f,
+        &p,
+        &[],
+        1,
+        "trusted keys",
+        "manifest signed by an untrusted key",
+    );
 
     // Revealed text altered, everything else re-signed by the exporter.
     let mut ms = original.clone();
     get(&mut ms, "content/1.txt").extend_from_slice(b" And more.");
     resign(&mut ms, &f.path("keys/alice.key"));
     write_zip(&p, &ms);
-    expect(&f, &p, &[], 1, "content", "revealed content does not match its commitment");
+    expect(
+        &f,
+        &p,
+        &[],
+        1,
+        "content",
+        "revealed content does not match its commitment",
+    );
 
     // A media file that is not the recorded one.
     let mut ms = original.clone();
-    let name = ms.iter().find(|m| m.0.starts_with("media/")).unwrap().0.clone();
+    let name = ms
+        .iter()
+        .find(|m| m.0.starts_with("media/"))
+        .unwrap()
+        .0
+        .clone();
     get(&mut ms, &name).push(b'!');
     resign(&mut ms, &f.path("keys/alice.key"));
     write_zip(&p, &ms);
-    expect(&f, &p, &[], 1, "media", "media file in the bundle does not match");
+    expect(
+        &f,
+        &p,
+        &[],
+        1,
+        "media",
+        "media file in the bundle does not match",
+    );
 
     // And media kept outside the bundle, given with --media-dir.
     let dir = f.path("outside");
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("clip-001.mp4"), b"video bytes of clip one").unwrap();
     let d = dir.to_string_lossy().into_owned();
-    expect(&f, &f.path("bundle.zip"), &["--media-dir", &d], 0, "", "matching media dir");
+    expect(
+        &f,
+        &f.path("bundle.zip"),
+        &["--media-dir", &d],
+        0,
+        "",
+        "matching media dir",
+    );
     std::fs::write(dir.join("clip-001.mp4"), b"edited video").unwrap();
-    expect(&f, &f.path("bundle.zip"), &["--media-dir", &d], 1, "media", "mismatching media dir");
+    expect(
+        &f,
+        &f.path("bundle.zip"),
+        &["--media-dir", &d],
+        1,
+        "media",
+        "mismatching media dir",
+    );
 }
 
 fn raw_zip(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
@@ -276,7 +420,8 @@ fn raw_zip(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
     {
         let mut z = zip::ZipWriter::new(&mut buf);
         for (n, b) in entries {
-            z.start_file(*n, zip::write::SimpleFileOptions::default()).unwrap();
+            z.start_file(*n, zip::write::SimpleFileOptions::default())
+                .unwrap();
             z.write_all(b).unwrap();
         }
         z.finish().unwrap();
@@ -289,14 +434,21 @@ fn malicious_archives_are_refused_with_exit_2_and_nothing_is_written() {
     let f = fixture();
     let good = members(&f.path("bundle.zip"));
     let with = |name: &str, body: Vec<u8>| {
-        let mut e: Vec<(&str, Vec<u8>)> = good.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+        let mut e: Vec<(&str, Vec<u8>)> =
+            good.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
         e.push((name, body));
         raw_zip(&e)
     };
     let mut cases: Vec<(&str, Vec<u8>)> = vec![
         ("path traversal", with("../escaped.txt", b"x".to_vec())),
-        ("absolute path", with("/tmp/custody-escaped.txt", b"x".to_vec())),
-        ("nested traversal", with("content/../../escaped.txt", b"x".to_vec())),
+        (
+            "absolute path",
+            with("/tmp/custody-escaped.txt", b"x".to_vec()),
+        ),
+        (
+            "nested traversal",
+            with("content/../../escaped.txt", b"x".to_vec()),
+        ),
     ];
     // A zip bomb: 60 MiB of zeros that deflate to a few tens of KiB.
     let bomb = with("content/9.txt", vec![0u8; 60 << 20]);
@@ -311,16 +463,25 @@ fn malicious_archives_are_refused_with_exit_2_and_nothing_is_written() {
         i += pos + 1;
     }
     cases.push(("duplicate names", dup));
-    cases.push(("case-insensitive duplicate", with("MANIFEST.json", b"{}".to_vec())));
+    cases.push((
+        "case-insensitive duplicate",
+        with("MANIFEST.json", b"{}".to_vec()),
+    ));
     // A symbolic link member.
     let mut buf = std::io::Cursor::new(Vec::new());
     {
         let mut z = zip::ZipWriter::new(&mut buf);
         for (n, b) in &good {
-            z.start_file(n.as_str(), zip::write::SimpleFileOptions::default()).unwrap();
+            z.start_file(n.as_str(), zip::write::SimpleFileOptions::default())
+                .unwrap();
             z.write_all(b).unwrap();
         }
-        z.add_symlink("keys/00000000.pub", "/etc/passwd", zip::write::SimpleFileOptions::default()).unwrap();
+        z.add_symlink(
+            "keys/00000000.pub",
+            "/etc/passwd",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
         z.finish().unwrap();
     }
     cases.push(("symbolic link", buf.into_inner()));
@@ -330,14 +491,28 @@ fn malicious_archives_are_refused_with_exit_2_and_nothing_is_written() {
         std::fs::create_dir_all(&work).unwrap();
         let p = work.join("evil.zip");
         std::fs::write(&p, &bytes).unwrap();
-        let before: Vec<_> = std::fs::read_dir(f.dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let before: Vec<_> = std::fs::read_dir(f.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         let (ours, theirs) = verify_both(&f, &p, &[]);
         assert_eq!(ours.code, 2, "{name}: custody:\n{}", ours.all());
         assert_eq!(theirs.code, 2, "{name}: python:\n{}", theirs.all());
-        assert!(ours.stderr.starts_with("error: "), "{name}: {}", ours.stderr);
-        let after: Vec<_> = std::fs::read_dir(f.dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(
+            ours.stderr.starts_with("error: "),
+            "{name}: {}",
+            ours.stderr
+        );
+        let after: Vec<_> = std::fs::read_dir(f.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(before, after, "{name}: something was written");
-        assert_eq!(std::fs::read_dir(&work).unwrap().count(), 1, "{name}: something was extracted");
+        assert_eq!(
+            std::fs::read_dir(&work).unwrap().count(),
+            1,
+            "{name}: something was extracted"
+        );
         assert!(!Path::new("/tmp/custody-escaped.txt").exists());
     }
 }
@@ -350,34 +525,104 @@ fn nothing_about_other_records_leaks_into_the_bundle() {
     assert!(!hit(&raw), "marker in the raw archive");
     for (n, b) in members(&f.path("bundle.zip")) {
         assert!(!hit(&b), "marker in {n}");
-        assert!(!n.starts_with("proofs/4.") && !n.starts_with("content/4."), "record 4 named: {n}");
+        assert!(
+            !n.starts_with("proofs/4.") && !n.starts_with("content/4."),
+            "record 4 named: {n}"
+        );
     }
     // Stored (uncompressed) members are covered by the raw check; the hidden record's
     // leaf hash appears only as part of a proof path, never its bytes or fields.
-    let m: serde_json::Value = serde_json::from_slice(&members(&f.path("bundle.zip")).into_iter().find(|m| m.0 == "manifest.json").unwrap().1).unwrap();
-    let seqs: Vec<u64> = m["exhibits"].as_array().unwrap().iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    let m: serde_json::Value = serde_json::from_slice(
+        &members(&f.path("bundle.zip"))
+            .into_iter()
+            .find(|m| m.0 == "manifest.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    let seqs: Vec<u64> = m["exhibits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
     assert_eq!(seqs, [1, 2]);
 }
 
 #[test]
 fn export_is_deterministic_and_respects_consent() {
     let f = fixture();
-    export(&f, "again.zip", &["1", "2"], &["--media", &f.p("media/clip-001.mp4")]);
-    assert_eq!(std::fs::read(f.path("bundle.zip")).unwrap(), std::fs::read(f.path("again.zip")).unwrap());
+    export(
+        &f,
+        "again.zip",
+        &["1", "2"],
+        &["--media", &f.p("media/clip-001.mp4")],
+    );
+    assert_eq!(
+        std::fs::read(f.path("bundle.zip")).unwrap(),
+        std::fs::read(f.path("again.zip")).unwrap()
+    );
     // Record 4's consent is "research": refused without an override, recorded with one.
-    let o = f.run(&["export", "--ledger", &f.p("ledger"), "--key", &f.p("keys/alice.key"), "--out", &f.p("c.zip"), "4"]);
+    let o = f.run(&[
+        "export",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        "--out",
+        &f.p("c.zip"),
+        "4",
+    ]);
     assert_eq!(o.code, 2, "{}", o.all());
     assert!(o.stderr.contains("--override-consent"), "{}", o.stderr);
     assert!(!f.path("c.zip").exists());
-    f.ok(&["export", "--ledger", &f.p("ledger"), "--key", &f.p("keys/alice.key"), "--out", &f.p("c.zip"), "--override-consent", "court order 17/2026", "4"]);
-    let m: serde_json::Value = serde_json::from_slice(&members(&f.path("c.zip")).into_iter().find(|m| m.0 == "manifest.json").unwrap().1).unwrap();
+    f.ok(&[
+        "export",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        "--out",
+        &f.p("c.zip"),
+        "--override-consent",
+        "court order 17/2026",
+        "4",
+    ]);
+    let m: serde_json::Value = serde_json::from_slice(
+        &members(&f.path("c.zip"))
+            .into_iter()
+            .find(|m| m.0 == "manifest.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
     assert_eq!(m["exhibits"][0]["consent_override"], "court order 17/2026");
     // A media file that matches no exported record is refused.
     std::fs::write(f.path("stray.bin"), b"stray").unwrap();
-    let o = f.run(&["export", "--ledger", &f.p("ledger"), "--key", &f.p("keys/alice.key"), "--out", &f.p("d.zip"), "--media", &f.p("stray.bin"), "2"]);
+    let o = f.run(&[
+        "export",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        "--out",
+        &f.p("d.zip"),
+        "--media",
+        &f.p("stray.bin"),
+        "2",
+    ]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("matches no media record"), "{}", o.stderr);
     // An existing output is never overwritten.
-    let o = f.run(&["export", "--ledger", &f.p("ledger"), "--key", &f.p("keys/alice.key"), "--out", &f.p("bundle.zip"), "2"]);
+    let o = f.run(&[
+        "export",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        "--out",
+        &f.p("bundle.zip"),
+        "2",
+    ]);
     assert_eq!(o.code, 2);
 }

@@ -366,6 +366,8 @@ fn open_indexes_journal_records_that_sled_missed_and_drops_a_torn_tail() {
     let mut torn = full_journal.clone();
     torn.extend_from_slice(&[0, 0, 0, 9, 1, 2]);
     std::fs::write(g.path("ledger/journal"), &torn).unwrap();
+    let rec = g.ok(&["recover", "--ledger", &g.p("ledger")]).stdout;
+    assert!(rec.contains("indexed records 0 to 1"), "{rec}");
     let log = g.ok(&["log", "--ledger", &g.p("ledger"), "--json"]).stdout;
     assert_eq!(log, expected_log);
     assert_eq!(

@@ -1,7 +1,7 @@
 //! `custody add testimony`, `custody add media` and `custody checkpoint`.
 
 use super::LedgerArgs;
-use super::util::{now_ms, open, print_json, progress};
+use super::util::{now_ms, open_write, print_json, progress};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use custody::keys;
@@ -135,7 +135,7 @@ fn testimony(a: TestimonyArgs) -> anyhow::Result<ExitCode> {
     };
     // Refuse bad input before the ledger is opened, so it is never touched.
     input.validate()?;
-    let mut ledger = open(&a.ledger)?;
+    let mut ledger = open_write(&a.ledger)?;
     let now = now_ms();
     let appended = ledger.add_testimony(&key, input, now, now)?;
     finish(ledger, &key, vec![appended], a.json)
@@ -152,15 +152,46 @@ fn read_text_file(p: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
 }
 
-/// Appends are acknowledged on stdout; a checkpoint follows when the key is the ledger key.
+/// Appends are acknowledged on stdout first; a checkpoint follows when the key is the
+/// ledger key, and a failure to sign it is reported without hiding the acknowledgement.
 fn finish(
     mut ledger: Ledger,
     key: &SigningKey,
     appended: Vec<Appended>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
+    if !json {
+        if appended.len() > 20 {
+            println!(
+                "appended records {} to {} ({} records)",
+                appended[0].seq,
+                appended[appended.len() - 1].seq,
+                appended.len()
+            );
+        } else {
+            for r in &appended {
+                println!(
+                    "appended record {} ({}) leaf {}",
+                    r.seq, r.kind, r.leaf_hash
+                );
+            }
+        }
+    }
     let checkpoint = if key.verifying_key().to_bytes() == *ledger.ledger_key() {
-        Some(ledger.sign_checkpoint(key)?.1)
+        match ledger.sign_checkpoint(key) {
+            Ok((_, signed)) => Some(signed),
+            Err(e) => {
+                if json {
+                    print_json(&AddOutput {
+                        appended,
+                        checkpoint: None,
+                    })?;
+                }
+                return Err(anyhow::anyhow!(
+                    "the records were appended, but signing a checkpoint failed: {e}"
+                ));
+            }
+        }
     } else {
         None
     };
@@ -170,12 +201,6 @@ fn finish(
             checkpoint,
         })?;
     } else {
-        for r in &appended {
-            println!(
-                "appended record {} ({}) leaf {}",
-                r.seq, r.kind, r.leaf_hash
-            );
-        }
         match &checkpoint {
             Some(_) => println!("signed checkpoint of {} records", ledger.size()),
             None => eprintln!(
@@ -194,7 +219,7 @@ fn media(a: MediaArgs) -> anyhow::Result<ExitCode> {
         bail!("no files found under the paths given; nothing was appended");
     }
     // Open (and lock) the ledger before hashing, so a busy ledger fails fast.
-    let ledger = open(&a.ledger)?;
+    let ledger = open_write(&a.ledger)?;
     let total: u64 = files.iter().map(|(_, len)| *len).sum();
     let pb = progress(total, true, a.json);
     pb.set_message("hashing");
@@ -220,7 +245,7 @@ fn media(a: MediaArgs) -> anyhow::Result<ExitCode> {
     let mut ledger = ledger;
     let now = now_ms();
     let appended = ledger.add_media(&key, inputs, now, now)?;
-    if !a.json {
+    if !a.json && files.len() <= 20 {
         for ((path, _), r) in files.iter().zip(&appended) {
             eprintln!("  {} -> record {}", path.display(), r.seq);
         }
@@ -292,8 +317,7 @@ pub fn hash_file(path: &Path, pb: &indicatif::ProgressBar) -> anyhow::Result<([u
     if !before.is_file() {
         bail!("{} is not a regular file", path.display());
     }
-    let (digest, size) =
-        custody::record::sha256_stream(&mut f, |n| pb.inc(n)).with_context(ctx)?;
+    let (digest, size) = custody::record::sha256_stream(&mut f, |n| pb.inc(n)).with_context(ctx)?;
     let after = std::fs::metadata(path).with_context(ctx)?;
     if after.len() != before.len()
         || size != before.len()
@@ -335,7 +359,12 @@ fn guess_type(path: &Path) -> Option<String> {
 
 pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
     let key = keys::load_secret(&a.key)?;
-    let mut ledger = open(&a.ledger)?;
+    if let Some(out) = &a.out
+        && out.symlink_metadata().is_ok()
+    {
+        bail!("{} already exists; choose a new file name", out.display());
+    }
+    let mut ledger = open_write(&a.ledger)?;
     let (_, signed) = ledger.sign_checkpoint(&key)?;
     if let Some(out) = &a.out {
         keys::write_new_file(out, signed.as_bytes(), 0o644)?;
@@ -345,6 +374,36 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
         );
     }
     print!("{signed}");
+    ledger.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "The journal is the source of truth. `recover` indexes journal records that the index\n\
+missed (an append interrupted by a crash), cuts off a torn final frame, and rebuilds an index\n\
+that cannot be opened (moving the old one aside). Stored checkpoints live in the index:\n\
+after a full rebuild, sign a new one with `custody checkpoint`."
+)]
+pub struct RecoverArgs {
+    #[command(flatten)]
+    ledger: LedgerArgs,
+}
+
+pub fn exec_recover(a: RecoverArgs) -> anyhow::Result<ExitCode> {
+    let wait = if a.ledger.wait {
+        custody::store::LockWait::Yes
+    } else {
+        custody::store::LockWait::No
+    };
+    let (ledger, done) = Ledger::recover(&a.ledger.ledger, wait)?;
+    for line in &done {
+        println!("{line}");
+    }
+    println!(
+        "the ledger has {} records; run `custody audit` to check it",
+        ledger.size()
+    );
     ledger.close()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -18,6 +18,10 @@ pub struct AuditArgs {
     /// A signed checkpoint saved earlier; the ledger must be consistent with it. Repeatable.
     #[arg(long, value_name = "CHECKPOINT_FILE")]
     against: Vec<PathBuf>,
+    /// The ledger public key you expect (SPKI PEM, obtained from its holder, not from the
+    /// ledger); a ledger rebuilt under another key is then a finding.
+    #[arg(long, value_name = "KEY.pub")]
+    ledger_key: Option<PathBuf>,
     /// Print the full report, every finding included, as JSON.
     #[arg(long)]
     json: bool,
@@ -43,16 +47,47 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
             text,
         });
     }
+    let expected_key = match &a.ledger_key {
+        Some(p) => Some(custody::keys::load_public(p)?.to_bytes()),
+        None => None,
+    };
     let ledger = open(&a.ledger)?;
     let pb = progress(ledger.size(), false, a.json);
     pb.set_message("auditing");
-    let report = audit(&ledger, &saved, |n| pb.set_position(n))?;
+    let mut report = audit(&ledger, &saved, |n| pb.set_position(n))?;
+    if let Some(k) = expected_key
+        && &k != ledger.ledger_key()
+    {
+        report.findings.insert(
+            0,
+            custody::audit::Finding {
+                seq: Some(0),
+                code: "ledger-key",
+                message: format!(
+                    "the ledger key is {}, not the key {} you expect: the ledger was created or rebuilt by someone else",
+                    custody::keys::short_id(ledger.ledger_key()),
+                    custody::keys::short_id(&k)
+                ),
+            },
+        );
+    }
     pb.finish_and_clear();
     if a.json {
         print_json(&serde_json::json!({ "passed": report.passed(), "report": report }))?;
         return Ok(verdict(report.passed()));
     }
-    println!("ledger {} ({} records)", report.origin, report.records);
+    println!(
+        "ledger {} ({} records), ledger key {} (fingerprint {}){}",
+        report.origin,
+        report.records,
+        custody::keys::short_id(ledger.ledger_key()),
+        custody::keys::fingerprint_string(ledger.ledger_key()),
+        if a.ledger_key.is_some() {
+            ""
+        } else {
+            "; pin it with --ledger-key"
+        }
+    );
     println!(
         "checked {} signatures, every chain link, stored tree hash and content file, {} signed checkpoint(s)",
         report.signatures_checked, report.checkpoints_checked

@@ -11,11 +11,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Args)]
-#[command(after_help = "Example:\n  custody export --ledger L --key keys/amal.key --out case-12.zip --case 'ICC-01/26' \\\n      --media footage/clip-001.mp4 12 40 41\n\n\
+#[command(
+    after_help = "Example:\n  custody export --ledger L --key keys/amal.key --out case-12.zip --case 'ICC-01/26' \\\n      --media footage/clip-001.mp4 12 40 41\n\n\
 The bundle holds each exhibit's record, its inclusion proof against the latest signed checkpoint,\n\
 revealed testimony text, the media files given with --media, the public keys, SHA256SUMS, a\n\
 signature over the manifest, report.html and VERIFY.txt. Nothing about any other record is included.\n\
-The same ledger state, arguments and --export-time give a byte-identical file.")]
+The same ledger state, arguments and --export-time give a byte-identical file."
+)]
 pub struct ExportArgs {
     #[command(flatten)]
     ledger: LedgerArgs,
@@ -46,10 +48,12 @@ pub struct ExportArgs {
 }
 
 #[derive(Args)]
-#[command(after_help = "Checks, offline: every file against SHA256SUMS and the signed manifest, the manifest signature,\n\
+#[command(
+    after_help = "Checks, offline: every file against SHA256SUMS and the signed manifest, the manifest signature,\n\
 the checkpoint signature, every record's signature and fields, every inclusion proof, revealed text\n\
 against its commitment, and media files. Nothing is extracted to disk.\n\n\
-Exit 0 when every check passes, 1 when any fails, 2 when the file cannot be read safely.")]
+Exit 0 when every check passes, 1 when any fails, 2 when the file cannot be read safely."
+)]
 pub struct VerifyBundleArgs {
     /// The bundle.
     bundle: PathBuf,
@@ -71,10 +75,16 @@ fn export_time(arg: Option<&str>) -> anyhow::Result<u64> {
         }
         let st = humantime::parse_rfc3339_weak(t)
             .map_err(|e| anyhow::anyhow!("--export-time '{t}': {e}; give RFC 3339 (2026-11-26T10:00:00Z) or unix milliseconds"))?;
-        return Ok(st.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0));
+        return Ok(st
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0));
     }
     if let Ok(s) = std::env::var("SOURCE_DATE_EPOCH") {
-        let secs: u64 = s.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH '{s}' is not a number of seconds"))?;
+        let secs: u64 = s
+            .trim()
+            .parse()
+            .with_context(|| format!("SOURCE_DATE_EPOCH '{s}' is not a number of seconds"))?;
         return Ok(secs.saturating_mul(1000));
     }
     Ok(now_ms())
@@ -98,7 +108,9 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
             sha256,
             size,
             label: p.display().to_string(),
-            open: Box::new(move || Ok(Box::new(std::fs::File::open(&path)?) as Box<dyn std::io::Read>)),
+            open: Box::new(move || {
+                Ok(Box::new(std::fs::File::open(&path)?) as Box<dyn std::io::Read>)
+            }),
         });
     }
     let ledger = open(&a.ledger)?;
@@ -116,7 +128,9 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
         },
         std::io::BufWriter::new(tmp.as_file()),
     )?;
-    tmp.as_file().sync_all().context("cannot flush the bundle")?;
+    tmp.as_file()
+        .sync_all()
+        .context("cannot flush the bundle")?;
     tmp.persist_noclobber(&a.out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {}", a.out.display(), e.error))?;
     if a.json {
@@ -131,10 +145,18 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
             "wrote {} with {} exhibit(s) ({}), proven against the checkpoint of {} records",
             a.out.display(),
             manifest.exhibits.len(),
-            manifest.exhibits.iter().map(|e| e.seq.to_string()).collect::<Vec<_>>().join(", "),
+            manifest
+                .exhibits
+                .iter()
+                .map(|e| e.seq.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             manifest.ledger.checkpoint_size
         );
-        println!("check it with: custody verify-bundle {} --trust LEDGER.pub --trust EXPORTER.pub", a.out.display());
+        println!(
+            "check it with: custody verify-bundle {} --trust LEDGER.pub --trust EXPORTER.pub",
+            a.out.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -144,27 +166,43 @@ pub fn exec_verify_bundle(a: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
     for p in &a.trust {
         trust.push(keys::load_public(p)?.to_bytes());
     }
-    if let Some(d) = &a.media_dir {
-        if !d.is_dir() {
-            bail!("--media-dir {} is not a directory", d.display());
-        }
+    if let Some(d) = &a.media_dir
+        && !d.is_dir()
+    {
+        bail!("--media-dir {} is not a directory", d.display());
     }
-    let f = std::fs::File::open(&a.bundle).with_context(|| format!("cannot read {}", a.bundle.display()))?;
+    let f = std::fs::File::open(&a.bundle)
+        .with_context(|| format!("cannot read {}", a.bundle.display()))?;
     if !f.metadata()?.is_file() {
         bail!("{} is not a regular file", a.bundle.display());
     }
-    let report = bundle::verify_bundle(std::io::BufReader::new(f), &VerifyOptions { trust, media_dir: a.media_dir.clone() })
-        .map_err(|e| anyhow::anyhow!("{}: {e}", a.bundle.display()))?;
+    let report = bundle::verify_bundle(
+        std::io::BufReader::new(f),
+        &VerifyOptions {
+            trust,
+            media_dir: a.media_dir.clone(),
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", a.bundle.display()))?;
     let ok = report.passed();
     if a.json {
-        print_json(&serde_json::json!({ "passed": ok, "exit_code": if ok { 0 } else { 1 }, "keys_trusted": report.keys_trusted, "checks": report.checks }))?;
+        print_json(
+            &serde_json::json!({ "passed": ok, "exit_code": if ok { 0 } else { 1 }, "keys_trusted": report.keys_trusted, "checks": report.checks }),
+        )?;
         return Ok(verdict(ok));
     }
     for c in &report.checks {
-        println!("[{}] {}: {}", if c.passed { "ok" } else { "FAILED" }, c.name, c.detail);
+        println!(
+            "[{}] {}: {}",
+            if c.passed { "ok" } else { "FAILED" },
+            c.name,
+            c.detail
+        );
     }
     if !report.keys_trusted {
-        println!("note: the keys were not checked against a trust list; pass --trust LEDGER.pub --trust EXPORTER.pub");
+        println!(
+            "note: the keys were not checked against a trust list; pass --trust LEDGER.pub --trust EXPORTER.pub"
+        );
     }
     if ok {
         println!("OK: every check passed.");

@@ -55,7 +55,7 @@ fn info(name: &str, public: &[u8; 32]) -> KeyInfo {
     KeyInfo {
         name: name.to_owned(),
         key_id: keys::short_id(public),
-        fingerprint: format!("SHA256:{}", hex::encode(keys::fingerprint(public))),
+        fingerprint: keys::fingerprint_string(public),
         public_key: base64::engine::general_purpose::STANDARD.encode(public),
         note_verifier_key: note::verifier_key(name, public),
         secret_key_file: None,

@@ -49,6 +49,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Print an inclusion proof (C2SP tlog-proof) or a consistency proof.
     Prove(verify::ProveArgs),
+    /// Complete or rebuild the index from the journal after a crash or a damaged database.
+    Recover(add::RecoverArgs),
     /// Check the whole ledger: every record, signature, link, hash, checkpoint and content file.
     Audit(audit::AuditArgs),
     /// Export chosen records as a court bundle (ZIP) that proves them offline.
@@ -83,6 +85,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Verify(a) => verify::exec_verify(a),
         Command::Prove(a) => verify::exec_prove(a),
         Command::Audit(a) => audit::exec(a),
+        Command::Recover(a) => add::exec_recover(a),
         Command::Export(a) => bundle::exec_export(a),
         Command::VerifyBundle(a) => bundle::exec_verify_bundle(a),
         Command::Demo(a) => demo::exec(a),

@@ -126,7 +126,7 @@ pub fn print_view(v: &RecordView) {
         }
     }
     println!(
-        "  {:<15} key {} (fingerprint SHA256:{})",
+        "  {:<15} key {} (fingerprint {})",
         "signed by", v.signer_key_id, v.signer_fingerprint
     );
     println!("  {:<15} {}", "claimed time", v.claimed_at);

@@ -2,20 +2,29 @@
 //! progress bars that draw only on a terminal.
 
 use super::LedgerArgs;
-use custody::ledger::Ledger;
+use custody::ledger::{Access, Ledger};
 use custody::store::LockWait;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-/// Opens the ledger named by the arguments.
+/// Opens the ledger named by the arguments, for reading (nothing on disk changes).
 pub fn open(args: &LedgerArgs) -> anyhow::Result<Ledger> {
+    open_with(args, Access::Read)
+}
+
+/// Opens the ledger for a command that changes it; an interrupted append is completed.
+pub fn open_write(args: &LedgerArgs) -> anyhow::Result<Ledger> {
+    open_with(args, Access::Write)
+}
+
+fn open_with(args: &LedgerArgs, access: Access) -> anyhow::Result<Ledger> {
     let wait = if args.wait {
         LockWait::Yes
     } else {
         LockWait::No
     };
-    Ok(Ledger::open(&args.ledger, wait)?)
+    Ok(Ledger::open(&args.ledger, wait, access)?)
 }
 
 /// Now, in unix milliseconds.

@@ -109,6 +109,21 @@ impl Journal {
         })
     }
 
+    /// The 32 bytes just before `offset` (the trailer of the frame ending there), or
+    /// `None` when `offset` is inside the header.
+    pub fn trailer_at(&self, offset: u64) -> Result<Option<Hash>> {
+        use std::os::unix::fs::FileExt;
+        if offset < MAGIC.len() as u64 + 36 {
+            return Ok(None);
+        }
+        let mut h = [0u8; 32];
+        match self.file.read_exact_at(&mut h, offset - 32) {
+            Ok(()) => Ok(Some(h)),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+            Err(e) => Err(io(&self.path)(e)),
+        }
+    }
+
     /// Current length in bytes.
     pub fn len(&self) -> Result<u64> {
         Ok(self.file.metadata().map_err(io(&self.path))?.len())

@@ -108,14 +108,19 @@ fn db_err(dir: &Path) -> impl Fn(sled::Error) -> Error + '_ {
     }
 }
 
-fn lock(dir: &Path, wait: LockWait) -> Result<File> {
+fn lock(dir: &Path, wait: LockWait, write: bool) -> Result<File> {
     let path = dir.join(names::LOCK);
-    let f = OpenOptions::new()
+    let f = match OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(io(&path))?;
+    {
+        Ok(f) => f,
+        // A read-only copy of a ledger (evidence on write-protected media) can still be read.
+        Err(_) if !write && path.is_file() => File::open(&path).map_err(io(&path))?,
+        Err(e) => return Err(io(&path)(e)),
+    };
     match wait {
         LockWait::Yes => f.lock().map_err(io(&path))?,
         LockWait::No => match f.try_lock() {
@@ -151,15 +156,15 @@ impl Store {
             }
             Err(e) => return Err(io(dir)(e)),
         }
-        let lock = lock(dir, LockWait::No)?;
+        let lock = lock(dir, LockWait::No, true)?;
         std::fs::create_dir(dir.join(names::CONTENT)).map_err(io(dir.join(names::CONTENT)))?;
         let journal = Journal::create(&dir.join(names::JOURNAL))?;
         fsync_dir(dir)?;
         Self::with_parts(dir, lock, journal)
     }
 
-    /// Opens an existing ledger directory.
-    pub fn open(dir: &Path, wait: LockWait) -> Result<Self> {
+    /// Opens an existing ledger directory; `write` opens the journal for appending.
+    pub fn open(dir: &Path, wait: LockWait, write: bool) -> Result<Self> {
         let meta = std::fs::metadata(dir).map_err(io(dir))?;
         if !meta.is_dir() {
             return Err(Error::NotALedger {
@@ -174,8 +179,8 @@ impl Store {
                 reason: "it has no journal".into(),
             });
         }
-        let lock = lock(dir, wait)?;
-        let journal = Journal::open(&journal_path, true)?;
+        let lock = lock(dir, wait, write)?;
+        let journal = Journal::open(&journal_path, write)?;
         Self::with_parts(dir, lock, journal)
     }
 
@@ -262,8 +267,17 @@ impl Store {
         for en in entries {
             framed.extend_from_slice(&journal::frame(&en.bytes, &en.leaf));
         }
-        let journal_len = self.journal.append(&framed)?;
-        self.index(entries, hashes, journal_len)
+        let before = self.journal.len()?;
+        // Nothing is acknowledged unless both steps succeed; on failure the journal is cut
+        // back so that the next open does not index an append that reported an error.
+        let result = self
+            .journal
+            .append(&framed)
+            .and_then(|len| self.index(entries, hashes, len));
+        if result.is_err() {
+            let _ = self.journal.truncate(before);
+        }
+        result
     }
 
     /// Applies entries to sled in one transaction, with the new size and journal length.
@@ -419,6 +433,11 @@ impl Store {
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(self.e()))
     }
 
+    /// Entries in the leaf, media and content indexes, for audits.
+    pub fn index_counts(&self) -> (usize, usize, usize) {
+        (self.leaves.len(), self.media.len(), self.content.len())
+    }
+
     /// Number of stored subtree hashes.
     pub fn hashes_count(&self) -> usize {
         self.hashes.len()
@@ -443,9 +462,26 @@ impl Store {
         fsync_dir(&self.dir.join(names::CONTENT))
     }
 
-    /// Reads testimony content: `None` when the file is absent.
-    pub fn read_content(&self, commitment: &Hash) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    /// Removes a content file written for an append that then failed.
+    pub fn remove_content(&self, commitment: &Hash) {
+        let _ = std::fs::remove_file(self.content_path(commitment));
+    }
+
+    /// Reads testimony content: `None` when the file is absent. A file whose size is not
+    /// 32 + `expected_len` is returned unread as an empty text, so a huge planted file is
+    /// never loaded into memory (its commitment check then fails).
+    pub fn read_content(
+        &self,
+        commitment: &Hash,
+        expected_len: u64,
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         let path = self.content_path(commitment);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.len() != 32 + expected_len => return Ok(Some((vec![0; 32], Vec::new()))),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&path)(e)),
+        }
         match std::fs::read(&path) {
             Ok(mut b) => {
                 if b.len() < 32 {

@@ -1,0 +1,852 @@
+"""Tests for scripts/verify_bundle.py, the independent bundle verifier.
+
+Run from the repository root:
+
+    python3 -m unittest scripts/test_verify_bundle.py
+
+They use only the known-answer vectors in tests/vectors/kat/, the insecure test
+keys in keys/, the standard library and `cryptography`:
+
+* every KAT record is decoded and its leaf hash, statement signature, the
+  Merkle roots, the inclusion proof and the signed checkpoint are re-checked;
+  every fail_record_*.hex and fail_checkpoint_*.txt is rejected;
+* the strict Ed25519 rules (small-order table, S < L, non-canonical keys) are
+  checked against an independent pure-Python curve computation;
+* a small court bundle is built here exactly as SPEC.md section 11 describes
+  (from the KAT records, signed with the insecure keys) and must verify, while
+  tampered and unsafe variants must be refused with the right exit code.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import json
+import os
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+import warnings
+import zipfile
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+KAT = ROOT / "tests" / "vectors" / "kat"
+KEYS = ROOT / "keys"
+SCRIPT = HERE / "verify_bundle.py"
+
+sys.path.insert(0, str(HERE))
+import verify_bundle as vb  # noqa: E402
+
+LEDGER = json.loads((KAT / "ledger.json").read_text())
+ORIGIN = LEDGER["origin"]
+LEDGER_PUB = bytes.fromhex(LEDGER["ledger_public_key_hex"])
+CHECKPOINT_BYTES = (KAT / "checkpoint.txt").read_bytes()
+TESTIMONY_TEXT = LEDGER["testimony"]["text"].encode("utf-8")
+TESTIMONY_SALT = bytes.fromhex(LEDGER["testimony"]["salt_hex"])
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def load_private(name: str):
+    return serialization.load_pem_private_key((KEYS / f"{name}.insecure.key").read_bytes(), password=None)
+
+
+def raw_public(private) -> bytes:
+    return private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+LEDGER_KEY = load_private("test-ledger")
+INVESTIGATOR_KEY = load_private("test-investigator")
+INVESTIGATOR_PUB = raw_public(INVESTIGATOR_KEY)
+
+
+def kid(pub: bytes) -> str:
+    return sha256(pub)[:4].hex()
+
+
+# --- an RFC 9162 Merkle tree, written here independently of the verifier -----
+
+def mth(leaves: list[bytes]) -> bytes:
+    n = len(leaves)
+    if n == 0:
+        return sha256(b"")
+    if n == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return sha256(b"\x01" + mth(leaves[:k]) + mth(leaves[k:]))
+
+
+def audit_path(m: int, leaves: list[bytes]) -> list[bytes]:
+    """RFC 9162 2.1.3.1 PATH(m, D[n]), leaf sibling first."""
+    n = len(leaves)
+    if n <= 1:
+        return []
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    if m < k:
+        return audit_path(m, leaves[:k]) + [mth(leaves[k:])]
+    return audit_path(m - k, leaves[k:]) + [mth(leaves[:k])]
+
+
+LEAVES = [bytes.fromhex(r["leaf_hash_hex"]) for r in LEDGER["records"]]
+
+
+# --- Edwards25519 in pure Python, only to check the small-order table --------
+
+P = 2 ** 255 - 19
+D = (-121665 * pow(121666, P - 2, P)) % P
+SQRT_M1 = pow(2, (P - 1) // 4, P)
+
+
+def decode_point(encoding: bytes):
+    """RFC 8032 decoding, but tolerant of y >= p (as lax decoders are)."""
+    y = int.from_bytes(encoding, "little") & ((1 << 255) - 1)
+    sign = encoding[31] >> 7
+    y %= P
+    x2 = (y * y - 1) * pow(D * y * y + 1, P - 2, P) % P
+    if x2 == 0:
+        return (0, y)  # x = 0; the sign bit is ignored here (it is a non-canonical form)
+    x = pow(x2, (P + 3) // 8, P)
+    if (x * x - x2) % P:
+        x = x * SQRT_M1 % P
+    if (x * x - x2) % P:
+        return None
+    if x & 1 != sign:
+        x = P - x
+    return (x, y)
+
+
+def point_add(a, b):
+    x1, y1 = a
+    x2, y2 = b
+    t = D * x1 * x2 * y1 * y2
+    return ((x1 * y2 + x2 * y1) * pow(1 + t, P - 2, P) % P,
+            (y1 * y2 + x1 * x2) * pow(1 - t, P - 2, P) % P)
+
+
+def times8(point):
+    for _ in range(3):
+        point = point_add(point, point)
+    return point
+
+
+# --- building bundles exactly as SPEC.md section 11 describes -----------------
+
+def rfc3339(ms: int) -> str:
+    import datetime
+    t = datetime.datetime(1970, 1, 1) + datetime.timedelta(milliseconds=ms)
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+
+
+def tlog_proof(seq: int, hashes: list[bytes], checkpoint: bytes) -> bytes:
+    lines = ["c2sp.org/tlog-proof@v1", f"index {seq}"] + [b64(h) for h in hashes]
+    return ("\n".join(lines) + "\n\n").encode("ascii") + checkpoint
+
+
+BODIES = {
+    0: {"origin": ORIGIN},
+    1: {"subject": "W-17", "language": "en", "consent": "court", "location": None,
+        "commitment": "c390d1ff94c7dd716431359663b16fa031c9612bb131a4f0aa9f94d86bbd0469", "content_length": 47},
+    2: {"sha256": "021161b4da1759255270625d375ba23fdd2d77d240e1d3f2626c713b4a852e9e", "size": 14,
+        "name": "clip-001.mp4", "media_type": "video/mp4", "description": "phone footage"},
+    3: {"sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "size": 0,
+        "name": None, "media_type": None, "description": None},
+}
+EMPTY_SHA = BODIES[3]["sha256"]
+
+
+def exhibit_entry(seq: int) -> dict:
+    rec = LEDGER["records"][seq]
+    record = bytes.fromhex(rec["record_hex"])
+    statement = bytes.fromhex(rec["statement_hex"])
+    signer = bytes.fromhex(rec["signer_public_key_hex"])
+    # Offsets from SPEC section 4 / 3: recorded_at after version, seq, prev;
+    # claimed_at after the statement's version and kind.
+    recorded = int.from_bytes(record[41:49], "big")
+    claimed = int.from_bytes(statement[2:10], "big")
+    entry = {
+        "seq": seq, "kind": rec["kind"], "leaf_hash": rec["leaf_hash_hex"], "prev": record[9:41].hex(),
+        "record_bytes": b64(record), "statement_bytes": b64(statement),
+        "signature": b64(bytes.fromhex(rec["signature_hex"])), "signer_key": b64(signer),
+        "signer_key_id": kid(signer), "signer_fingerprint": "SHA256:" + sha256(signer).hex(),
+        "signer_key_file": f"keys/{kid(signer)}.pub",
+        "claimed_at_ms": claimed, "claimed_at": rfc3339(claimed),
+        "recorded_at_ms": recorded, "recorded_at": rfc3339(recorded),
+        "body": dict(BODIES[seq]),
+        "proof_file": f"proofs/{seq}.tlog-proof",
+        "inclusion_proof": [b64(h) for h in audit_path(seq, LEAVES)],
+        "content": None, "consent_override": None, "media_file": None,
+    }
+    if seq == 1:
+        entry["content"] = {"file": "content/1.txt", "salt": TESTIMONY_SALT.hex()}
+    if seq == 3:
+        entry["media_file"] = f"media/{EMPTY_SHA}"
+    return entry
+
+
+class BundleBuilder:
+    """The members of a bundle; finish() adds manifest, signature and SHA256SUMS."""
+
+    def __init__(self, seqs=(0, 1, 2, 3), exporter=INVESTIGATOR_KEY):
+        self.exporter = exporter
+        exporter_pub = raw_public(exporter)
+        self.files: dict[str, bytes] = {
+            "checkpoint.txt": CHECKPOINT_BYTES,
+            f"keys/{kid(LEDGER_PUB)}.pub": (KEYS / "test-ledger.insecure.pub").read_bytes(),
+            f"keys/{kid(INVESTIGATOR_PUB)}.pub": (KEYS / "test-investigator.insecure.pub").read_bytes(),
+            "report.html": b"<!doctype html><title>bundle</title><p>informative</p>\n",
+            "VERIFY.txt": b"sha256sum -c SHA256SUMS\n",
+        }
+        exhibits = [exhibit_entry(s) for s in seqs]
+        for e in exhibits:
+            self.files[e["proof_file"]] = tlog_proof(e["seq"], [base64.b64decode(h) for h in e["inclusion_proof"]],
+                                                     CHECKPOINT_BYTES)
+            if e["content"]:
+                self.files[e["content"]["file"]] = TESTIMONY_TEXT
+            if e["media_file"]:
+                self.files[e["media_file"]] = b""
+        self.manifest = {
+            "format": "custody-bundle/v1",
+            "case": "KAT-2026-001",
+            "exported_at": rfc3339(1767226200123), "exported_at_ms": 1767226200123,
+            "exporter": {"public_key": b64(exporter_pub), "key_id": kid(exporter_pub),
+                         "fingerprint": "SHA256:" + sha256(exporter_pub).hex(),
+                         "key_file": f"keys/{kid(exporter_pub)}.pub"},
+            "ledger": {"origin": ORIGIN, "public_key": b64(LEDGER_PUB), "key_id": kid(LEDGER_PUB),
+                       "fingerprint": "SHA256:" + sha256(LEDGER_PUB).hex(),
+                       "key_file": f"keys/{kid(LEDGER_PUB)}.pub", "checkpoint_file": "checkpoint.txt",
+                       "checkpoint_size": 4, "checkpoint_root": b64(bytes.fromhex(LEDGER["roots"]["4"]))},
+            "exhibits": exhibits,
+            "files": {},
+        }
+
+    def finish(self) -> dict[str, bytes]:
+        self.manifest["files"] = {n: sha256(d).hex() for n, d in sorted(self.files.items())}
+        manifest = json.dumps(self.manifest, indent=2).encode("utf-8")
+        members = dict(self.files)
+        members["manifest.json"] = manifest
+        members["manifest.sig"] = self.exporter.sign(manifest)
+        members["SHA256SUMS"] = "".join(f"{sha256(d).hex()}  {n}\n" for n, d in
+                                        sorted(members.items(), key=lambda kv: kv[0].encode())).encode()
+        return members
+
+
+def regular(name: str, compress=zipfile.ZIP_DEFLATED) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+    info.external_attr = (stat.S_IFREG | 0o644) << 16
+    info.create_system = 3
+    info.compress_type = compress
+    return info
+
+
+def write_zip(path: Path, entries) -> Path:
+    """entries: (name or ZipInfo, bytes) pairs, written in order."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about duplicate names
+        with zipfile.ZipFile(path, "w") as zf:
+            for name, data in entries:
+                zf.writestr(name if isinstance(name, zipfile.ZipInfo) else regular(name), data)
+    return path
+
+
+def patch_entry(data: bytes, name: bytes, central: dict[int, tuple[str, int]], local: dict[int, tuple[str, int]]):
+    """Overwrite fields of one member's central and local headers (offset -> (struct fmt, value))."""
+    buf = bytearray(data)
+    pos = buf.find(b"PK\x01\x02")
+    while pos >= 0:
+        n_len = struct.unpack_from("<H", buf, pos + 28)[0]
+        if bytes(buf[pos + 46:pos + 46 + n_len]) == name:
+            local_at = struct.unpack_from("<L", buf, pos + 42)[0]
+            for off, (fmt, value) in central.items():
+                struct.pack_into(fmt, buf, pos + off, value)
+            for off, (fmt, value) in local.items():
+                struct.pack_into(fmt, buf, local_at + off, value)
+            return bytes(buf)
+        pos = buf.find(b"PK\x01\x02", pos + 4)
+    raise AssertionError(f"member {name!r} not found")
+
+
+def run_verifier(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = vb.main([str(a) for a in args], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@contextlib.contextmanager
+def patched(name: str, value):
+    old = getattr(vb, name)
+    setattr(vb, name, value)
+    try:
+        yield
+    finally:
+        setattr(vb, name, old)
+
+
+# =============================================================================
+# Known-answer vectors
+# =============================================================================
+
+class KnownAnswerTests(unittest.TestCase):
+    def test_records_decode_and_verify(self):
+        prev = bytes(32)
+        for rec in LEDGER["records"]:
+            record_bytes = bytes.fromhex(rec["record_hex"])
+            record = vb.decode_record(record_bytes)
+            self.assertEqual(record.seq, rec["seq"])
+            self.assertEqual(record.prev, prev)
+            self.assertEqual(record.statement_bytes.hex(), rec["statement_hex"])
+            self.assertEqual(record.signature.hex(), rec["signature_hex"])
+            self.assertEqual(record.statement.signer.hex(), rec["signer_public_key_hex"])
+            self.assertEqual(vb.KIND_NAMES[record.statement.kind], rec["kind"])
+            self.assertEqual(record.statement.body, BODIES[rec["seq"]])
+            self.assertEqual((vb.STATEMENT_CONTEXT + record.statement_bytes).hex(), rec["signed_message_hex"])
+            self.assertEqual(vb.leaf_hash(record_bytes).hex(), rec["leaf_hash_hex"])
+            self.assertTrue(vb.verify_statement_signature(record.statement, record.statement_bytes,
+                                                          record.signature))
+            bad = bytearray(record.signature)
+            bad[0] ^= 1
+            self.assertFalse(vb.verify_statement_signature(record.statement, record.statement_bytes, bytes(bad)))
+            prev = vb.leaf_hash(record_bytes)
+
+    def test_genesis_is_spec_worked_example(self):
+        self.assertEqual(LEDGER["records"][0]["leaf_hash_hex"],
+                         "51a8a44b2bda0ca41c09ae714b3291023d497ba36530b530d5783022f85c6e94")
+        self.assertEqual(vb.decode_record(bytes.fromhex(LEDGER["records"][0]["record_hex"])).statement.signer,
+                         LEDGER_PUB)
+
+    def test_testimony_commitment(self):
+        self.assertEqual(sha256(TESTIMONY_SALT + TESTIMONY_TEXT).hex(), BODIES[1]["commitment"])
+        self.assertEqual(len(TESTIMONY_TEXT), BODIES[1]["content_length"])
+
+    def test_roots(self):
+        for size, root in LEDGER["roots"].items():
+            self.assertEqual(mth(LEAVES[:int(size)]).hex(), root)
+
+    def test_inclusion_proof_from_ledger_json(self):
+        proof = [bytes.fromhex(h) for h in LEDGER["inclusion_proof_seq1_size4"]]
+        self.assertEqual(proof, audit_path(1, LEAVES))
+        root = bytes.fromhex(LEDGER["roots"]["4"])
+        vb.verify_inclusion(LEAVES[1], 1, 4, proof, root)
+        with self.assertRaises(vb.CheckError):
+            vb.verify_inclusion(LEAVES[1], 2, 4, proof, root)
+        with self.assertRaises(vb.CheckError):
+            vb.verify_inclusion(LEAVES[1], 1, 4, proof[:1], root)
+        with self.assertRaises(vb.CheckError):
+            vb.verify_inclusion(LEAVES[1], 1, 4, proof + [proof[0]], root)
+        with self.assertRaises(vb.CheckError):
+            vb.verify_inclusion(LEAVES[1], 1, 5, proof, root)
+
+    def test_inclusion_every_leaf_every_size(self):
+        for size in range(1, 5):
+            root = mth(LEAVES[:size])
+            for m in range(size):
+                vb.verify_inclusion(LEAVES[m], m, size, audit_path(m, LEAVES[:size]), root)
+            with self.assertRaises(vb.CheckError):
+                vb.verify_inclusion(LEAVES[0], size, size, [], root)
+
+    def test_tlog_proof_file(self):
+        proof = vb.parse_tlog_proof((KAT / "inclusion-1.tlog-proof").read_bytes())
+        self.assertEqual(proof.index, 1)
+        self.assertEqual([h.hex() for h in proof.hashes], LEDGER["inclusion_proof_seq1_size4"])
+        self.assertEqual(proof.checkpoint, CHECKPOINT_BYTES)
+        cp = vb.verify_checkpoint(proof.checkpoint, ORIGIN, LEDGER_PUB)
+        vb.verify_inclusion(LEAVES[1], proof.index, cp.size, proof.hashes, cp.root)
+
+    def test_tlog_proof_extra_line_and_errors(self):
+        good = (KAT / "inclusion-1.tlog-proof").read_bytes()
+        with_extra = good.replace(b"@v1\n", b"@v1\nextra aGVsbG8=\n", 1)
+        self.assertEqual(vb.parse_tlog_proof(with_extra).extra, b"hello")
+        for bad in (good.replace(b"index 1", b"index 01"), good.replace(b"@v1", b"@v2"),
+                    good.replace(b"index 1\n", b""), good.replace(b"UaikSyva", b"UaikSyv_"),
+                    good.split(b"\n\n")[0]):
+            with self.assertRaises(vb.CheckError, msg=bad[:60]):
+                vb.parse_tlog_proof(bad)
+
+    def test_checkpoint(self):
+        cp = vb.verify_checkpoint(CHECKPOINT_BYTES, ORIGIN, LEDGER_PUB)
+        self.assertEqual(cp.size, 4)
+        self.assertEqual(cp.root.hex(), LEDGER["roots"]["4"])
+        self.assertEqual(CHECKPOINT_BYTES.decode(), LEDGER["checkpoint"])
+        with self.assertRaises(vb.CheckError):  # not signed by the investigator key
+            vb.verify_checkpoint(CHECKPOINT_BYTES, ORIGIN, INVESTIGATOR_PUB)
+
+    def test_fail_records_rejected(self):
+        files = sorted(KAT.glob("fail_record_*.hex"))
+        self.assertEqual(len(files), 11)
+        for path in files:
+            with self.subTest(path.name), self.assertRaises(vb.CheckError):
+                vb.decode_record(bytes.fromhex(path.read_text().strip()))
+
+    def test_fail_checkpoints_rejected(self):
+        files = sorted(KAT.glob("fail_checkpoint_*.txt"))
+        self.assertEqual(len(files), 6)
+        for path in files:
+            with self.subTest(path.name), self.assertRaises(vb.CheckError):
+                vb.verify_checkpoint(path.read_bytes(), ORIGIN, LEDGER_PUB)
+
+    def test_resigned_malformed_checkpoints_rejected(self):
+        """Body rules hold even when the ledger key signed the malformed body."""
+        def signed(body: str, name=ORIGIN) -> bytes:
+            sig = vb.note_key_id(name, LEDGER_PUB) + LEDGER_KEY.sign(body.encode())
+            return f"{body}\n\u2014 {name} {b64(sig)}\n".encode()
+        root = b64(bytes.fromhex(LEDGER["roots"]["4"]))
+        self.assertEqual(signed(f"{ORIGIN}\n4\n{root}\n"), CHECKPOINT_BYTES)
+        for body in (f"{ORIGIN}\n04\n{root}\n", f"{ORIGIN}\n4\n{b64(bytes(31))}\n", f"{ORIGIN}\n4\n",
+                     f"{ORIGIN}\n-4\n{root}\n", f"{ORIGIN}\n4\n{root[:-1]}\n"):
+            with self.subTest(body), self.assertRaises(vb.CheckError):
+                vb.verify_checkpoint(signed(body), ORIGIN, LEDGER_PUB)
+        with self.assertRaises(vb.CheckError):  # right key, other origin
+            vb.verify_checkpoint(signed(f"example.org/other\n4\n{root}\n", "example.org/other"),
+                                 ORIGIN, LEDGER_PUB)
+        # an extension line is kept, not interpreted; a foreign signature is ignored
+        ext = signed(f"{ORIGIN}\n4\n{root}\nsome extension\n")
+        foreign = "\u2014 other.example/key " + b64(b"\x00\x01\x02\x03" + bytes(64)) + "\n"
+        cp = vb.verify_checkpoint(ext + foreign.encode(), ORIGIN, LEDGER_PUB)
+        self.assertEqual(cp.extensions, ["some extension"])
+
+    def test_note_key_id(self):
+        line = CHECKPOINT_BYTES.decode().split("\n")[-2]
+        sig = base64.b64decode(line.split(" ")[-1])
+        self.assertEqual(sig[:4], vb.note_key_id(ORIGIN, LEDGER_PUB))
+        self.assertEqual(sig[:4], sha256(ORIGIN.encode() + b"\n\x01" + LEDGER_PUB)[:4])
+
+
+class TextRuleTests(unittest.TestCase):
+    def test_text_rule(self):
+        self.assertEqual(vb.check_text("é".encode(), 2, "t"), "é")
+        for bad, max_len in ((b"", 5), (b"abcdef", 5), (b"a\nb", 5), (b"\xc2\x85", 5), (b"\x7f", 5),
+                             ("\u2066".encode(), 5), ("\u061c".encode(), 5), (b"\xed\xa0\x80", 5),
+                             (b"\xc0\xaf", 5)):
+            with self.subTest(bad), self.assertRaises(vb.CheckError):
+                vb.check_text(bad, max_len, "t")
+
+    def test_key_names(self):
+        self.assertTrue(vb.is_valid_key_name("example.org/custody/kat"))
+        for bad in ("", "a b", "a+b", "a\u00a0b", "a\u3000b"):
+            self.assertFalse(vb.is_valid_key_name(bad), bad)
+
+
+class Ed25519Tests(unittest.TestCase):
+    MSG = b"custody test message"
+
+    def test_small_order_table_is_exactly_the_small_order_points(self):
+        points = set()
+        for y in vb.SMALL_ORDER_Y:
+            for sign in (0, 1):
+                enc = (y | (sign << 255)).to_bytes(32, "little")
+                pt = decode_point(enc)
+                self.assertIsNotNone(pt, enc.hex())
+                self.assertEqual(times8(pt), (0, 1), f"{enc.hex()} is not of small order")
+                points.add(pt)
+        self.assertEqual(len(points), 8)
+        # and no other y below 2^255 that decodes is of small order
+        # (spot check: the canonical y values 2..50)
+        for y in range(2, 51):
+            pt = decode_point(y.to_bytes(32, "little"))
+            if pt is not None:
+                self.assertNotEqual(times8(pt), (0, 1))
+
+    def test_honest_signature_accepted(self):
+        sig = INVESTIGATOR_KEY.sign(self.MSG)
+        self.assertTrue(vb.ed25519_verify_strict(INVESTIGATOR_PUB, sig, self.MSG))
+        self.assertFalse(vb.ed25519_verify_strict(INVESTIGATOR_PUB, sig, self.MSG + b"x"))
+
+    def test_non_canonical_s_rejected(self):
+        sig = INVESTIGATOR_KEY.sign(self.MSG)
+        s = int.from_bytes(sig[32:], "little") + vb.ED25519_L
+        self.assertFalse(vb.ed25519_verify_strict(INVESTIGATOR_PUB, sig[:32] + s.to_bytes(32, "little"), self.MSG))
+
+    def test_weak_keys_and_small_order_r_rejected(self):
+        identity = (1).to_bytes(32, "little")
+        order4 = bytes(32)
+        for weak in (identity, order4, bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+                     (P + 1).to_bytes(32, "little"), (1 | 1 << 255).to_bytes(32, "little")):
+            self.assertTrue(vb.is_weak_public_key(weak), weak.hex())
+        # A = identity, R = identity, S = 0 satisfies the cofactorless
+        # equation [0]B = R + [k]A for any message: it must still be refused.
+        self.assertFalse(vb.ed25519_verify_strict(identity, identity + bytes(32), self.MSG))
+        # small-order R with an honest key
+        self.assertFalse(vb.ed25519_verify_strict(INVESTIGATOR_PUB, identity + bytes(32), self.MSG))
+
+    def test_non_canonical_public_key_rejected(self):
+        # y = p + 3 decodes (to y = 3) and is not of small order: a
+        # non-canonical encoding of an ordinary point.
+        enc = (P + 3).to_bytes(32, "little")
+        self.assertIsNotNone(decode_point(enc))
+        self.assertFalse(vb.is_small_order_encoding(enc))
+        self.assertTrue(vb.is_weak_public_key(enc))
+
+
+# =============================================================================
+# Bundles
+# =============================================================================
+
+class BundleTests(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = Path(self.tmp.name)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def zip_of(self, members: dict[str, bytes], name="bundle.zip") -> Path:
+        return write_zip(self.dir / name, list(members.items()))
+
+    def good(self) -> Path:
+        return self.zip_of(BundleBuilder().finish())
+
+    def assertVerdict(self, path, code, *extra, failing=None):
+        got, out, err = run_verifier(path, *extra)
+        self.assertEqual(got, code, f"exit {got}\nstdout:\n{out}\nstderr:\n{err}")
+        if code == 2:
+            self.assertTrue(err.startswith("error: "), err)
+        if failing is not None:
+            self.assertIn(f"[FAILED] {failing}", out)
+        return out, err
+
+    # -- the good bundle ------------------------------------------------------
+
+    def test_good_bundle_verifies(self):
+        out, _ = self.assertVerdict(self.good(), 0)
+        lines = out.splitlines()
+        self.assertTrue(lines[-1].startswith("OK: "), lines[-1])
+        self.assertTrue(all(line.startswith("[ok] ") for line in lines[:-1]), out)
+        for name in ("SHA256SUMS", "manifest signature", "checkpoint", "exhibit 1: content",
+                     "exhibit 3: media", "exhibit 2: inclusion proof", "trust"):
+            self.assertIn(f"[ok] {name}:", out)
+        self.assertIn("[ok] exhibit 2: media: file not provided", out)
+        self.assertIn("NOT checked against a trust list", out)
+
+    def test_good_bundle_stored_and_single_exhibit(self):
+        members = BundleBuilder(seqs=(1,)).finish()
+        path = write_zip(self.dir / "s.zip", [(regular(n, zipfile.ZIP_STORED), d) for n, d in members.items()])
+        self.assertVerdict(path, 0)
+
+    def test_zip64_and_data_descriptors(self):
+        members = BundleBuilder().finish()
+        path = self.dir / "z64.zip"
+        with zipfile.ZipFile(path, "w") as zf:
+            for name, data in members.items():
+                with zf.open(regular(name), "w", force_zip64=True) as fh:
+                    fh.write(data)
+        self.assertVerdict(path, 0)
+
+        class Unseekable(io.RawIOBase):  # makes zipfile write data descriptors
+            def __init__(self):
+                self.buf = bytearray()
+
+            def writable(self):
+                return True
+
+            def write(self, data):
+                self.buf += data
+                return len(data)
+
+        sink = Unseekable()
+        with zipfile.ZipFile(sink, "w") as zf:
+            for name, data in members.items():
+                zf.writestr(regular(name), data)
+        path = self.dir / "dd.zip"
+        path.write_bytes(bytes(sink.buf))
+        self.assertVerdict(path, 0)
+
+    def test_ledger_key_as_exporter(self):
+        self.assertVerdict(self.zip_of(BundleBuilder(exporter=LEDGER_KEY).finish()), 0,
+                           "--trust", KEYS / "test-ledger.insecure.pub")
+
+    def test_json_output(self):
+        code, out, _ = run_verifier(self.good(), "--json")
+        self.assertEqual(code, 0)
+        result = json.loads(out)
+        self.assertEqual(set(result), {"passed", "exit_code", "checks"})
+        self.assertTrue(result["passed"])
+        self.assertEqual(result["exit_code"], 0)
+        for check in result["checks"]:
+            self.assertEqual(set(check), {"name", "passed", "detail"})
+            self.assertTrue(check["passed"])
+
+    def test_cli_subprocess(self):
+        path = self.good()
+        proc = subprocess.run([sys.executable, str(SCRIPT), str(path), "--json"], capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertTrue(json.loads(proc.stdout)["passed"])
+        proc = subprocess.run([sys.executable, str(SCRIPT), str(self.dir / "absent.zip")],
+                              capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 2)
+        self.assertTrue(proc.stderr.startswith("error: "))
+        proc = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 2)
+        self.assertTrue(proc.stderr.startswith("error: "))
+
+    # -- trust ------------------------------------------------------------------
+
+    def test_trust(self):
+        path = self.good()
+        out, _ = self.assertVerdict(path, 0, "--trust", KEYS / "test-ledger.insecure.pub",
+                                    "--trust", KEYS / "test-investigator.insecure.pub")
+        self.assertIn("keys are on the trust list", out)
+        self.assertVerdict(path, 1, "--trust", KEYS / "test-ledger.insecure.pub", failing="trust")
+        self.assertVerdict(path, 1, "--trust", KEYS / "test-investigator.insecure.pub", failing="trust")
+
+    def test_trust_file_errors(self):
+        path = self.good()
+        self.assertVerdict(path, 2, "--trust", KEYS / "test-ledger.insecure.key")  # a secret key
+        garbage = self.dir / "garbage.pub"
+        garbage.write_text("not a key\n")
+        self.assertVerdict(path, 2, "--trust", garbage)
+        self.assertVerdict(path, 2, "--trust", self.dir / "missing.pub")
+
+    # -- media dir ----------------------------------------------------------
+
+    def test_media_dir(self):
+        path = self.good()
+        media = self.dir / "media"
+        media.mkdir()
+        (media / EMPTY_SHA).write_bytes(b"")
+        out, _ = self.assertVerdict(path, 0, "--media-dir", media)
+        self.assertIn(str(media / EMPTY_SHA), out)
+        (media / "clip-001.mp4").write_bytes(b"not the clip!!")  # 14 bytes, wrong digest
+        self.assertVerdict(path, 1, "--media-dir", media, failing="exhibit 2: media")
+        (media / "clip-001.mp4").unlink()
+        os.symlink("/etc/hostname", media / "clip-001.mp4")
+        out, _ = self.assertVerdict(path, 0, "--media-dir", media)
+        self.assertIn("not a regular file", out)
+        self.assertVerdict(path, 2, "--media-dir", self.dir / "nowhere")
+
+    # -- tampering: exit 1 ------------------------------------------------------
+
+    def test_changed_byte_in_member(self):
+        members = BundleBuilder().finish()
+        members["content/1.txt"] = members["content/1.txt"].replace(b"testimony", b"testimonY")
+        self.assertVerdict(self.zip_of(members), 1, failing="SHA256SUMS")
+
+    def test_changed_byte_in_raw_archive(self):
+        members = BundleBuilder().finish()
+        path = write_zip(self.dir / "raw.zip", [(regular(n, zipfile.ZIP_STORED), d) for n, d in members.items()])
+        data = path.read_bytes()
+        at = data.index(TESTIMONY_TEXT)
+        path.write_bytes(data[:at] + b"X" + data[at + 1:])
+        out, _ = self.assertVerdict(path, 1, failing="zip CRC-32")
+        self.assertIn("[FAILED] exhibit 1: content", out)
+
+    def test_removed_member(self):
+        members = BundleBuilder().finish()
+        del members["proofs/2.tlog-proof"]
+        out, _ = self.assertVerdict(self.zip_of(members), 1, failing="SHA256SUMS")
+        self.assertIn("[FAILED] exhibit 2: proof file", out)
+
+    def test_removed_required_member(self):
+        members = BundleBuilder().finish()
+        del members["manifest.sig"]
+        self.assertVerdict(self.zip_of(members), 1, failing="required members")
+
+    def test_added_member(self):
+        members = BundleBuilder().finish()
+        members["notes.txt"] = b"hello\n"
+        self.assertVerdict(self.zip_of(members), 1, failing="SHA256SUMS")
+
+    def test_added_member_signed_by_exporter(self):
+        """Listed everywhere and signed, but not a name of the 11.1 table."""
+        builder = BundleBuilder()
+        builder.files["notes.txt"] = b"hello\n"
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="member names")
+        self.assertIn("unknown name", out)
+        builder = BundleBuilder()
+        builder.files["proofs/9.tlog-proof"] = b"x"  # fits the table, no such exhibit
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="member names")
+
+    def test_manifest_signature(self):
+        members = BundleBuilder().finish()
+        members["manifest.sig"] = bytes(64)
+        self.assertVerdict(self.zip_of(members), 1, failing="manifest signature")
+
+    def test_resigned_manifest_with_false_body(self):
+        """The exporter may sign anything; the record still contradicts it."""
+        builder = BundleBuilder()
+        builder.manifest["exhibits"][1]["body"]["subject"] = "W-18"
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="exhibit 1: record")
+        builder = BundleBuilder()
+        builder.manifest["exhibits"][2]["body"]["size"] = True  # true is not 14, nor 1
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="exhibit 2: record")
+
+    def test_resigned_manifest_with_forged_record(self):
+        builder = BundleBuilder(seqs=(1,))
+        entry = builder.manifest["exhibits"][0]
+        record = bytearray(base64.b64decode(entry["record_bytes"]))
+        record[-1] ^= 1  # break the statement signature
+        entry["record_bytes"] = b64(bytes(record))
+        entry["signature"] = b64(bytes(record[-64:]))
+        entry["leaf_hash"] = sha256(b"\x00" + bytes(record)).hex()
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="exhibit 1: signature")
+        self.assertIn("[FAILED] exhibit 1: inclusion proof", out)
+
+    def test_checkpoint_tampered(self):
+        builder = BundleBuilder()
+        bad = CHECKPOINT_BYTES.replace(b"\n4\n", b"\n5\n")
+        builder.files["checkpoint.txt"] = bad
+        builder.manifest["ledger"]["checkpoint_size"] = 5
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="checkpoint")
+
+    def test_manifest_structure(self):
+        for mutate in (lambda m: m.update(extra=1), lambda m: m.pop("case"),
+                       lambda m: m.update(format="custody-bundle/v2"),
+                       lambda m: m["exhibits"][0].update(seq=7),
+                       lambda m: m["exhibits"].reverse(),
+                       lambda m: m["ledger"].update(key_id="00000000"),
+                       lambda m: m.update(exported_at="2026-01-01T00:10:00Z")):
+            builder = BundleBuilder()
+            mutate(builder.manifest)
+            with self.subTest(mutate):
+                self.assertVerdict(self.zip_of(builder.finish()), 1, failing="manifest")
+
+    def test_content_mismatch(self):
+        builder = BundleBuilder()
+        builder.files["content/1.txt"] = TESTIMONY_TEXT + b"!"
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="exhibit 1: content")
+
+    def test_consent_override(self):
+        # SPEC 11.2: a testimony whose consent lacks court use needs an override
+        # reason.  The KAT testimony says "court", so an override is optional.
+        builder = BundleBuilder()
+        builder.manifest["exhibits"][1]["consent_override"] = "judge's order 12"
+        self.assertVerdict(self.zip_of(builder.finish()), 0)
+
+    # -- unreadable archives: exit 2 ----------------------------------------------
+
+    def unsafe(self, entries, *extra):
+        return self.assertVerdict(write_zip(self.dir / "unsafe.zip", entries), 2, *extra)
+
+    def test_path_traversal(self):
+        members = list(BundleBuilder().finish().items())
+        for name in ("../x", "/abs", "a/../b", "./x", "a//b", "a\\b", "c:x", "a\x01b", "x" * 256):
+            with self.subTest(name):
+                self.unsafe(members + [(name, b"x")])
+
+    def test_duplicate_names(self):
+        members = list(BundleBuilder().finish().items())
+        self.unsafe(members + [("VERIFY.txt", b"again")])
+        _, err = self.unsafe(members + [("Manifest.JSON", b"{}")])
+        self.assertIn("lowercased", err)
+
+    def test_symlink_member(self):
+        members = list(BundleBuilder().finish().items())
+        link = regular("keys/00000000.pub")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        _, err = self.unsafe(members + [(link, b"/etc/passwd")])
+        self.assertIn("symbolic link", err)
+
+    def test_directory_entries(self):
+        members = list(BundleBuilder().finish().items())
+        self.unsafe(members + [("proofs/", b"")])
+        d = regular("somedir")
+        d.external_attr = (stat.S_IFDIR | 0o755) << 16 | 0x10
+        self.unsafe(members + [(d, b"")])
+        fifo = regular("fifo")
+        fifo.external_attr = (stat.S_IFIFO | 0o644) << 16
+        self.unsafe(members + [(fifo, b"")])
+
+    def test_compression_bomb(self):
+        members = list(BundleBuilder().finish().items())
+        _, err = self.unsafe(members + [("media/" + "0" * 64, bytes(2 * 1024 * 1024))])
+        self.assertIn("bomb", err)
+
+    def test_bomb_with_lying_sizes(self):
+        """Sizes are enforced while reading, not only as declared."""
+        members = list(BundleBuilder().finish().items())
+        path = write_zip(self.dir / "lie.zip", members + [("report2.html", bytes(3 * 1024 * 1024))])
+        patched_zip = patch_entry(path.read_bytes(), b"report2.html",
+                                  central={24: ("<L", 1000)}, local={22: ("<L", 1000)})
+        path.write_bytes(patched_zip)
+        _, err = self.assertVerdict(path, 2)
+        self.assertIn("larger than its declared size", err)
+
+    def test_oversize_member(self):
+        members = BundleBuilder().finish()
+        with patched("MAX_MEMBER_SIZE", 1000):
+            _, err = self.assertVerdict(self.zip_of(members), 2)
+        self.assertIn("more than 1000", err)
+
+    def test_too_many_members(self):
+        members = BundleBuilder().finish()
+        with patched("MAX_MEMBERS", len(members) - 1):
+            self.assertVerdict(self.zip_of(members), 2)
+        with patched("MAX_MEMBERS", len(members)):
+            self.assertVerdict(self.zip_of(members), 0)
+
+    def test_unsupported_compression(self):
+        members = list(BundleBuilder().finish().items())
+        self.unsafe(members + [(regular("VERIFY2.txt", zipfile.ZIP_BZIP2), b"x" * 100)])
+
+    def test_encrypted_flag(self):
+        members = list(BundleBuilder().finish().items())
+        path = write_zip(self.dir / "enc.zip", members)
+        path.write_bytes(patch_entry(path.read_bytes(), b"VERIFY.txt",
+                                     central={8: ("<H", 0x1)}, local={6: ("<H", 0x1)}))
+        _, err = self.assertVerdict(path, 2)
+        self.assertIn("encrypted", err)
+
+    def test_local_header_name_mismatch(self):
+        members = list(BundleBuilder().finish().items())
+        path = write_zip(self.dir / "lh.zip", members)
+        data = path.read_bytes()
+        at = data.index(b"VERIFY.txt")  # first occurrence: the local header
+        path.write_bytes(data[:at] + b"verify.txt" + data[at + 10:])
+        self.assertVerdict(path, 2)
+
+    def test_overlapping_members(self):
+        path = self.good()
+        data = bytearray(path.read_bytes())
+        first = data.find(b"PK\x01\x02")  # grow the first member's data over the next one
+        struct.pack_into("<L", data, first + 20, struct.unpack_from("<L", data, first + 20)[0] + 200)
+        path.write_bytes(bytes(data))
+        _, err = self.assertVerdict(path, 2)
+        self.assertIn("overlap", err)
+
+    def test_name_not_utf8(self):
+        data = self.good().read_bytes().replace(b"VERIFY.txt", b"\xffERIFY.txt")
+        path = self.dir / "latin.zip"
+        path.write_bytes(data)
+        self.assertVerdict(path, 2)
+
+    def test_not_a_zip(self):
+        path = self.dir / "plain.zip"
+        path.write_bytes(b"this is not a zip file\n" * 10)
+        self.assertVerdict(path, 2)
+        trunc = self.dir / "trunc.zip"
+        trunc.write_bytes(self.good().read_bytes()[:-30])
+        self.assertVerdict(trunc, 2)
+        code, out, err = run_verifier(path, "--json")
+        self.assertEqual(code, 2)
+        self.assertEqual(json.loads(out)["exit_code"], 2)
+        self.assertTrue(err.startswith("error: "))
+
+    def test_missing_file_and_usage(self):
+        self.assertVerdict(self.dir / "absent.zip", 2)
+        code, _, err = run_verifier()
+        self.assertEqual(code, 2)
+        self.assertTrue(err.startswith("error: "))
+        code, _, err = run_verifier(self.good(), "--frobnicate")
+        self.assertEqual(code, 2)
+        self.assertTrue(err.startswith("error: "))
+
+
+if __name__ == "__main__":
+    unittest.main()
