@@ -243,5 +243,54 @@ fn leaf_hash_of_journal_matches_recomputation() {
     let before = std::fs::read(f.path("ledger/journal")).unwrap();
     write_journal(&f.path("ledger/journal"), &records(&f));
     assert_eq!(before, std::fs::read(f.path("ledger/journal")).unwrap());
-    assert_eq!(leaf_hash(b"").len(), 32);
+    let frames = journal_frames(&f.path("ledger/journal"));
+    let r1 = Record::decode(&frames[1].1).unwrap();
+    assert_eq!(r1.prev, leaf_hash(&frames[0].1));
+}
+
+#[test]
+fn injected_media_index_entry_is_not_believed_and_audit_flags_it() {
+    let f = Fixture::with_records(N);
+    std::fs::write(f.path("fake.mp4"), b"never recorded").unwrap();
+    {
+        use sha2::Digest;
+        let db = sled::open(f.path("ledger/db")).unwrap();
+        let t = db.open_tree("media").unwrap();
+        let mut k = sha2::Sha256::digest(b"never recorded").to_vec();
+        k.extend_from_slice(&1u64.to_be_bytes()); // record 1 is a testimony
+        t.insert(k, &[]).unwrap();
+        db.flush().unwrap();
+    }
+    let o = f.run(&["verify", "--ledger", &f.p("ledger"), "--file", &f.p("fake.mp4")]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(o.stdout.contains("[FAILED] names this file"), "{}", o.stdout);
+    let o = f.audit();
+    assert_eq!(o.code, 1, "{}", o.all());
+    let v = f.audit_json();
+    let codes: Vec<&str> = v["report"]["findings"].as_array().unwrap().iter().map(|x| x["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"media-index"), "{codes:?}");
+}
+
+#[test]
+fn all_checkpoints_removed_is_a_finding() {
+    let f = Fixture::with_records(2);
+    {
+        let db = sled::open(f.path("ledger/db")).unwrap();
+        db.open_tree("checkpoints").unwrap().clear().unwrap();
+        db.flush().unwrap();
+    }
+    let v = f.audit_json();
+    assert_eq!(v["passed"], false);
+    assert_eq!(v["report"]["findings"][0]["code"], "no-checkpoint");
+}
+
+#[test]
+fn a_ledger_rebuilt_under_another_key_fails_a_pinned_audit() {
+    let f = Fixture::with_records(2);
+    f.ok(&["key", "generate", "other", "--dir", &f.p("keys")]);
+    let o = f.run(&["audit", "--ledger", &f.p("ledger"), "--ledger-key", &f.p("keys/ledger.pub")]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    let o = f.run(&["audit", "--ledger", &f.p("ledger"), "--ledger-key", &f.p("keys/other.pub")]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(o.stdout.contains("not the key"), "{}", o.stdout);
 }
