@@ -566,6 +566,9 @@ struct Member {
     /// Held for non-media members only.
     bytes: Option<Vec<u8>>,
     size: u64,
+    /// Whether the archive's CRC-32 matched (a mismatch is an altered member, not an
+    /// unreadable archive: the bytes were all read and their digest is compared below).
+    crc_ok: bool,
 }
 
 /// Vets every member from the central directory, then reads them under the limits.
@@ -647,10 +650,21 @@ fn read_members<R: Read + Seek>(reader: R) -> Result<BTreeMap<String, Member>, B
         let mut held = Vec::new();
         let mut buf = vec![0u8; 1 << 16];
         let mut n = 0u64;
+        let mut crc_ok = true;
         loop {
-            let k = r
-                .read(&mut buf)
-                .map_err(|e| BundleError::Unsafe(format!("member '{name}' cannot be read: {e}")))?;
+            let k = match r.read(&mut buf) {
+                Ok(k) => k,
+                // The zip reader checks the CRC-32 once the last byte is read.
+                Err(e) if e.to_string() == "Invalid checksum" => {
+                    crc_ok = false;
+                    0
+                }
+                Err(e) => {
+                    return Err(BundleError::Unsafe(format!(
+                        "member '{name}' cannot be read: {e}"
+                    )));
+                }
+            };
             if k == 0 {
                 break;
             }
@@ -671,6 +685,7 @@ fn read_members<R: Read + Seek>(reader: R) -> Result<BTreeMap<String, Member>, B
                 digest: h.finalize().into(),
                 bytes: (!media).then_some(held),
                 size: n,
+                crc_ok,
             },
         );
     }
@@ -776,6 +791,22 @@ fn verify_parts(
             );
         }
     }
+    let bad_crc: Vec<&str> = members
+        .iter()
+        .filter(|(_, m)| !m.crc_ok)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    c.add(
+        "zip CRC-32",
+        if bad_crc.is_empty() {
+            Ok(format!("the CRC-32 of all {} members match", members.len()))
+        } else {
+            Err(format!(
+                "altered inside the archive: {}",
+                bad_crc.join(", ")
+            ))
+        },
+    );
     // 3. SHA256SUMS.
     let sums = check_sums(held("SHA256SUMS"), members, c);
     // 4. The manifest.
@@ -885,6 +916,37 @@ fn verify_parts(
     for ex in &manifest.exhibits {
         verify_exhibit(ex, &manifest, members, cp.as_ref().ok(), opts, c);
     }
+    // Every member must be one the manifest refers to.
+    let mut referenced: BTreeSet<&str> = [
+        "manifest.json",
+        "manifest.sig",
+        "SHA256SUMS",
+        "checkpoint.txt",
+        "report.html",
+        "VERIFY.txt",
+        manifest.exporter.key_file.as_str(),
+        manifest.ledger.key_file.as_str(),
+    ]
+    .into_iter()
+    .collect();
+    for e in &manifest.exhibits {
+        referenced.insert(&e.signer_key_file);
+        referenced.insert(&e.proof_file);
+        if let Some(ci) = &e.content {
+            referenced.insert(&ci.file);
+        }
+        if let Some(m) = &e.media_file {
+            referenced.insert(m);
+        }
+    }
+    for name in members.keys() {
+        if known_name(name) && !referenced.contains(name.as_str()) {
+            c.add(
+                format!("file {name}"),
+                Err("an added file: nothing in the manifest refers to it".into()),
+            );
+        }
+    }
     // 10. Trust.
     if !opts.trust.is_empty() {
         let trusted = |k: &std::result::Result<[u8; 32], String>| {
@@ -926,6 +988,13 @@ fn check_sums(
     };
     let mut sums = BTreeMap::new();
     let mut problems = Vec::new();
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once("  ").map(|x| x.1))
+        .collect();
+    if names.windows(2).any(|w| w[0] >= w[1]) {
+        problems.push("the lines are not sorted by name".to_string());
+    }
     for line in text.lines() {
         let Some((d, n)) = line.split_once("  ") else {
             problems.push(format!("malformed line '{}'", line.escape_debug()));
@@ -1053,6 +1122,49 @@ fn verify_exhibit(
             )
         }),
     );
+    // The ledger's rules for a record at this position (SPEC.md sections 3, 4 and 11.2).
+    let mut broken = Vec::new();
+    let is_genesis = matches!(rec.statement.body, Body::Genesis { .. });
+    if is_genesis != (seq == 0) {
+        broken.push("only record 0 is, and must be, the genesis".to_string());
+    }
+    if let Body::Genesis { origin } = &rec.statement.body {
+        if origin != &manifest.ledger.origin
+            || B64.encode(rec.statement.signer) != manifest.ledger.public_key
+            || rec.prev != [0u8; 32]
+        {
+            broken.push("the genesis does not name this ledger's origin and key".into());
+        }
+    }
+    if rec.statement.claimed_at_ms
+        > rec
+            .recorded_at_ms
+            .saturating_add(crate::ledger::MAX_CLOCK_SKEW_MS)
+    {
+        broken.push("it claims to be signed after the ledger recorded it".into());
+    }
+    if let Body::Testimony(t) = &rec.statement.body
+        && !consent_allows_court(t.consent.as_deref())
+        && ex.consent_override.as_deref().is_none_or(str::is_empty)
+    {
+        broken.push(
+            "the witness's consent does not include court use and no override reason is recorded"
+                .into(),
+        );
+    }
+    c.add(
+        format!("exhibit {seq} ledger rules"),
+        if broken.is_empty() {
+            Ok(match &ex.consent_override {
+                Some(r) => {
+                    format!("in order; exported without court consent for the recorded reason: {r}")
+                }
+                None => "position, times and consent in order".into(),
+            })
+        } else {
+            Err(broken.join("; "))
+        },
+    );
     // Inclusion.
     let inclusion = (|| {
         let cp = cp.ok_or_else(|| "no verified checkpoint to check against".to_string())?;
@@ -1156,7 +1268,6 @@ fn verify_exhibit(
         }
         Body::Genesis { .. } => {}
     }
-    let _ = manifest;
 }
 
 fn hash_path(p: &std::path::Path) -> std::io::Result<(Hash, u64)> {

@@ -290,6 +290,24 @@ fn every_changed_byte_removed_or_added_file_is_caught_by_both_verifiers() {
     let p = f.path("t.zip");
     write_zip(&p, &ms);
     expect(&f, &p, &[], 1, "notes.txt", "added file");
+    // A file with a name the format allows, listed everywhere and signed into the manifest
+    // by the exporter, but that no exhibit refers to.
+    let mut ms = original.clone();
+    ms.push((
+        "proofs/9.tlog-proof".into(),
+        get(&mut ms.clone(), "proofs/1.tlog-proof").clone(),
+    ));
+    resign(&mut ms, &f.path("keys/alice.key"));
+    write_zip(&p, &ms);
+    expect(&f, &p, &[], 1, "proofs/9.tlog-proof", "unreferenced file");
+    // One byte flipped inside the archive itself (the stored signature): the ZIP's CRC-32
+    // no longer matches; that is tampering (exit 1), not an unreadable archive.
+    let mut raw = std::fs::read(f.path("bundle.zip")).unwrap();
+    let sig = &original.iter().find(|m| m.0 == "manifest.sig").unwrap().1;
+    let at = raw.windows(64).position(|w| w == sig.as_slice()).unwrap();
+    raw[at + 10] ^= 0x40;
+    std::fs::write(&p, &raw).unwrap();
+    expect(&f, &p, &[], 1, "CRC", "byte flipped in the raw archive");
 }
 
 #[test]

@@ -426,7 +426,10 @@ fn an_index_behind_its_journal_is_reported_by_reads_and_completed_by_recover() {
     assert_same(&before, &snapshot(&f.path("ledger")), "read-only commands");
     let r = f.ok(&["recover", "--ledger", &f.p("ledger")]).stdout;
     assert!(r.contains("indexed records 4 to 5"), "{r}");
-    assert_eq!(f.ok(&["log", "--ledger", &f.p("ledger"), "--json"]).stdout, expected);
+    assert_eq!(
+        f.ok(&["log", "--ledger", &f.p("ledger"), "--json"]).stdout,
+        expected
+    );
     f.checkpoint();
     assert_eq!(f.audit().code, 0);
 }

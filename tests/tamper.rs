@@ -261,13 +261,28 @@ fn injected_media_index_entry_is_not_believed_and_audit_flags_it() {
         t.insert(k, &[]).unwrap();
         db.flush().unwrap();
     }
-    let o = f.run(&["verify", "--ledger", &f.p("ledger"), "--file", &f.p("fake.mp4")]);
+    let o = f.run(&[
+        "verify",
+        "--ledger",
+        &f.p("ledger"),
+        "--file",
+        &f.p("fake.mp4"),
+    ]);
     assert_eq!(o.code, 1, "{}", o.all());
-    assert!(o.stdout.contains("[FAILED] names this file"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("[FAILED] names this file"),
+        "{}",
+        o.stdout
+    );
     let o = f.audit();
     assert_eq!(o.code, 1, "{}", o.all());
     let v = f.audit_json();
-    let codes: Vec<&str> = v["report"]["findings"].as_array().unwrap().iter().map(|x| x["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = v["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["code"].as_str().unwrap())
+        .collect();
     assert!(codes.contains(&"media-index"), "{codes:?}");
 }
 
@@ -288,9 +303,21 @@ fn all_checkpoints_removed_is_a_finding() {
 fn a_ledger_rebuilt_under_another_key_fails_a_pinned_audit() {
     let f = Fixture::with_records(2);
     f.ok(&["key", "generate", "other", "--dir", &f.p("keys")]);
-    let o = f.run(&["audit", "--ledger", &f.p("ledger"), "--ledger-key", &f.p("keys/ledger.pub")]);
+    let o = f.run(&[
+        "audit",
+        "--ledger",
+        &f.p("ledger"),
+        "--ledger-key",
+        &f.p("keys/ledger.pub"),
+    ]);
     assert_eq!(o.code, 0, "{}", o.all());
-    let o = f.run(&["audit", "--ledger", &f.p("ledger"), "--ledger-key", &f.p("keys/other.pub")]);
+    let o = f.run(&[
+        "audit",
+        "--ledger",
+        &f.p("ledger"),
+        "--ledger-key",
+        &f.p("keys/other.pub"),
+    ]);
     assert_eq!(o.code, 1, "{}", o.all());
     assert!(o.stdout.contains("not the key"), "{}", o.stdout);
 }
