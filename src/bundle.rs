@@ -1128,13 +1128,12 @@ fn verify_exhibit(
     if is_genesis != (seq == 0) {
         broken.push("only record 0 is, and must be, the genesis".to_string());
     }
-    if let Body::Genesis { origin } = &rec.statement.body {
-        if origin != &manifest.ledger.origin
+    if let Body::Genesis { origin } = &rec.statement.body
+        && (origin != &manifest.ledger.origin
             || B64.encode(rec.statement.signer) != manifest.ledger.public_key
-            || rec.prev != [0u8; 32]
-        {
-            broken.push("the genesis does not name this ledger's origin and key".into());
-        }
+            || rec.prev != [0u8; 32])
+    {
+        broken.push("the genesis does not name this ledger's origin and key".into());
     }
     if rec.statement.claimed_at_ms
         > rec
