@@ -521,6 +521,38 @@ mod tests {
         }
     }
 
+    /// Proofs cost O(log n) stored hashes, whatever the size: this is what keeps `verify`
+    /// and bundle export fast on large ledgers.
+    #[test]
+    fn proofs_read_logarithmically_many_stored_hashes() {
+        struct Counting<'a>(&'a MemoryTree, std::cell::Cell<usize>);
+        impl HashReader for Counting<'_> {
+            fn complete_subtree(&self, level: u32, index: u64) -> Result<Hash, ProofError> {
+                self.1.set(self.1.get() + 1);
+                self.0.complete_subtree(level, index)
+            }
+        }
+        let n = 100_000u64;
+        let leaves: Vec<Hash> = (0..n).map(leaf).collect();
+        let tree = MemoryTree::new(&leaves);
+        let r = Counting(&tree, std::cell::Cell::new(0));
+        let log2 = 64 - n.leading_zeros() as usize; // 17
+        for index in [0, 1, 4_242, 65_535, 65_536, 99_998, 99_999] {
+            r.1.set(0);
+            let p = inclusion_proof(&r, index, n).unwrap();
+            assert!(
+                r.1.get() <= 2 * log2,
+                "inclusion of {index}: {} reads",
+                r.1.get()
+            );
+            let root = root(&tree, n).unwrap();
+            verify_inclusion_proof(&leaves[index as usize], index, n, &p, &root).unwrap();
+        }
+        r.1.set(0);
+        consistency_proof(&r, 77_777, n).unwrap();
+        assert!(r.1.get() <= 3 * log2, "consistency: {} reads", r.1.get());
+    }
+
     /// CVE-2012-2459: duplicating the last leaf must change the root.
     #[test]
     fn duplicated_last_leaf_changes_the_root() {

@@ -206,6 +206,36 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
         &d.p("saved-checkpoint.txt"),
     ])?;
 
+    d.say("A court bundle", "Records 1 (the testimony) and 2 (the video) go to court as one ZIP: the records, their\ninclusion proofs, the signed checkpoint, the testimony text, the video itself, the public\nkeys, SHA256SUMS, a signed manifest, a report for the judge and VERIFY.txt. Nothing about\nrecord 3 is in it.");
+    d.must(&[
+        "export",
+        "--ledger",
+        &d.p("ledger"),
+        "--key",
+        &d.p("keys/investigator-amal.key"),
+        "--out",
+        &d.p("case-demo.zip"),
+        "--case",
+        "Demo case 1",
+        "--media",
+        &d.p("input/footage/clip-001.mp4"),
+        "1",
+        "2",
+    ])?;
+
+    d.say(
+        "The court checks the bundle offline",
+        "Only the ZIP and the two public keys the court obtained from their holders are needed.",
+    );
+    d.must(&[
+        "verify-bundle",
+        &d.p("case-demo.zip"),
+        "--trust",
+        &d.p("keys/ledger.pub"),
+        "--trust",
+        &d.p("keys/investigator-amal.pub"),
+    ])?;
+
     d.say("Tampering is caught", "A copy of the ledger has one byte of the stored testimony text changed.\nThe audit must fail (exit 1) and name the record.");
     let tampered = d.dir.join("tampered-ledger");
     copy_dir(&d.dir.join("ledger"), &tampered)?;
@@ -226,6 +256,10 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("   (exit code 1, as expected: the change was detected)");
 
     println!("\nDone. Everything is in {}.", d.dir.display());
+    println!(
+        "Open {} in a browser for the judge's report, or read VERIFY.txt inside it.",
+        d.dir.join("case-demo.zip").display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
