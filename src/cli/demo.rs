@@ -257,7 +257,7 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
 
     println!("\nDone. Everything is in {}.", d.dir.display());
     println!(
-        "Open {} in a browser for the judge's report, or read VERIFY.txt inside it.",
+        "Unzip {} and open report.html in a browser for the judge's report; VERIFY.txt explains every check.",
         d.dir.join("case-demo.zip").display()
     );
     Ok(ExitCode::SUCCESS)
