@@ -45,6 +45,17 @@ pub struct AgainstResult {
     pub consistent: bool,
 }
 
+/// A hand-over awaiting its receiver's countersignature.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingTransfer {
+    /// The transfer record.
+    pub transfer: u64,
+    /// The exhibit.
+    pub exhibit: u64,
+    /// The receiver's key ID.
+    pub to_key_id: String,
+}
+
 /// The outcome of an audit.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditReport {
@@ -62,6 +73,8 @@ pub struct AuditReport {
     pub uncovered: Option<(u64, u64)>,
     /// Checkpoints given with `--against`.
     pub against: Vec<AgainstResult>,
+    /// Hand-overs signed by the holder but not yet accepted by the receiver.
+    pub pending_transfers: Vec<PendingTransfer>,
     /// Every problem, in the order found.
     pub findings: Vec<Finding>,
 }
@@ -195,7 +208,9 @@ pub fn audit(
     let mut prev_time = 0u64;
     let mut seq = 0u64;
     let mut signatures = 0u64;
-    let (mut media_records, mut testimony_records) = (0usize, 0usize);
+    let (mut media_records, mut testimony_records, mut authority_records) =
+        (0usize, 0usize, 0usize);
+    let mut authority = crate::authority::Authority::new();
     let mut frames = store.journal().frames_from(MAGIC.len() as u64)?;
     let mut sled_records = store.records_iter().peekable();
     loop {
@@ -292,10 +307,21 @@ pub fn audit(
                         a.find(Some(seq), "signature", format!("record {seq}: {e}"));
                     }
                     a.check_record(seq, &r, &leaf, &prev_leaf, prev_time, &origin, &ledger_key);
-                    match r.statement.body {
+                    match &r.statement.body {
                         Body::Media(_) => media_records += 1,
                         Body::Testimony(_) => testimony_records += 1,
-                        Body::Genesis { .. } => {}
+                        Body::Amend(a) if a.content.is_some() => {
+                            testimony_records += 1;
+                            authority_records += 1;
+                        }
+                        _ => authority_records += 1,
+                    }
+                    // Who may sign what, replayed: a record written into the store directly
+                    // by a key the ledger never authorised is caught here.
+                    let lookup = |n: u64| ledger.statement(n);
+                    match authority.check(&r.statement, seq, r.recorded_at_ms, &lookup) {
+                        Ok(()) => authority.apply(&r.statement, seq, &lookup),
+                        Err(v) => a.find(Some(seq), "unauthorized", format!("record {seq}: {v}")),
                     }
                     prev_time = prev_time.max(r.recorded_at_ms);
                 }
@@ -381,11 +407,12 @@ pub fn audit(
     }
     // Every index entry must belong to a record: an injected entry would make a lookup
     // (such as `verify --file`) point somewhere it should not.
-    let (leaves, media, content) = store.index_counts();
+    let (leaves, media, content, authority_held) = store.index_counts();
     for (code, held, needed) in [
         ("leaf-index", leaves, seq as usize),
         ("media-index", media, media_records),
         ("content-index", content, testimony_records),
+        ("authority-index", authority_held, authority_records),
     ] {
         if held != needed {
             a.find(
@@ -454,6 +481,52 @@ pub fn audit(
             consistent,
         });
     }
+    // Records signed by a key after the point from which it is known to be compromised.
+    let compromised: Vec<[u8; 32]> = authority
+        .keys()
+        .iter()
+        .filter(|(_, k)| {
+            matches!(k.revoked, Some(r) if r.reason == crate::record::RevokeReason::Compromised)
+        })
+        .map(|(pk, _)| *pk)
+        .collect();
+    if !compromised.is_empty() {
+        for f in store.journal().frames_from(MAGIC.len() as u64)? {
+            let f = f?;
+            let Ok(r) = Record::decode(&f.bytes) else {
+                continue;
+            };
+            if compromised.contains(&r.statement.signer)
+                && authority
+                    .key(&r.statement.signer)
+                    .is_some_and(|k| k.compromised_for(r.seq, r.recorded_at_ms))
+            {
+                let k = authority
+                    .key(&r.statement.signer)
+                    .map(|k| (k.name.clone(), k.status()));
+                a.find(
+                    Some(r.seq),
+                    "signed-after-compromise",
+                    format!(
+                        "record {} was signed by key {} ({}), which is {}",
+                        r.seq,
+                        keys::short_id(&r.statement.signer),
+                        k.as_ref().map_or("", |k| k.0.as_str()),
+                        k.as_ref().map_or(String::new(), |k| k.1.clone())
+                    ),
+                );
+            }
+        }
+    }
+    let pending_transfers = authority
+        .pending_transfers()
+        .into_iter()
+        .map(|(seq, t)| PendingTransfer {
+            transfer: seq,
+            exhibit: t.exhibit,
+            to_key_id: keys::short_id(&t.to),
+        })
+        .collect();
     if stored_cps.is_empty() && !a.findings.iter().any(|f| f.code.starts_with("checkpoint")) {
         a.find(
             None,
@@ -470,6 +543,7 @@ pub fn audit(
         covered_to,
         uncovered,
         against: against_results,
+        pending_transfers,
         findings: a.findings,
     })
 }
@@ -566,7 +640,7 @@ impl Auditor<'_> {
                 "record 0 is not a genesis statement".into(),
             ),
             Body::Testimony(t) => {
-                if let Err(m) = self.ledger.check_content(t) {
+                if let Err(m) = self.ledger.check_content(&t.commitment, t.content_len) {
                     self.find(Some(seq), "content", format!("record {seq}: {m}"));
                 }
                 if !matches!(store.seq_of_commitment(&t.commitment), Ok(Some(s)) if s == seq) {
@@ -577,15 +651,33 @@ impl Auditor<'_> {
                     );
                 }
             }
-            Body::Media(m) => {
-                if !matches!(store.media_seqs(&m.sha256), Ok(v) if v.contains(&seq)) {
+            Body::Media(m) if !matches!(store.media_seqs(&m.sha256), Ok(v) if v.contains(&seq)) => {
+                self.find(
+                    Some(seq),
+                    "media-index",
+                    format!("the media index does not list record {seq} under its file hash"),
+                );
+            }
+            Body::Amend(crate::record::Amendment {
+                content: Some((c, len)),
+                ..
+            }) => {
+                if let Err(m) = self.ledger.check_content(c, *len) {
                     self.find(
                         Some(seq),
-                        "media-index",
-                        format!("the media index does not list record {seq} under its file hash"),
+                        "content",
+                        format!("record {seq} (amended text): {m}"),
+                    );
+                }
+                if !matches!(store.seq_of_commitment(c), Ok(Some(s)) if s == seq) {
+                    self.find(
+                        Some(seq),
+                        "content-index",
+                        format!("the content index does not map record {seq}'s commitment to it"),
                     );
                 }
             }
+            _ => {}
         }
     }
 }

@@ -285,7 +285,7 @@ pub fn export<W: Write + Seek>(
             Body::Media(m) => {
                 media_by_hash.insert(m.sha256, exhibits.len());
             }
-            Body::Genesis { .. } => {}
+            _ => {}
         }
         exhibits.push(Exhibit {
             seq,
@@ -1265,7 +1265,7 @@ fn verify_exhibit(
                 };
             }
         }
-        Body::Genesis { .. } => {}
+        _ => {}
     }
 }
 

@@ -67,6 +67,20 @@ pub enum KeyError {
         /// The file.
         path: PathBuf,
     },
+    /// A protected key was given without a way to ask for its passphrase.
+    #[error(
+        "{path} is passphrase-protected; give --passphrase-file FILE, or run on a terminal to be asked"
+    )]
+    NeedPassphrase {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// The passphrase does not open the key.
+    #[error("{path}: wrong passphrase (or a damaged key file); nothing was signed")]
+    WrongPassphrase {
+        /// The key file.
+        path: PathBuf,
+    },
     /// A public key that is a small-order point, which would verify forged signatures.
     #[error("weak (small-order) Ed25519 public key refused")]
     WeakKey,
@@ -115,6 +129,23 @@ pub fn secret_pem(key: &SigningKey) -> Zeroizing<String> {
         .expect("PKCS#8 encoding of an Ed25519 seed")
 }
 
+/// Passphrase-protected PKCS#8 PEM of the secret key (PBES2 with scrypt and AES-256-CBC,
+/// which OpenSSL 3 opens with `openssl pkey -passin`).
+pub fn encrypted_secret_pem(
+    key: &SigningKey,
+    passphrase: &[u8],
+) -> Result<Zeroizing<String>, KeyError> {
+    let kp = KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    };
+    kp.to_pkcs8_encrypted_pem(passphrase, LineEnding::LF)
+        .map_err(|e| KeyError::Io {
+            path: PathBuf::from("<key encryption>"),
+            source: std::io::Error::other(e.to_string()),
+        })
+}
+
 /// SPKI PEM of a public key.
 pub fn public_pem(key: &VerifyingKey) -> String {
     // Encoding a 32-byte point into a fixed ASN.1 template cannot fail.
@@ -156,8 +187,13 @@ pub fn pair_paths(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     )
 }
 
-/// Generates a key pair into `DIR/NAME.key` (0600) and `DIR/NAME.pub`.
-pub fn generate_pair(dir: &Path, name: &str) -> Result<SigningKey, KeyError> {
+/// Generates a key pair into `DIR/NAME.key` (0600) and `DIR/NAME.pub`; the secret key is
+/// passphrase-protected when a passphrase is given.
+pub fn generate_pair(
+    dir: &Path,
+    name: &str,
+    passphrase: Option<&[u8]>,
+) -> Result<SigningKey, KeyError> {
     let (secret_path, public_path) = pair_paths(dir, name);
     for p in [&secret_path, &public_path] {
         if p.symlink_metadata().is_ok() {
@@ -165,7 +201,11 @@ pub fn generate_pair(dir: &Path, name: &str) -> Result<SigningKey, KeyError> {
         }
     }
     let key = generate()?;
-    write_new_file(&secret_path, secret_pem(&key).as_bytes(), 0o600)?;
+    let pem = match passphrase {
+        Some(p) => encrypted_secret_pem(&key, p)?,
+        None => secret_pem(&key),
+    };
+    write_new_file(&secret_path, pem.as_bytes(), 0o600)?;
     write_new_file(
         &public_path,
         public_pem(&key.verifying_key()).as_bytes(),
@@ -210,40 +250,16 @@ fn pem_label(text: &str) -> Option<&str> {
     Some(&text[start..start + end])
 }
 
-/// Loads a secret key, refusing links and files others can read.
+/// Loads an unprotected secret key, refusing links and files others can read.
 pub fn load_secret(path: &Path) -> Result<SigningKey, KeyError> {
-    let text = read_regular(path)?;
-    match pem_label(&text) {
-        Some("PRIVATE KEY") => {}
-        Some("PUBLIC KEY") => {
-            return Err(KeyError::WrongKind {
-                path: path.to_owned(),
-                found: "this is a public key".into(),
-                hint: "signing needs the secret key file (NAME.key), not NAME.pub",
-            });
-        }
-        Some("ENCRYPTED PRIVATE KEY") => {
-            return Err(KeyError::WrongKind {
-                path: path.to_owned(),
-                found: "this is a passphrase-protected key".into(),
-                hint: "this version reads unencrypted PKCS#8 keys only; decrypt it with `openssl pkey -in KEY -out PLAIN.key`",
-            });
-        }
-        Some(other) => {
-            return Err(KeyError::WrongKind {
-                path: path.to_owned(),
-                found: format!("PEM block '{other}' is not an Ed25519 PKCS#8 key"),
-                hint: "custody signs with Ed25519 keys made by `custody key generate`",
-            });
-        }
-        None => {
-            return Err(KeyError::WrongKind {
-                path: path.to_owned(),
-                found: "no PEM key found".into(),
-                hint: "give the path of a key made by `custody key generate`",
-            });
-        }
-    }
+    load_secret_with(path, || {
+        Err(KeyError::NeedPassphrase {
+            path: path.to_owned(),
+        })
+    })
+}
+
+fn check_private_mode(path: &Path) -> Result<(), KeyError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -260,6 +276,69 @@ pub fn load_secret(path: &Path) -> Result<SigningKey, KeyError> {
             });
         }
     }
+    Ok(())
+}
+
+fn decrypt_pem(path: &Path, text: &str, passphrase: &[u8]) -> Result<SigningKey, KeyError> {
+    let kp = KeypairBytes::from_pkcs8_encrypted_pem(text, passphrase).map_err(|_| {
+        KeyError::WrongPassphrase {
+            path: path.to_owned(),
+        }
+    })?;
+    let key = SigningKey::from_bytes(&kp.secret_key);
+    if let Some(pk) = &kp.public_key
+        && pk.to_bytes() != key.verifying_key().to_bytes()
+    {
+        return Err(KeyError::WrongKind {
+            path: path.to_owned(),
+            found: "its embedded public key does not match its secret key".into(),
+            hint: "the file is corrupt; restore it from a backup",
+        });
+    }
+    Ok(key)
+}
+
+/// Whether a key file is passphrase-protected (encrypted PKCS#8).
+pub fn is_protected(path: &Path) -> Result<bool, KeyError> {
+    Ok(pem_label(&read_regular(path)?) == Some("ENCRYPTED PRIVATE KEY"))
+}
+
+/// Loads a secret key; `passphrase` is asked only when the file is protected.
+pub fn load_secret_with(
+    path: &Path,
+    passphrase: impl FnOnce() -> Result<Zeroizing<Vec<u8>>, KeyError>,
+) -> Result<SigningKey, KeyError> {
+    let text = read_regular(path)?;
+    match pem_label(&text) {
+        Some("PRIVATE KEY") => {}
+        Some("PUBLIC KEY") => {
+            return Err(KeyError::WrongKind {
+                path: path.to_owned(),
+                found: "this is a public key".into(),
+                hint: "signing needs the secret key file (NAME.key), not NAME.pub",
+            });
+        }
+        Some("ENCRYPTED PRIVATE KEY") => {
+            check_private_mode(path)?;
+            let passphrase = passphrase()?;
+            return decrypt_pem(path, &text, &passphrase);
+        }
+        Some(other) => {
+            return Err(KeyError::WrongKind {
+                path: path.to_owned(),
+                found: format!("PEM block '{other}' is not an Ed25519 PKCS#8 key"),
+                hint: "custody signs with Ed25519 keys made by `custody key generate`",
+            });
+        }
+        None => {
+            return Err(KeyError::WrongKind {
+                path: path.to_owned(),
+                found: "no PEM key found".into(),
+                hint: "give the path of a key made by `custody key generate`",
+            });
+        }
+    }
+    check_private_mode(path)?;
     SigningKey::from_pkcs8_pem(&text).map_err(|e| KeyError::WrongKind {
         path: path.to_owned(),
         found: format!("not a valid Ed25519 PKCS#8 key ({e})"),
@@ -279,6 +358,13 @@ pub fn load_public(path: &Path) -> Result<VerifyingKey, KeyError> {
             })?
         }
         Some("PRIVATE KEY") => load_secret(path)?.verifying_key(),
+        Some("ENCRYPTED PRIVATE KEY") => {
+            return Err(KeyError::WrongKind {
+                path: path.to_owned(),
+                found: "this is a protected secret key".into(),
+                hint: "give the public key file (NAME.pub) instead",
+            });
+        }
         _ => {
             return Err(KeyError::WrongKind {
                 path: path.to_owned(),
@@ -312,20 +398,27 @@ pub enum SignatureError {
     Invalid,
 }
 
-/// Strict Ed25519 verification: canonical S, no small-order A or R, no weak keys.
-pub fn verify_strict(
-    public: &[u8; 32],
-    message: &[u8],
-    signature: &[u8; 64],
-) -> Result<(), SignatureError> {
+/// Checks that 32 bytes are a canonical, non-weak Ed25519 public key.
+pub fn check_public(public: &[u8; 32]) -> Result<(), SignatureError> {
     let key = VerifyingKey::from_bytes(public).map_err(|_| SignatureError::BadKey)?;
-    // One key, one encoding: a non-canonical point encoding would give a second key ID.
     if key.to_edwards().compress().to_bytes() != *public {
         return Err(SignatureError::BadKey);
     }
     if key.is_weak() {
         return Err(SignatureError::WeakKey);
     }
+    Ok(())
+}
+
+/// Strict Ed25519 verification: canonical S, no small-order A or R, no weak keys.
+pub fn verify_strict(
+    public: &[u8; 32],
+    message: &[u8],
+    signature: &[u8; 64],
+) -> Result<(), SignatureError> {
+    // One key, one encoding: a non-canonical point encoding would give a second key ID.
+    check_public(public)?;
+    let key = VerifyingKey::from_bytes(public).map_err(|_| SignatureError::BadKey)?;
     let sig = Signature::from_bytes(signature);
     key.verify_strict(message, &sig)
         .map_err(|_| SignatureError::Invalid)

@@ -4,6 +4,7 @@
 //! come in as arguments, so tests can fix them; nothing here prints or exits.
 
 use crate::Hash;
+use crate::authority::{Authority, Lookup};
 use crate::checkpoint::{Checkpoint, open_checkpoint};
 use crate::error::{Error, Result};
 use crate::keys;
@@ -107,6 +108,68 @@ impl RecordReport {
     pub fn passed(&self) -> bool {
         self.checks.iter().all(|c| c.passed)
     }
+}
+
+/// A correction to append.
+#[derive(Debug, Clone)]
+pub struct AmendInput {
+    /// The record corrected.
+    pub target: u64,
+    /// Why.
+    pub reason: String,
+    /// A corrected testimony text.
+    pub text: Option<String>,
+    /// A corrected media description.
+    pub description: Option<String>,
+}
+
+/// One holder in an exhibit's custody chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryLink {
+    /// Holder's key ID.
+    pub holder_key_id: String,
+    /// Holder's name and role.
+    pub holder: String,
+    /// The record from which it held the exhibit.
+    pub from_seq: u64,
+    /// That record's time.
+    pub from_time: String,
+    /// The record at which it stopped holding it (the next acceptance).
+    pub to_seq: Option<u64>,
+    /// The transfer that handed it over.
+    pub transfer: Option<u64>,
+    /// The acceptance that took it.
+    pub accepted_by: Option<u64>,
+    /// Both signatures' checks.
+    pub checks: Vec<Check>,
+}
+
+/// A hand-over not yet accepted.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingLink {
+    /// The transfer record.
+    pub transfer: u64,
+    /// Receiver's key ID.
+    pub to_key_id: String,
+    /// Receiver's name and role.
+    pub to: String,
+    /// Whether the transfer record verifies.
+    pub signed: bool,
+}
+
+/// An exhibit's custody chain and versions.
+#[derive(Debug, Clone, Serialize)]
+pub struct History {
+    /// The exhibit.
+    pub exhibit: u64,
+    /// Its kind.
+    pub kind: &'static str,
+    /// Holders in order.
+    pub links: Vec<HistoryLink>,
+    /// A hand-over awaiting acceptance.
+    pub pending: Option<PendingLink>,
+    /// The original record and every amendment, in order.
+    pub versions: Vec<u64>,
 }
 
 /// A testimony to append: fields and the text.
@@ -214,9 +277,37 @@ fn check_signed(
     Ok(())
 }
 
+/// Earlier statements, read from the index.
+struct StoreLookup<'a>(&'a Store);
+
+impl Lookup for StoreLookup<'_> {
+    fn statement(&self, seq: u64) -> Option<Statement> {
+        let b = self.0.record_bytes(seq).ok()??;
+        Record::decode(&b).ok().map(|r| r.statement)
+    }
+}
+
+/// Earlier statements: the index below `base`, then a batch not yet written.
+struct BatchLookup<'a> {
+    store: &'a Store,
+    base: u64,
+    pending: &'a [Statement],
+}
+
+impl Lookup for BatchLookup<'_> {
+    fn statement(&self, seq: u64) -> Option<Statement> {
+        if seq < self.base {
+            StoreLookup(self.store).statement(seq)
+        } else {
+            self.pending.get((seq - self.base) as usize).cloned()
+        }
+    }
+}
+
 /// A ledger held open (and locked) by this process.
 pub struct Ledger {
     store: Store,
+    authority: Authority,
     frontier: Frontier,
     size: u64,
     damaged: Option<String>,
@@ -240,6 +331,7 @@ impl Ledger {
             now_ms,
         )?;
         let mut ledger = Ledger {
+            authority: Authority::new(),
             frontier: Frontier::new(),
             size: 0,
             damaged: None,
@@ -301,12 +393,29 @@ impl Ledger {
                 meta.journal_len
             ));
         }
+        // Key authority and custody: replayed from the (few) records that change them.
+        let mut authority = Authority::new();
+        if damaged.is_none() {
+            let lookup = StoreLookup(&store);
+            for seq in store.authority_seqs()? {
+                match lookup.statement(seq) {
+                    Some(st) => authority.apply(&st, seq, &lookup),
+                    None => {
+                        damaged = Some(format!(
+                            "authority record {seq} is missing or does not decode"
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
         let mut size = meta.size;
         let mut origin = meta.origin.clone();
         let mut ledger_key = meta.ledger_key;
         if access == Access::Write && journal_len > meta.journal_len && damaged.is_none() {
             let mut frames = store.journal().frames_from(meta.journal_len)?;
             let mut batch: Vec<Entry> = Vec::new();
+            let mut pending: Vec<Statement> = Vec::new();
             let mut hashes = Vec::new();
             let mut end = meta.journal_len;
             let mut seq = meta.size;
@@ -314,6 +423,11 @@ impl Ledger {
                 let frame = frame?;
                 let Ok(rec) = Record::decode(&frame.bytes) else {
                     break;
+                };
+                let lookup = BatchLookup {
+                    store: &store,
+                    base: seq - pending.len() as u64,
+                    pending: &pending,
                 };
                 let valid = frame.intact()
                     && rec.seq == seq
@@ -326,10 +440,15 @@ impl Ledger {
                         seq,
                         rec.recorded_at_ms,
                     )
-                    .is_ok();
+                    .is_ok()
+                    && authority
+                        .check(&rec.statement, seq, rec.recorded_at_ms, &lookup)
+                        .is_ok();
                 if !valid {
                     break;
                 }
+                authority.apply(&rec.statement, seq, &lookup);
+                pending.push(rec.statement.clone());
                 let entry = entry_for(&rec, frame.bytes.clone(), frame.stored_leaf);
                 if let Some((o, k)) = &entry.genesis {
                     origin = Some(o.clone());
@@ -345,6 +464,7 @@ impl Ledger {
                     store.index(&batch, &hashes, end)?;
                     batch.clear();
                     hashes.clear();
+                    pending.clear();
                 }
             }
             size = seq;
@@ -364,6 +484,7 @@ impl Ledger {
         };
         Ok(Ledger {
             store,
+            authority,
             frontier,
             size,
             origin,
@@ -425,6 +546,16 @@ impl Ledger {
         Ok((ledger, done))
     }
 
+    /// Key authority and custody as the records establish them.
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// The statement of record `seq`, if it decodes.
+    pub fn statement(&self, seq: u64) -> Option<Statement> {
+        StoreLookup(&self.store).statement(seq)
+    }
+
     /// The store, for audits.
     pub fn store(&self) -> &Store {
         &self.store
@@ -454,6 +585,8 @@ impl Ledger {
     ) -> Result<Vec<Appended>> {
         self.check_writable()?;
         let recorded_at = now_ms.max(self.last_recorded_at);
+        let mut authority = self.authority.clone();
+        let mut pending: Vec<Statement> = Vec::new();
         let mut frontier = self.frontier.clone();
         let mut last = self.last_leaf;
         let mut entries = Vec::with_capacity(statements.len());
@@ -462,6 +595,18 @@ impl Ledger {
         for s in statements {
             let seq = frontier.size();
             self.check_statement(&s, seq, recorded_at)?;
+            {
+                let lookup = BatchLookup {
+                    store: &self.store,
+                    base: self.size,
+                    pending: &pending,
+                };
+                authority
+                    .check(&s.statement, seq, recorded_at, &lookup)
+                    .map_err(|v| Error::Input(format!("refused: {v}")))?;
+                authority.apply(&s.statement, seq, &lookup);
+            }
+            pending.push(s.statement.clone());
             let rec = Record {
                 seq,
                 prev: last,
@@ -482,6 +627,7 @@ impl Ledger {
             last = leaf;
         }
         self.store.append(&entries, &hashes)?;
+        self.authority = authority;
         self.frontier = frontier;
         self.size = self.frontier.size();
         self.last_leaf = last;
@@ -543,6 +689,193 @@ impl Ledger {
                 Err(e)
             }
         }
+    }
+
+    /// Signs statements with `key` and appends them as one batch (authorisations,
+    /// revocations, hand-overs, acceptances).
+    pub fn sign_and_append(
+        &mut self,
+        key: &SigningKey,
+        bodies: Vec<Body>,
+        claimed_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<Vec<Appended>> {
+        let statements = bodies
+            .into_iter()
+            .map(|b| sign_statement(key, b, claimed_at_ms))
+            .collect::<Result<Vec<_>>>()?;
+        self.append(statements, now_ms)
+    }
+
+    /// Appends an amendment of record `target`: a new text (written to the content store
+    /// first, like a testimony) or a new description. The original stays.
+    pub fn add_amendment(
+        &mut self,
+        key: &SigningKey,
+        input: AmendInput,
+        claimed_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<Appended> {
+        let AmendInput {
+            target,
+            reason,
+            text,
+            description,
+        } = input;
+        let mut salted = None;
+        let content = match &text {
+            Some(t) => {
+                if t.trim().is_empty() {
+                    return Err(Error::Input("the amended text is empty".into()));
+                }
+                let mut salt = [0u8; 32];
+                getrandom::fill(&mut salt)
+                    .map_err(|e| Error::Input(format!("no randomness: {e}")))?;
+                let c = record::commitment(&salt, t.as_bytes());
+                salted = Some((c, salt));
+                Some((c, t.len() as u64))
+            }
+            None => None,
+        };
+        let body = Body::Amend(record::Amendment {
+            target,
+            reason,
+            description,
+            content,
+        });
+        let signed = sign_statement(key, body, claimed_at_ms)?;
+        self.check_writable()?;
+        let at = now_ms.max(self.last_recorded_at);
+        self.check_statement(&signed, self.size, at)?;
+        self.authority
+            .check(&signed.statement, self.size, at, &StoreLookup(&self.store))
+            .map_err(|v| Error::Input(format!("refused: {v}")))?;
+        if let (Some((c, salt)), Some(t)) = (salted, &text) {
+            self.store.write_content(&c, &salt, t.as_bytes())?;
+        }
+        match self.append(vec![signed], now_ms) {
+            Ok(mut out) => Ok(out.remove(0)),
+            Err(e) => {
+                if let Some((c, _)) = salted {
+                    self.store.remove_content(&c);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The custody chain of an exhibit: who held it from when to when, with both sides'
+    /// signatures checked, then any hand-over still awaiting acceptance.
+    pub fn history(&self, exhibit: u64) -> Result<History> {
+        let (rec, _) = self.record(exhibit)?;
+        if !rec.statement.body.is_evidence() {
+            return Err(Error::Input(format!(
+                "record {exhibit} is a {} record; custody history is kept for testimony and media",
+                rec.statement.body.kind()
+            )));
+        }
+        let mut links = vec![HistoryLink {
+            holder_key_id: keys::short_id(&rec.statement.signer),
+            holder: self.key_name(&rec.statement.signer),
+            from_seq: exhibit,
+            from_time: record::rfc3339(rec.recorded_at_ms),
+            to_seq: None,
+            transfer: None,
+            accepted_by: None,
+            checks: vec![Check::new(
+                "recorded by this holder",
+                self.verify_record(exhibit)
+                    .map(|r| r.passed())
+                    .map_err(|e| e.to_string())
+                    .and_then(|ok| {
+                        if ok {
+                            Ok(format!("record {exhibit} verifies"))
+                        } else {
+                            Err(format!("record {exhibit} fails verification"))
+                        }
+                    }),
+            )],
+        }];
+        let mut pending = None;
+        for (tseq, t) in self.authority.transfers_of(exhibit) {
+            let tcheck = self
+                .verify_record(tseq)
+                .map(|r| r.passed())
+                .unwrap_or(false);
+            match t.accepted {
+                Some(aseq) => {
+                    let acheck = self
+                        .verify_record(aseq)
+                        .map(|r| r.passed())
+                        .unwrap_or(false);
+                    let at = self
+                        .record(aseq)
+                        .map(|(r, _)| r.recorded_at_ms)
+                        .unwrap_or(0);
+                    if let Some(last) = links.last_mut() {
+                        last.to_seq = Some(aseq);
+                    }
+                    links.push(HistoryLink {
+                        holder_key_id: keys::short_id(&t.to),
+                        holder: self.key_name(&t.to),
+                        from_seq: aseq,
+                        from_time: record::rfc3339(at),
+                        to_seq: None,
+                        transfer: Some(tseq),
+                        accepted_by: Some(aseq),
+                        checks: vec![
+                            Check::new(
+                                "hand-over signed by the previous holder",
+                                if tcheck {
+                                    Ok(format!(
+                                        "transfer record {tseq} by key {} verifies",
+                                        keys::short_id(&t.from)
+                                    ))
+                                } else {
+                                    Err(format!("transfer record {tseq} fails verification"))
+                                },
+                            ),
+                            Check::new(
+                                "acceptance signed by the receiver",
+                                if acheck {
+                                    Ok(format!(
+                                        "acceptance record {aseq} by key {} verifies",
+                                        keys::short_id(&t.to)
+                                    ))
+                                } else {
+                                    Err(format!("acceptance record {aseq} fails verification"))
+                                },
+                            ),
+                        ],
+                    });
+                }
+                None => {
+                    pending = Some(PendingLink {
+                        transfer: tseq,
+                        to_key_id: keys::short_id(&t.to),
+                        to: self.key_name(&t.to),
+                        signed: tcheck,
+                    });
+                }
+            }
+        }
+        let versions = std::iter::once(exhibit)
+            .chain(self.authority.amendments_of(exhibit).iter().copied())
+            .collect();
+        Ok(History {
+            exhibit,
+            kind: rec.statement.body.kind(),
+            links,
+            pending,
+            versions,
+        })
+    }
+
+    fn key_name(&self, k: &[u8; 32]) -> String {
+        self.authority.key(k).map_or_else(
+            || "(unknown key)".into(),
+            |s| format!("{} ({})", s.name, s.role.name()),
+        )
     }
 
     /// Signs and appends one media record per file, as one batch.
@@ -691,6 +1024,7 @@ impl Ledger {
             })
             .map_err(|e| format!("{e} (key {})", keys::short_id(&rec.statement.signer))),
         ));
+        checks.push(Check::new("signer authorised", self.check_signer(&rec)));
         let expected_prev = if seq == 0 {
             Ok([0u8; 32])
         } else {
@@ -724,8 +1058,16 @@ impl Ledger {
                 Err(e) => Err(e.to_string()),
             },
         ));
-        if let Body::Testimony(t) = &rec.statement.body {
-            checks.push(Check::new("testimony content", self.check_content(t)));
+        match &rec.statement.body {
+            Body::Testimony(t) => checks.push(Check::new(
+                "testimony content",
+                self.check_content(&t.commitment, t.content_len),
+            )),
+            Body::Amend(record::Amendment {
+                content: Some((c, len)),
+                ..
+            }) => checks.push(Check::new("amended text", self.check_content(c, *len))),
+            _ => {}
         }
         checks.push(Check::new(
             "included in the signed checkpoint",
@@ -738,24 +1080,71 @@ impl Ledger {
         })
     }
 
+    /// Whether the signer was authorised when the record was made, and is not known to have
+    /// been compromised by then.
+    pub fn check_signer(&self, rec: &Record) -> std::result::Result<String, String> {
+        if matches!(rec.statement.body, Body::Genesis { .. }) && rec.seq == 0 {
+            return Ok("the genesis key is the ledger's first admin".into());
+        }
+        let signer = &rec.statement.signer;
+        let Some(k) = self.authority.key(signer) else {
+            return Err(format!(
+                "key {} was never authorised in this ledger",
+                keys::short_id(signer)
+            ));
+        };
+        if !k.active_at(rec.seq) {
+            return Err(format!(
+                "key {} ({}) was not authorised at record {}: {}",
+                keys::short_id(signer),
+                k.name,
+                rec.seq,
+                k.status()
+            ));
+        }
+        if k.compromised_for(rec.seq, rec.recorded_at_ms) {
+            return Err(format!(
+                "SIGNED AFTER COMPROMISE: key {} ({}) is {}",
+                keys::short_id(signer),
+                k.name,
+                k.status()
+            ));
+        }
+        Ok(format!(
+            "key {} belongs to {} ({}), authorised by record {}{}",
+            keys::short_id(signer),
+            k.name,
+            k.role.name(),
+            k.authorized_at,
+            match &k.revoked {
+                None => String::new(),
+                Some(_) => format!("; since {}", k.status()),
+            }
+        ))
+    }
+
     /// Whether the content file of a testimony matches its commitment.
-    pub fn check_content(&self, t: &Testimony) -> std::result::Result<String, String> {
-        match self.store.read_content(&t.commitment, t.content_len) {
+    pub fn check_content(
+        &self,
+        commitment: &Hash,
+        content_len: u64,
+    ) -> std::result::Result<String, String> {
+        match self.store.read_content(commitment, content_len) {
             Ok(None) => Err("the testimony text is missing from the content store".into()),
             Ok(Some((salt, content))) => {
                 let Ok(salt) = <[u8; 32]>::try_from(salt.as_slice()) else {
                     return Err("the content file is too short to hold its salt".into());
                 };
-                if record::commitment(&salt, &content) != t.commitment {
+                if &record::commitment(&salt, &content) != commitment {
                     Err(
                         "the stored text does not match the signed commitment (it was altered)"
                             .into(),
                     )
-                } else if content.len() as u64 != t.content_len {
+                } else if content.len() as u64 != content_len {
                     Err(format!(
                         "the stored text is {} bytes, the record says {}",
                         content.len(),
-                        t.content_len
+                        content_len
                     ))
                 } else {
                     Ok(format!(
@@ -870,7 +1259,9 @@ pub(crate) fn entry_for(rec: &Record, bytes: Vec<u8>, leaf: Hash) -> Entry {
     let (media, commitment, genesis) = match &rec.statement.body {
         Body::Media(m) => (Some(m.sha256), None, None),
         Body::Testimony(t) => (None, Some(t.commitment), None),
+        Body::Amend(a) => (None, a.content.map(|(c, _)| c), None),
         Body::Genesis { origin } => (None, None, Some((origin.clone(), rec.statement.signer))),
+        _ => (None, None, None),
     };
     Entry {
         seq: rec.seq,
@@ -879,5 +1270,6 @@ pub(crate) fn entry_for(rec: &Record, bytes: Vec<u8>, leaf: Hash) -> Entry {
         media,
         commitment,
         genesis,
+        authority: Authority::is_authority_record(&rec.statement.body),
     }
 }

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod authority;
 pub mod bundle;
 pub mod checkpoint;
 pub mod encoding;

@@ -43,6 +43,101 @@ mod tag {
     pub const GENESIS: u8 = 0;
     pub const TESTIMONY: u8 = 1;
     pub const MEDIA: u8 = 2;
+    pub const AUTHORIZE: u8 = 3;
+    pub const REVOKE: u8 = 4;
+    pub const TRANSFER: u8 = 5;
+    pub const ACCEPT: u8 = 6;
+    pub const AMEND: u8 = 7;
+}
+
+/// What an authorised key may do (SPEC.md section 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Authorises and revokes keys; may also record evidence.
+    Admin,
+    /// Records testimony and media.
+    Investigator,
+    /// Holds exhibits handed over to it.
+    Custodian,
+    /// Checks; signs nothing but custody acceptances of exhibits handed to it.
+    Auditor,
+}
+
+impl Role {
+    /// Name as users write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Investigator => "investigator",
+            Role::Custodian => "custodian",
+            Role::Auditor => "auditor",
+        }
+    }
+    /// Parses a name as users write it.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "admin" => Role::Admin,
+            "investigator" => Role::Investigator,
+            "custodian" => Role::Custodian,
+            "auditor" => Role::Auditor,
+            _ => return None,
+        })
+    }
+    fn code(self) -> u8 {
+        self as u8
+    }
+    fn from_code(c: u8) -> Result<Self, DecodeError> {
+        Ok(match c {
+            0 => Role::Admin,
+            1 => Role::Investigator,
+            2 => Role::Custodian,
+            3 => Role::Auditor,
+            tag => return Err(DecodeError::UnknownTag { field: "role", tag }),
+        })
+    }
+}
+
+/// Why a key was revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeReason {
+    /// No longer used; its earlier records stay valid.
+    Retired,
+    /// Lost or stolen; its records from the effective point on are suspect.
+    Compromised,
+}
+
+impl RevokeReason {
+    /// Name as users write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RevokeReason::Retired => "retired",
+            RevokeReason::Compromised => "compromised",
+        }
+    }
+}
+
+/// From when a revocation takes effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effective {
+    /// From the revocation record itself.
+    Now,
+    /// From this sequence number on.
+    Seq(u64),
+    /// From records recorded at or after this time (unix ms) on.
+    Time(u64),
+}
+
+/// A correction that supersedes an earlier testimony or media description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Amendment {
+    /// The record corrected (always the original, never another amendment).
+    pub target: u64,
+    /// Why.
+    pub reason: String,
+    /// A new description (media).
+    pub description: Option<String>,
+    /// A new text: its commitment and length (testimony).
+    pub content: Option<(Hash, u64)>,
 }
 
 /// A testimony's record: the salted commitment, never the text.
@@ -89,6 +184,42 @@ pub enum Body {
     Testimony(Testimony),
     /// A media file hash.
     Media(Media),
+    /// An admin authorises a key for a role.
+    Authorize {
+        /// The key authorised.
+        key: [u8; 32],
+        /// Its holder's name.
+        name: String,
+        /// Its role.
+        role: Role,
+    },
+    /// An admin revokes a key.
+    Revoke {
+        /// The key revoked.
+        key: [u8; 32],
+        /// Why.
+        reason: RevokeReason,
+        /// From when.
+        effective: Effective,
+    },
+    /// The holder of an exhibit hands it to another key.
+    Transfer {
+        /// The exhibit (a testimony or media record).
+        exhibit: u64,
+        /// The receiver.
+        to: [u8; 32],
+        /// Why.
+        reason: String,
+        /// Where.
+        location: Option<String>,
+    },
+    /// The receiver of a transfer countersigns it.
+    Accept {
+        /// The transfer record.
+        transfer: u64,
+    },
+    /// A correction of an earlier record, which stays.
+    Amend(Amendment),
 }
 
 impl Body {
@@ -98,7 +229,17 @@ impl Body {
             Body::Genesis { .. } => "genesis",
             Body::Testimony(_) => "testimony",
             Body::Media(_) => "media",
+            Body::Authorize { .. } => "authorize",
+            Body::Revoke { .. } => "revoke",
+            Body::Transfer { .. } => "transfer",
+            Body::Accept { .. } => "accept",
+            Body::Amend(_) => "amend",
         }
+    }
+
+    /// Whether this is evidence (a testimony or media record) that can be an exhibit.
+    pub fn is_evidence(&self) -> bool {
+        matches!(self, Body::Testimony(_) | Body::Media(_))
     }
 }
 
@@ -118,11 +259,16 @@ impl Statement {
     pub fn encode(&self) -> Result<Vec<u8>, DecodeError> {
         let mut w = Writer::new();
         w.u8(FORMAT_VERSION);
-        match &self.body {
-            Body::Genesis { .. } => w.u8(tag::GENESIS),
-            Body::Testimony(_) => w.u8(tag::TESTIMONY),
-            Body::Media(_) => w.u8(tag::MEDIA),
-        };
+        w.u8(match &self.body {
+            Body::Genesis { .. } => tag::GENESIS,
+            Body::Testimony(_) => tag::TESTIMONY,
+            Body::Media(_) => tag::MEDIA,
+            Body::Authorize { .. } => tag::AUTHORIZE,
+            Body::Revoke { .. } => tag::REVOKE,
+            Body::Transfer { .. } => tag::TRANSFER,
+            Body::Accept { .. } => tag::ACCEPT,
+            Body::Amend(_) => tag::AMEND,
+        });
         w.u64(self.claimed_at_ms).fixed(&self.signer);
         match &self.body {
             Body::Genesis { origin } => {
@@ -151,6 +297,52 @@ impl Statement {
                     .opt_text(m.name.as_deref())
                     .opt_text(m.media_type.as_deref())
                     .opt_text(m.description.as_deref());
+            }
+            Body::Authorize { key, name, role } => {
+                crate::encoding::check_text("name", name, limits::SUBJECT)?;
+                w.fixed(key).text(name).u8(role.code());
+            }
+            Body::Revoke {
+                key,
+                reason,
+                effective,
+            } => {
+                w.fixed(key).u8(match reason {
+                    RevokeReason::Retired => 0,
+                    RevokeReason::Compromised => 1,
+                });
+                match effective {
+                    Effective::Now => w.u8(0),
+                    Effective::Seq(n) => w.u8(1).u64(*n),
+                    Effective::Time(t) => w.u8(2).u64(*t),
+                };
+            }
+            Body::Transfer {
+                exhibit,
+                to,
+                reason,
+                location,
+            } => {
+                crate::encoding::check_text("reason", reason, limits::DESCRIPTION)?;
+                check_opt("location", location.as_deref(), limits::LOCATION)?;
+                w.u64(*exhibit)
+                    .fixed(to)
+                    .text(reason)
+                    .opt_text(location.as_deref());
+            }
+            Body::Accept { transfer } => {
+                w.u64(*transfer);
+            }
+            Body::Amend(a) => {
+                crate::encoding::check_text("reason", &a.reason, limits::DESCRIPTION)?;
+                check_opt("description", a.description.as_deref(), limits::DESCRIPTION)?;
+                w.u64(a.target)
+                    .text(&a.reason)
+                    .opt_text(a.description.as_deref());
+                match &a.content {
+                    None => w.u8(0),
+                    Some((c, len)) => w.u8(1).fixed(c).u64(*len),
+                };
             }
         }
         let bytes = w.finish();
@@ -198,6 +390,59 @@ impl Statement {
                 name: r.opt_text("name", limits::NAME)?,
                 media_type: r.opt_text("media type", limits::MEDIA_TYPE)?,
                 description: r.opt_text("description", limits::DESCRIPTION)?,
+            }),
+            tag::AUTHORIZE => Body::Authorize {
+                key: r.array("authorized key")?,
+                name: r.text("name", limits::SUBJECT)?,
+                role: Role::from_code(r.u8("role")?)?,
+            },
+            tag::REVOKE => Body::Revoke {
+                key: r.array("revoked key")?,
+                reason: match r.u8("revocation reason")? {
+                    0 => RevokeReason::Retired,
+                    1 => RevokeReason::Compromised,
+                    tag => {
+                        return Err(DecodeError::UnknownTag {
+                            field: "revocation reason",
+                            tag,
+                        });
+                    }
+                },
+                effective: match r.u8("effective")? {
+                    0 => Effective::Now,
+                    1 => Effective::Seq(r.u64("effective sequence")?),
+                    2 => Effective::Time(r.u64("effective time")?),
+                    tag => {
+                        return Err(DecodeError::UnknownTag {
+                            field: "effective",
+                            tag,
+                        });
+                    }
+                },
+            },
+            tag::TRANSFER => Body::Transfer {
+                exhibit: r.u64("exhibit")?,
+                to: r.array("receiver key")?,
+                reason: r.text("reason", limits::DESCRIPTION)?,
+                location: r.opt_text("location", limits::LOCATION)?,
+            },
+            tag::ACCEPT => Body::Accept {
+                transfer: r.u64("transfer")?,
+            },
+            tag::AMEND => Body::Amend(Amendment {
+                target: r.u64("target")?,
+                reason: r.text("reason", limits::DESCRIPTION)?,
+                description: r.opt_text("description", limits::DESCRIPTION)?,
+                content: match r.u8("amended content")? {
+                    0 => None,
+                    1 => Some((r.array("commitment")?, r.u64("content length")?)),
+                    tag => {
+                        return Err(DecodeError::UnknownTag {
+                            field: "amended content",
+                            tag,
+                        });
+                    }
+                },
             }),
             tag => {
                 return Err(DecodeError::UnknownTag {
@@ -391,6 +636,49 @@ mod tests {
                     description
                 })
             ),
+            (any::<[u8; 32]>(), text(), 0u8..4).prop_map(|(key, name, r)| Body::Authorize {
+                key,
+                name,
+                role: Role::from_code(r).unwrap()
+            }),
+            (any::<[u8; 32]>(), any::<bool>(), 0u8..3, any::<u64>()).prop_map(|(key, c, e, n)| {
+                Body::Revoke {
+                    key,
+                    reason: if c {
+                        RevokeReason::Compromised
+                    } else {
+                        RevokeReason::Retired
+                    },
+                    effective: match e {
+                        0 => Effective::Now,
+                        1 => Effective::Seq(n),
+                        _ => Effective::Time(n),
+                    },
+                }
+            }),
+            (any::<u64>(), any::<[u8; 32]>(), text(), opt()).prop_map(
+                |(exhibit, to, reason, location)| Body::Transfer {
+                    exhibit,
+                    to,
+                    reason,
+                    location
+                }
+            ),
+            any::<u64>().prop_map(|transfer| Body::Accept { transfer }),
+            (
+                any::<u64>(),
+                text(),
+                opt(),
+                proptest::option::of((any::<[u8; 32]>(), any::<u64>()))
+            )
+                .prop_map(|(target, reason, description, content)| Body::Amend(
+                    Amendment {
+                        target,
+                        reason,
+                        description,
+                        content
+                    }
+                )),
         ]
     }
 
@@ -532,6 +820,46 @@ impl RecordView {
                 "name": m.name,
                 "media_type": m.media_type,
                 "description": m.description,
+            }),
+            Body::Authorize { key, name, role } => json!({
+                "key": B64.encode(key),
+                "key_id": crate::keys::short_id(key),
+                "name": name,
+                "role": role.name(),
+            }),
+            Body::Revoke {
+                key,
+                reason,
+                effective,
+            } => json!({
+                "key": B64.encode(key),
+                "key_id": crate::keys::short_id(key),
+                "reason": reason.name(),
+                "effective": match effective {
+                    Effective::Now => json!("now"),
+                    Effective::Seq(n) => json!({ "seq": n }),
+                    Effective::Time(t) => json!({ "time_ms": t, "time": rfc3339(*t) }),
+                },
+            }),
+            Body::Transfer {
+                exhibit,
+                to,
+                reason,
+                location,
+            } => json!({
+                "exhibit": exhibit,
+                "to": B64.encode(to),
+                "to_key_id": crate::keys::short_id(to),
+                "reason": reason,
+                "location": location,
+            }),
+            Body::Accept { transfer } => json!({ "transfer": transfer }),
+            Body::Amend(a) => json!({
+                "target": a.target,
+                "reason": a.reason,
+                "description": a.description,
+                "commitment": a.content.map(|(c, _)| hex::encode(c)),
+                "content_length": a.content.map(|(_, l)| l),
             }),
         };
         let pk = &r.statement.signer;

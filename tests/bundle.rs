@@ -11,9 +11,9 @@ use std::process::Command;
 
 const MARKER: &str = "HIDDEN-WITNESS-MARKER-93c1";
 
-/// A ledger with a court-consented testimony (1), two media records (2, 3), a hidden
-/// testimony (4) carrying the marker in its text and subject, and a checkpoint; a bundle
-/// of 1 and 2 with the media file, exported by alice.
+/// A ledger with alice authorised (1), a court-consented testimony (2), two media records
+/// (3, 4), a hidden testimony (5) carrying the marker in its text and subject, and a
+/// checkpoint; a bundle of 2 and 3 with the media file, exported by alice.
 fn fixture() -> Fixture {
     let f = Fixture::new();
     f.testimony("I saw the trucks leave the prison at night.");
@@ -40,7 +40,7 @@ fn fixture() -> Fixture {
     export(
         &f,
         "bundle.zip",
-        &["1", "2"],
+        &["2", "3"],
         &["--media", &f.p("media/clip-001.mp4")],
     );
     f
@@ -295,7 +295,7 @@ fn every_changed_byte_removed_or_added_file_is_caught_by_both_verifiers() {
     let mut ms = original.clone();
     ms.push((
         "proofs/9.tlog-proof".into(),
-        get(&mut ms.clone(), "proofs/1.tlog-proof").clone(),
+        get(&mut ms.clone(), "proofs/2.tlog-proof").clone(),
     ));
     resign(&mut ms, &f.path("keys/alice.key"));
     write_zip(&p, &ms);
@@ -317,10 +317,10 @@ fn swapped_proofs_another_checkpoint_untrusted_signer_bad_content_and_media_are_
     let p = f.path("t.zip");
 
     let mut ms = original.clone();
-    let a = get(&mut ms, "proofs/1.tlog-proof").clone();
-    let b = get(&mut ms, "proofs/2.tlog-proof").clone();
-    *get(&mut ms, "proofs/1.tlog-proof") = b;
-    *get(&mut ms, "proofs/2.tlog-proof") = a;
+    let a = get(&mut ms, "proofs/2.tlog-proof").clone();
+    let b = get(&mut ms, "proofs/3.tlog-proof").clone();
+    *get(&mut ms, "proofs/2.tlog-proof") = b;
+    *get(&mut ms, "proofs/3.tlog-proof") = a;
     resign(&mut ms, &f.path("keys/alice.key"));
     write_zip(&p, &ms);
     expect(
@@ -377,7 +377,7 @@ fn swapped_proofs_another_checkpoint_untrusted_signer_bad_content_and_media_are_
 
     // Revealed text altered, everything else re-signed by the exporter.
     let mut ms = original.clone();
-    get(&mut ms, "content/1.txt").extend_from_slice(b" And more.");
+    get(&mut ms, "content/2.txt").extend_from_slice(b" And more.");
     resign(&mut ms, &f.path("keys/alice.key"));
     write_zip(&p, &ms);
     expect(
@@ -544,8 +544,8 @@ fn nothing_about_other_records_leaks_into_the_bundle() {
     for (n, b) in members(&f.path("bundle.zip")) {
         assert!(!hit(&b), "marker in {n}");
         assert!(
-            !n.starts_with("proofs/4.") && !n.starts_with("content/4."),
-            "record 4 named: {n}"
+            !n.starts_with("proofs/5.") && !n.starts_with("content/5."),
+            "record 5 named: {n}"
         );
     }
     // Stored (uncompressed) members are covered by the raw check; the hidden record's
@@ -564,7 +564,7 @@ fn nothing_about_other_records_leaks_into_the_bundle() {
         .iter()
         .map(|e| e["seq"].as_u64().unwrap())
         .collect();
-    assert_eq!(seqs, [1, 2]);
+    assert_eq!(seqs, [2, 3]);
 }
 
 #[test]
@@ -573,14 +573,14 @@ fn export_is_deterministic_and_respects_consent() {
     export(
         &f,
         "again.zip",
-        &["1", "2"],
+        &["2", "3"],
         &["--media", &f.p("media/clip-001.mp4")],
     );
     assert_eq!(
         std::fs::read(f.path("bundle.zip")).unwrap(),
         std::fs::read(f.path("again.zip")).unwrap()
     );
-    // Record 4's consent is "research": refused without an override, recorded with one.
+    // Record 5's consent is "research": refused without an override, recorded with one.
     let o = f.run(&[
         "export",
         "--ledger",
@@ -589,7 +589,7 @@ fn export_is_deterministic_and_respects_consent() {
         &f.p("keys/alice.key"),
         "--out",
         &f.p("c.zip"),
-        "4",
+        "5",
     ]);
     assert_eq!(o.code, 2, "{}", o.all());
     assert!(o.stderr.contains("--override-consent"), "{}", o.stderr);
@@ -604,7 +604,7 @@ fn export_is_deterministic_and_respects_consent() {
         &f.p("c.zip"),
         "--override-consent",
         "court order 17/2026",
-        "4",
+        "5",
     ]);
     let m: serde_json::Value = serde_json::from_slice(
         &members(&f.path("c.zip"))
@@ -627,7 +627,7 @@ fn export_is_deterministic_and_respects_consent() {
         &f.p("d.zip"),
         "--media",
         &f.p("stray.bin"),
-        "2",
+        "3",
     ]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("matches no media record"), "{}", o.stderr);
@@ -640,7 +640,7 @@ fn export_is_deterministic_and_respects_consent() {
         &f.p("keys/alice.key"),
         "--out",
         &f.p("bundle.zip"),
-        "2",
+        "3",
     ]);
     assert_eq!(o.code, 2);
 }

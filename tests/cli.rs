@@ -62,7 +62,7 @@ fn testimony_from_stdin_keeps_text_out_of_the_record() {
     );
     assert_eq!(o.code, 0, "{}", o.all());
     let v = json(&o);
-    assert_eq!(v["appended"][0]["seq"], 1);
+    assert_eq!(v["appended"][0]["seq"], 2);
     assert_eq!(v["appended"][0]["kind"], "testimony");
     // Neither the journal nor sled's files hold the text; the content store does.
     let journal = std::fs::read(f.path("ledger/journal")).unwrap();
@@ -76,7 +76,7 @@ fn testimony_from_stdin_keeps_text_out_of_the_record() {
             );
         }
     }
-    let shown = json(&f.ok(&["show", "--ledger", &f.p("ledger"), "1", "--json"]));
+    let shown = json(&f.ok(&["show", "--ledger", &f.p("ledger"), "2", "--json"]));
     assert_eq!(shown["body"]["content_length"], marker.len());
     assert!(!shown.to_string().contains(marker));
     // The commitment is SHA-256(salt || text) over the content file.
@@ -114,8 +114,8 @@ fn media_directory_gets_one_record_per_file_in_name_order_with_sha256sum_digests
         .iter()
         .map(|a| a["seq"].as_u64().unwrap())
         .collect();
-    assert_eq!(seqs, vec![1, 2, 3]);
-    let log = json(&f.ok(&["log", "--ledger", &f.p("ledger"), "--json", "--from", "1"]));
+    assert_eq!(seqs, vec![2, 3, 4]);
+    let log = json(&f.ok(&["log", "--ledger", &f.p("ledger"), "--json", "--from", "2"]));
     let names: Vec<&str> = log
         .as_array()
         .unwrap()
@@ -142,7 +142,7 @@ fn log_json_carries_everything_an_outside_checker_needs() {
     f.media("x.bin", b"xyz");
     let log = json(&f.ok(&["log", "--ledger", &f.p("ledger"), "--json"]));
     let recs = log.as_array().unwrap();
-    assert_eq!(recs.len(), 2);
+    assert_eq!(recs.len(), 3);
     let mut prev = [0u8; 32];
     for r in recs {
         let bytes = B64.decode(r["record_bytes"].as_str().unwrap()).unwrap();
@@ -174,7 +174,7 @@ fn log_json_carries_everything_an_outside_checker_needs() {
         prev = leaf;
     }
     assert_eq!(recs[0]["kind"], "genesis");
-    assert_eq!(recs[1]["kind"], "media");
+    assert_eq!(recs[2]["kind"], "media");
 }
 
 #[test]
@@ -260,7 +260,7 @@ fn ledger_key_add_signs_a_checkpoint_and_other_keys_do_not() {
         &f.p("keys/ledger.pub"),
     ]));
     let cp = open_checkpoint(v["checkpoint"].as_str().unwrap(), ORIGIN, &ledger_pub(&f)).unwrap();
-    assert_eq!(cp.size, 3);
+    assert_eq!(cp.size, 4);
 }
 
 #[test]
@@ -280,7 +280,7 @@ fn inclusion_and_consistency_proofs_verify_against_the_signed_checkpoint() {
         let p = InclusionProofText::parse(&text).unwrap();
         assert_eq!(p.index, seq);
         let cp = open_checkpoint(&p.checkpoint, ORIGIN, &ledger_pub(&f)).unwrap();
-        assert_eq!(cp.size, 15);
+        assert_eq!(cp.size, 16);
         let leaf: [u8; 32] = hex::decode(log[seq as usize]["leaf_hash"].as_str().unwrap())
             .unwrap()
             .try_into()
@@ -318,14 +318,14 @@ fn clean_ledger_audits_ok_against_a_saved_checkpoint() {
     assert_eq!(o.code, 0, "{}", o.all());
     assert!(o.stdout.contains("OK"));
     assert!(
-        o.stdout.contains("records 13 to 13 are not yet covered"),
+        o.stdout.contains("records 14 to 14 are not yet covered"),
         "{}",
         o.stdout
     );
     let v = f.audit_json();
     assert_eq!(v["passed"], true);
-    assert_eq!(v["report"]["records"], 14);
-    assert_eq!(v["report"]["signatures_checked"], 14);
+    assert_eq!(v["report"]["records"], 15);
+    assert_eq!(v["report"]["signatures_checked"], 15);
 }
 
 #[test]
@@ -367,7 +367,7 @@ fn open_indexes_journal_records_that_sled_missed_and_drops_a_torn_tail() {
     torn.extend_from_slice(&[0, 0, 0, 9, 1, 2]);
     std::fs::write(g.path("ledger/journal"), &torn).unwrap();
     let rec = g.ok(&["recover", "--ledger", &g.p("ledger")]).stdout;
-    assert!(rec.contains("indexed records 0 to 1"), "{rec}");
+    assert!(rec.contains("indexed records 0 to 2"), "{rec}");
     let log = g.ok(&["log", "--ledger", &g.p("ledger"), "--json"]).stdout;
     assert_eq!(log, expected_log);
     assert_eq!(
@@ -419,13 +419,13 @@ fn an_index_behind_its_journal_is_reported_by_reads_and_completed_by_recover() {
     // Reading commands change nothing and see the indexed records only.
     let before = snapshot(&f.path("ledger"));
     let o = f.ok(&["log", "--ledger", &f.p("ledger")]);
-    assert_eq!(o.stdout.lines().count(), 4, "{}", o.stdout);
+    assert_eq!(o.stdout.lines().count(), 5, "{}", o.stdout);
     let o = f.audit();
     assert_eq!(o.code, 1, "{}", o.all());
     assert!(o.stdout.contains("custody recover"), "{}", o.stdout);
     assert_same(&before, &snapshot(&f.path("ledger")), "read-only commands");
     let r = f.ok(&["recover", "--ledger", &f.p("ledger")]).stdout;
-    assert!(r.contains("indexed records 4 to 5"), "{r}");
+    assert!(r.contains("indexed records 5 to 6"), "{r}");
     assert_eq!(
         f.ok(&["log", "--ledger", &f.p("ledger"), "--json"]).stdout,
         expected

@@ -152,7 +152,7 @@ fn record_re_signed_with_another_valid_key() {
 fn content_file_edited() {
     let f = Fixture::with_records(N);
     let show: serde_json::Value = serde_json::from_str(
-        &f.ok(&["show", "--ledger", &f.p("ledger"), "1", "--json"])
+        &f.ok(&["show", "--ledger", &f.p("ledger"), "2", "--json"])
             .stdout,
     )
     .unwrap();
@@ -161,7 +161,7 @@ fn content_file_edited() {
     let mut b = std::fs::read(&path).unwrap();
     *b.last_mut().unwrap() ^= 1;
     std::fs::write(&path, b).unwrap();
-    let v = assert_caught(&f, 1);
+    let v = assert_caught(&f, 2);
     assert_eq!(v["report"]["findings"][0]["code"], "content");
 }
 
@@ -171,7 +171,7 @@ fn content_file_deleted() {
     for e in std::fs::read_dir(f.path("ledger/content")).unwrap() {
         std::fs::remove_file(e.unwrap().path()).unwrap();
     }
-    assert_caught(&f, 1);
+    assert_caught(&f, 2);
 }
 
 #[test]
@@ -182,15 +182,7 @@ fn whole_ledger_rebuilt_with_same_keys_is_caught_against_a_saved_checkpoint() {
     // The attacker holds every key and rebuilds the ledger from scratch with one altered
     // testimony; alone, the rebuilt ledger is self-consistent and audits clean.
     std::fs::remove_dir_all(f.path("ledger")).unwrap();
-    f.ok(&[
-        "init",
-        "--ledger",
-        &f.p("ledger"),
-        "--origin",
-        ORIGIN,
-        "--key",
-        &f.p("keys/ledger.key"),
-    ]);
+    f.init_ledger();
     for i in 0..N {
         if i % 2 == 0 {
             f.testimony(&format!(
@@ -214,7 +206,7 @@ fn whole_ledger_rebuilt_with_same_keys_is_caught_against_a_saved_checkpoint() {
     assert!(o.stdout.contains("history was rewritten"), "{}", o.stdout);
     assert!(
         o.stdout
-            .contains(&format!("your saved checkpoint of {} records", N + 1)),
+            .contains(&format!("your saved checkpoint of {} records", N + 2)),
         "{}",
         o.stdout
     );

@@ -37,16 +37,34 @@ impl Fixture {
         let f = Self::empty();
         f.ok(&["key", "generate", "ledger", "--dir", &f.p("keys")]);
         f.ok(&["key", "generate", "alice", "--dir", &f.p("keys")]);
-        f.ok(&[
+        f.init_ledger();
+        f
+    }
+
+    /// Creates `ledger/` with the ledger key and authorises alice as an investigator.
+    pub fn init_ledger(&self) {
+        self.ok(&[
             "init",
             "--ledger",
-            &f.p("ledger"),
+            &self.p("ledger"),
             "--origin",
             ORIGIN,
             "--key",
-            &f.p("keys/ledger.key"),
+            &self.p("keys/ledger.key"),
         ]);
-        f
+        self.ok(&[
+            "key",
+            "authorize",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/ledger.key"),
+            &self.p("keys/alice.pub"),
+            "--name",
+            "Alice",
+            "--role",
+            "investigator",
+        ]);
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

@@ -1,7 +1,7 @@
 //! `custody add testimony`, `custody add media` and `custody checkpoint`.
 
 use super::LedgerArgs;
-use super::util::{now_ms, open_write, print_json, progress};
+use super::util::{KeyArgs, now_ms, open_write, print_json, progress};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use custody::keys;
@@ -29,9 +29,8 @@ pub enum AddCommand {
 pub struct TestimonyArgs {
     #[command(flatten)]
     ledger: LedgerArgs,
-    /// The signer's secret key.
-    #[arg(long, value_name = "KEY")]
-    key: PathBuf,
+    #[command(flatten)]
+    key: KeyArgs,
     /// Pseudonym of the person testifying (never a real name).
     #[arg(long)]
     subject: String,
@@ -56,9 +55,8 @@ pub struct TestimonyArgs {
 pub struct MediaArgs {
     #[command(flatten)]
     ledger: LedgerArgs,
-    /// The signer's secret key.
-    #[arg(long, value_name = "KEY")]
-    key: PathBuf,
+    #[command(flatten)]
+    key: KeyArgs,
     /// Description stored in every record of this call.
     #[arg(long)]
     description: Option<String>,
@@ -80,9 +78,8 @@ pub struct MediaArgs {
 pub struct CheckpointArgs {
     #[command(flatten)]
     ledger: LedgerArgs,
-    /// The ledger key.
-    #[arg(long, value_name = "KEY")]
-    key: PathBuf,
+    #[command(flatten)]
+    key: KeyArgs,
     /// Also write the signed checkpoint to this file (keep a copy elsewhere for later audits).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -102,7 +99,7 @@ pub fn exec(cmd: AddCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn testimony(a: TestimonyArgs) -> anyhow::Result<ExitCode> {
-    let key = keys::load_secret(&a.key)?;
+    let key = a.key.load()?;
     let raw = match &a.text_file {
         Some(p) => read_text_file(p)?,
         None => {
@@ -213,7 +210,7 @@ fn finish(
 }
 
 fn media(a: MediaArgs) -> anyhow::Result<ExitCode> {
-    let key = keys::load_secret(&a.key)?;
+    let key = a.key.load()?;
     let files = collect_files(&a.paths)?;
     if files.is_empty() {
         bail!("no files found under the paths given; nothing was appended");
@@ -358,7 +355,7 @@ fn guess_type(path: &Path) -> Option<String> {
 }
 
 pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
-    let key = keys::load_secret(&a.key)?;
+    let key = a.key.load()?;
     if let Some(out) = &a.out
         && out.symlink_metadata().is_ok()
     {

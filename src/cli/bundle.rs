@@ -2,7 +2,7 @@
 
 use super::LedgerArgs;
 use super::add::hash_file;
-use super::util::{now_ms, open, print_json, verdict};
+use super::util::{KeyArgs, now_ms, open, print_json, verdict};
 use anyhow::{Context, bail};
 use clap::Args;
 use custody::bundle::{self, ExportRequest, MediaSource, VerifyOptions};
@@ -21,9 +21,8 @@ The same ledger state, arguments and --export-time give a byte-identical file."
 pub struct ExportArgs {
     #[command(flatten)]
     ledger: LedgerArgs,
-    /// The exporting key (signs the manifest); any key, usually the exporter's own.
-    #[arg(long, value_name = "KEY")]
-    key: PathBuf,
+    #[command(flatten)]
+    key: KeyArgs,
     /// The ZIP file to write (refused if it exists).
     #[arg(long, value_name = "FILE.zip")]
     out: PathBuf,
@@ -91,7 +90,7 @@ fn export_time(arg: Option<&str>) -> anyhow::Result<u64> {
 }
 
 pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
-    let key = keys::load_secret(&a.key)?;
+    let key = a.key.load()?;
     let exported_at_ms = export_time(a.export_time.as_deref())?;
     if a.out.exists() {
         bail!("{} already exists; choose a new file name", a.out.display());

@@ -114,6 +114,21 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
         &d.p("keys/ledger.key"),
     ])?;
 
+    d.say("Who may sign", "The ledger key (the first admin) authorises the investigator's key. From now on the ledger\nrefuses evidence signed by any key it has not authorised, and audits flag any that slips in.");
+    d.must(&[
+        "key",
+        "authorize",
+        "--ledger",
+        &d.p("ledger"),
+        "--key",
+        &d.p("keys/ledger.key"),
+        &d.p("keys/investigator-amal.pub"),
+        "--name",
+        "Amal (field investigator)",
+        "--role",
+        "investigator",
+    ])?;
+
     d.say("Testimony", "The text stays in the ledger's content store; the signed record holds only a salted\ncommitment to it, so the text can later be withheld while every proof still holds.");
     write(
         &d.dir.join("input/testimony-w17.txt"),
@@ -195,9 +210,9 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
         "An inclusion proof",
         "A C2SP tlog-proof: checkable offline against the signed checkpoint.",
     );
-    d.must(&["prove", "--ledger", &d.p("ledger"), "2"])?;
+    d.must(&["prove", "--ledger", &d.p("ledger"), "3"])?;
 
-    d.say("A full audit", "Every record, signature, chain link, stored tree hash, content file and checkpoint,\nand consistency with the checkpoint saved in step 5.");
+    d.say("A full audit", "Every record, signature, chain link, stored tree hash, content file and checkpoint,\nand consistency with the checkpoint saved in step 6.");
     d.must(&[
         "audit",
         "--ledger",
@@ -206,7 +221,7 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
         &d.p("saved-checkpoint.txt"),
     ])?;
 
-    d.say("A court bundle", "Records 1 (the testimony) and 2 (the video) go to court as one ZIP: the records, their\ninclusion proofs, the signed checkpoint, the testimony text, the video itself, the public\nkeys, SHA256SUMS, a signed manifest, a report for the judge and VERIFY.txt. Nothing about\nrecord 3 is in it.");
+    d.say("A court bundle", "Records 2 (the testimony) and 3 (the video) go to court as one ZIP: the records, their\ninclusion proofs, the signed checkpoint, the testimony text, the video itself, the public\nkeys, SHA256SUMS, a signed manifest, a report for the judge and VERIFY.txt. Nothing about\nrecord 4 (the photo) is in it.");
     d.must(&[
         "export",
         "--ledger",
@@ -219,8 +234,8 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
         "Demo case 1",
         "--media",
         &d.p("input/footage/clip-001.mp4"),
-        "1",
         "2",
+        "3",
     ])?;
 
     d.say(

@@ -1,6 +1,6 @@
 //! `custody init`.
 
-use super::util::{now_ms, print_json};
+use super::util::{KeyArgs, now_ms, print_json};
 use clap::Args;
 use custody::ledger::Ledger;
 use custody::{keys, note};
@@ -18,16 +18,15 @@ pub struct InitArgs {
     /// The ledger's origin, e.g. example.org/custody/case-1 (no spaces, no '+').
     #[arg(long)]
     origin: String,
-    /// The ledger key (secret key file); it signs the genesis record and every checkpoint.
-    #[arg(long, value_name = "KEY")]
-    key: PathBuf,
+    #[command(flatten)]
+    key: KeyArgs,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
 }
 
 pub fn exec(a: InitArgs) -> anyhow::Result<ExitCode> {
-    let key = keys::load_secret(&a.key)?;
+    let key = a.key.load()?;
     let ledger = Ledger::init(&a.ledger, &a.origin, &key, now_ms())?;
     let (_, signed) = ledger
         .latest_checkpoint()?

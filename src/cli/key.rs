@@ -1,8 +1,10 @@
-//! `custody key generate` and `custody key show`.
+//! `custody key ...`: generate, show, protect, authorise, revoke, rotate and list keys.
 
-use super::util::print_json;
-use anyhow::Context;
+use super::LedgerArgs;
+use super::util::{KeyArgs, now_ms, open, open_write, print_json, read_passphrase, resolve_key};
+use anyhow::{Context, bail};
 use clap::Subcommand;
+use custody::record::{Body, Effective, RevokeReason, Role};
 use custody::{keys, note};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -12,7 +14,9 @@ use std::process::ExitCode;
 pub enum KeyCommand {
     /// Write a new key pair: DIR/NAME.key (PKCS#8 PEM, mode 0600) and DIR/NAME.pub (SPKI PEM).
     #[command(
-        after_help = "The secret key never leaves DIR/NAME.key. Keep it off shared drives and never commit it.\nBoth files load in OpenSSL, e.g. `openssl pkey -in DIR/NAME.key -noout -text`."
+        after_help = "The secret key never leaves DIR/NAME.key. Keep it off shared drives and never commit it.\n\
+With --passphrase-file or --protect the secret key is encrypted (PKCS#8 PBES2, scrypt, AES-256);\n\
+OpenSSL opens it with `openssl pkey -in DIR/NAME.key -passin file:PASSFILE`."
     )]
     Generate {
         /// Name of the key (file names and the key's signed-note name). Letters, digits, `.`, `_`, `-`.
@@ -20,6 +24,12 @@ pub enum KeyCommand {
         /// Directory to write the key files into (created if missing).
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+        /// Protect the secret key with the passphrase on the first line of this file.
+        #[arg(long, value_name = "FILE", conflicts_with = "protect")]
+        passphrase_file: Option<PathBuf>,
+        /// Protect the secret key with a passphrase typed (twice, without echo) on the terminal.
+        #[arg(long)]
+        protect: bool,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -32,6 +42,93 @@ pub enum KeyCommand {
         #[arg(long)]
         name: Option<String>,
         /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change (or set) the passphrase of a secret key file.
+    Passwd {
+        /// The secret key file.
+        file: PathBuf,
+        /// The current passphrase (first line of FILE); asked on the terminal when absent.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        /// The new passphrase (first line of FILE); asked twice on the terminal when absent.
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
+    },
+    /// Authorise a public key in the ledger for a role (signed by an admin key).
+    #[command(
+        after_help = "Roles: admin (authorises and revokes keys, may record evidence), investigator (records\n\
+testimony and media), custodian (holds exhibits handed over), auditor (accepts hand-overs, records nothing).\n\
+The genesis key is the first admin. Appends by keys the ledger never authorised are refused."
+    )]
+    Authorize {
+        #[command(flatten)]
+        ledger: LedgerArgs,
+        #[command(flatten)]
+        admin: KeyArgs,
+        /// The public key file (SPKI PEM) to authorise.
+        pubfile: PathBuf,
+        /// The holder's name, as it will appear in histories and bundles.
+        #[arg(long)]
+        name: String,
+        /// admin, investigator, custodian or auditor.
+        #[arg(long, value_parser = ["admin", "investigator", "custodian", "auditor"])]
+        role: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key (signed by an admin key).
+    #[command(
+        after_help = "--reason retired: the key's earlier records stay valid; it can sign nothing more.\n\
+--reason compromised: also flags as 'signed after compromise' every record it signed from\n\
+--effective SEQ (a record number) or --effective TIME (RFC 3339) on; the default is now."
+    )]
+    Revoke {
+        #[command(flatten)]
+        ledger: LedgerArgs,
+        #[command(flatten)]
+        admin: KeyArgs,
+        /// The key: its ID (8 hex digits), fingerprint, or public key file.
+        key_id: String,
+        /// retired or compromised.
+        #[arg(long, value_parser = ["retired", "compromised"])]
+        reason: String,
+        /// From which record number or time the key is compromised.
+        #[arg(long, value_name = "SEQ_OR_TIME")]
+        effective: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Authorise a new key and retire the old one, in one signed batch.
+    Rotate {
+        #[command(flatten)]
+        ledger: LedgerArgs,
+        #[command(flatten)]
+        admin: KeyArgs,
+        /// The old key: its ID, fingerprint, or public key file.
+        #[arg(long, value_name = "KEYID")]
+        old: String,
+        /// The new public key file.
+        #[arg(long, value_name = "PUBFILE")]
+        new: PathBuf,
+        /// The new key's holder name (default: the old key's).
+        #[arg(long)]
+        name: Option<String>,
+        /// The new key's role (default: the old key's).
+        #[arg(long, value_parser = ["admin", "investigator", "custodian", "auditor"])]
+        role: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the ledger's keys: name, role, key ID, fingerprint, status and validity range.
+    List {
+        #[command(flatten)]
+        ledger: LedgerArgs,
+        /// Print the keys as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -48,6 +145,8 @@ struct KeyInfo {
     secret_key_file: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     public_key_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    protected: Option<bool>,
 }
 
 fn info(name: &str, public: &[u8; 32]) -> KeyInfo {
@@ -60,6 +159,7 @@ fn info(name: &str, public: &[u8; 32]) -> KeyInfo {
         note_verifier_key: note::verifier_key(name, public),
         secret_key_file: None,
         public_key_file: None,
+        protected: None,
     }
 }
 
@@ -78,30 +178,61 @@ fn check_name(name: &str) -> anyhow::Result<()> {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
         || name.starts_with('.')
     {
-        anyhow::bail!(
+        bail!(
             "key name '{name}' is not allowed: use 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'"
         );
     }
     Ok(())
 }
 
+fn new_passphrase(file: Option<&Path>, key: &Path) -> anyhow::Result<zeroize::Zeroizing<Vec<u8>>> {
+    let first = read_passphrase(file, "New passphrase: ", key)?;
+    if file.is_none() {
+        let again = read_passphrase(None, "Repeat the passphrase: ", key)?;
+        if *again != *first {
+            bail!("the two passphrases differ; nothing was written");
+        }
+    }
+    if first.len() < 8 {
+        bail!("the passphrase is shorter than 8 characters; choose a longer one");
+    }
+    Ok(first)
+}
+
 pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        KeyCommand::Generate { name, dir, json } => {
+        KeyCommand::Generate {
+            name,
+            dir,
+            passphrase_file,
+            protect,
+            json,
+        } => {
             check_name(&name)?;
+            let (secret, public) = keys::pair_paths(&dir, &name);
+            let pass = if protect || passphrase_file.is_some() {
+                Some(new_passphrase(passphrase_file.as_deref(), &secret)?)
+            } else {
+                None
+            };
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create key directory {}", dir.display()))?;
-            let key = keys::generate_pair(&dir, &name)?;
-            let (secret, public) = keys::pair_paths(&dir, &name);
+            let key = keys::generate_pair(&dir, &name, pass.as_deref().map(|p| p.as_slice()))?;
             let mut i = info(&name, &key.verifying_key().to_bytes());
             i.secret_key_file = Some(secret.clone());
             i.public_key_file = Some(public.clone());
+            i.protected = Some(pass.is_some());
             if json {
                 print_json(&i)?;
             } else {
                 println!(
-                    "secret key:   {} (mode 0600; keep it private)",
-                    secret.display()
+                    "secret key:   {} (mode 0600{}; keep it private)",
+                    secret.display(),
+                    if pass.is_some() {
+                        ", passphrase-protected"
+                    } else {
+                        ""
+                    }
                 );
                 println!("public key:   {}", public.display());
                 print_info(&i);
@@ -120,8 +251,238 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
                 print_info(&i);
             }
         }
+        KeyCommand::Passwd {
+            file,
+            passphrase_file,
+            new_passphrase_file,
+        } => {
+            let key = KeyArgs {
+                key: file.clone(),
+                passphrase_file,
+            }
+            .load()?;
+            let pass = new_passphrase(new_passphrase_file.as_deref(), &file)?;
+            let pem = keys::encrypted_secret_pem(&key, &pass)?;
+            // Write beside the old file, then replace it in one rename.
+            let dir = file
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let tmp = dir.join(format!(".{}.new", stem(&file)));
+            let _ = std::fs::remove_file(&tmp);
+            keys::write_new_file(&tmp, pem.as_bytes(), 0o600)?;
+            std::fs::rename(&tmp, &file)
+                .with_context(|| format!("cannot replace {}", file.display()))?;
+            println!("{}: passphrase changed", file.display());
+        }
+        KeyCommand::Authorize {
+            ledger,
+            admin,
+            pubfile,
+            name,
+            role,
+            json,
+        } => {
+            let admin = admin.load()?;
+            let public = keys::load_public(&pubfile)?.to_bytes();
+            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role {role}"))?;
+            let mut l = open_write(&ledger)?;
+            let now = now_ms();
+            let out = l.sign_and_append(
+                &admin,
+                vec![Body::Authorize {
+                    key: public,
+                    name: name.clone(),
+                    role,
+                }],
+                now,
+                now,
+            )?;
+            report(
+                json,
+                &out,
+                &format!(
+                    "authorised key {} for {name} as {}",
+                    keys::short_id(&public),
+                    role.name()
+                ),
+            )?;
+            l.close()?;
+        }
+        KeyCommand::Revoke {
+            ledger,
+            admin,
+            key_id,
+            reason,
+            effective,
+            json,
+        } => {
+            let admin = admin.load()?;
+            let mut l = open_write(&ledger)?;
+            let target = resolve_key(&l, &key_id)?;
+            let reason = if reason == "compromised" {
+                RevokeReason::Compromised
+            } else {
+                RevokeReason::Retired
+            };
+            let effective = match effective.as_deref() {
+                None => Effective::Now,
+                Some(e) => parse_effective(e)?,
+            };
+            if reason == RevokeReason::Retired && effective != Effective::Now {
+                bail!(
+                    "--effective applies to compromised keys; a retired key's earlier records stay valid"
+                );
+            }
+            let now = now_ms();
+            let out = l.sign_and_append(
+                &admin,
+                vec![Body::Revoke {
+                    key: target,
+                    reason,
+                    effective,
+                }],
+                now,
+                now,
+            )?;
+            report(
+                json,
+                &out,
+                &format!(
+                    "revoked key {} ({})",
+                    keys::short_id(&target),
+                    reason.name()
+                ),
+            )?;
+            l.close()?;
+        }
+        KeyCommand::Rotate {
+            ledger,
+            admin,
+            old,
+            new,
+            name,
+            role,
+            json,
+        } => {
+            let admin = admin.load()?;
+            let public = keys::load_public(&new)?.to_bytes();
+            let mut l = open_write(&ledger)?;
+            let old_key = resolve_key(&l, &old)?;
+            let state = l
+                .authority()
+                .key(&old_key)
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("unknown key {old}"))?;
+            let role = match role {
+                Some(r) => Role::parse(&r).ok_or_else(|| anyhow::anyhow!("unknown role {r}"))?,
+                None => state.role,
+            };
+            let name = name.unwrap_or(state.name);
+            let now = now_ms();
+            let out = l.sign_and_append(
+                &admin,
+                vec![
+                    Body::Authorize {
+                        key: public,
+                        name: name.clone(),
+                        role,
+                    },
+                    Body::Revoke {
+                        key: old_key,
+                        reason: RevokeReason::Retired,
+                        effective: Effective::Now,
+                    },
+                ],
+                now,
+                now,
+            )?;
+            report(
+                json,
+                &out,
+                &format!(
+                    "key {} ({name}, {}) replaces key {}, now retired",
+                    keys::short_id(&public),
+                    role.name(),
+                    keys::short_id(&old_key)
+                ),
+            )?;
+            l.close()?;
+        }
+        KeyCommand::List { ledger, json } => {
+            let l = open(&ledger)?;
+            let rows: Vec<serde_json::Value> = l
+                .authority()
+                .keys()
+                .iter()
+                .map(|(k, s)| {
+                    serde_json::json!({
+                        "name": s.name,
+                        "role": s.role.name(),
+                        "key_id": keys::short_id(k),
+                        "fingerprint": keys::fingerprint_string(k),
+                        "status": s.status(),
+                        "valid_from_seq": s.authorized_at,
+                        "valid_until_seq": s.revoked.map(|r| r.at),
+                    })
+                })
+                .collect();
+            if json {
+                print_json(&rows)?;
+            } else {
+                println!(
+                    "{:<10} {:<13} {:<20} {:<24} STATUS",
+                    "KEY ID", "ROLE", "NAME", "VALID"
+                );
+                for r in &rows {
+                    let valid = match r["valid_until_seq"].as_u64() {
+                        Some(u) => {
+                            format!("records {}..{}", r["valid_from_seq"], u.saturating_sub(1))
+                        }
+                        None => format!("from record {}", r["valid_from_seq"]),
+                    };
+                    println!(
+                        "{:<10} {:<13} {:<20} {:<24} {}",
+                        r["key_id"].as_str().unwrap_or_default(),
+                        r["role"].as_str().unwrap_or_default(),
+                        r["name"].as_str().unwrap_or_default(),
+                        valid,
+                        r["status"].as_str().unwrap_or_default()
+                    );
+                }
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_effective(e: &str) -> anyhow::Result<Effective> {
+    if let Ok(n) = e.parse::<u64>() {
+        return Ok(Effective::Seq(n));
+    }
+    let t = humantime::parse_rfc3339_weak(e).map_err(|_| {
+        anyhow::anyhow!("--effective '{e}' is neither a record number nor an RFC 3339 time (2026-11-26T10:00:00Z)")
+    })?;
+    Ok(Effective::Time(
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+    ))
+}
+
+fn report(json: bool, out: &[custody::ledger::Appended], what: &str) -> anyhow::Result<()> {
+    if json {
+        print_json(&serde_json::json!({ "appended": out }))?;
+    } else {
+        println!("{what}");
+        for r in out {
+            println!(
+                "appended record {} ({}) leaf {}",
+                r.seq, r.kind, r.leaf_hash
+            );
+        }
+    }
+    Ok(())
 }
 
 fn stem(p: &Path) -> String {

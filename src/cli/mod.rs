@@ -4,6 +4,7 @@
 mod add;
 mod audit;
 mod bundle;
+mod custody;
 mod demo;
 mod init;
 mod key;
@@ -41,6 +42,14 @@ enum Command {
     Add(add::AddCommand),
     /// Sign a checkpoint (C2SP signed note) of the ledger's current state with the ledger key.
     Checkpoint(add::CheckpointArgs),
+    /// Hand an exhibit to another key (signed by its current holder).
+    Transfer(custody::TransferArgs),
+    /// Countersign a hand-over as its receiver.
+    Accept(custody::AcceptArgs),
+    /// Show an exhibit's chain of custody and versions.
+    History(custody::HistoryArgs),
+    /// Correct a testimony or media description; the original stays.
+    Amend(custody::AmendArgs),
     /// List records.
     Log(read::LogArgs),
     /// Show one record in full.
@@ -80,6 +89,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Init(a) => init::exec(a),
         Command::Add(c) => add::exec(c),
         Command::Checkpoint(a) => add::exec_checkpoint(a),
+        Command::Transfer(a) => custody::exec_transfer(a),
+        Command::Accept(a) => custody::exec_accept(a),
+        Command::History(a) => custody::exec_history(a),
+        Command::Amend(a) => custody::exec_amend(a),
         Command::Log(a) => read::exec_log(a),
         Command::Show(a) => read::exec_show(a),
         Command::Verify(a) => verify::exec_verify(a),

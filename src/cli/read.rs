@@ -3,7 +3,8 @@
 use super::LedgerArgs;
 use super::util::{open, print_json};
 use clap::Args;
-use custody::record::{Body, RecordView, rfc3339};
+use custody::keys::short_id;
+use custody::record::{Body, Effective, RecordView, rfc3339};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -51,6 +52,44 @@ pub fn summary(body: &Body) -> String {
             m.name.as_deref().unwrap_or("(unnamed)"),
             hex::encode(m.sha256),
             m.size
+        ),
+        Body::Authorize { key, name, role } => {
+            format!(
+                "authorises key {} for {name} as {}",
+                short_id(key),
+                role.name()
+            )
+        }
+        Body::Revoke {
+            key,
+            reason,
+            effective,
+        } => format!(
+            "revokes key {} ({}{})",
+            short_id(key),
+            reason.name(),
+            match effective {
+                Effective::Now => String::new(),
+                Effective::Seq(n) => format!(", effective from record {n}"),
+                Effective::Time(t) => format!(", effective from {}", rfc3339(*t)),
+            }
+        ),
+        Body::Transfer {
+            exhibit,
+            to,
+            reason,
+            ..
+        } => format!("hands exhibit {exhibit} to key {}: {reason}", short_id(to)),
+        Body::Accept { transfer } => format!("accepts transfer {transfer}"),
+        Body::Amend(a) => format!(
+            "amends record {}: {}{}",
+            a.target,
+            a.reason,
+            if a.content.is_some() {
+                " (new text)"
+            } else {
+                " (new description)"
+            }
         ),
     }
 }
@@ -105,10 +144,26 @@ pub fn exec_show(a: ShowArgs) -> anyhow::Result<ExitCode> {
     let ledger = open(&a.ledger)?;
     let (rec, bytes) = ledger.record(a.seq)?;
     let view = RecordView::new(&rec, &bytes);
+    let amended_by = ledger.authority().amendments_of(a.seq).to_vec();
     if a.json {
-        print_json(&view)?;
+        let mut v = serde_json::to_value(&view)?;
+        v["amended_by"] = serde_json::json!(amended_by);
+        print_json(&v)?;
     } else {
         print_view(&view);
+        for s in &amended_by {
+            if let Ok((r, _)) = ledger.record(*s) {
+                println!(
+                    "  amended by     record {s}: {}",
+                    summary(&r.statement.body)
+                );
+            }
+        }
+        if !amended_by.is_empty() {
+            println!(
+                "  (every version is kept; `custody show` each record for its full text and signature)"
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -68,3 +68,91 @@ pub fn progress(len: u64, unit_bytes: bool, json: bool) -> ProgressBar {
     }
     pb
 }
+
+/// A signing key and how to unlock it, shared by every command that signs.
+#[derive(clap::Args, Clone)]
+pub struct KeyArgs {
+    /// The signer's secret key file.
+    #[arg(long, value_name = "KEY")]
+    pub key: std::path::PathBuf,
+    /// A file whose first line is the key's passphrase (protected keys); without it, a
+    /// protected key's passphrase is asked on the terminal.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<std::path::PathBuf>,
+}
+
+impl KeyArgs {
+    /// Loads the key, asking for its passphrase only if it is protected.
+    pub fn load(&self) -> anyhow::Result<ed25519_dalek::SigningKey> {
+        let path = self.key.clone();
+        let file = self.passphrase_file.clone();
+        Ok(custody::keys::load_secret_with(&self.key, || {
+            read_passphrase(
+                file.as_deref(),
+                &format!("Passphrase for {}: ", path.display()),
+                &path,
+            )
+        })?)
+    }
+}
+
+/// A passphrase from a file (its first line) or, on a terminal, typed without echo.
+pub fn read_passphrase(
+    file: Option<&std::path::Path>,
+    prompt: &str,
+    key: &std::path::Path,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, custody::keys::KeyError> {
+    use custody::keys::KeyError;
+    let io = |path: &std::path::Path| {
+        let path = path.to_owned();
+        move |source| KeyError::Io { path, source }
+    };
+    let text = match file {
+        Some(f) => zeroize::Zeroizing::new(std::fs::read_to_string(f).map_err(io(f))?),
+        None if std::io::stdin().is_terminal() => {
+            zeroize::Zeroizing::new(rpassword::prompt_password(prompt).map_err(io(key))?)
+        }
+        None => {
+            return Err(KeyError::NeedPassphrase {
+                path: key.to_owned(),
+            });
+        }
+    };
+    let line = text.lines().next().unwrap_or_default();
+    if line.is_empty() {
+        return Err(KeyError::WrongKind {
+            path: file.unwrap_or(key).to_owned(),
+            found: "the passphrase is empty".into(),
+            hint: "put the passphrase on the first line of the file",
+        });
+    }
+    Ok(zeroize::Zeroizing::new(line.as_bytes().to_vec()))
+}
+
+/// Finds a key of the ledger by key ID (8 hex digits), fingerprint (`SHA256:...`) or a
+/// public key file.
+pub fn resolve_key(ledger: &Ledger, id: &str) -> anyhow::Result<[u8; 32]> {
+    let p = std::path::Path::new(id);
+    if p.is_file() {
+        return Ok(custody::keys::load_public(p)?.to_bytes());
+    }
+    let want = id.trim().to_ascii_lowercase();
+    let matches: Vec<[u8; 32]> = ledger
+        .authority()
+        .keys()
+        .keys()
+        .filter(|k| {
+            custody::keys::short_id(k) == want
+                || custody::keys::fingerprint_string(k).to_ascii_lowercase() == want
+                || hex::encode(custody::keys::fingerprint(k)) == want
+        })
+        .copied()
+        .collect();
+    match matches.as_slice() {
+        [k] => Ok(*k),
+        [] => anyhow::bail!(
+            "no key '{id}' in this ledger; `custody key list --ledger ...` shows the key IDs"
+        ),
+        _ => anyhow::bail!("'{id}' matches several keys; give the full fingerprint"),
+    }
+}

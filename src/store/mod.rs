@@ -54,6 +54,8 @@ pub struct Entry {
     pub commitment: Option<Hash>,
     /// For genesis: (origin, ledger key).
     pub genesis: Option<(String, [u8; 32])>,
+    /// Whether the record changes key authority or custody (replayed on open).
+    pub authority: bool,
 }
 
 /// Ledger metadata held in sled.
@@ -97,6 +99,7 @@ pub struct Store {
     hashes: sled::Tree,
     media: sled::Tree,
     content: sled::Tree,
+    authority: sled::Tree,
     checkpoints: sled::Tree,
     meta: sled::Tree,
 }
@@ -200,6 +203,7 @@ impl Store {
             hashes: t("hashes")?,
             media: t("media")?,
             content: t("content")?,
+            authority: t("authority")?,
             checkpoints: t("checkpoints")?,
             meta: t("meta")?,
             db,
@@ -297,6 +301,7 @@ impl Store {
         let mut content = sled::Batch::default();
         let mut meta = sled::Batch::default();
         let mut hb = sled::Batch::default();
+        let mut authority = sled::Batch::default();
         for en in entries {
             let seq = en.seq.to_be_bytes();
             records.insert(&seq, en.bytes.as_slice());
@@ -308,6 +313,9 @@ impl Store {
             }
             if let Some(c) = en.commitment {
                 content.insert(&c, &seq);
+            }
+            if en.authority {
+                authority.insert(&seq, &[]);
             }
             if let Some((origin, key)) = &en.genesis {
                 meta.insert(meta_key::ORIGIN, origin.as_bytes());
@@ -325,15 +333,17 @@ impl Store {
             &self.hashes,
             &self.media,
             &self.content,
+            &self.authority,
             &self.meta,
         );
         trees
-            .transaction(|(r, l, h, m, c, mt)| {
+            .transaction(|(r, l, h, m, c, a, mt)| {
                 r.apply_batch(&records)?;
                 l.apply_batch(&leaves)?;
                 h.apply_batch(&hb)?;
                 m.apply_batch(&media)?;
                 c.apply_batch(&content)?;
+                a.apply_batch(&authority)?;
                 mt.apply_batch(&meta)?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
@@ -433,9 +443,26 @@ impl Store {
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(self.e()))
     }
 
-    /// Entries in the leaf, media and content indexes, for audits.
-    pub fn index_counts(&self) -> (usize, usize, usize) {
-        (self.leaves.len(), self.media.len(), self.content.len())
+    /// Entries in the leaf, media, content and authority indexes, for audits.
+    pub fn index_counts(&self) -> (usize, usize, usize, usize) {
+        (
+            self.leaves.len(),
+            self.media.len(),
+            self.content.len(),
+            self.authority.len(),
+        )
+    }
+
+    /// Sequence numbers of the records that change key authority or custody, in order.
+    pub fn authority_seqs(&self) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        for kv in self.authority.iter() {
+            let (k, _) = kv.map_err(self.e())?;
+            let b = <[u8; 8]>::try_from(k.as_ref())
+                .map_err(|_| Error::Damaged("an authority index key is not 8 bytes".into()))?;
+            out.push(u64::from_be_bytes(b));
+        }
+        Ok(out)
     }
 
     /// Number of stored subtree hashes.

@@ -1,0 +1,252 @@
+//! `custody transfer`, `custody accept`, `custody history` and `custody amend`: the chain
+//! of custody of an exhibit, each link signed by both sides, and corrections that never
+//! erase what they correct.
+
+use super::LedgerArgs;
+use super::util::{KeyArgs, now_ms, open, open_write, print_json, resolve_key, verdict};
+use anyhow::Context;
+use clap::Args;
+use custody::keys;
+use custody::record::Body;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+#[command(
+    after_help = "The current holder of the exhibit signs; the receiver must then run `custody accept`.\n\
+Until accepted, the hand-over is pending and the exhibit stays with its holder."
+)]
+pub struct TransferArgs {
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The exhibit (a testimony or media record).
+    #[arg(long, value_name = "SEQ")]
+    exhibit: u64,
+    /// The receiver: key ID (8 hex digits), fingerprint, or public key file.
+    #[arg(long, value_name = "KEYID")]
+    to: String,
+    /// Why it is handed over.
+    #[arg(long)]
+    reason: String,
+    /// Where.
+    #[arg(long, value_name = "TEXT")]
+    location: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct AcceptArgs {
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The transfer record to countersign.
+    transfer: u64,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+#[command(after_help = "Exit 0 when every link verifies, 1 when any signature or record fails.")]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    /// The exhibit.
+    seq: u64,
+    /// Print the history as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "The original record stays; `custody show` and `custody history` list every version in order.\n\
+A testimony is amended with a new text (--text-file); a media record with a new --description."
+)]
+pub struct AmendArgs {
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The record to correct.
+    seq: u64,
+    /// Why it is corrected.
+    #[arg(long)]
+    reason: String,
+    /// The corrected testimony text (UTF-8 file).
+    #[arg(long, value_name = "FILE", conflicts_with = "description")]
+    text_file: Option<PathBuf>,
+    /// The corrected media description.
+    #[arg(long)]
+    description: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn done(json: bool, out: &[custody::ledger::Appended], what: &str) -> anyhow::Result<()> {
+    if json {
+        print_json(&serde_json::json!({ "appended": out }))?;
+    } else {
+        println!("{what}");
+        for r in out {
+            println!(
+                "appended record {} ({}) leaf {}",
+                r.seq, r.kind, r.leaf_hash
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn exec_transfer(a: TransferArgs) -> anyhow::Result<ExitCode> {
+    let key = a.key.load()?;
+    let mut l = open_write(&a.ledger)?;
+    let to = resolve_key(&l, &a.to)?;
+    let now = now_ms();
+    let out = l.sign_and_append(
+        &key,
+        vec![Body::Transfer {
+            exhibit: a.exhibit,
+            to,
+            reason: a.reason,
+            location: a.location,
+        }],
+        now,
+        now,
+    )?;
+    done(
+        a.json,
+        &out,
+        &format!(
+            "exhibit {} handed to key {}; pending until it runs `custody accept {}`",
+            a.exhibit,
+            keys::short_id(&to),
+            out[0].seq
+        ),
+    )?;
+    l.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn exec_accept(a: AcceptArgs) -> anyhow::Result<ExitCode> {
+    let key = a.key.load()?;
+    let mut l = open_write(&a.ledger)?;
+    let now = now_ms();
+    let out = l.sign_and_append(
+        &key,
+        vec![Body::Accept {
+            transfer: a.transfer,
+        }],
+        now,
+        now,
+    )?;
+    done(a.json, &out, &format!("transfer {} accepted", a.transfer))?;
+    l.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn exec_history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
+    let l = open(&a.ledger)?;
+    let h = l.history(a.seq)?;
+    let ok = h.links.iter().all(|k| k.checks.iter().all(|c| c.passed))
+        && h.pending.as_ref().is_none_or(|p| p.signed);
+    if a.json {
+        print_json(&serde_json::json!({ "passed": ok, "history": h }))?;
+        return Ok(verdict(ok));
+    }
+    println!("exhibit {} ({}): chain of custody", h.exhibit, h.kind);
+    for (i, link) in h.links.iter().enumerate() {
+        let until = match link.to_seq {
+            Some(t) => format!("until record {t}"),
+            None => "to now".into(),
+        };
+        println!(
+            "  {}. key {} {}: from record {} ({}) {}",
+            i + 1,
+            link.holder_key_id,
+            link.holder,
+            link.from_seq,
+            link.from_time,
+            until
+        );
+        for c in &link.checks {
+            println!(
+                "     [{}] {}: {}",
+                if c.passed { "ok" } else { "FAILED" },
+                c.name,
+                c.detail
+            );
+        }
+    }
+    if let Some(p) = &h.pending {
+        println!(
+            "  pending: transfer {} to key {} {} awaits its acceptance{}",
+            p.transfer,
+            p.to_key_id,
+            p.to,
+            if p.signed {
+                ""
+            } else {
+                " (and the transfer record FAILS verification)"
+            }
+        );
+    }
+    if h.versions.len() > 1 {
+        println!(
+            "versions: {} (the original, then each amendment; none is erased)",
+            h.versions
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    println!(
+        "{}",
+        if ok {
+            "OK: every link is signed by both sides and verifies."
+        } else {
+            "PROBLEM: a link fails verification (see above)."
+        }
+    );
+    Ok(verdict(ok))
+}
+
+pub fn exec_amend(a: AmendArgs) -> anyhow::Result<ExitCode> {
+    let key = a.key.load()?;
+    let text = match &a.text_file {
+        Some(p) => {
+            let b = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+            Some(
+                String::from_utf8(b)
+                    .map_err(|_| anyhow::anyhow!("{}: the text is not valid UTF-8", p.display()))?,
+            )
+        }
+        None => None,
+    };
+    if text.is_none() && a.description.is_none() {
+        anyhow::bail!("give the corrected text with --text-file or a new --description");
+    }
+    let mut l = open_write(&a.ledger)?;
+    let now = now_ms();
+    let input = custody::ledger::AmendInput {
+        target: a.seq,
+        reason: a.reason,
+        text,
+        description: a.description,
+    };
+    let out = l.add_amendment(&key, input, now, now)?;
+    done(
+        a.json,
+        std::slice::from_ref(&out),
+        &format!("record {} amended; the original stays", a.seq),
+    )?;
+    l.close()?;
+    Ok(ExitCode::SUCCESS)
+}
