@@ -6,7 +6,7 @@ use custody::record::{Record, leaf_hash, signing_message};
 const N: usize = 8; // records after genesis
 
 fn sled_records(f: &Fixture) -> (sled::Db, sled::Tree) {
-    let db = sled::open(f.path("ledger/db")).unwrap();
+    let db = open_sled(&f.path("ledger/db"));
     let t = db.open_tree("records").unwrap();
     (db, t)
 }
@@ -216,7 +216,7 @@ fn whole_ledger_rebuilt_with_same_keys_is_caught_against_a_saved_checkpoint() {
 fn stored_subtree_hash_altered() {
     let f = Fixture::with_records(N);
     {
-        let db = sled::open(f.path("ledger/db")).unwrap();
+        let db = open_sled(&f.path("ledger/db"));
         let t = db.open_tree("hashes").unwrap();
         let mut key = [0u8; 9];
         key[0] = 1; // level 1, index 1: leaves 2 and 3
@@ -246,7 +246,7 @@ fn injected_media_index_entry_is_not_believed_and_audit_flags_it() {
     std::fs::write(f.path("fake.mp4"), b"never recorded").unwrap();
     {
         use sha2::Digest;
-        let db = sled::open(f.path("ledger/db")).unwrap();
+        let db = open_sled(&f.path("ledger/db"));
         let t = db.open_tree("media").unwrap();
         let mut k = sha2::Sha256::digest(b"never recorded").to_vec();
         k.extend_from_slice(&1u64.to_be_bytes()); // record 1 is a testimony
@@ -282,7 +282,7 @@ fn injected_media_index_entry_is_not_believed_and_audit_flags_it() {
 fn all_checkpoints_removed_is_a_finding() {
     let f = Fixture::with_records(2);
     {
-        let db = sled::open(f.path("ledger/db")).unwrap();
+        let db = open_sled(&f.path("ledger/db"));
         db.open_tree("checkpoints").unwrap().clear().unwrap();
         db.flush().unwrap();
     }

@@ -198,7 +198,7 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         }
     }
     if dir.join("db").exists() {
-        let db = sled::open(dir.join("db")).unwrap();
+        let db = open_sled(&dir.join("db"));
         for name in db.tree_names() {
             let t = db.open_tree(&name).unwrap();
             for kv in t.iter() {
@@ -262,4 +262,17 @@ pub fn is_root() -> bool {
                 .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
         })
         .unwrap_or(false)
+}
+
+/// Opens a sled database from a test. sled releases its file lock from a background thread
+/// after the previous handle is dropped, so a quick reopen in the same process may have to
+/// wait a moment.
+pub fn open_sled(path: &Path) -> sled::Db {
+    for _ in 0..100 {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+    sled::open(path).unwrap()
 }
