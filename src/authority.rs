@@ -353,14 +353,8 @@ impl Authority {
                 }
             }
             Body::Transfer { exhibit, to, .. } => {
-                let k = self.active(signer, seq)?;
-                Self::role(
-                    k,
-                    signer,
-                    &[Role::Admin, Role::Investigator, Role::Custodian],
-                    "handing over an exhibit",
-                    "admin, investigator or custodian",
-                )?;
+                // Holding the exhibit is what entitles a key to hand it over, whatever its role.
+                self.active(signer, seq)?;
                 let ex = Self::evidence(lookup, *exhibit, seq)?;
                 let h = self.holder(*exhibit, ex.signer);
                 if &h.holder != signer {

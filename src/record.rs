@@ -59,7 +59,7 @@ pub enum Role {
     Investigator,
     /// Holds exhibits handed over to it.
     Custodian,
-    /// Checks; signs nothing but custody acceptances of exhibits handed to it.
+    /// Checks; records no evidence, but may receive and hand over exhibits.
     Auditor,
 }
 

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod authority;
 mod bad_input;
 mod bundle;
 mod cli;

@@ -59,7 +59,7 @@ OpenSSL opens it with `openssl pkey -in DIR/NAME.key -passin file:PASSFILE`."
     /// Authorise a public key in the ledger for a role (signed by an admin key).
     #[command(
         after_help = "Roles: admin (authorises and revokes keys, may record evidence), investigator (records\n\
-testimony and media), custodian (holds exhibits handed over), auditor (accepts hand-overs, records nothing).\n\
+testimony and media), custodian (holds exhibits handed over), auditor (records no evidence; may receive and hand over exhibits).\n\
 The genesis key is the first admin. Appends by keys the ledger never authorised are refused."
     )]
     Authorize {
