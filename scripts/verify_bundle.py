@@ -83,7 +83,20 @@ BUNDLE_FORMAT = "custody-bundle/v1"              # 11.2
 SIG_LINE_PREFIX = "\u2014 "                      # 6: em dash, space
 
 KIND_GENESIS, KIND_TESTIMONY, KIND_MEDIA = 0, 1, 2
-KIND_NAMES = {KIND_GENESIS: "genesis", KIND_TESTIMONY: "testimony", KIND_MEDIA: "media"}
+KIND_AUTHORIZE, KIND_REVOKE, KIND_TRANSFER, KIND_ACCEPT, KIND_AMEND = 3, 4, 5, 6, 7
+# SPEC CHOICE: 11.2 names only "genesis", "testimony" and "media" as values
+# of an entry's `kind`; the other kinds are written with their section 3
+# names.
+KIND_NAMES = {KIND_GENESIS: "genesis", KIND_TESTIMONY: "testimony", KIND_MEDIA: "media",
+              KIND_AUTHORIZE: "authorize", KIND_REVOKE: "revoke", KIND_TRANSFER: "transfer",
+              KIND_ACCEPT: "accept", KIND_AMEND: "amend"}
+HELD_KINDS = (KIND_TESTIMONY, KIND_MEDIA)     # 4.1: the records that have a holder
+
+ROLE_ADMIN, ROLE_INVESTIGATOR, ROLE_CUSTODIAN, ROLE_AUDITOR = 0, 1, 2, 3
+ROLE_NAMES = {ROLE_ADMIN: "admin", ROLE_INVESTIGATOR: "investigator", ROLE_CUSTODIAN: "custodian",
+              ROLE_AUDITOR: "auditor"}
+REASON_RETIRED, REASON_COMPROMISED = 0, 1
+REASON_NAMES = {REASON_RETIRED: "retired", REASON_COMPROMISED: "compromised"}
 
 # Members with fixed names (11.1).  report.html and VERIFY.txt are informative.
 MANIFEST, MANIFEST_SIG, CHECKPOINT, SUMS = "manifest.json", "manifest.sig", "checkpoint.txt", "SHA256SUMS"
@@ -352,6 +365,27 @@ class Statement:
     claimed_at_ms: int
     signer: bytes
     body: dict            # the decoded body in the manifest's JSON form (11.2)
+    # The body's raw values where the JSON form is not enough for section 4.1
+    # (keys as bytes, role/reason/effective codes).
+    fields: dict = dataclasses.field(default_factory=dict)
+
+
+class _Unrenderable:
+    """Stands for a time that cannot be written as RFC 3339 (after year 9999).
+
+    SPEC CHOICE: such a time is decoded (it is a valid u64), but no manifest
+    value can equal it, so a record carrying one fails the body comparison.
+    """
+
+    def __repr__(self) -> str:
+        return "<time out of range>"
+
+
+def _time_or_unrenderable(ms: int) -> Any:
+    try:
+        return rfc3339_ms(ms)
+    except ValueError:
+        return _Unrenderable()
 
 
 @dataclasses.dataclass
@@ -395,7 +429,7 @@ def decode_statement(data: bytes) -> Statement:
             "commitment": r.take(32, "commitment").hex(),
             "content_length": r.u64("content_length"),
         }
-    else:
+    elif kind == KIND_MEDIA:
         body = {
             "sha256": r.take(32, "sha256").hex(),
             "size": r.u64("size"),
@@ -403,8 +437,67 @@ def decode_statement(data: bytes) -> Statement:
             "media_type": r.opt_text(255, "media_type"),
             "description": r.opt_text(4096, "description"),
         }
+    else:
+        body, fields = _decode_authority_body(kind, r)
+        r.finish()
+        return Statement(version, kind, claimed, signer, body, fields)
     r.finish()
     return Statement(version, kind, claimed, signer, body)
+
+
+def _decode_authority_body(kind: int, r: "_Reader") -> tuple[dict, dict]:
+    """Bodies of kinds 3-7 (section 3), in their 11.2 JSON form, and raw fields."""
+    if kind == KIND_AUTHORIZE:
+        key = r.take(32, "key")
+        name = r.text(256, "name")
+        role = r.u8("role")
+        if role not in ROLE_NAMES:
+            raise CheckError(f"statement: unknown role {role}")
+        return ({"key": b64(key), "key_id": key_id(key), "name": name, "role": ROLE_NAMES[role]},
+                {"key": key, "role": role, "name": name})
+    if kind == KIND_REVOKE:
+        key = r.take(32, "key")
+        reason = r.u8("reason")
+        if reason not in REASON_NAMES:
+            raise CheckError(f"statement: unknown revocation reason {reason}")
+        tag = r.u8("effective tag")
+        if tag == 0:
+            effective: Any = "now"
+            value = None
+        elif tag == 1:
+            value = r.u64("effective record")
+            effective = {"seq": value}
+        elif tag == 2:
+            value = r.u64("effective time")
+            effective = {"time_ms": value, "time": _time_or_unrenderable(value)}
+        else:
+            raise CheckError(f"statement: unknown effective tag {tag}")
+        return ({"key": b64(key), "key_id": key_id(key), "reason": REASON_NAMES[reason], "effective": effective},
+                {"key": key, "reason": reason, "effective_tag": tag, "effective": value})
+    if kind == KIND_TRANSFER:
+        exhibit = r.u64("exhibit")
+        to = r.take(32, "to")
+        body = {"exhibit": exhibit, "to": b64(to), "to_key_id": key_id(to),
+                "reason": r.text(4096, "reason"), "location": r.opt_text(1024, "location")}
+        return body, {"exhibit": exhibit, "to": to}
+    if kind == KIND_ACCEPT:
+        transfer = r.u64("transfer")
+        return {"transfer": transfer}, {"transfer": transfer}
+    # KIND_AMEND
+    target = r.u64("target")
+    reason = r.text(4096, "reason")
+    description = r.opt_text(4096, "description")
+    tag = r.u8("content tag")
+    if tag == 0:
+        commitment, length = None, None
+    elif tag == 1:
+        commitment = r.take(32, "commitment").hex()
+        length = r.u64("content_length")
+    else:
+        raise CheckError(f"statement: unknown amendment content tag {tag}")
+    return ({"target": target, "reason": reason, "description": description, "commitment": commitment,
+             "content_length": length},
+            {"target": target, "has_text": tag == 1})
 
 
 def decode_record(data: bytes) -> Record:
@@ -975,6 +1068,8 @@ EXHIBIT_KEYS = ("seq", "kind", "leaf_hash", "prev", "record_bytes", "statement_b
                 "signer_key", "signer_key_id", "signer_fingerprint", "signer_key_file", "claimed_at_ms",
                 "claimed_at", "recorded_at_ms", "recorded_at", "body", "proof_file", "inclusion_proof",
                 "content", "consent_override", "media_file")
+# 11.2: a supporting record has exactly the members of an exhibit except these.
+SUPPORTING_KEYS = tuple(k for k in EXHIBIT_KEYS if k not in ("content", "consent_override", "media_file"))
 
 
 @dataclasses.dataclass
@@ -995,10 +1090,11 @@ class Exhibit:
     content_salt: bytes | None
     consent_override: str | None
     media_file: str | None
+    supporting: bool = False      # an entry of `supporting` rather than `exhibits`
 
     @property
     def label(self) -> str:
-        return f"exhibit {self.seq}"
+        return f"supporting record {self.seq}" if self.supporting else f"exhibit {self.seq}"
 
 
 @dataclasses.dataclass
@@ -1007,14 +1103,24 @@ class Manifest:
     exporter: KeyRef | None
     ledger: LedgerInfo | None
     exhibits: list[Exhibit]
+    supporting: list[Exhibit]
     files: dict[str, str] | None
     problems: _Problems
+    unusable_entries: int = 0     # exhibit / supporting entries dropped for structural problems
+
+    @property
+    def records(self) -> list[Exhibit]:
+        """Exhibits and supporting records together, in seq order (one per seq)."""
+        by_seq: dict[int, Exhibit] = {}
+        for e in self.exhibits + self.supporting:
+            by_seq.setdefault(e.seq, e)
+        return [by_seq[s] for s in sorted(by_seq)]
 
 
 def _parse_kind(value: Any) -> int | None:
-    # SPEC CHOICE: 11.2 does not say how `kind` is written.  The names used by
-    # ledger.json ("genesis", "testimony", "media") are accepted, and so is
-    # the numeric code; either must equal the record's kind.
+    # SPEC CHOICE: 11.2 writes `kind` as a name ("genesis", "testimony",
+    # "media", and for the other kinds their section 3 names).  The numeric
+    # code is accepted too; either must equal the record's kind.
     if isinstance(value, str):
         for code, name in KIND_NAMES.items():
             if value == name:
@@ -1024,15 +1130,18 @@ def _parse_kind(value: Any) -> int | None:
     return None
 
 
-def _parse_exhibit(obj: Any, i: int, problems: _Problems) -> Exhibit | None:
-    path = f"exhibits[{i}]"
+def _parse_exhibit(obj: Any, i: int, problems: _Problems, supporting: bool = False) -> Exhibit | None:
+    """One entry of `exhibits`, or of `supporting` (which lacks the last three members)."""
+    path = f"supporting[{i}]" if supporting else f"exhibits[{i}]"
     before = len(problems)
-    if not _has_keys(obj, EXHIBIT_KEYS, path, problems):
+    if not _has_keys(obj, SUPPORTING_KEYS if supporting else EXHIBIT_KEYS, path, problems):
         return None
+    if supporting:
+        obj = dict(obj, content=None, consent_override=None, media_file=None)
     seq = _get(obj, "seq", _is_u64, "an unsigned 64-bit integer", path, problems)
     kind = _parse_kind(obj["kind"])
     if kind is None:
-        problems.add(f"{path}.kind", "is not genesis, testimony or media")
+        problems.add(f"{path}.kind", "is not a statement kind of section 3 (" + ", ".join(KIND_NAMES.values()) + ")")
     leaf = _get_hex(obj, "leaf_hash", 32, path, problems)
     prev = _get_hex(obj, "prev", 32, path, problems)
     record_bytes = statement_bytes = None
@@ -1077,8 +1186,11 @@ def _parse_exhibit(obj: Any, i: int, problems: _Problems) -> Exhibit | None:
         if seq is not None and content_file != f"content/{seq}.txt":
             problems.add(f"{path}.content.file", f"is not 'content/{seq}.txt'")
         salt = _get_hex(content, "salt", 32, f"{path}.content", problems)
-        if kind is not None and kind != KIND_TESTIMONY:
-            problems.add(f"{path}.content", "is set for an exhibit that is not a testimony")
+        # SPEC CHOICE: 11.2 speaks of "a revealed testimony", and says an
+        # amendment is exported as an exhibit "to reveal" its text; so
+        # `content` is allowed for testimony and amend exhibits.
+        if kind is not None and kind not in (KIND_TESTIMONY, KIND_AMEND):
+            problems.add(f"{path}.content", "is set for an exhibit that is neither a testimony nor an amendment")
     override = obj["consent_override"]
     # SPEC CHOICE: a recorded override reason must be a non-empty string.
     if not (override is None or (isinstance(override, str) and override.strip())):
@@ -1092,7 +1204,7 @@ def _parse_exhibit(obj: Any, i: int, problems: _Problems) -> Exhibit | None:
     if len(problems) != before:
         return None
     return Exhibit(i, obj, seq, kind, leaf, prev, record_bytes, statement_bytes, signature, signer,
-                   proof, content_file, salt, override, media_file)
+                   proof, content_file, salt, override, media_file, supporting)
 
 
 def parse_manifest(data: bytes) -> Manifest:
@@ -1105,7 +1217,8 @@ def parse_manifest(data: bytes) -> Manifest:
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise CheckError(f"manifest.json does not parse: {exc}") from exc
     problems = _Problems()
-    top = ("format", "case", "exported_at", "exported_at_ms", "exporter", "ledger", "exhibits", "files")
+    top = ("format", "case", "exported_at", "exported_at_ms", "exporter", "ledger", "exhibits", "supporting",
+           "files")
     if type(raw) is not dict:
         raise CheckError("manifest.json is not a JSON object")
     _has_keys(raw, top, "manifest", problems)
@@ -1148,20 +1261,29 @@ def parse_manifest(data: bytes) -> Manifest:
         if len(problems) == before:
             ledger = LedgerInfo(origin, key, size, root)
 
-    exhibits: list[Exhibit] = []
-    if "exhibits" in raw:
-        if type(raw["exhibits"]) is not list:
-            problems.add("exhibits", "is not an array")
-        else:
-            last_seq = None
-            for i, obj in enumerate(raw["exhibits"]):
-                exhibit = _parse_exhibit(obj, i, problems)
-                if exhibit is None:
-                    continue
-                if last_seq is not None and exhibit.seq <= last_seq:
-                    problems.add(f"exhibits[{i}].seq", "exhibits are not in strictly increasing seq")
-                last_seq = exhibit.seq
-                exhibits.append(exhibit)
+    lists: dict[str, list[Exhibit]] = {"exhibits": [], "supporting": []}
+    unusable = 0
+    for member, entries in lists.items():
+        if member not in raw:
+            continue
+        if type(raw[member]) is not list:
+            problems.add(member, "is not an array")
+            continue
+        last_seq = None
+        for i, obj in enumerate(raw[member]):
+            entry = _parse_exhibit(obj, i, problems, supporting=member == "supporting")
+            if entry is None:
+                unusable += 1
+                continue
+            if last_seq is not None and entry.seq <= last_seq:
+                problems.add(f"{member}[{i}].seq", f"{member} are not in strictly increasing seq")
+            last_seq = entry.seq
+            entries.append(entry)
+    exhibits, supporting = lists["exhibits"], lists["supporting"]
+    both = sorted({e.seq for e in exhibits} & {e.seq for e in supporting})
+    if both:
+        # 11.2: "No record is both an exhibit and a supporting record."
+        problems.add("supporting", "record(s) " + ", ".join(map(str, both)) + " are also exhibits")
 
     files = None
     if "files" in raw:
@@ -1171,7 +1293,7 @@ def parse_manifest(data: bytes) -> Manifest:
             problems.add("files", "is not an object of lowercase SHA-256 hex digests")
         else:
             files = f
-    return Manifest(raw, exporter, ledger, exhibits, files, problems)
+    return Manifest(raw, exporter, ledger, exhibits, supporting, files, problems, unusable)
 
 
 # ---------------------------------------------------------------------------

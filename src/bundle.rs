@@ -82,10 +82,10 @@ pub struct ContentInfo {
     pub salt: String,
 }
 
-/// One exhibit.
+/// One record of the ledger as a bundle presents it: an exhibit or a supporting record.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct Exhibit {
+pub struct RecordEntry {
     /// Sequence number.
     pub seq: u64,
     /// Kind.
@@ -122,12 +122,27 @@ pub struct Exhibit {
     pub proof_file: String,
     /// Inclusion proof hashes, base64.
     pub inclusion_proof: Vec<String>,
+}
+
+/// An exhibit: a record, and what the bundle reveals of it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Exhibit {
+    /// The record.
+    #[serde(flatten)]
+    pub entry: RecordEntry,
     /// Revealed content.
     pub content: Option<ContentInfo>,
     /// Reason consent was overridden.
     pub consent_override: Option<String>,
     /// Member holding the media file.
     pub media_file: Option<String>,
+}
+
+impl std::ops::Deref for Exhibit {
+    type Target = RecordEntry;
+    fn deref(&self) -> &RecordEntry {
+        &self.entry
+    }
 }
 
 /// The manifest (SPEC.md 11.2).
@@ -148,6 +163,8 @@ pub struct Manifest {
     pub ledger: LedgerInfo,
     /// The exhibits.
     pub exhibits: Vec<Exhibit>,
+    /// The records that say who signed the exhibits and who held them.
+    pub supporting: Vec<RecordEntry>,
     /// Digest of every member but manifest.json, manifest.sig and SHA256SUMS.
     pub files: BTreeMap<String, String>,
 }
@@ -236,23 +253,8 @@ pub fn export<W: Write + Seek>(
                 "record {seq} fails verification and cannot be exported"
             )));
         }
-        let (rec, bytes) = ledger.record(seq)?;
-        let view = RecordView::new(&rec, &bytes);
-        let proof = merkle::inclusion_proof(ledger.store(), seq, cp.size)?;
-        let proof_file = format!("proofs/{seq}.tlog-proof");
-        files.insert(
-            proof_file.clone(),
-            InclusionProofText {
-                index: seq,
-                extra: None,
-                hashes: proof.clone(),
-                checkpoint: cp_text.clone(),
-            }
-            .format()
-            .into_bytes(),
-        );
-        let signer = rec.statement.signer;
-        public_keys.insert(key_file(&signer), signer);
+        let (entry, rec) =
+            record_entry(ledger, seq, cp.size, &cp_text, &mut files, &mut public_keys)?;
         let mut content = None;
         let mut consent_override = None;
         match &rec.statement.body {
@@ -288,29 +290,20 @@ pub fn export<W: Write + Seek>(
             _ => {}
         }
         exhibits.push(Exhibit {
-            seq,
-            kind: view.kind.to_owned(),
-            leaf_hash: view.leaf_hash.clone(),
-            prev: view.prev.clone(),
-            record_bytes: view.record_bytes.clone(),
-            statement_bytes: view.statement_bytes.clone(),
-            signature: view.signature.clone(),
-            signer_key: view.signer_key.clone(),
-            signer_key_id: view.signer_key_id.clone(),
-            signer_fingerprint: view.signer_fingerprint.clone(),
-            signer_key_file: key_file(&signer),
-            claimed_at_ms: view.claimed_at_ms,
-            claimed_at: view.claimed_at.clone(),
-            recorded_at_ms: view.recorded_at_ms,
-            recorded_at: view.recorded_at.clone(),
-            body: view.body.clone(),
-            proof_file,
-            inclusion_proof: proof.iter().map(|h| B64.encode(h)).collect(),
+            entry,
             content,
             consent_override,
             media_file: None,
         });
         reports.push(report);
+    }
+    // The records that say who signed the exhibits and who held them (SPEC.md 11.2).
+    let mut supporting_seqs = supporting_records(ledger, &seqs, cp.size)?;
+    supporting_seqs.retain(|s| !seqs.contains(s));
+    let mut supporting = Vec::new();
+    for seq in supporting_seqs {
+        supporting
+            .push(record_entry(ledger, seq, cp.size, &cp_text, &mut files, &mut public_keys)?.0);
     }
     // Media copies: each must be the file of an exported record.
     let mut media_members: Vec<(String, &MediaSource)> = Vec::new();
@@ -362,6 +355,7 @@ pub fn export<W: Write + Seek>(
             checkpoint_root: B64.encode(cp.root),
         },
         exhibits,
+        supporting,
         files: BTreeMap::new(),
     };
     // The two informative files describe the manifest's content, not its digest list.
@@ -388,6 +382,96 @@ pub fn export<W: Write + Seek>(
     let sums: String = digests.iter().map(|(n, d)| format!("{d}  {n}\n")).collect();
     write_zip(out, &manifest_bytes, &sig, &sums, &files, &media_members)?;
     Ok(manifest)
+}
+
+/// A record as a bundle presents it, with its proof file and its signer's key file added.
+fn record_entry(
+    ledger: &Ledger,
+    seq: u64,
+    size: u64,
+    cp_text: &str,
+    files: &mut BTreeMap<String, Vec<u8>>,
+    public_keys: &mut BTreeMap<String, [u8; 32]>,
+) -> Result<(RecordEntry, Record)> {
+    let (rec, bytes) = ledger.record(seq)?;
+    let view = RecordView::new(&rec, &bytes);
+    let proof = merkle::inclusion_proof(ledger.store(), seq, size)?;
+    let proof_file = format!("proofs/{seq}.tlog-proof");
+    files.insert(
+        proof_file.clone(),
+        InclusionProofText {
+            index: seq,
+            extra: None,
+            hashes: proof.clone(),
+            checkpoint: cp_text.to_owned(),
+        }
+        .format()
+        .into_bytes(),
+    );
+    let signer = rec.statement.signer;
+    public_keys.insert(key_file(&signer), signer);
+    let entry = RecordEntry {
+        seq,
+        kind: view.kind.to_owned(),
+        leaf_hash: view.leaf_hash,
+        prev: view.prev,
+        record_bytes: view.record_bytes,
+        statement_bytes: view.statement_bytes,
+        signature: view.signature,
+        signer_key: view.signer_key,
+        signer_key_id: view.signer_key_id,
+        signer_fingerprint: view.signer_fingerprint,
+        signer_key_file: key_file(&signer),
+        claimed_at_ms: view.claimed_at_ms,
+        claimed_at: view.claimed_at,
+        recorded_at_ms: view.recorded_at_ms,
+        recorded_at: view.recorded_at,
+        body: view.body,
+        proof_file,
+        inclusion_proof: proof.iter().map(|h| B64.encode(h)).collect(),
+    };
+    Ok((entry, rec))
+}
+
+/// Record 0; the authorisation of every signer (recursively, the admins who authorised
+/// them); their revocations; and every transfer, acceptance and amendment of each exhibit,
+/// all within the checkpoint.
+fn supporting_records(
+    ledger: &Ledger,
+    exhibits: &BTreeSet<u64>,
+    size: u64,
+) -> Result<BTreeSet<u64>> {
+    let authority = ledger.authority();
+    let mut out: BTreeSet<u64> = BTreeSet::from([0]);
+    for &ex in exhibits {
+        for (t, ts) in authority.transfers_of(ex) {
+            out.insert(t);
+            if let Some(a) = ts.accepted {
+                out.insert(a);
+            }
+        }
+        out.extend(authority.amendments_of(ex).iter().copied());
+    }
+    out.retain(|&s| s < size);
+    // Signers' authorisations and revocations, until nothing new is added.
+    let mut todo: Vec<u64> = out.iter().chain(exhibits.iter()).copied().collect();
+    while let Some(seq) = todo.pop() {
+        let Some(st) = ledger.statement(seq) else {
+            continue;
+        };
+        if let Some(k) = authority.key(&st.signer) {
+            let mut add = vec![k.authorized_at];
+            if let Some(r) = k.revoked {
+                add.push(r.at);
+            }
+            for s in add {
+                if s < size && out.insert(s) {
+                    todo.push(s);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn zip_err(e: zip::result::ZipError) -> Error {
@@ -912,10 +996,35 @@ fn verify_parts(
             })
             .map_err(Clone::clone),
     );
-    // 7-9. Exhibits.
+    // 7-9. Exhibits; 11. supporting records.
+    let mut records: BTreeMap<u64, Record> = BTreeMap::new();
     for ex in &manifest.exhibits {
-        verify_exhibit(ex, &manifest, members, cp.as_ref().ok(), opts, c);
+        if let Some(r) = verify_exhibit(ex, &manifest, members, cp.as_ref().ok(), opts, c) {
+            records.insert(ex.seq, r);
+        }
     }
+    let exhibit_seqs: BTreeSet<u64> = manifest.exhibits.iter().map(|e| e.seq).collect();
+    for entry in &manifest.supporting {
+        if exhibit_seqs.contains(&entry.seq) {
+            c.add(
+                format!("supporting record {}", entry.seq),
+                Err("it is also an exhibit".into()),
+            );
+        }
+        if let Some(r) = verify_entry(
+            "supporting record",
+            entry,
+            None,
+            false,
+            &manifest,
+            members,
+            cp.as_ref().ok(),
+            c,
+        ) {
+            records.insert(entry.seq, r);
+        }
+    }
+    check_authority(&manifest, &records, c);
     // Every member must be one the manifest refers to.
     let mut referenced: BTreeSet<&str> = [
         "manifest.json",
@@ -929,6 +1038,10 @@ fn verify_parts(
     ]
     .into_iter()
     .collect();
+    for e in &manifest.supporting {
+        referenced.insert(&e.signer_key_file);
+        referenced.insert(&e.proof_file);
+    }
     for e in &manifest.exhibits {
         referenced.insert(&e.signer_key_file);
         referenced.insert(&e.proof_file);
@@ -1036,14 +1149,20 @@ fn check_sums(
     Some(sums)
 }
 
-fn verify_exhibit(
-    ex: &Exhibit,
+/// Checks one record of the bundle (SPEC.md 11.3, check 7): decoding, fields, signature,
+/// the ledger's rules at its position, and inclusion. Returns the decoded record.
+#[allow(clippy::too_many_arguments)]
+fn verify_entry(
+    label: &str,
+    entry: &RecordEntry,
+    consent_override: Option<&str>,
+    is_exhibit: bool,
     manifest: &Manifest,
     members: &BTreeMap<String, Member>,
     cp: Option<&crate::checkpoint::Checkpoint>,
-    opts: &VerifyOptions,
     c: &mut Checks,
-) {
+) -> Option<Record> {
+    let ex = entry;
     let seq = ex.seq;
     let held = |n: &str| members.get(n).and_then(|m| m.bytes.as_deref());
     let decoded = B64
@@ -1057,8 +1176,8 @@ fn verify_exhibit(
     let (rec, bytes) = match decoded {
         Ok(x) => x,
         Err(e) => {
-            c.add(format!("exhibit {seq} record"), Err(e));
-            return;
+            c.add(format!("{label} {seq} record"), Err(e));
+            return None;
         }
     };
     let leaf = leaf_hash(&bytes);
@@ -1093,7 +1212,7 @@ fn verify_exhibit(
         }
     }
     c.add(
-        format!("exhibit {seq} record"),
+        format!("{label} {seq} record"),
         if diffs.is_empty() {
             Ok(format!(
                 "record {seq} ({}) decodes and matches the manifest",
@@ -1107,7 +1226,7 @@ fn verify_exhibit(
         },
     );
     c.add(
-        format!("exhibit {seq} signature"),
+        format!("{label} {seq} signature"),
         keys::verify_strict(
             &rec.statement.signer,
             &record::signing_message(&rec.statement_bytes),
@@ -1144,7 +1263,8 @@ fn verify_exhibit(
     }
     if let Body::Testimony(t) = &rec.statement.body
         && !consent_allows_court(t.consent.as_deref())
-        && ex.consent_override.as_deref().is_none_or(str::is_empty)
+        && is_exhibit
+        && consent_override.is_none_or(str::is_empty)
     {
         broken.push(
             "the witness's consent does not include court use and no override reason is recorded"
@@ -1152,9 +1272,9 @@ fn verify_exhibit(
         );
     }
     c.add(
-        format!("exhibit {seq} ledger rules"),
+        format!("{label} {seq} ledger rules"),
         if broken.is_empty() {
-            Ok(match &ex.consent_override {
+            Ok(match consent_override {
                 Some(r) => {
                     format!("in order; exported without court consent for the recorded reason: {r}")
                 }
@@ -1200,9 +1320,32 @@ fn verify_exhibit(
         ))
     })();
     c.add(
-        format!("exhibit {seq} inclusion"),
+        format!("{label} {seq} inclusion"),
         inclusion.map_err(|e: String| e),
     );
+    Some(rec)
+}
+
+fn verify_exhibit(
+    ex: &Exhibit,
+    manifest: &Manifest,
+    members: &BTreeMap<String, Member>,
+    cp: Option<&crate::checkpoint::Checkpoint>,
+    opts: &VerifyOptions,
+    c: &mut Checks,
+) -> Option<Record> {
+    let seq = ex.seq;
+    let held = |n: &str| members.get(n).and_then(|m| m.bytes.as_deref());
+    let rec = verify_entry(
+        "exhibit",
+        &ex.entry,
+        ex.consent_override.as_deref(),
+        true,
+        manifest,
+        members,
+        cp,
+        c,
+    )?;
     match &rec.statement.body {
         Body::Testimony(t) => {
             if let Some(ci) = &ex.content {
@@ -1266,6 +1409,106 @@ fn verify_exhibit(
             }
         }
         _ => {}
+    }
+    Some(rec)
+}
+
+/// SPEC.md 11.3 checks 12 and 13: the rules of section 4.1 replayed over the records the
+/// bundle holds, and each exhibit's chain of custody.
+fn check_authority(manifest: &Manifest, records: &BTreeMap<u64, Record>, c: &mut Checks) {
+    use crate::authority::Authority;
+    if !records
+        .get(&0)
+        .is_some_and(|r| matches!(r.statement.body, Body::Genesis { .. }))
+    {
+        c.add(
+            "authority",
+            Err("record 0 (the genesis) is not in the bundle, so no key can be traced to the ledger key".into()),
+        );
+        return;
+    }
+    let lookup = |n: u64| records.get(&n).map(|r| r.statement.clone());
+    let mut authority = Authority::new();
+    let mut broken = Vec::new();
+    for (seq, r) in records {
+        match authority.check(&r.statement, *seq, r.recorded_at_ms, &lookup) {
+            Ok(()) => authority.apply(&r.statement, *seq, &lookup),
+            Err(v) => broken.push(format!("record {seq}: {v}")),
+        }
+    }
+    for (seq, r) in records {
+        if let Some(k) = authority.key(&r.statement.signer)
+            && k.compromised_for(*seq, r.recorded_at_ms)
+        {
+            broken.push(format!(
+                "record {seq} was SIGNED AFTER COMPROMISE: key {} ({}) is {}",
+                keys::short_id(&r.statement.signer),
+                k.name,
+                k.status()
+            ));
+        }
+    }
+    let signers: BTreeSet<[u8; 32]> = manifest
+        .exhibits
+        .iter()
+        .filter_map(|e| records.get(&e.seq).map(|r| r.statement.signer))
+        .collect();
+    c.add(
+        "authority",
+        if broken.is_empty() {
+            Ok(format!(
+                "every signer was authorised when it signed: {}",
+                signers
+                    .iter()
+                    .filter_map(|k| authority.key(k).map(|s| format!(
+                        "key {} {} ({}, authorised by record {}, {})",
+                        keys::short_id(k),
+                        s.name,
+                        s.role.name(),
+                        s.authorized_at,
+                        s.status()
+                    )))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        } else {
+            Err(broken.join("; "))
+        },
+    );
+    for ex in &manifest.exhibits {
+        let Some(r) = records.get(&ex.seq) else {
+            continue;
+        };
+        if !r.statement.body.is_evidence() {
+            continue;
+        }
+        let mut chain = vec![format!(
+            "key {} (recorded it)",
+            keys::short_id(&r.statement.signer)
+        )];
+        let mut pending = None;
+        for (t, ts) in authority.transfers_of(ex.seq) {
+            match ts.accepted {
+                Some(a) => chain.push(format!(
+                    "key {} (transfer {t}, accepted {a})",
+                    keys::short_id(&ts.to)
+                )),
+                None => {
+                    pending = Some(format!(
+                        "; transfer {t} to key {} is pending",
+                        keys::short_id(&ts.to)
+                    ))
+                }
+            }
+        }
+        c.add(
+            format!("exhibit {} custody", ex.seq),
+            Ok(format!(
+                "held by {}{}",
+                chain.join(", then "),
+                pending.unwrap_or_default()
+            )),
+        );
     }
 }
 
