@@ -531,6 +531,296 @@ def verify_statement_signature(statement: Statement, statement_bytes: bytes, sig
 
 
 # ---------------------------------------------------------------------------
+# Key authority and custody (section 4.1), replayed over a bundle's records
+# ---------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class KeyState:
+    """A key as the replay knows it (4.1)."""
+    key: bytes
+    name: str
+    role: int
+    authorized_at: int              # seq of the authorising record (the genesis for the ledger key)
+    genesis: bool = False           # the genesis key is active from record 0 itself
+    revoked_at: int | None = None   # seq of its revocation
+    reason: int | None = None
+    effective_tag: int | None = None
+    effective: int | None = None
+
+    def active_at(self, n: int) -> bool:
+        """4.1: authorised before n (the genesis key: from 0), and not revoked at or before n."""
+        started = self.genesis or self.authorized_at < n
+        return started and (self.revoked_at is None or self.revoked_at > n)
+
+    @property
+    def label(self) -> str:
+        return f"{ROLE_NAMES[self.role]} {self.name!r} ({key_id(self.key)})"
+
+    def effective_text(self) -> str:
+        if self.effective_tag == 1:
+            return f"from record {self.effective}"
+        if self.effective_tag == 2:
+            shown = _time_or_unrenderable(self.effective)
+            return f"from records recorded at or after {shown} ({self.effective} ms)"
+        return f"from record {self.revoked_at} (the revocation itself)"
+
+
+@dataclasses.dataclass
+class Holding:
+    """The custody of one testimony or media record (4.1)."""
+    seq: int
+    holders: list[tuple[bytes, int, int | None]]   # (key, from record, by transfer record or None)
+    pending: int | None = None                      # transfer record awaiting acceptance
+
+    @property
+    def holder(self) -> bytes:
+        return self.holders[-1][0]
+
+
+@dataclasses.dataclass
+class TransferState:
+    seq: int
+    exhibit: int
+    sender: bytes
+    to: bytes
+    accepted_at: int | None = None
+
+
+class AuthorityReplay:
+    """Replays the rules of section 4.1 over the records of a bundle alone (11.3 check 12).
+
+    The state starts empty; record 0 makes its signer the first admin; a
+    record that breaks a rule is reported and changes nothing.  After the
+    replay, every record signed by a key revoked as compromised from its
+    effective point on is reported too ("signed after compromise").
+
+    SPEC CHOICE: records whose signature or inclusion fails are still
+    replayed (those failures are reported by their own checks); records that
+    cannot be decoded are left out, and the authority check says so.
+    """
+
+    def __init__(self, records: Iterable[Record]):
+        self.records: dict[int, Record] = {}
+        for rec in records:
+            self.records.setdefault(rec.seq, rec)
+        self.keys: dict[bytes, KeyState] = {}
+        self.holdings: dict[int, Holding] = {}
+        self.transfers: dict[int, TransferState] = {}
+        self.problems: dict[int, list[str]] = {}
+        self.details: dict[int, str] = {}
+        self.broken_custody: dict[int, list[int]] = {}   # exhibit seq -> transfer/accept seqs that broke a rule
+        for seq in sorted(self.records):
+            rec = self.records[seq]
+            try:
+                self.details[seq] = self._apply(rec)
+            except CheckError as exc:
+                self.problems.setdefault(seq, []).append(str(exc))
+                exhibit = self._custody_subject(rec)
+                if exhibit is not None:
+                    self.broken_custody.setdefault(exhibit, []).append(seq)
+        self._apply_compromise()
+
+    # -- helpers -------------------------------------------------------------
+
+    def _custody_subject(self, rec: Record) -> int | None:
+        """The exhibit a transfer or accept record concerns, when known."""
+        st = rec.statement
+        if st.kind == KIND_TRANSFER:
+            return st.fields["exhibit"]
+        if st.kind == KIND_ACCEPT:
+            transfer = self.records.get(st.fields["transfer"])
+            if transfer is not None and transfer.statement.kind == KIND_TRANSFER:
+                return transfer.statement.fields["exhibit"]
+        return None
+
+    def key_label(self, key: bytes) -> str:
+        state = self.keys.get(key)
+        return state.label if state else f"key {key_id(key)}"
+
+    def _require_active(self, key: bytes, n: int, what: str) -> KeyState:
+        state = self.keys.get(key)
+        if state is None:
+            hint = "" if 0 in self.records else " (the bundle has no record 0, the genesis)"
+            raise CheckError(f"{what} {key_id(key)} is not authorised by any record of the bundle before "
+                             f"record {n}{hint}")
+        if not state.active_at(n):
+            if state.revoked_at is not None and state.revoked_at <= n:
+                raise CheckError(f"{what} {state.label} was revoked ({REASON_NAMES[state.reason]}) by record "
+                                 f"{state.revoked_at}, so it is not active at record {n}")
+            raise CheckError(f"{what} {state.label} is not active at record {n}")
+        return state
+
+    def _earlier_record(self, target: int, n: int, what: str) -> Record:
+        if target >= n:
+            raise CheckError(f"names {what} {target}, which is not an earlier record")
+        rec = self.records.get(target)
+        if rec is None:
+            raise CheckError(f"names {what} {target}, which is not in the bundle (a rule needs it)")
+        return rec
+
+    # -- the rules -----------------------------------------------------------
+
+    def _apply(self, rec: Record) -> str:
+        """Check the record against the rules of 4.1; on success update the state."""
+        n, st = rec.seq, rec.statement
+        if st.kind == KIND_GENESIS:
+            if n != 0:
+                raise CheckError(f"record {n} is a genesis; only record 0 may be")
+            self.keys[st.signer] = KeyState(st.signer, "ledger", ROLE_ADMIN, 0, genesis=True)
+            return f"the genesis: ledger key {key_id(st.signer)} becomes the first admin"
+        if n == 0:
+            raise CheckError("record 0 is not the genesis")
+        signer = self._require_active(st.signer, n, "signer")
+        by = f"signed by {signer.label}, active at record {n}"
+        if signer.genesis:
+            by += " (the genesis key)"
+        else:
+            by += f" (authorised by record {signer.authorized_at})"
+        f = st.fields
+
+        if st.kind in HELD_KINDS:
+            if signer.role not in (ROLE_ADMIN, ROLE_INVESTIGATOR):
+                raise CheckError(f"{KIND_NAMES[st.kind]} signed by {signer.label}: the role "
+                                 f"{ROLE_NAMES[signer.role]} may not record evidence (admin or investigator needed)")
+            self.holdings[n] = Holding(n, [(st.signer, n, None)])
+            return by
+
+        if st.kind == KIND_AUTHORIZE:
+            if signer.role != ROLE_ADMIN:
+                raise CheckError(f"authorize signed by {signer.label}: only an active admin may authorise keys")
+            key = f["key"]
+            if is_weak_public_key(key):
+                raise CheckError(f"authorised key {key_id(key)} is not a canonical, non-weak Ed25519 key")
+            known = self.keys.get(key)
+            if known is not None:
+                revoked = f", revoked by record {known.revoked_at}" if known.revoked_at is not None else ""
+                raise CheckError(f"authorised key {key_id(key)} is already known ({known.label}, authorised at "
+                                 f"record {known.authorized_at}{revoked}); a key is never authorised twice")
+            self.keys[key] = KeyState(key, f["name"], f["role"], n)
+            return f"authorises {self.keys[key].label}; {by}"
+
+        if st.kind == KIND_REVOKE:
+            if signer.role != ROLE_ADMIN:
+                raise CheckError(f"revoke signed by {signer.label}: only an active admin may revoke keys")
+            key = f["key"]
+            target = self.keys.get(key)
+            if target is None:
+                raise CheckError(f"revokes key {key_id(key)}, which no record of the bundle authorises")
+            if target.revoked_at is not None:
+                raise CheckError(f"revokes {target.label}, already revoked by record {target.revoked_at}")
+            if target.role == ROLE_ADMIN and target.active_at(n) and not any(
+                    k.role == ROLE_ADMIN and k.active_at(n) and k.key != key for k in self.keys.values()):
+                raise CheckError(f"revokes {target.label}, the last active admin")
+            if f["effective_tag"] == 1 and f["effective"] > n:
+                raise CheckError(f"effective record {f['effective']} is after the revocation (record {n})")
+            if f["effective_tag"] == 2 and f["effective"] > rec.recorded_at_ms:
+                raise CheckError(f"effective time {f['effective']} ms is after the revocation's recorded time "
+                                 f"{rec.recorded_at_ms} ms")
+            target.revoked_at, target.reason = n, f["reason"]
+            target.effective_tag, target.effective = f["effective_tag"], f["effective"]
+            extra = f", effective {target.effective_text()}" if target.reason == REASON_COMPROMISED else ""
+            return f"revokes {target.label} as {REASON_NAMES[target.reason]}{extra}; {by}"
+
+        if st.kind == KIND_TRANSFER:
+            exhibit = f["exhibit"]
+            target = self._earlier_record(exhibit, n, "exhibit")
+            if target.statement.kind not in HELD_KINDS:
+                raise CheckError(f"names record {exhibit}, a {KIND_NAMES[target.statement.kind]}, not a testimony "
+                                 "or media record")
+            holding = self.holdings.get(exhibit)
+            if holding is None:
+                raise CheckError(f"exhibit {exhibit} has no holder (its record breaks a rule of 4.1)")
+            if holding.holder != st.signer:
+                raise CheckError(f"transfer of exhibit {exhibit} signed by {signer.label}, who is not its holder "
+                                 f"(held by {self.key_label(holding.holder)})")
+            if holding.pending is not None:
+                raise CheckError(f"exhibit {exhibit} already has transfer {holding.pending} awaiting acceptance")
+            if f["to"] == st.signer:
+                raise CheckError(f"transfer of exhibit {exhibit} to its own holder")
+            receiver = self._require_active(f["to"], n, "receiver")
+            self.transfers[n] = TransferState(n, exhibit, st.signer, f["to"])
+            holding.pending = n
+            return f"hands exhibit {exhibit} to {receiver.label}; {by}"
+
+        if st.kind == KIND_ACCEPT:
+            t = f["transfer"]
+            target = self._earlier_record(t, n, "transfer")
+            if target.statement.kind != KIND_TRANSFER:
+                raise CheckError(f"names record {t}, a {KIND_NAMES[target.statement.kind]}, not a transfer")
+            transfer = self.transfers.get(t)
+            if transfer is None:
+                raise CheckError(f"transfer {t} breaks a rule of 4.1, so there is nothing to accept")
+            if transfer.accepted_at is not None:
+                raise CheckError(f"transfer {t} was already accepted by record {transfer.accepted_at}")
+            if st.signer != transfer.to:
+                raise CheckError(f"acceptance of transfer {t} signed by {signer.label}, but the transfer names "
+                                 f"{self.key_label(transfer.to)} as receiver")
+            transfer.accepted_at = n
+            holding = self.holdings[transfer.exhibit]
+            holding.holders.append((st.signer, n, t))
+            holding.pending = None
+            return f"accepts transfer {t}: {signer.label} holds exhibit {transfer.exhibit} from here on; {by}"
+
+        # KIND_AMEND
+        t = f["target"]
+        target = self._earlier_record(t, n, "target")
+        tkind = target.statement.kind
+        if tkind == KIND_AMEND:
+            raise CheckError(f"amends record {t}, itself an amendment (only testimony or media may be amended)")
+        if tkind not in HELD_KINDS:
+            raise CheckError(f"amends record {t}, a {KIND_NAMES[tkind]}, not a testimony or media record")
+        if st.signer != target.statement.signer and signer.role != ROLE_ADMIN:
+            raise CheckError(f"amendment signed by {signer.label}, who is neither the signer of record {t} "
+                             "nor an admin")
+        if tkind == KIND_TESTIMONY and (not f["has_text"] or st.body["description"] is not None):
+            raise CheckError(f"a testimony (record {t}) is amended with a new text and no description")
+        if tkind == KIND_MEDIA and (f["has_text"] or st.body["description"] is None):
+            raise CheckError(f"a media record (record {t}) is amended with a new description and no text")
+        return f"amends {KIND_NAMES[tkind]} record {t}; {by}"
+
+    def _apply_compromise(self) -> None:
+        """4.1: a key revoked as compromised taints what it signed from its effective point on."""
+        for state in self.keys.values():
+            if state.reason != REASON_COMPROMISED:
+                continue
+            for seq, rec in sorted(self.records.items()):
+                if rec.statement.signer != state.key:
+                    continue
+                if state.effective_tag == 1:
+                    tainted = seq >= state.effective
+                elif state.effective_tag == 2:
+                    tainted = rec.recorded_at_ms >= state.effective
+                else:
+                    tainted = seq >= state.revoked_at
+                if tainted:
+                    self.problems.setdefault(seq, []).append(
+                        f"signed after compromise: {state.label} was revoked as compromised by record "
+                        f"{state.revoked_at}, effective {state.effective_text()}")
+
+    # -- custody (11.3 check 13) -------------------------------------------------
+
+    def custody(self, exhibit: int) -> str:
+        """The holders of an exhibit in order; raises CheckError when the chain is broken."""
+        holding = self.holdings.get(exhibit)
+        broken = self.broken_custody.get(exhibit, [])
+        if holding is None:
+            raise CheckError(f"no custody chain: record {exhibit} itself breaks a rule of 4.1 (see its authority)")
+        parts = []
+        for key, since, via in holding.holders:
+            how = f"from record {since}" + (f" (transfer {via} accepted)" if via is not None else " (its signer)")
+            parts.append(f"{self.key_label(key)} {how}")
+        text = "holders: " + "; then ".join(parts)
+        if holding.pending is not None:
+            transfer = self.transfers[holding.pending]
+            text += (f"; PENDING: transfer {holding.pending} to {self.key_label(transfer.to)} "
+                     "is not yet accepted")
+        if broken:
+            raise CheckError(f"record(s) {', '.join(map(str, broken))} handing over or accepting this exhibit "
+                             f"break a rule of 4.1 (see their authority); {text}")
+        return text
+
+
+# ---------------------------------------------------------------------------
 # Merkle tree (section 5)
 # ---------------------------------------------------------------------------
 
@@ -1311,6 +1601,8 @@ class Report:
     def __init__(self) -> None:
         self.checks: list[Check] = []
         self.exhibit_seqs: list[int] = []   # for the final summary line
+        self.supporting_seqs: list[int] = []
+        self.pending_transfers: list[int] = []
         self.trust_checked = False
 
     def ok(self, name: str, detail: str) -> None:
@@ -1347,6 +1639,10 @@ class BundleVerifier:
         self.manifest: Manifest | None = None
         self.sums: dict[str, str] | None = None
         self._key_cache: dict[str, bytes] = {}
+        self.body_key_files: dict[str, bytes] = {}   # keys/ members named only by record bodies
+        self.decoded: dict[int, Record] = {}          # seq -> record, for the authority replay
+        self.undecodable: list[str] = []              # labels of entries that could not be decoded
+        self.replay: AuthorityReplay | None = None
 
     # -- helpers ---------------------------------------------------------------
 
@@ -1437,7 +1733,8 @@ class BundleVerifier:
         if m.problems:
             more = f" (and {len(m.problems) - 5} more)" if len(m.problems) > 5 else ""
             raise CheckError("; ".join(m.problems[:5]) + more)
-        return f"{BUNDLE_FORMAT}, {len(m.exhibits)} exhibit(s), exported {m.raw['exported_at']}"
+        return (f"{BUNDLE_FORMAT}, {len(m.exhibits)} exhibit(s), {len(m.supporting)} supporting record(s), "
+                f"exported {m.raw['exported_at']}")
 
     def check_manifest_files(self) -> str:
         files = self.manifest.files
@@ -1467,20 +1764,35 @@ class BundleVerifier:
         """Every member has a name of the 11.1 table and is part of the bundle.
 
         SPEC CHOICE: a member whose name fits the table but that the manifest
-        does not refer to (a proof, key, content or media file of no exhibit)
-        is reported as added, like an unknown name.
+        does not refer to (a proof, key, content or media file of no exhibit
+        or supporting record) is reported as added, like an unknown name.
+        SPEC CHOICE: besides the exporter, ledger and signer key files, a
+        `keys/<key ID>.pub` member is accepted (not required) for a key that
+        a record body names (an authorised, revoked or receiving key): the
+        manifest refers to it through that body's `key_id` / `to_key_id`.
+        Such a file must hold that key (checked as "key file ...").
         """
         referenced: set[str] = set(REQUIRED_MEMBERS)
         m = self.manifest
         usable = m is not None and not m.problems
+        self.body_key_files = {}
         if usable:
             referenced |= {m.exporter.key_file, m.ledger.key.key_file}
-            for e in m.exhibits:
+            for e in m.exhibits + m.supporting:
                 referenced |= {e.raw["proof_file"], e.signer.key_file}
                 referenced |= {n for n in (e.content_file, e.media_file) if n}
+                try:
+                    fields = decode_record(e.record_bytes).statement.fields
+                except CheckError:
+                    continue
+                for k in (fields.get("key"), fields.get("to")):
+                    if k is not None:
+                        self.body_key_files.setdefault(f"keys/{key_id(k)}.pub", k)
         problems = []
         for name in sorted(self.archive.members):
             if name in referenced or name in OPTIONAL_MEMBERS:
+                continue
+            if name in self.body_key_files:
                 continue
             if not any(p.fullmatch(name) for p in NAME_PATTERNS):
                 problems.append(f"added member {name!r} (unknown name)")
@@ -1494,6 +1806,17 @@ class BundleVerifier:
         if not usable:
             return "every member name fits the bundle layout (references not checked: manifest unusable)"
         return "every member is named as 11.1 says and is referred to; none missing"
+
+    def check_supporting(self) -> str:
+        """11.3 check 11 (its second half): record 0 is among the supporting records."""
+        m = self.manifest
+        seqs = [e.seq for e in m.supporting]
+        if "supporting" not in m.raw:
+            raise CheckError("the manifest has no 'supporting' records (record 0, the genesis, must be among them)")
+        if 0 not in seqs:
+            where = " (it is listed as an exhibit)" if any(e.seq == 0 for e in m.exhibits) else ""
+            raise CheckError(f"record 0 (the genesis) is not among the {len(seqs)} supporting record(s){where}")
+        return f"{len(seqs)} supporting record(s) (seq {', '.join(map(str, seqs))}); record 0 among them"
 
     # -- 5 -----------------------------------------------------------------------
 
@@ -1612,9 +1935,12 @@ class BundleVerifier:
         return f"{name}: index {e.seq}, same hashes, checkpoint identical to checkpoint.txt"
 
     def check_content(self, e: Exhibit, record: Record) -> str:
+        """11.3 check 8, for a testimony and (SPEC CHOICE) for an amendment with a new text."""
         body = record.statement.body
         if e.content_file is None:
             return "content not revealed"
+        if body["commitment"] is None:
+            raise CheckError(f"{e.content_file} is given but the amendment carries no new text")
         if not self.has(e.content_file):
             raise CheckError(f"{e.content_file} is missing")
         size, digest = self.archive.hash_with_prefix(e.content_file, e.content_salt)
@@ -1725,28 +2051,85 @@ class BundleVerifier:
             r.run("checkpoint", self.check_checkpoint)
             r.run("ledger key file", self.key_file_holds, m.ledger.key.key_file, m.ledger.key.public_key)
         for e in m.exhibits:
-            self.run_exhibit(e)
+            self.run_record(e)
+        r.run("supporting records", self.check_supporting)
+        for e in m.supporting:
+            self.run_record(e)
+        checked = {e.signer.key_file for e in m.exhibits + m.supporting}
+        checked |= {k.key_file for k in (m.exporter, m.ledger and m.ledger.key) if k is not None}
+        for name, key in sorted(self.body_key_files.items()):
+            if self.has(name) and name not in checked:
+                r.run(f"key file {name}", self.key_file_holds, name, key)
+        self.run_authority()
         r.exhibit_seqs = [e.seq for e in m.exhibits]
+        r.supporting_seqs = [e.seq for e in m.supporting]
         r.trust_checked = bool(self.trusted)
         if manifest_ok or (m.ledger is not None and m.exporter is not None):
             r.run("trust", self.check_trust)
         return r
 
-    def run_exhibit(self, e: Exhibit) -> None:
+    def run_record(self, e: Exhibit) -> None:
+        """Checks 7-9 for an exhibit; check 11 for a supporting record (7 without consent)."""
         r, label = self.report, e.label
+        record = None
+        try:
+            record = decode_record(e.record_bytes)
+        except CheckError:
+            pass
+        if record is not None and record.seq == e.seq:
+            self.decoded.setdefault(e.seq, record)
+        else:
+            self.undecodable.append(label)
         if not r.run(f"{label}: record", self.check_record, e):
             return
-        record = decode_record(e.record_bytes)
         r.run(f"{label}: ledger rules", self.check_ledger_rules, e, record)
         r.run(f"{label}: signature", self.check_signature, e, record)
         r.run(f"{label}: signer key file", self.key_file_holds, e.signer.key_file, e.signer.public_key)
         r.run(f"{label}: inclusion proof", self.check_inclusion, e)
         r.run(f"{label}: proof file", self.check_proof_file, e)
+        if e.supporting:
+            return
         if e.kind == KIND_TESTIMONY:
             r.run(f"{label}: content", self.check_content, e, record)
             r.run(f"{label}: consent", self.check_consent, e, record)
+        elif e.kind == KIND_AMEND and e.content_file is not None:
+            r.run(f"{label}: content", self.check_content, e, record)
         elif e.kind == KIND_MEDIA:
             r.run(f"{label}: media", self.check_media, e, record)
+
+    # -- 12, 13 ------------------------------------------------------------------
+
+    def run_authority(self) -> None:
+        """Check 12 (one "<label>: authority" line per record) and 13 ("exhibit N: custody")."""
+        r, m = self.report, self.manifest
+        self.replay = replay = AuthorityReplay(self.decoded.values())
+        missing = list(self.undecodable)
+        if m.unusable_entries:
+            missing.append(f"{m.unusable_entries} manifest entr{'y' if m.unusable_entries == 1 else 'ies'} "
+                           "with structural problems")
+        if missing:
+            r.fail("authority", "replayed without " + ", ".join(missing) + " (they cannot be decoded); "
+                   "the rules of 4.1 are not established for the bundle")
+        labels = {e.seq: e.label for e in m.supporting}
+        labels.update({e.seq: e.label for e in m.exhibits})
+        for seq in sorted(replay.records):
+            r.run(f"{labels[seq]}: authority", self.check_authority, seq)
+        for e in m.exhibits:
+            if e.seq in replay.records and replay.records[e.seq].statement.kind in HELD_KINDS:
+                r.run(f"{e.label}: custody", self.check_custody, e.seq)
+
+    def check_authority(self, seq: int) -> str:
+        problems = self.replay.problems.get(seq)
+        if problems:
+            raise CheckError("; ".join(problems))
+        return self.replay.details[seq]
+
+    def check_custody(self, seq: int) -> str:
+        detail = self.replay.custody(seq)
+        holding = self.replay.holdings[seq]
+        if holding.pending is not None:
+            self.report.pending_transfers.append(holding.pending)
+        return detail
 
 
 def json_equal(a: Any, b: Any) -> bool:
@@ -1813,8 +2196,13 @@ def summary(report: Report) -> str:
     seqs = ", ".join(map(str, report.exhibit_seqs)) or "none"
     trust = ("ledger and exporter keys are on the trust list" if report.trust_checked
              else "keys NOT checked against a trust list")
+    pending = ""
+    if report.pending_transfers:
+        pending = (f"; transfer(s) {', '.join(map(str, report.pending_transfers))} pending acceptance "
+                   "(not a failure)")
     return (f"OK: all {len(report.checks)} checks passed; {len(report.exhibit_seqs)} exhibit(s) "
-            f"(seq {seqs}) proven to belong to the ledger; {trust}")
+            f"(seq {seqs}) proven to belong to the ledger, with {len(report.supporting_seqs)} supporting "
+            f"record(s); signers authorised{pending}; {trust}")
 
 
 def main(argv: list[str] | None = None, out=None, err=None) -> int:

@@ -524,6 +524,10 @@ impl Ledger {
                 "{d}; move the db directory aside and run `custody recover` again to rebuild it from the journal"
             )));
         }
+        let restored = ledger.store.restore_checkpoints()?;
+        if restored > 0 {
+            done.push(format!("restored {restored} signed checkpoint(s) from the checkpoints file"));
+        }
         let meta = ledger.store.meta()?;
         if meta.size > before.0 {
             done.push(format!(

@@ -157,6 +157,7 @@ fn finish(
     appended: Vec<Appended>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
+    custody::store::crash_point("before-ack");
     if !json {
         if appended.len() > 20 {
             println!(

@@ -136,7 +136,15 @@ impl Journal {
 
     /// Appends already-framed bytes and fsyncs once; returns the new length.
     pub fn append(&mut self, framed: &[u8]) -> Result<u64> {
+        // A torn write is simulated by writing only part of the batch before stopping.
+        if std::env::var_os("CUSTODY_TEST_CRASH_POINT").is_some_and(|v| v == "mid-journal-write")
+        {
+            let _ = self.file.write_all(&framed[..framed.len() / 2]);
+            let _ = self.file.sync_data();
+            std::process::abort();
+        }
         self.file.write_all(framed).map_err(io(&self.path))?;
+        super::crash_point("after-journal-write");
         self.file.sync_data().map_err(io(&self.path))?;
         self.len()
     }

@@ -30,6 +30,17 @@ pub mod names {
     pub const CONTENT: &str = "content";
     /// The lock file.
     pub const LOCK: &str = "lock";
+    /// The append-only file of signed checkpoints.
+    pub const CHECKPOINTS: &str = "checkpoints";
+}
+
+/// A test hook: when the environment variable `CUSTODY_TEST_CRASH_POINT` names this point,
+/// the process aborts there, as a power cut would stop it. The crash harness uses it to
+/// stop an append between its steps; it only ever stops the process.
+pub fn crash_point(name: &str) {
+    if std::env::var_os("CUSTODY_TEST_CRASH_POINT").is_some_and(|v| v == name) {
+        std::process::abort();
+    }
 }
 
 mod meta_key {
@@ -277,7 +288,11 @@ impl Store {
         let result = self
             .journal
             .append(&framed)
-            .and_then(|len| self.index(entries, hashes, len));
+            .and_then(|len| {
+                crash_point("after-fsync");
+                self.index(entries, hashes, len)
+            })
+            .inspect(|()| crash_point("after-sled"));
         if result.is_err() {
             let _ = self.journal.truncate(before);
         }
@@ -407,10 +422,64 @@ impl Store {
 
     /// Stores a signed checkpoint for its tree size.
     pub fn put_checkpoint(&self, size: u64, signed: &str) -> Result<()> {
+        // The file is durable (fsync'd), so a rebuilt index gets its checkpoints back.
+        let path = self.dir.join(names::CHECKPOINTS);
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        let mut frame = (signed.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(signed.as_bytes());
+        f.write_all(&frame).map_err(io(&path))?;
+        f.sync_data().map_err(io(&path))?;
         self.checkpoints
             .insert(size.to_be_bytes(), signed.as_bytes())
             .map_err(self.e())?;
         Ok(())
+    }
+
+    /// The signed checkpoints kept in the checkpoints file (oldest first); a torn last
+    /// entry is ignored.
+    pub fn checkpoint_file_entries(&self) -> Result<Vec<String>> {
+        let path = self.dir.join(names::CHECKPOINTS);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        let mut out = Vec::new();
+        let mut i = 0usize;
+        while i + 4 <= bytes.len() {
+            let len = u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize;
+            let Some(text) = bytes.get(i + 4..i + 4 + len) else { break };
+            out.push(String::from_utf8_lossy(text).into_owned());
+            i += 4 + len;
+        }
+        Ok(out)
+    }
+
+    /// Puts checkpoints from the checkpoints file back into the index (after a rebuild);
+    /// returns how many were missing. Each is stored under the size it states; `audit`
+    /// checks their signatures and roots.
+    pub fn restore_checkpoints(&self) -> Result<usize> {
+        let mut n = 0;
+        for text in self.checkpoint_file_entries()? {
+            let size = text
+                .split('\n')
+                .nth(1)
+                .and_then(|l| l.parse::<u64>().ok());
+            if let Some(size) = size
+                && self
+                    .checkpoints
+                    .insert(size.to_be_bytes(), text.as_bytes())
+                    .map_err(self.e())?
+                    .is_none()
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// All stored checkpoints as (size key, text bytes), in size order.
@@ -520,6 +589,22 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(&path)(e)),
         }
+    }
+
+    /// One of the index's trees by name (`records`, `leaves`, `hashes`, `media`, `content`,
+    /// `authority`, `checkpoints`, `meta`), for tools and tests that inspect the index.
+    pub fn raw_tree(&self, name: &str) -> Option<&sled::Tree> {
+        Some(match name {
+            "records" => &self.records,
+            "leaves" => &self.leaves,
+            "hashes" => &self.hashes,
+            "media" => &self.media,
+            "content" => &self.content,
+            "authority" => &self.authority,
+            "checkpoints" => &self.checkpoints,
+            "meta" => &self.meta,
+            _ => return None,
+        })
     }
 
     /// Asks sled to write its buffers (not a durability guarantee; the journal is).
