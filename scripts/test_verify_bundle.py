@@ -12,9 +12,17 @@ keys in keys/, the standard library and `cryptography`:
   every fail_record_*.hex and fail_checkpoint_*.txt is rejected;
 * the strict Ed25519 rules (small-order table, S < L, non-canonical keys) are
   checked against an independent pure-Python curve computation;
-* a small court bundle is built here exactly as SPEC.md section 11 describes
-  (from the KAT records, signed with the insecure keys) and must verify, while
-  tampered and unsafe variants must be refused with the right exit code.
+* a small ledger is built here record by record (SPEC sections 2-6: genesis by
+  the ledger key, an authorisation of the investigator key, then evidence,
+  leaves, tree, proofs and a signed checkpoint), and court bundles are built
+  from it exactly as SPEC.md section 11 describes (with the genesis and the
+  authorisations in `supporting`); they must verify, while tampered and
+  unsafe variants must be refused with the right exit code;
+* bundles whose records break the key authority and custody rules of SPEC
+  4.1 (unauthorised or wrong-role signers, compromised keys, hand-overs by a
+  non-holder, acceptances by the wrong key, a missing record 0, ...) fail
+  the "authority" / "custody" checks, while a valid custody chain with a
+  pending transfer passes and is reported.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import zipfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -173,56 +182,238 @@ BODIES = {
 EMPTY_SHA = BODIES[3]["sha256"]
 
 
-def exhibit_entry(seq: int) -> dict:
-    rec = LEDGER["records"][seq]
-    record = bytes.fromhex(rec["record_hex"])
-    statement = bytes.fromhex(rec["statement_hex"])
-    signer = bytes.fromhex(rec["signer_public_key_hex"])
-    # Offsets from SPEC section 4 / 3: recorded_at after version, seq, prev;
-    # claimed_at after the statement's version and kind.
-    recorded = int.from_bytes(record[41:49], "big")
-    claimed = int.from_bytes(statement[2:10], "big")
+# --- a small ledger built here from SPEC sections 2-4, with the insecure keys -----
+#
+# The KAT ledger.json alone is no longer a valid ledger under SPEC 4.1 (its
+# investigator is never authorised), so the bundles below come from a ledger
+# written here record by record: canonical statements (section 3), records
+# (section 4), leaf hashes, the RFC 9162 tree, inclusion proofs and a
+# checkpoint signed by the ledger key (section 6).  The encoders are this
+# file's own, not the verifier's decoders.
+
+T0 = 1767225600000          # 2026-01-01T00:00:00.000Z
+ROLES = {"admin": 0, "investigator": 1, "custodian": 2, "auditor": 3}
+REASONS = {"retired": 0, "compromised": 1}
+KINDS = {"genesis": 0, "testimony": 1, "media": 2, "authorize": 3, "revoke": 4, "transfer": 5,
+         "accept": 6, "amend": 7}
+
+
+def enc_u64(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+def enc_bytes(b: bytes) -> bytes:
+    return len(b).to_bytes(4, "big") + b
+
+
+def enc_text(t: str) -> bytes:
+    return enc_bytes(t.encode("utf-8"))
+
+
+def enc_opt(t: str | None) -> bytes:
+    return b"\x00" if t is None else b"\x01" + enc_text(t)
+
+
+def make_key(label: str) -> Ed25519PrivateKey:
+    """A deterministic extra test key (never a secret: its seed is SHA-256 of the label)."""
+    return Ed25519PrivateKey.from_private_bytes(sha256(label.encode()))
+
+
+def spki_pem(pub: bytes) -> bytes:
+    return Ed25519PublicKey.from_public_bytes(pub).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+CUSTODIAN_A = make_key("custodian A")
+CUSTODIAN_B = make_key("custodian B")
+CUSTODIAN_C = make_key("custodian C")
+ADMIN_2 = make_key("second admin")
+AUDITOR = make_key("auditor")
+STRANGER = make_key("never authorised")
+CLIP = b"phone footage!"            # 14 bytes, a media file not put in the bundle
+
+
+class TestLedger:
+    """Appends whatever it is told to (it enforces no rule: tests build bad ledgers too)."""
+
+    def __init__(self, origin: str = ORIGIN, ledger_key=LEDGER_KEY):
+        self.origin, self.ledger_key = origin, ledger_key
+        self.ledger_pub = raw_public(ledger_key)
+        self.entries: list[dict] = []
+        self.content: dict[int, tuple[bytes, bytes]] = {}   # seq -> (salt, text)
+        self.media: dict[int, bytes] = {}                    # seq -> file bytes
+
+    def append(self, signer, kind: str, body: bytes, body_json: dict, claimed=None, recorded=None) -> int:
+        seq = len(self.entries)
+        if recorded is None:
+            recorded = T0 + 1000 * seq + 500
+        if claimed is None:
+            claimed = recorded - 500
+        pub = raw_public(signer)
+        statement = bytes([1, KINDS[kind]]) + enc_u64(claimed) + pub + body
+        signature = signer.sign(b"custody/v1/statement\n" + statement)
+        prev = self.entries[-1]["leaf"] if self.entries else bytes(32)
+        record = b"\x01" + enc_u64(seq) + prev + enc_u64(recorded) + enc_bytes(statement) + signature
+        self.entries.append({"seq": seq, "kind": kind, "record": record, "statement": statement,
+                             "signature": signature, "signer": pub, "claimed": claimed, "recorded": recorded,
+                             "body": body_json, "prev": prev, "leaf": sha256(b"\x00" + record)})
+        return seq
+
+    # -- one method per statement kind (SPEC section 3) --------------------------
+
+    def genesis(self, **kw) -> int:
+        return self.append(self.ledger_key, "genesis", enc_text(self.origin), {"origin": self.origin}, **kw)
+
+    def testimony(self, signer, text: bytes = TESTIMONY_TEXT, salt: bytes = TESTIMONY_SALT, consent="court",
+                  subject="W-17", **kw) -> int:
+        commitment = sha256(salt + text)
+        body = (enc_text(subject) + enc_text("en") + enc_opt(consent) + enc_opt(None) + commitment
+                + enc_u64(len(text)))
+        seq = self.append(signer, "testimony", body,
+                          {"subject": subject, "language": "en", "consent": consent, "location": None,
+                           "commitment": commitment.hex(), "content_length": len(text)}, **kw)
+        self.content[seq] = (salt, text)
+        return seq
+
+    def media_record(self, signer, data: bytes, name=None, media_type=None, description=None, provide=True,
+                     **kw) -> int:
+        digest = sha256(data)
+        body = digest + enc_u64(len(data)) + enc_opt(name) + enc_opt(media_type) + enc_opt(description)
+        seq = self.append(signer, "media", body, {"sha256": digest.hex(), "size": len(data), "name": name,
+                                                  "media_type": media_type, "description": description}, **kw)
+        if provide:
+            self.media[seq] = data
+        return seq
+
+    def authorize(self, key: bytes, name: str, role: str, by=None, role_code=None, **kw) -> int:
+        code = ROLES[role] if role_code is None else role_code
+        body = key + enc_text(name) + bytes([code])
+        return self.append(by or self.ledger_key, "authorize", body,
+                           {"key": b64(key), "key_id": kid(key), "name": name, "role": role}, **kw)
+
+    def revoke(self, key: bytes, reason: str, effective="now", by=None, **kw) -> int:
+        """effective: "now", ("seq", n) or ("time", ms)."""
+        if effective == "now":
+            eff, eff_json = b"\x00", "now"
+        elif effective[0] == "seq":
+            eff, eff_json = b"\x01" + enc_u64(effective[1]), {"seq": effective[1]}
+        else:
+            eff, eff_json = b"\x02" + enc_u64(effective[1]), {"time_ms": effective[1],
+                                                              "time": rfc3339(effective[1])}
+        body = key + bytes([REASONS[reason]]) + eff
+        return self.append(by or self.ledger_key, "revoke", body,
+                           {"key": b64(key), "key_id": kid(key), "reason": reason, "effective": eff_json}, **kw)
+
+    def transfer(self, signer, exhibit: int, to: bytes, reason="hand-over to the lab", location=None, **kw) -> int:
+        body = enc_u64(exhibit) + to + enc_text(reason) + enc_opt(location)
+        return self.append(signer, "transfer", body, {"exhibit": exhibit, "to": b64(to), "to_key_id": kid(to),
+                                                      "reason": reason, "location": location}, **kw)
+
+    def accept(self, signer, transfer: int, **kw) -> int:
+        return self.append(signer, "accept", enc_u64(transfer), {"transfer": transfer}, **kw)
+
+    def amend(self, signer, target: int, reason="correction", description=None, text=None,
+              salt: bytes = b"\x33" * 32, **kw) -> int:
+        if text is None:
+            content, commitment, length = b"\x00", None, None
+        else:
+            c = sha256(salt + text)
+            content, commitment, length = b"\x01" + c + enc_u64(len(text)), c.hex(), len(text)
+        body = enc_u64(target) + enc_text(reason) + enc_opt(description) + content
+        seq = self.append(signer, "amend", body, {"target": target, "reason": reason, "description": description,
+                                                  "commitment": commitment, "content_length": length}, **kw)
+        if text is not None:
+            self.content[seq] = (salt, text)
+        return seq
+
+    # -- tree and checkpoint (SPEC sections 5 and 6) -------------------------------
+
+    def leaves(self, size=None) -> list[bytes]:
+        return [e["leaf"] for e in self.entries[:size]]
+
+    def checkpoint(self, size=None) -> bytes:
+        leaves = self.leaves(size)
+        body = f"{self.origin}\n{len(leaves)}\n{b64(mth(leaves))}\n"
+        nkid = sha256(self.origin.encode() + b"\n\x01" + self.ledger_pub)[:4]
+        sig = nkid + self.ledger_key.sign(body.encode())
+        return f"{body}\n\u2014 {self.origin} {b64(sig)}\n".encode()
+
+
+def standard_ledger() -> TestLedger:
+    """0 genesis, 1 authorize the investigator, 2 testimony, 3 media (not provided), 4 media (empty, provided)."""
+    ledger = TestLedger()
+    ledger.genesis()
+    ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")
+    ledger.testimony(INVESTIGATOR_KEY)
+    ledger.media_record(INVESTIGATOR_KEY, CLIP, name="clip-001.mp4", media_type="video/mp4",
+                        description="phone footage", provide=False)
+    ledger.media_record(INVESTIGATOR_KEY, b"")
+    return ledger
+
+
+KEY_FILES = {LEDGER_PUB: (KEYS / "test-ledger.insecure.pub").read_bytes(),
+             INVESTIGATOR_PUB: (KEYS / "test-investigator.insecure.pub").read_bytes()}
+
+
+def entry_of(ledger: TestLedger, seq: int, size: int, supporting: bool = False) -> dict:
+    e = ledger.entries[seq]
+    signer = e["signer"]
     entry = {
-        "seq": seq, "kind": rec["kind"], "leaf_hash": rec["leaf_hash_hex"], "prev": record[9:41].hex(),
-        "record_bytes": b64(record), "statement_bytes": b64(statement),
-        "signature": b64(bytes.fromhex(rec["signature_hex"])), "signer_key": b64(signer),
+        "seq": seq, "kind": e["kind"], "leaf_hash": e["leaf"].hex(), "prev": e["prev"].hex(),
+        "record_bytes": b64(e["record"]), "statement_bytes": b64(e["statement"]),
+        "signature": b64(e["signature"]), "signer_key": b64(signer),
         "signer_key_id": kid(signer), "signer_fingerprint": "SHA256:" + sha256(signer).hex(),
         "signer_key_file": f"keys/{kid(signer)}.pub",
-        "claimed_at_ms": claimed, "claimed_at": rfc3339(claimed),
-        "recorded_at_ms": recorded, "recorded_at": rfc3339(recorded),
-        "body": dict(BODIES[seq]),
+        "claimed_at_ms": e["claimed"], "claimed_at": rfc3339(e["claimed"]),
+        "recorded_at_ms": e["recorded"], "recorded_at": rfc3339(e["recorded"]),
+        "body": json.loads(json.dumps(e["body"])),
         "proof_file": f"proofs/{seq}.tlog-proof",
-        "inclusion_proof": [b64(h) for h in audit_path(seq, LEAVES)],
-        "content": None, "consent_override": None, "media_file": None,
+        "inclusion_proof": [b64(h) for h in audit_path(seq, ledger.leaves(size))],
     }
-    if seq == 1:
-        entry["content"] = {"file": "content/1.txt", "salt": TESTIMONY_SALT.hex()}
-    if seq == 3:
-        entry["media_file"] = f"media/{EMPTY_SHA}"
+    if supporting:
+        return entry
+    entry["content"] = None
+    entry["consent_override"] = None
+    entry["media_file"] = None
+    if seq in ledger.content:
+        entry["content"] = {"file": f"content/{seq}.txt", "salt": ledger.content[seq][0].hex()}
+    if seq in ledger.media:
+        entry["media_file"] = f"media/{e['body']['sha256']}"
     return entry
 
 
 class BundleBuilder:
-    """The members of a bundle; finish() adds manifest, signature and SHA256SUMS."""
+    """The members of a bundle; finish() adds manifest, signature and SHA256SUMS.
 
-    def __init__(self, seqs=(0, 1, 2, 3), exporter=INVESTIGATOR_KEY):
+    By default: the standard ledger, exhibits 2, 3 and 4, supporting records
+    0 (genesis) and 1 (the investigator's authorisation), exported by the
+    investigator key.
+    """
+
+    def __init__(self, ledger: TestLedger | None = None, exhibits=(2, 3, 4), supporting=(0, 1),
+                 exporter=INVESTIGATOR_KEY, size=None):
+        self.ledger = ledger = ledger or standard_ledger()
         self.exporter = exporter
+        size = size or len(ledger.entries)
+        checkpoint = ledger.checkpoint(size)
         exporter_pub = raw_public(exporter)
         self.files: dict[str, bytes] = {
-            "checkpoint.txt": CHECKPOINT_BYTES,
-            f"keys/{kid(LEDGER_PUB)}.pub": (KEYS / "test-ledger.insecure.pub").read_bytes(),
-            f"keys/{kid(INVESTIGATOR_PUB)}.pub": (KEYS / "test-investigator.insecure.pub").read_bytes(),
+            "checkpoint.txt": checkpoint,
             "report.html": b"<!doctype html><title>bundle</title><p>informative</p>\n",
             "VERIFY.txt": b"sha256sum -c SHA256SUMS\n",
         }
-        exhibits = [exhibit_entry(s) for s in seqs]
-        for e in exhibits:
+        entries = [entry_of(ledger, s, size) for s in exhibits]
+        support = [entry_of(ledger, s, size, supporting=True) for s in supporting]
+        for pub in [ledger.ledger_pub, exporter_pub] + [ledger.entries[s]["signer"] for s in (*exhibits, *supporting)]:
+            self.files[f"keys/{kid(pub)}.pub"] = KEY_FILES.get(pub) or spki_pem(pub)
+        for e in entries + support:
             self.files[e["proof_file"]] = tlog_proof(e["seq"], [base64.b64decode(h) for h in e["inclusion_proof"]],
-                                                     CHECKPOINT_BYTES)
+                                                     checkpoint)
+        for e in entries:
             if e["content"]:
-                self.files[e["content"]["file"]] = TESTIMONY_TEXT
+                self.files[e["content"]["file"]] = ledger.content[e["seq"]][1]
             if e["media_file"]:
-                self.files[e["media_file"]] = b""
+                self.files[e["media_file"]] = ledger.media[e["seq"]]
         self.manifest = {
             "format": "custody-bundle/v1",
             "case": "KAT-2026-001",
@@ -230,11 +421,13 @@ class BundleBuilder:
             "exporter": {"public_key": b64(exporter_pub), "key_id": kid(exporter_pub),
                          "fingerprint": "SHA256:" + sha256(exporter_pub).hex(),
                          "key_file": f"keys/{kid(exporter_pub)}.pub"},
-            "ledger": {"origin": ORIGIN, "public_key": b64(LEDGER_PUB), "key_id": kid(LEDGER_PUB),
-                       "fingerprint": "SHA256:" + sha256(LEDGER_PUB).hex(),
-                       "key_file": f"keys/{kid(LEDGER_PUB)}.pub", "checkpoint_file": "checkpoint.txt",
-                       "checkpoint_size": 4, "checkpoint_root": b64(bytes.fromhex(LEDGER["roots"]["4"]))},
-            "exhibits": exhibits,
+            "ledger": {"origin": ledger.origin, "public_key": b64(ledger.ledger_pub),
+                       "key_id": kid(ledger.ledger_pub),
+                       "fingerprint": "SHA256:" + sha256(ledger.ledger_pub).hex(),
+                       "key_file": f"keys/{kid(ledger.ledger_pub)}.pub", "checkpoint_file": "checkpoint.txt",
+                       "checkpoint_size": size, "checkpoint_root": b64(mth(ledger.leaves(size)))},
+            "exhibits": entries,
+            "supporting": support,
             "files": {},
         }
 
@@ -325,6 +518,12 @@ class KnownAnswerTests(unittest.TestCase):
             bad[0] ^= 1
             self.assertFalse(vb.verify_statement_signature(record.statement, record.statement_bytes, bytes(bad)))
             prev = vb.leaf_hash(record_bytes)
+
+    def test_test_ledger_encoder_reproduces_kat_genesis(self):
+        """The test-side encoders (used for every bundle below) give the KAT bytes."""
+        genesis = standard_ledger().entries[0]
+        self.assertEqual(genesis["record"].hex(), LEDGER["records"][0]["record_hex"])
+        self.assertEqual(genesis["leaf"].hex(), LEDGER["records"][0]["leaf_hash_hex"])
 
     def test_genesis_is_spec_worked_example(self):
         self.assertEqual(LEDGER["records"][0]["leaf_hash_hex"],
@@ -499,7 +698,9 @@ class Ed25519Tests(unittest.TestCase):
 # Bundles
 # =============================================================================
 
-class BundleTests(unittest.TestCase):
+class BundleTestCase(unittest.TestCase):
+    """Helpers for tests that build and verify bundles."""
+
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.dir = Path(self.tmp.name)
@@ -522,6 +723,8 @@ class BundleTests(unittest.TestCase):
             self.assertIn(f"[FAILED] {failing}", out)
         return out, err
 
+
+class BundleTests(BundleTestCase):
     # -- the good bundle ------------------------------------------------------
 
     def test_good_bundle_verifies(self):
@@ -529,14 +732,19 @@ class BundleTests(unittest.TestCase):
         lines = out.splitlines()
         self.assertTrue(lines[-1].startswith("OK: "), lines[-1])
         self.assertTrue(all(line.startswith("[ok] ") for line in lines[:-1]), out)
-        for name in ("SHA256SUMS", "manifest signature", "checkpoint", "exhibit 1: content",
-                     "exhibit 3: media", "exhibit 2: inclusion proof", "trust"):
+        for name in ("SHA256SUMS", "manifest signature", "checkpoint", "exhibit 2: content",
+                     "exhibit 4: media", "exhibit 3: inclusion proof", "trust", "supporting records",
+                     "supporting record 0: record", "supporting record 1: signature",
+                     "supporting record 1: inclusion proof", "supporting record 1: proof file",
+                     "supporting record 0: authority", "supporting record 1: authority",
+                     "exhibit 2: authority", "exhibit 2: custody", "exhibit 4: custody"):
             self.assertIn(f"[ok] {name}:", out)
-        self.assertIn("[ok] exhibit 2: media: file not provided", out)
+        self.assertIn("[ok] exhibit 3: media: file not provided", out)
         self.assertIn("NOT checked against a trust list", out)
+        self.assertNotIn("supporting record 1: content", out)
 
     def test_good_bundle_stored_and_single_exhibit(self):
-        members = BundleBuilder(seqs=(1,)).finish()
+        members = BundleBuilder(exhibits=(2,)).finish()
         path = write_zip(self.dir / "s.zip", [(regular(n, zipfile.ZIP_STORED), d) for n, d in members.items()])
         self.assertVerdict(path, 0)
 
@@ -624,7 +832,7 @@ class BundleTests(unittest.TestCase):
         out, _ = self.assertVerdict(path, 0, "--media-dir", media)
         self.assertIn(str(media / EMPTY_SHA), out)
         (media / "clip-001.mp4").write_bytes(b"not the clip!!")  # 14 bytes, wrong digest
-        self.assertVerdict(path, 1, "--media-dir", media, failing="exhibit 2: media")
+        self.assertVerdict(path, 1, "--media-dir", media, failing="exhibit 3: media")
         (media / "clip-001.mp4").unlink()
         os.symlink("/etc/hostname", media / "clip-001.mp4")
         out, _ = self.assertVerdict(path, 0, "--media-dir", media)
@@ -635,7 +843,7 @@ class BundleTests(unittest.TestCase):
 
     def test_changed_byte_in_member(self):
         members = BundleBuilder().finish()
-        members["content/1.txt"] = members["content/1.txt"].replace(b"testimony", b"testimonY")
+        members["content/2.txt"] = members["content/2.txt"].replace(b"testimony", b"testimonY")
         self.assertVerdict(self.zip_of(members), 1, failing="SHA256SUMS")
 
     def test_changed_byte_in_raw_archive(self):
@@ -645,13 +853,17 @@ class BundleTests(unittest.TestCase):
         at = data.index(TESTIMONY_TEXT)
         path.write_bytes(data[:at] + b"X" + data[at + 1:])
         out, _ = self.assertVerdict(path, 1, failing="zip CRC-32")
-        self.assertIn("[FAILED] exhibit 1: content", out)
+        self.assertIn("[FAILED] exhibit 2: content", out)
 
     def test_removed_member(self):
         members = BundleBuilder().finish()
-        del members["proofs/2.tlog-proof"]
+        del members["proofs/3.tlog-proof"]
         out, _ = self.assertVerdict(self.zip_of(members), 1, failing="SHA256SUMS")
-        self.assertIn("[FAILED] exhibit 2: proof file", out)
+        self.assertIn("[FAILED] exhibit 3: proof file", out)
+        members = BundleBuilder().finish()
+        del members["proofs/1.tlog-proof"]
+        out, _ = self.assertVerdict(self.zip_of(members), 1, failing="SHA256SUMS")
+        self.assertIn("[FAILED] supporting record 1: proof file", out)
 
     def test_removed_required_member(self):
         members = BundleBuilder().finish()
@@ -681,28 +893,31 @@ class BundleTests(unittest.TestCase):
     def test_resigned_manifest_with_false_body(self):
         """The exporter may sign anything; the record still contradicts it."""
         builder = BundleBuilder()
-        builder.manifest["exhibits"][1]["body"]["subject"] = "W-18"
-        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="exhibit 1: record")
-        builder = BundleBuilder()
-        builder.manifest["exhibits"][2]["body"]["size"] = True  # true is not 14, nor 1
+        builder.manifest["exhibits"][0]["body"]["subject"] = "W-18"
         self.assertVerdict(self.zip_of(builder.finish()), 1, failing="exhibit 2: record")
+        builder = BundleBuilder()
+        builder.manifest["exhibits"][1]["body"]["size"] = True  # true is not 14, nor 1
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="exhibit 3: record")
+        builder = BundleBuilder()
+        builder.manifest["supporting"][1]["body"]["role"] = "admin"
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="supporting record 1: record")
 
     def test_resigned_manifest_with_forged_record(self):
-        builder = BundleBuilder(seqs=(1,))
+        builder = BundleBuilder(exhibits=(2,))
         entry = builder.manifest["exhibits"][0]
         record = bytearray(base64.b64decode(entry["record_bytes"]))
         record[-1] ^= 1  # break the statement signature
         entry["record_bytes"] = b64(bytes(record))
         entry["signature"] = b64(bytes(record[-64:]))
         entry["leaf_hash"] = sha256(b"\x00" + bytes(record)).hex()
-        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="exhibit 1: signature")
-        self.assertIn("[FAILED] exhibit 1: inclusion proof", out)
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="exhibit 2: signature")
+        self.assertIn("[FAILED] exhibit 2: inclusion proof", out)
 
     def test_checkpoint_tampered(self):
         builder = BundleBuilder()
-        bad = CHECKPOINT_BYTES.replace(b"\n4\n", b"\n5\n")
+        bad = builder.files["checkpoint.txt"].replace(b"\n5\n", b"\n6\n")
         builder.files["checkpoint.txt"] = bad
-        builder.manifest["ledger"]["checkpoint_size"] = 5
+        builder.manifest["ledger"]["checkpoint_size"] = 6
         self.assertVerdict(self.zip_of(builder.finish()), 1, failing="checkpoint")
 
     def test_manifest_structure(self):
@@ -719,14 +934,14 @@ class BundleTests(unittest.TestCase):
 
     def test_content_mismatch(self):
         builder = BundleBuilder()
-        builder.files["content/1.txt"] = TESTIMONY_TEXT + b"!"
-        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="exhibit 1: content")
+        builder.files["content/2.txt"] = TESTIMONY_TEXT + b"!"
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="exhibit 2: content")
 
     def test_consent_override(self):
         # SPEC 11.2: a testimony whose consent lacks court use needs an override
         # reason.  The KAT testimony says "court", so an override is optional.
         builder = BundleBuilder()
-        builder.manifest["exhibits"][1]["consent_override"] = "judge's order 12"
+        builder.manifest["exhibits"][0]["consent_override"] = "judge's order 12"
         self.assertVerdict(self.zip_of(builder.finish()), 0)
 
     # -- unreadable archives: exit 2 ----------------------------------------------
@@ -846,6 +1061,402 @@ class BundleTests(unittest.TestCase):
         code, _, err = run_verifier(self.good(), "--frobnicate")
         self.assertEqual(code, 2)
         self.assertTrue(err.startswith("error: "))
+
+
+# =============================================================================
+# Statement kinds 3-7 (SPEC section 3) and the 11.2 JSON of their bodies
+# =============================================================================
+
+class AuthorityKindDecodingTests(unittest.TestCase):
+    def ledger(self) -> TestLedger:
+        ledger = standard_ledger()
+        ledger.revoke(INVESTIGATOR_PUB, "retired", ("seq", 4))                   # 5
+        ledger.revoke(AUDITOR_PUB, "compromised", ("time", T0 + 1234))           # 6
+        ledger.revoke(ADMIN_2_PUB, "compromised")                                 # 7
+        ledger.transfer(INVESTIGATOR_KEY, 2, CUSTODIAN_A_PUB, location="Lab 3")  # 8
+        ledger.accept(CUSTODIAN_A, 8)                                             # 9
+        ledger.amend(INVESTIGATOR_KEY, 2, text=b"new text\n")                    # 10
+        ledger.amend(INVESTIGATOR_KEY, 3, description="better description")      # 11
+        return ledger
+
+    def test_bodies_decode_to_the_11_2_json(self):
+        for entry in self.ledger().entries:
+            with self.subTest(entry["kind"], seq=entry["seq"]):
+                record = vb.decode_record(entry["record"])
+                self.assertEqual(vb.KIND_NAMES[record.statement.kind], entry["kind"])
+                self.assertTrue(vb.json_equal(record.statement.body, entry["body"]), record.statement.body)
+                self.assertTrue(vb.verify_statement_signature(record.statement, record.statement_bytes,
+                                                              record.signature))
+
+    def statement(self, kind: str, body: bytes) -> bytes:
+        return bytes([1, KINDS[kind]]) + enc_u64(T0) + INVESTIGATOR_PUB + body
+
+    def test_unknown_tags_rejected(self):
+        key = CUSTODIAN_A_PUB
+        good = {
+            "authorize": key + enc_text("A") + b"\x02",
+            "revoke": key + b"\x01\x02" + enc_u64(T0),
+            "amend": enc_u64(2) + enc_text("r") + enc_opt(None) + b"\x01" + bytes(32) + enc_u64(3),
+            "transfer": enc_u64(2) + key + enc_text("r") + enc_opt("here"),
+            "accept": enc_u64(8),
+        }
+        for kind, body in good.items():
+            vb.decode_statement(self.statement(kind, body))
+        bad = {
+            "unknown role 4": ("authorize", key + enc_text("A") + b"\x04"),
+            "unknown reason 2": ("revoke", key + b"\x02\x00"),
+            "unknown effective tag 3": ("revoke", key + b"\x01\x03" + enc_u64(1)),
+            "effective tag 1 without value": ("revoke", key + b"\x01\x01"),
+            "unknown content tag 2": ("amend", enc_u64(2) + enc_text("r") + enc_opt(None) + b"\x02"),
+            "content tag 0 then bytes": ("amend", enc_u64(2) + enc_text("r") + enc_opt(None) + b"\x00\x00"),
+            "empty reason": ("transfer", enc_u64(2) + key + enc_bytes(b"") + enc_opt(None)),
+            "location option tag 2": ("transfer", enc_u64(2) + key + enc_text("r") + b"\x02"),
+            "accept trailing byte": ("accept", enc_u64(8) + b"\x00"),
+            "accept truncated": ("accept", enc_u64(8)[:7]),
+            "name with newline": ("authorize", key + enc_text("A\nB") + b"\x01"),
+            "key truncated": ("authorize", key[:31]),
+            "kind 8": ("accept", b""),
+        }
+        for what, (kind, body) in bad.items():
+            data = self.statement(kind, body)
+            if what == "kind 8":
+                data = bytes([1, 8]) + data[2:]
+            with self.subTest(what), self.assertRaises(vb.CheckError):
+                vb.decode_statement(data)
+
+
+CUSTODIAN_A_PUB, CUSTODIAN_B_PUB, CUSTODIAN_C_PUB = (raw_public(k) for k in (CUSTODIAN_A, CUSTODIAN_B, CUSTODIAN_C))
+ADMIN_2_PUB, AUDITOR_PUB, STRANGER_PUB = (raw_public(k) for k in (ADMIN_2, AUDITOR, STRANGER))
+
+
+# =============================================================================
+# Authority (11.3 check 12) and custody (check 13)
+# =============================================================================
+
+class AuthorityBundleTests(BundleTestCase):
+    """Bundles whose records break, or obey, the rules of SPEC 4.1."""
+
+    def verdict(self, ledger, exhibits, supporting, code, failing=(), **kw):
+        out, _ = self.assertVerdict(self.zip_of(BundleBuilder(ledger, exhibits, supporting, **kw).finish()), code)
+        for name in failing:
+            self.assertIn(f"[FAILED] {name}", out)
+        return out
+
+    # -- signers -----------------------------------------------------------------
+
+    def test_unauthorised_exhibit_signer(self):
+        ledger = TestLedger()
+        ledger.genesis()
+        ledger.testimony(INVESTIGATOR_KEY)                       # 1: the investigator was never authorised
+        out = self.verdict(ledger, (1,), (0,), 1, failing=("exhibit 1: authority",))
+        self.assertIn("not authorised by any record of the bundle", out)
+        self.assertIn("[FAILED] exhibit 1: custody", out)
+        # every other check passes: signatures, inclusion, proof files
+        failed = [line for line in out.splitlines() if line.startswith("[FAILED]")]
+        self.assertEqual(len(failed), 2, out)
+
+    def test_authorisation_left_out_of_the_bundle(self):
+        out = self.verdict(standard_ledger(), (2, 3, 4), (0,), 1, failing=("exhibit 2: authority",
+                                                                            "exhibit 4: authority"))
+        self.assertIn("706fa4fe is not authorised", out)
+
+    def test_stranger_signs_next_to_an_authorised_investigator(self):
+        ledger = standard_ledger()
+        ledger.media_record(STRANGER, b"planted")                # 5
+        self.verdict(ledger, (2, 5), (0, 1), 1, failing=("exhibit 5: authority",))
+
+    def test_wrong_role_signer(self):
+        for role in ("auditor", "custodian"):
+            with self.subTest(role):
+                ledger = TestLedger()
+                ledger.genesis()
+                ledger.authorize(INVESTIGATOR_PUB, "Investigator I", role)
+                ledger.testimony(INVESTIGATOR_KEY)
+                out = self.verdict(ledger, (2,), (0, 1), 1, failing=("exhibit 2: authority",))
+                self.assertIn(f"the role {role} may not record evidence", out)
+        # an admin may record evidence
+        ledger = TestLedger()
+        ledger.genesis()
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "admin")
+        ledger.testimony(INVESTIGATOR_KEY)
+        self.verdict(ledger, (2,), (0, 1), 0)
+
+    def test_authorize_by_a_non_admin(self):
+        ledger = standard_ledger()
+        ledger.authorize(CUSTODIAN_A_PUB, "A", "custodian", by=INVESTIGATOR_KEY)   # 5
+        out = self.verdict(ledger, (2,), (0, 1, 5), 1, failing=("supporting record 5: authority",))
+        self.assertIn("only an active admin may authorise", out)
+
+    def test_admin_chain_and_rules_of_authorize(self):
+        ledger = TestLedger()
+        ledger.genesis()
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                     # 1
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator", by=ADMIN_2)  # 2
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 3
+        out = self.verdict(ledger, (3,), (0, 1, 2), 0)
+        self.assertIn("authorised by record 2", out)
+        # the second admin's own authorisation left out: the chain is broken
+        self.verdict(ledger, (3,), (0, 2), 1, failing=("supporting record 2: authority", "exhibit 3: authority"))
+        # a key is never authorised twice, not even after revocation; weak keys never
+        ledger.revoke(INVESTIGATOR_PUB, "retired")                                  # 4
+        ledger.authorize(INVESTIGATOR_PUB, "Again", "investigator")                 # 5
+        ledger.authorize((1).to_bytes(32, "little"), "Identity", "auditor")         # 6
+        out = self.verdict(ledger, (3,), (0, 1, 2, 4, 5, 6), 1,
+                           failing=("supporting record 5: authority", "supporting record 6: authority"))
+        self.assertIn("already known", out)
+        self.assertIn("not a canonical, non-weak", out)
+        self.assertIn("[ok] exhibit 3: authority", out)  # a retired key's earlier records stay valid
+
+    # -- revocation and compromise -----------------------------------------------------
+
+    def test_compromised_key_effective_before_an_exhibit(self):
+        ledger = standard_ledger()
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 3))                  # 5
+        out = self.verdict(ledger, (2, 3, 4), (0, 1, 5), 1,
+                           failing=("exhibit 3: authority", "exhibit 4: authority"))
+        self.assertIn("signed after compromise", out)
+        self.assertIn("[ok] exhibit 2: authority", out)
+        self.assertIn("[ok] supporting record 5: authority", out)
+
+    def test_compromised_key_effective_time(self):
+        ledger = standard_ledger()
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("time", ledger.entries[4]["recorded"]))  # 5
+        out = self.verdict(ledger, (2, 3, 4), (0, 1, 5), 1, failing=("exhibit 4: authority",))
+        self.assertIn("[ok] exhibit 3: authority", out)
+        self.assertIn("signed after compromise", out)
+
+    def test_compromised_from_now_and_retired_keep_earlier_records(self):
+        for reason, effective in (("compromised", "now"), ("retired", ("seq", 2)), ("compromised", ("seq", 5))):
+            with self.subTest(reason=reason, effective=effective):
+                ledger = standard_ledger()
+                ledger.revoke(INVESTIGATOR_PUB, reason, effective)                  # 5
+                self.verdict(ledger, (2, 3, 4), (0, 1, 5), 0)
+
+    def test_record_after_revocation_is_not_authorised(self):
+        ledger = standard_ledger()
+        ledger.revoke(INVESTIGATOR_PUB, "retired")                                  # 5
+        ledger.testimony(INVESTIGATOR_KEY, subject="late")                          # 6
+        out = self.verdict(ledger, (2, 6), (0, 1, 5), 1, failing=("exhibit 6: authority",))
+        self.assertIn("was revoked (retired) by record 5", out)
+
+    def test_revocation_rules(self):
+        ledger = standard_ledger()
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 9))                  # 5: effective after itself
+        ledger.revoke(LEDGER_PUB, "retired", by=LEDGER_KEY)                          # 6: the last active admin
+        ledger.revoke(CUSTODIAN_A_PUB, "retired")                                    # 7: never authorised
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("time", T0 + 10 ** 9))      # 8: time after recorded
+        ledger.revoke(INVESTIGATOR_PUB, "retired", by=INVESTIGATOR_KEY)             # 9: not an admin
+        out = self.verdict(ledger, (2,), (0, 1, 5, 6, 7, 8, 9), 1,
+                           failing=[f"supporting record {n}: authority" for n in (5, 6, 7, 8, 9)])
+        for text in ("is after the revocation", "the last active admin", "no record of the bundle authorises",
+                     "after the revocation's recorded time", "only an active admin may revoke"):
+            self.assertIn(text, out)
+        self.assertIn("[ok] exhibit 2: authority", out)  # rule-breaking revocations change nothing
+
+    def test_revoke_twice(self):
+        ledger = standard_ledger()
+        ledger.revoke(INVESTIGATOR_PUB, "retired")                                  # 5
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 2))                  # 6
+        out = self.verdict(ledger, (2,), (0, 1, 5, 6), 1, failing=("supporting record 6: authority",))
+        self.assertIn("already revoked by record 5", out)
+        self.assertIn("[ok] exhibit 2: authority", out)
+
+    # -- custody -------------------------------------------------------------------
+
+    def custody_ledger(self) -> TestLedger:
+        """0 genesis, 1-4 authorise the investigator and custodians A, B, C, 5 a testimony."""
+        ledger = TestLedger()
+        ledger.genesis()
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")
+        ledger.authorize(CUSTODIAN_A_PUB, "Custodian A", "custodian")
+        ledger.authorize(CUSTODIAN_B_PUB, "Custodian B", "custodian")
+        ledger.authorize(CUSTODIAN_C_PUB, "Custodian C", "custodian")
+        ledger.testimony(INVESTIGATOR_KEY)
+        return ledger
+
+    def test_custody_chain_with_pending_transfer(self):
+        ledger = self.custody_ledger()
+        ledger.transfer(INVESTIGATOR_KEY, 5, CUSTODIAN_A_PUB)      # 6
+        ledger.accept(CUSTODIAN_A, 6)                               # 7
+        ledger.transfer(CUSTODIAN_A, 5, CUSTODIAN_B_PUB)            # 8
+        ledger.accept(CUSTODIAN_B, 8)                               # 9
+        ledger.transfer(CUSTODIAN_B, 5, CUSTODIAN_C_PUB)            # 10: not yet accepted
+        builder = BundleBuilder(ledger, (5,), (0, 1, 2, 3, 4, 6, 7, 8, 9, 10))
+        code, out, err = run_verifier(self.zip_of(builder.finish()))
+        self.assertEqual(code, 0, out + err)
+        custody = next(line for line in out.splitlines() if line.startswith("[ok] exhibit 5: custody"))
+        self.assertIn("'Investigator I' (706fa4fe) from record 5 (its signer)", custody)
+        self.assertIn(f"'Custodian A' ({kid(CUSTODIAN_A_PUB)}) from record 7 (transfer 6 accepted)", custody)
+        self.assertIn(f"'Custodian B' ({kid(CUSTODIAN_B_PUB)}) from record 9 (transfer 8 accepted)", custody)
+        self.assertIn(f"PENDING: transfer 10 to custodian 'Custodian C' ({kid(CUSTODIAN_C_PUB)})", custody)
+        self.assertLess(custody.index("Custodian A"), custody.index("Custodian B"))
+        self.assertIn("transfer(s) 10 pending acceptance", out.splitlines()[-1])
+        code, out, _ = run_verifier(self.zip_of(builder.finish()), "--json")
+        result = json.loads(out)
+        self.assertEqual((code, result["exit_code"], result["passed"]), (0, 0, True))
+        names = [c["name"] for c in result["checks"]]
+        self.assertIn("exhibit 5: custody", names)
+        self.assertIn("supporting record 10: authority", names)
+        self.assertIn("supporting record 7: signature", names)
+        # the pending receiver's key file may be included (it is named by the transfer) ...
+        builder = BundleBuilder(ledger, (5,), (0, 1, 2, 3, 4, 6, 7, 8, 9, 10))
+        builder.files[f"keys/{kid(CUSTODIAN_C_PUB)}.pub"] = spki_pem(CUSTODIAN_C_PUB)
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 0)
+        self.assertIn(f"[ok] key file keys/{kid(CUSTODIAN_C_PUB)}.pub", out)
+        # ... but must then hold that key
+        builder = BundleBuilder(ledger, (5,), (0, 1, 2, 3, 4, 6, 7, 8, 9, 10))
+        builder.files[f"keys/{kid(CUSTODIAN_C_PUB)}.pub"] = spki_pem(STRANGER_PUB)
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing=f"key file keys/{kid(CUSTODIAN_C_PUB)}.pub")
+
+    def test_transfer_by_a_non_holder(self):
+        ledger = self.custody_ledger()
+        ledger.transfer(CUSTODIAN_B, 5, CUSTODIAN_A_PUB)            # 6: B never held exhibit 5
+        out = self.verdict(ledger, (5,), (0, 1, 2, 3, 4, 6), 1,
+                           failing=("supporting record 6: authority", "exhibit 5: custody"))
+        self.assertIn("who is not its holder", out)
+
+    def test_second_transfer_while_one_is_pending(self):
+        ledger = self.custody_ledger()
+        ledger.transfer(INVESTIGATOR_KEY, 5, CUSTODIAN_A_PUB)      # 6
+        ledger.transfer(INVESTIGATOR_KEY, 5, CUSTODIAN_B_PUB)      # 7
+        out = self.verdict(ledger, (5,), (0, 1, 2, 3, 4, 6, 7), 1, failing=("supporting record 7: authority",))
+        self.assertIn("already has transfer 6 awaiting acceptance", out)
+
+    def test_acceptance_by_the_wrong_key(self):
+        ledger = self.custody_ledger()
+        ledger.transfer(INVESTIGATOR_KEY, 5, CUSTODIAN_A_PUB)      # 6
+        ledger.accept(CUSTODIAN_B, 6)                               # 7: A was named, B accepts
+        out = self.verdict(ledger, (5,), (0, 1, 2, 3, 4, 6, 7), 1,
+                           failing=("supporting record 7: authority", "exhibit 5: custody"))
+        self.assertIn("names custodian 'Custodian A'", out)
+        self.assertIn("[ok] supporting record 6: authority", out)
+
+    def test_transfer_to_unknown_receiver_and_of_a_record_outside_the_bundle(self):
+        ledger = self.custody_ledger()
+        ledger.transfer(INVESTIGATOR_KEY, 5, STRANGER_PUB)          # 6: receiver never authorised
+        out = self.verdict(ledger, (5,), (0, 1, 2, 3, 4, 6), 1, failing=("supporting record 6: authority",))
+        self.assertIn("receiver", out)
+        ledger = self.custody_ledger()
+        ledger.testimony(INVESTIGATOR_KEY, subject="other")         # 6
+        ledger.transfer(INVESTIGATOR_KEY, 6, CUSTODIAN_A_PUB)       # 7: exhibit 6 is not in the bundle
+        out = self.verdict(ledger, (5,), (0, 1, 2, 3, 4, 7), 1, failing=("supporting record 7: authority",))
+        self.assertIn("not in the bundle", out)
+        ledger = self.custody_ledger()
+        ledger.accept(CUSTODIAN_A, 4)                               # 6: record 4 is not a transfer
+        self.verdict(ledger, (5,), (0, 1, 2, 3, 4, 6), 1, failing=("supporting record 6: authority",))
+
+    def test_revoked_holder_cannot_hand_over(self):
+        ledger = self.custody_ledger()
+        ledger.transfer(INVESTIGATOR_KEY, 5, CUSTODIAN_A_PUB)      # 6
+        ledger.accept(CUSTODIAN_A, 6)                               # 7
+        ledger.revoke(CUSTODIAN_A_PUB, "retired")                   # 8
+        ledger.transfer(CUSTODIAN_A, 5, CUSTODIAN_B_PUB)            # 9
+        self.verdict(ledger, (5,), (0, 1, 2, 3, 4, 6, 7, 8, 9), 1,
+                     failing=("supporting record 9: authority", "exhibit 5: custody"))
+
+    # -- amendments ----------------------------------------------------------------
+
+    def test_amendments(self):
+        ledger = standard_ledger()
+        ledger.amend(INVESTIGATOR_KEY, 2, text=b"The corrected testimony.\n")   # 5: by the signer
+        ledger.amend(LEDGER_KEY, 3, description="better description")          # 6: by an admin
+        self.verdict(ledger, (2, 3), (0, 1, 5, 6), 0)
+        # the amendment exported as an exhibit reveals its text
+        out = self.verdict(ledger, (2, 3, 5), (0, 1, 6), 0)
+        self.assertIn("[ok] exhibit 5: content: content/5.txt", out)
+        # its target must be in the bundle
+        out = self.verdict(ledger, (2, 5), (0, 1, 6), 1, failing=("supporting record 6: authority",))
+        self.assertIn("names target 3, which is not in the bundle", out)
+        builder = BundleBuilder(ledger, (2, 3, 5), (0, 1, 6))
+        builder.files["content/5.txt"] = b"Another text.\n"
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="exhibit 5: content")
+
+    def test_amendment_rules(self):
+        ledger = self.custody_ledger()
+        ledger.media_record(INVESTIGATOR_KEY, b"", provide=False)              # 6
+        ledger.amend(INVESTIGATOR_KEY, 6, text=b"text for a media record")     # 7: media needs a description
+        ledger.amend(INVESTIGATOR_KEY, 5, description="no text")               # 8: testimony needs a text
+        ledger.amend(CUSTODIAN_A, 5, text=b"x")                                # 9: neither signer nor admin
+        ledger.amend(INVESTIGATOR_KEY, 4, text=b"x")                           # 10: an authorize record
+        ledger.amend(INVESTIGATOR_KEY, 5, text=b"fine")                        # 11
+        ledger.amend(INVESTIGATOR_KEY, 11, text=b"x")                          # 12: an amendment
+        ledger.amend(INVESTIGATOR_KEY, 99, text=b"x")                          # 13: not earlier
+        supporting = (0, 1, 2, 3, 4, 7, 8, 9, 10, 11, 12, 13)
+        out = self.verdict(ledger, (5, 6), supporting, 1,
+                           failing=[f"supporting record {n}: authority" for n in (7, 8, 9, 10, 12, 13)])
+        self.assertIn("[ok] supporting record 11: authority", out)
+
+    # -- record 0 and the supporting list ----------------------------------------------
+
+    def test_missing_record_0(self):
+        out = self.verdict(standard_ledger(), (2, 3, 4), (1,), 1,
+                           failing=("supporting records", "supporting record 1: authority",
+                                    "exhibit 2: authority"))
+        self.assertIn("record 0 (the genesis) is not among", out)
+        self.assertIn("the bundle has no record 0", out)
+
+    def test_genesis_as_an_exhibit(self):
+        out = self.verdict(standard_ledger(), (0, 2), (1,), 1, failing=("supporting records",))
+        self.assertIn("it is listed as an exhibit", out)
+        self.verdict(standard_ledger(), (0, 2), (0, 1), 1, failing=("manifest",))  # both lists
+
+    def test_manifest_without_supporting(self):
+        builder = BundleBuilder()
+        del builder.manifest["supporting"]
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="manifest")
+        self.assertIn("[FAILED] supporting records", out)
+        self.assertIn("missing supporting", out)
+
+    def test_supporting_entry_members(self):
+        for mutate in (lambda e: e.update(content=None), lambda e: e.update(media_file=None),
+                       lambda e: e.pop("proof_file"), lambda e: e.update(kind="grant")):
+            builder = BundleBuilder()
+            mutate(builder.manifest["supporting"][1])
+            with self.subTest(mutate):
+                out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="manifest")
+                self.assertIn("supporting[1]", out)
+        builder = BundleBuilder()
+        builder.manifest["supporting"].reverse()
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="manifest")
+
+    def test_supporting_record_tampered(self):
+        builder = BundleBuilder()
+        entry = builder.manifest["supporting"][1]
+        record = bytearray(base64.b64decode(entry["record_bytes"]))
+        record[-1] ^= 1
+        entry["record_bytes"] = b64(bytes(record))
+        entry["signature"] = b64(bytes(record[-64:]))
+        entry["leaf_hash"] = sha256(b"\x00" + bytes(record)).hex()
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="supporting record 1: signature")
+        self.assertIn("[FAILED] supporting record 1: inclusion proof", out)
+
+    def test_undecodable_supporting_record(self):
+        builder = BundleBuilder()
+        entry = builder.manifest["supporting"][1]
+        record = base64.b64decode(entry["record_bytes"]) + b"\x00"   # a trailing byte
+        entry["record_bytes"] = b64(record)
+        entry["leaf_hash"] = sha256(b"\x00" + record).hex()
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="supporting record 1: record")
+        self.assertIn("[FAILED] authority: replayed without supporting record 1", out)
+        self.assertIn("[FAILED] exhibit 2: authority", out)
+
+    def test_supporting_proof_and_key_files_are_referenced(self):
+        ledger = self.custody_ledger()
+        ledger.transfer(INVESTIGATOR_KEY, 5, CUSTODIAN_A_PUB)      # 6
+        ledger.accept(CUSTODIAN_A, 6)                               # 7
+        members = BundleBuilder(ledger, (5,), (0, 1, 2, 3, 4, 6, 7)).finish()
+        self.assertIn(f"keys/{kid(CUSTODIAN_A_PUB)}.pub", members)  # signer of a supporting record only
+        self.assertVerdict(self.zip_of(members), 0)
+        # a supporting record dropped from the manifest leaves its proof unreferenced
+        builder = BundleBuilder(ledger, (5,), (0, 1, 2, 3, 4, 6, 7))
+        del builder.manifest["supporting"][-1]
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="member names")
+        self.assertIn("proofs/7.tlog-proof", out)
+        # the custodian's key file is missing
+        builder = BundleBuilder(ledger, (5,), (0, 1, 2, 3, 4, 6, 7))
+        del builder.files[f"keys/{kid(CUSTODIAN_A_PUB)}.pub"]
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="member names")
+        self.assertIn("[FAILED] supporting record 7: signer key file", out)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,15 @@ Usage:
 
 It performs every check of SPEC.md 11.3: archive safety (11.1), SHA256SUMS,
 the manifest's structure and `files`, manifest.sig, the signed checkpoint
-(section 6), for every exhibit strict record decoding (sections 2-4), the
-field-by-field comparison with the manifest, the leaf hash, the statement
-signature, the RFC 9162 inclusion proof and the tlog-proof file (section 7),
-content commitments, media files, --media-dir and --trust.
+(section 6), for every exhibit and every supporting record strict record
+decoding (sections 2-4, statement kinds 0-7), the field-by-field comparison
+with the manifest, the leaf hash, the statement signature, the RFC 9162
+inclusion proof and the tlog-proof file (section 7), content commitments,
+media files, --media-dir and --trust; then (checks 11-13) that record 0 is
+among the supporting records, the key authority rules of section 4.1 replayed
+over the bundle's records ("<record>: authority" lines, including "signed
+after compromise"), and each exhibit's custody chain ("exhibit N: custody",
+with a trailing unaccepted transfer reported as pending, not as a failure).
 
 Nothing is ever extracted to disk: members are read from the archive in memory
 (at most 64 MiB each, the 11.1 limit) or streamed (media), and the size limits

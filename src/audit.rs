@@ -119,6 +119,31 @@ pub fn audit(
         findings: Vec::new(),
     };
 
+    if !store.journal().header_intact()? {
+        a.find(
+            None,
+            "journal-header",
+            "the journal does not start with its header CUSTODY-JOURNAL1".into(),
+        );
+    }
+    // Every signed checkpoint is kept twice: in the checkpoints file and in the index.
+    let in_file: BTreeSet<Vec<u8>> = store
+        .checkpoint_file_entries()?
+        .into_iter()
+        .map(String::into_bytes)
+        .collect();
+    let in_index: BTreeSet<Vec<u8>> = store.checkpoints()?.into_iter().map(|(_, v)| v).collect();
+    if in_file != in_index {
+        a.find(
+            None,
+            "checkpoint-file",
+            format!(
+                "the checkpoints file and the index disagree: {} checkpoint(s) only in the file, {} only in the index",
+                in_file.difference(&in_index).count(),
+                in_index.difference(&in_file).count()
+            ),
+        );
+    }
     // Checkpoints first: which roots must the pass record?
     let mut stored_cps: Vec<(u64, Checkpoint)> = Vec::new();
     for (k, v) in store.checkpoints()? {
@@ -527,7 +552,7 @@ pub fn audit(
             to_key_id: keys::short_id(&t.to),
         })
         .collect();
-    if stored_cps.is_empty() && !a.findings.iter().any(|f| f.code.starts_with("checkpoint")) {
+    if store.checkpoints()?.is_empty() {
         a.find(
             None,
             "no-checkpoint",

@@ -526,7 +526,9 @@ impl Ledger {
         }
         let restored = ledger.store.restore_checkpoints()?;
         if restored > 0 {
-            done.push(format!("restored {restored} signed checkpoint(s) from the checkpoints file"));
+            done.push(format!(
+                "restored {restored} signed checkpoint(s) from the checkpoints file"
+            ));
         }
         let meta = ledger.store.meta()?;
         if meta.size > before.0 {

@@ -124,6 +124,17 @@ impl Journal {
         }
     }
 
+    /// Whether the file still starts with the journal header.
+    pub fn header_intact(&self) -> Result<bool> {
+        use std::os::unix::fs::FileExt;
+        let mut head = [0u8; 16];
+        match self.file.read_exact_at(&mut head, 0) {
+            Ok(()) => Ok(&head == MAGIC),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+            Err(e) => Err(io(&self.path)(e)),
+        }
+    }
+
     /// Current length in bytes.
     pub fn len(&self) -> Result<u64> {
         Ok(self.file.metadata().map_err(io(&self.path))?.len())
@@ -137,8 +148,7 @@ impl Journal {
     /// Appends already-framed bytes and fsyncs once; returns the new length.
     pub fn append(&mut self, framed: &[u8]) -> Result<u64> {
         // A torn write is simulated by writing only part of the batch before stopping.
-        if std::env::var_os("CUSTODY_TEST_CRASH_POINT").is_some_and(|v| v == "mid-journal-write")
-        {
+        if std::env::var_os("CUSTODY_TEST_CRASH_POINT").is_some_and(|v| v == "mid-journal-write") {
             let _ = self.file.write_all(&framed[..framed.len() / 2]);
             let _ = self.file.sync_data();
             std::process::abort();

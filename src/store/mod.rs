@@ -451,8 +451,11 @@ impl Store {
         let mut out = Vec::new();
         let mut i = 0usize;
         while i + 4 <= bytes.len() {
-            let len = u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize;
-            let Some(text) = bytes.get(i + 4..i + 4 + len) else { break };
+            let len =
+                u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize;
+            let Some(text) = bytes.get(i + 4..i + 4 + len) else {
+                break;
+            };
             out.push(String::from_utf8_lossy(text).into_owned());
             i += 4 + len;
         }
@@ -465,10 +468,7 @@ impl Store {
     pub fn restore_checkpoints(&self) -> Result<usize> {
         let mut n = 0;
         for text in self.checkpoint_file_entries()? {
-            let size = text
-                .split('\n')
-                .nth(1)
-                .and_then(|l| l.parse::<u64>().ok());
+            let size = text.split('\n').nth(1).and_then(|l| l.parse::<u64>().ok());
             if let Some(size) = size
                 && self
                     .checkpoints
