@@ -248,7 +248,12 @@ pub fn export<W: Write + Seek>(
             )));
         }
         let report = ledger.verify_record(seq)?;
-        if !report.passed() {
+        // A record signed after its key's compromise may still be wanted in court; it goes
+        // into the bundle, where every verifier flags it. Anything else that fails does not.
+        let only_compromise = report.checks.iter().filter(|c| !c.passed).all(|c| {
+            c.name == "signer authorised" && c.detail.starts_with("SIGNED AFTER COMPROMISE")
+        });
+        if !report.passed() && !only_compromise {
             return Err(Error::Damaged(format!(
                 "record {seq} fails verification and cannot be exported"
             )));

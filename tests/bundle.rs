@@ -644,3 +644,126 @@ fn export_is_deterministic_and_respects_consent() {
     ]);
     assert_eq!(o.code, 2);
 }
+
+#[test]
+fn bundles_carry_the_custody_chain_and_authority_and_both_verifiers_check_them() {
+    let f = fixture();
+    // Hand the clip (record 3) to a custodian, who accepts.
+    f.ok(&["key", "generate", "vault", "--dir", &f.p("keys")]);
+    f.ok(&[
+        "key",
+        "authorize",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/ledger.key"),
+        &f.p("keys/vault.pub"),
+        "--name",
+        "Evidence vault",
+        "--role",
+        "custodian",
+    ]);
+    let vault: serde_json::Value = serde_json::from_str(
+        &f.ok(&["key", "show", &f.p("keys/vault.pub"), "--json"])
+            .stdout,
+    )
+    .unwrap();
+    let t: serde_json::Value = serde_json::from_str(
+        &f.ok(&[
+            "transfer",
+            "--ledger",
+            &f.p("ledger"),
+            "--key",
+            &f.p("keys/alice.key"),
+            "--exhibit",
+            "3",
+            "--to",
+            vault["key_id"].as_str().unwrap(),
+            "--reason",
+            "storage",
+            "--json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    let tseq = t["appended"][0]["seq"].as_u64().unwrap().to_string();
+    f.ok(&[
+        "accept",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/vault.key"),
+        &tseq,
+    ]);
+    f.checkpoint();
+    export(&f, "custody.zip", &["3"], &[]);
+    let m: serde_json::Value = serde_json::from_slice(
+        &members(&f.path("custody.zip"))
+            .into_iter()
+            .find(|m| m.0 == "manifest.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    let supporting: Vec<u64> = m["supporting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert!(
+        supporting.contains(&0) && supporting.contains(&1),
+        "{supporting:?}"
+    );
+    assert!(
+        supporting.contains(&tseq.parse().unwrap()),
+        "{supporting:?}"
+    );
+    expect(&f, &f.path("custody.zip"), &[], 0, "", "custody chain");
+    let (ours, _) = verify_both(&f, &f.path("custody.zip"), &[]);
+    let line = ours
+        .stdout
+        .lines()
+        .find(|l| l.contains("exhibit 3 custody"))
+        .unwrap()
+        .to_owned();
+    assert!(line.contains(vault["key_id"].as_str().unwrap()), "{line}");
+
+    // Alice's key is then found to have been compromised from record 3 on.
+    let alice: serde_json::Value = serde_json::from_str(
+        &f.ok(&["key", "show", &f.p("keys/alice.pub"), "--json"])
+            .stdout,
+    )
+    .unwrap();
+    f.ok(&[
+        "key",
+        "revoke",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/ledger.key"),
+        alice["key_id"].as_str().unwrap(),
+        "--reason",
+        "compromised",
+        "--effective",
+        "3",
+    ]);
+    f.checkpoint();
+    let o = f.run(&["verify", "--ledger", &f.p("ledger"), "3"]);
+    assert!(o.stdout.contains("SIGNED AFTER COMPROMISE"), "{}", o.stdout);
+    export(&f, "compromised.zip", &["2", "3"], &[]);
+    expect(
+        &f,
+        &f.path("compromised.zip"),
+        &[],
+        1,
+        "authority",
+        "exhibit signed after compromise",
+    );
+    let (ours, _) = verify_both(&f, &f.path("compromised.zip"), &[]);
+    assert!(
+        ours.stdout.contains("SIGNED AFTER COMPROMISE"),
+        "{}",
+        ours.stdout
+    );
+}
