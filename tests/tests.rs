@@ -6,6 +6,7 @@ mod authority;
 mod bad_input;
 mod bundle;
 mod cli;
+mod concurrency;
 mod crash;
 mod kat;
 mod openssl;

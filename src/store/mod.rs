@@ -102,7 +102,6 @@ pub enum LockWait {
 /// An open ledger directory.
 pub struct Store {
     dir: PathBuf,
-    _lock: File,
     journal: Journal,
     db: sled::Db,
     records: sled::Tree,
@@ -113,6 +112,9 @@ pub struct Store {
     authority: sled::Tree,
     checkpoints: sled::Tree,
     meta: sled::Tree,
+    /// Declared last so that it is released last: another process gets the ledger only
+    /// after this one has let go of everything else.
+    _lock: File,
 }
 
 fn db_err(dir: &Path) -> impl Fn(sled::Error) -> Error + '_ {
@@ -200,10 +202,19 @@ impl Store {
 
     fn with_parts(dir: &Path, lock: File, journal: Journal) -> Result<Self> {
         let e = db_err(dir);
-        let db = sled::Config::new()
-            .path(dir.join(names::DB))
-            .open()
-            .map_err(&e)?;
+        // Holding the ledger lock, any other holder of sled's own lock is a process that is
+        // letting go (sled releases it from a background thread): wait for it briefly.
+        let mut tries = 0;
+        let db = loop {
+            match sled::Config::new().path(dir.join(names::DB)).open() {
+                Ok(db) => break db,
+                Err(err) if tries < 500 && err.to_string().contains("could not acquire lock") => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(err) => return Err(e(err)),
+            }
+        };
         let t = |n: &str| db.open_tree(n).map_err(&e);
         Ok(Self {
             dir: dir.to_owned(),
