@@ -14,6 +14,7 @@ fn files(f: &Fixture, dir: &str, n: usize) {
 
 fn spawn(f: &Fixture, args: &[&str]) -> std::process::Child {
     Command::new(assert_cmd::cargo::cargo_bin("custody"))
+        .current_dir(f.dir.path())
         .args(args)
         .env_remove("CUSTODY_LEDGER")
         .stdout(Stdio::piped())
