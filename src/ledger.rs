@@ -198,6 +198,11 @@ impl TestimonyInput {
                     .into(),
             ));
         }
+        if let Some(at) = self.text.find('\0') {
+            return Err(Error::Input(format!(
+                "the testimony text contains a NUL character at byte {at}, which no text should hold; remove it (it is often a sign of a binary or UTF-16 file)"
+            )));
+        }
         check_text("subject", &self.subject, limits::SUBJECT)?;
         check_text("language", &self.language, limits::LANGUAGE)?;
         if let Some(c) = &self.consent {
@@ -421,8 +426,13 @@ impl Ledger {
             let mut seq = meta.size;
             for frame in frames.by_ref() {
                 let frame = frame?;
-                let Ok(rec) = Record::decode(&frame.bytes) else {
-                    break;
+                let rec = match Record::decode(&frame.bytes) {
+                    Ok(r) => r,
+                    Err(e @ crate::encoding::DecodeError::UnsupportedVersion { .. }) => {
+                        damaged = Some(format!("record {seq} in the journal: {e}"));
+                        break;
+                    }
+                    Err(_) => break,
                 };
                 let lookup = BatchLookup {
                     store: &store,

@@ -409,3 +409,264 @@ fn bad_inputs_fail_with_exit_2_a_clear_message_and_no_change() {
     }
     assert_eq!(f.audit().code, 0);
 }
+
+/// Mounts a small tmpfs at `dir` (root with mount rights, as on CI). Returns false where
+/// mounting is not possible, and the caller says so.
+fn mount_tmpfs(dir: &std::path::Path, size: &str) -> bool {
+    std::fs::create_dir_all(dir).unwrap();
+    std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn umount(dir: &std::path::Path) {
+    let _ = std::process::Command::new("umount").arg(dir).output();
+}
+
+#[test]
+fn text_with_nul_and_names_with_overrides_are_refused() {
+    let f = Fixture::with_records(1);
+    let before = snapshot(&f.path("ledger"));
+    std::fs::write(f.path("nul.txt"), "before\0after").unwrap();
+    let o = f.run(&[
+        "add",
+        "testimony",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        "--subject",
+        "W",
+        "--language",
+        "en",
+        "--text-file",
+        &f.p("nul.txt"),
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("NUL character at byte 6"), "{}", o.stderr);
+    let evil = f.path("clip\u{202E}4pm.exe");
+    std::fs::write(&evil, b"x").unwrap();
+    let o = f.run(&[
+        "add",
+        "media",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        &evil.to_string_lossy(),
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("U+202E"), "{}", o.stderr);
+    assert_same(&before, &snapshot(&f.path("ledger")), "nul and override");
+    // --no-names is the way to record such a file.
+    f.ok(&[
+        "add",
+        "media",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        "--no-names",
+        &evil.to_string_lossy(),
+    ]);
+}
+
+#[test]
+fn a_record_of_a_newer_format_version_stops_appends_with_an_upgrade_message() {
+    let f = Fixture::with_records(1);
+    let mut recs: Vec<Vec<u8>> = journal_frames(&f.path("ledger/journal"))
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
+    let mut newer = recs.last().unwrap().clone();
+    newer[0] = 2;
+    recs.push(newer);
+    write_journal(&f.path("ledger/journal"), &recs);
+    let before = snapshot(&f.path("ledger"));
+    std::fs::write(f.path("m.bin"), b"m").unwrap();
+    let o = f.run(&[
+        "add",
+        "media",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        &f.p("m.bin"),
+    ]);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("upgrade custody"), "{}", o.stderr);
+    assert_same(&before, &snapshot(&f.path("ledger")), "newer version");
+}
+
+#[test]
+fn a_file_that_changes_while_it_is_hashed_is_refused() {
+    let f = Fixture::with_records(1);
+    let path = f.path("growing.bin");
+    std::fs::write(&path, vec![7u8; 64 << 20]).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (path, stop) = (path.clone(), stop.clone());
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .unwrap();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                file.write_all(b"more").unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        })
+    };
+    let before = snapshot(&f.path("ledger"));
+    let o = f.run(&[
+        "add",
+        "media",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        &path.to_string_lossy(),
+    ]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(
+        o.stderr.contains("changed while it was being hashed"),
+        "{}",
+        o.stderr
+    );
+    assert_same(&before, &snapshot(&f.path("ledger")), "growing file");
+}
+
+#[test]
+fn a_sparse_gigabyte_file_is_hashed_with_flat_memory() {
+    let f = Fixture::with_records(1);
+    let path = f.path("sparse.img");
+    std::fs::File::create(&path)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("custody"))
+        .args([
+            "add",
+            "media",
+            "--ledger",
+            &f.p("ledger"),
+            "--key",
+            &f.p("keys/alice.key"),
+            "--json",
+            &path.to_string_lossy(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Peak resident memory of the child, read from /proc while it runs.
+    let mut peak_kb = 0u64;
+    let status = loop {
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{}/status", child.id())) {
+            for line in s.lines().filter(|l| l.starts_with("VmHWM:")) {
+                peak_kb = peak_kb.max(
+                    line.split_whitespace()
+                        .nth(1)
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0),
+                );
+            }
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    assert!(status.success());
+    assert!(peak_kb > 0, "no memory reading");
+    assert!(
+        peak_kb < 100 * 1024,
+        "peak memory {peak_kb} KiB for a 1 GiB file"
+    );
+    eprintln!("sparse 1 GiB file: peak resident memory {peak_kb} KiB");
+}
+
+#[test]
+fn a_read_only_ledger_and_a_full_disk_fail_cleanly() {
+    let f = Fixture::new();
+    let mnt = f.path("mnt");
+    if !mount_tmpfs(&mnt, "4m") {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root with mount rights, as in CI)");
+        return;
+    }
+    let result = std::panic::catch_unwind(|| {
+        let ledger = mnt.join("ledger");
+        let l = ledger.to_string_lossy().into_owned();
+        f.ok(&[
+            "init",
+            "--ledger",
+            &l,
+            "--origin",
+            ORIGIN,
+            "--key",
+            &f.p("keys/ledger.key"),
+        ]);
+        let before = snapshot(&ledger);
+        // Fill the disk, leaving a few KiB.
+        let mut filler = std::fs::File::create(mnt.join("filler")).unwrap();
+        let chunk = vec![0u8; 4096];
+        use std::io::Write;
+        while filler.write_all(&chunk).is_ok() {}
+        drop(filler);
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .open(mnt.join("filler"))
+            .map(|f| {
+                let len = f.metadata().unwrap().len();
+                f.set_len(len.saturating_sub(8192)).unwrap();
+            });
+        std::fs::write(f.path("big.txt"), "a long account. ".repeat(1 << 16)).unwrap();
+        // The key lives outside the full disk; the ledger key is an admin and may record.
+        let o = f.run(&[
+            "add",
+            "testimony",
+            "--ledger",
+            &l,
+            "--key",
+            &f.p("keys/ledger.key"),
+            "--subject",
+            "W",
+            "--language",
+            "en",
+            "--text-file",
+            &f.p("big.txt"),
+        ]);
+        std::fs::remove_file(mnt.join("filler")).unwrap();
+        assert_eq!(o.code, 2, "{}", o.all());
+        assert!(o.stderr.contains("No space left on device"), "{}", o.stderr);
+        assert_same(&before, &snapshot(&ledger), "full disk");
+        assert_eq!(f.run(&["audit", "--ledger", &l]).code, 0);
+        // A read-only ledger directory: appends fail with a clear message, nothing changes.
+        let o = std::process::Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(&mnt)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        std::fs::write(f.path("small.bin"), b"small").unwrap();
+        let o = f.run(&[
+            "add",
+            "media",
+            "--ledger",
+            &l,
+            "--key",
+            &f.p("keys/ledger.key"),
+            &f.p("small.bin"),
+        ]);
+        assert_eq!(o.code, 2, "{}", o.all());
+        assert!(o.stderr.contains("Read-only file system"), "{}", o.stderr);
+    });
+    umount(&mnt);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}

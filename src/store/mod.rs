@@ -563,9 +563,16 @@ impl Store {
             .create_new(true)
             .open(&path)
             .map_err(io(&path))?;
-        f.write_all(salt).map_err(io(&path))?;
-        f.write_all(content).map_err(io(&path))?;
-        f.sync_all().map_err(io(&path))?;
+        let written = f
+            .write_all(salt)
+            .and_then(|()| f.write_all(content))
+            .and_then(|()| f.sync_all());
+        if let Err(e) = written {
+            // A full disk must not leave half a text behind.
+            drop(f);
+            let _ = std::fs::remove_file(&path);
+            return Err(io(&path)(e));
+        }
         fsync_dir(&self.dir.join(names::CONTENT))
     }
 
