@@ -433,3 +433,44 @@ fn an_index_behind_its_journal_is_reported_by_reads_and_completed_by_recover() {
     f.checkpoint();
     assert_eq!(f.audit().code, 0);
 }
+
+#[test]
+fn every_command_has_help_and_the_shell_gets_completions_and_a_man_page() {
+    let f = Fixture::empty();
+    for cmd in [
+        "key",
+        "init",
+        "add",
+        "checkpoint",
+        "log",
+        "show",
+        "verify",
+        "prove",
+        "audit",
+        "recover",
+        "export",
+        "verify-bundle",
+        "transfer",
+        "accept",
+        "history",
+        "amend",
+        "demo",
+    ] {
+        let o = f.ok(&[cmd, "--help"]);
+        assert!(o.stdout.contains("Usage: custody"), "{cmd}: {}", o.stdout);
+    }
+    assert!(f.ok(&["completions", "bash"]).stdout.contains("_custody()"));
+    assert!(
+        f.ok(&["completions", "zsh"])
+            .stdout
+            .contains("#compdef custody")
+    );
+    let man = f.ok(&["man"]).stdout;
+    assert!(
+        man.contains(".TH custody 1") && man.contains("verify\\-bundle"),
+        "{}",
+        &man[..200]
+    );
+    // A typo gets clap's usage error and exit 2.
+    assert_eq!(f.run(&["audti"]).code, 2);
+}

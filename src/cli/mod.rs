@@ -66,6 +66,13 @@ enum Command {
     Export(bundle::ExportArgs),
     /// Check a court bundle offline.
     VerifyBundle(bundle::VerifyBundleArgs),
+    /// Print a shell completion script: custody completions bash > /etc/bash_completion.d/custody
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): custody man | man -l -
+    Man,
     /// Run a narrated end-to-end demonstration in a new directory.
     Demo(demo::DemoArgs),
 }
@@ -102,5 +109,20 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Export(a) => bundle::exec_export(a),
         Command::VerifyBundle(a) => bundle::exec_verify_bundle(a),
         Command::Demo(a) => demo::exec(a),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "custody",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
