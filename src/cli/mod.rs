@@ -73,6 +73,9 @@ enum Command {
     },
     /// Print the manual page (roff): custody man | man -l -
     Man,
+    /// Append synthetic signed records in bulk (for benchmarks).
+    #[command(hide = true)]
+    BulkAppend(add::BulkArgs),
     /// Run a narrated end-to-end demonstration in a new directory.
     Demo(demo::DemoArgs),
 }
@@ -109,6 +112,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Export(a) => bundle::exec_export(a),
         Command::VerifyBundle(a) => bundle::exec_verify_bundle(a),
         Command::Demo(a) => demo::exec(a),
+        Command::BulkAppend(a) => add::exec_bulk(a),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(
