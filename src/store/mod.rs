@@ -90,6 +90,9 @@ pub fn hash_key(level: u32, index: u64) -> [u8; 9] {
     k
 }
 
+/// sled page cache budget.
+const CACHE_BYTES: u64 = 32 << 20;
+
 /// How long to wait for the lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockWait {
@@ -206,7 +209,12 @@ impl Store {
         // letting go (sled releases it from a background thread): wait for it briefly.
         let mut tries = 0;
         let db = loop {
-            match sled::Config::new().path(dir.join(names::DB)).open() {
+            match sled::Config::new()
+                .path(dir.join(names::DB))
+                // Bounded page cache: audits of millions of records stay within a flat budget.
+                .cache_capacity(CACHE_BYTES)
+                .open()
+            {
                 Ok(db) => break db,
                 Err(err) if tries < 500 && err.to_string().contains("could not acquire lock") => {
                     tries += 1;

@@ -1,0 +1,68 @@
+//! Micro-benchmarks of the pure core (criterion): hashing, signing and verifying
+//! statements, canonical encoding, and Merkle roots and proofs. `cargo bench`; the
+//! end-to-end numbers against the machine's limits come from scripts/bench.sh.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use custody::ledger::sign_statement;
+use custody::merkle::{Frontier, MemoryTree, inclusion_proof, verify_inclusion_proof};
+use custody::record::{Body, Media, Record, leaf_hash, sha256_stream, signing_message};
+use std::hint::black_box;
+
+fn statement_body(i: u64) -> Body {
+    Body::Media(Media {
+        sha256: [i as u8; 32],
+        size: i,
+        name: Some(format!("clip-{i}.mp4")),
+        media_type: Some("video/mp4".into()),
+        description: None,
+    })
+}
+
+fn crypto(c: &mut Criterion) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let signed = sign_statement(&key, statement_body(1), 1).unwrap();
+    let pk = key.verifying_key().to_bytes();
+    c.bench_function("sign statement", |b| b.iter(|| sign_statement(&key, statement_body(black_box(1)), 1).unwrap()));
+    c.bench_function("verify_strict statement", |b| {
+        b.iter(|| custody::keys::verify_strict(&pk, &signing_message(black_box(&signed.bytes)), &signed.signature).unwrap())
+    });
+    let mut g = c.benchmark_group("sha256");
+    let data = vec![0x5au8; 8 << 20];
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.bench_function("stream 8 MiB", |b| b.iter(|| sha256_stream(&mut black_box(data.as_slice()), |_| {}).unwrap()));
+    g.finish();
+}
+
+fn encoding(c: &mut Criterion) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let s = sign_statement(&key, statement_body(3), 1).unwrap();
+    let rec = Record { seq: 3, prev: [1; 32], recorded_at_ms: 2, statement_bytes: s.bytes, statement: s.statement, signature: s.signature };
+    let bytes = rec.encode();
+    c.bench_function("record encode", |b| b.iter(|| black_box(&rec).encode()));
+    c.bench_function("record decode (strict)", |b| b.iter(|| Record::decode(black_box(&bytes)).unwrap()));
+    c.bench_function("leaf hash", |b| b.iter(|| leaf_hash(black_box(&bytes))));
+}
+
+fn merkle(c: &mut Criterion) {
+    let n = 1u64 << 20;
+    let leaves: Vec<[u8; 32]> = (0..n).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+    let tree = MemoryTree::new(&leaves);
+    let root = custody::merkle::root(&tree, n).unwrap();
+    c.bench_function("frontier push x1024", |b| {
+        b.iter(|| {
+            let mut f = Frontier::new();
+            for l in &leaves[..1024] {
+                f.push(*l, |_, _, _| {});
+            }
+            f.root()
+        })
+    });
+    c.bench_function("inclusion proof, 1M leaves", |b| b.iter(|| inclusion_proof(&tree, black_box(777_777), n).unwrap()));
+    let p = inclusion_proof(&tree, 777_777, n).unwrap();
+    c.bench_function("verify inclusion, 1M leaves", |b| {
+        b.iter(|| verify_inclusion_proof(&leaves[777_777], 777_777, n, black_box(&p), &root).unwrap())
+    });
+}
+
+criterion_group!(benches, crypto, encoding, merkle);
+criterion_main!(benches);
