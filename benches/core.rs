@@ -22,24 +22,44 @@ fn crypto(c: &mut Criterion) {
     let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
     let signed = sign_statement(&key, statement_body(1), 1).unwrap();
     let pk = key.verifying_key().to_bytes();
-    c.bench_function("sign statement", |b| b.iter(|| sign_statement(&key, statement_body(black_box(1)), 1).unwrap()));
+    c.bench_function("sign statement", |b| {
+        b.iter(|| sign_statement(&key, statement_body(black_box(1)), 1).unwrap())
+    });
     c.bench_function("verify_strict statement", |b| {
-        b.iter(|| custody::keys::verify_strict(&pk, &signing_message(black_box(&signed.bytes)), &signed.signature).unwrap())
+        b.iter(|| {
+            custody::keys::verify_strict(
+                &pk,
+                &signing_message(black_box(&signed.bytes)),
+                &signed.signature,
+            )
+            .unwrap()
+        })
     });
     let mut g = c.benchmark_group("sha256");
     let data = vec![0x5au8; 8 << 20];
     g.throughput(Throughput::Bytes(data.len() as u64));
-    g.bench_function("stream 8 MiB", |b| b.iter(|| sha256_stream(&mut black_box(data.as_slice()), |_| {}).unwrap()));
+    g.bench_function("stream 8 MiB", |b| {
+        b.iter(|| sha256_stream(&mut black_box(data.as_slice()), |_| {}).unwrap())
+    });
     g.finish();
 }
 
 fn encoding(c: &mut Criterion) {
     let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
     let s = sign_statement(&key, statement_body(3), 1).unwrap();
-    let rec = Record { seq: 3, prev: [1; 32], recorded_at_ms: 2, statement_bytes: s.bytes, statement: s.statement, signature: s.signature };
+    let rec = Record {
+        seq: 3,
+        prev: [1; 32],
+        recorded_at_ms: 2,
+        statement_bytes: s.bytes,
+        statement: s.statement,
+        signature: s.signature,
+    };
     let bytes = rec.encode();
     c.bench_function("record encode", |b| b.iter(|| black_box(&rec).encode()));
-    c.bench_function("record decode (strict)", |b| b.iter(|| Record::decode(black_box(&bytes)).unwrap()));
+    c.bench_function("record decode (strict)", |b| {
+        b.iter(|| Record::decode(black_box(&bytes)).unwrap())
+    });
     c.bench_function("leaf hash", |b| b.iter(|| leaf_hash(black_box(&bytes))));
 }
 
@@ -57,10 +77,14 @@ fn merkle(c: &mut Criterion) {
             f.root()
         })
     });
-    c.bench_function("inclusion proof, 1M leaves", |b| b.iter(|| inclusion_proof(&tree, black_box(777_777), n).unwrap()));
+    c.bench_function("inclusion proof, 1M leaves", |b| {
+        b.iter(|| inclusion_proof(&tree, black_box(777_777), n).unwrap())
+    });
     let p = inclusion_proof(&tree, 777_777, n).unwrap();
     c.bench_function("verify inclusion, 1M leaves", |b| {
-        b.iter(|| verify_inclusion_proof(&leaves[777_777], 777_777, n, black_box(&p), &root).unwrap())
+        b.iter(|| {
+            verify_inclusion_proof(&leaves[777_777], 777_777, n, black_box(&p), &root).unwrap()
+        })
     });
 }
 

@@ -97,6 +97,7 @@ pub struct SavedCheckpoint {
 struct Auditor<'a> {
     ledger: &'a Ledger,
     findings: Vec<Finding>,
+    now_ms: u64,
 }
 
 impl Auditor<'_> {
@@ -117,6 +118,10 @@ pub fn audit(
     let mut a = Auditor {
         ledger,
         findings: Vec::new(),
+        now_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(u64::MAX),
     };
 
     if !store.journal().header_intact()? {
@@ -623,6 +628,29 @@ impl Auditor<'_> {
                 Some(seq),
                 "claimed-after-recorded",
                 format!("record {seq} claims to be signed after the ledger recorded it"),
+            );
+        }
+        let listed = store.authority_contains(seq).unwrap_or(false);
+        if listed != crate::authority::Authority::is_authority_record(&r.statement.body) {
+            self.find(
+                Some(seq),
+                "authority-index",
+                format!(
+                    "the authority index {} record {seq} ({}), which it {}",
+                    if listed { "lists" } else { "omits" },
+                    r.statement.body.kind(),
+                    if listed { "must not" } else { "must list" }
+                ),
+            );
+        }
+        if r.recorded_at_ms > self.now_ms.saturating_add(crate::ledger::MAX_CLOCK_SKEW_MS) {
+            self.find(
+                Some(seq),
+                "future-dated",
+                format!(
+                    "record {seq} is dated {}, after the time of this audit",
+                    record::rfc3339(r.recorded_at_ms)
+                ),
             );
         }
         match store.seq_of_leaf(leaf) {

@@ -168,6 +168,14 @@ pub struct Authority {
     transfers: BTreeMap<u64, TransferState>,
     holdings: BTreeMap<u64, Holding>,
     amendments: BTreeMap<u64, Vec<u64>>,
+    /// Each authority statement's digest and its record: a signed transfer, acceptance,
+    /// amendment or revocation counts once, so an old one cannot be replayed.
+    seen: BTreeMap<[u8; 32], u64>,
+}
+
+fn statement_digest(st: &Statement) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(st.encode().unwrap_or_default()).into()
 }
 
 fn rule(s: impl Into<String>) -> Violation {
@@ -284,6 +292,13 @@ impl Authority {
         lookup: &dyn Lookup,
     ) -> Result<(), Violation> {
         let signer = &st.signer;
+        if Self::is_authority_record(&st.body)
+            && let Some(first) = self.seen.get(&statement_digest(st))
+        {
+            return Err(rule(format!(
+                "this exact signed statement is already record {first}; a signed statement counts once"
+            )));
+        }
         match &st.body {
             Body::Genesis { .. } => {
                 if seq != 0 {
@@ -325,14 +340,25 @@ impl Authority {
                         keys::short_id(key)
                     ))
                 })?;
-                if target.revoked.is_some() {
+                // A retired key can still be found to have been compromised earlier; any other
+                // second revocation is refused.
+                let upgrade = matches!(target.revoked, Some(r) if r.reason == RevokeReason::Retired)
+                    && matches!(
+                        st.body,
+                        Body::Revoke {
+                            reason: RevokeReason::Compromised,
+                            ..
+                        }
+                    );
+                if target.revoked.is_some() && !upgrade {
                     return Err(rule(format!(
                         "key {} is already {}",
                         keys::short_id(key),
                         target.status()
                     )));
                 }
-                if target.role == Role::Admin
+                if target.revoked.is_none()
+                    && target.role == Role::Admin
                     && !self
                         .keys
                         .iter()
@@ -428,6 +454,9 @@ impl Authority {
     /// Applies a record that passed [`Authority::check`] to the state. A record that broke a
     /// rule changes nothing, so an injected authorisation grants nothing either.
     pub fn apply(&mut self, st: &Statement, seq: u64, lookup: &dyn Lookup) {
+        if Self::is_authority_record(&st.body) {
+            self.seen.entry(statement_digest(st)).or_insert(seq);
+        }
         match &st.body {
             Body::Genesis { .. } => {
                 self.keys.entry(st.signer).or_insert(KeyState {
@@ -450,14 +479,29 @@ impl Authority {
                 reason,
                 effective,
             } => {
-                if let Some(k) = self.keys.get_mut(key)
-                    && k.revoked.is_none()
-                {
-                    k.revoked = Some(Revocation {
-                        at: seq,
-                        reason: *reason,
-                        effective: *effective,
-                    });
+                if let Some(k) = self.keys.get_mut(key) {
+                    match k.revoked {
+                        None => {
+                            k.revoked = Some(Revocation {
+                                at: seq,
+                                reason: *reason,
+                                effective: *effective,
+                            });
+                        }
+                        // Retired, then found compromised: it stays inactive from its
+                        // retirement, and its records from the effective point are tainted.
+                        Some(r) if r.reason == RevokeReason::Retired => {
+                            k.revoked = Some(Revocation {
+                                at: r.at,
+                                reason: RevokeReason::Compromised,
+                                effective: match effective {
+                                    Effective::Now => Effective::Seq(seq),
+                                    e => *e,
+                                },
+                            });
+                        }
+                        Some(_) => {}
+                    }
                 }
             }
             Body::Transfer { exhibit, to, .. } => {

@@ -33,6 +33,8 @@ pub const MAX_MEMBER: u64 = 64 << 20;
 pub const MAX_MEDIA: u64 = 1 << 40;
 /// Most members in a bundle.
 pub const MAX_MEMBERS: usize = 100_000;
+/// Most bytes held in memory for all non-media members together.
+pub const MAX_HELD: u64 = 1 << 30;
 /// Compression ratio beyond which a member over 1 MiB is a bomb.
 pub const MAX_RATIO: u64 = 100;
 
@@ -292,6 +294,39 @@ pub fn export<W: Write + Seek>(
             Body::Media(m) => {
                 media_by_hash.insert(m.sha256, exhibits.len());
             }
+            Body::Amend(am) => {
+                if let Some((commitment, len)) = am.content {
+                    // The new text of a testimony is revealed under the target's consent.
+                    let consent = match ledger.statement(am.target).map(|st| st.body) {
+                        Some(Body::Testimony(t)) => t.consent,
+                        _ => None,
+                    };
+                    if !consent_allows_court(consent.as_deref()) {
+                        match &req.override_consent {
+                            Some(reason) => consent_override = Some(reason.clone()),
+                            None => {
+                                return Err(Error::Input(format!(
+                                    "record {seq} amends testimony {} whose consent scope does not include court use; use --override-consent REASON",
+                                    am.target
+                                )));
+                            }
+                        }
+                    }
+                    let (salt, text) =
+                        ledger
+                            .store()
+                            .read_content(&commitment, len)?
+                            .ok_or_else(|| {
+                                Error::Damaged(format!("record {seq}: the amended text is missing"))
+                            })?;
+                    let file = format!("content/{seq}.txt");
+                    content = Some(ContentInfo {
+                        file: file.clone(),
+                        salt: hex::encode(&salt),
+                    });
+                    files.insert(file, text);
+                }
+            }
             _ => {}
         }
         exhibits.push(Exhibit {
@@ -389,6 +424,51 @@ pub fn export<W: Write + Seek>(
     Ok(manifest)
 }
 
+/// Unknown members are an error at every level (SPEC.md 11.2); serde cannot refuse them
+/// through the flattened exhibit, so the exhibits' key sets are compared here.
+fn check_exhibit_members(manifest: &[u8]) -> std::result::Result<(), String> {
+    const RECORD: [&str; 18] = [
+        "seq",
+        "kind",
+        "leaf_hash",
+        "prev",
+        "record_bytes",
+        "statement_bytes",
+        "signature",
+        "signer_key",
+        "signer_key_id",
+        "signer_fingerprint",
+        "signer_key_file",
+        "claimed_at_ms",
+        "claimed_at",
+        "recorded_at_ms",
+        "recorded_at",
+        "body",
+        "proof_file",
+        "inclusion_proof",
+    ];
+    const EXTRA: [&str; 3] = ["content", "consent_override", "media_file"];
+    let v: serde_json::Value =
+        serde_json::from_slice(manifest).map_err(|e| format!("manifest.json: {e}"))?;
+    for ex in v["exhibits"].as_array().into_iter().flatten() {
+        let keys: BTreeSet<&str> = ex
+            .as_object()
+            .ok_or("an exhibit is not an object")?
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let allowed: BTreeSet<&str> = RECORD.iter().chain(EXTRA.iter()).copied().collect();
+        if keys != allowed {
+            return Err(format!(
+                "an exhibit's members differ from the format's: unknown {:?}, missing {:?}",
+                keys.difference(&allowed).collect::<Vec<_>>(),
+                allowed.difference(&keys).collect::<Vec<_>>()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A record as a bundle presents it, with its proof file and its signer's key file added.
 fn record_entry(
     ledger: &Ledger,
@@ -448,14 +528,25 @@ fn supporting_records(
 ) -> Result<BTreeSet<u64>> {
     let authority = ledger.authority();
     let mut out: BTreeSet<u64> = BTreeSet::from([0]);
+    let mut receivers = Vec::new();
     for &ex in exhibits {
         for (t, ts) in authority.transfers_of(ex) {
             out.insert(t);
             if let Some(a) = ts.accepted {
                 out.insert(a);
             }
+            receivers.push(ts.to);
         }
         out.extend(authority.amendments_of(ex).iter().copied());
+    }
+    // A pending receiver signed nothing yet, but the transfer's rule needs its authorisation.
+    for k in receivers {
+        if let Some(state) = authority.key(&k) {
+            out.insert(state.authorized_at);
+            if let Some(r) = state.revoked {
+                out.insert(r.at);
+            }
+        }
     }
     out.retain(|&s| s < size);
     // Signers' authorisations and revocations, until nothing new is added.
@@ -727,6 +818,7 @@ fn read_members<R: Read + Seek>(reader: R) -> Result<BTreeMap<String, Member>, B
         names.push(name);
     }
     let mut out = BTreeMap::new();
+    let mut held_total = 0u64;
     for (i, name) in names.into_iter().enumerate() {
         let f = z
             .by_index(i)
@@ -765,6 +857,12 @@ fn read_members<R: Read + Seek>(reader: R) -> Result<BTreeMap<String, Member>, B
             }
             h.update(&buf[..k]);
             if !media {
+                held_total += k as u64;
+                if held_total > MAX_HELD {
+                    return Err(BundleError::Unsafe(format!(
+                        "the bundle's files other than media expand to more than {MAX_HELD} bytes"
+                    )));
+                }
                 held.extend_from_slice(&buf[..k]);
             }
         }
@@ -909,6 +1007,10 @@ fn verify_parts(
             return None;
         }
     };
+    if let Err(e) = check_exhibit_members(held("manifest.json")) {
+        c.add("manifest", Err(e));
+        return None;
+    }
     c.add(
         "manifest format",
         if manifest.format == FORMAT {
@@ -1351,40 +1453,60 @@ fn verify_exhibit(
         cp,
         c,
     )?;
+    // Revealed text: a testimony's, or an amendment's new text, under its exact name.
+    let committed = match &rec.statement.body {
+        Body::Testimony(t) => Some((t.commitment, t.content_len)),
+        Body::Amend(a) => a.content,
+        _ => None,
+    };
+    if let Some(ci) = &ex.content {
+        c.add(
+            format!("exhibit {seq} content"),
+            (|| {
+                let (commitment, len) = committed.ok_or_else(|| {
+                    "this record commits to no text, so it can reveal none".to_string()
+                })?;
+                if ci.file != format!("content/{seq}.txt") {
+                    return Err(format!(
+                        "the text must be content/{seq}.txt, not {}",
+                        ci.file
+                    ));
+                }
+                let text = held(&ci.file).ok_or_else(|| format!("{} is missing", ci.file))?;
+                let salt: [u8; 32] = hex::decode(&ci.salt)
+                    .ok()
+                    .and_then(|v| v.try_into().ok())
+                    .ok_or_else(|| "the salt is not 32 bytes of hex".to_string())?;
+                if text.len() as u64 != len || record::commitment(&salt, text) != commitment {
+                    return Err(format!(
+                        "{} does not match the signed commitment: the text was altered",
+                        ci.file
+                    ));
+                }
+                Ok(format!(
+                    "{} ({} bytes) matches the signed commitment",
+                    ci.file,
+                    text.len()
+                ))
+            })(),
+        );
+    }
+    if ex.media_file.is_some() && !matches!(rec.statement.body, Body::Media(_)) {
+        c.add(
+            format!("exhibit {seq} media file"),
+            Err("only a media record can carry a media file".into()),
+        );
+    }
     match &rec.statement.body {
-        Body::Testimony(t) => {
-            if let Some(ci) = &ex.content {
-                c.add(
-                    format!("exhibit {seq} content"),
-                    (|| {
-                        let text =
-                            held(&ci.file).ok_or_else(|| format!("{} is missing", ci.file))?;
-                        let salt: [u8; 32] = hex::decode(&ci.salt)
-                            .ok()
-                            .and_then(|v| v.try_into().ok())
-                            .ok_or_else(|| "the salt is not 32 bytes of hex".to_string())?;
-                        if text.len() as u64 != t.content_len
-                            || record::commitment(&salt, text) != t.commitment
-                        {
-                            return Err(format!(
-                                "{} does not match the signed commitment: the text was altered",
-                                ci.file
-                            ));
-                        }
-                        Ok(format!(
-                            "{} ({} bytes) matches the signed commitment",
-                            ci.file,
-                            text.len()
-                        ))
-                    })(),
-                );
-            }
-        }
         Body::Media(m) => {
             if let Some(f) = &ex.media_file {
                 c.add(
                     format!("exhibit {seq} media file"),
                     match members.get(f) {
+                        _ if f != &format!("media/{}", hex::encode(m.sha256)) => Err(format!(
+                            "the file must be media/{}, not {f}",
+                            hex::encode(m.sha256)
+                        )),
                         None => Err(format!("{f} is missing")),
                         Some(mm) if mm.digest == m.sha256 && mm.size == m.size => {
                             Ok(format!("{f} is the recorded file ({} bytes)", m.size))

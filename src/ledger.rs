@@ -258,8 +258,12 @@ fn check_signed(
         ));
     }
     if let Some(signature) = signature {
-        keys::verify_strict(&statement.signer, &record::signing_message(bytes), signature)
-            .map_err(|e| Error::Input(format!("statement signature refused: {e}")))?;
+        keys::verify_strict(
+            &statement.signer,
+            &record::signing_message(bytes),
+            signature,
+        )
+        .map_err(|e| Error::Input(format!("statement signature refused: {e}")))?;
     }
     let is_genesis = matches!(statement.body, Body::Genesis { .. });
     if is_genesis != (seq == 0) {
@@ -278,6 +282,15 @@ fn check_signed(
         )));
     }
     Ok(())
+}
+
+/// This machine's clock, unix ms: only to refuse journal frames dated in the future while
+/// catching up (appends take their time as an argument).
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(u64::MAX)
 }
 
 /// Earlier statements, read from the index.
@@ -402,7 +415,27 @@ impl Ledger {
             let lookup = StoreLookup(&store);
             for seq in store.authority_seqs()? {
                 match lookup.statement(seq) {
-                    Some(st) => authority.apply(&st, seq, &lookup),
+                    Some(st) if !st.body.is_evidence() => {
+                        // The index only says where to look; each record is judged again.
+                        let at = store
+                            .record_bytes(seq)?
+                            .and_then(|b| Record::decode(&b).ok())
+                            .map_or(0, |r| r.recorded_at_ms);
+                        match authority.check(&st, seq, at, &lookup) {
+                            Ok(()) => authority.apply(&st, seq, &lookup),
+                            Err(v) => {
+                                damaged =
+                                    Some(format!("authority record {seq} breaks the rules: {v}"));
+                                break;
+                            }
+                        }
+                    }
+                    Some(_) => {
+                        damaged = Some(format!(
+                            "the authority index lists record {seq}, which is evidence (the index was altered)"
+                        ));
+                        break;
+                    }
                     None => {
                         damaged = Some(format!(
                             "authority record {seq} is missing or does not decode"
@@ -441,6 +474,7 @@ impl Ledger {
                     && rec.seq == seq
                     && rec.prev == last_leaf
                     && rec.recorded_at_ms >= last_recorded_at
+                    && rec.recorded_at_ms <= wall_clock_ms().saturating_add(MAX_CLOCK_SKEW_MS)
                     && check_signed(
                         &rec.statement,
                         &rec.statement_bytes,
@@ -619,6 +653,13 @@ impl Ledger {
         verify: bool,
     ) -> Result<Vec<Appended>> {
         self.check_writable()?;
+        if self.last_recorded_at > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+            return Err(Error::Damaged(format!(
+                "the last record is dated {}, after this machine's clock ({}); fix the clock, or run `custody audit` if the ledger holds a record dated in the future",
+                record::rfc3339(self.last_recorded_at),
+                record::rfc3339(now_ms)
+            )));
+        }
         let recorded_at = now_ms.max(self.last_recorded_at);
         let mut authority = self.authority.clone();
         let mut pending: Vec<Statement> = Vec::new();
@@ -631,18 +672,15 @@ impl Ledger {
         {
             use rayon::prelude::*;
             let base = frontier.size();
-            statements
-                .par_iter()
-                .enumerate()
-                .try_for_each(|(i, s)| {
-                    check_signed(
-                        &s.statement,
-                        &s.bytes,
-                        verify.then_some(&s.signature),
-                        base + i as u64,
-                        recorded_at,
-                    )
-                })?;
+            statements.par_iter().enumerate().try_for_each(|(i, s)| {
+                check_signed(
+                    &s.statement,
+                    &s.bytes,
+                    verify.then_some(&s.signature),
+                    base + i as u64,
+                    recorded_at,
+                )
+            })?;
         }
         for s in statements {
             let seq = frontier.size();
@@ -731,7 +769,11 @@ impl Ledger {
         let signed = sign_statement(key, body, claimed_at_ms)?;
         // Everything that could refuse the append is checked before the text touches disk.
         self.check_writable()?;
-        self.check_statement(&signed, self.size, now_ms.max(self.last_recorded_at))?;
+        let at = now_ms.max(self.last_recorded_at);
+        self.check_statement(&signed, self.size, at)?;
+        self.authority
+            .check(&signed.statement, self.size, at, &StoreLookup(&self.store))
+            .map_err(|v| Error::Input(format!("refused: {v}")))?;
         self.store.write_content(&commitment, &salt, content)?;
         match self.append_signed_here(vec![signed], now_ms) {
             Ok(mut out) => Ok(out.remove(0)),
@@ -1010,6 +1052,12 @@ impl Ledger {
                 let cp = open_checkpoint(&text, &self.origin, &self.ledger_key).map_err(|e| {
                     Error::Damaged(format!("stored checkpoint of size {size}: {e}"))
                 })?;
+                if cp.size != size || size > self.size {
+                    return Err(Error::Damaged(format!(
+                        "the latest stored checkpoint (stored as size {size}) says size {}, and the ledger has {} records",
+                        cp.size, self.size
+                    )));
+                }
                 Ok(Some((cp, text)))
             }
         }
@@ -1076,6 +1124,12 @@ impl Ledger {
             })
             .map_err(|e| format!("{e} (key {})", keys::short_id(&rec.statement.signer))),
         ));
+        if let Some(d) = &self.damaged {
+            checks.push(Check::new(
+                "ledger consistency",
+                Err(format!("{d}; run `custody audit`")),
+            ));
+        }
         checks.push(Check::new("signer authorised", self.check_signer(&rec)));
         let expected_prev = if seq == 0 {
             Ok([0u8; 32])
@@ -1136,6 +1190,18 @@ impl Ledger {
     /// been compromised by then.
     pub fn check_signer(&self, rec: &Record) -> std::result::Result<String, String> {
         if matches!(rec.statement.body, Body::Genesis { .. }) && rec.seq == 0 {
+            if rec.statement.signer != self.ledger_key {
+                return Err("the genesis is not signed by the ledger key on record".into());
+            }
+            if self
+                .authority
+                .key(&rec.statement.signer)
+                .is_some_and(|k| k.compromised_for(0, rec.recorded_at_ms))
+            {
+                return Err(
+                    "SIGNED AFTER COMPROMISE: the ledger key is compromised from record 0".into(),
+                );
+            }
             return Ok("the genesis key is the ledger's first admin".into());
         }
         let signer = &rec.statement.signer;
@@ -1181,32 +1247,33 @@ impl Ledger {
         commitment: &Hash,
         content_len: u64,
     ) -> std::result::Result<String, String> {
-        match self.store.read_content(commitment, content_len) {
-            Ok(None) => Err("the testimony text is missing from the content store".into()),
-            Ok(Some((salt, content))) => {
-                let Ok(salt) = <[u8; 32]>::try_from(salt.as_slice()) else {
-                    return Err("the content file is too short to hold its salt".into());
-                };
-                if &record::commitment(&salt, &content) != commitment {
-                    Err(
-                        "the stored text does not match the signed commitment (it was altered)"
-                            .into(),
-                    )
-                } else if content.len() as u64 != content_len {
-                    Err(format!(
-                        "the stored text is {} bytes, the record says {}",
-                        content.len(),
-                        content_len
-                    ))
-                } else {
-                    Ok(format!(
-                        "{} bytes of text match the signed commitment",
-                        content.len()
-                    ))
-                }
+        // The commitment is SHA-256(salt || text), which is exactly the content file: it is
+        // hashed as a stream, so a planted huge file is never loaded into memory.
+        let path = self.store.content_path(commitment);
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err("the testimony text is missing from the content store".into());
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        if Some(meta.len()) != content_len.checked_add(32) {
+            return Err(format!(
+                "the stored text is {} bytes, the record says {content_len}",
+                meta.len().saturating_sub(32)
+            ));
         }
+        let digest = std::fs::File::open(&path)
+            .and_then(|mut f| record::sha256_stream(&mut f, |_| {}))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if &digest.0 != commitment {
+            return Err(
+                "the stored text does not match the signed commitment (it was altered)".into(),
+            );
+        }
+        Ok(format!(
+            "{content_len} bytes of text match the signed commitment"
+        ))
     }
 
     fn check_inclusion(&self, seq: u64, leaf: &Hash) -> std::result::Result<String, String> {

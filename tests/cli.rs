@@ -495,7 +495,11 @@ fn recover_rebuilds_a_deleted_or_damaged_index_and_audit_passes() {
         let r = f.ok(&["recover", "--ledger", &f.p("ledger")]).stdout;
         assert!(r.contains("indexed records 0 to 7"), "{damage}: {r}");
         assert!(r.contains("restored"), "{damage}: {r}");
-        assert_eq!(f.ok(&["log", "--ledger", &f.p("ledger"), "--json"]).stdout, expected, "{damage}");
+        assert_eq!(
+            f.ok(&["log", "--ledger", &f.p("ledger"), "--json"]).stdout,
+            expected,
+            "{damage}"
+        );
         let o = f.audit();
         assert_eq!(o.code, 0, "{damage}: {}", o.all());
     }

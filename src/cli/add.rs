@@ -456,7 +456,11 @@ pub fn exec_bulk(a: BulkArgs) -> anyhow::Result<ExitCode> {
     if key.verifying_key().to_bytes() == *ledger.ledger_key() {
         ledger.sign_checkpoint(&key)?;
     }
-    println!("appended {} records; the ledger has {}", a.count, ledger.size());
+    println!(
+        "appended {} records; the ledger has {}",
+        a.count,
+        ledger.size()
+    );
     ledger.close()?;
     Ok(ExitCode::SUCCESS)
 }

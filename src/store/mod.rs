@@ -541,6 +541,13 @@ impl Store {
         )
     }
 
+    /// Whether the authority index lists record `seq`.
+    pub fn authority_contains(&self, seq: u64) -> Result<bool> {
+        self.authority
+            .contains_key(seq.to_be_bytes())
+            .map_err(self.e())
+    }
+
     /// Sequence numbers of the records that change key authority or custody, in order.
     pub fn authority_seqs(&self) -> Result<Vec<u64>> {
         let mut out = Vec::new();
@@ -599,7 +606,9 @@ impl Store {
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         let path = self.content_path(commitment);
         match std::fs::metadata(&path) {
-            Ok(m) if m.len() != 32 + expected_len => return Ok(Some((vec![0; 32], Vec::new()))),
+            Ok(m) if Some(m.len()) != expected_len.checked_add(32) || m.len() > (64 << 20) => {
+                return Ok(Some((vec![0; 32], Vec::new())));
+            }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(&path)(e)),
