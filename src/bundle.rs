@@ -1497,45 +1497,53 @@ fn verify_exhibit(
             Err("only a media record can carry a media file".into()),
         );
     }
-    match &rec.statement.body {
-        Body::Media(m) => {
-            if let Some(f) = &ex.media_file {
-                c.add(
-                    format!("exhibit {seq} media file"),
-                    match members.get(f) {
-                        _ if f != &format!("media/{}", hex::encode(m.sha256)) => Err(format!(
-                            "the file must be media/{}, not {f}",
-                            hex::encode(m.sha256)
-                        )),
-                        None => Err(format!("{f} is missing")),
-                        Some(mm) if mm.digest == m.sha256 && mm.size == m.size => {
-                            Ok(format!("{f} is the recorded file ({} bytes)", m.size))
-                        }
-                        Some(_) => Err(format!(
-                            "{f} is not the recorded file (its SHA-256 or size differs)"
-                        )),
-                    },
-                );
-            }
-            if let Some(dir) = &opts.media_dir {
-                let mut candidates = vec![dir.join(hex::encode(m.sha256))];
-                if let Some(n) = &m.name
-                    && unsafe_name(n.as_bytes()).is_none()
-                    && !n.contains('/')
-                {
-                    candidates.push(dir.join(n));
-                }
-                match candidates.iter().find(|p| p.is_file()) {
-                    None => c.add(format!("exhibit {seq} media in {}", dir.display()), Ok("file not provided".into())),
-                    Some(p) => c.add(format!("exhibit {seq} media {}", p.display()), match hash_path(p) {
-                        Ok((h, n)) if h == m.sha256 && n == m.size => Ok("matches the recorded SHA-256 and size".into()),
-                        Ok(_) => Err("does not match the recorded SHA-256 and size: not the recorded file".into()),
-                        Err(e) => Err(format!("cannot read: {e}")),
-                    }),
-                };
-            }
+    if let Body::Media(m) = &rec.statement.body {
+        if let Some(f) = &ex.media_file {
+            c.add(
+                format!("exhibit {seq} media file"),
+                match members.get(f) {
+                    _ if f != &format!("media/{}", hex::encode(m.sha256)) => Err(format!(
+                        "the file must be media/{}, not {f}",
+                        hex::encode(m.sha256)
+                    )),
+                    None => Err(format!("{f} is missing")),
+                    Some(mm) if mm.digest == m.sha256 && mm.size == m.size => {
+                        Ok(format!("{f} is the recorded file ({} bytes)", m.size))
+                    }
+                    Some(_) => Err(format!(
+                        "{f} is not the recorded file (its SHA-256 or size differs)"
+                    )),
+                },
+            );
         }
-        _ => {}
+        if let Some(dir) = &opts.media_dir {
+            let mut candidates = vec![dir.join(hex::encode(m.sha256))];
+            if let Some(n) = &m.name
+                && unsafe_name(n.as_bytes()).is_none()
+                && !n.contains('/')
+            {
+                candidates.push(dir.join(n));
+            }
+            match candidates.iter().find(|p| p.is_file()) {
+                None => c.add(
+                    format!("exhibit {seq} media in {}", dir.display()),
+                    Ok("file not provided".into()),
+                ),
+                Some(p) => c.add(
+                    format!("exhibit {seq} media {}", p.display()),
+                    match hash_path(p) {
+                        Ok((h, n)) if h == m.sha256 && n == m.size => {
+                            Ok("matches the recorded SHA-256 and size".into())
+                        }
+                        Ok(_) => Err(
+                            "does not match the recorded SHA-256 and size: not the recorded file"
+                                .into(),
+                        ),
+                        Err(e) => Err(format!("cannot read: {e}")),
+                    },
+                ),
+            };
+        }
     }
     Some(rec)
 }
