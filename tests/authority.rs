@@ -529,3 +529,221 @@ fn amendments_keep_every_version_and_verify() {
     // The original text is still in the content store, untouched.
     assert!(std::fs::read_dir(f.path("ledger/content")).unwrap().count() >= 3);
 }
+
+/// Appends a record built from `statement` (and its original signature) directly to the
+/// journal and the index, as someone with write access to the ledger directory could.
+fn inject(
+    f: &Fixture,
+    statement_bytes: &[u8],
+    signature: [u8; 64],
+    recorded_at: Option<u64>,
+) -> u64 {
+    let frames = journal_frames(&f.path("ledger/journal"));
+    let last = Record::decode(&frames.last().unwrap().1).unwrap();
+    let rec = Record {
+        seq: frames.len() as u64,
+        prev: leaf_hash(&frames.last().unwrap().1),
+        recorded_at_ms: recorded_at.unwrap_or(last.recorded_at_ms + 1),
+        statement: Statement::decode(statement_bytes).unwrap(),
+        statement_bytes: statement_bytes.to_vec(),
+        signature,
+    };
+    let mut recs: Vec<Vec<u8>> = frames.into_iter().map(|(_, b)| b).collect();
+    recs.push(rec.encode());
+    write_journal(&f.path("ledger/journal"), &recs);
+    let db = open_sled(&f.path("ledger/db"));
+    db.open_tree("records")
+        .unwrap()
+        .insert(rec.seq.to_be_bytes(), rec.encode())
+        .unwrap();
+    db.flush().unwrap();
+    rec.seq
+}
+
+fn finding_codes(v: &serde_json::Value) -> Vec<(String, Option<u64>)> {
+    v["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["code"].as_str().unwrap().to_owned(), x["seq"].as_u64()))
+        .collect()
+}
+
+#[test]
+fn a_replayed_transfer_is_refused_by_audit() {
+    let f = Fixture::new();
+    authorize(&f, "vault", "custodian");
+    let ex = json(&add_media_as(&f, "alice", "ex.bin"))["appended"][0]["seq"]
+        .as_u64()
+        .unwrap();
+    let t = json(&f.ok(&[
+        "transfer",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        "--exhibit",
+        &ex.to_string(),
+        "--to",
+        &key_id(&f, "vault"),
+        "--reason",
+        "r",
+        "--json",
+    ]))["appended"][0]["seq"]
+        .as_u64()
+        .unwrap();
+    f.ok(&[
+        "accept",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/vault.key"),
+        &t.to_string(),
+    ]);
+    f.ok(&[
+        "transfer",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/vault.key"),
+        "--exhibit",
+        &ex.to_string(),
+        "--to",
+        &key_id(&f, "alice"),
+        "--reason",
+        "back",
+    ]);
+    f.checkpoint();
+    // Replay alice's old hand-over, signature and all.
+    let old = Record::decode(&journal_frames(&f.path("ledger/journal"))[t as usize].1).unwrap();
+    let seq = inject(&f, &old.statement_bytes, old.signature, None);
+    let v = f.audit_json();
+    assert!(
+        finding_codes(&v).contains(&("unauthorized".into(), Some(seq))),
+        "{v:#}"
+    );
+    assert!(
+        v["report"]["findings"]
+            .to_string()
+            .contains("already record"),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn a_record_dated_in_the_future_is_flagged_and_stops_appends() {
+    let f = Fixture::with_records(1);
+    let alice = custody::keys::load_secret(&f.path("keys/alice.key")).unwrap();
+    let st = Statement {
+        claimed_at_ms: 1,
+        signer: alice.verifying_key().to_bytes(),
+        body: Body::Media(Media {
+            sha256: [3; 32],
+            size: 3,
+            name: None,
+            media_type: None,
+            description: None,
+        }),
+    };
+    let bytes = st.encode().unwrap();
+    let sig = custody::keys::sign(&alice, &signing_message(&bytes));
+    let seq = inject(&f, &bytes, sig, Some(253_402_300_799_000)); // 9999-12-31
+    let v = f.audit_json();
+    assert!(
+        finding_codes(&v).contains(&("future-dated".into(), Some(seq))),
+        "{v:#}"
+    );
+    {
+        // Make the index agree, as a careful forger would; appends must still refuse.
+        let db = open_sled(&f.path("ledger/db"));
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert(b"size", &(seq + 1).to_be_bytes()).unwrap();
+        meta.insert(
+            b"journal_len",
+            &std::fs::metadata(f.path("ledger/journal"))
+                .unwrap()
+                .len()
+                .to_be_bytes(),
+        )
+        .unwrap();
+        db.flush().unwrap();
+    }
+    assert_eq!(add_media_as(&f, "alice", "later.bin").code, 2);
+}
+
+#[test]
+fn an_altered_authority_index_is_caught_and_stops_trust() {
+    let f = Fixture::with_records(2);
+    {
+        let db = open_sled(&f.path("ledger/db"));
+        let t = db.open_tree("authority").unwrap();
+        // Drop the authorisation of alice (record 1) and list a testimony (record 2) instead.
+        t.remove(1u64.to_be_bytes()).unwrap();
+        t.insert(2u64.to_be_bytes(), &[]).unwrap();
+        db.flush().unwrap();
+    }
+    let v = f.audit_json();
+    let codes = finding_codes(&v);
+    assert!(
+        codes.contains(&("authority-index".into(), Some(1))),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&("authority-index".into(), Some(2))),
+        "{codes:?}"
+    );
+    let o = f.run(&["verify", "--ledger", &f.p("ledger"), "3"]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(
+        o.stdout.contains("[FAILED] ledger consistency"),
+        "{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn a_retired_key_can_later_be_found_compromised() {
+    let f = Fixture::new();
+    let seqs: Vec<u64> = (0..3)
+        .map(|i| {
+            json(&add_media_as(&f, "alice", &format!("r{i}.bin")))["appended"][0]["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    f.ok(&[
+        "key",
+        "revoke",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/ledger.key"),
+        &key_id(&f, "alice"),
+        "--reason",
+        "retired",
+    ]);
+    f.ok(&[
+        "key",
+        "revoke",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/ledger.key"),
+        &key_id(&f, "alice"),
+        "--reason",
+        "compromised",
+        "--effective",
+        &seqs[1].to_string(),
+    ]);
+    f.checkpoint();
+    assert_eq!(
+        f.run(&["verify", "--ledger", &f.p("ledger"), &seqs[0].to_string()])
+            .code,
+        0
+    );
+    for s in &seqs[1..] {
+        let o = f.run(&["verify", "--ledger", &f.p("ledger"), &s.to_string()]);
+        assert!(o.stdout.contains("SIGNED AFTER COMPROMISE"), "{}", o.stdout);
+    }
+    assert_eq!(add_media_as(&f, "alice", "after.bin").code, 2);
+}

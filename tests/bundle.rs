@@ -767,3 +767,75 @@ fn bundles_carry_the_custody_chain_and_authority_and_both_verifiers_check_them()
         ours.stdout
     );
 }
+
+#[test]
+fn text_or_media_attached_to_the_wrong_record_is_refused_by_both_verifiers() {
+    let f = fixture();
+    let original = members(&f.path("bundle.zip"));
+    let p = f.path("t.zip");
+    // Reveal "text" for the media exhibit (record 3), re-signed by the exporter.
+    let mut ms = original.clone();
+    let mut m: serde_json::Value = serde_json::from_slice(get(&mut ms, "manifest.json")).unwrap();
+    let ex = m["exhibits"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|e| e["seq"] == 3)
+        .unwrap();
+    ex["content"] = serde_json::json!({ "file": "content/3.txt", "salt": hex::encode([0u8; 32]) });
+    *get(&mut ms, "manifest.json") = serde_json::to_vec_pretty(&m).unwrap();
+    ms.push(("content/3.txt".into(), b"a made-up statement".to_vec()));
+    resign(&mut ms, &f.path("keys/alice.key"));
+    write_zip(&p, &ms);
+    expect(&f, &p, &[], 1, "content", "text on a media record");
+    // An exhibit with a member the format does not have.
+    let mut ms = original.clone();
+    let mut m: serde_json::Value = serde_json::from_slice(get(&mut ms, "manifest.json")).unwrap();
+    m["exhibits"][0]["verified_by_court"] = true.into();
+    *get(&mut ms, "manifest.json") = serde_json::to_vec_pretty(&m).unwrap();
+    resign(&mut ms, &f.path("keys/alice.key"));
+    write_zip(&p, &ms);
+    expect(&f, &p, &[], 1, "manifest", "unknown exhibit member");
+}
+
+#[test]
+fn a_pending_hand_over_to_a_receiver_who_signed_nothing_still_verifies() {
+    let f = fixture();
+    f.ok(&["key", "generate", "vault", "--dir", &f.p("keys")]);
+    f.ok(&[
+        "key",
+        "authorize",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/ledger.key"),
+        &f.p("keys/vault.pub"),
+        "--name",
+        "Vault",
+        "--role",
+        "custodian",
+    ]);
+    let vault: serde_json::Value = serde_json::from_str(
+        &f.ok(&["key", "show", &f.p("keys/vault.pub"), "--json"])
+            .stdout,
+    )
+    .unwrap();
+    f.ok(&[
+        "transfer",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        "--exhibit",
+        "3",
+        "--to",
+        vault["key_id"].as_str().unwrap(),
+        "--reason",
+        "storage",
+    ]);
+    f.checkpoint();
+    export(&f, "pending.zip", &["3"], &[]);
+    expect(&f, &f.path("pending.zip"), &[], 0, "", "pending hand-over");
+    let (ours, _) = verify_both(&f, &f.path("pending.zip"), &[]);
+    assert!(ours.stdout.contains("pending"), "{}", ours.stdout);
+}
