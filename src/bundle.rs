@@ -264,70 +264,46 @@ pub fn export<W: Write + Seek>(
             record_entry(ledger, seq, cp.size, &cp_text, &mut files, &mut public_keys)?;
         let mut content = None;
         let mut consent_override = None;
-        match &rec.statement.body {
-            Body::Testimony(t) => {
-                if !consent_allows_court(t.consent.as_deref()) {
-                    match &req.override_consent {
-                        Some(reason) => consent_override = Some(reason.clone()),
-                        None => {
-                            return Err(Error::Input(format!(
-                                "record {seq}: the witness's consent scope ({}) does not include court use; \
-                                 export it only with --override-consent REASON, and the reason will be recorded in the bundle",
-                                t.consent.as_deref().unwrap_or("none recorded")
-                            )));
-                        }
-                    }
-                }
-                let (salt, text) = ledger
-                    .store()
-                    .read_content(&t.commitment, t.content_len)?
-                    .ok_or_else(|| {
-                        Error::Damaged(format!("record {seq}: the testimony text is missing"))
-                    })?;
-                let file = format!("content/{seq}.txt");
-                content = Some(ContentInfo {
-                    file: file.clone(),
-                    salt: hex::encode(&salt),
-                });
-                files.insert(file, text);
-            }
+        // Text to reveal: a testimony's, or an amendment's new text under the consent of the
+        // testimony it amends.
+        let revealed = match &rec.statement.body {
+            Body::Testimony(t) => Some((t.commitment, t.content_len, t.consent.clone())),
+            Body::Amend(am) => am.content.map(|(c, len)| {
+                let consent = match ledger.statement(am.target).map(|st| st.body) {
+                    Some(Body::Testimony(t)) => t.consent,
+                    _ => None,
+                };
+                (c, len, consent)
+            }),
             Body::Media(m) => {
                 media_by_hash.insert(m.sha256, exhibits.len());
+                None
             }
-            Body::Amend(am) => {
-                if let Some((commitment, len)) = am.content {
-                    // The new text of a testimony is revealed under the target's consent.
-                    let consent = match ledger.statement(am.target).map(|st| st.body) {
-                        Some(Body::Testimony(t)) => t.consent,
-                        _ => None,
-                    };
-                    if !consent_allows_court(consent.as_deref()) {
-                        match &req.override_consent {
-                            Some(reason) => consent_override = Some(reason.clone()),
-                            None => {
-                                return Err(Error::Input(format!(
-                                    "record {seq} amends testimony {} whose consent scope does not include court use; use --override-consent REASON",
-                                    am.target
-                                )));
-                            }
-                        }
+            _ => None,
+        };
+        if let Some((commitment, len, consent)) = revealed {
+            if !consent_allows_court(consent.as_deref()) {
+                match &req.override_consent {
+                    Some(reason) => consent_override = Some(reason.clone()),
+                    None => {
+                        return Err(Error::Input(format!(
+                            "record {seq}: the witness's consent scope ({}) does not include court use; \
+                             export it only with --override-consent REASON, and the reason will be recorded in the bundle",
+                            consent.as_deref().unwrap_or("none recorded")
+                        )));
                     }
-                    let (salt, text) =
-                        ledger
-                            .store()
-                            .read_content(&commitment, len)?
-                            .ok_or_else(|| {
-                                Error::Damaged(format!("record {seq}: the amended text is missing"))
-                            })?;
-                    let file = format!("content/{seq}.txt");
-                    content = Some(ContentInfo {
-                        file: file.clone(),
-                        salt: hex::encode(&salt),
-                    });
-                    files.insert(file, text);
                 }
             }
-            _ => {}
+            let (salt, text) = ledger
+                .store()
+                .read_content(&commitment, len)?
+                .ok_or_else(|| Error::Damaged(format!("record {seq}: the text is missing")))?;
+            let file = format!("content/{seq}.txt");
+            content = Some(ContentInfo {
+                file: file.clone(),
+                salt: hex::encode(&salt),
+            });
+            files.insert(file, text);
         }
         exhibits.push(Exhibit {
             entry,

@@ -3,7 +3,9 @@
 //! erase what they correct.
 
 use super::LedgerArgs;
-use super::util::{KeyArgs, now_ms, open, open_write, print_json, resolve_key, verdict};
+use super::util::{
+    KeyArgs, now_ms, open, open_write, print_appended, print_json, resolve_key, verdict,
+};
 use anyhow::Context;
 use clap::Args;
 use custody::keys;
@@ -89,21 +91,6 @@ pub struct AmendArgs {
     json: bool,
 }
 
-fn done(json: bool, out: &[custody::ledger::Appended], what: &str) -> anyhow::Result<()> {
-    if json {
-        print_json(&serde_json::json!({ "appended": out }))?;
-    } else {
-        println!("{what}");
-        for r in out {
-            println!(
-                "appended record {} ({}) leaf {}",
-                r.seq, r.kind, r.leaf_hash
-            );
-        }
-    }
-    Ok(())
-}
-
 pub fn exec_transfer(a: TransferArgs) -> anyhow::Result<ExitCode> {
     let key = a.key.load()?;
     let mut l = open_write(&a.ledger)?;
@@ -120,7 +107,7 @@ pub fn exec_transfer(a: TransferArgs) -> anyhow::Result<ExitCode> {
         now,
         now,
     )?;
-    done(
+    print_appended(
         a.json,
         &out,
         &format!(
@@ -146,7 +133,7 @@ pub fn exec_accept(a: AcceptArgs) -> anyhow::Result<ExitCode> {
         now,
         now,
     )?;
-    done(a.json, &out, &format!("transfer {} accepted", a.transfer))?;
+    print_appended(a.json, &out, &format!("transfer {} accepted", a.transfer))?;
     l.close()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -242,7 +229,7 @@ pub fn exec_amend(a: AmendArgs) -> anyhow::Result<ExitCode> {
         description: a.description,
     };
     let out = l.add_amendment(&key, input, now, now)?;
-    done(
+    print_appended(
         a.json,
         std::slice::from_ref(&out),
         &format!("record {} amended; the original stays", a.seq),

@@ -1,7 +1,9 @@
 //! `custody key ...`: generate, show, protect, authorise, revoke, rotate and list keys.
 
 use super::LedgerArgs;
-use super::util::{KeyArgs, now_ms, open, open_write, print_json, read_passphrase, resolve_key};
+use super::util::{
+    KeyArgs, now_ms, open, open_write, print_appended, print_json, read_passphrase, resolve_key,
+};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use custody::record::{Body, Effective, RevokeReason, Role};
@@ -298,7 +300,7 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
                 now,
                 now,
             )?;
-            report(
+            print_appended(
                 json,
                 &out,
                 &format!(
@@ -345,7 +347,7 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
                 now,
                 now,
             )?;
-            report(
+            print_appended(
                 json,
                 &out,
                 &format!(
@@ -397,7 +399,7 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
                 now,
                 now,
             )?;
-            report(
+            print_appended(
                 json,
                 &out,
                 &format!(
@@ -468,21 +470,6 @@ fn parse_effective(e: &str) -> anyhow::Result<Effective> {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0),
     ))
-}
-
-fn report(json: bool, out: &[custody::ledger::Appended], what: &str) -> anyhow::Result<()> {
-    if json {
-        print_json(&serde_json::json!({ "appended": out }))?;
-    } else {
-        println!("{what}");
-        for r in out {
-            println!(
-                "appended record {} ({}) leaf {}",
-                r.seq, r.kind, r.leaf_hash
-            );
-        }
-    }
-    Ok(())
 }
 
 fn stem(p: &Path) -> String {

@@ -156,3 +156,23 @@ pub fn resolve_key(ledger: &Ledger, id: &str) -> anyhow::Result<[u8; 32]> {
         _ => anyhow::bail!("'{id}' matches several keys; give the full fingerprint"),
     }
 }
+
+/// Acknowledges appended records: a sentence and one line per record, or JSON.
+pub fn print_appended(
+    json: bool,
+    out: &[custody::ledger::Appended],
+    what: &str,
+) -> anyhow::Result<()> {
+    if json {
+        print_json(&serde_json::json!({ "appended": out }))?;
+    } else {
+        println!("{what}");
+        for r in out {
+            println!(
+                "appended record {} ({}) leaf {}",
+                r.seq, r.kind, r.leaf_hash
+            );
+        }
+    }
+    Ok(())
+}
