@@ -49,6 +49,32 @@ fn describe(kind: &str, body: &serde_json::Value) -> String {
             field(body, "size").unwrap_or_default(),
             field(body, "sha256").unwrap_or_default()
         ),
+        "authorize" => format!(
+            "Key {} authorised for {} as {}",
+            field(body, "key_id").unwrap_or_default(),
+            field(body, "name").unwrap_or_default(),
+            field(body, "role").unwrap_or_default()
+        ),
+        "revoke" => format!(
+            "Key {} revoked ({})",
+            field(body, "key_id").unwrap_or_default(),
+            field(body, "reason").unwrap_or_default()
+        ),
+        "transfer" => format!(
+            "Exhibit {} handed to key {}: {}",
+            field(body, "exhibit").unwrap_or_default(),
+            field(body, "to_key_id").unwrap_or_default(),
+            field(body, "reason").unwrap_or_default()
+        ),
+        "accept" => format!(
+            "Hand-over {} accepted by its receiver",
+            field(body, "transfer").unwrap_or_default()
+        ),
+        "amend" => format!(
+            "Correction of record {}: {}",
+            field(body, "target").unwrap_or_default(),
+            field(body, "reason").unwrap_or_default()
+        ),
         _ => format!(
             "Ledger creation record for {}",
             field(body, "origin").unwrap_or_default()
@@ -96,6 +122,17 @@ as signed by the ledger key <code>{}</code> in a checkpoint covering its first {
                 .unwrap_or_default(),
             esc(&e.signer_key_id),
             esc(&e.claimed_at),
+            esc(&e.recorded_at)
+        );
+    }
+    h.push_str("</table>\n<h2>Who signed, and who held the exhibits</h2>\n<p>These records of the same ledger, each with its own proof in the bundle, show that every signer was authorised when it signed, and every hand-over of an exhibit, signed by the holder and countersigned by the receiver.</p>\n<table><tr><th>Record</th><th>What it says</th><th>Signed by</th><th>Recorded</th></tr>\n");
+    for e in &m.supporting {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>key <code>{}</code></td><td>{}</td></tr>",
+            e.seq,
+            esc(&describe(&e.kind, &e.body)),
+            esc(&e.signer_key_id),
             esc(&e.recorded_at)
         );
     }
