@@ -47,9 +47,16 @@ fn two_writers_with_wait_both_finish_with_contiguous_records() {
     );
     // An audit while they run waits its turn and sees a consistent ledger.
     let audit = spawn(&f, &["audit", "--ledger", &l, "--wait"]);
+    // Collect each child's output on its own thread: a writer blocked on a full stdout pipe
+    // while holding the ledger would otherwise stall the others.
+    let waiters: Vec<_> = [w1, w2]
+        .into_iter()
+        .map(|w| std::thread::spawn(move || w.wait_with_output().unwrap()))
+        .collect();
+    let audit = std::thread::spawn(move || audit.wait_with_output().unwrap());
     let mut seqs = Vec::new();
-    for w in [w1, w2] {
-        let out = w.wait_with_output().unwrap();
+    for w in waiters {
+        let out = w.join().unwrap();
         assert!(
             out.status.success(),
             "{}",
@@ -69,7 +76,7 @@ fn two_writers_with_wait_both_finish_with_contiguous_records() {
         );
         seqs.extend(s);
     }
-    let a = audit.wait_with_output().unwrap();
+    let a = audit.join().unwrap();
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stdout));
     seqs.sort_unstable();
     assert_eq!(seqs, (base..base + 1000).collect::<Vec<_>>());
