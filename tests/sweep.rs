@@ -88,7 +88,9 @@ fn sweep(n: usize, stride: usize) -> Tally {
     let dir = tempfile::tempdir().unwrap();
     let built = build(dir.path(), n);
     built.close().unwrap();
-    let l = Ledger::open(&dir.path().join("ledger"), LockWait::No, Access::Read).unwrap();
+    // Wait for the lock: a child process that another test thread forks at this moment can
+    // hold a copy of the just-closed lock descriptor until it execs.
+    let l = Ledger::open(&dir.path().join("ledger"), LockWait::Yes, Access::Read).unwrap();
     assert!(!detected(&l), "the clean ledger of {n} must audit clean");
     let bits = n <= 2;
     let mut t = Tally {
