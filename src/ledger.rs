@@ -566,7 +566,9 @@ impl Ledger {
                 "{d}; move the db directory aside and run `custody recover` again to rebuild it from the journal"
             )));
         }
-        let restored = ledger.store.restore_checkpoints()?;
+        let restored = ledger
+            .store
+            .restore_checkpoints(&ledger.origin, &ledger.ledger_key)?;
         if restored > 0 {
             done.push(format!(
                 "restored {restored} signed checkpoint(s) from the checkpoints file"

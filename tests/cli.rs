@@ -504,3 +504,22 @@ fn recover_rebuilds_a_deleted_or_damaged_index_and_audit_passes() {
         assert_eq!(o.code, 0, "{damage}: {}", o.all());
     }
 }
+
+#[test]
+fn a_torn_checkpoints_file_is_mended_by_the_next_checkpoint() {
+    let f = Fixture::with_records(2);
+    let mut bytes = std::fs::read(f.path("ledger/checkpoints")).unwrap();
+    let whole = bytes.len();
+    bytes.extend_from_slice(&[0, 0, 1, 0, b'e', b'x']); // a crash while writing an entry
+    std::fs::write(f.path("ledger/checkpoints"), &bytes).unwrap();
+    f.media("more.bin", b"more");
+    f.checkpoint();
+    let after = std::fs::read(f.path("ledger/checkpoints")).unwrap();
+    assert_eq!(&after[..whole], &bytes[..whole], "whole entries are kept");
+    assert_eq!(f.audit().code, 0, "{}", f.audit().all());
+    // And a rebuilt index gets every signed checkpoint back.
+    std::fs::remove_dir_all(f.path("ledger/db")).unwrap();
+    let r = f.ok(&["recover", "--ledger", &f.p("ledger")]).stdout;
+    assert!(r.contains("restored 3 signed checkpoint"), "{r}");
+    assert_eq!(f.audit().code, 0);
+}

@@ -108,7 +108,18 @@ pub fn read_passphrase(
         move |source| KeyError::Io { path, source }
     };
     let text = match file {
-        Some(f) => zeroize::Zeroizing::new(std::fs::read_to_string(f).map_err(io(f))?),
+        Some(f) => {
+            // A passphrase file is a line of text: refuse anything large.
+            let len = std::fs::metadata(f).map_err(io(f))?.len();
+            if len > 4096 {
+                return Err(KeyError::WrongKind {
+                    path: f.to_owned(),
+                    found: format!("{len} bytes is not a passphrase file"),
+                    hint: "put the passphrase on the first line of a small text file",
+                });
+            }
+            zeroize::Zeroizing::new(std::fs::read_to_string(f).map_err(io(f))?)
+        }
         None if std::io::stdin().is_terminal() => {
             zeroize::Zeroizing::new(rpassword::prompt_password(prompt).map_err(io(key))?)
         }
@@ -133,7 +144,8 @@ pub fn read_passphrase(
 /// public key file.
 pub fn resolve_key(ledger: &Ledger, id: &str) -> anyhow::Result<[u8; 32]> {
     let p = std::path::Path::new(id);
-    if p.is_file() {
+    // Only a path that looks like one is read as a key file, never a bare key ID.
+    if (id.ends_with(".pub") || id.contains('/')) && p.is_file() {
         return Ok(custody::keys::load_public(p)?.to_bytes());
     }
     let want = id.trim().to_ascii_lowercase();

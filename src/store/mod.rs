@@ -443,19 +443,48 @@ impl Store {
     pub fn put_checkpoint(&self, size: u64, signed: &str) -> Result<()> {
         // The file is durable (fsync'd), so a rebuilt index gets its checkpoints back.
         let path = self.dir.join(names::CHECKPOINTS);
+        let created = !path.exists();
         let mut f = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(io(&path))?;
+        // A torn last entry (a crash while signing) is cut off, so entries stay framed.
+        let whole = self.checkpoint_file_whole_len()?;
+        if f.metadata().map_err(io(&path))?.len() != whole {
+            f.set_len(whole).map_err(io(&path))?;
+        }
         let mut frame = (signed.len() as u32).to_be_bytes().to_vec();
         frame.extend_from_slice(signed.as_bytes());
         f.write_all(&frame).map_err(io(&path))?;
         f.sync_data().map_err(io(&path))?;
+        if created {
+            fsync_dir(&self.dir)?;
+        }
         self.checkpoints
             .insert(size.to_be_bytes(), signed.as_bytes())
             .map_err(self.e())?;
         Ok(())
+    }
+
+    /// Length of the checkpoints file's whole entries (a torn last entry excluded).
+    fn checkpoint_file_whole_len(&self) -> Result<u64> {
+        let path = self.dir.join(names::CHECKPOINTS);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        let mut i = 0usize;
+        while i + 4 <= bytes.len() {
+            let len =
+                u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize;
+            if i + 4 + len > bytes.len() {
+                break;
+            }
+            i += 4 + len;
+        }
+        Ok(i as u64)
     }
 
     /// The signed checkpoints kept in the checkpoints file (oldest first); a torn last
@@ -484,16 +513,23 @@ impl Store {
     /// Puts checkpoints from the checkpoints file back into the index (after a rebuild);
     /// returns how many were missing. Each is stored under the size it states; `audit`
     /// checks their signatures and roots.
-    pub fn restore_checkpoints(&self) -> Result<usize> {
+    pub fn restore_checkpoints(&self, origin: &str, ledger_key: &[u8; 32]) -> Result<usize> {
         let mut n = 0;
         for text in self.checkpoint_file_entries()? {
-            let size = text.split('\n').nth(1).and_then(|l| l.parse::<u64>().ok());
-            if let Some(size) = size
-                && self
-                    .checkpoints
-                    .insert(size.to_be_bytes(), text.as_bytes())
-                    .map_err(self.e())?
-                    .is_none()
+            // Only checkpoints the ledger key signed, each under the size it states, and
+            // never over one the index already holds.
+            let Ok(cp) = crate::checkpoint::open_checkpoint(&text, origin, ledger_key) else {
+                continue;
+            };
+            if self
+                .checkpoints
+                .compare_and_swap(
+                    cp.size.to_be_bytes(),
+                    None as Option<&[u8]>,
+                    Some(text.as_bytes()),
+                )
+                .map_err(self.e())?
+                .is_ok()
             {
                 n += 1;
             }
