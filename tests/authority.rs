@@ -101,10 +101,8 @@ fn a_record_by_an_unauthorised_key_written_into_the_store_directly_is_flagged_by
     let f = Fixture::with_records(2);
     f.ok(&["key", "generate", "mallory", "--dir", &f.p("keys")]);
     let mallory = custody::keys::load_secret(&f.path("keys/mallory.key")).unwrap();
-    let frames = journal_frames(&f.path("ledger/journal"));
-    let last = Record::decode(&frames.last().unwrap().1).unwrap();
     let statement = Statement {
-        claimed_at_ms: last.recorded_at_ms,
+        claimed_at_ms: 1,
         signer: mallory.verifying_key().to_bytes(),
         body: Body::Media(Media {
             sha256: [7; 32],
@@ -115,25 +113,12 @@ fn a_record_by_an_unauthorised_key_written_into_the_store_directly_is_flagged_by
         }),
     };
     let bytes = statement.encode().unwrap();
-    let rec = Record {
-        seq: frames.len() as u64,
-        prev: leaf_hash(&frames.last().unwrap().1),
-        recorded_at_ms: last.recorded_at_ms + 1,
-        signature: custody::keys::sign(&mallory, &signing_message(&bytes)),
-        statement_bytes: bytes,
-        statement,
-    };
-    let mut recs: Vec<Vec<u8>> = frames.into_iter().map(|(_, b)| b).collect();
-    recs.push(rec.encode());
-    write_journal(&f.path("ledger/journal"), &recs);
-    {
-        let db = open_sled(&f.path("ledger/db"));
-        db.open_tree("records")
-            .unwrap()
-            .insert(rec.seq.to_be_bytes(), rec.encode())
-            .unwrap();
-        db.flush().unwrap();
-    }
+    let seq = inject(
+        &f,
+        &bytes,
+        custody::keys::sign(&mallory, &signing_message(&bytes)),
+        None,
+    );
     let v = f.audit_json();
     assert_eq!(v["passed"], false);
     let unauthorized: Vec<&serde_json::Value> = v["report"]["findings"]
@@ -143,7 +128,7 @@ fn a_record_by_an_unauthorised_key_written_into_the_store_directly_is_flagged_by
         .filter(|x| x["code"] == "unauthorized")
         .collect();
     assert_eq!(unauthorized.len(), 1, "{v:#}");
-    assert_eq!(unauthorized[0]["seq"], rec.seq);
+    assert_eq!(unauthorized[0]["seq"], seq);
     // The writing path will not index it either.
     let o = f.run(&["recover", "--ledger", &f.p("ledger")]);
     assert!(
