@@ -32,7 +32,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate or inspect Ed25519 keys.
+    /// Generate, show and protect keys; authorise, revoke, rotate and list the ledger's keys.
     #[command(subcommand)]
     Key(key::KeyCommand),
     /// Create a ledger: record 0 names the origin and the ledger key, which signs checkpoints.
