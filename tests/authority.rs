@@ -8,30 +8,6 @@ fn json(o: &Output) -> serde_json::Value {
     serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.all()))
 }
 
-fn key_id(f: &Fixture, name: &str) -> String {
-    json(&f.ok(&["key", "show", &f.p(&format!("keys/{name}.pub")), "--json"]))["key_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn authorize(f: &Fixture, name: &str, role: &str) {
-    f.ok(&["key", "generate", name, "--dir", &f.p("keys")]);
-    f.ok(&[
-        "key",
-        "authorize",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        &f.p(&format!("keys/{name}.pub")),
-        "--name",
-        name,
-        "--role",
-        role,
-    ]);
-}
-
 fn add_media_as(f: &Fixture, key: &str, file: &str) -> Output {
     let p = f.path(file);
     if !p.exists() {
@@ -53,19 +29,9 @@ fn add_media_as(f: &Fixture, key: &str, file: &str) -> Output {
 fn unauthorised_revoked_and_wrong_role_signers_are_refused_without_changing_anything() {
     let f = Fixture::new();
     f.ok(&["key", "generate", "stranger", "--dir", &f.p("keys")]);
-    authorize(&f, "auditor1", "auditor");
-    authorize(&f, "bob", "investigator");
-    f.ok(&[
-        "key",
-        "revoke",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        &key_id(&f, "bob"),
-        "--reason",
-        "retired",
-    ]);
+    f.add_key("auditor1", "auditor");
+    f.add_key("bob", "investigator");
+    f.revoke("bob", "retired", None);
     for (key, expect) in [
         ("stranger", "not authorised in this ledger"),
         ("auditor1", "has the role auditor"),
@@ -151,19 +117,7 @@ fn compromise_marks_exactly_the_records_from_the_effective_point() {
     f.checkpoint();
     // Alice's laptop was stolen after her third record.
     let effective = seqs[3];
-    f.ok(&[
-        "key",
-        "revoke",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        &key_id(&f, "alice"),
-        "--reason",
-        "compromised",
-        "--effective",
-        &effective.to_string(),
-    ]);
+    f.revoke("alice", "compromised", Some(&effective.to_string()));
     f.checkpoint();
     for &s in &seqs {
         let o = f.run(&["verify", "--ledger", &f.p("ledger"), &s.to_string()]);
@@ -216,7 +170,7 @@ fn rotation_authorises_the_new_key_and_retires_the_old_one_keeping_old_records_v
         "--key",
         &f.p("keys/ledger.key"),
         "--old",
-        &key_id(&f, "alice"),
+        &f.key_id("alice"),
         "--new",
         &f.p("keys/alice2.pub"),
         "--json",
@@ -362,9 +316,9 @@ fn protected_keys_round_trip_refuse_a_wrong_passphrase_and_open_in_openssl() {
 #[test]
 fn a_chain_of_three_hand_overs_and_every_broken_link() {
     let f = Fixture::new();
-    authorize(&f, "cust1", "custodian");
-    authorize(&f, "cust2", "custodian");
-    authorize(&f, "clerk", "auditor");
+    f.add_key("cust1", "custodian");
+    f.add_key("cust2", "custodian");
+    f.add_key("clerk", "auditor");
     let ex = json(&add_media_as(&f, "alice", "exhibit.mp4"))["appended"][0]["seq"]
         .as_u64()
         .unwrap();
@@ -378,7 +332,7 @@ fn a_chain_of_three_hand_overs_and_every_broken_link() {
             "--exhibit",
             &ex.to_string(),
             "--to",
-            &key_id(&f, to),
+            &f.key_id(to),
             "--reason",
             "to the evidence room",
             "--json",
@@ -427,7 +381,7 @@ fn a_chain_of_three_hand_overs_and_every_broken_link() {
         .collect();
     let ids: Vec<String> = ["alice", "cust1", "cust2", "clerk"]
         .iter()
-        .map(|k| key_id(&f, k))
+        .map(|k| f.key_id(k))
         .collect();
     assert_eq!(holders, ids);
     assert_eq!(h["history"]["pending"]["transfer"], t4);
@@ -481,7 +435,7 @@ fn amendments_keep_every_version_and_verify() {
         .as_u64()
         .unwrap();
     // Someone else cannot amend it; a description does not apply to testimony.
-    authorize(&f, "bob", "investigator");
+    f.add_key("bob", "investigator");
     let o = f.run(&[
         "amend",
         "--ledger",
@@ -557,7 +511,7 @@ fn finding_codes(v: &serde_json::Value) -> Vec<(String, Option<u64>)> {
 #[test]
 fn a_replayed_transfer_is_refused_by_audit() {
     let f = Fixture::new();
-    authorize(&f, "vault", "custodian");
+    f.add_key("vault", "custodian");
     let ex = json(&add_media_as(&f, "alice", "ex.bin"))["appended"][0]["seq"]
         .as_u64()
         .unwrap();
@@ -570,7 +524,7 @@ fn a_replayed_transfer_is_refused_by_audit() {
         "--exhibit",
         &ex.to_string(),
         "--to",
-        &key_id(&f, "vault"),
+        &f.key_id("vault"),
         "--reason",
         "r",
         "--json",
@@ -594,7 +548,7 @@ fn a_replayed_transfer_is_refused_by_audit() {
         "--exhibit",
         &ex.to_string(),
         "--to",
-        &key_id(&f, "alice"),
+        &f.key_id("alice"),
         "--reason",
         "back",
     ]);
@@ -696,30 +650,8 @@ fn a_retired_key_can_later_be_found_compromised() {
                 .unwrap()
         })
         .collect();
-    f.ok(&[
-        "key",
-        "revoke",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        &key_id(&f, "alice"),
-        "--reason",
-        "retired",
-    ]);
-    f.ok(&[
-        "key",
-        "revoke",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        &key_id(&f, "alice"),
-        "--reason",
-        "compromised",
-        "--effective",
-        &seqs[1].to_string(),
-    ]);
+    f.revoke("alice", "retired", None);
+    f.revoke("alice", "compromised", Some(&seqs[1].to_string()));
     f.checkpoint();
     assert_eq!(
         f.run(&["verify", "--ledger", &f.p("ledger"), &seqs[0].to_string()])

@@ -649,20 +649,7 @@ fn export_is_deterministic_and_respects_consent() {
 fn bundles_carry_the_custody_chain_and_authority_and_both_verifiers_check_them() {
     let f = fixture();
     // Hand the clip (record 3) to a custodian, who accepts.
-    f.ok(&["key", "generate", "vault", "--dir", &f.p("keys")]);
-    f.ok(&[
-        "key",
-        "authorize",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        &f.p("keys/vault.pub"),
-        "--name",
-        "Evidence vault",
-        "--role",
-        "custodian",
-    ]);
+    f.add_key("vault", "custodian");
     let vault: serde_json::Value = serde_json::from_str(
         &f.ok(&["key", "show", &f.p("keys/vault.pub"), "--json"])
             .stdout,
@@ -730,24 +717,7 @@ fn bundles_carry_the_custody_chain_and_authority_and_both_verifiers_check_them()
     assert!(line.contains(vault["key_id"].as_str().unwrap()), "{line}");
 
     // Alice's key is then found to have been compromised from record 3 on.
-    let alice: serde_json::Value = serde_json::from_str(
-        &f.ok(&["key", "show", &f.p("keys/alice.pub"), "--json"])
-            .stdout,
-    )
-    .unwrap();
-    f.ok(&[
-        "key",
-        "revoke",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        alice["key_id"].as_str().unwrap(),
-        "--reason",
-        "compromised",
-        "--effective",
-        "3",
-    ]);
+    f.revoke("alice", "compromised", Some("3"));
     f.checkpoint();
     let o = f.run(&["verify", "--ledger", &f.p("ledger"), "3"]);
     assert!(o.stdout.contains("SIGNED AFTER COMPROMISE"), "{}", o.stdout);
@@ -801,20 +771,7 @@ fn text_or_media_attached_to_the_wrong_record_is_refused_by_both_verifiers() {
 #[test]
 fn a_pending_hand_over_to_a_receiver_who_signed_nothing_still_verifies() {
     let f = fixture();
-    f.ok(&["key", "generate", "vault", "--dir", &f.p("keys")]);
-    f.ok(&[
-        "key",
-        "authorize",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        &f.p("keys/vault.pub"),
-        "--name",
-        "Vault",
-        "--role",
-        "custodian",
-    ]);
+    f.add_key("vault", "custodian");
     let vault: serde_json::Value = serde_json::from_str(
         &f.ok(&["key", "show", &f.p("keys/vault.pub"), "--json"])
             .stdout,

@@ -67,6 +67,62 @@ impl Fixture {
         ]);
     }
 
+    /// The key ID of `keys/NAME.pub`, as `custody key show` prints it.
+    pub fn key_id(&self, name: &str) -> String {
+        let o = self.ok(&[
+            "key",
+            "show",
+            &self.p(&format!("keys/{name}.pub")),
+            "--json",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+        v["key_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Generates `keys/NAME.key` and has the ledger key authorise it for `role`, under the
+    /// holder name `name`.
+    pub fn add_key(&self, name: &str, role: &str) {
+        self.ok(&["key", "generate", name, "--dir", &self.p("keys")]);
+        self.ok(&[
+            "key",
+            "authorize",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/ledger.key"),
+            &self.p(&format!("keys/{name}.pub")),
+            "--name",
+            name,
+            "--role",
+            role,
+        ]);
+    }
+
+    /// Has the ledger key revoke `keys/NAME.pub` for `reason`, from `effective` if given.
+    pub fn revoke(&self, name: &str, reason: &str, effective: Option<&str>) {
+        let id = self.key_id(name);
+        let mut args = vec![
+            "key",
+            "revoke",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/ledger.key"),
+            id.as_str(),
+            "--reason",
+            reason,
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<String>>();
+        if let Some(e) = effective {
+            args.push("--effective".into());
+            args.push(e.into());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.ok(&args);
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
