@@ -3,6 +3,7 @@
 //! end-to-end numbers against the machine's limits come from scripts/bench.sh.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use custody::keys::{VerifyMode, verify_many};
 use custody::ledger::sign_statement;
 use custody::merkle::{Frontier, MemoryTree, inclusion_proof, verify_inclusion_proof};
 use custody::record::{Body, Media, Record, leaf_hash, sha256_stream, signing_message};
@@ -35,6 +36,26 @@ fn crypto(c: &mut Criterion) {
             .unwrap()
         })
     });
+    // 1,024 statements by 4 signers, as an audit chunk holds them.
+    let keys4: Vec<_> = (1..=4u8)
+        .map(|i| ed25519_dalek::SigningKey::from_bytes(&[i; 32]))
+        .collect();
+    let signed: Vec<_> = (0..1024u64)
+        .map(|i| sign_statement(&keys4[i as usize % 4], statement_body(i), 1).unwrap())
+        .collect();
+    let publics: Vec<[u8; 32]> = keys4.iter().map(|k| k.verifying_key().to_bytes()).collect();
+    let messages: Vec<Vec<u8>> = signed.iter().map(|s| signing_message(&s.bytes)).collect();
+    let items: Vec<_> = (0..1024)
+        .map(|i| (&publics[i % 4], &messages[i], &signed[i].signature))
+        .collect();
+    let mut g = c.benchmark_group("verify 1024 signatures, all cores");
+    g.throughput(Throughput::Elements(1024));
+    for mode in [VerifyMode::Strict, VerifyMode::Batch] {
+        g.bench_function(format!("{mode:?}"), |b| {
+            b.iter(|| verify_many(black_box(&items), mode))
+        });
+    }
+    g.finish();
     let mut g = c.benchmark_group("sha256");
     let data = vec![0x5au8; 8 << 20];
     g.throughput(Throughput::Bytes(data.len() as u64));

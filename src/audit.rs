@@ -11,11 +11,11 @@
 use crate::Hash;
 use crate::checkpoint::{Checkpoint, CheckpointError, claimed_origin, open_checkpoint};
 use crate::error::{Error, Result};
-use crate::keys;
+use crate::keys::{self, VerifyMode};
 use crate::ledger::Ledger;
 use crate::merkle::{self, Frontier, HashReader};
 use crate::record::{self, Body, Record, leaf_hash};
-use crate::store::journal::{MAGIC, ScanEnd};
+use crate::store::journal::{Frame, MAGIC, ScanEnd};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,6 +65,8 @@ pub struct AuditReport {
     pub records: u64,
     /// Signatures checked.
     pub signatures_checked: u64,
+    /// How they were checked: "batch" or "strict" (SPEC.md section 1).
+    pub signature_mode: &'static str,
     /// Stored checkpoints whose signature and root were checked.
     pub checkpoints_checked: u64,
     /// Size of the latest checkpoint that verified.
@@ -110,6 +112,7 @@ impl Auditor<'_> {
 pub fn audit(
     ledger: &Ledger,
     against: &[SavedCheckpoint],
+    mode: VerifyMode,
     mut progress: impl FnMut(u64),
 ) -> Result<AuditReport> {
     let store = ledger.store();
@@ -243,140 +246,148 @@ pub fn audit(
     let mut authority = crate::authority::Authority::new();
     let mut frames = store.journal().frames_from(MAGIC.len() as u64)?;
     let mut sled_records = store.records_iter().peekable();
+    // A pipeline: while one chunk's records go through the order-dependent checks and
+    // the index, the next chunk is decoded and its signatures verified on the other cores.
+    let mut pending: Option<(Vec<Frame>, Vec<Decoded>)> = None;
     loop {
         let mut chunk = Vec::with_capacity(CHUNK);
         for f in frames.by_ref().take(CHUNK) {
             chunk.push(f?);
         }
-        if chunk.is_empty() {
+        if chunk.is_empty() && pending.is_none() {
             break;
         }
-        // Decode and check signatures in parallel; order-dependent checks follow.
-        let decoded: Vec<(Result<Record, String>, Option<String>)> = chunk
-            .par_iter()
-            .map(|f| match Record::decode(&f.bytes) {
-                Err(e) => (Err(e.to_string()), None),
-                Ok(r) => {
-                    let sig = keys::verify_strict(
-                        &r.statement.signer,
-                        &record::signing_message(&r.statement_bytes),
-                        &r.signature,
-                    )
-                    .err()
-                    .map(|e| format!("{e} (signer key {})", keys::short_id(&r.statement.signer)));
-                    (Ok(r), sig)
-                }
-            })
-            .collect();
-        for (frame, (rec, sig_err)) in chunk.iter().zip(decoded) {
-            let leaf = leaf_hash(&frame.bytes);
-            if !frame.intact() {
-                a.find(
-                    Some(seq),
-                    "journal-frame",
-                    format!(
-                        "journal frame at byte {} holds bytes hashing to {}, but its trailer says {}",
-                        frame.offset,
-                        hex::encode(leaf),
-                        hex::encode(frame.stored_leaf)
-                    ),
-                );
-            }
-            // Sled's copy of the same record.
-            loop {
-                match sled_records.peek() {
-                    Some(Ok((k, _))) if k.as_slice() < seq.to_be_bytes().as_slice() => {
+        let (next, checked) = rayon::join(
+            || decode_and_verify(&chunk, mode),
+            || -> Result<()> {
+                let Some((chunk, decoded)) = pending.take() else {
+                    return Ok(());
+                };
+                for (frame, (rec, sig_err)) in chunk.iter().zip(decoded) {
+                    let leaf = leaf_hash(&frame.bytes);
+                    if !frame.intact() {
                         a.find(
                             Some(seq),
-                            "index-extra",
+                            "journal-frame",
                             format!(
-                                "the index holds an unexpected record key {}",
-                                hex::encode(k)
-                            ),
-                        );
-                        sled_records.next();
-                    }
-                    _ => break,
-                }
-            }
-            match sled_records.peek() {
-                Some(Ok((k, v))) if k.as_slice() == seq.to_be_bytes().as_slice() => {
-                    if v != &frame.bytes {
-                        a.find(
-                            Some(seq),
-                            "journal-index-mismatch",
-                            format!(
-                                "record {seq} differs between the journal (hash {}) and the index (hash {})",
+                                "journal frame at byte {} holds bytes hashing to {}, but its trailer says {}",
+                                frame.offset,
                                 hex::encode(leaf),
-                                hex::encode(leaf_hash(v))
+                                hex::encode(frame.stored_leaf)
                             ),
                         );
                     }
-                    sled_records.next();
-                }
-                Some(Err(_)) => {
-                    if let Some(Err(e)) = sled_records.next() {
-                        return Err(e);
-                    }
-                }
-                _ => a.find(
-                    Some(seq),
-                    "index-missing",
-                    format!("record {seq} is in the journal but missing from the index (an append interrupted before it was acknowledged is indexed by `custody recover`)"),
-                ),
-            }
-            match rec {
-                Err(e) => a.find(
-                    Some(seq),
-                    "decode",
-                    format!("record {seq} does not decode: {e}"),
-                ),
-                Ok(r) => {
-                    signatures += 1;
-                    if let Some(e) = sig_err {
-                        a.find(Some(seq), "signature", format!("record {seq}: {e}"));
-                    }
-                    a.check_record(seq, &r, &leaf, &prev_leaf, prev_time, &origin, &ledger_key);
-                    match &r.statement.body {
-                        Body::Media(_) => media_records += 1,
-                        Body::Testimony(_) => testimony_records += 1,
-                        Body::Amend(a) if a.content.is_some() => {
-                            testimony_records += 1;
-                            authority_records += 1;
+                    // Sled's copy of the same record.
+                    loop {
+                        match sled_records.peek() {
+                            Some(Ok((k, _))) if k.as_slice() < seq.to_be_bytes().as_slice() => {
+                                a.find(
+                                    Some(seq),
+                                    "index-extra",
+                                    format!(
+                                        "the index holds an unexpected record key {}",
+                                        hex::encode(k)
+                                    ),
+                                );
+                                sled_records.next();
+                            }
+                            _ => break,
                         }
-                        _ => authority_records += 1,
                     }
-                    // Who may sign what, replayed: a record written into the store directly
-                    // by a key the ledger never authorised is caught here.
-                    let lookup = |n: u64| ledger.statement(n);
-                    match authority.check(&r.statement, seq, r.recorded_at_ms, &lookup) {
-                        Ok(()) => authority.apply(&r.statement, seq, &lookup),
-                        Err(v) => a.find(Some(seq), "unauthorized", format!("record {seq}: {v}")),
+                    match sled_records.peek() {
+                        Some(Ok((k, v))) if k.as_slice() == seq.to_be_bytes().as_slice() => {
+                            if v != &frame.bytes {
+                                a.find(
+                                    Some(seq),
+                                    "journal-index-mismatch",
+                                    format!(
+                                        "record {seq} differs between the journal (hash {}) and the index (hash {})",
+                                        hex::encode(leaf),
+                                        hex::encode(leaf_hash(v))
+                                    ),
+                                );
+                            }
+                            sled_records.next();
+                        }
+                        Some(Err(_)) => {
+                            if let Some(Err(e)) = sled_records.next() {
+                                return Err(e);
+                            }
+                        }
+                        _ => a.find(
+                            Some(seq),
+                            "index-missing",
+                            format!("record {seq} is in the journal but missing from the index (an append interrupted before it was acknowledged is indexed by `custody recover`)"),
+                        ),
                     }
-                    prev_time = prev_time.max(r.recorded_at_ms);
+                    match rec {
+                        Err(e) => a.find(
+                            Some(seq),
+                            "decode",
+                            format!("record {seq} does not decode: {e}"),
+                        ),
+                        Ok(r) => {
+                            signatures += 1;
+                            if let Some(e) = sig_err {
+                                a.find(Some(seq), "signature", format!("record {seq}: {e}"));
+                            }
+                            a.check_record(
+                                seq,
+                                &r,
+                                &leaf,
+                                &prev_leaf,
+                                prev_time,
+                                &origin,
+                                &ledger_key,
+                            );
+                            match &r.statement.body {
+                                Body::Media(_) => media_records += 1,
+                                Body::Testimony(_) => testimony_records += 1,
+                                Body::Amend(a) if a.content.is_some() => {
+                                    testimony_records += 1;
+                                    authority_records += 1;
+                                }
+                                _ => authority_records += 1,
+                            }
+                            // Who may sign what, replayed: a record written into the store directly
+                            // by a key the ledger never authorised is caught here.
+                            let lookup = |n: u64| ledger.statement(n);
+                            match authority.check(&r.statement, seq, r.recorded_at_ms, &lookup) {
+                                Ok(()) => authority.apply(&r.statement, seq, &lookup),
+                                Err(v) => {
+                                    a.find(Some(seq), "unauthorized", format!("record {seq}: {v}"))
+                                }
+                            }
+                            prev_time = prev_time.max(r.recorded_at_ms);
+                        }
+                    }
+                    // Rebuild the tree and compare every hash it completes with the stored one.
+                    let mut bad_hash = None;
+                    frontier.push(leaf, |level, index, h| {
+                        // Level 0 is the record itself, compared with the journal above.
+                        if level > 0 && bad_hash.is_none() {
+                            match store.complete_subtree(level, index) {
+                                Ok(s) if &s == h => {}
+                                Ok(s) => bad_hash = Some(format!("stored subtree hash (level {level}, index {index}) is {}, recomputed {}", hex::encode(s), hex::encode(h))),
+                                Err(e) => bad_hash = Some(e.to_string()),
+                            }
+                        }
+                    });
+                    if let Some(m) = bad_hash {
+                        a.find(Some(seq), "tree-hash", format!("record {seq}: {m}"));
+                    }
+                    prev_leaf = leaf;
+                    seq += 1;
+                    if wanted.contains(&seq) {
+                        roots.insert(seq, frontier.root());
+                    }
                 }
-            }
-            // Rebuild the tree and compare every hash it completes with the stored one.
-            let mut bad_hash = None;
-            frontier.push(leaf, |level, index, h| {
-                if bad_hash.is_none() {
-                    match store.complete_subtree(level, index) {
-                        Ok(s) if &s == h => {}
-                        Ok(s) => bad_hash = Some(format!("stored subtree hash (level {level}, index {index}) is {}, recomputed {}", hex::encode(s), hex::encode(h))),
-                        Err(e) => bad_hash = Some(e.to_string()),
-                    }
-                }
-            });
-            if let Some(m) = bad_hash {
-                a.find(Some(seq), "tree-hash", format!("record {seq}: {m}"));
-            }
-            prev_leaf = leaf;
-            seq += 1;
-            if wanted.contains(&seq) {
-                roots.insert(seq, frontier.root());
-            }
-        }
+                Ok(())
+            },
+        );
+        checked?;
         progress(seq);
+        pending = (!chunk.is_empty()).then_some((chunk, next));
     }
     match frames.end_state() {
         ScanEnd::Clean => {}
@@ -417,13 +428,14 @@ pub fn audit(
             ),
         );
     }
-    let expected_hashes = 2 * seq - u64::from(seq.count_ones());
+    // 2n - popcount(n) complete subtrees, less the n leaves, which are not stored.
+    let expected_hashes = seq - u64::from(seq.count_ones());
     if store.hashes_count() as u64 != expected_hashes {
         a.find(
             None,
             "tree-hash-count",
             format!(
-                "{} subtree hashes are stored, a tree of {seq} records has {expected_hashes}",
+                "{} subtree hashes are stored, a tree of {seq} records has {expected_hashes} above its leaves",
                 store.hashes_count()
             ),
         );
@@ -569,6 +581,10 @@ pub fn audit(
         origin,
         records: seq,
         signatures_checked: signatures,
+        signature_mode: match mode {
+            VerifyMode::Batch => "batch",
+            VerifyMode::Strict => "strict",
+        },
         checkpoints_checked: checked,
         covered_to,
         uncovered,
@@ -704,7 +720,7 @@ impl Auditor<'_> {
                     );
                 }
             }
-            Body::Media(m) if !matches!(store.media_seqs(&m.sha256), Ok(v) if v.contains(&seq)) => {
+            Body::Media(m) if !matches!(store.media_contains(&m.sha256, seq), Ok(true)) => {
                 self.find(
                     Some(seq),
                     "media-index",
@@ -733,4 +749,47 @@ impl Auditor<'_> {
             _ => {}
         }
     }
+}
+
+/// A decoded record (or why it does not decode) and its signature's verdict.
+type Decoded = (std::result::Result<Record, String>, Option<String>);
+
+/// Decodes a chunk's records and verifies their signatures on all cores.
+fn decode_and_verify(chunk: &[Frame], mode: VerifyMode) -> Vec<Decoded> {
+    // Decode and check signatures in parallel; order-dependent checks follow.
+    let records: Vec<Result<Record, String>> = chunk
+        .par_iter()
+        .map(|f| Record::decode(&f.bytes).map_err(|e| e.to_string()))
+        .collect();
+    let messages: Vec<Vec<u8>> = records
+        .iter()
+        .flatten()
+        .map(|r| record::signing_message(&r.statement_bytes))
+        .collect();
+    let items: Vec<(&[u8; 32], &Vec<u8>, &[u8; 64])> = records
+        .iter()
+        .flatten()
+        .zip(&messages)
+        .map(|(r, m)| (&r.statement.signer, m, &r.signature))
+        .collect();
+    let mut verdicts = keys::verify_many(&items, mode).into_iter();
+    drop(items);
+    let decoded: Vec<(Result<Record, String>, Option<String>)> = records
+        .into_iter()
+        .map(|r| {
+            let sig = match &r {
+                Err(_) => None,
+                Ok(r) => match verdicts.next() {
+                    Some(Ok(())) => None,
+                    Some(Err(e)) => Some(format!(
+                        "{e} (signer key {})",
+                        keys::short_id(&r.statement.signer)
+                    )),
+                    None => Some("signature not checked".to_owned()),
+                },
+            };
+            (r, sig)
+        })
+        .collect();
+    decoded
 }

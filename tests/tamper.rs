@@ -69,6 +69,19 @@ fn byte_changed_in_journal_record_with_trailer_fixed() {
         .map(|x| x["code"].as_str().unwrap())
         .collect();
     assert!(codes.contains(&"signature"), "{codes:?}");
+    // Batches (the default) and one-by-one checking find the same problems.
+    assert_eq!(v["report"]["signature_mode"], "batch");
+    let o = f.run(&[
+        "audit",
+        "--ledger",
+        &f.p("ledger"),
+        "--json",
+        "--strict-signatures",
+    ]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    let strict: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(strict["report"]["signature_mode"], "strict");
+    assert_eq!(strict["report"]["findings"], v["report"]["findings"]);
 }
 
 #[test]

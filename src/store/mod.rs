@@ -356,7 +356,8 @@ impl Store {
                 meta.insert(meta_key::LEDGER_KEY, key);
             }
         }
-        for (level, index, h) in hashes {
+        // Level 0 is each record's leaf hash, recomputed from the records tree when read.
+        for (level, index, h) in hashes.iter().filter(|(level, _, _)| *level > 0) {
             hb.insert(&hash_key(*level, *index), h);
         }
         meta.insert(meta_key::SIZE, &size.to_be_bytes());
@@ -427,7 +428,14 @@ impl Store {
             .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
     }
 
-    /// Sequences of media records with this file hash.
+    /// Whether the media index lists record `seq` under a SHA-256.
+    pub fn media_contains(&self, sha: &Hash, seq: u64) -> Result<bool> {
+        let mut k = sha.to_vec();
+        k.extend_from_slice(&seq.to_be_bytes());
+        self.media.contains_key(k).map_err(self.e())
+    }
+
+    /// Sequence numbers of the media records of a SHA-256, in order.
     pub fn media_seqs(&self, sha: &Hash) -> Result<Vec<u64>> {
         let mut out = Vec::new();
         for kv in self.media.scan_prefix(sha) {
@@ -596,7 +604,7 @@ impl Store {
         Ok(out)
     }
 
-    /// Number of stored subtree hashes.
+    /// Number of stored subtree hashes (levels 1 and up).
     pub fn hashes_count(&self) -> usize {
         self.hashes.len()
     }
@@ -692,6 +700,13 @@ impl HashReader for Store {
             index,
             reason,
         };
+        if level == 0 {
+            return match self.records.get(index.to_be_bytes()) {
+                Ok(Some(v)) => Ok(crate::record::leaf_hash(&v)),
+                Ok(None) => Err(store_err("missing".into())),
+                Err(e) => Err(store_err(e.to_string())),
+            };
+        }
         match self.hashes.get(hash_key(level, index)) {
             Ok(Some(v)) => v
                 .as_ref()
