@@ -242,6 +242,31 @@ pub enum Access {
 /// The rules every signed statement obeys at its position, whether appended now or found
 /// in the journal: a strict signature, genesis exactly at record 0, and a claimed time no
 /// later than the recording time allows.
+/// Signs a media statement for each file, on all cores.
+fn sign_media(
+    key: &SigningKey,
+    files: Vec<MediaInput>,
+    claimed_at_ms: u64,
+) -> Result<Vec<SignedStatement>> {
+    use rayon::prelude::*;
+    files
+        .into_par_iter()
+        .map(|f| {
+            sign_statement(
+                key,
+                Body::Media(Media {
+                    sha256: f.sha256,
+                    size: f.size,
+                    name: f.name,
+                    media_type: f.media_type,
+                    description: f.description,
+                }),
+                claimed_at_ms,
+            )
+        })
+        .collect()
+}
+
 fn check_signed(
     statement: &Statement,
     bytes: &[u8],
@@ -981,24 +1006,48 @@ impl Ledger {
         claimed_at_ms: u64,
         now_ms: u64,
     ) -> Result<Vec<Appended>> {
-        use rayon::prelude::*;
-        let statements = files
-            .into_par_iter()
-            .map(|f| {
-                sign_statement(
-                    key,
-                    Body::Media(Media {
-                        sha256: f.sha256,
-                        size: f.size,
-                        name: f.name,
-                        media_type: f.media_type,
-                        description: f.description,
-                    }),
-                    claimed_at_ms,
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let statements = sign_media(key, files, claimed_at_ms)?;
         self.append_signed_here(statements, now_ms)
+    }
+
+    /// Appends batches of media records (a bulk load), each batch with one journal fsync
+    /// and one index transaction, signing the next batch on the other cores while one is
+    /// written. `clock` gives the recording time of each batch; `progress` receives the
+    /// number appended so far. Returns that number.
+    pub fn add_media_batches(
+        &mut self,
+        key: &SigningKey,
+        mut batches: impl Iterator<Item = Vec<MediaInput>>,
+        claimed_at_ms: u64,
+        mut clock: impl FnMut() -> u64,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64> {
+        let mut signed: Option<Vec<SignedStatement>> = None;
+        let mut total = 0u64;
+        loop {
+            let next = batches.next();
+            if next.is_none() && signed.is_none() {
+                return Ok(total);
+            }
+            let now = clock();
+            let (next_signed, written) = rayon::join(
+                || {
+                    next.map(|files| sign_media(key, files, claimed_at_ms))
+                        .transpose()
+                },
+                || {
+                    signed
+                        .take()
+                        .map(|s| self.append_signed_here(s, now))
+                        .transpose()
+                },
+            );
+            if let Some(appended) = written? {
+                total += appended.len() as u64;
+                progress(total);
+            }
+            signed = next_signed?;
+        }
     }
 
     /// Signs a checkpoint of the current head with the ledger key, after checking that it

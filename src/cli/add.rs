@@ -428,10 +428,9 @@ pub fn exec_bulk(a: BulkArgs) -> anyhow::Result<ExitCode> {
     let pb = progress(a.count, false, false);
     pb.set_message("appending");
     let start = ledger.size();
-    let mut done = 0u64;
-    while done < a.count {
-        let n = a.batch.min(a.count - done).max(1);
-        let inputs: Vec<MediaInput> = (done..done + n)
+    let batch = a.batch.max(1);
+    let batches = (0..a.count).step_by(batch as usize).map(|from| {
+        (from..(from + batch).min(a.count))
             .map(|i| {
                 let id = start + i;
                 MediaInput {
@@ -446,12 +445,10 @@ pub fn exec_bulk(a: BulkArgs) -> anyhow::Result<ExitCode> {
                     description: None,
                 }
             })
-            .collect();
-        let now = now_ms();
-        ledger.add_media(&key, inputs, now, now)?;
-        done += n;
-        pb.set_position(done);
-    }
+            .collect()
+    });
+    let now = now_ms();
+    ledger.add_media_batches(&key, batches, now, now_ms, |n| pb.set_position(n))?;
     pb.finish_and_clear();
     if key.verifying_key().to_bytes() == *ledger.ledger_key() {
         ledger.sign_checkpoint(&key)?;
