@@ -523,3 +523,41 @@ fn a_torn_checkpoints_file_is_mended_by_the_next_checkpoint() {
     assert!(r.contains("restored 3 signed checkpoint"), "{r}");
     assert_eq!(f.audit().code, 0);
 }
+
+/// The benchmark's bulk path appends really signed records, batch after batch, including a
+/// last partial batch, and the result audits clean in both signature modes.
+#[test]
+fn bulk_append_writes_signed_records_that_audit_clean() {
+    let f = Fixture::new();
+    let before = f.audit_json()["report"]["records"].as_u64().unwrap();
+    f.ok(&[
+        "bulk-append",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        "--count",
+        "2500",
+        "--batch",
+        "1000",
+    ]);
+    let v = f.audit_json();
+    assert_eq!(v["passed"], true, "{v:#}");
+    assert_eq!(v["report"]["records"], before + 2500);
+    assert_eq!(v["report"]["signatures_checked"], before + 2500);
+    let o = f.run(&["audit", "--ledger", &f.p("ledger"), "--strict-signatures"]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(o.stdout.contains("one by one"), "{}", o.stdout);
+    // Each record is a media statement by alice, in order.
+    let o = f.ok(&[
+        "show",
+        "--ledger",
+        &f.p("ledger"),
+        &(before + 1233).to_string(),
+        "--json",
+    ]);
+    let r = json(&o);
+    assert_eq!(r["kind"], "media", "{r:#}");
+    assert_eq!(r["seq"], before + 1233);
+    assert_eq!(r["signer_key_id"], f.key_id("alice"), "{r:#}");
+}
