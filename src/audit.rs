@@ -15,13 +15,17 @@ use crate::keys::{self, VerifyMode};
 use crate::ledger::Ledger;
 use crate::merkle::{self, Frontier, HashReader};
 use crate::record::{self, Body, Record, leaf_hash};
+use crate::store::IndexTree;
 use crate::store::journal::{Frame, MAGIC, ScanEnd};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Records per parallel chunk: bounds memory at about 1024 x 2 x 64 KiB in the worst case.
+/// Records per parallel chunk, and a byte budget per chunk: two chunks are in flight (one
+/// verified while the other is checked in order), each held about twice (frames and decoded
+/// records), so memory stays near 4 x 8 MiB however large the records are.
 const CHUNK: usize = 1024;
+const CHUNK_BYTES: usize = 8 << 20;
 
 /// One problem found, with the evidence.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -100,7 +104,53 @@ struct Auditor<'a> {
     ledger: &'a Ledger,
     findings: Vec<Finding>,
     now_ms: u64,
+    /// The index entries the journal's records call for, as keyed digests (see
+    /// [`EntrySet`]); compared with the index trees after the streaming pass.
+    expected: IndexSets,
+    /// The per-audit random key of those digests.
+    set_key: Hash,
 }
+
+/// One set of index entries per index tree: leaves, media, content, authority.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct IndexSets([EntrySet; 4]);
+
+/// A set of index entries, held as its size and the sum of a keyed hash of each entry.
+/// The key is drawn at random for each audit, after the index was written, so nobody who
+/// altered the index can make a different set sum to the same value; two sets with equal
+/// digests are equal except with probability about 2^-256.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct EntrySet {
+    count: u64,
+    sum: [u64; 4],
+}
+
+impl EntrySet {
+    fn add(&mut self, set_key: &Hash, key: &[u8], value: &[u8]) {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(set_key);
+        h.update((key.len() as u32).to_be_bytes());
+        h.update(key);
+        h.update(value);
+        let d = h.finalize();
+        for (lane, bytes) in self.sum.iter_mut().zip(d.chunks_exact(8)) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(bytes);
+            *lane = lane.wrapping_add(u64::from_le_bytes(b));
+        }
+        self.count += 1;
+    }
+}
+
+/// The index trees whose entries the records determine, in [`IndexSets`] order, with the
+/// finding code for each.
+const INDEXES: [(IndexTree, &str); 4] = [
+    (IndexTree::Leaves, "leaf-index"),
+    (IndexTree::Media, "media-index"),
+    (IndexTree::Content, "content-index"),
+    (IndexTree::Authority, "authority-index"),
+];
 
 impl Auditor<'_> {
     fn find(&mut self, seq: Option<u64>, code: &'static str, message: String) {
@@ -125,6 +175,13 @@ pub fn audit(
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(u64::MAX),
+        expected: IndexSets::default(),
+        set_key: {
+            let mut k = [0u8; 32];
+            getrandom::fill(&mut k)
+                .map_err(|e| Error::Input(format!("no randomness for the audit: {e}")))?;
+            k
+        },
     };
 
     if !store.journal().header_intact()? {
@@ -251,8 +308,12 @@ pub fn audit(
     let mut pending: Option<(Vec<Frame>, Vec<Decoded>)> = None;
     loop {
         let mut chunk = Vec::with_capacity(CHUNK);
-        for f in frames.by_ref().take(CHUNK) {
-            chunk.push(f?);
+        let mut bytes = 0;
+        while chunk.len() < CHUNK && bytes < CHUNK_BYTES {
+            let Some(f) = frames.next() else { break };
+            let f = f?;
+            bytes += f.bytes.len();
+            chunk.push(f);
         }
         if chunk.is_empty() && pending.is_none() {
             break;
@@ -447,21 +508,43 @@ pub fn audit(
             "the ledger has no records, not even its genesis".into(),
         );
     }
-    // Every index entry must belong to a record: an injected entry would make a lookup
-    // (such as `verify --file`) point somewhere it should not.
-    let (leaves, media, content, authority_held) = store.index_counts();
-    for (code, held, needed) in [
-        ("leaf-index", leaves, seq as usize),
-        ("media-index", media, media_records),
-        ("content-index", content, testimony_records),
-        ("authority-index", authority_held, authority_records),
-    ] {
-        if held != needed {
-            a.find(
-                None,
-                code,
-                format!("the {code} holds {held} entries, the journal's records account for {needed} (an entry was injected or removed)"),
-            );
+    // The index trees must hold exactly the entries the records call for: an injected entry
+    // would make a lookup (such as `verify --file`) point somewhere it should not. They are
+    // compared as sets, each tree read once in order; only when a set differs is each
+    // record's own entry looked up, to name it.
+    let mut held = IndexSets::default();
+    for (i, (tree, _)) in INDEXES.iter().enumerate() {
+        store.scan_index(*tree, |k, v| held.0[i].add(&a.set_key, k, v))?;
+    }
+    if held != a.expected {
+        let before = a.findings.len();
+        for f in store
+            .journal()
+            .frames_from(MAGIC.len() as u64)?
+            .take(seq as usize)
+        {
+            let f = f?;
+            if let Ok(r) = Record::decode(&f.bytes) {
+                a.check_index_entries(r.seq, &r, &leaf_hash(&f.bytes));
+            }
+        }
+        for (i, (_, code)) in INDEXES.iter().enumerate() {
+            let (h, e) = (held.0[i], a.expected.0[i]);
+            if h.count != e.count {
+                a.find(
+                    None,
+                    code,
+                    format!("the {code} holds {} entries, the journal's records account for {} (an entry was injected or removed)", h.count, e.count),
+                );
+            } else if h != e && a.findings.len() == before {
+                a.find(
+                    None,
+                    code,
+                    format!(
+                        "the {code} holds entries other than those the journal's records call for"
+                    ),
+                );
+            }
         }
     }
 
@@ -606,7 +689,6 @@ impl Auditor<'_> {
         origin: &str,
         ledger_key: &[u8; 32],
     ) {
-        let store = self.ledger.store();
         if r.seq != seq {
             self.find(
                 Some(seq),
@@ -646,19 +728,6 @@ impl Auditor<'_> {
                 format!("record {seq} claims to be signed after the ledger recorded it"),
             );
         }
-        let listed = store.authority_contains(seq).unwrap_or(false);
-        if listed != crate::authority::Authority::is_authority_record(&r.statement.body) {
-            self.find(
-                Some(seq),
-                "authority-index",
-                format!(
-                    "the authority index {} record {seq} ({}), which it {}",
-                    if listed { "lists" } else { "omits" },
-                    r.statement.body.kind(),
-                    if listed { "must not" } else { "must list" }
-                ),
-            );
-        }
         if r.recorded_at_ms > self.now_ms.saturating_add(crate::ledger::MAX_CLOCK_SKEW_MS) {
             self.find(
                 Some(seq),
@@ -669,15 +738,7 @@ impl Auditor<'_> {
                 ),
             );
         }
-        match store.seq_of_leaf(leaf) {
-            Ok(Some(s)) if s == seq => {}
-            Ok(other) => self.find(
-                Some(seq),
-                "leaf-index",
-                format!("the leaf index maps record {seq}'s hash to {other:?}"),
-            ),
-            Err(e) => self.find(Some(seq), "leaf-index", e.to_string()),
-        }
+        self.expect_index_entries(seq, r, leaf);
         match &r.statement.body {
             Body::Genesis { origin: o } => {
                 if seq != 0 {
@@ -712,20 +773,6 @@ impl Auditor<'_> {
                 if let Err(m) = self.ledger.check_content(&t.commitment, t.content_len) {
                     self.find(Some(seq), "content", format!("record {seq}: {m}"));
                 }
-                if !matches!(store.seq_of_commitment(&t.commitment), Ok(Some(s)) if s == seq) {
-                    self.find(
-                        Some(seq),
-                        "content-index",
-                        format!("the content index does not map record {seq}'s commitment to it"),
-                    );
-                }
-            }
-            Body::Media(m) if !matches!(store.media_contains(&m.sha256, seq), Ok(true)) => {
-                self.find(
-                    Some(seq),
-                    "media-index",
-                    format!("the media index does not list record {seq} under its file hash"),
-                );
             }
             Body::Amend(crate::record::Amendment {
                 content: Some((c, len)),
@@ -738,15 +785,82 @@ impl Auditor<'_> {
                         format!("record {seq} (amended text): {m}"),
                     );
                 }
-                if !matches!(store.seq_of_commitment(c), Ok(Some(s)) if s == seq) {
-                    self.find(
-                        Some(seq),
-                        "content-index",
-                        format!("the content index does not map record {seq}'s commitment to it"),
-                    );
-                }
             }
             _ => {}
+        }
+    }
+
+    /// The index entries record `seq` calls for (SPEC.md section 8), added to the expected
+    /// sets.
+    fn expect_index_entries(&mut self, seq: u64, r: &Record, leaf: &Hash) {
+        let (key, s) = (self.set_key, seq.to_be_bytes());
+        let [leaves, media, content, authority] = &mut self.expected.0;
+        leaves.add(&key, leaf, &s);
+        match &r.statement.body {
+            Body::Media(m) => media.add(&key, &[m.sha256.as_slice(), &s].concat(), &[]),
+            Body::Testimony(t) => content.add(&key, &t.commitment, &s),
+            Body::Amend(crate::record::Amendment {
+                content: Some((c, _)),
+                ..
+            }) => content.add(&key, c, &s),
+            _ => {}
+        }
+        if crate::authority::Authority::is_authority_record(&r.statement.body) {
+            authority.add(&key, &s, &[]);
+        }
+    }
+
+    /// Looks up record `seq`'s own index entries, to name the record whose entry is wrong
+    /// once the sets are known to differ.
+    fn check_index_entries(&mut self, seq: u64, r: &Record, leaf: &Hash) {
+        let store = self.ledger.store();
+        let listed = store.authority_contains(seq).unwrap_or(false);
+        if listed != crate::authority::Authority::is_authority_record(&r.statement.body) {
+            self.find(
+                Some(seq),
+                "authority-index",
+                format!(
+                    "the authority index {} record {seq} ({}), which it {}",
+                    if listed { "lists" } else { "omits" },
+                    r.statement.body.kind(),
+                    if listed { "must not" } else { "must list" }
+                ),
+            );
+        }
+        match store.seq_of_leaf(leaf) {
+            Ok(Some(s)) if s == seq => {}
+            Ok(other) => self.find(
+                Some(seq),
+                "leaf-index",
+                format!("the leaf index maps record {seq}'s hash to {other:?}"),
+            ),
+            Err(e) => self.find(Some(seq), "leaf-index", e.to_string()),
+        }
+        let commitment = match &r.statement.body {
+            Body::Testimony(t) => Some(&t.commitment),
+            Body::Amend(crate::record::Amendment {
+                content: Some((c, _)),
+                ..
+            }) => Some(c),
+            _ => None,
+        };
+        if let Some(c) = commitment
+            && !matches!(store.seq_of_commitment(c), Ok(Some(s)) if s == seq)
+        {
+            self.find(
+                Some(seq),
+                "content-index",
+                format!("the content index does not map record {seq}'s commitment to it"),
+            );
+        }
+        if let Body::Media(m) = &r.statement.body
+            && !matches!(store.media_contains(&m.sha256, seq), Ok(true))
+        {
+            self.find(
+                Some(seq),
+                "media-index",
+                format!("the media index does not list record {seq} under its file hash"),
+            );
         }
     }
 }

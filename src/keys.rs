@@ -549,7 +549,7 @@ pub fn verify_many<M: AsRef<[u8]> + Sync>(
 }
 
 /// The strict checks on a signature that need no curve arithmetic: canonical S, and an
-/// R that is not one of the small-order encodings.
+/// R encoded canonically in y that is not one of the small-order encodings.
 fn batchable_signature(signature: &[u8; 64]) -> bool {
     let (mut r, mut s) = ([0u8; 32], [0u8; 32]);
     r.copy_from_slice(&signature[..32]);
@@ -557,7 +557,9 @@ fn batchable_signature(signature: &[u8; 64]) -> bool {
     let canonical_s: bool = curve25519_dalek::Scalar::from_canonical_bytes(s)
         .is_some()
         .into();
-    canonical_s && !small_order_encodings().contains(&r)
+    // y >= p would decode, but is not the canonical encoding the strict rule requires.
+    let y_at_least_p = r[31] & 0x7f == 0x7f && r[1..31].iter().all(|&b| b == 0xff) && r[0] >= 0xed;
+    canonical_s && !y_at_least_p && !small_order_encodings().contains(&r)
 }
 
 #[cfg(test)]

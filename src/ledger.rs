@@ -239,9 +239,6 @@ pub enum Access {
     Write,
 }
 
-/// The rules every signed statement obeys at its position, whether appended now or found
-/// in the journal: a strict signature, genesis exactly at record 0, and a claimed time no
-/// later than the recording time allows.
 /// Signs a media statement for each file, on all cores.
 fn sign_media(
     key: &SigningKey,
@@ -267,6 +264,9 @@ fn sign_media(
         .collect()
 }
 
+/// The rules every signed statement obeys at its position, whether appended now or found
+/// in the journal: a strict signature, genesis exactly at record 0, and a claimed time no
+/// later than the recording time allows.
 fn check_signed(
     statement: &Statement,
     bytes: &[u8],
@@ -1204,12 +1204,18 @@ impl Ledger {
             },
         ));
         checks.push(Check::new(
-            "stored leaf hash",
-            match self.store.complete_subtree(0, seq) {
-                Ok(h) if h == leaf => Ok(format!("leaf hash {}", hex::encode(leaf))),
-                Ok(h) => Err(format!(
-                    "the tree stores {} but the record hashes to {}",
-                    hex::encode(h),
+            "leaf index",
+            match self.store.seq_of_leaf(&leaf) {
+                Ok(Some(s)) if s == seq => Ok(format!(
+                    "leaf hash {} is indexed as record {seq}",
+                    hex::encode(leaf)
+                )),
+                Ok(Some(s)) => Err(format!(
+                    "the leaf index names record {s} for this record's hash {}",
+                    hex::encode(leaf)
+                )),
+                Ok(None) => Err(format!(
+                    "the leaf index does not hold this record's hash {}",
                     hex::encode(leaf)
                 )),
                 Err(e) => Err(e.to_string()),

@@ -562,32 +562,60 @@ pub fn leaf_hash(record_bytes: &[u8]) -> Hash {
 }
 
 /// Streaming SHA-256 of everything `r` yields; `progress` receives each chunk's length.
-/// A second thread reads the next 1 MiB while this one hashes the last, so a file in the
-/// page cache hashes at the speed of SHA-256 itself; memory stays flat (three buffers)
-/// whatever the size.
+/// Input larger than one 1 MiB buffer is read by a second thread while this one hashes the
+/// buffer before, so a file in the page cache hashes at the speed of SHA-256 itself;
+/// memory stays flat (at most three buffers) whatever the size.
 pub fn sha256_stream<R: std::io::Read + Send>(
     r: &mut R,
     mut progress: impl FnMut(u64),
 ) -> std::io::Result<(Hash, u64)> {
-    use std::sync::mpsc::sync_channel;
     const BUF: usize = 1 << 20;
+    let mut h = Sha256::new();
+    // Small input (testimony text, most files in a bundle) needs no thread.
+    let mut first = vec![0u8; BUF];
+    let k = fill(r, &mut first)?;
+    h.update(&first[..k]);
+    progress(k as u64);
+    if k < BUF {
+        return Ok((h.finalize().into(), k as u64));
+    }
+    let n = hash_with_reader_thread(r, &mut h, first, &mut progress)?;
+    Ok((h.finalize().into(), k as u64 + n))
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn fill(r: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut k = 0;
+    while k < buf.len() {
+        match r.read(&mut buf[k..]) {
+            Ok(0) => break,
+            Ok(n) => k += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(k)
+}
+
+/// The rest of [`sha256_stream`]: a reader thread fills buffers, this thread hashes them.
+fn hash_with_reader_thread<R: std::io::Read + Send>(
+    r: &mut R,
+    h: &mut Sha256,
+    spare: Vec<u8>,
+    progress: &mut impl FnMut(u64),
+) -> std::io::Result<u64> {
+    use std::sync::mpsc::sync_channel;
     const BUFFERS: usize = 3;
     let (full_tx, full_rx) = sync_channel::<std::io::Result<(Vec<u8>, usize)>>(BUFFERS);
     let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(BUFFERS);
-    for _ in 0..BUFFERS {
-        // Cannot fail: the channel has room for every buffer and its receiver is alive.
-        let _ = empty_tx.send(vec![0u8; BUF]);
-    }
+    let len = spare.len();
     std::thread::scope(|scope| {
-        scope.spawn(move || {
+        // Both ends this thread uses live inside the scope, so that however it leaves
+        // (an error, or a panic in `progress`), they are dropped and the reader stops.
+        let (full_rx, empty_tx) = (full_rx, empty_tx);
+        let reader = move || {
             while let Ok(mut buf) = empty_rx.recv() {
-                let read = loop {
-                    match r.read(&mut buf) {
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        other => break other,
-                    }
-                };
-                match read {
+                match fill(r, &mut buf) {
                     Ok(0) => break,
                     Ok(k) => {
                         if full_tx.send(Ok((buf, k))).is_err() {
@@ -601,8 +629,15 @@ pub fn sha256_stream<R: std::io::Read + Send>(
                 }
             }
             // Dropping `full_tx` here tells the hasher that the input has ended.
-        });
-        let mut h = Sha256::new();
+        };
+        std::thread::Builder::new()
+            .name("custody-read".into())
+            .spawn_scoped(scope, reader)?;
+        // Cannot fail: the channel has room for every buffer and its receiver is alive.
+        let _ = empty_tx.send(spare);
+        for _ in 1..BUFFERS {
+            let _ = empty_tx.send(vec![0u8; len]);
+        }
         let mut n = 0u64;
         for chunk in full_rx.iter() {
             let (buf, k) = chunk?;
@@ -611,7 +646,7 @@ pub fn sha256_stream<R: std::io::Read + Send>(
             progress(k as u64);
             let _ = empty_tx.send(buf);
         }
-        Ok((h.finalize().into(), n))
+        Ok(n)
     })
 }
 

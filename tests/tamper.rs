@@ -241,6 +241,46 @@ fn stored_subtree_hash_altered() {
     assert_eq!(v["report"]["findings"][0]["code"], "tree-hash");
 }
 
+/// A ledger written when level-0 subtree hashes were still stored audits clean: those
+/// entries are neither read nor counted (SPEC.md section 5).
+#[test]
+fn level_zero_hashes_of_older_ledgers_are_ignored() {
+    let f = Fixture::with_records(N);
+    let frames = journal_frames(&f.path("ledger/journal"));
+    {
+        let db = open_sled(&f.path("ledger/db"));
+        let t = db.open_tree("hashes").unwrap();
+        for (i, (_, bytes)) in frames.iter().enumerate() {
+            let mut key = [0u8; 9];
+            key[1..].copy_from_slice(&(i as u64).to_be_bytes());
+            t.insert(key, &leaf_hash(bytes)).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let v = f.audit_json();
+    assert_eq!(v["passed"], true, "{v:#}");
+}
+
+/// The index sets have the same sizes but differ: the record whose entry is wrong is named.
+#[test]
+fn a_leaf_index_entry_pointing_elsewhere_names_its_record() {
+    let f = Fixture::with_records(N);
+    let frames = journal_frames(&f.path("ledger/journal"));
+    {
+        let db = open_sled(&f.path("ledger/db"));
+        let t = db.open_tree("leaves").unwrap();
+        t.insert(leaf_hash(&frames[3].1), &5u64.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let v = f.audit_json();
+    assert_eq!(v["passed"], false);
+    let findings = v["report"]["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{v:#}");
+    assert_eq!(findings[0]["code"], "leaf-index");
+    assert_eq!(findings[0]["seq"], 3);
+}
+
 #[test]
 fn leaf_hash_of_journal_matches_recomputation() {
     // Guard for the helpers above: they frame records exactly as the store does.

@@ -23,10 +23,10 @@ pub struct AuditArgs {
     #[arg(long, value_name = "KEY.pub")]
     ledger_key: Option<PathBuf>,
     /// Verify each signature alone, exactly by the rule of SPEC.md section 1, instead of in
-    /// batches. Batches are about twice as fast and reject exactly what the rule rejects,
-    /// except a signature whose R has a small-order component, which only the holder of the
-    /// signing key can make and which a batch may accept. `verify` and `verify-bundle` always
-    /// check one by one.
+    /// batches. Batches are about twice as fast and reject what the rule rejects, except a
+    /// signature whose R has a small-order component: only the signing key's holder can make
+    /// one, custody never appends one, and a batch can be made to accept it. `verify` and
+    /// `verify-bundle` always check one by one.
     #[arg(long)]
     strict_signatures: bool,
     /// Print the full report, every finding included, as JSON.

@@ -2,7 +2,7 @@
 //! store, under an exclusive lock.
 //!
 //! A ledger directory holds `journal` (the source of truth, see [`journal`]), `db/` (sled:
-//! records by sequence, leaf and content indexes, every complete Merkle subtree hash,
+//! records by sequence, leaf and content indexes, every complete Merkle subtree hash above the leaves,
 //! checkpoints, metadata), `content/` (testimony text with its salt, one file per
 //! commitment) and `lock`. An append writes and fsyncs the journal first, then applies one
 //! sled transaction; if a crash falls between the two, the next open re-indexes the journal
@@ -80,6 +80,19 @@ pub struct Meta {
     pub origin: Option<String>,
     /// Ledger public key, once genesis is indexed.
     pub ledger_key: Option<[u8; 32]>,
+}
+
+/// The index trees whose entries follow from the records alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexTree {
+    /// Leaf hash to sequence number.
+    Leaves,
+    /// File SHA-256 and sequence number, for media records.
+    Media,
+    /// Content commitment to sequence number.
+    Content,
+    /// Sequence numbers of authority records.
+    Authority,
 }
 
 /// Key of a complete subtree hash: level byte then index, big-endian.
@@ -575,14 +588,19 @@ impl Store {
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(self.e()))
     }
 
-    /// Entries in the leaf, media, content and authority indexes, for audits.
-    pub fn index_counts(&self) -> (usize, usize, usize, usize) {
-        (
-            self.leaves.len(),
-            self.media.len(),
-            self.content.len(),
-            self.authority.len(),
-        )
+    /// Calls `f` with every entry (key, value) of one index tree, in key order, for audits.
+    pub fn scan_index(&self, tree: IndexTree, mut f: impl FnMut(&[u8], &[u8])) -> Result<()> {
+        let t = match tree {
+            IndexTree::Leaves => &self.leaves,
+            IndexTree::Media => &self.media,
+            IndexTree::Content => &self.content,
+            IndexTree::Authority => &self.authority,
+        };
+        for kv in t.iter() {
+            let (k, v) = kv.map_err(self.e())?;
+            f(&k, &v);
+        }
+        Ok(())
     }
 
     /// Whether the authority index lists record `seq`.
@@ -606,7 +624,9 @@ impl Store {
 
     /// Number of stored subtree hashes (levels 1 and up).
     pub fn hashes_count(&self) -> usize {
-        self.hashes.len()
+        // Ledgers written before level 0 stopped being stored may still hold level-0
+        // entries; nothing reads them.
+        self.hashes.range(hash_key(1, 0)..).count()
     }
 
     /// Path of a content file.
@@ -703,7 +723,9 @@ impl HashReader for Store {
         if level == 0 {
             return match self.records.get(index.to_be_bytes()) {
                 Ok(Some(v)) => Ok(crate::record::leaf_hash(&v)),
-                Ok(None) => Err(store_err("missing".into())),
+                Ok(None) => Err(store_err(format!(
+                    "record {index} is missing from the index"
+                ))),
                 Err(e) => Err(store_err(e.to_string())),
             };
         }
