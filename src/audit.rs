@@ -1,12 +1,13 @@
 //! Whole-ledger verification.
 //!
 //! One streaming pass over the journal, in chunks: each record is decoded strictly and
-//! compared with sled's copy; signatures are checked in parallel per chunk; the chain,
-//! sequence numbers, times, indexes, content commitments and every stored subtree hash
-//! are checked in order, while the tree is rebuilt from the leaves so that the root at the
-//! size of every stored or supplied checkpoint can be compared. Memory stays flat: a chunk
-//! of records and the tree's right edge. Problems are findings (exit 1); only a failure to
-//! read at all is an error (exit 2).
+//! compared with sled's copy; signatures are checked in batches on all cores, one chunk
+//! ahead; the chain, sequence numbers, times, authority, content commitments and every
+//! stored subtree hash are checked in order, while the tree is rebuilt from the leaves so
+//! that the root at the size of every stored or supplied checkpoint can be compared. The
+//! index trees are then read once each and compared with what the records call for, as
+//! sets. Memory stays flat: two chunks of records and the tree's right edge. Problems are
+//! findings (exit 1); only a failure to read at all is an error (exit 2).
 
 use crate::Hash;
 use crate::checkpoint::{Checkpoint, CheckpointError, claimed_origin, open_checkpoint};
@@ -298,8 +299,6 @@ pub fn audit(
     let mut prev_time = 0u64;
     let mut seq = 0u64;
     let mut signatures = 0u64;
-    let (mut media_records, mut testimony_records, mut authority_records) =
-        (0usize, 0usize, 0usize);
     let mut authority = crate::authority::Authority::new();
     let mut frames = store.journal().frames_from(MAGIC.len() as u64)?;
     let mut sled_records = store.records_iter().peekable();
@@ -326,6 +325,7 @@ pub fn audit(
                 };
                 for (frame, (rec, sig_err)) in chunk.iter().zip(decoded) {
                     let leaf = leaf_hash(&frame.bytes);
+                    a.expect_leaf_entry(seq, &leaf);
                     if !frame.intact() {
                         a.find(
                             Some(seq),
@@ -392,24 +392,7 @@ pub fn audit(
                             if let Some(e) = sig_err {
                                 a.find(Some(seq), "signature", format!("record {seq}: {e}"));
                             }
-                            a.check_record(
-                                seq,
-                                &r,
-                                &leaf,
-                                &prev_leaf,
-                                prev_time,
-                                &origin,
-                                &ledger_key,
-                            );
-                            match &r.statement.body {
-                                Body::Media(_) => media_records += 1,
-                                Body::Testimony(_) => testimony_records += 1,
-                                Body::Amend(a) if a.content.is_some() => {
-                                    testimony_records += 1;
-                                    authority_records += 1;
-                                }
-                                _ => authority_records += 1,
-                            }
+                            a.check_record(seq, &r, &prev_leaf, prev_time, &origin, &ledger_key);
                             // Who may sign what, replayed: a record written into the store directly
                             // by a key the ledger never authorised is caught here.
                             let lookup = |n: u64| ledger.statement(n);
@@ -517,15 +500,18 @@ pub fn audit(
         store.scan_index(*tree, |k, v| held.0[i].add(&a.set_key, k, v))?;
     }
     if held != a.expected {
-        let before = a.findings.len();
-        for f in store
+        let mut named = [false; 4];
+        for (i, f) in store
             .journal()
             .frames_from(MAGIC.len() as u64)?
             .take(seq as usize)
+            .enumerate()
         {
             let f = f?;
-            if let Ok(r) = Record::decode(&f.bytes) {
-                a.check_index_entries(r.seq, &r, &leaf_hash(&f.bytes));
+            let body = Record::decode(&f.bytes).ok().map(|r| r.statement.body);
+            let found = a.check_index_entries(i as u64, &leaf_hash(&f.bytes), body.as_ref())?;
+            for (n, f) in named.iter_mut().zip(found) {
+                *n |= f;
             }
         }
         for (i, (_, code)) in INDEXES.iter().enumerate() {
@@ -536,7 +522,7 @@ pub fn audit(
                     code,
                     format!("the {code} holds {} entries, the journal's records account for {} (an entry was injected or removed)", h.count, e.count),
                 );
-            } else if h != e && a.findings.len() == before {
+            } else if h != e && !named[i] {
                 a.find(
                     None,
                     code,
@@ -683,7 +669,6 @@ impl Auditor<'_> {
         &mut self,
         seq: u64,
         r: &Record,
-        leaf: &Hash,
         prev_leaf: &Hash,
         prev_time: u64,
         origin: &str,
@@ -738,7 +723,7 @@ impl Auditor<'_> {
                 ),
             );
         }
-        self.expect_index_entries(seq, r, leaf);
+        self.expect_body_entries(seq, &r.statement.body);
         match &r.statement.body {
             Body::Genesis { origin: o } => {
                 if seq != 0 {
@@ -790,78 +775,106 @@ impl Auditor<'_> {
         }
     }
 
-    /// The index entries record `seq` calls for (SPEC.md section 8), added to the expected
-    /// sets.
-    fn expect_index_entries(&mut self, seq: u64, r: &Record, leaf: &Hash) {
+    /// The leaf index entry of the record at position `seq`, decodable or not (SPEC.md
+    /// section 8), added to the expected set.
+    fn expect_leaf_entry(&mut self, seq: u64, leaf: &Hash) {
+        let key = self.set_key;
+        self.expected.0[0].add(&key, leaf, &seq.to_be_bytes());
+    }
+
+    /// The media, content and authority entries a record's statement calls for (SPEC.md
+    /// section 8), added to the expected sets.
+    fn expect_body_entries(&mut self, seq: u64, body: &Body) {
         let (key, s) = (self.set_key, seq.to_be_bytes());
-        let [leaves, media, content, authority] = &mut self.expected.0;
-        leaves.add(&key, leaf, &s);
-        match &r.statement.body {
-            Body::Media(m) => media.add(&key, &[m.sha256.as_slice(), &s].concat(), &[]),
-            Body::Testimony(t) => content.add(&key, &t.commitment, &s),
-            Body::Amend(crate::record::Amendment {
-                content: Some((c, _)),
-                ..
-            }) => content.add(&key, c, &s),
-            _ => {}
+        let [_, media, content, authority] = &mut self.expected.0;
+        if let Body::Media(m) = body {
+            media.add(&key, &[m.sha256.as_slice(), &s].concat(), &[]);
         }
-        if crate::authority::Authority::is_authority_record(&r.statement.body) {
+        if let Some(c) = content_commitment(body) {
+            content.add(&key, c, &s);
+        }
+        if crate::authority::Authority::is_authority_record(body) {
             authority.add(&key, &s, &[]);
         }
     }
 
-    /// Looks up record `seq`'s own index entries, to name the record whose entry is wrong
-    /// once the sets are known to differ.
-    fn check_index_entries(&mut self, seq: u64, r: &Record, leaf: &Hash) {
+    /// Looks up the index entries of the record at position `seq` (its statement, when it
+    /// decodes), to name the record whose entry is wrong once the sets are known to differ.
+    /// Returns, per index tree, whether a finding named a record.
+    fn check_index_entries(
+        &mut self,
+        seq: u64,
+        leaf: &Hash,
+        body: Option<&Body>,
+    ) -> Result<[bool; 4]> {
         let store = self.ledger.store();
-        let listed = store.authority_contains(seq).unwrap_or(false);
-        if listed != crate::authority::Authority::is_authority_record(&r.statement.body) {
+        let mut named = [false; 4];
+        let s = seq.to_be_bytes();
+        if store.seq_of_leaf(leaf)? != Some(seq) {
+            named[0] = true;
             self.find(
-                Some(seq),
-                "authority-index",
-                format!(
-                    "the authority index {} record {seq} ({}), which it {}",
-                    if listed { "lists" } else { "omits" },
-                    r.statement.body.kind(),
-                    if listed { "must not" } else { "must list" }
-                ),
-            );
-        }
-        match store.seq_of_leaf(leaf) {
-            Ok(Some(s)) if s == seq => {}
-            Ok(other) => self.find(
                 Some(seq),
                 "leaf-index",
-                format!("the leaf index maps record {seq}'s hash to {other:?}"),
-            ),
-            Err(e) => self.find(Some(seq), "leaf-index", e.to_string()),
-        }
-        let commitment = match &r.statement.body {
-            Body::Testimony(t) => Some(&t.commitment),
-            Body::Amend(crate::record::Amendment {
-                content: Some((c, _)),
-                ..
-            }) => Some(c),
-            _ => None,
-        };
-        if let Some(c) = commitment
-            && !matches!(store.seq_of_commitment(c), Ok(Some(s)) if s == seq)
-        {
-            self.find(
-                Some(seq),
-                "content-index",
-                format!("the content index does not map record {seq}'s commitment to it"),
+                format!("the leaf index does not map record {seq}'s hash to it"),
             );
         }
-        if let Body::Media(m) = &r.statement.body
-            && !matches!(store.media_contains(&m.sha256, seq), Ok(true))
+        let Some(body) = body else {
+            return Ok(named);
+        };
+        if let Body::Media(m) = body
+            && store.index_value(IndexTree::Media, &[m.sha256.as_slice(), &s].concat())?
+                != Some(Vec::new())
         {
+            named[1] = true;
             self.find(
                 Some(seq),
                 "media-index",
                 format!("the media index does not list record {seq} under its file hash"),
             );
         }
+        if let Some(c) = content_commitment(body)
+            && store.index_value(IndexTree::Content, c)? != Some(s.to_vec())
+        {
+            named[2] = true;
+            self.find(
+                Some(seq),
+                "content-index",
+                format!("the content index does not map record {seq}'s commitment to it"),
+            );
+        }
+        let entry = store.index_value(IndexTree::Authority, &s)?;
+        let must_list = crate::authority::Authority::is_authority_record(body);
+        if entry.as_deref() != must_list.then_some(&[][..]) {
+            named[3] = true;
+            self.find(
+                Some(seq),
+                "authority-index",
+                format!(
+                    "the authority index {} record {seq} ({}), which it {}",
+                    if entry.is_some() { "lists" } else { "omits" },
+                    body.kind(),
+                    if must_list {
+                        "must list, with an empty value"
+                    } else {
+                        "must not"
+                    }
+                ),
+            );
+        }
+        Ok(named)
+    }
+}
+
+/// The commitment a statement enters in the content index: a testimony's, or an
+/// amendment's new text.
+fn content_commitment(body: &Body) -> Option<&Hash> {
+    match body {
+        Body::Testimony(t) => Some(&t.commitment),
+        Body::Amend(crate::record::Amendment {
+            content: Some((c, _)),
+            ..
+        }) => Some(c),
+        _ => None,
     }
 }
 

@@ -372,3 +372,138 @@ fn a_ledger_rebuilt_under_another_key_fails_a_pinned_audit() {
     assert_eq!(o.code, 1, "{}", o.all());
     assert!(o.stdout.contains("not the key"), "{}", o.stdout);
 }
+
+/// Each index tree, altered each way: the audit fails, names the record where one is
+/// affected, and reports only index findings. Records: 2 and 4 are testimony, 3 is media.
+#[test]
+fn every_index_tree_altered_each_way_is_caught() {
+    use custody::record::Body;
+    type Alter = fn(&sled::Tree, &[Vec<u8>]);
+    type Case = (
+        &'static str,
+        &'static str,
+        Alter,
+        Vec<(&'static str, Option<u64>)>,
+    );
+    fn body(recs: &[Vec<u8>], seq: usize) -> Body {
+        Record::decode(&recs[seq]).unwrap().statement.body
+    }
+    fn media_key(recs: &[Vec<u8>], seq: usize) -> Vec<u8> {
+        let Body::Media(m) = body(recs, seq) else {
+            panic!("record {seq} is not media")
+        };
+        [m.sha256.as_slice(), &(seq as u64).to_be_bytes()].concat()
+    }
+    fn commitment(recs: &[Vec<u8>], seq: usize) -> [u8; 32] {
+        let Body::Testimony(t) = body(recs, seq) else {
+            panic!("record {seq} is not testimony")
+        };
+        t.commitment
+    }
+    let cases: Vec<Case> = vec![
+        (
+            "leaf removed",
+            "leaves",
+            |t, r| {
+                t.remove(leaf_hash(&r[4])).unwrap();
+            },
+            vec![("leaf-index", Some(4)), ("leaf-index", None)],
+        ),
+        (
+            "leaf injected",
+            "leaves",
+            |t, _| {
+                t.insert([9u8; 32], &4u64.to_be_bytes()).unwrap();
+            },
+            vec![("leaf-index", None)],
+        ),
+        (
+            "media removed",
+            "media",
+            |t, r| {
+                t.remove(media_key(r, 3)).unwrap();
+            },
+            vec![("media-index", Some(3)), ("media-index", None)],
+        ),
+        (
+            "media value altered",
+            "media",
+            |t, r| {
+                t.insert(media_key(r, 3), &[1u8]).unwrap();
+            },
+            vec![("media-index", Some(3))],
+        ),
+        (
+            "content removed",
+            "content",
+            |t, r| {
+                t.remove(commitment(r, 2)).unwrap();
+            },
+            vec![("content-index", Some(2)), ("content-index", None)],
+        ),
+        (
+            "content pointed elsewhere",
+            "content",
+            |t, r| {
+                t.insert(commitment(r, 4), &2u64.to_be_bytes()).unwrap();
+            },
+            vec![("content-index", Some(4))],
+        ),
+        (
+            "content injected",
+            "content",
+            |t, _| {
+                t.insert([7u8; 32], &2u64.to_be_bytes()).unwrap();
+            },
+            vec![("content-index", None)],
+        ),
+        (
+            "authority injected",
+            "authority",
+            |t, _| {
+                t.insert(3u64.to_be_bytes(), &[]).unwrap();
+            },
+            vec![("authority-index", Some(3)), ("authority-index", None)],
+        ),
+        (
+            "authority value altered",
+            "authority",
+            |t, _| {
+                t.insert(1u64.to_be_bytes(), &[1u8]).unwrap();
+            },
+            vec![("authority-index", Some(1))],
+        ),
+    ];
+    for (name, tree, alter, expected) in cases {
+        let f = Fixture::with_records(N);
+        let recs = records(&f);
+        {
+            let db = open_sled(&f.path("ledger/db"));
+            alter(&db.open_tree(tree).unwrap(), &recs);
+            db.flush().unwrap();
+        }
+        let v = f.audit_json();
+        assert_eq!(v["passed"], false, "{name}: {v:#}");
+        let found: Vec<(String, Option<u64>)> = v["report"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (x["code"].as_str().unwrap().to_owned(), x["seq"].as_u64()))
+            .collect();
+        for (code, s) in &expected {
+            assert!(
+                found.contains(&((*code).to_owned(), *s)),
+                "{name}: expected {code} {s:?} in {found:?}"
+            );
+        }
+        assert!(
+            found.iter().all(|(c, _)| c.ends_with("-index")),
+            "{name}: {found:?}"
+        );
+        if name == "leaf removed" {
+            let o = f.run(&["verify", "--ledger", &f.p("ledger"), "4"]);
+            assert_eq!(o.code, 1, "{}", o.all());
+            assert!(o.stdout.contains("[FAILED] leaf index"), "{}", o.stdout);
+        }
+    }
+}

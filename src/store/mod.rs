@@ -441,13 +441,6 @@ impl Store {
             .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
     }
 
-    /// Whether the media index lists record `seq` under a SHA-256.
-    pub fn media_contains(&self, sha: &Hash, seq: u64) -> Result<bool> {
-        let mut k = sha.to_vec();
-        k.extend_from_slice(&seq.to_be_bytes());
-        self.media.contains_key(k).map_err(self.e())
-    }
-
     /// Sequence numbers of the media records of a SHA-256, in order.
     pub fn media_seqs(&self, sha: &Hash) -> Result<Vec<u64>> {
         let mut out = Vec::new();
@@ -588,26 +581,31 @@ impl Store {
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(self.e()))
     }
 
-    /// Calls `f` with every entry (key, value) of one index tree, in key order, for audits.
-    pub fn scan_index(&self, tree: IndexTree, mut f: impl FnMut(&[u8], &[u8])) -> Result<()> {
-        let t = match tree {
+    /// The value one index tree holds under `key`, for audits.
+    pub fn index_value(&self, tree: IndexTree, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .index_tree(tree)
+            .get(key)
+            .map_err(self.e())?
+            .map(|v| v.to_vec()))
+    }
+
+    fn index_tree(&self, tree: IndexTree) -> &sled::Tree {
+        match tree {
             IndexTree::Leaves => &self.leaves,
             IndexTree::Media => &self.media,
             IndexTree::Content => &self.content,
             IndexTree::Authority => &self.authority,
-        };
-        for kv in t.iter() {
+        }
+    }
+
+    /// Calls `f` with every entry (key, value) of one index tree, in key order, for audits.
+    pub fn scan_index(&self, tree: IndexTree, mut f: impl FnMut(&[u8], &[u8])) -> Result<()> {
+        for kv in self.index_tree(tree).iter() {
             let (k, v) = kv.map_err(self.e())?;
             f(&k, &v);
         }
         Ok(())
-    }
-
-    /// Whether the authority index lists record `seq`.
-    pub fn authority_contains(&self, seq: u64) -> Result<bool> {
-        self.authority
-            .contains_key(seq.to_be_bytes())
-            .map_err(self.e())
     }
 
     /// Sequence numbers of the records that change key authority or custody, in order.
