@@ -61,6 +61,9 @@ for n in $SIZES; do
   aud_s=$(secs "$t0" "$t1"); aud_rate=$(rate "$n" "$aud_s")
   printf '| %s: full audit (records/s) | %s | openssl verify/s (1 core) %s | %sx | >= 10x |\n' "$n" "$aud_rate" "$verify_s" "$(ratio "$aud_rate" "$verify_s")"
   printf '| %s: audit peak memory (MB) | %s | | | flat, < 200 |\n' "$n" "$(rate "$kb" 1024)"
+  t0=$(now); "$B" audit --ledger "$L" --strict-signatures >/dev/null; t1=$(now)
+  strict_rate=$(rate "$n" "$(secs "$t0" "$t1")")
+  printf '| %s: full audit, signatures one by one (records/s) | %s | openssl verify/s (1 core) %s | %sx | |\n' "$n" "$strict_rate" "$verify_s" "$(ratio "$strict_rate" "$verify_s")"
   mid=$((n / 2))
   t0=$(now); "$B" prove --ledger "$L" "$mid" >/dev/null; t1=$(now)
   printf '| %s: inclusion proof incl. open (ms) | %.0f | | | milliseconds |\n' "$n" "$(echo "($t1 - $t0) * 1000" | bc -l)"
