@@ -214,7 +214,17 @@ pub fn generate_pair(
     Ok(key)
 }
 
-fn read_regular(path: &Path) -> Result<Zeroizing<String>, KeyError> {
+/// A key file's text and its permission bits, both taken from one open file handle.
+struct KeyFile {
+    text: Zeroizing<String>,
+    /// Permission bits (`0o777` mask); 0 where the platform has none.
+    mode: u32,
+}
+
+/// Reads a key file that must be a regular file, not a link. The file is opened without
+/// following a link (O_NOFOLLOW) and checked through the open handle, so a link swapped in
+/// after the first check is refused rather than followed.
+fn read_regular(path: &Path) -> Result<KeyFile, KeyError> {
     let meta = path.symlink_metadata().map_err(io(path))?;
     if meta.file_type().is_symlink() {
         return Err(KeyError::Symlink {
@@ -226,16 +236,52 @@ fn read_regular(path: &Path) -> Result<Zeroizing<String>, KeyError> {
             path: path.to_owned(),
         });
     }
-    if meta.len() > 64 * 1024 {
+    let mut opts = OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NONBLOCK: a FIFO swapped in must not block the open.
+        opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = opts.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return KeyError::Symlink {
+                path: path.to_owned(),
+            };
+        }
+        io(path)(e)
+    })?;
+    let meta = file.metadata().map_err(io(path))?;
+    if !meta.is_file() {
+        return Err(KeyError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    const MAX: u64 = 64 * 1024;
+    if meta.len() > MAX {
         return Err(KeyError::WrongKind {
             path: path.to_owned(),
             found: format!("{} bytes is far too large for a key file", meta.len()),
             hint: "give the path of a key made by `custody key generate`",
         });
     }
-    let bytes = Zeroizing::new(std::fs::read(path).map_err(io(path))?);
+    #[cfg(unix)]
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o777
+    };
+    #[cfg(not(unix))]
+    let mode = 0;
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::io::Read::read_to_end(&mut std::io::Read::take(&file, MAX + 1), &mut bytes)
+        .map_err(io(path))?;
     match std::str::from_utf8(&bytes) {
-        Ok(s) => Ok(Zeroizing::new(s.to_owned())),
+        Ok(s) => Ok(KeyFile {
+            text: Zeroizing::new(s.to_owned()),
+            mode,
+        }),
         Err(_) => Err(KeyError::WrongKind {
             path: path.to_owned(),
             found: "not a PEM text file".into(),
@@ -259,27 +305,67 @@ pub fn load_secret(path: &Path) -> Result<SigningKey, KeyError> {
     })
 }
 
-fn check_private_mode(path: &Path) -> Result<(), KeyError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = path
-            .symlink_metadata()
-            .map_err(io(path))?
-            .permissions()
-            .mode()
-            & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(KeyError::LoosePermissions {
-                path: path.to_owned(),
-                mode,
-            });
-        }
+/// Refuses a secret key file that group or others can access, as OpenSSH does.
+fn check_private_mode(path: &Path, file: &KeyFile) -> Result<(), KeyError> {
+    if file.mode & 0o077 != 0 {
+        return Err(KeyError::LoosePermissions {
+            path: path.to_owned(),
+            mode: file.mode,
+        });
     }
     Ok(())
 }
 
+/// The largest key-derivation work a protected key file may ask for: scrypt memory
+/// (128 x N x r bytes) of 256 MiB with p <= 16, or 10 million PBKDF2 iterations. OpenSSL's
+/// own default limit for scrypt is 32 MiB, so any key it can open is far inside; a file that
+/// asks for more would stall or exhaust the machine before its passphrase is even checked.
+const MAX_SCRYPT_BYTES: u64 = 256 << 20;
+const MAX_SCRYPT_P: u16 = 16;
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+
+/// Refuses a protected key whose key-derivation parameters exceed the limits above.
+fn check_kdf_cost(path: &Path, text: &str) -> Result<(), KeyError> {
+    use pkcs8::pkcs5::pbes2::Kdf;
+    let malformed = |what: String| KeyError::WrongKind {
+        path: path.to_owned(),
+        found: format!("not a valid encrypted PKCS#8 key ({what})"),
+        hint: "the file is corrupt; restore it from a backup",
+    };
+    let (_, der) =
+        pkcs8::der::pem::decode_vec(text.as_bytes()).map_err(|e| malformed(e.to_string()))?;
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice())
+        .map_err(|e| malformed(e.to_string()))?;
+    let too_costly = match info.encryption_algorithm.pbes2().map(|p| &p.kdf) {
+        Some(Kdf::Scrypt(p)) => {
+            let bytes = 128u64
+                .saturating_mul(p.cost_parameter)
+                .saturating_mul(u64::from(p.block_size));
+            (bytes > MAX_SCRYPT_BYTES || p.parallelization > MAX_SCRYPT_P).then(|| {
+                format!(
+                    "scrypt with N = {}, r = {}, p = {}",
+                    p.cost_parameter, p.block_size, p.parallelization
+                )
+            })
+        }
+        Some(Kdf::Pbkdf2(p)) => (p.iteration_count > MAX_PBKDF2_ITERATIONS)
+            .then(|| format!("{} PBKDF2 iterations", p.iteration_count)),
+        _ => None,
+    };
+    match too_costly {
+        Some(what) => Err(KeyError::WrongKind {
+            path: path.to_owned(),
+            found: format!(
+                "its passphrase protection asks for {what}, more work than custody allows (scrypt memory up to 256 MiB, p up to 16, PBKDF2 up to 10 million iterations)"
+            ),
+            hint: "protect the key again with ordinary settings (`custody key generate --protect` and `openssl pkcs8 -topk8 -scrypt` use 16 MiB)",
+        }),
+        None => Ok(()),
+    }
+}
+
 fn decrypt_pem(path: &Path, text: &str, passphrase: &[u8]) -> Result<SigningKey, KeyError> {
+    check_kdf_cost(path, text)?;
     let kp = KeypairBytes::from_pkcs8_encrypted_pem(text, passphrase).map_err(|_| {
         KeyError::WrongPassphrase {
             path: path.to_owned(),
@@ -300,7 +386,7 @@ fn decrypt_pem(path: &Path, text: &str, passphrase: &[u8]) -> Result<SigningKey,
 
 /// Whether a key file is passphrase-protected (encrypted PKCS#8).
 pub fn is_protected(path: &Path) -> Result<bool, KeyError> {
-    Ok(pem_label(&read_regular(path)?) == Some("ENCRYPTED PRIVATE KEY"))
+    Ok(pem_label(&read_regular(path)?.text) == Some("ENCRYPTED PRIVATE KEY"))
 }
 
 /// Loads a secret key; `passphrase` is asked only when the file is protected.
@@ -308,8 +394,9 @@ pub fn load_secret_with(
     path: &Path,
     passphrase: impl FnOnce() -> Result<Zeroizing<Vec<u8>>, KeyError>,
 ) -> Result<SigningKey, KeyError> {
-    let text = read_regular(path)?;
-    match pem_label(&text) {
+    let file = read_regular(path)?;
+    let text = &file.text;
+    match pem_label(text) {
         Some("PRIVATE KEY") => {}
         Some("PUBLIC KEY") => {
             return Err(KeyError::WrongKind {
@@ -319,9 +406,11 @@ pub fn load_secret_with(
             });
         }
         Some("ENCRYPTED PRIVATE KEY") => {
-            check_private_mode(path)?;
+            check_private_mode(path, &file)?;
+            // Before the passphrase is asked: the file's own cost must be acceptable.
+            check_kdf_cost(path, text)?;
             let passphrase = passphrase()?;
-            return decrypt_pem(path, &text, &passphrase);
+            return decrypt_pem(path, text, &passphrase);
         }
         Some(other) => {
             return Err(KeyError::WrongKind {
@@ -338,8 +427,8 @@ pub fn load_secret_with(
             });
         }
     }
-    check_private_mode(path)?;
-    SigningKey::from_pkcs8_pem(&text).map_err(|e| KeyError::WrongKind {
+    check_private_mode(path, &file)?;
+    SigningKey::from_pkcs8_pem(text).map_err(|e| KeyError::WrongKind {
         path: path.to_owned(),
         found: format!("not a valid Ed25519 PKCS#8 key ({e})"),
         hint: "custody signs with Ed25519 keys; make one with `custody key generate`",
@@ -348,7 +437,7 @@ pub fn load_secret_with(
 
 /// Loads a public key from SPKI PEM, or derives it from a secret key file.
 pub fn load_public(path: &Path) -> Result<VerifyingKey, KeyError> {
-    let text = read_regular(path)?;
+    let text = read_regular(path)?.text;
     let key = match pem_label(&text) {
         Some("PUBLIC KEY") => {
             VerifyingKey::from_public_key_pem(&text).map_err(|e| KeyError::WrongKind {

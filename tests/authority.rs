@@ -190,9 +190,14 @@ fn rotation_authorises_the_new_key_and_retires_the_old_one_keeping_old_records_v
 #[test]
 fn protected_keys_round_trip_refuse_a_wrong_passphrase_and_open_in_openssl() {
     let f = Fixture::new();
-    std::fs::write(f.path("pass.txt"), "correct horse battery\n").unwrap();
-    std::fs::write(f.path("wrong.txt"), "wrong passphrase\n").unwrap();
-    std::fs::write(f.path("new.txt"), "a new long passphrase\n").unwrap();
+    for (name, text) in [
+        ("pass.txt", "correct horse battery\n"),
+        ("wrong.txt", "wrong passphrase\n"),
+        ("new.txt", "a new long passphrase\n"),
+    ] {
+        std::fs::write(f.path(name), text).unwrap();
+        private(&f.path(name));
+    }
     let v = json(&f.ok(&[
         "key",
         "generate",

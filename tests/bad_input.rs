@@ -160,6 +160,57 @@ const CASES: &[Case] = &[
         expect: "chmod 600",
     },
     Case {
+        name: "passphrase file readable by others",
+        args: |f| {
+            std::fs::write(f.path("pass.txt"), "correct horse battery\n").unwrap();
+            private(&f.path("pass.txt"));
+            f.ok(&[
+                "key",
+                "generate",
+                "carol",
+                "--dir",
+                &f.p("keys"),
+                "--passphrase-file",
+                &f.p("pass.txt"),
+            ]);
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(f.path("pass.txt"), std::fs::Permissions::from_mode(0o644))
+                .unwrap();
+            let mut a = key_add(f, &f.p("keys/carol.key"));
+            a.extend(["--passphrase-file".into(), f.p("pass.txt")]);
+            a
+        },
+        stdin: b"",
+        expect: "the passphrase file can be read by others (mode 644)",
+    },
+    Case {
+        name: "protected key asking for too costly a key derivation",
+        args: |f| {
+            // scrypt with p = 17: custody refuses it before asking for the passphrase.
+            let status = std::process::Command::new("openssl")
+                .args([
+                    "pkcs8",
+                    "-topk8",
+                    "-scrypt",
+                    "-scrypt_N",
+                    "16384",
+                    "-scrypt_r",
+                    "8",
+                ])
+                .args(["-scrypt_p", "17", "-passout", "pass:correct horse", "-in"])
+                .arg(f.path("keys/alice.key"))
+                .arg("-out")
+                .arg(f.path("costly.key"))
+                .output()
+                .expect("openssl is installed (see .ci/run)");
+            assert!(status.status.success(), "{status:?}");
+            private(&f.path("costly.key"));
+            key_add(f, &f.p("costly.key"))
+        },
+        stdin: b"",
+        expect: "scrypt with N = 16384, r = 8, p = 17, more work than custody allows",
+    },
+    Case {
         name: "symlinked key",
         args: |f| {
             std::os::unix::fs::symlink(f.path("keys/alice.key"), f.path("link.key")).unwrap();

@@ -332,3 +332,10 @@ pub fn open_sled(path: &Path) -> sled::Db {
     }
     sled::open(path).unwrap()
 }
+
+/// Makes a file readable and writable by its owner alone (mode 0600), as secret key and
+/// passphrase files must be.
+pub fn private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}

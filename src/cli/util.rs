@@ -109,8 +109,25 @@ pub fn read_passphrase(
     };
     let text = match file {
         Some(f) => {
-            // A passphrase file is a line of text: refuse anything large.
-            let len = std::fs::metadata(f).map_err(io(f))?.len();
+            // A passphrase file is a line of text: refuse anything large, and (like a
+            // secret key) a regular file that others can read. Pipes, such as
+            // `--passphrase-file <(pass show case-1)`, are not regular files.
+            let meta = std::fs::metadata(f).map_err(io(f))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = meta.permissions().mode() & 0o777;
+                if meta.is_file() && mode & 0o077 != 0 {
+                    return Err(KeyError::WrongKind {
+                        path: f.to_owned(),
+                        found: format!(
+                            "the passphrase file can be read by others (mode {mode:03o})"
+                        ),
+                        hint: "make it private with `chmod 600 FILE`, or give the passphrase on the terminal",
+                    });
+                }
+            }
+            let len = meta.len();
             if len > 4096 {
                 return Err(KeyError::WrongKind {
                     path: f.to_owned(),
