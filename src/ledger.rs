@@ -395,7 +395,12 @@ impl Ledger {
     /// as an append and indexed, and a torn final frame is cut off; [`Access::Read`] changes
     /// nothing on disk.
     pub fn open(dir: &Path, wait: LockWait, access: Access) -> Result<Self> {
-        let mut store = Store::open(dir, wait, access == Access::Write)?;
+        let store = Store::open(dir, wait, access == Access::Write)?;
+        Self::from_store(store, access)
+    }
+
+    /// The rest of [`Ledger::open`], on a store already open and locked.
+    fn from_store(mut store: Store, access: Access) -> Result<Self> {
         let mut meta = store.meta()?;
         let journal_len = store.journal().len()?;
         if meta.journal_len < MAGIC.len() as u64 {
@@ -545,7 +550,7 @@ impl Ledger {
         }
         let (Some(origin), Some(ledger_key)) = (origin, ledger_key) else {
             return Err(Error::NotALedger {
-                path: dir.to_owned(),
+                path: store.dir().to_owned(),
                 reason: "it has no genesis record".into(),
             });
         };
@@ -567,25 +572,22 @@ impl Ledger {
     /// the ledger and what was done, in words.
     pub fn recover(dir: &Path, wait: LockWait) -> Result<(Self, Vec<String>)> {
         let mut done = Vec::new();
-        let before = match Store::open(dir, wait, true) {
-            Ok(store) => {
+        // The ledger lock is held from here on, also while an unreadable index is moved aside.
+        let (store, aside) = Store::open_or_set_aside(dir, wait)?;
+        let before = match &aside {
+            None => {
                 let m = store.meta()?;
-                drop(store);
                 (m.size, m.journal_len)
             }
-            Err(Error::Db { .. }) => {
-                let aside = dir.join(format!("db.unreadable-{}", std::process::id()));
-                std::fs::rename(dir.join(crate::store::names::DB), &aside)
-                    .map_err(crate::error::io(&aside))?;
+            Some(aside) => {
                 done.push(format!(
                     "the index could not be opened; moved it to {} and rebuilt it",
                     aside.display()
                 ));
                 (0, 0)
             }
-            Err(e) => return Err(e),
         };
-        let ledger = Ledger::open(dir, wait, Access::Write)?;
+        let ledger = Ledger::from_store(store, Access::Write)?;
         if let Some(d) = &ledger.damaged {
             return Err(Error::Damaged(format!(
                 "{d}; move the db directory aside and run `custody recover` again to rebuild it from the journal"

@@ -494,6 +494,18 @@ fn recover_rebuilds_a_deleted_or_damaged_index_and_audit_passes() {
         }
         let r = f.ok(&["recover", "--ledger", &f.p("ledger")]).stdout;
         assert!(r.contains("indexed records 0 to 7"), "{damage}: {r}");
+        if damage == "garbage" {
+            // The unreadable index is kept, beside the rebuilt one.
+            assert!(r.contains("moved it to"), "{r}");
+            let kept = std::fs::read_dir(f.path("ledger"))
+                .unwrap()
+                .filter(|e| {
+                    let name = e.as_ref().unwrap().file_name();
+                    name.to_string_lossy().starts_with("db.unreadable-")
+                })
+                .count();
+            assert_eq!(kept, 1, "{r}");
+        }
         assert!(r.contains("restored"), "{damage}: {r}");
         assert_eq!(
             f.ok(&["log", "--ledger", &f.p("ledger"), "--json"]).stdout,

@@ -219,6 +219,28 @@ impl Store {
         Self::with_parts(dir, lock, journal, write)
     }
 
+    /// Opens a ledger for writing; if its index cannot be opened, moves the index aside
+    /// (to `db.unreadable-PID`, returned) and starts an empty one, all under the ledger
+    /// lock. The caller re-indexes the journal.
+    pub fn open_or_set_aside(dir: &Path, wait: LockWait) -> Result<(Self, Option<PathBuf>)> {
+        let meta = std::fs::metadata(dir).map_err(io(dir))?;
+        let journal_path = dir.join(names::JOURNAL);
+        if !meta.is_dir() || !journal_path.exists() {
+            return Self::open(dir, wait, true).map(|s| (s, None));
+        }
+        let lock = lock(dir, wait, true)?;
+        let journal = Journal::open(&journal_path, true)?;
+        let lock = match Self::with_parts(dir, lock.try_clone().map_err(io(dir))?, journal, true) {
+            Ok(store) => return Ok((store, None)),
+            Err(Error::Db { .. }) => lock,
+            Err(e) => return Err(e),
+        };
+        let aside = dir.join(format!("db.unreadable-{}", std::process::id()));
+        std::fs::rename(dir.join(names::DB), &aside).map_err(io(&aside))?;
+        let journal = Journal::open(&journal_path, true)?;
+        Self::with_parts(dir, lock, journal, true).map(|s| (s, Some(aside)))
+    }
+
     fn with_parts(dir: &Path, lock: File, journal: Journal, write: bool) -> Result<Self> {
         let e = db_err(dir);
         // Holding the ledger lock, any other holder of sled's own lock is a process that is
