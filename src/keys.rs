@@ -277,6 +277,13 @@ fn read_regular(path: &Path) -> Result<KeyFile, KeyError> {
     let mut bytes = Zeroizing::new(Vec::new());
     std::io::Read::read_to_end(&mut std::io::Read::take(&file, MAX + 1), &mut bytes)
         .map_err(io(path))?;
+    if bytes.len() as u64 > MAX {
+        return Err(KeyError::WrongKind {
+            path: path.to_owned(),
+            found: "the file grew while it was read".into(),
+            hint: "give the path of a key made by `custody key generate`",
+        });
+    }
     match std::str::from_utf8(&bytes) {
         Ok(s) => Ok(KeyFile {
             text: Zeroizing::new(s.to_owned()),
@@ -316,52 +323,64 @@ fn check_private_mode(path: &Path, file: &KeyFile) -> Result<(), KeyError> {
     Ok(())
 }
 
-/// The largest key-derivation work a protected key file may ask for: scrypt memory
-/// (128 x N x r bytes) of 256 MiB with p <= 16, or 10 million PBKDF2 iterations. OpenSSL's
-/// own default limit for scrypt is 32 MiB, so any key it can open is far inside; a file that
-/// asks for more would stall or exhaust the machine before its passphrase is even checked.
-const MAX_SCRYPT_BYTES: u64 = 256 << 20;
-const MAX_SCRYPT_P: u16 = 16;
+/// The largest key-derivation work a protected key file may ask for: scrypt with
+/// 128 x N x r x p up to 256 MiB (which bounds both its memory and its time; custody and
+/// OpenSSL write 16 MiB), or 10 million PBKDF2 iterations. A file that asks for more would
+/// stall or exhaust the machine before its passphrase is even checked.
+const MAX_SCRYPT_WORK: u64 = 256 << 20;
 const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
 
-/// Refuses a protected key whose key-derivation parameters exceed the limits above.
+/// Refuses a protected key whose encryption custody cannot use, or whose key derivation is
+/// malformed or asks for more work than the limits above.
 fn check_kdf_cost(path: &Path, text: &str) -> Result<(), KeyError> {
     use pkcs8::pkcs5::pbes2::Kdf;
-    let malformed = |what: String| KeyError::WrongKind {
+    const REENCRYPT: &str = "re-encrypt it with `openssl pkcs8 -topk8 -scrypt -in FILE -out NEW` (N = 16384, r = 8, p = 1), or make a new key";
+    let refuse = |found: String| KeyError::WrongKind {
         path: path.to_owned(),
-        found: format!("not a valid encrypted PKCS#8 key ({what})"),
-        hint: "the file is corrupt; restore it from a backup",
+        found,
+        hint: REENCRYPT,
     };
-    let (_, der) =
-        pkcs8::der::pem::decode_vec(text.as_bytes()).map_err(|e| malformed(e.to_string()))?;
-    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice())
-        .map_err(|e| malformed(e.to_string()))?;
-    let too_costly = match info.encryption_algorithm.pbes2().map(|p| &p.kdf) {
-        Some(Kdf::Scrypt(p)) => {
-            let bytes = 128u64
-                .saturating_mul(p.cost_parameter)
-                .saturating_mul(u64::from(p.block_size));
-            (bytes > MAX_SCRYPT_BYTES || p.parallelization > MAX_SCRYPT_P).then(|| {
-                format!(
-                    "scrypt with N = {}, r = {}, p = {}",
-                    p.cost_parameter, p.block_size, p.parallelization
-                )
-            })
+    let (_, der) = pkcs8::der::pem::decode_vec(text.as_bytes())
+        .map_err(|e| refuse(format!("not a valid encrypted PKCS#8 key ({e})")))?;
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice()).map_err(|e| {
+        refuse(format!(
+            "not an encrypted PKCS#8 key that custody can open (PBES2 with scrypt or PBKDF2 and AES): {e}"
+        ))
+    })?;
+    let Some(pbes2) = info.encryption_algorithm.pbes2() else {
+        return Err(refuse(
+            "it is encrypted with PBES1, which custody does not support".into(),
+        ));
+    };
+    match &pbes2.kdf {
+        Kdf::Scrypt(p) => {
+            let n = p.cost_parameter;
+            if n < 2 || !n.is_power_of_two() || p.block_size == 0 || p.parallelization == 0 {
+                return Err(refuse(format!(
+                    "its scrypt parameters are invalid (N = {n}, r = {}, p = {})",
+                    p.block_size, p.parallelization
+                )));
+            }
+            let work = 128u64
+                .saturating_mul(n)
+                .saturating_mul(u64::from(p.block_size))
+                .saturating_mul(u64::from(p.parallelization));
+            if work > MAX_SCRYPT_WORK {
+                return Err(refuse(format!(
+                    "its passphrase protection asks for scrypt with N = {n}, r = {}, p = {}, more work than custody allows (128 x N x r x p up to 256 MiB)",
+                    p.block_size, p.parallelization
+                )));
+            }
         }
-        Some(Kdf::Pbkdf2(p)) => (p.iteration_count > MAX_PBKDF2_ITERATIONS)
-            .then(|| format!("{} PBKDF2 iterations", p.iteration_count)),
-        _ => None,
-    };
-    match too_costly {
-        Some(what) => Err(KeyError::WrongKind {
-            path: path.to_owned(),
-            found: format!(
-                "its passphrase protection asks for {what}, more work than custody allows (scrypt memory up to 256 MiB, p up to 16, PBKDF2 up to 10 million iterations)"
-            ),
-            hint: "protect the key again with ordinary settings (`custody key generate --protect` and `openssl pkcs8 -topk8 -scrypt` use 16 MiB)",
-        }),
-        None => Ok(()),
+        Kdf::Pbkdf2(p) if p.iteration_count > MAX_PBKDF2_ITERATIONS => {
+            return Err(refuse(format!(
+                "its passphrase protection asks for {} PBKDF2 iterations, more work than custody allows (up to 10 million)",
+                p.iteration_count
+            )));
+        }
+        _ => {}
     }
+    Ok(())
 }
 
 fn decrypt_pem(path: &Path, text: &str, passphrase: &[u8]) -> Result<SigningKey, KeyError> {
@@ -654,6 +673,65 @@ fn batchable_signature(signature: &[u8; 64]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A protected key's PEM with its scrypt parameters changed, as a crafted file would be.
+    fn with_scrypt(pem: &str, n: u64, r: u16, p: u16) -> String {
+        use pkcs8::der::{Decode, EncodePem};
+        use pkcs8::pkcs5::{EncryptionScheme, pbes2::Kdf};
+        let (_, der) = pkcs8::der::pem::decode_vec(pem.as_bytes()).unwrap();
+        let mut info = pkcs8::EncryptedPrivateKeyInfoOwned::from_der(&der).unwrap();
+        let EncryptionScheme::Pbes2(params) = &mut info.encryption_algorithm else {
+            panic!("custody writes PBES2")
+        };
+        let Kdf::Scrypt(s) = &mut params.kdf else {
+            panic!("custody writes scrypt")
+        };
+        s.cost_parameter = n;
+        s.block_size = r;
+        s.parallelization = p;
+        info.to_pem(LineEnding::LF).unwrap()
+    }
+
+    #[test]
+    fn costly_or_invalid_key_derivations_are_refused_before_any_work() {
+        let pem = encrypted_secret_pem(&SigningKey::from_bytes(&[3; 32]), b"pass").unwrap();
+        let path = Path::new("k.key");
+        assert!(check_kdf_cost(path, &pem).is_ok(), "custody's own settings");
+        for (n, r, p, ok) in [
+            (1 << 14, 8, 1, true),
+            (1 << 17, 8, 2, true),  // 256 MiB of work: the limit
+            (1 << 17, 8, 3, false), // just over it
+            (1 << 21, 8, 1, false), // 2 GiB of memory
+            (1 << 63, u16::MAX, u16::MAX, false),
+            (0, 8, 1, false), // would crash the scrypt parameter conversion
+            (1, 8, 1, false),
+            (3 << 10, 8, 1, false), // not a power of two
+            (1 << 14, 0, 1, false),
+            (1 << 14, 8, 0, false),
+        ] {
+            let crafted = with_scrypt(&pem, n, r, p);
+            let got = check_kdf_cost(path, &crafted);
+            assert_eq!(got.is_ok(), ok, "N = {n}, r = {r}, p = {p}: {got:?}");
+            if !ok {
+                // And loading refuses it before asking for the passphrase.
+                let dir = tempfile::tempdir().unwrap();
+                let file = dir.path().join("k.key");
+                std::fs::write(&file, &crafted).unwrap();
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                        .unwrap();
+                }
+                let asked = std::cell::Cell::new(false);
+                let loaded = load_secret_with(&file, || {
+                    asked.set(true);
+                    Ok(Zeroizing::new(b"pass".to_vec()))
+                });
+                assert!(loaded.is_err() && !asked.get(), "N = {n}, r = {r}, p = {p}");
+            }
+        }
+    }
 
     #[test]
     fn the_small_order_encodings_are_the_fourteen_that_decompress_to_small_order() {

@@ -579,9 +579,9 @@ impl Ledger {
                 let m = store.meta()?;
                 (m.size, m.journal_len)
             }
-            Some(aside) => {
+            Some((aside, why)) => {
                 done.push(format!(
-                    "the index could not be opened; moved it to {} and rebuilt it",
+                    "the index could not be opened ({why}); moved it to {} and rebuilt it",
                     aside.display()
                 ));
                 (0, 0)

@@ -272,6 +272,35 @@ fn protected_keys_round_trip_refuse_a_wrong_passphrase_and_open_in_openssl() {
     ]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("--passphrase-file"), "{}", o.stderr);
+    // A passphrase file that only its group may read is refused too.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(f.path("pass.txt"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let o = add("pass.txt");
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .contains("accessible by group or others (mode 640)"),
+        "{}",
+        o.stderr
+    );
+    private(&f.path("pass.txt"));
+    // A pipe is not a regular file: it is accepted.
+    std::fs::write(f.path("c2.bin"), b"carol's second file").unwrap();
+    let o = f.run_stdin(
+        &[
+            "add",
+            "media",
+            "--ledger",
+            &f.p("ledger"),
+            "--key",
+            &f.p("keys/carol.key"),
+            "--passphrase-file",
+            "/dev/stdin",
+            &f.p("c2.bin"),
+        ],
+        b"correct horse battery\n",
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
     assert_eq!(add("pass.txt").code, 0);
     // Changing the passphrase: the old one stops working, the new one works.
     f.ok(&[
@@ -283,7 +312,6 @@ fn protected_keys_round_trip_refuse_a_wrong_passphrase_and_open_in_openssl() {
         "--new-passphrase-file",
         &f.p("new.txt"),
     ]);
-    use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(f.path("keys/carol.key"))
             .unwrap()

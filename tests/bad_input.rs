@@ -181,7 +181,7 @@ const CASES: &[Case] = &[
             a
         },
         stdin: b"",
-        expect: "the passphrase file can be read by others (mode 644)",
+        expect: "the passphrase file is accessible by group or others (mode 644)",
     },
     Case {
         name: "protected key asking for too costly a key derivation",

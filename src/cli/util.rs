@@ -110,9 +110,11 @@ pub fn read_passphrase(
     let text = match file {
         Some(f) => {
             // A passphrase file is a line of text: refuse anything large, and (like a
-            // secret key) a regular file that others can read. Pipes, such as
-            // `--passphrase-file <(pass show case-1)`, are not regular files.
-            let meta = std::fs::metadata(f).map_err(io(f))?;
+            // secret key) a regular file that group or others can access. Pipes, such as
+            // `--passphrase-file <(pass show case-1)`, are not regular files. The checks
+            // and the read use one open handle.
+            let file = std::fs::File::open(f).map_err(io(f))?;
+            let meta = file.metadata().map_err(io(f))?;
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
@@ -121,21 +123,34 @@ pub fn read_passphrase(
                     return Err(KeyError::WrongKind {
                         path: f.to_owned(),
                         found: format!(
-                            "the passphrase file can be read by others (mode {mode:03o})"
+                            "the passphrase file is accessible by group or others (mode {mode:03o})"
                         ),
                         hint: "make it private with `chmod 600 FILE`, or give the passphrase on the terminal",
                     });
                 }
             }
-            let len = meta.len();
-            if len > 4096 {
-                return Err(KeyError::WrongKind {
-                    path: f.to_owned(),
-                    found: format!("{len} bytes is not a passphrase file"),
-                    hint: "put the passphrase on the first line of a small text file",
-                });
+            const MAX: u64 = 4096;
+            let too_large = |len: u64| KeyError::WrongKind {
+                path: f.to_owned(),
+                found: format!("{len} bytes is not a passphrase file"),
+                hint: "put the passphrase on the first line of a small text file",
+            };
+            if meta.len() > MAX {
+                return Err(too_large(meta.len()));
             }
-            zeroize::Zeroizing::new(std::fs::read_to_string(f).map_err(io(f))?)
+            let mut bytes = zeroize::Zeroizing::new(Vec::new());
+            std::io::Read::read_to_end(&mut std::io::Read::take(&file, MAX + 1), &mut bytes)
+                .map_err(io(f))?;
+            if bytes.len() as u64 > MAX {
+                return Err(too_large(bytes.len() as u64));
+            }
+            zeroize::Zeroizing::new(String::from_utf8(bytes.to_vec()).map_err(|_| {
+                KeyError::WrongKind {
+                    path: f.to_owned(),
+                    found: "the passphrase file is not UTF-8 text".into(),
+                    hint: "put the passphrase on the first line of a text file",
+                }
+            })?)
         }
         None if std::io::stdin().is_terminal() => {
             zeroize::Zeroizing::new(rpassword::prompt_password(prompt).map_err(io(key))?)

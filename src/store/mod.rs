@@ -220,9 +220,13 @@ impl Store {
     }
 
     /// Opens a ledger for writing; if its index cannot be opened, moves the index aside
-    /// (to `db.unreadable-PID`, returned) and starts an empty one, all under the ledger
-    /// lock. The caller re-indexes the journal.
-    pub fn open_or_set_aside(dir: &Path, wait: LockWait) -> Result<(Self, Option<PathBuf>)> {
+    /// (to `db.unreadable-SECONDS-PID`) and starts an empty one, all under the ledger lock,
+    /// and returns where it went and why it could not be opened. The caller re-indexes the
+    /// journal.
+    pub fn open_or_set_aside(
+        dir: &Path,
+        wait: LockWait,
+    ) -> Result<(Self, Option<(PathBuf, String)>)> {
         let meta = std::fs::metadata(dir).map_err(io(dir))?;
         let journal_path = dir.join(names::JOURNAL);
         if !meta.is_dir() || !journal_path.exists() {
@@ -230,15 +234,20 @@ impl Store {
         }
         let lock = lock(dir, wait, true)?;
         let journal = Journal::open(&journal_path, true)?;
-        let lock = match Self::with_parts(dir, lock.try_clone().map_err(io(dir))?, journal, true) {
-            Ok(store) => return Ok((store, None)),
-            Err(Error::Db { .. }) => lock,
-            Err(e) => return Err(e),
-        };
-        let aside = dir.join(format!("db.unreadable-{}", std::process::id()));
-        std::fs::rename(dir.join(names::DB), &aside).map_err(io(&aside))?;
+        let (lock, why) =
+            match Self::with_parts(dir, lock.try_clone().map_err(io(dir))?, journal, true) {
+                Ok(store) => return Ok((store, None)),
+                Err(Error::Db { message, .. }) => (lock, message),
+                Err(e) => return Err(e),
+            };
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let aside = dir.join(format!("db.unreadable-{secs}-{}", std::process::id()));
+        let db = dir.join(names::DB);
+        std::fs::rename(&db, &aside).map_err(io(&db))?;
         let journal = Journal::open(&journal_path, true)?;
-        Self::with_parts(dir, lock, journal, true).map(|s| (s, Some(aside)))
+        Self::with_parts(dir, lock, journal, true).map(|s| (s, Some((aside, why))))
     }
 
     fn with_parts(dir: &Path, lock: File, journal: Journal, write: bool) -> Result<Self> {
