@@ -242,34 +242,31 @@ fn protected_keys_round_trip_refuse_a_wrong_passphrase_and_open_in_openssl() {
         "investigator",
     ]);
     std::fs::write(f.path("c.bin"), b"carol's file").unwrap();
-    let add = |pass: &str| {
-        f.run(&[
-            "add",
-            "media",
-            "--ledger",
-            &f.p("ledger"),
-            "--key",
-            &f.p("keys/carol.key"),
-            "--passphrase-file",
-            &f.p(pass),
-            &f.p("c.bin"),
-        ])
+    // `add media` by carol, with a passphrase file (or none) and a file to record.
+    let add_args = |pass: Option<&str>, file: &str| {
+        let mut a = vec!["add", "media", "--ledger", "LEDGER", "--key", "KEY"]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+        a[3] = f.p("ledger");
+        a[5] = f.p("keys/carol.key");
+        if let Some(p) = pass {
+            a.extend(["--passphrase-file".to_owned(), p.to_owned()]);
+        }
+        a.push(f.p(file));
+        a
     };
+    fn strs(a: &[String]) -> Vec<&str> {
+        a.iter().map(String::as_str).collect()
+    }
+    let add = |pass: &str| f.run(&strs(&add_args(Some(&f.p(pass)), "c.bin")));
     let before = snapshot(&f.path("ledger"));
     let o = add("wrong.txt");
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("wrong passphrase"), "{}", o.stderr);
     assert_same(&before, &snapshot(&f.path("ledger")), "wrong passphrase");
     // Without a passphrase and without a terminal: a clear error, not a hang.
-    let o = f.run(&[
-        "add",
-        "media",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/carol.key"),
-        &f.p("c.bin"),
-    ]);
+    let o = f.run(&strs(&add_args(None, "c.bin")));
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("--passphrase-file"), "{}", o.stderr);
     // A passphrase file that only its group may read is refused too.
@@ -287,17 +284,7 @@ fn protected_keys_round_trip_refuse_a_wrong_passphrase_and_open_in_openssl() {
     // A pipe is not a regular file: it is accepted.
     std::fs::write(f.path("c2.bin"), b"carol's second file").unwrap();
     let o = f.run_stdin(
-        &[
-            "add",
-            "media",
-            "--ledger",
-            &f.p("ledger"),
-            "--key",
-            &f.p("keys/carol.key"),
-            "--passphrase-file",
-            "/dev/stdin",
-            &f.p("c2.bin"),
-        ],
+        &strs(&add_args(Some("/dev/stdin"), "c2.bin")),
         b"correct horse battery\n",
     );
     assert_eq!(o.code, 0, "{}", o.all());
