@@ -21,6 +21,10 @@ use std::path::Path;
 pub const MAX_CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
 /// Records indexed per sled transaction when catching up from the journal.
 const CATCH_UP_BATCH: usize = 10_000;
+/// Frames decoded and verified together when the index catches up with the journal (and
+/// a byte budget for them, so that large records keep memory flat).
+const CATCH_UP_CHUNK: usize = 4096;
+const CATCH_UP_CHUNK_BYTES: usize = 16 << 20;
 
 /// A statement with its canonical bytes and signature, ready to append.
 #[derive(Debug, Clone)]
@@ -396,11 +400,16 @@ impl Ledger {
     /// nothing on disk.
     pub fn open(dir: &Path, wait: LockWait, access: Access) -> Result<Self> {
         let store = Store::open(dir, wait, access == Access::Write)?;
-        Self::from_store(store, access)
+        Self::from_store(store, access, &mut |_, _| {})
     }
 
-    /// The rest of [`Ledger::open`], on a store already open and locked.
-    fn from_store(mut store: Store, access: Access) -> Result<Self> {
+    /// The rest of [`Ledger::open`], on a store already open and locked. `progress`
+    /// receives (journal bytes indexed, bytes to index) while the index catches up.
+    fn from_store(
+        mut store: Store,
+        access: Access,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Self> {
         let mut meta = store.meta()?;
         let journal_len = store.journal().len()?;
         if meta.journal_len < MAGIC.len() as u64 {
@@ -485,59 +494,96 @@ impl Ledger {
             let mut hashes = Vec::new();
             let mut end = meta.journal_len;
             let mut seq = meta.size;
-            for frame in frames.by_ref() {
-                let frame = frame?;
-                let rec = match Record::decode(&frame.bytes) {
-                    Ok(r) => r,
-                    Err(e @ crate::encoding::DecodeError::UnsupportedVersion { .. }) => {
-                        damaged = Some(format!("record {seq} in the journal: {e}"));
-                        break;
-                    }
-                    Err(_) => break,
-                };
-                let lookup = BatchLookup {
-                    store: &store,
-                    base: seq - pending.len() as u64,
-                    pending: &pending,
-                };
-                let valid = frame.intact()
-                    && rec.seq == seq
-                    && rec.prev == last_leaf
-                    && rec.recorded_at_ms >= last_recorded_at
-                    && rec.recorded_at_ms <= wall_clock_ms().saturating_add(MAX_CLOCK_SKEW_MS)
-                    && check_signed(
-                        &rec.statement,
-                        &rec.statement_bytes,
-                        Some(&rec.signature),
-                        seq,
-                        rec.recorded_at_ms,
-                    )
-                    .is_ok()
-                    && authority
-                        .check(&rec.statement, seq, rec.recorded_at_ms, &lookup)
-                        .is_ok();
-                if !valid {
+            // Chunks of frames are decoded and their signatures verified (strictly) on all
+            // cores; the order-dependent checks and the indexing follow, frame by frame, and
+            // stop at the first frame that is not a valid next record.
+            'frames: loop {
+                let mut chunk = Vec::new();
+                let mut bytes = 0;
+                while chunk.len() < CATCH_UP_CHUNK && bytes < CATCH_UP_CHUNK_BYTES {
+                    let Some(frame) = frames.next() else { break };
+                    let frame = frame?;
+                    bytes += frame.bytes.len();
+                    chunk.push(frame);
+                }
+                if chunk.is_empty() {
                     break;
                 }
-                authority.apply(&rec.statement, seq, &lookup);
-                pending.push(rec.statement.clone());
-                let entry = entry_for(&rec, frame.bytes.clone(), frame.stored_leaf);
-                if let Some((o, k)) = &entry.genesis {
-                    origin = Some(o.clone());
-                    ledger_key = Some(*k);
+                let decoded: Vec<_> = {
+                    use rayon::prelude::*;
+                    chunk.par_iter().map(|f| Record::decode(&f.bytes)).collect()
+                };
+                let messages: Vec<Vec<u8>> = decoded
+                    .iter()
+                    .flatten()
+                    .map(|r| record::signing_message(&r.statement_bytes))
+                    .collect();
+                let items: Vec<(&[u8; 32], &Vec<u8>, &[u8; 64])> = decoded
+                    .iter()
+                    .flatten()
+                    .zip(&messages)
+                    .map(|(r, m)| (&r.statement.signer, m, &r.signature))
+                    .collect();
+                let mut signatures =
+                    keys::verify_many(&items, keys::VerifyMode::Strict).into_iter();
+                drop(items);
+                for (frame, rec) in chunk.into_iter().zip(decoded) {
+                    let rec = match rec {
+                        Ok(r) => r,
+                        Err(e @ crate::encoding::DecodeError::UnsupportedVersion { .. }) => {
+                            damaged = Some(format!("record {seq} in the journal: {e}"));
+                            break 'frames;
+                        }
+                        Err(_) => break 'frames,
+                    };
+                    let signed = signatures.next().is_some_and(|r| r.is_ok());
+                    let lookup = BatchLookup {
+                        store: &store,
+                        base: seq - pending.len() as u64,
+                        pending: &pending,
+                    };
+                    let valid = signed
+                        && frame.intact()
+                        && rec.seq == seq
+                        && rec.prev == last_leaf
+                        && rec.recorded_at_ms >= last_recorded_at
+                        && rec.recorded_at_ms <= wall_clock_ms().saturating_add(MAX_CLOCK_SKEW_MS)
+                        && check_signed(
+                            &rec.statement,
+                            &rec.statement_bytes,
+                            None,
+                            seq,
+                            rec.recorded_at_ms,
+                        )
+                        .is_ok()
+                        && authority
+                            .check(&rec.statement, seq, rec.recorded_at_ms, &lookup)
+                            .is_ok();
+                    if !valid {
+                        break 'frames;
+                    }
+                    authority.apply(&rec.statement, seq, &lookup);
+                    pending.push(rec.statement.clone());
+                    let frame_end = frame.end();
+                    let entry = entry_for(&rec, frame.bytes, frame.stored_leaf);
+                    if let Some((o, k)) = &entry.genesis {
+                        origin = Some(o.clone());
+                        ledger_key = Some(*k);
+                    }
+                    frontier.push(entry.leaf, |l, i, h| hashes.push((l, i, *h)));
+                    last_leaf = entry.leaf;
+                    last_recorded_at = rec.recorded_at_ms;
+                    end = frame_end;
+                    seq += 1;
+                    batch.push(entry);
+                    if batch.len() >= CATCH_UP_BATCH {
+                        store.index(&batch, &hashes, end)?;
+                        batch.clear();
+                        hashes.clear();
+                        pending.clear();
+                    }
                 }
-                frontier.push(entry.leaf, |l, i, h| hashes.push((l, i, *h)));
-                last_leaf = entry.leaf;
-                last_recorded_at = rec.recorded_at_ms;
-                end = frame.end();
-                seq += 1;
-                batch.push(entry);
-                if batch.len() >= CATCH_UP_BATCH {
-                    store.index(&batch, &hashes, end)?;
-                    batch.clear();
-                    hashes.clear();
-                    pending.clear();
-                }
+                progress(end - meta.journal_len, journal_len - meta.journal_len);
             }
             size = seq;
             let torn = matches!(frames.end_state(), ScanEnd::Torn { offset } if offset == end);
@@ -570,7 +616,11 @@ impl Ledger {
     /// Rebuilds or completes the sled index from the journal, the source of truth. A sled
     /// database that cannot be opened is moved aside (never deleted) and rebuilt. Returns
     /// the ledger and what was done, in words.
-    pub fn recover(dir: &Path, wait: LockWait) -> Result<(Self, Vec<String>)> {
+    pub fn recover(
+        dir: &Path,
+        wait: LockWait,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(Self, Vec<String>)> {
         let mut done = Vec::new();
         // The ledger lock is held from here on, also while an unreadable index is moved aside.
         let (store, aside) = Store::open_or_set_aside(dir, wait)?;
@@ -587,7 +637,7 @@ impl Ledger {
                 (0, 0)
             }
         };
-        let ledger = Ledger::from_store(store, Access::Write)?;
+        let ledger = Ledger::from_store(store, Access::Write, progress)?;
         if let Some(d) = &ledger.damaged {
             return Err(Error::Damaged(format!(
                 "{d}; move the db directory aside and run `custody recover` again to rebuild it from the journal"

@@ -380,8 +380,8 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
 #[command(
     after_help = "The journal is the source of truth. `recover` indexes journal records that the index\n\
 missed (an append interrupted by a crash), cuts off a torn final frame, and rebuilds an index\n\
-that cannot be opened (moving the old one aside). Stored checkpoints live in the index:\n\
-after a full rebuild, sign a new one with `custody checkpoint`."
+that cannot be opened (moving the old one aside). Signed checkpoints are restored from the\n\
+ledger's checkpoints file, each verified before it is kept."
 )]
 pub struct RecoverArgs {
     #[command(flatten)]
@@ -394,7 +394,15 @@ pub fn exec_recover(a: RecoverArgs) -> anyhow::Result<ExitCode> {
     } else {
         custody::store::LockWait::No
     };
-    let (ledger, done) = Ledger::recover(&a.ledger.ledger, wait)?;
+    // Re-indexing a large journal takes a while: show progress on a terminal.
+    let pb = progress(0, true, false);
+    pb.set_message("indexing the journal");
+    let recovered = Ledger::recover(&a.ledger.ledger, wait, &mut |done, total| {
+        pb.set_length(total);
+        pb.set_position(done);
+    });
+    pb.finish_and_clear();
+    let (ledger, done) = recovered?;
     for line in &done {
         println!("{line}");
     }

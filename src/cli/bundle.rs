@@ -2,7 +2,7 @@
 
 use super::LedgerArgs;
 use super::add::hash_file;
-use super::util::{KeyArgs, now_ms, open, print_json, verdict};
+use super::util::{KeyArgs, now_ms, open, print_json, progress, verdict};
 use anyhow::{Context, bail};
 use clap::Args;
 use custody::bundle::{self, ExportRequest, MediaSource, VerifyOptions};
@@ -100,8 +100,20 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
         _ => PathBuf::from("."),
     };
     let mut media = Vec::new();
+    // Media files can be large: one progress bar over all their bytes, on a terminal.
+    let total = a
+        .media
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let pb = progress(total, true, a.json);
+    pb.set_message("hashing media");
     for p in &a.media {
-        let (sha256, size) = hash_file(p, &indicatif::ProgressBar::hidden())?;
+        let hashed = hash_file(p, &pb);
+        if hashed.is_err() {
+            pb.finish_and_clear();
+        }
+        let (sha256, size) = hashed?;
         let path = p.clone();
         media.push(MediaSource {
             sha256,
@@ -112,6 +124,7 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
             }),
         });
     }
+    pb.finish_and_clear();
     let ledger = open(&a.ledger)?;
     let tmp = tempfile::NamedTempFile::new_in(&dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;

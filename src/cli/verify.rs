@@ -2,7 +2,7 @@
 
 use super::LedgerArgs;
 use super::add::hash_file;
-use super::util::{open, print_json, verdict};
+use super::util::{open, print_json, progress, verdict};
 use clap::Args;
 use custody::ledger::RecordReport;
 use std::path::PathBuf;
@@ -65,7 +65,13 @@ fn print_report(r: &RecordReport) {
 
 pub fn exec_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &a.file {
-        let (sha, size) = hash_file(path, &indicatif::ProgressBar::hidden())?;
+        // A large file takes seconds to hash: show progress on a terminal.
+        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let pb = progress(len, true, a.json);
+        pb.set_message("hashing");
+        let hashed = hash_file(path, &pb);
+        pb.finish_and_clear();
+        let (sha, size) = hashed?;
         let ledger = open(&a.ledger)?;
         let reports = ledger.find_media(&sha)?;
         let ok = !reports.is_empty() && reports.iter().all(RecordReport::passed);
