@@ -500,14 +500,27 @@ impl Ledger {
             'frames: loop {
                 let mut chunk = Vec::new();
                 let mut bytes = 0;
+                // A read error is returned only once every frame before it was accepted:
+                // reading ahead must not fail where reading frame by frame would not.
+                let mut read_error = None;
                 while chunk.len() < CATCH_UP_CHUNK && bytes < CATCH_UP_CHUNK_BYTES {
-                    let Some(frame) = frames.next() else { break };
-                    let frame = frame?;
-                    bytes += frame.bytes.len();
-                    chunk.push(frame);
+                    match frames.next() {
+                        Some(Ok(frame)) => {
+                            bytes += frame.bytes.len();
+                            chunk.push(frame);
+                        }
+                        Some(Err(e)) => {
+                            read_error = Some(e);
+                            break;
+                        }
+                        None => break,
+                    }
                 }
                 if chunk.is_empty() {
-                    break;
+                    match read_error {
+                        Some(e) => return Err(e),
+                        None => break,
+                    }
                 }
                 let decoded: Vec<_> = {
                     use rayon::prelude::*;
@@ -584,6 +597,9 @@ impl Ledger {
                     }
                 }
                 progress(end - meta.journal_len, journal_len - meta.journal_len);
+                if let Some(e) = read_error {
+                    return Err(e);
+                }
             }
             size = seq;
             let torn = matches!(frames.end_state(), ScanEnd::Torn { offset } if offset == end);

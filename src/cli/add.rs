@@ -396,9 +396,12 @@ pub fn exec_recover(a: RecoverArgs) -> anyhow::Result<ExitCode> {
     };
     // Re-indexing a large journal takes a while: show progress on a terminal.
     let pb = progress(0, true, false);
-    pb.set_message("indexing the journal");
     let recovered = Ledger::recover(&a.ledger.ledger, wait, &mut |done, total| {
-        pb.set_length(total);
+        // Drawn from the first chunk on: never while waiting for the lock, never for nothing.
+        if pb.length() != Some(total) {
+            pb.set_length(total);
+            pb.set_message("indexing the journal");
+        }
         pb.set_position(done);
     });
     pb.finish_and_clear();

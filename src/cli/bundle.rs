@@ -106,7 +106,7 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum();
-    let pb = progress(total, true, a.json);
+    let pb = progress(total, true, a.json || a.media.is_empty());
     pb.set_message("hashing media");
     for p in &a.media {
         let hashed = hash_file(p, &pb);
