@@ -339,3 +339,161 @@ fn fail_checkpoints_and_proofs_are_rejected() {
         .unwrap();
     assert!(merkle::verify_inclusion_proof(&leaf2, 1, cp.size, &p.hashes, &cp.root).is_err());
 }
+
+/// A second known-answer ledger that is valid under SPEC.md section 4.1 and holds a
+/// statement of every kind: genesis, authorize, testimony, media, transfer, accept, amend
+/// (a new text) and revoke. `authority.json` pins each record's bytes, leaf hash and
+/// signature, the roots and a signed checkpoint; replaying the authority rules over it
+/// finds no violation.
+#[test]
+fn authority_known_answers() {
+    use custody::authority::Authority;
+    use custody::record::{Amendment, Effective, RevokeReason, Role};
+    let ledger = test_key("test-ledger");
+    let alice = test_key("test-investigator");
+    let ledger_pk = ledger.verifying_key().to_bytes();
+    let alice_pk = alice.verifying_key().to_bytes();
+    let text = "The first text of the authority known-answer vector.\n";
+    let amended = "The corrected text of the authority known-answer vector.\n";
+    let (salt1, salt2) = ([0x11u8; 32], [0x22u8; 32]);
+    let bodies: Vec<(&SigningKey, Body)> = vec![
+        (
+            &ledger,
+            Body::Genesis {
+                origin: ORIGIN.into(),
+            },
+        ),
+        (
+            &ledger,
+            Body::Authorize {
+                key: alice_pk,
+                name: "Alice Example".into(),
+                role: Role::Investigator,
+            },
+        ),
+        (
+            &alice,
+            Body::Testimony(Testimony {
+                subject: "W-18".into(),
+                language: "en".into(),
+                consent: Some("court".into()),
+                location: Some("field office 2".into()),
+                commitment: record::commitment(&salt1, text.as_bytes()),
+                content_len: text.len() as u64,
+            }),
+        ),
+        (
+            &alice,
+            Body::Media(Media {
+                sha256: sha256(b"clip-002 bytes"),
+                size: 14,
+                name: Some("clip-002.mp4".into()),
+                media_type: Some("video/mp4".into()),
+                description: None,
+            }),
+        ),
+        (
+            &alice,
+            Body::Transfer {
+                exhibit: 3,
+                to: ledger_pk,
+                reason: "to the evidence vault".into(),
+                location: Some("vault A".into()),
+            },
+        ),
+        (&ledger, Body::Accept { transfer: 4 }),
+        (
+            &alice,
+            Body::Amend(Amendment {
+                target: 2,
+                reason: "a date was misheard".into(),
+                description: None,
+                content: Some((
+                    record::commitment(&salt2, amended.as_bytes()),
+                    amended.len() as u64,
+                )),
+            }),
+        ),
+        (
+            &ledger,
+            Body::Revoke {
+                key: alice_pk,
+                reason: RevokeReason::Retired,
+                effective: Effective::Now,
+            },
+        ),
+    ];
+    let mut records: Vec<Record> = Vec::new();
+    let mut bytes = Vec::new();
+    let mut prev = [0u8; 32];
+    let mut authority = Authority::new();
+    for (i, (key, body)) in bodies.into_iter().enumerate() {
+        let seq = i as u64;
+        let s = sign_statement(key, body, T0 + seq * 1000).unwrap();
+        let r = Record {
+            seq,
+            prev,
+            recorded_at_ms: T0 + seq * 1000 + 500,
+            statement_bytes: s.bytes,
+            statement: s.statement,
+            signature: s.signature,
+        };
+        let lookup = |n: u64| {
+            records
+                .get(n as usize)
+                .map(|r: &Record| r.statement.clone())
+        };
+        authority
+            .check(&r.statement, seq, r.recorded_at_ms, &lookup)
+            .unwrap_or_else(|v| panic!("record {seq} breaks the rules: {v}"));
+        authority.apply(&r.statement, seq, &lookup);
+        let b = r.encode();
+        assert_eq!(&Record::decode(&b).unwrap(), &r);
+        prev = leaf_hash(&b);
+        records.push(r);
+        bytes.push(b);
+    }
+    let mut frontier = Frontier::new();
+    let mut roots = serde_json::Map::new();
+    let mut recs = Vec::new();
+    for (r, b) in records.iter().zip(&bytes) {
+        frontier.push(leaf_hash(b), |_, _, _| {});
+        roots.insert((r.seq + 1).to_string(), json!(hex::encode(frontier.root())));
+        recs.push(json!({
+            "seq": r.seq,
+            "kind": r.statement.body.kind(),
+            "statement_hex": hex::encode(&r.statement_bytes),
+            "signer_public_key_hex": hex::encode(r.statement.signer),
+            "signature_hex": hex::encode(r.signature),
+            "record_hex": hex::encode(b),
+            "leaf_hash_hex": hex::encode(leaf_hash(b)),
+        }));
+    }
+    let cp = Checkpoint {
+        origin: ORIGIN.into(),
+        size: records.len() as u64,
+        root: frontier.root(),
+        extensions: vec![],
+    };
+    let signed = cp.sign(&ledger).unwrap();
+    let v = json!({
+        "about": "custody known-answer ledger valid under SPEC.md section 4.1, one statement of every kind; keys are the insecure test keys in keys/",
+        "origin": ORIGIN,
+        "ledger_public_key_hex": hex::encode(ledger_pk),
+        "investigator_public_key_hex": hex::encode(alice_pk),
+        "testimony": { "salt_hex": hex::encode(salt1), "text": text },
+        "amended_testimony": { "salt_hex": hex::encode(salt2), "text": amended },
+        "records": recs,
+        "roots": roots,
+        "checkpoint": signed,
+    });
+    check_file(
+        "authority.json",
+        &(serde_json::to_string_pretty(&v).unwrap() + "\n"),
+    );
+    // The final state: alice retired, exhibit 3 held by the ledger key, record 2 amended.
+    let k = &authority.keys()[&alice_pk];
+    assert_eq!(k.status(), "retired by record 7");
+    assert_eq!(authority.holder(3, alice_pk).holder, ledger_pk);
+    assert_eq!(authority.amendments_of(2), &[6]);
+}
