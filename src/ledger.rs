@@ -411,10 +411,15 @@ impl Ledger {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Self> {
         let mut meta = store.meta()?;
-        let journal_len = store.journal().len()?;
         if meta.journal_len < MAGIC.len() as u64 {
             meta.journal_len = MAGIC.len() as u64;
         }
+        if access == Access::Write {
+            // The leading frames of a batch that a crash interrupted were never
+            // acknowledged: the batch is undone whole, before the index catches up.
+            store.cut_incomplete_batch(meta.journal_len)?;
+        }
+        let journal_len = store.journal().len()?;
         // A ledger whose index is damaged still opens, so that it can be read and audited;
         // `damaged` then refuses appends and checkpoints until `custody audit` is consulted.
         let mut damaged = None;
@@ -639,7 +644,7 @@ impl Ledger {
     ) -> Result<(Self, Vec<String>)> {
         let mut done = Vec::new();
         // The ledger lock is held from here on, also while an unreadable index is moved aside.
-        let (store, aside) = Store::open_or_set_aside(dir, wait)?;
+        let (mut store, aside) = Store::open_or_set_aside(dir, wait)?;
         let before = match &aside {
             None => {
                 let m = store.meta()?;
@@ -653,6 +658,12 @@ impl Ledger {
                 (0, 0)
             }
         };
+        let indexed = before.1.max(MAGIC.len() as u64);
+        if let Some((start, end)) = store.cut_incomplete_batch(indexed)? {
+            done.push(format!(
+                "an append of several records was interrupted after part of it reached the journal (bytes {start} to {end}); removed that unacknowledged part, so the batch is undone whole"
+            ));
+        }
         let ledger = Ledger::from_store(store, Access::Write, progress)?;
         if let Some(d) = &ledger.damaged {
             return Err(Error::Damaged(format!(

@@ -1,7 +1,8 @@
 //! The crash harness: appends stopped at every named point inside an append, and appends
 //! killed (SIGKILL) at random moments. After every stop the ledger opens, `recover` and
 //! `audit` pass, every acknowledged append is present with the same leaf hash, and at most
-//! the one in-flight record appears beyond them.
+//! the one in-flight record appears beyond them; an append of several records stays or goes
+//! whole.
 //!
 //! CI runs 200 random kills; for a long run set CUSTODY_CRASH_KILLS (e.g. 5000).
 
@@ -156,4 +157,56 @@ fn random_kills_during_appends() {
          {survived} unacknowledged in-flight records kept whole, {lost} in-flight records dropped whole"
     );
     assert_eq!(acknowledged + survived + lost, kills);
+}
+
+/// A batch of several records is all or nothing: stopped while its frames were being
+/// written, none of them stays (though whole leading frames reached the journal); stopped
+/// once the journal holds them all, all of them stay.
+#[test]
+fn a_batch_stopped_mid_write_is_undone_whole() {
+    for (point, kept) in [("mid-journal-write", 0), ("after-fsync", 4)] {
+        let f = Fixture::with_records(2);
+        let acked = leaves(&f);
+        let journal_before = std::fs::metadata(f.path("ledger/journal")).unwrap().len();
+        std::fs::create_dir(f.path("batch")).unwrap();
+        for i in 0..4 {
+            std::fs::write(f.path(&format!("batch/f{i}.bin")), format!("file {i}")).unwrap();
+        }
+        let out = add_cmd(&f, "batch")
+            .env("CUSTODY_TEST_CRASH_POINT", point)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "{point}: the process was not stopped"
+        );
+        if point == "mid-journal-write" {
+            // Half the batch's bytes: at least one whole frame reached the journal.
+            let frames = journal_frames(&f.path("ledger/journal"));
+            assert!(
+                frames.len() > acked.len(),
+                "{point}: no whole frame was written"
+            );
+        }
+        let o = f.ok(&["recover", "--ledger", &f.p("ledger")]);
+        if kept == 0 {
+            assert!(
+                o.stdout.contains("the batch is undone whole"),
+                "{}",
+                o.stdout
+            );
+        }
+        let now = leaves(&f);
+        assert_eq!(&now[..acked.len()], &acked[..], "{point}");
+        assert_eq!(now.len(), acked.len() + kept, "{point}: {}", o.stdout);
+        if kept == 0 {
+            assert_eq!(
+                std::fs::metadata(f.path("ledger/journal")).unwrap().len(),
+                journal_before,
+                "{point}: the journal is cut back to where the batch began"
+            );
+        }
+        let o = f.audit();
+        assert_eq!(o.code, 0, "{point}: {}", o.all());
+    }
 }

@@ -32,6 +32,26 @@ pub mod names {
     pub const LOCK: &str = "lock";
     /// The append-only file of signed checkpoints.
     pub const CHECKPOINTS: &str = "checkpoints";
+    /// The extent of the latest append of more than one record (see `Store::append`).
+    pub const BATCH: &str = "batch";
+}
+
+/// Domain label of the batch marker's checksum.
+const BATCH_LABEL: &[u8] = b"custody/v1/batch\n";
+
+/// The batch marker: start and end offsets in the journal, and the first 8 bytes of
+/// SHA-256(label || start || end), which tells a torn marker from a whole one.
+fn batch_marker(start: u64, end: u64) -> [u8; 24] {
+    use sha2::Digest;
+    let mut m = [0u8; 24];
+    m[..8].copy_from_slice(&start.to_be_bytes());
+    m[8..16].copy_from_slice(&end.to_be_bytes());
+    let h = sha2::Sha256::new()
+        .chain_update(BATCH_LABEL)
+        .chain_update(&m[..16])
+        .finalize();
+    m[16..].copy_from_slice(&h[..8]);
+    m
 }
 
 /// A test hook: when the environment variable `CUSTODY_TEST_CRASH_POINT` names this point,
@@ -352,6 +372,12 @@ impl Store {
             framed.extend_from_slice(&journal::frame(&en.bytes, &en.leaf));
         }
         let before = self.journal.len()?;
+        // A batch of several records is all or nothing: its extent is made durable first,
+        // so that a crash that leaves only its leading frames can be undone on the next open.
+        // (A single record's torn frame is cut without it.)
+        if entries.len() > 1 {
+            self.write_batch_marker(before, before + framed.len() as u64)?;
+        }
         // Nothing is acknowledged unless both steps succeed; on failure the journal is cut
         // back so that the next open does not index an append that reported an error.
         let result = self
@@ -366,6 +392,51 @@ impl Store {
             let _ = self.journal.truncate(before);
         }
         result
+    }
+
+    fn write_batch_marker(&self, start: u64, end: u64) -> Result<()> {
+        let path = self.dir.join(names::BATCH);
+        let existed = path.exists();
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io(&path))?;
+        f.write_all(&batch_marker(start, end))
+            .and_then(|()| f.sync_data())
+            .map_err(io(&path))?;
+        if !existed {
+            fsync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// Undoes the unacknowledged part of an interrupted batch: when the batch marker is
+    /// whole, starts at or after `indexed` (what the index holds) and the journal ends
+    /// inside its extent, the journal is cut back to the batch's start. Returns the extent
+    /// cut, if any.
+    pub fn cut_incomplete_batch(&mut self, indexed: u64) -> Result<Option<(u64, u64)>> {
+        let path = self.dir.join(names::BATCH);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        let Ok(m) = <[u8; 24]>::try_from(bytes.as_slice()) else {
+            return Ok(None);
+        };
+        let start = u64::from_be_bytes(m[..8].try_into().unwrap_or_default());
+        let end = u64::from_be_bytes(m[8..16].try_into().unwrap_or_default());
+        if batch_marker(start, end) != m {
+            return Ok(None); // torn while written: its batch was never started
+        }
+        let len = self.journal.len()?;
+        if start >= indexed && start < len && len < end {
+            self.journal.truncate(start)?;
+            return Ok(Some((start, end)));
+        }
+        Ok(None)
     }
 
     /// Applies entries to sled in one transaction, with the new size and journal length.
