@@ -378,7 +378,7 @@ pub fn audit(
                         _ => a.find(
                             Some(seq),
                             "index-missing",
-                            format!("record {seq} is in the journal but missing from the index (an append interrupted before it was acknowledged is indexed by `custody recover`)"),
+                            format!("record {seq} is in the journal but missing from the index (an append interrupted before it was acknowledged: `custody recover` indexes it, or removes it whole if it is part of an interrupted batch)"),
                         ),
                     }
                     match rec {

@@ -356,6 +356,8 @@ pub struct Ledger {
     frontier: Frontier,
     size: u64,
     damaged: Option<String>,
+    /// The journal bytes of an interrupted batch that opening this ledger removed.
+    batch_cut: Option<(u64, u64)>,
     origin: String,
     ledger_key: [u8; 32],
     last_leaf: Hash,
@@ -380,6 +382,7 @@ impl Ledger {
             frontier: Frontier::new(),
             size: 0,
             damaged: None,
+            batch_cut: None,
             origin: origin.to_owned(),
             ledger_key: key.verifying_key().to_bytes(),
             last_leaf: [0; 32],
@@ -414,12 +417,7 @@ impl Ledger {
         if meta.journal_len < MAGIC.len() as u64 {
             meta.journal_len = MAGIC.len() as u64;
         }
-        if access == Access::Write {
-            // The leading frames of a batch that a crash interrupted were never
-            // acknowledged: the batch is undone whole, before the index catches up.
-            store.cut_incomplete_batch(meta.journal_len)?;
-        }
-        let journal_len = store.journal().len()?;
+        let mut journal_len = store.journal().len()?;
         // A ledger whose index is damaged still opens, so that it can be read and audited;
         // `damaged` then refuses appends and checkpoints until `custody audit` is consulted.
         let mut damaged = None;
@@ -492,6 +490,13 @@ impl Ledger {
         let mut size = meta.size;
         let mut origin = meta.origin.clone();
         let mut ledger_key = meta.ledger_key;
+        let mut batch_cut = None;
+        if access == Access::Write && journal_len > meta.journal_len && damaged.is_none() {
+            // The leading frames of a batch that a crash interrupted were never
+            // acknowledged: the batch is undone whole, before the index catches up.
+            batch_cut = store.cut_incomplete_batch(meta.journal_len)?;
+            journal_len = store.journal().len()?;
+        }
         if access == Access::Write && journal_len > meta.journal_len && damaged.is_none() {
             let mut frames = store.journal().frames_from(meta.journal_len)?;
             let mut batch: Vec<Entry> = Vec::new();
@@ -631,6 +636,7 @@ impl Ledger {
             last_leaf,
             last_recorded_at,
             damaged,
+            batch_cut,
         })
     }
 
@@ -644,7 +650,7 @@ impl Ledger {
     ) -> Result<(Self, Vec<String>)> {
         let mut done = Vec::new();
         // The ledger lock is held from here on, also while an unreadable index is moved aside.
-        let (mut store, aside) = Store::open_or_set_aside(dir, wait)?;
+        let (store, aside) = Store::open_or_set_aside(dir, wait)?;
         let before = match &aside {
             None => {
                 let m = store.meta()?;
@@ -658,13 +664,12 @@ impl Ledger {
                 (0, 0)
             }
         };
-        let indexed = before.1.max(MAGIC.len() as u64);
-        if let Some((start, end)) = store.cut_incomplete_batch(indexed)? {
+        let ledger = Ledger::from_store(store, Access::Write, progress)?;
+        if let Some((start, len)) = ledger.batch_cut {
             done.push(format!(
-                "an append of several records was interrupted after part of it reached the journal (bytes {start} to {end}); removed that unacknowledged part, so the batch is undone whole"
+                "an append of several records was interrupted after part of it reached the journal; removed that unacknowledged part (journal bytes {start} to {len}), so the batch is undone whole"
             ));
         }
-        let ledger = Ledger::from_store(store, Access::Write, progress)?;
         if let Some(d) = &ledger.damaged {
             return Err(Error::Damaged(format!(
                 "{d}; move the db directory aside and run `custody recover` again to rebuild it from the journal"

@@ -210,3 +210,60 @@ fn a_batch_stopped_mid_write_is_undone_whole() {
         assert_eq!(o.code, 0, "{point}: {}", o.all());
     }
 }
+
+/// After an interrupted batch is undone, a record later written where the batch began is
+/// never cut, even when the index is lost and rebuilt from the journal (the marker names
+/// the batch's first record, and is cleared once the batch is undone). The undoing also
+/// happens on a plain `add` after the crash, without `recover`.
+#[test]
+fn an_undone_batch_never_takes_a_later_record_with_it() {
+    let f = Fixture::with_records(2);
+    let acked = leaves(&f);
+    std::fs::create_dir(f.path("batch")).unwrap();
+    for i in 0..4 {
+        std::fs::write(f.path(&format!("batch/f{i}.bin")), format!("file {i}")).unwrap();
+    }
+    let out = add_cmd(&f, "batch")
+        .env("CUSTODY_TEST_CRASH_POINT", "mid-journal-write")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let marker = std::fs::read(f.path("ledger/batch")).unwrap();
+    assert!(
+        marker.iter().any(|&b| b != 0),
+        "the interrupted batch's marker"
+    );
+    // A plain add undoes the batch, then appends its own record where the batch began.
+    std::fs::write(f.path("later.bin"), b"a later, acknowledged file").unwrap();
+    let out = add_cmd(&f, "later.bin").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let now = leaves(&f);
+    assert_eq!(
+        now.len(),
+        acked.len() + 1,
+        "the batch is gone, the later record is there"
+    );
+    // Lose the index; rebuild it from the journal: the later record stays.
+    std::fs::remove_dir_all(f.path("ledger/db")).unwrap();
+    let o = f.ok(&["recover", "--ledger", &f.p("ledger")]);
+    assert!(!o.stdout.contains("undone whole"), "{}", o.stdout);
+    assert_eq!(leaves(&f), now);
+    assert_eq!(f.audit().code, 0);
+    let cleared = std::fs::read(f.path("ledger/batch")).unwrap();
+    assert!(
+        cleared.iter().all(|&b| b == 0),
+        "the marker is cleared once its batch is undone"
+    );
+    // Even with the stale marker put back (as if clearing it had failed), and the index
+    // lost again, the later record is not cut: it is not the batch's first record.
+    std::fs::write(f.path("ledger/batch"), &marker).unwrap();
+    std::fs::remove_dir_all(f.path("ledger/db")).unwrap();
+    let o = f.ok(&["recover", "--ledger", &f.p("ledger")]);
+    assert!(!o.stdout.contains("undone whole"), "{}", o.stdout);
+    assert_eq!(leaves(&f), now);
+    assert_eq!(f.audit().code, 0);
+}

@@ -159,7 +159,8 @@ impl Journal {
         self.len()
     }
 
-    /// Cuts the journal back to `len` bytes (used only to drop a torn final frame).
+    /// Cuts the journal back to `len` bytes: to drop a torn final frame, the unacknowledged
+    /// part of an interrupted batch, or an append that reported an error.
     pub fn truncate(&mut self, len: u64) -> Result<()> {
         self.file.set_len(len).map_err(io(&self.path))?;
         self.file.sync_all().map_err(io(&self.path))

@@ -38,19 +38,24 @@ pub mod names {
 
 /// Domain label of the batch marker's checksum.
 const BATCH_LABEL: &[u8] = b"custody/v1/batch\n";
+/// Size of the batch marker.
+const BATCH_MARKER_LEN: usize = 56;
 
-/// The batch marker: start and end offsets in the journal, and the first 8 bytes of
-/// SHA-256(label || start || end), which tells a torn marker from a whole one.
-fn batch_marker(start: u64, end: u64) -> [u8; 24] {
+/// The batch marker: the journal offsets where the batch starts and ends, the leaf hash of
+/// its first record (which ties the marker to that batch, not to a later record written at
+/// the same offset), and the first 8 bytes of SHA-256(label || the 48 bytes before), which
+/// tells a torn marker from a whole one.
+fn batch_marker(start: u64, end: u64, first_leaf: &Hash) -> [u8; BATCH_MARKER_LEN] {
     use sha2::Digest;
-    let mut m = [0u8; 24];
+    let mut m = [0u8; BATCH_MARKER_LEN];
     m[..8].copy_from_slice(&start.to_be_bytes());
     m[8..16].copy_from_slice(&end.to_be_bytes());
+    m[16..48].copy_from_slice(first_leaf);
     let h = sha2::Sha256::new()
         .chain_update(BATCH_LABEL)
-        .chain_update(&m[..16])
+        .chain_update(&m[..48])
         .finalize();
-    m[16..].copy_from_slice(&h[..8]);
+    m[48..].copy_from_slice(&h[..8]);
     m
 }
 
@@ -151,6 +156,8 @@ pub struct Store {
     authority: sled::Tree,
     checkpoints: sled::Tree,
     meta: sled::Tree,
+    /// Whether the directory entry of the batch marker is known to be durable.
+    batch_marker_durable: bool,
     /// Declared last so that it is released last: another process gets the ledger only
     /// after this one has let go of everything else.
     _lock: File,
@@ -306,6 +313,7 @@ impl Store {
             authority: t("authority")?,
             checkpoints: t("checkpoints")?,
             meta: t("meta")?,
+            batch_marker_durable: false,
             db,
         })
     }
@@ -375,8 +383,12 @@ impl Store {
         // A batch of several records is all or nothing: its extent is made durable first,
         // so that a crash that leaves only its leading frames can be undone on the next open.
         // (A single record's torn frame is cut without it.)
-        if entries.len() > 1 {
-            self.write_batch_marker(before, before + framed.len() as u64)?;
+        if let [first, _, ..] = entries {
+            self.write_batch_marker(&batch_marker(
+                before,
+                before + framed.len() as u64,
+                &first.leaf,
+            ))?;
         }
         // Nothing is acknowledged unless both steps succeed; on failure the journal is cut
         // back so that the next open does not index an append that reported an error.
@@ -390,32 +402,38 @@ impl Store {
             .inspect(|()| crash_point("after-sled"));
         if result.is_err() {
             let _ = self.journal.truncate(before);
+            if entries.len() > 1 {
+                let _ = self.write_batch_marker(&[0; BATCH_MARKER_LEN]);
+            }
         }
         result
     }
 
-    fn write_batch_marker(&self, start: u64, end: u64) -> Result<()> {
+    /// Overwrites the batch marker and makes it durable (the directory too, the first time).
+    fn write_batch_marker(&mut self, marker: &[u8; BATCH_MARKER_LEN]) -> Result<()> {
         let path = self.dir.join(names::BATCH);
-        let existed = path.exists();
         let mut f = OpenOptions::new()
             .write(true)
             .create(true)
-            .truncate(false)
+            .truncate(true)
             .open(&path)
             .map_err(io(&path))?;
-        f.write_all(&batch_marker(start, end))
+        f.write_all(marker)
             .and_then(|()| f.sync_data())
             .map_err(io(&path))?;
-        if !existed {
+        if !self.batch_marker_durable {
             fsync_dir(&self.dir)?;
+            self.batch_marker_durable = true;
         }
         Ok(())
     }
 
-    /// Undoes the unacknowledged part of an interrupted batch: when the batch marker is
-    /// whole, starts at or after `indexed` (what the index holds) and the journal ends
-    /// inside its extent, the journal is cut back to the batch's start. Returns the extent
-    /// cut, if any.
+    /// Undoes the unacknowledged part of an interrupted batch of several records, as SPEC.md
+    /// section 8 states: when the batch marker is whole, its batch starts at or after
+    /// `indexed` (what the index holds), the journal ends no later than the batch's end,
+    /// the frame at the batch's start is its first record (or is not a whole frame), and
+    /// the journal does not hold the whole batch as whole frames, the journal is cut back to
+    /// the batch's start and the marker cleared. Returns the bytes removed, `start..len`.
     pub fn cut_incomplete_batch(&mut self, indexed: u64) -> Result<Option<(u64, u64)>> {
         let path = self.dir.join(names::BATCH);
         let bytes = match std::fs::read(&path) {
@@ -423,20 +441,46 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(&path)(e)),
         };
-        let Ok(m) = <[u8; 24]>::try_from(bytes.as_slice()) else {
+        let Ok(m) = <[u8; BATCH_MARKER_LEN]>::try_from(bytes.as_slice()) else {
             return Ok(None);
         };
-        let start = u64::from_be_bytes(m[..8].try_into().unwrap_or_default());
-        let end = u64::from_be_bytes(m[8..16].try_into().unwrap_or_default());
-        if batch_marker(start, end) != m {
-            return Ok(None); // torn while written: its batch was never started
+        let word = |at: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&m[at..at + 8]);
+            u64::from_be_bytes(w)
+        };
+        let (start, end) = (word(0), word(8));
+        let mut first_leaf = [0u8; 32];
+        first_leaf.copy_from_slice(&m[16..48]);
+        if batch_marker(start, end, &first_leaf) != m {
+            return Ok(None); // cleared, or torn while written: before any of its frames
         }
         let len = self.journal.len()?;
-        if start >= indexed && start < len && len < end {
-            self.journal.truncate(start)?;
-            return Ok(Some((start, end)));
+        if start < indexed || len <= start || len > end {
+            return Ok(None);
         }
-        Ok(None)
+        // Which frames of [start, len) are whole.
+        let mut whole = Vec::new();
+        let mut frames = self.journal.frames_from(start)?;
+        for f in frames.by_ref() {
+            match f {
+                Ok(f) if f.intact() && f.end() <= end => whole.push(f),
+                _ => break,
+            }
+        }
+        drop(frames);
+        if let Some(f) = whole.first()
+            && f.stored_leaf != first_leaf
+        {
+            return Ok(None); // a later record was written where the batch began
+        }
+        let complete = len == end && whole.last().is_some_and(|f| f.end() == end);
+        if complete {
+            return Ok(None);
+        }
+        self.journal.truncate(start)?;
+        self.write_batch_marker(&[0; BATCH_MARKER_LEN])?;
+        Ok(Some((start, len)))
     }
 
     /// Applies entries to sled in one transaction, with the new size and journal length.
