@@ -491,7 +491,7 @@ impl Ledger {
         let mut origin = meta.origin.clone();
         let mut ledger_key = meta.ledger_key;
         let mut batch_cut = None;
-        if access == Access::Write && journal_len > meta.journal_len && damaged.is_none() {
+        if access == Access::Write && damaged.is_none() {
             // The leading frames of a batch that a crash interrupted were never
             // acknowledged: the batch is undone whole, before the index catches up.
             batch_cut = store.cut_incomplete_batch(meta.journal_len)?;

@@ -208,6 +208,9 @@ fn a_batch_stopped_mid_write_is_undone_whole() {
         }
         let o = f.audit();
         assert_eq!(o.code, 0, "{point}: {}", o.all());
+        // Either way the marker is settled: cleared, so that it names no batch any more.
+        let marker = std::fs::read(f.path("ledger/batch")).unwrap();
+        assert!(marker.iter().all(|&b| b == 0), "{point}");
     }
 }
 

@@ -401,8 +401,9 @@ impl Store {
             })
             .inspect(|()| crash_point("after-sled"));
         if result.is_err() {
-            let _ = self.journal.truncate(before);
-            if entries.len() > 1 {
+            // The marker is cleared only once the journal is known to be cut back: if the
+            // cut failed, the next open undoes the batch by the marker.
+            if self.journal.truncate(before).is_ok() && entries.len() > 1 {
                 let _ = self.write_batch_marker(&[0; BATCH_MARKER_LEN]);
             }
         }
@@ -428,12 +429,13 @@ impl Store {
         Ok(())
     }
 
-    /// Undoes the unacknowledged part of an interrupted batch of several records, as SPEC.md
-    /// section 8 states: when the batch marker is whole, its batch starts at or after
-    /// `indexed` (what the index holds), the journal ends no later than the batch's end,
-    /// the frame at the batch's start is its first record (or is not a whole frame), and
-    /// the journal does not hold the whole batch as whole frames, the journal is cut back to
-    /// the batch's start and the marker cleared. Returns the bytes removed, `start..len`.
+    /// Settles the batch marker on a write-open, as SPEC.md section 8 states. When the
+    /// marker is whole, its batch starts at or after `indexed` (what the index holds), the
+    /// journal ends after the batch's start and no later than its end, the frame at the
+    /// batch's start is its first record (or is not a whole frame), and the journal does not
+    /// hold the whole batch as whole frames, the journal is cut back to the batch's start.
+    /// Either way a whole marker is then cleared, so that it can only ever describe the
+    /// last append before a crash. Returns the bytes removed, `start..len`.
     pub fn cut_incomplete_batch(&mut self, indexed: u64) -> Result<Option<(u64, u64)>> {
         let path = self.dir.join(names::BATCH);
         let bytes = match std::fs::read(&path) {
@@ -455,32 +457,46 @@ impl Store {
         if batch_marker(start, end, &first_leaf) != m {
             return Ok(None); // cleared, or torn while written: before any of its frames
         }
+        let cut = self.incomplete_batch(start, end, &first_leaf, indexed)?;
+        if cut {
+            let len = self.journal.len()?;
+            self.journal.truncate(start)?;
+            self.write_batch_marker(&[0; BATCH_MARKER_LEN])?;
+            return Ok(Some((start, len)));
+        }
+        self.write_batch_marker(&[0; BATCH_MARKER_LEN])?;
+        Ok(None)
+    }
+
+    /// Whether the marked batch `[start, end)`, whose first record has `first_leaf`, is in
+    /// the journal only in part (see [`Store::cut_incomplete_batch`]). A read error is an
+    /// error, never a reason to cut.
+    fn incomplete_batch(
+        &self,
+        start: u64,
+        end: u64,
+        first_leaf: &Hash,
+        indexed: u64,
+    ) -> Result<bool> {
         let len = self.journal.len()?;
         if start < indexed || len <= start || len > end {
-            return Ok(None);
+            return Ok(false);
         }
-        // Which frames of [start, len) are whole.
         let mut whole = Vec::new();
-        let mut frames = self.journal.frames_from(start)?;
-        for f in frames.by_ref() {
-            match f {
-                Ok(f) if f.intact() && f.end() <= end => whole.push(f),
-                _ => break,
+        for f in self.journal.frames_from(start)? {
+            let f = f?;
+            if !f.intact() || f.end() > end {
+                break;
             }
+            whole.push((f.stored_leaf, f.end()));
         }
-        drop(frames);
-        if let Some(f) = whole.first()
-            && f.stored_leaf != first_leaf
+        if let Some((leaf, _)) = whole.first()
+            && leaf != first_leaf
         {
-            return Ok(None); // a later record was written where the batch began
+            return Ok(false); // a later record was written where the batch began
         }
-        let complete = len == end && whole.last().is_some_and(|f| f.end() == end);
-        if complete {
-            return Ok(None);
-        }
-        self.journal.truncate(start)?;
-        self.write_batch_marker(&[0; BATCH_MARKER_LEN])?;
-        Ok(Some((start, len)))
+        let complete = len == end && whole.last().is_some_and(|(_, e)| *e == end);
+        Ok(!complete)
     }
 
     /// Applies entries to sled in one transaction, with the new size and journal length.
