@@ -888,19 +888,7 @@ fn decode_and_verify(chunk: &[Frame], mode: VerifyMode) -> Vec<Decoded> {
         .par_iter()
         .map(|f| Record::decode(&f.bytes).map_err(|e| e.to_string()))
         .collect();
-    let messages: Vec<Vec<u8>> = records
-        .iter()
-        .flatten()
-        .map(|r| record::signing_message(&r.statement_bytes))
-        .collect();
-    let items: Vec<(&[u8; 32], &Vec<u8>, &[u8; 64])> = records
-        .iter()
-        .flatten()
-        .zip(&messages)
-        .map(|(r, m)| (&r.statement.signer, m, &r.signature))
-        .collect();
-    let mut verdicts = keys::verify_many(&items, mode).into_iter();
-    drop(items);
+    let mut verdicts = record::verify_signatures(records.iter().flatten(), mode).into_iter();
     let decoded: Vec<(Result<Record, String>, Option<String>)> = records
         .into_iter()
         .map(|r| {

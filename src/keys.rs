@@ -267,23 +267,14 @@ fn read_regular(path: &Path) -> Result<KeyFile, KeyError> {
             hint: "give the path of a key made by `custody key generate`",
         });
     }
-    #[cfg(unix)]
-    let mode = {
-        use std::os::unix::fs::PermissionsExt;
-        meta.permissions().mode() & 0o777
-    };
-    #[cfg(not(unix))]
-    let mode = 0;
-    let mut bytes = Zeroizing::new(Vec::new());
-    std::io::Read::read_to_end(&mut std::io::Read::take(&file, MAX + 1), &mut bytes)
-        .map_err(io(path))?;
-    if bytes.len() as u64 > MAX {
+    let mode = permission_bits(&meta);
+    let Some(bytes) = read_at_most(&file, MAX).map_err(io(path))? else {
         return Err(KeyError::WrongKind {
             path: path.to_owned(),
             found: "the file grew while it was read".into(),
             hint: "give the path of a key made by `custody key generate`",
         });
-    }
+    };
     match std::str::from_utf8(&bytes) {
         Ok(s) => Ok(KeyFile {
             text: Zeroizing::new(s.to_owned()),
@@ -295,6 +286,28 @@ fn read_regular(path: &Path) -> Result<KeyFile, KeyError> {
             hint: "give the path of a key made by `custody key generate`",
         }),
     }
+}
+
+/// Permission bits of a file (`0o777` mask); 0 where the platform has none.
+pub fn permission_bits(meta: &std::fs::Metadata) -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o777
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        0
+    }
+}
+
+/// Reads an open secret file whole, if it holds at most `max` bytes (`None` if more), into
+/// memory that is zeroed when dropped.
+pub fn read_at_most(file: &std::fs::File, max: u64) -> std::io::Result<Option<Zeroizing<Vec<u8>>>> {
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, max + 1), &mut bytes)?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
 }
 
 fn pem_label(text: &str) -> Option<&str> {
@@ -383,8 +396,8 @@ fn check_kdf_cost(path: &Path, text: &str) -> Result<(), KeyError> {
     Ok(())
 }
 
+/// Decrypts a protected key whose key derivation [`check_kdf_cost`] has accepted.
 fn decrypt_pem(path: &Path, text: &str, passphrase: &[u8]) -> Result<SigningKey, KeyError> {
-    check_kdf_cost(path, text)?;
     let kp = KeypairBytes::from_pkcs8_encrypted_pem(text, passphrase).map_err(|_| {
         KeyError::WrongPassphrase {
             path: path.to_owned(),

@@ -650,6 +650,25 @@ fn hash_with_reader_thread<R: std::io::Read + Send>(
     })
 }
 
+/// Verifies the signatures of `records` on all cores (SPEC.md section 1, by `mode`): one
+/// result per record, in order.
+pub fn verify_signatures<'a>(
+    records: impl IntoIterator<Item = &'a Record>,
+    mode: crate::keys::VerifyMode,
+) -> Vec<Result<(), crate::keys::SignatureError>> {
+    let records: Vec<&Record> = records.into_iter().collect();
+    let messages: Vec<Vec<u8>> = records
+        .iter()
+        .map(|r| signing_message(&r.statement_bytes))
+        .collect();
+    let items: Vec<(&[u8; 32], &Vec<u8>, &[u8; 64])> = records
+        .iter()
+        .zip(&messages)
+        .map(|(r, m)| (&r.statement.signer, m, &r.signature))
+        .collect();
+    crate::keys::verify_many(&items, mode)
+}
+
 /// Salted content commitment: SHA-256(salt || content).
 pub fn commitment(salt: &[u8; 32], content: &[u8]) -> Hash {
     let mut h = Sha256::new();

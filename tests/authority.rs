@@ -270,8 +270,7 @@ fn protected_keys_round_trip_refuse_a_wrong_passphrase_and_open_in_openssl() {
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("--passphrase-file"), "{}", o.stderr);
     // A passphrase file that only its group may read is refused too.
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(f.path("pass.txt"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    set_mode(&f.path("pass.txt"), 0o640);
     let o = add("pass.txt");
     assert_eq!(o.code, 2);
     assert!(
@@ -299,6 +298,7 @@ fn protected_keys_round_trip_refuse_a_wrong_passphrase_and_open_in_openssl() {
         "--new-passphrase-file",
         &f.p("new.txt"),
     ]);
+    use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(f.path("keys/carol.key"))
             .unwrap()
@@ -517,15 +517,6 @@ fn inject(
         .unwrap();
     db.flush().unwrap();
     rec.seq
-}
-
-fn finding_codes(v: &serde_json::Value) -> Vec<(String, Option<u64>)> {
-    v["report"]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| (x["code"].as_str().unwrap().to_owned(), x["seq"].as_u64()))
-        .collect()
 }
 
 #[test]

@@ -139,9 +139,7 @@ const CASES: &[Case] = &[
                 .output()
                 .expect("openssl is installed (see .ci/run)");
             assert!(status.status.success());
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(f.path("rsa.key"), std::fs::Permissions::from_mode(0o600))
-                .unwrap();
+            set_mode(&f.path("rsa.key"), 0o600);
             key_add(f, &f.p("rsa.key"))
         },
         stdin: b"",
@@ -151,9 +149,7 @@ const CASES: &[Case] = &[
         name: "key with loose permissions",
         args: |f| {
             std::fs::copy(f.path("keys/alice.key"), f.path("loose.key")).unwrap();
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(f.path("loose.key"), std::fs::Permissions::from_mode(0o644))
-                .unwrap();
+            set_mode(&f.path("loose.key"), 0o644);
             key_add(f, &f.p("loose.key"))
         },
         stdin: b"",
@@ -173,9 +169,7 @@ const CASES: &[Case] = &[
                 "--passphrase-file",
                 &f.p("pass.txt"),
             ]);
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(f.path("pass.txt"), std::fs::Permissions::from_mode(0o644))
-                .unwrap();
+            set_mode(&f.path("pass.txt"), 0o644);
             let mut a = key_add(f, &f.p("keys/carol.key"));
             a.extend(["--passphrase-file".into(), f.p("pass.txt")]);
             a

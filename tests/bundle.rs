@@ -133,6 +133,25 @@ fn members(zip_path: &Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// A bundle's manifest.json, parsed.
+fn manifest(zip_path: &Path) -> serde_json::Value {
+    let (_, bytes) = members(zip_path)
+        .into_iter()
+        .find(|m| m.0 == "manifest.json")
+        .expect("the bundle holds manifest.json");
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The `seq` of each entry of a manifest list (`exhibits` or `supporting`).
+fn seqs_of(m: &serde_json::Value, list: &str) -> Vec<u64> {
+    m[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect()
+}
+
 fn write_zip(path: &Path, members: &[(String, Vec<u8>)]) {
     let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     for (n, b) in members {
@@ -550,20 +569,8 @@ fn nothing_about_other_records_leaks_into_the_bundle() {
     }
     // Stored (uncompressed) members are covered by the raw check; the hidden record's
     // leaf hash appears only as part of a proof path, never its bytes or fields.
-    let m: serde_json::Value = serde_json::from_slice(
-        &members(&f.path("bundle.zip"))
-            .into_iter()
-            .find(|m| m.0 == "manifest.json")
-            .unwrap()
-            .1,
-    )
-    .unwrap();
-    let seqs: Vec<u64> = m["exhibits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["seq"].as_u64().unwrap())
-        .collect();
+    let m = manifest(&f.path("bundle.zip"));
+    let seqs = seqs_of(&m, "exhibits");
     assert_eq!(seqs, [2, 3]);
 }
 
@@ -606,14 +613,7 @@ fn export_is_deterministic_and_respects_consent() {
         "court order 17/2026",
         "5",
     ]);
-    let m: serde_json::Value = serde_json::from_slice(
-        &members(&f.path("c.zip"))
-            .into_iter()
-            .find(|m| m.0 == "manifest.json")
-            .unwrap()
-            .1,
-    )
-    .unwrap();
+    let m = manifest(&f.path("c.zip"));
     assert_eq!(m["exhibits"][0]["consent_override"], "court order 17/2026");
     // A media file that matches no exported record is refused.
     std::fs::write(f.path("stray.bin"), b"stray").unwrap();
@@ -684,20 +684,8 @@ fn bundles_carry_the_custody_chain_and_authority_and_both_verifiers_check_them()
     ]);
     f.checkpoint();
     export(&f, "custody.zip", &["3"], &[]);
-    let m: serde_json::Value = serde_json::from_slice(
-        &members(&f.path("custody.zip"))
-            .into_iter()
-            .find(|m| m.0 == "manifest.json")
-            .unwrap()
-            .1,
-    )
-    .unwrap();
-    let supporting: Vec<u64> = m["supporting"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["seq"].as_u64().unwrap())
-        .collect();
+    let m = manifest(&f.path("custody.zip"));
+    let supporting = seqs_of(&m, "supporting");
     assert!(
         supporting.contains(&0) && supporting.contains(&1),
         "{supporting:?}"

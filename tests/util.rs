@@ -336,6 +336,26 @@ pub fn open_sled(path: &Path) -> sled::Db {
 /// Makes a file readable and writable by its owner alone (mode 0600), as secret key and
 /// passphrase files must be.
 pub fn private(path: &Path) {
+    set_mode(path, 0o600);
+}
+
+/// Sets a file's permission bits.
+pub fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Each finding of an audit report (`audit --json`) as (code, record number).
+pub fn finding_codes(v: &serde_json::Value) -> Vec<(String, Option<u64>)> {
+    v["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["code"].as_str().unwrap().to_owned(), x["seq"].as_u64()))
+        .collect()
+}
+
+/// The codes of an audit report's findings, in order.
+pub fn codes_of(v: &serde_json::Value) -> Vec<String> {
+    finding_codes(v).into_iter().map(|(c, _)| c).collect()
 }

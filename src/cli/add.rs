@@ -218,13 +218,12 @@ fn media(a: MediaArgs) -> anyhow::Result<ExitCode> {
     }
     // Open (and lock) the ledger before hashing, so a busy ledger fails fast.
     let ledger = open_write(&a.ledger)?;
-    let total: u64 = files.iter().map(|(_, len)| *len).sum();
-    let pb = progress(total, true, a.json);
-    pb.set_message("hashing");
-    let hashed: Vec<anyhow::Result<MediaInput>> = files
-        .par_iter()
-        .map(|(path, _)| {
-            let (sha256, size) = hash_file(path, &pb)?;
+    let paths: Vec<&Path> = files.iter().map(|(p, _)| p.as_path()).collect();
+    let inputs = hash_files(&paths, "hashing", a.json)
+        .into_iter()
+        .zip(&paths)
+        .map(|(hashed, path)| {
+            let (sha256, size) = hashed?;
             Ok(MediaInput {
                 sha256,
                 size,
@@ -237,9 +236,7 @@ fn media(a: MediaArgs) -> anyhow::Result<ExitCode> {
                 description: a.description.clone(),
             })
         })
-        .collect();
-    pb.finish_and_clear();
-    let inputs = hashed.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut ledger = ledger;
     let now = now_ms();
     let appended = ledger.add_media(&key, inputs, now, now)?;
@@ -305,6 +302,24 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Hashes files on all cores under one progress bar over their bytes (drawn only on a
+/// terminal, never with `--json`); one result per file, in the order given.
+pub fn hash_files(
+    paths: &[&Path],
+    message: &str,
+    json: bool,
+) -> Vec<anyhow::Result<([u8; 32], u64)>> {
+    let total = paths
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+    let pb = progress(total, true, json || paths.is_empty());
+    pb.set_message(message.to_owned());
+    let hashed = paths.par_iter().map(|p| hash_file(p, &pb)).collect();
+    pb.finish_and_clear();
+    hashed
 }
 
 /// Streaming SHA-256 with a fixed buffer; refuses a file that changes while it is read.

@@ -1,13 +1,13 @@
 //! `custody export` and `custody verify-bundle`.
 
 use super::LedgerArgs;
-use super::add::hash_file;
-use super::util::{KeyArgs, now_ms, open, print_json, progress, verdict};
+use super::add::hash_files;
+use super::util::{KeyArgs, now_ms, open, print_json, verdict};
 use anyhow::{Context, bail};
 use clap::Args;
 use custody::bundle::{self, ExportRequest, MediaSource, VerifyOptions};
 use custody::keys;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Args)]
@@ -99,20 +99,13 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    // Media files can be large: hashed on all cores under one progress bar, on a terminal.
+    let paths: Vec<&Path> = a.media.iter().map(PathBuf::as_path).collect();
     let mut media = Vec::new();
-    // Media files can be large: one progress bar over all their bytes, on a terminal.
-    let total = a
-        .media
-        .iter()
-        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .sum();
-    let pb = progress(total, true, a.json || a.media.is_empty());
-    pb.set_message("hashing media");
-    for p in &a.media {
-        let hashed = hash_file(p, &pb);
-        if hashed.is_err() {
-            pb.finish_and_clear();
-        }
+    for (hashed, p) in hash_files(&paths, "hashing media", a.json)
+        .into_iter()
+        .zip(&a.media)
+    {
         let (sha256, size) = hashed?;
         let path = p.clone();
         media.push(MediaSource {
@@ -124,7 +117,6 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
             }),
         });
     }
-    pb.finish_and_clear();
     let ledger = open(&a.ledger)?;
     let tmp = tempfile::NamedTempFile::new_in(&dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;

@@ -115,19 +115,15 @@ pub fn read_passphrase(
             // and the read use one open handle.
             let file = std::fs::File::open(f).map_err(io(f))?;
             let meta = file.metadata().map_err(io(f))?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let mode = meta.permissions().mode() & 0o777;
-                if meta.is_file() && mode & 0o077 != 0 {
-                    return Err(KeyError::WrongKind {
-                        path: f.to_owned(),
-                        found: format!(
-                            "the passphrase file is accessible by group or others (mode {mode:03o})"
-                        ),
-                        hint: "make it private with `chmod 600 FILE`, or give the passphrase on the terminal",
-                    });
-                }
+            let mode = custody::keys::permission_bits(&meta);
+            if meta.is_file() && mode & 0o077 != 0 {
+                return Err(KeyError::WrongKind {
+                    path: f.to_owned(),
+                    found: format!(
+                        "the passphrase file is accessible by group or others (mode {mode:03o})"
+                    ),
+                    hint: "make it private with `chmod 600 FILE`, or give the passphrase on the terminal",
+                });
             }
             const MAX: u64 = 4096;
             let too_large = |len: u64| KeyError::WrongKind {
@@ -138,12 +134,9 @@ pub fn read_passphrase(
             if meta.len() > MAX {
                 return Err(too_large(meta.len()));
             }
-            let mut bytes = zeroize::Zeroizing::new(Vec::new());
-            std::io::Read::read_to_end(&mut std::io::Read::take(&file, MAX + 1), &mut bytes)
-                .map_err(io(f))?;
-            if bytes.len() as u64 > MAX {
-                return Err(too_large(bytes.len() as u64));
-            }
+            let Some(bytes) = custody::keys::read_at_most(&file, MAX).map_err(io(f))? else {
+                return Err(too_large(MAX + 1));
+            };
             zeroize::Zeroizing::new(String::from_utf8(bytes.to_vec()).map_err(|_| {
                 KeyError::WrongKind {
                     path: f.to_owned(),

@@ -1,8 +1,8 @@
 //! `custody verify` and `custody prove`.
 
 use super::LedgerArgs;
-use super::add::hash_file;
-use super::util::{open, print_json, progress, verdict};
+use super::add::hash_files;
+use super::util::{open, print_json, verdict};
 use clap::Args;
 use custody::ledger::RecordReport;
 use std::path::PathBuf;
@@ -66,11 +66,8 @@ fn print_report(r: &RecordReport) {
 pub fn exec_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &a.file {
         // A large file takes seconds to hash: show progress on a terminal.
-        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let pb = progress(len, true, a.json);
-        pb.set_message("hashing");
-        let hashed = hash_file(path, &pb);
-        pb.finish_and_clear();
+        let [hashed] = <[_; 1]>::try_from(hash_files(&[path.as_path()], "hashing", a.json))
+            .map_err(|_| anyhow::anyhow!("{}: not hashed", path.display()))?;
         let (sha, size) = hashed?;
         let ledger = open(&a.ledger)?;
         let reports = ledger.find_media(&sha)?;
