@@ -22,7 +22,22 @@ keys in keys/, the standard library and `cryptography`:
   4.1 (unauthorised or wrong-role signers, compromised keys, hand-overs by a
   non-holder, acceptances by the wrong key, a missing record 0, ...) fail
   the "authority" / "custody" checks, while a valid custody chain with a
-  pending transfer passes and is reported.
+  pending transfer passes and is reported;
+* the SPEC revision "the rules stated once", one class per point:
+  ledger-key and cancel statements and role ledger (LedgerKeyAndCancelTests),
+  the consent vocabulary (ConsentTests), the new 4.1 state: taint, retired
+  then compromised keys, the ledger key in force, "another admin is active",
+  statements that count once, the verdicts and the checkpoint rule
+  (AuthorityStateTests), the time rules a bundle can show (TimeOrderTests),
+  the "every byte is accounted for" archive rule (ArchiveAccountingTests),
+  include_failing, supporting `content`, exported_at, times up to the year
+  9999 and key fields (ManifestRevisionTests), --trust / --no-trust and the
+  report note (TrustAndReportTests), one JSON object on every outcome
+  (JsonEveryOutcomeTests), and a bundle made of custody's own
+  tests/vectors/kat/authority.json records (AuthorityKnownAnswerTests).
+
+Every verifier run passes --no-trust unless a test gives --trust (SPEC 11.3
+check 10 makes one of them mandatory).
 """
 
 from __future__ import annotations
@@ -41,6 +56,7 @@ import tempfile
 import unittest
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -161,6 +177,8 @@ def times8(point):
 
 def rfc3339(ms: int) -> str:
     import datetime
+    if ms > 253402300799999:
+        return "(after the year 9999)"
     t = datetime.datetime(1970, 1, 1) + datetime.timedelta(milliseconds=ms)
     return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
 
@@ -192,10 +210,10 @@ EMPTY_SHA = BODIES[3]["sha256"]
 # file's own, not the verifier's decoders.
 
 T0 = 1767225600000          # 2026-01-01T00:00:00.000Z
-ROLES = {"admin": 0, "investigator": 1, "custodian": 2, "auditor": 3}
+ROLES = {"admin": 0, "investigator": 1, "custodian": 2, "auditor": 3, "ledger": 4}
 REASONS = {"retired": 0, "compromised": 1}
 KINDS = {"genesis": 0, "testimony": 1, "media": 2, "authorize": 3, "revoke": 4, "transfer": 5,
-         "accept": 6, "amend": 7}
+         "accept": 6, "amend": 7, "ledger-key": 8, "cancel": 9}
 
 
 def enc_u64(n: int) -> bytes:
@@ -238,7 +256,8 @@ class TestLedger:
 
     def __init__(self, origin: str = ORIGIN, ledger_key=LEDGER_KEY):
         self.origin, self.ledger_key = origin, ledger_key
-        self.ledger_pub = raw_public(ledger_key)
+        self.ledger_pub = raw_public(ledger_key)      # the genesis (first ledger) key
+        self.checkpoint_key = ledger_key               # the key that signs checkpoints
         self.entries: list[dict] = []
         self.content: dict[int, tuple[bytes, bytes]] = {}   # seq -> (salt, text)
         self.media: dict[int, bytes] = {}                    # seq -> file bytes
@@ -312,6 +331,32 @@ class TestLedger:
     def accept(self, signer, transfer: int, **kw) -> int:
         return self.append(signer, "accept", enc_u64(transfer), {"transfer": transfer}, **kw)
 
+    def replay(self, seq: int, **kw) -> int:
+        """Append a new record carrying exactly the statement and signature of record `seq`."""
+        old = self.entries[seq]
+        new = len(self.entries)
+        recorded = kw.get("recorded", T0 + 1000 * new + 500)
+        prev = self.entries[-1]["leaf"]
+        record = (b"\x01" + enc_u64(new) + prev + enc_u64(recorded) + enc_bytes(old["statement"])
+                  + old["signature"])
+        self.entries.append(dict(old, seq=new, record=record, recorded=recorded, prev=prev,
+                                 leaf=sha256(b"\x00" + record)))
+        if seq in self.content:
+            self.content[new] = self.content[seq]
+        return new
+
+    def cancel(self, signer, transfer: int, **kw) -> int:
+        return self.append(signer, "cancel", enc_u64(transfer), {"transfer": transfer}, **kw)
+
+    def ledger_key_record(self, new_key, by=None, switch=True, **kw) -> int:
+        """A ledger-key statement naming new_key's public key; with `switch`, this ledger's
+        checkpoints are signed by new_key from then on (SPEC section 6)."""
+        pub = raw_public(new_key) if not isinstance(new_key, bytes) else new_key
+        seq = self.append(by or self.ledger_key, "ledger-key", pub, {"key": b64(pub), "key_id": kid(pub)}, **kw)
+        if switch:
+            self.checkpoint_key = new_key
+        return seq
+
     def amend(self, signer, target: int, reason="correction", description=None, text=None,
               salt: bytes = b"\x33" * 32, **kw) -> int:
         if text is None:
@@ -331,11 +376,12 @@ class TestLedger:
     def leaves(self, size=None) -> list[bytes]:
         return [e["leaf"] for e in self.entries[:size]]
 
-    def checkpoint(self, size=None) -> bytes:
+    def checkpoint(self, size=None, key=None) -> bytes:
+        key = key or self.checkpoint_key
         leaves = self.leaves(size)
         body = f"{self.origin}\n{len(leaves)}\n{b64(mth(leaves))}\n"
-        nkid = sha256(self.origin.encode() + b"\n\x01" + self.ledger_pub)[:4]
-        sig = nkid + self.ledger_key.sign(body.encode())
+        nkid = sha256(self.origin.encode() + b"\n\x01" + raw_public(key))[:4]
+        sig = nkid + key.sign(body.encode())
         return f"{body}\n\u2014 {self.origin} {b64(sig)}\n".encode()
 
 
@@ -370,9 +416,9 @@ def entry_of(ledger: TestLedger, seq: int, size: int, supporting: bool = False) 
         "proof_file": f"proofs/{seq}.tlog-proof",
         "inclusion_proof": [b64(h) for h in audit_path(seq, ledger.leaves(size))],
     }
+    entry["content"] = None
     if supporting:
         return entry
-    entry["content"] = None
     entry["consent_override"] = None
     entry["media_file"] = None
     if seq in ledger.content:
@@ -391,11 +437,13 @@ class BundleBuilder:
     """
 
     def __init__(self, ledger: TestLedger | None = None, exhibits=(2, 3, 4), supporting=(0, 1),
-                 exporter=INVESTIGATOR_KEY, size=None):
+                 exporter=INVESTIGATOR_KEY, size=None, checkpoint_key=None):
         self.ledger = ledger = ledger or standard_ledger()
         self.exporter = exporter
         size = size or len(ledger.entries)
-        checkpoint = ledger.checkpoint(size)
+        checkpoint_key = checkpoint_key or ledger.checkpoint_key
+        checkpoint = ledger.checkpoint(size, checkpoint_key)
+        cp_pub = raw_public(checkpoint_key)   # SPEC 11.2: ledger.public_key signed checkpoint.txt
         exporter_pub = raw_public(exporter)
         self.files: dict[str, bytes] = {
             "checkpoint.txt": checkpoint,
@@ -404,27 +452,35 @@ class BundleBuilder:
         }
         entries = [entry_of(ledger, s, size) for s in exhibits]
         support = [entry_of(ledger, s, size, supporting=True) for s in supporting]
-        for pub in [ledger.ledger_pub, exporter_pub] + [ledger.entries[s]["signer"] for s in (*exhibits, *supporting)]:
+        # SPEC 11.2: a supporting amendment with a new text of a testimony
+        # exhibit whose text is revealed reveals its text too.
+        revealed = {e["seq"] for e in entries if e["kind"] == "testimony" and e["content"]}
+        for e in support:
+            body = e["body"]
+            if e["kind"] == "amend" and body["commitment"] and body["target"] in revealed:
+                e["content"] = {"file": f"content/{e['seq']}.txt", "salt": ledger.content[e["seq"]][0].hex()}
+        for pub in [cp_pub, exporter_pub] + [ledger.entries[s]["signer"] for s in (*exhibits, *supporting)]:
             self.files[f"keys/{kid(pub)}.pub"] = KEY_FILES.get(pub) or spki_pem(pub)
         for e in entries + support:
             self.files[e["proof_file"]] = tlog_proof(e["seq"], [base64.b64decode(h) for h in e["inclusion_proof"]],
                                                      checkpoint)
-        for e in entries:
+        for e in entries + support:
             if e["content"]:
                 self.files[e["content"]["file"]] = ledger.content[e["seq"]][1]
-            if e["media_file"]:
+            if e.get("media_file"):
                 self.files[e["media_file"]] = ledger.media[e["seq"]]
         self.manifest = {
             "format": "custody-bundle/v1",
             "case": "KAT-2026-001",
+            "include_failing": None,
             "exported_at": rfc3339(1767226200123), "exported_at_ms": 1767226200123,
             "exporter": {"public_key": b64(exporter_pub), "key_id": kid(exporter_pub),
                          "fingerprint": "SHA256:" + sha256(exporter_pub).hex(),
                          "key_file": f"keys/{kid(exporter_pub)}.pub"},
-            "ledger": {"origin": ledger.origin, "public_key": b64(ledger.ledger_pub),
-                       "key_id": kid(ledger.ledger_pub),
-                       "fingerprint": "SHA256:" + sha256(ledger.ledger_pub).hex(),
-                       "key_file": f"keys/{kid(ledger.ledger_pub)}.pub", "checkpoint_file": "checkpoint.txt",
+            "ledger": {"origin": ledger.origin, "public_key": b64(cp_pub),
+                       "key_id": kid(cp_pub),
+                       "fingerprint": "SHA256:" + sha256(cp_pub).hex(),
+                       "key_file": f"keys/{kid(cp_pub)}.pub", "checkpoint_file": "checkpoint.txt",
                        "checkpoint_size": size, "checkpoint_root": b64(mth(ledger.leaves(size)))},
             "exhibits": entries,
             "supporting": support,
@@ -477,9 +533,60 @@ def patch_entry(data: bytes, name: bytes, central: dict[int, tuple[str, int]], l
     raise AssertionError(f"member {name!r} not found")
 
 
-def run_verifier(*args: str) -> tuple[int, str, str]:
+# --- raw ZIP surgery (for the 11.1 "every byte is accounted for" tests) -------
+
+def zip_entries(data: bytes) -> tuple[list[dict], dict]:
+    """The central headers (name, position, local offset) and the end record of a plain ZIP."""
+    eocd = len(data) - 22
+    assert data[eocd:eocd + 4] == b"PK\x05\x06"
+    count, cd_size, cd_offset = struct.unpack_from("<HLL", data, eocd + 10)
+    entries, pos = [], cd_offset
+    for _ in range(count):
+        n_len, x_len, c_len = struct.unpack_from("<HHH", data, pos + 28)
+        entries.append({"name": data[pos + 46:pos + 46 + n_len].decode(), "central": pos,
+                        "local": struct.unpack_from("<L", data, pos + 42)[0]})
+        pos += 46 + n_len + x_len + c_len
+    return entries, {"at": eocd, "count": count, "cd_size": cd_size, "cd_offset": cd_offset}
+
+
+def insert_bytes(data: bytes, at: int, extra: bytes) -> bytes:
+    """Insert `extra` at `at` (before the central directory) and move every offset after it, so
+    that the archive stays consistent for a lenient reader (Python's zipfile reads it)."""
+    entries, end = zip_entries(data)
+    assert at <= end["cd_offset"]
+    buf = bytearray(data[:at] + extra + data[at:])
+    shift = len(extra)
+    for e in entries:
+        if e["local"] >= at:
+            struct.pack_into("<L", buf, e["central"] + shift + 42, e["local"] + shift)
+    struct.pack_into("<L", buf, end["at"] + shift + 16, end["cd_offset"] + shift)
+    return bytes(buf)
+
+
+def with_zip64_end(data: bytes, gap: bytes = b"", counts=True) -> bytes:
+    """Rewrite the end of a plain ZIP as a ZIP64 one: ZIP64 end record and locator before an
+    end record whose values are the 0xFFFF / 0xFFFFFFFF sentinels."""
+    _, end = zip_entries(data)
+    body = data[:end["at"]]
+    z64_at = len(body)
+    n = end["count"]
+    record = struct.pack("<4sQHHLLQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, n, n, end["cd_size"],
+                         end["cd_offset"])
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, z64_at, 1)
+    n16 = 0xFFFF if counts else n
+    eocd = struct.pack("<4sHHHHLLH", b"PK\x05\x06", 0, 0, n16, n16, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return body + record + gap + locator + eocd
+
+
+def run_verifier(*args: str, trust_flag: bool = True) -> tuple[int, str, str]:
+    """Run the verifier in-process.  SPEC 11.3 check 10 makes --trust or
+    --no-trust mandatory: --no-trust is added when neither is given (unless
+    trust_flag is False)."""
+    argv = [str(a) for a in args]
+    if trust_flag and args and "--trust" not in argv and "--no-trust" not in argv:
+        argv.append("--no-trust")
     out, err = io.StringIO(), io.StringIO()
-    code = vb.main([str(a) for a in args], out=out, err=err)
+    code = vb.main(argv, out=out, err=err)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -730,17 +837,22 @@ class BundleTests(BundleTestCase):
     def test_good_bundle_verifies(self):
         out, _ = self.assertVerdict(self.good(), 0)
         lines = out.splitlines()
-        self.assertTrue(lines[-1].startswith("OK: "), lines[-1])
-        self.assertTrue(all(line.startswith("[ok] ") for line in lines[:-1]), out)
+        # SPEC 11.3 check 10: with --no-trust, the last line says the keys were not pinned
+        self.assertTrue(lines[-1].startswith("NOTE: keys NOT pinned"), lines[-1])
+        self.assertTrue(lines[-2].startswith("OK: "), lines[-2])
+        # check 14: the report's content is checked only by custody verify-bundle
+        self.assertTrue(lines[-3].startswith("NOTE: report.html and VERIFY.txt"), lines[-3])
+        self.assertIn("custody verify-bundle", lines[-3])
+        self.assertTrue(all(line.startswith("[ok] ") for line in lines[:-3]), out)
         for name in ("SHA256SUMS", "manifest signature", "checkpoint", "exhibit 2: content",
                      "exhibit 4: media", "exhibit 3: inclusion proof", "trust", "supporting records",
                      "supporting record 0: record", "supporting record 1: signature",
                      "supporting record 1: inclusion proof", "supporting record 1: proof file",
                      "supporting record 0: authority", "supporting record 1: authority",
-                     "exhibit 2: authority", "exhibit 2: custody", "exhibit 4: custody"):
+                     "exhibit 2: authority", "exhibit 2: custody", "exhibit 4: custody", "checkpoint authority"):
             self.assertIn(f"[ok] {name}:", out)
         self.assertIn("[ok] exhibit 3: media: file not provided", out)
-        self.assertIn("NOT checked against a trust list", out)
+        self.assertIn("keys NOT pinned", out)
         self.assertNotIn("supporting record 1: content", out)
 
     def test_good_bundle_stored_and_single_exhibit(self):
@@ -784,19 +896,29 @@ class BundleTests(BundleTestCase):
         code, out, _ = run_verifier(self.good(), "--json")
         self.assertEqual(code, 0)
         result = json.loads(out)
-        self.assertEqual(set(result), {"passed", "exit_code", "checks"})
+        self.assertEqual(set(result), {"passed", "exit_code", "checks", "keys_pinned", "include_failing",
+                                       "pending_transfers", "cancelled_transfers", "report_checked_by",
+                                       "report_note", "summary"})
         self.assertTrue(result["passed"])
         self.assertEqual(result["exit_code"], 0)
+        self.assertFalse(result["keys_pinned"])
+        self.assertEqual(result["report_checked_by"], "custody verify-bundle")
+        self.assertIn("report.html", result["report_note"])
         for check in result["checks"]:
-            self.assertEqual(set(check), {"name", "passed", "detail"})
+            self.assertEqual(set(check), {"name", "passed", "detail", "codes"})
             self.assertTrue(check["passed"])
+            self.assertEqual(check["codes"], [])
 
     def test_cli_subprocess(self):
         path = self.good()
-        proc = subprocess.run([sys.executable, str(SCRIPT), str(path), "--json"], capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, str(SCRIPT), str(path), "--json", "--no-trust"], capture_output=True,
+                              text=True)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertTrue(json.loads(proc.stdout)["passed"])
-        proc = subprocess.run([sys.executable, str(SCRIPT), str(self.dir / "absent.zip")],
+        proc = subprocess.run([sys.executable, str(SCRIPT), str(path)], capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 2)   # neither --trust nor --no-trust
+        self.assertIn("--no-trust", proc.stderr)
+        proc = subprocess.run([sys.executable, str(SCRIPT), str(self.dir / "absent.zip"), "--no-trust"],
                               capture_output=True, text=True)
         self.assertEqual(proc.returncode, 2)
         self.assertTrue(proc.stderr.startswith("error: "))
@@ -926,7 +1048,9 @@ class BundleTests(BundleTestCase):
                        lambda m: m["exhibits"][0].update(seq=7),
                        lambda m: m["exhibits"].reverse(),
                        lambda m: m["ledger"].update(key_id="00000000"),
-                       lambda m: m.update(exported_at="2026-01-01T00:10:00Z")):
+                       lambda m: m.update(exported_at="2026-01-01T00:10:00Z"),
+                       lambda m: m["exhibits"][0].update(kind=1),          # 11.2: the kind's name
+                       lambda m: m["supporting"][1].update(kind="authorise")):
             builder = BundleBuilder()
             mutate(builder.manifest)
             with self.subTest(mutate):
@@ -1033,6 +1157,16 @@ class BundleTests(BundleTestCase):
         struct.pack_into("<L", data, first + 20, struct.unpack_from("<L", data, first + 20)[0] + 200)
         path.write_bytes(bytes(data))
         _, err = self.assertVerdict(path, 2)
+        self.assertIn("local header CRC-32 or sizes disagree", err)
+        # the same with the local header changed too: then the entries overlap
+        path = self.good()
+        data = bytearray(path.read_bytes())
+        first = data.find(b"PK\x01\x02")
+        local = struct.unpack_from("<L", data, first + 42)[0]
+        for at in (first + 20, local + 18):
+            struct.pack_into("<L", data, at, struct.unpack_from("<L", data, at)[0] + 200)
+        path.write_bytes(bytes(data))
+        _, err = self.assertVerdict(path, 2)
         self.assertIn("overlap", err)
 
     def test_name_not_utf8(self):
@@ -1099,11 +1233,14 @@ class AuthorityKindDecodingTests(unittest.TestCase):
             "amend": enc_u64(2) + enc_text("r") + enc_opt(None) + b"\x01" + bytes(32) + enc_u64(3),
             "transfer": enc_u64(2) + key + enc_text("r") + enc_opt("here"),
             "accept": enc_u64(8),
+            "ledger-key": key,
+            "cancel": enc_u64(8),
+            "authorize role ledger": key + enc_text("L") + b"\x04",   # decodes; breaks a rule of 4.1
         }
         for kind, body in good.items():
-            vb.decode_statement(self.statement(kind, body))
+            vb.decode_statement(self.statement(kind.split(" ")[0], body))
         bad = {
-            "unknown role 4": ("authorize", key + enc_text("A") + b"\x04"),
+            "unknown role 5": ("authorize", key + enc_text("A") + b"\x05"),
             "unknown reason 2": ("revoke", key + b"\x02\x00"),
             "unknown effective tag 3": ("revoke", key + b"\x01\x03" + enc_u64(1)),
             "effective tag 1 without value": ("revoke", key + b"\x01\x01"),
@@ -1115,12 +1252,16 @@ class AuthorityKindDecodingTests(unittest.TestCase):
             "accept truncated": ("accept", enc_u64(8)[:7]),
             "name with newline": ("authorize", key + enc_text("A\nB") + b"\x01"),
             "key truncated": ("authorize", key[:31]),
-            "kind 8": ("accept", b""),
+            "kind 10": ("accept", b""),
+            "ledger-key truncated": ("ledger-key", key[:31]),
+            "ledger-key trailing byte": ("ledger-key", key + b"\x00"),
+            "cancel truncated": ("cancel", enc_u64(8)[:7]),
+            "cancel trailing byte": ("cancel", enc_u64(8) + b"\x00"),
         }
         for what, (kind, body) in bad.items():
             data = self.statement(kind, body)
-            if what == "kind 8":
-                data = bytes([1, 8]) + data[2:]
+            if what == "kind 10":
+                data = bytes([1, 10]) + data[2:]
             with self.subTest(what), self.assertRaises(vb.CheckError):
                 vb.decode_statement(data)
 
@@ -1248,18 +1389,42 @@ class AuthorityBundleTests(BundleTestCase):
         ledger.revoke(INVESTIGATOR_PUB, "retired", by=INVESTIGATOR_KEY)             # 9: not an admin
         out = self.verdict(ledger, (2,), (0, 1, 5, 6, 7, 8, 9), 1,
                            failing=[f"supporting record {n}: authority" for n in (5, 6, 7, 8, 9)])
-        for text in ("is after the revocation", "the last active admin", "no record of the bundle authorises",
+        for text in ("is after the revocation", "no other admin is active", "no record of the bundle authorises",
                      "after the revocation's recorded time", "only an active admin may revoke"):
             self.assertIn(text, out)
         self.assertIn("[ok] exhibit 2: authority", out)  # rule-breaking revocations change nothing
 
     def test_revoke_twice(self):
+        # SPEC 4.1: a retired key may later be declared compromised; it keeps
+        # both its end (record 5) and its compromise (record 6, from record 2)
         ledger = standard_ledger()
         ledger.revoke(INVESTIGATOR_PUB, "retired")                                  # 5
-        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 2))                  # 6
-        out = self.verdict(ledger, (2,), (0, 1, 5, 6), 1, failing=("supporting record 6: authority",))
-        self.assertIn("already revoked by record 5", out)
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 3))                  # 6
+        out = self.verdict(ledger, (2, 3), (0, 1, 5, 6), 1,
+                           failing=("exhibit 3: authority",))
+        self.assertIn("[ok] supporting record 6: authority", out)
+        self.assertIn("(retired since record 5)", out)
         self.assertIn("[ok] exhibit 2: authority", out)
+        # but a retired key is not retired again, a compromised key not revoked
+        # again, and (SPEC CHOICE) a retired key declared compromised is not
+        # declared compromised a second time
+        for first, second, text in ((("retired", "now"), ("retired", "now"), "already revoked (retired)"),
+                                    (("compromised", ("seq", 4)), ("retired", "now"), "already revoked (compromised)"),
+                                    (("compromised", ("seq", 4)), ("compromised", ("seq", 3)),
+                                     "already revoked (compromised)")):
+            with self.subTest(first=first, second=second):
+                ledger = standard_ledger()
+                ledger.revoke(INVESTIGATOR_PUB, *first)                             # 5
+                ledger.revoke(INVESTIGATOR_PUB, *second)                            # 6
+                out = self.verdict(ledger, (2,), (0, 1, 5, 6), 1, failing=("supporting record 6: authority",))
+                self.assertIn(text, out)
+        ledger = standard_ledger()
+        ledger.revoke(INVESTIGATOR_PUB, "retired")                                  # 5
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 4))                  # 6
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 5))                  # 7: would narrow the window
+        out = self.verdict(ledger, (2, 4), (0, 1, 5, 6, 7), 1,
+                           failing=("supporting record 7: authority", "exhibit 4: authority"))
+        self.assertIn("already declared compromised by record 6", out)
 
     # -- custody -------------------------------------------------------------------
 
@@ -1290,7 +1455,7 @@ class AuthorityBundleTests(BundleTestCase):
         self.assertIn(f"'Custodian B' ({kid(CUSTODIAN_B_PUB)}) from record 9 (transfer 8 accepted)", custody)
         self.assertIn(f"PENDING: transfer 10 to custodian 'Custodian C' ({kid(CUSTODIAN_C_PUB)})", custody)
         self.assertLess(custody.index("Custodian A"), custody.index("Custodian B"))
-        self.assertIn("transfer(s) 10 pending acceptance", out.splitlines()[-1])
+        self.assertIn("transfer(s) 10 pending acceptance", out.splitlines()[-2])
         code, out, _ = run_verifier(self.zip_of(builder.finish()), "--json")
         result = json.loads(out)
         self.assertEqual((code, result["exit_code"], result["passed"]), (0, 0, True))
@@ -1408,7 +1573,8 @@ class AuthorityBundleTests(BundleTestCase):
         self.assertIn("missing supporting", out)
 
     def test_supporting_entry_members(self):
-        for mutate in (lambda e: e.update(content=None), lambda e: e.update(media_file=None),
+        for mutate in (lambda e: e.update(consent_override=None), lambda e: e.update(media_file=None),
+                       lambda e: e.pop("content"),
                        lambda e: e.pop("proof_file"), lambda e: e.update(kind="grant")):
             builder = BundleBuilder()
             mutate(builder.manifest["supporting"][1])
@@ -1457,6 +1623,909 @@ class AuthorityBundleTests(BundleTestCase):
         del builder.files[f"keys/{kid(CUSTODIAN_A_PUB)}.pub"]
         out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="member names")
         self.assertIn("[FAILED] supporting record 7: signer key file", out)
+
+
+
+# =============================================================================
+# The SPEC revision "the rules stated once": one test class per numbered point
+# =============================================================================
+
+LEDGER_2 = make_key("second ledger key")
+LEDGER_2_PUB = raw_public(LEDGER_2)
+ADMIN_3 = make_key("third admin")
+ADMIN_3_PUB = raw_public(ADMIN_3)
+
+
+def pub_file(directory: Path, pub: bytes, name: str) -> Path:
+    path = directory / f"{name}.pub"
+    path.write_bytes(spki_pem(pub))
+    return path
+
+
+def json_result(path, *extra) -> tuple[int, dict]:
+    code, out, _ = run_verifier(path, "--json", *extra)
+    return code, json.loads(out)
+
+
+def codes_of(result: dict, name: str) -> list[str]:
+    return next(c["codes"] for c in result["checks"] if c["name"] == name)
+
+
+class LedgerKeyAndCancelTests(BundleTestCase):
+    """Point 1: statement kinds 8 (ledger-key) and 9 (cancel), role 4 (ledger), their 11.2 bodies."""
+
+    def verdict(self, ledger, exhibits, supporting, code, failing=(), **kw):
+        out, _ = self.assertVerdict(self.zip_of(BundleBuilder(ledger, exhibits, supporting, **kw).finish()), code)
+        for name in failing:
+            self.assertIn(f"[FAILED] {name}", out)
+        return out
+
+    def test_bodies_of_kinds_8_and_9(self):
+        ledger = standard_ledger()
+        ledger.ledger_key_record(LEDGER_2)                          # 5
+        ledger.transfer(INVESTIGATOR_KEY, 2, LEDGER_PUB)            # 6
+        ledger.cancel(INVESTIGATOR_KEY, 6)                          # 7
+        ledger.authorize(CUSTODIAN_A_PUB, "L", "ledger")            # 8: decodes (breaks a rule of 4.1)
+        for seq, kind, body in ((5, "ledger-key", {"key": b64(LEDGER_2_PUB), "key_id": kid(LEDGER_2_PUB)}),
+                                (7, "cancel", {"transfer": 6}),
+                                (8, "authorize", {"key": b64(CUSTODIAN_A_PUB), "key_id": kid(CUSTODIAN_A_PUB),
+                                                  "name": "L", "role": "ledger"})):
+            record = vb.decode_record(ledger.entries[seq]["record"])
+            self.assertEqual(vb.KIND_NAMES[record.statement.kind], kind)
+            self.assertTrue(vb.json_equal(record.statement.body, body), record.statement.body)
+            self.assertEqual(record.statement.kind, KINDS[kind])
+
+    def test_ledger_key_change_verifies(self):
+        ledger = standard_ledger()                                  # 0-4
+        ledger.ledger_key_record(LEDGER_2)                          # 5: checkpoints by LEDGER_2 from now on
+        path = self.zip_of(BundleBuilder(ledger, (2, 3, 4), (0, 1, 5)).finish())
+        trust_new = ("--trust", pub_file(self.dir, LEDGER_2_PUB, "l2"),
+                     "--trust", KEYS / "test-investigator.insecure.pub")
+        out, _ = self.assertVerdict(path, 0, *trust_new)
+        # the genesis signer is the FIRST ledger key, not ledger.public_key
+        self.assertIn("[ok] supporting record 0: ledger rules: the genesis", out)
+        self.assertIn(f"signed by {kid(LEDGER_PUB)} (the first ledger key)", out)
+        self.assertIn(f"[ok] checkpoint authority: signed by {kid(LEDGER_2_PUB)}, the ledger key in force at "
+                      f"size 6 (ledger-key chain: {kid(LEDGER_PUB)} (record 0) -> {kid(LEDGER_2_PUB)} (record 5))",
+                      out)
+        self.assertIn(f"[ok] supporting record 5: authority: names {kid(LEDGER_2_PUB)} the ledger key", out)
+        self.assertTrue(out.splitlines()[-1].startswith("OK: "))
+        # a court that pinned the genesis key has pinned an earlier ledger key: check 10 fails
+        out, _ = self.assertVerdict(path, 1, "--trust", KEYS / "test-ledger.insecure.pub",
+                                    "--trust", KEYS / "test-investigator.insecure.pub", failing="trust")
+        self.assertIn("the ledger key is not among the trusted keys", out)
+        # the bundle without its ledger-key record cannot chain the genesis key to the checkpoint's key
+        out = self.verdict(ledger, (2, 3, 4), (0, 1), 1, failing=("checkpoint authority",))
+        self.assertIn(f"but the ledger key in force at size 6 is {kid(LEDGER_PUB)}", out)
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (2, 3, 4), (0, 1)).finish()))
+        self.assertEqual((code, result["exit_code"]), (1, 1))
+        self.assertEqual(codes_of(result, "checkpoint authority"), ["checkpoint-key"])
+
+    def test_checkpoint_by_the_previous_ledger_key(self):
+        ledger = standard_ledger()
+        ledger.ledger_key_record(LEDGER_2)                          # 5
+        # signed by the genesis key, which is no longer in force at size 6
+        out = self.verdict(ledger, (2,), (0, 1, 5), 1, failing=("checkpoint authority",),
+                           checkpoint_key=LEDGER_KEY)
+        self.assertIn("[ok] checkpoint: ", out)                     # check 6 alone passes
+        # ... and at size 5, before the ledger-key record, the genesis key is the one in force
+        self.verdict(ledger, (2,), (0, 1), 0, size=5, checkpoint_key=LEDGER_KEY)
+
+    def test_ledger_key_rules(self):
+        ledger = standard_ledger()                                  # 0-4
+        ledger.ledger_key_record(LEDGER_2, by=INVESTIGATOR_KEY, switch=False)   # 5: not an admin
+        ledger.ledger_key_record(INVESTIGATOR_PUB, switch=False)                 # 6: a known key
+        ledger.ledger_key_record((1).to_bytes(32, "little"), switch=False)      # 7: a weak key
+        out = self.verdict(ledger, (2,), (0, 1, 5, 6, 7), 1,
+                           failing=[f"supporting record {n}: authority" for n in (5, 6, 7)])
+        self.assertIn("only an active admin may name a ledger key", out)
+        self.assertIn("already known", out)
+        self.assertIn("not a canonical, non-weak", out)
+        self.assertIn("[ok] checkpoint authority", out)             # rule-breaking records change nothing
+
+    def test_ledger_role_keys_sign_no_record_and_hold_nothing(self):
+        ledger = standard_ledger()                                  # 0-4
+        ledger.ledger_key_record(LEDGER_2)                          # 5
+        ledger.testimony(LEDGER_2, subject="by the ledger key")     # 6: a ledger-role key signs a record
+        ledger.transfer(INVESTIGATOR_KEY, 2, LEDGER_2_PUB)          # 7: hand-over to a ledger-role key
+        ledger.authorize(CUSTODIAN_A_PUB, "Custodian A", "ledger")  # 8: authorize may not give role ledger
+        out = self.verdict(ledger, (2, 6), (0, 1, 5, 7, 8), 1,
+                           failing=("exhibit 6: authority", "supporting record 7: authority",
+                                    "supporting record 8: authority", "exhibit 2: custody"))
+        self.assertIn("a ledger-role key signs checkpoints only", out)
+        self.assertIn("has role ledger and cannot hold exhibits", out)
+        self.assertIn("only a ledger-key statement gives", out)
+
+    def custody_ledger(self) -> TestLedger:
+        return AuthorityBundleTests.custody_ledger(self)
+
+    def test_cancel(self):
+        ledger = self.custody_ledger()                              # 0-5, 5 a testimony
+        ledger.transfer(INVESTIGATOR_KEY, 5, CUSTODIAN_A_PUB)      # 6
+        ledger.cancel(INVESTIGATOR_KEY, 6)                          # 7: by its signer
+        ledger.transfer(INVESTIGATOR_KEY, 5, CUSTODIAN_B_PUB)      # 8: nothing pending any more
+        ledger.accept(CUSTODIAN_B, 8)                               # 9
+        ledger.transfer(CUSTODIAN_B, 5, CUSTODIAN_C_PUB)            # 10
+        ledger.cancel(LEDGER_KEY, 10)                               # 11: by an admin
+        supporting = (0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11)
+        out = self.verdict(ledger, (5,), supporting, 0)
+        custody = next(line for line in out.splitlines() if line.startswith("[ok] exhibit 5: custody"))
+        self.assertIn(f"CANCELLED: transfer 6 to custodian 'Custodian A' ({kid(CUSTODIAN_A_PUB)}) was cancelled "
+                      "by record 7", custody)
+        self.assertIn("CANCELLED: transfer 10", custody)
+        self.assertIn(f"'Custodian B' ({kid(CUSTODIAN_B_PUB)}) from record 9 (transfer 8 accepted)", custody)
+        self.assertNotIn("PENDING", custody)
+        self.assertIn("transfer(s) 6, 10 cancelled (not a failure)", out.splitlines()[-2])
+        self.assertIn("[ok] supporting record 7: authority: cancels transfer 6", out)
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (5,), supporting).finish()))
+        self.assertEqual((code, result["cancelled_transfers"]), (0, [6, 10]))
+
+    def test_cancel_rules(self):
+        cases = {
+            "accept of a cancelled transfer": (
+                lambda l: (l.transfer(INVESTIGATOR_KEY, 5, CUSTODIAN_A_PUB), l.cancel(INVESTIGATOR_KEY, 6),
+                           l.accept(CUSTODIAN_A, 6)), "was cancelled by record 7"),
+            "cancel by neither the signer nor an admin": (
+                lambda l: (l.transfer(INVESTIGATOR_KEY, 5, CUSTODIAN_A_PUB), l.accept(CUSTODIAN_A, 6),
+                           l.transfer(CUSTODIAN_A, 5, CUSTODIAN_B_PUB), l.cancel(CUSTODIAN_C, 8)),
+                "neither the transfer's signer"),
+            "cancel of an accepted transfer": (
+                lambda l: (l.transfer(INVESTIGATOR_KEY, 5, CUSTODIAN_A_PUB), l.accept(CUSTODIAN_A, 6),
+                           l.cancel(INVESTIGATOR_KEY, 6)), "already accepted by record 7"),
+            "cancel twice": (
+                lambda l: (l.transfer(INVESTIGATOR_KEY, 5, CUSTODIAN_A_PUB), l.cancel(INVESTIGATOR_KEY, 6),
+                           l.cancel(LEDGER_KEY, 6)), "was cancelled by record 7"),
+            "cancel of a record that is not a transfer": (
+                lambda l: (l.media_record(INVESTIGATOR_KEY, b"", provide=False), l.cancel(INVESTIGATOR_KEY, 5)),
+                "not a transfer"),
+        }
+        for what, (build, text) in cases.items():
+            with self.subTest(what):
+                ledger = self.custody_ledger()
+                build(ledger)
+                last = len(ledger.entries) - 1
+                supporting = tuple(range(0, 5)) + tuple(range(6, last + 1))
+                out = self.verdict(ledger, (5,), supporting, 1, failing=(f"supporting record {last}: authority",))
+                self.assertIn(text, out)
+
+    def test_cancel_a_hand_over_to_a_revoked_receiver(self):
+        ledger = self.custody_ledger()
+        ledger.transfer(INVESTIGATOR_KEY, 5, CUSTODIAN_A_PUB)      # 6
+        ledger.revoke(CUSTODIAN_A_PUB, "retired")                   # 7: the receiver leaves
+        ledger.cancel(INVESTIGATOR_KEY, 6)                          # 8
+        ledger.transfer(INVESTIGATOR_KEY, 5, CUSTODIAN_B_PUB)      # 9
+        out = self.verdict(ledger, (5,), (0, 1, 2, 3, 4, 6, 7, 8, 9), 0)
+        self.assertIn("PENDING: transfer 9", out)
+        self.assertIn("CANCELLED: transfer 6", out)
+
+
+class ConsentTests(BundleTestCase):
+    """Point 2: the consent vocabulary and its conservative reading (section 3)."""
+
+    def test_court_use(self):
+        for consent in ("court", "court,research", " court , archive", "research,court", "court,court",
+                        "  court  ", "advocacy, court ,archive"):
+            self.assertTrue(vb.court_use_allowed(consent), consent)
+        for consent in (None, "Court", "COURT", "all", "no court", "court-only", "court,none", "none,court",
+                        "none", "courts", "court research", "court;research", "court\u00a0", "\u3000court",
+                        "court.", "research", "not court", "court,None,x,none"):
+            self.assertFalse(vb.court_use_allowed(consent), consent)
+        self.assertEqual(vb.consent_scopes(" court , x y ,"), ["court", "x y", ""])
+
+    def test_consent_in_bundles(self):
+        for consent, allowed in (("court", True), ("court, research", True), ("no court", False),
+                                 ("Court", False), ("all", False), ("court-only", False), ("court,none", False),
+                                 (None, False)):
+            with self.subTest(consent=consent):
+                ledger = TestLedger()
+                ledger.genesis()
+                ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")
+                ledger.testimony(INVESTIGATOR_KEY, consent=consent)          # 2
+                out, _ = self.assertVerdict(self.zip_of(BundleBuilder(ledger, (2,), (0, 1)).finish()),
+                                            0 if allowed else 1)
+                if not allowed:
+                    self.assertIn("[FAILED] exhibit 2: consent", out)
+                    self.assertIn("does not allow court use", out)
+                    # exported with an override reason, it is revealed legitimately
+                    builder = BundleBuilder(ledger, (2,), (0, 1))
+                    builder.manifest["exhibits"][0]["consent_override"] = "order of the court, case 12"
+                    out, _ = self.assertVerdict(self.zip_of(builder.finish()), 0)
+                    self.assertIn("exported with override: 'order of the court, case 12'", out)
+                    builder = BundleBuilder(ledger, (2,), (0, 1))
+                    builder.manifest["exhibits"][0]["consent_override"] = " "
+                    self.assertVerdict(self.zip_of(builder.finish()), 1, failing="manifest")
+
+
+class AuthorityStateTests(BundleTestCase):
+    """Point 3: the rewritten section 4.1 (key state, taint, revocation, counts once, verdicts,
+    checkpoint rule)."""
+
+    def verdict(self, ledger, exhibits, supporting, code, failing=(), **kw):
+        return LedgerKeyAndCancelTests.verdict(self, ledger, exhibits, supporting, code, failing, **kw)
+
+    def two_admin_ledger(self) -> TestLedger:
+        """0 genesis, 1 authorise a second admin, 2 authorise the investigator (by the second admin),
+        3 a testimony."""
+        ledger = TestLedger()
+        ledger.genesis()
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator", by=ADMIN_2)
+        ledger.testimony(INVESTIGATOR_KEY)
+        return ledger
+
+    def test_taint_through_a_compromised_authoriser(self):
+        ledger = self.two_admin_ledger()                            # 0-3
+        ledger.revoke(ADMIN_2_PUB, "compromised", ("seq", 2))       # 4: declared later, effective from 2
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4)).finish()))
+        self.assertEqual(code, 1)
+        failed = {c["name"]: c for c in result["checks"] if not c["passed"]}
+        self.assertEqual(set(failed), {"supporting record 2: authority", "exhibit 3: authority"})
+        self.assertEqual(failed["supporting record 2: authority"]["codes"], ["signed-after-compromise"])
+        self.assertEqual(failed["exhibit 3: authority"]["codes"], ["tainted-signer"])
+        self.assertIn("signed by a tainted key", failed["exhibit 3: authority"]["detail"])
+        # effective from record 3 instead: the authorisation at 2 came first, nothing is tainted
+        ledger = self.two_admin_ledger()
+        ledger.revoke(ADMIN_2_PUB, "compromised", ("seq", 3))       # 4
+        self.verdict(ledger, (3,), (0, 1, 2, 4), 0)
+
+    def test_taint_is_transitive_and_counts_as_never_authorised(self):
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                      # 1
+        ledger.authorize(ADMIN_3_PUB, "Minted admin", "admin", by=ADMIN_2)          # 2: by the thief
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator", by=ADMIN_3)  # 3
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 4
+        ledger.revoke(ADMIN_2_PUB, "compromised", ("time", ledger.entries[2]["recorded"]))  # 5
+        ledger.testimony(INVESTIGATOR_KEY, subject="after")                         # 6: tainted signer
+        ledger.revoke(INVESTIGATOR_PUB, "retired", by=ADMIN_3)                      # 7: tainted admin
+        ledger.revoke(INVESTIGATOR_PUB, "retired")                                  # 8: a tainted key is known
+        out = self.verdict(ledger, (4, 6), (0, 1, 2, 3, 5, 7, 8), 1,
+                           failing=("supporting record 2: authority", "supporting record 3: authority",
+                                    "exhibit 4: authority", "exhibit 6: authority",
+                                    "supporting record 7: authority"))
+        self.assertIn("[ok] supporting record 5: authority", out)
+        self.assertIn("[ok] supporting record 8: authority", out)
+        self.assertIn("is tainted and counts as never authorised", out)
+        self.assertIn("in its chain of authorisers", out)
+
+    def test_compromised_genesis_key_after_a_new_ledger_key(self):
+        """Compromising the genesis key from record 0 (allowed once it is no longer the ledger key in
+        force) flags every record it signed and taints every key it authorised."""
+        ledger = TestLedger()
+        ledger.genesis()                                                # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")          # 1
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator", by=ADMIN_2)  # 2
+        ledger.testimony(INVESTIGATOR_KEY)                              # 3
+        ledger.ledger_key_record(LEDGER_2, by=ADMIN_2)                  # 4
+        ledger.revoke(LEDGER_PUB, "compromised", ("seq", 2), by=ADMIN_2)  # 5: the genesis key is not in force
+        out = self.verdict(ledger, (3,), (0, 1, 2, 4, 5), 0)
+        self.assertIn("[ok] checkpoint authority", out)
+        ledger = TestLedger()
+        ledger.genesis()
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator", by=ADMIN_2)
+        ledger.testimony(INVESTIGATOR_KEY)
+        ledger.ledger_key_record(LEDGER_2, by=ADMIN_2)
+        ledger.revoke(LEDGER_PUB, "compromised", ("seq", 0), by=ADMIN_2)  # 5: from the genesis itself
+        out = self.verdict(ledger, (3,), (0, 1, 2, 4, 5), 1,
+                           failing=("supporting record 0: authority", "supporting record 1: authority",
+                                    "supporting record 2: authority", "exhibit 3: authority",
+                                    "supporting record 4: authority", "supporting record 5: authority"))
+        self.assertIn("signed after compromise", out)
+        self.assertIn("signed by a tainted key", out)
+
+    def test_compromise_of_the_ledger_key_in_force_is_refused(self):
+        ledger = self.two_admin_ledger()                                    # 0-3
+        ledger.revoke(LEDGER_PUB, "compromised", "now", by=ADMIN_2)         # 4
+        out = self.verdict(ledger, (3,), (0, 1, 2, 4), 1, failing=("supporting record 4: authority",))
+        self.assertIn("it is the ledger key in force", out)
+        self.assertIn("[ok] checkpoint authority", out)                     # the refused record changed nothing
+        # retiring it is not refused
+        ledger = self.two_admin_ledger()
+        ledger.revoke(LEDGER_PUB, "retired", by=ADMIN_2)                    # 4
+        self.verdict(ledger, (3,), (0, 1, 2, 4), 0)
+
+    def test_another_admin_is_active(self):
+        ledger = self.two_admin_ledger()                                    # 0-3
+        ledger.revoke(LEDGER_PUB, "retired", by=LEDGER_KEY)                 # 4: the genesis key retires itself
+        self.verdict(ledger, (3,), (0, 1, 2, 4), 0)
+        ledger = self.two_admin_ledger()
+        ledger.revoke(ADMIN_2_PUB, "retired", by=ADMIN_2)                   # 4
+        ledger.revoke(LEDGER_PUB, "retired", by=LEDGER_KEY)                 # 5: now the last admin
+        out = self.verdict(ledger, (3,), (0, 1, 2, 4, 5), 1, failing=("supporting record 5: authority",))
+        self.assertIn("no other admin is active at record 5", out)
+        # a tainted admin is not another active admin
+        ledger = TestLedger()
+        ledger.genesis()                                                    # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")              # 1
+        ledger.authorize(ADMIN_3_PUB, "Minted", "admin", by=ADMIN_2)        # 2
+        ledger.revoke(ADMIN_2_PUB, "compromised", ("seq", 2))               # 3
+        ledger.revoke(LEDGER_PUB, "retired")                                # 4: only the minted admin is left
+        self.verdict(ledger, (), (0, 1, 2, 3, 4), 1,
+                     failing=("supporting record 4: authority", "supporting record 2: authority"))
+
+    def test_statements_count_once(self):
+        ledger = AuthorityBundleTests.custody_ledger(self)              # 0-5
+        ledger.transfer(INVESTIGATOR_KEY, 5, CUSTODIAN_A_PUB)           # 6
+        ledger.accept(CUSTODIAN_A, 6)                                   # 7
+        ledger.transfer(CUSTODIAN_A, 5, INVESTIGATOR_PUB)               # 8
+        ledger.accept(INVESTIGATOR_KEY, 8)                              # 9: the investigator holds it again
+        ledger.replay(6)                                                # 10: the old hand-over, replayed
+        out = self.verdict(ledger, (5,), (0, 1, 2, 3, 4, 6, 7, 8, 9, 10), 1,
+                           failing=("supporting record 10: authority",))
+        self.assertIn("the same transfer statement as record 6", out)
+        # a testimony or media statement may be recorded twice
+        ledger = standard_ledger()
+        ledger.replay(2)                                                # 5
+        self.verdict(ledger, (2, 5), (0, 1), 0)
+        # a statement that broke a rule changed nothing, so it may be appended again later
+        ledger = TestLedger()
+        ledger.genesis()                                                # 0
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")   # 1
+        ledger.revoke(LEDGER_PUB, "retired", claimed=T0)                # 2: refused, the last admin
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")          # 3
+        ledger.replay(2)                                                # 4: now allowed
+        out = self.verdict(ledger, (), (0, 1, 2, 3, 4), 1, failing=("supporting record 2: authority",))
+        self.assertIn("[ok] supporting record 4: authority", out)
+
+    def test_checkpoint_compromised(self):
+        """The checkpoint rule: the key in force must not be compromised for record N - 1.  (In a bundle
+        whose records all lie below the checkpoint this cannot happen, since the ledger key in force
+        cannot be declared compromised; records beyond the checkpoint, which fail their inclusion,
+        make it happen.)"""
+        def ledger_with(effective):
+            ledger = TestLedger()
+            ledger.genesis()                                                # 0
+            ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")          # 1
+            ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")  # 2
+            ledger.testimony(INVESTIGATOR_KEY)                              # 3
+            ledger.media_record(INVESTIGATOR_KEY, b"", provide=False)       # 4
+            ledger.ledger_key_record(LEDGER_2, switch=False)                # 5
+            ledger.revoke(LEDGER_PUB, "compromised", effective, by=ADMIN_2)  # 6
+            return ledger
+        for effective, with_record_4, code in ((("seq", 4), False, "checkpoint-compromised"),
+                                               (("time", T0 + 3 * 1000 + 500), False, "checkpoint-compromised"),
+                                               (("time", T0 + 3 * 1000 + 500), True, "checkpoint-compromised"),
+                                               (("time", T0 + 4 * 1000 + 501), True, None)):
+            with self.subTest(effective=effective, with_record_4=with_record_4):
+                ledger = ledger_with(effective)
+                exhibits = (3, 4) if with_record_4 else (3,)
+                path = self.zip_of(BundleBuilder(ledger, exhibits, (0, 1, 2, 5, 6), size=5).finish())
+                _, result = json_result(path)
+                check = next(c for c in result["checks"] if c["name"] == "checkpoint authority")
+                self.assertEqual(check["passed"], code is None, check)
+                self.assertEqual(check["codes"], [code] if code else [])
+                if effective[0] == "time" and not with_record_4:
+                    self.assertIn("cannot be shown to precede the compromise", check["detail"])
+                self.assertEqual(result["exit_code"], 1)   # records 5 and 6 lie beyond the checkpoint
+
+
+class TimeOrderTests(BundleTestCase):
+    """Point 4: the time rules a bundle's records can show (11.3 check 7)."""
+
+    def test_claimed_after_recorded(self):
+        for delta, code in ((600_000, 0), (600_001, 1)):
+            with self.subTest(delta=delta):
+                ledger = standard_ledger()
+                recorded = T0 + 5500
+                ledger.testimony(INVESTIGATOR_KEY, claimed=recorded + delta, recorded=recorded)   # 5
+                path = self.zip_of(BundleBuilder(ledger, (5,), (0, 1)).finish())
+                out, _ = self.assertVerdict(path, code)
+                if code:
+                    self.assertIn("[FAILED] exhibit 5: ledger rules", out)
+                    self.assertIn("more than 10 minutes after recorded_at", out)
+                    self.assertEqual(codes_of(json_result(path)[1], "exhibit 5: ledger rules"),
+                                     ["claimed-after-recorded"])
+
+    def test_time_order_is_not_checked_between_bundle_records(self):
+        """SPEC CHOICE: a bundle's records are not contiguous; 11.3 check 7 does not list time order.
+        A ledger rebuilt with a small decrease (records 2 and 3, both in the bundle) still verifies."""
+        ledger = TestLedger()
+        ledger.genesis()
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")
+        ledger.testimony(INVESTIGATOR_KEY, recorded=T0 + 60_000)                  # 2
+        ledger.media_record(INVESTIGATOR_KEY, b"", recorded=T0 + 59_000)          # 3: one second earlier
+        ledger.media_record(INVESTIGATOR_KEY, b"x", recorded=T0 + 10_000)         # 4: 49 s earlier still
+        self.assertVerdict(self.zip_of(BundleBuilder(ledger, (2, 3, 4), (0, 1)).finish()), 0)
+
+
+class ArchiveAccountingTests(BundleTestCase):
+    """Point 5: 11.1 "every byte is accounted for" (exit 2), and archives Python's zipfile writes
+    (exit 0)."""
+
+    def good_bytes(self, compress=zipfile.ZIP_DEFLATED) -> bytes:
+        members = BundleBuilder().finish()
+        path = write_zip(self.dir / "base.zip", [(regular(n, compress), d) for n, d in members.items()])
+        return path.read_bytes()
+
+    def check_bytes(self, data: bytes, code: int, text: str | None = None):
+        path = self.dir / "edited.zip"
+        path.write_bytes(data)
+        _, err = self.assertVerdict(path, code)
+        if text is not None:
+            self.assertIn(text, err)
+        return path
+
+    def test_lenient_reader_accepts_every_edit_below(self):
+        """The edits below keep the archive readable by Python's zipfile: only the accounting rule
+        refuses them."""
+        data = self.good_bytes()
+        entries, _ = zip_entries(data)
+        for edited in (insert_bytes(data, 0, b"#!/bin/sh\nexit 0\n"), insert_bytes(data, entries[1]["local"], b"\0" * 7),
+                       data + b"trailing"):
+            with zipfile.ZipFile(io.BytesIO(edited)) as zf:
+                self.assertIsNone(zf.testzip())
+
+    def test_bytes_before_the_first_entry(self):
+        data = self.good_bytes()
+        self.check_bytes(insert_bytes(data, 0, b"#!/bin/sh\nexit 0\n"), 2, "before the first entry")
+        # prepended without moving the offsets: the central directory is not where it says
+        self.check_bytes(b"PK\x03\x04 junk" + data, 2)
+
+    def test_gap_and_hidden_entry(self):
+        data = self.good_bytes()
+        entries, _ = zip_entries(data)
+        self.check_bytes(insert_bytes(data, entries[2]["local"], b"\0" * 5), 2, "not accounted for")
+        # a whole local entry that only a streaming unzip would show
+        hidden = write_zip(self.dir / "hidden.zip", [("content/2.txt", b"A different testimony.\n")]).read_bytes()
+        _, hidden_end = zip_entries(hidden)
+        self.check_bytes(insert_bytes(data, entries[2]["local"], hidden[:hidden_end["cd_offset"]]), 2,
+                         "hidden entry")
+        # ... or after the last entry, just before the central directory
+        _, end = zip_entries(data)
+        self.check_bytes(insert_bytes(data, end["cd_offset"], hidden[:hidden_end["cd_offset"]]), 2,
+                         "before the central directory")
+
+    def test_comment_and_trailing_bytes(self):
+        members = BundleBuilder().finish()
+        path = self.dir / "comment.zip"
+        with zipfile.ZipFile(path, "w") as zf:
+            for name, data in members.items():
+                zf.writestr(regular(name), data)
+            zf.comment = b"a comment"
+        _, err = self.assertVerdict(path, 2)
+        self.assertIn("end of central directory record", err)
+        self.check_bytes(self.good_bytes() + b"\0", 2)
+        # a comment length patched in without the comment
+        data = bytearray(self.good_bytes())
+        struct.pack_into("<H", data, len(data) - 2, 1)
+        self.check_bytes(bytes(data), 2, "comment length")
+
+    def test_central_directory_counts_and_disks(self):
+        data = self.good_bytes()
+        _, end = zip_entries(data)
+        for offset, value in ((8, end["count"] - 1), (10, end["count"] - 1), (8, end["count"] + 1),
+                              (10, end["count"] + 1), (4, 1), (6, 1), (12, end["cd_size"] + 1)):
+            with self.subTest(offset=offset, value=value):
+                edited = bytearray(data)
+                struct.pack_into("<H" if offset < 12 else "<L", edited, end["at"] + offset, value)
+                self.check_bytes(bytes(edited), 2)
+
+    def test_local_header_must_agree(self):
+        data = self.good_bytes()
+        entries, _ = zip_entries(data)
+        first = entries[0]["local"]
+        for offset, fmt, what in ((14, "<L", "CRC-32"), (18, "<L", "compressed size"), (22, "<L", "size"),
+                                  (8, "<H", "method"), (6, "<H", "flags")):
+            with self.subTest(what):
+                edited = bytearray(data)
+                value = struct.unpack_from(fmt, edited, first + offset)[0]
+                struct.pack_into(fmt, edited, first + offset, value ^ 0x2)
+                self.check_bytes(bytes(edited), 2)
+
+    def test_data_descriptor_only_with_bit_3(self):
+        data = self.good_bytes()
+        entries, _ = zip_entries(data)
+        name = entries[0]["name"].encode()
+        # bit 3 set in both headers, but no descriptor follows the data
+        self.check_bytes(patch_entry(data, name, central={8: ("<H", 0x8)}, local={6: ("<H", 0x8)}), 2,
+                         "data descriptor")
+
+    def test_zip64_end_records(self):
+        data = self.good_bytes()
+        self.check_bytes(with_zip64_end(data), 0)
+        self.check_bytes(with_zip64_end(data, counts=False), 0)   # only the size and offset need ZIP64
+        self.check_bytes(with_zip64_end(data, gap=b"\0" * 4), 2, "immediately before")
+        # the end record needs ZIP64 values, but the ZIP64 records are missing
+        _, end = zip_entries(data)
+        eocd = bytearray(data[end["at"]:])
+        struct.pack_into("<L", eocd, 16, 0xFFFFFFFF)
+        self.check_bytes(data[:end["at"]] + bytes(eocd), 2, "ZIP64")
+
+    def test_python_zipfile_forms_are_readable(self):
+        self.check_bytes(self.good_bytes(zipfile.ZIP_STORED), 0)
+        self.check_bytes(self.good_bytes(zipfile.ZIP_DEFLATED), 0)
+        members = BundleBuilder().finish()
+        path = self.dir / "mixed.zip"
+        with zipfile.ZipFile(path, "w") as zf:
+            for i, (name, data) in enumerate(members.items()):
+                info = regular(name, zipfile.ZIP_STORED if i % 2 else zipfile.ZIP_DEFLATED)
+                with zf.open(info, "w", force_zip64=bool(i % 3 == 0)) as fh:
+                    fh.write(data)
+        self.assertVerdict(path, 0)
+
+    @staticmethod
+    def hand_zip(members, central_zip64, local_zip64=True) -> bytes:
+        """A stored ZIP written by hand.  central_zip64(i) gives, for member i, the ZIP64 form of its
+        central header: None, "appnote" (sentinels for both sizes and the offset, each in the
+        block) or "crate" (the Rust zip crate's large file: sentinel uncompressed size only, block
+        with both sizes and the offset)."""
+        out, central = bytearray(), bytearray()
+        for i, (name, data) in enumerate(members):
+            crc, size, offset = zlib.crc32(data), len(data), len(out)
+            raw = name.encode()
+            if local_zip64:
+                local_extra = struct.pack("<HHQQ", 1, 16, size, size)
+                out += struct.pack("<4sHHHHHLLLHH", b"PK\x03\x04", 45, 0, 0, 0, 0, crc, 0xFFFFFFFF, 0xFFFFFFFF,
+                                   len(raw), len(local_extra)) + raw + local_extra + data
+            else:
+                out += struct.pack("<4sHHHHHLLLHH", b"PK\x03\x04", 20, 0, 0, 0, 0, crc, size, size, len(raw),
+                                   0) + raw + data
+            form = central_zip64(i)
+            if form == "appnote":
+                extra = struct.pack("<HHQQQ", 1, 24, size, size, offset)
+                c_size, u_size, c_off = 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF
+            elif form == "crate":
+                extra = struct.pack("<HHQQQ", 1, 24, size, size, offset)
+                c_size, u_size, c_off = size, 0xFFFFFFFF, 0xFFFFFFFF
+            elif form == "stray":
+                extra, c_size, u_size, c_off = b"\x01\x02\x03", size, size, offset
+            else:
+                extra, c_size, u_size, c_off = b"", size, size, offset
+            central += struct.pack("<4sHHHHHHLLLHHHHHLL", b"PK\x01\x02", (3 << 8) | 45, 45, 0, 0, 0, 0, crc,
+                                   c_size, u_size, len(raw), len(extra), 0, 0, 0, (stat.S_IFREG | 0o644) << 16,
+                                   c_off) + raw + extra
+        n = len(members)
+        return bytes(out + central + struct.pack("<4sHHHHLLH", b"PK\x05\x06", 0, 0, n, n, len(central),
+                                                 len(out), 0))
+
+    def test_zip64_extra_fields_in_central_headers(self):
+        members = list(BundleBuilder().finish().items())
+        for form in ("appnote", "crate", None):
+            with self.subTest(form=form):
+                data = self.hand_zip(members, lambda i: form if i % 2 else None)
+                if form != "crate":   # Python's zipfile misreads the crate's form (offset from the 2nd value)
+                    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                        self.assertIsNone(zf.testzip())
+                self.check_bytes(data, 0)
+                entries = vb.read_zip_layout(io.BytesIO(data), len(data))
+                self.assertEqual([e.raw_name.decode() for e in entries], [n for n, _ in members])
+                self.assertEqual([e.file_size for e in entries], [len(d) for _, d in members])
+        self.check_bytes(self.hand_zip(members, lambda i: None, local_zip64=False), 0)
+        # a sentinel with no ZIP64 extra field to resolve it
+        data = bytearray(self.hand_zip(members, lambda i: None, local_zip64=False))
+        first_central = data.find(b"PK\x01\x02")
+        struct.pack_into("<L", data, first_central + 42, 0xFFFFFFFF)
+        self.check_bytes(bytes(data), 2, "no ZIP64 extra field")
+        # a malformed extra field (SPEC CHOICE): stray bytes that are no block
+        self.check_bytes(self.hand_zip(members, lambda i: "stray" if i == 3 else None), 2, "malformed extra field")
+
+    def test_empty_archive_is_readable(self):
+        path = self.dir / "empty.zip"
+        with zipfile.ZipFile(path, "w"):
+            pass
+        self.assertEqual(len(path.read_bytes()), 22)
+        out, _ = self.assertVerdict(path, 1, failing="required members")
+
+
+class ManifestRevisionTests(BundleTestCase):
+    """Point 6: include_failing, supporting `content`, exported_at, times, key fields."""
+
+    def test_include_failing(self):
+        for value, code in ((None, 0), ("the defence asked for every record", 0), ("", 1), (" ", 1), (7, 1),
+                            (False, 1)):
+            with self.subTest(value=value):
+                builder = BundleBuilder()
+                builder.manifest["include_failing"] = value
+                out, _ = self.assertVerdict(self.zip_of(builder.finish()), code,
+                                            failing="manifest" if code else None)
+                if value and code == 0:
+                    self.assertIn("exported with --include-failing", out)
+        builder = BundleBuilder()
+        del builder.manifest["include_failing"]
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="manifest")
+        self.assertIn("missing include_failing", out)
+        # a bundle exported with a failing exhibit still fails, and says why it was included
+        ledger = standard_ledger()
+        ledger.media_record(STRANGER, b"planted")                    # 5
+        builder = BundleBuilder(ledger, (2, 5), (0, 1))
+        builder.manifest["include_failing"] = "shown to the court as a forgery"
+        code, result = json_result(self.zip_of(builder.finish()))
+        self.assertEqual(code, 1)
+        self.assertEqual(result["include_failing"], "shown to the court as a forgery")
+        self.assertIn("included failing exhibits on purpose", result["summary"])
+
+    def amended_ledger(self, consent="court") -> TestLedger:
+        ledger = TestLedger()
+        ledger.genesis()                                                           # 0
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")       # 1
+        ledger.testimony(INVESTIGATOR_KEY, consent=consent)                        # 2
+        ledger.amend(INVESTIGATOR_KEY, 2, text=b"The corrected testimony.\n")     # 3
+        return ledger
+
+    def test_supporting_amendment_reveals_its_text(self):
+        ledger = self.amended_ledger()
+        members = BundleBuilder(ledger, (2,), (0, 1, 3)).finish()
+        self.assertIn("content/3.txt", members)
+        manifest = json.loads(members["manifest.json"])
+        self.assertEqual(manifest["supporting"][2]["content"],
+                         {"file": "content/3.txt", "salt": (b"\x33" * 32).hex()})
+        self.assertEqual(manifest["supporting"][1]["content"], None)
+        out, _ = self.assertVerdict(self.zip_of(members), 0)
+        self.assertIn("[ok] supporting record 3: content: content/3.txt (25 bytes) satisfies the commitment", out)
+        self.assertIn("[ok] supporting record 3: consent", out)
+        # another text under the same name, re-signed: check 8 fails
+        builder = BundleBuilder(ledger, (2,), (0, 1, 3))
+        builder.files["content/3.txt"] = b"A forged correction.\n"
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="supporting record 3: content")
+        # content/<seq>.txt only
+        builder = BundleBuilder(ledger, (2,), (0, 1, 3))
+        builder.manifest["supporting"][2]["content"]["file"] = "content/2.txt"
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="manifest")
+        builder = BundleBuilder(ledger, (2,), (0, 1, 3))
+        builder.manifest["supporting"][2]["content"]["extra"] = 1
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="manifest")
+
+    def test_supporting_content_only_as_11_2_says(self):
+        ledger = self.amended_ledger()
+        # on an authorize record
+        builder = BundleBuilder(ledger, (2,), (0, 1, 3))
+        builder.manifest["supporting"][1]["content"] = {"file": "content/1.txt", "salt": "00" * 32}
+        builder.files["content/1.txt"] = b"x"
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="supporting record 1: content")
+        self.assertIn("only an amendment with a new text may", out)
+        # for an amendment of a testimony whose own text the bundle does not reveal
+        builder = BundleBuilder(ledger, (2,), (0, 1, 3))
+        builder.manifest["exhibits"][0]["content"] = None
+        del builder.files["content/2.txt"]
+        builder.manifest["supporting"][2]["content"] = {"file": "content/3.txt", "salt": (b"\x33" * 32).hex()}
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="supporting record 3: content")
+        self.assertIn("not a testimony exhibit whose text the bundle reveals", out)
+        # SPEC CHOICE: the testimony's text is revealed, its amendment's new text must be too
+        builder = BundleBuilder(ledger, (2,), (0, 1, 3))
+        builder.manifest["supporting"][2]["content"] = None
+        del builder.files["content/3.txt"]
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="supporting record 3: content")
+        self.assertIn("every version of a revealed testimony is revealed", out)
+        # ... also when the amendment is exported as an exhibit
+        builder = BundleBuilder(ledger, (2, 3), (0, 1))
+        builder.manifest["exhibits"][1]["content"] = None
+        del builder.files["content/3.txt"]
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="exhibit 3: content")
+        # neither text revealed: fine
+        builder = BundleBuilder(ledger, (2,), (0, 1, 3))
+        builder.manifest["exhibits"][0]["content"] = None
+        builder.manifest["supporting"][2]["content"] = None
+        del builder.files["content/2.txt"], builder.files["content/3.txt"]
+        self.assertVerdict(self.zip_of(builder.finish()), 0)
+
+    def test_amendment_text_under_the_testimony_consent(self):
+        ledger = self.amended_ledger(consent="research")
+        builder = BundleBuilder(ledger, (2,), (0, 1, 3))
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1,
+                                    failing="supporting record 3: consent")
+        self.assertIn("[FAILED] exhibit 2: consent", out)
+        builder = BundleBuilder(ledger, (2,), (0, 1, 3))
+        builder.manifest["exhibits"][0]["consent_override"] = "judge's order 12"
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 0)
+        self.assertIn("[ok] supporting record 3: consent: the amended testimony 2 has consent 'research'", out)
+        # the amendment exported as an exhibit: its own override or the testimony exhibit's
+        builder = BundleBuilder(ledger, (2, 3), (0, 1))
+        builder.manifest["exhibits"][0]["consent_override"] = "judge's order 12"
+        self.assertVerdict(self.zip_of(builder.finish()), 0)
+        builder = BundleBuilder(ledger, (2, 3), (0, 1))
+        builder.manifest["exhibits"][0]["consent_override"] = "judge's order 12"
+        builder.manifest["exhibits"][1]["consent_override"] = "judge's order 12"
+        self.assertVerdict(self.zip_of(builder.finish()), 0)
+        builder = BundleBuilder(ledger, (2, 3), (0, 1))
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing="exhibit 3: consent")
+
+    def test_exported_at(self):
+        for text, code in ((rfc3339(1767226200123), 0), ("2026-01-01T00:10:00.123+00:00", 1),
+                           ("2026-01-01T00:10:00.12Z", 1), ("2026-01-01T00:10:00.124Z", 1),
+                           ("2026-01-01 00:10:00.123Z", 1), ("2026-01-01T00:10:00.123z", 1)):
+            with self.subTest(text):
+                builder = BundleBuilder()
+                builder.manifest["exported_at"] = text
+                self.assertVerdict(self.zip_of(builder.finish()), code, failing="manifest" if code else None)
+
+    def test_times_up_to_the_end_of_year_9999(self):
+        builder = BundleBuilder()
+        builder.manifest["exported_at_ms"] = 253402300799999
+        builder.manifest["exported_at"] = "9999-12-31T23:59:59.999Z"
+        self.assertVerdict(self.zip_of(builder.finish()), 0)
+        builder = BundleBuilder()
+        builder.manifest["exported_at_ms"] = 253402300800000
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="manifest")
+        self.assertIn("253402300799999", out)
+        # a record claiming a time after the year 9999
+        ledger = standard_ledger()
+        ledger.testimony(INVESTIGATOR_KEY, claimed=253402300800000, recorded=253402300799000)   # 5
+        builder = BundleBuilder(ledger, (5,), (0, 1))
+        builder.manifest["exhibits"][0]["claimed_at"] = "+10000-01-01T00:00:00.000Z"
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="manifest")
+        self.assertIn("exhibits[0].claimed_at_ms", out)
+        # a revocation effective after the year 9999 (the body's time_ms)
+        builder = BundleBuilder(ledger, (2,), (0, 1))
+        builder.manifest["supporting"][1]["body"] = {"effective": {"time_ms": 253402300800000, "time": "x"}}
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="manifest")
+        self.assertIn("supporting[1].body.effective.time_ms", out)
+
+    def test_key_fields_derive_from_public_key(self):
+        for part in ("exporter", "ledger"):
+            for field, value in (("key_id", "00000000"), ("fingerprint", "SHA256:" + "00" * 32),
+                                 ("key_file", "keys/00000000.pub"), ("fingerprint", "sha256:" + "00" * 32)):
+                with self.subTest(part=part, field=field):
+                    builder = BundleBuilder()
+                    builder.manifest[part][field] = value
+                    out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="manifest")
+                    self.assertIn(f"{part}.{field}", out)
+
+
+class TrustAndReportTests(BundleTestCase):
+    """Point 7: --trust / --no-trust (11.3 check 10) and the report note (check 14)."""
+
+    def test_neither_trust_nor_no_trust_refuses_to_run(self):
+        path = self.good()
+        code, out, err = run_verifier(path, trust_flag=False)
+        self.assertEqual((code, out), (2, ""))
+        self.assertTrue(err.startswith("error: "), err)
+        self.assertIn("--trust", err)
+        self.assertIn("--no-trust", err)
+        code, out, err = run_verifier(path, "--json", trust_flag=False)
+        result = json.loads(out)
+        self.assertEqual((code, result["exit_code"], result["passed"]), (2, 2, False))
+        self.assertIn("--no-trust", result["error"])
+        # even an unreadable bundle: the usage is refused first, still exit 2
+        bad = self.dir / "bad.zip"
+        bad.write_bytes(b"not a zip")
+        self.assertEqual(run_verifier(bad, trust_flag=False)[0], 2)
+
+    def test_trust_and_no_trust_together(self):
+        code, _, err = run_verifier(self.good(), "--no-trust", "--trust", KEYS / "test-ledger.insecure.pub")
+        self.assertEqual(code, 2)
+        self.assertIn("contradict", err)
+
+    def test_last_line(self):
+        path = self.good()
+        _, out, _ = run_verifier(path, "--no-trust")
+        self.assertIn("NOT pinned", out.splitlines()[-1])
+        code, out, _ = run_verifier(path, "--trust", KEYS / "test-ledger.insecure.pub",
+                                    "--trust", KEYS / "test-investigator.insecure.pub")
+        self.assertEqual(code, 0)
+        self.assertTrue(out.splitlines()[-1].startswith("OK: "), out.splitlines()[-1])
+        self.assertNotIn("NOT pinned", out)
+        # a failing bundle says it too
+        members = BundleBuilder().finish()
+        members["manifest.sig"] = bytes(64)
+        _, out, _ = run_verifier(self.zip_of(members, "bad.zip"), "--no-trust")
+        self.assertTrue(out.splitlines()[-2].startswith("PROBLEM: "))
+        self.assertIn("NOT pinned", out.splitlines()[-1])
+
+    def test_json_trust_and_report_note(self):
+        path = self.good()
+        code, result = json_result(path, "--trust", KEYS / "test-ledger.insecure.pub",
+                                   "--trust", KEYS / "test-investigator.insecure.pub")
+        self.assertEqual(code, 0)
+        self.assertTrue(result["keys_pinned"])
+        self.assertIn("only by `custody verify-bundle`", result["report_note"])
+        code, result = json_result(path, "--no-trust")
+        self.assertFalse(result["keys_pinned"])
+        _, out, _ = run_verifier(path, "--no-trust")
+        self.assertIn("NOTE: report.html and VERIFY.txt were checked here only as members", out)
+
+    def test_report_members_are_still_checked_as_members(self):
+        members = BundleBuilder().finish()
+        members["report.html"] = b"<p>forged</p>"
+        self.assertVerdict(self.zip_of(members), 1, failing="SHA256SUMS")
+        builder = BundleBuilder()
+        builder.files["report.html"] = b"<p>forged and re-signed</p>"
+        self.assertVerdict(self.zip_of(builder.finish()), 0)   # check 14 is custody's only
+
+
+class JsonEveryOutcomeTests(BundleTestCase):
+    """Point 8: with --json, stdout holds one JSON object on every outcome, exit 2 included."""
+
+    def assertJsonExit2(self, *args, trust_flag=True):
+        code, out, err = run_verifier(*args, "--json", trust_flag=trust_flag)
+        self.assertEqual(code, 2, out + err)
+        result = json.loads(out)               # exactly one JSON object
+        self.assertEqual(result["exit_code"], 2)
+        self.assertFalse(result["passed"])
+        self.assertIsInstance(result["error"], str)
+        self.assertTrue(err.startswith("error: "))
+        return result
+
+    def test_exit_2_outcomes(self):
+        good = self.good()
+        plain = self.dir / "plain.zip"
+        plain.write_bytes(b"not a zip file\n" * 3)
+        self.assertTrue(self.assertJsonExit2(plain)["unreadable"])
+        self.assertFalse(self.assertJsonExit2(self.dir / "absent.zip")["unreadable"])
+        self.assertJsonExit2(good, trust_flag=False)
+        self.assertJsonExit2(good, "--trust", self.dir / "missing.pub")
+        self.assertJsonExit2(good, "--media-dir", self.dir / "nowhere")
+        self.assertJsonExit2(good, "--frobnicate")
+        code, out, _ = run_verifier("--json")      # no bundle at all
+        self.assertEqual((code, json.loads(out)["exit_code"]), (2, 2))
+        prefixed = self.dir / "prefixed.zip"
+        prefixed.write_bytes(insert_bytes(good.read_bytes(), 0, b"MZ"))
+        self.assertIn("not accounted for", self.assertJsonExit2(prefixed)["error"])
+
+    def test_exit_0_and_1_are_one_object_too(self):
+        code, out, _ = run_verifier(self.good(), "--json")
+        self.assertEqual((code, json.loads(out)["exit_code"]), (0, 0))
+        members = BundleBuilder().finish()
+        members["manifest.sig"] = bytes(64)
+        code, out, _ = run_verifier(self.zip_of(members, "bad.zip"), "--json")
+        self.assertEqual((code, json.loads(out)["exit_code"]), (1, 1))
+
+
+class AuthorityKnownAnswerTests(BundleTestCase):
+    """tests/vectors/kat/authority.json: a valid ledger of every kind (SPEC section 12), written by
+    custody itself; replayed here, and exported as a bundle built from its exact record bytes."""
+
+    KAT = json.loads((KAT / "authority.json").read_text())
+    BODIES = [
+        {"origin": ORIGIN},
+        {"key": b64(INVESTIGATOR_PUB), "key_id": kid(INVESTIGATOR_PUB), "name": "Alice Example",
+         "role": "investigator"},
+        {"subject": "W-18", "language": "en", "consent": "court", "location": "field office 2",
+         "commitment": "95843a22e2b6edf4e6bc093e8df289cd206dc357f0b182edd10d9fc4da91ce1e", "content_length": 53},
+        {"sha256": "bb2660fcecc6953cb4ca91337d7eb260b31e18b149637435d35993a4fadaf0eb", "size": 14,
+         "name": "clip-002.mp4", "media_type": "video/mp4", "description": None},
+        {"exhibit": 3, "to": b64(LEDGER_PUB), "to_key_id": kid(LEDGER_PUB), "reason": "to the evidence vault",
+         "location": "vault A"},
+        {"transfer": 4},
+        {"target": 2, "reason": "a date was misheard", "description": None,
+         "commitment": "7348d2c5ee1ef1031f8ce57763d8d65672ad1a432349fdbb1dd421b49d760fbe", "content_length": 57},
+        {"key": b64(INVESTIGATOR_PUB), "key_id": kid(INVESTIGATOR_PUB), "reason": "retired", "effective": "now"},
+    ]
+
+    def kat_ledger(self) -> TestLedger:
+        ledger = TestLedger()
+        for rec, body in zip(self.KAT["records"], self.BODIES):
+            record = bytes.fromhex(rec["record_hex"])
+            statement = bytes.fromhex(rec["statement_hex"])
+            seq, = struct.unpack_from(">Q", record, 1)
+            recorded, = struct.unpack_from(">Q", record, 41)
+            claimed, = struct.unpack_from(">Q", statement, 2)
+            self.assertEqual(seq, rec["seq"])
+            ledger.entries.append({"seq": seq, "kind": rec["kind"], "record": record, "statement": statement,
+                                   "signature": bytes.fromhex(rec["signature_hex"]),
+                                   "signer": bytes.fromhex(rec["signer_public_key_hex"]), "claimed": claimed,
+                                   "recorded": recorded, "body": body, "prev": record[9:41],
+                                   "leaf": bytes.fromhex(rec["leaf_hash_hex"])})
+        for seq, key in ((2, "testimony"), (6, "amended_testimony")):
+            ledger.content[seq] = (bytes.fromhex(self.KAT[key]["salt_hex"]), self.KAT[key]["text"].encode())
+        return ledger
+
+    def test_replay(self):
+        records = [vb.decode_record(bytes.fromhex(r["record_hex"])) for r in self.KAT["records"]]
+        for record, body in zip(records, self.BODIES):
+            self.assertTrue(vb.json_equal(record.statement.body, body), record.statement.body)
+        replay = vb.AuthorityReplay(records)
+        self.assertEqual(replay.problems, {})
+        investigator = replay.keys[INVESTIGATOR_PUB]
+        self.assertEqual((investigator.ended_at, investigator.ended_reason, investigator.compromise),
+                         (7, vb.REASON_RETIRED, None))
+        self.assertEqual(replay.holdings[3].holder, LEDGER_PUB)
+        self.assertEqual(replay.amendments, {2: [6]})
+        self.assertEqual(replay.chain, [(0, LEDGER_PUB)])
+        cp = vb.verify_checkpoint(self.KAT["checkpoint"].encode(), ORIGIN, LEDGER_PUB)
+        self.assertEqual((cp.size, mth(self.kat_ledger().leaves()).hex()), (8, self.KAT["roots"]["8"]))
+        replay.checkpoint(8, LEDGER_PUB)
+
+    def test_bundle_of_the_kat_ledger(self):
+        ledger = self.kat_ledger()
+        self.assertEqual(ledger.checkpoint(8).decode(), self.KAT["checkpoint"])
+        members = BundleBuilder(ledger, (2, 3), (0, 1, 4, 5, 6, 7), exporter=LEDGER_KEY).finish()
+        self.assertIn("content/6.txt", members)     # the amendment of a revealed testimony, revealed too
+        out, _ = self.assertVerdict(self.zip_of(members), 0, "--trust", KEYS / "test-ledger.insecure.pub")
+        self.assertIn("[ok] supporting record 6: content: content/6.txt (57 bytes)", out)
+        self.assertIn("[ok] exhibit 3: custody: holders: investigator 'Alice Example' (706fa4fe) from record 3 "
+                      f"(its signer); then admin 'ledger' ({kid(LEDGER_PUB)}) from record 5 (transfer 4 accepted)",
+                      out)
 
 
 if __name__ == "__main__":

@@ -11,19 +11,55 @@ independent implementation to rely on.
 
 Usage:
 
-    python3 scripts/verify_bundle.py FILE.zip [--trust KEY.pub]... [--media-dir DIR] [--json]
+    python3 scripts/verify_bundle.py FILE.zip (--trust KEY.pub... | --no-trust)
+                                     [--media-dir DIR] [--json]
 
-It performs every check of SPEC.md 11.3: archive safety (11.1), SHA256SUMS,
-the manifest's structure and `files`, manifest.sig, the signed checkpoint
-(section 6), for every exhibit and every supporting record strict record
-decoding (sections 2-4, statement kinds 0-7), the field-by-field comparison
-with the manifest, the leaf hash, the statement signature, the RFC 9162
-inclusion proof and the tlog-proof file (section 7), content commitments,
-media files, --media-dir and --trust; then (checks 11-13) that record 0 is
-among the supporting records, the key authority rules of section 4.1 replayed
-over the bundle's records ("<record>: authority" lines, including "signed
-after compromise"), and each exhibit's custody chain ("exhibit N: custody",
-with a trailing unaccepted transfer reported as pending, not as a failure).
+One of --trust (repeatable) and --no-trust is required (11.3 check 10): the
+script refuses to run (exit 2) without a decision about which keys a court
+pins.  With --no-trust the last line of the text output says that the keys
+were not pinned.
+
+It performs every check of SPEC.md 11.3 that another verifier can:
+
+ 1. archive safety (11.1), including "every byte is accounted for": the ZIP
+    structure is parsed here, not by a ZIP library (end record exactly the
+    last 22 bytes with no comment, ZIP64 end record and locator right before
+    it when needed, a contiguous central directory, local entries tiling the
+    bytes from offset 0, local headers agreeing with central ones, data
+    descriptors only with flag bit 3); breaking it is exit 2;
+ 2-3. the required members and SHA256SUMS;
+ 4. the manifest's structure (include_failing, exported_at written from
+    exported_at_ms, every time at most 253402300799999, key IDs,
+    fingerprints and key files derived from each public key) and `files`;
+ 5-6. manifest.sig and the signed checkpoint (section 6);
+ 7. for every exhibit: strict record decoding (sections 2-4, statement kinds
+    0-9), the field-by-field comparison with the manifest (bodies in their
+    11.2 JSON form), the leaf hash, the statement signature, the RFC 9162
+    inclusion proof, the tlog-proof file, and the position rules a record
+    shows on its own (genesis at 0 only, claimed time at most 10 minutes
+    after the recorded time, and the consent rule of section 3 read
+    conservatively: court use only when an item is exactly `court` and no
+    item is `none`);
+ 8-9. content commitments (testimonies and amendments with a new text,
+    exhibit or supporting), media files and --media-dir;
+ 10. --trust / --no-trust;
+ 11. every supporting record as in 7 (without the consent rule), record 0
+    among them;
+ 12. the key authority rules of section 4.1 replayed over the bundle's records
+    ("<record>: authority": authorisers, taint, ended and compromised keys,
+    ledger-role keys, the ledger-key chain, revocation, transfer, accept,
+    cancel and amend rules, statements that count once; then the verdicts
+    "signed after compromise" and "signed by a tainted key"), and the
+    checkpoint rule ("checkpoint authority": the checkpoint is signed by the
+    ledger key in force at its size, which is ledger.public_key, not
+    compromised for its last record);
+ 13. each exhibit's custody chain ("exhibit N: custody"; a pending or
+    cancelled last transfer is reported, not failed).
+
+Check 14 (report.html and VERIFY.txt are exactly what custody renders) needs
+custody's own renderer: here those two members are checked only through their
+digests, and the result (text and --json) says that their content was checked
+only by `custody verify-bundle`.
 
 Nothing is ever extracted to disk: members are read from the archive in memory
 (at most 64 MiB each, the 11.1 limit) or streamed (media), and the size limits
@@ -31,11 +67,17 @@ are enforced while reading, not only as declared.
 
 Exit codes (SPEC section 10 / 11.3):
     0  every check passed;
-    1  a check failed (tampering, a missing/added/altered member, a bad
-       signature, an untrusted key, ...);
-    2  the bundle cannot be read safely (not a ZIP, unsafe names, links,
-       directories, duplicates, too many members, oversize, compression bombs,
-       unsupported compression or encryption) or a usage / I-O error.
+    1  a check failed (tampering, a missing/added/altered member, a CRC-32
+       mismatch, a bad signature, a rule of 4.1 broken, an untrusted key, a
+       time after the year 9999, ...);
+    2  the bundle cannot be read safely (not a ZIP, bytes not accounted for,
+       unsafe names, links, directories, duplicates, too many members,
+       oversize, compression bombs, unsupported compression or encryption),
+       or a usage / I-O error (including neither --trust nor --no-trust).
+
+With --json, stdout holds exactly one JSON object on every outcome: for exit
+0 and 1 the checks (each with its name, result, detail and the rule codes of
+SPEC section 9 where they apply), for exit 2 "error" and "exit_code".
 
 Only the Python standard library and the `cryptography` package are used.
 
@@ -57,7 +99,6 @@ import re
 import stat
 import struct
 import sys
-import zipfile
 import zlib
 from typing import Any, Callable, Iterable
 
@@ -89,25 +130,30 @@ SIG_LINE_PREFIX = "\u2014 "                      # 6: em dash, space
 
 KIND_GENESIS, KIND_TESTIMONY, KIND_MEDIA = 0, 1, 2
 KIND_AUTHORIZE, KIND_REVOKE, KIND_TRANSFER, KIND_ACCEPT, KIND_AMEND = 3, 4, 5, 6, 7
-# SPEC CHOICE: 11.2 names only "genesis", "testimony" and "media" as values
-# of an entry's `kind`; the other kinds are written with their section 3
-# names.
+KIND_LEDGER_KEY, KIND_CANCEL = 8, 9
+# 11.2: an entry's `kind` is the kind's name of section 3.
 KIND_NAMES = {KIND_GENESIS: "genesis", KIND_TESTIMONY: "testimony", KIND_MEDIA: "media",
               KIND_AUTHORIZE: "authorize", KIND_REVOKE: "revoke", KIND_TRANSFER: "transfer",
-              KIND_ACCEPT: "accept", KIND_AMEND: "amend"}
-HELD_KINDS = (KIND_TESTIMONY, KIND_MEDIA)     # 4.1: the records that have a holder
+              KIND_ACCEPT: "accept", KIND_AMEND: "amend", KIND_LEDGER_KEY: "ledger-key",
+              KIND_CANCEL: "cancel"}
+HELD_KINDS = (KIND_TESTIMONY, KIND_MEDIA)     # 4.1: evidence, the records that have a holder
 
-ROLE_ADMIN, ROLE_INVESTIGATOR, ROLE_CUSTODIAN, ROLE_AUDITOR = 0, 1, 2, 3
+ROLE_ADMIN, ROLE_INVESTIGATOR, ROLE_CUSTODIAN, ROLE_AUDITOR, ROLE_LEDGER = 0, 1, 2, 3, 4
 ROLE_NAMES = {ROLE_ADMIN: "admin", ROLE_INVESTIGATOR: "investigator", ROLE_CUSTODIAN: "custodian",
-              ROLE_AUDITOR: "auditor"}
+              ROLE_AUDITOR: "auditor", ROLE_LEDGER: "ledger"}
 REASON_RETIRED, REASON_COMPROMISED = 0, 1
 REASON_NAMES = {REASON_RETIRED: "retired", REASON_COMPROMISED: "compromised"}
+
+# 11.2: every time in a manifest is at most the last millisecond of the year 9999.
+MAX_TIME_MS = 253_402_300_799_999
+
+# Section 3: the consent vocabulary.
+CONSENT_SCOPES = ("court", "advocacy", "research", "archive", "none")
 
 # Members with fixed names (11.1).  report.html and VERIFY.txt are informative.
 MANIFEST, MANIFEST_SIG, CHECKPOINT, SUMS = "manifest.json", "manifest.sig", "checkpoint.txt", "SHA256SUMS"
 REQUIRED_MEMBERS = (MANIFEST, MANIFEST_SIG, SUMS, CHECKPOINT)
-# SPEC CHOICE: the table lists report.html and VERIFY.txt but 11.3 does not
-# require them; they are accepted when present and not required.
+# 11.1: report.html and VERIFY.txt are optional.
 OPTIONAL_MEMBERS = ("report.html", "VERIFY.txt")
 NOT_IN_FILES = (MANIFEST, MANIFEST_SIG, SUMS)  # 11.2 `files` lists every other member
 
@@ -123,7 +169,15 @@ BIDI_CONTROLS = frozenset([0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *rang
 
 
 class CheckError(Exception):
-    """A check failed (leads to exit 1).  The message is the human detail."""
+    """A check failed (leads to exit 1).  The message is the human detail.
+
+    `code`, when given, is the stable rule code of SPEC section 9 (for
+    instance "unauthorized" or "signed-after-compromise"); --json carries it.
+    """
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.code = code
 
 
 class Unreadable(Exception):
@@ -174,11 +228,7 @@ def parse_decimal_u64(text: str) -> int:
 
 
 def rfc3339_ms(ms: int) -> str:
-    """Unix milliseconds as RFC 3339 UTC with milliseconds, e.g. 2026-01-01T00:00:00.500Z.
-
-    SPEC CHOICE: 11.2 gives this form for `exported_at`; the same form is
-    assumed for the exhibits' `claimed_at` and `recorded_at`.
-    """
+    """Unix milliseconds as RFC 3339 UTC with milliseconds, YYYY-MM-DDTHH:MM:SS.mmmZ (11.2)."""
     try:
         when = datetime.datetime(1970, 1, 1) + datetime.timedelta(milliseconds=ms)
     except OverflowError as exc:
@@ -188,6 +238,28 @@ def rfc3339_ms(ms: int) -> str:
 
 def short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def consent_scopes(consent: str | None) -> list[str]:
+    """A recorded consent value read conservatively (section 3).
+
+    It is split on ',' and the spaces (U+0020 only, not other white space)
+    around each item are removed; the items are returned as they are, so
+    that a scope counts only when an item equals its word exactly.
+    """
+    if consent is None:
+        return []
+    return [item.strip(" ") for item in consent.split(",")]
+
+
+def court_use_allowed(consent: str | None) -> bool:
+    """Section 3: exactly when an item is `court` and no item is `none`.
+
+    An absent consent allows no court use; "no court", "Court", "all" and
+    "court-only" allow none either.
+    """
+    items = consent_scopes(consent)
+    return "court" in items and "none" not in items
 
 
 # ---------------------------------------------------------------------------
@@ -451,7 +523,11 @@ def decode_statement(data: bytes) -> Statement:
 
 
 def _decode_authority_body(kind: int, r: "_Reader") -> tuple[dict, dict]:
-    """Bodies of kinds 3-7 (section 3), in their 11.2 JSON form, and raw fields."""
+    """Bodies of kinds 3-9 (section 3), in their 11.2 JSON form, and raw fields.
+
+    An authorize statement naming role 4 (ledger) decodes: it breaks a rule
+    of 4.1, not the encoding.
+    """
     if kind == KIND_AUTHORIZE:
         key = r.take(32, "key")
         name = r.text(256, "name")
@@ -485,9 +561,12 @@ def _decode_authority_body(kind: int, r: "_Reader") -> tuple[dict, dict]:
         body = {"exhibit": exhibit, "to": b64(to), "to_key_id": key_id(to),
                 "reason": r.text(4096, "reason"), "location": r.opt_text(1024, "location")}
         return body, {"exhibit": exhibit, "to": to}
-    if kind == KIND_ACCEPT:
+    if kind in (KIND_ACCEPT, KIND_CANCEL):
         transfer = r.u64("transfer")
         return {"transfer": transfer}, {"transfer": transfer}
+    if kind == KIND_LEDGER_KEY:
+        key = r.take(32, "key")
+        return {"key": b64(key), "key_id": key_id(key)}, {"key": key}
     # KIND_AMEND
     target = r.u64("target")
     reason = r.text(4096, "reason")
@@ -507,9 +586,8 @@ def _decode_authority_body(kind: int, r: "_Reader") -> tuple[dict, dict]:
 
 def decode_record(data: bytes) -> Record:
     """Strictly decode a record (section 4), including its statement."""
-    # SPEC CHOICE/NOTE: section 4 says "at most 65,664 bytes", but the fields
-    # add up to at most 1+8+32+8+4+65,536+64 = 65,653.  The stated bound is
-    # checked; the structure enforces the tighter one anyway.
+    # Section 4: anything over 65,664 bytes is refused before reading
+    # further; the structure itself enforces the 65,653 of a valid record.
     if len(data) > MAX_RECORD:
         raise CheckError(f"record: {len(data)} bytes exceeds {MAX_RECORD}")
     r = _Reader(data, "record")
@@ -539,35 +617,62 @@ def verify_statement_signature(statement: Statement, statement_bytes: bytes, sig
 # Key authority and custody (section 4.1), replayed over a bundle's records
 # ---------------------------------------------------------------------------
 
+CODE_UNAUTHORIZED = "unauthorized"
+CODE_GENESIS = "genesis"
+CODE_COMPROMISED = "signed-after-compromise"
+CODE_TAINTED = "tainted-signer"
+CODE_CHECKPOINT_KEY = "checkpoint-key"
+CODE_CHECKPOINT_COMPROMISED = "checkpoint-compromised"
+
+
+@dataclasses.dataclass
+class Compromise:
+    """4.1: the revoke record that declared a key compromised and its effective point."""
+    record: int            # r, the revoke record
+    tag: int               # 0: from r itself; 1: from record `value`; 2: from time `value`
+    value: int | None
+
+    def covers(self, m: int, t_m: int | None) -> bool | None:
+        """Is the key compromised for record m recorded at t_m?  None: t_m needed but unknown."""
+        if self.tag == 0:
+            return m >= self.record
+        if self.tag == 1:
+            return m >= self.value
+        if t_m is None:
+            return None
+        return t_m >= self.value
+
+    def text(self) -> str:
+        if self.tag == 1:
+            point = f"from record {self.value}"
+        elif self.tag == 2:
+            point = (f"from records recorded at or after {_time_or_unrenderable(self.value)} "
+                     f"({self.value} ms)")
+        else:
+            point = f"from record {self.record} (the revocation itself)"
+        return f"declared compromised by record {self.record}, effective {point}"
+
+
 @dataclasses.dataclass
 class KeyState:
     """A key as the replay knows it (4.1)."""
     key: bytes
     name: str
     role: int
-    authorized_at: int              # seq of the authorising record (the genesis for the ledger key)
-    genesis: bool = False           # the genesis key is active from record 0 itself
-    revoked_at: int | None = None   # seq of its revocation
-    reason: int | None = None
-    effective_tag: int | None = None
-    effective: int | None = None
+    authorised_at: int              # the authorising record (0 for the genesis key)
+    authorised_time: int            # that record's recorded time
+    authoriser: bytes | None        # that record's signer; None for the genesis key
+    ended_at: int | None = None     # the first revocation that ended it
+    ended_reason: int | None = None
+    compromise: Compromise | None = None
 
-    def active_at(self, n: int) -> bool:
-        """4.1: authorised before n (the genesis key: from 0), and not revoked at or before n."""
-        started = self.genesis or self.authorized_at < n
-        return started and (self.revoked_at is None or self.revoked_at > n)
+    @property
+    def genesis(self) -> bool:
+        return self.authoriser is None
 
     @property
     def label(self) -> str:
         return f"{ROLE_NAMES[self.role]} {self.name!r} ({key_id(self.key)})"
-
-    def effective_text(self) -> str:
-        if self.effective_tag == 1:
-            return f"from record {self.effective}"
-        if self.effective_tag == 2:
-            shown = _time_or_unrenderable(self.effective)
-            return f"from records recorded at or after {shown} ({self.effective} ms)"
-        return f"from record {self.revoked_at} (the revocation itself)"
 
 
 @dataclasses.dataclass
@@ -576,6 +681,7 @@ class Holding:
     seq: int
     holders: list[tuple[bytes, int, int | None]]   # (key, from record, by transfer record or None)
     pending: int | None = None                      # transfer record awaiting acceptance
+    cancelled: list[int] = dataclasses.field(default_factory=list)   # transfer records cancelled
 
     @property
     def holder(self) -> bytes:
@@ -589,15 +695,23 @@ class TransferState:
     sender: bytes
     to: bytes
     accepted_at: int | None = None
+    cancelled_at: int | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.accepted_at is None and self.cancelled_at is None
 
 
 class AuthorityReplay:
     """Replays the rules of section 4.1 over the records of a bundle alone (11.3 check 12).
 
-    The state starts empty; record 0 makes its signer the first admin; a
-    record that breaks a rule is reported and changes nothing.  After the
-    replay, every record signed by a key revoked as compromised from its
-    effective point on is reported too ("signed after compromise").
+    The state starts empty; record 0 makes its signer the first admin and
+    the first ledger key; a record that breaks a rule is reported
+    ("unauthorized") and changes nothing in the state.  Once every record
+    is replayed, each record that obeyed the rules is judged by the final
+    state: "signed after compromise" when its signer is compromised for it,
+    "signed by a tainted key" when its signer is tainted.  checkpoint()
+    applies the checkpoint rule of 4.1.
 
     SPEC CHOICE: records whose signature or inclusion fails are still
     replayed (those failures are reported by their own checks); records that
@@ -609,30 +723,76 @@ class AuthorityReplay:
         for rec in records:
             self.records.setdefault(rec.seq, rec)
         self.keys: dict[bytes, KeyState] = {}
+        self.chain: list[tuple[int, bytes]] = []          # the ledger-key chain: (record, key)
         self.holdings: dict[int, Holding] = {}
         self.transfers: dict[int, TransferState] = {}
-        self.problems: dict[int, list[str]] = {}
+        self.amendments: dict[int, list[int]] = {}
+        self.seen: dict[bytes, int] = {}                   # statement digest -> first record (counts once)
+        self.problems: dict[int, list[tuple[str, str]]] = {}   # seq -> [(code, message)]
         self.details: dict[int, str] = {}
-        self.broken_custody: dict[int, list[int]] = {}   # exhibit seq -> transfer/accept seqs that broke a rule
+        self.obeyed: list[int] = []
+        self.broken_custody: dict[int, list[int]] = {}   # exhibit seq -> hand-over records that broke a rule
         for seq in sorted(self.records):
             rec = self.records[seq]
             try:
                 self.details[seq] = self._apply(rec)
             except CheckError as exc:
-                self.problems.setdefault(seq, []).append(str(exc))
+                self.problems.setdefault(seq, []).append((exc.code or CODE_UNAUTHORIZED, str(exc)))
                 exhibit = self._custody_subject(rec)
                 if exhibit is not None:
                     self.broken_custody.setdefault(exhibit, []).append(seq)
-        self._apply_compromise()
+            else:
+                self.obeyed.append(seq)
+        self._verdicts()
+
+    # -- definitions of 4.1 ------------------------------------------------------
+
+    @staticmethod
+    def compromised_for(state: KeyState, m: int, t_m: int | None) -> bool | None:
+        """`state` is compromised for record m (recorded at t_m); None when t_m is needed but unknown."""
+        if state.compromise is None:
+            return False
+        return state.compromise.covers(m, t_m)
+
+    def taint_of(self, state: KeyState) -> str | None:
+        """Why `state` is tainted (its authoriser, or one up its chain, was compromised for the
+        authorising record), or None.  The chain of authorisers ends at the genesis key."""
+        k = state
+        while k.authoriser is not None:
+            authoriser = self.keys[k.authoriser]
+            if self.compromised_for(authoriser, k.authorised_at, k.authorised_time):
+                who = "it" if k is state else f"{k.label}, in its chain of authorisers,"
+                return (f"{who} was authorised by record {k.authorised_at}, signed by {authoriser.label}, "
+                        f"which is compromised for that record ({authoriser.compromise.text()})")
+            k = authoriser
+        return None
+
+    def active_at(self, state: KeyState, n: int) -> bool:
+        """4.1: known, not tainted, authorised before n (the genesis key: from 0), not ended at or before n."""
+        started = state.genesis or state.authorised_at < n
+        return (started and (state.ended_at is None or state.ended_at > n)
+                and self.taint_of(state) is None)
+
+    def ledger_key_in_force(self, size: int) -> bytes | None:
+        """The key of the last chain entry (m, key) with m < size; at size 0 the genesis key."""
+        if not self.chain:
+            return None
+        if size == 0:
+            return self.chain[0][1]
+        in_force = None
+        for m, key in self.chain:
+            if m < size:
+                in_force = key
+        return in_force
 
     # -- helpers -------------------------------------------------------------
 
     def _custody_subject(self, rec: Record) -> int | None:
-        """The exhibit a transfer or accept record concerns, when known."""
+        """The exhibit a transfer, accept or cancel record concerns, when known."""
         st = rec.statement
         if st.kind == KIND_TRANSFER:
             return st.fields["exhibit"]
-        if st.kind == KIND_ACCEPT:
+        if st.kind in (KIND_ACCEPT, KIND_CANCEL):
             transfer = self.records.get(st.fields["transfer"])
             if transfer is not None and transfer.statement.kind == KIND_TRANSFER:
                 return transfer.statement.fields["exhibit"]
@@ -648,11 +808,15 @@ class AuthorityReplay:
             hint = "" if 0 in self.records else " (the bundle has no record 0, the genesis)"
             raise CheckError(f"{what} {key_id(key)} is not authorised by any record of the bundle before "
                              f"record {n}{hint}")
-        if not state.active_at(n):
-            if state.revoked_at is not None and state.revoked_at <= n:
-                raise CheckError(f"{what} {state.label} was revoked ({REASON_NAMES[state.reason]}) by record "
-                                 f"{state.revoked_at}, so it is not active at record {n}")
-            raise CheckError(f"{what} {state.label} is not active at record {n}")
+        taint = self.taint_of(state)
+        if taint is not None:
+            raise CheckError(f"{what} {state.label} is tainted and counts as never authorised: {taint}")
+        if not (state.genesis or state.authorised_at < n):
+            raise CheckError(f"{what} {state.label} is authorised only by record {state.authorised_at}, "
+                             f"not before record {n}")
+        if state.ended_at is not None and state.ended_at <= n:
+            raise CheckError(f"{what} {state.label} was revoked ({REASON_NAMES[state.ended_reason]}) by record "
+                             f"{state.ended_at}, so it is not active at record {n}")
         return state
 
     def _earlier_record(self, target: int, n: int, what: str) -> Record:
@@ -663,25 +827,53 @@ class AuthorityReplay:
             raise CheckError(f"names {what} {target}, which is not in the bundle (a rule needs it)")
         return rec
 
+    def _new_key(self, key: bytes, what: str) -> None:
+        """The key is canonical, non-weak and never known to the state."""
+        if is_weak_public_key(key):
+            raise CheckError(f"{what} {key_id(key)} is not a canonical, non-weak Ed25519 key")
+        known = self.keys.get(key)
+        if known is not None:
+            revoked = f", revoked by record {known.ended_at}" if known.ended_at is not None else ""
+            origin = ("the genesis" if known.genesis else f"record {known.authorised_at}")
+            raise CheckError(f"{what} {key_id(key)} is already known ({known.label}, authorised by {origin}"
+                             f"{revoked}); a key is never authorised twice")
+
     # -- the rules -----------------------------------------------------------
 
     def _apply(self, rec: Record) -> str:
         """Check the record against the rules of 4.1; on success update the state."""
         n, st = rec.seq, rec.statement
+        digest = sha256(rec.statement_bytes)
         if st.kind == KIND_GENESIS:
             if n != 0:
-                raise CheckError(f"record {n} is a genesis; only record 0 may be")
-            self.keys[st.signer] = KeyState(st.signer, "ledger", ROLE_ADMIN, 0, genesis=True)
-            return f"the genesis: ledger key {key_id(st.signer)} becomes the first admin"
+                raise CheckError(f"record {n} is a genesis; only record 0 may be", CODE_GENESIS)
+            self.keys[st.signer] = KeyState(st.signer, "ledger", ROLE_ADMIN, 0, rec.recorded_at_ms, None)
+            self.chain = [(0, st.signer)]
+            self.seen.setdefault(digest, n)
+            return f"the genesis: key {key_id(st.signer)} becomes the first admin and the first ledger key"
         if n == 0:
-            raise CheckError("record 0 is not the genesis")
+            raise CheckError("record 0 is not the genesis", CODE_GENESIS)
         signer = self._require_active(st.signer, n, "signer")
+        if signer.role == ROLE_LEDGER:
+            raise CheckError(f"{KIND_NAMES[st.kind]} signed by {signer.label}: a ledger-role key signs "
+                             "checkpoints only")
+        # Counts once.  SPEC CHOICE: the digests are part of the state, and a
+        # record that breaks a rule "changes nothing in the state", so only
+        # records that obeyed the rules are remembered: a statement refused
+        # once (say, a revocation of the last admin) may be appended again
+        # once the state allows it.
+        if st.kind not in HELD_KINDS and digest in self.seen:
+            raise CheckError(f"the same {KIND_NAMES[st.kind]} statement as record {self.seen[digest]}: each "
+                             "statement of this kind counts once (a replay)")
         by = f"signed by {signer.label}, active at record {n}"
-        if signer.genesis:
-            by += " (the genesis key)"
-        else:
-            by += f" (authorised by record {signer.authorized_at})"
-        f = st.fields
+        by += " (the genesis key)" if signer.genesis else f" (authorised by record {signer.authorised_at})"
+        detail = self._apply_kind(rec, signer, by)
+        if st.kind not in HELD_KINDS:
+            self.seen[digest] = n
+        return detail
+
+    def _apply_kind(self, rec: Record, signer: KeyState, by: str) -> str:
+        n, st, f = rec.seq, rec.statement, rec.statement.fields
 
         if st.kind in HELD_KINDS:
             if signer.role not in (ROLE_ADMIN, ROLE_INVESTIGATOR):
@@ -693,38 +885,26 @@ class AuthorityReplay:
         if st.kind == KIND_AUTHORIZE:
             if signer.role != ROLE_ADMIN:
                 raise CheckError(f"authorize signed by {signer.label}: only an active admin may authorise keys")
+            if f["role"] == ROLE_LEDGER:
+                raise CheckError("authorize gives role ledger, which only a ledger-key statement gives")
             key = f["key"]
-            if is_weak_public_key(key):
-                raise CheckError(f"authorised key {key_id(key)} is not a canonical, non-weak Ed25519 key")
-            known = self.keys.get(key)
-            if known is not None:
-                revoked = f", revoked by record {known.revoked_at}" if known.revoked_at is not None else ""
-                raise CheckError(f"authorised key {key_id(key)} is already known ({known.label}, authorised at "
-                                 f"record {known.authorized_at}{revoked}); a key is never authorised twice")
-            self.keys[key] = KeyState(key, f["name"], f["role"], n)
+            self._new_key(key, "authorised key")
+            self.keys[key] = KeyState(key, f["name"], f["role"], n, rec.recorded_at_ms, st.signer)
             return f"authorises {self.keys[key].label}; {by}"
 
-        if st.kind == KIND_REVOKE:
+        if st.kind == KIND_LEDGER_KEY:
             if signer.role != ROLE_ADMIN:
-                raise CheckError(f"revoke signed by {signer.label}: only an active admin may revoke keys")
+                raise CheckError(f"ledger-key signed by {signer.label}: only an active admin may name a ledger key")
             key = f["key"]
-            target = self.keys.get(key)
-            if target is None:
-                raise CheckError(f"revokes key {key_id(key)}, which no record of the bundle authorises")
-            if target.revoked_at is not None:
-                raise CheckError(f"revokes {target.label}, already revoked by record {target.revoked_at}")
-            if target.role == ROLE_ADMIN and target.active_at(n) and not any(
-                    k.role == ROLE_ADMIN and k.active_at(n) and k.key != key for k in self.keys.values()):
-                raise CheckError(f"revokes {target.label}, the last active admin")
-            if f["effective_tag"] == 1 and f["effective"] > n:
-                raise CheckError(f"effective record {f['effective']} is after the revocation (record {n})")
-            if f["effective_tag"] == 2 and f["effective"] > rec.recorded_at_ms:
-                raise CheckError(f"effective time {f['effective']} ms is after the revocation's recorded time "
-                                 f"{rec.recorded_at_ms} ms")
-            target.revoked_at, target.reason = n, f["reason"]
-            target.effective_tag, target.effective = f["effective_tag"], f["effective"]
-            extra = f", effective {target.effective_text()}" if target.reason == REASON_COMPROMISED else ""
-            return f"revokes {target.label} as {REASON_NAMES[target.reason]}{extra}; {by}"
+            self._new_key(key, "ledger key")
+            self.keys[key] = KeyState(key, "ledger", ROLE_LEDGER, n, rec.recorded_at_ms, st.signer)
+            previous = self.chain[-1][1]
+            self.chain.append((n, key))
+            return (f"names {key_id(key)} the ledger key from record {n + 1} on (instead of "
+                    f"{key_id(previous)}); {by}")
+
+        if st.kind == KIND_REVOKE:
+            return self._apply_revoke(rec, signer, by)
 
         if st.kind == KIND_TRANSFER:
             exhibit = f["exhibit"]
@@ -743,28 +923,42 @@ class AuthorityReplay:
             if f["to"] == st.signer:
                 raise CheckError(f"transfer of exhibit {exhibit} to its own holder")
             receiver = self._require_active(f["to"], n, "receiver")
+            if receiver.role == ROLE_LEDGER:
+                raise CheckError(f"receiver {receiver.label} has role ledger and cannot hold exhibits")
             self.transfers[n] = TransferState(n, exhibit, st.signer, f["to"])
             holding.pending = n
             return f"hands exhibit {exhibit} to {receiver.label}; {by}"
 
-        if st.kind == KIND_ACCEPT:
+        if st.kind in (KIND_ACCEPT, KIND_CANCEL):
+            what = KIND_NAMES[st.kind]
             t = f["transfer"]
             target = self._earlier_record(t, n, "transfer")
             if target.statement.kind != KIND_TRANSFER:
                 raise CheckError(f"names record {t}, a {KIND_NAMES[target.statement.kind]}, not a transfer")
             transfer = self.transfers.get(t)
             if transfer is None:
-                raise CheckError(f"transfer {t} breaks a rule of 4.1, so there is nothing to accept")
+                raise CheckError(f"transfer {t} breaks a rule of 4.1, so there is nothing to {what}")
             if transfer.accepted_at is not None:
                 raise CheckError(f"transfer {t} was already accepted by record {transfer.accepted_at}")
-            if st.signer != transfer.to:
-                raise CheckError(f"acceptance of transfer {t} signed by {signer.label}, but the transfer names "
-                                 f"{self.key_label(transfer.to)} as receiver")
-            transfer.accepted_at = n
+            if transfer.cancelled_at is not None:
+                raise CheckError(f"transfer {t} was cancelled by record {transfer.cancelled_at}")
             holding = self.holdings[transfer.exhibit]
-            holding.holders.append((st.signer, n, t))
+            if st.kind == KIND_ACCEPT:
+                if st.signer != transfer.to:
+                    raise CheckError(f"acceptance of transfer {t} signed by {signer.label}, but the transfer "
+                                     f"names {self.key_label(transfer.to)} as receiver")
+                transfer.accepted_at = n
+                holding.holders.append((st.signer, n, t))
+                holding.pending = None
+                return f"accepts transfer {t}: {signer.label} holds exhibit {transfer.exhibit} from here on; {by}"
+            if st.signer != transfer.sender and signer.role != ROLE_ADMIN:
+                raise CheckError(f"cancel of transfer {t} signed by {signer.label}, who is neither the transfer's "
+                                 f"signer ({self.key_label(transfer.sender)}) nor an admin")
+            transfer.cancelled_at = n
             holding.pending = None
-            return f"accepts transfer {t}: {signer.label} holds exhibit {transfer.exhibit} from here on; {by}"
+            holding.cancelled.append(t)
+            return (f"cancels transfer {t}: exhibit {transfer.exhibit} stays with "
+                    f"{self.key_label(holding.holder)}; {by}")
 
         # KIND_AMEND
         t = f["target"]
@@ -781,26 +975,95 @@ class AuthorityReplay:
             raise CheckError(f"a testimony (record {t}) is amended with a new text and no description")
         if tkind == KIND_MEDIA and (f["has_text"] or st.body["description"] is None):
             raise CheckError(f"a media record (record {t}) is amended with a new description and no text")
+        self.amendments.setdefault(t, []).append(n)
         return f"amends {KIND_NAMES[tkind]} record {t}; {by}"
 
-    def _apply_compromise(self) -> None:
-        """4.1: a key revoked as compromised taints what it signed from its effective point on."""
-        for state in self.keys.values():
-            if state.reason != REASON_COMPROMISED:
+    def _apply_revoke(self, rec: Record, signer: KeyState, by: str) -> str:
+        n, f = rec.seq, rec.statement.fields
+        if signer.role != ROLE_ADMIN:
+            raise CheckError(f"revoke signed by {signer.label}: only an active admin may revoke keys")
+        key, reason = f["key"], f["reason"]
+        target = self.keys.get(key)
+        if target is None:
+            raise CheckError(f"revokes key {key_id(key)}, which no record of the bundle authorises")
+        if target.ended_at is not None:
+            if not (target.ended_reason == REASON_RETIRED and reason == REASON_COMPROMISED):
+                raise CheckError(f"revokes {target.label}, already revoked "
+                                 f"({REASON_NAMES[target.ended_reason]}) by record {target.ended_at}; only a "
+                                 "retired key may be revoked again, as compromised")
+            # SPEC CHOICE: "it was retired and this revocation declares it
+            # compromised" is read as allowing one compromise: a retired key
+            # already declared compromised is not declared so again (a second
+            # compromise would otherwise replace the first and could narrow
+            # its window).
+            if target.compromise is not None:
+                raise CheckError(f"revokes {target.label}, retired by record {target.ended_at} and already "
+                                 f"{target.compromise.text()}")
+        if reason == REASON_COMPROMISED and self.chain and key == self.chain[-1][1]:
+            raise CheckError(f"declares {target.label} compromised, but it is the ledger key in force; a new "
+                             "ledger key must be named first")
+        if target.role == ROLE_ADMIN and self.active_at(target, n) and not any(
+                k.role == ROLE_ADMIN and k.key != key and self.active_at(k, n) for k in self.keys.values()):
+            raise CheckError(f"revokes {target.label}, an active admin, and no other admin is active at record {n}")
+        if f["effective_tag"] == 1 and f["effective"] > n:
+            raise CheckError(f"effective record {f['effective']} is after the revocation (record {n})")
+        if f["effective_tag"] == 2 and f["effective"] > rec.recorded_at_ms:
+            raise CheckError(f"effective time {f['effective']} ms is after the revocation's recorded time "
+                             f"{rec.recorded_at_ms} ms")
+        if target.ended_at is None:
+            target.ended_at, target.ended_reason = n, reason
+        extra = ""
+        if reason == REASON_COMPROMISED:
+            target.compromise = Compromise(n, f["effective_tag"], f["effective"])
+            extra = f": {target.compromise.text()}"
+            if target.ended_at != n:
+                extra += f" (retired since record {target.ended_at})"
+        return f"revokes {target.label} as {REASON_NAMES[reason]}{extra}; {by}"
+
+    def _verdicts(self) -> None:
+        """4.1 verdicts: each record that obeyed the rules, judged by the final state."""
+        for seq in self.obeyed:
+            rec = self.records[seq]
+            state = self.keys.get(rec.statement.signer)
+            if state is None:
                 continue
-            for seq, rec in sorted(self.records.items()):
-                if rec.statement.signer != state.key:
-                    continue
-                if state.effective_tag == 1:
-                    tainted = seq >= state.effective
-                elif state.effective_tag == 2:
-                    tainted = rec.recorded_at_ms >= state.effective
-                else:
-                    tainted = seq >= state.revoked_at
-                if tainted:
-                    self.problems.setdefault(seq, []).append(
-                        f"signed after compromise: {state.label} was revoked as compromised by record "
-                        f"{state.revoked_at}, effective {state.effective_text()}")
+            if self.compromised_for(state, seq, rec.recorded_at_ms):
+                self.problems.setdefault(seq, []).append(
+                    (CODE_COMPROMISED, f"signed after compromise: {state.label} was "
+                                       f"{state.compromise.text()}"))
+            taint = self.taint_of(state)
+            if taint is not None:
+                self.problems.setdefault(seq, []).append(
+                    (CODE_TAINTED, f"signed by a tainted key: {state.label}: {taint}"))
+
+    # -- the checkpoint rule (11.3 check 12) ----------------------------------------
+
+    def checkpoint(self, size: int, signer: bytes) -> str:
+        """4.1: a checkpoint of `size` signed by `signer` is valid only when `signer` is the ledger key
+        in force at `size` and not compromised for record size - 1."""
+        if not self.chain:
+            raise CheckError("the bundle has no valid genesis (record 0), so the ledger-key chain is unknown",
+                             CODE_CHECKPOINT_KEY)
+        in_force = self.ledger_key_in_force(size)
+        chain = " -> ".join(f"{key_id(k)} (record {m})" for m, k in self.chain)
+        if in_force != signer:
+            raise CheckError(f"the checkpoint of size {size} is signed by {key_id(signer)} (ledger.public_key), "
+                             f"but the ledger key in force at size {size} is {key_id(in_force)} "
+                             f"(ledger-key chain in the bundle: {chain})", CODE_CHECKPOINT_KEY)
+        state = self.keys[in_force]
+        if size > 0 and state.compromise is not None:
+            last = self.records.get(size - 1)
+            covered = state.compromise.covers(size - 1, last.recorded_at_ms if last is not None else None)
+            if covered is None:
+                raise CheckError(f"the ledger key {key_id(in_force)} was {state.compromise.text()}, and record "
+                                 f"{size - 1}, the last the checkpoint covers, is not in the bundle: the "
+                                 "checkpoint cannot be shown to precede the compromise", CODE_CHECKPOINT_COMPROMISED)
+            if covered:
+                raise CheckError(f"the ledger key {key_id(in_force)} was {state.compromise.text()}, and the "
+                                 f"checkpoint covers record {size - 1}: it vouches for nothing",
+                                 CODE_CHECKPOINT_COMPROMISED)
+        return (f"signed by {key_id(in_force)}, the ledger key in force at size {size} (ledger-key chain: "
+                f"{chain}), not compromised for record {size - 1}")
 
     # -- custody (11.3 check 13) -------------------------------------------------
 
@@ -815,13 +1078,17 @@ class AuthorityReplay:
             how = f"from record {since}" + (f" (transfer {via} accepted)" if via is not None else " (its signer)")
             parts.append(f"{self.key_label(key)} {how}")
         text = "holders: " + "; then ".join(parts)
+        for t in holding.cancelled:
+            transfer = self.transfers[t]
+            text += (f"; CANCELLED: transfer {t} to {self.key_label(transfer.to)} was cancelled by record "
+                     f"{transfer.cancelled_at}")
         if holding.pending is not None:
             transfer = self.transfers[holding.pending]
             text += (f"; PENDING: transfer {holding.pending} to {self.key_label(transfer.to)} "
                      "is not yet accepted")
         if broken:
-            raise CheckError(f"record(s) {', '.join(map(str, broken))} handing over or accepting this exhibit "
-                             f"break a rule of 4.1 (see their authority); {text}")
+            raise CheckError(f"record(s) {', '.join(map(str, broken))} handing over, accepting or cancelling this "
+                             f"exhibit break a rule of 4.1 (see their authority); {text}", CODE_UNAUTHORIZED)
         return text
 
 
@@ -881,8 +1148,7 @@ def parse_signed_note(data: bytes) -> tuple[bytes, list[tuple[str, bytes, bytes]
         raise CheckError("note is not valid UTF-8") from exc
     for ch in note:
         cp = ord(ch)
-        # SPEC CHOICE: "control characters" read as Unicode Cc (as in the
-        # text rule), a superset of C2SP's "below U+0020".
+        # Section 6: no control character (Unicode Cc) other than newline.
         if ch != "\n" and (cp <= 0x1F or 0x7F <= cp <= 0x9F):
             raise CheckError(f"note contains control character U+{cp:04X}")
     if not note.endswith("\n"):
@@ -913,13 +1179,10 @@ def parse_signed_note(data: bytes) -> tuple[bytes, list[tuple[str, bytes, bytes]
 def verify_checkpoint(data: bytes, origin: str, ledger_key: bytes) -> Checkpoint:
     """Verify a signed checkpoint of `origin` under the ledger key (section 6).
 
-    SPEC CHOICE: section 6 says the signed text is "the first three lines";
-    C2SP signs the whole note text, extension lines included.  The two agree
-    when there are no extension lines (custody writes none); this verifier
-    follows C2SP and signs-checks the whole text.
-    SPEC CHOICE: besides requiring one valid signature by (origin, ledger
-    note key ID), a failing signature by that same key rejects the note
-    (C2SP's SHOULD).
+    Section 6: the signed text is the whole note text (extension lines are
+    kept, signed and not interpreted); a checkpoint is accepted only if a
+    signature by (origin, ledger note key ID) verifies, and refused if any
+    signature line with that name and key ID fails.
     """
     if not is_valid_key_name(origin):
         raise CheckError(f"origin {origin!r} is not a valid signed-note key name")
@@ -961,9 +1224,8 @@ class TlogProof:
 def parse_tlog_proof(data: bytes) -> TlogProof:
     """Parse a C2SP tlog-proof.
 
-    SPEC CHOICE: section 7 says an `extra` line is "accepted and ignored" but
-    not where; C2SP puts it right after the header line, so it is accepted
-    there only.
+    Section 7: an `extra` line is accepted only directly after the header,
+    and ignored.
     """
     split = data.find(b"\n\n")
     if split < 0:
@@ -1005,16 +1267,274 @@ def parse_tlog_proof(data: bytes) -> TlogProof:
 # The archive (11.1): safety checks and bounded reading, all in memory
 # ---------------------------------------------------------------------------
 
+METHOD_STORED, METHOD_DEFLATED = 0, 8
+
+SIG_LOCAL = b"PK\x03\x04"
+SIG_CENTRAL = b"PK\x01\x02"
+SIG_EOCD = b"PK\x05\x06"
+SIG_ZIP64_EOCD = b"PK\x06\x06"
+SIG_ZIP64_LOCATOR = b"PK\x06\x07"
+SIG_DESCRIPTOR = b"PK\x07\x08"
+EXTRA_ZIP64 = 0x0001
+EXTRA_UNICODE_PATH = 0x7075
+FLAG_DESCRIPTOR = 0x0008
+
+
+@dataclasses.dataclass
+class ZipEntry:
+    """One member as its central directory header describes it (ZIP64 values resolved)."""
+    raw_name: bytes
+    flags: int
+    method: int
+    crc: int
+    compress_size: int
+    file_size: int
+    header_offset: int
+    external_attr: int
+    create_system: int
+    data_start: int = 0        # set when its local header has been read
+
+
 @dataclasses.dataclass
 class Member:
     name: str
     raw_name: bytes
-    info: zipfile.ZipInfo
+    info: ZipEntry
     limit: int                 # maximum uncompressed size
-    data_start: int = 0
     sha256: str = ""           # filled by the first full read
     size: int = 0
     crc_ok: bool = True
+
+    @property
+    def data_start(self) -> int:
+        return self.info.data_start
+
+
+def _parse_extra(extra: bytes, where: str) -> dict[int, bytes]:
+    """An extra field as {header ID: data}.
+
+    SPEC CHOICE: the extra field must be well-formed (blocks of ID, length
+    and data that fill it exactly, each ID at most once); anything else
+    makes the bundle unreadable, since the ZIP64 values could not be read
+    unambiguously.
+    """
+    blocks: dict[int, bytes] = {}
+    pos = 0
+    while pos < len(extra):
+        if len(extra) - pos < 4:
+            raise Unreadable(f"{where}: malformed extra field ({len(extra) - pos} stray byte(s))")
+        tag, size = struct.unpack_from("<HH", extra, pos)
+        if pos + 4 + size > len(extra):
+            raise Unreadable(f"{where}: extra field block {tag:#06x} runs past the extra field")
+        if tag in blocks:
+            raise Unreadable(f"{where}: extra field block {tag:#06x} appears twice")
+        blocks[tag] = extra[pos + 4:pos + 4 + size]
+        pos += 4 + size
+    return blocks
+
+
+def _zip64_values(blocks: dict[int, bytes], fields: list[tuple[str, int, int]], where: str) -> dict[str, int]:
+    """Resolve header fields that hold their sentinel from the ZIP64 extra block.
+
+    `fields` lists (name, header value, sentinel) in the order of APPNOTE
+    4.5.3 (uncompressed size, compressed size, local header offset).  Each
+    field holding its sentinel takes the next 8 bytes of the block.  Bytes
+    left in the block are ignored.
+
+    SPEC CHOICE (compatibility): a block of 24 bytes or more is read as
+    carrying both sizes whatever the header says, as the Rust `zip` crate
+    (custody's exporter) writes and reads a "large file" entry; for every
+    block an APPNOTE writer produces (Python's zipfile included) the two
+    readings agree.
+    """
+    values = {name: value for name, value, _ in fields}
+    data = blocks.get(EXTRA_ZIP64)
+    if data is None:
+        if any(value == sentinel for _, value, sentinel in fields):
+            raise Unreadable(f"{where}: a size or offset is 0xFFFFFFFF but there is no ZIP64 extra field")
+        return values
+    pos = 0
+    for i, (name, value, sentinel) in enumerate(fields):
+        if value != sentinel and not (i < 2 and len(data) >= 24):
+            continue
+        if pos + 8 > len(data):
+            if value != sentinel:
+                break
+            raise Unreadable(f"{where}: the ZIP64 extra field is too short for the {name}")
+        values[name] = int.from_bytes(data[pos:pos + 8], "little")
+        pos += 8
+    return values
+
+
+def read_zip_layout(fh, file_size: int) -> list[ZipEntry]:
+    """Parse the ZIP structure and check that every byte is accounted for (11.1).
+
+    The end of central directory record is exactly the last 22 bytes, with
+    no comment and disk numbers 0; ZIP64 end record and locator stand
+    immediately before it when its values need them; the central
+    directory runs exactly from its offset to the ZIP64 end record (or the
+    EOCD) and holds exactly the entry count; the local entries, in order
+    of offset, tile the bytes before it from offset 0 (local header, data,
+    a data descriptor only when flag bit 3 is set), and each local header
+    agrees with its central header.  Anything else raises Unreadable.
+    """
+    def read_at(offset: int, n: int, what: str) -> bytes:
+        if offset < 0 or offset + n > file_size:
+            raise Unreadable(f"{what} lies outside the file")
+        fh.seek(offset)
+        data = fh.read(n)
+        if len(data) != n:
+            raise Unreadable(f"{what} is truncated")
+        return data
+
+    if file_size < 22:
+        raise Unreadable("not a ZIP file (shorter than an end of central directory record)")
+    eocd_at = file_size - 22
+    (sig, disk, cd_disk, n_disk, n_total, cd_size, cd_offset,
+     comment_len) = struct.unpack("<4sHHHHLLH", read_at(eocd_at, 22, "end of central directory record"))
+    if sig != SIG_EOCD:
+        raise Unreadable("not a ZIP file, or bytes follow the archive: the last 22 bytes are not an end of "
+                         "central directory record with an empty comment")
+    if comment_len != 0:
+        raise Unreadable(f"the archive has a comment length of {comment_len} (must be 0)")
+    if disk != 0 or cd_disk != 0:
+        raise Unreadable("multi-disk archive (disk numbers are not 0)")
+    cd_end = eocd_at
+    if 0xFFFF in (n_disk, n_total) or 0xFFFFFFFF in (cd_size, cd_offset):
+        loc_at = eocd_at - 20
+        if loc_at < 0:
+            raise Unreadable("ZIP64 end of central directory locator missing")
+        sig, z64_disk, z64_at, disks = struct.unpack("<4sLQL", read_at(loc_at, 20, "ZIP64 locator"))
+        if sig != SIG_ZIP64_LOCATOR:
+            raise Unreadable("the end record needs ZIP64 values but no ZIP64 locator stands immediately before it")
+        # SPEC CHOICE: the locator's total number of disks may be 0 or 1.
+        if z64_disk != 0 or disks not in (0, 1):
+            raise Unreadable("multi-disk archive (ZIP64 locator)")
+        head = read_at(z64_at, 56, "ZIP64 end of central directory record")
+        (sig, rec_size, _made, _need, z_disk, z_cd_disk, z_n_disk, z_n_total, z_cd_size,
+         z_cd_offset) = struct.unpack("<4sQHHLLQQQQ", head)
+        if sig != SIG_ZIP64_EOCD:
+            raise Unreadable("no ZIP64 end of central directory record where the locator points")
+        if rec_size < 44 or z64_at + 12 + rec_size != loc_at:
+            raise Unreadable("the ZIP64 end record does not stand immediately before its locator")
+        if z_disk != 0 or z_cd_disk != 0:
+            raise Unreadable("multi-disk archive (ZIP64 end record)")
+        # SPEC CHOICE: values of the EOCD that are not sentinels must equal
+        # the ZIP64 record's.
+        for small, big, sentinel in ((n_disk, z_n_disk, 0xFFFF), (n_total, z_n_total, 0xFFFF),
+                                     (cd_size, z_cd_size, 0xFFFFFFFF), (cd_offset, z_cd_offset, 0xFFFFFFFF)):
+            if small != sentinel and small != big:
+                raise Unreadable("the end record and the ZIP64 end record disagree")
+        n_disk, n_total, cd_size, cd_offset = z_n_disk, z_n_total, z_cd_size, z_cd_offset
+        cd_end = z64_at
+    # SPEC CHOICE: a single-disk archive has equal entry counts.
+    if n_disk != n_total:
+        raise Unreadable("the end record's entry counts differ")
+    if n_total > MAX_MEMBERS:
+        raise Unreadable(f"{n_total} members, more than {MAX_MEMBERS}")
+    if cd_offset + cd_size != cd_end:
+        raise Unreadable(f"the central directory (offset {cd_offset}, {cd_size} bytes) does not end where the "
+                         f"end records begin (offset {cd_end})")
+
+    entries: list[ZipEntry] = []
+    pos = cd_offset
+    while pos < cd_end:
+        if len(entries) >= n_total:
+            raise Unreadable(f"the central directory holds more than the {n_total} entries the end record gives")
+        where = f"central header {len(entries) + 1}"
+        head = read_at(pos, 46, where)
+        (sig, made_by, _need, flags, method, _time, _date, crc, csize, usize, name_len, extra_len, comment_len,
+         _disk_start, _internal, external, offset) = struct.unpack("<4sHHHHHHLLLHHHHHLL", head)
+        if sig != SIG_CENTRAL:
+            raise Unreadable(f"{where}: bad signature (central headers must follow each other directly)")
+        end = pos + 46 + name_len + extra_len + comment_len
+        if end > cd_end:
+            raise Unreadable(f"{where} runs past the central directory")
+        rest = read_at(pos + 46, name_len + extra_len, where)
+        raw_name, extra = rest[:name_len], rest[name_len:]
+        where = f"member {raw_name.decode('utf-8', 'backslashreplace')!r}"
+        blocks = _parse_extra(extra, where + " (central header)")
+        # The entry's own disk number is not interpreted (11.1 names the
+        # EOCD's disk numbers only; the ZIP64 value for it, if any, comes
+        # last in the block, so ignoring it changes nothing else).
+        v = _zip64_values(blocks, [("uncompressed size", usize, 0xFFFFFFFF),
+                                   ("compressed size", csize, 0xFFFFFFFF),
+                                   ("local header offset", offset, 0xFFFFFFFF)], where + " (central header)")
+        _check_unicode_path(blocks, raw_name, where)
+        entries.append(ZipEntry(raw_name, flags, method, crc, v["compressed size"], v["uncompressed size"],
+                                v["local header offset"], external, made_by >> 8))
+        pos = end
+    if pos != cd_end or len(entries) != n_total:
+        raise Unreadable(f"the central directory holds {len(entries)} entries, the end record says {n_total}")
+
+    pos = 0
+    previous = None
+    for entry in sorted(entries, key=lambda e: e.header_offset):
+        where = f"member {entry.raw_name.decode('utf-8', 'backslashreplace')!r}"
+        if entry.header_offset < pos:
+            raise Unreadable(f"{where} overlaps {previous} (entries must not share bytes)")
+        if entry.header_offset > pos:
+            gap = "before the first entry" if previous is None else f"between {previous} and {where}"
+            raise Unreadable(f"{entry.header_offset - pos} byte(s) {gap} are not accounted for by the central "
+                             "directory (a gap or a hidden entry)")
+        head = read_at(pos, 30, f"{where}: local header")
+        (sig, _need, flags, method, _time, _date, crc, csize, usize, name_len,
+         extra_len) = struct.unpack("<4sHHHHHLLLHH", head)
+        if sig != SIG_LOCAL:
+            raise Unreadable(f"{where}: bad local file header")
+        rest = read_at(pos + 30, name_len + extra_len, f"{where}: local header")
+        local_name, local_extra = rest[:name_len], rest[name_len:]
+        if local_name != entry.raw_name:
+            raise Unreadable(f"{where}: local header name differs from the directory")
+        if flags != entry.flags or method != entry.method:
+            raise Unreadable(f"{where}: local header flags or compression method disagree with the directory")
+        blocks = _parse_extra(local_extra, where + " (local header)")
+        _check_unicode_path(blocks, entry.raw_name, where)
+        if not flags & FLAG_DESCRIPTOR:
+            lv = _zip64_values(blocks, [("uncompressed size", usize, 0xFFFFFFFF),
+                                        ("compressed size", csize, 0xFFFFFFFF)], where + " (local header)")
+            if (crc, lv["compressed size"], lv["uncompressed size"]) != (
+                    entry.crc, entry.compress_size, entry.file_size):
+                raise Unreadable(f"{where}: local header CRC-32 or sizes disagree with the directory")
+        entry.data_start = pos + 30 + name_len + extra_len
+        pos = entry.data_start + entry.compress_size
+        if pos > cd_offset:
+            raise Unreadable(f"{where} runs into the central directory")
+        if flags & FLAG_DESCRIPTOR:
+            pos = _skip_descriptor(read_at, pos, cd_offset, entry, EXTRA_ZIP64 in blocks, where)
+        previous = where
+    if pos != cd_offset:
+        raise Unreadable(f"{cd_offset - pos} byte(s) before the central directory are not accounted for "
+                         "(a gap or a hidden entry)")
+    return entries
+
+
+def _skip_descriptor(read_at, pos: int, limit: int, entry: ZipEntry, zip64: bool, where: str) -> int:
+    """The data descriptor after an entry's data: optional signature, CRC-32 and both sizes.
+
+    SPEC CHOICE: the sizes are 8 bytes each when the local header has a
+    ZIP64 extra field ("a ZIP64 entry"), and the descriptor's values must
+    equal the central header's.
+    """
+    fmt = "<LQQ" if zip64 else "<LLL"
+    size = struct.calcsize(fmt)
+    expected = (entry.crc, entry.compress_size, entry.file_size)
+    available = min(limit - pos, 4 + size)
+    data = read_at(pos, available, f"{where}: data descriptor") if available > 0 else b""
+    if len(data) >= 4 + size and data[:4] == SIG_DESCRIPTOR and struct.unpack(fmt, data[4:4 + size]) == expected:
+        return pos + 4 + size
+    if len(data) >= size and struct.unpack(fmt, data[:size]) == expected:
+        return pos + size
+    raise Unreadable(f"{where}: flag bit 3 is set but no data descriptor matching the directory follows the data")
+
+
+def _check_unicode_path(blocks: dict[int, bytes], raw_name: bytes, where: str) -> None:
+    """SPEC CHOICE: an Info-ZIP Unicode Path extra field (0x7075), which some
+    readers use instead of the header's name, must name the same bytes, so
+    that every reader sees the same member name."""
+    data = blocks.get(EXTRA_UNICODE_PATH)
+    if data is not None and (len(data) < 5 or data[5:] != raw_name):
+        raise Unreadable(f"{where}: its Unicode Path extra field names another file")
 
 
 def _name_problem(raw: bytes) -> str | None:
@@ -1022,9 +1542,8 @@ def _name_problem(raw: bytes) -> str | None:
     if len(raw) > MAX_NAME_BYTES:
         return f"name longer than {MAX_NAME_BYTES} bytes"
     try:
-        # SPEC CHOICE: 11.1 does not say how names are encoded; a name whose
-        # bytes are not UTF-8 cannot be checked for control characters and
-        # is treated as unsafe.
+        # 11.1: member names are UTF-8 (whatever the language encoding
+        # flag says); a name that is not cannot be checked and is unsafe.
         name = raw.decode("utf-8")
     except UnicodeDecodeError:
         return "name is not valid UTF-8"
@@ -1034,8 +1553,8 @@ def _name_problem(raw: bytes) -> str | None:
         return "name contains a backslash"
     if ":" in name:
         return "name contains ':'"
-    # SPEC CHOICE: "contain no `..`, `.` or empty segment" is read as
-    # whole '/'-separated segments ("a..b" is a plain, if unknown, name).
+    # 11.1: "`..`" and "`.`" mean whole '/'-separated segments ("a..b" is a
+    # plain, if unknown, name).
     for segment in name.split("/"):
         if segment in ("", ".", ".."):
             what = {"": "an empty", ".": "a '.'", "..": "a '..'"}[segment]
@@ -1046,9 +1565,10 @@ def _name_problem(raw: bytes) -> str | None:
 class Archive:
     """A bundle opened for safe, in-memory reading.
 
-    Opening runs every safety rule of 11.1 that needs no member data; then
-    scan() reads every member once (enforcing sizes while reading) and
-    records its SHA-256 and size.  Nothing is written to disk.
+    Opening parses the ZIP structure itself (read_zip_layout: every byte
+    accounted for) and runs every safety rule of 11.1 that needs no member
+    data; then scan() reads every member once (enforcing sizes while
+    reading) and records its SHA-256 and size.  Nothing is written to disk.
     """
 
     CHUNK = 1024 * 1024
@@ -1056,18 +1576,18 @@ class Archive:
     def __init__(self, path: str):
         try:
             self._fh = open(path, "rb")
+            size = os.fstat(self._fh.fileno()).st_size
         except OSError as exc:
             raise UsageError(f"cannot open {path}: {exc.strerror or exc}") from exc
-        try:
-            self._zip = zipfile.ZipFile(self._fh)
-            infos = self._zip.infolist()
-        except Exception as exc:  # zipfile raises many types for hostile input
-            self._fh.close()
-            raise Unreadable(f"not a readable ZIP file: {exc}") from exc
         self.members: dict[str, Member] = {}
         try:
-            self._check_entries(infos)
-            self._check_layout()
+            if not stat.S_ISREG(os.fstat(self._fh.fileno()).st_mode):
+                raise UsageError(f"{path} is not a regular file")
+            entries = read_zip_layout(self._fh, size)
+            self._check_entries(entries)
+        except OSError as exc:
+            self._fh.close()
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
         except BaseException:
             self._fh.close()
             raise
@@ -1077,14 +1597,12 @@ class Archive:
 
     # -- safety rules that need no member data -------------------------------
 
-    def _check_entries(self, infos: list[zipfile.ZipInfo]) -> None:
-        if len(infos) > MAX_MEMBERS:
-            raise Unreadable(f"{len(infos)} members, more than {MAX_MEMBERS}")
+    def _check_entries(self, entries: list[ZipEntry]) -> None:
+        if len(entries) > MAX_MEMBERS:
+            raise Unreadable(f"{len(entries)} members, more than {MAX_MEMBERS}")
         lowered: dict[bytes, str] = {}
-        for info in infos:
-            # The raw name bytes: zipfile decodes as UTF-8 when flag bit 11
-            # is set, otherwise as cp437 (a bijection on bytes).
-            raw = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
+        for info in entries:
+            raw = info.raw_name
             problem = _name_problem(raw)
             if problem:
                 shown = raw.decode("utf-8", "backslashreplace")
@@ -1093,15 +1611,16 @@ class Archive:
             # Flag bits: 0 encrypted, 6 strong encryption, 13 encrypted
             # central directory; 5 "compressed patched data" is a different
             # data format, unsupported too.
-            if info.flag_bits & (0x1 | 0x40 | 0x2000):
+            if info.flags & (0x1 | 0x40 | 0x2000):
                 raise Unreadable(f"member {name!r} is encrypted")
-            if info.flag_bits & 0x20:
+            if info.flags & 0x20:
                 raise Unreadable(f"member {name!r} uses unsupported compressed patched data")
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise Unreadable(f"member {name!r} uses unsupported compression method {info.compress_type}")
+            if info.method not in (METHOD_STORED, METHOD_DEFLATED):
+                raise Unreadable(f"member {name!r} uses unsupported compression method {info.method}")
             mode = info.external_attr >> 16
-            # SPEC CHOICE: the Unix mode is checked whatever `create_system`
-            # says; a mode without file-type bits is taken as a regular file.
+            # 11.1: the Unix file type, when present, must be a regular file
+            # whatever system wrote the archive; a mode without file-type
+            # bits has no type present.
             if stat.S_IFMT(mode) == stat.S_IFLNK:
                 raise Unreadable(f"member {name!r} is a symbolic link")
             if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
@@ -1114,7 +1633,7 @@ class Archive:
             if _is_bomb(info.file_size, info.compress_size):
                 raise Unreadable(f"member {name!r} is a compression bomb "
                                  f"({info.file_size} bytes from {info.compress_size})")
-            if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+            if info.method == METHOD_STORED and info.compress_size != info.file_size:
                 raise Unreadable(f"stored member {name!r} has different compressed and uncompressed sizes")
             if name in self.members:
                 raise Unreadable(f"duplicate member name {name!r}")
@@ -1123,36 +1642,6 @@ class Archive:
                 raise Unreadable(f"member names {lowered[key]!r} and {name!r} are equal when lowercased")
             lowered[key] = name
             self.members[name] = Member(name, raw, info, limit)
-
-    def _check_layout(self) -> None:
-        """Check local headers and that members' data do not overlap.
-
-        SPEC CHOICE (addition): 11.1 does not mention it, but overlapping
-        members (several central entries pointing at the same data, a known
-        compression-bomb construction) and local headers that disagree with
-        the central directory make the archive unreadable too.
-        """
-        end_of_data = getattr(self._zip, "start_dir", None)
-        previous_end, previous_name = 0, None
-        for member in sorted(self.members.values(), key=lambda m: m.info.header_offset):
-            info = member.info
-            self._fh.seek(info.header_offset)
-            header = self._fh.read(30)
-            if len(header) != 30 or header[:4] != b"PK\x03\x04":
-                raise Unreadable(f"member {member.name!r}: bad local file header")
-            flags, method = struct.unpack("<HH", header[6:10])
-            name_len, extra_len = struct.unpack("<HH", header[26:30])
-            if self._fh.read(name_len) != member.raw_name:
-                raise Unreadable(f"member {member.name!r}: local header name differs from the directory")
-            if flags & 0x1 or method != info.compress_type:
-                raise Unreadable(f"member {member.name!r}: local header disagrees with the directory")
-            if info.header_offset < previous_end:
-                raise Unreadable(f"members {previous_name!r} and {member.name!r} overlap")
-            member.data_start = info.header_offset + 30 + name_len + extra_len
-            previous_end = member.data_start + info.compress_size
-            previous_name = member.name
-            if end_of_data is not None and previous_end > end_of_data:
-                raise Unreadable(f"member {member.name!r} runs into the central directory")
 
     # -- reading -------------------------------------------------------------
 
@@ -1163,7 +1652,7 @@ class Archive:
         remaining = info.compress_size
         produced = 0
         crc = 0
-        inflater = zlib.decompressobj(-zlib.MAX_WBITS) if info.compress_type == zipfile.ZIP_DEFLATED else None
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS) if info.method == METHOD_DEFLATED else None
 
         def account(out: bytes) -> bytes:
             nonlocal produced, crc
@@ -1202,7 +1691,7 @@ class Archive:
             raise Unreadable(f"member {member.name!r}: deflate stream is incomplete")
         if produced != info.file_size:
             raise Unreadable(f"member {member.name!r} has {produced} bytes, not its declared {info.file_size}")
-        member.crc_ok = (crc & 0xFFFFFFFF) == info.CRC
+        member.crc_ok = (crc & 0xFFFFFFFF) == info.crc
 
     def scan(self) -> None:
         """Read every member once: SHA-256, size and CRC-32 of each."""
@@ -1314,6 +1803,14 @@ def _get(obj: dict, key: str, check: Callable[[Any], bool], what: str, path: str
     return value
 
 
+def _check_time(ms: int, path: str, problems: _Problems) -> bool:
+    """11.2: every time in a manifest is at most 253402300799999 (the end of the year 9999)."""
+    if ms > MAX_TIME_MS:
+        problems.add(path, f"{ms} is after {MAX_TIME_MS} (the last millisecond of the year 9999)")
+        return False
+    return True
+
+
 def _is_str(v: Any) -> bool:
     return isinstance(v, str)
 
@@ -1364,7 +1861,7 @@ EXHIBIT_KEYS = ("seq", "kind", "leaf_hash", "prev", "record_bytes", "statement_b
                 "claimed_at", "recorded_at_ms", "recorded_at", "body", "proof_file", "inclusion_proof",
                 "content", "consent_override", "media_file")
 # 11.2: a supporting record has exactly the members of an exhibit except these.
-SUPPORTING_KEYS = tuple(k for k in EXHIBIT_KEYS if k not in ("content", "consent_override", "media_file"))
+SUPPORTING_KEYS = tuple(k for k in EXHIBIT_KEYS if k not in ("consent_override", "media_file"))
 
 
 @dataclasses.dataclass
@@ -1413,26 +1910,22 @@ class Manifest:
 
 
 def _parse_kind(value: Any) -> int | None:
-    # SPEC CHOICE: 11.2 writes `kind` as a name ("genesis", "testimony",
-    # "media", and for the other kinds their section 3 names).  The numeric
-    # code is accepted too; either must equal the record's kind.
+    """11.2: `kind` is the kind's name of section 3 ("genesis" ... "ledger-key", "cancel")."""
     if isinstance(value, str):
         for code, name in KIND_NAMES.items():
             if value == name:
                 return code
-    if type(value) is int and value in KIND_NAMES:
-        return value
     return None
 
 
 def _parse_exhibit(obj: Any, i: int, problems: _Problems, supporting: bool = False) -> Exhibit | None:
-    """One entry of `exhibits`, or of `supporting` (which lacks the last three members)."""
+    """One entry of `exhibits`, or of `supporting` (which lacks consent_override and media_file)."""
     path = f"supporting[{i}]" if supporting else f"exhibits[{i}]"
     before = len(problems)
     if not _has_keys(obj, SUPPORTING_KEYS if supporting else EXHIBIT_KEYS, path, problems):
         return None
     if supporting:
-        obj = dict(obj, content=None, consent_override=None, media_file=None)
+        obj = dict(obj, consent_override=None, media_file=None)
     seq = _get(obj, "seq", _is_u64, "an unsigned 64-bit integer", path, problems)
     kind = _parse_kind(obj["kind"])
     if kind is None:
@@ -1453,7 +1946,11 @@ def _parse_exhibit(obj: Any, i: int, problems: _Problems, supporting: bool = Fal
     signature = _get_b64(obj, "signature", 64, path, problems)
     signer = _parse_key_fields(obj, path, problems, prefix="signer_")
     for key in ("claimed_at_ms", "recorded_at_ms"):
-        _get(obj, key, _is_u64, "an unsigned 64-bit integer", path, problems)
+        if _get(obj, key, _is_u64, "an unsigned 64-bit integer", path, problems) is not None:
+            _check_time(obj[key], f"{path}.{key}", problems)
+    body = obj["body"]
+    if type(body) is dict and type(body.get("effective")) is dict and _is_u64(body["effective"].get("time_ms")):
+        _check_time(body["effective"]["time_ms"], f"{path}.body.effective.time_ms", problems)
     for key in ("claimed_at", "recorded_at"):
         _get(obj, key, _is_str, "a string", path, problems)
     if type(obj["body"]) is not dict:
@@ -1477,14 +1974,16 @@ def _parse_exhibit(obj: Any, i: int, problems: _Problems, supporting: bool = Fal
     content = obj["content"]
     if content is not None and _has_keys(content, ("file", "salt"), f"{path}.content", problems):
         content_file = content["file"]
-        # SPEC CHOICE: the content member is required to be content/<seq>.txt.
+        # 11.2: `file` is content/<seq>.txt.
         if seq is not None and content_file != f"content/{seq}.txt":
             problems.add(f"{path}.content.file", f"is not 'content/{seq}.txt'")
         salt = _get_hex(content, "salt", 32, f"{path}.content", problems)
-        # SPEC CHOICE: 11.2 speaks of "a revealed testimony", and says an
-        # amendment is exported as an exhibit "to reveal" its text; so
-        # `content` is allowed for testimony and amend exhibits.
-        if kind is not None and kind not in (KIND_TESTIMONY, KIND_AMEND):
+        # 11.2: an exhibit's `content` is for a revealed testimony or an
+        # amendment's revealed new text.  (A supporting record's `content`,
+        # allowed only for an amendment with a new text of a revealed
+        # testimony exhibit, is checked by check 8: "supporting record N:
+        # content".)
+        if not supporting and kind is not None and kind not in (KIND_TESTIMONY, KIND_AMEND):
             problems.add(f"{path}.content", "is set for an exhibit that is neither a testimony nor an amendment")
     override = obj["consent_override"]
     # SPEC CHOICE: a recorded override reason must be a non-empty string.
@@ -1512,8 +2011,8 @@ def parse_manifest(data: bytes) -> Manifest:
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise CheckError(f"manifest.json does not parse: {exc}") from exc
     problems = _Problems()
-    top = ("format", "case", "exported_at", "exported_at_ms", "exporter", "ledger", "exhibits", "supporting",
-           "files")
+    top = ("format", "case", "include_failing", "exported_at", "exported_at_ms", "exporter", "ledger", "exhibits",
+           "supporting", "files")
     if type(raw) is not dict:
         raise CheckError("manifest.json is not a JSON object")
     _has_keys(raw, top, "manifest", problems)
@@ -1522,10 +2021,17 @@ def parse_manifest(data: bytes) -> Manifest:
         problems.add("format", f"is not {BUNDLE_FORMAT!r}")
     if "case" in raw and not _is_opt_str(get("case")):
         problems.add("case", "is neither a string nor null")
+    # 11.2: null or a non-empty string.  SPEC CHOICE: a reason of white
+    # space only is empty (as for consent_override).
+    if "include_failing" in raw and not (get("include_failing") is None or (
+            isinstance(get("include_failing"), str) and get("include_failing").strip())):
+        problems.add("include_failing", "is neither null nor a non-empty string")
     if "exported_at_ms" in raw:
         ms = get("exported_at_ms")
         if not _is_u64(ms):
             problems.add("exported_at_ms", "is not an unsigned 64-bit integer")
+        elif not _check_time(ms, "exported_at_ms", problems):
+            pass
         elif "exported_at" in raw:
             try:
                 expected = rfc3339_ms(ms)
@@ -1600,6 +2106,15 @@ class Check:
     name: str
     passed: bool
     detail: str
+    codes: list[str] = dataclasses.field(default_factory=list)   # SPEC section 9 rule codes, when they apply
+
+
+# 11.3 check 14: another verifier cannot share custody's renderer.
+REPORT_NOTE = ("report.html and VERIFY.txt were checked here only as members (their SHA-256 digests); "
+               "that their content is what custody renders from this bundle (11.3 check 14) is checked only "
+               "by `custody verify-bundle`")
+NOT_PINNED_NOTE = ("keys NOT pinned (--no-trust): the ledger and exporter keys were not checked against keys "
+                   "obtained out of band, so this result does not show whose ledger the bundle comes from")
 
 
 class Report:
@@ -1608,20 +2123,22 @@ class Report:
         self.exhibit_seqs: list[int] = []   # for the final summary line
         self.supporting_seqs: list[int] = []
         self.pending_transfers: list[int] = []
+        self.cancelled_transfers: list[int] = []
         self.trust_checked = False
+        self.include_failing: str | None = None
 
     def ok(self, name: str, detail: str) -> None:
         self.checks.append(Check(name, True, detail))
 
-    def fail(self, name: str, detail: str) -> None:
-        self.checks.append(Check(name, False, detail))
+    def fail(self, name: str, detail: str, codes: list[str] | None = None) -> None:
+        self.checks.append(Check(name, False, detail, list(codes or [])))
 
     def run(self, name: str, func: Callable[..., str], *args: Any) -> bool:
         """Run one check: it returns a detail string, or raises CheckError."""
         try:
             detail = func(*args)
         except CheckError as exc:
-            self.fail(name, str(exc))
+            self.fail(name, str(exc), [exc.code] if exc.code else None)
             return False
         self.ok(name, detail)
         return True
@@ -1638,7 +2155,7 @@ class Report:
 class BundleVerifier:
     def __init__(self, archive: Archive, trusted: list[bytes] | None, media_dir: str | None):
         self.archive = archive
-        self.trusted = trusted or []
+        self.trusted = trusted or []     # empty: --no-trust
         self.media_dir = media_dir
         self.report = Report()
         self.manifest: Manifest | None = None
@@ -1674,9 +2191,8 @@ class BundleVerifier:
 
     def check_crc(self) -> str:
         bad = sorted(m.name for m in self.archive.members.values() if not m.crc_ok)
-        # SPEC CHOICE: a CRC-32 mismatch (data altered inside an otherwise
-        # readable archive) is reported as a failed check (exit 1), not as
-        # an unreadable archive.
+        # 11.1: a CRC-32 mismatch (data altered inside an otherwise readable
+        # archive) is a failed check (exit 1), not an unreadable archive.
         if bad:
             raise CheckError("CRC-32 mismatch (altered data) in " + ", ".join(bad))
         return f"CRC-32 of all {len(self.archive.members)} members match"
@@ -1738,8 +2254,12 @@ class BundleVerifier:
         if m.problems:
             more = f" (and {len(m.problems) - 5} more)" if len(m.problems) > 5 else ""
             raise CheckError("; ".join(m.problems[:5]) + more)
-        return (f"{BUNDLE_FORMAT}, {len(m.exhibits)} exhibit(s), {len(m.supporting)} supporting record(s), "
-                f"exported {m.raw['exported_at']}")
+        detail = (f"{BUNDLE_FORMAT}, {len(m.exhibits)} exhibit(s), {len(m.supporting)} supporting record(s), "
+                  f"exported {m.raw['exported_at']}")
+        if m.raw["include_failing"] is not None:
+            detail += (f"; exported with --include-failing: {short(m.raw['include_failing'], 200)!r} (exhibits "
+                       "that fail their own checks were included on purpose)")
+        return detail
 
     def check_manifest_files(self) -> str:
         files = self.manifest.files
@@ -1768,13 +2288,14 @@ class BundleVerifier:
     def check_member_names(self) -> str:
         """Every member has a name of the 11.1 table and is part of the bundle.
 
-        SPEC CHOICE: a member whose name fits the table but that the manifest
-        does not refer to (a proof, key, content or media file of no exhibit
+        11.1: a member whose name fits the table but that no part of the
+        manifest refers to (a proof, key, content or media file of no exhibit
         or supporting record) is reported as added, like an unknown name.
         SPEC CHOICE: besides the exporter, ledger and signer key files, a
         `keys/<key ID>.pub` member is accepted (not required) for a key that
-        a record body names (an authorised, revoked or receiving key): the
-        manifest refers to it through that body's `key_id` / `to_key_id`.
+        a record body names (an authorised, revoked, receiving or ledger-key
+        key, such as an intermediate ledger key of the chain): the manifest
+        refers to it through that body's `key_id` / `to_key_id`.
         Such a file must hold that key (checked as "key file ...").
         """
         referenced: set[str] = set(REQUIRED_MEMBERS)
@@ -1888,29 +2409,40 @@ class BundleVerifier:
                 f"leaf hash {computed.hex()}")
 
     def check_ledger_rules(self, e: Exhibit, record: Record) -> str:
-        """Section 3/4 rules that a single record can show.
+        """The position rules of section 4 that a record shows on its own (11.3 check 7).
 
-        SPEC CHOICE (addition to 11.3): only record 0 is a genesis, signed by
-        the ledger key with the ledger's origin and a zero prev, and
-        claimed_at_ms is at most 10 minutes after recorded_at_ms.
+        Record 0 is, and only record 0 is, the genesis, naming the ledger's
+        origin with a zero prev; its signer is the first ledger key (the
+        start of the ledger-key chain).  That the chain leads from it to
+        `ledger.public_key`, the key that signed the checkpoint, is the
+        checkpoint rule of check 12 ("checkpoint authority"): after a
+        ledger-key record, `ledger.public_key` is no longer the genesis key.
+
+        SPEC CHOICE: time order is not checked in a bundle, not even between
+        two consecutive records that both happen to be in it.  A bundle's
+        records are not contiguous, and 11.3 check 7 lists the position rules
+        a verifier applies to a bundle's record: genesis, claimed time (and
+        consent).  The claimed time is at most 10 minutes after the recorded
+        time.
         """
         st = record.statement
         if record.seq == 0:
             if st.kind != KIND_GENESIS:
-                raise CheckError("record 0 is not the genesis")
+                raise CheckError("record 0 is not the genesis", CODE_GENESIS)
             if record.prev != bytes(32):
-                raise CheckError("record 0's prev is not 32 zero bytes")
+                raise CheckError("record 0's prev is not 32 zero bytes", "chain")
             ledger = self.manifest.ledger
-            if ledger is not None:
-                if st.signer != ledger.key.public_key:
-                    raise CheckError("the genesis is not signed by the ledger key")
-                if st.body["origin"] != ledger.origin:
-                    raise CheckError("the genesis origin is not the ledger's origin")
+            if ledger is not None and st.body["origin"] != ledger.origin:
+                raise CheckError("the genesis origin is not the ledger's origin", CODE_GENESIS)
         elif st.kind == KIND_GENESIS:
-            raise CheckError(f"record {record.seq} is a genesis; only record 0 may be")
+            raise CheckError(f"record {record.seq} is a genesis; only record 0 may be", CODE_GENESIS)
         if st.claimed_at_ms > record.recorded_at_ms + CLAIM_SLACK_MS:
-            raise CheckError("claimed_at is more than 10 minutes after recorded_at")
-        return "genesis placement and claimed/recorded times obey section 4"
+            raise CheckError(f"claimed_at ({st.claimed_at_ms} ms) is more than 10 minutes after recorded_at "
+                             f"({record.recorded_at_ms} ms)", "claimed-after-recorded")
+        if record.seq == 0:
+            return (f"the genesis of {st.body['origin']}, prev zero, signed by {key_id(st.signer)} (the first "
+                    "ledger key); claimed time at most 10 minutes after the recorded time")
+        return "not a genesis; claimed time at most 10 minutes after the recorded time (section 4)"
 
     def check_signature(self, e: Exhibit, record: Record) -> str:
         if is_weak_public_key(record.statement.signer):
@@ -1939,10 +2471,36 @@ class BundleVerifier:
             raise CheckError(f"{name}'s checkpoint is not exactly checkpoint.txt")
         return f"{name}: index {e.seq}, same hashes, checkpoint identical to checkpoint.txt"
 
+    def revealed_testimony(self, seq: int) -> Exhibit | None:
+        """The testimony exhibit `seq` when the bundle reveals its text."""
+        for ex in self.manifest.exhibits:
+            if ex.seq == seq and ex.kind == KIND_TESTIMONY and ex.content_file is not None:
+                return ex
+        return None
+
+    def must_reveal(self, record: Record) -> Exhibit | None:
+        """For an amendment with a new text of a testimony exhibit whose text is revealed: that exhibit.
+
+        SPEC CHOICE: 11.2 says such an amendment's text "is revealed too
+        (so every version of a testimony reaches the court)"; this is read
+        as a requirement, for an amendment in `supporting` and (by the same
+        reason) for one exported as an exhibit: a bundle that reveals a
+        testimony's text but withholds a later version fails check 8.
+        """
+        st = record.statement
+        if st.kind != KIND_AMEND or st.body["commitment"] is None:
+            return None
+        return self.revealed_testimony(st.fields["target"])
+
     def check_content(self, e: Exhibit, record: Record) -> str:
-        """11.3 check 8, for a testimony and (SPEC CHOICE) for an amendment with a new text."""
+        """11.3 check 8, for a testimony and an amendment with a new text (exhibit or supporting)."""
         body = record.statement.body
         if e.content_file is None:
+            target = self.must_reveal(record)
+            if target is not None:
+                raise CheckError(f"the bundle reveals the text of testimony exhibit {target.seq}, which this "
+                                 "record amends with a new text, but not this new text (11.2: every version "
+                                 "of a revealed testimony is revealed)", "content")
             return "content not revealed"
         if body["commitment"] is None:
             raise CheckError(f"{e.content_file} is given but the amendment carries no new text")
@@ -1956,14 +2514,55 @@ class BundleVerifier:
         return f"{e.content_file} ({size} bytes) satisfies the commitment"
 
     def check_consent(self, e: Exhibit, record: Record) -> str:
-        """SPEC CHOICE (addition): 11.2's consent rule is checked for testimonies."""
+        """11.3 check 7: a testimony whose consent does not allow court use (section 3) carries an override."""
         consent = record.statement.body["consent"]
-        tokens = {t.lower() for t in re.split(r"[,\s]+", consent or "") if t}
-        if tokens & {"court", "all"}:
-            return f"consent {consent!r} covers court use"
+        if court_use_allowed(consent):
+            return f"consent {consent!r} allows court use"
         if e.consent_override is None:
-            raise CheckError(f"consent {consent!r} lacks court use and no consent_override is recorded")
-        return f"consent {consent!r} lacks court use; exported with override: {short(e.consent_override, 120)!r}"
+            raise CheckError(f"consent {consent!r} does not allow court use (section 3: an item exactly 'court' "
+                             "and no item 'none') and no consent_override is recorded")
+        return (f"consent {consent!r} does not allow court use; exported with override: "
+                f"{short(e.consent_override, 120)!r}")
+
+    def check_supporting_content(self, e: Exhibit, record: Record) -> str:
+        """11.3 check 8 for a supporting record: `content` only for an amendment with a new text
+        of a testimony exhibit whose text the bundle reveals (11.2)."""
+        st = record.statement
+        if e.content_file is not None:
+            if st.kind != KIND_AMEND or st.body["commitment"] is None:
+                raise CheckError(f"a supporting {KIND_NAMES[st.kind]} record carries content; only an amendment "
+                                 "with a new text may (11.2)", "content")
+            if self.must_reveal(record) is None:
+                raise CheckError(f"carries content, but record {st.fields['target']}, which it amends, is not a "
+                                 "testimony exhibit whose text the bundle reveals (11.2)", "content")
+        return self.check_content(e, record)
+
+    def check_amendment_consent(self, e: Exhibit, record: Record) -> str:
+        """A revealed amendment text is exported under the consent rule of the testimony it amends (11.2).
+
+        For a supporting record, the override is that of the exhibit it
+        amends (11.3 check 8).  SPEC CHOICE: for an amendment exported as an
+        exhibit, its own consent_override or that of the testimony exhibit
+        it amends is accepted; the amended testimony must be in the bundle,
+        or its consent cannot be read and the check fails.
+        """
+        target_seq = record.statement.fields["target"]
+        target = self.decoded.get(target_seq)
+        if target is None or target.statement.kind != KIND_TESTIMONY:
+            raise CheckError(f"the text is revealed, but record {target_seq}, which it amends, is not a testimony "
+                             "in the bundle, so its consent cannot be read")
+        consent = target.statement.body["consent"]
+        if court_use_allowed(consent):
+            return f"the amended testimony {target_seq} has consent {consent!r}, which allows court use"
+        overrides = [ex.consent_override for ex in self.manifest.exhibits if ex.seq == target_seq]
+        if not e.supporting:
+            overrides.insert(0, e.consent_override)
+        override = next((o for o in overrides if o is not None), None)
+        if override is None:
+            raise CheckError(f"the amended testimony {target_seq} has consent {consent!r}, which does not allow "
+                             "court use, and no consent_override is recorded for it")
+        return (f"the amended testimony {target_seq} has consent {consent!r}, which does not allow court use; "
+                f"exported with override: {short(override, 120)!r}")
 
     def check_media(self, e: Exhibit, record: Record) -> str:
         body = record.statement.body
@@ -2019,9 +2618,10 @@ class BundleVerifier:
     # -- 10 ----------------------------------------------------------------------
 
     def check_trust(self) -> str:
+        """11.3 check 10: the ledger key (that signed the checkpoint) and the exporter key are trusted."""
         m = self.manifest
         if not self.trusted:
-            return "keys were NOT checked against a trust list (no --trust given)"
+            return "keys NOT pinned: --no-trust was given, the keys were not checked against a trust list"
         problems = []
         if m.ledger is None or m.ledger.key.public_key not in self.trusted:
             problems.append("the ledger key is not among the trusted keys")
@@ -2036,7 +2636,8 @@ class BundleVerifier:
 
     def run(self) -> Report:
         r = self.report
-        r.ok("archive", f"safe ZIP (11.1): {len(self.archive.members)} members, all read within the limits")
+        r.ok("archive", f"safe ZIP (11.1): {len(self.archive.members)} members, every byte accounted for, "
+                        "all read within the limits")
         r.run("zip CRC-32", self.check_crc)
         # A missing member fails the checks that need it (read() raises
         # CheckError), so every check still runs and reports.
@@ -2047,6 +2648,8 @@ class BundleVerifier:
         m = self.manifest
         if m is None:
             return r
+        if m.raw.get("include_failing") is not None and isinstance(m.raw.get("include_failing"), str):
+            r.include_failing = m.raw["include_failing"]
         if m.files is not None:
             r.run("manifest files", self.check_manifest_files)
         if m.exporter is not None:
@@ -2055,6 +2658,18 @@ class BundleVerifier:
         if m.ledger is not None:
             r.run("checkpoint", self.check_checkpoint)
             r.run("ledger key file", self.key_file_holds, m.ledger.key.key_file, m.ledger.key.public_key)
+        # Every record is decoded first: the consent of an amendment's text
+        # needs the testimony it amends, wherever that is in the manifest.
+        for e in m.exhibits + m.supporting:
+            record = None
+            try:
+                record = decode_record(e.record_bytes)
+            except CheckError:
+                pass
+            if record is not None and record.seq == e.seq:
+                self.decoded.setdefault(e.seq, record)
+            else:
+                self.undecodable.append(e.label)
         for e in m.exhibits:
             self.run_record(e)
         r.run("supporting records", self.check_supporting)
@@ -2074,38 +2689,36 @@ class BundleVerifier:
         return r
 
     def run_record(self, e: Exhibit) -> None:
-        """Checks 7-9 for an exhibit; check 11 for a supporting record (7 without consent)."""
+        """Checks 7-9 for an exhibit; check 11 for a supporting record (7 without consent, and 8)."""
         r, label = self.report, e.label
-        record = None
-        try:
-            record = decode_record(e.record_bytes)
-        except CheckError:
-            pass
-        if record is not None and record.seq == e.seq:
-            self.decoded.setdefault(e.seq, record)
-        else:
-            self.undecodable.append(label)
         if not r.run(f"{label}: record", self.check_record, e):
             return
+        record = decode_record(e.record_bytes)   # decodes: check_record passed
         r.run(f"{label}: ledger rules", self.check_ledger_rules, e, record)
         r.run(f"{label}: signature", self.check_signature, e, record)
         r.run(f"{label}: signer key file", self.key_file_holds, e.signer.key_file, e.signer.public_key)
         r.run(f"{label}: inclusion proof", self.check_inclusion, e)
         r.run(f"{label}: proof file", self.check_proof_file, e)
         if e.supporting:
+            if e.content_file is not None or self.must_reveal(record) is not None:
+                if r.run(f"{label}: content", self.check_supporting_content, e, record) and e.content_file:
+                    r.run(f"{label}: consent", self.check_amendment_consent, e, record)
             return
         if e.kind == KIND_TESTIMONY:
             r.run(f"{label}: content", self.check_content, e, record)
             r.run(f"{label}: consent", self.check_consent, e, record)
-        elif e.kind == KIND_AMEND and e.content_file is not None:
+        elif e.kind == KIND_AMEND and (e.content_file is not None or self.must_reveal(record) is not None):
             r.run(f"{label}: content", self.check_content, e, record)
+            if e.content_file is not None:
+                r.run(f"{label}: consent", self.check_amendment_consent, e, record)
         elif e.kind == KIND_MEDIA:
             r.run(f"{label}: media", self.check_media, e, record)
 
     # -- 12, 13 ------------------------------------------------------------------
 
     def run_authority(self) -> None:
-        """Check 12 (one "<label>: authority" line per record) and 13 ("exhibit N: custody")."""
+        """Check 12 (one "<label>: authority" line per record, and "checkpoint authority") and
+        check 13 ("exhibit N: custody")."""
         r, m = self.report, self.manifest
         self.replay = replay = AuthorityReplay(self.decoded.values())
         missing = list(self.undecodable)
@@ -2114,26 +2727,28 @@ class BundleVerifier:
                            "with structural problems")
         if missing:
             r.fail("authority", "replayed without " + ", ".join(missing) + " (they cannot be decoded); "
-                   "the rules of 4.1 are not established for the bundle")
+                   "the rules of 4.1 are not established for the bundle", [CODE_UNAUTHORIZED])
         labels = {e.seq: e.label for e in m.supporting}
         labels.update({e.seq: e.label for e in m.exhibits})
         for seq in sorted(replay.records):
-            r.run(f"{labels[seq]}: authority", self.check_authority, seq)
+            problems = replay.problems.get(seq)
+            if problems:
+                r.fail(f"{labels[seq]}: authority", "; ".join(msg for _, msg in problems),
+                       list(dict.fromkeys(code for code, _ in problems)))
+            else:
+                r.ok(f"{labels[seq]}: authority", replay.details[seq])
+        if m.ledger is not None:
+            r.run("checkpoint authority", replay.checkpoint, m.ledger.checkpoint_size, m.ledger.key.public_key)
         for e in m.exhibits:
             if e.seq in replay.records and replay.records[e.seq].statement.kind in HELD_KINDS:
                 r.run(f"{e.label}: custody", self.check_custody, e.seq)
-
-    def check_authority(self, seq: int) -> str:
-        problems = self.replay.problems.get(seq)
-        if problems:
-            raise CheckError("; ".join(problems))
-        return self.replay.details[seq]
 
     def check_custody(self, seq: int) -> str:
         detail = self.replay.custody(seq)
         holding = self.replay.holdings[seq]
         if holding.pending is not None:
             self.report.pending_transfers.append(holding.pending)
+        self.report.cancelled_transfers.extend(holding.cancelled)
         return detail
 
 
@@ -2166,6 +2781,43 @@ def hash_file(path: str) -> tuple[int, bytes]:
 # Command line
 # ---------------------------------------------------------------------------
 
+def verify(path: str, trusted: list[bytes] | None = None, media_dir: str | None = None) -> Report:
+    """Verify a bundle; `trusted` empty or None means --no-trust.
+
+    Raises Unreadable (exit 2) or UsageError (exit 2).
+    """
+    archive = Archive(path)
+    try:
+        archive.scan()
+        return BundleVerifier(archive, trusted, media_dir).run()
+    finally:
+        archive.close()
+
+
+def summary(report: Report) -> str:
+    """The OK / PROBLEM line."""
+    if not report.passed:
+        failed = [c.name for c in report.checks if not c.passed]
+        line = f"PROBLEM: {len(failed)} of {len(report.checks)} checks failed: " + ", ".join(failed)
+        if report.include_failing is not None:
+            line += (f" (the exporter included failing exhibits on purpose: "
+                     f"{short(report.include_failing, 120)!r})")
+        return line
+    seqs = ", ".join(map(str, report.exhibit_seqs)) or "none"
+    trust = ("ledger and exporter keys are on the trust list" if report.trust_checked
+             else "keys NOT pinned (--no-trust)")
+    pending = ""
+    if report.pending_transfers:
+        pending = (f"; transfer(s) {', '.join(map(str, report.pending_transfers))} pending acceptance "
+                   "(not a failure)")
+    if report.cancelled_transfers:
+        pending += (f"; transfer(s) {', '.join(map(str, report.cancelled_transfers))} cancelled "
+                    "(not a failure)")
+    return (f"OK: all {len(report.checks)} checks passed; {len(report.exhibit_seqs)} exhibit(s) "
+            f"(seq {seqs}) proven to belong to the ledger, with {len(report.supporting_seqs)} supporting "
+            f"record(s); signers authorised{pending}; {trust}")
+
+
 class _ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # exit 2 with "error: ..." on stderr
         raise UsageError(f"{message} (usage: {self.format_usage().strip().removeprefix('usage: ')})")
@@ -2183,33 +2835,6 @@ def load_trusted_key(path: str) -> bytes:
         raise UsageError(f"--trust file {path} is not an Ed25519 SPKI PEM public key: {exc}") from exc
 
 
-def verify(path: str, trusted: list[bytes] | None = None, media_dir: str | None = None) -> Report:
-    """Verify a bundle.  Raises Unreadable (exit 2) or UsageError (exit 2)."""
-    archive = Archive(path)
-    try:
-        archive.scan()
-        return BundleVerifier(archive, trusted, media_dir).run()
-    finally:
-        archive.close()
-
-
-def summary(report: Report) -> str:
-    """The final OK / PROBLEM line."""
-    if not report.passed:
-        failed = [c.name for c in report.checks if not c.passed]
-        return f"PROBLEM: {len(failed)} of {len(report.checks)} checks failed: " + ", ".join(failed)
-    seqs = ", ".join(map(str, report.exhibit_seqs)) or "none"
-    trust = ("ledger and exporter keys are on the trust list" if report.trust_checked
-             else "keys NOT checked against a trust list")
-    pending = ""
-    if report.pending_transfers:
-        pending = (f"; transfer(s) {', '.join(map(str, report.pending_transfers))} pending acceptance "
-                   "(not a failure)")
-    return (f"OK: all {len(report.checks)} checks passed; {len(report.exhibit_seqs)} exhibit(s) "
-            f"(seq {seqs}) proven to belong to the ledger, with {len(report.supporting_seqs)} supporting "
-            f"record(s); signers authorised{pending}; {trust}")
-
-
 def main(argv: list[str] | None = None, out=None, err=None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
@@ -2218,11 +2843,23 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
     parser.add_argument("bundle", help="the bundle ZIP file")
     parser.add_argument("--trust", action="append", default=[], metavar="KEY.pub",
                         help="an SPKI PEM public key the ledger and exporter keys must be among (repeatable)")
+    parser.add_argument("--no-trust", action="store_true",
+                        help="verify without pinning the keys (the result then says they were not pinned)")
     parser.add_argument("--media-dir", metavar="DIR", help="directory holding media files to check too")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    want_json = "--json" in (argv if argv is not None else sys.argv[1:])
+    argv = list(sys.argv[1:] if argv is None else argv)
+    want_json = "--json" in argv
     try:
         args = parser.parse_args(argv)
+        # 11.3 check 10: refuse to run without a decision about trust.
+        if not args.trust and not args.no_trust:
+            raise UsageError("refusing to verify without pinned keys: give --trust KEY.pub (the ledger key that "
+                             "signed the checkpoint and the exporter's key, obtained out of band; repeatable), "
+                             "or --no-trust to verify without pinning them (SPEC 11.3 check 10)")
+        # SPEC CHOICE: --trust and --no-trust contradict each other; both
+        # together are refused as a usage error.
+        if args.trust and args.no_trust:
+            raise UsageError("--trust and --no-trust contradict each other: give one of them")
         trusted = [load_trusted_key(p) for p in args.trust]
         if args.media_dir is not None and not os.path.isdir(args.media_dir):
             raise UsageError(f"--media-dir {args.media_dir} is not a directory")
@@ -2230,18 +2867,30 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
     except (Unreadable, UsageError) as exc:
         prefix = "bundle cannot be read safely: " if isinstance(exc, Unreadable) else ""
         print(f"error: {prefix}{exc}", file=err)
-        if want_json and isinstance(exc, Unreadable):
-            print(json.dumps({"passed": False, "exit_code": 2,
-                              "checks": [{"name": "archive", "passed": False, "detail": str(exc)}]}), file=out)
+        if want_json:
+            checks = ([{"name": "archive", "passed": False, "detail": str(exc), "codes": []}]
+                      if isinstance(exc, Unreadable) else [])
+            print(json.dumps({"passed": False, "exit_code": 2, "error": f"{prefix}{exc}",
+                              "unreadable": isinstance(exc, Unreadable), "checks": checks}), file=out)
         return 2
     code = 0 if report.passed else 1
     if args.json:
         print(json.dumps({"passed": report.passed, "exit_code": code,
-                          "checks": [dataclasses.asdict(c) for c in report.checks]}, indent=2), file=out)
+                          "checks": [dataclasses.asdict(c) for c in report.checks],
+                          "keys_pinned": report.trust_checked,
+                          "include_failing": report.include_failing,
+                          "pending_transfers": report.pending_transfers,
+                          "cancelled_transfers": report.cancelled_transfers,
+                          "report_checked_by": "custody verify-bundle",
+                          "report_note": REPORT_NOTE,
+                          "summary": summary(report)}, indent=2), file=out)
     else:
         for c in report.checks:
             print(f"[{'ok' if c.passed else 'FAILED'}] {c.name}: {c.detail}", file=out)
+        print(f"NOTE: {REPORT_NOTE}", file=out)
         print(summary(report), file=out)
+        if not report.trust_checked:
+            print(f"NOTE: {NOT_PINNED_NOTE}", file=out)   # 11.3 check 10: the last line
     return code
 
 

@@ -17,6 +17,7 @@ use crate::ledger::Ledger;
 use crate::merkle::{self, Frontier, HashReader};
 use crate::record::{self, Body, Record, leaf_hash};
 use crate::store::IndexTree;
+use crate::rules::{self, Authority, Code, Mode, Position};
 use crate::store::journal::{Frame, MAGIC, ScanEnd};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -33,8 +34,8 @@ const CHUNK_BYTES: usize = 8 << 20;
 pub struct Finding {
     /// The record concerned, when there is one.
     pub seq: Option<u64>,
-    /// A stable short code for scripts.
-    pub code: &'static str,
+    /// The stable code of the rule (SPEC.md section 9).
+    pub code: Code,
     /// What was expected and what was found.
     pub message: String,
 }
@@ -146,15 +147,15 @@ impl EntrySet {
 
 /// The index trees whose entries the records determine, in [`IndexSets`] order, with the
 /// finding code for each.
-const INDEXES: [(IndexTree, &str); 4] = [
-    (IndexTree::Leaves, "leaf-index"),
-    (IndexTree::Media, "media-index"),
-    (IndexTree::Content, "content-index"),
-    (IndexTree::Authority, "authority-index"),
+const INDEXES: [(IndexTree, Code); 4] = [
+    (IndexTree::Leaves, Code::LeafIndex),
+    (IndexTree::Media, Code::MediaIndex),
+    (IndexTree::Content, Code::ContentIndex),
+    (IndexTree::Authority, Code::AuthorityIndex),
 ];
 
 impl Auditor<'_> {
-    fn find(&mut self, seq: Option<u64>, code: &'static str, message: String) {
+    fn find(&mut self, seq: Option<u64>, code: Code, message: String) {
         self.findings.push(Finding { seq, code, message });
     }
 }
@@ -168,7 +169,7 @@ pub fn audit(
 ) -> Result<AuditReport> {
     let store = ledger.store();
     let origin = ledger.origin().to_owned();
-    let ledger_key = *ledger.ledger_key();
+    let genesis_key = *ledger.genesis_key();
     let mut a = Auditor {
         ledger,
         findings: Vec::new(),
@@ -188,7 +189,7 @@ pub fn audit(
     if !store.journal().header_intact()? {
         a.find(
             None,
-            "journal-header",
+            Code::JournalHeader,
             "the journal does not start with its header CUSTODY-JOURNAL1".into(),
         );
     }
@@ -202,7 +203,7 @@ pub fn audit(
     if in_file != in_index {
         a.find(
             None,
-            "checkpoint-file",
+            Code::CheckpointFile,
             format!(
                 "the checkpoints file and the index disagree: {} checkpoint(s) only in the file, {} only in the index",
                 in_file.difference(&in_index).count(),
@@ -210,84 +211,58 @@ pub fn audit(
             ),
         );
     }
-    // Checkpoints first: which roots must the pass record?
-    let mut stored_cps: Vec<(u64, Checkpoint)> = Vec::new();
+    // Checkpoints are verified after the pass, under the ledger key in force at each size
+    // (the ledger-key records say which); first, which roots must the pass record?
+    let mut stored: Vec<(u64, String)> = Vec::new();
     for (k, v) in store.checkpoints()? {
         let Ok(kb) = <[u8; 8]>::try_from(k.as_slice()) else {
             a.find(
                 None,
-                "checkpoint-key",
+                Code::CheckpointEntry,
                 "a stored checkpoint has a malformed key".into(),
             );
             continue;
         };
-        let size = u64::from_be_bytes(kb);
-        let text = String::from_utf8_lossy(&v);
-        match open_checkpoint(&text, &origin, &ledger_key) {
-            Ok(cp) if cp.size == size => stored_cps.push((size, cp)),
-            Ok(cp) => a.find(
-                None,
-                "checkpoint-misfiled",
-                format!("checkpoint stored under size {size} says size {}", cp.size),
-            ),
-            Err(e) => a.find(
-                None,
-                "checkpoint-signature",
-                format!(
-                    "stored checkpoint of size {size} does not verify with the ledger key: {e}"
-                ),
-            ),
-        }
+        stored.push((u64::from_be_bytes(kb), String::from_utf8_lossy(&v).into_owned()));
     }
-    let mut saved: Vec<(String, Checkpoint)> = Vec::new();
+    let mut saved: Vec<(&SavedCheckpoint, u64)> = Vec::new();
     let mut against_results = Vec::new();
     for s in against {
-        match claimed_origin(&s.text) {
-            Some(o) if o == origin => {}
-            Some(o) => {
-                return Err(Error::Input(format!(
-                    "{}: this checkpoint is from ledger '{o}', not '{origin}'; give a checkpoint saved from this ledger",
+        let malformed = || {
+            Error::Checkpoint(CheckpointError::Malformed(format!(
+                "{}: not a signed checkpoint; give a checkpoint file saved with `custody checkpoint`",
+                s.source
+            )))
+        };
+        let claimed = claimed_origin(&s.text).ok_or_else(malformed)?;
+        let size = crate::checkpoint::claimed_size(&s.text).ok_or_else(malformed)?;
+        if claimed != origin {
+            // A checkpoint of another ledger, given as this one's: the ledger was
+            // substituted, or the wrong file was given. Either way it does not vouch.
+            a.find(
+                None,
+                Code::AgainstOrigin,
+                format!(
+                    "{}: your saved checkpoint is of ledger '{claimed}', but this ledger is '{origin}': the ledger was substituted, or this is not the checkpoint you saved from it",
                     s.source
-                )));
-            }
-            None => {
-                return Err(Error::Checkpoint(CheckpointError::Malformed(format!(
-                    "{}: not a signed checkpoint",
-                    s.source
-                ))));
-            }
+                ),
+            );
+            against_results.push(AgainstResult {
+                source: s.source.clone(),
+                size,
+                consistent: false,
+            });
+            continue;
         }
-        match open_checkpoint(&s.text, &origin, &ledger_key) {
-            Ok(cp) => saved.push((s.source.clone(), cp)),
-            Err(e @ CheckpointError::Malformed(_))
-            | Err(e @ CheckpointError::Note(crate::note::NoteError::Malformed(_))) => {
-                return Err(Error::Input(format!(
-                    "{}: {e}; give a checkpoint file saved with `custody checkpoint`",
-                    s.source
-                )));
-            }
-            Err(e) => {
-                a.find(
-                    None,
-                    "against-signature",
-                    format!(
-                        "{}: the saved checkpoint was not signed by this ledger's key ({e}); the ledger key was replaced, or the file is forged",
-                        s.source
-                    ),
-                );
-                against_results.push(AgainstResult {
-                    source: s.source.clone(),
-                    size: 0,
-                    consistent: false,
-                });
-            }
-        }
+        saved.push((s, size));
     }
-    let wanted: BTreeSet<u64> = stored_cps
+    let wanted: BTreeSet<u64> = stored
         .iter()
         .map(|(s, _)| *s)
-        .chain(saved.iter().map(|(_, c)| c.size))
+        .chain(saved.iter().map(|(_, s)| *s))
         .collect();
+    // The recorded time of the last record each wanted size covers (the checkpoint rule).
+    let mut last_times: BTreeMap<u64, u64> = BTreeMap::new();
     let mut roots: BTreeMap<u64, Hash> = BTreeMap::new();
     if wanted.contains(&0) {
         roots.insert(0, merkle::empty_root());
@@ -297,9 +272,10 @@ pub fn audit(
     let mut frontier = Frontier::new();
     let mut prev_leaf = [0u8; 32];
     let mut prev_time = 0u64;
+    let mut last_time: Option<u64> = None;
     let mut seq = 0u64;
     let mut signatures = 0u64;
-    let mut authority = crate::authority::Authority::new();
+    let mut authority = Authority::new();
     let mut frames = store.journal().frames_from(MAGIC.len() as u64)?;
     let mut sled_records = store.records_iter().peekable();
     // A pipeline: while one chunk's records go through the order-dependent checks and
@@ -329,7 +305,7 @@ pub fn audit(
                     if !frame.intact() {
                         a.find(
                             Some(seq),
-                            "journal-frame",
+                            Code::JournalFrame,
                             format!(
                                 "journal frame at byte {} holds bytes hashing to {}, but its trailer says {}",
                                 frame.offset,
@@ -344,7 +320,7 @@ pub fn audit(
                             Some(Ok((k, _))) if k.as_slice() < seq.to_be_bytes().as_slice() => {
                                 a.find(
                                     Some(seq),
-                                    "index-extra",
+                                    Code::IndexExtra,
                                     format!(
                                         "the index holds an unexpected record key {}",
                                         hex::encode(k)
@@ -360,7 +336,7 @@ pub fn audit(
                             if v != &frame.bytes {
                                 a.find(
                                     Some(seq),
-                                    "journal-index-mismatch",
+                                    Code::JournalIndexMismatch,
                                     format!(
                                         "record {seq} differs between the journal (hash {}) and the index (hash {})",
                                         hex::encode(leaf),
@@ -377,32 +353,46 @@ pub fn audit(
                         }
                         _ => a.find(
                             Some(seq),
-                            "index-missing",
+                            Code::IndexMissing,
                             format!("record {seq} is in the journal but missing from the index (an append interrupted before it was acknowledged: `custody recover` indexes it, or removes it whole if it is part of an interrupted batch)"),
                         ),
                     }
                     match rec {
                         Err(e) => a.find(
                             Some(seq),
-                            "decode",
+                            Code::Decode,
                             format!("record {seq} does not decode: {e}"),
                         ),
                         Ok(r) => {
                             signatures += 1;
                             if let Some(e) = sig_err {
-                                a.find(Some(seq), "signature", format!("record {seq}: {e}"));
+                                a.find(Some(seq), Code::Signature, format!("record {seq}: {e}"));
                             }
-                            a.check_record(seq, &r, &prev_leaf, prev_time, &origin, &ledger_key);
+                            let position = Position {
+                                seq,
+                                prev: Some((prev_leaf, prev_time)),
+                                origin: Some(&origin),
+                                genesis_key: Some(&genesis_key),
+                            };
+                            let mut broken = rules::check_position(&r, &position, Mode::Report);
+                            broken.extend(rules::future_dated(seq, r.recorded_at_ms, a.now_ms));
                             // Who may sign what, replayed: a record written into the store directly
                             // by a key the ledger never authorised is caught here.
                             let lookup = |n: u64| ledger.statement(n);
-                            match authority.check(&r.statement, seq, r.recorded_at_ms, &lookup) {
-                                Ok(()) => authority.apply(&r.statement, seq, &lookup),
-                                Err(v) => {
-                                    a.find(Some(seq), "unauthorized", format!("record {seq}: {v}"))
+                            if let Err(v) =
+                                authority.admit(&r.statement, seq, r.recorded_at_ms, &lookup)
+                            {
+                                // A late genesis is one fault, already named by its position.
+                                if !broken.iter().any(|b| b.code == v.code) {
+                                    broken.push(v);
                                 }
                             }
-                            prev_time = prev_time.max(r.recorded_at_ms);
+                            for v in broken {
+                                a.find(Some(seq), v.code, format!("record {seq}: {v}"));
+                            }
+                            a.check_content(seq, &r);
+                            prev_time = r.recorded_at_ms;
+                            last_time = Some(r.recorded_at_ms);
                         }
                     }
                     // Rebuild the tree and compare every hash it completes with the stored one.
@@ -418,13 +408,17 @@ pub fn audit(
                         }
                     });
                     if let Some(m) = bad_hash {
-                        a.find(Some(seq), "tree-hash", format!("record {seq}: {m}"));
+                        a.find(Some(seq), Code::TreeHash, format!("record {seq}: {m}"));
                     }
                     prev_leaf = leaf;
                     seq += 1;
                     if wanted.contains(&seq) {
                         roots.insert(seq, frontier.root());
+                        if let Some(t) = last_time.take() {
+                            last_times.insert(seq, t);
+                        }
                     }
+                    last_time = None;
                 }
                 Ok(())
             },
@@ -437,12 +431,12 @@ pub fn audit(
         ScanEnd::Clean => {}
         ScanEnd::Torn { offset } => a.find(
             Some(seq),
-            "journal-torn",
+            Code::JournalTorn,
             format!("the journal ends inside a frame at byte {offset} (an interrupted write or a truncation)"),
         ),
         ScanEnd::BadLength { offset, len } => a.find(
             Some(seq),
-            "journal-frame-length",
+            Code::JournalFrameLength,
             format!("journal frame at byte {offset} declares an impossible length {len}"),
         ),
     }
@@ -454,7 +448,7 @@ pub fn audit(
             .ok();
         a.find(
             n,
-            "index-extra",
+            Code::IndexExtra,
             format!(
                 "the index holds record {} which the journal does not (the journal was truncated, or a record was injected)",
                 n.map_or_else(|| hex::encode(&k), |n| n.to_string())
@@ -465,7 +459,7 @@ pub fn audit(
     if meta.size != seq {
         a.find(
             Some(meta.size.min(seq)),
-            "size-mismatch",
+            Code::SizeMismatch,
             format!(
                 "the index says the ledger has {} records, the journal holds {seq}",
                 meta.size
@@ -477,7 +471,7 @@ pub fn audit(
     if store.hashes_count() as u64 != expected_hashes {
         a.find(
             None,
-            "tree-hash-count",
+            Code::TreeHashCount,
             format!(
                 "{} subtree hashes are stored, a tree of {seq} records has {expected_hashes} above its leaves",
                 store.hashes_count()
@@ -487,7 +481,7 @@ pub fn audit(
     if seq == 0 {
         a.find(
             Some(0),
-            "genesis",
+            Code::Genesis,
             "the ledger has no records, not even its genesis".into(),
         );
     }
@@ -519,13 +513,13 @@ pub fn audit(
             if h.count != e.count {
                 a.find(
                     None,
-                    code,
+                    *code,
                     format!("the {code} holds {} entries, the journal's records account for {} (an entry was injected or removed)", h.count, e.count),
                 );
             } else if h != e && !named[i] {
                 a.find(
                     None,
-                    code,
+                    *code,
                     format!(
                         "the {code} holds entries other than those the journal's records call for"
                     ),
@@ -534,7 +528,71 @@ pub fn audit(
         }
     }
 
-    // Roots at every checkpoint.
+    // Every checkpoint, under the ledger key in force at its size, then its root.
+    let key_at = |size: u64| authority.ledger_key_at(size).unwrap_or(genesis_key);
+    let mut stored_cps: Vec<(u64, Checkpoint)> = Vec::new();
+    for (size, text) in &stored {
+        let key = key_at(*size);
+        match open_checkpoint(text, &origin, &key) {
+            Ok(cp) if cp.size != *size => a.find(
+                None,
+                Code::CheckpointMisfiled,
+                format!("checkpoint stored under size {size} says size {}", cp.size),
+            ),
+            Ok(cp) => match authority.check_checkpoint(*size, &key, last_times.get(size).copied())
+            {
+                Ok(()) => stored_cps.push((*size, cp)),
+                Err(v) => a.find(None, v.code, v.message),
+            },
+            Err(e) => a.find(
+                None,
+                Code::CheckpointSignature,
+                format!(
+                    "stored checkpoint of size {size} does not verify with the ledger key in force at that size ({}): {e}",
+                    keys::short_id(&key)
+                ),
+            ),
+        }
+    }
+    let mut checked_saved: Vec<(String, Checkpoint)> = Vec::new();
+    for (s, size) in &saved {
+        let key = key_at(*size);
+        match open_checkpoint(&s.text, &origin, &key) {
+            Ok(cp) => match authority.check_checkpoint(cp.size, &key, last_times.get(&cp.size).copied()) {
+                Ok(()) => checked_saved.push((s.source.clone(), cp)),
+                Err(v) => {
+                    a.find(None, v.code, format!("{}: {}", s.source, v.message));
+                    against_results.push(AgainstResult {
+                        source: s.source.clone(),
+                        size: *size,
+                        consistent: false,
+                    });
+                }
+            },
+            Err(e @ CheckpointError::Malformed(_))
+            | Err(e @ CheckpointError::Note(crate::note::NoteError::Malformed(_))) => {
+                return Err(Error::Input(format!(
+                    "{}: {e}; give a checkpoint file saved with `custody checkpoint`",
+                    s.source
+                )));
+            }
+            Err(e) => {
+                a.find(
+                    None,
+                    Code::AgainstSignature,
+                    format!(
+                        "{}: the saved checkpoint was not signed by this ledger's key in force at its size ({e}); the ledger key was replaced, or the file is forged",
+                        s.source
+                    ),
+                );
+                against_results.push(AgainstResult {
+                    source: s.source.clone(),
+                    size: *size,
+                    consistent: false,
+                });
+            }
+        }
+    }
     let mut covered_to = 0;
     let mut checked = 0;
     for (size, cp) in &stored_cps {
@@ -542,12 +600,12 @@ pub fn audit(
         match roots.get(size) {
             None => a.find(
                 Some(seq),
-                "checkpoint-beyond-ledger",
+                Code::CheckpointBeyondLedger,
                 format!("a signed checkpoint covers {size} records but the ledger has only {seq}: records were removed"),
             ),
             Some(r) if r != &cp.root => a.find(
                 None,
-                "checkpoint-root",
+                Code::CheckpointRoot,
                 format!(
                     "the checkpoint of size {size} signed root {}, the records give {}",
                     hex::encode(cp.root),
@@ -557,12 +615,12 @@ pub fn audit(
             Some(_) => covered_to = covered_to.max(*size),
         }
     }
-    for (source, cp) in &saved {
+    for (source, cp) in &checked_saved {
         let consistent = match roots.get(&cp.size) {
             None => {
                 a.find(
                     Some(seq),
-                    "against-beyond-ledger",
+                    Code::AgainstBeyondLedger,
                     format!(
                         "{source}: your saved checkpoint covers {} records but the ledger now has only {seq}: the ledger was truncated or rolled back",
                         cp.size
@@ -573,7 +631,7 @@ pub fn audit(
             Some(r) if r != &cp.root => {
                 a.find(
                     None,
-                    "against-root",
+                    Code::AgainstRoot,
                     format!(
                         "{source}: history was rewritten: your saved checkpoint of {} records has root {}, the ledger now gives {} for those same records (a record among 0 to {} was altered, removed or inserted)",
                         cp.size,
@@ -592,40 +650,24 @@ pub fn audit(
             consistent,
         });
     }
-    // Records signed by a key after the point from which it is known to be compromised.
-    let compromised: Vec<[u8; 32]> = authority
+    // The final-state verdicts (SPEC.md 4.1): records signed after their key's compromise
+    // or by a tainted key. Only keys with a compromise, or minted by one, can have any.
+    let suspect: BTreeSet<[u8; 32]> = authority
         .keys()
         .iter()
-        .filter(|(_, k)| {
-            matches!(k.revoked, Some(r) if r.reason == crate::record::RevokeReason::Compromised)
-        })
+        .filter(|(pk, k)| k.compromise.is_some() || authority.taint(pk).is_some())
         .map(|(pk, _)| *pk)
         .collect();
-    if !compromised.is_empty() {
+    if !suspect.is_empty() {
         for f in store.journal().frames_from(MAGIC.len() as u64)? {
             let f = f?;
             let Ok(r) = Record::decode(&f.bytes) else {
                 continue;
             };
-            if compromised.contains(&r.statement.signer)
-                && authority
-                    .key(&r.statement.signer)
-                    .is_some_and(|k| k.compromised_for(r.seq, r.recorded_at_ms))
+            if suspect.contains(&r.statement.signer)
+                && let Some(v) = authority.verdict(&r.statement.signer, r.seq, r.recorded_at_ms)
             {
-                let k = authority
-                    .key(&r.statement.signer)
-                    .map(|k| (k.name.clone(), k.status()));
-                a.find(
-                    Some(r.seq),
-                    "signed-after-compromise",
-                    format!(
-                        "record {} was signed by key {} ({}), which is {}",
-                        r.seq,
-                        keys::short_id(&r.statement.signer),
-                        k.as_ref().map_or("", |k| k.0.as_str()),
-                        k.as_ref().map_or(String::new(), |k| k.1.clone())
-                    ),
-                );
+                a.find(Some(r.seq), v.code, v.message);
             }
         }
     }
@@ -641,7 +683,7 @@ pub fn audit(
     if store.checkpoints()?.is_empty() {
         a.find(
             None,
-            "no-checkpoint",
+            Code::NoCheckpoint,
             "the ledger holds no signed checkpoint at all, although `init` signs one (they were removed)".into(),
         );
     }
@@ -664,114 +706,20 @@ pub fn audit(
 }
 
 impl Auditor<'_> {
-    #[allow(clippy::too_many_arguments)]
-    fn check_record(
-        &mut self,
-        seq: u64,
-        r: &Record,
-        prev_leaf: &Hash,
-        prev_time: u64,
-        origin: &str,
-        ledger_key: &[u8; 32],
-    ) {
-        if r.seq != seq {
-            self.find(
-                Some(seq),
-                "sequence",
-                format!("record at position {seq} says it is number {}", r.seq),
-            );
-        }
-        if &r.prev != prev_leaf {
-            self.find(
-                Some(seq),
-                "chain",
-                format!(
-                    "broken chain at record {seq}: prev is {}, the record before it hashes to {}",
-                    hex::encode(r.prev),
-                    hex::encode(prev_leaf)
-                ),
-            );
-        }
-        if r.recorded_at_ms < prev_time {
-            self.find(
-                Some(seq),
-                "time-order",
-                format!(
-                    "record {seq} was recorded at {}, before the record preceding it ({})",
-                    record::rfc3339(r.recorded_at_ms),
-                    record::rfc3339(prev_time)
-                ),
-            );
-        }
-        if r.statement.claimed_at_ms
-            > r.recorded_at_ms
-                .saturating_add(crate::ledger::MAX_CLOCK_SKEW_MS)
-        {
-            self.find(
-                Some(seq),
-                "claimed-after-recorded",
-                format!("record {seq} claims to be signed after the ledger recorded it"),
-            );
-        }
-        if r.recorded_at_ms > self.now_ms.saturating_add(crate::ledger::MAX_CLOCK_SKEW_MS) {
-            self.find(
-                Some(seq),
-                "future-dated",
-                format!(
-                    "record {seq} is dated {}, after the time of this audit",
-                    record::rfc3339(r.recorded_at_ms)
-                ),
-            );
-        }
+    /// A record's content (testimony, amended text) against its commitment, and the index
+    /// entries its statement calls for.
+    fn check_content(&mut self, seq: u64, r: &Record) {
         self.expect_body_entries(seq, &r.statement.body);
-        match &r.statement.body {
-            Body::Genesis { origin: o } => {
-                if seq != 0 {
-                    self.find(
-                        Some(seq),
-                        "genesis",
-                        format!("record {seq} is a genesis statement; only record 0 may be"),
-                    );
-                } else {
-                    if o != origin {
-                        self.find(
-                            Some(0),
-                            "genesis",
-                            format!("genesis names origin '{o}', the index says '{origin}'"),
-                        );
-                    }
-                    if &r.statement.signer != ledger_key {
-                        self.find(
-                            Some(0),
-                            "genesis",
-                            "genesis is signed by a key other than the ledger key on record".into(),
-                        );
-                    }
-                }
-            }
-            _ if seq == 0 => self.find(
-                Some(0),
-                "genesis",
-                "record 0 is not a genesis statement".into(),
-            ),
-            Body::Testimony(t) => {
-                if let Err(m) = self.ledger.check_content(&t.commitment, t.content_len) {
-                    self.find(Some(seq), "content", format!("record {seq}: {m}"));
-                }
-            }
+        let (commitment, len, what) = match &r.statement.body {
+            Body::Testimony(t) => (t.commitment, t.content_len, ""),
             Body::Amend(crate::record::Amendment {
                 content: Some((c, len)),
                 ..
-            }) => {
-                if let Err(m) = self.ledger.check_content(c, *len) {
-                    self.find(
-                        Some(seq),
-                        "content",
-                        format!("record {seq} (amended text): {m}"),
-                    );
-                }
-            }
-            _ => {}
+            }) => (*c, *len, " (amended text)"),
+            _ => return,
+        };
+        if let Err(m) = self.ledger.check_content(&commitment, len) {
+            self.find(Some(seq), Code::Content, format!("record {seq}{what}: {m}"));
         }
     }
 
@@ -793,7 +741,7 @@ impl Auditor<'_> {
         if let Some(c) = content_commitment(body) {
             content.add(&key, c, &s);
         }
-        if crate::authority::Authority::is_authority_record(body) {
+        if Authority::is_authority_record(body) {
             authority.add(&key, &s, &[]);
         }
     }
@@ -814,7 +762,7 @@ impl Auditor<'_> {
             named[0] = true;
             self.find(
                 Some(seq),
-                "leaf-index",
+                Code::LeafIndex,
                 format!("the leaf index does not map record {seq}'s hash to it"),
             );
         }
@@ -828,7 +776,7 @@ impl Auditor<'_> {
             named[1] = true;
             self.find(
                 Some(seq),
-                "media-index",
+                Code::MediaIndex,
                 format!("the media index does not list record {seq} under its file hash"),
             );
         }
@@ -838,17 +786,17 @@ impl Auditor<'_> {
             named[2] = true;
             self.find(
                 Some(seq),
-                "content-index",
+                Code::ContentIndex,
                 format!("the content index does not map record {seq}'s commitment to it"),
             );
         }
         let entry = store.index_value(IndexTree::Authority, &s)?;
-        let must_list = crate::authority::Authority::is_authority_record(body);
+        let must_list = Authority::is_authority_record(body);
         if entry.as_deref() != must_list.then_some(&[][..]) {
             named[3] = true;
             self.find(
                 Some(seq),
-                "authority-index",
+                Code::AuthorityIndex,
                 format!(
                     "the authority index {} record {seq} ({}), which it {}",
                     if entry.is_some() { "lists" } else { "omits" },

@@ -7,7 +7,8 @@
 //! before a byte of it is read, then read in memory (media streamed through SHA-256) under
 //! enforced size limits.
 
-use crate::checkpoint::open_checkpoint;
+use crate::checkpoint::{Checkpoint, open_checkpoint};
+use crate::rules::{self, Code, Violation};
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::ledger::{Check, Ledger};
@@ -147,6 +148,23 @@ impl std::ops::Deref for Exhibit {
     }
 }
 
+/// A supporting record, and the text it reveals (an amendment's, of a revealed testimony).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Supporting {
+    /// The record.
+    #[serde(flatten)]
+    pub entry: RecordEntry,
+    /// Revealed content.
+    pub content: Option<ContentInfo>,
+}
+
+impl std::ops::Deref for Supporting {
+    type Target = RecordEntry;
+    fn deref(&self) -> &RecordEntry {
+        &self.entry
+    }
+}
+
 /// The manifest (SPEC.md 11.2).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -155,6 +173,8 @@ pub struct Manifest {
     pub format: String,
     /// Case name.
     pub case: Option<String>,
+    /// Why exhibits that fail their own checks were exported anyway.
+    pub include_failing: Option<String>,
     /// Export time, RFC 3339.
     pub exported_at: String,
     /// Export time, ms.
@@ -165,8 +185,9 @@ pub struct Manifest {
     pub ledger: LedgerInfo,
     /// The exhibits.
     pub exhibits: Vec<Exhibit>,
-    /// The records that say who signed the exhibits and who held them.
-    pub supporting: Vec<RecordEntry>,
+    /// The records that say who signed the exhibits, who held them and which key signs
+    /// checkpoints.
+    pub supporting: Vec<Supporting>,
     /// Digest of every member but manifest.json, manifest.sig and SHA256SUMS.
     pub files: BTreeMap<String, String>,
 }
@@ -193,16 +214,10 @@ pub struct ExportRequest {
     pub exported_at_ms: u64,
     /// Reason to export testimony whose consent lacks court use.
     pub override_consent: Option<String>,
+    /// Reason to export exhibits that fail their own checks.
+    pub include_failing: Option<String>,
     /// Media files to include.
     pub media: Vec<MediaSource>,
-}
-
-/// Whether a consent scope allows court use (SPEC.md 11.2).
-pub fn consent_allows_court(consent: Option<&str>) -> bool {
-    consent.is_some_and(|c| {
-        c.split(|ch: char| ch == ',' || ch.is_whitespace())
-            .any(|t| t.eq_ignore_ascii_case("court") || t.eq_ignore_ascii_case("all"))
-    })
 }
 
 fn key_file(public: &[u8; 32]) -> String {
@@ -211,6 +226,57 @@ fn key_file(public: &[u8; 32]) -> String {
 
 fn sha_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
+}
+
+/// Whether a failing check is a verdict on the record's evidence (which a court may still
+/// want to see, flagged, with `--include-failing`) rather than damage to the ledger's
+/// storage (which no bundle can carry).
+fn is_evidence_verdict(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unauthorized
+            | Code::SignedAfterCompromise
+            | Code::TaintedSigner
+            | Code::TimeOrder
+            | Code::ClaimedAfterRecorded
+            | Code::FutureDated
+    )
+}
+
+/// The text a record reveals in a bundle, when its consent allows: a testimony's, or an
+/// amendment's new text under the consent of the testimony it amends.
+fn revealable(ledger: &Ledger, rec: &Record) -> Option<(Hash, u64, Option<String>)> {
+    match &rec.statement.body {
+        Body::Testimony(t) => Some((t.commitment, t.content_len, t.consent.clone())),
+        Body::Amend(am) => am.content.map(|(c, len)| {
+            let consent = match ledger.statement(am.target).map(|st| st.body) {
+                Some(Body::Testimony(t)) => t.consent,
+                _ => None,
+            };
+            (c, len, consent)
+        }),
+        _ => None,
+    }
+}
+
+/// Reads a revealed text into `files` as `content/<seq>.txt`.
+fn reveal(
+    ledger: &Ledger,
+    seq: u64,
+    commitment: &Hash,
+    len: u64,
+    files: &mut BTreeMap<String, Vec<u8>>,
+) -> Result<ContentInfo> {
+    let (salt, text) = ledger
+        .store()
+        .read_content(commitment, len)?
+        .ok_or_else(|| Error::Damaged(format!("record {seq}: the text is missing")))?;
+    let file = format!("content/{seq}.txt");
+    files.insert(file.clone(), text);
+    Ok(ContentInfo {
+        file,
+        salt: hex::encode(&salt),
+    })
 }
 
 /// Writes a bundle of the requested exhibits to `out`; returns the manifest.
@@ -227,21 +293,39 @@ pub fn export<W: Write + Seek>(
     if let Some(c) = &req.case {
         crate::encoding::check_text("case", c, 256)?;
     }
-    if let Some(r) = &req.override_consent {
-        crate::encoding::check_text("override reason", r, 4096)?;
+    for (what, r) in [
+        ("override reason", &req.override_consent),
+        ("include-failing reason", &req.include_failing),
+    ] {
+        if let Some(r) = r {
+            crate::encoding::check_text(what, r, 4096)?;
+        }
     }
+    rules::check_representable("the export time", req.exported_at_ms)
+        .map_err(|v| Error::Input(format!("{v}; give --export-time a time up to 9999-12-31")))?;
+    let exporter_pk = exporter.verifying_key().to_bytes();
+    // Only a key the ledger holds active now may speak for it in court.
+    ledger
+        .authority()
+        .active(&exporter_pk, ledger.size())
+        .map_err(|v| {
+            Error::Input(format!(
+                "the exporting key may not export from this ledger: {v}; export with a key the ledger authorises and has not revoked"
+            ))
+        })?;
     let (cp, cp_text) = ledger.latest_checkpoint()?.ok_or_else(|| {
         Error::Input("the ledger has no signed checkpoint; run `custody checkpoint`".into())
     })?;
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut public_keys: BTreeMap<String, [u8; 32]> = BTreeMap::new();
-    let ledger_key = *ledger.ledger_key();
-    let exporter_pk = exporter.verifying_key().to_bytes();
+    // The key that signed the checkpoint: the ledger key in force at its size.
+    let ledger_key = ledger.ledger_key_at(cp.size);
     public_keys.insert(key_file(&ledger_key), ledger_key);
     public_keys.insert(key_file(&exporter_pk), exporter_pk);
     let mut exhibits = Vec::new();
-    let mut reports = Vec::new();
     let mut media_by_hash: BTreeMap<Hash, usize> = BTreeMap::new();
+    // The override that applies to each testimony whose text is revealed.
+    let mut revealed_overrides: BTreeMap<u64, Option<String>> = BTreeMap::new();
     for &seq in &seqs {
         if seq >= cp.size {
             return Err(Error::Input(format!(
@@ -250,60 +334,56 @@ pub fn export<W: Write + Seek>(
             )));
         }
         let report = ledger.verify_record(seq)?;
-        // A record signed after its key's compromise may still be wanted in court; it goes
-        // into the bundle, where every verifier flags it. Anything else that fails does not.
-        let only_compromise = report.checks.iter().filter(|c| !c.passed).all(|c| {
-            c.name == "signer authorised" && c.detail.starts_with("SIGNED AFTER COMPROMISE")
-        });
-        if !report.passed() && !only_compromise {
+        let failing: Vec<&Check> = report.checks.iter().filter(|c| !c.passed).collect();
+        if let Some(c) = failing.iter().find(|c| !is_evidence_verdict(c.code)) {
             return Err(Error::Damaged(format!(
-                "record {seq} fails verification and cannot be exported"
+                "record {seq} cannot be exported: {} [{}]: {}",
+                c.name, c.code, c.detail
+            )));
+        }
+        if !failing.is_empty() && req.include_failing.is_none() {
+            return Err(Error::Failing(format!(
+                "record {seq} fails its own checks ({}); nothing was written. A court may still need it: export it with --include-failing REASON, and the bundle records the reason and shows these checks first",
+                failing
+                    .iter()
+                    .map(|c| format!("[{}] {}", c.code, c.detail))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             )));
         }
         let (entry, rec) =
             record_entry(ledger, seq, cp.size, &cp_text, &mut files, &mut public_keys)?;
         let mut content = None;
         let mut consent_override = None;
-        // Text to reveal: a testimony's, or an amendment's new text under the consent of the
-        // testimony it amends.
-        let revealed = match &rec.statement.body {
-            Body::Testimony(t) => Some((t.commitment, t.content_len, t.consent.clone())),
-            Body::Amend(am) => am.content.map(|(c, len)| {
-                let consent = match ledger.statement(am.target).map(|st| st.body) {
-                    Some(Body::Testimony(t)) => t.consent,
-                    _ => None,
-                };
-                (c, len, consent)
-            }),
-            Body::Media(m) => {
-                media_by_hash.insert(m.sha256, exhibits.len());
-                None
-            }
-            _ => None,
-        };
-        if let Some((commitment, len, consent)) = revealed {
-            if !consent_allows_court(consent.as_deref()) {
+        if let Body::Media(m) = &rec.statement.body {
+            media_by_hash.insert(m.sha256, exhibits.len());
+        }
+        if let Some((commitment, len, consent)) = revealable(ledger, &rec) {
+            if !rules::consent_allows_court(consent.as_deref()) {
                 match &req.override_consent {
                     Some(reason) => consent_override = Some(reason.clone()),
                     None => {
                         return Err(Error::Input(format!(
-                            "record {seq}: the witness's consent scope ({}) does not include court use; \
+                            "record {seq}: the witness's consent ({}) does not allow court use; \
                              export it only with --override-consent REASON, and the reason will be recorded in the bundle",
                             consent.as_deref().unwrap_or("none recorded")
                         )));
                     }
                 }
             }
-            let (salt, text) = ledger
-                .store()
-                .read_content(&commitment, len)?
-                .ok_or_else(|| Error::Damaged(format!("record {seq}: the text is missing")))?;
-            let file = format!("content/{seq}.txt");
-            content = Some(ContentInfo {
-                file: file.clone(),
-                salt: hex::encode(&salt),
-            });
-            files.insert(file, text);
+            if let Body::Amend(am) = &rec.statement.body
+                && !seqs.contains(&am.target)
+                && consent_override.is_none()
+            {
+                return Err(Error::Input(format!(
+                    "record {seq} corrects the text of record {}: export record {} with it, so that the bundle shows the witness's consent, or give --override-consent REASON",
+                    am.target, am.target
+                )));
+            }
+            content = Some(reveal(ledger, seq, &commitment, len, &mut files)?);
+            if matches!(rec.statement.body, Body::Testimony(_)) {
+                revealed_overrides.insert(seq, consent_override.clone());
+            }
         }
         exhibits.push(Exhibit {
             entry,
@@ -311,15 +391,34 @@ pub fn export<W: Write + Seek>(
             consent_override,
             media_file: None,
         });
-        reports.push(report);
     }
-    // The records that say who signed the exhibits and who held them (SPEC.md 11.2).
-    let mut supporting_seqs = supporting_records(ledger, &seqs, cp.size)?;
+    // The records that say who signed the exhibits, who held them and which key signs
+    // checkpoints (SPEC.md 11.2); an amendment of a revealed testimony reveals its text too.
+    let mut supporting_seqs = supporting_records(ledger, &seqs, cp.size);
     supporting_seqs.retain(|s| !seqs.contains(s));
     let mut supporting = Vec::new();
     for seq in supporting_seqs {
-        supporting
-            .push(record_entry(ledger, seq, cp.size, &cp_text, &mut files, &mut public_keys)?.0);
+        let (entry, rec) =
+            record_entry(ledger, seq, cp.size, &cp_text, &mut files, &mut public_keys)?;
+        let content = match (&rec.statement.body, revealable(ledger, &rec)) {
+            (Body::Amend(a), Some((commitment, len, _)))
+                if revealed_overrides.contains_key(&a.target) =>
+            {
+                Some(reveal(ledger, seq, &commitment, len, &mut files)?)
+            }
+            _ => None,
+        };
+        supporting.push(Supporting { entry, content });
+    }
+    for e in exhibits
+        .iter()
+        .map(|e| &e.entry)
+        .chain(supporting.iter().map(|s| &s.entry))
+    {
+        for t in [e.claimed_at_ms, e.recorded_at_ms] {
+            rules::check_representable(&format!("a time of record {}", e.seq), t)
+                .map_err(|v| Error::Input(format!("{v}; this record cannot go into a bundle")))?;
+        }
     }
     // Media copies: each must be the file of an exported record.
     let mut media_members: Vec<(String, &MediaSource)> = Vec::new();
@@ -352,6 +451,7 @@ pub fn export<W: Write + Seek>(
     let mut manifest = Manifest {
         format: FORMAT.into(),
         case: req.case.clone(),
+        include_failing: req.include_failing.clone(),
         exported_at: record::rfc3339(req.exported_at_ms),
         exported_at_ms: req.exported_at_ms,
         exporter: ExporterInfo {
@@ -374,15 +474,18 @@ pub fn export<W: Write + Seek>(
         supporting,
         files: BTreeMap::new(),
     };
-    // The two informative files describe the manifest's content, not its digest list.
-    files.insert(
-        "VERIFY.txt".into(),
-        report::verify_txt(&manifest).into_bytes(),
-    );
-    files.insert(
-        "report.html".into(),
-        report::html(&manifest, &reports).into_bytes(),
-    );
+    // The two informative files are rendered from the manifest and the outcome of the
+    // record checks the bundle itself supports, exactly as `verify-bundle` renders them again.
+    let mut members: BTreeMap<String, Member> = files
+        .iter()
+        .map(|(n, b)| (n.clone(), Member::held(b.clone())))
+        .collect();
+    for (name, m) in &media_members {
+        members.insert(name.clone(), Member::streamed(m.sha256, m.size));
+    }
+    let (report_html, verify_txt) = render_informative(&manifest, &members, Some(&cp));
+    files.insert("VERIFY.txt".into(), verify_txt.into_bytes());
+    files.insert("report.html".into(), report_html.into_bytes());
     let mut digests: BTreeMap<String, String> =
         files.iter().map(|(k, v)| (k.clone(), sha_hex(v))).collect();
     for (name, m) in &media_members {
@@ -398,6 +501,21 @@ pub fn export<W: Write + Seek>(
     let sums: String = digests.iter().map(|(n, d)| format!("{d}  {n}\n")).collect();
     write_zip(out, &manifest_bytes, &sig, &sums, &files, &media_members)?;
     Ok(manifest)
+}
+
+/// `report.html` and `VERIFY.txt`: a deterministic function of the manifest (its `files`
+/// aside, which list their digests) and the outcome of the record checks, so that
+/// `verify-bundle` can render them again and compare (SPEC.md 11.3, check 14).
+fn render_informative(
+    manifest: &Manifest,
+    members: &BTreeMap<String, Member>,
+    cp: Option<&Checkpoint>,
+) -> (String, String) {
+    let mut c = Checks(Vec::new());
+    record_checks(manifest, members, cp, &mut c);
+    let mut m = manifest.clone();
+    m.files = BTreeMap::new();
+    (report::html(&m, &c.0), report::verify_txt(&m))
 }
 
 /// Unknown members are an error at every level (SPEC.md 11.2); serde cannot refuse them
@@ -423,23 +541,29 @@ fn check_exhibit_members(manifest: &[u8]) -> std::result::Result<(), String> {
         "proof_file",
         "inclusion_proof",
     ];
-    const EXTRA: [&str; 3] = ["content", "consent_override", "media_file"];
+    const EXHIBIT: [&str; 3] = ["content", "consent_override", "media_file"];
+    const SUPPORTING: [&str; 1] = ["content"];
     let v: serde_json::Value =
         serde_json::from_slice(manifest).map_err(|e| format!("manifest.json: {e}"))?;
-    for ex in v["exhibits"].as_array().into_iter().flatten() {
-        let keys: BTreeSet<&str> = ex
-            .as_object()
-            .ok_or("an exhibit is not an object")?
-            .keys()
-            .map(String::as_str)
-            .collect();
-        let allowed: BTreeSet<&str> = RECORD.iter().chain(EXTRA.iter()).copied().collect();
-        if keys != allowed {
-            return Err(format!(
-                "an exhibit's members differ from the format's: unknown {:?}, missing {:?}",
-                keys.difference(&allowed).collect::<Vec<_>>(),
-                allowed.difference(&keys).collect::<Vec<_>>()
-            ));
+    for (list, what, extra) in [
+        ("exhibits", "an exhibit", &EXHIBIT[..]),
+        ("supporting", "a supporting record", &SUPPORTING[..]),
+    ] {
+        for ex in v[list].as_array().into_iter().flatten() {
+            let keys: BTreeSet<&str> = ex
+                .as_object()
+                .ok_or(format!("{what} is not an object"))?
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let allowed: BTreeSet<&str> = RECORD.iter().chain(extra.iter()).copied().collect();
+            if keys != allowed {
+                return Err(format!(
+                    "{what}'s members differ from the format's: unknown {:?}, missing {:?}",
+                    keys.difference(&allowed).collect::<Vec<_>>(),
+                    allowed.difference(&keys).collect::<Vec<_>>()
+                ));
+            }
         }
     }
     Ok(())
@@ -494,56 +618,70 @@ fn record_entry(
     Ok((entry, rec))
 }
 
-/// Record 0; the authorisation of every signer (recursively, the admins who authorised
-/// them); their revocations; and every transfer, acceptance and amendment of each exhibit,
-/// all within the checkpoint.
-fn supporting_records(
-    ledger: &Ledger,
-    exhibits: &BTreeSet<u64>,
-    size: u64,
-) -> Result<BTreeSet<u64>> {
+/// The supporting records of SPEC.md 11.2: the smallest set below `size`, exhibits aside,
+/// that holds record 0 and every ledger-key record, every transfer, acceptance,
+/// cancellation and amendment of each exhibit, the authorising record and every
+/// revocation of each involved key (signers, receivers, ledger keys), and for each
+/// revocation that ends an admin, the authorisation of another admin then active.
+fn supporting_records(ledger: &Ledger, exhibits: &BTreeSet<u64>, size: u64) -> BTreeSet<u64> {
     let authority = ledger.authority();
-    let mut out: BTreeSet<u64> = BTreeSet::from([0]);
-    let mut receivers = Vec::new();
+    let mut records: BTreeSet<u64> = BTreeSet::from([0]);
+    let mut keys_in: Vec<[u8; 32]> = Vec::new();
+    for (m, k) in authority.ledger_keys() {
+        records.insert(*m);
+        keys_in.push(*k);
+    }
     for &ex in exhibits {
         for (t, ts) in authority.transfers_of(ex) {
-            out.insert(t);
-            if let Some(a) = ts.accepted {
-                out.insert(a);
-            }
-            receivers.push(ts.to);
+            records.extend([Some(t), ts.accepted, ts.cancelled].into_iter().flatten());
         }
-        out.extend(authority.amendments_of(ex).iter().copied());
+        records.extend(authority.amendments_of(ex).iter().copied());
     }
-    // A pending receiver signed nothing yet, but the transfer's rule needs its authorisation.
-    for k in receivers {
-        if let Some(state) = authority.key(&k) {
-            out.insert(state.authorized_at);
-            if let Some(r) = state.revoked {
-                out.insert(r.at);
+    records.retain(|&s| s < size);
+    let mut done_keys: BTreeSet<[u8; 32]> = BTreeSet::new();
+    let mut todo: Vec<u64> = records.iter().chain(exhibits.iter()).copied().collect();
+    loop {
+        // Each record brings in its signer and, for a transfer, its receiver.
+        while let Some(seq) = todo.pop() {
+            let Some(st) = ledger.statement(seq) else {
+                continue;
+            };
+            keys_in.push(st.signer);
+            match st.body {
+                Body::Transfer { to, .. } => keys_in.push(to),
+                Body::Revoke { key, .. } => {
+                    // Another admin active then, so that "not the last admin" is checkable.
+                    if authority.key(&key).is_some_and(|k| k.role == crate::record::Role::Admin)
+                        && let Some((_, other)) = authority.other_admin_at(seq, &key)
+                        && other.authorized_at < size
+                        && records.insert(other.authorized_at)
+                    {
+                        todo.push(other.authorized_at);
+                    }
+                }
+                _ => {}
             }
         }
-    }
-    out.retain(|&s| s < size);
-    // Signers' authorisations and revocations, until nothing new is added.
-    let mut todo: Vec<u64> = out.iter().chain(exhibits.iter()).copied().collect();
-    while let Some(seq) = todo.pop() {
-        let Some(st) = ledger.statement(seq) else {
-            continue;
-        };
-        if let Some(k) = authority.key(&st.signer) {
-            let mut add = vec![k.authorized_at];
-            if let Some(r) = k.revoked {
-                add.push(r.at);
+        // Each key brings in its authorising record and its revocations.
+        let mut added = false;
+        while let Some(k) = keys_in.pop() {
+            if !done_keys.insert(k) {
+                continue;
             }
-            for s in add {
-                if s < size && out.insert(s) {
+            let Some(state) = authority.key(&k) else {
+                continue;
+            };
+            for s in std::iter::once(state.authorized_at).chain(state.revocations()) {
+                if s < size && records.insert(s) {
                     todo.push(s);
+                    added = true;
                 }
             }
         }
+        if !added && todo.is_empty() {
+            return records;
+        }
     }
-    Ok(out)
 }
 
 fn zip_err(e: zip::result::ZipError) -> Error {
@@ -727,8 +865,35 @@ struct Member {
     crc_ok: bool,
 }
 
+impl Member {
+    /// A member held in memory.
+    fn held(bytes: Vec<u8>) -> Self {
+        Member {
+            digest: Sha256::digest(&bytes).into(),
+            size: bytes.len() as u64,
+            bytes: Some(bytes),
+            crc_ok: true,
+        }
+    }
+
+    /// A media member, known by its digest and size.
+    fn streamed(digest: Hash, size: u64) -> Self {
+        Member {
+            digest,
+            bytes: None,
+            size,
+            crc_ok: true,
+        }
+    }
+}
+
 /// Vets every member from the central directory, then reads them under the limits.
-fn read_members<R: Read + Seek>(reader: R) -> Result<BTreeMap<String, Member>, BundleError> {
+fn read_members<R: Read + Seek>(mut reader: R) -> Result<BTreeMap<String, Member>, BundleError> {
+    crate::archive::check_layout(&mut reader)
+        .map_err(|e| BundleError::Unsafe(format!("the ZIP structure is not one custody writes: {e}")))?;
+    reader
+        .seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| BundleError::Io(e.to_string()))?;
     let mut z = zip::ZipArchive::new(reader).map_err(|e| BundleError::NotZip(e.to_string()))?;
     if z.len() > MAX_MEMBERS {
         return Err(BundleError::Unsafe(format!(
@@ -858,9 +1023,14 @@ fn read_members<R: Read + Seek>(reader: R) -> Result<BTreeMap<String, Member>, B
 struct Checks(Vec<Check>);
 
 impl Checks {
-    fn add(&mut self, name: impl Into<String>, r: std::result::Result<String, String>) -> bool {
+    fn add(
+        &mut self,
+        name: impl Into<String>,
+        code: Code,
+        r: std::result::Result<String, String>,
+    ) -> bool {
         let ok = r.is_ok();
-        self.0.push(Check::named(name.into(), r));
+        self.0.push(Check::new(name, code, r));
         ok
     }
 }
@@ -899,7 +1069,7 @@ pub fn verify_bundle<R: Read + Seek>(
     let members = read_members(reader)?;
     let mut c = Checks(Vec::new());
     c.add(
-        "archive safety",
+        "archive safety", Code::Archive,
         Ok(format!(
             "{} members; no links, traversal, duplicates or bombs",
             members.len()
@@ -931,7 +1101,7 @@ fn verify_parts(
         .filter(|n| !members.contains_key(*n))
         .collect();
     if !c.add(
-        "required files",
+        "required files", Code::Digests,
         if missing.is_empty() {
             Ok("manifest.json, manifest.sig, SHA256SUMS and checkpoint.txt are present".into())
         } else {
@@ -949,7 +1119,7 @@ fn verify_parts(
     for name in members.keys() {
         if !known_name(name) {
             c.add(
-                format!("file {name}"),
+                format!("file {name}"), Code::Digests,
                 Err("an added file: not part of the bundle format".into()),
             );
         }
@@ -960,7 +1130,7 @@ fn verify_parts(
         .map(|(n, _)| n.as_str())
         .collect();
     c.add(
-        "zip CRC-32",
+        "zip CRC-32", Code::Digests,
         if bad_crc.is_empty() {
             Ok(format!("the CRC-32 of all {} members match", members.len()))
         } else {
@@ -977,18 +1147,18 @@ fn verify_parts(
         Ok(m) => m,
         Err(e) => {
             c.add(
-                "manifest",
+                "manifest", Code::Manifest,
                 Err(format!("manifest.json is not a valid manifest: {e}")),
             );
             return None;
         }
     };
     if let Err(e) = check_exhibit_members(held("manifest.json")) {
-        c.add("manifest", Err(e));
+        c.add("manifest", Code::Manifest, Err(e));
         return None;
     }
     c.add(
-        "manifest format",
+        "manifest format", Code::Manifest,
         if manifest.format == FORMAT {
             Ok(FORMAT.into())
         } else {
@@ -996,6 +1166,16 @@ fn verify_parts(
                 "format is '{}', expected '{FORMAT}'",
                 manifest.format
             ))
+        },
+    );
+    let problems = manifest_field_problems(&manifest);
+    c.add(
+        "manifest fields",
+        Code::Manifest,
+        if problems.is_empty() {
+            Ok("the export time, the key fields and every time agree with what they derive from".into())
+        } else {
+            Err(problems.join("; "))
         },
     );
     let expected: BTreeSet<&String> = members
@@ -1027,7 +1207,7 @@ fn verify_parts(
         }
     }
     c.add(
-        "manifest file list",
+        "manifest file list", Code::Digests,
         if problems.is_empty() {
             Ok(format!(
                 "{} files, each matching its signed digest",
@@ -1040,7 +1220,7 @@ fn verify_parts(
     // 5. Manifest signature.
     let exporter = decode_key(&manifest.exporter.public_key);
     c.add(
-        "manifest signature",
+        "manifest signature", Code::ManifestSignature,
         exporter.clone().and_then(|pk| {
             let sig: [u8; 64] = held("manifest.sig")
                 .try_into()
@@ -1069,7 +1249,7 @@ fn verify_parts(
         Ok(cp)
     });
     c.add(
-        "checkpoint signature",
+        "checkpoint signature", Code::CheckpointSignature,
         cp.as_ref()
             .map(|cp| {
                 format!(
@@ -1079,35 +1259,32 @@ fn verify_parts(
             })
             .map_err(Clone::clone),
     );
-    // 7-9. Exhibits; 11. supporting records.
-    let mut records: BTreeMap<u64, Record> = BTreeMap::new();
-    for ex in &manifest.exhibits {
-        if let Some(r) = verify_exhibit(ex, &manifest, members, cp.as_ref().ok(), opts, c) {
-            records.insert(ex.seq, r);
-        }
-    }
-    let exhibit_seqs: BTreeSet<u64> = manifest.exhibits.iter().map(|e| e.seq).collect();
-    for entry in &manifest.supporting {
-        if exhibit_seqs.contains(&entry.seq) {
+    // 7-9, 11-13. Every record, the authority rules and the custody chains.
+    let mut rc = Checks(Vec::new());
+    let records = record_checks(&manifest, members, cp.as_ref().ok(), &mut rc);
+    // 14. The informative files are what custody renders from the same facts.
+    let mut m = manifest.clone();
+    m.files = BTreeMap::new();
+    for (name, rendered) in [
+        ("report.html", report::html(&m, &rc.0)),
+        ("VERIFY.txt", report::verify_txt(&m)),
+    ] {
+        if let Some(mm) = members.get(name) {
             c.add(
-                format!("supporting record {}", entry.seq),
-                Err("it is also an exhibit".into()),
+                format!("file {name}"),
+                Code::Report,
+                if mm.bytes.as_deref() == Some(rendered.as_bytes()) {
+                    Ok("exactly what custody renders from the manifest and these checks".into())
+                } else {
+                    Err("differs from what custody renders from the manifest and these checks: the page was altered (and the manifest re-signed)".into())
+                },
             );
         }
-        if let Some(r) = verify_entry(
-            "supporting record",
-            entry,
-            None,
-            false,
-            &manifest,
-            members,
-            cp.as_ref().ok(),
-            c,
-        ) {
-            records.insert(entry.seq, r);
-        }
     }
-    check_authority(&manifest, &records, c);
+    c.0.extend(rc.0);
+    if let Some(dir) = &opts.media_dir {
+        check_media_dir(&manifest, &records, dir, c);
+    }
     // Every member must be one the manifest refers to.
     let mut referenced: BTreeSet<&str> = [
         "manifest.json",
@@ -1124,6 +1301,9 @@ fn verify_parts(
     for e in &manifest.supporting {
         referenced.insert(&e.signer_key_file);
         referenced.insert(&e.proof_file);
+        if let Some(ci) = &e.content {
+            referenced.insert(&ci.file);
+        }
     }
     for e in &manifest.exhibits {
         referenced.insert(&e.signer_key_file);
@@ -1138,7 +1318,7 @@ fn verify_parts(
     for name in members.keys() {
         if known_name(name) && !referenced.contains(name.as_str()) {
             c.add(
-                format!("file {name}"),
+                format!("file {name}"), Code::Digests,
                 Err("an added file: nothing in the manifest refers to it".into()),
             );
         }
@@ -1162,7 +1342,7 @@ fn verify_parts(
             ));
         }
         c.add(
-            "trusted keys",
+            "trusted keys", Code::Trust,
             if bad.is_empty() {
                 Ok("the ledger key and the exporting key are among the keys you trust".into())
             } else {
@@ -1173,13 +1353,65 @@ fn verify_parts(
     Some(manifest)
 }
 
+/// SPEC.md 11.3 check 4: members that must agree with what they derive from.
+fn manifest_field_problems(m: &Manifest) -> Vec<String> {
+    let mut problems = Vec::new();
+    if rules::check_representable("exported_at_ms", m.exported_at_ms).is_err() {
+        problems.push(format!(
+            "exported_at_ms {} is beyond the year 9999",
+            m.exported_at_ms
+        ));
+    } else if m.exported_at != record::rfc3339(m.exported_at_ms) {
+        problems.push(format!(
+            "exported_at '{}' is not exported_at_ms {} ({})",
+            m.exported_at.escape_debug(),
+            m.exported_at_ms,
+            record::rfc3339(m.exported_at_ms)
+        ));
+    }
+    if m.include_failing.as_deref() == Some("") {
+        problems.push("include_failing is an empty reason".into());
+    }
+    for (what, public_key, key_id, fingerprint, file) in [
+        (
+            "exporter",
+            &m.exporter.public_key,
+            &m.exporter.key_id,
+            &m.exporter.fingerprint,
+            &m.exporter.key_file,
+        ),
+        (
+            "ledger",
+            &m.ledger.public_key,
+            &m.ledger.key_id,
+            &m.ledger.fingerprint,
+            &m.ledger.key_file,
+        ),
+    ] {
+        match decode_key(public_key) {
+            Ok(k) => {
+                if key_id != &keys::short_id(&k)
+                    || fingerprint != &keys::fingerprint_string(&k)
+                    || file != &key_file(&k)
+                {
+                    problems.push(format!(
+                        "{what}: key_id, fingerprint or key_file is not that of its public_key"
+                    ));
+                }
+            }
+            Err(e) => problems.push(format!("{what}: {e}")),
+        }
+    }
+    problems
+}
+
 fn check_sums(
     text: &[u8],
     members: &BTreeMap<String, Member>,
     c: &mut Checks,
 ) -> Option<BTreeMap<String, String>> {
     let Ok(text) = std::str::from_utf8(text) else {
-        c.add("SHA256SUMS", Err("SHA256SUMS is not text".into()));
+        c.add("SHA256SUMS", Code::Digests, Err("SHA256SUMS is not text".into()));
         return None;
     };
     let mut sums = BTreeMap::new();
@@ -1222,7 +1454,7 @@ fn check_sums(
         }
     }
     c.add(
-        "SHA256SUMS",
+        "SHA256SUMS", Code::Digests,
         if problems.is_empty() {
             Ok(format!("all {} files match", sums.len()))
         } else {
@@ -1259,7 +1491,7 @@ fn verify_entry(
     let (rec, bytes) = match decoded {
         Ok(x) => x,
         Err(e) => {
-            c.add(format!("{label} {seq} record"), Err(e));
+            c.add(format!("{label} {seq} record"), Code::RecordFields, Err(e));
             return None;
         }
     };
@@ -1295,7 +1527,7 @@ fn verify_entry(
         }
     }
     c.add(
-        format!("{label} {seq} record"),
+        format!("{label} {seq} record"), Code::RecordFields,
         if diffs.is_empty() {
             Ok(format!(
                 "record {seq} ({}) decodes and matches the manifest",
@@ -1309,7 +1541,7 @@ fn verify_entry(
         },
     );
     c.add(
-        format!("{label} {seq} signature"),
+        format!("{label} {seq} signature"), Code::Signature,
         keys::verify_strict(
             &rec.statement.signer,
             &record::signing_message(&rec.statement_bytes),
@@ -1324,49 +1556,39 @@ fn verify_entry(
             )
         }),
     );
-    // The ledger's rules for a record at this position (SPEC.md sections 3, 4 and 11.2).
-    let mut broken = Vec::new();
-    let is_genesis = matches!(rec.statement.body, Body::Genesis { .. });
-    if is_genesis != (seq == 0) {
-        broken.push("only record 0 is, and must be, the genesis".to_string());
+    // The ledger's rules for a record at its position (SPEC.md sections 3, 4 and 11.2),
+    // as far as a bundle's records, which are not contiguous, allow.
+    let position = crate::rules::Position {
+        seq,
+        prev: None,
+        origin: Some(&manifest.ledger.origin),
+        genesis_key: None,
+    };
+    let mut broken = rules::check_position(&rec, &position, rules::Mode::Report);
+    if is_exhibit && !consent_cleared(&rec, consent_override, manifest) {
+        broken.push(Violation::new(
+            Code::Consent,
+            "the witness's consent does not allow court use (or, for a corrected text, the testimony it corrects is not in the bundle to show it) and no override reason is recorded",
+        ));
     }
-    if let Body::Genesis { origin } = &rec.statement.body
-        && (origin != &manifest.ledger.origin
-            || B64.encode(rec.statement.signer) != manifest.ledger.public_key
-            || rec.prev != [0u8; 32])
-    {
-        broken.push("the genesis does not name this ledger's origin and key".into());
+    for t in [rec.statement.claimed_at_ms, rec.recorded_at_ms] {
+        broken.extend(rules::check_representable("a time of this record", t).err());
     }
-    if rec.statement.claimed_at_ms
-        > rec
-            .recorded_at_ms
-            .saturating_add(crate::ledger::MAX_CLOCK_SKEW_MS)
-    {
-        broken.push("it claims to be signed after the ledger recorded it".into());
-    }
-    if let Body::Testimony(t) = &rec.statement.body
-        && !consent_allows_court(t.consent.as_deref())
-        && is_exhibit
-        && consent_override.is_none_or(str::is_empty)
-    {
-        broken.push(
-            "the witness's consent does not include court use and no override reason is recorded"
-                .into(),
-        );
-    }
-    c.add(
-        format!("{label} {seq} ledger rules"),
-        if broken.is_empty() {
+    if broken.is_empty() {
+        c.add(
+            format!("{label} {seq} ledger rules"),
+            Code::Sequence,
             Ok(match consent_override {
-                Some(r) => {
+                Some(r) if is_exhibit => {
                     format!("in order; exported without court consent for the recorded reason: {r}")
                 }
-                None => "position, times and consent in order".into(),
-            })
-        } else {
-            Err(broken.join("; "))
-        },
-    );
+                _ => "position, times and consent in order".into(),
+            }),
+        );
+    }
+    for v in broken {
+        c.add(format!("{label} {seq} ledger rules"), v.code, Err(v.message));
+    }
     // Inclusion.
     let inclusion = (|| {
         let cp = cp.ok_or_else(|| "no verified checkpoint to check against".to_string())?;
@@ -1403,22 +1625,92 @@ fn verify_entry(
         ))
     })();
     c.add(
-        format!("{label} {seq} inclusion"),
+        format!("{label} {seq} inclusion"), Code::Inclusion,
         inclusion.map_err(|e: String| e),
     );
     Some(rec)
+}
+
+/// Whether an exhibit's revealed text may go to court: a testimony whose consent allows
+/// court use, or an amendment with a new text of a testimony exhibit that may; otherwise
+/// a non-empty override reason (its own, or its testimony exhibit's) must be recorded.
+fn consent_cleared(rec: &Record, own_override: Option<&str>, manifest: &Manifest) -> bool {
+    let overridden = |o: Option<&str>| o.is_some_and(|o| !o.trim().is_empty());
+    if overridden(own_override) {
+        return true;
+    }
+    let consent_of = |e: &Exhibit| match (e.kind.as_str(), &e.body["consent"]) {
+        ("testimony", serde_json::Value::String(c)) => Some(c.clone()),
+        _ => None,
+    };
+    match &rec.statement.body {
+        Body::Testimony(t) => rules::consent_allows_court(t.consent.as_deref()),
+        Body::Amend(a) if a.content.is_some() => manifest
+            .exhibits
+            .iter()
+            .find(|e| e.seq == a.target && e.kind == "testimony")
+            .is_some_and(|e| {
+                overridden(e.consent_override.as_deref())
+                    || rules::consent_allows_court(consent_of(e).as_deref())
+            }),
+        _ => true,
+    }
+}
+
+/// SPEC.md 11.3 check 8: a revealed text against the commitment of the record `rec`.
+fn check_revealed(
+    label: &str,
+    seq: u64,
+    ci: &ContentInfo,
+    rec: &Record,
+    members: &BTreeMap<String, Member>,
+    c: &mut Checks,
+) {
+    let committed = match &rec.statement.body {
+        Body::Testimony(t) => Some((t.commitment, t.content_len)),
+        Body::Amend(a) => a.content,
+        _ => None,
+    };
+    let result = (|| {
+        let (commitment, len) = committed
+            .ok_or_else(|| "this record commits to no text, so it can reveal none".to_string())?;
+        if ci.file != format!("content/{seq}.txt") {
+            return Err(format!(
+                "the text must be content/{seq}.txt, not {}",
+                ci.file
+            ));
+        }
+        let text = members
+            .get(&ci.file)
+            .and_then(|m| m.bytes.as_deref())
+            .ok_or_else(|| format!("{} is missing", ci.file))?;
+        let salt: [u8; 32] = hex::decode(&ci.salt)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| "the salt is not 32 bytes of hex".to_string())?;
+        if text.len() as u64 != len || record::commitment(&salt, text) != commitment {
+            return Err(format!(
+                "{} does not match the signed commitment: the text was altered",
+                ci.file
+            ));
+        }
+        Ok(format!(
+            "{} ({} bytes) matches the signed commitment",
+            ci.file,
+            text.len()
+        ))
+    })();
+    c.add(format!("{label} {seq} content"), Code::Content, result);
 }
 
 fn verify_exhibit(
     ex: &Exhibit,
     manifest: &Manifest,
     members: &BTreeMap<String, Member>,
-    cp: Option<&crate::checkpoint::Checkpoint>,
-    opts: &VerifyOptions,
+    cp: Option<&Checkpoint>,
     c: &mut Checks,
 ) -> Option<Record> {
     let seq = ex.seq;
-    let held = |n: &str| members.get(n).and_then(|m| m.bytes.as_deref());
     let rec = verify_entry(
         "exhibit",
         &ex.entry,
@@ -1429,146 +1721,203 @@ fn verify_exhibit(
         cp,
         c,
     )?;
-    // Revealed text: a testimony's, or an amendment's new text, under its exact name.
-    let committed = match &rec.statement.body {
-        Body::Testimony(t) => Some((t.commitment, t.content_len)),
-        Body::Amend(a) => a.content,
-        _ => None,
-    };
     if let Some(ci) = &ex.content {
-        c.add(
-            format!("exhibit {seq} content"),
-            (|| {
-                let (commitment, len) = committed.ok_or_else(|| {
-                    "this record commits to no text, so it can reveal none".to_string()
-                })?;
-                if ci.file != format!("content/{seq}.txt") {
-                    return Err(format!(
-                        "the text must be content/{seq}.txt, not {}",
-                        ci.file
-                    ));
-                }
-                let text = held(&ci.file).ok_or_else(|| format!("{} is missing", ci.file))?;
-                let salt: [u8; 32] = hex::decode(&ci.salt)
-                    .ok()
-                    .and_then(|v| v.try_into().ok())
-                    .ok_or_else(|| "the salt is not 32 bytes of hex".to_string())?;
-                if text.len() as u64 != len || record::commitment(&salt, text) != commitment {
-                    return Err(format!(
-                        "{} does not match the signed commitment: the text was altered",
-                        ci.file
-                    ));
-                }
-                Ok(format!(
-                    "{} ({} bytes) matches the signed commitment",
-                    ci.file,
-                    text.len()
-                ))
-            })(),
-        );
+        check_revealed("exhibit", seq, ci, &rec, members, c);
     }
     if ex.media_file.is_some() && !matches!(rec.statement.body, Body::Media(_)) {
         c.add(
             format!("exhibit {seq} media file"),
+            Code::MediaFile,
             Err("only a media record can carry a media file".into()),
         );
     }
-    if let Body::Media(m) = &rec.statement.body {
-        if let Some(f) = &ex.media_file {
-            c.add(
-                format!("exhibit {seq} media file"),
-                match members.get(f) {
-                    _ if f != &format!("media/{}", hex::encode(m.sha256)) => Err(format!(
-                        "the file must be media/{}, not {f}",
-                        hex::encode(m.sha256)
-                    )),
-                    None => Err(format!("{f} is missing")),
-                    Some(mm) if mm.digest == m.sha256 && mm.size == m.size => {
-                        Ok(format!("{f} is the recorded file ({} bytes)", m.size))
-                    }
-                    Some(_) => Err(format!(
-                        "{f} is not the recorded file (its SHA-256 or size differs)"
-                    )),
-                },
-            );
-        }
-        if let Some(dir) = &opts.media_dir {
-            let mut candidates = vec![dir.join(hex::encode(m.sha256))];
-            if let Some(n) = &m.name
-                && unsafe_name(n.as_bytes()).is_none()
-                && !n.contains('/')
-            {
-                candidates.push(dir.join(n));
-            }
-            match candidates.iter().find(|p| p.is_file()) {
-                None => c.add(
-                    format!("exhibit {seq} media in {}", dir.display()),
-                    Ok("file not provided".into()),
-                ),
-                Some(p) => c.add(
-                    format!("exhibit {seq} media {}", p.display()),
-                    match hash_path(p) {
-                        Ok((h, n)) if h == m.sha256 && n == m.size => {
-                            Ok("matches the recorded SHA-256 and size".into())
-                        }
-                        Ok(_) => Err(
-                            "does not match the recorded SHA-256 and size: not the recorded file"
-                                .into(),
-                        ),
-                        Err(e) => Err(format!("cannot read: {e}")),
-                    },
-                ),
-            };
-        }
+    if let (Body::Media(m), Some(f)) = (&rec.statement.body, &ex.media_file) {
+        c.add(
+            format!("exhibit {seq} media file"),
+            Code::MediaFile,
+            match members.get(f) {
+                _ if f != &format!("media/{}", hex::encode(m.sha256)) => Err(format!(
+                    "the file must be media/{}, not {f}",
+                    hex::encode(m.sha256)
+                )),
+                None => Err(format!("{f} is missing")),
+                Some(mm) if mm.digest == m.sha256 && mm.size == m.size => {
+                    Ok(format!("{f} is the recorded file ({} bytes)", m.size))
+                }
+                Some(_) => Err(format!(
+                    "{f} is not the recorded file (its SHA-256 or size differs)"
+                )),
+            },
+        );
     }
     Some(rec)
 }
 
+/// SPEC.md 11.3 check 9 with `--media-dir`: media files kept outside the bundle.
+fn check_media_dir(
+    manifest: &Manifest,
+    records: &BTreeMap<u64, Record>,
+    dir: &std::path::Path,
+    c: &mut Checks,
+) {
+    for ex in &manifest.exhibits {
+        let Some(Body::Media(m)) = records.get(&ex.seq).map(|r| &r.statement.body) else {
+            continue;
+        };
+        let seq = ex.seq;
+        let mut candidates = vec![dir.join(hex::encode(m.sha256))];
+        if let Some(n) = &m.name
+            && unsafe_name(n.as_bytes()).is_none()
+            && !n.contains('/')
+        {
+            candidates.push(dir.join(n));
+        }
+        match candidates.iter().find(|p| p.is_file()) {
+            None => c.add(
+                format!("exhibit {seq} media in {}", dir.display()),
+                Code::MediaFile,
+                Ok("file not provided".into()),
+            ),
+            Some(p) => c.add(
+                format!("exhibit {seq} media {}", p.display()),
+                Code::MediaFile,
+                match hash_path(p) {
+                    Ok((h, n)) if h == m.sha256 && n == m.size => {
+                        Ok("matches the recorded SHA-256 and size".into())
+                    }
+                    Ok(_) => Err(
+                        "does not match the recorded SHA-256 and size: not the recorded file"
+                            .into(),
+                    ),
+                    Err(e) => Err(format!("cannot read: {e}")),
+                },
+            ),
+        };
+    }
+}
+
+/// SPEC.md 11.3 checks 7 to 9 (media files in the bundle) and 11 to 13: every record the
+/// manifest holds, the authority rules over them, the checkpoint rule, and each exhibit's
+/// chain of custody. Their outcome is all that `report.html` shows besides the manifest.
+fn record_checks(
+    manifest: &Manifest,
+    members: &BTreeMap<String, Member>,
+    cp: Option<&Checkpoint>,
+    c: &mut Checks,
+) -> BTreeMap<u64, Record> {
+    let mut records: BTreeMap<u64, Record> = BTreeMap::new();
+    for ex in &manifest.exhibits {
+        if let Some(r) = verify_exhibit(ex, manifest, members, cp, c) {
+            records.insert(ex.seq, r);
+        }
+    }
+    let exhibit_seqs: BTreeSet<u64> = manifest.exhibits.iter().map(|e| e.seq).collect();
+    // The testimony exhibits whose text the bundle reveals, with their consent override.
+    let revealed: BTreeMap<u64, Option<&str>> = manifest
+        .exhibits
+        .iter()
+        .filter(|e| e.content.is_some() && e.kind == "testimony")
+        .map(|e| (e.seq, e.consent_override.as_deref()))
+        .collect();
+    for s in &manifest.supporting {
+        if exhibit_seqs.contains(&s.seq) {
+            c.add(
+                format!("supporting record {}", s.seq),
+                Code::Manifest,
+                Err("it is also an exhibit".into()),
+            );
+        }
+        let Some(r) = verify_entry(
+            "supporting record",
+            &s.entry,
+            None,
+            false,
+            manifest,
+            members,
+            cp,
+            c,
+        ) else {
+            continue;
+        };
+        // Every version of a revealed testimony is revealed: an amendment's new text goes
+        // with the original's, and nothing else reveals text (SPEC.md 11.2).
+        let amends_revealed = match &r.statement.body {
+            Body::Amend(a) if a.content.is_some() => revealed.contains_key(&a.target),
+            _ => false,
+        };
+        match (&s.content, amends_revealed) {
+            (Some(ci), true) => check_revealed("supporting record", s.seq, ci, &r, members, c),
+            (None, false) => {}
+            (Some(_), false) => {
+                c.add(
+                    format!("supporting record {} content", s.seq),
+                    Code::Content,
+                    Err("only an amendment of a testimony exhibit whose text the bundle reveals may reveal its text".into()),
+                );
+            }
+            (None, true) => {
+                c.add(
+                    format!("supporting record {} content", s.seq),
+                    Code::Content,
+                    Err("this amendment's new text is withheld although the text it corrects is revealed: every version must reach the court".into()),
+                );
+            }
+        }
+        records.insert(s.seq, r);
+    }
+    check_authority(manifest, &records, c);
+    records
+}
+
 /// SPEC.md 11.3 checks 12 and 13: the rules of section 4.1 replayed over the records the
-/// bundle holds, and each exhibit's chain of custody.
+/// bundle holds, the verdicts of the final state, the checkpoint rule, and each exhibit's
+/// chain of custody.
 fn check_authority(manifest: &Manifest, records: &BTreeMap<u64, Record>, c: &mut Checks) {
-    use crate::authority::Authority;
     if !records
         .get(&0)
         .is_some_and(|r| matches!(r.statement.body, Body::Genesis { .. }))
     {
         c.add(
             "authority",
+            Code::Unauthorized,
             Err("record 0 (the genesis) is not in the bundle, so no key can be traced to the ledger key".into()),
         );
         return;
     }
     let lookup = |n: u64| records.get(&n).map(|r| r.statement.clone());
-    let mut authority = Authority::new();
+    let mut authority = rules::Authority::new();
     let mut broken = Vec::new();
     for (seq, r) in records {
-        match authority.check(&r.statement, *seq, r.recorded_at_ms, &lookup) {
-            Ok(()) => authority.apply(&r.statement, *seq, &lookup),
-            Err(v) => broken.push(format!("record {seq}: {v}")),
+        if let Err(v) = authority.admit(&r.statement, *seq, r.recorded_at_ms, &lookup) {
+            broken.push(Violation::new(v.code, format!("record {seq}: {v}")));
         }
     }
     for (seq, r) in records {
-        if let Some(k) = authority.key(&r.statement.signer)
-            && k.compromised_for(*seq, r.recorded_at_ms)
-        {
-            broken.push(format!(
-                "record {seq} was SIGNED AFTER COMPROMISE: key {} ({}) is {}",
-                keys::short_id(&r.statement.signer),
-                k.name,
-                k.status()
-            ));
+        broken.extend(authority.verdict(&r.statement.signer, *seq, r.recorded_at_ms));
+    }
+    // The checkpoint rule: the key that signed checkpoint.txt must be the ledger key in
+    // force at its size, by the bundle's ledger-key records, and not compromised for it.
+    let size = manifest.ledger.checkpoint_size;
+    match decode_key(&manifest.ledger.public_key) {
+        Ok(pk) => {
+            let last = size.checked_sub(1).and_then(|n| records.get(&n)).map(|r| r.recorded_at_ms);
+            if let Err(v) = authority.check_checkpoint(size, &pk, last) {
+                broken.push(v);
+            }
         }
+        Err(e) => broken.push(Violation::new(Code::CheckpointKey, e)),
     }
     let signers: BTreeSet<[u8; 32]> = manifest
         .exhibits
         .iter()
         .filter_map(|e| records.get(&e.seq).map(|r| r.statement.signer))
         .collect();
-    c.add(
-        "authority",
-        if broken.is_empty() {
+    if broken.is_empty() {
+        c.add(
+            "authority",
+            Code::Unauthorized,
             Ok(format!(
-                "every signer was authorised when it signed: {}",
+                "every signer was authorised when it signed, and the checkpoint is signed by the ledger key in force: {}",
                 signers
                     .iter()
                     .filter_map(|k| authority.key(k).map(|s| format!(
@@ -1581,11 +1930,12 @@ fn check_authority(manifest: &Manifest, records: &BTreeMap<u64, Record>, c: &mut
                     )))
                     .collect::<Vec<_>>()
                     .join("; ")
-            ))
-        } else {
-            Err(broken.join("; "))
-        },
-    );
+            )),
+        );
+    }
+    for v in broken {
+        c.add("authority", v.code, Err(v.message));
+    }
     for ex in &manifest.exhibits {
         let Some(r) = records.get(&ex.seq) else {
             continue;
@@ -1597,28 +1947,27 @@ fn check_authority(manifest: &Manifest, records: &BTreeMap<u64, Record>, c: &mut
             "key {} (recorded it)",
             keys::short_id(&r.statement.signer)
         )];
-        let mut pending = None;
+        let mut notes = String::new();
         for (t, ts) in authority.transfers_of(ex.seq) {
-            match ts.accepted {
-                Some(a) => chain.push(format!(
+            match (ts.accepted, ts.cancelled) {
+                (Some(a), _) => chain.push(format!(
                     "key {} (transfer {t}, accepted {a})",
                     keys::short_id(&ts.to)
                 )),
-                None => {
-                    pending = Some(format!(
-                        "; transfer {t} to key {} is pending",
-                        keys::short_id(&ts.to)
-                    ))
-                }
+                (None, Some(x)) => notes.push_str(&format!(
+                    "; transfer {t} to key {} was cancelled by record {x}",
+                    keys::short_id(&ts.to)
+                )),
+                (None, None) => notes.push_str(&format!(
+                    "; transfer {t} to key {} is pending",
+                    keys::short_id(&ts.to)
+                )),
             }
         }
         c.add(
             format!("exhibit {} custody", ex.seq),
-            Ok(format!(
-                "held by {}{}",
-                chain.join(", then "),
-                pending.unwrap_or_default()
-            )),
+            Code::CustodyLink,
+            Ok(format!("held by {}{notes}", chain.join(", then "))),
         );
     }
 }

@@ -130,6 +130,16 @@ pub fn claimed_origin(signed: &str) -> Option<&str> {
     signed.split('\n').next().filter(|s| !s.is_empty())
 }
 
+/// The size a note claims on its second line, before anything is verified: only to choose
+/// the key that must have signed it (the ledger key in force at that size).
+pub fn claimed_size(signed: &str) -> Option<u64> {
+    let line = signed.split('\n').nth(1)?;
+    if line.is_empty() || (line.len() > 1 && line.starts_with('0')) {
+        return None;
+    }
+    line.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

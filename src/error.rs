@@ -68,6 +68,10 @@ pub enum Error {
     /// reports the details.
     #[error("the ledger is damaged: {0}; run `custody audit` for details")]
     Damaged(String),
+    /// A check failed and the command stops without changing anything (exit 1): for
+    /// example an export of an exhibit that fails its own checks.
+    #[error("{0}")]
+    Failing(String),
     /// A proof could not be built from storage.
     #[error("cannot build proof: {0}")]
     Proof(#[from] ProofError),

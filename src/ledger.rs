@@ -4,7 +4,7 @@
 //! come in as arguments, so tests can fix them; nothing here prints or exits.
 
 use crate::Hash;
-use crate::authority::{Authority, Lookup};
+use crate::rules::{self, Authority, Code, Lookup, Mode, Position, Violation};
 use crate::checkpoint::{Checkpoint, open_checkpoint};
 use crate::error::{Error, Result};
 use crate::keys;
@@ -17,8 +17,7 @@ use ed25519_dalek::SigningKey;
 use serde::Serialize;
 use std::path::Path;
 
-/// How far a signer's claimed time may run ahead of the ledger's clock.
-pub const MAX_CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
+pub use crate::rules::MAX_CLOCK_SKEW_MS;
 /// Records indexed per sled transaction when catching up from the journal.
 const CATCH_UP_BATCH: usize = 10_000;
 /// Frames decoded and verified together when the index catches up with the journal (and
@@ -64,11 +63,14 @@ pub struct Appended {
     pub kind: &'static str,
 }
 
-/// One named check and its outcome, in words a non-specialist can read.
-#[derive(Debug, Clone, Serialize)]
+/// One named check and its outcome, in words a non-specialist can read, with the typed
+/// code of the rule it applies (decisions read the code, never the words).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Check {
     /// What was checked.
     pub name: String,
+    /// The rule (SPEC.md section 9).
+    pub code: Code,
     /// Whether it held.
     pub passed: bool,
     /// The evidence.
@@ -76,22 +78,33 @@ pub struct Check {
 }
 
 impl Check {
-    /// A check with an owned name.
-    pub fn named(name: String, result: std::result::Result<String, String>) -> Self {
-        let mut c = Self::new("", result);
-        c.name = name;
-        c
-    }
-
-    fn new(name: &str, result: std::result::Result<String, String>) -> Self {
+    /// A check of `code`: passed with the evidence, or failed with it.
+    pub fn new(
+        name: impl Into<String>,
+        code: Code,
+        result: std::result::Result<String, String>,
+    ) -> Self {
         let (passed, detail) = match result {
             Ok(d) => (true, d),
             Err(d) => (false, d),
         };
         Check {
             name: name.into(),
+            code,
             passed,
             detail,
+        }
+    }
+
+    /// A check whose failure is a rule's violation (its code comes from the violation).
+    pub fn rule(
+        name: impl Into<String>,
+        pass_code: Code,
+        result: std::result::Result<String, Violation>,
+    ) -> Self {
+        match result {
+            Ok(d) => Check::new(name, pass_code, Ok(d)),
+            Err(v) => Check::new(name, v.code, Err(v.message)),
         }
     }
 }
@@ -172,6 +185,8 @@ pub struct History {
     pub links: Vec<HistoryLink>,
     /// A hand-over awaiting acceptance.
     pub pending: Option<PendingLink>,
+    /// Hand-overs withdrawn before acceptance: (transfer, cancelling record).
+    pub cancelled: Vec<(u64, u64)>,
     /// The original record and every amendment, in order.
     pub versions: Vec<u64>,
 }
@@ -211,6 +226,7 @@ impl TestimonyInput {
         check_text("language", &self.language, limits::LANGUAGE)?;
         if let Some(c) = &self.consent {
             check_text("consent", c, limits::CONSENT)?;
+            rules::check_consent(c).map_err(Error::Input)?;
         }
         if let Some(l) = &self.location {
             check_text("location", l, limits::LOCATION)?;
@@ -268,16 +284,9 @@ fn sign_media(
         .collect()
 }
 
-/// The rules every signed statement obeys at its position, whether appended now or found
-/// in the journal: a strict signature, genesis exactly at record 0, and a claimed time no
-/// later than the recording time allows.
-fn check_signed(
-    statement: &Statement,
-    bytes: &[u8],
-    signature: Option<&[u8; 64]>,
-    seq: u64,
-    recorded_at_ms: u64,
-) -> Result<()> {
+/// A statement's bytes must be its canonical encoding, and (when `signature` is given) its
+/// signature must pass the strict rule.
+fn check_signed(statement: &Statement, bytes: &[u8], signature: Option<&[u8; 64]>) -> Result<()> {
     if bytes.len() > record::MAX_STATEMENT {
         return Err(Error::Input("the statement is larger than 64 KiB".into()));
     }
@@ -294,32 +303,38 @@ fn check_signed(
         )
         .map_err(|e| Error::Input(format!("statement signature refused: {e}")))?;
     }
-    let is_genesis = matches!(statement.body, Body::Genesis { .. });
-    if is_genesis != (seq == 0) {
-        return Err(Error::Input(if seq == 0 {
-            "record 0 must be the genesis statement".into()
-        } else {
-            "a genesis statement can only be record 0".into()
-        }));
-    }
-    if statement.claimed_at_ms > recorded_at_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
-        return Err(Error::Input(format!(
-            "the signer's clock ({}) is ahead of the ledger's ({}) by more than {} minutes; fix the clock and sign again",
-            record::rfc3339(statement.claimed_at_ms),
-            record::rfc3339(recorded_at_ms),
-            MAX_CLOCK_SKEW_MS / 60_000
-        )));
-    }
     Ok(())
 }
 
-/// This machine's clock, unix ms: only to refuse journal frames dated in the future while
-/// catching up (appends take their time as an argument).
-fn wall_clock_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(u64::MAX)
+/// Whether `rec` may follow the record `prev` (leaf hash, recorded time) by the position
+/// rules in their admitting form (SPEC.md section 4).
+fn admissible_position(rec: &Record, prev: (Hash, u64)) -> std::result::Result<(), Violation> {
+    let pos = Position {
+        seq: rec.seq,
+        prev: Some(prev),
+        origin: None,
+        genesis_key: None,
+    };
+    match rules::check_position(rec, &pos, Mode::Admit).into_iter().next() {
+        Some(v) => Err(v),
+        None => Ok(()),
+    }
+}
+
+/// The one gate of appends and catch-up: the position rules, then the authority rules of
+/// section 4.1, whose state `authority` then takes the record.
+fn admit(
+    authority: &mut Authority,
+    rec: &Record,
+    prev: (Hash, u64),
+    lookup: &dyn Lookup,
+) -> std::result::Result<(), Violation> {
+    admissible_position(rec, prev)?;
+    authority.admit(&rec.statement, rec.seq, rec.recorded_at_ms, lookup)
+}
+
+fn refused(v: Violation) -> Error {
+    Error::Input(format!("refused: {v}"))
 }
 
 /// Earlier statements, read from the index.
@@ -464,8 +479,8 @@ impl Ledger {
                             .record_bytes(seq)?
                             .and_then(|b| Record::decode(&b).ok())
                             .map_or(0, |r| r.recorded_at_ms);
-                        match authority.check(&st, seq, at, &lookup) {
-                            Ok(()) => authority.apply(&st, seq, &lookup),
+                        match authority.admit(&st, seq, at, &lookup) {
+                            Ok(()) => {}
                             Err(v) => {
                                 damaged =
                                     Some(format!("authority record {seq} breaks the rules: {v}"));
@@ -555,27 +570,20 @@ impl Ledger {
                         base: seq - pending.len() as u64,
                         pending: &pending,
                     };
+                    // The record must sit where the frame sits; then every append rule.
                     let valid = signed
                         && frame.intact()
                         && rec.seq == seq
-                        && rec.prev == last_leaf
-                        && rec.recorded_at_ms >= last_recorded_at
-                        && rec.recorded_at_ms <= wall_clock_ms().saturating_add(MAX_CLOCK_SKEW_MS)
-                        && check_signed(
-                            &rec.statement,
-                            &rec.statement_bytes,
-                            None,
-                            seq,
-                            rec.recorded_at_ms,
+                        && admit(
+                            &mut authority,
+                            &rec,
+                            (last_leaf, last_recorded_at),
+                            &lookup,
                         )
-                        .is_ok()
-                        && authority
-                            .check(&rec.statement, seq, rec.recorded_at_ms, &lookup)
-                            .is_ok();
+                        .is_ok();
                     if !valid {
                         break 'frames;
                     }
-                    authority.apply(&rec.statement, seq, &lookup);
                     pending.push(rec.statement.clone());
                     let frame_end = frame.end();
                     let entry = entry_for(&rec, frame.bytes, frame.stored_leaf);
@@ -667,7 +675,7 @@ impl Ledger {
         }
         let restored = ledger
             .store
-            .restore_checkpoints(&ledger.origin, &ledger.ledger_key)?;
+            .restore_checkpoints(&ledger.origin, |size| ledger.ledger_key_at(size))?;
         if restored > 0 {
             done.push(format!(
                 "restored {restored} signed checkpoint(s) from the checkpoints file"
@@ -713,8 +721,20 @@ impl Ledger {
     pub fn origin(&self) -> &str {
         &self.origin
     }
-    /// The ledger key.
-    pub fn ledger_key(&self) -> &[u8; 32] {
+    /// The ledger key in force now: the key that signs the next checkpoint.
+    pub fn ledger_key(&self) -> [u8; 32] {
+        self.ledger_key_at(self.size)
+    }
+
+    /// The ledger key in force at tree size `size` (SPEC.md section 4.1).
+    pub fn ledger_key_at(&self, size: u64) -> [u8; 32] {
+        self.authority
+            .ledger_key_at(size)
+            .unwrap_or(self.ledger_key)
+    }
+
+    /// The first ledger key, which signed the genesis.
+    pub fn genesis_key(&self) -> &[u8; 32] {
         &self.ledger_key
     }
     /// Number of records.
@@ -754,14 +774,7 @@ impl Ledger {
         verify: bool,
     ) -> Result<Vec<Appended>> {
         self.check_writable()?;
-        if self.last_recorded_at > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
-            return Err(Error::Damaged(format!(
-                "the last record is dated {}, after this machine's clock ({}); fix the clock, or run `custody audit` if the ledger holds a record dated in the future",
-                record::rfc3339(self.last_recorded_at),
-                record::rfc3339(now_ms)
-            )));
-        }
-        let recorded_at = now_ms.max(self.last_recorded_at);
+        let recorded_at = rules::recorded_time(self.last_recorded_at, now_ms);
         let mut authority = self.authority.clone();
         let mut pending: Vec<Statement> = Vec::new();
         let mut frontier = self.frontier.clone();
@@ -772,31 +785,13 @@ impl Ledger {
         // Signatures and per-statement rules are independent: check them on all cores.
         {
             use rayon::prelude::*;
-            let base = frontier.size();
-            statements.par_iter().enumerate().try_for_each(|(i, s)| {
-                check_signed(
-                    &s.statement,
-                    &s.bytes,
-                    verify.then_some(&s.signature),
-                    base + i as u64,
-                    recorded_at,
-                )
+            statements.par_iter().try_for_each(|s| {
+                check_signed(&s.statement, &s.bytes, verify.then_some(&s.signature))
             })?;
         }
+        let mut prev_time = self.last_recorded_at;
         for s in statements {
             let seq = frontier.size();
-            {
-                let lookup = BatchLookup {
-                    store: &self.store,
-                    base: self.size,
-                    pending: &pending,
-                };
-                authority
-                    .check(&s.statement, seq, recorded_at, &lookup)
-                    .map_err(|v| Error::Input(format!("refused: {v}")))?;
-                authority.apply(&s.statement, seq, &lookup);
-            }
-            pending.push(s.statement.clone());
             let rec = Record {
                 seq,
                 prev: last,
@@ -805,6 +800,16 @@ impl Ledger {
                 statement: s.statement,
                 signature: s.signature,
             };
+            {
+                let lookup = BatchLookup {
+                    store: &self.store,
+                    base: self.size,
+                    pending: &pending,
+                };
+                admit(&mut authority, &rec, (last, prev_time), &lookup).map_err(refused)?;
+            }
+            prev_time = recorded_at;
+            pending.push(rec.statement.clone());
             let bytes = rec.encode();
             let leaf = leaf_hash(&bytes);
             frontier.push(leaf, |l, i, h| hashes.push((l, i, *h)));
@@ -825,8 +830,28 @@ impl Ledger {
         Ok(out)
     }
 
-    fn check_statement(&self, s: &SignedStatement, seq: u64, now_ms: u64) -> Result<()> {
-        check_signed(&s.statement, &s.bytes, Some(&s.signature), seq, now_ms)
+    /// Everything that could refuse appending `s` alone now, checked before anything (a
+    /// testimony's text) is written.
+    fn precheck(&self, s: &SignedStatement, now_ms: u64) -> Result<()> {
+        self.check_writable()?;
+        check_signed(&s.statement, &s.bytes, Some(&s.signature))?;
+        let rec = Record {
+            seq: self.size,
+            prev: self.last_leaf,
+            recorded_at_ms: rules::recorded_time(self.last_recorded_at, now_ms),
+            statement_bytes: s.bytes.clone(),
+            statement: s.statement.clone(),
+            signature: s.signature,
+        };
+        admissible_position(&rec, (self.last_leaf, self.last_recorded_at)).map_err(refused)?;
+        self.authority
+            .check(
+                &rec.statement,
+                rec.seq,
+                rec.recorded_at_ms,
+                &StoreLookup(&self.store),
+            )
+            .map_err(refused)
     }
 
     /// Refuses to change a ledger whose index is damaged or behind its journal.
@@ -869,12 +894,7 @@ impl Ledger {
         });
         let signed = sign_statement(key, body, claimed_at_ms)?;
         // Everything that could refuse the append is checked before the text touches disk.
-        self.check_writable()?;
-        let at = now_ms.max(self.last_recorded_at);
-        self.check_statement(&signed, self.size, at)?;
-        self.authority
-            .check(&signed.statement, self.size, at, &StoreLookup(&self.store))
-            .map_err(|v| Error::Input(format!("refused: {v}")))?;
+        self.precheck(&signed, now_ms)?;
         self.store.write_content(&commitment, &salt, content)?;
         match self.append_signed_here(vec![signed], now_ms) {
             Ok(mut out) => Ok(out.remove(0)),
@@ -938,12 +958,7 @@ impl Ledger {
             content,
         });
         let signed = sign_statement(key, body, claimed_at_ms)?;
-        self.check_writable()?;
-        let at = now_ms.max(self.last_recorded_at);
-        self.check_statement(&signed, self.size, at)?;
-        self.authority
-            .check(&signed.statement, self.size, at, &StoreLookup(&self.store))
-            .map_err(|v| Error::Input(format!("refused: {v}")))?;
+        self.precheck(&signed, now_ms)?;
         if let (Some((c, salt)), Some(t)) = (salted, &text) {
             self.store.write_content(&c, &salt, t.as_bytes())?;
         }
@@ -976,32 +991,27 @@ impl Ledger {
             to_seq: None,
             transfer: None,
             accepted_by: None,
-            checks: vec![Check::new(
-                "recorded by this holder",
-                self.verify_record(exhibit)
-                    .map(|r| r.passed())
-                    .map_err(|e| e.to_string())
-                    .and_then(|ok| {
-                        if ok {
-                            Ok(format!("record {exhibit} verifies"))
-                        } else {
-                            Err(format!("record {exhibit} fails verification"))
-                        }
-                    }),
-            )],
+            checks: vec![self.link_check("recorded by this holder", exhibit, "record")],
         }];
         let mut pending = None;
+        let mut cancelled = Vec::new();
         for (tseq, t) in self.authority.transfers_of(exhibit) {
-            let tcheck = self
-                .verify_record(tseq)
-                .map(|r| r.passed())
-                .unwrap_or(false);
+            let tcheck = self.link_check(
+                "hand-over signed by the previous holder",
+                tseq,
+                &format!("transfer record by key {}", keys::short_id(&t.from)),
+            );
+            if let Some(c) = t.cancelled {
+                cancelled.push((tseq, c));
+                continue;
+            }
             match t.accepted {
                 Some(aseq) => {
-                    let acheck = self
-                        .verify_record(aseq)
-                        .map(|r| r.passed())
-                        .unwrap_or(false);
+                    let acheck = self.link_check(
+                        "acceptance signed by the receiver",
+                        aseq,
+                        &format!("acceptance record by key {}", keys::short_id(&t.to)),
+                    );
                     let at = self
                         .record(aseq)
                         .map(|(r, _)| r.recorded_at_ms)
@@ -1017,30 +1027,7 @@ impl Ledger {
                         to_seq: None,
                         transfer: Some(tseq),
                         accepted_by: Some(aseq),
-                        checks: vec![
-                            Check::new(
-                                "hand-over signed by the previous holder",
-                                if tcheck {
-                                    Ok(format!(
-                                        "transfer record {tseq} by key {} verifies",
-                                        keys::short_id(&t.from)
-                                    ))
-                                } else {
-                                    Err(format!("transfer record {tseq} fails verification"))
-                                },
-                            ),
-                            Check::new(
-                                "acceptance signed by the receiver",
-                                if acheck {
-                                    Ok(format!(
-                                        "acceptance record {aseq} by key {} verifies",
-                                        keys::short_id(&t.to)
-                                    ))
-                                } else {
-                                    Err(format!("acceptance record {aseq} fails verification"))
-                                },
-                            ),
-                        ],
+                        checks: vec![tcheck, acheck],
                     });
                 }
                 None => {
@@ -1048,7 +1035,7 @@ impl Ledger {
                         transfer: tseq,
                         to_key_id: keys::short_id(&t.to),
                         to: self.key_name(&t.to),
-                        signed: tcheck,
+                        signed: tcheck.passed,
                     });
                 }
             }
@@ -1057,12 +1044,29 @@ impl Ledger {
             .chain(self.authority.amendments_of(exhibit).iter().copied())
             .collect();
         Ok(History {
+            cancelled,
             exhibit,
             kind: rec.statement.body.kind(),
             links,
             pending,
             versions,
         })
+    }
+
+    /// One link of a custody chain: record `seq` passes every check of
+    /// [`Ledger::verify_record`]; failing, the check carries the first failing rule's code.
+    fn link_check(&self, name: &str, seq: u64, what: &str) -> Check {
+        match self.verify_record(seq) {
+            Ok(r) => match r.checks.iter().find(|c| !c.passed) {
+                None => Check::new(name, Code::CustodyLink, Ok(format!("{what} {seq} verifies"))),
+                Some(c) => Check::new(
+                    name,
+                    c.code,
+                    Err(format!("{what} {seq} fails: {}: {}", c.name, c.detail)),
+                ),
+            },
+            Err(e) => Check::new(name, Code::CustodyLink, Err(e.to_string())),
+        }
     }
 
     fn key_name(&self, k: &[u8; 32]) -> String {
@@ -1127,22 +1131,37 @@ impl Ledger {
     /// Signs a checkpoint of the current head with the ledger key, after checking that it
     /// extends the latest stored checkpoint (a ledger never signs two inconsistent ones).
     pub fn sign_checkpoint(&mut self, key: &SigningKey) -> Result<(Checkpoint, String)> {
-        if key.verifying_key().to_bytes() != self.ledger_key {
-            return Err(Error::Input(format!(
-                "checkpoints are signed by the ledger key (ID {}); this key is {}",
-                keys::short_id(&self.ledger_key),
-                keys::short_id(&key.verifying_key().to_bytes())
-            )));
+        let size = self.size();
+        let expected = self.ledger_key_at(size);
+        let given = key.verifying_key().to_bytes();
+        if given != expected {
+            let was = self
+                .authority
+                .ledger_keys()
+                .iter()
+                .position(|(_, k)| k == &given)
+                .and_then(|i| self.authority.ledger_keys().get(i + 1));
+            return Err(Error::Input(match was {
+                Some((m, _)) => format!(
+                    "key {} signed this ledger's checkpoints until record {m} named key {} in its place; sign with that key",
+                    keys::short_id(&given),
+                    keys::short_id(&expected)
+                ),
+                None => format!(
+                    "checkpoints are signed by the ledger key (ID {}); this key is {}",
+                    keys::short_id(&expected),
+                    keys::short_id(&given)
+                ),
+            }));
         }
         self.check_writable()?;
-        let size = self.size();
         let root = merkle::root(&self.store, size)?;
         if root != self.frontier.root() {
             return Err(Error::Damaged(
                 "the stored tree disagrees with the records; refusing to sign a checkpoint".into(),
             ));
         }
-        if let Some((old, _)) = self.latest_checkpoint()? {
+        if let Some((old, _)) = self.latest_checkpoint_signed()? {
             if old.size > size {
                 return Err(Error::Damaged(format!(
                     "a checkpoint of size {} exists but the ledger has {size} records",
@@ -1169,23 +1188,62 @@ impl Ledger {
         Ok((cp, signed))
     }
 
-    /// The latest stored checkpoint whose signature verifies, with its text.
-    pub fn latest_checkpoint(&self) -> Result<Option<(Checkpoint, String)>> {
+    /// The latest stored checkpoint, which must verify under the ledger key in force at its
+    /// size, with its text (whatever the compromise of that key: a ledger never signs a
+    /// checkpoint inconsistent with one it signed).
+    fn latest_checkpoint_signed(&self) -> Result<Option<(Checkpoint, String)>> {
         match self.store.latest_checkpoint()? {
             None => Ok(None),
-            Some((size, text)) => {
-                let cp = open_checkpoint(&text, &self.origin, &self.ledger_key).map_err(|e| {
-                    Error::Damaged(format!("stored checkpoint of size {size}: {e}"))
-                })?;
-                if cp.size != size || size > self.size {
-                    return Err(Error::Damaged(format!(
-                        "the latest stored checkpoint (stored as size {size}) says size {}, and the ledger has {} records",
-                        cp.size, self.size
-                    )));
-                }
-                Ok(Some((cp, text)))
+            Some((size, text)) => self.open_stored_checkpoint(size, &text).map(|cp| Some((cp, text))),
+        }
+    }
+
+    fn open_stored_checkpoint(&self, size: u64, text: &str) -> Result<Checkpoint> {
+        let cp = open_checkpoint(text, &self.origin, &self.ledger_key_at(size))
+            .map_err(|e| Error::Damaged(format!("stored checkpoint of size {size}: {e}")))?;
+        if cp.size != size || size > self.size {
+            return Err(Error::Damaged(format!(
+                "the latest stored checkpoint (stored as size {size}) says size {}, and the ledger has {} records",
+                cp.size, self.size
+            )));
+        }
+        Ok(cp)
+    }
+
+    /// The checkpoint rule of SPEC.md section 4.1 for a stored checkpoint of `size`.
+    pub fn check_checkpoint_key(&self, size: u64) -> std::result::Result<(), Violation> {
+        let last = match size {
+            0 => None,
+            n => self.store.record_bytes(n - 1).ok().flatten(),
+        };
+        let last_ms = last.and_then(|b| Record::decode(&b).ok()).map(|r| r.recorded_at_ms);
+        self.authority
+            .check_checkpoint(size, &self.ledger_key_at(size), last_ms)
+    }
+
+    /// The latest stored checkpoint that the checkpoint rule admits, with its text: one
+    /// signed by a ledger key later declared compromised for the records it covers is
+    /// passed over for an earlier one.
+    pub fn latest_checkpoint(&self) -> Result<Option<(Checkpoint, String)>> {
+        let Some((latest, text)) = self.latest_checkpoint_signed()? else {
+            return Ok(None);
+        };
+        if self.check_checkpoint_key(latest.size).is_ok() {
+            return Ok(Some((latest, text)));
+        }
+        for (k, v) in self.store.checkpoints()?.into_iter().rev() {
+            let (Ok(kb), Ok(text)) = (<[u8; 8]>::try_from(k.as_slice()), String::from_utf8(v))
+            else {
+                continue;
+            };
+            let size = u64::from_be_bytes(kb);
+            if let Ok(cp) = self.open_stored_checkpoint(size, &text)
+                && self.check_checkpoint_key(size).is_ok()
+            {
+                return Ok(Some((cp, text)));
             }
         }
+        Ok(None)
     }
 
     /// A record and its canonical bytes, from sled.
@@ -1208,16 +1266,17 @@ impl Ledger {
             .ok_or_else(|| Error::Damaged(format!("record {seq} is missing from the index")))
     }
 
-    /// Checks one record: it decodes, its signature, its chain link, its stored leaf, its
+    /// Checks one record: it decodes, its position rules (sequence, chain link, time order,
+    /// genesis, claimed time), its signature, its signer's authority, its stored leaf, its
     /// content (testimony), and its inclusion in the latest signed checkpoint, by a proof
-    /// built from stored subtree hashes.
+    /// built from stored subtree hashes. Every rule comes from [`crate::rules`].
     pub fn verify_record(&self, seq: u64) -> Result<RecordReport> {
         let bytes = self.record_bytes(seq)?;
         let mut checks = Vec::new();
         let rec = match Record::decode(&bytes) {
             Ok(r) => r,
             Err(e) => {
-                checks.push(Check::new("record decodes", Err(e.to_string())));
+                checks.push(Check::new("record decodes", Code::Decode, Err(e.to_string())));
                 return Ok(RecordReport {
                     seq,
                     record: None,
@@ -1226,59 +1285,64 @@ impl Ledger {
             }
         };
         let leaf = leaf_hash(&bytes);
-        checks.push(Check::new(
-            "sequence number",
-            if rec.seq == seq {
-                Ok(format!("the record says it is number {seq}"))
-            } else {
-                Err(format!("stored at {seq} but says it is number {}", rec.seq))
-            },
-        ));
-        checks.push(Check::new(
+        let prev = if seq == 0 {
+            None
+        } else {
+            let b = self.record_bytes(seq - 1)?;
+            Some((
+                leaf_hash(&b),
+                Record::decode(&b).map_or(0, |r| r.recorded_at_ms),
+            ))
+        };
+        let position = Position {
+            seq,
+            prev,
+            origin: Some(&self.origin),
+            genesis_key: Some(&self.ledger_key),
+        };
+        let broken = rules::check_position(&rec, &position, Mode::Report);
+        if broken.is_empty() {
+            checks.push(Check::new(
+                "position in the ledger",
+                Code::Chain,
+                Ok(if seq == 0 {
+                    "the ledger's genesis, first in the chain".into()
+                } else {
+                    format!(
+                        "record {seq} names the hash of record {} as its predecessor, in time order",
+                        seq - 1
+                    )
+                }),
+            ));
+        }
+        for v in broken {
+            checks.push(Check::new("position in the ledger", v.code, Err(v.message)));
+        }
+        checks.push(Check::rule(
             "signature",
-            keys::verify_strict(
-                &rec.statement.signer,
-                &record::signing_message(&rec.statement_bytes),
-                &rec.signature,
-            )
-            .map(|()| {
+            Code::Signature,
+            rules::check_signature(&rec).map(|()| {
                 format!(
                     "valid Ed25519 signature by key {}",
                     keys::short_id(&rec.statement.signer)
                 )
-            })
-            .map_err(|e| format!("{e} (key {})", keys::short_id(&rec.statement.signer))),
+            }),
         ));
         if let Some(d) = &self.damaged {
             checks.push(Check::new(
                 "ledger consistency",
+                Code::LedgerConsistency,
                 Err(format!("{d}; run `custody audit`")),
             ));
         }
-        checks.push(Check::new("signer authorised", self.check_signer(&rec)));
-        let expected_prev = if seq == 0 {
-            Ok([0u8; 32])
-        } else {
-            self.record_bytes(seq - 1).map(|b| leaf_hash(&b))
-        };
-        checks.push(Check::new(
-            "chain link",
-            match expected_prev {
-                Ok(p) if p == rec.prev && seq == 0 => Ok("first record, no predecessor".into()),
-                Ok(p) if p == rec.prev => Ok(format!(
-                    "it names the hash of record {} as its predecessor",
-                    seq - 1
-                )),
-                Ok(p) => Err(format!(
-                    "prev is {}, but the record before it hashes to {}",
-                    hex::encode(rec.prev),
-                    hex::encode(p)
-                )),
-                Err(e) => Err(e.to_string()),
-            },
+        checks.push(Check::rule(
+            "signer authorised",
+            Code::Unauthorized,
+            self.check_signer(&rec),
         ));
         checks.push(Check::new(
             "leaf index",
+            Code::LeafIndex,
             match self.store.seq_of_leaf(&leaf) {
                 Ok(Some(s)) if s == seq => Ok(format!(
                     "leaf hash {} is indexed as record {seq}",
@@ -1298,16 +1362,22 @@ impl Ledger {
         match &rec.statement.body {
             Body::Testimony(t) => checks.push(Check::new(
                 "testimony content",
+                Code::Content,
                 self.check_content(&t.commitment, t.content_len),
             )),
             Body::Amend(record::Amendment {
                 content: Some((c, len)),
                 ..
-            }) => checks.push(Check::new("amended text", self.check_content(c, *len))),
+            }) => checks.push(Check::new(
+                "amended text",
+                Code::Content,
+                self.check_content(c, *len),
+            )),
             _ => {}
         }
         checks.push(Check::new(
             "included in the signed checkpoint",
+            Code::Inclusion,
             self.check_inclusion(seq, &leaf),
         ));
         Ok(RecordReport {
@@ -1317,59 +1387,11 @@ impl Ledger {
         })
     }
 
-    /// Whether the signer was authorised when the record was made, and is not known to have
-    /// been compromised by then.
-    pub fn check_signer(&self, rec: &Record) -> std::result::Result<String, String> {
-        if matches!(rec.statement.body, Body::Genesis { .. }) && rec.seq == 0 {
-            if rec.statement.signer != self.ledger_key {
-                return Err("the genesis is not signed by the ledger key on record".into());
-            }
-            if self
-                .authority
-                .key(&rec.statement.signer)
-                .is_some_and(|k| k.compromised_for(0, rec.recorded_at_ms))
-            {
-                return Err(
-                    "SIGNED AFTER COMPROMISE: the ledger key is compromised from record 0".into(),
-                );
-            }
-            return Ok("the genesis key is the ledger's first admin".into());
-        }
-        let signer = &rec.statement.signer;
-        let Some(k) = self.authority.key(signer) else {
-            return Err(format!(
-                "key {} was never authorised in this ledger",
-                keys::short_id(signer)
-            ));
-        };
-        if !k.active_at(rec.seq) {
-            return Err(format!(
-                "key {} ({}) was not authorised at record {}: {}",
-                keys::short_id(signer),
-                k.name,
-                rec.seq,
-                k.status()
-            ));
-        }
-        if k.compromised_for(rec.seq, rec.recorded_at_ms) {
-            return Err(format!(
-                "SIGNED AFTER COMPROMISE: key {} ({}) is {}",
-                keys::short_id(signer),
-                k.name,
-                k.status()
-            ));
-        }
-        Ok(format!(
-            "key {} belongs to {} ({}), authorised by record {}{}",
-            keys::short_id(signer),
-            k.name,
-            k.role.name(),
-            k.authorized_at,
-            match &k.revoked {
-                None => String::new(),
-                Some(_) => format!("; since {}", k.status()),
-            }
-        ))
+    /// Whether the signer was authorised when the record was made, and the record is not
+    /// signed after compromise or by a tainted key (SPEC.md section 4.1, verdicts).
+    pub fn check_signer(&self, rec: &Record) -> std::result::Result<String, Violation> {
+        self.authority
+            .judge(&rec.statement, rec.seq, rec.recorded_at_ms)
     }
 
     /// Whether the content file of a testimony matches its commitment.
@@ -1446,6 +1468,7 @@ impl Ledger {
                 0,
                 Check::new(
                     "names this file",
+                    Code::NamesFile,
                     if says {
                         Ok("the signed record holds this file's SHA-256".into())
                     } else {

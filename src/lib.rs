@@ -11,8 +11,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod archive;
 pub mod audit;
-pub mod authority;
+pub mod rules;
 pub mod bundle;
 pub mod checkpoint;
 pub mod encoding;

@@ -48,6 +48,8 @@ mod tag {
     pub const TRANSFER: u8 = 5;
     pub const ACCEPT: u8 = 6;
     pub const AMEND: u8 = 7;
+    pub const LEDGER_KEY: u8 = 8;
+    pub const CANCEL: u8 = 9;
 }
 
 /// What an authorised key may do (SPEC.md section 3).
@@ -61,6 +63,8 @@ pub enum Role {
     Custodian,
     /// Checks; records no evidence, but may receive and hand over exhibits.
     Auditor,
+    /// Signs the ledger's checkpoints and nothing else; given only by a ledger-key record.
+    Ledger,
 }
 
 impl Role {
@@ -71,6 +75,7 @@ impl Role {
             Role::Investigator => "investigator",
             Role::Custodian => "custodian",
             Role::Auditor => "auditor",
+            Role::Ledger => "ledger",
         }
     }
     /// Parses a name as users write it.
@@ -80,6 +85,7 @@ impl Role {
             "investigator" => Role::Investigator,
             "custodian" => Role::Custodian,
             "auditor" => Role::Auditor,
+            "ledger" => Role::Ledger,
             _ => return None,
         })
     }
@@ -92,6 +98,7 @@ impl Role {
             1 => Role::Investigator,
             2 => Role::Custodian,
             3 => Role::Auditor,
+            4 => Role::Ledger,
             tag => return Err(DecodeError::UnknownTag { field: "role", tag }),
         })
     }
@@ -220,6 +227,16 @@ pub enum Body {
     },
     /// A correction of an earlier record, which stays.
     Amend(Amendment),
+    /// An admin names the key that signs checkpoints from the next record on.
+    LedgerKey {
+        /// The new ledger key.
+        key: [u8; 32],
+    },
+    /// The sender of a pending transfer (or an admin) withdraws it.
+    Cancel {
+        /// The transfer record.
+        transfer: u64,
+    },
 }
 
 impl Body {
@@ -234,6 +251,8 @@ impl Body {
             Body::Transfer { .. } => "transfer",
             Body::Accept { .. } => "accept",
             Body::Amend(_) => "amend",
+            Body::LedgerKey { .. } => "ledger-key",
+            Body::Cancel { .. } => "cancel",
         }
     }
 
@@ -268,6 +287,8 @@ impl Statement {
             Body::Transfer { .. } => tag::TRANSFER,
             Body::Accept { .. } => tag::ACCEPT,
             Body::Amend(_) => tag::AMEND,
+            Body::LedgerKey { .. } => tag::LEDGER_KEY,
+            Body::Cancel { .. } => tag::CANCEL,
         });
         w.u64(self.claimed_at_ms).fixed(&self.signer);
         match &self.body {
@@ -330,8 +351,11 @@ impl Statement {
                     .text(reason)
                     .opt_text(location.as_deref());
             }
-            Body::Accept { transfer } => {
+            Body::Accept { transfer } | Body::Cancel { transfer } => {
                 w.u64(*transfer);
+            }
+            Body::LedgerKey { key } => {
+                w.fixed(key);
             }
             Body::Amend(a) => {
                 crate::encoding::check_text("reason", &a.reason, limits::DESCRIPTION)?;
@@ -427,6 +451,12 @@ impl Statement {
                 location: r.opt_text("location", limits::LOCATION)?,
             },
             tag::ACCEPT => Body::Accept {
+                transfer: r.u64("transfer")?,
+            },
+            tag::LEDGER_KEY => Body::LedgerKey {
+                key: r.array("ledger key")?,
+            },
+            tag::CANCEL => Body::Cancel {
                 transfer: r.u64("transfer")?,
             },
             tag::AMEND => Body::Amend(Amendment {
@@ -750,7 +780,9 @@ mod tests {
                     description
                 })
             ),
-            (any::<[u8; 32]>(), text(), 0u8..4).prop_map(|(key, name, r)| Body::Authorize {
+            any::<[u8; 32]>().prop_map(|key| Body::LedgerKey { key }),
+            any::<u64>().prop_map(|transfer| Body::Cancel { transfer }),
+            (any::<[u8; 32]>(), text(), 0u8..5).prop_map(|(key, name, r)| Body::Authorize {
                 key,
                 name,
                 role: Role::from_code(r).unwrap()
@@ -967,7 +999,13 @@ impl RecordView {
                 "reason": reason,
                 "location": location,
             }),
-            Body::Accept { transfer } => json!({ "transfer": transfer }),
+            Body::Accept { transfer } | Body::Cancel { transfer } => {
+                json!({ "transfer": transfer })
+            }
+            Body::LedgerKey { key } => json!({
+                "key": B64.encode(key),
+                "key_id": crate::keys::short_id(key),
+            }),
             Body::Amend(a) => json!({
                 "target": a.target,
                 "reason": a.reason,

@@ -3,7 +3,7 @@
 //! manifest; the HTML is one self-contained page with no scripts and no network.
 
 use crate::bundle::Manifest;
-use crate::ledger::RecordReport;
+use crate::ledger::Check;
 use std::fmt::Write;
 
 fn esc(s: &str) -> String {
@@ -75,6 +75,14 @@ fn describe(kind: &str, body: &serde_json::Value) -> String {
             field(body, "target").unwrap_or_default(),
             field(body, "reason").unwrap_or_default()
         ),
+        "ledger-key" => format!(
+            "Key {} named to sign the ledger's checkpoints from here on",
+            field(body, "key_id").unwrap_or_default()
+        ),
+        "cancel" => format!(
+            "Hand-over {} withdrawn before it was accepted",
+            field(body, "transfer").unwrap_or_default()
+        ),
         _ => format!(
             "Ledger creation record for {}",
             field(body, "origin").unwrap_or_default()
@@ -82,8 +90,10 @@ fn describe(kind: &str, body: &serde_json::Value) -> String {
     }
 }
 
-/// The judge's report.
-pub fn html(m: &Manifest, reports: &[RecordReport]) -> String {
+/// The judge's report: a deterministic function of the manifest (without its `files`) and
+/// the outcome of the bundle's record checks, which `verify-bundle` renders again and
+/// compares. Failing checks come first; no script can run in it.
+pub fn html(m: &Manifest, checks: &[Check]) -> String {
     let mut h = String::new();
     let title = match &m.case {
         Some(c) => format!("Evidence bundle: {}", esc(c)),
@@ -91,12 +101,30 @@ pub fn html(m: &Manifest, reports: &[RecordReport]) -> String {
     };
     let _ = write!(
         h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>\
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n<title>{title}</title>\n<style>\
 body{{font-family:Georgia,serif;max-width:60em;margin:2em auto;padding:0 1em;color:#111}}\
 table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #999;padding:.3em .5em;text-align:left;vertical-align:top}}\
 .ok{{color:#064}}.bad{{color:#a00;font-weight:bold}}code{{font-size:.85em;word-break:break-all}}\
+.verdict{{border:3px solid;padding:.6em 1em;font-size:1.2em}}\
 </style></head><body>\n<h1>{title}</h1>\n"
     );
+    let failing: Vec<&Check> = checks.iter().filter(|c| !c.passed).collect();
+    if failing.is_empty() {
+        h.push_str("<p class=\"verdict ok\">Every check of the exhibits, their signers and their custody passed.</p>\n");
+    } else {
+        let _ = writeln!(
+            h,
+            "<p class=\"verdict bad\">{} check(s) FAILED. They are listed first below, in red; read them before relying on any exhibit.</p>",
+            failing.len()
+        );
+    }
+    if let Some(reason) = &m.include_failing {
+        let _ = writeln!(
+            h,
+            "<p class=\"bad\">Exhibits that fail their own checks were exported on purpose; the reason given: {}</p>",
+            esc(reason)
+        );
+    }
     let _ = writeln!(
         h,
         "<p>This bundle holds {} exhibit(s) from the evidence ledger <b>{}</b>. It was made at {} by the key <code>{}</code>. \
@@ -138,19 +166,18 @@ as signed by the ledger key <code>{}</code> in a checkpoint covering its first {
     }
     h.push_str("</table>\n<h2>Timeline</h2>\n");
     h.push_str(&timeline(m));
-    h.push_str("<h2>Checks made when the bundle was exported</h2>\n<p>Anyone can repeat these checks with <code>custody verify-bundle</code> or with standard tools, as VERIFY.txt explains.</p>\n<table><tr><th>Record</th><th>Check</th><th>Result</th></tr>\n");
-    for r in reports {
-        for c in &r.checks {
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}: {}</td></tr>",
-                r.seq,
-                esc(&c.name),
-                if c.passed { "ok" } else { "bad" },
-                if c.passed { "passed" } else { "FAILED" },
-                esc(&c.detail)
-            );
-        }
+    h.push_str(&versions(m));
+    h.push_str("<h2>Checks of the exhibits, their signers and their custody</h2>\n<p>Failing checks first. Anyone can repeat these checks with <code>custody verify-bundle</code> or with standard tools, as VERIFY.txt explains.</p>\n<table><tr><th>Check</th><th>Rule</th><th>Result</th></tr>\n");
+    for c in failing.iter().copied().chain(checks.iter().filter(|c| c.passed)) {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td><code>{}</code></td><td class=\"{}\">{}: {}</td></tr>",
+            esc(&c.name),
+            c.code,
+            if c.passed { "ok" } else { "bad" },
+            if c.passed { "passed" } else { "FAILED" },
+            esc(&c.detail)
+        );
     }
     h.push_str("</table>\n<h2>What the checks mean</h2>\n<ul>\
 <li><b>Signature</b>: the statement was signed with the named key and has not changed by a single bit since.</li>\
@@ -159,6 +186,52 @@ as signed by the ledger key <code>{}</code> in a checkpoint covering its first {
 <li><b>Testimony content</b>: the text in this bundle is exactly the text the witness's record committed to when it was recorded.</li>\
 </ul>\n</body></html>\n");
     h
+}
+
+/// Every version of each exhibit: the original, then each correction in the bundle with
+/// its reason and, when revealed, the file holding its text.
+fn versions(m: &Manifest) -> String {
+    let mut s = String::new();
+    for e in &m.exhibits {
+        let corrections: Vec<_> = m
+            .supporting
+            .iter()
+            .filter(|a| a.kind == "amend" && a.body.get("target").and_then(|t| t.as_u64()) == Some(e.seq))
+            .collect();
+        if corrections.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "<h3>Exhibit {}: every version</h3>\n<ol><li>Original, record {}{}</li>",
+            e.seq,
+            e.seq,
+            e.content
+                .as_ref()
+                .map(|c| format!(", text in <code>{}</code>", esc(&c.file)))
+                .unwrap_or_default()
+        );
+        for a in corrections {
+            let _ = writeln!(
+                s,
+                "<li>Correction, record {} ({}): {}{}</li>",
+                a.seq,
+                esc(&a.recorded_at),
+                esc(&field(&a.body, "reason").unwrap_or_default()),
+                a.content
+                    .as_ref()
+                    .map(|c| format!(", text in <code>{}</code>", esc(&c.file)))
+                    .or_else(|| field(&a.body, "description").map(|d| format!(", new description: {}", esc(&d))))
+                    .unwrap_or_default()
+            );
+        }
+        s.push_str("</ol>\n");
+    }
+    if s.is_empty() {
+        s
+    } else {
+        format!("<h2>Corrections</h2>\n<p>No record is ever erased: each correction is a record of its own, and the text of every version is in the bundle when the original's is.</p>\n{s}")
+    }
 }
 
 fn timeline(m: &Manifest) -> String {

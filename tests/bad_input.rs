@@ -313,21 +313,6 @@ const CASES: &[Case] = &[
         expect: "cp.txt",
     },
     Case {
-        name: "checkpoint of another ledger",
-        args: |f| {
-            std::fs::write(f.path("cp.txt"), "example.org/other\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n\u{2014} example.org/other AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").unwrap();
-            vec![
-                "audit".into(),
-                "--ledger".into(),
-                f.p("ledger"),
-                "--against".into(),
-                f.p("cp.txt"),
-            ]
-        },
-        stdin: b"",
-        expect: "from ledger 'example.org/other'",
-    },
-    Case {
         name: "subject with a right-to-left override",
         args: |f| {
             let mut v = testimony(f, None);

@@ -708,8 +708,37 @@ fn bundles_carry_the_custody_chain_and_authority_and_both_verifiers_check_them()
     f.revoke("alice", "compromised", Some("3"));
     f.checkpoint();
     let o = f.run(&["verify", "--ledger", &f.p("ledger"), "3"]);
-    assert!(o.stdout.contains("SIGNED AFTER COMPROMISE"), "{}", o.stdout);
-    export(&f, "compromised.zip", &["2", "3"], &[]);
+    assert!(o.stdout.contains("[signed-after-compromise]"), "{}", o.stdout);
+    // Alice's key may no longer speak for the ledger; an admin exports. Without a reason
+    // the failing exhibit is refused (exit 1, nothing written); with one it goes, flagged.
+    let admin_export = |extra: &[&str]| {
+        let mut args = vec![
+            "export".to_string(),
+            "--ledger".into(),
+            f.p("ledger"),
+            "--key".into(),
+            f.p("keys/ledger.key"),
+            "--export-time".into(),
+            "2026-11-26T10:00:00Z".into(),
+            "--out".into(),
+            f.p("compromised.zip"),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(["2".into(), "3".into()]);
+        f.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let o = f.run(&[
+        "export", "--ledger", &f.p("ledger"), "--key", &f.p("keys/alice.key"),
+        "--out", &f.p("compromised.zip"), "3",
+    ]);
+    assert_eq!(o.code, 2, "a revoked key exports: {}", o.all());
+    assert!(o.stderr.contains("may not export"), "{}", o.stderr);
+    let o = admin_export(&[]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(o.stderr.contains("--include-failing"), "{}", o.stderr);
+    assert!(!f.path("compromised.zip").exists());
+    let o = admin_export(&["--include-failing", "the court asked for every record"]);
+    assert_eq!(o.code, 0, "{}", o.all());
     expect(
         &f,
         &f.path("compromised.zip"),
@@ -720,7 +749,7 @@ fn bundles_carry_the_custody_chain_and_authority_and_both_verifiers_check_them()
     );
     let (ours, _) = verify_both(&f, &f.path("compromised.zip"), &[]);
     assert!(
-        ours.stdout.contains("SIGNED AFTER COMPROMISE"),
+        ours.stdout.contains("[signed-after-compromise]"),
         "{}",
         ours.stdout
     );

@@ -230,7 +230,7 @@ fn verify_record_reports_uncovered_records_until_a_checkpoint() {
         .collect();
     assert!(
         names.contains(&"signature")
-            && names.contains(&"chain link")
+            && names.contains(&"position in the ledger")
             && names.contains(&"included in the signed checkpoint")
     );
 }

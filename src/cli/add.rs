@@ -40,7 +40,9 @@ pub struct TestimonyArgs {
     /// File holding the text; standard input when absent.
     #[arg(long, value_name = "FILE")]
     text_file: Option<PathBuf>,
-    /// Scope of consent given, e.g. court, research, archive-only.
+    /// Scope of consent the witness gave: a comma-separated list of court, advocacy,
+    /// research, archive, or none alone (e.g. court,research). Only `court` allows export
+    /// to a court without --override-consent.
     #[arg(long, value_name = "SCOPE")]
     consent: Option<String>,
     /// Where the testimony was taken.
@@ -175,7 +177,7 @@ fn finish(
             }
         }
     }
-    let checkpoint = if key.verifying_key().to_bytes() == *ledger.ledger_key() {
+    let checkpoint = if key.verifying_key().to_bytes() == ledger.ledger_key() {
         match ledger.sign_checkpoint(key) {
             Ok((_, signed)) => Some(signed),
             Err(e) => {
@@ -476,7 +478,7 @@ pub fn exec_bulk(a: BulkArgs) -> anyhow::Result<ExitCode> {
     let now = now_ms();
     ledger.add_media_batches(&key, batches, now, now_ms, |n| pb.set_position(n))?;
     pb.finish_and_clear();
-    if key.verifying_key().to_bytes() == *ledger.ledger_key() {
+    if key.verifying_key().to_bytes() == ledger.ledger_key() {
         ledger.sign_checkpoint(&key)?;
     }
     println!(

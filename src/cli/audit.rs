@@ -67,17 +67,22 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
         custody::keys::VerifyMode::Batch
     };
     let mut report = audit(&ledger, &saved, mode, |n| pb.set_position(n))?;
+    // A pinned key is the genesis key or any later ledger key of this ledger's chain.
     if let Some(k) = expected_key
-        && &k != ledger.ledger_key()
+        && !ledger
+            .authority()
+            .ledger_keys()
+            .iter()
+            .any(|(_, c)| c == &k)
     {
         report.findings.insert(
             0,
             custody::audit::Finding {
                 seq: Some(0),
-                code: "ledger-key",
+                code: custody::rules::Code::LedgerKey,
                 message: format!(
-                    "the ledger key is {}, not the key {} you expect: the ledger was created or rebuilt by someone else",
-                    custody::keys::short_id(ledger.ledger_key()),
+                    "the ledger key is {}, and the key {} you expect was never one of its ledger keys: the ledger was created or rebuilt by someone else",
+                    custody::keys::short_id(&ledger.ledger_key()),
                     custody::keys::short_id(&k)
                 ),
             },
@@ -92,8 +97,8 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
         "ledger {} ({} records), ledger key {} (fingerprint {}){}",
         report.origin,
         report.records,
-        custody::keys::short_id(ledger.ledger_key()),
-        custody::keys::fingerprint_string(ledger.ledger_key()),
+        custody::keys::short_id(&ledger.ledger_key()),
+        custody::keys::fingerprint_string(&ledger.ledger_key()),
         if a.ledger_key.is_some() {
             ""
         } else {

@@ -2,7 +2,7 @@
 
 use super::LedgerArgs;
 use super::add::hash_files;
-use super::util::{KeyArgs, now_ms, open, print_json, verdict};
+use super::util::{KeyArgs, check_line, now_ms, open, print_json, verdict};
 use anyhow::{Context, bail};
 use clap::Args;
 use custody::bundle::{self, ExportRequest, MediaSource, VerifyOptions};
@@ -35,6 +35,11 @@ pub struct ExportArgs {
     /// Export testimony whose consent scope lacks court use; the reason is recorded in the bundle.
     #[arg(long, value_name = "REASON")]
     override_consent: Option<String>,
+    /// Export exhibits that fail their own checks (signed after compromise, by an
+    /// unauthorised or tainted key, ...) anyway; the reason is recorded and the report shows
+    /// those checks first, in red. Without it such an export exits 1 and writes nothing.
+    #[arg(long, value_name = "REASON")]
+    include_failing: Option<String>,
     /// Export time to record (RFC 3339, or unix milliseconds); default: now, or SOURCE_DATE_EPOCH.
     #[arg(long, value_name = "TIME")]
     export_time: Option<String>,
@@ -56,9 +61,15 @@ Exit 0 when every check passes, 1 when any fails, 2 when the file cannot be read
 pub struct VerifyBundleArgs {
     /// The bundle.
     bundle: PathBuf,
-    /// A public key you trust (SPKI PEM); the ledger and exporting keys must be among them. Repeatable.
+    /// A public key you trust (SPKI PEM), obtained from its owner, not from the bundle: the
+    /// ledger key that signed the bundle's checkpoint and the exporting key must be among
+    /// them. Repeatable. Required, unless you pass --no-trust.
     #[arg(long, value_name = "KEY.pub")]
     trust: Vec<PathBuf>,
+    /// Check without pinning any key: the bundle is then only shown consistent with the keys
+    /// it carries itself, and the last line says so.
+    #[arg(long, conflicts_with = "trust")]
+    no_trust: bool,
     /// A directory holding media files kept outside the bundle (matched by name or SHA-256).
     #[arg(long, value_name = "DIR")]
     media_dir: Option<PathBuf>,
@@ -128,6 +139,7 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
             case: a.case.clone(),
             exported_at_ms,
             override_consent: a.override_consent.clone(),
+            include_failing: a.include_failing.clone(),
             media,
         },
         std::io::BufWriter::new(tmp.as_file()),
@@ -166,6 +178,11 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn exec_verify_bundle(a: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
+    if a.trust.is_empty() && !a.no_trust {
+        bail!(
+            "give the keys you trust: --trust LEDGER.pub --trust EXPORTER.pub (the ledger key that signed the checkpoint and the exporting key, obtained from their owners, not from the bundle); or pass --no-trust to check the bundle against the keys it carries, unpinned"
+        );
+    }
     let mut trust = Vec::new();
     for p in &a.trust {
         trust.push(keys::load_public(p)?.to_bytes());
@@ -195,24 +212,23 @@ pub fn exec_verify_bundle(a: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
         )?;
         return Ok(verdict(ok));
     }
-    for c in &report.checks {
-        println!(
-            "[{}] {}: {}",
-            if c.passed { "ok" } else { "FAILED" },
-            c.name,
-            c.detail
-        );
+    // Failing checks first, so that none scrolls out of sight.
+    for c in report.checks.iter().filter(|c| !c.passed) {
+        println!("{}", check_line(c));
     }
-    if !report.keys_trusted {
-        println!(
-            "note: the keys were not checked against a trust list; pass --trust LEDGER.pub --trust EXPORTER.pub"
-        );
+    for c in report.checks.iter().filter(|c| c.passed) {
+        println!("{}", check_line(c));
     }
     if ok {
         println!("OK: every check passed.");
     } else {
         let n = report.checks.iter().filter(|c| !c.passed).count();
         println!("PROBLEM: {n} check(s) failed (see above).");
+    }
+    if !report.keys_trusted {
+        println!(
+            "NOTE: the keys were not pinned (--no-trust): this shows the bundle consistent with the keys it carries, not that they are the ledger's; pass --trust LEDGER.pub --trust EXPORTER.pub"
+        );
     }
     Ok(verdict(ok))
 }

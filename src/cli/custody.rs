@@ -4,7 +4,8 @@
 
 use super::LedgerArgs;
 use super::util::{
-    KeyArgs, now_ms, open, open_write, print_appended, print_json, resolve_key, verdict,
+    KeyArgs, check_line, now_ms, open, open_write, print_appended, print_json, resolve_key,
+    verdict,
 };
 use anyhow::Context;
 use clap::Args;
@@ -16,7 +17,10 @@ use std::process::ExitCode;
 #[derive(Args)]
 #[command(
     after_help = "The current holder of the exhibit signs; the receiver must then run `custody accept`.\n\
-Until accepted, the hand-over is pending and the exhibit stays with its holder."
+Until accepted, the hand-over is pending and the exhibit stays with its holder.\n\
+A pending hand-over is withdrawn with --cancel TRANSFER, signed by its sender or an admin\n\
+(for example when the receiver's key was revoked meanwhile):\n\
+  custody transfer --ledger L --key keys/amal.key --cancel 14"
 )]
 pub struct TransferArgs {
     #[command(flatten)]
@@ -24,14 +28,17 @@ pub struct TransferArgs {
     #[command(flatten)]
     key: KeyArgs,
     /// The exhibit (a testimony or media record).
-    #[arg(long, value_name = "SEQ")]
-    exhibit: u64,
+    #[arg(long, value_name = "SEQ", required_unless_present = "cancel")]
+    exhibit: Option<u64>,
     /// The receiver: key ID (8 hex digits), fingerprint, or public key file.
-    #[arg(long, value_name = "KEYID")]
-    to: String,
+    #[arg(long, value_name = "KEYID", required_unless_present = "cancel")]
+    to: Option<String>,
     /// Why it is handed over.
-    #[arg(long)]
-    reason: String,
+    #[arg(long, required_unless_present = "cancel")]
+    reason: Option<String>,
+    /// Withdraw the pending transfer recorded as this record, instead of making one.
+    #[arg(long, value_name = "TRANSFER", conflicts_with_all = ["exhibit", "to", "reason", "location"])]
+    cancel: Option<u64>,
     /// Where.
     #[arg(long, value_name = "TEXT")]
     location: Option<String>,
@@ -94,14 +101,28 @@ pub struct AmendArgs {
 pub fn exec_transfer(a: TransferArgs) -> anyhow::Result<ExitCode> {
     let key = a.key.load()?;
     let mut l = open_write(&a.ledger)?;
-    let to = resolve_key(&l, &a.to)?;
     let now = now_ms();
+    if let Some(transfer) = a.cancel {
+        let out = l.sign_and_append(&key, vec![Body::Cancel { transfer }], now, now)?;
+        print_appended(
+            a.json,
+            &out,
+            &format!("transfer {transfer} cancelled; the exhibit stays with its holder"),
+        )?;
+        l.close()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    // clap requires these three unless --cancel is given.
+    let (Some(exhibit), Some(to), Some(reason)) = (a.exhibit, a.to, a.reason) else {
+        anyhow::bail!("give --exhibit SEQ --to KEYID --reason TEXT, or --cancel TRANSFER");
+    };
+    let to = resolve_key(&l, &to)?;
     let out = l.sign_and_append(
         &key,
         vec![Body::Transfer {
-            exhibit: a.exhibit,
+            exhibit,
             to,
-            reason: a.reason,
+            reason,
             location: a.location,
         }],
         now,
@@ -112,7 +133,7 @@ pub fn exec_transfer(a: TransferArgs) -> anyhow::Result<ExitCode> {
         &out,
         &format!(
             "exhibit {} handed to key {}; pending until it runs `custody accept {}`",
-            a.exhibit,
+            exhibit,
             keys::short_id(&to),
             out[0].seq
         ),
@@ -163,12 +184,7 @@ pub fn exec_history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
             until
         );
         for c in &link.checks {
-            println!(
-                "     [{}] {}: {}",
-                if c.passed { "ok" } else { "FAILED" },
-                c.name,
-                c.detail
-            );
+            println!("     {}", check_line(c));
         }
     }
     if let Some(p) = &h.pending {

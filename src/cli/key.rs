@@ -104,7 +104,16 @@ The genesis key is the first admin. Appends by keys the ledger never authorised 
         #[arg(long)]
         json: bool,
     },
-    /// Authorise a new key and retire the old one, in one signed batch.
+    /// Authorise a new key and retire the old one, in one signed batch; or, when the old
+    /// key is the ledger key, name the new key to sign checkpoints from here on.
+    #[command(
+        after_help = "Rotating the ledger key (the key that signs checkpoints) appends a ledger-key record signed by\n\
+an admin; checkpoints of later sizes are then signed by the new key, and the old key is refused:\n\
+  custody key rotate --ledger L --key keys/admin.key --old LEDGER_KEY_ID --new keys/ledger-2026.pub\n\
+  custody checkpoint --ledger L --key keys/ledger-2026.key\n\
+If the old ledger key was stolen, revoke it afterwards: custody key revoke ... --reason compromised --effective SEQ.\n\
+Courts then pin the new key (verify-bundle --trust): bundles carry the chain of ledger keys from the genesis."
+    )]
     Rotate {
         #[command(flatten)]
         ledger: LedgerArgs,
@@ -376,12 +385,43 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
                 .key(&old_key)
                 .cloned()
                 .ok_or_else(|| anyhow::anyhow!("unknown key {old}"))?;
+            let now = now_ms();
+            if old_key == l.ledger_key() {
+                if name.is_some() || role.is_some() {
+                    bail!(
+                        "key {} is the ledger key: its successor signs checkpoints only, so --name and --role do not apply",
+                        keys::short_id(&old_key)
+                    );
+                }
+                let mut bodies = vec![Body::LedgerKey { key: public }];
+                // A ledger-role key does nothing else: it is retired with its duty. The
+                // genesis key stays an admin until an admin retires it.
+                if state.role == Role::Ledger {
+                    bodies.push(Body::Revoke {
+                        key: old_key,
+                        reason: RevokeReason::Retired,
+                        effective: Effective::Now,
+                    });
+                }
+                let out = l.sign_and_append(&admin, bodies, now, now)?;
+                print_appended(
+                    json,
+                    &out,
+                    &format!(
+                        "key {} signs this ledger's checkpoints from record {} on, in place of key {}; sign one now with `custody checkpoint --key NEW.key`",
+                        keys::short_id(&public),
+                        out[0].seq + 1,
+                        keys::short_id(&old_key)
+                    ),
+                )?;
+                l.close()?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let role = match role {
                 Some(r) => Role::parse(&r).ok_or_else(|| anyhow::anyhow!("unknown role {r}"))?,
                 None => state.role,
             };
             let name = name.unwrap_or(state.name);
-            let now = now_ms();
             let out = l.sign_and_append(
                 &admin,
                 vec![
@@ -425,7 +465,8 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
                         "fingerprint": keys::fingerprint_string(k),
                         "status": s.status(),
                         "valid_from_seq": s.authorized_at,
-                        "valid_until_seq": s.revoked.map(|r| r.at),
+                        "valid_until_seq": s.ended.map(|r| r.at),
+                        "revoked_by": s.revocations(),
                     })
                 })
                 .collect();

@@ -74,6 +74,11 @@ pub fn summary(body: &Body) -> String {
                 Effective::Time(t) => format!(", effective from {}", rfc3339(*t)),
             }
         ),
+        Body::LedgerKey { key } => format!(
+            "names key {} to sign checkpoints from here on",
+            short_id(key)
+        ),
+        Body::Cancel { transfer } => format!("cancels transfer {transfer}"),
         Body::Transfer {
             exhibit,
             to,

@@ -35,6 +35,16 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// One check as a line for people: a failure names its rule's code, which SPEC.md's table
+/// explains.
+pub fn check_line(c: &custody::ledger::Check) -> String {
+    if c.passed {
+        format!("[ok] {}: {}", c.name, c.detail)
+    } else {
+        format!("[FAILED] {} [{}]: {}", c.name, c.code, c.detail)
+    }
+}
+
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();

@@ -2,7 +2,7 @@
 
 use super::LedgerArgs;
 use super::add::hash_files;
-use super::util::{open, print_json, verdict};
+use super::util::{check_line, open, print_json, verdict};
 use clap::Args;
 use custody::ledger::RecordReport;
 use std::path::PathBuf;
@@ -54,12 +54,7 @@ fn print_report(r: &RecordReport) {
         println!("record {}", r.seq);
     }
     for c in &r.checks {
-        println!(
-            "  [{}] {}: {}",
-            if c.passed { "ok" } else { "FAILED" },
-            c.name,
-            c.detail
-        );
+        println!("  {}", check_line(c));
     }
 }
 

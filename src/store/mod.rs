@@ -695,12 +695,20 @@ impl Store {
     /// Puts checkpoints from the checkpoints file back into the index (after a rebuild);
     /// returns how many were missing. Each is stored under the size it states; `audit`
     /// checks their signatures and roots.
-    pub fn restore_checkpoints(&self, origin: &str, ledger_key: &[u8; 32]) -> Result<usize> {
+    pub fn restore_checkpoints(
+        &self,
+        origin: &str,
+        ledger_key_at: impl Fn(u64) -> [u8; 32],
+    ) -> Result<usize> {
         let mut n = 0;
         for text in self.checkpoint_file_entries()? {
-            // Only checkpoints the ledger key signed, each under the size it states, and
-            // never over one the index already holds.
-            let Ok(cp) = crate::checkpoint::open_checkpoint(&text, origin, ledger_key) else {
+            // Only checkpoints the ledger key in force at their size signed, each under the
+            // size it states, and never over one the index already holds.
+            let Some(size) = crate::checkpoint::claimed_size(&text) else {
+                continue;
+            };
+            let Ok(cp) = crate::checkpoint::open_checkpoint(&text, origin, &ledger_key_at(size))
+            else {
                 continue;
             };
             if self
