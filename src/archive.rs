@@ -43,6 +43,35 @@ fn read_at<R: Read + Seek>(r: &mut R, at: u64, len: u64) -> Result<Vec<u8>, Layo
     Ok(b)
 }
 
+/// Whether an extra field holds a ZIP64 extended-information block (id 1).
+fn has_zip64(extra: &[u8]) -> bool {
+    let mut i = 0;
+    while i + 4 <= extra.len() {
+        if u16_at(extra, i) == 1 {
+            return true;
+        }
+        i += 4 + u16_at(extra, i + 2) as usize;
+    }
+    false
+}
+
+/// A Unicode Path extra field (id 0x7075), when present, must name the header's own name
+/// bytes: otherwise two readers would see two names.
+fn check_unicode_path(extra: &[u8], name: &[u8]) -> Result<(), LayoutError> {
+    let mut i = 0;
+    while i + 4 <= extra.len() {
+        let len = u16_at(extra, i + 2) as usize;
+        if u16_at(extra, i) == 0x7075 {
+            let body = extra.get(i + 4..i + 4 + len).unwrap_or_default();
+            if body.get(5..) != Some(name) {
+                return Err("a Unicode Path extra field names another name than its header".into());
+            }
+        }
+        i += 4 + len;
+    }
+    Ok(())
+}
+
 /// The values of a ZIP64 extended-information extra field that replace the 0xFFFFFFFF
 /// markers, in the order the format gives: uncompressed size, compressed size, offset.
 fn zip64_values(extra: &[u8], wanted: &[bool; 3]) -> Result<[Option<u64>; 3], LayoutError> {
@@ -57,7 +86,9 @@ fn zip64_values(extra: &[u8], wanted: &[bool; 3]) -> Result<[Option<u64>; 3], La
             let mut j = 0;
             for (k, w) in wanted.iter().enumerate() {
                 if *w {
-                    let v = body.get(j..j + 8).ok_or("a ZIP64 extra field is too short")?;
+                    let v = body
+                        .get(j..j + 8)
+                        .ok_or("a ZIP64 extra field is too short")?;
                     out[k] = Some(u64_at(v, 0));
                     j += 8;
                 }
@@ -80,7 +111,6 @@ struct Entry {
     compressed: u64,
     uncompressed: u64,
     offset: u64,
-    zip64: bool,
 }
 
 /// Checks the whole layout of the archive in `r`; returns the number of entries.
@@ -138,7 +168,9 @@ pub fn check_layout<R: Read + Seek>(r: &mut R) -> Result<usize, LayoutError> {
         central_end = rec_at;
     }
     if on_disk != count || count > crate::bundle::MAX_MEMBERS as u64 {
-        return Err(format!("the archive declares {count} entries ({on_disk} on this disk)"));
+        return Err(format!(
+            "the archive declares {count} entries ({on_disk} on this disk)"
+        ));
     }
     if offset.checked_add(size) != Some(central_end) || size > MAX_CENTRAL {
         return Err(format!(
@@ -150,7 +182,9 @@ pub fn check_layout<R: Read + Seek>(r: &mut R) -> Result<usize, LayoutError> {
     let mut entries = Vec::with_capacity(count as usize);
     let mut i = 0usize;
     for _ in 0..count {
-        let h = cd.get(i..i + 46).ok_or("the central directory ends inside a header")?;
+        let h = cd
+            .get(i..i + 46)
+            .ok_or("the central directory ends inside a header")?;
         if h[..4] != CENTRAL {
             return Err("the central directory holds something other than its headers".into());
         }
@@ -176,6 +210,7 @@ pub fn check_layout<R: Read + Seek>(r: &mut R) -> Result<usize, LayoutError> {
             off == 0xFFFF_FFFF,
         ];
         let v = zip64_values(extra, &wanted)?;
+        check_unicode_path(extra, &name)?;
         for (slot, val) in [&mut uncompressed, &mut compressed, &mut off]
             .into_iter()
             .zip(v)
@@ -195,7 +230,6 @@ pub fn check_layout<R: Read + Seek>(r: &mut R) -> Result<usize, LayoutError> {
             compressed,
             uncompressed,
             offset: off,
-            zip64: wanted[0] || wanted[1],
         });
         i += 46 + n + x + k;
     }
@@ -214,11 +248,14 @@ pub fn check_layout<R: Read + Seek>(r: &mut R) -> Result<usize, LayoutError> {
         }
         let h = read_at(r, e.offset, 30)?;
         if h[..4] != LOCAL {
-            return Err(format!("member '{shown}' has no local header where the directory says"));
+            return Err(format!(
+                "member '{shown}' has no local header where the directory says"
+            ));
         }
         let (n, x) = (u16_at(&h, 26), u16_at(&h, 28));
         let rest = read_at(r, e.offset + 30, n + x)?;
         let (name, extra) = rest.split_at(n as usize);
+        check_unicode_path(extra, name)?;
         let flags = u16_at(&h, 6);
         let mut same = name == e.name.as_slice() && flags == e.flags && u16_at(&h, 8) == e.method;
         let descriptor = flags & 8 != 0;
@@ -244,11 +281,13 @@ pub fn check_layout<R: Read + Seek>(r: &mut R) -> Result<usize, LayoutError> {
             .ok_or_else(|| format!("member '{shown}' runs into the central directory"))?;
         expected = data_end;
         if descriptor {
-            let sizes = if e.zip64 { 16 } else { 8 };
+            // Eight-byte sizes exactly when the local header carries a ZIP64 block.
+            let zip64 = has_zip64(extra);
+            let sizes = if zip64 { 16 } else { 8 };
             let probe = read_at(r, data_end, 4)?;
             let sig = if probe == DESCRIPTOR { 4 } else { 0 };
             let d = read_at(r, data_end + sig, 4 + sizes)?;
-            let (dc, du) = if e.zip64 {
+            let (dc, du) = if zip64 {
                 (u64_at(&d, 4), u64_at(&d, 12))
             } else {
                 (u32_at(&d, 4), u32_at(&d, 8))

@@ -16,8 +16,8 @@ use crate::keys::{self, VerifyMode};
 use crate::ledger::Ledger;
 use crate::merkle::{self, Frontier, HashReader};
 use crate::record::{self, Body, Record, leaf_hash};
-use crate::store::IndexTree;
 use crate::rules::{self, Authority, Code, Mode, Position};
+use crate::store::IndexTree;
 use crate::store::journal::{Frame, MAGIC, ScanEnd};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -223,7 +223,10 @@ pub fn audit(
             );
             continue;
         };
-        stored.push((u64::from_be_bytes(kb), String::from_utf8_lossy(&v).into_owned()));
+        stored.push((
+            u64::from_be_bytes(kb),
+            String::from_utf8_lossy(&v).into_owned(),
+        ));
     }
     let mut saved: Vec<(&SavedCheckpoint, u64)> = Vec::new();
     let mut against_results = Vec::new();
@@ -558,17 +561,19 @@ pub fn audit(
     for (s, size) in &saved {
         let key = key_at(*size);
         match open_checkpoint(&s.text, &origin, &key) {
-            Ok(cp) => match authority.check_checkpoint(cp.size, &key, last_times.get(&cp.size).copied()) {
-                Ok(()) => checked_saved.push((s.source.clone(), cp)),
-                Err(v) => {
-                    a.find(None, v.code, format!("{}: {}", s.source, v.message));
-                    against_results.push(AgainstResult {
-                        source: s.source.clone(),
-                        size: *size,
-                        consistent: false,
-                    });
+            Ok(cp) => {
+                match authority.check_checkpoint(cp.size, &key, last_times.get(&cp.size).copied()) {
+                    Ok(()) => checked_saved.push((s.source.clone(), cp)),
+                    Err(v) => {
+                        a.find(None, v.code, format!("{}: {}", s.source, v.message));
+                        against_results.push(AgainstResult {
+                            source: s.source.clone(),
+                            size: *size,
+                            consistent: false,
+                        });
+                    }
                 }
-            },
+            }
             Err(e @ CheckpointError::Malformed(_))
             | Err(e @ CheckpointError::Note(crate::note::NoteError::Malformed(_))) => {
                 return Err(Error::Input(format!(

@@ -8,13 +8,13 @@
 //! enforced size limits.
 
 use crate::checkpoint::{Checkpoint, open_checkpoint};
-use crate::rules::{self, Code, Violation};
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::ledger::{Check, Ledger};
 use crate::merkle;
 use crate::proof::InclusionProofText;
 use crate::record::{self, Body, Record, RecordView, leaf_hash};
+use crate::rules::{self, Code, Violation};
 use crate::{Hash, report};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -299,6 +299,11 @@ pub fn export<W: Write + Seek>(
     ] {
         if let Some(r) = r {
             crate::encoding::check_text(what, r, 4096)?;
+            if r.trim().is_empty() {
+                return Err(Error::Input(format!(
+                    "the {what} is empty; say why, in words a court can read"
+                )));
+            }
         }
     }
     rules::check_representable("the export time", req.exported_at_ms)
@@ -483,7 +488,23 @@ pub fn export<W: Write + Seek>(
     for (name, m) in &media_members {
         members.insert(name.clone(), Member::streamed(m.sha256, m.size));
     }
-    let (report_html, verify_txt) = render_informative(&manifest, &members, Some(&cp));
+    // A bundle that would fail its own record checks (an exhibit, or a record of its
+    // custody or authority chain, signed after a compromise...) is written only on purpose.
+    let mut checks = Checks(Vec::new());
+    record_checks(&manifest, &members, Some(&cp), &mut checks);
+    let failing: Vec<&Check> = checks.0.iter().filter(|c| !c.passed).collect();
+    if !failing.is_empty() && req.include_failing.is_none() {
+        return Err(Error::Failing(format!(
+            "the bundle would fail {} of its own checks ({}); nothing was written. A court may still need it: export with --include-failing REASON, and the bundle records the reason and shows these checks first",
+            failing.len(),
+            failing
+                .iter()
+                .map(|c| format!("{} [{}]: {}", c.name, c.code, c.detail))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )));
+    }
+    let (report_html, verify_txt) = render_informative(&manifest, &checks.0);
     files.insert("VERIFY.txt".into(), verify_txt.into_bytes());
     files.insert("report.html".into(), report_html.into_bytes());
     let mut digests: BTreeMap<String, String> =
@@ -506,16 +527,10 @@ pub fn export<W: Write + Seek>(
 /// `report.html` and `VERIFY.txt`: a deterministic function of the manifest (its `files`
 /// aside, which list their digests) and the outcome of the record checks, so that
 /// `verify-bundle` can render them again and compare (SPEC.md 11.3, check 14).
-fn render_informative(
-    manifest: &Manifest,
-    members: &BTreeMap<String, Member>,
-    cp: Option<&Checkpoint>,
-) -> (String, String) {
-    let mut c = Checks(Vec::new());
-    record_checks(manifest, members, cp, &mut c);
+fn render_informative(manifest: &Manifest, record_checks: &[Check]) -> (String, String) {
     let mut m = manifest.clone();
     m.files = BTreeMap::new();
-    (report::html(&m, &c.0), report::verify_txt(&m))
+    (report::html(&m, record_checks), report::verify_txt(&m))
 }
 
 /// Unknown members are an error at every level (SPEC.md 11.2); serde cannot refuse them
@@ -651,7 +666,9 @@ fn supporting_records(ledger: &Ledger, exhibits: &BTreeSet<u64>, size: u64) -> B
                 Body::Transfer { to, .. } => keys_in.push(to),
                 Body::Revoke { key, .. } => {
                     // Another admin active then, so that "not the last admin" is checkable.
-                    if authority.key(&key).is_some_and(|k| k.role == crate::record::Role::Admin)
+                    if authority
+                        .key(&key)
+                        .is_some_and(|k| k.role == crate::record::Role::Admin)
                         && let Some((_, other)) = authority.other_admin_at(seq, &key)
                         && other.authorized_at < size
                         && records.insert(other.authorized_at)
@@ -889,8 +906,9 @@ impl Member {
 
 /// Vets every member from the central directory, then reads them under the limits.
 fn read_members<R: Read + Seek>(mut reader: R) -> Result<BTreeMap<String, Member>, BundleError> {
-    crate::archive::check_layout(&mut reader)
-        .map_err(|e| BundleError::Unsafe(format!("the ZIP structure is not one custody writes: {e}")))?;
+    crate::archive::check_layout(&mut reader).map_err(|e| {
+        BundleError::Unsafe(format!("the ZIP structure is not one custody writes: {e}"))
+    })?;
     reader
         .seek(std::io::SeekFrom::Start(0))
         .map_err(|e| BundleError::Io(e.to_string()))?;
@@ -1069,7 +1087,8 @@ pub fn verify_bundle<R: Read + Seek>(
     let members = read_members(reader)?;
     let mut c = Checks(Vec::new());
     c.add(
-        "archive safety", Code::Archive,
+        "archive safety",
+        Code::Archive,
         Ok(format!(
             "{} members; no links, traversal, duplicates or bombs",
             members.len()
@@ -1101,7 +1120,8 @@ fn verify_parts(
         .filter(|n| !members.contains_key(*n))
         .collect();
     if !c.add(
-        "required files", Code::Digests,
+        "required files",
+        Code::Digests,
         if missing.is_empty() {
             Ok("manifest.json, manifest.sig, SHA256SUMS and checkpoint.txt are present".into())
         } else {
@@ -1119,7 +1139,8 @@ fn verify_parts(
     for name in members.keys() {
         if !known_name(name) {
             c.add(
-                format!("file {name}"), Code::Digests,
+                format!("file {name}"),
+                Code::Digests,
                 Err("an added file: not part of the bundle format".into()),
             );
         }
@@ -1130,7 +1151,8 @@ fn verify_parts(
         .map(|(n, _)| n.as_str())
         .collect();
     c.add(
-        "zip CRC-32", Code::Digests,
+        "zip CRC-32",
+        Code::Digests,
         if bad_crc.is_empty() {
             Ok(format!("the CRC-32 of all {} members match", members.len()))
         } else {
@@ -1147,7 +1169,8 @@ fn verify_parts(
         Ok(m) => m,
         Err(e) => {
             c.add(
-                "manifest", Code::Manifest,
+                "manifest",
+                Code::Manifest,
                 Err(format!("manifest.json is not a valid manifest: {e}")),
             );
             return None;
@@ -1158,7 +1181,8 @@ fn verify_parts(
         return None;
     }
     c.add(
-        "manifest format", Code::Manifest,
+        "manifest format",
+        Code::Manifest,
         if manifest.format == FORMAT {
             Ok(FORMAT.into())
         } else {
@@ -1173,7 +1197,10 @@ fn verify_parts(
         "manifest fields",
         Code::Manifest,
         if problems.is_empty() {
-            Ok("the export time, the key fields and every time agree with what they derive from".into())
+            Ok(
+                "the export time, the key fields and every time agree with what they derive from"
+                    .into(),
+            )
         } else {
             Err(problems.join("; "))
         },
@@ -1207,7 +1234,8 @@ fn verify_parts(
         }
     }
     c.add(
-        "manifest file list", Code::Digests,
+        "manifest file list",
+        Code::Digests,
         if problems.is_empty() {
             Ok(format!(
                 "{} files, each matching its signed digest",
@@ -1220,7 +1248,8 @@ fn verify_parts(
     // 5. Manifest signature.
     let exporter = decode_key(&manifest.exporter.public_key);
     c.add(
-        "manifest signature", Code::ManifestSignature,
+        "manifest signature",
+        Code::ManifestSignature,
         exporter.clone().and_then(|pk| {
             let sig: [u8; 64] = held("manifest.sig")
                 .try_into()
@@ -1249,7 +1278,8 @@ fn verify_parts(
         Ok(cp)
     });
     c.add(
-        "checkpoint signature", Code::CheckpointSignature,
+        "checkpoint signature",
+        Code::CheckpointSignature,
         cp.as_ref()
             .map(|cp| {
                 format!(
@@ -1263,12 +1293,8 @@ fn verify_parts(
     let mut rc = Checks(Vec::new());
     let records = record_checks(&manifest, members, cp.as_ref().ok(), &mut rc);
     // 14. The informative files are what custody renders from the same facts.
-    let mut m = manifest.clone();
-    m.files = BTreeMap::new();
-    for (name, rendered) in [
-        ("report.html", report::html(&m, &rc.0)),
-        ("VERIFY.txt", report::verify_txt(&m)),
-    ] {
+    let (report_html, verify_txt) = render_informative(&manifest, &rc.0);
+    for (name, rendered) in [("report.html", report_html), ("VERIFY.txt", verify_txt)] {
         if let Some(mm) = members.get(name) {
             c.add(
                 format!("file {name}"),
@@ -1318,7 +1344,8 @@ fn verify_parts(
     for name in members.keys() {
         if known_name(name) && !referenced.contains(name.as_str()) {
             c.add(
-                format!("file {name}"), Code::Digests,
+                format!("file {name}"),
+                Code::Digests,
                 Err("an added file: nothing in the manifest refers to it".into()),
             );
         }
@@ -1342,7 +1369,8 @@ fn verify_parts(
             ));
         }
         c.add(
-            "trusted keys", Code::Trust,
+            "trusted keys",
+            Code::Trust,
             if bad.is_empty() {
                 Ok("the ledger key and the exporting key are among the keys you trust".into())
             } else {
@@ -1369,7 +1397,10 @@ fn manifest_field_problems(m: &Manifest) -> Vec<String> {
             record::rfc3339(m.exported_at_ms)
         ));
     }
-    if m.include_failing.as_deref() == Some("") {
+    if m.include_failing
+        .as_deref()
+        .is_some_and(|r| r.trim().is_empty())
+    {
         problems.push("include_failing is an empty reason".into());
     }
     for (what, public_key, key_id, fingerprint, file) in [
@@ -1411,7 +1442,11 @@ fn check_sums(
     c: &mut Checks,
 ) -> Option<BTreeMap<String, String>> {
     let Ok(text) = std::str::from_utf8(text) else {
-        c.add("SHA256SUMS", Code::Digests, Err("SHA256SUMS is not text".into()));
+        c.add(
+            "SHA256SUMS",
+            Code::Digests,
+            Err("SHA256SUMS is not text".into()),
+        );
         return None;
     };
     let mut sums = BTreeMap::new();
@@ -1454,7 +1489,8 @@ fn check_sums(
         }
     }
     c.add(
-        "SHA256SUMS", Code::Digests,
+        "SHA256SUMS",
+        Code::Digests,
         if problems.is_empty() {
             Ok(format!("all {} files match", sums.len()))
         } else {
@@ -1527,7 +1563,8 @@ fn verify_entry(
         }
     }
     c.add(
-        format!("{label} {seq} record"), Code::RecordFields,
+        format!("{label} {seq} record"),
+        Code::RecordFields,
         if diffs.is_empty() {
             Ok(format!(
                 "record {seq} ({}) decodes and matches the manifest",
@@ -1541,7 +1578,8 @@ fn verify_entry(
         },
     );
     c.add(
-        format!("{label} {seq} signature"), Code::Signature,
+        format!("{label} {seq} signature"),
+        Code::Signature,
         keys::verify_strict(
             &rec.statement.signer,
             &record::signing_message(&rec.statement_bytes),
@@ -1587,7 +1625,11 @@ fn verify_entry(
         );
     }
     for v in broken {
-        c.add(format!("{label} {seq} ledger rules"), v.code, Err(v.message));
+        c.add(
+            format!("{label} {seq} ledger rules"),
+            v.code,
+            Err(v.message),
+        );
     }
     // Inclusion.
     let inclusion = (|| {
@@ -1625,7 +1667,8 @@ fn verify_entry(
         ))
     })();
     c.add(
-        format!("{label} {seq} inclusion"), Code::Inclusion,
+        format!("{label} {seq} inclusion"),
+        Code::Inclusion,
         inclusion.map_err(|e: String| e),
     );
     Some(rec)
@@ -1900,7 +1943,10 @@ fn check_authority(manifest: &Manifest, records: &BTreeMap<u64, Record>, c: &mut
     let size = manifest.ledger.checkpoint_size;
     match decode_key(&manifest.ledger.public_key) {
         Ok(pk) => {
-            let last = size.checked_sub(1).and_then(|n| records.get(&n)).map(|r| r.recorded_at_ms);
+            let last = size
+                .checked_sub(1)
+                .and_then(|n| records.get(&n))
+                .map(|r| r.recorded_at_ms);
             if let Err(v) = authority.check_checkpoint(size, &pk, last) {
                 broken.push(v);
             }

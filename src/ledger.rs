@@ -4,13 +4,13 @@
 //! come in as arguments, so tests can fix them; nothing here prints or exits.
 
 use crate::Hash;
-use crate::rules::{self, Authority, Code, Lookup, Mode, Position, Violation};
 use crate::checkpoint::{Checkpoint, open_checkpoint};
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::merkle::{self, Frontier};
 use crate::proof::{ConsistencyProofText, InclusionProofText};
 use crate::record::{self, Body, Media, Record, Statement, Testimony, leaf_hash};
+use crate::rules::{self, Authority, Code, Lookup, Mode, Position, Violation};
 use crate::store::journal::{MAGIC, ScanEnd};
 use crate::store::{Entry, LockWait, Store};
 use ed25519_dalek::SigningKey;
@@ -315,7 +315,10 @@ fn admissible_position(rec: &Record, prev: (Hash, u64)) -> std::result::Result<(
         origin: None,
         genesis_key: None,
     };
-    match rules::check_position(rec, &pos, Mode::Admit).into_iter().next() {
+    match rules::check_position(rec, &pos, Mode::Admit)
+        .into_iter()
+        .next()
+    {
         Some(v) => Err(v),
         None => Ok(()),
     }
@@ -574,13 +577,8 @@ impl Ledger {
                     let valid = signed
                         && frame.intact()
                         && rec.seq == seq
-                        && admit(
-                            &mut authority,
-                            &rec,
-                            (last_leaf, last_recorded_at),
-                            &lookup,
-                        )
-                        .is_ok();
+                        && admit(&mut authority, &rec, (last_leaf, last_recorded_at), &lookup)
+                            .is_ok();
                     if !valid {
                         break 'frames;
                     }
@@ -1058,7 +1056,11 @@ impl Ledger {
     fn link_check(&self, name: &str, seq: u64, what: &str) -> Check {
         match self.verify_record(seq) {
             Ok(r) => match r.checks.iter().find(|c| !c.passed) {
-                None => Check::new(name, Code::CustodyLink, Ok(format!("{what} {seq} verifies"))),
+                None => Check::new(
+                    name,
+                    Code::CustodyLink,
+                    Ok(format!("{what} {seq} verifies")),
+                ),
                 Some(c) => Check::new(
                     name,
                     c.code,
@@ -1194,7 +1196,9 @@ impl Ledger {
     fn latest_checkpoint_signed(&self) -> Result<Option<(Checkpoint, String)>> {
         match self.store.latest_checkpoint()? {
             None => Ok(None),
-            Some((size, text)) => self.open_stored_checkpoint(size, &text).map(|cp| Some((cp, text))),
+            Some((size, text)) => self
+                .open_stored_checkpoint(size, &text)
+                .map(|cp| Some((cp, text))),
         }
     }
 
@@ -1216,7 +1220,9 @@ impl Ledger {
             0 => None,
             n => self.store.record_bytes(n - 1).ok().flatten(),
         };
-        let last_ms = last.and_then(|b| Record::decode(&b).ok()).map(|r| r.recorded_at_ms);
+        let last_ms = last
+            .and_then(|b| Record::decode(&b).ok())
+            .map(|r| r.recorded_at_ms);
         self.authority
             .check_checkpoint(size, &self.ledger_key_at(size), last_ms)
     }
@@ -1276,7 +1282,11 @@ impl Ledger {
         let rec = match Record::decode(&bytes) {
             Ok(r) => r,
             Err(e) => {
-                checks.push(Check::new("record decodes", Code::Decode, Err(e.to_string())));
+                checks.push(Check::new(
+                    "record decodes",
+                    Code::Decode,
+                    Err(e.to_string()),
+                ));
                 return Ok(RecordReport {
                     seq,
                     record: None,

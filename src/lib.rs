@@ -13,7 +13,6 @@
 
 pub mod archive;
 pub mod audit;
-pub mod rules;
 pub mod bundle;
 pub mod checkpoint;
 pub mod encoding;
@@ -25,6 +24,7 @@ pub mod note;
 pub mod proof;
 pub mod record;
 pub mod report;
+pub mod rules;
 pub mod store;
 
 /// A SHA-256 digest.

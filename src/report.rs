@@ -168,7 +168,11 @@ as signed by the ledger key <code>{}</code> in a checkpoint covering its first {
     h.push_str(&timeline(m));
     h.push_str(&versions(m));
     h.push_str("<h2>Checks of the exhibits, their signers and their custody</h2>\n<p>Failing checks first. Anyone can repeat these checks with <code>custody verify-bundle</code> or with standard tools, as VERIFY.txt explains.</p>\n<table><tr><th>Check</th><th>Rule</th><th>Result</th></tr>\n");
-    for c in failing.iter().copied().chain(checks.iter().filter(|c| c.passed)) {
+    for c in failing
+        .iter()
+        .copied()
+        .chain(checks.iter().filter(|c| c.passed))
+    {
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td><code>{}</code></td><td class=\"{}\">{}: {}</td></tr>",
@@ -196,7 +200,9 @@ fn versions(m: &Manifest) -> String {
         let corrections: Vec<_> = m
             .supporting
             .iter()
-            .filter(|a| a.kind == "amend" && a.body.get("target").and_then(|t| t.as_u64()) == Some(e.seq))
+            .filter(|a| {
+                a.kind == "amend" && a.body.get("target").and_then(|t| t.as_u64()) == Some(e.seq)
+            })
             .collect();
         if corrections.is_empty() {
             continue;
@@ -221,7 +227,8 @@ fn versions(m: &Manifest) -> String {
                 a.content
                     .as_ref()
                     .map(|c| format!(", text in <code>{}</code>", esc(&c.file)))
-                    .or_else(|| field(&a.body, "description").map(|d| format!(", new description: {}", esc(&d))))
+                    .or_else(|| field(&a.body, "description")
+                        .map(|d| format!(", new description: {}", esc(&d))))
                     .unwrap_or_default()
             );
         }
@@ -230,7 +237,9 @@ fn versions(m: &Manifest) -> String {
     if s.is_empty() {
         s
     } else {
-        format!("<h2>Corrections</h2>\n<p>No record is ever erased: each correction is a record of its own, and the text of every version is in the bundle when the original's is.</p>\n{s}")
+        format!(
+            "<h2>Corrections</h2>\n<p>No record is ever erased: each correction is a record of its own, and the text of every version is in the bundle when the original's is.</p>\n{s}"
+        )
     }
 }
 

@@ -123,7 +123,11 @@ fn compromise_marks_exactly_the_records_from_the_effective_point() {
         let o = f.run(&["verify", "--ledger", &f.p("ledger"), &s.to_string()]);
         if s >= effective {
             assert_eq!(o.code, 1, "record {s}: {}", o.all());
-            assert!(o.stdout.contains("[signed-after-compromise]"), "{}", o.stdout);
+            assert!(
+                o.stdout.contains("[signed-after-compromise]"),
+                "{}",
+                o.stdout
+            );
         } else {
             assert_eq!(o.code, 0, "record {s}: {}", o.all());
         }
@@ -671,7 +675,11 @@ fn a_retired_key_can_later_be_found_compromised() {
     );
     for s in &seqs[1..] {
         let o = f.run(&["verify", "--ledger", &f.p("ledger"), &s.to_string()]);
-        assert!(o.stdout.contains("[signed-after-compromise]"), "{}", o.stdout);
+        assert!(
+            o.stdout.contains("[signed-after-compromise]"),
+            "{}",
+            o.stdout
+        );
     }
     assert_eq!(add_media_as(&f, "alice", "after.bin").code, 2);
 }

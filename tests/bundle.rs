@@ -74,20 +74,7 @@ fn verify_both(f: &Fixture, bundle: &Path, extra: &[&str]) -> (Output, Output) {
     let alice = f.p("keys/alice.pub");
     args.extend_from_slice(&["--trust", &alice]);
     args.extend_from_slice(extra);
-    let ours = f.run(&args);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/verify_bundle.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .args(&args[1..])
-        .current_dir(f.dir.path())
-        .output()
-        .unwrap();
-    let theirs = Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    (ours, theirs)
+    f.verify_bundle_both(&args[1..])
 }
 
 /// Requires both verifiers to give `code`, and custody's output to name `part`.
@@ -708,7 +695,11 @@ fn bundles_carry_the_custody_chain_and_authority_and_both_verifiers_check_them()
     f.revoke("alice", "compromised", Some("3"));
     f.checkpoint();
     let o = f.run(&["verify", "--ledger", &f.p("ledger"), "3"]);
-    assert!(o.stdout.contains("[signed-after-compromise]"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("[signed-after-compromise]"),
+        "{}",
+        o.stdout
+    );
     // Alice's key may no longer speak for the ledger; an admin exports. Without a reason
     // the failing exhibit is refused (exit 1, nothing written); with one it goes, flagged.
     let admin_export = |extra: &[&str]| {
@@ -728,8 +719,14 @@ fn bundles_carry_the_custody_chain_and_authority_and_both_verifiers_check_them()
         f.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
     };
     let o = f.run(&[
-        "export", "--ledger", &f.p("ledger"), "--key", &f.p("keys/alice.key"),
-        "--out", &f.p("compromised.zip"), "3",
+        "export",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        "--out",
+        &f.p("compromised.zip"),
+        "3",
     ]);
     assert_eq!(o.code, 2, "a revoked key exports: {}", o.all());
     assert!(o.stderr.contains("may not export"), "{}", o.stderr);

@@ -347,8 +347,8 @@ fn fail_checkpoints_and_proofs_are_rejected() {
 /// finds no violation.
 #[test]
 fn authority_known_answers() {
-    use custody::rules::Authority;
     use custody::record::{Amendment, Effective, RevokeReason, Role};
+    use custody::rules::Authority;
     let ledger = test_key("test-ledger");
     let alice = test_key("test-investigator");
     let ledger_pk = ledger.verifying_key().to_bytes();

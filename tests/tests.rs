@@ -14,3 +14,4 @@ mod openssl;
 mod sweep;
 mod tamper;
 mod vectors;
+mod verdicts;

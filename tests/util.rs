@@ -226,6 +226,49 @@ impl Fixture {
         f
     }
 
+    /// `custody verify-bundle ARGS` and `python3 scripts/verify_bundle.py ARGS`: both
+    /// verifiers' outputs for the same arguments.
+    pub fn verify_bundle_both(&self, args: &[&str]) -> (Output, Output) {
+        let ours = self.run(&[&["verify-bundle"], args].concat());
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/verify_bundle.py");
+        let out = std::process::Command::new("python3")
+            .arg(&script)
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        let theirs = Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        (ours, theirs)
+    }
+
+    /// Runs `ARGS --ledger ledger/ --key keys/KEY.key`, signed by that key.
+    pub fn run_as(&self, key: &str, args: &[&str]) -> Output {
+        let (l, k) = (self.p("ledger"), self.p(&format!("keys/{key}.key")));
+        self.run(&[args, &["--ledger", &l, "--key", &k]].concat())
+    }
+
+    /// Generates `keys/NAME.key` and has `by` authorise it for `role`.
+    pub fn add_key_by(&self, by: &str, name: &str, role: &str) -> Output {
+        self.ok(&["key", "generate", name, "--dir", &self.p("keys")]);
+        let pubfile = self.p(&format!("keys/{name}.pub"));
+        self.run_as(
+            by,
+            &["key", "authorize", &pubfile, "--name", name, "--role", role],
+        )
+    }
+
+    /// Adds a media file signed by `key`; returns the output (`--json`).
+    pub fn media_as(&self, key: &str, name: &str) -> Output {
+        let path = self.path(&format!("media/{name}"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, format!("the bytes of {name}")).unwrap();
+        self.run_as(key, &["add", "media", "--json", &path.to_string_lossy()])
+    }
+
     pub fn audit(&self) -> Output {
         self.run(&["audit", "--ledger", &self.p("ledger")])
     }

@@ -4,8 +4,7 @@
 
 use super::LedgerArgs;
 use super::util::{
-    KeyArgs, check_line, now_ms, open, open_write, print_appended, print_json, resolve_key,
-    verdict,
+    KeyArgs, check_line, now_ms, open, open_write, print_appended, print_json, resolve_key, verdict,
 };
 use anyhow::Context;
 use clap::Args;

@@ -91,7 +91,9 @@ impl KeyState {
     pub fn status(&self) -> String {
         let compromise = self.compromise.map(|c| match c.effective {
             Effective::Now => format!("compromised from record {}", c.at),
-            Effective::Seq(e) => format!("compromised from record {e} (revoked by record {})", c.at),
+            Effective::Seq(e) => {
+                format!("compromised from record {e} (revoked by record {})", c.at)
+            }
             Effective::Time(t) => format!(
                 "compromised from {} (revoked by record {})",
                 crate::record::rfc3339(t),
@@ -355,7 +357,12 @@ impl Authority {
     /// authorised and not yet ended at `seq`, and the record is neither signed after
     /// compromise nor by a tainted key. `verify` and `history` judge one record this way;
     /// the replay at every position is the audit's. Passing, it says who signed.
-    pub fn judge(&self, st: &Statement, seq: u64, recorded_at_ms: u64) -> Result<String, Violation> {
+    pub fn judge(
+        &self,
+        st: &Statement,
+        seq: u64,
+        recorded_at_ms: u64,
+    ) -> Result<String, Violation> {
         let signer = &st.signer;
         if let (Body::Genesis { .. }, 0) = (&st.body, seq) {
             if self.ledger_keys.first().map(|(_, k)| k) != Some(signer) {
@@ -444,10 +451,7 @@ impl Authority {
         self.keys
             .iter()
             .filter(|(k, s)| {
-                *k != except
-                    && s.role == Role::Admin
-                    && s.active_at(seq)
-                    && self.taint(k).is_none()
+                *k != except && s.role == Role::Admin && s.active_at(seq) && self.taint(k).is_none()
             })
             .max_by_key(|(_, s)| s.authorized_at)
             .map(|(k, s)| (*k, s))
@@ -894,9 +898,15 @@ mod tests {
         let r = run(&recs);
         assert!(r[1].is_ok() && r[2].is_ok() && r[3].is_ok());
         let msg = |i: usize| r[i].as_ref().unwrap_err().message.clone();
-        assert!(msg(4).contains("has the role auditor"), "auditor records evidence");
+        assert!(
+            msg(4).contains("has the role auditor"),
+            "auditor records evidence"
+        );
         assert!(msg(5).contains("not authorised in this ledger"));
-        assert!(msg(6).contains("has the role investigator"), "investigator authorises");
+        assert!(
+            msg(6).contains("has the role investigator"),
+            "investigator authorises"
+        );
     }
 
     #[test]
@@ -919,7 +929,12 @@ mod tests {
         ];
         let r = run(&recs);
         assert!(r[..6].iter().all(Result::is_ok), "{r:?}");
-        assert!(r[6].as_ref().unwrap_err().message.contains("was not authorised at record 6"));
+        assert!(
+            r[6].as_ref()
+                .unwrap_err()
+                .message
+                .contains("was not authorised at record 6")
+        );
         let mut a = Authority::new();
         for (i, s) in recs.iter().enumerate() {
             let _ = a.admit(s, i as u64, 1000, &|n: u64| recs.get(n as usize).cloned());
@@ -1049,10 +1064,10 @@ mod adversary {
         let recs = vec![
             st(1, Body::Genesis { origin: "o".into() }),
             auth(1, 2, Role::Investigator),
-            st(2, media(1)),                                                   // 2
-            st(2, media(2)),                                                   // 3
-            revoke(1, 2, RevokeReason::Retired, Effective::Now),               // 4
-            revoke(1, 2, RevokeReason::Compromised, Effective::Seq(3)),        // 5
+            st(2, media(1)),                                            // 2
+            st(2, media(2)),                                            // 3
+            revoke(1, 2, RevokeReason::Retired, Effective::Now),        // 4
+            revoke(1, 2, RevokeReason::Compromised, Effective::Seq(3)), // 5
         ];
         let (a, r) = replay(&recs);
         assert!(r.iter().all(Result::is_ok), "{r:?}");
@@ -1070,18 +1085,29 @@ mod adversary {
     fn a_key_minted_inside_a_compromise_window_is_never_authorised() {
         let recs = vec![
             st(1, Body::Genesis { origin: "o".into() }),
-            auth(1, 2, Role::Admin),                                     // 1: admin 2
-            auth(2, 3, Role::Admin),                                     // 2: stolen 2 mints 3
-            auth(3, 4, Role::Investigator),                              // 3: 3 mints 4
-            st(4, media(1)),                                             // 4: sock puppet
-            revoke(1, 2, RevokeReason::Compromised, Effective::Seq(2)),  // 5
-            st(4, media(2)),                                             // 6: refused now
+            auth(1, 2, Role::Admin),        // 1: admin 2
+            auth(2, 3, Role::Admin),        // 2: stolen 2 mints 3
+            auth(3, 4, Role::Investigator), // 3: 3 mints 4
+            st(4, media(1)),                // 4: sock puppet
+            revoke(1, 2, RevokeReason::Compromised, Effective::Seq(2)), // 5
+            st(4, media(2)),                // 6: refused now
         ];
         let (a, r) = replay(&recs);
         assert!(r[..6].iter().all(Result::is_ok), "{r:?}");
-        assert!(r[6].as_ref().unwrap_err().message.contains("never authorised"));
-        assert_eq!(a.verdict(&pk(4), 4, 1004).map(|v| v.code), Some(Code::TaintedSigner));
-        assert_eq!(a.verdict(&pk(3), 3, 1003).map(|v| v.code), Some(Code::TaintedSigner));
+        assert!(
+            r[6].as_ref()
+                .unwrap_err()
+                .message
+                .contains("never authorised")
+        );
+        assert_eq!(
+            a.verdict(&pk(4), 4, 1004).map(|v| v.code),
+            Some(Code::TaintedSigner)
+        );
+        assert_eq!(
+            a.verdict(&pk(3), 3, 1003).map(|v| v.code),
+            Some(Code::TaintedSigner)
+        );
         assert_eq!(
             a.verdict(&pk(2), 2, 1002).map(|v| v.code),
             Some(Code::SignedAfterCompromise)
@@ -1106,19 +1132,22 @@ mod adversary {
             st(1, Body::Genesis { origin: "o".into() }),
             auth(1, 2, Role::Investigator),
             auth(1, 3, Role::Custodian),
-            st(2, media(1)),                                            // 3
-            t(2, 3, 3),                                                 // 4
-            revoke(1, 3, RevokeReason::Retired, Effective::Now),        // 5: receiver gone
-            st(3, Body::Cancel { transfer: 4 }),                        // 6: not the sender
-            st(2, Body::Cancel { transfer: 4 }),                        // 7: ok
-            st(3, Body::Accept { transfer: 4 }),                        // 8: cancelled
-            st(2, Body::Cancel { transfer: 4 }),                        // 9: already
-            auth(1, 4, Role::Custodian),                                // 10
-            t(2, 3, 4),                                                 // 11: may hand over again
-            st(1, Body::Cancel { transfer: 11 }),                       // 12: admin cancels
+            st(2, media(1)),                                     // 3
+            t(2, 3, 3),                                          // 4
+            revoke(1, 3, RevokeReason::Retired, Effective::Now), // 5: receiver gone
+            st(3, Body::Cancel { transfer: 4 }),                 // 6: not the sender
+            st(2, Body::Cancel { transfer: 4 }),                 // 7: ok
+            st(3, Body::Accept { transfer: 4 }),                 // 8: cancelled
+            st(2, Body::Cancel { transfer: 4 }),                 // 9: already
+            auth(1, 4, Role::Custodian),                         // 10
+            t(2, 3, 4),                                          // 11: may hand over again
+            st(1, Body::Cancel { transfer: 11 }),                // 12: admin cancels
         ];
         let (a, r) = replay(&recs);
-        assert!(r[6].is_err() && r[7].is_ok() && r[8].is_err() && r[9].is_err(), "{r:?}");
+        assert!(
+            r[6].is_err() && r[7].is_ok() && r[8].is_err() && r[9].is_err(),
+            "{r:?}"
+        );
         assert!(r[11].is_ok() && r[12].is_ok(), "{r:?}");
         assert!(a.pending_transfers().is_empty());
         assert_eq!(a.holder(3, pk(2)).holder, pk(2));
@@ -1128,10 +1157,10 @@ mod adversary {
     fn ledger_keys_sign_checkpoints_in_order_and_a_compromise_voids_theirs() {
         let recs = vec![
             st(1, Body::Genesis { origin: "o".into() }),
-            st(1, media(1)),                                             // 1
-            st(1, Body::LedgerKey { key: pk(9) }),                        // 2
-            revoke(1, 1, RevokeReason::Compromised, Effective::Now),      // 3: refused, 1 is no longer in force but is the last admin
-            st(9, media(2)),                                              // 4: a ledger key signs no record
+            st(1, media(1)),                                         // 1
+            st(1, Body::LedgerKey { key: pk(9) }),                   // 2
+            revoke(1, 1, RevokeReason::Compromised, Effective::Now), // 3: refused, 1 is no longer in force but is the last admin
+            st(9, media(2)), // 4: a ledger key signs no record
         ];
         let (a, r) = replay(&recs);
         assert!(r[2].is_ok() && r[3].is_err() && r[4].is_err(), "{r:?}");
@@ -1145,9 +1174,9 @@ mod adversary {
         let recs2 = [
             recs[..3].to_vec(),
             vec![
-                auth(1, 5, Role::Admin),                                      // 3
-                revoke(5, 1, RevokeReason::Compromised, Effective::Seq(1)),   // 4
-                revoke(5, 9, RevokeReason::Compromised, Effective::Now),      // 5: 9 in force
+                auth(1, 5, Role::Admin),                                    // 3
+                revoke(5, 1, RevokeReason::Compromised, Effective::Seq(1)), // 4
+                revoke(5, 9, RevokeReason::Compromised, Effective::Now),    // 5: 9 in force
             ],
         ]
         .concat();

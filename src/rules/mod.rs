@@ -303,10 +303,7 @@ pub fn check_position(rec: &Record, pos: &Position, mode: Mode) -> Vec<Violation
                     ),
                 ));
             }
-            if pos
-                .genesis_key
-                .is_some_and(|k| k != &rec.statement.signer)
-            {
+            if pos.genesis_key.is_some_and(|k| k != &rec.statement.signer) {
                 out.push(Violation::new(
                     Code::Genesis,
                     "the genesis is signed by a key other than the ledger's first key",
@@ -429,13 +426,15 @@ pub fn check_consent(consent: &str) -> Result<(), String> {
             ));
         }
         if seen.contains(&item) {
-            return Err(format!("consent '{consent}': '{item}' is given twice"));
+            return Err(format!(
+                "consent '{consent}': '{item}' is given twice; give a comma-separated list of: {valid}"
+            ));
         }
         seen.push(item);
     }
     if seen.contains(&"none") && seen.len() > 1 {
         return Err(format!(
-            "consent '{consent}': 'none' cannot be combined with another scope"
+            "consent '{consent}': 'none' cannot be combined with another scope; give a comma-separated list of: {valid}, or none alone"
         ));
     }
     Ok(())
