@@ -145,7 +145,7 @@ pub fn check_layout<R: Read + Seek>(r: &mut R) -> Result<usize, LayoutError> {
             || u32_at(&head, 16) != 0
             || u32_at(&head, 20) != 0
         {
-            return Err("the ZIP64 end record is not directly before its locator".into());
+            return Err("the ZIP64 end record must be exactly 56 bytes (no extensible data), directly before its locator, on disk 0".into());
         }
         let z = (
             u64_at(&head, 24),

@@ -376,6 +376,7 @@ pub fn audit(
                                 prev: Some((prev_leaf, prev_time)),
                                 origin: Some(&origin),
                                 genesis_key: Some(&genesis_key),
+                                now_ms: Some(a.now_ms),
                             };
                             let mut broken = rules::check_position(&r, &position, Mode::Report);
                             broken.extend(rules::future_dated(seq, r.recorded_at_ms, a.now_ms));
@@ -660,7 +661,7 @@ pub fn audit(
     let suspect: BTreeSet<[u8; 32]> = authority
         .keys()
         .iter()
-        .filter(|(pk, k)| k.compromise.is_some() || authority.taint(pk).is_some())
+        .filter(|(pk, k)| !k.compromises.is_empty() || authority.taint(pk).is_some())
         .map(|(pk, _)| *pk)
         .collect();
     if !suspect.is_empty() {

@@ -321,6 +321,25 @@ pub fn export<W: Write + Seek>(
     let (cp, cp_text) = ledger.latest_checkpoint()?.ok_or_else(|| {
         Error::Input("the ledger has no signed checkpoint; run `custody checkpoint`".into())
     })?;
+    // A record beyond the checkpoint that can change a verdict (a revocation, a hand-over,
+    // a new ledger key...) cannot go into the bundle: it would prove a stale truth.
+    if let Some(s) = ledger
+        .store()
+        .authority_seqs()?
+        .into_iter()
+        .find(|&s| s >= cp.size)
+    {
+        let kind = ledger.statement(s).map_or("authority", |st| st.body.kind());
+        return Err(Error::Input(format!(
+            "record {s} (a {kind} record) is not yet covered by the latest checkpoint ({} records), and it may change what this bundle proves; sign a checkpoint with the ledger key in force (`custody checkpoint`) and export again",
+            cp.size
+        )));
+    }
+    if seqs.contains(&0) {
+        return Err(Error::Input(
+            "record 0 is the ledger's genesis: every bundle carries it as a supporting record; name the exhibits after it".into(),
+        ));
+    }
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut public_keys: BTreeMap<String, [u8; 32]> = BTreeMap::new();
     // The key that signed the checkpoint: the ledger key in force at its size.
@@ -533,8 +552,9 @@ fn render_informative(manifest: &Manifest, record_checks: &[Check]) -> (String, 
     (report::html(&m, record_checks), report::verify_txt(&m))
 }
 
-/// Unknown members are an error at every level (SPEC.md 11.2); serde cannot refuse them
-/// through the flattened exhibit, so the exhibits' key sets are compared here.
+/// Every object of the manifest has exactly the members of SPEC.md 11.2: no unknown one
+/// (serde cannot refuse them through the flattened records) and no missing one (serde
+/// would read a missing optional member as null).
 fn check_exhibit_members(manifest: &[u8]) -> std::result::Result<(), String> {
     const RECORD: [&str; 18] = [
         "seq",
@@ -558,8 +578,57 @@ fn check_exhibit_members(manifest: &[u8]) -> std::result::Result<(), String> {
     ];
     const EXHIBIT: [&str; 3] = ["content", "consent_override", "media_file"];
     const SUPPORTING: [&str; 1] = ["content"];
+    const TOP: [&str; 10] = [
+        "format",
+        "case",
+        "include_failing",
+        "exported_at",
+        "exported_at_ms",
+        "exporter",
+        "ledger",
+        "exhibits",
+        "supporting",
+        "files",
+    ];
+    const EXPORTER: [&str; 4] = ["public_key", "key_id", "fingerprint", "key_file"];
+    const LEDGER: [&str; 8] = [
+        "origin",
+        "public_key",
+        "key_id",
+        "fingerprint",
+        "key_file",
+        "checkpoint_file",
+        "checkpoint_size",
+        "checkpoint_root",
+    ];
+    const CONTENT: [&str; 2] = ["file", "salt"];
     let v: serde_json::Value =
         serde_json::from_slice(manifest).map_err(|e| format!("manifest.json: {e}"))?;
+    let exactly = |x: &serde_json::Value, what: &str, want: &[&str]| {
+        let Some(o) = x.as_object() else {
+            return Err(format!("{what} is not an object"));
+        };
+        let keys: BTreeSet<&str> = o.keys().map(String::as_str).collect();
+        let want: BTreeSet<&str> = want.iter().copied().collect();
+        if keys != want {
+            return Err(format!(
+                "{what}'s members differ from the format's: unknown {:?}, missing {:?}",
+                keys.difference(&want).collect::<Vec<_>>(),
+                want.difference(&keys).collect::<Vec<_>>()
+            ));
+        }
+        Ok(())
+    };
+    exactly(&v, "the manifest", &TOP)?;
+    exactly(&v["exporter"], "exporter", &EXPORTER)?;
+    exactly(&v["ledger"], "ledger", &LEDGER)?;
+    for list in ["exhibits", "supporting"] {
+        for x in v[list].as_array().into_iter().flatten() {
+            if !x["content"].is_null() {
+                exactly(&x["content"], "a content", &CONTENT)?;
+            }
+        }
+    }
     for (list, what, extra) in [
         ("exhibits", "an exhibit", &EXHIBIT[..]),
         ("supporting", "a supporting record", &SUPPORTING[..]),
@@ -1069,12 +1138,15 @@ fn key_file_holds(
         .get(file)
         .and_then(|m| m.bytes.as_ref())
         .ok_or_else(|| format!("{file} is missing"))?;
-    let text = std::str::from_utf8(pem).map_err(|_| format!("{file} is not text"))?;
-    use ed25519_dalek::pkcs8::DecodePublicKey;
-    let k = ed25519_dalek::VerifyingKey::from_public_key_pem(text)
-        .map_err(|e| format!("{file}: {e}"))?;
-    if &k.to_bytes() != key {
-        return Err(format!("{file} holds another key"));
+    // Exactly the canonical SPKI PEM of the key (SPEC.md 11.1): one text, so that no two
+    // readers of the file can disagree on what it holds.
+    let k = ed25519_dalek::VerifyingKey::from_bytes(key)
+        .map_err(|_| format!("{file}: the key is not a valid point"))?;
+    if pem.as_slice() != keys::public_pem(&k).as_bytes() {
+        return Err(format!(
+            "{file} is not exactly the SPKI PEM of key {}",
+            keys::short_id(key)
+        ));
     }
     Ok(())
 }
@@ -1302,7 +1374,7 @@ fn verify_parts(
                 if mm.bytes.as_deref() == Some(rendered.as_bytes()) {
                     Ok("exactly what custody renders from the manifest and these checks".into())
                 } else {
-                    Err("differs from what custody renders from the manifest and these checks: the page was altered (and the manifest re-signed)".into())
+                    Err("differs from what custody renders from the manifest and these checks: the page, or the manifest it describes, was altered (and the manifest re-signed)".into())
                 },
             );
         }
@@ -1402,6 +1474,25 @@ fn manifest_field_problems(m: &Manifest) -> Vec<String> {
         .is_some_and(|r| r.trim().is_empty())
     {
         problems.push("include_failing is an empty reason".into());
+    }
+    if m.exhibits.iter().any(|e| {
+        e.consent_override
+            .as_deref()
+            .is_some_and(|r| r.trim().is_empty())
+    }) {
+        problems.push("a consent_override is an empty reason".into());
+    }
+    if m.ledger.checkpoint_file != "checkpoint.txt" {
+        problems.push(format!(
+            "ledger.checkpoint_file is '{}', not checkpoint.txt",
+            m.ledger.checkpoint_file.escape_debug()
+        ));
+    }
+    let increasing = |seqs: Vec<u64>| seqs.windows(2).all(|w| w[0] < w[1]);
+    if !increasing(m.exhibits.iter().map(|e| e.seq).collect())
+        || !increasing(m.supporting.iter().map(|e| e.seq).collect())
+    {
+        problems.push("exhibits and supporting records must each be in strictly increasing seq, with no record twice".into());
     }
     for (what, public_key, key_id, fingerprint, file) in [
         (
@@ -1601,6 +1692,7 @@ fn verify_entry(
         prev: None,
         origin: Some(&manifest.ledger.origin),
         genesis_key: None,
+        now_ms: None,
     };
     let mut broken = rules::check_position(&rec, &position, rules::Mode::Report);
     if is_exhibit && !consent_cleared(&rec, consent_override, manifest) {
@@ -1727,10 +1819,12 @@ fn check_revealed(
             .get(&ci.file)
             .and_then(|m| m.bytes.as_deref())
             .ok_or_else(|| format!("{} is missing", ci.file))?;
-        let salt: [u8; 32] = hex::decode(&ci.salt)
-            .ok()
+        // Lowercase hex only (SPEC.md conventions): one spelling of each salt.
+        let salt: [u8; 32] = Some(&ci.salt)
+            .filter(|s| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .and_then(|s| hex::decode(s).ok())
             .and_then(|v| v.try_into().ok())
-            .ok_or_else(|| "the salt is not 32 bytes of hex".to_string())?;
+            .ok_or_else(|| "the salt is not 32 bytes of lowercase hex".to_string())?;
         if text.len() as u64 != len || record::commitment(&salt, text) != commitment {
             return Err(format!(
                 "{} does not match the signed commitment: the text was altered",
@@ -1908,6 +2002,13 @@ fn record_checks(
         }
         records.insert(s.seq, r);
     }
+    if !manifest.supporting.iter().any(|s| s.seq == 0) {
+        c.add(
+            "supporting record 0",
+            Code::Manifest,
+            Err("record 0, the genesis, must be among the supporting records (SPEC.md 11.3, check 11)".into()),
+        );
+    }
     check_authority(manifest, &records, c);
     records
 }
@@ -1935,8 +2036,22 @@ fn check_authority(manifest: &Manifest, records: &BTreeMap<u64, Record>, c: &mut
             broken.push(Violation::new(v.code, format!("record {seq}: {v}")));
         }
     }
+    // A flagged record that names a ledger key superseded below the checkpoint vouches for
+    // nothing this bundle proves (its checkpoint is signed by a later key): it is named,
+    // not failed, so that honest evidence does not fail forever after a recovery.
+    let in_force = decode_key(&manifest.ledger.public_key).ok();
+    let mut notes = Vec::new();
     for (seq, r) in records {
-        broken.extend(authority.verdict(&r.statement.signer, *seq, r.recorded_at_ms));
+        if let Some(v) = authority.verdict(&r.statement.signer, *seq, r.recorded_at_ms) {
+            match &r.statement.body {
+                Body::LedgerKey { key } if Some(*key) != in_force => notes.push(format!(
+                    "; record {seq} names ledger key {}, superseded before this checkpoint, and {}",
+                    keys::short_id(key),
+                    v.message
+                )),
+                _ => broken.push(v),
+            }
+        }
     }
     // The checkpoint rule: the key that signed checkpoint.txt must be the ledger key in
     // force at its size, by the bundle's ledger-key records, and not compromised for it.
@@ -1963,7 +2078,7 @@ fn check_authority(manifest: &Manifest, records: &BTreeMap<u64, Record>, c: &mut
             "authority",
             Code::Unauthorized,
             Ok(format!(
-                "every signer was authorised when it signed, and the checkpoint is signed by the ledger key in force: {}",
+                "every signer was authorised when it signed, and the checkpoint is signed by the ledger key in force: {}{}",
                 signers
                     .iter()
                     .filter_map(|k| authority.key(k).map(|s| format!(
@@ -1975,7 +2090,8 @@ fn check_authority(manifest: &Manifest, records: &BTreeMap<u64, Record>, c: &mut
                         s.status()
                     )))
                     .collect::<Vec<_>>()
-                    .join("; ")
+                    .join("; "),
+                notes.concat()
             )),
         );
     }

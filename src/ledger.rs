@@ -187,6 +187,9 @@ pub struct History {
     pub pending: Option<PendingLink>,
     /// Hand-overs withdrawn before acceptance: (transfer, cancelling record).
     pub cancelled: Vec<(u64, u64)>,
+    /// Each amendment's checks, in order: a correction signed after a compromise, or by a
+    /// tainted key, fails the history as a broken link would.
+    pub version_checks: Vec<Check>,
     /// The original record and every amendment, in order.
     pub versions: Vec<u64>,
 }
@@ -314,6 +317,7 @@ fn admissible_position(rec: &Record, prev: (Hash, u64)) -> std::result::Result<(
         prev: Some(prev),
         origin: None,
         genesis_key: None,
+        now_ms: None,
     };
     match rules::check_position(rec, &pos, Mode::Admit)
         .into_iter()
@@ -731,6 +735,24 @@ impl Ledger {
             .unwrap_or(self.ledger_key)
     }
 
+    /// Where a compromise from time `t` begins by position: the first record whose recorded
+    /// time, or an earlier record's, is at or after `t` (the ledger's size when there is
+    /// none). A thief appending with a clock set back still falls after it, which a
+    /// window judged by each record's own time would let through (SPEC.md 4.1).
+    pub fn first_record_from(&self, t: u64) -> Result<u64> {
+        let mut latest = 0u64;
+        for (i, r) in self.store.records_iter().enumerate() {
+            let (_, v) = r?;
+            if let Ok(rec) = Record::decode(&v) {
+                latest = latest.max(rec.recorded_at_ms);
+            }
+            if latest >= t {
+                return Ok(i as u64);
+            }
+        }
+        Ok(self.size)
+    }
+
     /// The first ledger key, which signed the genesis.
     pub fn genesis_key(&self) -> &[u8; 32] {
         &self.ledger_key
@@ -1038,10 +1060,21 @@ impl Ledger {
                 }
             }
         }
-        let versions = std::iter::once(exhibit)
+        let versions: Vec<u64> = std::iter::once(exhibit)
             .chain(self.authority.amendments_of(exhibit).iter().copied())
             .collect();
+        let version_checks = versions[1..]
+            .iter()
+            .map(|&a| {
+                self.link_check(
+                    "correction signed by an authorised key",
+                    a,
+                    "amendment record",
+                )
+            })
+            .collect();
         Ok(History {
+            version_checks,
             cancelled,
             exhibit,
             kind: rec.statement.body.kind(),
@@ -1277,6 +1310,15 @@ impl Ledger {
     /// content (testimony), and its inclusion in the latest signed checkpoint, by a proof
     /// built from stored subtree hashes. Every rule comes from [`crate::rules`].
     pub fn verify_record(&self, seq: u64) -> Result<RecordReport> {
+        // Only to tell a record dated in the future (SPEC.md section 4).
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(u64::MAX, |d| d.as_millis() as u64);
+        self.verify_record_at(seq, now)
+    }
+
+    /// [`Ledger::verify_record`] at the time `now_ms`.
+    pub fn verify_record_at(&self, seq: u64, now_ms: u64) -> Result<RecordReport> {
         let bytes = self.record_bytes(seq)?;
         let mut checks = Vec::new();
         let rec = match Record::decode(&bytes) {
@@ -1309,8 +1351,10 @@ impl Ledger {
             prev,
             origin: Some(&self.origin),
             genesis_key: Some(&self.ledger_key),
+            now_ms: Some(now_ms),
         };
-        let broken = rules::check_position(&rec, &position, Mode::Report);
+        let mut broken = rules::check_position(&rec, &position, Mode::Report);
+        broken.extend(rules::future_dated(seq, rec.recorded_at_ms, now_ms));
         if broken.is_empty() {
             checks.push(Check::new(
                 "position in the ledger",

@@ -8,6 +8,7 @@ mod bundle;
 mod cli;
 mod concurrency;
 mod crash;
+mod differential;
 mod fuzz;
 mod kat;
 mod openssl;

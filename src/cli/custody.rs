@@ -162,6 +162,7 @@ pub fn exec_history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
     let l = open(&a.ledger)?;
     let h = l.history(a.seq)?;
     let ok = h.links.iter().all(|k| k.checks.iter().all(|c| c.passed))
+        && h.version_checks.iter().all(|c| c.passed)
         && h.pending.as_ref().is_none_or(|p| p.signed);
     if a.json {
         print_json(&serde_json::json!({ "passed": ok, "history": h }))?;
@@ -208,6 +209,12 @@ pub fn exec_history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        for c in &h.version_checks {
+            println!("  {}", check_line(c));
+        }
+    }
+    for (t, c) in &h.cancelled {
+        println!("  cancelled: transfer {t} was withdrawn by record {c} before it was accepted");
     }
     println!(
         "{}",

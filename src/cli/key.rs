@@ -338,7 +338,18 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
             };
             let effective = match effective.as_deref() {
                 None => Effective::Now,
-                Some(e) => parse_effective(e)?,
+                // A time is signed as the record it begins at, so that no clock can move
+                // a record out of the window (SPEC.md 4.1).
+                Some(e) => match parse_effective(e)? {
+                    Effective::Time(t) => {
+                        let from = l.first_record_from(t)?;
+                        eprintln!(
+                            "note: {e} is signed as record {from}, the first recorded at or after it"
+                        );
+                        Effective::Seq(from)
+                    }
+                    other => other,
+                },
             };
             if reason == RevokeReason::Retired && effective != Effective::Now {
                 bail!(
@@ -396,7 +407,7 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
                 let mut bodies = vec![Body::LedgerKey { key: public }];
                 // A ledger-role key does nothing else: it is retired with its duty. The
                 // genesis key stays an admin until an admin retires it.
-                if state.role == Role::Ledger {
+                if state.role == Role::Ledger && state.ended.is_none() {
                     bodies.push(Body::Revoke {
                         key: old_key,
                         reason: RevokeReason::Retired,
@@ -463,7 +474,7 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
                         "role": s.role.name(),
                         "key_id": keys::short_id(k),
                         "fingerprint": keys::fingerprint_string(k),
-                        "status": s.status(),
+                        "status": l.authority().status(k),
                         "valid_from_seq": s.authorized_at,
                         "valid_until_seq": s.ended.map(|r| r.at),
                         "revoked_by": s.revocations(),
@@ -504,7 +515,7 @@ fn parse_effective(e: &str) -> anyhow::Result<Effective> {
         return Ok(Effective::Seq(n));
     }
     let t = humantime::parse_rfc3339_weak(e).map_err(|_| {
-        anyhow::anyhow!("--effective '{e}' is neither a record number nor an RFC 3339 time (2026-11-26T10:00:00Z)")
+        anyhow::anyhow!("--effective '{e}' is neither a record number nor an RFC 3339 time in UTC (2026-11-26T10:00:00Z; give other zones' times converted to UTC)")
     })?;
     Ok(Effective::Time(
         t.duration_since(std::time::UNIX_EPOCH)

@@ -49,8 +49,9 @@ pub struct KeyState {
     pub authorized_by: Option<[u8; 32]>,
     /// The first revocation, which ended its activity.
     pub ended: Option<Ended>,
-    /// Its compromise, if one was declared (also for a key retired earlier).
-    pub compromise: Option<Compromise>,
+    /// Every compromise declared (also for a key retired earlier). Declarations add up: a
+    /// later one can widen the window, never narrow it.
+    pub compromises: Vec<Compromise>,
 }
 
 impl KeyState {
@@ -64,14 +65,11 @@ impl KeyState {
     /// Whether a record at `seq`, recorded at `recorded_at_ms`, falls at or after the point
     /// from which this key is known to be compromised.
     pub fn compromised_for(&self, seq: u64, recorded_at_ms: u64) -> bool {
-        match self.compromise {
-            None => false,
-            Some(c) => match c.effective {
-                Effective::Now => seq >= c.at,
-                Effective::Seq(e) => seq >= e,
-                Effective::Time(t) => recorded_at_ms >= t,
-            },
-        }
+        self.compromises.iter().any(|c| match c.effective {
+            Effective::Now => seq >= c.at,
+            Effective::Seq(e) => seq >= e,
+            Effective::Time(t) => recorded_at_ms >= t,
+        })
     }
 
     /// The records that revoked it, in order.
@@ -80,8 +78,9 @@ impl KeyState {
             .ended
             .map(|e| e.at)
             .into_iter()
-            .chain(self.compromise.map(|c| c.at))
+            .chain(self.compromises.iter().map(|c| c.at))
             .collect();
+        v.sort_unstable();
         v.dedup();
         v
     }
@@ -89,17 +88,22 @@ impl KeyState {
     /// "active", "retired by record 5", "compromised from record 3 (revoked by record 7)",
     /// or both for a retired key found compromised.
     pub fn status(&self) -> String {
-        let compromise = self.compromise.map(|c| match c.effective {
-            Effective::Now => format!("compromised from record {}", c.at),
-            Effective::Seq(e) => {
-                format!("compromised from record {e} (revoked by record {})", c.at)
-            }
-            Effective::Time(t) => format!(
-                "compromised from {} (revoked by record {})",
-                crate::record::rfc3339(t),
-                c.at
-            ),
-        });
+        let windows: Vec<String> = self
+            .compromises
+            .iter()
+            .map(|c| match c.effective {
+                Effective::Now => format!("compromised from record {}", c.at),
+                Effective::Seq(e) => {
+                    format!("compromised from record {e} (revoked by record {})", c.at)
+                }
+                Effective::Time(t) => format!(
+                    "compromised from {} (revoked by record {})",
+                    crate::record::rfc3339(t),
+                    c.at
+                ),
+            })
+            .collect();
+        let compromise = (!windows.is_empty()).then(|| windows.join("; "));
         match (self.ended, compromise) {
             (None, None) => "active".into(),
             (Some(e), None) => format!("{} by record {}", e.reason.name(), e.at),
@@ -283,14 +287,24 @@ impl Authority {
         let Some(k) = self.keys.get(signer) else {
             return Ok(());
         };
-        if size == 0 || k.compromise.is_none() {
+        if let Some(t) = self.taint(signer) {
+            return Err(Violation::new(
+                Code::CheckpointCompromised,
+                format!(
+                    "the checkpoint of size {size} is signed by key {}, which counts as never authorised: {}",
+                    keys::short_id(signer),
+                    self.describe_taint(&t)
+                ),
+            ));
+        }
+        if size == 0 || k.compromises.is_empty() {
             return Ok(());
         }
-        let compromised = match (k.compromise.map(|c| c.effective), last_recorded_ms) {
-            (Some(Effective::Time(_)), None) => true,
-            (_, t) => k.compromised_for(size - 1, t.unwrap_or(0)),
-        };
-        if compromised {
+        let time_unknown = last_recorded_ms.is_none()
+            && k.compromises
+                .iter()
+                .any(|c| matches!(c.effective, Effective::Time(_)));
+        if time_unknown || k.compromised_for(size - 1, last_recorded_ms.unwrap_or(0)) {
             return Err(Violation::new(
                 Code::CheckpointCompromised,
                 format!(
@@ -399,12 +413,24 @@ impl Authority {
             k.name,
             k.role.name(),
             k.authorized_at,
-            if k.ended.is_some() || k.compromise.is_some() {
+            if k.ended.is_some() || !k.compromises.is_empty() {
                 format!("; since {}", k.status())
             } else {
                 String::new()
             }
         ))
+    }
+
+    /// A key's status with what only the whole state knows: that it counts as never
+    /// authorised because a compromised key minted it.
+    pub fn status(&self, key: &[u8; 32]) -> String {
+        let Some(k) = self.keys.get(key) else {
+            return "unknown".into();
+        };
+        match self.taint(key) {
+            Some(t) => format!("never authorised: {}", self.describe_taint(&t)),
+            None => k.status(),
+        }
     }
 
     fn describe_taint(&self, t: &Taint) -> String {
@@ -680,21 +706,17 @@ impl Authority {
                 keys::short_id(key)
             ))
         })?;
-        // A retired key can still be found to have been compromised earlier; any other
-        // second revocation is refused.
-        let upgrade = matches!(target.ended, Some(e) if e.reason == RevokeReason::Retired)
-            && target.compromise.is_none()
-            && reason == RevokeReason::Compromised;
-        if target.ended.is_some() && !upgrade {
+        // A key found compromised may be declared so again, whatever ended it: each
+        // declaration adds its window, so a thief's narrow declaration cannot shut out the
+        // honest one. Retiring twice, or retiring a compromised key, means nothing.
+        if target.ended.is_some() && reason == RevokeReason::Retired {
             return Err(rule(format!(
                 "key {} is already {}",
                 keys::short_id(key),
                 target.status()
             )));
         }
-        if reason == RevokeReason::Compromised
-            && self.ledger_keys.last().is_some_and(|(_, k)| k == key)
-        {
+        if self.ledger_keys.last().is_some_and(|(_, k)| k == key) {
             return Err(rule(format!(
                 "key {} signs this ledger's checkpoints; name a new ledger key first (`custody key rotate --old {} --new NEW.pub`), then revoke it",
                 keys::short_id(key),
@@ -747,7 +769,7 @@ impl Authority {
             authorized_at_ms: recorded_at_ms,
             authorized_by: by,
             ended: None,
-            compromise: None,
+            compromises: Vec::new(),
         };
         match &st.body {
             Body::Genesis { .. } => {
@@ -779,8 +801,8 @@ impl Authority {
                             reason: *reason,
                         });
                     }
-                    if *reason == RevokeReason::Compromised && k.compromise.is_none() {
-                        k.compromise = Some(Compromise {
+                    if *reason == RevokeReason::Compromised {
+                        k.compromises.push(Compromise {
                             at: seq,
                             effective: *effective,
                         });
