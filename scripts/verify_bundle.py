@@ -280,8 +280,56 @@ def note_key_id(name: str, public_key: bytes) -> bytes:
     return sha256(name.encode("utf-8") + b"\n\x01" + public_key)[:4]
 
 
+# Section 1: the SPKI DER of an Ed25519 public key is this prefix and the 32 key bytes.
+SPKI_ED25519_PREFIX = bytes.fromhex("302a300506032b6570032100")
+PEM_BEGIN, PEM_END = b"-----BEGIN PUBLIC KEY-----\n", b"\n-----END PUBLIC KEY-----\n"
+
+
+def canonical_public_key_pem(public_key: bytes) -> bytes:
+    """11.1: the exact text of a `keys/<key ID>.pub` member: `-----BEGIN PUBLIC KEY-----\\n`, the
+    base64 of the 44-byte DER on one line, `\\n-----END PUBLIC KEY-----\\n`."""
+    return PEM_BEGIN + base64.b64encode(SPKI_ED25519_PREFIX + public_key) + PEM_END
+
+
+def parse_key_file(data: bytes) -> bytes:
+    """A bundle's `keys/<key ID>.pub` member -> its 32 raw key bytes (ValueError otherwise).
+
+    11.1: the member is exactly the canonical SPKI PEM text, so any other
+    bytes (CRLF line ends, a trailing vertical tab or blank line, the base64
+    wrapped or with white space, headers, a second PEM block, ...) fail,
+    even when a PEM reader would accept them and find the right key.
+    """
+    der = None
+    if data.startswith(PEM_BEGIN) and data.endswith(PEM_END) and len(data) == len(PEM_BEGIN) + 60 + len(PEM_END):
+        try:
+            der = b64decode_strict(data[len(PEM_BEGIN):-len(PEM_END)].decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            der = None
+    if der is not None and len(der) == 44 and der.startswith(SPKI_ED25519_PREFIX):
+        key = der[len(SPKI_ED25519_PREFIX):]
+        if canonical_public_key_pem(key) == data:
+            return key
+    # Not canonical: say what a lenient PEM reader would have found, and where the bytes differ.
+    try:
+        lenient = parse_public_key_pem(data)
+    except ValueError as exc:
+        raise ValueError(f"not exactly the canonical SPKI PEM text of an Ed25519 key (11.1): {exc}") from exc
+    canonical = canonical_public_key_pem(lenient)
+    at = next((i for i, (a, b) in enumerate(zip(data, canonical)) if a != b), min(len(data), len(canonical)))
+    found = f"byte {data[at]:#04x}" if at < len(data) else "the end of the file"
+    expected = f"byte {canonical[at]:#04x}" if at < len(canonical) else "the end of the file"
+    raise ValueError(f"holds key {key_id(lenient)} but not as exactly the canonical SPKI PEM text (11.1): "
+                     f"{len(data)} bytes instead of {len(canonical)}, first difference at offset {at} "
+                     f"({found}, expected {expected})")
+
+
 def parse_public_key_pem(data: bytes) -> bytes:
-    """An SPKI PEM Ed25519 public key -> its 32 raw bytes (ValueError otherwise)."""
+    """An SPKI PEM Ed25519 public key -> its 32 raw bytes (ValueError otherwise).
+
+    Lenient (any PEM a PEM reader accepts): used for the --trust files a
+    court supplies.  A bundle's own key files must be canonical:
+    parse_key_file().
+    """
     if b"-----BEGIN PUBLIC KEY-----" not in data:
         raise ValueError("not an SPKI PEM public key (no BEGIN PUBLIC KEY line)")
     try:
@@ -627,7 +675,10 @@ CODE_CHECKPOINT_COMPROMISED = "checkpoint-compromised"
 
 @dataclasses.dataclass
 class Compromise:
-    """4.1: the revoke record that declared a key compromised and its effective point."""
+    """4.1: one revoke record that declared a key compromised, and its effective point.
+
+    A key has one of these for every such record: declarations add up.
+    """
     record: int            # r, the revoke record
     tag: int               # 0: from r itself; 1: from record `value`; 2: from time `value`
     value: int | None
@@ -664,7 +715,7 @@ class KeyState:
     authoriser: bytes | None        # that record's signer; None for the genesis key
     ended_at: int | None = None     # the first revocation that ended it
     ended_reason: int | None = None
-    compromise: Compromise | None = None
+    compromises: list[Compromise] = dataclasses.field(default_factory=list)   # every declaration, in order
 
     @property
     def genesis(self) -> bool:
@@ -748,11 +799,23 @@ class AuthorityReplay:
     # -- definitions of 4.1 ------------------------------------------------------
 
     @staticmethod
+    def covering(state: KeyState, m: int, t_m: int | None) -> list[Compromise]:
+        """The compromises of `state` that cover record m (recorded at t_m)."""
+        return [c for c in state.compromises if c.covers(m, t_m)]
+
+    @staticmethod
     def compromised_for(state: KeyState, m: int, t_m: int | None) -> bool | None:
-        """`state` is compromised for record m (recorded at t_m); None when t_m is needed but unknown."""
-        if state.compromise is None:
-            return False
-        return state.compromise.covers(m, t_m)
+        """4.1: `state` is compromised for record m (recorded at t_m) when ANY of its compromises
+        covers m (declarations add up: a later one can widen the window, none can narrow it).
+        None when no compromise surely covers m but one by time would need t_m, which is unknown."""
+        answers = [c.covers(m, t_m) for c in state.compromises]
+        if any(a is True for a in answers):
+            return True
+        return None if any(a is None for a in answers) else False
+
+    @staticmethod
+    def compromise_text(compromises: list[Compromise]) -> str:
+        return "; and ".join(c.text() for c in compromises)
 
     def taint_of(self, state: KeyState) -> str | None:
         """Why `state` is tainted (its authoriser, or one up its chain, was compromised for the
@@ -760,10 +823,11 @@ class AuthorityReplay:
         k = state
         while k.authoriser is not None:
             authoriser = self.keys[k.authoriser]
-            if self.compromised_for(authoriser, k.authorised_at, k.authorised_time):
+            covering = self.covering(authoriser, k.authorised_at, k.authorised_time)
+            if covering:
                 who = "it" if k is state else f"{k.label}, in its chain of authorisers,"
                 return (f"{who} was authorised by record {k.authorised_at}, signed by {authoriser.label}, "
-                        f"which is compromised for that record ({authoriser.compromise.text()})")
+                        f"which is compromised for that record ({self.compromise_text(covering)})")
             k = authoriser
         return None
 
@@ -986,22 +1050,18 @@ class AuthorityReplay:
         target = self.keys.get(key)
         if target is None:
             raise CheckError(f"revokes key {key_id(key)}, which no record of the bundle authorises")
-        if target.ended_at is not None:
-            if not (target.ended_reason == REASON_RETIRED and reason == REASON_COMPROMISED):
-                raise CheckError(f"revokes {target.label}, already revoked "
-                                 f"({REASON_NAMES[target.ended_reason]}) by record {target.ended_at}; only a "
-                                 "retired key may be revoked again, as compromised")
-            # SPEC CHOICE: "it was retired and this revocation declares it
-            # compromised" is read as allowing one compromise: a retired key
-            # already declared compromised is not declared so again (a second
-            # compromise would otherwise replace the first and could narrow
-            # its window).
-            if target.compromise is not None:
-                raise CheckError(f"revokes {target.label}, retired by record {target.ended_at} and already "
-                                 f"{target.compromise.text()}")
-        if reason == REASON_COMPROMISED and self.chain and key == self.chain[-1][1]:
-            raise CheckError(f"declares {target.label} compromised, but it is the ledger key in force; a new "
-                             "ledger key must be named first")
+        # 4.1: the ledger key in force (the last chain entry) is never
+        # revoked, neither retired nor declared compromised.
+        if self.chain and key == self.chain[-1][1]:
+            raise CheckError(f"revokes {target.label} ({REASON_NAMES[reason]}), but it is the ledger key in force "
+                             f"(named by record {self.chain[-1][0]}); a new ledger key must be named first")
+        # 4.1: a key already revoked may only be declared compromised (again):
+        # a retired key found compromised, or a compromised key whose window
+        # is found to be wider.  The windows add up.
+        if target.ended_at is not None and reason != REASON_COMPROMISED:
+            raise CheckError(f"revokes {target.label} as retired, but it was already revoked "
+                             f"({REASON_NAMES[target.ended_reason]}) by record {target.ended_at}; a revoked key "
+                             "may only be declared compromised (again)")
         if target.role == ROLE_ADMIN and self.active_at(target, n) and not any(
                 k.role == ROLE_ADMIN and k.key != key and self.active_at(k, n) for k in self.keys.values()):
             raise CheckError(f"revokes {target.label}, an active admin, and no other admin is active at record {n}")
@@ -1010,14 +1070,20 @@ class AuthorityReplay:
         if f["effective_tag"] == 2 and f["effective"] > rec.recorded_at_ms:
             raise CheckError(f"effective time {f['effective']} ms is after the revocation's recorded time "
                              f"{rec.recorded_at_ms} ms")
+        earlier = len(target.compromises)
         if target.ended_at is None:
             target.ended_at, target.ended_reason = n, reason
         extra = ""
         if reason == REASON_COMPROMISED:
-            target.compromise = Compromise(n, f["effective_tag"], f["effective"])
-            extra = f": {target.compromise.text()}"
+            compromise = Compromise(n, f["effective_tag"], f["effective"])
+            target.compromises.append(compromise)
+            extra = f": {compromise.text()}"
             if target.ended_at != n:
-                extra += f" (retired since record {target.ended_at})"
+                extra += f" ({REASON_NAMES[target.ended_reason]} since record {target.ended_at}"
+                if earlier:
+                    extra += (f"; this declaration adds to the {earlier} earlier one(s), by record(s) "
+                              + ", ".join(str(c.record) for c in target.compromises[:-1]))
+                extra += ")"
         return f"revokes {target.label} as {REASON_NAMES[reason]}{extra}; {by}"
 
     def _verdicts(self) -> None:
@@ -1027,10 +1093,11 @@ class AuthorityReplay:
             state = self.keys.get(rec.statement.signer)
             if state is None:
                 continue
-            if self.compromised_for(state, seq, rec.recorded_at_ms):
+            covering = self.covering(state, seq, rec.recorded_at_ms)
+            if covering:
                 self.problems.setdefault(seq, []).append(
                     (CODE_COMPROMISED, f"signed after compromise: {state.label} was "
-                                       f"{state.compromise.text()}"))
+                                       f"{self.compromise_text(covering)}"))
             taint = self.taint_of(state)
             if taint is not None:
                 self.problems.setdefault(seq, []).append(
@@ -1040,7 +1107,13 @@ class AuthorityReplay:
 
     def checkpoint(self, size: int, signer: bytes) -> str:
         """4.1: a checkpoint of `size` signed by `signer` is valid only when `signer` is the ledger key
-        in force at `size` and not compromised for record size - 1."""
+        in force at `size`, that key is not tainted, and it is not compromised for record size - 1.
+
+        SPEC CHOICE: a tainted key in force is reported with the code
+        `checkpoint-key` (a tainted key counts as never authorised, so it was
+        never legitimately named the ledger key); a compromise of the key in
+        force with `checkpoint-compromised`.
+        """
         if not self.chain:
             raise CheckError("the bundle has no valid genesis (record 0), so the ledger-key chain is unknown",
                              CODE_CHECKPOINT_KEY)
@@ -1051,19 +1124,26 @@ class AuthorityReplay:
                              f"but the ledger key in force at size {size} is {key_id(in_force)} "
                              f"(ledger-key chain in the bundle: {chain})", CODE_CHECKPOINT_KEY)
         state = self.keys[in_force]
-        if size > 0 and state.compromise is not None:
+        taint = self.taint_of(state)
+        if taint is not None:
+            raise CheckError(f"the checkpoint of size {size} is signed by {key_id(in_force)}, the ledger key in "
+                             f"force, but that key is tainted (a thief cannot name a ledger key and sign with it): "
+                             f"{taint}", CODE_CHECKPOINT_KEY)
+        if size > 0 and state.compromises:
             last = self.records.get(size - 1)
-            covered = state.compromise.covers(size - 1, last.recorded_at_ms if last is not None else None)
-            if covered is None:
-                raise CheckError(f"the ledger key {key_id(in_force)} was {state.compromise.text()}, and record "
-                                 f"{size - 1}, the last the checkpoint covers, is not in the bundle: the "
-                                 "checkpoint cannot be shown to precede the compromise", CODE_CHECKPOINT_COMPROMISED)
-            if covered:
-                raise CheckError(f"the ledger key {key_id(in_force)} was {state.compromise.text()}, and the "
+            t_last = last.recorded_at_ms if last is not None else None
+            covering = self.covering(state, size - 1, t_last)
+            if covering:
+                raise CheckError(f"the ledger key {key_id(in_force)} was {self.compromise_text(covering)}, and the "
                                  f"checkpoint covers record {size - 1}: it vouches for nothing",
                                  CODE_CHECKPOINT_COMPROMISED)
+            unknown = [c for c in state.compromises if c.covers(size - 1, t_last) is None]
+            if unknown:
+                raise CheckError(f"the ledger key {key_id(in_force)} was {self.compromise_text(unknown)}, and "
+                                 f"record {size - 1}, the last the checkpoint covers, is not in the bundle: the "
+                                 "checkpoint cannot be shown to precede the compromise", CODE_CHECKPOINT_COMPROMISED)
         return (f"signed by {key_id(in_force)}, the ledger key in force at size {size} (ledger-key chain: "
-                f"{chain}), not compromised for record {size - 1}")
+                f"{chain}), untainted and not compromised for record {size - 1}")
 
     # -- custody (11.3 check 13) -------------------------------------------------
 
@@ -1180,13 +1260,21 @@ def verify_checkpoint(data: bytes, origin: str, ledger_key: bytes) -> Checkpoint
     """Verify a signed checkpoint of `origin` under the ledger key (section 6).
 
     Section 6: the signed text is the whole note text (extension lines are
-    kept, signed and not interpreted); a checkpoint is accepted only if a
-    signature by (origin, ledger note key ID) verifies, and refused if any
-    signature line with that name and key ID fails.
+    kept, signed and not interpreted, but none may be empty: the text has no
+    empty line, so a checkpoint whose text has one is invalid like one with
+    a bad signature); a checkpoint is accepted only if a signature by
+    (origin, ledger note key ID) verifies, and refused if any signature line
+    with that name and key ID fails.
     """
     if not is_valid_key_name(origin):
         raise CheckError(f"origin {origin!r} is not a valid signed-note key name")
     text, signatures = parse_signed_note(data)
+    # parse_signed_note splits at the LAST empty line, so an empty line
+    # inside the text (an empty extension line) is still in `text` here.
+    empty = [n for n, line in enumerate(text.decode("utf-8")[:-1].split("\n"), 1) if not line]
+    if empty:
+        raise CheckError(f"the checkpoint's signed text has an empty line (line {empty[0]}); section 6: a "
+                         "checkpoint's text has no empty line")
     wanted_id = note_key_id(origin, ledger_key)
     ours = [sig for name, kid, sig in signatures if name == origin and kid == wanted_id]
     if not ours:
@@ -1415,7 +1503,12 @@ def read_zip_layout(fh, file_size: int) -> list[ZipEntry]:
          z_cd_offset) = struct.unpack("<4sQHHLLQQQQ", head)
         if sig != SIG_ZIP64_EOCD:
             raise Unreadable("no ZIP64 end of central directory record where the locator points")
-        if rec_size < 44 or z64_at + 12 + rec_size != loc_at:
+        # 11.1: exactly 56 bytes (size field 44, no extensible data sector),
+        # directly before its locator.
+        if rec_size != 44:
+            raise Unreadable(f"the ZIP64 end record's size field is {rec_size}, not 44 (exactly 56 bytes, no "
+                             "extensible data)")
+        if z64_at + 56 != loc_at:
             raise Unreadable("the ZIP64 end record does not stand immediately before its locator")
         if z_disk != 0 or z_cd_disk != 0:
             raise Unreadable("multi-disk archive (ZIP64 end record)")
@@ -1819,6 +1912,23 @@ def _is_opt_str(v: Any) -> bool:
     return v is None or isinstance(v, str)
 
 
+# The Unicode White_Space property (PropList.txt): what "white space" means
+# in 11.2's "a reason of white space only counts as empty".
+WHITE_SPACE = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+                        "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
+def _is_reason(v: Any) -> bool:
+    """11.2: a `consent_override` or `include_failing` that is present is a non-empty reason, and
+    white space only counts as empty.
+
+    SPEC CHOICE: white space is the Unicode White_Space property (as Rust's
+    char::is_whitespace), not Python's str.isspace, which also counts the
+    information separators U+001C to U+001F.
+    """
+    return isinstance(v, str) and any(ch not in WHITE_SPACE for ch in v)
+
+
 @dataclasses.dataclass
 class KeyRef:
     """A key as the manifest describes it (exporter, ledger or signer)."""
@@ -1986,9 +2096,10 @@ def _parse_exhibit(obj: Any, i: int, problems: _Problems, supporting: bool = Fal
         if not supporting and kind is not None and kind not in (KIND_TESTIMONY, KIND_AMEND):
             problems.add(f"{path}.content", "is set for an exhibit that is neither a testimony nor an amendment")
     override = obj["consent_override"]
-    # SPEC CHOICE: a recorded override reason must be a non-empty string.
-    if not (override is None or (isinstance(override, str) and override.strip())):
-        problems.add(f"{path}.consent_override", "is neither null nor a non-empty string")
+    # 11.2: null, or a non-empty reason (white space only counts as empty).
+    if not (override is None or _is_reason(override)):
+        problems.add(f"{path}.consent_override", "is neither null nor a non-empty reason (white space only "
+                     "counts as empty)")
     media_file = obj["media_file"]
     if media_file is not None:
         if not (isinstance(media_file, str) and re.fullmatch(r"media/[0-9a-f]{64}", media_file)):
@@ -2021,11 +2132,9 @@ def parse_manifest(data: bytes) -> Manifest:
         problems.add("format", f"is not {BUNDLE_FORMAT!r}")
     if "case" in raw and not _is_opt_str(get("case")):
         problems.add("case", "is neither a string nor null")
-    # 11.2: null or a non-empty string.  SPEC CHOICE: a reason of white
-    # space only is empty (as for consent_override).
-    if "include_failing" in raw and not (get("include_failing") is None or (
-            isinstance(get("include_failing"), str) and get("include_failing").strip())):
-        problems.add("include_failing", "is neither null nor a non-empty string")
+    # 11.2: null or a non-empty reason (white space only counts as empty).
+    if "include_failing" in raw and not (get("include_failing") is None or _is_reason(get("include_failing"))):
+        problems.add("include_failing", "is neither null nor a non-empty reason (white space only counts as empty)")
     if "exported_at_ms" in raw:
         ms = get("exported_at_ms")
         if not _is_u64(ms):
@@ -2076,8 +2185,14 @@ def parse_manifest(data: bytes) -> Manifest:
             if entry is None:
                 unusable += 1
                 continue
+            # 11.2: strictly increasing seq, so no record is listed twice.
             if last_seq is not None and entry.seq <= last_seq:
-                problems.add(f"{member}[{i}].seq", f"{member} are not in strictly increasing seq")
+                twice = " (a record listed twice)" if entry.seq == last_seq else ""
+                problems.add(f"{member}[{i}].seq", f"{member} are not in strictly increasing seq{twice}")
+            # 11.2: record 0 is never an exhibit; it is always a supporting record.
+            if member == "exhibits" and entry.seq == 0:
+                problems.add(f"exhibits[{i}].seq", "record 0 is never an exhibit (it is always a supporting "
+                             "record)")
             last_seq = entry.seq
             entries.append(entry)
     exhibits, supporting = lists["exhibits"], lists["supporting"]
@@ -2160,7 +2275,7 @@ class BundleVerifier:
         self.report = Report()
         self.manifest: Manifest | None = None
         self.sums: dict[str, str] | None = None
-        self._key_cache: dict[str, bytes] = {}
+        self._key_cache: dict[str, bytes | str] = {}   # name -> key, or why it is no key file
         self.body_key_files: dict[str, bytes] = {}   # keys/ members named only by record bodies
         self.decoded: dict[int, Record] = {}          # seq -> record, for the authority replay
         self.undecodable: list[str] = []              # labels of entries that could not be decoded
@@ -2177,15 +2292,18 @@ class BundleVerifier:
         return self.archive.read(name)
 
     def key_file_holds(self, name: str, public_key: bytes) -> str:
-        """The member `name` is an SPKI PEM of exactly `public_key`."""
+        """The member `name` is exactly the canonical SPKI PEM text of `public_key` (11.1)."""
         if name not in self._key_cache:
             try:
-                self._key_cache[name] = parse_public_key_pem(self.read(name))
+                self._key_cache[name] = parse_key_file(self.read(name))
             except ValueError as exc:
-                raise CheckError(f"{name}: {exc}") from exc
-        if self._key_cache[name] != public_key:
-            raise CheckError(f"{name} holds key {key_id(self._key_cache[name])}, not {key_id(public_key)}")
-        return f"{name} holds key {key_id(public_key)}"
+                self._key_cache[name] = f"{name}: {exc}"
+        held = self._key_cache[name]
+        if isinstance(held, str):
+            raise CheckError(held)
+        if held != public_key:
+            raise CheckError(f"{name} holds key {key_id(held)}, not {key_id(public_key)}")
+        return f"{name} is the canonical SPKI PEM of key {key_id(public_key)}"
 
     # -- 1 and 2 ---------------------------------------------------------------
 
@@ -2514,8 +2632,12 @@ class BundleVerifier:
         return f"{e.content_file} ({size} bytes) satisfies the commitment"
 
     def check_consent(self, e: Exhibit, record: Record) -> str:
-        """11.3 check 7: a testimony whose consent does not allow court use (section 3) carries an override."""
+        """11.3 check 7: a testimony exhibit that reveals its text has consent for it: its consent allows
+        court use (section 3), or it carries a non-empty consent_override.  One whose text is not
+        revealed needs neither."""
         consent = record.statement.body["consent"]
+        if e.content_file is None:
+            return f"text not revealed, so no consent is needed (consent {consent!r})"
         if court_use_allowed(consent):
             return f"consent {consent!r} allows court use"
         if e.consent_override is None:
@@ -2538,31 +2660,34 @@ class BundleVerifier:
         return self.check_content(e, record)
 
     def check_amendment_consent(self, e: Exhibit, record: Record) -> str:
-        """A revealed amendment text is exported under the consent rule of the testimony it amends (11.2).
+        """A revealed amendment text has consent for it (11.3 checks 7 and 8, 11.2).
 
-        For a supporting record, the override is that of the exhibit it
-        amends (11.3 check 8).  SPEC CHOICE: for an amendment exported as an
-        exhibit, its own consent_override or that of the testimony exhibit
-        it amends is accepted; the amended testimony must be in the bundle,
-        or its consent cannot be read and the check fails.
+        11.3 check 7: an amendment with a new text has consent when its
+        testimony is an exhibit of the bundle that allows court use or
+        carries an override; otherwise the amendment exhibit itself carries a
+        non-empty consent_override.  A supporting amendment reveals its text
+        only for a testimony exhibit whose text is revealed (check 8), under
+        that exhibit's consent and override.
         """
         target_seq = record.statement.fields["target"]
-        target = self.decoded.get(target_seq)
-        if target is None or target.statement.kind != KIND_TESTIMONY:
-            raise CheckError(f"the text is revealed, but record {target_seq}, which it amends, is not a testimony "
-                             "in the bundle, so its consent cannot be read")
-        consent = target.statement.body["consent"]
-        if court_use_allowed(consent):
-            return f"the amended testimony {target_seq} has consent {consent!r}, which allows court use"
-        overrides = [ex.consent_override for ex in self.manifest.exhibits if ex.seq == target_seq]
-        if not e.supporting:
-            overrides.insert(0, e.consent_override)
-        override = next((o for o in overrides if o is not None), None)
-        if override is None:
-            raise CheckError(f"the amended testimony {target_seq} has consent {consent!r}, which does not allow "
-                             "court use, and no consent_override is recorded for it")
-        return (f"the amended testimony {target_seq} has consent {consent!r}, which does not allow court use; "
-                f"exported with override: {short(override, 120)!r}")
+        testimony = next((ex for ex in self.manifest.exhibits if ex.seq == target_seq), None)
+        decoded = self.decoded.get(target_seq)
+        if testimony is not None and decoded is not None and decoded.statement.kind == KIND_TESTIMONY:
+            consent = decoded.statement.body["consent"]
+            if court_use_allowed(consent):
+                return f"the amended testimony exhibit {target_seq} has consent {consent!r}, which allows court use"
+            if testimony.consent_override is not None:
+                return (f"the amended testimony exhibit {target_seq} has consent {consent!r}, which does not allow "
+                        f"court use; it was exported with override: {short(testimony.consent_override, 120)!r}")
+            why = (f"the amended testimony exhibit {target_seq} has consent {consent!r}, which does not allow "
+                   "court use, and carries no consent_override")
+        else:
+            why = f"record {target_seq}, which it amends, is not a testimony exhibit of the bundle"
+        if e.supporting:
+            raise CheckError(f"the text is revealed, but {why}")
+        if e.consent_override is None:
+            raise CheckError(f"the text is revealed, but {why}, and this exhibit carries no consent_override")
+        return f"{why}; this exhibit was exported with override: {short(e.consent_override, 120)!r}"
 
     def check_media(self, e: Exhibit, record: Record) -> str:
         body = record.statement.body
@@ -2732,7 +2857,13 @@ class BundleVerifier:
         labels.update({e.seq: e.label for e in m.exhibits})
         for seq in sorted(replay.records):
             problems = replay.problems.get(seq)
-            if problems:
+            if problems and self.superseded_ledger_key_flag(replay.records[seq], problems):
+                r.ok(f"{labels[seq]}: authority",
+                     f"{replay.details[seq]}; FLAGGED, not a failure: "
+                     + "; ".join(f"{msg} [{code}]" for code, msg in problems)
+                     + " (11.3 check 12: the key this ledger-key record names is not ledger.public_key; it was "
+                       "superseded below the checkpoint and vouches for nothing this bundle proves)")
+            elif problems:
                 r.fail(f"{labels[seq]}: authority", "; ".join(msg for _, msg in problems),
                        list(dict.fromkeys(code for code, _ in problems)))
             else:
@@ -2742,6 +2873,22 @@ class BundleVerifier:
         for e in m.exhibits:
             if e.seq in replay.records and replay.records[e.seq].statement.kind in HELD_KINDS:
                 r.run(f"{e.label}: custody", self.check_custody, e.seq)
+
+    def superseded_ledger_key_flag(self, record: Record, problems: list[tuple[str, str]]) -> bool:
+        """11.3 check 12: the one verdict that does not fail the check.
+
+        A ledger-key record that obeyed the rules of 4.1 but is flagged by
+        the verdicts (signed after compromise, or by a tainted key), whose
+        key is not `ledger.public_key`, is named in the detail instead of
+        failing: that key was superseded below the checkpoint.  Any other
+        problem (a broken rule, any verdict on another kind of record, a
+        flagged ledger-key record naming the checkpoint's key, or a manifest
+        whose ledger key is unknown) still fails.
+        """
+        ledger = self.manifest.ledger
+        return (record.statement.kind == KIND_LEDGER_KEY and ledger is not None
+                and all(code in (CODE_COMPROMISED, CODE_TAINTED) for code, _ in problems)
+                and record.statement.fields["key"] != ledger.key.public_key)
 
     def check_custody(self, seq: int) -> str:
         detail = self.replay.custody(seq)

@@ -1190,6 +1190,15 @@ impl Ledger {
             }));
         }
         self.check_writable()?;
+        // A ledger key minted by a thief, or found compromised, signs nothing that counts.
+        self.authority
+            .check_checkpoint(size, &given, Some(self.last_recorded_at))
+            .map_err(|v| {
+                Error::Input(format!(
+                    "{v}; an admin names a new ledger key (`custody key rotate --old {} --new NEW.pub`)",
+                    keys::short_id(&given)
+                ))
+            })?;
         let root = merkle::root(&self.store, size)?;
         if root != self.frontier.root() {
             return Err(Error::Damaged(

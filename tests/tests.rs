@@ -2,6 +2,7 @@
 
 mod util;
 
+mod adversary;
 mod authority;
 mod bad_input;
 mod bundle;

@@ -269,6 +269,40 @@ impl Fixture {
         self.run_as(key, &["add", "media", "--json", &path.to_string_lossy()])
     }
 
+    /// `custody verify SEQ`.
+    pub fn verify(&self, seq: u64) -> Output {
+        self.run(&["verify", "--ledger", &self.p("ledger"), &seq.to_string()])
+    }
+
+    /// Every audit finding as (code, record number).
+    pub fn findings(&self) -> Vec<(String, Option<u64>)> {
+        finding_codes(&self.audit_json())
+    }
+
+    /// Generates `keys/NAME.key`; returns the path of its public key.
+    pub fn new_key(&self, name: &str) -> String {
+        self.ok(&["key", "generate", name, "--dir", &self.p("keys")]);
+        self.p(&format!("keys/{name}.pub"))
+    }
+
+    /// Runs `custody ARGS` with this machine's clock reading `when` (faketime, which
+    /// `.ci/run` installs).
+    pub fn at(&self, when: &str, args: &[&str]) -> Output {
+        let o = std::process::Command::new("faketime")
+            .arg(when)
+            .arg(assert_cmd::cargo::cargo_bin("custody"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("CUSTODY_LEDGER")
+            .output()
+            .expect("faketime is needed (apt-get install faketime; .ci/run installs it)");
+        Output {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
     pub fn audit(&self) -> Output {
         self.run(&["audit", "--ledger", &self.p("ledger")])
     }
@@ -380,6 +414,14 @@ pub fn open_sled(path: &Path) -> sled::Db {
 /// passphrase files must be.
 pub fn private(path: &Path) {
     set_mode(path, 0o600);
+}
+
+/// The sequence number of the first record an append printed (`--json`), which must have
+/// succeeded.
+pub fn seq_of(o: &Output) -> u64 {
+    assert_eq!(o.code, 0, "{}", o.all());
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    v["appended"][0]["seq"].as_u64().unwrap()
 }
 
 /// Sets a file's permission bits.

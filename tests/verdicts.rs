@@ -3,21 +3,6 @@
 
 use crate::util::*;
 
-fn seq_of(o: &Output) -> u64 {
-    assert_eq!(o.code, 0, "{}", o.all());
-    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-    v["appended"][0]["seq"].as_u64().unwrap()
-}
-
-/// Audit finding codes, with their records.
-fn findings(f: &Fixture) -> Vec<(String, Option<u64>)> {
-    finding_codes(&f.audit_json())
-}
-
-fn verify(f: &Fixture, seq: u64) -> Output {
-    f.run(&["verify", "--ledger", &f.p("ledger"), &seq.to_string()])
-}
-
 /// Exports `seqs` signed by `key` (with `extra` arguments) to `out`.
 fn export_as(f: &Fixture, key: &str, out: &str, seqs: &[u64], extra: &[&str]) -> Output {
     let out = f.p(out);
@@ -104,7 +89,7 @@ fn a_key_retired_then_found_compromised_is_named_by_audit_verify_key_list_and_bu
     let compromised_at = retired_at + 1;
     f.checkpoint();
 
-    let found = findings(&f);
+    let found = f.findings();
     for s in [b, t] {
         assert!(
             found.contains(&("signed-after-compromise".into(), Some(s))),
@@ -112,8 +97,8 @@ fn a_key_retired_then_found_compromised_is_named_by_audit_verify_key_list_and_bu
         );
     }
     assert!(!found.iter().any(|(_, s)| *s == Some(a)), "{found:?}");
-    assert_eq!(verify(&f, a).code, 0);
-    let o = verify(&f, b);
+    assert_eq!(f.verify(a).code, 0);
+    let o = f.verify(b);
     assert_eq!(o.code, 1, "{}", o.all());
     assert!(
         o.stdout.contains("[signed-after-compromise]"),
@@ -356,7 +341,7 @@ fn the_ledger_key_rotates_and_its_compromise_voids_the_checkpoints_it_signed_aft
         "--key",
         &f.p("keys/ledger2.key"),
     ]);
-    let found = findings(&f);
+    let found = f.findings();
     assert!(
         found.iter().any(|(c, _)| c == "checkpoint-compromised"),
         "{found:?}"
@@ -395,7 +380,7 @@ fn a_key_minted_by_a_thief_inside_the_compromise_window_is_never_authorised() {
     let forged = seq_of(&f.media_as("sock", "forged.bin"));
     f.revoke("bea", "compromised", Some(&minted.to_string()));
     f.checkpoint();
-    let found = findings(&f);
+    let found = f.findings();
     assert!(
         found.contains(&("signed-after-compromise".into(), Some(minted))),
         "{found:?}"
@@ -404,7 +389,7 @@ fn a_key_minted_by_a_thief_inside_the_compromise_window_is_never_authorised() {
         found.contains(&("tainted-signer".into(), Some(forged))),
         "{found:?}"
     );
-    let o = verify(&f, forged);
+    let o = f.verify(forged);
     assert_eq!(o.code, 1);
     assert!(o.stdout.contains("[tainted-signer]"), "{}", o.stdout);
     // The puppets can sign nothing more, and cannot export.
@@ -565,59 +550,37 @@ fn consent_is_a_fixed_vocabulary_and_only_court_reaches_a_court() {
 
 #[test]
 fn a_clock_a_century_ahead_never_freezes_the_ledger_and_the_audit_blames_the_clock() {
-    if std::process::Command::new("faketime")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        panic!("faketime is needed (apt-get install faketime; .ci/run installs it)");
-    }
     let f = Fixture::new();
-    let bin = assert_cmd::cargo::cargo_bin("custody");
     std::fs::create_dir_all(f.path("media")).unwrap();
     std::fs::write(f.path("media/ahead.bin"), b"ahead").unwrap();
-    let o = std::process::Command::new("faketime")
-        .args(["2126-11-30 10:00:00"])
-        .arg(&bin)
-        .args([
-            "add",
-            "media",
-            "--ledger",
-            &f.p("ledger"),
-            "--key",
-            &f.p("keys/alice.key"),
-        ])
-        .arg(f.path("media/ahead.bin"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (l, k, m) = (f.p("ledger"), f.p("keys/alice.key"), f.p("media/ahead.bin"));
+    let o = f.at(
+        "2126-11-30 10:00:00",
+        &["add", "media", "--ledger", &l, "--key", &k, &m],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
     // Appends with a correct clock go on.
     let next = seq_of(&f.media_as("alice", "next.bin"));
     seq_of(&f.media_as("alice", "after.bin"));
     f.checkpoint();
-    let found = findings(&f);
+    let found = f.findings();
     assert_eq!(
         found,
         vec![("future-dated".to_string(), Some(next - 1))],
         "one report of the jump, at the record whose clock was ahead, no more"
     );
     // The record with the correct clock is not blamed; the one dated ahead is.
-    assert_eq!(verify(&f, next).code, 0, "{}", verify(&f, next).all());
-    let o = verify(&f, next - 1);
+    assert_eq!(f.verify(next).code, 0, "{}", f.verify(next).all());
+    let o = f.verify(next - 1);
     assert_eq!(o.code, 1);
     assert!(o.stdout.contains("[future-dated]"), "{}", o.stdout);
     let o = f.audit();
     assert!(o.stdout.contains("clock"), "{}", o.stdout);
     assert!(!o.all().contains("damaged"), "{}", o.all());
     // A clock before 1970 is a clear error, not a panic.
-    let o = std::process::Command::new("faketime")
-        .args(["1969-06-01 00:00:00"])
-        .arg(&bin)
-        .args(["log", "--ledger", &f.p("ledger")])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("before 1970"));
+    let o = f.at("1969-06-01 00:00:00", &["log", "--ledger", &l]);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("before 1970"), "{}", o.stderr);
 }
 
 #[test]

@@ -968,17 +968,6 @@ mod tests {
 
     #[test]
     fn custody_chain_needs_the_holder_and_the_named_receiver() {
-        let t = |by: u8, ex: u64, to: u8| {
-            st(
-                by,
-                Body::Transfer {
-                    exhibit: ex,
-                    to: pk(to),
-                    reason: "r".into(),
-                    location: None,
-                },
-            )
-        };
         let recs = vec![
             st(1, Body::Genesis { origin: "o".into() }),
             auth(1, 2, Role::Investigator),
@@ -1022,26 +1011,21 @@ mod tests {
         ];
         assert!(run(&recs)[1].is_err());
     }
-}
 
-#[cfg(test)]
-mod adversary {
-    use super::*;
-    use crate::record::Media;
+    /// A hand-over of exhibit `ex` by key `by` to key `to`.
+    fn t(by: u8, ex: u64, to: u8) -> Statement {
+        st(
+            by,
+            Body::Transfer {
+                exhibit: ex,
+                to: pk(to),
+                reason: "r".into(),
+                location: None,
+            },
+        )
+    }
 
-    fn pk(n: u8) -> [u8; 32] {
-        ed25519_dalek::SigningKey::from_bytes(&[n; 32])
-            .verifying_key()
-            .to_bytes()
-    }
-    fn st(signer: u8, body: Body) -> Statement {
-        Statement {
-            claimed_at_ms: 0,
-            signer: pk(signer),
-            body,
-        }
-    }
-    fn media(n: u8) -> Body {
+    fn media_n(n: u8) -> Body {
         Body::Media(Media {
             sha256: [n; 32],
             size: 1,
@@ -1050,16 +1034,7 @@ mod adversary {
             description: None,
         })
     }
-    fn auth(by: u8, who: u8, role: Role) -> Statement {
-        st(
-            by,
-            Body::Authorize {
-                key: pk(who),
-                name: format!("k{who}"),
-                role,
-            },
-        )
-    }
+
     fn revoke(by: u8, who: u8, reason: RevokeReason, effective: Effective) -> Statement {
         st(
             by,
@@ -1086,8 +1061,8 @@ mod adversary {
         let recs = vec![
             st(1, Body::Genesis { origin: "o".into() }),
             auth(1, 2, Role::Investigator),
-            st(2, media(1)),                                            // 2
-            st(2, media(2)),                                            // 3
+            st(2, media_n(1)),                                          // 2
+            st(2, media_n(2)),                                          // 3
             revoke(1, 2, RevokeReason::Retired, Effective::Now),        // 4
             revoke(1, 2, RevokeReason::Compromised, Effective::Seq(3)), // 5
         ];
@@ -1110,9 +1085,9 @@ mod adversary {
             auth(1, 2, Role::Admin),        // 1: admin 2
             auth(2, 3, Role::Admin),        // 2: stolen 2 mints 3
             auth(3, 4, Role::Investigator), // 3: 3 mints 4
-            st(4, media(1)),                // 4: sock puppet
+            st(4, media_n(1)),              // 4: sock puppet
             revoke(1, 2, RevokeReason::Compromised, Effective::Seq(2)), // 5
-            st(4, media(2)),                // 6: refused now
+            st(4, media_n(2)),              // 6: refused now
         ];
         let (a, r) = replay(&recs);
         assert!(r[..6].iter().all(Result::is_ok), "{r:?}");
@@ -1139,22 +1114,11 @@ mod adversary {
 
     #[test]
     fn a_pending_transfer_can_be_cancelled_by_its_sender_or_an_admin_only() {
-        let t = |by: u8, ex: u64, to: u8| {
-            st(
-                by,
-                Body::Transfer {
-                    exhibit: ex,
-                    to: pk(to),
-                    reason: "r".into(),
-                    location: None,
-                },
-            )
-        };
         let recs = vec![
             st(1, Body::Genesis { origin: "o".into() }),
             auth(1, 2, Role::Investigator),
             auth(1, 3, Role::Custodian),
-            st(2, media(1)),                                     // 3
+            st(2, media_n(1)),                                   // 3
             t(2, 3, 3),                                          // 4
             revoke(1, 3, RevokeReason::Retired, Effective::Now), // 5: receiver gone
             st(3, Body::Cancel { transfer: 4 }),                 // 6: not the sender
@@ -1179,10 +1143,10 @@ mod adversary {
     fn ledger_keys_sign_checkpoints_in_order_and_a_compromise_voids_theirs() {
         let recs = vec![
             st(1, Body::Genesis { origin: "o".into() }),
-            st(1, media(1)),                                         // 1
+            st(1, media_n(1)),                                       // 1
             st(1, Body::LedgerKey { key: pk(9) }),                   // 2
             revoke(1, 1, RevokeReason::Compromised, Effective::Now), // 3: refused, 1 is no longer in force but is the last admin
-            st(9, media(2)), // 4: a ledger key signs no record
+            st(9, media_n(2)), // 4: a ledger key signs no record
         ];
         let (a, r) = replay(&recs);
         assert!(r[2].is_ok() && r[3].is_err() && r[4].is_err(), "{r:?}");

@@ -1,0 +1,347 @@
+//! What an adversarial review of the verdict rules found, kept as regression tests: each
+//! named after the attack, each failing without its fix.
+
+use crate::util::*;
+
+fn testimony_as(f: &Fixture, key: &str, text: &str) -> u64 {
+    std::fs::write(f.path("t.txt"), text).unwrap();
+    seq_of(&f.run_as(
+        key,
+        &[
+            "add",
+            "testimony",
+            "--subject",
+            "W",
+            "--language",
+            "en",
+            "--consent",
+            "court",
+            "--text-file",
+            &f.p("t.txt"),
+            "--json",
+        ],
+    ))
+}
+
+#[test]
+fn a_thief_declaring_the_stolen_key_compromised_from_now_cannot_shut_out_the_real_window() {
+    let f = Fixture::new();
+    f.add_key("honest", "admin");
+    f.add_key("stolen", "admin");
+    let original = f.testimony("the true account");
+    // From here on the thief holds the "stolen" admin key.
+    let puppet = f.new_key("puppet");
+    let minted = seq_of(&f.run_as(
+        "stolen",
+        &[
+            "key",
+            "authorize",
+            &puppet,
+            "--name",
+            "P",
+            "--role",
+            "admin",
+            "--json",
+        ],
+    ));
+    let planted = testimony_as(&f, "puppet", "a planted account");
+    std::fs::write(f.path("r.txt"), "a rewritten account").unwrap();
+    let rewrite = seq_of(&f.run_as(
+        "stolen",
+        &[
+            "amend",
+            &original.to_string(),
+            "--reason",
+            "typo",
+            "--text-file",
+            &f.p("r.txt"),
+            "--json",
+        ],
+    ));
+    // The puppet "reports" the stolen key compromised from now on only...
+    let o = f.run_as(
+        "puppet",
+        &[
+            "key",
+            "revoke",
+            &f.key_id("stolen"),
+            "--reason",
+            "compromised",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+    // ...and the honest admin still declares the real window, which widens it.
+    let o = f.run_as(
+        "honest",
+        &[
+            "key",
+            "revoke",
+            &f.key_id("stolen"),
+            "--reason",
+            "compromised",
+            "--effective",
+            &minted.to_string(),
+        ],
+    );
+    assert_eq!(
+        o.code,
+        0,
+        "a later declaration must be able to widen the window: {}",
+        o.all()
+    );
+    f.checkpoint();
+    let found = f.findings();
+    for (code, seq) in [
+        ("signed-after-compromise", minted),
+        ("tainted-signer", planted),
+        ("signed-after-compromise", rewrite),
+    ] {
+        assert!(
+            found.contains(&(code.into(), Some(seq))),
+            "{code} at {seq}: {found:?}"
+        );
+    }
+    for s in [planted, rewrite] {
+        assert_eq!(f.verify(s).code, 1, "{}", f.verify(s).all());
+    }
+    let o = f.run(&["history", "--ledger", &f.p("ledger"), &original.to_string()]);
+    assert_eq!(o.code, 1, "the rewrite is a failing version: {}", o.all());
+}
+
+#[test]
+fn a_compromise_time_is_signed_as_a_record_number_so_a_clock_set_back_cannot_escape_it() {
+    // Every command of this story runs at a time of its own, after the ledger was made.
+    let f = Fixture::new();
+    let at = |when: &str, args: &[&str]| f.at(when, args);
+    let (l, k) = (f.p("ledger"), f.p("keys/alice.key"));
+    let add_at = |when: &str, name: &str| {
+        std::fs::create_dir_all(f.path("media")).unwrap();
+        let p = f.p(&format!("media/{name}"));
+        std::fs::write(&p, name).unwrap();
+        seq_of(&at(
+            when,
+            &["add", "media", "--json", "--ledger", &l, "--key", &k, &p],
+        ))
+    };
+    let before = add_at("2027-01-10 00:00:00", "before.bin");
+    let after = add_at("2027-06-01 00:00:00", "after.bin");
+    // The thief appends with the laptop's clock set back before the theft.
+    let set_back = add_at("2027-02-01 00:00:00", "set-back.bin");
+    let (lk, alice) = (f.p("keys/ledger.key"), f.key_id("alice"));
+    let o = at(
+        "2027-07-01 00:00:00",
+        &[
+            "key",
+            "revoke",
+            "--ledger",
+            &l,
+            "--key",
+            &lk,
+            &alice,
+            "--reason",
+            "compromised",
+            "--effective",
+            "2027-03-01T00:00:00Z",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(
+        o.stderr.contains(&format!("record {after}")),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(
+        at(
+            "2027-07-01 00:00:01",
+            &["checkpoint", "--ledger", &l, "--key", &lk]
+        )
+        .code,
+        0
+    );
+    let o = at("2027-07-02 00:00:00", &["audit", "--ledger", &l, "--json"]);
+    let found = finding_codes(&serde_json::from_str(&o.stdout).unwrap());
+    for s in [after, set_back] {
+        assert!(
+            found.contains(&("signed-after-compromise".into(), Some(s))),
+            "{s}: {found:?}"
+        );
+    }
+    assert!(
+        !found
+            .iter()
+            .any(|(c, s)| c == "signed-after-compromise" && *s == Some(before))
+    );
+}
+
+#[test]
+fn an_export_waits_for_a_checkpoint_that_covers_a_later_revocation() {
+    let f = Fixture::new();
+    f.add_key("bob", "custodian");
+    let ex = f.media("x.bin", b"x");
+    let t = seq_of(&f.run_as(
+        "alice",
+        &[
+            "transfer",
+            "--exhibit",
+            &ex.to_string(),
+            "--to",
+            &f.key_id("bob"),
+            "--reason",
+            "r",
+            "--json",
+        ],
+    ));
+    let a = seq_of(&f.run_as("bob", &["accept", &t.to_string(), "--json"]));
+    f.checkpoint();
+    // Bob's key is found compromised from his acceptance on, after the checkpoint.
+    f.revoke("bob", "compromised", Some(&a.to_string()));
+    let export = |out: &str, seqs: &[&str]| {
+        f.run_as("alice", &[&["export", "--out", &f.p(out)], seqs].concat())
+    };
+    let o = export("stale.zip", &[&ex.to_string()]);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("not yet covered"), "{}", o.stderr);
+    assert!(!f.path("stale.zip").exists());
+    // Record 0 is never an exhibit: it is always a supporting record.
+    f.checkpoint();
+    assert_eq!(export("genesis.zip", &["0", &ex.to_string()]).code, 2);
+    // Once covered, the bundle carries the revocation and needs a reason to be written.
+    assert_eq!(export("fresh.zip", &[&ex.to_string()]).code, 1);
+}
+
+#[test]
+fn a_ledger_key_minted_by_a_thief_signs_no_checkpoint_that_counts() {
+    let f = Fixture::new();
+    f.add_key("admin", "admin");
+    f.add_key("admin2", "admin");
+    let honest = f.testimony("honest");
+    f.checkpoint();
+    // The thief, holding the admin key, names its own ledger key and signs with it.
+    let lkp = f.new_key("lkp");
+    let named = seq_of(&f.run_as(
+        "admin",
+        &[
+            "key",
+            "rotate",
+            "--old",
+            &f.key_id("ledger"),
+            "--new",
+            &lkp,
+            "--json",
+        ],
+    ));
+    f.ok(&[
+        "checkpoint",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/lkp.key"),
+    ]);
+    let o = f.run_as(
+        "admin2",
+        &[
+            "key",
+            "revoke",
+            &f.key_id("admin"),
+            "--reason",
+            "compromised",
+            "--effective",
+            &named.to_string(),
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+    // Found out: the thief's key signs nothing more, and what it signed counts for nothing.
+    let o = f.run(&[
+        "checkpoint",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/lkp.key"),
+    ]);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("never authorised"), "{}", o.stderr);
+    let found = f.findings();
+    assert!(
+        found.iter().any(|(c, _)| c == "checkpoint-compromised"),
+        "{found:?}"
+    );
+    let o = f.ok(&["key", "list", "--ledger", &f.p("ledger")]);
+    let line = o
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&f.key_id("lkp")))
+        .unwrap()
+        .to_owned();
+    assert!(
+        line.contains("never authorised"),
+        "key list must name a minted key: {line}"
+    );
+
+    // The honest admins recover: a new ledger key, the thief's revoked. Honest evidence
+    // recorded before the theft verifies again, in both verifiers.
+    let lk3 = f.new_key("lk3");
+    let o = f.run_as(
+        "admin2",
+        &["key", "rotate", "--old", &f.key_id("lkp"), "--new", &lk3],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+    f.ok(&[
+        "checkpoint",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/lk3.key"),
+    ]);
+    assert_eq!(f.verify(honest).code, 0, "{}", f.verify(honest).all());
+    let o = f.run_as(
+        "admin2",
+        &["export", "--out", &f.p("h.zip"), &honest.to_string()],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+    let (b, lk, ak) = (f.p("h.zip"), f.p("keys/lk3.pub"), f.p("keys/admin2.pub"));
+    let (ours, theirs) = f.verify_bundle_both(&[&b, "--trust", &lk, "--trust", &ak]);
+    assert_eq!(
+        (ours.code, theirs.code),
+        (0, 0),
+        "{}\n{}",
+        ours.all(),
+        theirs.all()
+    );
+}
+
+#[test]
+fn the_ledger_key_in_force_is_never_revoked_so_rotation_never_wedges() {
+    let f = Fixture::new();
+    f.add_key("admin", "admin");
+    for reason in ["retired", "compromised"] {
+        let o = f.run_as(
+            "admin",
+            &["key", "revoke", &f.key_id("ledger"), "--reason", reason],
+        );
+        assert_eq!(o.code, 2, "{reason}: {}", o.all());
+        assert!(
+            o.stderr.contains("name a new ledger key first"),
+            "{}",
+            o.stderr
+        );
+    }
+    let l2 = f.new_key("l2");
+    let o = f.run_as(
+        "admin",
+        &["key", "rotate", "--old", &f.key_id("ledger"), "--new", &l2],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+    let l3 = f.new_key("l3");
+    let o = f.run_as(
+        "admin",
+        &["key", "rotate", "--old", &f.key_id("l2"), "--new", &l3],
+    );
+    assert_eq!(
+        o.code,
+        0,
+        "a ledger-role key is retired with its duty: {}",
+        o.all()
+    );
+    let o = f.ok(&["key", "list", "--ledger", &f.p("ledger")]);
+    assert!(o.stdout.contains("retired by record"), "{}", o.stdout);
+}
