@@ -563,15 +563,19 @@ def insert_bytes(data: bytes, at: int, extra: bytes) -> bytes:
     return bytes(buf)
 
 
-def with_zip64_end(data: bytes, gap: bytes = b"", counts=True) -> bytes:
+def with_zip64_end(data: bytes, gap: bytes = b"", counts=True, extensible: bytes = b"",
+                   size_field: int | None = None) -> bytes:
     """Rewrite the end of a plain ZIP as a ZIP64 one: ZIP64 end record and locator before an
-    end record whose values are the 0xFFFF / 0xFFFFFFFF sentinels."""
+    end record whose values are the 0xFFFF / 0xFFFFFFFF sentinels.  `extensible` is an
+    extensible data sector appended to the ZIP64 end record (its size field then counts it,
+    unless `size_field` says otherwise)."""
     _, end = zip_entries(data)
     body = data[:end["at"]]
     z64_at = len(body)
     n = end["count"]
-    record = struct.pack("<4sQHHLLQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, n, n, end["cd_size"],
-                         end["cd_offset"])
+    size = 44 + len(extensible) if size_field is None else size_field
+    record = struct.pack("<4sQHHLLQQQQ", b"PK\x06\x06", size, 45, 45, 0, 0, n, n, end["cd_size"],
+                         end["cd_offset"]) + extensible
     locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, z64_at, 1)
     n16 = 0xFFFF if counts else n
     eocd = struct.pack("<4sHHHHLLH", b"PK\x05\x06", 0, 0, n16, n16, 0xFFFFFFFF, 0xFFFFFFFF, 0)

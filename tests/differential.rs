@@ -313,6 +313,29 @@ fn cases(original: &Members, key: &ed25519_dalek::SigningKey) -> (Vec<Case>, Vec
         name: "a hidden local entry".into(),
         bytes: hidden,
     });
+    // A local header whose name differs from its central header's.
+    let mut renamed = good.clone();
+    renamed[30] ^= 0x20;
+    out.push(Case {
+        name: "a local name that is not the central name".into(),
+        bytes: renamed,
+    });
+    // The second central header pointing at the first entry's bytes: overlapping entries.
+    let mut overlap = good.clone();
+    let n = overlap.len();
+    let cd = u32::from_le_bytes(overlap[n - 6..n - 2].try_into().unwrap()) as usize;
+    let first_len = {
+        let h = &overlap[cd..];
+        46 + u16::from_le_bytes([h[28], h[29]]) as usize
+            + u16::from_le_bytes([h[30], h[31]]) as usize
+            + u16::from_le_bytes([h[32], h[33]]) as usize
+    };
+    let second = cd + first_len;
+    overlap.copy_within(cd + 42..cd + 46, second + 42);
+    out.push(Case {
+        name: "two entries over the same bytes".into(),
+        bytes: overlap,
+    });
     (fields, out)
 }
 

@@ -613,3 +613,136 @@ fn an_audit_against_a_checkpoint_of_another_ledger_is_a_finding() {
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert!(codes_of(&v).contains(&"against-origin".to_string()), "{v}");
 }
+
+#[test]
+fn every_version_of_a_corrected_testimony_reaches_the_court_and_a_forged_report_is_caught() {
+    let f = Fixture::new();
+    let t = f.testimony("I was held for forty days.");
+    std::fs::write(f.path("fixed.txt"), "I was held for forty-one days.").unwrap();
+    let a = seq_of(&f.run_as(
+        "alice",
+        &[
+            "amend",
+            &t.to_string(),
+            "--reason",
+            "the witness corrected the count",
+            "--text-file",
+            &f.p("fixed.txt"),
+            "--json",
+        ],
+    ));
+    f.checkpoint();
+    let o = export_as(&f, "alice", "t.zip", &[t], &[]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    let m = manifest(&f, "t.zip");
+    let amend = m["supporting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["seq"] == a)
+        .unwrap();
+    assert_eq!(amend["content"]["file"], format!("content/{a}.txt"));
+    let mut members = read_zip(&f.path("t.zip"));
+    assert_eq!(
+        members[&format!("content/{a}.txt")],
+        b"I was held for forty-one days."
+    );
+    let html = String::from_utf8(members["report.html"].clone()).unwrap();
+    assert!(html.contains("every version") && html.contains("the witness corrected the count"));
+    let (ours, _) = both(&f, "t.zip", &["ledger", "alice"]);
+    assert_eq!(ours.code, 0, "{}", ours.all());
+
+    // A forged report, with the manifest's digests and signature made to match it: only
+    // custody renders the page again, and it fails; the Python verifier says it did not.
+    let forged = html.replace("the witness corrected the count", "no correction was made");
+    members.insert("report.html".into(), forged.into_bytes());
+    let mut mf: serde_json::Value = serde_json::from_slice(&members["manifest.json"]).unwrap();
+    use sha2::Digest;
+    mf["files"]["report.html"] = hex::encode(sha2::Sha256::digest(&members["report.html"])).into();
+    let mut mb = serde_json::to_vec_pretty(&mf).unwrap();
+    mb.push(b'\n');
+    let key = custody::keys::load_secret(&f.path("keys/alice.key")).unwrap();
+    members.insert(
+        "manifest.sig".into(),
+        custody::keys::sign(&key, &mb).to_vec(),
+    );
+    members.insert("manifest.json".into(), mb);
+    let sums: String = members
+        .iter()
+        .filter(|(n, _)| n.as_str() != "SHA256SUMS")
+        .map(|(n, b)| format!("{}  {n}\n", hex::encode(sha2::Sha256::digest(b))))
+        .collect();
+    members.insert("SHA256SUMS".into(), sums.into_bytes());
+    write_zip_to(&f.path("forged.zip"), &members);
+    let b = f.p("forged.zip");
+    let (lk, ak) = (f.p("keys/ledger.pub"), f.p("keys/alice.pub"));
+    let (ours, theirs) = f.verify_bundle_both(&[&b, "--trust", &lk, "--trust", &ak]);
+    assert_eq!(ours.code, 1, "{}", ours.all());
+    assert!(ours.stdout.contains("[report]"), "{}", ours.stdout);
+    assert_eq!(theirs.code, 0, "{}", theirs.all());
+    assert!(
+        theirs.stdout.contains("only by `custody verify-bundle`"),
+        "{}",
+        theirs.stdout
+    );
+}
+
+fn read_zip(p: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use std::io::Read;
+    let mut z = zip::ZipArchive::new(std::fs::File::open(p).unwrap()).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let mut e = z.by_index(i).unwrap();
+            let mut b = Vec::new();
+            e.read_to_end(&mut b).unwrap();
+            (String::from_utf8_lossy(e.name_raw()).into_owned(), b)
+        })
+        .collect()
+}
+
+fn write_zip_to(p: &std::path::Path, members: &std::collections::BTreeMap<String, Vec<u8>>) {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::fs::File::create(p).unwrap());
+    let opt = zip::write::SimpleFileOptions::default()
+        .last_modified_time(zip::DateTime::default())
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (n, b) in members {
+        z.start_file(n.as_str(), opt).unwrap();
+        z.write_all(b).unwrap();
+    }
+    z.finish().unwrap();
+}
+
+#[test]
+fn export_refuses_a_time_a_bundle_cannot_write() {
+    let f = Fixture::with_records(1);
+    for t in [
+        "18446744073709551615",
+        "253402300800000",
+        "10000-01-01T00:00:00Z",
+    ] {
+        let o = f.run_as(
+            "alice",
+            &["export", "--out", &f.p("x.zip"), "--export-time", t, "2"],
+        );
+        assert_eq!(o.code, 2, "{t}: {}", o.all());
+        assert!(!f.path("x.zip").exists());
+    }
+    let o = f.run_as(
+        "alice",
+        &[
+            "export",
+            "--out",
+            &f.p("x.zip"),
+            "--export-time",
+            "253402300799999",
+            "2",
+        ],
+    );
+    assert_eq!(
+        o.code,
+        0,
+        "the last millisecond of 9999 is writable: {}",
+        o.all()
+    );
+}
