@@ -34,7 +34,22 @@ keys in keys/, the standard library and `cryptography`:
   9999 and key fields (ManifestRevisionTests), --trust / --no-trust and the
   report note (TrustAndReportTests), one JSON object on every outcome
   (JsonEveryOutcomeTests), and a bundle made of custody's own
-  tests/vectors/kat/authority.json records (AuthorityKnownAnswerTests).
+  tests/vectors/kat/authority.json records (AuthorityKnownAnswerTests);
+* the SPEC revision "adversary findings", one class per point: key files
+  exactly the canonical SPKI PEM, including the differential case of a final
+  newline flipped to 0x0B (ExactKeyFileTests); exactly the manifest's
+  members, strictly increasing seq, non-empty reasons, checkpoint_file and
+  record 0 never an exhibit (StrictManifestMemberTests); compromise
+  declarations that add up, the ledger key in force never revoked, a
+  declaration standing when its signer is found compromised
+  (CompromisesAddUpTests); an untainted checkpoint key and the one verdict
+  check 12 excuses, a flagged ledger-key record of a superseded key
+  (CheckpointKeyUntaintedTests); no empty line in a checkpoint's text
+  (CheckpointEmptyLineTests); a ZIP64 end record of exactly 56 bytes
+  (Zip64EndRecordSizeTests); no time-order or future-dated rule in a bundle
+  (BundleTimeOrderTests); and consent only for exhibits that reveal text
+  (ConsentRevealTests).  Tests whose expectations that revision overturned
+  (a second compromise, retiring the ledger key in force) were rewritten.
 
 Every verifier run passes --no-trust unless a test gives --trust (SPEC 11.3
 check 10 makes one of them mandatory).
@@ -901,8 +916,10 @@ class BundleTests(BundleTestCase):
         self.assertEqual(code, 0)
         result = json.loads(out)
         self.assertEqual(set(result), {"passed", "exit_code", "checks", "keys_pinned", "include_failing",
-                                       "pending_transfers", "cancelled_transfers", "report_checked_by",
+                                       "pending_transfers", "cancelled_transfers",
+                                       "flagged_superseded_ledger_key_records", "report_checked_by",
                                        "report_note", "summary"})
+        self.assertEqual(result["flagged_superseded_ledger_key_records"], [])
         self.assertTrue(result["passed"])
         self.assertEqual(result["exit_code"], 0)
         self.assertFalse(result["keys_pinned"])
@@ -2025,7 +2042,7 @@ class TimeOrderTests(BundleTestCase):
                                      ["claimed-after-recorded"])
 
     def test_time_order_is_not_checked_between_bundle_records(self):
-        """SPEC CHOICE: a bundle's records are not contiguous; 11.3 check 7 does not list time order.
+        """11.3 check 7: time order is not checked between a bundle's records, which are not contiguous.
         A ledger rebuilt with a small decrease (records 2 and 3, both in the bundle) still verifies."""
         ledger = TestLedger()
         ledger.genesis()
@@ -2204,7 +2221,7 @@ class ArchiveAccountingTests(BundleTestCase):
         first_central = data.find(b"PK\x01\x02")
         struct.pack_into("<L", data, first_central + 42, 0xFFFFFFFF)
         self.check_bytes(bytes(data), 2, "no ZIP64 extra field")
-        # a malformed extra field (SPEC CHOICE): stray bytes that are no block
+        # a malformed extra field (11.1: well-formed extra fields): stray bytes that are no block
         self.check_bytes(self.hand_zip(members, lambda i: "stray" if i == 3 else None), 2, "malformed extra field")
 
     def test_empty_archive_is_readable(self):
@@ -2288,7 +2305,7 @@ class ManifestRevisionTests(BundleTestCase):
         builder.manifest["supporting"][2]["content"] = {"file": "content/3.txt", "salt": (b"\x33" * 32).hex()}
         out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="supporting record 3: content")
         self.assertIn("not a testimony exhibit whose text the bundle reveals", out)
-        # SPEC CHOICE: the testimony's text is revealed, its amendment's new text must be too
+        # 11.3 check 8: the testimony's text is revealed, its amendment's new text must be too
         builder = BundleBuilder(ledger, (2,), (0, 1, 3))
         builder.manifest["supporting"][2]["content"] = None
         del builder.files["content/3.txt"]
@@ -2534,6 +2551,471 @@ class AuthorityKnownAnswerTests(BundleTestCase):
         self.assertIn("[ok] exhibit 3: custody: holders: investigator 'Alice Example' (706fa4fe) from record 3 "
                       f"(its signer); then admin 'ledger' ({kid(LEDGER_PUB)}) from record 5 (transfer 4 accepted)",
                       out)
+
+
+
+# =============================================================================
+# The SPEC revision "adversary findings": one test class per numbered point
+# =============================================================================
+
+LEDGER_3 = make_key("third ledger key")
+LEDGER_3_PUB = raw_public(LEDGER_3)
+INVESTIGATOR_KID = kid(INVESTIGATOR_PUB)
+
+
+def resign_checkpoint(builder: BundleBuilder, body: str, key=LEDGER_KEY) -> bytes:
+    """Replace a builder's checkpoint by `body` (the note text, ending in a newline) signed by `key`
+    as section 6 says, and every proof file's copy of it."""
+    origin = builder.ledger.origin
+    nkid = sha256(origin.encode() + b"\n\x01" + raw_public(key))[:4]
+    checkpoint = f"{body}\n\u2014 {origin} {b64(nkid + key.sign(body.encode()))}\n".encode()
+    builder.files["checkpoint.txt"] = checkpoint
+    for e in builder.manifest["exhibits"] + builder.manifest["supporting"]:
+        builder.files[e["proof_file"]] = tlog_proof(e["seq"], [base64.b64decode(h) for h in e["inclusion_proof"]],
+                                                    checkpoint)
+    return checkpoint
+
+
+class ExactKeyFileTests(BundleTestCase):
+    """Point 1: a bundle's keys/<key ID>.pub is exactly the canonical SPKI PEM text (11.1 table)."""
+
+    def test_canonical_text(self):
+        for name, pub in (("test-ledger", LEDGER_PUB), ("test-investigator", INVESTIGATOR_PUB)):
+            data = (KEYS / f"{name}.insecure.pub").read_bytes()
+            self.assertEqual(vb.canonical_public_key_pem(pub), data)
+            self.assertEqual(vb.canonical_public_key_pem(pub), spki_pem(pub))
+            self.assertEqual(vb.parse_key_file(data), pub)
+            self.assertEqual(len(data), 27 + 60 + 26)
+
+    def variants(self, data: bytes) -> dict[str, bytes]:
+        lines = data.split(b"\n")
+        return {
+            "final newline flipped to a vertical tab": data[:-1] + b"\x0b",
+            "CRLF line ends": data.replace(b"\n", b"\r\n"),
+            "no final newline": data[:-1],
+            "an extra empty line": data + b"\n",
+            "an extra line before": b"Comment: the investigator\n" + data,
+            "white space after the base64": data.replace(lines[1], lines[1] + b" "),
+            "base64 wrapped": data.replace(lines[1], lines[1][:40] + b"\n" + lines[1][40:]),
+            "a second PEM block": data + data,
+            "a trailing NUL": data + b"\x00",
+            "lowercase armour": data.replace(b"PUBLIC KEY", b"public key"),
+        }
+
+    def test_parse_key_file_refuses_every_other_text(self):
+        data = KEY_FILES[INVESTIGATOR_PUB]
+        for what, bad in self.variants(data).items():
+            with self.subTest(what):
+                with self.assertRaises(ValueError) as ctx:
+                    vb.parse_key_file(bad)
+                self.assertIn("canonical SPKI PEM", str(ctx.exception))
+        # a PEM reader accepts the vertical tab: the detail says which key it holds and where it differs
+        with self.assertRaises(ValueError) as ctx:
+            vb.parse_key_file(data[:-1] + b"\x0b")
+        self.assertIn(f"holds key {INVESTIGATOR_KID} but not as exactly the canonical SPKI PEM text", str(ctx.exception))
+        self.assertIn("offset 112 (byte 0x0b, expected byte 0x0a)", str(ctx.exception))
+        # another DER than an Ed25519 SPKI, even when canonical-looking
+        der = bytes.fromhex("302a300506032b6571032100") + INVESTIGATOR_PUB      # 1.3.101.113 (Ed448 OID)
+        with self.assertRaises(ValueError):
+            vb.parse_key_file(b"-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(der) + b"\n-----END PUBLIC KEY-----\n")
+
+    def test_the_differential_case(self):
+        """custody fails (exit 1) a bundle whose keys/*.pub final newline became 0x0B, with its digests
+        in SHA256SUMS and the manifest updated and the manifest re-signed; so does this verifier."""
+        name = f"keys/{INVESTIGATOR_KID}.pub"
+        builder = BundleBuilder()
+        builder.files[name] = KEY_FILES[INVESTIGATOR_PUB][:-1] + b"\x0b"
+        path = self.zip_of(builder.finish())
+        out, _ = self.assertVerdict(path, 1, failing="exporter key file")
+        for check in ("exhibit 2: signer key file", "exhibit 3: signer key file", "exhibit 4: signer key file"):
+            self.assertIn(f"[FAILED] {check}: {name}: holds key {INVESTIGATOR_KID} but not as exactly", out)
+        # the digests and the signature are right: only the key-file checks fail
+        for check in ("SHA256SUMS", "manifest", "manifest files", "manifest signature", "ledger key file"):
+            self.assertIn(f"[ok] {check}:", out)
+        failed = {line.split(":")[0] for line in out.splitlines() if line.startswith("[FAILED]")}
+        self.assertEqual(failed, {"[FAILED] exporter key file", "[FAILED] exhibit 2", "[FAILED] exhibit 3",
+                                  "[FAILED] exhibit 4"}, out)
+        self.assertEqual(json_result(path)[0], 1)
+
+    def test_every_key_file_of_the_bundle(self):
+        for what, bad in self.variants(KEY_FILES[LEDGER_PUB]).items():
+            with self.subTest(what):
+                builder = BundleBuilder()
+                builder.files[f"keys/{kid(LEDGER_PUB)}.pub"] = bad
+                out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="ledger key file")
+                self.assertIn("[FAILED] supporting record 0: signer key file", out)
+        # a key file accepted for a key a record body names (a receiver who signs nothing here)
+        ledger = AuthorityBundleTests.custody_ledger(self)                 # 0-5
+        ledger.transfer(INVESTIGATOR_KEY, 5, CUSTODIAN_A_PUB)              # 6: pending
+        name = f"keys/{kid(CUSTODIAN_A_PUB)}.pub"
+        builder = BundleBuilder(ledger, (5,), (0, 1, 2, 6))
+        builder.files[name] = spki_pem(CUSTODIAN_A_PUB)
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 0)
+        self.assertIn(f"[ok] key file {name}: {name} is the canonical SPKI PEM", out)
+        builder = BundleBuilder(ledger, (5,), (0, 1, 2, 6))
+        builder.files[name] = spki_pem(CUSTODIAN_A_PUB).replace(b"\n", b"\r\n")
+        self.assertVerdict(self.zip_of(builder.finish()), 1, failing=f"key file {name}")
+
+    def test_trust_files_are_read_as_pem(self):
+        """SPEC CHOICE: --trust files are the court's own, not bundle members: any PEM of the key."""
+        crlf = self.dir / "ledger-crlf.pub"
+        crlf.write_bytes(KEY_FILES[LEDGER_PUB].replace(b"\n", b"\r\n") + b"\r\n")
+        self.assertVerdict(self.good(), 0, "--trust", crlf, "--trust", KEYS / "test-investigator.insecure.pub")
+
+
+class StrictManifestMemberTests(BundleTestCase):
+    """Point 2: exactly its members at every level (a missing optional member is an error, not null),
+    strictly increasing seq, non-empty reasons, checkpoint_file, record 0 never an exhibit."""
+
+    def manifest_fails(self, mutate, text=None, **kw):
+        builder = BundleBuilder(**kw)
+        mutate(builder)
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="manifest")
+        if text is not None:
+            self.assertIn(text, out)
+        return out
+
+    def test_missing_members_are_errors(self):
+        cases = {
+            "case": (lambda b: b.manifest.pop("case"), "manifest: missing case"),
+            "include_failing": (lambda b: b.manifest.pop("include_failing"), "missing include_failing"),
+            "exporter.key_file": (lambda b: b.manifest["exporter"].pop("key_file"), "exporter: missing key_file"),
+            "ledger.checkpoint_file": (lambda b: b.manifest["ledger"].pop("checkpoint_file"),
+                                       "ledger: missing checkpoint_file"),
+            "exhibit consent_override": (lambda b: b.manifest["exhibits"][0].pop("consent_override"),
+                                         "exhibits[0]: missing consent_override"),
+            "exhibit media_file": (lambda b: b.manifest["exhibits"][1].pop("media_file"),
+                                   "exhibits[1]: missing media_file"),
+            "exhibit content (null)": (lambda b: b.manifest["exhibits"][1].pop("content"),
+                                       "exhibits[1]: missing content"),
+            "supporting content": (lambda b: b.manifest["supporting"][0].pop("content"),
+                                   "supporting[0]: missing content"),
+            "content salt": (lambda b: b.manifest["exhibits"][0]["content"].pop("salt"),
+                             "exhibits[0].content: missing salt"),
+        }
+        for what, (mutate, text) in cases.items():
+            with self.subTest(what):
+                self.manifest_fails(mutate, text)
+
+    def test_body_members_exactly(self):
+        # a body's absent optional value is null, never left out (the body must equal the record's)
+        for mutate in (lambda body: body.pop("location"), lambda body: body.update(extra=None)):
+            builder = BundleBuilder()
+            mutate(builder.manifest["exhibits"][0]["body"])
+            out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="exhibit 2: record")
+            self.assertIn("manifest differs from the record in: body", out)
+
+    def test_strictly_increasing_seq_no_record_twice(self):
+        def twice(member, i):
+            return lambda b: b.manifest[member].insert(i, json.loads(json.dumps(b.manifest[member][i])))
+        self.manifest_fails(twice("exhibits", 0), "exhibits[1].seq: exhibits are not in strictly increasing seq "
+                                                  "(a record listed twice)")
+        self.manifest_fails(twice("supporting", 1), "supporting[2].seq: supporting are not in strictly increasing "
+                                                    "seq (a record listed twice)")
+        self.manifest_fails(lambda b: b.manifest["exhibits"].reverse(), "not in strictly increasing seq")
+
+    def test_reasons_are_not_white_space(self):
+        for value in ("", " ", "\t\n", "\u3000", "\u00a0\u2003", "\u2028", "\x85"):
+            with self.subTest(value=value):
+                self.manifest_fails(lambda b: b.manifest.update(include_failing=value), "include_failing")
+                self.manifest_fails(lambda b: b.manifest["exhibits"][0].update(consent_override=value),
+                                    "exhibits[0].consent_override")
+        for value in (" a ", "\u3000x", "\x1c"):
+            # SPEC CHOICE: white space is Unicode White_Space; U+001C (an information separator,
+            # Python-isspace but not White_Space) is not white space
+            with self.subTest(value=value):
+                builder = BundleBuilder()
+                builder.manifest["include_failing"] = value
+                builder.manifest["exhibits"][0]["consent_override"] = value
+                self.assertVerdict(self.zip_of(builder.finish()), 0)
+        for value in (7, [], {"reason": "x"}):
+            with self.subTest(value=value):
+                self.manifest_fails(lambda b: b.manifest["exhibits"][0].update(consent_override=value),
+                                    "consent_override")
+
+    def test_checkpoint_file(self):
+        for value in ("checkpoint.TXT", "./checkpoint.txt", "proofs/../checkpoint.txt", None, ""):
+            with self.subTest(value=value):
+                self.manifest_fails(lambda b: b.manifest["ledger"].update(checkpoint_file=value),
+                                    "ledger.checkpoint_file: is not 'checkpoint.txt'")
+
+    def test_record_0_is_never_an_exhibit(self):
+        out = self.manifest_fails(lambda b: None, "exhibits[0].seq: record 0 is never an exhibit",
+                                  exhibits=(0, 2), supporting=(1,))
+        self.assertIn("[FAILED] supporting records", out)
+        self.manifest_fails(lambda b: None, "record 0 is never an exhibit", exhibits=(0, 2), supporting=(0, 1))
+
+
+class CompromisesAddUpTests(BundleTestCase):
+    """Point 3 (4.1): compromise declarations add up; the ledger key in force is never revoked; a
+    declaration stands even when its signer is later found compromised."""
+
+    def verdict(self, ledger, exhibits, supporting, code, failing=(), **kw):
+        return LedgerKeyAndCancelTests.verdict(self, ledger, exhibits, supporting, code, failing, **kw)
+
+    def test_a_later_declaration_widens_the_window(self):
+        ledger = standard_ledger()                                                  # 0-4
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 4))                  # 5
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 3))                  # 6: found to be earlier
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (2, 3, 4), (0, 1, 5, 6)).finish()))
+        self.assertEqual(code, 1)
+        failed = {c["name"]: c for c in result["checks"] if not c["passed"]}
+        self.assertEqual(set(failed), {"exhibit 3: authority", "exhibit 4: authority"})
+        self.assertEqual(failed["exhibit 3: authority"]["codes"], ["signed-after-compromise"])
+        self.assertIn("declared compromised by record 6, effective from record 3",
+                      failed["exhibit 3: authority"]["detail"])
+        # record 4 is covered by both declarations, and both are named
+        self.assertIn("by record 5, effective from record 4; and declared compromised by record 6",
+                      failed["exhibit 4: authority"]["detail"])
+        detail = next(c["detail"] for c in result["checks"] if c["name"] == "supporting record 6: authority")
+        self.assertIn("adds to the 1 earlier one(s), by record(s) 5", detail)
+
+    def test_no_declaration_narrows_the_window(self):
+        """A thief holding an admin key declares the stolen key compromised "from now" first; the
+        honest declaration, from earlier, still counts."""
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                      # 1
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 2
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 3: before the theft
+        ledger.testimony(INVESTIGATOR_KEY, subject="by the thief")                  # 4
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", "now", by=ADMIN_2)           # 5: "from now"
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 4))                  # 6: the honest one
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 6))                  # 7: narrower, changes nothing
+        out = self.verdict(ledger, (3, 4), (0, 1, 2, 5, 6, 7), 1, failing=("exhibit 4: authority",))
+        for n in (5, 6, 7):
+            self.assertIn(f"[ok] supporting record {n}: authority", out)
+        self.assertIn("[ok] exhibit 3: authority", out)
+        # by time as well: a window by time adds to one by record number
+        ledger = standard_ledger()                                                  # 0-4
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 4))                  # 5
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("time", ledger.entries[3]["recorded"]))   # 6
+        self.verdict(ledger, (2, 3, 4), (0, 1, 5, 6), 1, failing=("exhibit 3: authority", "exhibit 4: authority"))
+
+    def test_retired_then_compromised_again_and_again(self):
+        ledger = standard_ledger()                                                  # 0-4
+        ledger.revoke(INVESTIGATOR_PUB, "retired")                                  # 5
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 4))                  # 6
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 2))                  # 7
+        ledger.revoke(INVESTIGATOR_PUB, "retired")                                  # 8: never retired again
+        out = self.verdict(ledger, (2, 3, 4), (0, 1, 5, 6, 7, 8), 1,
+                           failing=("exhibit 2: authority", "exhibit 3: authority", "exhibit 4: authority",
+                                    "supporting record 8: authority"))
+        self.assertIn("(retired since record 5; this declaration adds to the 1 earlier one(s), by record(s) 6)",
+                      out)
+        self.assertIn("[ok] supporting record 7: authority", out)
+        self.assertIn("may only be declared compromised (again)", out)
+
+    def test_the_ledger_key_in_force_is_never_revoked(self):
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                      # 1
+        ledger.ledger_key_record(LEDGER_2)                                          # 2: LEDGER_2 in force
+        ledger.revoke(LEDGER_2_PUB, "retired")                                      # 3: refused
+        ledger.revoke(LEDGER_2_PUB, "compromised", ("seq", 3))                      # 4: refused
+        ledger.revoke(LEDGER_PUB, "compromised", ("seq", 3), by=ADMIN_2)            # 5: no longer in force
+        ledger.ledger_key_record(LEDGER_3, by=ADMIN_2)                              # 6
+        ledger.revoke(LEDGER_2_PUB, "compromised", ("seq", 7), by=ADMIN_2)          # 7: superseded now
+        out = self.verdict(ledger, (), (0, 1, 2, 3, 4, 5, 6, 7), 1,
+                           failing=("supporting record 3: authority", "supporting record 4: authority"))
+        self.assertIn(f"revokes ledger 'ledger' ({kid(LEDGER_2_PUB)}) (retired), but it is the ledger key in "
+                      "force (named by record 2)", out)
+        # (records 3 and 4, signed by the genesis key inside its window, broke a rule: no verdict)
+        for n in (5, 6, 7):
+            self.assertIn(f"[ok] supporting record {n}: authority", out)
+        self.assertIn("[ok] checkpoint authority", out)
+
+    def test_a_declaration_stands_when_its_signer_is_found_compromised(self):
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                      # 1
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 2
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 3
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 3), by=ADMIN_2)      # 4
+        ledger.revoke(ADMIN_2_PUB, "compromised", ("seq", 4))                       # 5: its signer, later
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5)).finish()))
+        self.assertEqual(code, 1)
+        failed = {c["name"]: c["codes"] for c in result["checks"] if not c["passed"]}
+        # both are flagged: the declaration itself, and the record it flags
+        self.assertEqual(failed, {"supporting record 4: authority": ["signed-after-compromise"],
+                                  "exhibit 3: authority": ["signed-after-compromise"]})
+
+
+class CheckpointKeyUntaintedTests(BundleTestCase):
+    """Point 4: the ledger key in force must also be untainted; point 5: a flagged ledger-key record
+    whose key is not ledger.public_key does not fail check 12."""
+
+    def theft(self) -> TestLedger:
+        """A thief holding the second admin's key names a ledger key of their own (record 4) and
+        mints a custodian (record 5); the genesis admin declares the second admin compromised from
+        record 4 (record 6)."""
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                      # 1
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 2
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 3
+        ledger.ledger_key_record(LEDGER_2, by=ADMIN_2)                              # 4: the thief's
+        ledger.authorize(CUSTODIAN_A_PUB, "Minted", "custodian", by=ADMIN_2)        # 5
+        ledger.revoke(ADMIN_2_PUB, "compromised", ("seq", 4))                       # 6
+        return ledger
+
+    def test_a_tainted_ledger_key_signs_no_checkpoint(self):
+        ledger = self.theft()
+        path = self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 6)).finish())
+        code, result = json_result(path)
+        self.assertEqual(code, 1)
+        checks = {c["name"]: c for c in result["checks"]}
+        self.assertTrue(checks["checkpoint"]["passed"])                 # check 6: the signature is fine
+        self.assertFalse(checks["checkpoint authority"]["passed"])
+        self.assertEqual(checks["checkpoint authority"]["codes"], ["checkpoint-key"])
+        self.assertIn("that key is tainted", checks["checkpoint authority"]["detail"])
+        # the thief's ledger-key record names ledger.public_key: its verdict fails
+        self.assertEqual(checks["supporting record 4: authority"]["codes"], ["signed-after-compromise"])
+        self.assertTrue(checks["exhibit 3: authority"]["passed"])
+
+    def test_a_ledger_that_recovered_from_a_theft(self):
+        ledger = self.theft()
+        ledger.ledger_key_record(LEDGER_3)                                          # 7: by the genesis admin
+        path = self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 6, 7)).finish())
+        out, _ = self.assertVerdict(path, 0)
+        line = next(x for x in out.splitlines() if x.startswith("[ok] supporting record 4: authority"))
+        self.assertIn("FLAGGED, not a failure: signed after compromise", line)
+        self.assertIn("[signed-after-compromise]", line)
+        self.assertIn("superseded below the checkpoint", line)
+        self.assertIn(f"[ok] checkpoint authority: signed by {kid(LEDGER_3_PUB)}", out)
+        self.assertIn("ledger-key record(s) 4 flagged, naming key(s) superseded below the checkpoint",
+                      out.splitlines()[-2])
+        code, result = json_result(path)
+        self.assertEqual(code, 0)
+        self.assertEqual(codes_of(result, "supporting record 4: authority"), [])
+        self.assertEqual(result["flagged_superseded_ledger_key_records"], [4])
+        # every other verdict still fails: the custodian the thief minted
+        out = LedgerKeyAndCancelTests.verdict(self, ledger, (3,), (0, 1, 2, 4, 5, 6, 7), 1,
+                                              failing=("supporting record 5: authority",))
+        self.assertIn("[ok] supporting record 4: authority", out)
+        # ... and a rule the ledger-key record breaks is never excused
+        ledger = self.theft()
+        ledger.ledger_key_record(LEDGER_3)                                          # 7
+        ledger.ledger_key_record(ADMIN_3, by=ADMIN_2)                               # 8: by a revoked admin
+        ledger.ledger_key_record(make_key("fourth ledger key"))                     # 9
+        out = LedgerKeyAndCancelTests.verdict(self, ledger, (3,), (0, 1, 2, 4, 6, 7, 8, 9), 1,
+                                              failing=("supporting record 8: authority",),
+                                              checkpoint_key=make_key("fourth ledger key"))
+        self.assertIn("was revoked (compromised) by record 6", out)
+
+    def test_a_tainted_signer_of_a_superseded_ledger_key(self):
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                      # 1
+        ledger.authorize(ADMIN_3_PUB, "Minted admin", "admin", by=ADMIN_2)          # 2: in the window
+        ledger.ledger_key_record(LEDGER_2, by=ADMIN_3)                              # 3: by a tainted admin
+        ledger.revoke(ADMIN_2_PUB, "compromised", ("seq", 2))                       # 4
+        ledger.ledger_key_record(LEDGER_3)                                          # 5
+        out = LedgerKeyAndCancelTests.verdict(self, ledger, (), (0, 1, 2, 3, 4, 5), 1,
+                                              failing=("supporting record 2: authority",))
+        self.assertIn("[ok] supporting record 3: authority", out)
+        self.assertIn("FLAGGED, not a failure: signed by a tainted key", out)
+        self.assertIn("[tainted-signer]", out)
+        self.assertIn("[ok] checkpoint authority", out)
+        # without the recovery the tainted key is in force: its checkpoint fails, and so does record 3
+        del ledger.entries[5]
+        ledger.checkpoint_key = LEDGER_2
+        LedgerKeyAndCancelTests.verdict(self, ledger, (), (0, 1, 2, 3, 4), 1,
+                                        failing=("supporting record 3: authority", "checkpoint authority"))
+
+    def test_replay_checkpoint_rule(self):
+        ledger = self.theft()
+        records = [vb.decode_record(e["record"]) for e in ledger.entries]
+        replay = vb.AuthorityReplay(records)
+        with self.assertRaises(vb.CheckError) as ctx:
+            replay.checkpoint(7, LEDGER_2_PUB)
+        self.assertEqual(ctx.exception.code, "checkpoint-key")
+        self.assertIn("untainted", replay.checkpoint(4, LEDGER_PUB))
+
+
+class CheckpointEmptyLineTests(BundleTestCase):
+    """Point 6 (section 6): a checkpoint's signed text has no empty line."""
+
+    def body(self, ledger, extra: str) -> str:
+        leaves = ledger.leaves()
+        return f"{ledger.origin}\n{len(leaves)}\n{b64(mth(leaves))}\n{extra}"
+
+    def test_extension_lines(self):
+        builder = BundleBuilder()
+        resign_checkpoint(builder, self.body(builder.ledger, "an extension line\n"))
+        self.assertVerdict(self.zip_of(builder.finish()), 0)
+        for what, extra in (("an empty extension line", "\nan extension line\n"),
+                            ("a final empty line", "\n"),
+                            ("two empty lines", "\n\n")):
+            with self.subTest(what):
+                builder = BundleBuilder()
+                checkpoint = resign_checkpoint(builder, self.body(builder.ledger, extra))
+                out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="checkpoint")
+                self.assertIn("signed text has an empty line", out)
+                with self.assertRaises(vb.CheckError):
+                    vb.verify_checkpoint(checkpoint, ORIGIN, LEDGER_PUB)
+
+
+class Zip64EndRecordSizeTests(BundleTestCase):
+    """Point 7 (11.1): the ZIP64 end record is exactly 56 bytes (size field 44, no extensible data
+    sector), directly before its locator."""
+
+    good_bytes = ArchiveAccountingTests.good_bytes
+    check_bytes = ArchiveAccountingTests.check_bytes
+
+    def test_exactly_56_bytes(self):
+        data = self.good_bytes()
+        self.check_bytes(with_zip64_end(data), 0)
+        self.check_bytes(with_zip64_end(data, extensible=b"\x00" * 8), 2, "not 44")
+        self.check_bytes(with_zip64_end(data, extensible=b"\x01\x00\x04\x00abcd"), 2, "not 44")
+        self.check_bytes(with_zip64_end(data, size_field=52), 2, "not 44")     # a size that lies
+        self.check_bytes(with_zip64_end(data, size_field=43), 2, "not 44")
+        # 56 bytes but not directly before the locator
+        self.check_bytes(with_zip64_end(data, gap=b"\x00" * 8), 2, "immediately before")
+        # the locator pointing at a ZIP64 end record that is followed by stray bytes
+        self.check_bytes(with_zip64_end(data, extensible=b"\x00" * 4, size_field=44), 2)
+
+
+class BundleTimeOrderTests(BundleTestCase):
+    """Point 8 (section 4): time-order and future-dated findings are for `audit` and `verify`; a
+    bundle's records are not checked for time order, not even a record dated in the future."""
+
+    def test_clock_ahead_in_a_bundle(self):
+        ledger = standard_ledger()                                              # 0-4
+        ahead = 4102444800000                                                   # 2100-01-01
+        ledger.testimony(INVESTIGATOR_KEY, recorded=ahead)                      # 5: a clock a century ahead
+        ledger.testimony(INVESTIGATOR_KEY, subject="W-18", recorded=T0 + 9000)  # 6: back to the right time
+        self.assertVerdict(self.zip_of(BundleBuilder(ledger, (2, 5, 6), (0, 1)).finish()), 0)
+
+
+class ConsentRevealTests(BundleTestCase):
+    """11.3 check 7 as now worded: an exhibit that reveals text has consent for it."""
+
+    def test_unrevealed_testimony_needs_no_consent(self):
+        ledger = TestLedger()
+        ledger.genesis()
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")
+        ledger.testimony(INVESTIGATOR_KEY, consent="research")                  # 2
+        builder = BundleBuilder(ledger, (2,), (0, 1))
+        builder.manifest["exhibits"][0]["content"] = None
+        del builder.files["content/2.txt"]
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 0)
+        self.assertIn("[ok] exhibit 2: consent: text not revealed, so no consent is needed", out)
+
+    def test_amendment_exhibit_without_its_testimony(self):
+        ledger = ManifestRevisionTests.amended_ledger(self, consent="court")     # 0-3
+        # the amended testimony is not an exhibit: the amendment needs its own override
+        builder = BundleBuilder(ledger, (3,), (0, 1))
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1, failing="exhibit 3: consent")
+        self.assertIn("is not a testimony exhibit of the bundle", out)
+        builder = BundleBuilder(ledger, (3,), (0, 1))
+        builder.manifest["exhibits"][0]["consent_override"] = "judge's order 12"
+        out, _ = self.assertVerdict(self.zip_of(builder.finish()), 1)
+        self.assertIn("[ok] exhibit 3: consent: record 2, which it amends, is not a testimony exhibit", out)
+        # (the bundle still fails check 12: the amendment's target is a record a rule needs)
+        self.assertIn("[FAILED] exhibit 3: authority", out)
+        # the testimony an exhibit that allows court use: no override needed
+        self.assertVerdict(self.zip_of(BundleBuilder(ledger, (2, 3), (0, 1)).finish()), 0)
 
 
 if __name__ == "__main__":

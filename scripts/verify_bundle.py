@@ -23,23 +23,40 @@ It performs every check of SPEC.md 11.3 that another verifier can:
 
  1. archive safety (11.1), including "every byte is accounted for": the ZIP
     structure is parsed here, not by a ZIP library (end record exactly the
-    last 22 bytes with no comment, ZIP64 end record and locator right before
-    it when needed, a contiguous central directory, local entries tiling the
-    bytes from offset 0, local headers agreeing with central ones, data
-    descriptors only with flag bit 3); breaking it is exit 2;
+    last 22 bytes with no comment, a ZIP64 end record of exactly 56 bytes
+    and its locator right before it when needed, a contiguous central
+    directory, local entries tiling the bytes from offset 0, local headers
+    agreeing with central ones, data descriptors only with flag bit 3,
+    well-formed extra fields, Unicode Path fields naming the header's name);
+    breaking it is exit 2;
  2-3. the required members and SHA256SUMS;
- 4. the manifest's structure (include_failing, exported_at written from
-    exported_at_ms, every time at most 253402300799999, key IDs,
-    fingerprints and key files derived from each public key) and `files`;
- 5-6. manifest.sig and the signed checkpoint (section 6);
+ 4. the manifest's structure: every object has exactly its members (an
+    unknown one and a missing one are both errors: an absent optional
+    value is written as null), `exhibits` and `supporting` in strictly
+    increasing seq with no record twice and record 0 never an exhibit,
+    `consent_override` / `include_failing` null or a reason that is not
+    white space only, `ledger.checkpoint_file` "checkpoint.txt",
+    exported_at written from exported_at_ms, every time at most
+    253402300799999, key IDs, fingerprints and key files derived from each
+    public key; and `files`;
+ 5-6. manifest.sig and the signed checkpoint (section 6; its signed text
+    has no empty line);
+ every `keys/<key ID>.pub` member (the exporter's, the ledger's, each
+    signer's, and any a record body names) must be exactly the canonical
+    SPKI PEM text of its key (11.1 table), byte for byte: a PEM that a
+    reader would accept but that differs (CRLF, a trailing vertical tab,
+    an extra line, ...) fails that key-file check;
  7. for every exhibit: strict record decoding (sections 2-4, statement kinds
     0-9), the field-by-field comparison with the manifest (bodies in their
     11.2 JSON form), the leaf hash, the statement signature, the RFC 9162
     inclusion proof, the tlog-proof file, and the position rules a record
     shows on its own (genesis at 0 only, claimed time at most 10 minutes
-    after the recorded time, and the consent rule of section 3 read
-    conservatively: court use only when an item is exactly `court` and no
-    item is `none`);
+    after the recorded time; time order is not checked between a bundle's
+    records, nor any "future-dated" rule, which belong to `custody audit`
+    and `verify`), and, for an exhibit that reveals text, consent for it
+    (section 3 read conservatively: court use only when an item is exactly
+    `court` and no item is `none`; otherwise a consent_override, or for an
+    amendment the override of its testimony exhibit);
  8-9. content commitments (testimonies and amendments with a new text,
     exhibit or supporting), media files and --media-dir;
  10. --trust / --no-trust;
@@ -47,12 +64,18 @@ It performs every check of SPEC.md 11.3 that another verifier can:
     among them;
  12. the key authority rules of section 4.1 replayed over the bundle's records
     ("<record>: authority": authorisers, taint, ended and compromised keys,
-    ledger-role keys, the ledger-key chain, revocation, transfer, accept,
-    cancel and amend rules, statements that count once; then the verdicts
-    "signed after compromise" and "signed by a tainted key"), and the
-    checkpoint rule ("checkpoint authority": the checkpoint is signed by the
-    ledger key in force at its size, which is ledger.public_key, not
-    compromised for its last record);
+    compromise declarations that add up (a key may be declared compromised
+    again, any number of times; it is compromised for a record when any
+    declaration covers it), ledger-role keys, the ledger-key chain, the
+    ledger key in force never revoked, revocation, transfer, accept, cancel
+    and amend rules, statements that count once; then the verdicts "signed
+    after compromise" and "signed by a tainted key", a declaration standing
+    even when its signer is later found compromised), and the checkpoint
+    rule ("checkpoint authority": the checkpoint is signed by the ledger key
+    in force at its size, which is ledger.public_key, untainted and not
+    compromised for its last record).  One verdict does not fail the check:
+    a flagged ledger-key record whose key is not ledger.public_key (a key
+    superseded below the checkpoint) passes, and its line names the flag;
  13. each exhibit's custody chain ("exhibit N: custody"; a pending or
     cancelled last transfer is reported, not failed).
 
@@ -318,9 +341,9 @@ def parse_key_file(data: bytes) -> bytes:
     at = next((i for i, (a, b) in enumerate(zip(data, canonical)) if a != b), min(len(data), len(canonical)))
     found = f"byte {data[at]:#04x}" if at < len(data) else "the end of the file"
     expected = f"byte {canonical[at]:#04x}" if at < len(canonical) else "the end of the file"
+    sizes = f"{len(data)} bytes instead of {len(canonical)}, " if len(data) != len(canonical) else ""
     raise ValueError(f"holds key {key_id(lenient)} but not as exactly the canonical SPKI PEM text (11.1): "
-                     f"{len(data)} bytes instead of {len(canonical)}, first difference at offset {at} "
-                     f"({found}, expected {expected})")
+                     f"{sizes}first difference at offset {at} ({found}, expected {expected})")
 
 
 def parse_public_key_pem(data: bytes) -> bytes:
@@ -921,11 +944,11 @@ class AuthorityReplay:
         if signer.role == ROLE_LEDGER:
             raise CheckError(f"{KIND_NAMES[st.kind]} signed by {signer.label}: a ledger-role key signs "
                              "checkpoints only")
-        # Counts once.  SPEC CHOICE: the digests are part of the state, and a
-        # record that breaks a rule "changes nothing in the state", so only
-        # records that obeyed the rules are remembered: a statement refused
-        # once (say, a revocation of the last admin) may be appended again
-        # once the state allows it.
+        # Counts once (4.1): a statement equal to an earlier ADMITTED record's
+        # breaks the rules; a record that broke a rule changed nothing, so it
+        # is not remembered, and a statement refused once (say, a revocation
+        # of the ledger key in force) may be appended again once the state
+        # allows it.
         if st.kind not in HELD_KINDS and digest in self.seen:
             raise CheckError(f"the same {KIND_NAMES[st.kind]} statement as record {self.seen[digest]}: each "
                              "statement of this kind counts once (a replay)")
@@ -1401,10 +1424,10 @@ class Member:
 def _parse_extra(extra: bytes, where: str) -> dict[int, bytes]:
     """An extra field as {header ID: data}.
 
-    SPEC CHOICE: the extra field must be well-formed (blocks of ID, length
-    and data that fill it exactly, each ID at most once); anything else
-    makes the bundle unreadable, since the ZIP64 values could not be read
-    unambiguously.
+    11.1: extra fields are well-formed (each ID and length within the field,
+    the blocks filling it exactly).  SPEC CHOICE: each ID also appears at
+    most once, since two ZIP64 (or Unicode Path) blocks could be read two
+    ways; anything else makes the bundle unreadable.
     """
     blocks: dict[int, bytes] = {}
     pos = 0
@@ -1495,7 +1518,7 @@ def read_zip_layout(fh, file_size: int) -> list[ZipEntry]:
         sig, z64_disk, z64_at, disks = struct.unpack("<4sLQL", read_at(loc_at, 20, "ZIP64 locator"))
         if sig != SIG_ZIP64_LOCATOR:
             raise Unreadable("the end record needs ZIP64 values but no ZIP64 locator stands immediately before it")
-        # SPEC CHOICE: the locator's total number of disks may be 0 or 1.
+        # 11.1: the locator's total number of disks is 0 or 1.
         if z64_disk != 0 or disks not in (0, 1):
             raise Unreadable("multi-disk archive (ZIP64 locator)")
         head = read_at(z64_at, 56, "ZIP64 end of central directory record")
@@ -1512,15 +1535,15 @@ def read_zip_layout(fh, file_size: int) -> list[ZipEntry]:
             raise Unreadable("the ZIP64 end record does not stand immediately before its locator")
         if z_disk != 0 or z_cd_disk != 0:
             raise Unreadable("multi-disk archive (ZIP64 end record)")
-        # SPEC CHOICE: values of the EOCD that are not sentinels must equal
-        # the ZIP64 record's.
+        # 11.1: each end-record value that is not the 0xFFFF / 0xFFFFFFFF
+        # marker equals the ZIP64 record's.
         for small, big, sentinel in ((n_disk, z_n_disk, 0xFFFF), (n_total, z_n_total, 0xFFFF),
                                      (cd_size, z_cd_size, 0xFFFFFFFF), (cd_offset, z_cd_offset, 0xFFFFFFFF)):
             if small != sentinel and small != big:
                 raise Unreadable("the end record and the ZIP64 end record disagree")
         n_disk, n_total, cd_size, cd_offset = z_n_disk, z_n_total, z_cd_size, z_cd_offset
         cd_end = z64_at
-    # SPEC CHOICE: a single-disk archive has equal entry counts.
+    # 11.1: the end record's two entry counts are equal.
     if n_disk != n_total:
         raise Unreadable("the end record's entry counts differ")
     if n_total > MAX_MEMBERS:
@@ -1605,9 +1628,9 @@ def read_zip_layout(fh, file_size: int) -> list[ZipEntry]:
 def _skip_descriptor(read_at, pos: int, limit: int, entry: ZipEntry, zip64: bool, where: str) -> int:
     """The data descriptor after an entry's data: optional signature, CRC-32 and both sizes.
 
-    SPEC CHOICE: the sizes are 8 bytes each when the local header has a
-    ZIP64 extra field ("a ZIP64 entry"), and the descriptor's values must
-    equal the central header's.
+    11.1: the sizes are 8 bytes each exactly when the local header carries a
+    ZIP64 extra field, and the descriptor's CRC-32 and sizes equal the
+    central header's.
     """
     fmt = "<LQQ" if zip64 else "<LLL"
     size = struct.calcsize(fmt)
@@ -1622,9 +1645,9 @@ def _skip_descriptor(read_at, pos: int, limit: int, entry: ZipEntry, zip64: bool
 
 
 def _check_unicode_path(blocks: dict[int, bytes], raw_name: bytes, where: str) -> None:
-    """SPEC CHOICE: an Info-ZIP Unicode Path extra field (0x7075), which some
-    readers use instead of the header's name, must name the same bytes, so
-    that every reader sees the same member name."""
+    """11.1: an Info-ZIP Unicode Path extra field (0x7075), which some
+    readers use instead of the header's name, names exactly the header's
+    name bytes, so that every reader sees the same member name."""
     data = blocks.get(EXTRA_UNICODE_PATH)
     if data is not None and (len(data) < 5 or data[5:] != raw_name):
         raise Unreadable(f"{where}: its Unicode Path extra field names another file")
@@ -1853,8 +1876,9 @@ def _is_u64(v: Any) -> bool:
 def _has_keys(obj: Any, keys: tuple[str, ...], path: str, problems: _Problems) -> bool:
     """obj is an object with exactly `keys` (SPEC: others are an error).
 
-    SPEC CHOICE: "others are an error" is applied to the nested objects
-    (exporter, ledger, exhibits, body, content) as well as the top level.
+    11.2: unknown members are an error at every level (the top, exporter,
+    ledger, each exhibit, each supporting record and a content), and so is
+    a missing one (an absent optional member is written as null).
     """
     if type(obj) is not dict:
         problems.add(path, "is not an object")
@@ -2239,6 +2263,7 @@ class Report:
         self.supporting_seqs: list[int] = []
         self.pending_transfers: list[int] = []
         self.cancelled_transfers: list[int] = []
+        self.flagged_superseded: list[int] = []   # flagged ledger-key records check 12 does not fail
         self.trust_checked = False
         self.include_failing: str | None = None
 
@@ -2536,12 +2561,11 @@ class BundleVerifier:
         checkpoint rule of check 12 ("checkpoint authority"): after a
         ledger-key record, `ledger.public_key` is no longer the genesis key.
 
-        SPEC CHOICE: time order is not checked in a bundle, not even between
-        two consecutive records that both happen to be in it.  A bundle's
-        records are not contiguous, and 11.3 check 7 lists the position rules
-        a verifier applies to a bundle's record: genesis, claimed time (and
-        consent).  The claimed time is at most 10 minutes after the recorded
-        time.
+        11.3 check 7: time order is not checked between a bundle's records,
+        which are not contiguous (not even between two consecutive records
+        that both happen to be in it), and `future-dated` is a finding of
+        `custody audit` and `verify` only (section 4).  The claimed time is at
+        most 10 minutes after the recorded time.
         """
         st = record.statement
         if record.seq == 0:
@@ -2599,10 +2623,9 @@ class BundleVerifier:
     def must_reveal(self, record: Record) -> Exhibit | None:
         """For an amendment with a new text of a testimony exhibit whose text is revealed: that exhibit.
 
-        SPEC CHOICE: 11.2 says such an amendment's text "is revealed too
-        (so every version of a testimony reaches the court)"; this is read
-        as a requirement, for an amendment in `supporting` and (by the same
-        reason) for one exported as an exhibit: a bundle that reveals a
+        11.3 check 8: such a supporting amendment "must reveal its own" text
+        (every version reaches the court).  SPEC CHOICE: the same is
+        required of one exported as an exhibit: a bundle that reveals a
         testimony's text but withholds a later version fails check 8.
         """
         st = record.statement
@@ -2858,6 +2881,7 @@ class BundleVerifier:
         for seq in sorted(replay.records):
             problems = replay.problems.get(seq)
             if problems and self.superseded_ledger_key_flag(replay.records[seq], problems):
+                r.flagged_superseded.append(seq)
                 r.ok(f"{labels[seq]}: authority",
                      f"{replay.details[seq]}; FLAGGED, not a failure: "
                      + "; ".join(f"{msg} [{code}]" for code, msg in problems)
@@ -2960,6 +2984,9 @@ def summary(report: Report) -> str:
     if report.cancelled_transfers:
         pending += (f"; transfer(s) {', '.join(map(str, report.cancelled_transfers))} cancelled "
                     "(not a failure)")
+    if report.flagged_superseded:
+        pending += (f"; ledger-key record(s) {', '.join(map(str, report.flagged_superseded))} flagged, naming "
+                    "key(s) superseded below the checkpoint (not a failure, 11.3 check 12)")
     return (f"OK: all {len(report.checks)} checks passed; {len(report.exhibit_seqs)} exhibit(s) "
             f"(seq {seqs}) proven to belong to the ledger, with {len(report.supporting_seqs)} supporting "
             f"record(s); signers authorised{pending}; {trust}")
@@ -3028,6 +3055,7 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
                           "include_failing": report.include_failing,
                           "pending_transfers": report.pending_transfers,
                           "cancelled_transfers": report.cancelled_transfers,
+                          "flagged_superseded_ledger_key_records": report.flagged_superseded,
                           "report_checked_by": "custody verify-bundle",
                           "report_note": REPORT_NOTE,
                           "summary": summary(report)}, indent=2), file=out)

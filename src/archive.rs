@@ -77,8 +77,13 @@ fn check_unicode_path(extra: &[u8], name: &[u8]) -> Result<(), LayoutError> {
 fn zip64_values(extra: &[u8], wanted: &[bool; 3]) -> Result<[Option<u64>; 3], LayoutError> {
     let mut out = [None; 3];
     let mut i = 0;
+    let mut ids = Vec::new();
     while i + 4 <= extra.len() {
         let (id, len) = (u16_at(extra, i), u16_at(extra, i + 2) as usize);
+        if ids.contains(&id) {
+            return Err(format!("an extra field holds block {id:#06x} twice"));
+        }
+        ids.push(id);
         let body = extra
             .get(i + 4..i + 4 + len)
             .ok_or("an extra field runs past its header")?;

@@ -1860,6 +1860,18 @@ fn verify_exhibit(
     )?;
     if let Some(ci) = &ex.content {
         check_revealed("exhibit", seq, ci, &rec, members, c);
+    } else if let Body::Amend(a) = &rec.statement.body
+        && a.content.is_some()
+        && manifest
+            .exhibits
+            .iter()
+            .any(|e| e.seq == a.target && e.kind == "testimony" && e.content.is_some())
+    {
+        c.add(
+            format!("exhibit {seq} content"),
+            Code::Content,
+            Err("this correction's new text is withheld although the text it corrects is revealed: every version must reach the court".into()),
+        );
     }
     if ex.media_file.is_some() && !matches!(rec.statement.body, Body::Media(_)) {
         c.add(
