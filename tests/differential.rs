@@ -456,6 +456,10 @@ fn both_verifiers_give_the_same_exit_code_for_every_edit_of_a_bundle() {
             );
         }
         *codes.entry((ours.code, theirs.code)).or_default() += 1;
+        if i > 0 && ours.code == 0 && theirs.code == 0 {
+            // Edits that change nothing a verifier vouches for (a case name, say).
+            eprintln!("passes in both: {}", c.name);
+        }
         if ours.code != theirs.code {
             disagree.push(format!(
                 "{}: custody {} / python {}\n  custody: {}\n  python: {}",
