@@ -13,6 +13,7 @@ mod differential;
 mod fuzz;
 mod kat;
 mod openssl;
+mod output;
 mod sweep;
 mod tamper;
 mod vectors;

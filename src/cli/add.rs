@@ -154,6 +154,24 @@ fn read_text_file(p: &Path) -> anyhow::Result<Vec<u8>> {
 /// Appends are acknowledged on stdout first; a checkpoint follows when the key is the
 /// ledger key, and a failure to sign it is reported without hiding the acknowledgement.
 fn finish(
+    ledger: Ledger,
+    key: &SigningKey,
+    appended: Vec<Appended>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let seqs: Vec<u64> = appended.iter().map(|a| a.seq).collect();
+    acknowledge(ledger, key, appended, json).with_context(|| {
+        format!(
+            "records {} were appended, but this report of them could not be written; do not append them again",
+            seqs.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+fn acknowledge(
     mut ledger: Ledger,
     key: &SigningKey,
     appended: Vec<Appended>,
@@ -162,18 +180,20 @@ fn finish(
     custody::store::crash_point("before-ack");
     if !json {
         if appended.len() > 20 {
-            println!(
+            outln!(
                 "appended records {} to {} ({} records)",
                 appended[0].seq,
                 appended[appended.len() - 1].seq,
                 appended.len()
-            );
+            )?;
         } else {
             for r in &appended {
-                println!(
+                outln!(
                     "appended record {} ({}) leaf {}",
-                    r.seq, r.kind, r.leaf_hash
-                );
+                    r.seq,
+                    r.kind,
+                    r.leaf_hash
+                )?;
             }
         }
     }
@@ -202,7 +222,7 @@ fn finish(
         })?;
     } else {
         match &checkpoint {
-            Some(_) => println!("signed checkpoint of {} records", ledger.size()),
+            Some(_) => outln!("signed checkpoint of {} records", ledger.size())?,
             None => eprintln!(
                 "note: not yet covered by a signed checkpoint; the ledger key holder runs `custody checkpoint`"
             ),
@@ -388,7 +408,10 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
             out.display()
         );
     }
-    print!("{signed}");
+    {
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), "{signed}")?;
+    }
     ledger.close()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -424,12 +447,12 @@ pub fn exec_recover(a: RecoverArgs) -> anyhow::Result<ExitCode> {
     pb.finish_and_clear();
     let (ledger, done) = recovered?;
     for line in &done {
-        println!("{line}");
+        outln!("{line}")?;
     }
-    println!(
+    outln!(
         "the ledger has {} records; run `custody audit` to check it",
         ledger.size()
-    );
+    )?;
     ledger.close()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -481,11 +504,11 @@ pub fn exec_bulk(a: BulkArgs) -> anyhow::Result<ExitCode> {
     if key.verifying_key().to_bytes() == ledger.ledger_key() {
         ledger.sign_checkpoint(&key)?;
     }
-    println!(
+    outln!(
         "appended {} records; the ledger has {}",
         a.count,
         ledger.size()
-    );
+    )?;
     ledger.close()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -93,7 +93,7 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
         print_json(&serde_json::json!({ "passed": report.passed(), "report": report }))?;
         return Ok(verdict(report.passed()));
     }
-    println!(
+    outln!(
         "ledger {} ({} records), ledger key {} (fingerprint {}){}",
         report.origin,
         report.records,
@@ -104,8 +104,8 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
         } else {
             "; pin it with --ledger-key"
         }
-    );
-    println!(
+    )?;
+    outln!(
         "checked {} signatures ({}), every chain link, stored tree hash and content file, {} signed checkpoint(s)",
         report.signatures_checked,
         if a.strict_signatures {
@@ -114,25 +114,26 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
             "in batches"
         },
         report.checkpoints_checked
-    );
+    )?;
     for s in &report.against {
         if s.consistent {
-            println!(
+            outln!(
                 "consistent with your saved checkpoint {} ({} records)",
-                s.source, s.size
-            );
+                s.source,
+                s.size
+            )?;
         }
     }
     if let Some((from, to)) = report.uncovered {
-        println!(
+        outln!(
             "records {from} to {to} are not yet covered by a signed checkpoint (run `custody checkpoint`)"
-        );
+        )?;
     }
     if report.passed() {
-        println!("OK: no problem found.");
+        outln!("OK: no problem found.")?;
     } else {
         let first = &report.findings[0];
-        println!(
+        outln!(
             "PROBLEM: {} problem(s) found. First{}: {}",
             report.findings.len(),
             first
@@ -140,15 +141,15 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
                 .map(|s| format!(" (record {s})"))
                 .unwrap_or_default(),
             first.message
-        );
+        )?;
         for f in report.findings.iter().skip(1).take(19) {
-            println!("  - {}", f.message);
+            outln!("  - {}", f.message)?;
         }
         if report.findings.len() > 20 {
-            println!(
+            outln!(
                 "  ... and {} more (use --json for all)",
                 report.findings.len() - 20
-            );
+            )?;
         }
     }
     Ok(verdict(report.passed()))

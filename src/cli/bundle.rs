@@ -157,7 +157,7 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
             "files": manifest.files.len() + 3,
         }))?;
     } else {
-        println!(
+        outln!(
             "wrote {} with {} exhibit(s) ({}), proven against the checkpoint of {} records",
             a.out.display(),
             manifest.exhibits.len(),
@@ -168,11 +168,11 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
                 .collect::<Vec<_>>()
                 .join(", "),
             manifest.ledger.checkpoint_size
-        );
-        println!(
+        )?;
+        outln!(
             "check it with: custody verify-bundle {} --trust LEDGER.pub --trust EXPORTER.pub",
             a.out.display()
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -214,21 +214,21 @@ pub fn exec_verify_bundle(a: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
     }
     // Failing checks first, so that none scrolls out of sight.
     for c in report.checks.iter().filter(|c| !c.passed) {
-        println!("{}", check_line(c));
+        outln!("{}", check_line(c))?;
     }
     for c in report.checks.iter().filter(|c| c.passed) {
-        println!("{}", check_line(c));
+        outln!("{}", check_line(c))?;
     }
     if ok {
-        println!("OK: every check passed.");
+        outln!("OK: every check passed.")?;
     } else {
         let n = report.checks.iter().filter(|c| !c.passed).count();
-        println!("PROBLEM: {n} check(s) failed (see above).");
+        outln!("PROBLEM: {n} check(s) failed (see above).")?;
     }
     if !report.keys_trusted {
-        println!(
+        outln!(
             "NOTE: the keys were not pinned (--no-trust): this shows the bundle consistent with the keys it carries, not that they are the ledger's; pass --trust LEDGER.pub --trust EXPORTER.pub"
-        );
+        )?;
     }
     Ok(verdict(ok))
 }

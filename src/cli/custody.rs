@@ -168,13 +168,13 @@ pub fn exec_history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
         print_json(&serde_json::json!({ "passed": ok, "history": h }))?;
         return Ok(verdict(ok));
     }
-    println!("exhibit {} ({}): chain of custody", h.exhibit, h.kind);
+    outln!("exhibit {} ({}): chain of custody", h.exhibit, h.kind)?;
     for (i, link) in h.links.iter().enumerate() {
         let until = match link.to_seq {
             Some(t) => format!("until record {t}"),
             None => "to now".into(),
         };
-        println!(
+        outln!(
             "  {}. key {} {}: from record {} ({}) {}",
             i + 1,
             link.holder_key_id,
@@ -182,13 +182,13 @@ pub fn exec_history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
             link.from_seq,
             link.from_time,
             until
-        );
+        )?;
         for c in &link.checks {
-            println!("     {}", check_line(c));
+            outln!("     {}", check_line(c))?;
         }
     }
     if let Some(p) = &h.pending {
-        println!(
+        outln!(
             "  pending: transfer {} to key {} {} awaits its acceptance{}",
             p.transfer,
             p.to_key_id,
@@ -198,32 +198,32 @@ pub fn exec_history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
             } else {
                 " (and the transfer record FAILS verification)"
             }
-        );
+        )?;
     }
     if h.versions.len() > 1 {
-        println!(
+        outln!(
             "versions: {} (the original, then each amendment; none is erased)",
             h.versions
                 .iter()
                 .map(u64::to_string)
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
+        )?;
         for c in &h.version_checks {
-            println!("  {}", check_line(c));
+            outln!("  {}", check_line(c))?;
         }
     }
     for (t, c) in &h.cancelled {
-        println!("  cancelled: transfer {t} was withdrawn by record {c} before it was accepted");
+        outln!("  cancelled: transfer {t} was withdrawn by record {c} before it was accepted")?;
     }
-    println!(
+    outln!(
         "{}",
         if ok {
             "OK: every link is signed by both sides and verifies."
         } else {
             "PROBLEM: a link fails verification (see above)."
         }
-    );
+    )?;
     Ok(verdict(ok))
 }
 

@@ -21,12 +21,13 @@ struct Demo {
 }
 
 impl Demo {
-    fn say(&mut self, title: &str, why: &str) {
+    fn say(&mut self, title: &str, why: &str) -> std::io::Result<()> {
         self.step += 1;
-        println!("\n== Step {}: {title}", self.step);
+        outln!("\n== Step {}: {title}", self.step)?;
         for line in why.lines() {
-            println!("   {line}");
+            outln!("   {line}")?;
         }
+        Ok(())
     }
 
     /// Runs `custody ARGS` and returns its exit code.
@@ -36,7 +37,7 @@ impl Demo {
             .map(|a| a.replace(&*self.dir.to_string_lossy(), "$DEMO"))
             .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
             .collect();
-        println!("\n$ custody {}", shown.join(" "));
+        outln!("\n$ custody {}", shown.join(" "))?;
         let status = Command::new(&self.exe)
             .args(args.iter().map(OsString::from))
             .status()
@@ -87,10 +88,10 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
         dir: dir.canonicalize()?,
         step: 0,
     };
-    println!("custody demo in {} (shown below as $DEMO)", d.dir.display());
-    println!("Keys here are demo keys: never use them for real evidence.");
+    outln!("custody demo in {} (shown below as $DEMO)", d.dir.display())?;
+    outln!("Keys here are demo keys: never use them for real evidence.")?;
 
-    d.say("Keys", "The ledger key signs checkpoints; each investigator signs with her own key.\nSecret keys are PKCS#8 files with mode 0600; public keys are SPKI PEM. Both load in OpenSSL.");
+    d.say("Keys", "The ledger key signs checkpoints; each investigator signs with her own key.\nSecret keys are PKCS#8 files with mode 0600; public keys are SPKI PEM. Both load in OpenSSL.")?;
     d.must(&["key", "generate", "ledger", "--dir", &d.p("keys")])?;
     d.must(&[
         "key",
@@ -103,7 +104,7 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
     d.say(
         "A ledger",
         "Record 0 names the ledger's origin and key; the first checkpoint is signed at once.",
-    );
+    )?;
     d.must(&[
         "init",
         "--ledger",
@@ -114,7 +115,7 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
         &d.p("keys/ledger.key"),
     ])?;
 
-    d.say("Who may sign", "The ledger key (the first admin) authorises the investigator's key. From now on the ledger\nrefuses evidence signed by any key it has not authorised, and audits flag any that slips in.");
+    d.say("Who may sign", "The ledger key (the first admin) authorises the investigator's key. From now on the ledger\nrefuses evidence signed by any key it has not authorised, and audits flag any that slips in.")?;
     d.must(&[
         "key",
         "authorize",
@@ -129,7 +130,7 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
         "investigator",
     ])?;
 
-    d.say("Testimony", "The text stays in the ledger's content store; the signed record holds only a salted\ncommitment to it, so the text can later be withheld while every proof still holds.");
+    d.say("Testimony", "The text stays in the ledger's content store; the signed record holds only a salted\ncommitment to it, so the text can later be withheld while every proof still holds.")?;
     write(
         &d.dir.join("input/testimony-w17.txt"),
         "I was held in the basement cells from March to November. Every night names were read out.\n(demo text)\n".as_bytes(),
@@ -153,7 +154,7 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
         &d.p("input/testimony-w17.txt"),
     ])?;
 
-    d.say("Media", "Each file gets one record with its SHA-256 (the digest sha256sum prints) and size.\nA directory is added in name order with a single fsync for the batch.");
+    d.say("Media", "Each file gets one record with its SHA-256 (the digest sha256sum prints) and size.\nA directory is added in name order with a single fsync for the batch.")?;
     let mut clip = Vec::with_capacity(256 * 1024);
     let mut x: u32 = 0x1234_5678;
     for _ in 0..256 * 1024 {
@@ -180,7 +181,7 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
         &d.p("input/footage"),
     ])?;
 
-    d.say("A checkpoint", "The ledger key signs the current size and root. Keep a copy elsewhere: later audits\nagainst it catch any rewrite, even by someone holding the database and every key.");
+    d.say("A checkpoint", "The ledger key signs the current size and root. Keep a copy elsewhere: later audits\nagainst it catch any rewrite, even by someone holding the database and every key.")?;
     d.must(&[
         "checkpoint",
         "--ledger",
@@ -191,13 +192,13 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
         &d.p("saved-checkpoint.txt"),
     ])?;
 
-    d.say("The log", "Every record, its signer and its time.");
+    d.say("The log", "Every record, its signer and its time.")?;
     d.must(&["log", "--ledger", &d.p("ledger")])?;
 
     d.say(
         "Was this exact file recorded?",
         "An auditor holds only the video file.",
-    );
+    )?;
     d.must(&[
         "verify",
         "--ledger",
@@ -209,10 +210,10 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
     d.say(
         "An inclusion proof",
         "A C2SP tlog-proof: checkable offline against the signed checkpoint.",
-    );
+    )?;
     d.must(&["prove", "--ledger", &d.p("ledger"), "3"])?;
 
-    d.say("A full audit", "Every record, signature, chain link, stored tree hash, content file and checkpoint,\nand consistency with the checkpoint saved in step 6.");
+    d.say("A full audit", "Every record, signature, chain link, stored tree hash, content file and checkpoint,\nand consistency with the checkpoint saved in step 6.")?;
     d.must(&[
         "audit",
         "--ledger",
@@ -221,7 +222,7 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
         &d.p("saved-checkpoint.txt"),
     ])?;
 
-    d.say("A court bundle", "Records 2 (the testimony) and 3 (the video) go to court as one ZIP: the records, their\ninclusion proofs, the signed checkpoint, the testimony text, the video itself, the public\nkeys, SHA256SUMS, a signed manifest, a report for the judge and VERIFY.txt. Nothing about\nrecord 4 (the photo) is in it.");
+    d.say("A court bundle", "Records 2 (the testimony) and 3 (the video) go to court as one ZIP: the records, their\ninclusion proofs, the signed checkpoint, the testimony text, the video itself, the public\nkeys, SHA256SUMS, a signed manifest, a report for the judge and VERIFY.txt. Nothing about\nrecord 4 (the photo) is in it.")?;
     d.must(&[
         "export",
         "--ledger",
@@ -241,7 +242,7 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
     d.say(
         "The court checks the bundle offline",
         "Only the ZIP and the two public keys the court obtained from their holders are needed.",
-    );
+    )?;
     d.must(&[
         "verify-bundle",
         &d.p("case-demo.zip"),
@@ -251,7 +252,7 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
         &d.p("keys/investigator-amal.pub"),
     ])?;
 
-    d.say("Tampering is caught", "A copy of the ledger has one byte of the stored testimony text changed.\nThe audit must fail (exit 1) and name the record.");
+    d.say("Tampering is caught", "A copy of the ledger has one byte of the stored testimony text changed.\nThe audit must fail (exit 1) and name the record.")?;
     let tampered = d.dir.join("tampered-ledger");
     copy_dir(&d.dir.join("ledger"), &tampered)?;
     let content_dir = tampered.join("content");
@@ -268,13 +269,13 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
     if code != 1 {
         bail!("the audit of the tampered copy exited {code}, expected 1");
     }
-    println!("   (exit code 1, as expected: the change was detected)");
+    outln!("   (exit code 1, as expected: the change was detected)")?;
 
-    println!("\nDone. Everything is in {}.", d.dir.display());
-    println!(
+    outln!("\nDone. Everything is in {}.", d.dir.display())?;
+    outln!(
         "Unzip {} and open report.html in a browser for the judge's report; VERIFY.txt explains every check.",
         d.dir.join("case-demo.zip").display()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

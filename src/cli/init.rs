@@ -41,18 +41,21 @@ pub fn exec(a: InitArgs) -> anyhow::Result<ExitCode> {
             "checkpoint": signed,
         }))?;
     } else {
-        println!(
+        outln!(
             "created ledger {} with origin {}",
             a.ledger.display(),
             a.origin
-        );
-        println!(
+        )?;
+        outln!(
             "ledger key {} (verifier key {})",
             keys::short_id(&pk),
             note::verifier_key(&a.origin, &pk)
-        );
-        println!("record 0 (genesis) appended; first checkpoint:\n");
-        print!("{signed}");
+        )?;
+        outln!("record 0 (genesis) appended; first checkpoint:\n")?;
+        {
+            use std::io::Write as _;
+            write!(std::io::stdout().lock(), "{signed}")?;
+        }
     }
     ledger.close()?;
     Ok(ExitCode::SUCCESS)

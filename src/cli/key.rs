@@ -174,11 +174,12 @@ fn info(name: &str, public: &[u8; 32]) -> KeyInfo {
     }
 }
 
-fn print_info(i: &KeyInfo) {
-    println!("name:         {}", i.name);
-    println!("key ID:       {}", i.key_id);
-    println!("fingerprint:  {}", i.fingerprint);
-    println!("verifier key: {}", i.note_verifier_key);
+fn print_info(i: &KeyInfo) -> std::io::Result<()> {
+    outln!("name:         {}", i.name)?;
+    outln!("key ID:       {}", i.key_id)?;
+    outln!("fingerprint:  {}", i.fingerprint)?;
+    outln!("verifier key: {}", i.note_verifier_key)?;
+    Ok(())
 }
 
 fn check_name(name: &str) -> anyhow::Result<()> {
@@ -236,7 +237,7 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&i)?;
             } else {
-                println!(
+                outln!(
                     "secret key:   {} (mode 0600{}; keep it private)",
                     secret.display(),
                     if pass.is_some() {
@@ -244,9 +245,9 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
                     } else {
                         ""
                     }
-                );
-                println!("public key:   {}", public.display());
-                print_info(&i);
+                )?;
+                outln!("public key:   {}", public.display())?;
+                print_info(&i)?;
             }
         }
         KeyCommand::Show { file, name, json } => {
@@ -259,7 +260,7 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&i)?;
             } else {
-                print_info(&i);
+                print_info(&i)?;
             }
         }
         KeyCommand::Passwd {
@@ -284,7 +285,7 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
             keys::write_new_file(&tmp, pem.as_bytes(), 0o600)?;
             std::fs::rename(&tmp, &file)
                 .with_context(|| format!("cannot replace {}", file.display()))?;
-            println!("{}: passphrase changed", file.display());
+            outln!("{}: passphrase changed", file.display())?;
         }
         KeyCommand::Authorize {
             ledger,
@@ -484,10 +485,13 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&rows)?;
             } else {
-                println!(
+                outln!(
                     "{:<10} {:<13} {:<20} {:<24} STATUS",
-                    "KEY ID", "ROLE", "NAME", "VALID"
-                );
+                    "KEY ID",
+                    "ROLE",
+                    "NAME",
+                    "VALID"
+                )?;
                 for r in &rows {
                     let valid = match r["valid_until_seq"].as_u64() {
                         Some(u) => {
@@ -495,14 +499,14 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
                         }
                         None => format!("from record {}", r["valid_from_seq"]),
                     };
-                    println!(
+                    outln!(
                         "{:<10} {:<13} {:<20} {:<24} {}",
                         r["key_id"].as_str().unwrap_or_default(),
                         r["role"].as_str().unwrap_or_default(),
                         r["name"].as_str().unwrap_or_default(),
                         valid,
                         r["status"].as_str().unwrap_or_default()
-                    );
+                    )?;
                 }
             }
         }

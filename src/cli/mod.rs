@@ -1,6 +1,15 @@
 //! Argument parsing and dispatch. Each command lives in its own file with an `exec`
 //! function that calls the library and formats the result.
 
+/// `println!` that returns the write's error instead of panicking: `main` ends the command
+/// quietly on a closed pipe (as ripgrep does) and with exit 2 on any other write error.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod add;
 mod audit;
 mod bundle;
@@ -115,12 +124,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::BulkAppend(a) => add::exec_bulk(a),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "custody",
-                &mut std::io::stdout(),
-            );
+            // Rendered first, then written, so that a closed pipe is an error, not a panic.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "custody", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Man => {

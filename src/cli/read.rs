@@ -155,26 +155,26 @@ pub fn exec_show(a: ShowArgs) -> anyhow::Result<ExitCode> {
         v["amended_by"] = serde_json::json!(amended_by);
         print_json(&v)?;
     } else {
-        print_view(&view);
+        print_view(&view)?;
         for s in &amended_by {
             if let Ok((r, _)) = ledger.record(*s) {
-                println!(
+                outln!(
                     "  amended by     record {s}: {}",
                     summary(&r.statement.body)
-                );
+                )?;
             }
         }
         if !amended_by.is_empty() {
-            println!(
+            outln!(
                 "  (every version is kept; `custody show` each record for its full text and signature)"
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn print_view(v: &RecordView) {
-    println!("record {} ({})", v.seq, v.kind);
+pub fn print_view(v: &RecordView) -> std::io::Result<()> {
+    outln!("record {} ({})", v.seq, v.kind)?;
     if let Some(obj) = v.body.as_object() {
         for (k, val) in obj {
             let s = match val {
@@ -182,15 +182,18 @@ pub fn print_view(v: &RecordView) {
                 serde_json::Value::Null => continue,
                 other => other.to_string(),
             };
-            println!("  {:<15} {}", k.replace('_', " "), s);
+            outln!("  {:<15} {}", k.replace('_', " "), s)?;
         }
     }
-    println!(
+    outln!(
         "  {:<15} key {} (fingerprint {})",
-        "signed by", v.signer_key_id, v.signer_fingerprint
-    );
-    println!("  {:<15} {}", "claimed time", v.claimed_at);
-    println!("  {:<15} {}", "recorded time", v.recorded_at);
-    println!("  {:<15} {}", "leaf hash", v.leaf_hash);
-    println!("  {:<15} {}", "prev", v.prev);
+        "signed by",
+        v.signer_key_id,
+        v.signer_fingerprint
+    )?;
+    outln!("  {:<15} {}", "claimed time", v.claimed_at)?;
+    outln!("  {:<15} {}", "recorded time", v.recorded_at)?;
+    outln!("  {:<15} {}", "leaf hash", v.leaf_hash)?;
+    outln!("  {:<15} {}", "prev", v.prev)?;
+    Ok(())
 }

@@ -210,15 +210,37 @@ pub fn print_appended(
     out: &[custody::ledger::Appended],
     what: &str,
 ) -> anyhow::Result<()> {
+    use anyhow::Context;
+    // The records are in the ledger already: a failed write must not read as "nothing was
+    // changed", or a script that retries would append them twice.
+    let done = || {
+        format!(
+            "the records were appended ({}), but this report of them could not be written; do not append them again",
+            out.iter()
+                .map(|a| format!("record {}", a.seq))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    print_appended_to_stdout(json, out, what).with_context(done)
+}
+
+fn print_appended_to_stdout(
+    json: bool,
+    out: &[custody::ledger::Appended],
+    what: &str,
+) -> anyhow::Result<()> {
     if json {
         print_json(&serde_json::json!({ "appended": out }))?;
     } else {
-        println!("{what}");
+        outln!("{what}")?;
         for r in out {
-            println!(
+            outln!(
                 "appended record {} ({}) leaf {}",
-                r.seq, r.kind, r.leaf_hash
-            );
+                r.seq,
+                r.kind,
+                r.leaf_hash
+            )?;
         }
     }
     Ok(())

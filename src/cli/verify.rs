@@ -44,18 +44,23 @@ pub struct ProveArgs {
     consistency: Option<u64>,
 }
 
-fn print_report(r: &RecordReport) {
+fn print_report(r: &RecordReport) -> std::io::Result<()> {
     if let Some(v) = &r.record {
-        println!(
+        outln!(
             "record {} ({}), signed by key {} (claimed {}), recorded {}",
-            r.seq, v.kind, v.signer_key_id, v.claimed_at, v.recorded_at
-        );
+            r.seq,
+            v.kind,
+            v.signer_key_id,
+            v.claimed_at,
+            v.recorded_at
+        )?;
     } else {
-        println!("record {}", r.seq);
+        outln!("record {}", r.seq)?;
     }
     for c in &r.checks {
-        println!("  {}", check_line(c));
+        outln!("  {}", check_line(c))?;
     }
+    Ok(())
 }
 
 pub fn exec_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
@@ -78,30 +83,30 @@ pub fn exec_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             }))?;
             return Ok(verdict(ok));
         }
-        println!(
+        outln!(
             "{}: sha256 {} ({} bytes)",
             path.display(),
             hex::encode(sha),
             size
-        );
+        )?;
         if reports.is_empty() {
-            println!(
+            outln!(
                 "NOT RECORDED: no record in this ledger registers a file with these exact bytes."
-            );
+            )?;
             return Ok(ExitCode::from(1));
         }
-        println!(
+        outln!(
             "This exact file was registered in {} record{}:",
             reports.len(),
             if reports.len() == 1 { "" } else { "s" }
-        );
+        )?;
         for r in &reports {
-            print_report(r);
+            print_report(r)?;
         }
         if ok {
-            println!("OK: every record of this file verifies.");
+            outln!("OK: every record of this file verifies.")?;
         } else {
-            println!("PROBLEM: at least one check failed (see above).");
+            outln!("PROBLEM: at least one check failed (see above).")?;
         }
         return Ok(verdict(ok));
     }
@@ -113,11 +118,11 @@ pub fn exec_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         print_json(&serde_json::json!({ "passed": report.passed(), "report": report }))?;
     } else {
-        print_report(&report);
+        print_report(&report)?;
         if report.passed() {
-            println!("OK: record {seq} verifies.");
+            outln!("OK: record {seq} verifies.")?;
         } else {
-            println!("PROBLEM: record {seq} failed a check (see above).");
+            outln!("PROBLEM: record {seq} failed a check (see above).")?;
         }
     }
     Ok(verdict(report.passed()))
@@ -130,6 +135,9 @@ pub fn exec_prove(a: ProveArgs) -> anyhow::Result<ExitCode> {
         (Some(seq), None) => ledger.inclusion_proof(seq)?.format(),
         (None, None) => anyhow::bail!("give a sequence number or --consistency OLD_SIZE"),
     };
-    print!("{text}");
+    {
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), "{text}")?;
+    }
     Ok(ExitCode::SUCCESS)
 }
