@@ -13,12 +13,12 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum Error {
     /// A file or directory could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The path.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (in the message, not chained, so that it is said once).
+        cause: std::io::Error,
     },
     /// Another process holds the ledger.
     #[error(
@@ -77,11 +77,31 @@ pub enum Error {
     Proof(#[from] ProofError),
 }
 
+impl Error {
+    /// A stable short code for scripts (`--json` output of a failed command).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Io { .. } => "io",
+            Error::InUse { .. } => "ledger-in-use",
+            Error::NotALedger { .. } => "not-a-ledger",
+            Error::AlreadyExists { .. } => "already-exists",
+            Error::Key(_) => "key",
+            Error::Checkpoint(_) => "checkpoint",
+            Error::Input(_) => "input",
+            Error::Encode(_) => "input",
+            Error::Db { .. } => "database",
+            Error::Damaged(_) => "damaged",
+            Error::Failing(_) => "failing",
+            Error::Proof(_) => "proof",
+        }
+    }
+}
+
 /// Result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Helper to attach a path to an I/O error.
 pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
-    move |source| Error::Io { path, source }
+    move |cause| Error::Io { path, cause }
 }

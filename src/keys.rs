@@ -22,12 +22,12 @@ use zeroize::Zeroizing;
 #[non_exhaustive]
 pub enum KeyError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (in the message, not chained, so that it is said once).
+        cause: std::io::Error,
     },
     /// The secret key file is readable by group or others.
     #[error("{path}: secret key is accessible by others (mode {mode:03o}); run `chmod 600 {path}`")]
@@ -87,9 +87,9 @@ pub enum KeyError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
-    move |source| KeyError::Io {
+    move |cause| KeyError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     }
 }
 
@@ -113,7 +113,7 @@ pub fn generate() -> Result<SigningKey, KeyError> {
     let mut seed = Zeroizing::new([0u8; 32]);
     getrandom::fill(seed.as_mut()).map_err(|e| KeyError::Io {
         path: PathBuf::from("<system random source>"),
-        source: std::io::Error::other(e.to_string()),
+        cause: std::io::Error::other(e.to_string()),
     })?;
     Ok(SigningKey::from_bytes(&seed))
 }
@@ -142,7 +142,7 @@ pub fn encrypted_secret_pem(
     kp.to_pkcs8_encrypted_pem(passphrase, LineEnding::LF)
         .map_err(|e| KeyError::Io {
             path: PathBuf::from("<key encryption>"),
-            source: std::io::Error::other(e.to_string()),
+            cause: std::io::Error::other(e.to_string()),
         })
 }
 

@@ -73,6 +73,8 @@ pub struct Check {
     pub code: Code,
     /// Whether it held.
     pub passed: bool,
+    /// Not failed, not yet passed: the record awaits a signed checkpoint that covers it.
+    pub pending: bool,
     /// The evidence.
     pub detail: String,
 }
@@ -92,7 +94,16 @@ impl Check {
             name: name.into(),
             code,
             passed,
+            pending: false,
             detail,
+        }
+    }
+
+    /// A check that cannot pass yet (nothing failed): the record is not yet covered.
+    pub fn pending(name: impl Into<String>, code: Code, detail: String) -> Self {
+        Check {
+            pending: true,
+            ..Check::new(name, code, Err(detail))
         }
     }
 
@@ -124,6 +135,11 @@ impl RecordReport {
     /// Whether every check passed.
     pub fn passed(&self) -> bool {
         self.checks.iter().all(|c| c.passed)
+    }
+
+    /// Whether nothing failed, but a check awaits a checkpoint.
+    pub fn pending(&self) -> bool {
+        !self.passed() && self.checks.iter().all(|c| c.passed || c.pending)
     }
 }
 
@@ -1088,17 +1104,20 @@ impl Ledger {
     /// [`Ledger::verify_record`]; failing, the check carries the first failing rule's code.
     fn link_check(&self, name: &str, seq: u64, what: &str) -> Check {
         match self.verify_record(seq) {
-            Ok(r) => match r.checks.iter().find(|c| !c.passed) {
-                None => Check::new(
-                    name,
-                    Code::CustodyLink,
-                    Ok(format!("{what} {seq} verifies")),
-                ),
+            Ok(r) => match r.checks.iter().find(|c| !c.passed && !c.pending) {
                 Some(c) => Check::new(
                     name,
                     c.code,
                     Err(format!("{what} {seq} fails: {}: {}", c.name, c.detail)),
                 ),
+                None => match r.checks.iter().find(|c| c.pending) {
+                    Some(c) => Check::pending(name, c.code, format!("{what} {seq}: {}", c.detail)),
+                    None => Check::new(
+                        name,
+                        Code::CustodyLink,
+                        Ok(format!("{what} {seq} verifies")),
+                    ),
+                },
             },
             Err(e) => Check::new(name, Code::CustodyLink, Err(e.to_string())),
         }
@@ -1438,11 +1457,7 @@ impl Ledger {
             )),
             _ => {}
         }
-        checks.push(Check::new(
-            "included in the signed checkpoint",
-            Code::Inclusion,
-            self.check_inclusion(seq, &leaf),
-        ));
+        checks.push(self.check_inclusion(seq, &leaf));
         Ok(RecordReport {
             seq,
             record: Some(record::RecordView::new(&rec, &bytes)),
@@ -1492,29 +1507,45 @@ impl Ledger {
         ))
     }
 
-    fn check_inclusion(&self, seq: u64, leaf: &Hash) -> std::result::Result<String, String> {
+    /// Inclusion in the latest valid checkpoint: passed, failed, or pending when no
+    /// checkpoint covers the record yet (which is not a failure).
+    fn check_inclusion(&self, seq: u64, leaf: &Hash) -> Check {
+        const NAME: &str = "included in the signed checkpoint";
         let (cp, _) = match self.latest_checkpoint() {
             Ok(Some(c)) => c,
-            Ok(None) => return Err("no signed checkpoint exists; run `custody checkpoint`".into()),
-            Err(e) => return Err(e.to_string()),
+            Ok(None) => {
+                return Check::pending(
+                    NAME,
+                    Code::Inclusion,
+                    "no valid signed checkpoint covers it yet; the ledger key holder runs `custody checkpoint`".into(),
+                );
+            }
+            Err(e) => return Check::new(NAME, Code::Inclusion, Err(e.to_string())),
         };
         if seq >= cp.size {
-            return Err(format!(
-                "not yet covered: the latest signed checkpoint has {} records; run `custody checkpoint`",
-                cp.size
-            ));
-        }
-        let proof =
-            merkle::inclusion_proof(&self.store, seq, cp.size).map_err(|e| e.to_string())?;
-        merkle::verify_inclusion_proof(leaf, seq, cp.size, &proof, &cp.root)
-            .map(|()| {
+            return Check::pending(
+                NAME,
+                Code::Inclusion,
                 format!(
-                    "a {}-hash proof leads to the root of the checkpoint of {} records signed by the ledger key",
-                    proof.len(),
+                    "not yet covered: the latest signed checkpoint has {} records; the ledger key holder runs `custody checkpoint`",
                     cp.size
-                )
-            })
+                ),
+            );
+        }
+        let result = merkle::inclusion_proof(&self.store, seq, cp.size)
             .map_err(|e| e.to_string())
+            .and_then(|proof| {
+                merkle::verify_inclusion_proof(leaf, seq, cp.size, &proof, &cp.root)
+                    .map(|()| {
+                        format!(
+                            "a {}-hash proof leads to the root of the checkpoint of {} records signed by the ledger key",
+                            proof.len(),
+                            cp.size
+                        )
+                    })
+                    .map_err(|e| e.to_string())
+            });
+        Check::new(NAME, Code::Inclusion, result)
     }
 
     /// Records that registered a file with this SHA-256, each verified.

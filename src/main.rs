@@ -6,7 +6,31 @@
 
 mod cli;
 
+/// Writes one JSON object on stdout; a failure to write it has nowhere left to be told.
+fn println_json(v: &serde_json::Value) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut out, v).map(|()| writeln!(out));
+}
+
 use std::process::ExitCode;
+
+/// The code of a failed command for scripts: the library's error code, or what the
+/// command line or the operating system said.
+fn error_code(err: &anyhow::Error) -> &'static str {
+    for e in err.chain() {
+        if let Some(c) = e.downcast_ref::<custody::error::Error>() {
+            return c.code();
+        }
+        if e.downcast_ref::<clap::Error>().is_some() {
+            return "usage";
+        }
+        if e.downcast_ref::<std::io::Error>().is_some() {
+            return "io";
+        }
+    }
+    "input"
+}
 
 fn main() -> ExitCode {
     // Every time custody writes or compares is after 1970; a clock before it is refused
@@ -27,17 +51,26 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {err:#}");
+            let code = error_code(&err);
             // A check that failed (exit 1) is not a failure to run (exit 2).
-            if err.chain().any(|e| {
-                matches!(
-                    e.downcast_ref::<custody::error::Error>(),
-                    Some(custody::error::Error::Failing(_))
-                )
-            }) {
-                return ExitCode::from(1);
+            let exit = if code == "failing" { 1 } else { 2 };
+            match err.downcast_ref::<clap::Error>() {
+                Some(usage) => {
+                    let _ = usage.print();
+                }
+                None => eprintln!("error: {err:#}"),
             }
-            ExitCode::from(2)
+            // With --json, stdout holds one object even when the command could not run.
+            if std::env::args_os().any(|a| a == "--json") {
+                let v = serde_json::json!({
+                    "passed": false,
+                    "error": format!("{err:#}"),
+                    "code": code,
+                    "exit_code": exit,
+                });
+                println_json(&v);
+            }
+            ExitCode::from(exit)
         }
     }
 }

@@ -104,3 +104,78 @@ fn a_closed_pipe_ends_every_command_quietly() {
         assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn json_failures_put_one_object_on_stdout_with_the_error_its_code_and_the_exit_code() {
+    let f = Fixture::with_records(1);
+    for (args, code) in [
+        (
+            vec!["verify", "--ledger", "/nonexistent", "2", "--json"],
+            "io",
+        ),
+        (vec!["verify", "--bogus", "--json"], "usage"),
+        (vec!["show", "--ledger", "ledger", "99", "--json"], "input"),
+        (
+            vec!["key", "list", "--ledger", "keys", "--json"],
+            "not-a-ledger",
+        ),
+    ] {
+        let o = f.run(&args);
+        assert_eq!(o.code, 2, "{args:?}: {}", o.all());
+        let v: serde_json::Value = serde_json::from_str(o.stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: stdout is not one JSON object ({e}): {}",
+                o.stdout
+            )
+        });
+        assert_eq!(v["code"], code, "{args:?}: {v}");
+        assert_eq!(v["exit_code"], 2);
+        assert!(!v["error"].as_str().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn a_record_not_yet_covered_is_pending_never_failed() {
+    let f = Fixture::with_records(1);
+    let s = f.media("late.bin", b"late");
+    let o = f.verify(s);
+    assert_eq!(
+        o.code,
+        1,
+        "exit 1 until a checkpoint covers it: {}",
+        o.all()
+    );
+    assert!(
+        o.stdout
+            .contains("[pending] included in the signed checkpoint"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        !o.stdout.contains("FAILED") && !o.stdout.contains("PROBLEM"),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.contains("NOT YET COVERED"), "{}", o.stdout);
+    let o = f.run(&["history", "--ledger", &f.p("ledger"), &s.to_string()]);
+    assert_eq!(o.code, 1);
+    assert!(
+        !o.stdout.contains("FAILED") && o.stdout.contains("NOT YET COVERED"),
+        "{}",
+        o.stdout
+    );
+    let o = f.run(&[
+        "verify",
+        "--ledger",
+        &f.p("ledger"),
+        &s.to_string(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(
+        (v["passed"].as_bool(), v["pending"].as_bool()),
+        (Some(false), Some(true))
+    );
+    f.checkpoint();
+    assert_eq!(f.verify(s).code, 0);
+}

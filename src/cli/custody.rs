@@ -161,11 +161,19 @@ pub fn exec_accept(a: AcceptArgs) -> anyhow::Result<ExitCode> {
 pub fn exec_history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
     let l = open(&a.ledger)?;
     let h = l.history(a.seq)?;
-    let ok = h.links.iter().all(|k| k.checks.iter().all(|c| c.passed))
-        && h.version_checks.iter().all(|c| c.passed)
+    let checks = || {
+        h.links
+            .iter()
+            .flat_map(|k| k.checks.iter())
+            .chain(&h.version_checks)
+    };
+    let ok = checks().all(|c| c.passed) && h.pending.as_ref().is_none_or(|p| p.signed);
+    // Nothing failed, but a link awaits a checkpoint: not yet covered, never "FAILED".
+    let not_yet = !ok
+        && checks().all(|c| c.passed || c.pending)
         && h.pending.as_ref().is_none_or(|p| p.signed);
     if a.json {
-        print_json(&serde_json::json!({ "passed": ok, "history": h }))?;
+        print_json(&serde_json::json!({ "passed": ok, "pending": not_yet, "history": h }))?;
         return Ok(verdict(ok));
     }
     outln!("exhibit {} ({}): chain of custody", h.exhibit, h.kind)?;
@@ -220,6 +228,8 @@ pub fn exec_history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
         "{}",
         if ok {
             "OK: every link is signed by both sides and verifies."
+        } else if not_yet {
+            "NOT YET COVERED: every link verifies so far, but a record awaits a signed checkpoint (exit 1 until one covers it)."
         } else {
             "PROBLEM: a link fails verification (see above)."
         }

@@ -102,7 +102,15 @@ pub struct LedgerArgs {
 
 /// Parses the command line and runs the command.
 pub fn run() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        // Help and version are output, not errors.
+        Err(e) if e.exit_code() == 0 => {
+            e.print()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(e.into()),
+    };
     match cli.command {
         Command::Key(c) => key::exec(c),
         Command::Init(a) => init::exec(a),

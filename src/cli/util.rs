@@ -40,6 +40,8 @@ pub fn now_ms() -> u64 {
 pub fn check_line(c: &custody::ledger::Check) -> String {
     if c.passed {
         format!("[ok] {}: {}", c.name, c.detail)
+    } else if c.pending {
+        format!("[pending] {}: {}", c.name, c.detail)
     } else {
         format!("[FAILED] {} [{}]: {}", c.name, c.code, c.detail)
     }
@@ -115,7 +117,7 @@ pub fn read_passphrase(
     use custody::keys::KeyError;
     let io = |path: &std::path::Path| {
         let path = path.to_owned();
-        move |source| KeyError::Io { path, source }
+        move |cause| KeyError::Io { path, cause }
     };
     let text = match file {
         Some(f) => {

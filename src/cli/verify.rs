@@ -116,11 +116,19 @@ pub fn exec_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     let ledger = open(&a.ledger)?;
     let report = ledger.verify_record(seq)?;
     if a.json {
-        print_json(&serde_json::json!({ "passed": report.passed(), "report": report }))?;
+        print_json(&serde_json::json!({
+            "passed": report.passed(),
+            "pending": report.pending(),
+            "report": report
+        }))?;
     } else {
         print_report(&report)?;
         if report.passed() {
             outln!("OK: record {seq} verifies.")?;
+        } else if report.pending() {
+            outln!(
+                "NOT YET COVERED: record {seq} passes every check so far, but no signed checkpoint covers it yet (exit 1 until one does)."
+            )?;
         } else {
             outln!("PROBLEM: record {seq} failed a check (see above).")?;
         }
