@@ -179,3 +179,129 @@ fn a_record_not_yet_covered_is_pending_never_failed() {
     f.checkpoint();
     assert_eq!(f.verify(s).code, 0);
 }
+
+#[test]
+fn fifos_devices_and_endless_inputs_are_refused_promptly_and_change_nothing() {
+    let f = fixture();
+    let fifo = f.path("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let fifo = fifo.to_string_lossy().into_owned();
+    let (l, k) = (f.p("ledger"), f.p("keys/alice.key"));
+    let before = snapshot(&f.path("ledger"));
+    for args in [
+        vec!["verify", "--ledger", &l, "--file", &fifo],
+        vec![
+            "amend",
+            "--ledger",
+            &l,
+            "--key",
+            &k,
+            "2",
+            "--reason",
+            "r",
+            "--text-file",
+            &fifo,
+        ],
+        vec![
+            "amend",
+            "--ledger",
+            &l,
+            "--key",
+            &k,
+            "2",
+            "--reason",
+            "r",
+            "--text-file",
+            "/dev/zero",
+        ],
+        vec!["verify-bundle", &fifo, "--no-trust"],
+        vec![
+            "export", "--ledger", &l, "--key", &k, "--out", "x.zip", "--media", &fifo, "3",
+        ],
+        vec![
+            "add",
+            "testimony",
+            "--ledger",
+            &l,
+            "--key",
+            &k,
+            "--subject",
+            "W",
+            "--language",
+            "en",
+            "--text-file",
+            &fifo,
+        ],
+    ] {
+        // A hang would never return: the command runs with a deadline.
+        let o = run_with_deadline(&f, &args, None);
+        assert_eq!(o.code, 2, "{args:?}: {}", o.all());
+        assert!(
+            o.stderr.contains("not a regular file"),
+            "{args:?}: {}",
+            o.stderr
+        );
+    }
+    // Standard input that never ends (`yes |`) is cut off at the bound.
+    let endless =
+        std::iter::repeat_n(b'y', (custody::bundle::MAX_MEMBER + 10) as usize).collect::<Vec<u8>>();
+    let o = run_with_deadline(
+        &f,
+        &[
+            "add",
+            "testimony",
+            "--ledger",
+            &l,
+            "--key",
+            &k,
+            "--subject",
+            "W",
+            "--language",
+            "en",
+        ],
+        Some(endless),
+    );
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("longer than 64 MiB"), "{}", o.stderr);
+    assert_same(&before, &snapshot(&f.path("ledger")), "refused inputs");
+}
+
+/// Runs custody with stdin fed from `input` (or empty), killed after 60 seconds.
+fn run_with_deadline(f: &Fixture, args: &[&str], input: Option<Vec<u8>>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("custody"))
+        .args(args)
+        .current_dir(f.dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        if let Some(b) = input {
+            let _ = stdin.write_all(&b);
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("custody {args:?} hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = feeder.join();
+    let o = child.wait_with_output().unwrap();
+    Output {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}

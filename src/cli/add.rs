@@ -1,7 +1,10 @@
 //! `custody add testimony`, `custody add media` and `custody checkpoint`.
 
 use super::LedgerArgs;
-use super::util::{KeyArgs, now_ms, open_write, print_json, progress};
+use super::util::{
+    KeyArgs, MAX_TEXT, now_ms, open_regular, open_write, print_json, progress, read_bounded,
+    read_text_file,
+};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use custody::keys;
@@ -9,7 +12,7 @@ use custody::ledger::{Appended, Ledger, MediaInput, TestimonyInput};
 use ed25519_dalek::SigningKey;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -103,16 +106,16 @@ pub fn exec(cmd: AddCommand) -> anyhow::Result<ExitCode> {
 fn testimony(a: TestimonyArgs) -> anyhow::Result<ExitCode> {
     let key = a.key.load()?;
     let raw = match &a.text_file {
-        Some(p) => read_text_file(p)?,
+        Some(p) => read_text_file(p, "testimony text file")?,
         None => {
             if std::io::stdin().is_terminal() {
                 eprintln!("Type or paste the testimony, then press Ctrl-D on a new line:");
             }
-            let mut b = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut b)
-                .context("cannot read the testimony from standard input")?;
-            b
+            read_bounded(
+                std::io::stdin().lock(),
+                MAX_TEXT,
+                "testimony on standard input",
+            )?
         }
     };
     let source = a
@@ -138,17 +141,6 @@ fn testimony(a: TestimonyArgs) -> anyhow::Result<ExitCode> {
     let now = now_ms();
     let appended = ledger.add_testimony(&key, input, now, now)?;
     finish(ledger, &key, vec![appended], a.json)
-}
-
-fn read_text_file(p: &Path) -> anyhow::Result<Vec<u8>> {
-    let meta = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
-    if !meta.is_file() {
-        bail!(
-            "{} is not a regular file; give the path of the testimony text file",
-            p.display()
-        );
-    }
-    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
 }
 
 /// Appends are acknowledged on stdout first; a checkpoint follows when the key is the
@@ -347,11 +339,8 @@ pub fn hash_files(
 /// Streaming SHA-256 with a fixed buffer; refuses a file that changes while it is read.
 pub fn hash_file(path: &Path, pb: &indicatif::ProgressBar) -> anyhow::Result<([u8; 32], u64)> {
     let ctx = || format!("cannot read {}", path.display());
-    let mut f = std::fs::File::open(path).with_context(ctx)?;
+    let mut f = open_regular(path, "file")?;
     let before = f.metadata().with_context(ctx)?;
-    if !before.is_file() {
-        bail!("{} is not a regular file", path.display());
-    }
     let (digest, size) = custody::record::sha256_stream(&mut f, |n| pb.inc(n)).with_context(ctx)?;
     let after = std::fs::metadata(path).with_context(ctx)?;
     if after.len() != before.len()

@@ -2,7 +2,7 @@
 
 use super::LedgerArgs;
 use super::add::hash_files;
-use super::util::{KeyArgs, check_line, now_ms, open, print_json, verdict};
+use super::util::{KeyArgs, check_line, now_ms, open, open_regular, print_json, verdict};
 use anyhow::{Context, bail};
 use clap::Args;
 use custody::bundle::{self, ExportRequest, MediaSource, VerifyOptions};
@@ -192,11 +192,7 @@ pub fn exec_verify_bundle(a: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("--media-dir {} is not a directory", d.display());
     }
-    let f = std::fs::File::open(&a.bundle)
-        .with_context(|| format!("cannot read {}", a.bundle.display()))?;
-    if !f.metadata()?.is_file() {
-        bail!("{} is not a regular file", a.bundle.display());
-    }
+    let f = open_regular(&a.bundle, "bundle (a .zip file)")?;
     let report = bundle::verify_bundle(
         std::io::BufReader::new(f),
         &VerifyOptions {

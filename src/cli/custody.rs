@@ -4,9 +4,9 @@
 
 use super::LedgerArgs;
 use super::util::{
-    KeyArgs, check_line, now_ms, open, open_write, print_appended, print_json, resolve_key, verdict,
+    KeyArgs, check_line, now_ms, open, open_write, print_appended, print_json, read_text_file,
+    resolve_key, verdict,
 };
-use anyhow::Context;
 use clap::Args;
 use custody::keys;
 use custody::record::Body;
@@ -241,7 +241,7 @@ pub fn exec_amend(a: AmendArgs) -> anyhow::Result<ExitCode> {
     let key = a.key.load()?;
     let text = match &a.text_file {
         Some(p) => {
-            let b = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let b = read_text_file(p, "corrected text file")?;
             Some(
                 String::from_utf8(b)
                     .map_err(|_| anyhow::anyhow!("{}: the text is not valid UTF-8", p.display()))?,

@@ -2,10 +2,12 @@
 //! progress bars that draw only on a terminal.
 
 use super::LedgerArgs;
+use anyhow::{Context, bail};
 use custody::ledger::{Access, Ledger};
 use custody::store::LockWait;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Opens the ledger named by the arguments, for reading (nothing on disk changes).
@@ -33,6 +35,57 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// The largest text custody reads from a user's file or standard input (a testimony, a
+/// corrected text): what a bundle can carry as one member.
+pub const MAX_TEXT: u64 = custody::bundle::MAX_MEMBER;
+
+/// Opens a user's file for reading without ever blocking: a FIFO, a device or a socket is
+/// refused (opened with O_NONBLOCK, then checked through the handle), as `add media` does.
+pub fn open_regular(path: &Path, what: &str) -> anyhow::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let f = opts
+        .open(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let meta = f
+        .metadata()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if !meta.is_file() {
+        bail!(
+            "{} is not a regular file (a pipe, device or directory); give the path of the {what}",
+            path.display()
+        );
+    }
+    Ok(f)
+}
+
+/// Reads at most `max` bytes from `r`; more is refused promptly, in bounded memory.
+pub fn read_bounded(mut r: impl Read, max: u64, what: &str) -> anyhow::Result<Vec<u8>> {
+    let mut b = Vec::new();
+    r.by_ref()
+        .take(max + 1)
+        .read_to_end(&mut b)
+        .with_context(|| format!("cannot read the {what}"))?;
+    if b.len() as u64 > max {
+        bail!(
+            "the {what} is longer than {} MiB, the most custody reads; split it, or keep it as a media file",
+            max >> 20
+        );
+    }
+    Ok(b)
+}
+
+/// A user's text file, bounded and never blocking.
+pub fn read_text_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    read_bounded(open_regular(path, what)?, MAX_TEXT, what)
+        .with_context(|| path.display().to_string())
 }
 
 /// One check as a line for people: a failure names its rule's code, which SPEC.md's table
