@@ -75,6 +75,11 @@ pub struct AuditReport {
     pub signature_mode: &'static str,
     /// Stored checkpoints whose signature and root were checked.
     pub checkpoints_checked: u64,
+    /// The keys that signed a stored checkpoint the audit found valid. With the genesis key,
+    /// these are the ledger keys a pin may name: a key only named by a ledger-key record
+    /// proves nothing, since naming a public key needs no secret.
+    #[serde(serialize_with = "key_ids")]
+    pub checkpoint_signers: Vec<[u8; 32]>,
     /// Size of the latest checkpoint that verified.
     pub covered_to: u64,
     /// Records not covered by any signed checkpoint, as (first, last), when some are not.
@@ -85,6 +90,10 @@ pub struct AuditReport {
     pub pending_transfers: Vec<PendingTransfer>,
     /// Every problem, in the order found.
     pub findings: Vec<Finding>,
+}
+
+fn key_ids<S: serde::Serializer>(keys: &[[u8; 32]], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(keys.iter().map(keys::short_id))
 }
 
 impl AuditReport {
@@ -376,7 +385,6 @@ pub fn audit(
                                 prev: Some((prev_leaf, prev_time)),
                                 origin: Some(&origin),
                                 genesis_key: Some(&genesis_key),
-                                now_ms: Some(a.now_ms),
                             };
                             let mut broken = rules::check_position(&r, &position, Mode::Report);
                             broken.extend(rules::future_dated(seq, r.recorded_at_ms, a.now_ms));
@@ -601,6 +609,7 @@ pub fn audit(
     }
     let mut covered_to = 0;
     let mut checked = 0;
+    let mut checkpoint_signers: Vec<[u8; 32]> = Vec::new();
     for (size, cp) in &stored_cps {
         checked += 1;
         match roots.get(size) {
@@ -618,7 +627,13 @@ pub fn audit(
                     hex::encode(r)
                 ),
             ),
-            Some(_) => covered_to = covered_to.max(*size),
+            Some(_) => {
+                covered_to = covered_to.max(*size);
+                let k = key_at(*size);
+                if !checkpoint_signers.contains(&k) {
+                    checkpoint_signers.push(k);
+                }
+            }
         }
     }
     for (source, cp) in &checked_saved {
@@ -703,6 +718,7 @@ pub fn audit(
             VerifyMode::Strict => "strict",
         },
         checkpoints_checked: checked,
+        checkpoint_signers,
         covered_to,
         uncovered,
         against: against_results,

@@ -321,6 +321,13 @@ pub fn export<W: Write + Seek>(
     let (cp, cp_text) = ledger.latest_checkpoint()?.ok_or_else(|| {
         Error::Input("the ledger has no signed checkpoint; run `custody checkpoint`".into())
     })?;
+    // A record the index has not yet taken in might be a revocation: recover first.
+    let unindexed = ledger.unindexed_bytes()?;
+    if unindexed > 0 {
+        return Err(Error::Input(format!(
+            "the journal holds {unindexed} bytes of records the index has not taken in (an append was interrupted), and they may change what this bundle proves; run `custody recover`, sign a checkpoint, and export again"
+        )));
+    }
     // A record beyond the checkpoint that can change a verdict (a revocation, a hand-over,
     // a new ledger key...) cannot go into the bundle: it would prove a stale truth.
     if let Some(s) = ledger
@@ -1692,7 +1699,6 @@ fn verify_entry(
         prev: None,
         origin: Some(&manifest.ledger.origin),
         genesis_key: None,
-        now_ms: None,
     };
     let mut broken = rules::check_position(&rec, &position, rules::Mode::Report);
     if is_exhibit && !consent_cleared(&rec, consent_override, manifest) {
@@ -2048,20 +2054,30 @@ fn check_authority(manifest: &Manifest, records: &BTreeMap<u64, Record>, c: &mut
             broken.push(Violation::new(v.code, format!("record {seq}: {v}")));
         }
     }
-    // A flagged record that names a ledger key superseded below the checkpoint vouches for
-    // nothing this bundle proves (its checkpoint is signed by a later key): it is named,
-    // not failed, so that honest evidence does not fail forever after a recovery.
+    // Two kinds of flagged supporting record can only make this bundle's verdicts stricter,
+    // never better, so they are named, not failed, and honest evidence does not fail forever
+    // once a ledger recovered from a theft: a revocation (it only ends keys or widens
+    // windows), and a ledger-key record whose key was superseded below the checkpoint (this
+    // bundle's checkpoint is signed by a later key). An exhibit is always judged.
     let in_force = decode_key(&manifest.ledger.public_key).ok();
+    let exhibits: BTreeSet<u64> = manifest.exhibits.iter().map(|e| e.seq).collect();
     let mut notes = Vec::new();
     for (seq, r) in records {
         if let Some(v) = authority.verdict(&r.statement.signer, *seq, r.recorded_at_ms) {
-            match &r.statement.body {
-                Body::LedgerKey { key } if Some(*key) != in_force => notes.push(format!(
-                    "; record {seq} names ledger key {}, superseded before this checkpoint, and {}",
-                    keys::short_id(key),
+            let stricter_only = !exhibits.contains(seq)
+                && match &r.statement.body {
+                    Body::Revoke { .. } => true,
+                    Body::LedgerKey { key } => Some(*key) != in_force,
+                    _ => false,
+                };
+            if stricter_only {
+                notes.push(format!(
+                    "; supporting record {seq} ({}) is flagged, which can only make these verdicts stricter: {}",
+                    r.statement.body.kind(),
                     v.message
-                )),
-                _ => broken.push(v),
+                ));
+            } else {
+                broken.push(v);
             }
         }
     }
@@ -2090,7 +2106,7 @@ fn check_authority(manifest: &Manifest, records: &BTreeMap<u64, Record>, c: &mut
             "authority",
             Code::Unauthorized,
             Ok(format!(
-                "every signer was authorised when it signed, and the checkpoint is signed by the ledger key in force: {}{}",
+                "every signer was authorised when it signed ({}), and the checkpoint is signed by the ledger key in force{}",
                 signers
                     .iter()
                     .filter_map(|k| authority.key(k).map(|s| format!(

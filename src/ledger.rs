@@ -203,8 +203,9 @@ pub struct History {
     pub pending: Option<PendingLink>,
     /// Hand-overs withdrawn before acceptance: (transfer, cancelling record).
     pub cancelled: Vec<(u64, u64)>,
-    /// Each amendment's checks, in order: a correction signed after a compromise, or by a
-    /// tainted key, fails the history as a broken link would.
+    /// Each amendment's checks, in order, then each cancellation's: a correction or a
+    /// withdrawal signed after a compromise, or by a tainted key, fails the history as a
+    /// broken link would.
     pub version_checks: Vec<Check>,
     /// The original record and every amendment, in order.
     pub versions: Vec<u64>,
@@ -333,7 +334,6 @@ fn admissible_position(rec: &Record, prev: (Hash, u64)) -> std::result::Result<(
         prev: Some(prev),
         origin: None,
         genesis_key: None,
-        now_ms: None,
     };
     match rules::check_position(rec, &pos, Mode::Admit)
         .into_iter()
@@ -751,22 +751,35 @@ impl Ledger {
             .unwrap_or(self.ledger_key)
     }
 
-    /// Where a compromise from time `t` begins by position: the first record whose recorded
-    /// time, or an earlier record's, is at or after `t` (the ledger's size when there is
-    /// none). A thief appending with a clock set back still falls after it, which a
-    /// window judged by each record's own time would let through (SPEC.md 4.1).
+    /// Where a compromise from time `t` begins by position (SPEC.md 4.1): the first record
+    /// whose recorded time, or an earlier record's, is at or after `t` less the clock skew
+    /// allowed (the ledger's size when there is none), so that a record whose clock was a
+    /// little slow is not let through. Refused when a later record is dated before that
+    /// point (a clock was wrong around it, and only a person can say where the theft
+    /// falls): the admin then gives the record number.
     pub fn first_record_from(&self, t: u64) -> Result<u64> {
+        let threshold = t.saturating_sub(MAX_CLOCK_SKEW_MS);
         let mut latest = 0u64;
+        let mut from: Option<u64> = None;
         for (i, r) in self.store.records_iter().enumerate() {
             let (_, v) = r?;
-            if let Ok(rec) = Record::decode(&v) {
-                latest = latest.max(rec.recorded_at_ms);
-            }
-            if latest >= t {
-                return Ok(i as u64);
+            let Ok(rec) = Record::decode(&v) else {
+                continue;
+            };
+            latest = latest.max(rec.recorded_at_ms);
+            match from {
+                None if latest >= threshold => from = Some(i as u64),
+                Some(p) if rec.recorded_at_ms < threshold => {
+                    return Err(Error::Input(format!(
+                        "record {i} is dated {}, before {}, but comes after record {p}, dated at or after it: a clock was wrong, so the time cannot be placed safely; give --effective with the record number from which the key was stolen",
+                        record::rfc3339(rec.recorded_at_ms),
+                        record::rfc3339(threshold)
+                    )));
+                }
+                _ => {}
             }
         }
-        Ok(self.size)
+        Ok(from.unwrap_or(self.size))
     }
 
     /// The first ledger key, which signed the genesis.
@@ -891,6 +904,16 @@ impl Ledger {
     }
 
     /// Refuses to change a ledger whose index is damaged or behind its journal.
+    /// Journal bytes past what the index holds: an append interrupted after its fsync,
+    /// which only `recover` (or the next writing command) indexes.
+    pub fn unindexed_bytes(&self) -> Result<u64> {
+        let meta = self.store.meta()?;
+        Ok(self.store.journal().len()?.saturating_sub(
+            meta.journal_len
+                .max(crate::store::journal::MAGIC.len() as u64),
+        ))
+    }
+
     fn check_writable(&self) -> Result<()> {
         if let Some(d) = &self.damaged {
             return Err(Error::Damaged(format!("{d}; nothing was changed")));
@@ -1031,6 +1054,7 @@ impl Ledger {
         }];
         let mut pending = None;
         let mut cancelled = Vec::new();
+        let mut cancel_checks = Vec::new();
         for (tseq, t) in self.authority.transfers_of(exhibit) {
             let tcheck = self.link_check(
                 "hand-over signed by the previous holder",
@@ -1039,6 +1063,12 @@ impl Ledger {
             );
             if let Some(c) = t.cancelled {
                 cancelled.push((tseq, c));
+                // A withdrawal is part of the chain: it must verify like any link.
+                cancel_checks.push(self.link_check(
+                    "hand-over withdrawn by its sender or an admin",
+                    c,
+                    "cancel record",
+                ));
                 continue;
             }
             match t.accepted {
@@ -1088,6 +1118,7 @@ impl Ledger {
                     "amendment record",
                 )
             })
+            .chain(cancel_checks)
             .collect();
         Ok(History {
             version_checks,
@@ -1379,7 +1410,6 @@ impl Ledger {
             prev,
             origin: Some(&self.origin),
             genesis_key: Some(&self.ledger_key),
-            now_ms: Some(now_ms),
         };
         let mut broken = rules::check_position(&rec, &position, Mode::Report);
         broken.extend(rules::future_dated(seq, rec.recorded_at_ms, now_ms));
@@ -1517,7 +1547,7 @@ impl Ledger {
                 return Check::pending(
                     NAME,
                     Code::Inclusion,
-                    "no valid signed checkpoint covers it yet; the ledger key holder runs `custody checkpoint`".into(),
+                    "no valid signed checkpoint covers it yet; the ledger key holder runs `custody checkpoint` (if that key was found compromised, an admin first names a new one with `custody key rotate`)".into(),
                 );
             }
             Err(e) => return Check::new(NAME, Code::Inclusion, Err(e.to_string())),

@@ -67,13 +67,12 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
         custody::keys::VerifyMode::Batch
     };
     let mut report = audit(&ledger, &saved, mode, |n| pb.set_position(n))?;
-    // A pinned key is the genesis key or any later ledger key of this ledger's chain.
+    // A pinned key must have signed what the audit relied on: the genesis, or a valid
+    // checkpoint. A key only named by a ledger-key record proves nothing (a forger can
+    // name anyone's public key).
     if let Some(k) = expected_key
-        && !ledger
-            .authority()
-            .ledger_keys()
-            .iter()
-            .any(|(_, c)| c == &k)
+        && &k != ledger.genesis_key()
+        && !report.checkpoint_signers.contains(&k)
     {
         report.findings.insert(
             0,
@@ -81,7 +80,7 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
                 seq: Some(0),
                 code: custody::rules::Code::LedgerKey,
                 message: format!(
-                    "the ledger key is {}, and the key {} you expect was never one of its ledger keys: the ledger was created or rebuilt by someone else",
+                    "the ledger key is {}, and the key {} you expect signed neither its genesis nor any of its valid checkpoints: the ledger was created or rebuilt by someone else (or, after a rotation, no checkpoint is signed by the new key yet)",
                     custody::keys::short_id(&ledger.ledger_key()),
                     custody::keys::short_id(&k)
                 ),
@@ -106,7 +105,7 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
         }
     )?;
     outln!(
-        "checked {} signatures ({}), every chain link, stored tree hash and content file, {} signed checkpoint(s)",
+        "checked {} signatures ({}), every chain link, stored tree hash and content file, and {} checkpoint(s) found valid",
         report.signatures_checked,
         if a.strict_signatures {
             "one by one"

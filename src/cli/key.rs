@@ -343,10 +343,21 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
                 // a record out of the window (SPEC.md 4.1).
                 Some(e) => match parse_effective(e)? {
                     Effective::Time(t) => {
+                        if t > now_ms() {
+                            bail!(
+                                "--effective {e} is in the future; a compromise is declared from a time or record that has passed"
+                            );
+                        }
                         let from = l.first_record_from(t)?;
-                        eprintln!(
-                            "note: {e} is signed as record {from}, the first recorded at or after it"
-                        );
+                        if from == l.size() {
+                            eprintln!(
+                                "note: no record is dated at or after {e} (less 10 minutes for clock skew): the compromise takes effect from this revocation"
+                            );
+                        } else {
+                            eprintln!(
+                                "note: {e} is signed as record {from}, the first recorded at or after it (less 10 minutes for clock skew)"
+                            );
+                        }
                         Effective::Seq(from)
                     }
                     other => other,

@@ -594,7 +594,7 @@ impl Authority {
                 effective,
             } => {
                 Self::role(k, signer, &[Role::Admin], "revoking a key", "admin")?;
-                self.check_revoke(key, *reason, *effective, seq, recorded_at_ms)
+                self.check_revoke(signer, key, *reason, *effective, seq, recorded_at_ms)
             }
             Body::Transfer { exhibit, to, .. } => {
                 // Holding the exhibit is what entitles a key to hand it over, whatever its role.
@@ -694,6 +694,7 @@ impl Authority {
 
     fn check_revoke(
         &self,
+        signer: &[u8; 32],
         key: &[u8; 32],
         reason: RevokeReason,
         effective: Effective,
@@ -722,6 +723,27 @@ impl Authority {
                 keys::short_id(key),
                 keys::short_id(key)
             )));
+        }
+        if reason == RevokeReason::Compromised {
+            // A declaration that would void the key signing it (its own compromise, or its
+            // chain of authorisers) is refused: no single record can void the ledger's own
+            // authority, as declaring the genesis key compromised from record 0 would.
+            let mut after = self.clone();
+            if let Some(k) = after.keys.get_mut(key) {
+                k.compromises.push(Compromise { at: seq, effective });
+            }
+            if after
+                .keys
+                .get(signer)
+                .is_some_and(|s| s.compromised_for(seq, recorded_at_ms))
+                || after.taint(signer).is_some()
+            {
+                return Err(rule(format!(
+                    "this declaration would make its own signer, key {}, compromised or never authorised; give the point from which key {} was really stolen, or have an admin outside its window declare it",
+                    keys::short_id(signer),
+                    keys::short_id(key)
+                )));
+            }
         }
         if target.ended.is_none()
             && target.role == Role::Admin
@@ -1157,21 +1179,28 @@ mod tests {
             a.check_checkpoint(3, &pk(1), Some(0)).unwrap_err().code,
             Code::CheckpointKey
         );
-        let recs2 = [
-            recs[..3].to_vec(),
-            vec![
-                auth(1, 5, Role::Admin),                                    // 3
-                revoke(5, 1, RevokeReason::Compromised, Effective::Seq(1)), // 4
-                revoke(5, 9, RevokeReason::Compromised, Effective::Now),    // 5: 9 in force
-            ],
-        ]
-        .concat();
+        // Admin 5, authorised before the theft, declares key 1 stolen from record 2.
+        let recs2 = vec![
+            st(1, Body::Genesis { origin: "o".into() }),
+            auth(1, 5, Role::Admin),                                    // 1
+            st(1, media_n(1)),                                          // 2
+            st(1, Body::LedgerKey { key: pk(9) }),                      // 3
+            revoke(5, 1, RevokeReason::Compromised, Effective::Seq(2)), // 4
+            revoke(5, 9, RevokeReason::Compromised, Effective::Now),    // 5: 9 in force
+            revoke(5, 1, RevokeReason::Compromised, Effective::Seq(1)), // 6: would void 5
+        ];
         let (a, r) = replay(&recs2);
-        assert!(r[4].is_ok() && r[5].is_err(), "{r:?}");
+        assert!(r[4].is_ok() && r[5].is_err() && r[6].is_err(), "{r:?}");
+        assert!(
+            r[6].as_ref()
+                .unwrap_err()
+                .message
+                .contains("its own signer")
+        );
         assert_eq!(
-            a.check_checkpoint(2, &pk(1), Some(0)).unwrap_err().code,
+            a.check_checkpoint(3, &pk(1), Some(0)).unwrap_err().code,
             Code::CheckpointCompromised
         );
-        assert!(a.check_checkpoint(1, &pk(1), Some(0)).is_ok());
+        assert!(a.check_checkpoint(2, &pk(1), Some(0)).is_ok());
     }
 }

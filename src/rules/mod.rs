@@ -259,9 +259,6 @@ pub struct Position<'a> {
     pub origin: Option<&'a str>,
     /// The first ledger key, when known, which must sign the genesis.
     pub genesis_key: Option<&'a [u8; 32]>,
-    /// The time of the audit or verification, when reporting: a jump back after a record
-    /// dated after it is that record's fault (reported as `future-dated`), not this one's.
-    pub now_ms: Option<u64>,
 }
 
 /// The position rules of SPEC.md section 4 for `rec` at `pos` (signatures and content
@@ -291,12 +288,10 @@ pub fn check_position(rec: &Record, pos: &Position, mode: Mode) -> Vec<Violation
                 ),
             ));
         }
-        let prev_future = pos
-            .now_ms
-            .is_some_and(|now| future_dated(seq, prev_time, now).is_some());
-        if let Some(v) = time_order(seq, prev_time, rec.recorded_at_ms, mode)
-            && !(prev_future && prev_time > rec.recorded_at_ms.saturating_add(MAX_CLOCK_SKEW_MS))
-        {
+        // Reported at the later record, whatever the time of the check: which clock was
+        // wrong cannot be told from the records, and a record dated back by a thief's
+        // clock must never pass because an earlier one is blamed instead.
+        if let Some(v) = time_order(seq, prev_time, rec.recorded_at_ms, mode) {
             out.push(v);
         }
     }
