@@ -364,3 +364,286 @@ fn the_ledger_key_in_force_is_never_revoked_so_rotation_never_wedges() {
     let o = f.ok(&["key", "list", "--ledger", &f.p("ledger")]);
     assert!(o.stdout.contains("retired by record"), "{}", o.stdout);
 }
+
+#[test]
+fn a_pinned_ledger_key_that_was_only_named_by_a_forged_ledger_does_not_pass() {
+    // The forger has only the victim's public key, names it as the next ledger key of a
+    // ledger he made with his own genesis key, and hopes the pin accepts it.
+    let victim = Fixture::new();
+    let f = Fixture::with_records(1);
+    let victim_pub = victim.p("keys/ledger.pub");
+    let o = f.run_as(
+        "ledger",
+        &[
+            "key",
+            "rotate",
+            "--old",
+            &f.key_id("ledger"),
+            "--new",
+            &victim_pub,
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+    let o = f.run(&[
+        "audit",
+        "--ledger",
+        &f.p("ledger"),
+        "--ledger-key",
+        &victim_pub,
+    ]);
+    assert_eq!(
+        o.code,
+        1,
+        "a key that signed nothing must not satisfy the pin: {}",
+        o.all()
+    );
+    assert!(
+        o.stdout.contains("signed neither its genesis"),
+        "{}",
+        o.stdout
+    );
+    // The genesis key, which did sign, still does.
+    let o = f.run(&[
+        "audit",
+        "--ledger",
+        &f.p("ledger"),
+        "--ledger-key",
+        &f.p("keys/ledger.pub"),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.all());
+}
+
+#[test]
+fn no_single_declaration_can_void_the_authority_it_is_signed_under() {
+    let f = Fixture::new();
+    f.add_key("admin", "admin");
+    let l2 = f.new_key("l2");
+    let o = f.run_as(
+        "admin",
+        &["key", "rotate", "--old", &f.key_id("ledger"), "--new", &l2],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+    // The genesis key compromised from record 0 would taint every key, the signer's too.
+    let o = f.run_as(
+        "admin",
+        &[
+            "key",
+            "revoke",
+            &f.key_id("ledger"),
+            "--reason",
+            "compromised",
+            "--effective",
+            "0",
+        ],
+    );
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("its own signer"), "{}", o.stderr);
+    // So would a time before the genesis, which resolves to record 0.
+    let o = f.run_as(
+        "admin",
+        &[
+            "key",
+            "revoke",
+            &f.key_id("ledger"),
+            "--reason",
+            "compromised",
+            "--effective",
+            "2001-01-01T00:00:00Z",
+        ],
+    );
+    assert_eq!(o.code, 2, "{}", o.all());
+    // A key cannot declare itself compromised, and a time in the future is refused.
+    let o = f.run_as(
+        "admin",
+        &[
+            "key",
+            "revoke",
+            &f.key_id("admin"),
+            "--reason",
+            "compromised",
+        ],
+    );
+    assert_eq!(o.code, 2, "{}", o.all());
+    let o = f.run_as(
+        "admin",
+        &[
+            "key",
+            "revoke",
+            &f.key_id("alice"),
+            "--reason",
+            "compromised",
+            "--effective",
+            "2999-01-01T00:00:00Z",
+        ],
+    );
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("in the future"), "{}", o.stderr);
+    f.ok(&[
+        "checkpoint",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/l2.key"),
+    ]);
+    assert_eq!(f.audit().code, 0, "{}", f.audit().all());
+}
+
+#[test]
+fn export_waits_for_a_revocation_that_reached_the_journal_but_not_the_index() {
+    let f = Fixture::new();
+    let ex = f.media("x.bin", b"x");
+    f.checkpoint();
+    // The revocation's process dies after the journal fsync, before the index.
+    let id = f.key_id("alice");
+    let o = f.run_as(
+        "ledger",
+        &[
+            "key",
+            "revoke",
+            &id,
+            "--reason",
+            "compromised",
+            "--effective",
+            &ex.to_string(),
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+    let o = assert_cmd::Command::cargo_bin("custody")
+        .unwrap()
+        .env("CUSTODY_TEST_CRASH_POINT", "after-fsync")
+        .args([
+            "key",
+            "authorize",
+            "--ledger",
+            &f.p("ledger"),
+            "--key",
+            &f.p("keys/ledger.key"),
+        ])
+        .args([&f.new_key("late"), "--name", "Late", "--role", "auditor"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let o = f.run_as(
+        "ledger",
+        &["export", "--out", &f.p("x.zip"), &ex.to_string()],
+    );
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("custody recover"), "{}", o.stderr);
+}
+
+#[test]
+fn a_thief_named_ledger_key_exported_as_an_exhibit_is_judged_and_honest_bundles_survive_recovery() {
+    let f = Fixture::new();
+    f.add_key("admin", "admin");
+    f.add_key("admin2", "admin");
+    let honest = f.testimony("honest");
+    let lk2 = f.new_key("lk2");
+    f.run_as(
+        "admin2",
+        &["key", "rotate", "--old", &f.key_id("ledger"), "--new", &lk2],
+    );
+    f.ok(&[
+        "checkpoint",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/lk2.key"),
+    ]);
+    // The thief, with the admin key, names his ledger key and retires the honest one.
+    let lkp = f.new_key("lkp");
+    let named = seq_of(&f.run_as(
+        "admin",
+        &[
+            "key",
+            "rotate",
+            "--old",
+            &f.key_id("lk2"),
+            "--new",
+            &lkp,
+            "--json",
+        ],
+    ));
+    f.run_as(
+        "admin2",
+        &[
+            "key",
+            "revoke",
+            &f.key_id("admin"),
+            "--reason",
+            "compromised",
+            "--effective",
+            &named.to_string(),
+        ],
+    );
+    let lk3 = f.new_key("lk3");
+    let o = f.run_as(
+        "admin2",
+        &["key", "rotate", "--old", &f.key_id("lkp"), "--new", &lk3],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+    f.ok(&[
+        "checkpoint",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/lk3.key"),
+    ]);
+    let both = |bundle: &str| {
+        let (b, lk, ak) = (f.p(bundle), f.p("keys/lk3.pub"), f.p("keys/admin2.pub"));
+        let (ours, theirs) = f.verify_bundle_both(&[&b, "--trust", &lk, "--trust", &ak]);
+        assert_eq!(ours.code, theirs.code, "{}\n{}", ours.all(), theirs.all());
+        ours
+    };
+    // Honest evidence from before the theft: the thief's records only name, not fail.
+    let o = f.run_as(
+        "admin2",
+        &["export", "--out", &f.p("h.zip"), &honest.to_string()],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert_eq!(both("h.zip").code, 0);
+    // The thief's own ledger-key record, as an exhibit, is judged.
+    let o = f.run_as(
+        "admin2",
+        &[
+            "export",
+            "--out",
+            &f.p("t.zip"),
+            "--include-failing",
+            "evidence of the theft",
+            &named.to_string(),
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert_eq!(both("t.zip").code, 1);
+}
+
+#[test]
+fn history_fails_when_a_hand_over_was_withdrawn_with_a_stolen_key() {
+    let f = Fixture::new();
+    f.add_key("admin", "admin");
+    f.add_key("bob", "custodian");
+    let ex = f.media("x.bin", b"x");
+    let t = seq_of(&f.run_as(
+        "alice",
+        &[
+            "transfer",
+            "--exhibit",
+            &ex.to_string(),
+            "--to",
+            &f.key_id("bob"),
+            "--reason",
+            "r",
+            "--json",
+        ],
+    ));
+    let c = seq_of(&f.run_as("admin", &["transfer", "--cancel", &t.to_string(), "--json"]));
+    f.revoke("admin", "compromised", Some(&c.to_string()));
+    f.checkpoint();
+    let o = f.run(&["history", "--ledger", &f.p("ledger"), &ex.to_string()]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(
+        o.stdout.contains("[signed-after-compromise]"),
+        "{}",
+        o.stdout
+    );
+}

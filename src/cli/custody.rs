@@ -217,12 +217,12 @@ pub fn exec_history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
                 .collect::<Vec<_>>()
                 .join(", ")
         )?;
-        for c in &h.version_checks {
-            outln!("  {}", check_line(c))?;
-        }
     }
     for (t, c) in &h.cancelled {
         outln!("  cancelled: transfer {t} was withdrawn by record {c} before it was accepted")?;
+    }
+    for c in &h.version_checks {
+        outln!("  {}", check_line(c))?;
     }
     outln!(
         "{}",
