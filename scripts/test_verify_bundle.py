@@ -917,9 +917,10 @@ class BundleTests(BundleTestCase):
         result = json.loads(out)
         self.assertEqual(set(result), {"passed", "exit_code", "checks", "keys_pinned", "include_failing",
                                        "pending_transfers", "cancelled_transfers",
-                                       "flagged_superseded_ledger_key_records", "report_checked_by",
-                                       "report_note", "summary"})
+                                       "flagged_superseded_ledger_key_records", "flagged_revoke_records",
+                                       "report_checked_by", "report_note", "summary"})
         self.assertEqual(result["flagged_superseded_ledger_key_records"], [])
+        self.assertEqual(result["flagged_revoke_records"], [])
         self.assertTrue(result["passed"])
         self.assertEqual(result["exit_code"], 0)
         self.assertFalse(result["keys_pinned"])
@@ -1901,8 +1902,10 @@ class AuthorityStateTests(BundleTestCase):
         self.assertIn("in its chain of authorisers", out)
 
     def test_compromised_genesis_key_after_a_new_ledger_key(self):
-        """Compromising the genesis key from record 0 (allowed once it is no longer the ledger key in
-        force) flags every record it signed and taints every key it authorised."""
+        """Compromising the genesis key (allowed once it is no longer the ledger key in force) flags
+        the records it signed in its window and taints the keys it authorised there.  SPEC revision
+        (4.1, revoke): declaring it compromised from record 0 is refused, since every key descends
+        from it: the declaration would taint its own signer (RevokeVoidsNoSignerTests)."""
         ledger = TestLedger()
         ledger.genesis()                                                # 0
         ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")          # 1
@@ -1919,12 +1922,14 @@ class AuthorityStateTests(BundleTestCase):
         ledger.testimony(INVESTIGATOR_KEY)
         ledger.ledger_key_record(LEDGER_2, by=ADMIN_2)
         ledger.revoke(LEDGER_PUB, "compromised", ("seq", 0), by=ADMIN_2)  # 5: from the genesis itself
-        out = self.verdict(ledger, (3,), (0, 1, 2, 4, 5), 1,
-                           failing=("supporting record 0: authority", "supporting record 1: authority",
-                                    "supporting record 2: authority", "exhibit 3: authority",
-                                    "supporting record 4: authority", "supporting record 5: authority"))
-        self.assertIn("signed after compromise", out)
-        self.assertIn("signed by a tainted key", out)
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5)).finish()))
+        self.assertEqual(code, 1)
+        failed = {c["name"]: c for c in result["checks"] if not c["passed"]}
+        # refused (it would taint its own signer, the second admin), so it changed nothing
+        self.assertEqual(set(failed), {"supporting record 5: authority"})
+        self.assertEqual(failed["supporting record 5: authority"]["codes"], ["unauthorized"])
+        self.assertIn("tainted", failed["supporting record 5: authority"]["detail"])
+        self.assertNotIn("signed after compromise", json.dumps(result["checks"]))
 
     def test_compromise_of_the_ledger_key_in_force_is_refused(self):
         ledger = self.two_admin_ledger()                                    # 0-3
@@ -2836,9 +2841,18 @@ class CompromisesAddUpTests(BundleTestCase):
         code, result = json_result(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5)).finish()))
         self.assertEqual(code, 1)
         failed = {c["name"]: c["codes"] for c in result["checks"] if not c["passed"]}
-        # both are flagged: the declaration itself, and the record it flags
-        self.assertEqual(failed, {"supporting record 4: authority": ["signed-after-compromise"],
-                                  "exhibit 3: authority": ["signed-after-compromise"]})
+        # both are flagged: the declaration itself, and the record it flags.  SPEC revision (11.3
+        # check 12): the declaration is a supporting revoke record, so it is named, not failed; the
+        # exhibit it flags still fails.
+        self.assertEqual(failed, {"exhibit 3: authority": ["signed-after-compromise"]})
+        check = next(c for c in result["checks"] if c["name"] == "supporting record 4: authority")
+        self.assertIn("FLAGGED, not a failure: signed after compromise", check["detail"])
+        self.assertEqual(result["flagged_revoke_records"], [4])
+        # as an exhibit, the same declaration fails: a verdict on an exhibit is always judged
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (3, 4), (0, 1, 2, 5)).finish()))
+        failed = {c["name"]: c["codes"] for c in result["checks"] if not c["passed"]}
+        self.assertEqual(failed, {"exhibit 3: authority": ["signed-after-compromise"],
+                                  "exhibit 4: authority": ["signed-after-compromise"]})
 
 
 class CheckpointKeyUntaintedTests(BundleTestCase):

@@ -1085,6 +1085,8 @@ class AuthorityReplay:
             raise CheckError(f"revokes {target.label} as retired, but it was already revoked "
                              f"({REASON_NAMES[target.ended_reason]}) by record {target.ended_at}; a revoked key "
                              "may only be declared compromised (again)")
+        if reason == REASON_COMPROMISED:
+            self._refuse_self_voiding(rec, signer, target)
         if target.role == ROLE_ADMIN and self.active_at(target, n) and not any(
                 k.role == ROLE_ADMIN and k.key != key and self.active_at(k, n) for k in self.keys.values()):
             raise CheckError(f"revokes {target.label}, an active admin, and no other admin is active at record {n}")
@@ -1108,6 +1110,38 @@ class AuthorityReplay:
                               + ", ".join(str(c.record) for c in target.compromises[:-1]))
                 extra += ")"
         return f"revokes {target.label} as {REASON_NAMES[reason]}{extra}; {by}"
+
+    def _refuse_self_voiding(self, rec: Record, signer: KeyState, target: KeyState) -> None:
+        """4.1, revoke: a compromise must not make its own signer compromised for this record or
+        tainted (no single record voids the authority it is signed under).
+
+        The declaration is tried on the state: with it added to the target's
+        compromises, the signer must be neither compromised for this record
+        (at its position and recorded time) nor tainted.  The signer is active
+        here, so any such finding comes from this declaration alone: a key
+        declaring itself compromised (every effective point of it covers the
+        declaration itself), or an admin declaring compromised an authoriser
+        up its own chain from before the record that authorised the next
+        link (declaring the genesis key compromised from record 0 taints
+        every key).  Such a record breaks the rules: it is `unauthorized` and
+        changes nothing in the state.
+        """
+        n, f = rec.seq, rec.statement.fields
+        compromise = Compromise(n, f["effective_tag"], f["effective"])
+        target.compromises.append(compromise)
+        try:
+            covering = self.covering(signer, n, rec.recorded_at_ms)
+            taint = self.taint_of(signer)
+        finally:
+            target.compromises.pop()
+        if covering:
+            raise CheckError(f"declares {target.label} compromised ({compromise.text()}), which would make its "
+                             f"own signer {signer.label} compromised for this record; no single record voids "
+                             "the authority it is signed under")
+        if taint is not None:
+            raise CheckError(f"declares {target.label} compromised ({compromise.text()}), which would make its "
+                             f"own signer {signer.label} tainted: {taint}; no single record voids the "
+                             "authority it is signed under")
 
     def _verdicts(self) -> None:
         """4.1 verdicts: each record that obeyed the rules, judged by the final state."""
@@ -2263,7 +2297,8 @@ class Report:
         self.supporting_seqs: list[int] = []
         self.pending_transfers: list[int] = []
         self.cancelled_transfers: list[int] = []
-        self.flagged_superseded: list[int] = []   # flagged ledger-key records check 12 does not fail
+        self.flagged_superseded: list[int] = []   # flagged supporting ledger-key records check 12 does not fail
+        self.flagged_revocations: list[int] = []  # flagged supporting revoke records check 12 does not fail
         self.trust_checked = False
         self.include_failing: str | None = None
 
@@ -2878,15 +2913,19 @@ class BundleVerifier:
                    "the rules of 4.1 are not established for the bundle", [CODE_UNAUTHORIZED])
         labels = {e.seq: e.label for e in m.supporting}
         labels.update({e.seq: e.label for e in m.exhibits})
+        exhibit_seqs = {e.seq for e in m.exhibits}
         for seq in sorted(replay.records):
             problems = replay.problems.get(seq)
-            if problems and self.superseded_ledger_key_flag(replay.records[seq], problems):
-                r.flagged_superseded.append(seq)
+            why = None
+            if problems and seq not in exhibit_seqs:
+                why = self.excused_verdict(replay.records[seq], problems)
+            if why is not None:
+                kind = replay.records[seq].statement.kind
+                (r.flagged_revocations if kind == KIND_REVOKE else r.flagged_superseded).append(seq)
                 r.ok(f"{labels[seq]}: authority",
                      f"{replay.details[seq]}; FLAGGED, not a failure: "
                      + "; ".join(f"{msg} [{code}]" for code, msg in problems)
-                     + " (11.3 check 12: the key this ledger-key record names is not ledger.public_key; it was "
-                       "superseded below the checkpoint and vouches for nothing this bundle proves)")
+                     + f" (11.3 check 12: {why})")
             elif problems:
                 r.fail(f"{labels[seq]}: authority", "; ".join(msg for _, msg in problems),
                        list(dict.fromkeys(code for code, _ in problems)))
@@ -2898,21 +2937,36 @@ class BundleVerifier:
             if e.seq in replay.records and replay.records[e.seq].statement.kind in HELD_KINDS:
                 r.run(f"{e.label}: custody", self.check_custody, e.seq)
 
-    def superseded_ledger_key_flag(self, record: Record, problems: list[tuple[str, str]]) -> bool:
-        """11.3 check 12: the one verdict that does not fail the check.
+    def excused_verdict(self, record: Record, problems: list[tuple[str, str]]) -> str | None:
+        """11.3 check 12: the two verdicts on SUPPORTING records that do not fail the check.
 
-        A ledger-key record that obeyed the rules of 4.1 but is flagged by
-        the verdicts (signed after compromise, or by a tainted key), whose
-        key is not `ledger.public_key`, is named in the detail instead of
-        failing: that key was superseded below the checkpoint.  Any other
-        problem (a broken rule, any verdict on another kind of record, a
-        flagged ledger-key record naming the checkpoint's key, or a manifest
-        whose ledger key is unknown) still fails.
+        The caller passes supporting records only: a verdict on an exhibit
+        always fails.  A supporting record that obeyed the rules of 4.1 and is
+        flagged only by the verdicts (signed after compromise, or by a tainted
+        key) is named in the detail instead of failing when it is
+
+        * a revoke record: it only ends keys or widens compromise windows, so
+          what it did can only make the bundle's verdicts stricter; or
+        * a ledger-key record whose key is not `ledger.public_key`: that key
+          was superseded below the checkpoint and vouches for nothing the
+          bundle proves.
+
+        Returns why (for the detail), or None when the problems fail the
+        check: a broken rule (`unauthorized`, never excused), a verdict on
+        any other kind of record, a flagged ledger-key record naming the
+        checkpoint's key, or a manifest whose ledger key is unknown.
         """
+        if not problems or not all(code in (CODE_COMPROMISED, CODE_TAINTED) for code, _ in problems):
+            return None
+        kind = record.statement.kind
+        if kind == KIND_REVOKE:
+            return ("a supporting revoke record only ends keys or widens compromise windows, so what it did "
+                    "can only make the bundle's verdicts stricter")
         ledger = self.manifest.ledger
-        return (record.statement.kind == KIND_LEDGER_KEY and ledger is not None
-                and all(code in (CODE_COMPROMISED, CODE_TAINTED) for code, _ in problems)
-                and record.statement.fields["key"] != ledger.key.public_key)
+        if kind == KIND_LEDGER_KEY and ledger is not None and record.statement.fields["key"] != ledger.key.public_key:
+            return ("the key this supporting ledger-key record names is not ledger.public_key; it was "
+                    "superseded below the checkpoint and vouches for nothing this bundle proves")
+        return None
 
     def check_custody(self, seq: int) -> str:
         detail = self.replay.custody(seq)
@@ -2987,6 +3041,9 @@ def summary(report: Report) -> str:
     if report.flagged_superseded:
         pending += (f"; ledger-key record(s) {', '.join(map(str, report.flagged_superseded))} flagged, naming "
                     "key(s) superseded below the checkpoint (not a failure, 11.3 check 12)")
+    if report.flagged_revocations:
+        pending += (f"; supporting revoke record(s) {', '.join(map(str, report.flagged_revocations))} flagged "
+                    "(they only end keys or widen windows: not a failure, 11.3 check 12)")
     return (f"OK: all {len(report.checks)} checks passed; {len(report.exhibit_seqs)} exhibit(s) "
             f"(seq {seqs}) proven to belong to the ledger, with {len(report.supporting_seqs)} supporting "
             f"record(s); signers authorised{pending}; {trust}")
@@ -3056,6 +3113,7 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
                           "pending_transfers": report.pending_transfers,
                           "cancelled_transfers": report.cancelled_transfers,
                           "flagged_superseded_ledger_key_records": report.flagged_superseded,
+                          "flagged_revoke_records": report.flagged_revocations,
                           "report_checked_by": "custody verify-bundle",
                           "report_note": REPORT_NOTE,
                           "summary": summary(report)}, indent=2), file=out)

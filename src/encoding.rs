@@ -246,6 +246,27 @@ fn is_forbidden_char(c: char) -> bool {
         || matches!(c as u32, 0x200E | 0x200F | 0x202A..=0x202E | 0x2066..=0x2069 | 0x061C)
 }
 
+/// A string from outside (a file or member name, a manifest field, an error about them)
+/// made safe to print on a terminal: every control and bidirectional-control character is
+/// shown as `\u{XXXX}`, so that no name can move the cursor, clear the screen or reorder
+/// what follows (a member name that prints a green "OK" of its own). Newlines are kept
+/// where `keep_newlines` is set, for multi-line messages.
+pub fn terminal_safe(s: &str, keep_newlines: bool) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| is_forbidden_char(c) && !(keep_newlines && c == '\n');
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,7 +52,7 @@ pub enum Error {
     #[error("{0}")]
     Input(String),
     /// A value that cannot be encoded (e.g. a field too long).
-    #[error("{0}")]
+    #[error(transparent)]
     Encode(#[from] DecodeError),
     /// The embedded database failed.
     #[error(
@@ -73,7 +73,7 @@ pub enum Error {
     #[error("{0}")]
     Failing(String),
     /// A proof could not be built from storage.
-    #[error("cannot build proof: {0}")]
+    #[error(transparent)]
     Proof(#[from] ProofError),
 }
 

@@ -58,7 +58,11 @@ fn main() -> ExitCode {
                 Some(usage) => {
                     let _ = usage.print();
                 }
-                None => eprintln!("error: {err:#}"),
+                // An error can quote a file name or a member name: print it escaped.
+                None => eprintln!(
+                    "error: {}",
+                    custody::encoding::terminal_safe(&format!("{err:#}"), true)
+                ),
             }
             // With --json, stdout holds one object even when the command could not run.
             if std::env::args_os().any(|a| a == "--json") {

@@ -305,3 +305,44 @@ fn run_with_deadline(f: &Fixture, args: &[&str], input: Option<Vec<u8>>) -> Outp
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
     }
 }
+
+#[test]
+fn names_from_outside_reach_the_terminal_escaped() {
+    let f = fixture();
+    // A member name with a right-to-left override and an escape sequence hidden in a
+    // bidi-reordered name, added to a real bundle.
+    let mut z = zip::ZipWriter::new_append(
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(f.path("b.zip"))
+            .unwrap(),
+    )
+    .unwrap();
+    let name = "notes\u{202e}lmth.txt";
+    z.start_file(name, zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut z, b"x").unwrap();
+    z.finish().unwrap();
+    let o = f.run(&["verify-bundle", &f.p("b.zip"), "--no-trust"]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(
+        !o.stdout.contains('\u{202e}'),
+        "a bidi override reached the terminal"
+    );
+    assert!(o.stdout.contains("notes\\u{202e}lmth.txt"), "{}", o.stdout);
+    // A path with an escape sequence, in an error.
+    let o = f.run(&[
+        "verify",
+        "--ledger",
+        &f.p("ledger"),
+        "--file",
+        "no\u{1b}[2Jpe",
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(
+        !o.stderr.contains('\u{1b}') && o.stderr.contains("no\\u{001b}[2Jpe"),
+        "{}",
+        o.stderr
+    );
+}

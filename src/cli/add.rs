@@ -3,7 +3,7 @@
 use super::LedgerArgs;
 use super::util::{
     KeyArgs, MAX_TEXT, now_ms, open_regular, open_write, print_json, progress, read_bounded,
-    read_text_file,
+    read_text_file, shown,
 };
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -256,7 +256,7 @@ fn media(a: MediaArgs) -> anyhow::Result<ExitCode> {
     let appended = ledger.add_media(&key, inputs, now, now)?;
     if !a.json && files.len() <= 20 {
         for ((path, _), r) in files.iter().zip(&appended) {
-            eprintln!("  {} -> record {}", path.display(), r.seq);
+            eprintln!("  {} -> record {}", shown(&path), r.seq);
         }
     }
     finish(ledger, &key, appended, a.json)

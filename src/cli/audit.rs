@@ -1,7 +1,7 @@
 //! `custody audit`.
 
 use super::LedgerArgs;
-use super::util::{open, print_json, progress, verdict};
+use super::util::{open, print_json, progress, shown, verdict};
 use anyhow::Context;
 use clap::Args;
 use custody::audit::{SavedCheckpoint, audit};
@@ -50,7 +50,7 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
         let text = String::from_utf8(bytes)
             .map_err(|_| anyhow::anyhow!("{}: not a checkpoint (not UTF-8 text)", p.display()))?;
         saved.push(SavedCheckpoint {
-            source: p.display().to_string(),
+            source: shown(&p),
             text,
         });
     }

@@ -2,7 +2,7 @@
 
 use super::LedgerArgs;
 use super::add::hash_files;
-use super::util::{KeyArgs, check_line, now_ms, open, open_regular, print_json, verdict};
+use super::util::{KeyArgs, check_line, now_ms, open, open_regular, print_json, shown, verdict};
 use anyhow::{Context, bail};
 use clap::Args;
 use custody::bundle::{self, ExportRequest, MediaSource, VerifyOptions};
@@ -159,7 +159,7 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
     } else {
         outln!(
             "wrote {} with {} exhibit(s) ({}), proven against the checkpoint of {} records",
-            a.out.display(),
+            shown(&a.out),
             manifest.exhibits.len(),
             manifest
                 .exhibits
@@ -171,7 +171,7 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
         )?;
         outln!(
             "check it with: custody verify-bundle {} --trust LEDGER.pub --trust EXPORTER.pub",
-            a.out.display()
+            shown(&a.out)
         )?;
     }
     Ok(ExitCode::SUCCESS)

@@ -1,6 +1,6 @@
 //! `custody init`.
 
-use super::util::{KeyArgs, now_ms, print_json};
+use super::util::{KeyArgs, now_ms, print_json, shown};
 use clap::Args;
 use custody::ledger::Ledger;
 use custody::{keys, note};
@@ -43,7 +43,7 @@ pub fn exec(a: InitArgs) -> anyhow::Result<ExitCode> {
     } else {
         outln!(
             "created ledger {} with origin {}",
-            a.ledger.display(),
+            shown(&a.ledger),
             a.origin
         )?;
         outln!(

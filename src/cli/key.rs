@@ -3,6 +3,7 @@
 use super::LedgerArgs;
 use super::util::{
     KeyArgs, now_ms, open, open_write, print_appended, print_json, read_passphrase, resolve_key,
+    shown,
 };
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -239,14 +240,14 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
             } else {
                 outln!(
                     "secret key:   {} (mode 0600{}; keep it private)",
-                    secret.display(),
+                    shown(&secret),
                     if pass.is_some() {
                         ", passphrase-protected"
                     } else {
                         ""
                     }
                 )?;
-                outln!("public key:   {}", public.display())?;
+                outln!("public key:   {}", shown(&public))?;
                 print_info(&i)?;
             }
         }
@@ -285,7 +286,7 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
             keys::write_new_file(&tmp, pem.as_bytes(), 0o600)?;
             std::fs::rename(&tmp, &file)
                 .with_context(|| format!("cannot replace {}", file.display()))?;
-            outln!("{}: passphrase changed", file.display())?;
+            outln!("{}: passphrase changed", shown(&file))?;
         }
         KeyCommand::Authorize {
             ledger,

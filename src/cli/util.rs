@@ -88,15 +88,23 @@ pub fn read_text_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
         .with_context(|| path.display().to_string())
 }
 
+/// A path as the terminal may show it: control and bidirectional characters escaped.
+pub fn shown(p: &Path) -> String {
+    custody::encoding::terminal_safe(&p.display().to_string(), false).into_owned()
+}
+
 /// One check as a line for people: a failure names its rule's code, which SPEC.md's table
 /// explains.
 pub fn check_line(c: &custody::ledger::Check) -> String {
+    // Names and details can quote a bundle's member names and manifest fields.
+    let safe = |s: &str| custody::encoding::terminal_safe(s, false).into_owned();
+    let (name, detail) = (safe(&c.name), safe(&c.detail));
     if c.passed {
-        format!("[ok] {}: {}", c.name, c.detail)
+        format!("[ok] {name}: {detail}")
     } else if c.pending {
-        format!("[pending] {}: {}", c.name, c.detail)
+        format!("[pending] {name}: {detail}")
     } else {
-        format!("[FAILED] {} [{}]: {}", c.name, c.code, c.detail)
+        format!("[FAILED] {name} [{}]: {detail}", c.code)
     }
 }
 

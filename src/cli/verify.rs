@@ -2,7 +2,7 @@
 
 use super::LedgerArgs;
 use super::add::hash_files;
-use super::util::{check_line, open, print_json, verdict};
+use super::util::{check_line, open, print_json, shown, verdict};
 use clap::Args;
 use custody::ledger::RecordReport;
 use std::path::PathBuf;
@@ -85,7 +85,7 @@ pub fn exec_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
         outln!(
             "{}: sha256 {} ({} bytes)",
-            path.display(),
+            shown(&path),
             hex::encode(sha),
             size
         )?;
