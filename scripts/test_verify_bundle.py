@@ -50,6 +50,20 @@ keys in keys/, the standard library and `cryptography`:
   (BundleTimeOrderTests); and consent only for exhibits that reveal text
   (ConsentRevealTests).  Tests whose expectations that revision overturned
   (a second compromise, retiring the ledger key in force) were rewritten.
+* the SPEC revision "second adversarial round", one class per point: no
+  compromise declaration makes its own signer compromised for it or tainted
+  (a key declaring itself compromised, the genesis key from record 0, an
+  authoriser up the signer's chain: refused as `unauthorized`, changing
+  nothing) (RevokeVoidsNoSignerTests); check 12 names, rather than fails,
+  only two verdicts on SUPPORTING records, a flagged revoke record and a
+  flagged ledger-key record of a superseded key, and always judges exhibits
+  (SupportingVerdictsNamedTests); include_failing changes no verdict
+  (IncludeFailingChangesNoVerdictTests); and the time-order wording, under
+  which a bundle's verdicts depend neither on a neighbouring record's time
+  nor on the day of the check (BundleTimeOrderWordingTests).  Tests whose
+  expectations that revision overturned (the genesis key declared
+  compromised from record 0, a flagged supporting declaration) were
+  rewritten.
 
 Every verifier run passes --no-trust unless a test gives --trust (SPEC 11.3
 check 10 makes one of them mandatory).
@@ -3030,6 +3044,335 @@ class ConsentRevealTests(BundleTestCase):
         self.assertIn("[FAILED] exhibit 3: authority", out)
         # the testimony an exhibit that allows court use: no override needed
         self.assertVerdict(self.zip_of(BundleBuilder(ledger, (2, 3), (0, 1)).finish()), 0)
+
+
+
+# =============================================================================
+# The SPEC revision "second adversarial round": one test class per point
+# =============================================================================
+
+ADMIN_4 = make_key("fourth admin")
+ADMIN_4_PUB = raw_public(ADMIN_4)
+
+
+def verdicts(result: dict) -> list[tuple[str, bool, list[str]]]:
+    """What a run decided: each check's name, result and codes (not its wording)."""
+    return [(c["name"], c["passed"], c["codes"]) for c in result["checks"]]
+
+
+class RevokeVoidsNoSignerTests(BundleTestCase):
+    """Point 1 (4.1, revoke): a compromise must not make its own signer compromised for that record
+    or tainted (no single record voids the authority it is signed under).  Such a record breaks the
+    rules: it is `unauthorized` and changes nothing in the state."""
+
+    def replay(self, ledger: TestLedger) -> vb.AuthorityReplay:
+        return vb.AuthorityReplay([vb.decode_record(e["record"]) for e in ledger.entries])
+
+    def assertRefused(self, ledger: TestLedger, seq: int, words: str):
+        replay = self.replay(ledger)
+        self.assertEqual([code for code, _ in replay.problems.get(seq, [])], ["unauthorized"], replay.problems)
+        self.assertIn(words, replay.problems[seq][0][1])
+        self.assertIn("no single record voids the authority it is signed under", replay.problems[seq][0][1])
+        return replay
+
+    def test_a_key_declaring_itself_compromised(self):
+        for effective in ("now", ("seq", 4), ("seq", 2), ("seq", 0), ("time", T0 + 4 * 1000 + 500),
+                          ("time", T0)):
+            with self.subTest(effective=effective):
+                ledger = AuthorityStateTests.two_admin_ledger(self)                      # 0-3
+                ledger.revoke(ADMIN_2_PUB, "compromised", effective, by=ADMIN_2)         # 4: refused
+                ledger.authorize(CUSTODIAN_A_PUB, "Custodian A", "custodian", by=ADMIN_2)  # 5
+                replay = self.assertRefused(ledger, 4, "make its own signer admin 'Second admin'")
+                self.assertIn("compromised for this record", replay.problems[4][0][1])
+                # it changed nothing: the second admin is neither ended nor compromised
+                admin = replay.keys[ADMIN_2_PUB]
+                self.assertEqual((admin.ended_at, admin.compromises), (None, []))
+                self.assertEqual(set(replay.problems), {4})
+                code, result = json_result(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5)).finish()))
+                self.assertEqual(code, 1)
+                failed = {c["name"]: c["codes"] for c in result["checks"] if not c["passed"]}
+                self.assertEqual(failed, {"supporting record 4: authority": ["unauthorized"]})
+                self.assertEqual(result["flagged_revoke_records"], [])   # a broken rule is never excused
+        # retiring itself is no compromise: allowed (another admin is active)
+        ledger = AuthorityStateTests.two_admin_ledger(self)
+        ledger.revoke(ADMIN_2_PUB, "retired", by=ADMIN_2)                                # 4
+        self.assertVerdict(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4)).finish()), 0)
+        # another admin may declare it compromised
+        ledger = AuthorityStateTests.two_admin_ledger(self)
+        ledger.revoke(ADMIN_2_PUB, "compromised", ("seq", 3))                            # 4
+        self.assertVerdict(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4)).finish()), 0)
+
+    def test_the_genesis_key_from_record_0(self):
+        """Every key descends from the genesis key: declaring it compromised from record 0 (or from
+        any point at or before the record that authorised the signer's first link) would taint the
+        signer, so it is refused; the ledger stays as it was."""
+        def ledger_with(effective):
+            ledger = TestLedger()
+            ledger.genesis()                                                        # 0
+            ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                  # 1
+            ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator", by=ADMIN_2)  # 2
+            ledger.testimony(INVESTIGATOR_KEY)                                      # 3
+            ledger.ledger_key_record(LEDGER_2, by=ADMIN_2)                          # 4
+            ledger.revoke(LEDGER_PUB, "compromised", effective, by=ADMIN_2)         # 5
+            return ledger
+        for effective in (("seq", 0), ("seq", 1), ("time", T0 + 500), ("time", T0 + 1500)):
+            with self.subTest(effective=effective):
+                ledger = ledger_with(effective)
+                replay = self.assertRefused(ledger, 5, "make its own signer admin 'Second admin'")
+                self.assertIn("tainted", replay.problems[5][0][1])
+                genesis = replay.keys[LEDGER_PUB]
+                self.assertEqual((genesis.ended_at, genesis.compromises), (None, []))
+                out, _ = self.assertVerdict(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5)).finish()), 1,
+                                            failing="supporting record 5: authority")
+                for name in ("supporting record 0", "supporting record 1", "supporting record 2", "exhibit 3",
+                             "supporting record 4"):
+                    self.assertIn(f"[ok] {name}: authority", out)
+                self.assertIn("[ok] checkpoint authority", out)
+                self.assertEqual(out.count("[FAILED]"), 1)
+        # just after the second admin's authorisation: allowed (it taints nothing the signer stands on)
+        for effective in (("seq", 2), ("time", T0 + 1501)):
+            with self.subTest(effective=effective):
+                ledger = ledger_with(effective)
+                self.assertEqual(self.replay(ledger).problems, {})
+                self.assertVerdict(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5)).finish()), 0)
+
+    def test_an_authoriser_up_the_signers_chain(self):
+        def ledger_with(effective, depth):
+            ledger = TestLedger()
+            ledger.genesis()                                                        # 0
+            ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                  # 1
+            ledger.authorize(ADMIN_3_PUB, "Third admin", "admin", by=ADMIN_2)       # 2
+            signer = ADMIN_3
+            if depth == 2:
+                ledger.authorize(ADMIN_4_PUB, "Fourth admin", "admin", by=ADMIN_3)  # 3
+                signer = ADMIN_4
+            seq = ledger.revoke(ADMIN_2_PUB, "compromised", effective, by=signer)  # 3 or 4
+            return ledger, seq
+        t2 = T0 + 2 * 1000 + 500                                                    # record 2's recorded time
+        for depth in (1, 2):
+            for effective in (("seq", 2), ("seq", 1), ("time", t2)):
+                with self.subTest(depth=depth, effective=effective):
+                    ledger, seq = ledger_with(effective, depth)
+                    replay = self.assertRefused(ledger, seq, "tainted")
+                    if depth == 2:
+                        self.assertIn("in its chain of authorisers", replay.problems[seq][0][1])
+                    self.assertEqual(replay.keys[ADMIN_2_PUB].compromises, [])
+                    supporting = tuple(range(seq + 1))
+                    self.assertVerdict(self.zip_of(BundleBuilder(ledger, (), supporting).finish()), 1,
+                                       failing=f"supporting record {seq}: authority")
+            for effective in (("seq", 3), ("time", t2 + 1), "now"):
+                with self.subTest(depth=depth, effective=effective):
+                    ledger, seq = ledger_with(effective, depth)
+                    self.assertEqual(self.replay(ledger).problems, {})
+                    self.assertVerdict(self.zip_of(BundleBuilder(ledger, (), tuple(range(seq + 1))).finish()), 0)
+
+    def test_a_declaration_that_taints_others_but_not_its_signer(self):
+        """The rule is about the declaration's own signer only: the genesis admin may still declare
+        the second admin compromised from its very authorisation, tainting what it minted."""
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                      # 1
+        ledger.authorize(ADMIN_3_PUB, "Third admin", "admin", by=ADMIN_2)           # 2
+        ledger.revoke(ADMIN_2_PUB, "compromised", ("seq", 1))                       # 3: by the genesis key
+        replay = self.replay(ledger)
+        self.assertEqual({seq: [c for c, _ in p] for seq, p in replay.problems.items()},
+                         {2: ["signed-after-compromise"]})
+        self.assertIsNotNone(replay.taint_of(replay.keys[ADMIN_3_PUB]))
+
+
+class SupportingVerdictsNamedTests(BundleTestCase):
+    """Point 2 (11.3 check 12): two verdicts on SUPPORTING records do not fail the check, a flagged
+    revoke record and a flagged ledger-key record whose key is not ledger.public_key; they are named in
+    the detail instead.  A verdict on an exhibit is always judged."""
+
+    def stolen_admin_revokes(self) -> TestLedger:
+        """A thief holding the second admin's key declares the investigator compromised (record 4);
+        the genesis admin then declares the second admin compromised from record 4 (record 5)."""
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                      # 1
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 2
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 3
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", "now", by=ADMIN_2)           # 4: the thief's
+        ledger.revoke(ADMIN_2_PUB, "compromised", ("seq", 4))                       # 5
+        return ledger
+
+    def test_a_flagged_supporting_revocation_is_named(self):
+        ledger = self.stolen_admin_revokes()
+        path = self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5)).finish())
+        out, _ = self.assertVerdict(path, 0)
+        line = next(x for x in out.splitlines() if x.startswith("[ok] supporting record 4: authority"))
+        self.assertIn("FLAGGED, not a failure: signed after compromise", line)
+        self.assertIn("[signed-after-compromise]", line)
+        self.assertIn("only ends keys or widens compromise windows", line)
+        self.assertIn("supporting revoke record(s) 4 flagged", out.splitlines()[-2])
+        code, result = json_result(path)
+        self.assertEqual((code, result["flagged_revoke_records"]), (0, [4]))
+        self.assertEqual(result["flagged_superseded_ledger_key_records"], [])
+        self.assertEqual(codes_of(result, "supporting record 4: authority"), [])
+        # what it did stands (it can only make the verdicts stricter): the investigator is revoked
+        ledger.testimony(INVESTIGATOR_KEY, subject="after")                         # 6
+        out, _ = self.assertVerdict(self.zip_of(BundleBuilder(ledger, (3, 6), (0, 1, 2, 4, 5)).finish()), 1,
+                                    failing="exhibit 6: authority")
+        self.assertIn("was revoked (compromised) by record 4", out)
+        self.assertIn("[ok] supporting record 4: authority", out)
+
+    def test_a_revocation_by_a_key_found_tainted_later(self):
+        """A retirement signed by a key minted inside its authoriser's window: tainted by the final
+        state, named; the minting authorisation itself (not a revoke record) still fails."""
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                      # 1
+        ledger.authorize(ADMIN_3_PUB, "Minted admin", "admin", by=ADMIN_2)          # 2
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 3
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 4
+        ledger.revoke(INVESTIGATOR_PUB, "retired", by=ADMIN_3)                      # 5: tainted later
+        ledger.revoke(ADMIN_2_PUB, "compromised", ("seq", 2))                       # 6
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (4,), (0, 1, 2, 3, 5, 6)).finish()))
+        self.assertEqual(code, 1)
+        failed = {c["name"]: c["codes"] for c in result["checks"] if not c["passed"]}
+        self.assertEqual(failed, {"supporting record 2: authority": ["signed-after-compromise"]})
+        check = next(c for c in result["checks"] if c["name"] == "supporting record 5: authority")
+        self.assertIn("FLAGGED, not a failure: signed by a tainted key", check["detail"])
+        self.assertIn("[tainted-signer]", check["detail"])
+        self.assertEqual(result["flagged_revoke_records"], [5])
+
+    def test_exhibits_are_always_judged(self):
+        # a flagged revoke record exported as an exhibit fails
+        ledger = self.stolen_admin_revokes()
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (3, 4), (0, 1, 2, 5)).finish()))
+        self.assertEqual(code, 1)
+        failed = {c["name"]: c["codes"] for c in result["checks"] if not c["passed"]}
+        self.assertEqual(failed, {"exhibit 4: authority": ["signed-after-compromise"]})
+        self.assertEqual(result["flagged_revoke_records"], [])
+        # a flagged ledger-key record of a superseded key exported as an exhibit fails (it passed as
+        # a supporting record: CheckpointKeyUntaintedTests.test_a_ledger_that_recovered_from_a_theft)
+        ledger = CheckpointKeyUntaintedTests.theft(self)                            # 0-6
+        ledger.ledger_key_record(LEDGER_3)                                          # 7
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (3, 4), (0, 1, 2, 6, 7)).finish()))
+        self.assertEqual(code, 1)
+        failed = {c["name"]: c["codes"] for c in result["checks"] if not c["passed"]}
+        self.assertEqual(failed, {"exhibit 4: authority": ["signed-after-compromise"]})
+        self.assertEqual(result["flagged_superseded_ledger_key_records"], [])
+        self.assertNotIn("FLAGGED, not a failure", json.dumps(result["checks"]))
+
+    def test_other_verdicts_on_supporting_records_still_fail(self):
+        """Only revoke records and superseded ledger-key records are excused: a flagged amendment or
+        authorisation among the supporting records still fails."""
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                      # 1
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 2
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 3
+        ledger.amend(ADMIN_2, 3, text=b"A thief's version.\n")                      # 4: the thief's
+        ledger.authorize(CUSTODIAN_A_PUB, "Minted", "custodian", by=ADMIN_2)        # 5: the thief's
+        ledger.revoke(CUSTODIAN_A_PUB, "retired", by=ADMIN_2)                       # 6: the thief's
+        ledger.revoke(ADMIN_2_PUB, "compromised", ("seq", 4))                       # 7
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5, 6, 7)).finish()))
+        self.assertEqual(code, 1)
+        failed = {c["name"]: c["codes"] for c in result["checks"] if not c["passed"]}
+        self.assertEqual(failed, {"supporting record 4: authority": ["signed-after-compromise"],
+                                  "supporting record 5: authority": ["signed-after-compromise"]})
+        self.assertEqual(result["flagged_revoke_records"], [6])
+        # the theft of CheckpointKeyUntaintedTests: its ledger-key record is named, its minted key fails
+        ledger = CheckpointKeyUntaintedTests.theft(self)                            # 0-6
+        ledger.ledger_key_record(LEDGER_3)                                          # 7
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5, 6, 7)).finish()))
+        self.assertEqual(code, 1)
+        failed = {c["name"]: c["codes"] for c in result["checks"] if not c["passed"]}
+        self.assertEqual(failed, {"supporting record 5: authority": ["signed-after-compromise"]})
+        self.assertEqual(result["flagged_superseded_ledger_key_records"], [4])
+        self.assertEqual(result["flagged_revoke_records"], [])
+
+    def test_excused_verdict_unit(self):
+        ledger = self.stolen_admin_revokes()
+        builder = BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5))
+        verifier = vb.BundleVerifier.__new__(vb.BundleVerifier)
+        verifier.manifest = vb.parse_manifest(json.dumps(builder.manifest).encode())
+        record = vb.decode_record(ledger.entries[4]["record"])
+        flagged = [("signed-after-compromise", "x")]
+        self.assertIsNotNone(verifier.excused_verdict(record, flagged))
+        self.assertIsNotNone(verifier.excused_verdict(record, [("tainted-signer", "x")] + flagged))
+        self.assertIsNone(verifier.excused_verdict(record, [("unauthorized", "x")]))
+        self.assertIsNone(verifier.excused_verdict(record, [("unauthorized", "x")] + flagged))
+        self.assertIsNone(verifier.excused_verdict(record, []))
+        other = vb.decode_record(ledger.entries[2]["record"])                       # an authorisation
+        self.assertIsNone(verifier.excused_verdict(other, flagged))
+
+
+class IncludeFailingChangesNoVerdictTests(BundleTestCase):
+    """11.2: include_failing only records why failing exhibits were exported; every check decides the
+    same with it as without it (only the manifest check's detail and the summary show the reason)."""
+
+    def pair(self, ledger, exhibits, supporting):
+        results = []
+        for reason in (None, "the court asked for every record"):
+            builder = BundleBuilder(ledger, exhibits, supporting)
+            builder.manifest["include_failing"] = reason
+            results.append(json_result(self.zip_of(builder.finish(), f"bundle-{reason is None}.zip")))
+        return results
+
+    def test_verdicts_are_the_same(self):
+        planted = standard_ledger()
+        planted.media_record(STRANGER, b"planted")                                  # 5
+        theft = CheckpointKeyUntaintedTests.theft(self)                             # 0-6
+        theft.ledger_key_record(LEDGER_3)                                           # 7
+        stolen = SupportingVerdictsNamedTests.stolen_admin_revokes(self)            # 0-5
+        cases = [("good", standard_ledger(), (2, 3, 4), (0, 1), 0),
+                 ("unauthorised exhibit", planted, (2, 5), (0, 1), 1),
+                 ("named supporting revoke", stolen, (3,), (0, 1, 2, 4, 5), 0),
+                 ("flagged revoke exhibit", stolen, (3, 4), (0, 1, 2, 5), 1),
+                 ("named superseded ledger key", theft, (3,), (0, 1, 2, 4, 6, 7), 0),
+                 ("flagged ledger-key exhibit", theft, (3, 4), (0, 1, 2, 6, 7), 1)]
+        for what, ledger, exhibits, supporting, expected in cases:
+            with self.subTest(what):
+                (code_a, a), (code_b, b) = self.pair(ledger, exhibits, supporting)
+                self.assertEqual((code_a, code_b), (expected, expected))
+                self.assertEqual(verdicts(a), verdicts(b))
+                for member in ("passed", "exit_code", "pending_transfers", "cancelled_transfers",
+                               "flagged_superseded_ledger_key_records", "flagged_revoke_records"):
+                    self.assertEqual(a[member], b[member], member)
+                self.assertEqual((a["include_failing"], b["include_failing"]),
+                                 (None, "the court asked for every record"))
+                # only the manifest check's detail differs among the details
+                differ = [x["name"] for x, y in zip(a["checks"], b["checks"]) if x["detail"] != y["detail"]]
+                self.assertEqual(differ, ["manifest"])
+
+
+class BundleTimeOrderWordingTests(BundleTestCase):
+    """Point 3 (section 4, time order): `audit` and `verify` always blame the later record, whatever
+    the day of the check; a bundle checks no time order between its records at all, so its verdicts
+    depend neither on a neighbouring record's time nor on the verifier's clock."""
+
+    def test_a_record_dated_back_after_one_dated_in_the_future(self):
+        ledger = standard_ledger()                                                  # 0-4
+        ahead = T0 + 3 * 3600 * 1000                                                # three hours ahead
+        ledger.testimony(INVESTIGATOR_KEY, recorded=ahead)                          # 5
+        ledger.testimony(INVESTIGATOR_KEY, subject="W-18", recorded=ahead - 5 * 60 * 1000)  # 6: 5 min back
+        ledger.testimony(INVESTIGATOR_KEY, subject="W-19", recorded=T0 + 7500)      # 7: back to the right time
+        results = {}
+        for exhibits in ((5, 6, 7), (6,), (5, 6), (6, 7)):
+            with self.subTest(exhibits=exhibits):
+                code, result = json_result(self.zip_of(BundleBuilder(ledger, exhibits, (0, 1)).finish()))
+                self.assertEqual(code, 0)
+                for seq in exhibits:
+                    # a record's own verdicts are the same whichever neighbours the bundle carries
+                    mine = [v for v in verdicts(result) if v[0].startswith(f"exhibit {seq}: ")]
+                    results.setdefault(seq, mine)
+                    self.assertEqual(results[seq], mine)
+                self.assertNotIn("time-order", json.dumps(result))
+                self.assertNotIn("future-dated", json.dumps(result))
+
+    def test_no_clock_is_read(self):
+        """The verdict never changes with the day of the check: the verifier reads no clock."""
+        import ast
+        tree = ast.parse(SCRIPT.read_text())
+        clocks = {"now", "utcnow", "today", "time", "time_ns", "monotonic", "perf_counter", "localtime",
+                  "gmtime", "fromtimestamp", "utcfromtimestamp"}
+        self.assertEqual({n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)} & clocks, set())
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        self.assertFalse(imported & {"time", "calendar"})
 
 
 if __name__ == "__main__":

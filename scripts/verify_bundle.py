@@ -53,7 +53,9 @@ It performs every check of SPEC.md 11.3 that another verifier can:
     shows on its own (genesis at 0 only, claimed time at most 10 minutes
     after the recorded time; time order is not checked between a bundle's
     records, nor any "future-dated" rule, which belong to `custody audit`
-    and `verify`), and, for an exhibit that reveals text, consent for it
+    and `verify`: no verdict here depends on the day of the check, and
+    none on a neighbouring record's time), and, for an exhibit that
+    reveals text, consent for it
     (section 3 read conservatively: court use only when an item is exactly
     `court` and no item is `none`; otherwise a consent_override, or for an
     amendment the override of its testimony exhibit);
@@ -68,14 +70,24 @@ It performs every check of SPEC.md 11.3 that another verifier can:
     again, any number of times; it is compromised for a record when any
     declaration covers it), ledger-role keys, the ledger-key chain, the
     ledger key in force never revoked, revocation, transfer, accept, cancel
-    and amend rules, statements that count once; then the verdicts "signed
-    after compromise" and "signed by a tainted key", a declaration standing
-    even when its signer is later found compromised), and the checkpoint
-    rule ("checkpoint authority": the checkpoint is signed by the ledger key
-    in force at its size, which is ledger.public_key, untainted and not
-    compromised for its last record).  One verdict does not fail the check:
-    a flagged ledger-key record whose key is not ledger.public_key (a key
-    superseded below the checkpoint) passes, and its line names the flag;
+    and amend rules, a compromise declaration that would make its own
+    signer compromised for it or tainted refused (a key declaring itself
+    compromised, an admin declaring the genesis key compromised from record
+    0: no single record voids the authority it is signed under; such a
+    record is "unauthorized" and changes nothing), statements that count
+    once; then the verdicts "signed after compromise" and "signed by a
+    tainted key", a declaration standing even when its signer is later
+    found compromised), and the checkpoint rule ("checkpoint authority":
+    the checkpoint is signed by the ledger key in force at its size, which
+    is ledger.public_key, untainted and not compromised for its last
+    record).  Two verdicts on SUPPORTING records (never on exhibits, which
+    are always judged) do not fail the check: a flagged revoke record (it
+    only ends keys or widens windows, so it can only make the verdicts
+    stricter) and a flagged ledger-key record whose key is not
+    ledger.public_key (a key superseded below the checkpoint); their line
+    passes and names the flag, and the summary and --json
+    ("flagged_revoke_records", "flagged_superseded_ledger_key_records")
+    list them.  A broken rule is never excused;
  13. each exhibit's custody chain ("exhibit N: custody"; a pending or
     cancelled last transfer is reported, not failed).
 
@@ -101,6 +113,11 @@ Exit codes (SPEC section 10 / 11.3):
 With --json, stdout holds exactly one JSON object on every outcome: for exit
 0 and 1 the checks (each with its name, result, detail and the rule codes of
 SPEC section 9 where they apply), for exit 2 "error" and "exit_code".
+
+`include_failing` (11.2) changes no verdict: a bundle exported with a failing
+exhibit fails as it would without the reason, and a reason on a bundle that
+passes does not make it fail.  The reason is only shown (in the manifest
+check's detail, the PROBLEM line and --json "include_failing").
 
 Only the Python standard library and the `cryptography` package are used.
 

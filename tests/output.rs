@@ -346,3 +346,34 @@ fn names_from_outside_reach_the_terminal_escaped() {
         o.stderr
     );
 }
+
+#[test]
+fn an_append_interrupted_after_its_fsync_is_one_audit_finding_not_thousands() {
+    let f = Fixture::with_records(1);
+    std::fs::create_dir_all(f.path("batch")).unwrap();
+    for i in 0..300 {
+        std::fs::write(f.path(&format!("batch/{i:03}.bin")), format!("file {i}")).unwrap();
+    }
+    let o = Command::new(assert_cmd::cargo::cargo_bin("custody"))
+        .env("CUSTODY_TEST_CRASH_POINT", "after-fsync")
+        .args([
+            "add",
+            "media",
+            "--ledger",
+            &f.p("ledger"),
+            "--key",
+            &f.p("keys/alice.key"),
+        ])
+        .arg(f.path("batch"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let found = f.findings();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "interrupted-append");
+    let o = f.audit();
+    assert!(o.stdout.contains("custody recover"), "{}", o.stdout);
+    f.ok(&["recover", "--ledger", &f.p("ledger")]);
+    f.checkpoint();
+    assert_eq!(f.audit().code, 0, "{}", f.audit().all());
+}

@@ -138,6 +138,8 @@ pub enum Code {
     Report,
     /// A bundle's record against its manifest entry.
     RecordFields,
+    /// Journal records past the index: an append interrupted after its fsync.
+    InterruptedAppend,
 }
 
 impl Code {
@@ -197,6 +199,7 @@ impl Code {
             Code::Trust => "trust",
             Code::Report => "report",
             Code::RecordFields => "record-fields",
+            Code::InterruptedAppend => "interrupted-append",
         }
     }
 
