@@ -339,9 +339,11 @@ pub fn audit(
                         );
                     }
                     // Sled's copy of the same record.
-                    while !in_tail {
+                    loop {
                         match sled_records.peek() {
-                            Some(Ok((k, _))) if k.as_slice() < seq.to_be_bytes().as_slice() => {
+                            Some(Ok((k, _)))
+                                if !in_tail && k.as_slice() < seq.to_be_bytes().as_slice() =>
+                            {
                                 a.find(
                                     Some(seq),
                                     Code::IndexExtra,
