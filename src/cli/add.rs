@@ -256,7 +256,7 @@ fn media(a: MediaArgs) -> anyhow::Result<ExitCode> {
     let appended = ledger.add_media(&key, inputs, now, now)?;
     if !a.json && files.len() <= 20 {
         for ((path, _), r) in files.iter().zip(&appended) {
-            eprintln!("  {} -> record {}", shown(&path), r.seq);
+            eprintln!("  {} -> record {}", shown(path), r.seq);
         }
     }
     finish(ledger, &key, appended, a.json)

@@ -50,7 +50,7 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
         let text = String::from_utf8(bytes)
             .map_err(|_| anyhow::anyhow!("{}: not a checkpoint (not UTF-8 text)", p.display()))?;
         saved.push(SavedCheckpoint {
-            source: shown(&p),
+            source: shown(p),
             text,
         });
     }

@@ -85,7 +85,7 @@ pub fn exec_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
         outln!(
             "{}: sha256 {} ({} bytes)",
-            shown(&path),
+            shown(path),
             hex::encode(sha),
             size
         )?;
