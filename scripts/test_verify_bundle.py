@@ -64,6 +64,18 @@ keys in keys/, the standard library and `cryptography`:
   expectations that revision overturned (the genesis key declared
   compromised from record 0, a flagged supporting declaration) were
   rewritten.
+* robustness against hostile inputs and hostile terminals (no verdict
+  changes): the bundle, --trust files and --media-dir files are regular files
+  opened without blocking and read within bounds, a FIFO (os.mkfifo),
+  /dev/zero, a directory, a socket and an oversized --trust file being
+  refused promptly with exit 2 (BoundedInputTests, run in a child process
+  with a timeout where a regression would block); every string from outside
+  reaches the text output and stderr with its control characters and
+  bidirectional controls escaped as \\u{XXXX}: a member name with ESC
+  sequences (unsafe, exit 2) or with U+202E (an added file, exit 1), manifest
+  fields, paths and argparse messages (TerminalSafetyTests); and one JSON
+  object with --json on each of these refusals and on an unexpected error
+  (JsonOnEveryRefusalTests).
 
 Every verifier run passes --no-trust unless a test gives --trust (SPEC 11.3
 check 10 makes one of them mandatory).
@@ -3373,6 +3385,409 @@ class BundleTimeOrderWordingTests(BundleTestCase):
         imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         self.assertFalse(imported & {"time", "calendar"})
+
+
+
+# =============================================================================
+# Hostile inputs and hostile terminals (robustness: no verdict changes)
+# =============================================================================
+
+# What the text output must never write raw: every control character (Unicode Cc) and every
+# bidirectional control.
+UNSAFE_FOR_TERMINAL = [chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F,
+                                        *range(0x202A, 0x202F), *range(0x2066, 0x206A))]
+SUBPROCESS_TIMEOUT = 60   # seconds; the refusals below take well under one
+
+
+def run_script(*args, timeout=SUBPROCESS_TIMEOUT) -> subprocess.CompletedProcess:
+    """The verifier in a child process, so that a regression that blocks (a FIFO opened for
+    reading waits for a writer forever) fails the test instead of hanging the suite."""
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+class BoundedInputTests(BundleTestCase):
+    """Robustness point 1: the bundle, every --trust file and every file read from --media-dir is a
+    regular file, opened without blocking and read within bounds; anything else (a FIFO, /dev/zero,
+    a directory, a socket, an oversized key file) is refused promptly with exit 2 and a clear
+    message, and with --json exactly one JSON object (robustness point 3)."""
+
+    def assertRefused(self, *args, says="not a regular file") -> str:
+        """Exit 2, a one-line "error: ..." on stderr, nothing else on stdout; then the same with --json."""
+        proc = run_script(*args)
+        err = proc.stderr.decode("utf-8")
+        self.assertEqual(proc.returncode, 2, err)
+        self.assertTrue(err.startswith("error: "), err)
+        self.assertEqual(err.count("\n"), 1, err)
+        self.assertIn(says, err)
+        self.assertEqual(proc.stdout, b"")
+        proc = run_script(*args, "--json")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        result = json.loads(proc.stdout)      # exactly one JSON object
+        self.assertEqual((result["exit_code"], result["passed"]), (2, False))
+        self.assertIn(says, result["error"])
+        self.assertTrue(proc.stderr.startswith(b"error: "))
+        return err
+
+    @unittest.skipUnless(hasattr(os, "mkfifo"), "no FIFOs here")
+    def test_fifo_bundle(self):
+        fifo = self.dir / "bundle.zip"
+        os.mkfifo(fifo)
+        err = self.assertRefused(fifo, "--no-trust")
+        self.assertIn("FIFO", err)
+        link = self.dir / "link.zip"          # a link to a FIFO is followed, and the FIFO refused
+        os.symlink(fifo, link)
+        self.assertRefused(link, "--no-trust")
+
+    @unittest.skipUnless(hasattr(os, "mkfifo"), "no FIFOs here")
+    def test_fifo_trust_file(self):
+        fifo = self.dir / "ledger.pub"
+        os.mkfifo(fifo)
+        err = self.assertRefused(self.good(), "--trust", fifo)
+        self.assertIn("--trust file", err)
+
+    @unittest.skipUnless(hasattr(os, "mkfifo"), "no FIFOs here")
+    def test_fifo_in_media_dir_is_never_opened(self):
+        """A FIFO in --media-dir is not a regular file: ignored with a note (SPEC 11.3 check 9 hashes
+        a regular file), without being opened, so nothing blocks."""
+        media = self.dir / "media"
+        media.mkdir()
+        os.mkfifo(media / "clip-001.mp4")
+        os.mkfifo(media / EMPTY_SHA)
+        proc = run_script(self.good(), "--no-trust", "--media-dir", media)
+        out = proc.stdout.decode("utf-8")
+        self.assertEqual(proc.returncode, 0, out + proc.stderr.decode())
+        self.assertIn("ignored (not a regular file: a FIFO (named pipe))", out)
+
+    @unittest.skipUnless(hasattr(os, "mkfifo"), "no FIFOs here")
+    def test_descriptor_checked_after_a_non_blocking_open(self):
+        """A path that looked like a regular file but is a FIFO when opened (replaced in between) is
+        opened without blocking and refused by fstat() on the descriptor."""
+        fifo = self.dir / "swapped.zip"
+        os.mkfifo(fifo)
+        code = (f"import os, sys; sys.path.insert(0, {str(HERE)!r}); import verify_bundle as vb\n"
+                f"real = os.stat({str(SCRIPT)!r})\n"
+                "os.stat = lambda path, *a, **k: real   # stat() says: a regular file\n"
+                f"try:\n    vb.open_regular_file({str(fifo)!r}, 'bundle')\n"
+                "except vb.UsageError as exc:\n    print(exc)\n")
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=SUBPROCESS_TIMEOUT, stdin=subprocess.DEVNULL)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("is not a regular file (it is a FIFO (named pipe))", proc.stdout)
+
+    @unittest.skipUnless(os.path.exists("/dev/zero"), "no /dev/zero here")
+    def test_dev_zero(self):
+        err = self.assertRefused("/dev/zero", "--no-trust")
+        self.assertIn("character device", err)
+        self.assertRefused(self.good(), "--trust", "/dev/zero")
+        # in-process too: refused before anything is read
+        code, out, err = run_verifier("/dev/zero", "--json")
+        self.assertEqual((code, json.loads(out)["exit_code"]), (2, 2))
+        self.assertIn("not a regular file", err)
+
+    def test_directory(self):
+        err = self.assertRefused(self.dir, "--no-trust")
+        self.assertIn("a directory", err)
+        self.assertRefused(self.good(), "--trust", self.dir)
+        self.assertVerdict(self.dir, 2)
+
+    @unittest.skipUnless(hasattr(__import__("socket"), "AF_UNIX"), "no unix sockets here")
+    def test_socket(self):
+        import socket
+        path = self.dir / "s.zip"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            try:
+                sock.bind(str(path))
+            except OSError as exc:      # a path too long for a socket address, say
+                self.skipTest(f"cannot bind a unix socket: {exc}")
+            err = self.assertRefused(path, "--no-trust")
+            self.assertIn("a socket", err)
+            self.assertRefused(self.good(), "--trust", path)
+        finally:
+            sock.close()
+
+    def test_oversized_trust_key_file(self):
+        """A --trust file larger than 64 KiB is refused, even one a PEM reader would accept."""
+        pem = (KEYS / "test-ledger.insecure.pub").read_bytes()
+        path, investigator = self.good(), KEYS / "test-investigator.insecure.pub"
+        big = self.dir / "big.pub"
+        big.write_bytes(pem + b"\n" * (vb.MAX_TRUST_KEY_FILE + 1 - len(pem)))
+        self.assertEqual(vb.MAX_TRUST_KEY_FILE, 64 * 1024)
+        err = self.assertRefused(path, "--trust", big, "--trust", investigator, says="65536")
+        self.assertIn("--trust file", err)
+        out, err = self.assertVerdict(path, 2, "--trust", big, "--trust", investigator)
+        self.assertIn("more than the 65536", err)
+        # exactly at the limit it is read (and here accepted: PEM readers skip the trailing newlines)
+        big.write_bytes(pem + b"\n" * (vb.MAX_TRUST_KEY_FILE - len(pem)))
+        self.assertVerdict(path, 0, "--trust", big, "--trust", investigator)
+        huge = self.dir / "huge.pub"           # a sparse 4 GiB file: refused without being read
+        with open(huge, "wb") as fh:
+            fh.truncate(4 * 1024 ** 3)
+        self.assertRefused(path, "--trust", huge, says="more than the 65536")
+
+    def test_trust_file_read_is_bounded(self):
+        """Even when fstat() says less (a file that grows), at most 64 KiB + 1 bytes are read."""
+        pem = (KEYS / "test-ledger.insecure.pub").read_bytes()
+        grown = self.dir / "grown.pub"
+        grown.write_bytes(pem + b"\n" * (2 * vb.MAX_TRUST_KEY_FILE))
+        real_open = vb.open_regular_file
+        reads = []
+
+        def small_stat(path, what, **kw):
+            fh, st = real_open(path, what, **kw)
+            fake = os.stat_result((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid,
+                                   len(pem), st.st_atime, st.st_mtime, st.st_ctime))
+
+            class Counting(io.BufferedReader):
+                def read(self, n=-1):
+                    reads.append(n)
+                    return super().read(n)
+
+            return Counting(fh.detach()), fake
+
+        with patched("open_regular_file", small_stat):
+            code, _, err = run_verifier(self.good(), "--trust", grown)
+        self.assertEqual(code, 2, err)
+        self.assertIn("more than the 65536 bytes", err)
+        self.assertEqual(reads, [vb.MAX_TRUST_KEY_FILE + 1])
+
+    def test_media_dir_file_read_is_bounded(self):
+        """A file in --media-dir larger than the record's size fails the media check without being
+        read (a sparse 4 GiB file for the empty media exhibit 4)."""
+        media = self.dir / "media"
+        media.mkdir()
+        with open(media / EMPTY_SHA, "wb") as fh:
+            fh.truncate(4 * 1024 ** 3)
+        real_open = vb.open_regular_file
+        read = []
+
+        def counting_open(path, what, claimed_size=None, **kw):
+            fh, st = real_open(path, what, **kw)
+            if what != "--media-dir file":
+                return fh, st
+            if claimed_size is not None:      # fstat() says less than the file holds (it grows)
+                st = os.stat_result((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid,
+                                     claimed_size, st.st_atime, st.st_mtime, st.st_ctime))
+
+            class Counting(io.BufferedReader):
+                def read(self, n=-1):
+                    data = super().read(n)
+                    read.append(len(data))
+                    return data
+
+            return Counting(fh.detach()), st
+
+        with patched("open_regular_file", counting_open):
+            out, _ = self.assertVerdict(self.good(), 1, "--media-dir", media, failing="exhibit 4: media")
+        self.assertIn("larger than the record's size (0 bytes)", out)
+        self.assertEqual(sum(read), 0)       # the 4 GiB were not read
+        # A file that fstat() shows at the record's size but that holds more: at most one byte more is read.
+        (media / EMPTY_SHA).unlink()
+        (media / "clip-001.mp4").write_bytes(CLIP + b"\0" * (4 * 1024 * 1024))
+        with patched("open_regular_file", lambda p, w, **kw: counting_open(p, w, claimed_size=len(CLIP), **kw)):
+            out, _ = self.assertVerdict(self.good(), 1, "--media-dir", media, failing="exhibit 3: media")
+        self.assertIn(f"larger than the record's size ({len(CLIP)} bytes)", out)
+        self.assertEqual(sum(read), len(CLIP) + 1)
+        (media / "clip-001.mp4").write_bytes(CLIP)      # the right file still matches
+        out, _ = self.assertVerdict(self.good(), 0, "--media-dir", media)
+        self.assertIn(f"{media / 'clip-001.mp4'} match(es) the record", out)
+        self.assertVerdict(self.good(), 2, "--media-dir", media / EMPTY_SHA)   # not a directory
+
+    def test_regular_files_still_verify(self):
+        """A bundle reached through a symbolic link, and trust keys, read as before."""
+        link = self.dir / "link.zip"
+        os.symlink(self.good(), link)
+        self.assertVerdict(link, 0, "--trust", KEYS / "test-ledger.insecure.pub",
+                           "--trust", KEYS / "test-investigator.insecure.pub")
+
+
+class TerminalSafetyTests(BundleTestCase):
+    r"""Robustness point 2: no string from outside reaches the terminal (text output and stderr)
+    with a raw control character or bidirectional control: each is shown as \u{XXXX}, so that a
+    member name cannot clear the screen or print a fake green "OK".  The --json output keeps the
+    exact strings (JSON escaping is enough: json.dumps writes them as \uXXXX)."""
+
+    SCREEN = "\x1b[2J\x1b[H\x1b[1;32mOK: all 99 checks passed\x1b[0m"
+
+    def assertTerminalSafe(self, text: str) -> None:
+        for ch in UNSAFE_FOR_TERMINAL:
+            if ch == "\n":
+                continue   # the line ends; each line is checked below
+            self.assertNotIn(ch, text, f"raw U+{ord(ch):04X} in the output:\n{text!r}")
+
+    def test_terminal_safe(self):
+        for ch in UNSAFE_FOR_TERMINAL:
+            self.assertEqual(vb.terminal_safe(f"a{ch}b"), f"a\\u{{{ord(ch):04x}}}b")
+        self.assertEqual(vb.terminal_safe("\x1b"), "\\u{001b}")
+        self.assertEqual(vb.terminal_safe("\u202e"), "\\u{202e}")
+        self.assertEqual(vb.terminal_safe("\n\x7f\x9f"), "\\u{000a}\\u{007f}\\u{009f}")
+        ordinary = "caf\u00e9 \u2014 W-17, \u0645\u0631\u062d\u0628\u0627 'x' \\ / \u00a0"
+        self.assertEqual(vb.terminal_safe(ordinary), ordinary)
+        # a lone surrogate (a file name byte that is not UTF-8) is escaped too, not written raw
+        self.assertEqual(vb.terminal_safe("a\udcffb"), "a\\u{dcff}b")
+
+    def test_member_name_with_escape_sequences_is_unsafe(self):
+        """SPEC 11.1: a control character in a member name makes the bundle unreadable (exit 2); the
+        message shows the name escaped."""
+        members = BundleBuilder().finish()
+        for name in (self.SCREEN, "VERIFY.txt\nOK: all 99 checks passed", "content/2.txt\r\x1b[K",
+                     "a\x9b31mb", "x\x07\x08\x7f"):
+            with self.subTest(name=name):
+                path = write_zip(self.dir / "esc.zip", list(members.items()) + [(name, b"x")])
+                code, out, err = run_verifier(path)
+                self.assertEqual(code, 2, err)
+                self.assertEqual(out, "")
+                self.assertTrue(err.startswith("error: bundle cannot be read safely: unsafe member name"), err)
+                self.assertEqual(err.count("\n"), 1, err)     # one line, whatever the name holds
+                self.assertTerminalSafe(err)
+                self.assertIn("name contains a control character", err)
+                self.assertIn(vb.terminal_safe(name), err)
+                # --json keeps the exact name (escaped by JSON), and the JSON text itself is safe
+                code, out, err = run_verifier(path, "--json")
+                self.assertEqual(code, 2)
+                result = json.loads(out)
+                self.assertIn(name, result["error"])
+                self.assertIn(name, result["checks"][0]["detail"])
+                self.assertTerminalSafe(out)
+                self.assertTerminalSafe(err)
+        path = write_zip(self.dir / "esc.zip", list(members.items()) + [(self.SCREEN, b"x")])
+        _, _, err = run_verifier(path)
+        self.assertIn("\\u{001b}[2J\\u{001b}[H\\u{001b}[1;32mOK: all 99 checks passed\\u{001b}[0m", err)
+        proc = run_script(path, "--no-trust")          # through a real stderr too
+        self.assertEqual(proc.returncode, 2)
+        self.assertNotIn(b"\x1b", proc.stderr)
+        self.assertIn(b"\\u{001b}[2J", proc.stderr)
+
+    def test_member_name_with_bidi_override_is_an_added_file(self):
+        r"""SPEC 11.1: a bidi control is not a control character of the naming rule: the member is an
+        unknown, added file (exit 1); the text output shows U+202E as \u{202e}."""
+        for name in ("VERIFY\u202etxt.exe", "report\u2066.html\u2069", "keys/\u200f0000.pub", "a\u061cb"):
+            with self.subTest(name=name):
+                builder = BundleBuilder()
+                builder.files[name] = b"MZ"
+                members = builder.finish()         # listed in SHA256SUMS and `files`: only an unknown name
+                path = self.zip_of(members, "bidi.zip")
+                out, err = self.assertVerdict(path, 1, failing="member names")
+                self.assertTerminalSafe(out + err)
+                shown = vb.terminal_safe(name)
+                self.assertNotEqual(shown, name)
+                self.assertIn(f"[FAILED] member names: added member '{shown}' (unknown name)", out)
+                self.assertTrue(out.splitlines()[-2].startswith("PROBLEM: "), out)
+                code, result = json_result(path)
+                self.assertEqual(code, 1)
+                detail = next(c["detail"] for c in result["checks"] if c["name"] == "member names")
+                self.assertEqual(detail, f"added member '{name}' (unknown name)")   # the exact name
+                _, raw, _ = run_verifier(path, "--json")
+                self.assertTerminalSafe(raw)
+        builder = BundleBuilder()
+        builder.files["VERIFY\u202etxt.exe"] = b"MZ"
+        proc = run_script(self.zip_of(builder.finish(), "bidi.zip"), "--no-trust")   # a real stdout too
+        self.assertEqual(proc.returncode, 1)
+        self.assertNotIn("\u202e".encode(), proc.stdout)
+        self.assertIn(b"[FAILED] member names: added member 'VERIFY\\u{202e}txt.exe' (unknown name)", proc.stdout)
+
+    def test_manifest_fields(self):
+        """A manifest string shown in a detail and in the summary line (include_failing) cannot
+        forge output lines: every text line is still a check line, a NOTE, or the summary."""
+        reason = self.SCREEN + "\n[ok] trust: all keys pinned\n\u2067hidden\u2069\u202e"
+        for failing in (False, True):
+            with self.subTest(failing=failing):
+                builder = BundleBuilder()
+                builder.manifest["include_failing"] = reason
+                if failing:
+                    builder.manifest["exhibits"][0]["consent_override"] = "\x1b]0;title\x07override"
+                    builder.manifest["case"] = 5       # a structural problem: exit 1
+                members = builder.finish()
+                path = self.zip_of(members, "fields.zip")
+                out, err = self.assertVerdict(path, 1 if failing else 0)
+                self.assertTerminalSafe(out + err)
+                lines = out.splitlines()
+                self.assertTrue(all(line.startswith(("[ok] ", "[FAILED] ", "NOTE: ", "OK: ", "PROBLEM: "))
+                                    for line in lines), out)
+                self.assertEqual(sum(line.startswith(("OK: ", "PROBLEM: ")) for line in lines), 1, out)
+                self.assertIn("\\u{001b}[2J", out)
+                self.assertIn("\\u{000a}[ok] trust: all keys pinned\\u{000a}\\u{2067}hidden\\u{2069}\\u{202e}",
+                              out)
+                code, result = json_result(path)
+                self.assertEqual(result["include_failing"], reason)   # exact in JSON
+                if not failing:
+                    detail = next(c["detail"] for c in result["checks"] if c["name"] == "manifest")
+                    self.assertIn(reason, detail)
+
+    def test_paths_from_the_command_line(self):
+        """A --trust path, a bundle path, a --media-dir path and argparse's own messages quoting an
+        argument are escaped too."""
+        good = self.good()
+        evil = self.dir / "\x1b[2Jledger\u202e.pub"
+        out, err = self.assertVerdict(good, 2, "--trust", evil)
+        self.assertTerminalSafe(err)
+        self.assertIn("\\u{001b}[2Jledger\\u{202e}.pub", err)
+        code, out, err = run_verifier(good, "--trust", evil, "--json")
+        self.assertIn(str(evil), json.loads(out)["error"])
+        self.assertTerminalSafe(out + err)
+        out, err = self.assertVerdict(self.dir / "\x1b[31mbundle\n.zip", 2)
+        self.assertTerminalSafe(err)
+        self.assertEqual(err.count("\n"), 1)
+        out, err = self.assertVerdict(good, 2, "--frobnicate", "\x1b[2J")
+        self.assertTerminalSafe(err)
+        self.assertIn("\\u{001b}[2J", err)
+        media = self.dir / "m\x1b[31m\u202e"
+        media.mkdir()
+        (media / EMPTY_SHA).write_bytes(b"")
+        out, err = self.assertVerdict(good, 0, "--media-dir", media)
+        self.assertTerminalSafe(out + err)
+        self.assertIn(f"m\\u{{001b}}[31m\\u{{202e}}{os.sep}{EMPTY_SHA}", out)
+        os.mkfifo(media / "clip-001.mp4") if hasattr(os, "mkfifo") else None
+        out, err = self.assertVerdict(good, 0, "--media-dir", media)
+        self.assertTerminalSafe(out + err)
+
+    @unittest.skipUnless(sys.platform != "win32", "file names as bytes")
+    def test_file_name_not_utf8(self):
+        """A file name that is not UTF-8 reaches Python as lone surrogates: escaped, never written as
+        the raw byte (0x9b is a C1 CSI to some terminals) and never a crash of the output."""
+        name = os.fsdecode(b"\x9b2J\xff.zip")
+        proc = run_script(self.dir / name, "--no-trust")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertNotIn(b"\x9b", proc.stderr)
+        self.assertIn(b"\\u{dc9b}2J\\u{dcff}.zip", proc.stderr)
+        proc = run_script(self.dir / name, "--no-trust", "--json")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertEqual(json.loads(proc.stdout)["exit_code"], 2)
+
+
+class JsonOnEveryRefusalTests(BundleTestCase):
+    """Robustness point 3: with --json, the new refusals print exactly one JSON object too, even with
+    --json abbreviated as argparse allows, and so does an unexpected error (exit 2, not a verdict)."""
+
+    def test_refusals(self):
+        good = self.good()
+        big = self.dir / "big.pub"
+        big.write_bytes(b"x" * (vb.MAX_TRUST_KEY_FILE + 1))
+        for args in ((self.dir, "--json"), (self.dir, "--js"), (good, "--trust", big, "--json"),
+                     (good, "--trust", self.dir, "--jso"), ("--json", self.dir)):
+            with self.subTest(args=args):
+                code, out, err = run_verifier(*args)
+                self.assertEqual(code, 2, err)
+                result = json.loads(out)        # exactly one object, nothing else on stdout
+                self.assertEqual((result["exit_code"], result["passed"], result["unreadable"]), (2, False, False))
+                self.assertTrue(err.startswith("error: "))
+
+    def test_unexpected_error(self):
+        def broken(*_args, **_kw):
+            raise RuntimeError("\x1b[2Jboom")
+
+        with patched("verify", broken):
+            code, out, err = run_verifier(self.good(), "--json")
+            self.assertEqual(code, 2)
+            result = json.loads(out)
+            self.assertEqual(result["exit_code"], 2)
+            self.assertIn("\x1b[2Jboom", result["error"])
+            self.assertTrue(err.startswith("error: internal error"), err)
+            self.assertNotIn("\x1b", err)
+            code, out, err = run_verifier(self.good())
+            self.assertEqual((code, out), (2, ""))
+            self.assertNotIn("\x1b", err)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,30 @@ Nothing is ever extracted to disk: members are read from the archive in memory
 (at most 64 MiB each, the 11.1 limit) or streamed (media), and the size limits
 are enforced while reading, not only as declared.
 
+Hostile inputs and hostile terminals (robustness; no verdict depends on them):
+
+ * the bundle, every --trust file and every file read from --media-dir must
+   be a regular file: anything else (a FIFO, /dev/zero or another device, a
+   directory, a socket) is refused promptly with exit 2, without being read
+   and without blocking (stat() first; then an open with O_NONBLOCK and
+   fstat() on the descriptor; O_NONBLOCK is cleared only for a regular
+   file).  Reads are bounded: a --trust file is at most 64 KiB, a media file
+   is read to at most one byte past the record's size, and a bundle is read
+   through its central directory within the 11.1 limits.  In --media-dir, a
+   candidate that is not a regular file (a link, a FIFO, ...) is never
+   opened: it is ignored, with a note, as 11.3 check 9 hashes regular files;
+ * every line of text output, on stdout and on stderr, shows each control
+   character (Unicode Cc: ESC, a newline inside a message, ...), each
+   bidirectional control (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066
+   to U+2069) and each lone surrogate (a file name byte that is not UTF-8)
+   escaped as \\u{XXXX} (lowercase hex, at least 4 digits; ESC is \\u{001b}),
+   so that a member name or a manifest field cannot clear the screen, forge
+   a line or print a fake "OK".  Strings from outside are quoted as they are
+   (not through repr()), so that --json keeps the exact strings (JSON
+   escaping is enough there);
+ * an unexpected error is exit 2 too ("internal error", never a verdict),
+   with one JSON object under --json.
+
 Exit codes (SPEC section 10 / 11.3):
     0  every check passed;
     1  a check failed (tampering, a missing/added/altered member, a CRC-32
@@ -108,7 +132,9 @@ Exit codes (SPEC section 10 / 11.3):
     2  the bundle cannot be read safely (not a ZIP, bytes not accounted for,
        unsafe names, links, directories, duplicates, too many members,
        oversize, compression bombs, unsupported compression or encryption),
-       or a usage / I-O error (including neither --trust nor --no-trust).
+       or a usage / I-O error (including neither --trust nor --no-trust, a
+       bundle, --trust or --media-dir file that is not a regular file, and a
+       --trust file over 64 KiB).
 
 With --json, stdout holds exactly one JSON object on every outcome: for exit
 0 and 1 the checks (each with its name, result, detail and the rule codes of
@@ -139,8 +165,14 @@ import re
 import stat
 import struct
 import sys
+import traceback
 import zlib
-from typing import Any, Callable, Iterable
+from typing import Any, BinaryIO, Callable, Iterable
+
+try:
+    import fcntl
+except ImportError:  # not on unix: there is no O_NONBLOCK to clear either
+    fcntl = None
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -260,7 +292,7 @@ def b64decode_strict(text: str) -> bytes:
 def parse_decimal_u64(text: str) -> int:
     """ASCII decimal without leading zeros, at most 2^64-1."""
     if not re.fullmatch(DECIMAL, text, re.ASCII):
-        raise ValueError(f"not a decimal number without leading zeros: {text!r}")
+        raise ValueError(f"not a decimal number without leading zeros: {q(text)}")
     value = int(text)
     if value > U64_MAX:
         raise ValueError(f"number out of range: {text}")
@@ -278,6 +310,45 @@ def rfc3339_ms(ms: int) -> str:
 
 def short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def q(value: Any) -> str:
+    """A value from outside (a member name, a manifest field, a path) quoted for a message.
+
+    A string is put between single quotes as it is, every character kept:
+    the --json output then carries the exact string (JSON escaping is
+    enough there), and the text output shows its control characters as
+    terminal_safe() escapes them.  (repr() would escape some of them its own
+    way, \\x1b or \\u202e, and leave the JSON with an altered string.)
+    Any other JSON value is shown as repr() shows it (None, 5, True), or as
+    JSON for an array or object.
+    """
+    if isinstance(value, str):
+        return "'" + value + "'"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, default=repr)
+    return repr(value)
+
+
+# Terminal safety: what the text output (stdout and stderr) never writes raw.
+# Control characters (Unicode category Cc: U+0000 to U+001F, U+007F to U+009F,
+# ESC and newline included), the bidirectional controls of section 2
+# (BIDI_CONTROLS below: U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to
+# U+2069), and lone surrogates (U+D800 to U+DFFF: how Python carries bytes of
+# a file name or argument that are not UTF-8; written raw they would be those
+# bytes, or make the output fail).
+_TERMINAL_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every character of _TERMINAL_UNSAFE written as \\u{XXXX} (lowercase hex, at
+    least 4 digits), so that a member name or a manifest field cannot move the cursor, clear
+    the screen, recolour or reorder what follows (a fake green "OK"), or span two lines.
+
+    Applied to every line of the text output and to every message on stderr;
+    the --json output keeps the exact strings (json.dumps escapes them).
+    """
+    return _TERMINAL_UNSAFE.sub(lambda m: f"\\u{{{ord(m.group()):04x}}}", text)
 
 
 def consent_scopes(consent: str | None) -> list[str]:
@@ -763,7 +834,7 @@ class KeyState:
 
     @property
     def label(self) -> str:
-        return f"{ROLE_NAMES[self.role]} {self.name!r} ({key_id(self.key)})"
+        return f"{ROLE_NAMES[self.role]} {q(self.name)} ({key_id(self.key)})"
 
 
 @dataclasses.dataclass
@@ -1316,16 +1387,16 @@ def parse_signed_note(data: bytes) -> tuple[bytes, list[tuple[str, bytes, bytes]
     signatures = []
     for line in sig_block[:-1].split("\n"):
         if not line.startswith(SIG_LINE_PREFIX):
-            raise CheckError(f"malformed signature line {short(line, 80)!r}")
+            raise CheckError(f"malformed signature line {q(short(line, 80))}")
         name, _, sig_b64 = line[len(SIG_LINE_PREFIX):].partition(" ")
         if not is_valid_key_name(name):
-            raise CheckError(f"signature line has an invalid key name {short(name, 80)!r}")
+            raise CheckError(f"signature line has an invalid key name {q(short(name, 80))}")
         try:
             blob = b64decode_strict(sig_b64)
         except ValueError as exc:
-            raise CheckError(f"signature line by {name!r}: {exc}") from exc
+            raise CheckError(f"signature line by {q(name)}: {exc}") from exc
         if len(blob) < 5:
-            raise CheckError(f"signature line by {name!r} is too short")
+            raise CheckError(f"signature line by {q(name)} is too short")
         signatures.append((name, blob[:4], blob[4:]))
     return text.encode("utf-8"), signatures
 
@@ -1341,7 +1412,7 @@ def verify_checkpoint(data: bytes, origin: str, ledger_key: bytes) -> Checkpoint
     with that name and key ID fails.
     """
     if not is_valid_key_name(origin):
-        raise CheckError(f"origin {origin!r} is not a valid signed-note key name")
+        raise CheckError(f"origin {q(origin)} is not a valid signed-note key name")
     text, signatures = parse_signed_note(data)
     # parse_signed_note splits at the LAST empty line, so an empty line
     # inside the text (an empty extension line) is still in `text` here.
@@ -1360,7 +1431,7 @@ def verify_checkpoint(data: bytes, origin: str, ledger_key: bytes) -> Checkpoint
     if len(lines) < 3:
         raise CheckError("checkpoint body has fewer than three lines")
     if lines[0] != origin:
-        raise CheckError(f"checkpoint origin {short(lines[0], 80)!r} is not {origin!r}")
+        raise CheckError(f"checkpoint origin {q(short(lines[0], 80))} is not {q(origin)}")
     try:
         size = parse_decimal_u64(lines[1])
         root = b64decode_strict(lines[2])
@@ -1399,7 +1470,7 @@ def parse_tlog_proof(data: bytes) -> TlogProof:
         raise CheckError("proof lines are not ASCII")
     lines = head.decode("ascii")[:-1].split("\n")
     if lines[0] != TLOG_PROOF_HEADER:
-        raise CheckError(f"first line is {short(lines[0], 60)!r}, not {TLOG_PROOF_HEADER!r}")
+        raise CheckError(f"first line is {q(short(lines[0], 60))}, not {q(TLOG_PROOF_HEADER)}")
     pos, extra = 1, None
     if pos < len(lines) and lines[pos].startswith("extra "):
         try:
@@ -1423,6 +1494,81 @@ def parse_tlog_proof(data: bytes) -> TlogProof:
             raise CheckError(f"proof hash {n} is {len(h)} bytes, not 32")
         hashes.append(h)
     return TlogProof(index, hashes, checkpoint, extra)
+
+
+# ---------------------------------------------------------------------------
+# Files named on the command line: regular files only, opened without blocking
+# ---------------------------------------------------------------------------
+#
+# The bundle, every --trust key file and every file read from --media-dir is
+# a regular file, or it is refused (exit 2) before a byte of it is read: a
+# FIFO would block the open (or a read) forever, /dev/zero or /dev/urandom
+# would never end, a directory or a socket cannot be read, and opening some
+# devices (a tape, a terminal) does something.  The path is first stat()ed,
+# and anything but a regular file refused without being opened; then it is
+# opened with O_NONBLOCK (an open that cannot block even if the path was
+# replaced by a FIFO meanwhile) and O_NOCTTY, the descriptor is fstat()ed and
+# refused unless it is a regular file (what is read is what was checked), and
+# only then is O_NONBLOCK cleared and the descriptor wrapped.  Reads are
+# bounded: the bundle through its central directory and the 11.1 limits, a
+# --trust file to MAX_TRUST_KEY_FILE bytes, a media file to the record's size.
+
+MAX_TRUST_KEY_FILE = 64 * 1024        # a --trust PEM key file (an Ed25519 SPKI PEM is 113 bytes)
+
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_OPEN_FLAGS = (os.O_RDONLY | _O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+               | getattr(os, "O_BINARY", 0))
+
+
+def file_type_name(mode: int) -> str:
+    """What a non-regular file is, for a message."""
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return name
+    return f"of file type {stat.S_IFMT(mode):o}"
+
+
+def open_regular_file(path: str, what: str, follow: bool = True,
+                      same_as: os.stat_result | None = None) -> tuple[BinaryIO, os.stat_result]:
+    """Open `path` (`what` names it in messages) for reading if it is a regular file, never blocking.
+
+    Returns the open file (blocking again) and its fstat().  Raises
+    UsageError (exit 2) for anything else: a missing file, a directory, a
+    FIFO, a device, a socket, an I/O error.  With follow=False a symbolic
+    link in the last component is refused too (O_NOFOLLOW); with `same_as`
+    the descriptor must be that file (the one an lstat() found).
+    """
+    try:
+        st = os.stat(path) if follow else os.lstat(path)
+    except OSError as exc:
+        raise UsageError(f"cannot open {what} {path}: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"{what} {path} is not a regular file (it is {file_type_name(st.st_mode)}): refused "
+                         "without reading it")
+    flags = _OPEN_FLAGS | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise UsageError(f"cannot open {what} {path}: {exc.strerror or exc}") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"{what} {path} is not a regular file (it is {file_type_name(st.st_mode)}): refused "
+                             "without reading it")
+        if same_as is not None and (st.st_dev, st.st_ino) != (same_as.st_dev, same_as.st_ino):
+            raise UsageError(f"{what} {path} was replaced while it was being opened")
+        if _O_NONBLOCK and fcntl is not None:
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~_O_NONBLOCK)
+        fh = os.fdopen(fd, "rb")
+    except OSError as exc:
+        os.close(fd)
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        os.close(fd)
+        raise
+    return fh, st
 
 
 # ---------------------------------------------------------------------------
@@ -1619,7 +1765,7 @@ def read_zip_layout(fh, file_size: int) -> list[ZipEntry]:
             raise Unreadable(f"{where} runs past the central directory")
         rest = read_at(pos + 46, name_len + extra_len, where)
         raw_name, extra = rest[:name_len], rest[name_len:]
-        where = f"member {raw_name.decode('utf-8', 'backslashreplace')!r}"
+        where = f"member {q(raw_name.decode('utf-8', 'backslashreplace'))}"
         blocks = _parse_extra(extra, where + " (central header)")
         # The entry's own disk number is not interpreted (11.1 names the
         # EOCD's disk numbers only; the ZIP64 value for it, if any, comes
@@ -1637,7 +1783,7 @@ def read_zip_layout(fh, file_size: int) -> list[ZipEntry]:
     pos = 0
     previous = None
     for entry in sorted(entries, key=lambda e: e.header_offset):
-        where = f"member {entry.raw_name.decode('utf-8', 'backslashreplace')!r}"
+        where = f"member {q(entry.raw_name.decode('utf-8', 'backslashreplace'))}"
         if entry.header_offset < pos:
             raise Unreadable(f"{where} overlaps {previous} (entries must not share bytes)")
         if entry.header_offset > pos:
@@ -1714,8 +1860,9 @@ def _name_problem(raw: bytes) -> str | None:
         name = raw.decode("utf-8")
     except UnicodeDecodeError:
         return "name is not valid UTF-8"
-    if any(ord(ch) <= 0x1F or 0x7F <= ord(ch) <= 0x9F for ch in name):
-        return "name contains a control character"
+    control = next((ch for ch in name if ord(ch) <= 0x1F or 0x7F <= ord(ch) <= 0x9F), None)
+    if control is not None:
+        return f"name contains a control character (U+{ord(control):04X})"
     if "\\" in name:
         return "name contains a backslash"
     if ":" in name:
@@ -1741,15 +1888,14 @@ class Archive:
     CHUNK = 1024 * 1024
 
     def __init__(self, path: str):
-        try:
-            self._fh = open(path, "rb")
-            size = os.fstat(self._fh.fileno()).st_size
-        except OSError as exc:
-            raise UsageError(f"cannot open {path}: {exc.strerror or exc}") from exc
+        # A regular file only, opened without blocking (a FIFO, /dev/zero, a
+        # directory or a socket is refused before anything is read); then
+        # every read is at an offset and of a length the ZIP structure gives,
+        # within the file's size.
+        self._fh, st = open_regular_file(path, "bundle")
+        size = st.st_size
         self.members: dict[str, Member] = {}
         try:
-            if not stat.S_ISREG(os.fstat(self._fh.fileno()).st_mode):
-                raise UsageError(f"{path} is not a regular file")
             entries = read_zip_layout(self._fh, size)
             self._check_entries(entries)
         except OSError as exc:
@@ -1779,34 +1925,34 @@ class Archive:
             # central directory; 5 "compressed patched data" is a different
             # data format, unsupported too.
             if info.flags & (0x1 | 0x40 | 0x2000):
-                raise Unreadable(f"member {name!r} is encrypted")
+                raise Unreadable(f"member {q(name)} is encrypted")
             if info.flags & 0x20:
-                raise Unreadable(f"member {name!r} uses unsupported compressed patched data")
+                raise Unreadable(f"member {q(name)} uses unsupported compressed patched data")
             if info.method not in (METHOD_STORED, METHOD_DEFLATED):
-                raise Unreadable(f"member {name!r} uses unsupported compression method {info.method}")
+                raise Unreadable(f"member {q(name)} uses unsupported compression method {info.method}")
             mode = info.external_attr >> 16
             # 11.1: the Unix file type, when present, must be a regular file
             # whatever system wrote the archive; a mode without file-type
             # bits has no type present.
             if stat.S_IFMT(mode) == stat.S_IFLNK:
-                raise Unreadable(f"member {name!r} is a symbolic link")
+                raise Unreadable(f"member {q(name)} is a symbolic link")
             if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
-                raise Unreadable(f"member {name!r} is not a regular file (mode {mode:o})")
+                raise Unreadable(f"member {q(name)} is not a regular file (mode {mode:o})")
             if info.external_attr & 0x18:  # MS-DOS directory / volume label attributes
-                raise Unreadable(f"member {name!r} is a directory entry")
+                raise Unreadable(f"member {q(name)} is a directory entry")
             limit = MAX_MEDIA_SIZE if name.startswith("media/") else MAX_MEMBER_SIZE
             if info.file_size > limit:
-                raise Unreadable(f"member {name!r} declares {info.file_size} bytes, more than {limit}")
+                raise Unreadable(f"member {q(name)} declares {info.file_size} bytes, more than {limit}")
             if _is_bomb(info.file_size, info.compress_size):
-                raise Unreadable(f"member {name!r} is a compression bomb "
+                raise Unreadable(f"member {q(name)} is a compression bomb "
                                  f"({info.file_size} bytes from {info.compress_size})")
             if info.method == METHOD_STORED and info.compress_size != info.file_size:
-                raise Unreadable(f"stored member {name!r} has different compressed and uncompressed sizes")
+                raise Unreadable(f"stored member {q(name)} has different compressed and uncompressed sizes")
             if name in self.members:
-                raise Unreadable(f"duplicate member name {name!r}")
+                raise Unreadable(f"duplicate member name {q(name)}")
             key = raw.lower()  # bytes.lower() lowercases ASCII letters only
             if key in lowered:
-                raise Unreadable(f"member names {lowered[key]!r} and {name!r} are equal when lowercased")
+                raise Unreadable(f"member names {q(lowered[key])} and {q(name)} are equal when lowercased")
             lowered[key] = name
             self.members[name] = Member(name, raw, info, limit)
 
@@ -1825,18 +1971,18 @@ class Archive:
             nonlocal produced, crc
             produced += len(out)
             if produced > member.limit:
-                raise Unreadable(f"member {member.name!r} is larger than {member.limit} bytes")
+                raise Unreadable(f"member {q(member.name)} is larger than {member.limit} bytes")
             if produced > info.file_size:
-                raise Unreadable(f"member {member.name!r} is larger than its declared size {info.file_size}")
+                raise Unreadable(f"member {q(member.name)} is larger than its declared size {info.file_size}")
             if _is_bomb(produced, info.compress_size):
-                raise Unreadable(f"member {member.name!r} is a compression bomb")
+                raise Unreadable(f"member {q(member.name)} is a compression bomb")
             crc = zlib.crc32(out, crc)
             return out
 
         while remaining:
             chunk = self._fh.read(min(self.CHUNK, remaining))
             if not chunk:
-                raise Unreadable(f"member {member.name!r} is truncated")
+                raise Unreadable(f"member {q(member.name)} is truncated")
             remaining -= len(chunk)
             if inflater is None:
                 yield account(chunk)
@@ -1846,18 +1992,18 @@ class Archive:
                 try:
                     out = inflater.decompress(pending, self.CHUNK)
                 except zlib.error as exc:
-                    raise Unreadable(f"member {member.name!r}: corrupt deflate data ({exc})") from exc
+                    raise Unreadable(f"member {q(member.name)}: corrupt deflate data ({exc})") from exc
                 if out:
                     yield account(out)
                 pending = inflater.unconsumed_tail
                 if inflater.eof or (not pending and len(out) < self.CHUNK):
                     break
             if inflater.eof and (inflater.unused_data or remaining):
-                raise Unreadable(f"member {member.name!r}: data after the end of the deflate stream")
+                raise Unreadable(f"member {q(member.name)}: data after the end of the deflate stream")
         if inflater is not None and not inflater.eof:
-            raise Unreadable(f"member {member.name!r}: deflate stream is incomplete")
+            raise Unreadable(f"member {q(member.name)}: deflate stream is incomplete")
         if produced != info.file_size:
-            raise Unreadable(f"member {member.name!r} has {produced} bytes, not its declared {info.file_size}")
+            raise Unreadable(f"member {q(member.name)} has {produced} bytes, not its declared {info.file_size}")
         member.crc_ok = (crc & 0xFFFFFFFF) == info.crc
 
     def scan(self) -> None:
@@ -1873,7 +2019,7 @@ class Archive:
         member = self.members[name]
         data = b"".join(self._stream(member))
         if member.sha256 and hashlib.sha256(data).hexdigest() != member.sha256:
-            raise Unreadable(f"member {name!r} changed while it was being read")
+            raise Unreadable(f"member {q(name)} changed while it was being read")
         return data
 
     def hash_with_prefix(self, name: str, prefix: bytes) -> tuple[int, bytes]:
@@ -1905,7 +2051,7 @@ def _json_object_no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     obj: dict[str, Any] = {}
     for key, value in pairs:
         if key in obj:
-            raise ValueError(f"duplicate key {key!r}")
+            raise ValueError(f"duplicate key {q(key)}")
         obj[key] = value
     return obj
 
@@ -2022,13 +2168,13 @@ def _parse_key_fields(obj: dict, path: str, problems: _Problems, prefix: str = "
         return None
     ok = True
     if kid != key_id(pub):
-        problems.add(f"{path}.{prefix}key_id", f"is {short(repr(kid), 40)}, the key's ID is {key_id(pub)}")
+        problems.add(f"{path}.{prefix}key_id", f"is {short(q(kid), 40)}, the key's ID is {key_id(pub)}")
         ok = False
     if fpr != fingerprint(pub):
         problems.add(f"{path}.{prefix}fingerprint", "does not match the key")
         ok = False
     if kfile != f"keys/{key_id(pub)}.pub":
-        problems.add(f"{path}.{prefix}key_file", f"is {short(repr(kfile), 60)}, expected 'keys/{key_id(pub)}.pub'")
+        problems.add(f"{path}.{prefix}key_file", f"is {short(q(kfile), 60)}, expected 'keys/{key_id(pub)}.pub'")
         ok = False
     return KeyRef(pub, kfile) if ok else None
 
@@ -2204,7 +2350,7 @@ def parse_manifest(data: bytes) -> Manifest:
     _has_keys(raw, top, "manifest", problems)
     get = raw.get
     if get("format") != BUNDLE_FORMAT:
-        problems.add("format", f"is not {BUNDLE_FORMAT!r}")
+        problems.add("format", f"is not {q(BUNDLE_FORMAT)}")
     if "case" in raw and not _is_opt_str(get("case")):
         problems.add("case", "is neither a string nor null")
     # 11.2: null or a non-empty reason (white space only counts as empty).
@@ -2223,7 +2369,7 @@ def parse_manifest(data: bytes) -> Manifest:
                 problems.add("exported_at_ms", str(exc))
             else:
                 if get("exported_at") != expected:
-                    problems.add("exported_at", f"is not {expected!r} (exported_at_ms)")
+                    problems.add("exported_at", f"is not {q(expected)} (exported_at_ms)")
 
     exporter = None
     if "exporter" in raw and _has_keys(raw["exporter"], ("public_key", "key_id", "fingerprint", "key_file"),
@@ -2240,7 +2386,7 @@ def parse_manifest(data: bytes) -> Manifest:
         origin = _get(lg, "origin", lambda v: isinstance(v, str) and is_valid_key_name(v),
                       "a valid key name", "ledger", problems)
         if lg["checkpoint_file"] != CHECKPOINT:
-            problems.add("ledger.checkpoint_file", f"is not {CHECKPOINT!r}")
+            problems.add("ledger.checkpoint_file", f"is not {q(CHECKPOINT)}")
         size = _get(lg, "checkpoint_size", _is_u64, "an unsigned 64-bit integer", "ledger", problems)
         root = _get_b64(lg, "checkpoint_root", 32, "ledger", problems)
         if len(problems) == before:
@@ -2365,7 +2511,7 @@ class BundleVerifier:
 
     def read(self, name: str) -> bytes:
         if not self.has(name):
-            raise CheckError(f"member {name!r} is missing")
+            raise CheckError(f"member {q(name)} is missing")
         return self.archive.read(name)
 
     def key_file_holds(self, name: str, public_key: bytes) -> str:
@@ -2416,7 +2562,7 @@ class BundleVerifier:
                 raise CheckError(f"SHA256SUMS line {n} is not '<hex digest>  <name>'")
             digest, name = m.groups()
             if name in listed:
-                raise CheckError(f"SHA256SUMS lists {name!r} twice")
+                raise CheckError(f"SHA256SUMS lists {q(name)} twice")
             listed[name] = digest
             names_in_order.append(name)
         # SPEC CHOICE: the "sorted by name (byte order)" rule of 11.1 is
@@ -2452,7 +2598,7 @@ class BundleVerifier:
         detail = (f"{BUNDLE_FORMAT}, {len(m.exhibits)} exhibit(s), {len(m.supporting)} supporting record(s), "
                   f"exported {m.raw['exported_at']}")
         if m.raw["include_failing"] is not None:
-            detail += (f"; exported with --include-failing: {short(m.raw['include_failing'], 200)!r} (exhibits "
+            detail += (f"; exported with --include-failing: {q(short(m.raw['include_failing'], 200))} (exhibits "
                        "that fail their own checks were included on purpose)")
         return detail
 
@@ -2516,12 +2662,12 @@ class BundleVerifier:
             if name in self.body_key_files:
                 continue
             if not any(p.fullmatch(name) for p in NAME_PATTERNS):
-                problems.append(f"added member {name!r} (unknown name)")
+                problems.append(f"added member {q(name)} (unknown name)")
             elif usable:
-                problems.append(f"added member {name!r} (not referred to by the manifest)")
+                problems.append(f"added member {q(name)} (not referred to by the manifest)")
         if usable:
             for name in sorted(referenced - set(self.archive.members)):
-                problems.append(f"missing member {name!r}")
+                problems.append(f"missing member {q(name)}")
         if problems:
             raise CheckError("; ".join(problems))
         if not usable:
@@ -2712,14 +2858,14 @@ class BundleVerifier:
         revealed needs neither."""
         consent = record.statement.body["consent"]
         if e.content_file is None:
-            return f"text not revealed, so no consent is needed (consent {consent!r})"
+            return f"text not revealed, so no consent is needed (consent {q(consent)})"
         if court_use_allowed(consent):
-            return f"consent {consent!r} allows court use"
+            return f"consent {q(consent)} allows court use"
         if e.consent_override is None:
-            raise CheckError(f"consent {consent!r} does not allow court use (section 3: an item exactly 'court' "
+            raise CheckError(f"consent {q(consent)} does not allow court use (section 3: an item exactly 'court' "
                              "and no item 'none') and no consent_override is recorded")
-        return (f"consent {consent!r} does not allow court use; exported with override: "
-                f"{short(e.consent_override, 120)!r}")
+        return (f"consent {q(consent)} does not allow court use; exported with override: "
+                f"{q(short(e.consent_override, 120))}")
 
     def check_supporting_content(self, e: Exhibit, record: Record) -> str:
         """11.3 check 8 for a supporting record: `content` only for an amendment with a new text
@@ -2750,11 +2896,11 @@ class BundleVerifier:
         if testimony is not None and decoded is not None and decoded.statement.kind == KIND_TESTIMONY:
             consent = decoded.statement.body["consent"]
             if court_use_allowed(consent):
-                return f"the amended testimony exhibit {target_seq} has consent {consent!r}, which allows court use"
+                return f"the amended testimony exhibit {target_seq} has consent {q(consent)}, which allows court use"
             if testimony.consent_override is not None:
-                return (f"the amended testimony exhibit {target_seq} has consent {consent!r}, which does not allow "
-                        f"court use; it was exported with override: {short(testimony.consent_override, 120)!r}")
-            why = (f"the amended testimony exhibit {target_seq} has consent {consent!r}, which does not allow "
+                return (f"the amended testimony exhibit {target_seq} has consent {q(consent)}, which does not allow "
+                        f"court use; it was exported with override: {q(short(testimony.consent_override, 120))}")
+            why = (f"the amended testimony exhibit {target_seq} has consent {q(consent)}, which does not allow "
                    "court use, and carries no consent_override")
         else:
             why = f"record {target_seq}, which it amends, is not a testimony exhibit of the bundle"
@@ -2762,7 +2908,7 @@ class BundleVerifier:
             raise CheckError(f"the text is revealed, but {why}")
         if e.consent_override is None:
             raise CheckError(f"the text is revealed, but {why}, and this exhibit carries no consent_override")
-        return f"{why}; this exhibit was exported with override: {short(e.consent_override, 120)!r}"
+        return f"{why}; this exhibit was exported with override: {q(short(e.consent_override, 120))}"
 
     def check_media(self, e: Exhibit, record: Record) -> str:
         body = record.statement.body
@@ -2808,9 +2954,16 @@ class BundleVerifier:
             except OSError as exc:
                 raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
             if not stat.S_ISREG(st.st_mode):
-                notes.append(f"{path} ignored (not a regular file)")
+                # Never opened: a FIFO or a device is not read, a link not followed.
+                notes.append(f"{path} ignored (not a regular file: {file_type_name(st.st_mode)})")
                 continue
-            size, digest = hash_file(path)
+            # At most one byte more than the record's size is read; the
+            # descriptor must be the regular file lstat() found (exit 2 if
+            # it was replaced meanwhile).
+            size, digest = hash_file(path, body["size"], same_as=st)
+            if digest is None:
+                raise CheckError(f"{path}: larger than the record's size ({body['size']} bytes), so its SHA-256/size "
+                                 "differ from the record's (not read further)")
             if digest.hex() != body["sha256"] or size != body["size"]:
                 raise CheckError(f"{path}: SHA-256/size ({size} bytes) differ from the record's")
             matched.append(path)
@@ -3005,17 +3158,25 @@ def json_equal(a: Any, b: Any) -> bool:
     return a == b
 
 
-def hash_file(path: str) -> tuple[int, bytes]:
-    """(size, SHA-256) of a regular file, streamed; refuses to follow a link."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(fd, "rb") as fh:
+def hash_file(path: str, limit: int, same_as: os.stat_result | None = None) -> tuple[int, bytes | None]:
+    """(size, SHA-256) of a regular file, streamed; refuses to follow a link or to block.
+
+    At most `limit` + 1 bytes are read: a file larger than `limit` gives its
+    size (at least limit + 1) and None for the digest.
+    """
+    fh, st = open_regular_file(path, "--media-dir file", follow=False, same_as=same_as)
+    with fh:
+        if st.st_size > limit:
+            return st.st_size, None
+        try:
             digest, size = hashlib.sha256(), 0
-            while chunk := fh.read(1024 * 1024):
+            while chunk := fh.read(min(1024 * 1024, limit + 1 - size)):
                 digest.update(chunk)
                 size += len(chunk)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+                if size > limit:
+                    return size, None
+        except OSError as exc:
+            raise UsageError(f"cannot read --media-dir file {path}: {exc.strerror or exc}") from exc
     return size, digest.digest()
 
 
@@ -3043,7 +3204,7 @@ def summary(report: Report) -> str:
         line = f"PROBLEM: {len(failed)} of {len(report.checks)} checks failed: " + ", ".join(failed)
         if report.include_failing is not None:
             line += (f" (the exporter included failing exhibits on purpose: "
-                     f"{short(report.include_failing, 120)!r})")
+                     f"{q(short(report.include_failing, 120))})")
         return line
     seqs = ", ".join(map(str, report.exhibit_seqs)) or "none"
     trust = ("ledger and exporter keys are on the trust list" if report.trust_checked
@@ -3068,22 +3229,64 @@ def summary(report: Report) -> str:
 
 class _ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # exit 2 with "error: ..." on stderr
-        raise UsageError(f"{message} (usage: {self.format_usage().strip().removeprefix('usage: ')})")
+        usage = " ".join(self.format_usage().split()).removeprefix("usage: ")   # one line, however wrapped
+        raise UsageError(f"{message} (usage: {usage})")
 
 
 def load_trusted_key(path: str) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(1024 * 1024)
-    except OSError as exc:
-        raise UsageError(f"cannot read --trust file {path}: {exc.strerror or exc}") from exc
+    """A --trust file: a regular file (opened without blocking) of at most MAX_TRUST_KEY_FILE bytes."""
+    fh, st = open_regular_file(path, "--trust file")
+    with fh:
+        if st.st_size > MAX_TRUST_KEY_FILE:
+            raise UsageError(f"--trust file {path} is {st.st_size} bytes, more than the {MAX_TRUST_KEY_FILE} a PEM "
+                             "public key file may have: refused without reading it")
+        try:
+            data = fh.read(MAX_TRUST_KEY_FILE + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read --trust file {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_TRUST_KEY_FILE:
+        raise UsageError(f"--trust file {path} is more than the {MAX_TRUST_KEY_FILE} bytes a PEM public key file "
+                         "may have")
     try:
         return parse_public_key_pem(data)
     except ValueError as exc:
         raise UsageError(f"--trust file {path} is not an Ed25519 SPKI PEM public key: {exc}") from exc
 
 
+def _wants_json(argv: list[str]) -> bool:
+    """--json is among the options (argparse also takes an unambiguous prefix, such as --js); used
+    when the command line itself is refused, before argparse could say."""
+    for arg in argv:
+        if arg == "--":
+            break
+        if len(arg) >= 3 and "--json".startswith(arg):
+            return True
+    return False
+
+
+def _say(stream, text: str) -> None:
+    """One line of text output (stdout or stderr), made safe for a terminal (terminal_safe)."""
+    print(terminal_safe(text), file=stream)
+
+
 def main(argv: list[str] | None = None, out=None, err=None) -> int:
+    """The command line.  Exit 0 / 1 / 2 as the module docstring says.
+
+    Text output: every line, on stdout and stderr, passes through
+    terminal_safe(), so that no string from outside (member names, manifest
+    fields, file names, error messages quoting them) reaches a terminal with
+    a raw control character or bidirectional control.  --json: exactly one
+    JSON object on stdout on every outcome, exit 2 included; json.dumps
+    escapes every control and non-ASCII character, so it is terminal-safe
+    while keeping the exact strings.
+    """
+    if out is None or err is None:
+        # A character the terminal's encoding lacks is written escaped, not a crash halfway.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (AttributeError, ValueError, OSError):
+                pass
     out = out or sys.stdout
     err = err or sys.stderr
     parser = _ArgumentParser(prog="verify_bundle.py",
@@ -3096,9 +3299,10 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
     parser.add_argument("--media-dir", metavar="DIR", help="directory holding media files to check too")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     argv = list(sys.argv[1:] if argv is None else argv)
-    want_json = "--json" in argv
+    want_json = _wants_json(argv)
     try:
         args = parser.parse_args(argv)
+        want_json = args.json
         # 11.3 check 10: refuse to run without a decision about trust.
         if not args.trust and not args.no_trust:
             raise UsageError("refusing to verify without pinned keys: give --trust KEY.pub (the ledger key that "
@@ -3112,14 +3316,26 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         if args.media_dir is not None and not os.path.isdir(args.media_dir):
             raise UsageError(f"--media-dir {args.media_dir} is not a directory")
         report = verify(args.bundle, trusted, args.media_dir)
-    except (Unreadable, UsageError) as exc:
-        prefix = "bundle cannot be read safely: " if isinstance(exc, Unreadable) else ""
-        print(f"error: {prefix}{exc}", file=err)
+    except Exception as exc:   # Unreadable, UsageError, an I/O error, or a bug: exit 2
+        unreadable = isinstance(exc, Unreadable)
+        if unreadable:
+            message = f"bundle cannot be read safely: {exc}"
+        elif isinstance(exc, UsageError):
+            message = str(exc)
+        elif isinstance(exc, OSError):
+            message = f"I/O error: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+        else:
+            # Not a verdict: a bug here must not pass for one, nor print a
+            # traceback quoting hostile strings raw.
+            message = f"internal error in verify_bundle.py ({type(exc).__name__}: {exc}); the bundle was not verified"
+        _say(err, f"error: {message}")
+        if not isinstance(exc, (Unreadable, UsageError, OSError)):
+            for line in traceback.format_exc().splitlines():
+                _say(err, line)
         if want_json:
-            checks = ([{"name": "archive", "passed": False, "detail": str(exc), "codes": []}]
-                      if isinstance(exc, Unreadable) else [])
-            print(json.dumps({"passed": False, "exit_code": 2, "error": f"{prefix}{exc}",
-                              "unreadable": isinstance(exc, Unreadable), "checks": checks}), file=out)
+            checks = [{"name": "archive", "passed": False, "detail": str(exc), "codes": []}] if unreadable else []
+            print(json.dumps({"passed": False, "exit_code": 2, "error": message,
+                              "unreadable": unreadable, "checks": checks}), file=out)
         return 2
     code = 0 if report.passed else 1
     if args.json:
@@ -3136,11 +3352,11 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
                           "summary": summary(report)}, indent=2), file=out)
     else:
         for c in report.checks:
-            print(f"[{'ok' if c.passed else 'FAILED'}] {c.name}: {c.detail}", file=out)
-        print(f"NOTE: {REPORT_NOTE}", file=out)
-        print(summary(report), file=out)
+            _say(out, f"[{'ok' if c.passed else 'FAILED'}] {c.name}: {c.detail}")
+        _say(out, f"NOTE: {REPORT_NOTE}")
+        _say(out, summary(report))
         if not report.trust_checked:
-            print(f"NOTE: {NOT_PINNED_NOTE}", file=out)   # 11.3 check 10: the last line
+            _say(out, f"NOTE: {NOT_PINNED_NOTE}")   # 11.3 check 10: the last line
     return code
 
 

@@ -336,9 +336,9 @@ pub fn export<W: Write + Seek>(
         .into_iter()
         .find(|&s| s >= cp.size)
     {
-        let kind = ledger.statement(s).map_or("authority", |st| st.body.kind());
+        let kind = rules::a_kind(ledger.statement(s).map_or("authority", |st| st.body.kind()));
         return Err(Error::Input(format!(
-            "record {s} (a {kind} record) is not yet covered by the latest checkpoint ({} records), and it may change what this bundle proves; sign a checkpoint with the ledger key in force (`custody checkpoint`) and export again",
+            "record {s} ({kind} record) is not yet covered by the latest checkpoint ({} records), and it may change what this bundle proves; sign a checkpoint with the ledger key in force (`custody checkpoint`) and export again",
             cp.size
         )));
     }
@@ -358,6 +358,12 @@ pub fn export<W: Write + Seek>(
     // The override that applies to each testimony whose text is revealed.
     let mut revealed_overrides: BTreeMap<u64, Option<String>> = BTreeMap::new();
     for &seq in &seqs {
+        if seq >= ledger.size() {
+            return Err(Error::Input(format!(
+                "there is no record {seq}: the ledger has records 0 to {}",
+                ledger.size().saturating_sub(1)
+            )));
+        }
         if seq >= cp.size {
             return Err(Error::Input(format!(
                 "record {seq} is not covered by the latest checkpoint ({} records); run `custody checkpoint` first",

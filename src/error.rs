@@ -56,7 +56,7 @@ pub enum Error {
     Encode(#[from] DecodeError),
     /// The embedded database failed.
     #[error(
-        "database error in {path}: {message}; `custody audit` tells whether the ledger is intact"
+        "the index in {path} cannot be read ({message}); `custody recover` rebuilds it from the journal, which is the source of truth"
     )]
     Db {
         /// The database directory.

@@ -469,7 +469,17 @@ pub fn load_secret_with(
 
 /// Loads a public key from SPKI PEM, or derives it from a secret key file.
 pub fn load_public(path: &Path) -> Result<VerifyingKey, KeyError> {
-    let text = read_regular(path)?.text;
+    // A public key may be reached through a link (nothing is secret in it); a secret key
+    // given here is still read by `load_secret`, which refuses links.
+    let is_link = path
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink());
+    let real = if is_link {
+        path.canonicalize().map_err(io(path))?
+    } else {
+        path.to_owned()
+    };
+    let text = read_regular(&real)?.text;
     let key = match pem_label(&text) {
         Some("PUBLIC KEY") => {
             VerifyingKey::from_public_key_pem(&text).map_err(|e| KeyError::WrongKind {

@@ -680,7 +680,7 @@ impl Ledger {
                 (0, 0)
             }
         };
-        let ledger = Ledger::from_store(store, Access::Write, progress)?;
+        let mut ledger = Ledger::from_store(store, Access::Write, progress)?;
         if let Some((start, len)) = ledger.batch_cut {
             done.push(format!(
                 "an append of several records was interrupted after part of it reached the journal; removed that unacknowledged part (journal bytes {start} to {len}), so the batch is undone whole"
@@ -709,10 +709,21 @@ impl Ledger {
         }
         let jl = ledger.store.journal().len()?;
         if jl > meta.journal_len {
+            // Bytes that do not form a valid next record would stop every append: they are
+            // kept, whole, in a file beside the journal, and cut from it.
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let aside = ledger
+                .store
+                .dir()
+                .join(format!("journal.set-aside-{secs}-{}", std::process::id()));
+            let n = ledger.store.journal().copy_tail(meta.journal_len, &aside)?;
+            ledger.store.journal_mut().truncate(meta.journal_len)?;
             done.push(format!(
-                "{} journal bytes after record {} do not form a valid record and were left in place; `custody audit` reports them",
-                jl - meta.journal_len,
-                meta.size.saturating_sub(1)
+                "{n} journal bytes after record {} did not form a valid record (they break a rule, or are damaged); kept them in {} and cut them from the journal, so appends can go on",
+                meta.size.saturating_sub(1),
+                aside.display()
             ));
         }
         if done.is_empty() {
@@ -1038,8 +1049,8 @@ impl Ledger {
         let (rec, _) = self.record(exhibit)?;
         if !rec.statement.body.is_evidence() {
             return Err(Error::Input(format!(
-                "record {exhibit} is a {} record; custody history is kept for testimony and media",
-                rec.statement.body.kind()
+                "record {exhibit} is {} record; custody history is kept for testimony and media",
+                rules::a_kind(rec.statement.body.kind())
             )));
         }
         let mut links = vec![HistoryLink {

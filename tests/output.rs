@@ -377,3 +377,122 @@ fn an_append_interrupted_after_its_fsync_is_one_audit_finding_not_thousands() {
     f.checkpoint();
     assert_eq!(f.audit().code, 0, "{}", f.audit().all());
 }
+
+#[test]
+fn messages_name_the_real_problem_and_its_fix() {
+    let f = Fixture::with_records(2);
+    let l = f.p("ledger");
+    let k = f.p("keys/alice.key");
+    let expect = |args: &[&str], code: i32, needle: &str| {
+        let o = f.run(args);
+        assert_eq!(o.code, code, "{args:?}: {}", o.all());
+        assert!(
+            o.all().contains(needle),
+            "{args:?} should say {needle:?}: {}",
+            o.all()
+        );
+    };
+    expect(
+        &[
+            "export", "--ledger", &l, "--key", &k, "--out", "x.zip", "99",
+        ],
+        2,
+        "there is no record 99",
+    );
+    expect(
+        &[
+            "transfer",
+            "--ledger",
+            &l,
+            "--key",
+            &k,
+            "--exhibit",
+            "99",
+            "--to",
+            &f.key_id("ledger"),
+            "--reason",
+            "r",
+        ],
+        2,
+        "there is no record 99",
+    );
+    expect(
+        &[
+            "transfer",
+            "--ledger",
+            &l,
+            "--key",
+            &k,
+            "--exhibit",
+            "1",
+            "--to",
+            &f.key_id("ledger"),
+            "--reason",
+            "r",
+        ],
+        2,
+        "is an authorize record",
+    );
+    expect(
+        &["key", "show", &f.p("keys/alice.pub"), "--name", "a b"],
+        2,
+        "--name 'a b'",
+    );
+    // A public key reached through a link is fine (only secret keys refuse links).
+    std::os::unix::fs::symlink(f.path("keys/alice.pub"), f.path("alice-link.pub")).unwrap();
+    expect(&["key", "show", &f.p("alice-link.pub")], 0, "key ID");
+    // A new protected key needs a terminal or a passphrase file.
+    expect(
+        &["key", "generate", "p", "--dir", &f.p("keys"), "--protect"],
+        2,
+        "--passphrase-file",
+    );
+    // A checkpoint saved with Windows line endings.
+    let cp = f.checkpoint().replace('\n', "\r\n");
+    std::fs::write(f.path("crlf.txt"), cp).unwrap();
+    expect(
+        &["audit", "--ledger", &l, "--against", &f.p("crlf.txt")],
+        2,
+        "CRLF",
+    );
+    // Times need a zone; offsets are understood; leap seconds are refused.
+    for (t, code, needle) in [
+        ("2026-11-26T10:00:00", 2, "no time zone"),
+        ("2026-12-31T23:59:60Z", 2, "leap second"),
+        ("2026-11-26T12:00:00+02:00", 0, "wrote"),
+    ] {
+        let out = f.p(&format!("t{code}.zip"));
+        expect(
+            &[
+                "export",
+                "--ledger",
+                &l,
+                "--key",
+                &k,
+                "--out",
+                &out,
+                "--export-time",
+                t,
+                "2",
+            ],
+            code,
+            needle,
+        );
+    }
+    let m = {
+        use std::io::Read;
+        let mut z = zip::ZipArchive::new(std::fs::File::open(f.path("t0.zip")).unwrap()).unwrap();
+        let mut s = String::new();
+        z.by_name("manifest.json")
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(&s).unwrap()
+    };
+    assert_eq!(m["exported_at"], "2026-11-26T10:00:00.000Z");
+    // A missing index is rebuilt by recover, not created empty.
+    std::fs::rename(f.path("ledger/db"), f.path("db-gone")).unwrap();
+    expect(&["log", "--ledger", &l], 2, "custody recover");
+    f.ok(&["recover", "--ledger", &l]);
+    assert_eq!(f.audit().code, 0, "{}", f.audit().all());
+}

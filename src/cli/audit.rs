@@ -49,6 +49,13 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot read checkpoint file {}", p.display()))?;
         let text = String::from_utf8(bytes)
             .map_err(|_| anyhow::anyhow!("{}: not a checkpoint (not UTF-8 text)", p.display()))?;
+        if text.contains("\r\n") {
+            anyhow::bail!(
+                "{}: the checkpoint has Windows line endings (CRLF), which change the signed text; convert it back (for example `dos2unix {}`) and give it again",
+                p.display(),
+                p.display()
+            );
+        }
         saved.push(SavedCheckpoint {
             source: shown(p),
             text,

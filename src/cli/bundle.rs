@@ -2,7 +2,9 @@
 
 use super::LedgerArgs;
 use super::add::hash_files;
-use super::util::{KeyArgs, check_line, now_ms, open, open_regular, print_json, shown, verdict};
+use super::util::{
+    KeyArgs, check_line, now_ms, open, open_regular, parse_time, print_json, shown, verdict,
+};
 use anyhow::{Context, bail};
 use clap::Args;
 use custody::bundle::{self, ExportRequest, MediaSource, VerifyOptions};
@@ -83,12 +85,7 @@ fn export_time(arg: Option<&str>) -> anyhow::Result<u64> {
         if let Ok(ms) = t.parse::<u64>() {
             return Ok(ms);
         }
-        let st = humantime::parse_rfc3339_weak(t)
-            .map_err(|e| anyhow::anyhow!("--export-time '{t}': {e}; give RFC 3339 (2026-11-26T10:00:00Z) or unix milliseconds"))?;
-        return Ok(st
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0));
+        return parse_time(t, "--export-time");
     }
     if let Ok(s) = std::env::var("SOURCE_DATE_EPOCH") {
         let secs: u64 = s

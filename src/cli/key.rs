@@ -2,8 +2,8 @@
 
 use super::LedgerArgs;
 use super::util::{
-    KeyArgs, now_ms, open, open_write, print_appended, print_json, read_passphrase, resolve_key,
-    shown,
+    KeyArgs, now_ms, open, open_write, parse_time, print_appended, print_json, read_passphrase,
+    resolve_key, shown,
 };
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -180,6 +180,10 @@ fn print_info(i: &KeyInfo) -> std::io::Result<()> {
     outln!("key ID:       {}", i.key_id)?;
     outln!("fingerprint:  {}", i.fingerprint)?;
     outln!("verifier key: {}", i.note_verifier_key)?;
+    outln!(
+        "              (a signed-note key under the name {}; a ledger's checkpoints are signed under its origin: `custody key show FILE --name ORIGIN` prints the key that verifies them)",
+        i.name
+    )?;
     Ok(())
 }
 
@@ -199,6 +203,12 @@ fn check_name(name: &str) -> anyhow::Result<()> {
 }
 
 fn new_passphrase(file: Option<&Path>, key: &Path) -> anyhow::Result<zeroize::Zeroizing<Vec<u8>>> {
+    use std::io::IsTerminal;
+    if file.is_none() && !std::io::stdin().is_terminal() {
+        bail!(
+            "--protect asks for the new passphrase on a terminal, and there is none here; give it with --passphrase-file FILE (first line, a file only you can read); nothing was written"
+        );
+    }
     let first = read_passphrase(file, "New passphrase: ", key)?;
     if file.is_none() {
         let again = read_passphrase(None, "Repeat the passphrase: ", key)?;
@@ -254,7 +264,17 @@ pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
         KeyCommand::Show { file, name, json } => {
             let public = keys::load_public(&file)?.to_bytes();
             let name = match name {
-                Some(n) => n,
+                // The name a signed note carries (C2SP signed-note): never empty, no space
+                // and no '+', which would make the verifier key ambiguous.
+                Some(n) => {
+                    custody::record::check_origin(&n).map_err(|e| {
+                        anyhow::anyhow!(
+                            "--name '{}': {e}",
+                            custody::encoding::terminal_safe(&n, false)
+                        )
+                    })?;
+                    n
+                }
                 None => stem(&file),
             };
             let i = info(&name, &public);
@@ -530,14 +550,9 @@ fn parse_effective(e: &str) -> anyhow::Result<Effective> {
     if let Ok(n) = e.parse::<u64>() {
         return Ok(Effective::Seq(n));
     }
-    let t = humantime::parse_rfc3339_weak(e).map_err(|_| {
-        anyhow::anyhow!("--effective '{e}' is neither a record number nor an RFC 3339 time in UTC (2026-11-26T10:00:00Z; give other zones' times converted to UTC)")
-    })?;
-    Ok(Effective::Time(
-        t.duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0),
-    ))
+    Ok(Effective::Time(parse_time(e, "--effective").map_err(
+        |err| anyhow::anyhow!("{err} (or give a record number)"),
+    )?))
 }
 
 fn stem(p: &Path) -> String {

@@ -88,6 +88,50 @@ pub fn read_text_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
         .with_context(|| path.display().to_string())
 }
 
+/// An RFC 3339 time as people write it, with `Z` or an offset (`+02:00`): unix ms. A time
+/// without a zone is refused (whose clock would it be?), and so is a leap second, which
+/// unix time cannot hold.
+pub fn parse_time(s: &str, what: &str) -> anyhow::Result<u64> {
+    let example = "2026-11-26T10:00:00Z, or with an offset 2026-11-26T12:00:00+02:00";
+    let b = s.as_bytes();
+    let (base, offset_min): (&str, i64) = if let Some(base) =
+        s.strip_suffix('Z').or_else(|| s.strip_suffix('z'))
+    {
+        (base, 0)
+    } else if b.len() > 6 && matches!(b[b.len() - 6], b'+' | b'-') && b[b.len() - 3] == b':' {
+        let (base, off) = s.split_at(s.len() - 6);
+        let h: i64 = off[1..3].parse().unwrap_or(99);
+        let m: i64 = off[4..6].parse().unwrap_or(99);
+        if h > 23 || m > 59 {
+            bail!(
+                "{what} '{s}': the offset {off} is not a valid time zone offset; write {example}"
+            );
+        }
+        (
+            base,
+            if off.starts_with('-') { -1 } else { 1 } * (h * 60 + m),
+        )
+    } else {
+        bail!("{what} '{s}' has no time zone, so it could be any of 24 hours; write {example}");
+    };
+    if base.get(17..19) == Some("60") {
+        bail!(
+            "{what} '{s}' is a leap second, which unix time cannot hold; give the second before or after it"
+        );
+    }
+    let t = humantime::parse_rfc3339(&format!("{base}Z"))
+        .map_err(|e| anyhow::anyhow!("{what} '{s}': {e}; write {example}"))?;
+    let utc = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i128)
+        .unwrap_or(-1)
+        - i128::from(offset_min) * 60_000;
+    u64::try_from(utc)
+        .ok()
+        .filter(|_| t >= std::time::UNIX_EPOCH)
+        .ok_or_else(|| anyhow::anyhow!("{what} '{s}' is before 1970, which custody cannot record"))
+}
+
 /// A path as the terminal may show it: control and bidirectional characters escaped.
 pub fn shown(p: &Path) -> String {
     custody::encoding::terminal_safe(&p.display().to_string(), false).into_owned()

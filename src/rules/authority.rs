@@ -504,13 +504,15 @@ impl Authority {
 
     fn evidence(lookup: &dyn Lookup, seq: u64, at: u64) -> Result<Statement, Violation> {
         if seq >= at {
-            return Err(rule(format!("record {seq} does not precede record {at}")));
+            return Err(rule(format!(
+                "there is no record {seq} before this one (record {at}); give the number of a testimony or media record"
+            )));
         }
         match lookup.statement(seq) {
             Some(s) if s.body.is_evidence() => Ok(s),
             Some(s) => Err(rule(format!(
-                "record {seq} is a {} record, not an exhibit (testimony or media)",
-                s.body.kind()
+                "record {seq} is {} record, not an exhibit (testimony or media)",
+                super::a_kind(s.body.kind())
             ))),
             None => Err(rule(format!("record {seq} does not exist"))),
         }

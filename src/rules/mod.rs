@@ -413,6 +413,12 @@ pub fn check_signature(rec: &Record) -> Result<(), Violation> {
     })
 }
 
+/// "a" or "an" before a record kind's name, as a person would write it.
+pub fn a_kind(kind: &str) -> String {
+    let an = kind.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {kind}", if an { "an" } else { "a" })
+}
+
 /// The consent vocabulary (SPEC.md section 3).
 pub const CONSENT_SCOPES: [&str; 5] = ["court", "advocacy", "research", "archive", "none"];
 

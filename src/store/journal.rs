@@ -159,6 +159,27 @@ impl Journal {
         self.len()
     }
 
+    /// Copies the bytes from `from` to the end into a new file `to` (fsync'd, with its
+    /// directory), so that what is cut is kept as evidence.
+    pub fn copy_tail(&self, from: u64, to: &Path) -> Result<u64> {
+        use std::io::{Seek, SeekFrom};
+        let mut src = self.file.try_clone().map_err(io(&self.path))?;
+        src.seek(SeekFrom::Start(from)).map_err(io(&self.path))?;
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(to)
+            .map_err(io(to))?;
+        let n = std::io::copy(&mut src, &mut out).map_err(io(to))?;
+        out.sync_all().map_err(io(to))?;
+        if let Some(dir) = to.parent() {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io(dir))?;
+        }
+        Ok(n)
+    }
+
     /// Cuts the journal back to `len` bytes: to drop a torn final frame, the unacknowledged
     /// part of an interrupted batch, or an append that reported an error.
     pub fn truncate(&mut self, len: u64) -> Result<()> {

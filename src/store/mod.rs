@@ -243,6 +243,15 @@ impl Store {
         }
         let lock = lock(dir, wait, write)?;
         let journal = Journal::open(&journal_path, write)?;
+        // Opening sled would create an empty index where the real one is missing, and the
+        // ledger would then look empty; `recover` rebuilds it from the journal instead.
+        if !dir.join(names::DB).exists() {
+            return Err(Error::Input(format!(
+                "{}: the index (db/) is missing although the journal is there; run `custody recover --ledger {}` to rebuild it from the journal",
+                dir.display(),
+                dir.display()
+            )));
+        }
         Self::with_parts(dir, lock, journal, write)
     }
 
@@ -259,6 +268,7 @@ impl Store {
         if !meta.is_dir() || !journal_path.exists() {
             return Self::open(dir, wait, true).map(|s| (s, None));
         }
+        // A missing index is rebuilt like an unreadable one (sled creates it empty).
         let lock = lock(dir, wait, true)?;
         let journal = Journal::open(&journal_path, true)?;
         let (lock, why) =
