@@ -75,11 +75,12 @@ pub struct AuditReport {
     pub signature_mode: &'static str,
     /// Stored checkpoints whose signature and root were checked.
     pub checkpoints_checked: u64,
-    /// The keys that signed a stored checkpoint the audit found valid. With the genesis key,
-    /// these are the ledger keys a pin may name: a key only named by a ledger-key record
-    /// proves nothing, since naming a public key needs no secret.
-    #[serde(serialize_with = "key_ids")]
-    pub checkpoint_signers: Vec<[u8; 32]>,
+    /// The key that signed the latest stored checkpoint the audit found valid: the only key
+    /// a pin (`--ledger-key`) can name. Not the genesis key by itself (a genesis statement
+    /// and its signature are public and can be copied into a forged ledger), nor a key only
+    /// named by a ledger-key record (naming a public key needs no secret).
+    #[serde(serialize_with = "key_id")]
+    pub latest_checkpoint_signer: Option<[u8; 32]>,
     /// Size of the latest checkpoint that verified.
     pub covered_to: u64,
     /// Records not covered by any signed checkpoint, as (first, last), when some are not.
@@ -92,8 +93,14 @@ pub struct AuditReport {
     pub findings: Vec<Finding>,
 }
 
-fn key_ids<S: serde::Serializer>(keys: &[[u8; 32]], s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.collect_seq(keys.iter().map(keys::short_id))
+fn key_id<S: serde::Serializer>(
+    key: &Option<[u8; 32]>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match key {
+        Some(k) => s.serialize_some(&keys::short_id(k)),
+        None => s.serialize_none(),
+    }
 }
 
 impl AuditReport {
@@ -636,7 +643,7 @@ pub fn audit(
     }
     let mut covered_to = 0;
     let mut checked = 0;
-    let mut checkpoint_signers: Vec<[u8; 32]> = Vec::new();
+    let mut latest_checkpoint_signer: Option<[u8; 32]> = None;
     for (size, cp) in &stored_cps {
         checked += 1;
         match roots.get(size) {
@@ -655,10 +662,9 @@ pub fn audit(
                 ),
             ),
             Some(_) => {
-                covered_to = covered_to.max(*size);
-                let k = key_at(*size);
-                if !checkpoint_signers.contains(&k) {
-                    checkpoint_signers.push(k);
+                if *size >= covered_to {
+                    covered_to = *size;
+                    latest_checkpoint_signer = Some(key_at(*size));
                 }
             }
         }
@@ -745,7 +751,7 @@ pub fn audit(
             VerifyMode::Strict => "strict",
         },
         checkpoints_checked: checked,
-        checkpoint_signers,
+        latest_checkpoint_signer,
         covered_to,
         uncovered,
         against: against_results,

@@ -355,6 +355,7 @@ pub fn export<W: Write + Seek>(
     public_keys.insert(key_file(&exporter_pk), exporter_pk);
     let mut exhibits = Vec::new();
     let mut media_by_hash: BTreeMap<Hash, usize> = BTreeMap::new();
+    let mut any_exhibit_fails = false;
     // The override that applies to each testimony whose text is revealed.
     let mut revealed_overrides: BTreeMap<u64, Option<String>> = BTreeMap::new();
     for &seq in &seqs {
@@ -378,6 +379,7 @@ pub fn export<W: Write + Seek>(
                 c.name, c.code, c.detail
             )));
         }
+        any_exhibit_fails |= !failing.is_empty();
         if !failing.is_empty() && req.include_failing.is_none() {
             return Err(Error::Failing(format!(
                 "record {seq} fails its own checks ({}); nothing was written. A court may still need it: export it with --include-failing REASON, and the bundle records the reason and shows these checks first",
@@ -524,7 +526,16 @@ pub fn export<W: Write + Seek>(
     // custody or authority chain, signed after a compromise...) is written only on purpose.
     let mut checks = Checks(Vec::new());
     record_checks(&manifest, &members, Some(&cp), &mut checks);
-    let failing: Vec<&Check> = checks.0.iter().filter(|c| !c.passed).collect();
+    let failing: Vec<&Check> = checks
+        .0
+        .iter()
+        .filter(|c| !c.passed && c.code != Code::IncludedFailing)
+        .collect();
+    if req.include_failing.is_some() && failing.is_empty() && !any_exhibit_fails {
+        return Err(Error::Input(
+            "nothing in this bundle fails its checks; leave out --include-failing (a bundle that carries it never verifies as passed)".into(),
+        ));
+    }
     if !failing.is_empty() && req.include_failing.is_none() {
         return Err(Error::Failing(format!(
             "the bundle would fail {} of its own checks ({}); nothing was written. A court may still need it: export with --include-failing REASON, and the bundle records the reason and shows these checks first",
@@ -563,6 +574,68 @@ fn render_informative(manifest: &Manifest, record_checks: &[Check]) -> (String, 
     let mut m = manifest.clone();
     m.files = BTreeMap::new();
     (report::html(&m, record_checks), report::verify_txt(&m))
+}
+
+/// A JSON value in which no object names a member twice: a repeated name is read one way by
+/// one reader and another way by the next (RFC 8259 leaves it open), so a manifest with
+/// one is refused wherever it occurs.
+struct UniqueNames;
+
+impl<'de> Deserialize<'de> for UniqueNames {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(UniqueNamesVisitor)
+    }
+}
+
+struct UniqueNamesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueNamesVisitor {
+    type Value = UniqueNames;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<UniqueNames, E> {
+        Ok(UniqueNames)
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<UniqueNames, E> {
+        Ok(UniqueNames)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<UniqueNames, E> {
+        Ok(UniqueNames)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<UniqueNames, E> {
+        Ok(UniqueNames)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<UniqueNames, E> {
+        Ok(UniqueNames)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<UniqueNames, E> {
+        Ok(UniqueNames)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut s: A,
+    ) -> std::result::Result<UniqueNames, A::Error> {
+        while s.next_element::<UniqueNames>()?.is_some() {}
+        Ok(UniqueNames)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut m: A,
+    ) -> std::result::Result<UniqueNames, A::Error> {
+        use serde::de::Error as _;
+        let mut seen = BTreeSet::new();
+        while let Some(k) = m.next_key::<String>()? {
+            if !seen.insert(k.clone()) {
+                return Err(A::Error::custom(format!(
+                    "the member name {:?} appears twice in one object",
+                    k
+                )));
+            }
+            m.next_value::<UniqueNames>()?;
+        }
+        Ok(UniqueNames)
+    }
 }
 
 /// Every object of the manifest has exactly the members of SPEC.md 11.2: no unknown one
@@ -615,6 +688,7 @@ fn check_exhibit_members(manifest: &[u8]) -> std::result::Result<(), String> {
         "checkpoint_root",
     ];
     const CONTENT: [&str; 2] = ["file", "salt"];
+    serde_json::from_slice::<UniqueNames>(manifest).map_err(|e| format!("manifest.json: {e}"))?;
     let v: serde_json::Value =
         serde_json::from_slice(manifest).map_err(|e| format!("manifest.json: {e}"))?;
     let exactly = |x: &serde_json::Value, what: &str, want: &[&str]| {
@@ -1966,6 +2040,18 @@ fn record_checks(
     cp: Option<&Checkpoint>,
     c: &mut Checks,
 ) -> BTreeMap<u64, Record> {
+    // Exported on purpose with failing exhibits: some of their failures (time order, a
+    // record dated in the future) need records a bundle does not carry, so the bundle
+    // itself never passes (SPEC.md 11.2).
+    if let Some(reason) = &manifest.include_failing {
+        c.add(
+            "exhibits included although they fail",
+            Code::IncludedFailing,
+            Err(format!(
+                "the exporter included exhibits that fail their own checks in the ledger, for this reason: {reason}"
+            )),
+        );
+    }
     let mut records: BTreeMap<u64, Record> = BTreeMap::new();
     for ex in &manifest.exhibits {
         if let Some(r) = verify_exhibit(ex, manifest, members, cp, c) {

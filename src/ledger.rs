@@ -691,6 +691,25 @@ impl Ledger {
                 "{d}; move the db directory aside and run `custody recover` again to rebuild it from the journal"
             )));
         }
+        // A signed checkpoint proves its records were acknowledged: bytes it covers are
+        // never cut, whatever state they are in.
+        let signed_to = ledger
+            .store
+            .checkpoint_file_entries()?
+            .iter()
+            .filter_map(|t| crate::checkpoint::claimed_size(t))
+            .max()
+            .unwrap_or(0);
+        if ledger.store.journal().len()? > ledger.store.meta()?.journal_len
+            && signed_to > ledger.size
+        {
+            return Err(Error::Damaged(format!(
+                "records {} to {} are covered by a signed checkpoint, but the journal bytes after record {} do not form valid records (damaged); nothing was cut: restore the journal from a backup or a copy",
+                ledger.size,
+                signed_to - 1,
+                ledger.size.saturating_sub(1)
+            )));
+        }
         let restored = ledger
             .store
             .restore_checkpoints(&ledger.origin, |size| ledger.ledger_key_at(size))?;
@@ -1074,7 +1093,9 @@ impl Ledger {
             );
             if let Some(c) = t.cancelled {
                 cancelled.push((tseq, c));
-                // A withdrawal is part of the chain: it must verify like any link.
+                // A withdrawn hand-over and its withdrawal are part of the chain: both must
+                // verify like any link.
+                cancel_checks.push(tcheck);
                 cancel_checks.push(self.link_check(
                     "hand-over withdrawn by its sender or an admin",
                     c,

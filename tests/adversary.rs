@@ -398,7 +398,7 @@ fn a_pinned_ledger_key_that_was_only_named_by_a_forged_ledger_does_not_pass() {
         o.all()
     );
     assert!(
-        o.stdout.contains("signed neither its genesis"),
+        o.stdout.contains("not by the key"),
         "{}",
         o.stdout
     );

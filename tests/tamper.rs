@@ -354,7 +354,7 @@ fn a_ledger_rebuilt_under_another_key_fails_a_pinned_audit() {
     ]);
     assert_eq!(o.code, 1, "{}", o.all());
     assert!(
-        o.stdout.contains("signed neither its genesis"),
+        o.stdout.contains("not by the key"),
         "{}",
         o.stdout
     );

@@ -74,12 +74,11 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
         custody::keys::VerifyMode::Batch
     };
     let mut report = audit(&ledger, &saved, mode, |n| pb.set_position(n))?;
-    // A pinned key must have signed what the audit relied on: the genesis, or a valid
-    // checkpoint. A key only named by a ledger-key record proves nothing (a forger can
-    // name anyone's public key).
+    // A pinned key must have signed the latest valid checkpoint: that is what ties these
+    // records to the key's holder. A genesis can be copied into a forged ledger, and a key
+    // only named by a ledger-key record proves nothing (naming a public key needs no secret).
     if let Some(k) = expected_key
-        && &k != ledger.genesis_key()
-        && !report.checkpoint_signers.contains(&k)
+        && report.latest_checkpoint_signer != Some(k)
     {
         report.findings.insert(
             0,
@@ -87,8 +86,8 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
                 seq: Some(0),
                 code: custody::rules::Code::LedgerKey,
                 message: format!(
-                    "the ledger key is {}, and the key {} you expect signed neither its genesis nor any of its valid checkpoints: the ledger was created or rebuilt by someone else (or, after a rotation, no checkpoint is signed by the new key yet)",
-                    custody::keys::short_id(&ledger.ledger_key()),
+                    "the ledger's latest valid checkpoint is signed by key {}, not by the key {} you pinned: the ledger was created or rebuilt by someone else, or its ledger key was rotated (`custody key list` shows the ledger keys; pin the one in force once it has signed a checkpoint)",
+                    report.latest_checkpoint_signer.as_ref().map_or_else(|| "(none)".to_string(), custody::keys::short_id),
                     custody::keys::short_id(&k)
                 ),
             },

@@ -140,6 +140,8 @@ pub enum Code {
     RecordFields,
     /// Journal records past the index: an append interrupted after its fsync.
     InterruptedAppend,
+    /// A bundle exported on purpose with exhibits that fail their own checks.
+    IncludedFailing,
 }
 
 impl Code {
@@ -200,6 +202,7 @@ impl Code {
             Code::Report => "report",
             Code::RecordFields => "record-fields",
             Code::InterruptedAppend => "interrupted-append",
+            Code::IncludedFailing => "included-failing",
         }
     }
 
