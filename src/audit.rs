@@ -299,6 +299,7 @@ pub fn audit(
     let mut tail = 0u64;
     let mut signatures = 0u64;
     let mut authority = Authority::new();
+    let mut refused: BTreeSet<u64> = BTreeSet::new();
     let mut frames = store.journal().frames_from(MAGIC.len() as u64)?;
     let mut sled_records = store.records_iter().peekable();
     // A pipeline: while one chunk's records go through the order-dependent checks and
@@ -416,6 +417,7 @@ pub fn audit(
                             if let Err(v) =
                                 authority.admit(&r.statement, seq, r.recorded_at_ms, &lookup)
                             {
+                                refused.insert(seq);
                                 // A late genesis is one fault, already named by its position.
                                 if !broken.iter().any(|b| b.code == v.code) {
                                     broken.push(v);
@@ -718,7 +720,10 @@ pub fn audit(
             let Ok(r) = Record::decode(&f.bytes) else {
                 continue;
             };
+            // Verdicts judge the records that obeyed the rules; a refused one is reported
+            // once, as refused.
             if suspect.contains(&r.statement.signer)
+                && !refused.contains(&r.seq)
                 && let Some(v) = authority.verdict(&r.statement.signer, r.seq, r.recorded_at_ms)
             {
                 a.find(Some(r.seq), v.code, v.message);

@@ -2141,9 +2141,13 @@ fn check_authority(manifest: &Manifest, records: &BTreeMap<u64, Record>, c: &mut
     let lookup = |n: u64| records.get(&n).map(|r| r.statement.clone());
     let mut authority = rules::Authority::new();
     let mut broken = Vec::new();
+    // Verdicts judge the records that obeyed the rules (SPEC.md 4.1); a refused one is
+    // reported once, as refused.
+    let mut refused = BTreeSet::new();
     for (seq, r) in records {
         if let Err(v) = authority.admit(&r.statement, *seq, r.recorded_at_ms, &lookup) {
             broken.push(Violation::new(v.code, format!("record {seq}: {v}")));
+            refused.insert(*seq);
         }
     }
     // Two kinds of flagged supporting record can only make this bundle's verdicts stricter,
@@ -2154,12 +2158,16 @@ fn check_authority(manifest: &Manifest, records: &BTreeMap<u64, Record>, c: &mut
     let in_force = decode_key(&manifest.ledger.public_key).ok();
     let exhibits: BTreeSet<u64> = manifest.exhibits.iter().map(|e| e.seq).collect();
     let mut notes = Vec::new();
-    for (seq, r) in records {
+    for (seq, r) in records.iter().filter(|(s, _)| !refused.contains(s)) {
         if let Some(v) = authority.verdict(&r.statement.signer, *seq, r.recorded_at_ms) {
             let stricter_only = !exhibits.contains(seq)
                 && match &r.statement.body {
                     Body::Revoke { .. } => true,
                     Body::LedgerKey { key } => Some(*key) != in_force,
+                    // A hand-over withdrawn before it was accepted moved nothing.
+                    Body::Transfer { .. } => authority
+                        .transfer(*seq)
+                        .is_some_and(|t| t.cancelled.is_some()),
                     _ => false,
                 };
             if stricter_only {

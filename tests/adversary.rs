@@ -281,7 +281,7 @@ fn a_ledger_key_minted_by_a_thief_signs_no_checkpoint_that_counts() {
     assert!(o.stderr.contains("never authorised"), "{}", o.stderr);
     let found = f.findings();
     assert!(
-        found.iter().any(|(c, _)| c == "checkpoint-compromised"),
+        found.iter().any(|(c, _)| c == "checkpoint-key"),
         "{found:?}"
     );
     let o = f.ok(&["key", "list", "--ledger", &f.p("ledger")]);
@@ -397,11 +397,7 @@ fn a_pinned_ledger_key_that_was_only_named_by_a_forged_ledger_does_not_pass() {
         "a key that signed nothing must not satisfy the pin: {}",
         o.all()
     );
-    assert!(
-        o.stdout.contains("not by the key"),
-        "{}",
-        o.stdout
-    );
+    assert!(o.stdout.contains("not by the key"), "{}", o.stdout);
     // The genesis key, which did sign, still does.
     let o = f.run(&[
         "audit",
@@ -645,5 +641,213 @@ fn history_fails_when_a_hand_over_was_withdrawn_with_a_stolen_key() {
         o.stdout.contains("[signed-after-compromise]"),
         "{}",
         o.stdout
+    );
+}
+
+#[test]
+fn a_bundle_exported_with_failing_exhibits_never_passes_even_where_it_cannot_recheck_them() {
+    let f = Fixture::new();
+    f.media("first.bin", b"1");
+    let (l, k) = (f.p("ledger"), f.p("keys/alice.key"));
+    std::fs::write(f.path("late.bin"), b"late").unwrap();
+    // Dated an hour before the record before it: a time-order failure no bundle can show.
+    let o = f.at(
+        "2020-01-01 00:00:00",
+        &[
+            "add",
+            "media",
+            "--json",
+            "--ledger",
+            &l,
+            "--key",
+            &k,
+            &f.p("late.bin"),
+        ],
+    );
+    let late = seq_of(&o);
+    f.checkpoint();
+    assert_eq!(f.verify(late).code, 1);
+    let export = |extra: &[&str], out: &str| {
+        f.run_as(
+            "alice",
+            &[&["export", "--out", &f.p(out)], extra, &[&late.to_string()]].concat(),
+        )
+    };
+    assert_eq!(export(&[], "no.zip").code, 1);
+    let o = export(&["--include-failing", "the court asked for it"], "yes.zip");
+    assert_eq!(o.code, 0, "{}", o.all());
+    let (b, lk, ak) = (
+        f.p("yes.zip"),
+        f.p("keys/ledger.pub"),
+        f.p("keys/alice.pub"),
+    );
+    let (ours, theirs) = f.verify_bundle_both(&[&b, "--trust", &lk, "--trust", &ak]);
+    assert_eq!(
+        (ours.code, theirs.code),
+        (1, 1),
+        "{}\n{}",
+        ours.all(),
+        theirs.all()
+    );
+    assert!(
+        ours.stdout.contains("[included-failing]"),
+        "{}",
+        ours.stdout
+    );
+    // And a reason is refused where nothing fails.
+    let first = 2u64;
+    let o = f.run_as(
+        "alice",
+        &[
+            "export",
+            "--out",
+            &f.p("x.zip"),
+            "--include-failing",
+            "r",
+            &first.to_string(),
+        ],
+    );
+    assert_eq!(o.code, 2, "{}", o.all());
+}
+
+#[test]
+fn recover_never_cuts_records_a_signed_checkpoint_covers() {
+    let f = Fixture::with_records(4);
+    let before = std::fs::read(f.path("ledger/journal")).unwrap();
+    // One bit of an old, checkpointed record flips, and the index is lost.
+    let frames = journal_frames(&f.path("ledger/journal"));
+    let (at, _) = frames[3];
+    let mut damaged = before.clone();
+    damaged[at + 20] ^= 0x01;
+    std::fs::write(f.path("ledger/journal"), &damaged).unwrap();
+    std::fs::remove_dir_all(f.path("ledger/db")).unwrap();
+    let o = f.run(&["recover", "--ledger", &f.p("ledger")]);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("nothing was cut"), "{}", o.stderr);
+    assert_eq!(
+        std::fs::read(f.path("ledger/journal")).unwrap(),
+        damaged,
+        "the journal must be left whole"
+    );
+}
+
+#[test]
+fn a_manifest_that_names_a_member_twice_anywhere_is_refused_by_both_verifiers() {
+    let f = Fixture::with_records(1);
+    f.ok(&[
+        "export",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        "--out",
+        &f.p("b.zip"),
+        "2",
+    ]);
+    let mut members = std::collections::BTreeMap::new();
+    {
+        use std::io::Read;
+        let mut z = zip::ZipArchive::new(std::fs::File::open(f.path("b.zip")).unwrap()).unwrap();
+        for i in 0..z.len() {
+            let mut e = z.by_index(i).unwrap();
+            let mut b = Vec::new();
+            e.read_to_end(&mut b).unwrap();
+            members.insert(String::from_utf8_lossy(e.name_raw()).into_owned(), b);
+        }
+    }
+    // "subject" twice in the exhibit's body: the last one is the record's.
+    let text = String::from_utf8(members["manifest.json"].clone()).unwrap();
+    let forged = text.replacen(
+        "\"subject\": \"W-1\"",
+        "\"subject\": \"FORGED\",\n        \"subject\": \"W-1\"",
+        1,
+    );
+    assert_ne!(forged, text);
+    let key = custody::keys::load_secret(&f.path("keys/alice.key")).unwrap();
+    members.insert(
+        "manifest.sig".into(),
+        custody::keys::sign(&key, forged.as_bytes()).to_vec(),
+    );
+    members.insert("manifest.json".into(), forged.into_bytes());
+    use sha2::Digest;
+    let sums: String = members
+        .iter()
+        .filter(|(n, _)| n.as_str() != "SHA256SUMS")
+        .map(|(n, b)| format!("{}  {n}\n", hex::encode(sha2::Sha256::digest(b))))
+        .collect();
+    members.insert("SHA256SUMS".into(), sums.into_bytes());
+    {
+        use std::io::Write;
+        let mut z = zip::ZipWriter::new(std::fs::File::create(f.path("dup.zip")).unwrap());
+        for (n, b) in &members {
+            z.start_file(n.as_str(), zip::write::SimpleFileOptions::default())
+                .unwrap();
+            z.write_all(b).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    let (b, lk, ak) = (
+        f.p("dup.zip"),
+        f.p("keys/ledger.pub"),
+        f.p("keys/alice.pub"),
+    );
+    let (ours, theirs) = f.verify_bundle_both(&[&b, "--trust", &lk, "--trust", &ak]);
+    assert_eq!(
+        (ours.code, theirs.code),
+        (1, 1),
+        "{}\n{}",
+        ours.all(),
+        theirs.all()
+    );
+    assert!(ours.stdout.contains("appears twice"), "{}", ours.stdout);
+}
+
+#[test]
+fn a_hand_over_by_a_thief_withdrawn_by_an_admin_fails_history_but_not_the_exhibits_bundles() {
+    let f = Fixture::new();
+    f.add_key("bob", "custodian");
+    let ex = f.media("x.bin", b"x");
+    let t = seq_of(&f.run_as(
+        "alice",
+        &[
+            "transfer",
+            "--exhibit",
+            &ex.to_string(),
+            "--to",
+            &f.key_id("bob"),
+            "--reason",
+            "r",
+            "--json",
+        ],
+    ));
+    f.run_as("ledger", &["transfer", "--cancel", &t.to_string()]);
+    // Alice's key was stolen from that hand-over on; her exhibit before it is honest.
+    f.revoke("alice", "compromised", Some(&t.to_string()));
+    f.checkpoint();
+    let o = f.run(&["history", "--ledger", &f.p("ledger"), &ex.to_string()]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(
+        o.stdout.contains("[signed-after-compromise]"),
+        "{}",
+        o.stdout
+    );
+    let o = f.run_as(
+        "ledger",
+        &["export", "--out", &f.p("x.zip"), &ex.to_string()],
+    );
+    assert_eq!(
+        o.code,
+        0,
+        "a withdrawn hand-over moved nothing: {}",
+        o.all()
+    );
+    let (b, lk) = (f.p("x.zip"), f.p("keys/ledger.pub"));
+    let (ours, theirs) = f.verify_bundle_both(&[&b, "--trust", &lk]);
+    assert_eq!(
+        (ours.code, theirs.code),
+        (0, 0),
+        "{}\n{}",
+        ours.all(),
+        theirs.all()
     );
 }

@@ -353,11 +353,7 @@ fn a_ledger_rebuilt_under_another_key_fails_a_pinned_audit() {
         &f.p("keys/other.pub"),
     ]);
     assert_eq!(o.code, 1, "{}", o.all());
-    assert!(
-        o.stdout.contains("not by the key"),
-        "{}",
-        o.stdout
-    );
+    assert!(o.stdout.contains("not by the key"), "{}", o.stdout);
 }
 
 /// Each index tree, altered each way: the audit fails, names the record where one is

@@ -289,7 +289,7 @@ impl Authority {
         };
         if let Some(t) = self.taint(signer) {
             return Err(Violation::new(
-                Code::CheckpointCompromised,
+                Code::CheckpointKey,
                 format!(
                     "the checkpoint of size {size} is signed by key {}, which counts as never authorised: {}",
                     keys::short_id(signer),
