@@ -64,6 +64,23 @@ keys in keys/, the standard library and `cryptography`:
   expectations that revision overturned (the genesis key declared
   compromised from record 0, a flagged supporting declaration) were
   rewritten.
+* the SPEC revision "third adversarial round", one class per point: a
+  non-null include_failing never verifies as passed, failing the check
+  `included-failing` listed first, with the other failing checks shown too
+  (IncludedFailingTests); a flagged supporting transfer record that was
+  cancelled is named rather than failed, exhibits still always judged
+  (CancelledTransferNamedTests); a member name repeated in any object of the
+  manifest, `body`, `effective`, `content` and `files` included, however
+  escaped, is an error (RepeatedMemberNameTests); a checkpoint key not in
+  force or tainted is `checkpoint-key`, `checkpoint-compromised` only a
+  compromise covering record N - 1 (CheckpointCodeTests); verdicts judge only
+  records that obeyed the rules, a refused record is `unauthorized` alone
+  (VerdictsOnlyOnObeyedRecordsTests); and the "keys NOT pinned" last line only
+  with --no-trust, also when the manifest does not parse (NotPinnedLineTests).
+  Tests whose expectations that revision overturned (a reason on a bundle
+  that otherwise passes used to pass: ManifestRevisionTests,
+  StrictManifestMemberTests, IncludeFailingChangesNoVerdictTests,
+  TerminalSafetyTests) were rewritten.
 * robustness against hostile inputs and hostile terminals (no verdict
   changes): the bundle, --trust files and --media-dir files are regular files
   opened without blocking and read within bounds, a FIFO (os.mkfifo),
@@ -944,9 +961,11 @@ class BundleTests(BundleTestCase):
         self.assertEqual(set(result), {"passed", "exit_code", "checks", "keys_pinned", "include_failing",
                                        "pending_transfers", "cancelled_transfers",
                                        "flagged_superseded_ledger_key_records", "flagged_revoke_records",
+                                       "flagged_cancelled_transfer_records",
                                        "report_checked_by", "report_note", "summary"})
         self.assertEqual(result["flagged_superseded_ledger_key_records"], [])
         self.assertEqual(result["flagged_revoke_records"], [])
+        self.assertEqual(result["flagged_cancelled_transfer_records"], [])
         self.assertTrue(result["passed"])
         self.assertEqual(result["exit_code"], 0)
         self.assertFalse(result["keys_pinned"])
@@ -2267,14 +2286,21 @@ class ManifestRevisionTests(BundleTestCase):
     """Point 6: include_failing, supporting `content`, exported_at, times, key fields."""
 
     def test_include_failing(self):
-        for value, code in ((None, 0), ("the defence asked for every record", 0), ("", 1), (" ", 1), (7, 1),
-                            (False, 1)):
+        # 11.2: a non-null include_failing never verifies as passed (IncludedFailingTests); a
+        # malformed one fails the manifest check as well
+        for value, manifest_fails in ((None, False), ("the defence asked for every record", False), ("", True),
+                                      (" ", True), (7, True), (False, True)):
             with self.subTest(value=value):
                 builder = BundleBuilder()
                 builder.manifest["include_failing"] = value
-                out, _ = self.assertVerdict(self.zip_of(builder.finish()), code,
-                                            failing="manifest" if code else None)
-                if value and code == 0:
+                out, _ = self.assertVerdict(self.zip_of(builder.finish()), 0 if value is None else 1,
+                                            failing="manifest" if manifest_fails else None)
+                if value is None:
+                    self.assertNotIn("included failing", out)
+                else:
+                    self.assertIn("[FAILED] included failing: ", out)
+                if value and not manifest_fails:
+                    self.assertIn("[ok] manifest: ", out)
                     self.assertIn("exported with --include-failing", out)
         builder = BundleBuilder()
         del builder.manifest["include_failing"]
@@ -2756,9 +2782,15 @@ class StrictManifestMemberTests(BundleTestCase):
             # Python-isspace but not White_Space) is not white space
             with self.subTest(value=value):
                 builder = BundleBuilder()
-                builder.manifest["include_failing"] = value
                 builder.manifest["exhibits"][0]["consent_override"] = value
                 self.assertVerdict(self.zip_of(builder.finish()), 0)
+                # a valid reason: the manifest check passes; the bundle fails only "included failing"
+                builder = BundleBuilder()
+                builder.manifest["include_failing"] = value
+                code, result = json_result(self.zip_of(builder.finish()))
+                self.assertEqual(code, 1)
+                self.assertEqual({c["name"]: c["codes"] for c in result["checks"] if not c["passed"]},
+                                 {"included failing": ["included-failing"]})
         for value in (7, [], {"reason": "x"}):
             with self.subTest(value=value):
                 self.manifest_fails(lambda b: b.manifest["exhibits"][0].update(consent_override=value),
@@ -3313,8 +3345,10 @@ class SupportingVerdictsNamedTests(BundleTestCase):
 
 
 class IncludeFailingChangesNoVerdictTests(BundleTestCase):
-    """11.2: include_failing only records why failing exhibits were exported; every check decides the
-    same with it as without it (only the manifest check's detail and the summary show the reason)."""
+    """11.2: include_failing changes no OTHER check: every check decides the same with it as without
+    it, and the reason adds exactly one failing check, "included failing" [included-failing], so the
+    bundle never verifies as passed (third adversarial round; this class was rewritten for it: a
+    reason on a bundle whose other checks pass used to pass)."""
 
     def pair(self, ledger, exhibits, supporting):
         results = []
@@ -3339,15 +3373,21 @@ class IncludeFailingChangesNoVerdictTests(BundleTestCase):
         for what, ledger, exhibits, supporting, expected in cases:
             with self.subTest(what):
                 (code_a, a), (code_b, b) = self.pair(ledger, exhibits, supporting)
-                self.assertEqual((code_a, code_b), (expected, expected))
-                self.assertEqual(verdicts(a), verdicts(b))
-                for member in ("passed", "exit_code", "pending_transfers", "cancelled_transfers",
-                               "flagged_superseded_ledger_key_records", "flagged_revoke_records"):
+                self.assertEqual((code_a, code_b), (expected, 1))
+                self.assertEqual((a["passed"], b["passed"]), (expected == 0, False))
+                # the one added check, first after "archive"; every other check decides the same
+                added = b["checks"][1]
+                self.assertEqual((added["name"], added["passed"], added["codes"]),
+                                 ("included failing", False, ["included-failing"]))
+                self.assertEqual(verdicts(a), [verdicts(b)[0]] + verdicts(b)[2:])
+                for member in ("pending_transfers", "cancelled_transfers", "flagged_superseded_ledger_key_records",
+                               "flagged_revoke_records", "flagged_cancelled_transfer_records"):
                     self.assertEqual(a[member], b[member], member)
                 self.assertEqual((a["include_failing"], b["include_failing"]),
                                  (None, "the court asked for every record"))
-                # only the manifest check's detail differs among the details
-                differ = [x["name"] for x, y in zip(a["checks"], b["checks"]) if x["detail"] != y["detail"]]
+                # only the manifest check's detail differs among the other details
+                differ = [x["name"] for x, y in zip(a["checks"], b["checks"][:1] + b["checks"][2:])
+                          if x["detail"] != y["detail"]]
                 self.assertEqual(differ, ["manifest"])
 
 
@@ -3700,7 +3740,8 @@ class TerminalSafetyTests(BundleTestCase):
                     builder.manifest["case"] = 5       # a structural problem: exit 1
                 members = builder.finish()
                 path = self.zip_of(members, "fields.zip")
-                out, err = self.assertVerdict(path, 1 if failing else 0)
+                # 11.2: a non-null include_failing never verifies as passed
+                out, err = self.assertVerdict(path, 1, failing="included failing")
                 self.assertTerminalSafe(out + err)
                 lines = out.splitlines()
                 self.assertTrue(all(line.startswith(("[ok] ", "[FAILED] ", "NOTE: ", "OK: ", "PROBLEM: "))
@@ -3788,6 +3829,464 @@ class JsonOnEveryRefusalTests(BundleTestCase):
             code, out, err = run_verifier(self.good())
             self.assertEqual((code, out), (2, ""))
             self.assertNotIn("\x1b", err)
+
+
+# =============================================================================
+# The SPEC revision "third adversarial round": one test class per point
+# =============================================================================
+
+def failed_checks(result: dict) -> dict[str, list[str]]:
+    """The failing checks of a --json result: name -> codes."""
+    return {c["name"]: c["codes"] for c in result["checks"] if not c["passed"]}
+
+
+def resigned(builder: BundleBuilder, transform) -> dict[str, bytes]:
+    """The bundle's members with manifest.json's TEXT passed through `transform`, then signed again by
+    the exporter and listed again in SHA256SUMS (so that only what the text says can fail)."""
+    members = builder.finish()
+    text = transform(members["manifest.json"].decode("utf-8"))
+    members["manifest.json"] = text.encode("utf-8")
+    members["manifest.sig"] = builder.exporter.sign(members["manifest.json"])
+    members["SHA256SUMS"] = "".join(f"{sha256(d).hex()}  {n}\n" for n, d in
+                                    sorted(members.items(), key=lambda kv: kv[0].encode())
+                                    if n != "SHA256SUMS").encode()
+    return members
+
+
+class IncludedFailingTests(BundleTestCase):
+    """Point 1 (11.2 include_failing): a bundle with a non-null include_failing never verifies as
+    passed: it fails the check `included-failing` (exit 1), listed first, and the other failing checks
+    are shown too."""
+
+    REASON = "the defence asked for the planted record"
+
+    def bundle(self, ledger=None, exhibits=(2, 3, 4), supporting=(0, 1), reason=REASON, tamper=None) -> Path:
+        builder = BundleBuilder(ledger, exhibits, supporting)
+        builder.manifest["include_failing"] = reason
+        members = builder.finish()
+        if tamper:
+            tamper(members)
+        return self.zip_of(members)
+
+    def test_a_bundle_whose_other_checks_pass_still_fails(self):
+        path = self.bundle()
+        code, result = json_result(path)
+        self.assertEqual((code, result["exit_code"], result["passed"]), (1, 1, False))
+        self.assertEqual(failed_checks(result), {"included failing": ["included-failing"]})
+        check = result["checks"][1]                       # first after "archive"
+        self.assertEqual(check["name"], "included failing")
+        self.assertIn(self.REASON, check["detail"])
+        self.assertIn("no other check here fails", check["detail"])
+        self.assertIn("such as time order", check["detail"])
+        self.assertEqual(result["include_failing"], self.REASON)
+        self.assertTrue(result["summary"].startswith("PROBLEM: 1 of "), result["summary"])
+        self.assertIn("failed: included failing", result["summary"])
+        # the manifest itself is well-formed: its check passes and shows the reason
+        manifest = next(c for c in result["checks"] if c["name"] == "manifest")
+        self.assertTrue(manifest["passed"])
+        out, _ = self.assertVerdict(path, 1, failing="included failing")
+        lines = out.splitlines()
+        self.assertTrue(lines[1].startswith("[FAILED] included failing: "), lines[1])
+        self.assertEqual(sum(line.startswith("[FAILED] ") for line in lines), 1, out)
+        self.assertTrue(lines[-2].startswith("PROBLEM: "), lines[-2])
+        self.assertIn(self.REASON, lines[-2])
+        # even with every key pinned
+        code, _, _ = run_verifier(path, "--trust", KEYS / "test-ledger.insecure.pub",
+                                  "--trust", KEYS / "test-investigator.insecure.pub")
+        self.assertEqual(code, 1)
+        # and the same bundle without the reason passes
+        self.assertVerdict(self.bundle(reason=None), 0)
+
+    def test_the_other_failing_checks_are_shown_after_it(self):
+        ledger = standard_ledger()
+        ledger.media_record(STRANGER, b"planted")                                   # 5
+        path = self.bundle(ledger, (2, 5), (0, 1))
+        code, result = json_result(path)
+        self.assertEqual(code, 1)
+        self.assertEqual(failed_checks(result), {"included failing": ["included-failing"],
+                                                 "exhibit 5: authority": ["unauthorized"],
+                                                 "exhibit 5: custody": []})
+        names = [c["name"] for c in result["checks"] if not c["passed"]]
+        self.assertEqual(names[0], "included failing")
+        detail = result["checks"][1]["detail"]
+        self.assertIn("the other failing check(s) follow: exhibit 5: authority, exhibit 5: custody", detail)
+        self.assertTrue(result["summary"].startswith("PROBLEM: 3 of "))
+        self.assertIn("failed: included failing, exhibit 5: authority", result["summary"])
+        out, _ = self.assertVerdict(path, 1)
+        failed_lines = [line for line in out.splitlines() if line.startswith("[FAILED] ")]
+        self.assertTrue(failed_lines[0].startswith("[FAILED] included failing: "), failed_lines)
+        self.assertEqual(len(failed_lines), 3)
+
+    def test_listed_first_even_before_an_earlier_failure(self):
+        def tamper(members):
+            members["report.html"] = b"<p>altered</p>"                # SHA256SUMS fails before the manifest
+        code, result = json_result(self.bundle(tamper=tamper))
+        self.assertEqual(code, 1)
+        names = [c["name"] for c in result["checks"] if not c["passed"]]
+        self.assertEqual(names[0], "included failing")
+        self.assertIn("SHA256SUMS", names)
+
+    def test_any_non_null_value(self):
+        for value in ("", "  ", 7, False, [], {"why": "x"}):
+            with self.subTest(value=value):
+                code, result = json_result(self.bundle(reason=value))
+                self.assertEqual(code, 1)
+                failed = failed_checks(result)
+                self.assertEqual(failed.get("included failing"), ["included-failing"])
+                self.assertIn("manifest", failed)                  # not a non-empty reason
+                self.assertEqual(result["checks"][1]["name"], "included failing")
+        # null: no such check
+        code, result = json_result(self.bundle(reason=None))
+        self.assertEqual(code, 0)
+        self.assertNotIn("included failing", [c["name"] for c in result["checks"]])
+
+
+class CancelledTransferNamedTests(BundleTestCase):
+    """Point 2 (11.3 check 12): a third verdict on a SUPPORTING record is named rather than failed: a
+    flagged transfer record that was cancelled (it moved nothing).  Exhibits are always judged."""
+
+    def stolen_investigator(self, cancel_by=None) -> TestLedger:
+        """A thief holding the investigator's key hands exhibit 3 to custodian A (record 4); an admin
+        cancels that hand-over (record 5) and declares the investigator compromised from record 4
+        (record 6)."""
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 1
+        ledger.authorize(CUSTODIAN_A_PUB, "Custodian A", "custodian")               # 2
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 3
+        ledger.transfer(INVESTIGATOR_KEY, 3, CUSTODIAN_A_PUB)                       # 4: the thief's
+        ledger.cancel(cancel_by or LEDGER_KEY, 4)                                   # 5
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 4))                  # 6
+        return ledger
+
+    def test_a_flagged_cancelled_transfer_is_named(self):
+        ledger = self.stolen_investigator()
+        path = self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5, 6)).finish())
+        out, _ = self.assertVerdict(path, 0)
+        line = next(x for x in out.splitlines() if x.startswith("[ok] supporting record 4: authority"))
+        self.assertIn("FLAGGED, not a failure: signed after compromise", line)
+        self.assertIn("[signed-after-compromise]", line)
+        self.assertIn("cancelled by record 5, so it moved nothing", line)
+        self.assertIn("supporting transfer record(s) 4 flagged (cancelled, they moved nothing",
+                      out.splitlines()[-2])
+        self.assertIn("CANCELLED: transfer 4", out)
+        code, result = json_result(path)
+        self.assertEqual(code, 0)
+        self.assertEqual(result["flagged_cancelled_transfer_records"], [4])
+        self.assertEqual((result["flagged_revoke_records"], result["flagged_superseded_ledger_key_records"]),
+                         ([], []))
+        self.assertEqual(codes_of(result, "supporting record 4: authority"), [])
+        self.assertEqual(result["cancelled_transfers"], [4])
+
+    def test_a_flagged_transfer_not_cancelled_fails(self):
+        # pending: no cancel record
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 1
+        ledger.authorize(CUSTODIAN_A_PUB, "Custodian A", "custodian")               # 2
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 3
+        ledger.transfer(INVESTIGATOR_KEY, 3, CUSTODIAN_A_PUB)                       # 4: the thief's
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 4))                  # 5
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5)).finish()))
+        self.assertEqual(code, 1)
+        self.assertEqual(failed_checks(result), {"supporting record 4: authority": ["signed-after-compromise"]})
+        self.assertEqual(result["flagged_cancelled_transfer_records"], [])
+        # accepted: it moved the exhibit
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 1
+        ledger.authorize(CUSTODIAN_A_PUB, "Custodian A", "custodian")               # 2
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 3
+        ledger.transfer(INVESTIGATOR_KEY, 3, CUSTODIAN_A_PUB)                       # 4: the thief's
+        ledger.accept(CUSTODIAN_A, 4)                                               # 5
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 4))                  # 6
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5, 6)).finish()))
+        self.assertEqual(code, 1)
+        self.assertEqual(failed_checks(result), {"supporting record 4: authority": ["signed-after-compromise"]})
+        self.assertEqual(result["flagged_cancelled_transfer_records"], [])
+
+    def test_exhibits_are_always_judged(self):
+        ledger = self.stolen_investigator()
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (3, 4), (0, 1, 2, 5, 6)).finish()))
+        self.assertEqual(code, 1)
+        self.assertEqual(failed_checks(result), {"exhibit 4: authority": ["signed-after-compromise"]})
+        self.assertEqual(result["flagged_cancelled_transfer_records"], [])
+        self.assertNotIn("FLAGGED, not a failure", json.dumps(result["checks"]))
+
+    def test_only_a_cancel_that_obeyed_the_rules_cancels(self):
+        # the custodian may not cancel (neither the transfer's signer nor an admin): the cancel record
+        # breaks a rule, changes nothing, and the flagged transfer is still pending: both fail
+        ledger = self.stolen_investigator(cancel_by=CUSTODIAN_A)
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5, 6)).finish()))
+        self.assertEqual(code, 1)
+        self.assertEqual(failed_checks(result), {"supporting record 4: authority": ["signed-after-compromise"],
+                                                 "supporting record 5: authority": ["unauthorized"],
+                                                 "exhibit 3: custody": ["unauthorized"]})
+        self.assertEqual(result["flagged_cancelled_transfer_records"], [])
+
+    def test_the_cancel_record_itself_is_judged(self):
+        # the thief cancels their own hand-over: the transfer is named, the flagged cancel still fails
+        ledger = self.stolen_investigator(cancel_by=INVESTIGATOR_KEY)
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5, 6)).finish()))
+        self.assertEqual(code, 1)
+        self.assertEqual(failed_checks(result), {"supporting record 5: authority": ["signed-after-compromise"]})
+        self.assertEqual(result["flagged_cancelled_transfer_records"], [4])
+
+    def test_excused_verdict_unit(self):
+        ledger = self.stolen_investigator()
+        builder = BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5, 6))
+        verifier = vb.BundleVerifier.__new__(vb.BundleVerifier)
+        verifier.manifest = vb.parse_manifest(json.dumps(builder.manifest).encode())
+        verifier.replay = vb.AuthorityReplay([vb.decode_record(e["record"]) for e in ledger.entries])
+        transfer = vb.decode_record(ledger.entries[4]["record"])
+        for codes in (["signed-after-compromise"], ["tainted-signer"], ["tainted-signer", "signed-after-compromise"]):
+            self.assertIsNotNone(verifier.excused_verdict(transfer, [(c, "x") for c in codes]))
+        self.assertIsNone(verifier.excused_verdict(transfer, [("unauthorized", "x")]))
+        self.assertIsNone(verifier.excused_verdict(transfer, [("unauthorized", "x"), ("signed-after-compromise", "x")]))
+        cancel = vb.decode_record(ledger.entries[5]["record"])
+        self.assertIsNone(verifier.excused_verdict(cancel, [("signed-after-compromise", "x")]))
+        # without its cancel record the transfer is pending, not excused
+        verifier.replay = vb.AuthorityReplay([vb.decode_record(e["record"]) for i, e in enumerate(ledger.entries)
+                                              if i != 5])
+        self.assertIsNone(verifier.excused_verdict(transfer, [("signed-after-compromise", "x")]))
+
+
+class RepeatedMemberNameTests(BundleTestCase):
+    """Point 3 (11.2): a member name repeated in ANY object of the manifest (`body`, `effective` and
+    `files` included) is an error, however the name is escaped and whatever the second value."""
+
+    MARK = "\u0000repeat"
+
+    def repeated(self, builder: BundleBuilder, locate, name: str, value=None, escaped=False) -> Path:
+        """A bundle whose manifest text repeats `name` (after its first occurrence) in the object
+        `locate(manifest)`, with the same value unless `value` is given; re-signed."""
+        obj = locate(builder.manifest)
+        self.assertIn(name, obj)
+        obj[self.MARK] = obj[name] if value is None else value
+        spelled = "".join(f"\\u{ord(ch):04x}" for ch in name) if escaped else name
+        members = resigned(builder, lambda text: text.replace(json.dumps(self.MARK), f'"{spelled}"'))
+        self.assertEqual(members["manifest.json"].decode().count(json.dumps(self.MARK)), 0)
+        return self.zip_of(members)
+
+    def revoke_ledger(self, effective) -> TestLedger:
+        ledger = standard_ledger()                                                  # 0-4
+        ledger.authorize(CUSTODIAN_A_PUB, "Custodian A", "custodian")               # 5
+        ledger.revoke(CUSTODIAN_A_PUB, "compromised", effective)                    # 6
+        return ledger
+
+    def test_every_object(self):
+        cases = {
+            "top": (lambda m: m, "case"),
+            "exporter": (lambda m: m["exporter"], "key_id"),
+            "ledger": (lambda m: m["ledger"], "origin"),
+            "exhibit": (lambda m: m["exhibits"][0], "seq"),
+            "supporting record": (lambda m: m["supporting"][1], "kind"),
+            "body": (lambda m: m["exhibits"][0]["body"], "subject"),
+            "content": (lambda m: m["exhibits"][0]["content"], "file"),
+        }
+        for what, (locate, name) in cases.items():
+            for escaped in (False, True):
+                with self.subTest(what, escaped=escaped):
+                    path = self.repeated(BundleBuilder(), locate, name, escaped=escaped)
+                    out, _ = self.assertVerdict(path, 1, failing="manifest")
+                    self.assertIn(f"the member name '{name}' is repeated in an object", out)
+
+    def test_files(self):
+        # `files` is written by finish(): the repeat goes into the text
+        builder = BundleBuilder()
+        digest = sha256(builder.files["checkpoint.txt"]).hex()
+        for spelled in ("checkpoint.txt", "checkpoint\\u002etxt"):
+            with self.subTest(spelled=spelled):
+                members = resigned(BundleBuilder(), lambda text: text.replace(
+                    '"files": {', f'"files": {{\n    "{spelled}": "{digest}",', 1))
+                self.assertEqual(members["manifest.json"].decode().count(digest), 2)
+                out, _ = self.assertVerdict(self.zip_of(members), 1, failing="manifest")
+                self.assertIn("the member name 'checkpoint.txt' is repeated in an object", out)
+
+    def test_effective(self):
+        for effective, name in ((("seq", 6), "seq"), (("time", T0), "time_ms"), (("time", T0), "time")):
+            with self.subTest(effective=effective, name=name):
+                ledger = self.revoke_ledger(effective)
+                builder = BundleBuilder(ledger, (2,), (0, 1, 5, 6))
+                self.assertVerdict(self.zip_of(BundleBuilder(ledger, (2,), (0, 1, 5, 6)).finish(), "ok.zip"), 0)
+                path = self.repeated(builder, lambda m: m["supporting"][3]["body"]["effective"], name)
+                out, _ = self.assertVerdict(path, 1, failing="manifest")
+                self.assertIn(f"the member name '{name}' is repeated", out)
+
+    def test_a_second_value_is_no_way_round(self):
+        # a lenient reader keeping the last value would see another subject, or another digest
+        builder = BundleBuilder()
+        path = self.repeated(builder, lambda m: m["exhibits"][0]["body"], "subject", value="W-99")
+        self.assertVerdict(path, 1, failing="manifest")
+        builder = BundleBuilder()
+        path = self.repeated(builder, lambda m: m["exhibits"][0]["body"], "consent", value="none")
+        self.assertVerdict(path, 1, failing="manifest")
+
+    def test_parser_unit(self):
+        for text in ('{"a": 1, "a": 1}', '{"a": {"b": 1, "b": 2}}', '{"a": [{"c": 1, "\\u0063": 1}]}',
+                     '{"files": {"x": "0", "x": "0"}}'):
+            with self.subTest(text=text):
+                with self.assertRaises(ValueError):
+                    vb.parse_json_strict(text.encode())
+                with self.assertRaises(vb.CheckError) as ctx:
+                    vb.parse_manifest(text.encode())
+                self.assertIn("is repeated in an object", str(ctx.exception))
+        self.assertEqual(vb.parse_json_strict(b'{"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]}'),
+                         {"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]})     # the same name in different objects
+
+
+class CheckpointCodeTests(BundleTestCase):
+    """Point 4 (4.1 checkpoints): a key not in force, or tainted, is `checkpoint-key`;
+    `checkpoint-compromised` is only for a compromise covering record N - 1."""
+
+    def replay(self, ledger: TestLedger) -> vb.AuthorityReplay:
+        return vb.AuthorityReplay([vb.decode_record(e["record"]) for e in ledger.entries])
+
+    def code_of(self, replay, size, signer):
+        with self.assertRaises(vb.CheckError) as ctx:
+            replay.checkpoint(size, signer)
+        return ctx.exception.code
+
+    def test_a_key_not_in_force_is_checkpoint_key_even_when_compromised(self):
+        """The genesis key, superseded by a new ledger key (record 4), is declared compromised from
+        record 5 (record 5): a checkpoint of size 6 by it is of a key not in force (checkpoint-key),
+        even though that key is also compromised for record 5."""
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                      # 1
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 2
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 3
+        ledger.ledger_key_record(LEDGER_2)                                          # 4
+        ledger.revoke(LEDGER_PUB, "compromised", ("seq", 5), by=ADMIN_2)            # 5
+        replay = self.replay(ledger)
+        self.assertEqual(replay.problems, {})
+        self.assertTrue(replay.compromised_for(replay.keys[LEDGER_PUB], 5, None))
+        self.assertEqual(self.code_of(replay, 6, LEDGER_PUB), "checkpoint-key")
+        self.assertIn("untainted", replay.checkpoint(6, LEDGER_2_PUB))
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5),
+                                                             checkpoint_key=LEDGER_KEY).finish()))
+        self.assertEqual(code, 1)
+        self.assertEqual(failed_checks(result), {"checkpoint authority": ["checkpoint-key"]})
+        self.assertVerdict(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5)).finish(), "ok.zip"), 0)
+
+    def test_a_tainted_key_is_checkpoint_key_even_when_compromised(self):
+        ledger = CheckpointKeyUntaintedTests.theft(self)                            # LEDGER_2 in force, tainted
+        replay = self.replay(ledger)
+        self.assertEqual(self.code_of(replay, 7, LEDGER_2_PUB), "checkpoint-key")
+        replay.keys[LEDGER_2_PUB].compromises.append(vb.Compromise(6, 1, 0))       # compromised too
+        self.assertEqual(self.code_of(replay, 7, LEDGER_2_PUB), "checkpoint-key")
+
+    def test_only_a_compromise_covering_the_last_record_is_checkpoint_compromised(self):
+        ledger = standard_ledger()                                                  # 0-4
+        replay = self.replay(ledger)
+        genesis = replay.keys[LEDGER_PUB]
+        genesis.compromises.append(vb.Compromise(4, 1, 4))                          # from record 4
+        self.assertEqual(self.code_of(replay, 5, LEDGER_PUB), "checkpoint-compromised")
+        self.assertIn("untainted", replay.checkpoint(4, LEDGER_PUB))                 # covers records 0-3 only
+        genesis.compromises[-1] = vb.Compromise(4, 2, T0 + 4 * 1000 + 500)          # by time: record 4's
+        self.assertEqual(self.code_of(replay, 5, LEDGER_PUB), "checkpoint-compromised")
+        del replay.records[4]                                                       # record N - 1 not at hand
+        self.assertEqual(self.code_of(replay, 5, LEDGER_PUB), "checkpoint-compromised")
+        # a key not in force is checkpoint-key, compromised or not
+        self.assertEqual(self.code_of(replay, 5, INVESTIGATOR_PUB), "checkpoint-key")
+
+
+class VerdictsOnlyOnObeyedRecordsTests(BundleTestCase):
+    """Point 5 (4.1 verdicts): "signed after compromise" and "tainted signer" judge only records that
+    obeyed the rules; a record that broke a rule is reported once, as `unauthorized`, never with a
+    verdict code besides, even when its signer is compromised for it or tainted by the final state."""
+
+    def test_a_compromised_signer_breaking_a_rule(self):
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 1
+        ledger.authorize(CUSTODIAN_A_PUB, "Custodian A", "custodian")               # 2
+        ledger.testimony(LEDGER_KEY)                                                # 3: held by the admin
+        ledger.testimony(INVESTIGATOR_KEY, subject="the thief's")                   # 4: obeys, flagged
+        ledger.transfer(INVESTIGATOR_KEY, 3, CUSTODIAN_A_PUB)                       # 5: not the holder
+        ledger.amend(INVESTIGATOR_KEY, 3, text=b"rewritten\n")                      # 6: neither signer nor admin
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 4))                  # 7
+        replay = vb.AuthorityReplay([vb.decode_record(e["record"]) for e in ledger.entries])
+        self.assertTrue(replay.compromised_for(replay.keys[INVESTIGATOR_PUB], 5, None))
+        self.assertEqual({seq: [code for code, _ in p] for seq, p in replay.problems.items()},
+                         {4: ["signed-after-compromise"], 5: ["unauthorized"], 6: ["unauthorized"]})
+        builder = BundleBuilder(ledger, (3, 4), (0, 1, 2, 5, 6, 7))
+        # the amendment's text of a revealed testimony exhibit is revealed too (11.2)
+        code, result = json_result(self.zip_of(builder.finish()))
+        self.assertEqual(code, 1)
+        failed = failed_checks(result)
+        self.assertEqual(failed["supporting record 5: authority"], ["unauthorized"])
+        self.assertEqual(failed["supporting record 6: authority"], ["unauthorized"])
+        self.assertEqual(failed["exhibit 4: authority"], ["signed-after-compromise"])
+        for name in ("supporting record 5: authority", "supporting record 6: authority"):
+            detail = next(c["detail"] for c in result["checks"] if c["name"] == name)
+            self.assertNotIn("signed after compromise", detail)
+        self.assertFalse(any("signed-after-compromise" in codes or "tainted-signer" in codes
+                             for name, codes in failed.items() if name.startswith("supporting")))
+
+    def test_a_signer_tainted_later_breaking_a_rule(self):
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                      # 1
+        ledger.authorize(CUSTODIAN_A_PUB, "Minted", "custodian", by=ADMIN_2)        # 2: in the window
+        ledger.testimony(LEDGER_KEY)                                                # 3
+        ledger.amend(CUSTODIAN_A, 3, text=b"rewritten\n")                           # 4: neither signer nor admin
+        ledger.transfer(CUSTODIAN_A, 3, ADMIN_2_PUB)                                # 5: not the holder
+        ledger.revoke(ADMIN_2_PUB, "compromised", ("seq", 2))                       # 6
+        replay = vb.AuthorityReplay([vb.decode_record(e["record"]) for e in ledger.entries])
+        self.assertIsNotNone(replay.taint_of(replay.keys[CUSTODIAN_A_PUB]))
+        self.assertEqual({seq: [code for code, _ in p] for seq, p in replay.problems.items()},
+                         {2: ["signed-after-compromise"], 4: ["unauthorized"], 5: ["unauthorized"]})
+        code, result = json_result(self.zip_of(BundleBuilder(ledger, (3,), (0, 1, 2, 4, 5, 6)).finish()))
+        self.assertEqual(code, 1)
+        failed = failed_checks(result)
+        self.assertEqual(failed["supporting record 2: authority"], ["signed-after-compromise"])
+        self.assertEqual(failed["supporting record 4: authority"], ["unauthorized"])
+        self.assertEqual(failed["supporting record 5: authority"], ["unauthorized"])
+
+
+class NotPinnedLineTests(BundleTestCase):
+    """The last text line says the keys were not pinned only when --no-trust was given, a manifest
+    that does not parse included."""
+
+    TRUST = ("--trust", KEYS / "test-ledger.insecure.pub", "--trust", KEYS / "test-investigator.insecure.pub")
+
+    def unparsable(self) -> dict[Path, str]:
+        bundles = {}
+        builder = BundleBuilder()
+        bundles[self.zip_of(resigned(builder, lambda text: text.replace('"case":', '"case": null, "case":', 1)),
+                            "repeated.zip")] = "is repeated in an object"
+        bundles[self.zip_of(resigned(BundleBuilder(), lambda text: text + ","), "garbage.zip")] = "does not parse"
+        return bundles
+
+    def test_a_manifest_that_does_not_parse(self):
+        for path, words in self.unparsable().items():
+            with self.subTest(path.name):
+                code, out, _ = run_verifier(path, *self.TRUST)
+                self.assertEqual(code, 1)
+                self.assertIn(words, out)
+                self.assertIn("[FAILED] manifest: manifest.json does not parse", out)
+                self.assertNotIn("NOT pinned", out)
+                self.assertTrue(out.splitlines()[-1].startswith("PROBLEM: "), out.splitlines()[-1])
+                code, result = json_result(path, *self.TRUST)
+                self.assertEqual(code, 1)
+                self.assertTrue(result["keys_pinned"])
+                code, out, _ = run_verifier(path, "--no-trust")
+                self.assertEqual(code, 1)
+                self.assertTrue(out.splitlines()[-1].startswith("NOTE: keys NOT pinned (--no-trust)"))
+                self.assertTrue(out.splitlines()[-2].startswith("PROBLEM: "))
+                code, result = json_result(path, "--no-trust")
+                self.assertFalse(result["keys_pinned"])
+
+    def test_other_outcomes(self):
+        members = BundleBuilder().finish()
+        members["manifest.sig"] = bytes(64)
+        for path in (self.good(), self.zip_of(members, "bad.zip")):
+            with self.subTest(path.name):
+                _, out, _ = run_verifier(path, *self.TRUST)
+                self.assertNotIn("NOT pinned", out)
+                _, out, _ = run_verifier(path, "--no-trust")
+                self.assertTrue(out.splitlines()[-1].startswith("NOTE: keys NOT pinned (--no-trust)"))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ Usage:
 
 One of --trust (repeatable) and --no-trust is required (11.3 check 10): the
 script refuses to run (exit 2) without a decision about which keys a court
-pins.  With --no-trust the last line of the text output says that the keys
+pins.  With --no-trust (and only then, whatever else happens, a manifest that
+does not parse included) the last line of the text output says that the keys
 were not pinned.
 
 It performs every check of SPEC.md 11.3 that another verifier can:
@@ -32,7 +33,9 @@ It performs every check of SPEC.md 11.3 that another verifier can:
  2-3. the required members and SHA256SUMS;
  4. the manifest's structure: every object has exactly its members (an
     unknown one and a missing one are both errors: an absent optional
-    value is written as null), `exhibits` and `supporting` in strictly
+    value is written as null), no object at any level (the top, `exporter`,
+    `ledger`, each entry, `body`, `effective`, `content`, `files`) repeats
+    a member name (however it is escaped), `exhibits` and `supporting` in strictly
     increasing seq with no record twice and record 0 never an exhibit,
     `consent_override` / `include_failing` null or a reason that is not
     white space only, `ledger.checkpoint_file` "checkpoint.txt",
@@ -80,14 +83,20 @@ It performs every check of SPEC.md 11.3 that another verifier can:
     found compromised), and the checkpoint rule ("checkpoint authority":
     the checkpoint is signed by the ledger key in force at its size, which
     is ledger.public_key, untainted and not compromised for its last
-    record).  Two verdicts on SUPPORTING records (never on exhibits, which
-    are always judged) do not fail the check: a flagged revoke record (it
-    only ends keys or widens windows, so it can only make the verdicts
-    stricter) and a flagged ledger-key record whose key is not
-    ledger.public_key (a key superseded below the checkpoint); their line
-    passes and names the flag, and the summary and --json
-    ("flagged_revoke_records", "flagged_superseded_ledger_key_records")
-    list them.  A broken rule is never excused;
+    record; a key not in force, or tainted, is `checkpoint-key`, a
+    compromise covering that record `checkpoint-compromised`).  Verdicts
+    judge only records that obeyed the rules: a record that broke one is
+    reported once, as `unauthorized`, never with a verdict code too.  Three
+    verdicts on SUPPORTING records (never on exhibits, which are always
+    judged) do not fail the check: a flagged revoke record (it only ends
+    keys or widens windows, so it can only make the verdicts stricter), a
+    flagged ledger-key record whose key is not ledger.public_key (a key
+    superseded below the checkpoint), and a flagged transfer record that was
+    cancelled (a cancel record of the bundle withdrew it: it moved
+    nothing); their line passes and names the flag, and the summary and
+    --json ("flagged_revoke_records", "flagged_superseded_ledger_key_records",
+    "flagged_cancelled_transfer_records") list them.  A broken rule is never
+    excused;
  13. each exhibit's custody chain ("exhibit N: custody"; a pending or
     cancelled last transfer is reported, not failed).
 
@@ -140,10 +149,14 @@ With --json, stdout holds exactly one JSON object on every outcome: for exit
 0 and 1 the checks (each with its name, result, detail and the rule codes of
 SPEC section 9 where they apply), for exit 2 "error" and "exit_code".
 
-`include_failing` (11.2) changes no verdict: a bundle exported with a failing
-exhibit fails as it would without the reason, and a reason on a bundle that
-passes does not make it fail.  The reason is only shown (in the manifest
-check's detail, the PROBLEM line and --json "include_failing").
+`include_failing` (11.2): a bundle whose manifest has a non-null
+`include_failing` never verifies as passed.  It fails the check "included
+failing" (code `included-failing`), listed first after "archive", whatever
+the other checks find (some failures of the exhibits the exporter included,
+such as time order, need records a bundle does not carry); every other check
+runs and decides as it would without the reason, so the other failing checks
+are shown too.  The reason is also shown in the manifest check's detail, the
+PROBLEM line and --json "include_failing".
 
 Only the Python standard library and the `cryptography` package are used.
 
@@ -782,6 +795,7 @@ CODE_COMPROMISED = "signed-after-compromise"
 CODE_TAINTED = "tainted-signer"
 CODE_CHECKPOINT_KEY = "checkpoint-key"
 CODE_CHECKPOINT_COMPROMISED = "checkpoint-compromised"
+CODE_INCLUDED_FAILING = "included-failing"
 
 
 @dataclasses.dataclass
@@ -1232,7 +1246,11 @@ class AuthorityReplay:
                              "authority it is signed under")
 
     def _verdicts(self) -> None:
-        """4.1 verdicts: each record that obeyed the rules, judged by the final state."""
+        """4.1 verdicts: each record that obeyed the rules, judged by the final state.
+
+        Only those: a record that broke a rule was reported once, as
+        `unauthorized` (its one problem), and gets no verdict code besides.
+        """
         for seq in self.obeyed:
             rec = self.records[seq]
             state = self.keys.get(rec.statement.signer)
@@ -1254,10 +1272,10 @@ class AuthorityReplay:
         """4.1: a checkpoint of `size` signed by `signer` is valid only when `signer` is the ledger key
         in force at `size`, that key is not tainted, and it is not compromised for record size - 1.
 
-        SPEC CHOICE: a tainted key in force is reported with the code
-        `checkpoint-key` (a tainted key counts as never authorised, so it was
-        never legitimately named the ledger key); a compromise of the key in
-        force with `checkpoint-compromised`.
+        Codes (4.1): a key that is not the one in force, or is tainted, is
+        `checkpoint-key`; a compromise covering record size - 1 (or one by
+        time when that record is not at hand) is `checkpoint-compromised`,
+        and only that.  The first of these that applies is reported.
         """
         if not self.chain:
             raise CheckError("the bundle has no valid genesis (record 0), so the ledger-key chain is unknown",
@@ -2048,10 +2066,18 @@ class _Problems(list):
 
 
 def _json_object_no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    """11.2: a member name repeated in any object of the manifest is an error.
+
+    The json module calls this hook for every object at every nesting level
+    (the top, `exporter`, `ledger`, each exhibit and supporting record, a
+    `body`, a revoke body's `effective`, a `content`, `files`), with the
+    names already unescaped, so that "a" and "\\u0061" are the same name.
+    """
     obj: dict[str, Any] = {}
     for key, value in pairs:
         if key in obj:
-            raise ValueError(f"duplicate key {q(key)}")
+            raise ValueError(f"the member name {q(key)} is repeated in an object (11.2: no object of the "
+                             "manifest repeats a member name)")
         obj[key] = value
     return obj
 
@@ -2462,6 +2488,7 @@ class Report:
         self.cancelled_transfers: list[int] = []
         self.flagged_superseded: list[int] = []   # flagged supporting ledger-key records check 12 does not fail
         self.flagged_revocations: list[int] = []  # flagged supporting revoke records check 12 does not fail
+        self.flagged_cancelled: list[int] = []    # flagged supporting transfer records, cancelled, not failed
         self.trust_checked = False
         self.include_failing: str | None = None
 
@@ -2496,6 +2523,9 @@ class BundleVerifier:
         self.trusted = trusted or []     # empty: --no-trust
         self.media_dir = media_dir
         self.report = Report()
+        # --trust given (keys pinned) or --no-trust: known before any check runs, so that a
+        # manifest that does not parse changes nothing in what the output says about it.
+        self.report.trust_checked = bool(self.trusted)
         self.manifest: Manifest | None = None
         self.sums: dict[str, str] | None = None
         self._key_cache: dict[str, bytes | str] = {}   # name -> key, or why it is no key file
@@ -3036,10 +3066,36 @@ class BundleVerifier:
         self.run_authority()
         r.exhibit_seqs = [e.seq for e in m.exhibits]
         r.supporting_seqs = [e.seq for e in m.supporting]
-        r.trust_checked = bool(self.trusted)
         if manifest_ok or (m.ledger is not None and m.exporter is not None):
             r.run("trust", self.check_trust)
+        self.add_included_failing()
         return r
+
+    def add_included_failing(self) -> None:
+        """11.2: a bundle whose manifest has a non-null `include_failing` never verifies as passed:
+        it fails the check `included-failing`, and the other failing checks are shown too.
+
+        SPEC CHOICE: the check is listed first after "archive" (so that it is
+        the first failing check, text and --json, and first in the PROBLEM
+        line), whatever the other checks found; it applies to any non-null
+        value, a malformed one (an empty reason, a number) included, which
+        the manifest check fails as well.
+        """
+        m = self.manifest
+        if m is None or type(m.raw) is not dict or m.raw.get("include_failing") is None:
+            return
+        reason = m.raw["include_failing"]
+        others = [c.name for c in self.report.checks if not c.passed]
+        detail = (f"the manifest's include_failing is {q(short(reason, 200) if isinstance(reason, str) else reason)}: "
+                  "the exporter put into this bundle exhibits that fail their own checks (export "
+                  "--include-failing), so it never verifies as passed (11.2)")
+        if others:
+            detail += f"; the other failing check(s) follow: {', '.join(others)}"
+        else:
+            detail += ("; no other check here fails: the failures the exporter saw may need records a bundle "
+                       "does not carry (such as time order), which `custody audit` of the ledger checks")
+        self.report.checks.insert(1 if self.report.checks else 0,
+                                  Check("included failing", False, detail, [CODE_INCLUDED_FAILING]))
 
     def run_record(self, e: Exhibit) -> None:
         """Checks 7-9 for an exhibit; check 11 for a supporting record (7 without consent, and 8)."""
@@ -3091,7 +3147,9 @@ class BundleVerifier:
                 why = self.excused_verdict(replay.records[seq], problems)
             if why is not None:
                 kind = replay.records[seq].statement.kind
-                (r.flagged_revocations if kind == KIND_REVOKE else r.flagged_superseded).append(seq)
+                named = {KIND_REVOKE: r.flagged_revocations, KIND_TRANSFER: r.flagged_cancelled,
+                         KIND_LEDGER_KEY: r.flagged_superseded}
+                named[kind].append(seq)
                 r.ok(f"{labels[seq]}: authority",
                      f"{replay.details[seq]}; FLAGGED, not a failure: "
                      + "; ".join(f"{msg} [{code}]" for code, msg in problems)
@@ -3108,7 +3166,7 @@ class BundleVerifier:
                 r.run(f"{e.label}: custody", self.check_custody, e.seq)
 
     def excused_verdict(self, record: Record, problems: list[tuple[str, str]]) -> str | None:
-        """11.3 check 12: the two verdicts on SUPPORTING records that do not fail the check.
+        """11.3 check 12: the three verdicts on SUPPORTING records that do not fail the check.
 
         The caller passes supporting records only: a verdict on an exhibit
         always fails.  A supporting record that obeyed the rules of 4.1 and is
@@ -3119,12 +3177,18 @@ class BundleVerifier:
           what it did can only make the bundle's verdicts stricter; or
         * a ledger-key record whose key is not `ledger.public_key`: that key
           was superseded below the checkpoint and vouches for nothing the
-          bundle proves.
+          bundle proves; or
+        * a transfer record that was cancelled: a cancel record of the
+          bundle, one that obeyed the rules (a record that broke one changed
+          nothing, so it cancelled nothing), withdrew it, so it moved
+          nothing.
 
         Returns why (for the detail), or None when the problems fail the
         check: a broken rule (`unauthorized`, never excused), a verdict on
         any other kind of record, a flagged ledger-key record naming the
-        checkpoint's key, or a manifest whose ledger key is unknown.
+        checkpoint's key, a flagged transfer that was not cancelled (pending
+        or accepted: it moved, or may still move, the exhibit), or a manifest
+        whose ledger key is unknown.
         """
         if not problems or not all(code in (CODE_COMPROMISED, CODE_TAINTED) for code, _ in problems):
             return None
@@ -3136,6 +3200,11 @@ class BundleVerifier:
         if kind == KIND_LEDGER_KEY and ledger is not None and record.statement.fields["key"] != ledger.key.public_key:
             return ("the key this supporting ledger-key record names is not ledger.public_key; it was "
                     "superseded below the checkpoint and vouches for nothing this bundle proves")
+        if kind == KIND_TRANSFER and self.replay is not None:
+            transfer = self.replay.transfers.get(record.seq)
+            if transfer is not None and transfer.cancelled_at is not None:
+                return (f"this supporting transfer record was cancelled by record {transfer.cancelled_at}, so it "
+                        "moved nothing")
         return None
 
     def check_custody(self, seq: int) -> str:
@@ -3222,6 +3291,9 @@ def summary(report: Report) -> str:
     if report.flagged_revocations:
         pending += (f"; supporting revoke record(s) {', '.join(map(str, report.flagged_revocations))} flagged "
                     "(they only end keys or widen windows: not a failure, 11.3 check 12)")
+    if report.flagged_cancelled:
+        pending += (f"; supporting transfer record(s) {', '.join(map(str, report.flagged_cancelled))} flagged "
+                    "(cancelled, they moved nothing: not a failure, 11.3 check 12)")
     return (f"OK: all {len(report.checks)} checks passed; {len(report.exhibit_seqs)} exhibit(s) "
             f"(seq {seqs}) proven to belong to the ledger, with {len(report.supporting_seqs)} supporting "
             f"record(s); signers authorised{pending}; {trust}")
@@ -3347,6 +3419,7 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
                           "cancelled_transfers": report.cancelled_transfers,
                           "flagged_superseded_ledger_key_records": report.flagged_superseded,
                           "flagged_revoke_records": report.flagged_revocations,
+                          "flagged_cancelled_transfer_records": report.flagged_cancelled,
                           "report_checked_by": "custody verify-bundle",
                           "report_note": REPORT_NOTE,
                           "summary": summary(report)}, indent=2), file=out)
@@ -3355,8 +3428,9 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
             _say(out, f"[{'ok' if c.passed else 'FAILED'}] {c.name}: {c.detail}")
         _say(out, f"NOTE: {REPORT_NOTE}")
         _say(out, summary(report))
-        if not report.trust_checked:
-            _say(out, f"NOTE: {NOT_PINNED_NOTE}")   # 11.3 check 10: the last line
+        if args.no_trust:
+            # 11.3 check 10: with --no-trust (and only then) the last line says the keys were not pinned.
+            _say(out, f"NOTE: {NOT_PINNED_NOTE}")
     return code
 
 
