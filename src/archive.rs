@@ -145,7 +145,10 @@ pub fn check_layout<R: Read + Seek>(r: &mut R) -> Result<usize, LayoutError> {
         let rec_at = u64_at(&loc, 8);
         let head = read_at(r, rec_at, 56)?;
         if head[..4] != END64
-            || rec_at.checked_add(12 + u64_at(&head, 4)) != Some(at)
+            || u64_at(&head, 4)
+                .checked_add(12)
+                .and_then(|n| rec_at.checked_add(n))
+                != Some(at)
             || u64_at(&head, 4) != 44
             || u32_at(&head, 16) != 0
             || u32_at(&head, 20) != 0

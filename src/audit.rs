@@ -715,7 +715,8 @@ pub fn audit(
         .map(|(pk, _)| *pk)
         .collect();
     if !suspect.is_empty() {
-        for f in store.journal().frames_from(MAGIC.len() as u64)? {
+        // By position, as in the pass: a record's own `seq` may lie.
+        for (pos, f) in (0u64..).zip(store.journal().frames_from(MAGIC.len() as u64)?) {
             let f = f?;
             let Ok(r) = Record::decode(&f.bytes) else {
                 continue;
@@ -723,10 +724,10 @@ pub fn audit(
             // Verdicts judge the records that obeyed the rules; a refused one is reported
             // once, as refused.
             if suspect.contains(&r.statement.signer)
-                && !refused.contains(&r.seq)
-                && let Some(v) = authority.verdict(&r.statement.signer, r.seq, r.recorded_at_ms)
+                && !refused.contains(&pos)
+                && let Some(v) = authority.verdict(&r.statement.signer, pos, r.recorded_at_ms)
             {
-                a.find(Some(r.seq), v.code, v.message);
+                a.find(Some(pos), v.code, v.message);
             }
         }
     }

@@ -228,21 +228,6 @@ fn sha_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
 
-/// Whether a failing check is a verdict on the record's evidence (which a court may still
-/// want to see, flagged, with `--include-failing`) rather than damage to the ledger's
-/// storage (which no bundle can carry).
-fn is_evidence_verdict(code: Code) -> bool {
-    matches!(
-        code,
-        Code::Unauthorized
-            | Code::SignedAfterCompromise
-            | Code::TaintedSigner
-            | Code::TimeOrder
-            | Code::ClaimedAfterRecorded
-            | Code::FutureDated
-    )
-}
-
 /// The text a record reveals in a bundle, when its consent allows: a testimony's, or an
 /// amendment's new text under the consent of the testimony it amends.
 fn revealable(ledger: &Ledger, rec: &Record) -> Option<(Hash, u64, Option<String>)> {
@@ -321,6 +306,9 @@ pub fn export<W: Write + Seek>(
     let (cp, cp_text) = ledger.latest_checkpoint()?.ok_or_else(|| {
         Error::Input("the ledger has no signed checkpoint; run `custody checkpoint`".into())
     })?;
+    // The index only says where the authority records are: the state it gave must be the
+    // one the journal establishes, or a hidden revocation could reach a court.
+    ledger.check_authority_against_journal()?;
     // A record the index has not yet taken in might be a revocation: recover first.
     let unindexed = ledger.unindexed_bytes()?;
     if unindexed > 0 {
@@ -373,7 +361,7 @@ pub fn export<W: Write + Seek>(
         }
         let report = ledger.verify_record(seq)?;
         let failing: Vec<&Check> = report.checks.iter().filter(|c| !c.passed).collect();
-        if let Some(c) = failing.iter().find(|c| !is_evidence_verdict(c.code)) {
+        if let Some(c) = failing.iter().find(|c| !c.code.is_evidence_verdict()) {
             return Err(Error::Damaged(format!(
                 "record {seq} cannot be exported: {} [{}]: {}",
                 c.name, c.code, c.detail

@@ -186,8 +186,10 @@ pub struct PendingLink {
     pub to_key_id: String,
     /// Receiver's name and role.
     pub to: String,
-    /// Whether the transfer record verifies.
+    /// Whether the transfer record verifies (or nothing failed and it awaits a checkpoint).
     pub signed: bool,
+    /// Whether it awaits a checkpoint that covers it.
+    pub not_yet_covered: bool,
 }
 
 /// An exhibit's custody chain and versions.
@@ -495,20 +497,20 @@ impl Ledger {
         if damaged.is_none() {
             let lookup = StoreLookup(&store);
             for seq in store.authority_seqs()? {
-                match lookup.statement(seq) {
-                    Some(st) if !st.body.is_evidence() => {
-                        // The index only says where to look; each record is judged again.
-                        let at = store
-                            .record_bytes(seq)?
-                            .and_then(|b| Record::decode(&b).ok())
-                            .map_or(0, |r| r.recorded_at_ms);
-                        match authority.admit(&st, seq, at, &lookup) {
-                            Ok(()) => {}
-                            Err(v) => {
-                                damaged =
-                                    Some(format!("authority record {seq} breaks the rules: {v}"));
-                                break;
-                            }
+                let rec = store
+                    .record_bytes(seq)?
+                    .and_then(|b| Record::decode(&b).ok());
+                match rec {
+                    Some(rec) if !rec.statement.body.is_evidence() => {
+                        // The index only says where to look; each record is judged again,
+                        // its signature first (a record injected into the index with a
+                        // forged one grants nothing).
+                        let admitted = rules::check_signature(&rec).and_then(|()| {
+                            authority.admit(&rec.statement, seq, rec.recorded_at_ms, &lookup)
+                        });
+                        if let Err(v) = admitted {
+                            damaged = Some(format!("authority record {seq} breaks the rules: {v}"));
+                            break;
                         }
                     }
                     Some(_) => {
@@ -810,6 +812,34 @@ impl Ledger {
             }
         }
         Ok(from.unwrap_or(self.size))
+    }
+
+    /// Key authority and custody replayed from every record of the journal, the source of
+    /// truth, as the audit does; compared with the state the index gave when the ledger
+    /// opened. `export` calls it: the index only says where the authority records are, and
+    /// a removed entry (a hidden revocation) must never reach a court.
+    pub fn check_authority_against_journal(&self) -> Result<()> {
+        let mut replayed = Authority::new();
+        let lookup = StoreLookup(&self.store);
+        for (seq, f) in (0..self.size).zip(self.store.journal().frames_from(MAGIC.len() as u64)?) {
+            let f = f?;
+            let Ok(rec) = Record::decode(&f.bytes) else {
+                continue;
+            };
+            if rec.statement.body.is_evidence() {
+                continue;
+            }
+            if rules::check_signature(&rec).is_ok() {
+                // A record that breaks a rule changes nothing, as in the audit.
+                let _ = replayed.admit(&rec.statement, seq, rec.recorded_at_ms, &lookup);
+            }
+        }
+        if replayed != self.authority {
+            return Err(Error::Damaged(
+                "the index's key authority differs from what the journal's records establish (an authority index entry was removed or added)".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The first ledger key, which signed the genesis.
@@ -1133,7 +1163,8 @@ impl Ledger {
                         transfer: tseq,
                         to_key_id: keys::short_id(&t.to),
                         to: self.key_name(&t.to),
-                        signed: tcheck.passed,
+                        signed: tcheck.passed || tcheck.pending,
+                        not_yet_covered: tcheck.pending,
                     });
                 }
             }
@@ -1432,10 +1463,22 @@ impl Ledger {
             None
         } else {
             let b = self.record_bytes(seq - 1)?;
-            Some((
-                leaf_hash(&b),
-                Record::decode(&b).map_or(0, |r| r.recorded_at_ms),
-            ))
+            let time = match Record::decode(&b) {
+                Ok(r) => r.recorded_at_ms,
+                Err(e) => {
+                    // Its time is unknown: the order cannot pass.
+                    checks.push(Check::new(
+                        "position in the ledger",
+                        Code::Decode,
+                        Err(format!(
+                            "record {} before it does not decode ({e}), so this record's time order cannot be checked",
+                            seq - 1
+                        )),
+                    ));
+                    0
+                }
+            };
+            Some((leaf_hash(&b), time))
         };
         let position = Position {
             seq,

@@ -851,3 +851,40 @@ fn a_hand_over_by_a_thief_withdrawn_by_an_admin_fails_history_but_not_the_exhibi
         theirs.all()
     );
 }
+
+#[test]
+fn a_revocation_removed_from_the_index_never_reaches_a_court() {
+    let f = Fixture::new();
+    let ex = f.media("x.bin", b"x");
+    f.revoke("alice", "compromised", Some(&ex.to_string()));
+    f.checkpoint();
+    let revoke = ex + 1;
+    // Whoever can write the index deletes the revocation's entry in the authority index.
+    {
+        let db = open_sled(&f.path("ledger/db"));
+        db.open_tree("authority")
+            .unwrap()
+            .remove(revoke.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let o = f.run_as(
+        "ledger",
+        &[
+            "export",
+            "--out",
+            &f.p("x.zip"),
+            "--include-failing",
+            "r",
+            &ex.to_string(),
+        ],
+    );
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(
+        o.stderr.contains("differs from what the journal"),
+        "{}",
+        o.stderr
+    );
+    assert!(!f.path("x.zip").exists());
+    assert_eq!(f.audit().code, 1);
+}

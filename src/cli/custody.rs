@@ -167,7 +167,10 @@ pub fn exec_history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
             .flat_map(|k| k.checks.iter())
             .chain(&h.version_checks)
     };
-    let ok = checks().all(|c| c.passed) && h.pending.as_ref().is_none_or(|p| p.signed);
+    let ok = checks().all(|c| c.passed)
+        && h.pending
+            .as_ref()
+            .is_none_or(|p| p.signed && !p.not_yet_covered);
     // Nothing failed, but a link awaits a checkpoint: not yet covered, never "FAILED".
     let not_yet = !ok
         && checks().all(|c| c.passed || c.pending)

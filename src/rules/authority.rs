@@ -404,6 +404,7 @@ impl Authority {
                 k.status()
             )));
         }
+        Self::may_sign(k, signer, &st.body)?;
         if let Some(v) = self.verdict(signer, seq, recorded_at_ms) {
             return Err(v);
         }
@@ -483,13 +484,27 @@ impl Authority {
             .map(|(k, s)| (*k, s))
     }
 
-    fn role(
-        k: &KeyState,
-        signer: &[u8; 32],
-        allowed: &[Role],
-        what: &str,
-        needed: &str,
-    ) -> Result<(), Violation> {
+    /// Whether a key's role lets it sign a statement of this kind (SPEC.md 4.1): a ledger
+    /// key signs no record; evidence needs an investigator or an admin; keys and revocations
+    /// need an admin. Holding an exhibit, or being named as its receiver, is checked apart.
+    fn may_sign(k: &KeyState, signer: &[u8; 32], body: &Body) -> Result<(), Violation> {
+        if k.role == Role::Ledger {
+            return Err(rule(format!(
+                "key {} is a ledger key: it signs checkpoints, never records",
+                keys::short_id(signer)
+            )));
+        }
+        let (allowed, what, needed): (&[Role], &str, &str) = match body {
+            Body::Testimony(_) | Body::Media(_) => (
+                &[Role::Investigator, Role::Admin],
+                "recording evidence",
+                "investigator or admin",
+            ),
+            Body::Authorize { .. } => (&[Role::Admin], "authorising a key", "admin"),
+            Body::LedgerKey { .. } => (&[Role::Admin], "naming a ledger key", "admin"),
+            Body::Revoke { .. } => (&[Role::Admin], "revoking a key", "admin"),
+            _ => return Ok(()),
+        };
         if allowed.contains(&k.role) {
             Ok(())
         } else {
@@ -562,23 +577,10 @@ impl Authority {
             }
             _ => self.active(signer, seq)?,
         };
-        if k.role == Role::Ledger {
-            return Err(rule(format!(
-                "key {} is a ledger key: it signs checkpoints, never records",
-                keys::short_id(signer)
-            )));
-        }
+        Self::may_sign(k, signer, &st.body)?;
         match &st.body {
-            Body::Genesis { .. } => Ok(()),
-            Body::Testimony(_) | Body::Media(_) => Self::role(
-                k,
-                signer,
-                &[Role::Investigator, Role::Admin],
-                "recording evidence",
-                "investigator or admin",
-            ),
+            Body::Genesis { .. } | Body::Testimony(_) | Body::Media(_) => Ok(()),
             Body::Authorize { key, role, .. } => {
-                Self::role(k, signer, &[Role::Admin], "authorising a key", "admin")?;
                 if *role == Role::Ledger {
                     return Err(rule(
                         "the ledger role is given only by a ledger-key statement (`custody key rotate` of the ledger key)",
@@ -586,18 +588,12 @@ impl Authority {
                 }
                 self.new_key(key)
             }
-            Body::LedgerKey { key } => {
-                Self::role(k, signer, &[Role::Admin], "naming a ledger key", "admin")?;
-                self.new_key(key)
-            }
+            Body::LedgerKey { key } => self.new_key(key),
             Body::Revoke {
                 key,
                 reason,
                 effective,
-            } => {
-                Self::role(k, signer, &[Role::Admin], "revoking a key", "admin")?;
-                self.check_revoke(signer, key, *reason, *effective, seq, recorded_at_ms)
-            }
+            } => self.check_revoke(signer, key, *reason, *effective, seq, recorded_at_ms),
             Body::Transfer { exhibit, to, .. } => {
                 // Holding the exhibit is what entitles a key to hand it over, whatever its role.
                 let ex = Self::evidence(lookup, *exhibit, seq)?;
@@ -1204,5 +1200,22 @@ mod tests {
             Code::CheckpointCompromised
         );
         assert!(a.check_checkpoint(2, &pk(1), Some(0)).is_ok());
+    }
+
+    #[test]
+    fn judging_one_record_applies_the_role_rules_too() {
+        let recs = vec![
+            st(1, Body::Genesis { origin: "o".into() }),
+            auth(1, 2, Role::Custodian),
+            st(1, Body::LedgerKey { key: pk(9) }),
+        ];
+        let (a, r) = replay(&recs);
+        assert!(r.iter().all(Result::is_ok), "{r:?}");
+        // Evidence written into the store directly by a custodian, or by a ledger key.
+        for signer in [2, 9] {
+            let v = a.judge(&st(signer, media_n(7)), 3, 2000).unwrap_err();
+            assert_eq!(v.code, Code::Unauthorized, "{v}");
+        }
+        assert!(a.judge(&st(1, media_n(7)), 3, 2000).is_ok());
     }
 }

@@ -206,13 +206,18 @@ impl Code {
         }
     }
 
-    /// Whether a record failing only checks of this code is still the record its signer
-    /// made, and may go to court with `export --include-failing`: its key's authority is in
-    /// question, not its bytes.
-    pub fn is_authority_verdict(self) -> bool {
+    /// Whether a failed check of this code is a verdict on the evidence (which a court may
+    /// still want to see, flagged, with `export --include-failing`) rather than damage to
+    /// the ledger's storage (which no bundle can carry).
+    pub fn is_evidence_verdict(self) -> bool {
         matches!(
             self,
-            Code::SignedAfterCompromise | Code::TaintedSigner | Code::Unauthorized
+            Code::Unauthorized
+                | Code::SignedAfterCompromise
+                | Code::TaintedSigner
+                | Code::TimeOrder
+                | Code::ClaimedAfterRecorded
+                | Code::FutureDated
         )
     }
 }
