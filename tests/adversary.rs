@@ -744,17 +744,7 @@ fn a_manifest_that_names_a_member_twice_anywhere_is_refused_by_both_verifiers() 
         &f.p("b.zip"),
         "2",
     ]);
-    let mut members = std::collections::BTreeMap::new();
-    {
-        use std::io::Read;
-        let mut z = zip::ZipArchive::new(std::fs::File::open(f.path("b.zip")).unwrap()).unwrap();
-        for i in 0..z.len() {
-            let mut e = z.by_index(i).unwrap();
-            let mut b = Vec::new();
-            e.read_to_end(&mut b).unwrap();
-            members.insert(String::from_utf8_lossy(e.name_raw()).into_owned(), b);
-        }
-    }
+    let mut members = read_zip(&f.path("b.zip"));
     // "subject" twice in the exhibit's body: the last one is the record's.
     let text = String::from_utf8(members["manifest.json"].clone()).unwrap();
     let forged = text.replacen(
@@ -763,29 +753,9 @@ fn a_manifest_that_names_a_member_twice_anywhere_is_refused_by_both_verifiers() 
         1,
     );
     assert_ne!(forged, text);
-    let key = custody::keys::load_secret(&f.path("keys/alice.key")).unwrap();
-    members.insert(
-        "manifest.sig".into(),
-        custody::keys::sign(&key, forged.as_bytes()).to_vec(),
-    );
     members.insert("manifest.json".into(), forged.into_bytes());
-    use sha2::Digest;
-    let sums: String = members
-        .iter()
-        .filter(|(n, _)| n.as_str() != "SHA256SUMS")
-        .map(|(n, b)| format!("{}  {n}\n", hex::encode(sha2::Sha256::digest(b))))
-        .collect();
-    members.insert("SHA256SUMS".into(), sums.into_bytes());
-    {
-        use std::io::Write;
-        let mut z = zip::ZipWriter::new(std::fs::File::create(f.path("dup.zip")).unwrap());
-        for (n, b) in &members {
-            z.start_file(n.as_str(), zip::write::SimpleFileOptions::default())
-                .unwrap();
-            z.write_all(b).unwrap();
-        }
-        z.finish().unwrap();
-    }
+    resign(&mut members, &f.path("keys/alice.key"));
+    write_zip_to(&f.path("dup.zip"), &members);
     let (b, lk, ak) = (
         f.p("dup.zip"),
         f.p("keys/ledger.pub"),

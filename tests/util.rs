@@ -444,3 +444,46 @@ pub fn finding_codes(v: &serde_json::Value) -> Vec<(String, Option<u64>)> {
 pub fn codes_of(v: &serde_json::Value) -> Vec<String> {
     finding_codes(v).into_iter().map(|(c, _)| c).collect()
 }
+
+/// A bundle's members, by name.
+pub fn read_zip(p: &Path) -> BTreeMap<String, Vec<u8>> {
+    use std::io::Read;
+    let mut z = zip::ZipArchive::new(std::fs::File::open(p).unwrap()).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let mut e = z.by_index(i).unwrap();
+            let mut b = Vec::new();
+            e.read_to_end(&mut b).unwrap();
+            (String::from_utf8_lossy(e.name_raw()).into_owned(), b)
+        })
+        .collect()
+}
+
+/// Writes members as a ZIP, as custody would (deflated, fixed times).
+pub fn write_zip_to(p: &Path, members: &BTreeMap<String, Vec<u8>>) {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::fs::File::create(p).unwrap());
+    let opt = zip::write::SimpleFileOptions::default()
+        .last_modified_time(zip::DateTime::default())
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (n, b) in members {
+        z.start_file(n.as_str(), opt).unwrap();
+        z.write_all(b).unwrap();
+    }
+    z.finish().unwrap();
+}
+
+/// Signs `manifest.json` again with the exporter's key and rebuilds `SHA256SUMS`, as an
+/// exporter who edited a bundle would: only the checks behind the signature can catch it.
+pub fn resign(members: &mut BTreeMap<String, Vec<u8>>, key: &Path) {
+    use sha2::Digest;
+    let key = custody::keys::load_secret(key).unwrap();
+    let sig = custody::keys::sign(&key, &members["manifest.json"]);
+    members.insert("manifest.sig".into(), sig.to_vec());
+    let sums: String = members
+        .iter()
+        .filter(|(n, _)| n.as_str() != "SHA256SUMS")
+        .map(|(n, b)| format!("{}  {n}\n", hex::encode(sha2::Sha256::digest(b))))
+        .collect();
+    members.insert("SHA256SUMS".into(), sums.into_bytes());
+}

@@ -677,18 +677,8 @@ fn every_version_of_a_corrected_testimony_reaches_the_court_and_a_forged_report_
     mf["files"]["report.html"] = hex::encode(sha2::Sha256::digest(&members["report.html"])).into();
     let mut mb = serde_json::to_vec_pretty(&mf).unwrap();
     mb.push(b'\n');
-    let key = custody::keys::load_secret(&f.path("keys/alice.key")).unwrap();
-    members.insert(
-        "manifest.sig".into(),
-        custody::keys::sign(&key, &mb).to_vec(),
-    );
     members.insert("manifest.json".into(), mb);
-    let sums: String = members
-        .iter()
-        .filter(|(n, _)| n.as_str() != "SHA256SUMS")
-        .map(|(n, b)| format!("{}  {n}\n", hex::encode(sha2::Sha256::digest(b))))
-        .collect();
-    members.insert("SHA256SUMS".into(), sums.into_bytes());
+    resign(&mut members, &f.path("keys/alice.key"));
     write_zip_to(&f.path("forged.zip"), &members);
     let b = f.p("forged.zip");
     let (lk, ak) = (f.p("keys/ledger.pub"), f.p("keys/alice.pub"));
@@ -701,32 +691,6 @@ fn every_version_of_a_corrected_testimony_reaches_the_court_and_a_forged_report_
         "{}",
         theirs.stdout
     );
-}
-
-fn read_zip(p: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    use std::io::Read;
-    let mut z = zip::ZipArchive::new(std::fs::File::open(p).unwrap()).unwrap();
-    (0..z.len())
-        .map(|i| {
-            let mut e = z.by_index(i).unwrap();
-            let mut b = Vec::new();
-            e.read_to_end(&mut b).unwrap();
-            (String::from_utf8_lossy(e.name_raw()).into_owned(), b)
-        })
-        .collect()
-}
-
-fn write_zip_to(p: &std::path::Path, members: &std::collections::BTreeMap<String, Vec<u8>>) {
-    use std::io::Write;
-    let mut z = zip::ZipWriter::new(std::fs::File::create(p).unwrap());
-    let opt = zip::write::SimpleFileOptions::default()
-        .last_modified_time(zip::DateTime::default())
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (n, b) in members {
-        z.start_file(n.as_str(), opt).unwrap();
-        z.write_all(b).unwrap();
-    }
-    z.finish().unwrap();
 }
 
 #[test]
