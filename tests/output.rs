@@ -496,3 +496,22 @@ fn messages_name_the_real_problem_and_its_fix() {
     f.ok(&["recover", "--ledger", &l]);
     assert_eq!(f.audit().code, 0, "{}", f.audit().all());
 }
+
+#[test]
+fn a_passphrase_file_with_windows_line_endings_is_refused_with_a_reason() {
+    let f = Fixture::empty();
+    std::fs::write(f.path("pass.txt"), "correct horse battery\r\n").unwrap();
+    set_mode(&f.path("pass.txt"), 0o600);
+    let o = f.run(&[
+        "key",
+        "generate",
+        "k",
+        "--dir",
+        &f.p("keys"),
+        "--passphrase-file",
+        &f.p("pass.txt"),
+    ]);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("carriage return"), "{}", o.stderr);
+    assert!(!f.path("keys/k.key").exists());
+}

@@ -271,7 +271,16 @@ pub fn read_passphrase(
             });
         }
     };
-    let line = text.lines().next().unwrap_or_default();
+    let line = text.split('\n').next().unwrap_or_default();
+    // `openssl -passin file:` keeps a carriage return as part of the passphrase; taking it
+    // off here would make a key that OpenSSL cannot open with the same file.
+    if line.ends_with('\r') {
+        return Err(KeyError::WrongKind {
+            path: file.unwrap_or(key).to_owned(),
+            found: "the passphrase line ends with a carriage return (a Windows line ending), which OpenSSL would read as part of the passphrase".into(),
+            hint: "save the file with Unix line endings (for example `dos2unix FILE`)",
+        });
+    }
     if line.is_empty() {
         return Err(KeyError::WrongKind {
             path: file.unwrap_or(key).to_owned(),
