@@ -197,19 +197,7 @@ fn an_export_waits_for_a_checkpoint_that_covers_a_later_revocation() {
     let f = Fixture::new();
     f.add_key("bob", "custodian");
     let ex = f.media("x.bin", b"x");
-    let t = seq_of(&f.run_as(
-        "alice",
-        &[
-            "transfer",
-            "--exhibit",
-            &ex.to_string(),
-            "--to",
-            &f.key_id("bob"),
-            "--reason",
-            "r",
-            "--json",
-        ],
-    ));
+    let t = f.transfer("alice", ex, "bob");
     let a = seq_of(&f.run_as("bob", &["accept", &t.to_string(), "--json"]));
     f.checkpoint();
     // Bob's key is found compromised from his acceptance on, after the checkpoint.
@@ -619,19 +607,7 @@ fn history_fails_when_a_hand_over_was_withdrawn_with_a_stolen_key() {
     f.add_key("admin", "admin");
     f.add_key("bob", "custodian");
     let ex = f.media("x.bin", b"x");
-    let t = seq_of(&f.run_as(
-        "alice",
-        &[
-            "transfer",
-            "--exhibit",
-            &ex.to_string(),
-            "--to",
-            &f.key_id("bob"),
-            "--reason",
-            "r",
-            "--json",
-        ],
-    ));
+    let t = f.transfer("alice", ex, "bob");
     let c = seq_of(&f.run_as("admin", &["transfer", "--cancel", &t.to_string(), "--json"]));
     f.revoke("admin", "compromised", Some(&c.to_string()));
     f.checkpoint();
@@ -777,19 +753,7 @@ fn a_hand_over_by_a_thief_withdrawn_by_an_admin_fails_history_but_not_the_exhibi
     let f = Fixture::new();
     f.add_key("bob", "custodian");
     let ex = f.media("x.bin", b"x");
-    let t = seq_of(&f.run_as(
-        "alice",
-        &[
-            "transfer",
-            "--exhibit",
-            &ex.to_string(),
-            "--to",
-            &f.key_id("bob"),
-            "--reason",
-            "r",
-            "--json",
-        ],
-    ));
+    let t = f.transfer("alice", ex, "bob");
     f.run_as("ledger", &["transfer", "--cancel", &t.to_string()]);
     // Alice's key was stolen from that hand-over on; her exhibit before it is honest.
     f.revoke("alice", "compromised", Some(&t.to_string()));

@@ -261,6 +261,25 @@ impl Fixture {
         )
     }
 
+    /// Has `by` hand exhibit `ex` to the key `keys/TO.pub`; returns the transfer's record.
+    pub fn transfer(&self, by: &str, ex: u64, to: &str) -> u64 {
+        let to = self.key_id(to);
+        let ex = ex.to_string();
+        seq_of(&self.run_as(
+            by,
+            &[
+                "transfer",
+                "--exhibit",
+                &ex,
+                "--to",
+                &to,
+                "--reason",
+                "r",
+                "--json",
+            ],
+        ))
+    }
+
     /// Adds a media file signed by `key`; returns the output (`--json`).
     pub fn media_as(&self, key: &str, name: &str) -> Output {
         let path = self.path(&format!("media/{name}"));

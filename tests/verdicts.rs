@@ -68,19 +68,7 @@ fn a_key_retired_then_found_compromised_is_named_by_audit_verify_key_list_and_bu
     let a = seq_of(&f.media_as("alice", "a.bin"));
     let b = seq_of(&f.media_as("alice", "b.bin"));
     // Exhibit a passes from Alice's hands to Bob's inside her window.
-    let t = seq_of(&f.run_as(
-        "alice",
-        &[
-            "transfer",
-            "--exhibit",
-            &a.to_string(),
-            "--to",
-            &f.key_id("bob"),
-            "--reason",
-            "to the vault",
-            "--json",
-        ],
-    ));
+    let t = f.transfer("alice", a, "bob");
     let acc = seq_of(&f.run_as("bob", &["accept", &t.to_string(), "--json"]));
     f.revoke("alice", "retired", None);
     let retired_at = acc + 1;
