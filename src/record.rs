@@ -583,6 +583,18 @@ impl Record {
     }
 }
 
+/// Whether record bytes hold a testimony or media statement, read from the kind byte alone
+/// (record version, seq, prev, recorded time and statement length come first: 53 bytes,
+/// then the statement's version and kind), so that a scan for the records that change key
+/// authority need not decode evidence. Bytes too short to say are not evidence.
+pub fn is_evidence_record(record_bytes: &[u8]) -> bool {
+    const KIND_AT: usize = 1 + 8 + 32 + 8 + 4 + 1;
+    matches!(
+        record_bytes.get(KIND_AT),
+        Some(&tag::TESTIMONY | &tag::MEDIA)
+    )
+}
+
 /// Leaf hash of record bytes: SHA-256(0x00 || bytes), RFC 9162.
 pub fn leaf_hash(record_bytes: &[u8]) -> Hash {
     let mut h = Sha256::new();
@@ -863,6 +875,36 @@ mod tests {
                 prop_assert!(Record::decode(&rb[..cut]).is_err());
             }
         }
+    }
+
+    #[test]
+    fn the_kind_byte_tells_evidence_without_decoding() {
+        let rec = |body: Body| {
+            let st = Statement {
+                claimed_at_ms: 1,
+                signer: [3; 32],
+                body,
+            };
+            Record {
+                seq: 1,
+                prev: [2; 32],
+                recorded_at_ms: 5,
+                statement_bytes: st.encode().unwrap(),
+                statement: st,
+                signature: [9; 64],
+            }
+            .encode()
+        };
+        let media = Body::Media(Media {
+            sha256: [1; 32],
+            size: 1,
+            name: None,
+            media_type: None,
+            description: None,
+        });
+        assert!(is_evidence_record(&rec(media)));
+        assert!(!is_evidence_record(&rec(Body::Accept { transfer: 1 })));
+        assert!(!is_evidence_record(&[1, 2, 3]));
     }
 
     #[test]
