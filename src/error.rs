@@ -22,7 +22,7 @@ pub enum Error {
     },
     /// Another process holds the ledger.
     #[error(
-        "ledger in use: another custody process holds {path}; wait for it to finish and try again"
+        "ledger in use: another custody process holds {path}; try again when it is done, or pass --wait to wait for it"
     )]
     InUse {
         /// The ledger directory.

@@ -442,19 +442,6 @@ fn bad_inputs_fail_with_exit_2_a_clear_message_and_no_change() {
 
 /// Mounts a small tmpfs at `dir` (root with mount rights, as on CI). Returns false where
 /// mounting is not possible, and the caller says so.
-fn mount_tmpfs(dir: &std::path::Path, size: &str) -> bool {
-    std::fs::create_dir_all(dir).unwrap();
-    std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-        .arg(dir)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn umount(dir: &std::path::Path) {
-    let _ = std::process::Command::new("umount").arg(dir).output();
-}
-
 #[test]
 fn text_with_nul_and_names_with_overrides_are_refused() {
     let f = Fixture::with_records(1);

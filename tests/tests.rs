@@ -3,6 +3,7 @@
 mod util;
 
 mod adversary;
+mod archive;
 mod authority;
 mod bad_input;
 mod bundle;

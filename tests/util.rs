@@ -407,6 +407,20 @@ pub fn write_journal(path: &Path, records: &[Vec<u8>]) {
     std::fs::write(path, b).unwrap();
 }
 
+/// Mounts a tmpfs of `size` at `dir`; false where this process may not mount (not root).
+pub fn mount_tmpfs(dir: &Path, size: &str) -> bool {
+    std::fs::create_dir_all(dir).unwrap();
+    std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+pub fn umount(dir: &Path) {
+    let _ = std::process::Command::new("umount").arg(dir).output();
+}
+
 pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .map(|s| {

@@ -4,7 +4,7 @@
 use super::LedgerArgs;
 use anyhow::{Context, bail};
 use custody::ledger::{Access, Ledger};
-use custody::store::LockWait;
+use custody::store::{LockHolder, LockWait};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
@@ -21,12 +21,39 @@ pub fn open_write(args: &LedgerArgs) -> anyhow::Result<Ledger> {
 }
 
 fn open_with(args: &LedgerArgs, access: Access) -> anyhow::Result<Ledger> {
-    let wait = if args.wait {
-        LockWait::Yes
-    } else {
-        LockWait::No
-    };
-    Ok(Ledger::open(&args.ledger, wait, access)?)
+    match Ledger::open(&args.ledger, LockWait::No, access) {
+        Err(custody::error::Error::InUse { .. }) if args.wait => {
+            eprintln!(
+                "custody: waiting for {}: {} (Ctrl-C stops waiting)",
+                shown(&args.ledger),
+                waiting_for(&args.ledger, access)
+            );
+            Ok(Ledger::open(&args.ledger, LockWait::Yes, access)?)
+        }
+        r => Ok(r?),
+    }
+}
+
+/// What a process that cannot take the ledger lock is waiting for, in words.
+fn waiting_for(dir: &Path, access: Access) -> String {
+    match custody::store::lock_holder(dir) {
+        LockHolder::Readers if access == Access::Write => {
+            "other processes are reading it (audits, exports); a change waits until they finish"
+                .into()
+        }
+        LockHolder::Readers => "another process holds it".into(),
+        LockHolder::Writer { pid, since_ms } => {
+            let mut s = String::from("another process is changing it");
+            if let Some(pid) = pid {
+                s.push_str(&format!(" (process {pid}"));
+                if let Some(t) = since_ms {
+                    s.push_str(&format!(", since {}", custody::record::rfc3339(t)));
+                }
+                s.push(')');
+            }
+            s
+        }
+    }
 }
 
 /// Now, in unix milliseconds.

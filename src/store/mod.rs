@@ -158,9 +158,84 @@ pub struct Store {
     meta: sled::Tree,
     /// Whether the directory entry of the batch marker is known to be durable.
     batch_marker_durable: bool,
+    /// A reader's private copy of the index, when the ledger's own could not be opened
+    /// without writing to it (read-only media, another user's ledger, another reader
+    /// holding it). Removed after the index is closed.
+    _scratch: Option<tempfile::TempDir>,
     /// Declared last so that it is released last: another process gets the ledger only
     /// after this one has let go of everything else.
-    _lock: File,
+    _lock: LedgerLock,
+}
+
+/// The ledger lock held by this process: exclusive for a writer (who records its process
+/// id in the lock file while it holds it), shared for readers, none on media where the
+/// lock file cannot be opened at all.
+struct LedgerLock {
+    file: Option<File>,
+    writer: bool,
+}
+
+impl LedgerLock {
+    /// A second handle on the same lock (it is held while either handle is open); only
+    /// one of them should clear the writer's note, so the copy does not.
+    fn share(&self, dir: &Path) -> Result<LedgerLock> {
+        let file = match &self.file {
+            Some(f) => Some(f.try_clone().map_err(io(dir))?),
+            None => None,
+        };
+        Ok(LedgerLock {
+            file,
+            writer: false,
+        })
+    }
+}
+
+impl Drop for LedgerLock {
+    fn drop(&mut self) {
+        if let (Some(f), true) = (&self.file, self.writer) {
+            // Best effort: a stale note is harmless, since the lock itself is what counts.
+            let _ = f.set_len(0);
+        }
+    }
+}
+
+/// Who holds a ledger that a process is waiting for, as far as the lock file tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockHolder {
+    /// A writer, with its process id and when it took the lock (unix ms), if it said.
+    Writer {
+        /// Process id.
+        pid: Option<u32>,
+        /// When it took the lock, in unix milliseconds.
+        since_ms: Option<u64>,
+    },
+    /// Readers only (a writer waits until they are done).
+    Readers,
+}
+
+/// Who holds the lock of the ledger in `dir`, for a process about to wait for it.
+pub fn lock_holder(dir: &Path) -> LockHolder {
+    let path = dir.join(names::LOCK);
+    let Ok(f) = File::open(&path) else {
+        return LockHolder::Writer {
+            pid: None,
+            since_ms: None,
+        };
+    };
+    if f.try_lock_shared().is_ok() {
+        return LockHolder::Readers;
+    }
+    let mut text = String::new();
+    let _ = std::io::Read::read_to_string(&mut std::io::Read::take(&f, 256), &mut text);
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .map(str::to_owned)
+    };
+    LockHolder::Writer {
+        pid: field("pid").and_then(|p| p.parse().ok()),
+        since_ms: field("since_ms").and_then(|p| p.parse().ok()),
+    }
 }
 
 fn db_err(dir: &Path) -> impl Fn(sled::Error) -> Error + '_ {
@@ -170,32 +245,89 @@ fn db_err(dir: &Path) -> impl Fn(sled::Error) -> Error + '_ {
     }
 }
 
-fn lock(dir: &Path, wait: LockWait, write: bool) -> Result<File> {
+/// Takes the ledger lock: exclusive for a writer, shared for a reader, so that readers
+/// never wait for each other. A reader that cannot open the lock file at all (write-once
+/// media without one, a file another user keeps private) reads without it: nothing can be
+/// writing to such media, and a writer elsewhere cannot be excluded by this process anyway.
+fn lock(dir: &Path, wait: LockWait, write: bool) -> Result<LedgerLock> {
     let path = dir.join(names::LOCK);
-    let f = match OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-    {
-        Ok(f) => f,
-        // A read-only copy of a ledger (evidence on write-protected media) can still be read.
-        Err(_) if !write && path.is_file() => File::open(&path).map_err(io(&path))?,
-        Err(e) => return Err(io(&path)(e)),
-    };
-    match wait {
-        LockWait::Yes => f.lock().map_err(io(&path))?,
-        LockWait::No => match f.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(Error::InUse {
-                    path: dir.to_owned(),
+    let f = if write {
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?
+    } else {
+        match File::open(&path) {
+            Ok(f) => f,
+            Err(_) => {
+                return Ok(LedgerLock {
+                    file: None,
+                    writer: false,
                 });
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
-        },
+        }
+    };
+    let taken = match (wait, write) {
+        (LockWait::Yes, true) => f.lock().map_err(std::fs::TryLockError::Error),
+        (LockWait::Yes, false) => f.lock_shared().map_err(std::fs::TryLockError::Error),
+        (LockWait::No, true) => f.try_lock(),
+        (LockWait::No, false) => f.try_lock_shared(),
+    };
+    match taken {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(Error::InUse {
+                path: dir.to_owned(),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
     }
-    Ok(f)
+    if write {
+        // Tell a process that waits for this ledger who it is waiting for.
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let note = format!("pid {}\nsince_ms {since}\n", std::process::id());
+        let _ = f.set_len(0).and_then(|()| (&f).write_all(note.as_bytes()));
+    }
+    Ok(LedgerLock {
+        file: Some(f),
+        writer: write,
+    })
+}
+
+/// Copies a sled directory (files and subdirectories, no links) into `to`.
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(io(to))?;
+    for entry in std::fs::read_dir(from).map_err(io(from))? {
+        let entry = entry.map_err(io(from))?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().map_err(io(&src))?;
+        if kind.is_dir() {
+            copy_dir(&src, &dst)?;
+        } else if kind.is_file() {
+            std::fs::copy(&src, &dst).map_err(io(&src))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether this process may open the index in place for reading: sled writes to the
+/// files it opens, so a reader opens in place only an index its own user owns and can
+/// write; otherwise (write-once media, another user's archive) it reads a private copy.
+fn may_open_in_place(db: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(db) else {
+        return false;
+    };
+    meta.uid() == rustix::process::geteuid().as_raw()
+        && OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(db.join("db"))
+            .is_ok()
 }
 
 fn fsync_dir(dir: &Path) -> Result<()> {
@@ -271,12 +403,16 @@ impl Store {
         // A missing index is rebuilt like an unreadable one (sled creates it empty).
         let lock = lock(dir, wait, true)?;
         let journal = Journal::open(&journal_path, true)?;
-        let (lock, why) =
-            match Self::with_parts(dir, lock.try_clone().map_err(io(dir))?, journal, true) {
-                Ok(store) => return Ok((store, None)),
-                Err(Error::Db { message, .. }) => (lock, message),
-                Err(e) => return Err(e),
-            };
+        let mut lock = lock;
+        let (lock, why) = match Self::with_parts(dir, lock.share(dir)?, journal, true) {
+            Ok(store) => {
+                // The store holds the lock through its own handle, and clears the note.
+                lock.writer = false;
+                return Ok((store, None));
+            }
+            Err(Error::Db { message, .. }) => (lock, message),
+            Err(e) => return Err(e),
+        };
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -287,27 +423,49 @@ impl Store {
         Self::with_parts(dir, lock, journal, true).map(|s| (s, Some((aside, why))))
     }
 
-    fn with_parts(dir: &Path, lock: File, journal: Journal, write: bool) -> Result<Self> {
+    fn with_parts(dir: &Path, lock: LedgerLock, journal: Journal, write: bool) -> Result<Self> {
         let e = db_err(dir);
-        // Holding the ledger lock, any other holder of sled's own lock is a process that is
-        // letting go (sled releases it from a background thread): wait for it briefly.
-        let mut tries = 0;
-        let db = loop {
-            match sled::Config::new()
-                .path(dir.join(names::DB))
+        let db_dir = dir.join(names::DB);
+        let mut scratch = None;
+        let open = |path: &Path| {
+            sled::Config::new()
+                .path(path)
                 .cache_capacity(if write {
                     WRITE_CACHE_BYTES
                 } else {
                     READ_CACHE_BYTES
                 })
                 .open()
-            {
-                Ok(db) => break db,
-                Err(err) if tries < 500 && err.to_string().contains("could not acquire lock") => {
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let locked = |err: &sled::Error| err.to_string().contains("could not acquire lock");
+        let copy = |scratch: &mut Option<tempfile::TempDir>| -> Result<sled::Db> {
+            let tmp = tempfile::Builder::new()
+                .prefix("custody-index-")
+                .tempdir()
+                .map_err(io(std::env::temp_dir()))?;
+            let path = tmp.path().join(names::DB);
+            copy_dir(&db_dir, &path)?;
+            let db = open(&path).map_err(&e)?;
+            *scratch = Some(tmp);
+            Ok(db)
+        };
+        let db = if !write && !may_open_in_place(&db_dir) {
+            copy(&mut scratch)?
+        } else {
+            // Holding the ledger lock, any other holder of sled's own lock is a writer that
+            // is letting go (sled releases it from a background thread), or another reader:
+            // a writer waits for it briefly, a reader reads a copy instead of waiting.
+            let mut tries = 0;
+            loop {
+                match open(&db_dir) {
+                    Ok(db) => break db,
+                    Err(err) if !write && locked(&err) => break copy(&mut scratch)?,
+                    Err(err) if tries < 500 && locked(&err) => {
+                        tries += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                    Err(err) => return Err(e(err)),
                 }
-                Err(err) => return Err(e(err)),
             }
         };
         let t = |n: &str| db.open_tree(n).map_err(&e);
@@ -325,6 +483,7 @@ impl Store {
             meta: t("meta")?,
             batch_marker_durable: false,
             db,
+            _scratch: scratch,
         })
     }
 
