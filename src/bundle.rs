@@ -210,8 +210,11 @@ pub struct ExportRequest {
     pub seqs: Vec<u64>,
     /// Case name.
     pub case: Option<String>,
-    /// Export time, unix ms.
+    /// Export time, unix ms: no earlier than the newest record the bundle holds, and no
+    /// later than `now_ms`.
     pub exported_at_ms: u64,
+    /// This machine's clock, unix ms.
+    pub now_ms: u64,
     /// Reason to export testimony whose consent lacks court use.
     pub override_consent: Option<String>,
     /// Reason to export exhibits that fail their own checks.
@@ -293,6 +296,13 @@ pub fn export<W: Write + Seek>(
     }
     rules::check_representable("the export time", req.exported_at_ms)
         .map_err(|v| Error::Input(format!("{v}; give --export-time a time up to 9999-12-31")))?;
+    if req.exported_at_ms > req.now_ms {
+        return Err(Error::Input(format!(
+            "the export time {} is later than this machine's clock ({}); a bundle cannot be dated in the future: give --export-time a time up to now",
+            record::rfc3339(req.exported_at_ms),
+            record::rfc3339(req.now_ms)
+        )));
+    }
     let exporter_pk = exporter.verifying_key().to_bytes();
     // Only a key the ledger holds active now may speak for it in court.
     ledger
@@ -445,6 +455,14 @@ pub fn export<W: Write + Seek>(
         for t in [e.claimed_at_ms, e.recorded_at_ms] {
             rules::check_representable(&format!("a time of record {}", e.seq), t)
                 .map_err(|v| Error::Input(format!("{v}; this record cannot go into a bundle")))?;
+        }
+        if e.recorded_at_ms > req.exported_at_ms {
+            return Err(Error::Input(format!(
+                "the export time {} is before record {}, which the bundle holds, was recorded ({}); a bundle cannot predate what it proves: give --export-time a later time, or leave it out to export at the current time",
+                record::rfc3339(req.exported_at_ms),
+                e.seq,
+                record::rfc3339(e.recorded_at_ms)
+            )));
         }
     }
     // Media copies: each must be the file of an exported record.

@@ -48,12 +48,21 @@ fn read_everything(f: &Fixture, uid: Option<u32>, l: &str, key: &str, out_dir: &
     }
     let run = |args: &[&str]| {
         let o = run_as_user(f, uid, &tmp, args);
-        assert_eq!(o.code, 0, "custody {args:?} on an archived ledger:\n{}", o.all());
+        assert_eq!(
+            o.code,
+            0,
+            "custody {args:?} on an archived ledger:\n{}",
+            o.all()
+        );
         o
     };
     let log = run(&["log", "--ledger", l]);
     assert!(log.stdout.contains("testimony") && log.stdout.contains("media"));
-    assert!(run(&["show", "--ledger", l, "3"]).stdout.contains("record 3"));
+    assert!(
+        run(&["show", "--ledger", l, "3"])
+            .stdout
+            .contains("record 3")
+    );
     assert!(
         run(&["verify", "--ledger", l, "3"])
             .stdout
@@ -143,7 +152,12 @@ fn a_ledger_owned_by_another_user_is_read_and_audited_without_changing_it() {
             Some(nobody),
             &out,
             &[
-                "add", "media", "--ledger", &f.p("ledger"), "--key", &key.to_string_lossy(),
+                "add",
+                "media",
+                "--ledger",
+                &f.p("ledger"),
+                "--key",
+                &key.to_string_lossy(),
                 &f.p("media/m1.bin"),
             ],
         );
@@ -193,7 +207,13 @@ fn a_ledger_on_read_only_media_is_read_and_audited() {
         );
         let before = files(&copy);
         let out = f.path("out");
-        read_everything(&f, None, &copy.to_string_lossy(), &f.p("keys/alice.key"), &out);
+        read_everything(
+            &f,
+            None,
+            &copy.to_string_lossy(),
+            &f.p("keys/alice.key"),
+            &out,
+        );
         assert_same(&before, &files(&copy), "reads on read-only media");
         // Appending is refused with the reason, and nothing is half-done.
         let o = f.run(&[
@@ -262,7 +282,13 @@ fn readers_do_not_wait_for_each_other_and_a_waiting_writer_says_why() {
     assert_eq!(audit.code, 0, "{}", audit.all());
     assert!(audit.stdout.contains("OK: no problem found."));
     // A writer without --wait is refused at once; with it, it says what it waits for.
-    let o = f.run(&["checkpoint", "--ledger", &l, "--key", &f.p("keys/ledger.key")]);
+    let o = f.run(&[
+        "checkpoint",
+        "--ledger",
+        &l,
+        "--key",
+        &f.p("keys/ledger.key"),
+    ]);
     assert_eq!(o.code, 2, "{}", o.all());
     assert!(
         o.stderr.contains("ledger in use") && o.stderr.contains("--wait"),
@@ -271,7 +297,14 @@ fn readers_do_not_wait_for_each_other_and_a_waiting_writer_says_why() {
     );
     let mut writer = spawn(
         &f,
-        &["checkpoint", "--ledger", &l, "--key", &f.p("keys/ledger.key"), "--wait"],
+        &[
+            "checkpoint",
+            "--ledger",
+            &l,
+            "--key",
+            &f.p("keys/ledger.key"),
+            "--wait",
+        ],
     );
     let mut err = std::io::BufReader::new(writer.stderr.take().unwrap());
     let mut line = String::new();
@@ -301,7 +334,8 @@ fn a_reader_waiting_for_a_writer_names_it() {
         .open(f.path("ledger/lock"))
         .unwrap();
     lock.lock().unwrap();
-    lock.write_all(b"pid 4242\nsince_ms 1764489600000\n").unwrap();
+    lock.write_all(b"pid 4242\nsince_ms 1764489600000\n")
+        .unwrap();
     let o = f.run(&["log", "--ledger", &l]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("ledger in use"), "{}", o.stderr);
@@ -310,7 +344,9 @@ fn a_reader_waiting_for_a_writer_names_it() {
     let mut line = String::new();
     std::io::BufRead::read_line(&mut err, &mut line).unwrap();
     assert!(
-        line.contains("another process is changing it (process 4242, since 2025-11-30T08:00:00.000Z)"),
+        line.contains(
+            "another process is changing it (process 4242, since 2025-11-30T08:00:00.000Z)"
+        ),
         "{line}"
     );
     drop(lock);

@@ -48,6 +48,7 @@ fn fixture() -> Fixture {
 
 fn export(f: &Fixture, out: &str, seqs: &[&str], extra: &[&str]) {
     let (ledger, key) = (f.p("ledger"), f.p("keys/alice.key"));
+    let time = f.export_time();
     let mut args = vec![
         "export",
         "--ledger",
@@ -57,7 +58,7 @@ fn export(f: &Fixture, out: &str, seqs: &[&str], extra: &[&str]) {
         "--case",
         "Case 7",
         "--export-time",
-        "2026-11-26T10:00:00Z",
+        &time,
     ];
     let out = f.p(out);
     args.extend_from_slice(&["--out", &out]);
@@ -710,7 +711,7 @@ fn bundles_carry_the_custody_chain_and_authority_and_both_verifiers_check_them()
             "--key".into(),
             f.p("keys/ledger.key"),
             "--export-time".into(),
-            "2026-11-26T10:00:00Z".into(),
+            f.export_time(),
             "--out".into(),
             f.p("compromised.zip"),
         ];

@@ -388,7 +388,7 @@ fn both_verifiers_give_the_same_exit_code_for_every_edit_of_a_bundle() {
         "--out",
         &f.p("b.zip"),
         "--export-time",
-        "2026-11-30T09:00:00Z",
+        &f.export_time(),
         "--media",
         &f.p("media/clip.mp4"),
         &t.to_string(),

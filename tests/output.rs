@@ -455,11 +455,16 @@ fn messages_name_the_real_problem_and_its_fix() {
         2,
         "CRLF",
     );
-    // Times need a zone; offsets are understood; leap seconds are refused.
+    // Times need a zone; offsets are understood; leap seconds are refused; a bundle is
+    // dated neither before the newest record it holds nor after now.
+    let newest = f.newest_ms();
+    let in_zone = custody::record::rfc3339(newest + 2 * 3_600_000).replace('Z', "+02:00");
     for (t, code, needle) in [
         ("2026-11-26T10:00:00", 2, "no time zone"),
         ("2026-12-31T23:59:60Z", 2, "leap second"),
-        ("2026-11-26T12:00:00+02:00", 0, "wrote"),
+        ("2020-01-01T00:00:00Z", 2, "before record 2"),
+        ("2999-01-01T00:00:00Z", 2, "later than this machine's clock"),
+        (in_zone.as_str(), 0, "wrote"),
     ] {
         let out = f.p(&format!("t{code}.zip"));
         expect(
@@ -489,7 +494,7 @@ fn messages_name_the_real_problem_and_its_fix() {
             .unwrap();
         serde_json::from_str::<serde_json::Value>(&s).unwrap()
     };
-    assert_eq!(m["exported_at"], "2026-11-26T10:00:00.000Z");
+    assert_eq!(m["exported_at"], custody::record::rfc3339(newest));
     // A missing index is rebuilt by recover, not created empty.
     std::fs::rename(f.path("ledger/db"), f.path("db-gone")).unwrap();
     expect(&["log", "--ledger", &l], 2, "custody recover");

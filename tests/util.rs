@@ -322,6 +322,24 @@ impl Fixture {
         }
     }
 
+    /// The newest recorded time in `ledger/` (unix ms): an `--export-time` that the same
+    /// ledger state always gives, and that no exported record postdates.
+    pub fn newest_ms(&self) -> u64 {
+        let o = self.ok(&["log", "--ledger", &self.p("ledger"), "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["recorded_at_ms"].as_u64().unwrap())
+            .max()
+            .unwrap()
+    }
+
+    /// [`Fixture::newest_ms`] as an `--export-time` argument.
+    pub fn export_time(&self) -> String {
+        self.newest_ms().to_string()
+    }
+
     pub fn audit(&self) -> Output {
         self.run(&["audit", "--ledger", &self.p("ledger")])
     }

@@ -7,13 +7,8 @@ use crate::util::*;
 fn export_as(f: &Fixture, key: &str, out: &str, seqs: &[u64], extra: &[&str]) -> Output {
     let out = f.p(out);
     let seqs: Vec<String> = seqs.iter().map(u64::to_string).collect();
-    let mut args = vec![
-        "export",
-        "--out",
-        &out,
-        "--export-time",
-        "2026-11-30T09:00:00Z",
-    ];
+    let time = f.export_time();
+    let mut args = vec!["export", "--out", &out, "--export-time", &time];
     args.extend_from_slice(extra);
     args.extend(seqs.iter().map(String::as_str));
     f.run_as(key, &args)
@@ -696,21 +691,27 @@ fn export_refuses_a_time_a_bundle_cannot_write() {
         assert_eq!(o.code, 2, "{t}: {}", o.all());
         assert!(!f.path("x.zip").exists());
     }
-    let o = f.run_as(
-        "alice",
+    // With a clock in the last second of 9999, that second is writable.
+    let (l, k) = (f.p("ledger"), f.p("keys/alice.key"));
+    let o = f.at(
+        "9999-12-31 23:59:59",
         &[
             "export",
+            "--ledger",
+            &l,
+            "--key",
+            &k,
             "--out",
             &f.p("x.zip"),
             "--export-time",
-            "253402300799999",
+            "9999-12-31T23:59:59Z",
             "2",
         ],
     );
     assert_eq!(
         o.code,
         0,
-        "the last millisecond of 9999 is writable: {}",
+        "the last second of 9999 is writable: {}",
         o.all()
     );
 }

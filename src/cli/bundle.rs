@@ -42,7 +42,9 @@ pub struct ExportArgs {
     /// those checks first, in red. Without it such an export exits 1 and writes nothing.
     #[arg(long, value_name = "REASON")]
     include_failing: Option<String>,
-    /// Export time to record (RFC 3339, or unix milliseconds); default: now, or SOURCE_DATE_EPOCH.
+    /// Export time to record (RFC 3339 with a zone, e.g. 2026-11-30T09:00:00Z or
+    /// 2026-11-30T12:00:00+03:00, or unix milliseconds); default: now, or SOURCE_DATE_EPOCH.
+    /// It may not be earlier than the newest record the bundle holds, nor later than now.
     #[arg(long, value_name = "TIME")]
     export_time: Option<String>,
     /// Sequence numbers of the exhibits.
@@ -135,6 +137,7 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
             seqs: a.seqs.clone(),
             case: a.case.clone(),
             exported_at_ms,
+            now_ms: now_ms(),
             override_consent: a.override_consent.clone(),
             include_failing: a.include_failing.clone(),
             media,
