@@ -174,6 +174,89 @@ impl Auditor<'_> {
     fn find(&mut self, seq: Option<u64>, code: Code, message: String) {
         self.findings.push(Finding { seq, code, message });
     }
+
+    /// Every signed checkpoint is kept twice, in the checkpoints file and in the index:
+    /// the file must be whole, and hold exactly the index's checkpoints.
+    fn check_checkpoint_file(&mut self, store: &crate::store::Store) -> Result<()> {
+        let file = match store.checkpoint_file() {
+            Ok(f) => f,
+            Err(e) => {
+                self.find(
+                    None,
+                    Code::CheckpointFile,
+                    format!("the checkpoints file cannot be read: {e}"),
+                );
+                return Ok(());
+            }
+        };
+        if file.trailing > 0 {
+            self.find(
+                None,
+                Code::CheckpointFile,
+                format!(
+                    "the checkpoints file ends with {} byte(s) at offset {} that are not a whole entry (a checkpoint torn by a crash while it was signed, or damage); the next `custody checkpoint` keeps them in a file beside it (checkpoints.set-aside-*) and cuts them",
+                    file.trailing, file.whole_len
+                ),
+            );
+        }
+        if let Some((at, _)) = file
+            .entries
+            .iter()
+            .find(|(_, b)| std::str::from_utf8(b).is_err())
+        {
+            self.find(
+                None,
+                Code::CheckpointFile,
+                format!(
+                    "the checkpoints file's entry at byte {at} is not UTF-8 text: it is damaged"
+                ),
+            );
+        }
+        let in_index: BTreeSet<Vec<u8>> =
+            store.checkpoints()?.into_iter().map(|(_, v)| v).collect();
+        let in_file: BTreeSet<&Vec<u8>> = file.entries.iter().map(|(_, b)| b).collect();
+        let only_file: Vec<u64> = file
+            .entries
+            .iter()
+            .filter(|(_, b)| !in_index.contains(b))
+            .map(|(at, _)| *at)
+            .collect();
+        let only_index: Vec<String> = in_index
+            .iter()
+            .filter(|b| !in_file.contains(b))
+            .map(|b| {
+                std::str::from_utf8(b)
+                    .ok()
+                    .and_then(crate::checkpoint::claimed_size)
+                    .map_or("of unreadable size".into(), |s| format!("of {s} records"))
+            })
+            .collect();
+        let mut parts = Vec::new();
+        if let Some(at) = only_file.first() {
+            parts.push(format!(
+                "{} entr{} of the file (the first at byte {at}) not in the index",
+                only_file.len(),
+                if only_file.len() == 1 { "y" } else { "ies" }
+            ));
+        }
+        if let Some(size) = only_index.first() {
+            parts.push(format!(
+                "{} checkpoint(s) of the index (the first {size}) not in the file",
+                only_index.len()
+            ));
+        }
+        if !parts.is_empty() {
+            self.find(
+                None,
+                Code::CheckpointFile,
+                format!(
+                    "the checkpoints file and the index disagree: {}; one of them is damaged or was edited: compare them with a checkpoint saved elsewhere (`custody audit --against`)",
+                    parts.join(", ")
+                ),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Audits the whole ledger. `progress` is called with the number of records checked.
@@ -209,24 +292,7 @@ pub fn audit(
             "the journal does not start with its header CUSTODY-JOURNAL1".into(),
         );
     }
-    // Every signed checkpoint is kept twice: in the checkpoints file and in the index.
-    let in_file: BTreeSet<Vec<u8>> = store
-        .checkpoint_file_entries()?
-        .into_iter()
-        .map(String::into_bytes)
-        .collect();
-    let in_index: BTreeSet<Vec<u8>> = store.checkpoints()?.into_iter().map(|(_, v)| v).collect();
-    if in_file != in_index {
-        a.find(
-            None,
-            Code::CheckpointFile,
-            format!(
-                "the checkpoints file and the index disagree: {} checkpoint(s) only in the file, {} only in the index",
-                in_file.difference(&in_index).count(),
-                in_index.difference(&in_file).count()
-            ),
-        );
-    }
+    a.check_checkpoint_file(store)?;
     // Checkpoints are verified after the pass, under the ledger key in force at each size
     // (the ledger-key records say which); first, which roots must the pass record?
     let mut stored: Vec<(u64, String)> = Vec::new();

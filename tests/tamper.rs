@@ -485,3 +485,93 @@ fn every_index_tree_altered_each_way_is_caught() {
         }
     }
 }
+
+/// Each kind of damage to the `checkpoints` file is an audit finding (exit 1) that says
+/// where it is; the next checkpoint keeps bytes it must cut in a file beside it.
+#[test]
+fn damage_in_the_checkpoints_file_is_a_finding_and_its_bytes_are_kept() {
+    let messages = |v: &serde_json::Value| -> Vec<String> {
+        v["report"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == "checkpoint-file")
+            .map(|f| f["message"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let damage: [(&str, fn(&mut Vec<u8>), &str); 5] = [
+        (
+            "garbage at the end",
+            |b| b.extend_from_slice(b"xyz"),
+            "3 byte(s) at offset",
+        ),
+        (
+            "a torn last entry",
+            |b| b.truncate(b.len() - 5),
+            "not a whole entry",
+        ),
+        ("a damaged length", |b| b[0] = 0xff, "at offset 0"),
+        ("a byte that is not UTF-8", |b| b[10] = 0xff, "not UTF-8"),
+        (
+            "an entry removed",
+            |b| {
+                let first = u32::from_be_bytes(b[..4].try_into().unwrap()) as usize;
+                b.drain(..4 + first);
+            },
+            "not in the file",
+        ),
+    ];
+    for (what, edit, needle) in damage {
+        let f = Fixture::with_records(2);
+        let path = f.path("ledger/checkpoints");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let original = bytes.clone();
+        edit(&mut bytes);
+        std::fs::write(&path, &bytes).unwrap();
+        let o = f.audit();
+        assert_eq!(o.code, 1, "{what}: {}", o.all());
+        let m = messages(&f.audit_json());
+        assert!(m.iter().any(|m| m.contains(needle)), "{what}: {m:?}");
+        // Signing the next checkpoint cuts what is not a whole entry, but keeps it.
+        f.checkpoint();
+        let kept: Vec<Vec<u8>> = std::fs::read_dir(f.path("ledger"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("checkpoints.set-aside-")
+            })
+            .map(|p| std::fs::read(p).unwrap())
+            .collect();
+        let whole = custody::store::CheckpointFile::parse(&bytes).whole_len as usize;
+        if whole < bytes.len() {
+            assert_eq!(kept, vec![bytes[whole..].to_vec()], "{what}");
+        } else {
+            assert!(kept.is_empty(), "{what}");
+        }
+        if what == "garbage at the end" || what == "a torn last entry" {
+            // Nothing but the tail was wrong: the file is whole again.
+            assert!(
+                std::fs::read(&path)
+                    .unwrap()
+                    .starts_with(&original[..whole])
+            );
+            assert_eq!(f.audit().code, 0, "{what}: {}", f.audit().all());
+        }
+    }
+    // A checkpoints file that cannot be read at all is a finding, not a failure to audit.
+    let f = Fixture::with_records(1);
+    std::fs::remove_file(f.path("ledger/checkpoints")).unwrap();
+    std::fs::create_dir(f.path("ledger/checkpoints")).unwrap();
+    let o = f.audit();
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(
+        messages(&f.audit_json())
+            .iter()
+            .any(|m| m.contains("cannot be read")),
+        "{}",
+        o.stdout
+    );
+}

@@ -167,6 +167,38 @@ pub struct Store {
     _lock: LedgerLock,
 }
 
+/// The checkpoints file: frames of `u32 length || note`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CheckpointFile {
+    /// Each whole entry, with the byte offset of its length prefix.
+    pub entries: Vec<(u64, Vec<u8>)>,
+    /// Where the whole entries end.
+    pub whole_len: u64,
+    /// Bytes after the last whole entry: a torn entry (a crash while signing) or damage.
+    pub trailing: u64,
+}
+
+impl CheckpointFile {
+    /// Splits the file's bytes into entries; never fails.
+    pub fn parse(bytes: &[u8]) -> Self {
+        let mut entries = Vec::new();
+        let mut i = 0usize;
+        while let Some(len) = bytes.get(i..i + 4) {
+            let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            let Some(text) = bytes.get(i + 4..).and_then(|rest| rest.get(..len)) else {
+                break;
+            };
+            entries.push((i as u64, text.to_vec()));
+            i += 4 + len;
+        }
+        CheckpointFile {
+            entries,
+            whole_len: i as u64,
+            trailing: (bytes.len() - i) as u64,
+        }
+    }
+}
+
 /// The ledger lock held by this process: exclusive for a writer (who records its process
 /// id in the lock file while it holds it), shared for readers, none on media where the
 /// lock file cannot be opened at all.
@@ -328,6 +360,25 @@ fn may_open_in_place(db: &Path) -> bool {
             .write(true)
             .open(db.join("db"))
             .is_ok()
+}
+
+/// Keeps `bytes` in a new file `NAME.set-aside-SECONDS-PID` in `dir`, fsync'd: evidence
+/// that had to leave a ledger file so that the ledger can go on.
+pub fn set_aside(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let path = dir.join(format!("{name}.set-aside-{secs}-{}", std::process::id()));
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(io(&path))?;
+    fsync_dir(dir)?;
+    Ok(path)
 }
 
 fn fsync_dir(dir: &Path) -> Result<()> {
@@ -800,10 +851,15 @@ impl Store {
             .append(true)
             .open(&path)
             .map_err(io(&path))?;
-        // A torn last entry (a crash while signing) is cut off, so entries stay framed.
-        let whole = self.checkpoint_file_whole_len()?;
-        if f.metadata().map_err(io(&path))?.len() != whole {
-            f.set_len(whole).map_err(io(&path))?;
+        // Bytes after the last whole entry (a checkpoint torn by a crash while it was
+        // signed, or damage) are kept whole in a file beside it, then cut, so that entries
+        // stay framed and nothing is lost.
+        let file = self.checkpoint_file()?;
+        if file.trailing > 0 {
+            let bytes = std::fs::read(&path).map_err(io(&path))?;
+            let tail = bytes.get(file.whole_len as usize..).unwrap_or_default();
+            set_aside(&self.dir, names::CHECKPOINTS, tail)?;
+            f.set_len(file.whole_len).map_err(io(&path))?;
         }
         let mut frame = (signed.len() as u32).to_be_bytes().to_vec();
         frame.extend_from_slice(signed.as_bytes());
@@ -818,47 +874,25 @@ impl Store {
         Ok(())
     }
 
-    /// Length of the checkpoints file's whole entries (a torn last entry excluded).
-    fn checkpoint_file_whole_len(&self) -> Result<u64> {
+    /// The checkpoints file, parsed into its whole entries (a missing file has none).
+    pub fn checkpoint_file(&self) -> Result<CheckpointFile> {
         let path = self.dir.join(names::CHECKPOINTS);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(io(&path)(e)),
-        };
-        let mut i = 0usize;
-        while i + 4 <= bytes.len() {
-            let len =
-                u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize;
-            if i + 4 + len > bytes.len() {
-                break;
-            }
-            i += 4 + len;
+        match std::fs::read(&path) {
+            Ok(b) => Ok(CheckpointFile::parse(&b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CheckpointFile::default()),
+            Err(e) => Err(io(&path)(e)),
         }
-        Ok(i as u64)
     }
 
-    /// The signed checkpoints kept in the checkpoints file (oldest first); a torn last
-    /// entry is ignored.
+    /// The signed checkpoints kept in the checkpoints file (oldest first), as text; a torn
+    /// last entry and entries that are not UTF-8 are left out (`audit` reports both).
     pub fn checkpoint_file_entries(&self) -> Result<Vec<String>> {
-        let path = self.dir.join(names::CHECKPOINTS);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io(&path)(e)),
-        };
-        let mut out = Vec::new();
-        let mut i = 0usize;
-        while i + 4 <= bytes.len() {
-            let len =
-                u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize;
-            let Some(text) = bytes.get(i + 4..i + 4 + len) else {
-                break;
-            };
-            out.push(String::from_utf8_lossy(text).into_owned());
-            i += 4 + len;
-        }
-        Ok(out)
+        Ok(self
+            .checkpoint_file()?
+            .entries
+            .into_iter()
+            .filter_map(|(_, b)| String::from_utf8(b).ok())
+            .collect())
     }
 
     /// Puts checkpoints from the checkpoints file back into the index (after a rebuild);
