@@ -499,7 +499,8 @@ fn damage_in_the_checkpoints_file_is_a_finding_and_its_bytes_are_kept() {
             .map(|f| f["message"].as_str().unwrap().to_owned())
             .collect()
     };
-    let damage: [(&str, fn(&mut Vec<u8>), &str); 5] = [
+    type Edit = fn(&mut Vec<u8>);
+    let damage: [(&str, Edit, &str); 5] = [
         (
             "garbage at the end",
             |b| b.extend_from_slice(b"xyz"),
