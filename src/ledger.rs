@@ -12,7 +12,8 @@ use crate::proof::{ConsistencyProofText, InclusionProofText};
 use crate::record::{self, Body, Media, Record, Statement, Testimony, leaf_hash};
 use crate::rules::{self, Authority, Code, Lookup, Mode, Position, Violation};
 use crate::store::journal::{MAGIC, ScanEnd};
-use crate::store::{Entry, LockWait, Store};
+use crate::store::{Entry, Store};
+pub use crate::store::{LockHolder, LockWait, crash_point, lock_holder};
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
 use std::path::Path;
@@ -763,8 +764,16 @@ impl Ledger {
         StoreLookup(&self.store).statement(seq)
     }
 
-    /// The store, for audits.
-    pub fn store(&self) -> &Store {
+    /// One of the index's sled trees by name, for the mutation sweep (`tests/sweep.rs`),
+    /// which alters index entries in place; not part of the library's interface.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub fn raw_tree(&self, name: &str) -> Option<&sled::Tree> {
+        self.store.raw_tree(name)
+    }
+
+    /// The store, for audits and exports within the crate.
+    pub(crate) fn store(&self) -> &Store {
         &self.store
     }
     /// The ledger's origin.

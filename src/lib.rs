@@ -25,7 +25,7 @@ pub mod proof;
 pub mod record;
 pub mod report;
 pub mod rules;
-pub mod store;
+pub(crate) mod store;
 
 /// A SHA-256 digest.
 pub type Hash = [u8; 32];

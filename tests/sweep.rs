@@ -8,7 +8,7 @@
 use custody::audit::audit;
 use custody::ledger::{Access, Ledger, MediaInput, TestimonyInput};
 use custody::record::{Body, Role};
-use custody::store::LockWait;
+use custody::ledger::LockWait;
 use std::path::Path;
 
 /// A ledger of `n` records: genesis, an authorisation, then testimony and media by turns,
@@ -136,7 +136,7 @@ fn sweep(n: usize, stride: usize) -> Tally {
         ("authority", true),
         ("hashes", true),
     ] {
-        let t = l.store().raw_tree(tree).unwrap();
+        let t = l.raw_tree(tree).unwrap();
         let bits = bits && !keys_too;
         let entries: Vec<(sled::IVec, sled::IVec)> = t.iter().map(Result::unwrap).collect();
         for (k, v) in entries {

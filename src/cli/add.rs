@@ -169,7 +169,7 @@ fn acknowledge(
     appended: Vec<Appended>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    custody::store::crash_point("before-ack");
+    custody::ledger::crash_point("before-ack");
     if !json {
         if appended.len() > 20 {
             outln!(
@@ -419,9 +419,9 @@ pub struct RecoverArgs {
 
 pub fn exec_recover(a: RecoverArgs) -> anyhow::Result<ExitCode> {
     let wait = if a.ledger.wait {
-        custody::store::LockWait::Yes
+        custody::ledger::LockWait::Yes
     } else {
-        custody::store::LockWait::No
+        custody::ledger::LockWait::No
     };
     // Re-indexing a large journal takes a while: show progress on a terminal.
     let pb = progress(0, true, false);

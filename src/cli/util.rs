@@ -4,7 +4,7 @@
 use super::LedgerArgs;
 use anyhow::{Context, bail};
 use custody::ledger::{Access, Ledger};
-use custody::store::{LockHolder, LockWait};
+use custody::ledger::{LockHolder, LockWait};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
@@ -36,7 +36,7 @@ fn open_with(args: &LedgerArgs, access: Access) -> anyhow::Result<Ledger> {
 
 /// What a process that cannot take the ledger lock is waiting for, in words.
 fn waiting_for(dir: &Path, access: Access) -> String {
-    match custody::store::lock_holder(dir) {
+    match custody::ledger::lock_holder(dir) {
         LockHolder::Readers if access == Access::Write => {
             "other processes are reading it (audits, exports); a change waits until they finish"
                 .into()

@@ -140,11 +140,6 @@ impl Journal {
         Ok(self.file.metadata().map_err(io(&self.path))?.len())
     }
 
-    /// Whether the journal holds no frames.
-    pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.len()? <= MAGIC.len() as u64)
-    }
-
     /// Appends already-framed bytes and fsyncs once; returns the new length.
     pub fn append(&mut self, framed: &[u8]) -> Result<u64> {
         // A torn write is simulated by writing only part of the batch before stopping.
@@ -215,10 +210,6 @@ impl Frames {
     /// Why iteration stopped (valid once `next` has returned `None`).
     pub fn end_state(&self) -> ScanEnd {
         self.stop.clone().unwrap_or(ScanEnd::Clean)
-    }
-    /// Offset of the next unread frame.
-    pub fn offset(&self) -> u64 {
-        self.offset
     }
 }
 

@@ -806,25 +806,11 @@ impl Store {
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(self.e()))
     }
 
-    /// Number of entries in the records tree (counted, not trusted from metadata).
-    pub fn records_count(&self) -> usize {
-        self.records.len()
-    }
-
     /// Sequence of the record with this leaf hash.
     pub fn seq_of_leaf(&self, leaf: &Hash) -> Result<Option<u64>> {
         Ok(self
             .leaves
             .get(leaf)
-            .map_err(self.e())?
-            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
-    }
-
-    /// Sequence of the testimony committing to this content.
-    pub fn seq_of_commitment(&self, c: &Hash) -> Result<Option<u64>> {
-        Ok(self
-            .content
-            .get(c)
             .map_err(self.e())?
             .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
     }
@@ -953,13 +939,6 @@ impl Store {
         }
     }
 
-    /// Every stored subtree hash as (level, index, hash), for audits.
-    pub fn hashes_iter(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + '_ {
-        self.hashes
-            .iter()
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(self.e()))
-    }
-
     /// The value one index tree holds under `key`, for audits.
     pub fn index_value(&self, tree: IndexTree, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self
@@ -1068,7 +1047,8 @@ impl Store {
     }
 
     /// One of the index's trees by name (`records`, `leaves`, `hashes`, `media`, `content`,
-    /// `authority`, `checkpoints`, `meta`), for tools and tests that inspect the index.
+    /// `authority`, `checkpoints`, `meta`), for the mutation sweep only.
+    #[cfg(feature = "test-hooks")]
     pub fn raw_tree(&self, name: &str) -> Option<&sled::Tree> {
         Some(match name {
             "records" => &self.records,
