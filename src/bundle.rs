@@ -968,7 +968,7 @@ pub struct VerifyOptions {
 }
 
 /// Checks a member name against SPEC.md 11.1; the reason when unsafe.
-pub fn unsafe_name(name: &[u8]) -> Option<String> {
+fn unsafe_name(name: &[u8]) -> Option<String> {
     let Ok(s) = std::str::from_utf8(name) else {
         return Some("a member name is not UTF-8".into());
     };
@@ -999,7 +999,7 @@ pub fn unsafe_name(name: &[u8]) -> Option<String> {
 }
 
 /// Whether a (safe) member name is one SPEC.md 11.1 allows.
-pub fn known_name(name: &str) -> bool {
+fn known_name(name: &str) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let hexn = |s: &str, n: usize| {
         s.len() == n

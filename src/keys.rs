@@ -119,7 +119,7 @@ pub fn generate() -> Result<SigningKey, KeyError> {
 }
 
 /// PKCS#8 v1 PEM of the secret key (no embedded public key, so every tool reads it).
-pub fn secret_pem(key: &SigningKey) -> Zeroizing<String> {
+fn secret_pem(key: &SigningKey) -> Zeroizing<String> {
     let kp = KeypairBytes {
         secret_key: key.to_bytes(),
         public_key: None,
@@ -414,11 +414,6 @@ fn decrypt_pem(path: &Path, text: &str, passphrase: &[u8]) -> Result<SigningKey,
         });
     }
     Ok(key)
-}
-
-/// Whether a key file is passphrase-protected (encrypted PKCS#8).
-pub fn is_protected(path: &Path) -> Result<bool, KeyError> {
-    Ok(pem_label(&read_regular(path)?.text) == Some("ENCRYPTED PRIVATE KEY"))
 }
 
 /// Loads a secret key; `passphrase` is asked only when the file is protected.

@@ -1380,7 +1380,7 @@ impl Ledger {
     }
 
     /// The checkpoint rule of SPEC.md section 4.1 for a stored checkpoint of `size`.
-    pub fn check_checkpoint_key(&self, size: u64) -> std::result::Result<(), Violation> {
+    fn check_checkpoint_key(&self, size: u64) -> std::result::Result<(), Violation> {
         let last = match size {
             0 => None,
             n => self.store.record_bytes(n - 1).ok().flatten(),
@@ -1450,7 +1450,7 @@ impl Ledger {
     }
 
     /// [`Ledger::verify_record`] at the time `now_ms`.
-    pub fn verify_record_at(&self, seq: u64, now_ms: u64) -> Result<RecordReport> {
+    fn verify_record_at(&self, seq: u64, now_ms: u64) -> Result<RecordReport> {
         let bytes = self.record_bytes(seq)?;
         let mut checks = Vec::new();
         let rec = match Record::decode(&bytes) {
@@ -1582,7 +1582,7 @@ impl Ledger {
 
     /// Whether the signer was authorised when the record was made, and the record is not
     /// signed after compromise or by a tainted key (SPEC.md section 4.1, verdicts).
-    pub fn check_signer(&self, rec: &Record) -> std::result::Result<String, Violation> {
+    fn check_signer(&self, rec: &Record) -> std::result::Result<String, Violation> {
         self.authority
             .judge(&rec.statement, rec.seq, rec.recorded_at_ms)
     }

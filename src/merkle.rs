@@ -68,7 +68,7 @@ pub fn empty_root() -> Hash {
 }
 
 /// Interior node hash: SHA-256(0x01 || left || right).
-pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut h = Sha256::new();
     h.update([1u8]);
     h.update(left);
@@ -84,7 +84,7 @@ fn split_point(n: u64) -> u64 {
 
 /// MTH(D[lo:hi]) for a range the RFC recursion produces (lo aligned to a power of two at
 /// least as large as the range): O(log n) reads.
-pub fn subtree_hash<R: HashReader + ?Sized>(r: &R, lo: u64, hi: u64) -> Result<Hash, ProofError> {
+fn subtree_hash<R: HashReader + ?Sized>(r: &R, lo: u64, hi: u64) -> Result<Hash, ProofError> {
     let n = hi - lo;
     if n == 0 {
         return Ok(empty_root());

@@ -57,14 +57,14 @@ pub struct KeyState {
 impl KeyState {
     /// Whether the key's own records allow it to sign at `seq` (authorised before it, not
     /// yet ended). [`Authority::active`] adds the taint of its authorisers.
-    pub fn active_at(&self, seq: u64) -> bool {
+    fn active_at(&self, seq: u64) -> bool {
         (self.authorized_at < seq || (seq == 0 && self.authorized_at == 0))
             && self.ended.is_none_or(|r| seq < r.at)
     }
 
     /// Whether a record at `seq`, recorded at `recorded_at_ms`, falls at or after the point
     /// from which this key is known to be compromised.
-    pub fn compromised_for(&self, seq: u64, recorded_at_ms: u64) -> bool {
+    fn compromised_for(&self, seq: u64, recorded_at_ms: u64) -> bool {
         self.compromises.iter().any(|c| match c.effective {
             Effective::Now => seq >= c.at,
             Effective::Seq(e) => seq >= e,

@@ -121,7 +121,7 @@ pub enum IndexTree {
 }
 
 /// Key of a complete subtree hash: level byte then index, big-endian.
-pub fn hash_key(level: u32, index: u64) -> [u8; 9] {
+fn hash_key(level: u32, index: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[0] = level as u8;
     k[1..].copy_from_slice(&index.to_be_bytes());
@@ -364,7 +364,7 @@ fn may_open_in_place(db: &Path) -> bool {
 
 /// Keeps `bytes` in a new file `NAME.set-aside-SECONDS-PID` in `dir`, fsync'd: evidence
 /// that had to leave a ledger file so that the ledger can go on.
-pub fn set_aside(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+fn set_aside(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
