@@ -11,7 +11,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod archive;
 pub mod audit;
 pub mod bundle;
 pub mod checkpoint;
@@ -23,7 +22,6 @@ pub mod merkle;
 pub mod note;
 pub mod proof;
 pub mod record;
-pub mod report;
 pub mod rules;
 pub(crate) mod store;
 

@@ -6,9 +6,9 @@
 //! the full sweep set CUSTODY_SWEEP_STRIDE=1.
 
 use custody::audit::audit;
+use custody::ledger::LockWait;
 use custody::ledger::{Access, Ledger, MediaInput, TestimonyInput};
 use custody::record::{Body, Role};
-use custody::ledger::LockWait;
 use std::path::Path;
 
 /// A ledger of `n` records: genesis, an authorisation, then testimony and media by turns,

@@ -2,8 +2,9 @@
 //! `VERIFY.txt` for an expert with standard tools. Both are plain text built from the
 //! manifest; the HTML is one self-contained page with no scripts and no network.
 
-use crate::bundle::Manifest;
+use super::Manifest;
 use crate::ledger::Check;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 fn esc(s: &str) -> String {
@@ -386,4 +387,13 @@ Nothing else from the ledger is in this bundle: the proof hashes reveal no other
     }
     t.push_str(tail);
     t
+}
+
+/// `report.html` and `VERIFY.txt`: a deterministic function of the manifest (its `files`
+/// aside, which list their digests) and the outcome of the record checks, so that
+/// `verify-bundle` can render them again and compare (SPEC.md 11.3, check 14).
+pub(super) fn informative(manifest: &Manifest, record_checks: &[Check]) -> (String, String) {
+    let mut m = manifest.clone();
+    m.files = BTreeMap::new();
+    (html(&m, record_checks), verify_txt(&m))
 }

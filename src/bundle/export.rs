@@ -1,0 +1,577 @@
+//! Writing a bundle: gathering each exhibit's record, proof, revealed content and keys,
+//! signing the manifest, and writing a deterministic ZIP.
+
+use super::manifest::*;
+use super::read::*;
+use super::report;
+use super::verify::*;
+use super::*;
+use crate::Hash;
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::ledger::{Check, Ledger};
+use crate::merkle;
+use crate::proof::InclusionProofText;
+use crate::record::{self, Body, Record, RecordView};
+use crate::rules::{self, Code};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::SigningKey;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Seek, Write};
+
+/// A media file to include, already hashed by the caller.
+pub struct MediaSource {
+    /// Its SHA-256.
+    pub sha256: Hash,
+    /// Its size.
+    pub size: u64,
+    /// Where it came from (for messages).
+    pub label: String,
+    /// Opens it for copying.
+    pub open: Box<dyn Fn() -> std::io::Result<Box<dyn Read>>>,
+}
+
+/// What to export.
+pub struct ExportRequest {
+    /// Sequence numbers of the exhibits.
+    pub seqs: Vec<u64>,
+    /// Case name.
+    pub case: Option<String>,
+    /// Export time, unix ms: no earlier than the newest record the bundle holds, and no
+    /// later than `now_ms`.
+    pub exported_at_ms: u64,
+    /// This machine's clock, unix ms.
+    pub now_ms: u64,
+    /// Reason to export testimony whose consent lacks court use.
+    pub override_consent: Option<String>,
+    /// Reason to export exhibits that fail their own checks.
+    pub include_failing: Option<String>,
+    /// Media files to include.
+    pub media: Vec<MediaSource>,
+}
+
+fn sha_hex(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// The text a record reveals in a bundle, when its consent allows: a testimony's, or an
+/// amendment's new text under the consent of the testimony it amends.
+fn revealable(ledger: &Ledger, rec: &Record) -> Option<(Hash, u64, Option<String>)> {
+    match &rec.statement.body {
+        Body::Testimony(t) => Some((t.commitment, t.content_len, t.consent.clone())),
+        Body::Amend(am) => am.content.map(|(c, len)| {
+            let consent = match ledger.statement(am.target).map(|st| st.body) {
+                Some(Body::Testimony(t)) => t.consent,
+                _ => None,
+            };
+            (c, len, consent)
+        }),
+        _ => None,
+    }
+}
+
+/// Reads a revealed text into `files` as `content/<seq>.txt`.
+pub(super) fn reveal(
+    ledger: &Ledger,
+    seq: u64,
+    commitment: &Hash,
+    len: u64,
+    files: &mut BTreeMap<String, Vec<u8>>,
+) -> Result<ContentInfo> {
+    let (salt, text) = ledger
+        .store()
+        .read_content(commitment, len)?
+        .ok_or_else(|| Error::Damaged(format!("record {seq}: the text is missing")))?;
+    let file = format!("content/{seq}.txt");
+    files.insert(file.clone(), text);
+    Ok(ContentInfo {
+        file,
+        salt: hex::encode(&salt),
+    })
+}
+
+/// Writes a bundle of the requested exhibits to `out`; returns the manifest.
+pub fn export<W: Write + Seek>(
+    ledger: &Ledger,
+    exporter: &SigningKey,
+    req: ExportRequest,
+    out: W,
+) -> Result<Manifest> {
+    let seqs: BTreeSet<u64> = req.seqs.iter().copied().collect();
+    if seqs.is_empty() {
+        return Err(Error::Input("name at least one record to export".into()));
+    }
+    if let Some(c) = &req.case {
+        crate::encoding::check_text("case", c, 256)?;
+    }
+    for (what, r) in [
+        ("override reason", &req.override_consent),
+        ("include-failing reason", &req.include_failing),
+    ] {
+        if let Some(r) = r {
+            crate::encoding::check_text(what, r, 4096)?;
+            if r.trim().is_empty() {
+                return Err(Error::Input(format!(
+                    "the {what} is empty; say why, in words a court can read"
+                )));
+            }
+        }
+    }
+    rules::check_representable("the export time", req.exported_at_ms)
+        .map_err(|v| Error::Input(format!("{v}; give --export-time a time up to 9999-12-31")))?;
+    if req.exported_at_ms > req.now_ms {
+        return Err(Error::Input(format!(
+            "the export time {} is later than this machine's clock ({}); a bundle cannot be dated in the future: give --export-time a time up to now",
+            record::rfc3339(req.exported_at_ms),
+            record::rfc3339(req.now_ms)
+        )));
+    }
+    let exporter_pk = exporter.verifying_key().to_bytes();
+    // Only a key the ledger holds active now may speak for it in court.
+    ledger
+        .authority()
+        .active(&exporter_pk, ledger.size())
+        .map_err(|v| {
+            Error::Input(format!(
+                "the exporting key may not export from this ledger: {v}; export with a key the ledger authorises and has not revoked"
+            ))
+        })?;
+    let (cp, cp_text) = ledger.latest_checkpoint()?.ok_or_else(|| {
+        Error::Input("the ledger has no signed checkpoint; run `custody checkpoint`".into())
+    })?;
+    // The index only says where the authority records are: the state it gave must be the
+    // one the journal establishes, or a hidden revocation could reach a court.
+    ledger.check_authority_against_journal()?;
+    // A record the index has not yet taken in might be a revocation: recover first.
+    let unindexed = ledger.unindexed_bytes()?;
+    if unindexed > 0 {
+        return Err(Error::Input(format!(
+            "the journal holds {unindexed} bytes of records the index has not taken in (an append was interrupted), and they may change what this bundle proves; run `custody recover`, sign a checkpoint, and export again"
+        )));
+    }
+    // A record beyond the checkpoint that can change a verdict (a revocation, a hand-over,
+    // a new ledger key...) cannot go into the bundle: it would prove a stale truth.
+    if let Some(s) = ledger
+        .store()
+        .authority_seqs()?
+        .into_iter()
+        .find(|&s| s >= cp.size)
+    {
+        let kind = rules::a_kind(ledger.statement(s).map_or("authority", |st| st.body.kind()));
+        return Err(Error::Input(format!(
+            "record {s} ({kind} record) is not yet covered by the latest checkpoint ({} records), and it may change what this bundle proves; sign a checkpoint with the ledger key in force (`custody checkpoint`) and export again",
+            cp.size
+        )));
+    }
+    if seqs.contains(&0) {
+        return Err(Error::Input(
+            "record 0 is the ledger's genesis: every bundle carries it as a supporting record; name the exhibits after it".into(),
+        ));
+    }
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut public_keys: BTreeMap<String, [u8; 32]> = BTreeMap::new();
+    // The key that signed the checkpoint: the ledger key in force at its size.
+    let ledger_key = ledger.ledger_key_at(cp.size);
+    public_keys.insert(key_file(&ledger_key), ledger_key);
+    public_keys.insert(key_file(&exporter_pk), exporter_pk);
+    let mut exhibits = Vec::new();
+    let mut media_by_hash: BTreeMap<Hash, usize> = BTreeMap::new();
+    let mut any_exhibit_fails = false;
+    // The override that applies to each testimony whose text is revealed.
+    let mut revealed_overrides: BTreeMap<u64, Option<String>> = BTreeMap::new();
+    for &seq in &seqs {
+        if seq >= ledger.size() {
+            return Err(Error::Input(format!(
+                "there is no record {seq}: the ledger has records 0 to {}",
+                ledger.size().saturating_sub(1)
+            )));
+        }
+        if seq >= cp.size {
+            return Err(Error::Input(format!(
+                "record {seq} is not covered by the latest checkpoint ({} records); run `custody checkpoint` first",
+                cp.size
+            )));
+        }
+        let report = ledger.verify_record(seq)?;
+        let failing: Vec<&Check> = report.checks.iter().filter(|c| !c.passed).collect();
+        if let Some(c) = failing.iter().find(|c| !c.code.is_evidence_verdict()) {
+            return Err(Error::Damaged(format!(
+                "record {seq} cannot be exported: {} [{}]: {}",
+                c.name, c.code, c.detail
+            )));
+        }
+        any_exhibit_fails |= !failing.is_empty();
+        if !failing.is_empty() && req.include_failing.is_none() {
+            return Err(Error::Failing(format!(
+                "record {seq} fails its own checks ({}); nothing was written. A court may still need it: export it with --include-failing REASON, and the bundle records the reason and shows these checks first",
+                failing
+                    .iter()
+                    .map(|c| format!("[{}] {}", c.code, c.detail))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )));
+        }
+        let (entry, rec) =
+            record_entry(ledger, seq, cp.size, &cp_text, &mut files, &mut public_keys)?;
+        let mut content = None;
+        let mut consent_override = None;
+        if let Body::Media(m) = &rec.statement.body {
+            media_by_hash.insert(m.sha256, exhibits.len());
+        }
+        if let Some((commitment, len, consent)) = revealable(ledger, &rec) {
+            if !rules::consent_allows_court(consent.as_deref()) {
+                match &req.override_consent {
+                    Some(reason) => consent_override = Some(reason.clone()),
+                    None => {
+                        return Err(Error::Input(format!(
+                            "record {seq}: the witness's consent ({}) does not allow court use; \
+                             export it only with --override-consent REASON, and the reason will be recorded in the bundle",
+                            consent.as_deref().unwrap_or("none recorded")
+                        )));
+                    }
+                }
+            }
+            if let Body::Amend(am) = &rec.statement.body
+                && !seqs.contains(&am.target)
+                && consent_override.is_none()
+            {
+                return Err(Error::Input(format!(
+                    "record {seq} corrects the text of record {}: export record {} with it, so that the bundle shows the witness's consent, or give --override-consent REASON",
+                    am.target, am.target
+                )));
+            }
+            content = Some(reveal(ledger, seq, &commitment, len, &mut files)?);
+            if matches!(rec.statement.body, Body::Testimony(_)) {
+                revealed_overrides.insert(seq, consent_override.clone());
+            }
+        }
+        exhibits.push(Exhibit {
+            entry,
+            content,
+            consent_override,
+            media_file: None,
+        });
+    }
+    // The records that say who signed the exhibits, who held them and which key signs
+    // checkpoints (SPEC.md 11.2); an amendment of a revealed testimony reveals its text too.
+    let mut supporting_seqs = supporting_records(ledger, &seqs, cp.size);
+    supporting_seqs.retain(|s| !seqs.contains(s));
+    let mut supporting = Vec::new();
+    for seq in supporting_seqs {
+        let (entry, rec) =
+            record_entry(ledger, seq, cp.size, &cp_text, &mut files, &mut public_keys)?;
+        let content = match (&rec.statement.body, revealable(ledger, &rec)) {
+            (Body::Amend(a), Some((commitment, len, _)))
+                if revealed_overrides.contains_key(&a.target) =>
+            {
+                Some(reveal(ledger, seq, &commitment, len, &mut files)?)
+            }
+            _ => None,
+        };
+        supporting.push(Supporting { entry, content });
+    }
+    for e in exhibits
+        .iter()
+        .map(|e| &e.entry)
+        .chain(supporting.iter().map(|s| &s.entry))
+    {
+        for t in [e.claimed_at_ms, e.recorded_at_ms] {
+            rules::check_representable(&format!("a time of record {}", e.seq), t)
+                .map_err(|v| Error::Input(format!("{v}; this record cannot go into a bundle")))?;
+        }
+        if e.recorded_at_ms > req.exported_at_ms {
+            return Err(Error::Input(format!(
+                "the export time {} is before record {}, which the bundle holds, was recorded ({}); a bundle cannot predate what it proves: give --export-time a later time, or leave it out to export at the current time",
+                record::rfc3339(req.exported_at_ms),
+                e.seq,
+                record::rfc3339(e.recorded_at_ms)
+            )));
+        }
+    }
+    // Media copies: each must be the file of an exported record.
+    let mut media_members: Vec<(String, &MediaSource)> = Vec::new();
+    for m in &req.media {
+        let Some(&i) = media_by_hash.get(&m.sha256) else {
+            return Err(Error::Input(format!(
+                "{}: its SHA-256 {} matches no media record being exported; add the record's number or leave the file out",
+                m.label,
+                hex::encode(m.sha256)
+            )));
+        };
+        let name = format!("media/{}", hex::encode(m.sha256));
+        if exhibits[i].media_file.is_none() {
+            exhibits[i].media_file = Some(name.clone());
+            media_members.push((name, m));
+        }
+    }
+    for (name, pk) in &public_keys {
+        files.insert(
+            name.clone(),
+            keys::public_pem(
+                &ed25519_dalek::VerifyingKey::from_bytes(pk).map_err(|_| {
+                    Error::Damaged("a stored public key is not a valid point".into())
+                })?,
+            )
+            .into_bytes(),
+        );
+    }
+    files.insert("checkpoint.txt".into(), cp_text.clone().into_bytes());
+    let mut manifest = Manifest {
+        format: FORMAT.into(),
+        case: req.case.clone(),
+        include_failing: req.include_failing.clone(),
+        exported_at: record::rfc3339(req.exported_at_ms),
+        exported_at_ms: req.exported_at_ms,
+        exporter: ExporterInfo {
+            public_key: B64.encode(exporter_pk),
+            key_id: keys::short_id(&exporter_pk),
+            fingerprint: keys::fingerprint_string(&exporter_pk),
+            key_file: key_file(&exporter_pk),
+        },
+        ledger: LedgerInfo {
+            origin: ledger.origin().to_owned(),
+            public_key: B64.encode(ledger_key),
+            key_id: keys::short_id(&ledger_key),
+            fingerprint: keys::fingerprint_string(&ledger_key),
+            key_file: key_file(&ledger_key),
+            checkpoint_file: "checkpoint.txt".into(),
+            checkpoint_size: cp.size,
+            checkpoint_root: B64.encode(cp.root),
+        },
+        exhibits,
+        supporting,
+        files: BTreeMap::new(),
+    };
+    // The two informative files are rendered from the manifest and the outcome of the
+    // record checks the bundle itself supports, exactly as `verify-bundle` renders them again.
+    let mut members: BTreeMap<String, Member> = files
+        .iter()
+        .map(|(n, b)| (n.clone(), Member::held(b.clone())))
+        .collect();
+    for (name, m) in &media_members {
+        members.insert(name.clone(), Member::streamed(m.sha256, m.size));
+    }
+    // A bundle that would fail its own record checks (an exhibit, or a record of its
+    // custody or authority chain, signed after a compromise...) is written only on purpose.
+    let mut checks = Checks(Vec::new());
+    record_checks(&manifest, &members, Some(&cp), &mut checks);
+    let failing: Vec<&Check> = checks
+        .0
+        .iter()
+        .filter(|c| !c.passed && c.code != Code::IncludedFailing)
+        .collect();
+    if req.include_failing.is_some() && failing.is_empty() && !any_exhibit_fails {
+        return Err(Error::Input(
+            "nothing in this bundle fails its checks; leave out --include-failing (a bundle that carries it never verifies as passed)".into(),
+        ));
+    }
+    if !failing.is_empty() && req.include_failing.is_none() {
+        return Err(Error::Failing(format!(
+            "the bundle would fail {} of its own checks ({}); nothing was written. A court may still need it: export with --include-failing REASON, and the bundle records the reason and shows these checks first",
+            failing.len(),
+            failing
+                .iter()
+                .map(|c| format!("{} [{}]: {}", c.name, c.code, c.detail))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )));
+    }
+    let (report_html, verify_txt) = report::informative(&manifest, &checks.0);
+    files.insert("VERIFY.txt".into(), verify_txt.into_bytes());
+    files.insert("report.html".into(), report_html.into_bytes());
+    let mut digests: BTreeMap<String, String> =
+        files.iter().map(|(k, v)| (k.clone(), sha_hex(v))).collect();
+    for (name, m) in &media_members {
+        digests.insert(name.clone(), hex::encode(m.sha256));
+    }
+    manifest.files = digests.clone();
+    let mut manifest_bytes = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| Error::Damaged(format!("manifest encoding: {e}")))?;
+    manifest_bytes.push(b'\n');
+    let sig = keys::sign(exporter, &manifest_bytes);
+    digests.insert("manifest.json".into(), sha_hex(&manifest_bytes));
+    digests.insert("manifest.sig".into(), sha_hex(&sig));
+    let sums: String = digests.iter().map(|(n, d)| format!("{d}  {n}\n")).collect();
+    write_zip(out, &manifest_bytes, &sig, &sums, &files, &media_members)?;
+    Ok(manifest)
+}
+
+/// A record as a bundle presents it, with its proof file and its signer's key file added.
+fn record_entry(
+    ledger: &Ledger,
+    seq: u64,
+    size: u64,
+    cp_text: &str,
+    files: &mut BTreeMap<String, Vec<u8>>,
+    public_keys: &mut BTreeMap<String, [u8; 32]>,
+) -> Result<(RecordEntry, Record)> {
+    let (rec, bytes) = ledger.record(seq)?;
+    let view = RecordView::new(&rec, &bytes);
+    let proof = merkle::inclusion_proof(ledger.store(), seq, size)?;
+    let proof_file = format!("proofs/{seq}.tlog-proof");
+    files.insert(
+        proof_file.clone(),
+        InclusionProofText {
+            index: seq,
+            extra: None,
+            hashes: proof.clone(),
+            checkpoint: cp_text.to_owned(),
+        }
+        .format()
+        .into_bytes(),
+    );
+    let signer = rec.statement.signer;
+    public_keys.insert(key_file(&signer), signer);
+    let entry = RecordEntry {
+        seq,
+        kind: view.kind.to_owned(),
+        leaf_hash: view.leaf_hash,
+        prev: view.prev,
+        record_bytes: view.record_bytes,
+        statement_bytes: view.statement_bytes,
+        signature: view.signature,
+        signer_key: view.signer_key,
+        signer_key_id: view.signer_key_id,
+        signer_fingerprint: view.signer_fingerprint,
+        signer_key_file: key_file(&signer),
+        claimed_at_ms: view.claimed_at_ms,
+        claimed_at: view.claimed_at,
+        recorded_at_ms: view.recorded_at_ms,
+        recorded_at: view.recorded_at,
+        body: view.body,
+        proof_file,
+        inclusion_proof: proof.iter().map(|h| B64.encode(h)).collect(),
+    };
+    Ok((entry, rec))
+}
+
+/// The supporting records of SPEC.md 11.2: the smallest set below `size`, exhibits aside,
+/// that holds record 0 and every ledger-key record, every transfer, acceptance,
+/// cancellation and amendment of each exhibit, the authorising record and every
+/// revocation of each involved key (signers, receivers, ledger keys), and for each
+/// revocation that ends an admin, the authorisation of another admin then active.
+fn supporting_records(ledger: &Ledger, exhibits: &BTreeSet<u64>, size: u64) -> BTreeSet<u64> {
+    let authority = ledger.authority();
+    let mut records: BTreeSet<u64> = BTreeSet::from([0]);
+    let mut keys_in: Vec<[u8; 32]> = Vec::new();
+    for (m, k) in authority.ledger_keys() {
+        records.insert(*m);
+        keys_in.push(*k);
+    }
+    for &ex in exhibits {
+        for (t, ts) in authority.transfers_of(ex) {
+            records.extend([Some(t), ts.accepted, ts.cancelled].into_iter().flatten());
+        }
+        records.extend(authority.amendments_of(ex).iter().copied());
+    }
+    records.retain(|&s| s < size);
+    let mut done_keys: BTreeSet<[u8; 32]> = BTreeSet::new();
+    let mut todo: Vec<u64> = records.iter().chain(exhibits.iter()).copied().collect();
+    loop {
+        // Each record brings in its signer and, for a transfer, its receiver.
+        while let Some(seq) = todo.pop() {
+            let Some(st) = ledger.statement(seq) else {
+                continue;
+            };
+            keys_in.push(st.signer);
+            match st.body {
+                Body::Transfer { to, .. } => keys_in.push(to),
+                Body::Revoke { key, .. } => {
+                    // Another admin active then, so that "not the last admin" is checkable.
+                    if authority
+                        .key(&key)
+                        .is_some_and(|k| k.role == crate::record::Role::Admin)
+                        && let Some((_, other)) = authority.other_admin_at(seq, &key)
+                        && other.authorized_at < size
+                        && records.insert(other.authorized_at)
+                    {
+                        todo.push(other.authorized_at);
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Each key brings in its authorising record and its revocations.
+        let mut added = false;
+        while let Some(k) = keys_in.pop() {
+            if !done_keys.insert(k) {
+                continue;
+            }
+            let Some(state) = authority.key(&k) else {
+                continue;
+            };
+            for s in std::iter::once(state.authorized_at).chain(state.revocations()) {
+                if s < size && records.insert(s) {
+                    todo.push(s);
+                    added = true;
+                }
+            }
+        }
+        if !added && todo.is_empty() {
+            return records;
+        }
+    }
+}
+
+fn zip_err(e: zip::result::ZipError) -> Error {
+    Error::Input(format!("cannot write the bundle: {e}"))
+}
+
+fn write_zip<W: Write + Seek>(
+    out: W,
+    manifest: &[u8],
+    sig: &[u8],
+    sums: &str,
+    files: &BTreeMap<String, Vec<u8>>,
+    media: &[(String, &MediaSource)],
+) -> Result<()> {
+    use zip::write::SimpleFileOptions;
+    let base = SimpleFileOptions::default()
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644);
+    let deflate = base.compression_method(zip::CompressionMethod::Deflated);
+    let stored = base.compression_method(zip::CompressionMethod::Stored);
+    let mut z = zip::ZipWriter::new(out);
+    let w_err = |e: std::io::Error| Error::Input(format!("cannot write the bundle: {e}"));
+    for (name, bytes, opt) in [
+        ("manifest.json", manifest, deflate),
+        ("manifest.sig", sig, stored),
+        ("SHA256SUMS", sums.as_bytes(), deflate),
+    ] {
+        z.start_file(name, opt).map_err(zip_err)?;
+        z.write_all(bytes).map_err(w_err)?;
+    }
+    for (name, bytes) in files {
+        z.start_file(name.as_str(), deflate).map_err(zip_err)?;
+        z.write_all(bytes).map_err(w_err)?;
+    }
+    for (name, m) in media {
+        let opt = stored.large_file(m.size >= u32::MAX as u64);
+        z.start_file(name.as_str(), opt).map_err(zip_err)?;
+        let mut r = (m.open)().map_err(|e| Error::Input(format!("{}: {e}", m.label)))?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut n = 0u64;
+        loop {
+            let k = r
+                .read(&mut buf)
+                .map_err(|e| Error::Input(format!("{}: {e}", m.label)))?;
+            if k == 0 {
+                break;
+            }
+            h.update(&buf[..k]);
+            z.write_all(&buf[..k]).map_err(w_err)?;
+            n += k as u64;
+        }
+        if <[u8; 32]>::from(h.finalize()) != m.sha256 || n != m.size {
+            return Err(Error::Input(format!(
+                "{} changed while it was being copied into the bundle; try again",
+                m.label
+            )));
+        }
+    }
+    z.finish().map_err(zip_err)?;
+    Ok(())
+}
