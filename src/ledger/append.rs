@@ -1,0 +1,489 @@
+//! Appending: every statement passes the one admission gate (signature, position, clock,
+//! key authority) before the journal and then the index take it.
+
+use super::*;
+
+/// Signs a media statement for each file, on all cores.
+pub(super) fn sign_media(
+    key: &SigningKey,
+    files: Vec<MediaInput>,
+    claimed_at_ms: u64,
+) -> Result<Vec<SignedStatement>> {
+    use rayon::prelude::*;
+    files
+        .into_par_iter()
+        .map(|f| {
+            sign_statement(
+                key,
+                Body::Media(Media {
+                    sha256: f.sha256,
+                    size: f.size,
+                    name: f.name,
+                    media_type: f.media_type,
+                    description: f.description,
+                }),
+                claimed_at_ms,
+            )
+        })
+        .collect()
+}
+
+/// A statement's bytes must be its canonical encoding, and (when `signature` is given) its
+/// signature must pass the strict rule.
+pub(super) fn check_signed(
+    statement: &Statement,
+    bytes: &[u8],
+    signature: Option<&[u8; 64]>,
+) -> Result<()> {
+    if bytes.len() > record::MAX_STATEMENT {
+        return Err(Error::Input("the statement is larger than 64 KiB".into()));
+    }
+    if Statement::decode(bytes).ok().as_ref() != Some(statement) {
+        return Err(Error::Input(
+            "the statement bytes do not encode the statement".into(),
+        ));
+    }
+    if let Some(signature) = signature {
+        keys::verify_strict(
+            &statement.signer,
+            &record::signing_message(bytes),
+            signature,
+        )
+        .map_err(|e| Error::Input(format!("statement signature refused: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Whether `rec` may follow the record `prev` (leaf hash, recorded time) by the position
+/// rules in their admitting form (SPEC.md section 4).
+pub(super) fn admissible_position(
+    rec: &Record,
+    prev: (Hash, u64),
+) -> std::result::Result<(), Violation> {
+    let pos = Position {
+        seq: rec.seq,
+        prev: Some(prev),
+        origin: None,
+        genesis_key: None,
+    };
+    match rules::check_position(rec, &pos, Mode::Admit)
+        .into_iter()
+        .next()
+    {
+        Some(v) => Err(v),
+        None => Ok(()),
+    }
+}
+
+/// The one gate of appends and catch-up: the position rules, then the authority rules of
+/// section 4.1, whose state `authority` then takes the record.
+pub(super) fn admit(
+    authority: &mut Authority,
+    rec: &Record,
+    prev: (Hash, u64),
+    lookup: &dyn Lookup,
+) -> std::result::Result<(), Violation> {
+    admissible_position(rec, prev)?;
+    authority.admit(&rec.statement, rec.seq, rec.recorded_at_ms, lookup)
+}
+
+pub(super) fn refused(v: Violation) -> Error {
+    Error::Input(format!("refused: {v}"))
+}
+
+/// Earlier statements: the index below `base`, then a batch not yet written.
+pub(super) struct BatchLookup<'a> {
+    pub(super) store: &'a Store,
+    pub(super) base: u64,
+    pub(super) pending: &'a [Statement],
+}
+
+impl Lookup for BatchLookup<'_> {
+    fn statement(&self, seq: u64) -> Option<Statement> {
+        if seq < self.base {
+            StoreLookup(self.store).statement(seq)
+        } else {
+            self.pending.get((seq - self.base) as usize).cloned()
+        }
+    }
+}
+
+/// The index entry for a record.
+pub(crate) fn entry_for(rec: &Record, bytes: Vec<u8>, leaf: Hash) -> Entry {
+    let (media, commitment, genesis) = match &rec.statement.body {
+        Body::Media(m) => (Some(m.sha256), None, None),
+        Body::Testimony(t) => (None, Some(t.commitment), None),
+        Body::Amend(a) => (None, a.content.map(|(c, _)| c), None),
+        Body::Genesis { origin } => (None, None, Some((origin.clone(), rec.statement.signer))),
+        _ => (None, None, None),
+    };
+    Entry {
+        seq: rec.seq,
+        bytes,
+        leaf,
+        media,
+        commitment,
+        genesis,
+        authority: Authority::is_authority_record(&rec.statement.body),
+    }
+}
+
+impl Ledger {
+    /// Appends signed statements as one batch: one journal fsync, one sled transaction.
+    /// Every signature is verified.
+    pub fn append(
+        &mut self,
+        statements: Vec<SignedStatement>,
+        now_ms: u64,
+    ) -> Result<Vec<Appended>> {
+        self.append_checked(statements, now_ms, true)
+    }
+
+    /// Appends statements this process has just signed with a key it holds: their
+    /// signatures are valid by construction, so verifying them again (three times the cost
+    /// of signing) is skipped; every other rule is checked as for [`Ledger::append`].
+    fn append_signed_here(
+        &mut self,
+        statements: Vec<SignedStatement>,
+        now_ms: u64,
+    ) -> Result<Vec<Appended>> {
+        self.append_checked(statements, now_ms, false)
+    }
+
+    fn append_checked(
+        &mut self,
+        statements: Vec<SignedStatement>,
+        now_ms: u64,
+        verify: bool,
+    ) -> Result<Vec<Appended>> {
+        self.check_writable()?;
+        let recorded_at = rules::recorded_time(self.last_recorded_at, now_ms);
+        let mut authority = self.authority.clone();
+        let mut pending: Vec<Statement> = Vec::new();
+        let mut frontier = self.frontier.clone();
+        let mut last = self.last_leaf;
+        let mut entries = Vec::with_capacity(statements.len());
+        let mut hashes = Vec::new();
+        let mut out = Vec::with_capacity(statements.len());
+        // Signatures and per-statement rules are independent: check them on all cores.
+        {
+            use rayon::prelude::*;
+            statements.par_iter().try_for_each(|s| {
+                check_signed(&s.statement, &s.bytes, verify.then_some(&s.signature))
+            })?;
+        }
+        let mut prev_time = self.last_recorded_at;
+        for s in statements {
+            let seq = frontier.size();
+            let rec = Record {
+                seq,
+                prev: last,
+                recorded_at_ms: recorded_at,
+                statement_bytes: s.bytes,
+                statement: s.statement,
+                signature: s.signature,
+            };
+            {
+                let lookup = BatchLookup {
+                    store: &self.store,
+                    base: self.size,
+                    pending: &pending,
+                };
+                admit(&mut authority, &rec, (last, prev_time), &lookup).map_err(refused)?;
+            }
+            prev_time = recorded_at;
+            pending.push(rec.statement.clone());
+            let bytes = rec.encode();
+            let leaf = leaf_hash(&bytes);
+            frontier.push(leaf, |l, i, h| hashes.push((l, i, *h)));
+            out.push(Appended {
+                seq,
+                leaf_hash: hex::encode(leaf),
+                kind: rec.statement.body.kind(),
+            });
+            entries.push(entry_for(&rec, bytes, leaf));
+            last = leaf;
+        }
+        self.store.append(&entries, &hashes)?;
+        self.authority = authority;
+        self.frontier = frontier;
+        self.size = self.frontier.size();
+        self.last_leaf = last;
+        self.last_recorded_at = recorded_at;
+        Ok(out)
+    }
+
+    /// Everything that could refuse appending `s` alone now, checked before anything (a
+    /// testimony's text) is written.
+    fn precheck(&self, s: &SignedStatement, now_ms: u64) -> Result<()> {
+        self.check_writable()?;
+        check_signed(&s.statement, &s.bytes, Some(&s.signature))?;
+        let rec = Record {
+            seq: self.size,
+            prev: self.last_leaf,
+            recorded_at_ms: rules::recorded_time(self.last_recorded_at, now_ms),
+            statement_bytes: s.bytes.clone(),
+            statement: s.statement.clone(),
+            signature: s.signature,
+        };
+        admissible_position(&rec, (self.last_leaf, self.last_recorded_at)).map_err(refused)?;
+        self.authority
+            .check(
+                &rec.statement,
+                rec.seq,
+                rec.recorded_at_ms,
+                &StoreLookup(&self.store),
+            )
+            .map_err(refused)
+    }
+
+    /// Refuses to change a ledger whose index is damaged or behind its journal.
+    /// Journal bytes past what the index holds: an append interrupted after its fsync,
+    /// which only `recover` (or the next writing command) indexes.
+    pub fn unindexed_bytes(&self) -> Result<u64> {
+        let meta = self.store.meta()?;
+        Ok(self.store.journal().len()?.saturating_sub(
+            meta.journal_len
+                .max(crate::store::journal::MAGIC.len() as u64),
+        ))
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if let Some(d) = &self.damaged {
+            return Err(Error::Damaged(format!("{d}; nothing was changed")));
+        }
+        let meta = self.store.meta()?;
+        let journal_len = self.store.journal().len()?;
+        if meta.size != self.frontier.size() || (meta.journal_len != journal_len && meta.size > 0) {
+            return Err(Error::Damaged(format!(
+                "the journal holds {} bytes the index does not account for; nothing was changed",
+                journal_len.saturating_sub(meta.journal_len)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Signs and appends a testimony: the text and salt are written (fsync'd) to the
+    /// content store first, the record holds only the salted commitment.
+    pub fn add_testimony(
+        &mut self,
+        key: &SigningKey,
+        input: TestimonyInput,
+        claimed_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<Appended> {
+        input.validate()?;
+        let mut salt = [0u8; 32];
+        getrandom::fill(&mut salt).map_err(|e| Error::Input(format!("no randomness: {e}")))?;
+        let content = input.text.as_bytes();
+        let commitment = record::commitment(&salt, content);
+        let body = Body::Testimony(Testimony {
+            subject: input.subject,
+            language: input.language,
+            consent: input.consent,
+            location: input.location,
+            commitment,
+            content_len: content.len() as u64,
+        });
+        let signed = sign_statement(key, body, claimed_at_ms)?;
+        // Everything that could refuse the append is checked before the text touches disk.
+        self.precheck(&signed, now_ms)?;
+        self.store.write_content(&commitment, &salt, content)?;
+        match self.append_signed_here(vec![signed], now_ms) {
+            Ok(mut out) => Ok(out.remove(0)),
+            Err(e) => {
+                self.store.remove_content(&commitment);
+                Err(e)
+            }
+        }
+    }
+
+    /// Signs statements with `key` and appends them as one batch (authorisations,
+    /// revocations, hand-overs, acceptances).
+    pub fn sign_and_append(
+        &mut self,
+        key: &SigningKey,
+        bodies: Vec<Body>,
+        claimed_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<Vec<Appended>> {
+        let statements = bodies
+            .into_iter()
+            .map(|b| sign_statement(key, b, claimed_at_ms))
+            .collect::<Result<Vec<_>>>()?;
+        self.append_signed_here(statements, now_ms)
+    }
+
+    /// Appends an amendment of record `target`: a new text (written to the content store
+    /// first, like a testimony) or a new description. The original stays.
+    pub fn add_amendment(
+        &mut self,
+        key: &SigningKey,
+        input: AmendInput,
+        claimed_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<Appended> {
+        let AmendInput {
+            target,
+            reason,
+            text,
+            description,
+        } = input;
+        let mut salted = None;
+        let content = match &text {
+            Some(t) => {
+                if t.trim().is_empty() {
+                    return Err(Error::Input("the amended text is empty".into()));
+                }
+                let mut salt = [0u8; 32];
+                getrandom::fill(&mut salt)
+                    .map_err(|e| Error::Input(format!("no randomness: {e}")))?;
+                let c = record::commitment(&salt, t.as_bytes());
+                salted = Some((c, salt));
+                Some((c, t.len() as u64))
+            }
+            None => None,
+        };
+        let body = Body::Amend(record::Amendment {
+            target,
+            reason,
+            description,
+            content,
+        });
+        let signed = sign_statement(key, body, claimed_at_ms)?;
+        self.precheck(&signed, now_ms)?;
+        if let (Some((c, salt)), Some(t)) = (salted, &text) {
+            self.store.write_content(&c, &salt, t.as_bytes())?;
+        }
+        match self.append_signed_here(vec![signed], now_ms) {
+            Ok(mut out) => Ok(out.remove(0)),
+            Err(e) => {
+                if let Some((c, _)) = salted {
+                    self.store.remove_content(&c);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Signs and appends one media record per file, as one batch.
+    pub fn add_media(
+        &mut self,
+        key: &SigningKey,
+        files: Vec<MediaInput>,
+        claimed_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<Vec<Appended>> {
+        let statements = sign_media(key, files, claimed_at_ms)?;
+        self.append_signed_here(statements, now_ms)
+    }
+
+    /// Appends batches of media records (a bulk load), each batch with one journal fsync
+    /// and one index transaction, signing the next batch on the other cores while one is
+    /// written. `clock` gives the recording time of each batch; `progress` receives the
+    /// number appended so far. Returns that number.
+    pub fn add_media_batches(
+        &mut self,
+        key: &SigningKey,
+        mut batches: impl Iterator<Item = Vec<MediaInput>>,
+        claimed_at_ms: u64,
+        mut clock: impl FnMut() -> u64,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64> {
+        let mut signed: Option<Vec<SignedStatement>> = None;
+        let mut total = 0u64;
+        loop {
+            let next = batches.next();
+            if next.is_none() && signed.is_none() {
+                return Ok(total);
+            }
+            let now = clock();
+            let (next_signed, written) = rayon::join(
+                || {
+                    next.map(|files| sign_media(key, files, claimed_at_ms))
+                        .transpose()
+                },
+                || {
+                    signed
+                        .take()
+                        .map(|s| self.append_signed_here(s, now))
+                        .transpose()
+                },
+            );
+            if let Some(appended) = written? {
+                total += appended.len() as u64;
+                progress(total);
+            }
+            signed = next_signed?;
+        }
+    }
+
+    /// Signs a checkpoint of the current head with the ledger key, after checking that it
+    /// extends the latest stored checkpoint (a ledger never signs two inconsistent ones).
+    pub fn sign_checkpoint(&mut self, key: &SigningKey) -> Result<(Checkpoint, String)> {
+        let size = self.size();
+        let expected = self.ledger_key_at(size);
+        let given = key.verifying_key().to_bytes();
+        if given != expected {
+            let was = self
+                .authority
+                .ledger_keys()
+                .iter()
+                .position(|(_, k)| k == &given)
+                .and_then(|i| self.authority.ledger_keys().get(i + 1));
+            return Err(Error::Input(match was {
+                Some((m, _)) => format!(
+                    "key {} signed this ledger's checkpoints until record {m} named key {} in its place; sign with that key",
+                    keys::short_id(&given),
+                    keys::short_id(&expected)
+                ),
+                None => format!(
+                    "checkpoints are signed by the ledger key (ID {}); this key is {}",
+                    keys::short_id(&expected),
+                    keys::short_id(&given)
+                ),
+            }));
+        }
+        self.check_writable()?;
+        // A ledger key minted by a thief, or found compromised, signs nothing that counts.
+        self.authority
+            .check_checkpoint(size, &given, Some(self.last_recorded_at))
+            .map_err(|v| {
+                Error::Input(format!(
+                    "{v}; an admin names a new ledger key (`custody key rotate --old {} --new NEW.pub`)",
+                    keys::short_id(&given)
+                ))
+            })?;
+        let root = merkle::root(&self.store, size)?;
+        if root != self.frontier.root() {
+            return Err(Error::Damaged(
+                "the stored tree disagrees with the records; refusing to sign a checkpoint".into(),
+            ));
+        }
+        if let Some((old, _)) = self.latest_checkpoint_signed()? {
+            if old.size > size {
+                return Err(Error::Damaged(format!(
+                    "a checkpoint of size {} exists but the ledger has {size} records",
+                    old.size
+                )));
+            }
+            let recomputed = merkle::root(&self.store, old.size)?;
+            if recomputed != old.root {
+                return Err(Error::Damaged(format!(
+                    "the tree no longer matches the signed checkpoint of size {}; refusing to sign an inconsistent checkpoint",
+                    old.size
+                )));
+            }
+        }
+        let cp = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root,
+            extensions: vec![],
+        };
+        let signed = cp.sign(key)?;
+        self.store.put_checkpoint(size, &signed)?;
+        self.store.flush()?;
+        Ok((cp, signed))
+    }
+}

@@ -1,0 +1,384 @@
+//! The one entry point: create, open, append to, prove from and check a ledger.
+//!
+//! `Ledger` joins the pure core (records, Merkle math, notes) to the store. Time and keys
+//! come in as arguments, so tests can fix them; nothing here prints or exits.
+
+use crate::Hash;
+use crate::checkpoint::{Checkpoint, open_checkpoint};
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::merkle::{self, Frontier};
+use crate::proof::{ConsistencyProofText, InclusionProofText};
+use crate::record::{self, Body, Media, Record, Statement, Testimony, leaf_hash};
+use crate::rules::{self, Authority, Code, Lookup, Mode, Position, Violation};
+use crate::store::journal::{MAGIC, ScanEnd};
+use crate::store::{Entry, Store};
+pub use crate::store::{LockHolder, LockWait, crash_point, lock_holder};
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
+use std::path::Path;
+
+mod append;
+mod open;
+mod verify;
+
+pub use crate::rules::MAX_CLOCK_SKEW_MS;
+
+/// A statement with its canonical bytes and signature, ready to append.
+#[derive(Debug, Clone)]
+pub struct SignedStatement {
+    /// Canonical statement bytes.
+    pub bytes: Vec<u8>,
+    /// The statement.
+    pub statement: Statement,
+    /// Signature over the domain label and the bytes.
+    pub signature: [u8; 64],
+}
+
+/// Signs a statement body with `key` at `claimed_at_ms`.
+pub fn sign_statement(key: &SigningKey, body: Body, claimed_at_ms: u64) -> Result<SignedStatement> {
+    let statement = Statement {
+        claimed_at_ms,
+        signer: key.verifying_key().to_bytes(),
+        body,
+    };
+    let bytes = statement.encode()?;
+    let signature = keys::sign(key, &record::signing_message(&bytes));
+    Ok(SignedStatement {
+        bytes,
+        statement,
+        signature,
+    })
+}
+
+/// What an append returns for each record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Appended {
+    /// Sequence number.
+    pub seq: u64,
+    /// Leaf hash, hex.
+    pub leaf_hash: String,
+    /// Kind.
+    pub kind: &'static str,
+}
+
+/// One named check and its outcome, in words a non-specialist can read, with the typed
+/// code of the rule it applies (decisions read the code, never the words).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Check {
+    /// What was checked.
+    pub name: String,
+    /// The rule (SPEC.md section 9).
+    pub code: Code,
+    /// Whether it held.
+    pub passed: bool,
+    /// Not failed, not yet passed: the record awaits a signed checkpoint that covers it.
+    pub pending: bool,
+    /// The evidence.
+    pub detail: String,
+}
+
+impl Check {
+    /// A check of `code`: passed with the evidence, or failed with it.
+    pub fn new(
+        name: impl Into<String>,
+        code: Code,
+        result: std::result::Result<String, String>,
+    ) -> Self {
+        let (passed, detail) = match result {
+            Ok(d) => (true, d),
+            Err(d) => (false, d),
+        };
+        Check {
+            name: name.into(),
+            code,
+            passed,
+            pending: false,
+            detail,
+        }
+    }
+
+    /// A check that cannot pass yet (nothing failed): the record is not yet covered.
+    pub fn pending(name: impl Into<String>, code: Code, detail: String) -> Self {
+        Check {
+            pending: true,
+            ..Check::new(name, code, Err(detail))
+        }
+    }
+
+    /// A check whose failure is a rule's violation (its code comes from the violation).
+    pub fn rule(
+        name: impl Into<String>,
+        pass_code: Code,
+        result: std::result::Result<String, Violation>,
+    ) -> Self {
+        match result {
+            Ok(d) => Check::new(name, pass_code, Ok(d)),
+            Err(v) => Check::new(name, v.code, Err(v.message)),
+        }
+    }
+}
+
+/// The checks made on one record.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordReport {
+    /// Sequence number.
+    pub seq: u64,
+    /// The record, decoded (when it decodes).
+    pub record: Option<record::RecordView>,
+    /// Each check.
+    pub checks: Vec<Check>,
+}
+
+impl RecordReport {
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed)
+    }
+
+    /// Whether nothing failed, but a check awaits a checkpoint.
+    pub fn pending(&self) -> bool {
+        !self.passed() && self.checks.iter().all(|c| c.passed || c.pending)
+    }
+}
+
+/// A correction to append.
+#[derive(Debug, Clone)]
+pub struct AmendInput {
+    /// The record corrected.
+    pub target: u64,
+    /// Why.
+    pub reason: String,
+    /// A corrected testimony text.
+    pub text: Option<String>,
+    /// A corrected media description.
+    pub description: Option<String>,
+}
+
+/// One holder in an exhibit's custody chain.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryLink {
+    /// Holder's key ID.
+    pub holder_key_id: String,
+    /// Holder's name and role.
+    pub holder: String,
+    /// The record from which it held the exhibit.
+    pub from_seq: u64,
+    /// That record's time.
+    pub from_time: String,
+    /// The record at which it stopped holding it (the next acceptance).
+    pub to_seq: Option<u64>,
+    /// The transfer that handed it over.
+    pub transfer: Option<u64>,
+    /// The acceptance that took it.
+    pub accepted_by: Option<u64>,
+    /// Both signatures' checks.
+    pub checks: Vec<Check>,
+}
+
+/// A hand-over not yet accepted.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingLink {
+    /// The transfer record.
+    pub transfer: u64,
+    /// Receiver's key ID.
+    pub to_key_id: String,
+    /// Receiver's name and role.
+    pub to: String,
+    /// Whether the transfer record verifies (or nothing failed and it awaits a checkpoint).
+    pub signed: bool,
+    /// Whether it awaits a checkpoint that covers it.
+    pub not_yet_covered: bool,
+}
+
+/// An exhibit's custody chain and versions.
+#[derive(Debug, Clone, Serialize)]
+pub struct History {
+    /// The exhibit.
+    pub exhibit: u64,
+    /// Its kind.
+    pub kind: &'static str,
+    /// Holders in order.
+    pub links: Vec<HistoryLink>,
+    /// A hand-over awaiting acceptance.
+    pub pending: Option<PendingLink>,
+    /// Hand-overs withdrawn before acceptance: (transfer, cancelling record).
+    pub cancelled: Vec<(u64, u64)>,
+    /// Each amendment's checks, in order, then each cancellation's: a correction or a
+    /// withdrawal signed after a compromise, or by a tainted key, fails the history as a
+    /// broken link would.
+    pub version_checks: Vec<Check>,
+    /// The original record and every amendment, in order.
+    pub versions: Vec<u64>,
+}
+
+/// A testimony to append: fields and the text.
+#[derive(Debug, Clone)]
+pub struct TestimonyInput {
+    /// Pseudonym.
+    pub subject: String,
+    /// Language tag.
+    pub language: String,
+    /// Consent scope.
+    pub consent: Option<String>,
+    /// Location.
+    pub location: Option<String>,
+    /// The testimony text (valid UTF-8, non-empty).
+    pub text: String,
+}
+
+impl TestimonyInput {
+    /// Checks every field and the text before anything is signed or written.
+    pub fn validate(&self) -> Result<()> {
+        use crate::encoding::check_text;
+        use crate::record::limits;
+        if self.text.trim().is_empty() {
+            return Err(Error::Input(
+                "the testimony text is empty; give the text with --text-file or on standard input"
+                    .into(),
+            ));
+        }
+        if let Some(at) = self.text.find('\0') {
+            return Err(Error::Input(format!(
+                "the testimony text contains a NUL character at byte {at}, which no text should hold; remove it (it is often a sign of a binary or UTF-16 file)"
+            )));
+        }
+        check_text("subject", &self.subject, limits::SUBJECT)?;
+        check_text("language", &self.language, limits::LANGUAGE)?;
+        if let Some(c) = &self.consent {
+            check_text("consent", c, limits::CONSENT)?;
+            rules::check_consent(c).map_err(Error::Input)?;
+        }
+        if let Some(l) = &self.location {
+            check_text("location", l, limits::LOCATION)?;
+        }
+        Ok(())
+    }
+}
+
+/// A media file already hashed.
+#[derive(Debug, Clone)]
+pub struct MediaInput {
+    /// SHA-256 of the bytes.
+    pub sha256: Hash,
+    /// Size.
+    pub size: u64,
+    /// Base name.
+    pub name: Option<String>,
+    /// Media type.
+    pub media_type: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// Whether a command may change the ledger when it opens it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reading and verifying: nothing on disk changes.
+    Read,
+    /// Appending, signing checkpoints, auditing: an interrupted append is completed first.
+    Write,
+}
+
+/// Earlier statements, read from the index.
+struct StoreLookup<'a>(&'a Store);
+
+impl Lookup for StoreLookup<'_> {
+    fn statement(&self, seq: u64) -> Option<Statement> {
+        let b = self.0.record_bytes(seq).ok()??;
+        Record::decode(&b).ok().map(|r| r.statement)
+    }
+}
+
+/// A ledger held open (and locked) by this process.
+pub struct Ledger {
+    store: Store,
+    authority: Authority,
+    frontier: Frontier,
+    size: u64,
+    damaged: Option<String>,
+    /// The journal bytes of an interrupted batch that opening this ledger removed.
+    batch_cut: Option<(u64, u64)>,
+    origin: String,
+    ledger_key: [u8; 32],
+    last_leaf: Hash,
+    last_recorded_at: u64,
+}
+
+impl Ledger {
+    /// Key authority and custody as the records establish them.
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// The statement of record `seq`, if it decodes.
+    pub fn statement(&self, seq: u64) -> Option<Statement> {
+        StoreLookup(&self.store).statement(seq)
+    }
+
+    /// One of the index's sled trees by name, for the mutation sweep (`tests/sweep.rs`),
+    /// which alters index entries in place; not part of the library's interface.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub fn raw_tree(&self, name: &str) -> Option<&sled::Tree> {
+        self.store.raw_tree(name)
+    }
+
+    /// The store, for audits and exports within the crate.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+    /// The ledger's origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+    /// The ledger key in force now: the key that signs the next checkpoint.
+    pub fn ledger_key(&self) -> [u8; 32] {
+        self.ledger_key_at(self.size)
+    }
+
+    /// The ledger key in force at tree size `size` (SPEC.md section 4.1).
+    pub fn ledger_key_at(&self, size: u64) -> [u8; 32] {
+        self.authority
+            .ledger_key_at(size)
+            .unwrap_or(self.ledger_key)
+    }
+
+    /// The first ledger key, which signed the genesis.
+    pub fn genesis_key(&self) -> &[u8; 32] {
+        &self.ledger_key
+    }
+    /// Number of records.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    /// The current root.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    /// A record and its canonical bytes, from sled.
+    pub fn record(&self, seq: u64) -> Result<(Record, Vec<u8>)> {
+        let bytes = self.record_bytes(seq)?;
+        let rec = Record::decode(&bytes)
+            .map_err(|e| Error::Damaged(format!("record {seq} does not decode: {e}")))?;
+        Ok((rec, bytes))
+    }
+
+    fn record_bytes(&self, seq: u64) -> Result<Vec<u8>> {
+        if seq >= self.size() {
+            return Err(Error::Input(format!(
+                "there is no record {seq}: the ledger has records 0 to {}",
+                self.size().saturating_sub(1)
+            )));
+        }
+        self.store
+            .record_bytes(seq)?
+            .ok_or_else(|| Error::Damaged(format!("record {seq} is missing from the index")))
+    }
+
+    /// Flushes sled's buffers (the journal is already durable).
+    pub fn close(self) -> Result<()> {
+        self.store.flush()
+    }
+}

@@ -1,0 +1,553 @@
+//! Checking one record, one exhibit's history or one file, and the proofs and
+//! checkpoints that cover them.
+
+use super::*;
+
+impl Ledger {
+    /// Where a compromise from time `t` begins by position (SPEC.md 4.1): the first record
+    /// whose recorded time, or an earlier record's, is at or after `t` less the clock skew
+    /// allowed (the ledger's size when there is none), so that a record whose clock was a
+    /// little slow is not let through. Refused when a later record is dated before that
+    /// point (a clock was wrong around it, and only a person can say where the theft
+    /// falls): the admin then gives the record number.
+    pub fn first_record_from(&self, t: u64) -> Result<u64> {
+        let threshold = t.saturating_sub(MAX_CLOCK_SKEW_MS);
+        let mut latest = 0u64;
+        let mut from: Option<u64> = None;
+        for (i, r) in self.store.records_iter().enumerate() {
+            let (_, v) = r?;
+            let Ok(rec) = Record::decode(&v) else {
+                continue;
+            };
+            latest = latest.max(rec.recorded_at_ms);
+            match from {
+                None if latest >= threshold => from = Some(i as u64),
+                Some(p) if rec.recorded_at_ms < threshold => {
+                    return Err(Error::Input(format!(
+                        "record {i} is dated {}, before {}, but comes after record {p}, dated at or after it: a clock was wrong, so the time cannot be placed safely; give --effective with the record number from which the key was stolen",
+                        record::rfc3339(rec.recorded_at_ms),
+                        record::rfc3339(threshold)
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(from.unwrap_or(self.size))
+    }
+
+    /// Key authority and custody replayed from every record of the journal, the source of
+    /// truth, as the audit does; compared with the state the index gave when the ledger
+    /// opened. `export` calls it: the index only says where the authority records are, and
+    /// a removed entry (a hidden revocation) must never reach a court.
+    pub fn check_authority_against_journal(&self) -> Result<()> {
+        let mut replayed = Authority::new();
+        let lookup = StoreLookup(&self.store);
+        for (seq, f) in (0..self.size).zip(self.store.journal().frames_from(MAGIC.len() as u64)?) {
+            let f = f?;
+            // Evidence changes no key authority: skipped without decoding it.
+            if record::is_evidence_record(&f.bytes) {
+                continue;
+            }
+            let Ok(rec) = Record::decode(&f.bytes) else {
+                continue;
+            };
+            if rules::check_signature(&rec).is_ok() {
+                // A record that breaks a rule changes nothing, as in the audit.
+                let _ = replayed.admit(&rec.statement, seq, rec.recorded_at_ms, &lookup);
+            }
+        }
+        if replayed != self.authority {
+            return Err(Error::Damaged(
+                "the index's key authority differs from what the journal's records establish (an authority index entry was removed or added)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The custody chain of an exhibit: who held it from when to when, with both sides'
+    /// signatures checked, then any hand-over still awaiting acceptance.
+    pub fn history(&self, exhibit: u64) -> Result<History> {
+        let (rec, _) = self.record(exhibit)?;
+        if !rec.statement.body.is_evidence() {
+            return Err(Error::Input(format!(
+                "record {exhibit} is {} record; custody history is kept for testimony and media",
+                rules::a_kind(rec.statement.body.kind())
+            )));
+        }
+        let mut links = vec![HistoryLink {
+            holder_key_id: keys::short_id(&rec.statement.signer),
+            holder: self.key_name(&rec.statement.signer),
+            from_seq: exhibit,
+            from_time: record::rfc3339(rec.recorded_at_ms),
+            to_seq: None,
+            transfer: None,
+            accepted_by: None,
+            checks: vec![self.link_check("recorded by this holder", exhibit, "record")],
+        }];
+        let mut pending = None;
+        let mut cancelled = Vec::new();
+        let mut cancel_checks = Vec::new();
+        for (tseq, t) in self.authority.transfers_of(exhibit) {
+            let tcheck = self.link_check(
+                "hand-over signed by the previous holder",
+                tseq,
+                &format!("transfer record by key {}", keys::short_id(&t.from)),
+            );
+            if let Some(c) = t.cancelled {
+                cancelled.push((tseq, c));
+                // A withdrawn hand-over and its withdrawal are part of the chain: both must
+                // verify like any link.
+                cancel_checks.push(tcheck);
+                cancel_checks.push(self.link_check(
+                    "hand-over withdrawn by its sender or an admin",
+                    c,
+                    "cancel record",
+                ));
+                continue;
+            }
+            match t.accepted {
+                Some(aseq) => {
+                    let acheck = self.link_check(
+                        "acceptance signed by the receiver",
+                        aseq,
+                        &format!("acceptance record by key {}", keys::short_id(&t.to)),
+                    );
+                    let at = self
+                        .record(aseq)
+                        .map(|(r, _)| r.recorded_at_ms)
+                        .unwrap_or(0);
+                    if let Some(last) = links.last_mut() {
+                        last.to_seq = Some(aseq);
+                    }
+                    links.push(HistoryLink {
+                        holder_key_id: keys::short_id(&t.to),
+                        holder: self.key_name(&t.to),
+                        from_seq: aseq,
+                        from_time: record::rfc3339(at),
+                        to_seq: None,
+                        transfer: Some(tseq),
+                        accepted_by: Some(aseq),
+                        checks: vec![tcheck, acheck],
+                    });
+                }
+                None => {
+                    pending = Some(PendingLink {
+                        transfer: tseq,
+                        to_key_id: keys::short_id(&t.to),
+                        to: self.key_name(&t.to),
+                        signed: tcheck.passed || tcheck.pending,
+                        not_yet_covered: tcheck.pending,
+                    });
+                }
+            }
+        }
+        let versions: Vec<u64> = std::iter::once(exhibit)
+            .chain(self.authority.amendments_of(exhibit).iter().copied())
+            .collect();
+        let version_checks = versions[1..]
+            .iter()
+            .map(|&a| {
+                self.link_check(
+                    "correction signed by an authorised key",
+                    a,
+                    "amendment record",
+                )
+            })
+            .chain(cancel_checks)
+            .collect();
+        Ok(History {
+            version_checks,
+            cancelled,
+            exhibit,
+            kind: rec.statement.body.kind(),
+            links,
+            pending,
+            versions,
+        })
+    }
+
+    /// One link of a custody chain: record `seq` passes every check of
+    /// [`Ledger::verify_record`]; failing, the check carries the first failing rule's code.
+    fn link_check(&self, name: &str, seq: u64, what: &str) -> Check {
+        match self.verify_record(seq) {
+            Ok(r) => match r.checks.iter().find(|c| !c.passed && !c.pending) {
+                Some(c) => Check::new(
+                    name,
+                    c.code,
+                    Err(format!("{what} {seq} fails: {}: {}", c.name, c.detail)),
+                ),
+                None => match r.checks.iter().find(|c| c.pending) {
+                    Some(c) => Check::pending(name, c.code, format!("{what} {seq}: {}", c.detail)),
+                    None => Check::new(
+                        name,
+                        Code::CustodyLink,
+                        Ok(format!("{what} {seq} verifies")),
+                    ),
+                },
+            },
+            Err(e) => Check::new(name, Code::CustodyLink, Err(e.to_string())),
+        }
+    }
+
+    fn key_name(&self, k: &[u8; 32]) -> String {
+        self.authority.key(k).map_or_else(
+            || "(unknown key)".into(),
+            |s| format!("{} ({})", s.name, s.role.name()),
+        )
+    }
+
+    /// The latest stored checkpoint, which must verify under the ledger key in force at its
+    /// size, with its text (whatever the compromise of that key: a ledger never signs a
+    /// checkpoint inconsistent with one it signed).
+    pub(super) fn latest_checkpoint_signed(&self) -> Result<Option<(Checkpoint, String)>> {
+        match self.store.latest_checkpoint()? {
+            None => Ok(None),
+            Some((size, text)) => self
+                .open_stored_checkpoint(size, &text)
+                .map(|cp| Some((cp, text))),
+        }
+    }
+
+    fn open_stored_checkpoint(&self, size: u64, text: &str) -> Result<Checkpoint> {
+        let cp = open_checkpoint(text, &self.origin, &self.ledger_key_at(size))
+            .map_err(|e| Error::Damaged(format!("stored checkpoint of size {size}: {e}")))?;
+        if cp.size != size || size > self.size {
+            return Err(Error::Damaged(format!(
+                "the latest stored checkpoint (stored as size {size}) says size {}, and the ledger has {} records",
+                cp.size, self.size
+            )));
+        }
+        Ok(cp)
+    }
+
+    /// The checkpoint rule of SPEC.md section 4.1 for a stored checkpoint of `size`.
+    fn check_checkpoint_key(&self, size: u64) -> std::result::Result<(), Violation> {
+        let last = match size {
+            0 => None,
+            n => self.store.record_bytes(n - 1).ok().flatten(),
+        };
+        let last_ms = last
+            .and_then(|b| Record::decode(&b).ok())
+            .map(|r| r.recorded_at_ms);
+        self.authority
+            .check_checkpoint(size, &self.ledger_key_at(size), last_ms)
+    }
+
+    /// The latest stored checkpoint that the checkpoint rule admits, with its text: one
+    /// signed by a ledger key later declared compromised for the records it covers is
+    /// passed over for an earlier one.
+    pub fn latest_checkpoint(&self) -> Result<Option<(Checkpoint, String)>> {
+        let Some((latest, text)) = self.latest_checkpoint_signed()? else {
+            return Ok(None);
+        };
+        if self.check_checkpoint_key(latest.size).is_ok() {
+            return Ok(Some((latest, text)));
+        }
+        for (k, v) in self.store.checkpoints()?.into_iter().rev() {
+            let (Ok(kb), Ok(text)) = (<[u8; 8]>::try_from(k.as_slice()), String::from_utf8(v))
+            else {
+                continue;
+            };
+            let size = u64::from_be_bytes(kb);
+            if let Ok(cp) = self.open_stored_checkpoint(size, &text)
+                && self.check_checkpoint_key(size).is_ok()
+            {
+                return Ok(Some((cp, text)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Checks one record: it decodes, its position rules (sequence, chain link, time order,
+    /// genesis, claimed time), its signature, its signer's authority, its stored leaf, its
+    /// content (testimony), and its inclusion in the latest signed checkpoint, by a proof
+    /// built from stored subtree hashes. Every rule comes from [`crate::rules`].
+    pub fn verify_record(&self, seq: u64) -> Result<RecordReport> {
+        // Only to tell a record dated in the future (SPEC.md section 4).
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(u64::MAX, |d| d.as_millis() as u64);
+        self.verify_record_at(seq, now)
+    }
+
+    /// [`Ledger::verify_record`] at the time `now_ms`.
+    fn verify_record_at(&self, seq: u64, now_ms: u64) -> Result<RecordReport> {
+        let bytes = self.record_bytes(seq)?;
+        let mut checks = Vec::new();
+        let rec = match Record::decode(&bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                checks.push(Check::new(
+                    "record decodes",
+                    Code::Decode,
+                    Err(e.to_string()),
+                ));
+                return Ok(RecordReport {
+                    seq,
+                    record: None,
+                    checks,
+                });
+            }
+        };
+        let leaf = leaf_hash(&bytes);
+        let prev = if seq == 0 {
+            None
+        } else {
+            let b = self.record_bytes(seq - 1)?;
+            let time = match Record::decode(&b) {
+                Ok(r) => r.recorded_at_ms,
+                Err(e) => {
+                    // Its time is unknown: the order cannot pass.
+                    checks.push(Check::new(
+                        "position in the ledger",
+                        Code::Decode,
+                        Err(format!(
+                            "record {} before it does not decode ({e}), so this record's time order cannot be checked",
+                            seq - 1
+                        )),
+                    ));
+                    0
+                }
+            };
+            Some((leaf_hash(&b), time))
+        };
+        let position = Position {
+            seq,
+            prev,
+            origin: Some(&self.origin),
+            genesis_key: Some(&self.ledger_key),
+        };
+        let mut broken = rules::check_position(&rec, &position, Mode::Report);
+        broken.extend(rules::future_dated(seq, rec.recorded_at_ms, now_ms));
+        if broken.is_empty() {
+            checks.push(Check::new(
+                "position in the ledger",
+                Code::Chain,
+                Ok(if seq == 0 {
+                    "the ledger's genesis, first in the chain".into()
+                } else {
+                    format!(
+                        "record {seq} names the hash of record {} as its predecessor, in time order",
+                        seq - 1
+                    )
+                }),
+            ));
+        }
+        for v in broken {
+            checks.push(Check::new("position in the ledger", v.code, Err(v.message)));
+        }
+        checks.push(Check::rule(
+            "signature",
+            Code::Signature,
+            rules::check_signature(&rec).map(|()| {
+                format!(
+                    "valid Ed25519 signature by key {}",
+                    keys::short_id(&rec.statement.signer)
+                )
+            }),
+        ));
+        if let Some(d) = &self.damaged {
+            checks.push(Check::new(
+                "ledger consistency",
+                Code::LedgerConsistency,
+                Err(format!("{d}; run `custody audit`")),
+            ));
+        }
+        checks.push(Check::rule(
+            "signer authorised",
+            Code::Unauthorized,
+            self.check_signer(&rec),
+        ));
+        checks.push(Check::new(
+            "leaf index",
+            Code::LeafIndex,
+            match self.store.seq_of_leaf(&leaf) {
+                Ok(Some(s)) if s == seq => Ok(format!(
+                    "leaf hash {} is indexed as record {seq}",
+                    hex::encode(leaf)
+                )),
+                Ok(Some(s)) => Err(format!(
+                    "the leaf index names record {s} for this record's hash {}",
+                    hex::encode(leaf)
+                )),
+                Ok(None) => Err(format!(
+                    "the leaf index does not hold this record's hash {}",
+                    hex::encode(leaf)
+                )),
+                Err(e) => Err(e.to_string()),
+            },
+        ));
+        match &rec.statement.body {
+            Body::Testimony(t) => checks.push(Check::new(
+                "testimony content",
+                Code::Content,
+                self.check_content(&t.commitment, t.content_len),
+            )),
+            Body::Amend(record::Amendment {
+                content: Some((c, len)),
+                ..
+            }) => checks.push(Check::new(
+                "amended text",
+                Code::Content,
+                self.check_content(c, *len),
+            )),
+            _ => {}
+        }
+        checks.push(self.check_inclusion(seq, &leaf));
+        Ok(RecordReport {
+            seq,
+            record: Some(record::RecordView::new(&rec, &bytes)),
+            checks,
+        })
+    }
+
+    /// Whether the signer was authorised when the record was made, and the record is not
+    /// signed after compromise or by a tainted key (SPEC.md section 4.1, verdicts).
+    fn check_signer(&self, rec: &Record) -> std::result::Result<String, Violation> {
+        self.authority
+            .judge(&rec.statement, rec.seq, rec.recorded_at_ms)
+    }
+
+    /// Whether the content file of a testimony matches its commitment.
+    pub fn check_content(
+        &self,
+        commitment: &Hash,
+        content_len: u64,
+    ) -> std::result::Result<String, String> {
+        // The commitment is SHA-256(salt || text), which is exactly the content file: it is
+        // hashed as a stream, so a planted huge file is never loaded into memory.
+        let path = self.store.content_path(commitment);
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err("the testimony text is missing from the content store".into());
+            }
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        if Some(meta.len()) != content_len.checked_add(32) {
+            return Err(format!(
+                "the stored text is {} bytes, the record says {content_len}",
+                meta.len().saturating_sub(32)
+            ));
+        }
+        let digest = std::fs::File::open(&path)
+            .and_then(|mut f| record::sha256_stream(&mut f, |_| {}))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if &digest.0 != commitment {
+            return Err(
+                "the stored text does not match the signed commitment (it was altered)".into(),
+            );
+        }
+        Ok(format!(
+            "{content_len} bytes of text match the signed commitment"
+        ))
+    }
+
+    /// Inclusion in the latest valid checkpoint: passed, failed, or pending when no
+    /// checkpoint covers the record yet (which is not a failure).
+    fn check_inclusion(&self, seq: u64, leaf: &Hash) -> Check {
+        const NAME: &str = "included in the signed checkpoint";
+        let (cp, _) = match self.latest_checkpoint() {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                return Check::pending(
+                    NAME,
+                    Code::Inclusion,
+                    "no valid signed checkpoint covers it yet; the ledger key holder runs `custody checkpoint` (if that key was found compromised, an admin first names a new one with `custody key rotate`)".into(),
+                );
+            }
+            Err(e) => return Check::new(NAME, Code::Inclusion, Err(e.to_string())),
+        };
+        if seq >= cp.size {
+            return Check::pending(
+                NAME,
+                Code::Inclusion,
+                format!(
+                    "not yet covered: the latest signed checkpoint has {} records; the ledger key holder runs `custody checkpoint`",
+                    cp.size
+                ),
+            );
+        }
+        let result = merkle::inclusion_proof(&self.store, seq, cp.size)
+            .map_err(|e| e.to_string())
+            .and_then(|proof| {
+                merkle::verify_inclusion_proof(leaf, seq, cp.size, &proof, &cp.root)
+                    .map(|()| {
+                        format!(
+                            "a {}-hash proof leads to the root of the checkpoint of {} records signed by the ledger key",
+                            proof.len(),
+                            cp.size
+                        )
+                    })
+                    .map_err(|e| e.to_string())
+            });
+        Check::new(NAME, Code::Inclusion, result)
+    }
+
+    /// Records that registered a file with this SHA-256, each verified.
+    pub fn find_media(&self, sha: &Hash) -> Result<Vec<RecordReport>> {
+        let mut out = Vec::new();
+        for seq in self.store.media_seqs(sha)? {
+            let mut report = self.verify_record(seq)?;
+            // The index is only a pointer: the record itself must say this file.
+            let says = match self.record(seq) {
+                Ok((r, _)) => matches!(&r.statement.body, Body::Media(m) if &m.sha256 == sha),
+                Err(_) => false,
+            };
+            report.checks.insert(
+                0,
+                Check::new(
+                    "names this file",
+                    Code::NamesFile,
+                    if says {
+                        Ok("the signed record holds this file's SHA-256".into())
+                    } else {
+                        Err("the media index points here, but this record does not hold the file's SHA-256 (the index was altered)".into())
+                    },
+                ),
+            );
+            out.push(report);
+        }
+        Ok(out)
+    }
+
+    /// Inclusion proof of `seq` in the latest signed checkpoint, as C2SP tlog-proof text.
+    pub fn inclusion_proof(&self, seq: u64) -> Result<InclusionProofText> {
+        self.record_bytes(seq)?;
+        let (cp, text) = self.require_checkpoint()?;
+        if seq >= cp.size {
+            return Err(Error::Input(format!(
+                "record {seq} is not covered by the latest checkpoint ({} records); run `custody checkpoint` first",
+                cp.size
+            )));
+        }
+        Ok(InclusionProofText {
+            index: seq,
+            extra: None,
+            hashes: merkle::inclusion_proof(&self.store, seq, cp.size)?,
+            checkpoint: text,
+        })
+    }
+
+    /// Consistency proof from `old_size` to the latest signed checkpoint.
+    pub fn consistency_proof(&self, old_size: u64) -> Result<ConsistencyProofText> {
+        let (cp, text) = self.require_checkpoint()?;
+        if old_size == 0 || old_size > cp.size {
+            return Err(Error::Input(format!(
+                "OLD_SIZE must be between 1 and the latest checkpoint's size ({})",
+                cp.size
+            )));
+        }
+        Ok(ConsistencyProofText {
+            old_size,
+            hashes: merkle::consistency_proof(&self.store, old_size, cp.size)?,
+            checkpoint: text,
+        })
+    }
+
+    fn require_checkpoint(&self) -> Result<(Checkpoint, String)> {
+        self.latest_checkpoint()?.ok_or_else(|| {
+            Error::Input("the ledger has no signed checkpoint; run `custody checkpoint`".into())
+        })
+    }
+}
