@@ -73,6 +73,44 @@ pub enum DecodeError {
         /// Why.
         reason: String,
     },
+    /// Another error, at a byte offset of the bytes being decoded (a record's offsets
+    /// count from the record's first byte, also inside its statement).
+    #[error("{error} (at byte {offset})")]
+    At {
+        /// Where the field that failed begins.
+        offset: usize,
+        /// What is wrong there.
+        error: Box<DecodeError>,
+    },
+}
+
+impl DecodeError {
+    /// This error at `offset`; an error that already names its offset keeps it.
+    pub fn at(self, offset: usize) -> Self {
+        match self {
+            DecodeError::At { .. } => self,
+            e => DecodeError::At {
+                offset,
+                error: Box::new(e),
+            },
+        }
+    }
+
+    /// What is wrong, without where.
+    pub fn kind(&self) -> &DecodeError {
+        match self {
+            DecodeError::At { error, .. } => error.kind(),
+            e => e,
+        }
+    }
+
+    /// Where it is wrong, when known.
+    pub fn offset(&self) -> Option<usize> {
+        match self {
+            DecodeError::At { offset, .. } => Some(*offset),
+            _ => None,
+        }
+    }
 }
 
 /// Appends canonical fields to a byte vector.
@@ -129,15 +167,40 @@ impl Writer {
 /// Reads canonical fields from a byte slice, strictly.
 pub struct Reader<'a> {
     buf: &'a [u8],
+    /// Offset of `buf`'s first byte in the bytes being decoded.
+    pos: usize,
+    /// Where the field read last (or being read) begins.
+    mark: usize,
 }
 
 impl<'a> Reader<'a> {
     /// A reader over `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
-        Self { buf }
+        Self::at(buf, 0)
+    }
+
+    /// A reader over `buf`, which begins at byte `offset` of a larger encoding.
+    pub fn at(buf: &'a [u8], offset: usize) -> Self {
+        Self {
+            buf,
+            pos: offset,
+            mark: offset,
+        }
+    }
+
+    /// Where the field read last, or the one that failed, begins: the offset an error
+    /// names.
+    pub fn mark(&self) -> usize {
+        self.mark
+    }
+
+    /// The offset of the next unread byte.
+    pub fn position(&self) -> usize {
+        self.pos
     }
 
     fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
+        self.mark = self.pos;
         if self.buf.len() < n {
             return Err(DecodeError::Truncated {
                 field,
@@ -147,6 +210,7 @@ impl<'a> Reader<'a> {
         }
         let (head, rest) = self.buf.split_at(n);
         self.buf = rest;
+        self.pos += n;
         Ok(head)
     }
 
@@ -173,6 +237,7 @@ impl<'a> Reader<'a> {
     pub fn bytes(&mut self, field: &'static str, max: usize) -> Result<&'a [u8], DecodeError> {
         let len = self.take(4, field)?;
         let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        // An oversized length is the length prefix's fault.
         if len > max {
             return Err(DecodeError::TooLong { field, len, max });
         }
@@ -201,7 +266,8 @@ impl<'a> Reader<'a> {
         }
     }
     /// Succeeds only when every byte has been read.
-    pub fn finish(self) -> Result<(), DecodeError> {
+    pub fn finish(&mut self) -> Result<(), DecodeError> {
+        self.mark = self.pos;
         if self.buf.is_empty() {
             Ok(())
         } else {

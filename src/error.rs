@@ -72,6 +72,12 @@ pub enum Error {
     /// example an export of an exhibit that fails its own checks.
     #[error("{0}")]
     Failing(String),
+    /// The operating system gave no randomness (for a salt, a key, an audit's digests).
+    #[error("the operating system gave no randomness ({0}); nothing was written")]
+    Randomness(String),
+    /// Output could not be written (a bundle being made).
+    #[error("cannot write {0}")]
+    Write(String),
     /// A proof could not be built from storage.
     #[error(transparent)]
     Proof(#[from] ProofError),
@@ -93,6 +99,8 @@ impl Error {
             Error::Damaged(_) => "damaged",
             Error::Failing(_) => "failing",
             Error::Proof(_) => "proof",
+            Error::Randomness(_) => "randomness",
+            Error::Write(_) => "io",
         }
     }
 }

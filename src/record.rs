@@ -380,9 +380,20 @@ impl Statement {
         Ok(bytes)
     }
 
-    /// Strict decoding: exact layout, bounded lengths, no trailing bytes.
+    /// Strict decoding: exact layout, bounded lengths, no trailing bytes. An error names
+    /// the byte offset where it was found.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(bytes);
+        Self::decode_at(bytes, 0)
+    }
+
+    /// [`Statement::decode`] of statement bytes that begin at byte `offset` of a larger
+    /// encoding (a record), so that an error names its offset there.
+    pub fn decode_at(bytes: &[u8], offset: usize) -> Result<Self, DecodeError> {
+        let mut r = Reader::at(bytes, offset);
+        Self::read(&mut r).map_err(|e| e.at(r.mark()))
+    }
+
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         let version = r.u8("statement version")?;
         if version != FORMAT_VERSION {
             return Err(DecodeError::UnsupportedVersion {
@@ -391,6 +402,7 @@ impl Statement {
                 supported: FORMAT_VERSION,
             });
         }
+        let kind_at = r.position();
         let kind = r.u8("statement kind")?;
         let claimed_at_ms = r.u64("claimed time")?;
         let signer = r.array::<32>("signer key")?;
@@ -475,10 +487,12 @@ impl Statement {
                 },
             }),
             tag => {
+                // Named where the kind byte is, not where the reader stopped.
                 return Err(DecodeError::UnknownTag {
                     field: "statement kind",
                     tag,
-                });
+                }
+                .at(kind_at));
             }
         };
         r.finish()?;
@@ -557,21 +571,35 @@ impl Record {
             });
         }
         let mut r = Reader::new(bytes);
-        let version = r.u8("record version")?;
-        if version != FORMAT_VERSION {
-            return Err(DecodeError::UnsupportedVersion {
-                what: "record",
-                found: version,
-                supported: FORMAT_VERSION,
-            });
-        }
-        let seq = r.u64("sequence")?;
-        let prev = r.array("prev")?;
-        let recorded_at_ms = r.u64("recorded time")?;
-        let statement_bytes = r.bytes("statement", MAX_STATEMENT)?.to_vec();
-        let signature = r.array::<64>("signature")?;
-        r.finish()?;
-        let statement = Statement::decode(&statement_bytes)?;
+        let read = |r: &mut Reader| -> Result<_, DecodeError> {
+            let version = r.u8("record version")?;
+            if version != FORMAT_VERSION {
+                return Err(DecodeError::UnsupportedVersion {
+                    what: "record",
+                    found: version,
+                    supported: FORMAT_VERSION,
+                });
+            }
+            let seq = r.u64("sequence")?;
+            let prev = r.array("prev")?;
+            let recorded_at_ms = r.u64("recorded time")?;
+            // The statement's bytes follow its 4-byte length.
+            let statement_at = r.position() + 4;
+            let statement_bytes = r.bytes("statement", MAX_STATEMENT)?.to_vec();
+            let signature = r.array::<64>("signature")?;
+            r.finish()?;
+            Ok((
+                seq,
+                prev,
+                recorded_at_ms,
+                statement_at,
+                statement_bytes,
+                signature,
+            ))
+        };
+        let (seq, prev, recorded_at_ms, statement_at, statement_bytes, signature) =
+            read(&mut r).map_err(|e| e.at(r.mark()))?;
+        let statement = Statement::decode_at(&statement_bytes, statement_at)?;
         Ok(Record {
             seq,
             prev,
@@ -918,16 +946,17 @@ mod tests {
         };
         let mut b = st.encode().unwrap();
         b[1] = 99;
-        assert!(matches!(
-            Statement::decode(&b),
-            Err(DecodeError::UnknownTag { tag: 99, .. })
-        ));
+        let e = Statement::decode(&b).unwrap_err();
+        assert!(matches!(e.kind(), DecodeError::UnknownTag { tag: 99, .. }));
+        assert_eq!(e.offset(), Some(1), "the kind byte");
         b[1] = 0;
         b[0] = 2;
+        let e = Statement::decode(&b).unwrap_err();
         assert!(matches!(
-            Statement::decode(&b),
-            Err(DecodeError::UnsupportedVersion { found: 2, .. })
+            e.kind(),
+            DecodeError::UnsupportedVersion { found: 2, .. }
         ));
+        assert_eq!(e.offset(), Some(0));
     }
 
     #[test]

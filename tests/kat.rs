@@ -228,8 +228,10 @@ fn record_failures() -> Vec<(&'static str, Vec<u8>)> {
     let mut s = st.clone();
     s[0] = 9;
     v.push(("unknown-statement-version", with_statement(s)));
+    // 200 is no kind (0 to 9 are; a vector once used 7, which became `amend` and then
+    // failed only for its trailing bytes).
     let mut s = st.clone();
-    s[1] = 7;
+    s[1] = 200;
     v.push(("unknown-kind", with_statement(s)));
     // Testimony body: version(1) kind(1) time(8) key(32) subject(4+4 "W-17") language(4+2) consent tag...
     let subject_at = 1 + 1 + 8 + 32 + 4;
@@ -253,6 +255,42 @@ fn record_failures() -> Vec<(&'static str, Vec<u8>)> {
     v
 }
 
+/// Why each `fail_record_` vector must be rejected: what the error says, and the byte
+/// offset it names, worked out from SPEC.md's layout (record: version 0, seq 1, prev 9,
+/// recorded time 41, statement length 49, statement from 53; the testimony's statement:
+/// version +0, kind +1, claimed time +2, signer +10, subject length +42, subject +46,
+/// language +50, consent tag +56).
+fn expected_failure(name: &str, len: usize, statement_len: usize) -> (String, usize) {
+    let st = 53;
+    let (what, at): (&str, usize) = match name {
+        "truncated" => (
+            "truncated: signature needs 1 more byte(s), 63 left",
+            len - 63,
+        ),
+        "trailing-byte" => ("1 trailing byte(s) after the last field", len - 1),
+        "unknown-record-version" => ("unsupported record format version 2", 0),
+        "oversized-statement-length" => ("statement is 16777216 bytes long", 49),
+        "unknown-statement-version" => ("unsupported statement format version 9", st),
+        "unknown-kind" => ("unknown statement kind tag 200", st + 1),
+        "subject-not-utf8" => ("subject: not valid UTF-8", st + 46),
+        "subject-has-nul" => (
+            "subject: contains the control or bidirectional-override character U+0000",
+            st + 46,
+        ),
+        "option-tag-2" => ("unknown consent tag 2", st + 56),
+        "subject-has-bidi-override" => (
+            "subject: contains the control or bidirectional-override character U+202E",
+            st + 46,
+        ),
+        "statement-trailing-byte" => (
+            "1 trailing byte(s) after the last field",
+            st + statement_len - 1,
+        ),
+        other => panic!("no expected reason for fail_record_{other}"),
+    };
+    (what.to_owned(), at)
+}
+
 #[test]
 fn fail_records_are_rejected() {
     let cases = record_failures();
@@ -260,16 +298,33 @@ fn fail_records_are_rejected() {
         let file = format!("fail_record_{name}.hex");
         check_file(&file, &(hex::encode(bytes) + "\n"));
     }
-    // Every fail_record file on disk (not only the ones generated) must be rejected.
+    // Every fail_record file on disk (not only the ones generated) must be rejected, for
+    // its own reason and at its own offset.
     let mut n = 0;
     for e in std::fs::read_dir(kat_path("")).unwrap() {
         let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        if name.starts_with("fail_record_") {
-            let b = hex::decode(std::fs::read_to_string(&p).unwrap().trim()).unwrap();
-            assert!(Record::decode(&b).is_err(), "{name} was accepted");
-            n += 1;
-        }
+        let file = p.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(name) = file
+            .strip_prefix("fail_record_")
+            .and_then(|s| s.strip_suffix(".hex"))
+        else {
+            continue;
+        };
+        let b = hex::decode(std::fs::read_to_string(&p).unwrap().trim()).unwrap();
+        let err = Record::decode(&b).expect_err(&format!("{file} was accepted"));
+        // The statement's length prefix, when the record gets that far.
+        let statement_len = b
+            .get(49..53)
+            .map_or(0, |l| u32::from_be_bytes(l.try_into().unwrap()) as usize);
+        let (what, at) = expected_failure(name, b.len(), statement_len);
+        let said = err.kind().to_string();
+        assert!(said.starts_with(&what), "{file}: {said:?} is not {what:?}");
+        assert_eq!(err.offset(), Some(at), "{file}: {err}");
+        assert!(
+            err.to_string().ends_with(&format!("(at byte {at})")),
+            "{err}"
+        );
+        n += 1;
     }
     assert_eq!(n, cases.len());
 }
@@ -281,8 +336,15 @@ fn fail_checkpoints_and_proofs_are_rejected() {
     let good = std::fs::read_to_string(kat_path("checkpoint.txt")).unwrap();
     assert!(open_checkpoint(&good, ORIGIN, &pk).is_ok());
     let other = test_key("test-investigator");
+    // A defect in the body is signed again with the right key, so that the defect, not
+    // the signature, is what must refuse it.
+    let body = good.split("\n\n").next().unwrap().to_string() + "\n";
+    let resigned = |b: String| custody::note::sign_note(&b, ORIGIN, &ledger_key).unwrap();
     let mut cases: Vec<(&str, String)> = vec![
-        ("size-leading-zero", good.replacen("\n4\n", "\n04\n", 1)),
+        (
+            "size-leading-zero",
+            resigned(body.replacen("\n4\n", "\n04\n", 1)),
+        ),
         ("size-changed", good.replacen("\n4\n", "\n5\n", 1)),
         (
             "no-signature",
@@ -291,25 +353,51 @@ fn fail_checkpoints_and_proofs_are_rejected() {
         ("no-final-newline", good.trim_end().to_string()),
         (
             "wrong-origin",
-            good.replacen(
+            resigned(body.replacen(
                 "example.org/custody/kat\n",
                 "example.org/custody/other\n",
                 1,
-            ),
+            )),
         ),
     ];
-    let body = good.split("\n\n").next().unwrap().to_string() + "\n";
     cases.push((
         "signed-by-another-key",
         custody::note::sign_note(&body, ORIGIN, &other).unwrap(),
     ));
     for (name, text) in &cases {
         check_file(&format!("fail_checkpoint_{name}.txt"), text);
-        assert!(
-            open_checkpoint(text, ORIGIN, &pk).is_err(),
-            "{name} was accepted"
-        );
     }
+    // Every fail_checkpoint file on disk is refused, each for its own reason.
+    let mut n = 0;
+    for e in std::fs::read_dir(kat_path("")).unwrap() {
+        let p = e.unwrap().path();
+        let file = p.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(name) = file
+            .strip_prefix("fail_checkpoint_")
+            .and_then(|s| s.strip_suffix(".txt"))
+        else {
+            continue;
+        };
+        let reason = match name {
+            "size-leading-zero" => "size is not a decimal number without leading zeros",
+            "size-changed" => "signature does not verify",
+            "no-signature" => "no signature lines",
+            "no-final-newline" => "does not end with a newline",
+            "wrong-origin" => "checkpoint is for origin 'example.org/custody/other'",
+            "signed-by-another-key" => "note is not signed by example.org/custody/kat+",
+            other => panic!("no expected reason for fail_checkpoint_{other}"),
+        };
+        let text = std::fs::read_to_string(&p).unwrap();
+        let err = open_checkpoint(&text, ORIGIN, &pk)
+            .expect_err(&format!("{file} was accepted"))
+            .to_string();
+        assert!(
+            err.contains(reason),
+            "{file}: {err:?} does not say {reason:?}"
+        );
+        n += 1;
+    }
+    assert_eq!(n, cases.len());
     let proof = std::fs::read_to_string(kat_path("inclusion-1.tlog-proof")).unwrap();
     let p = InclusionProofText::parse(&proof).unwrap();
     let bad: Vec<(&str, Result<InclusionProofText, ProofTextError>)> = vec![
@@ -495,4 +583,59 @@ fn authority_known_answers() {
     assert_eq!(k.status(), "retired by record 7");
     assert_eq!(authority.holder(3, alice_pk).holder, ledger_pk);
     assert_eq!(authority.amendments_of(2), &[6]);
+}
+
+/// `Ledger::add_testimony` takes its time and its salt as arguments, so a testimony
+/// appended through the real store with fixed ones is a known answer: its record bytes are
+/// pinned in `add-testimony.hex`, its commitment is SHA-256(salt || text) (computed here
+/// from SPEC.md, not by the crate), and the content file holds exactly salt || text.
+#[test]
+fn add_testimony_with_a_fixed_salt_is_a_known_answer() {
+    use custody::ledger::{Ledger, TestimonyInput};
+    use custody::record::Role;
+    let text = "The testimony text of the known-answer vector.\n";
+    let append = |salt: [u8; 32]| {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger_key = test_key("test-ledger");
+        let alice = test_key("test-investigator");
+        let mut l = Ledger::init(&dir.path().join("l"), ORIGIN, &ledger_key, T0).unwrap();
+        l.sign_and_append(
+            &ledger_key,
+            vec![Body::Authorize {
+                key: alice.verifying_key().to_bytes(),
+                name: "Alice".into(),
+                role: Role::Investigator,
+            }],
+            T0,
+            T0,
+        )
+        .unwrap();
+        let input = TestimonyInput {
+            subject: "W-17".into(),
+            language: "en".into(),
+            consent: Some("court".into()),
+            location: None,
+            text: text.into(),
+        };
+        let a = l
+            .add_testimony(&alice, input, salt, T0 + 1000, T0 + 1500)
+            .unwrap();
+        let (rec, bytes) = l.record(a.seq).unwrap();
+        let Body::Testimony(t) = &rec.statement.body else {
+            panic!("not a testimony")
+        };
+        let content =
+            std::fs::read(dir.path().join("l/content").join(hex::encode(t.commitment))).unwrap();
+        (bytes, t.commitment, content)
+    };
+    let salt = [0x5a; 32];
+    let (bytes, commitment, content) = append(salt);
+    check_file("add-testimony.hex", &(hex::encode(&bytes) + "\n"));
+    assert_eq!(commitment, sha256(&[&salt[..], text.as_bytes()].concat()));
+    assert_eq!(content, [&salt[..], text.as_bytes()].concat());
+    // The same arguments give the same bytes in another ledger; another salt does not.
+    assert_eq!(append(salt).0, bytes);
+    let (other, other_commitment, _) = append([0xa5; 32]);
+    assert_ne!(other_commitment, commitment);
+    assert_ne!(other, bytes);
 }

@@ -41,7 +41,7 @@ fn build(dir: &Path, n: usize) -> Ledger {
                 location: None,
                 text: format!("account {i}"),
             };
-            l.add_testimony(&alice, input, t, t).unwrap();
+            l.add_testimony(&alice, input, [i as u8; 32], t, t).unwrap();
         } else {
             let m = MediaInput {
                 sha256: [i as u8; 32],

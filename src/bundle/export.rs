@@ -516,7 +516,7 @@ fn supporting_records(ledger: &Ledger, exhibits: &BTreeSet<u64>, size: u64) -> B
 }
 
 fn zip_err(e: zip::result::ZipError) -> Error {
-    Error::Input(format!("cannot write the bundle: {e}"))
+    Error::Write(format!("the bundle: {e}"))
 }
 
 fn write_zip<W: Write + Seek>(
@@ -534,7 +534,7 @@ fn write_zip<W: Write + Seek>(
     let deflate = base.compression_method(zip::CompressionMethod::Deflated);
     let stored = base.compression_method(zip::CompressionMethod::Stored);
     let mut z = zip::ZipWriter::new(out);
-    let w_err = |e: std::io::Error| Error::Input(format!("cannot write the bundle: {e}"));
+    let w_err = |e: std::io::Error| Error::Write(format!("the bundle: {e}"));
     for (name, bytes, opt) in [
         ("manifest.json", manifest, deflate),
         ("manifest.sig", sig, stored),
@@ -550,14 +550,16 @@ fn write_zip<W: Write + Seek>(
     for (name, m) in media {
         let opt = stored.large_file(m.size >= u32::MAX as u64);
         z.start_file(name.as_str(), opt).map_err(zip_err)?;
-        let mut r = (m.open)().map_err(|e| Error::Input(format!("{}: {e}", m.label)))?;
+        let media_err = |cause| Error::Io {
+            path: m.label.clone().into(),
+            cause,
+        };
+        let mut r = (m.open)().map_err(media_err)?;
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
         let mut n = 0u64;
         loop {
-            let k = r
-                .read(&mut buf)
-                .map_err(|e| Error::Input(format!("{}: {e}", m.label)))?;
+            let k = r.read(&mut buf).map_err(media_err)?;
             if k == 0 {
                 break;
             }

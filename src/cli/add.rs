@@ -139,7 +139,7 @@ fn testimony(a: TestimonyArgs) -> anyhow::Result<ExitCode> {
     input.validate()?;
     let mut ledger = open_write(&a.ledger)?;
     let now = now_ms();
-    let appended = ledger.add_testimony(&key, input, now, now)?;
+    let appended = ledger.add_testimony(&key, input, custody::ledger::fresh_salt()?, now, now)?;
     finish(ledger, &key, vec![appended], a.json)
 }
 

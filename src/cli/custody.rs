@@ -263,7 +263,7 @@ pub fn exec_amend(a: AmendArgs) -> anyhow::Result<ExitCode> {
         text,
         description: a.description,
     };
-    let out = l.add_amendment(&key, input, now, now)?;
+    let out = l.add_amendment(&key, input, custody::ledger::fresh_salt()?, now, now)?;
     print_appended(
         a.json,
         std::slice::from_ref(&out),

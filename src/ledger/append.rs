@@ -264,17 +264,18 @@ impl Ledger {
     }
 
     /// Signs and appends a testimony: the text and salt are written (fsync'd) to the
-    /// content store first, the record holds only the salted commitment.
+    /// content store first, the record holds only the salted commitment. `salt` must be
+    /// fresh and secret ([`fresh_salt`]): it is what keeps a guessable text from being
+    /// confirmed against the commitment.
     pub fn add_testimony(
         &mut self,
         key: &SigningKey,
         input: TestimonyInput,
+        salt: [u8; 32],
         claimed_at_ms: u64,
         now_ms: u64,
     ) -> Result<Appended> {
         input.validate()?;
-        let mut salt = [0u8; 32];
-        getrandom::fill(&mut salt).map_err(|e| Error::Input(format!("no randomness: {e}")))?;
         let content = input.text.as_bytes();
         let commitment = record::commitment(&salt, content);
         let body = Body::Testimony(Testimony {
@@ -316,10 +317,13 @@ impl Ledger {
 
     /// Appends an amendment of record `target`: a new text (written to the content store
     /// first, like a testimony) or a new description. The original stays.
+    /// A new text is committed to with `salt`, which must be fresh and secret
+    /// ([`fresh_salt`]).
     pub fn add_amendment(
         &mut self,
         key: &SigningKey,
         input: AmendInput,
+        salt: [u8; 32],
         claimed_at_ms: u64,
         now_ms: u64,
     ) -> Result<Appended> {
@@ -335,9 +339,6 @@ impl Ledger {
                 if t.trim().is_empty() {
                     return Err(Error::Input("the amended text is empty".into()));
                 }
-                let mut salt = [0u8; 32];
-                getrandom::fill(&mut salt)
-                    .map_err(|e| Error::Input(format!("no randomness: {e}")))?;
                 let c = record::commitment(&salt, t.as_bytes());
                 salted = Some((c, salt));
                 Some((c, t.len() as u64))

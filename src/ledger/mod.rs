@@ -24,6 +24,13 @@ mod verify;
 
 pub use crate::rules::MAX_CLOCK_SKEW_MS;
 
+/// 32 fresh random bytes from the operating system, for a content commitment's salt.
+pub fn fresh_salt() -> Result<[u8; 32]> {
+    let mut salt = [0u8; 32];
+    getrandom::fill(&mut salt).map_err(|e| Error::Randomness(e.to_string()))?;
+    Ok(salt)
+}
+
 /// A statement with its canonical bytes and signature, ready to append.
 #[derive(Debug, Clone)]
 pub struct SignedStatement {

@@ -190,7 +190,12 @@ impl Ledger {
                 for (frame, rec) in chunk.into_iter().zip(decoded) {
                     let rec = match rec {
                         Ok(r) => r,
-                        Err(e @ crate::encoding::DecodeError::UnsupportedVersion { .. }) => {
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                crate::encoding::DecodeError::UnsupportedVersion { .. }
+                            ) =>
+                        {
                             damaged = Some(format!("record {seq} in the journal: {e}"));
                             break 'frames;
                         }

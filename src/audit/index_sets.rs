@@ -1,0 +1,203 @@
+//! The index trees against the records, as sets: each tree is read once, in key order,
+//! and compared with the entries the journal's records call for by a count and a sum of
+//! keyed hashes; only when a set differs is each record's own entry looked up, to name it.
+
+use super::Auditor;
+use crate::Hash;
+use crate::error::Result;
+use crate::record::{Body, Record, leaf_hash};
+use crate::rules::{Authority, Code};
+use crate::store::IndexTree;
+use crate::store::journal::MAGIC;
+
+/// One set of index entries per index tree: leaves, media, content, authority.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct IndexSets([EntrySet; 4]);
+
+/// A set of index entries, held as its size and the sum of a keyed hash of each entry.
+/// The key is drawn at random for each audit, after the index was written, so nobody who
+/// altered the index can make a different set sum to the same value; two sets with equal
+/// digests are equal except with probability about 2^-256.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct EntrySet {
+    count: u64,
+    sum: [u64; 4],
+}
+
+impl EntrySet {
+    fn add(&mut self, set_key: &Hash, key: &[u8], value: &[u8]) {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(set_key);
+        h.update((key.len() as u32).to_be_bytes());
+        h.update(key);
+        h.update(value);
+        let d = h.finalize();
+        for (lane, bytes) in self.sum.iter_mut().zip(d.chunks_exact(8)) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(bytes);
+            *lane = lane.wrapping_add(u64::from_le_bytes(b));
+        }
+        self.count += 1;
+    }
+}
+
+/// The index trees whose entries the records determine, in [`IndexSets`] order, with the
+/// finding code for each.
+const INDEXES: [(IndexTree, Code); 4] = [
+    (IndexTree::Leaves, Code::LeafIndex),
+    (IndexTree::Media, Code::MediaIndex),
+    (IndexTree::Content, Code::ContentIndex),
+    (IndexTree::Authority, Code::AuthorityIndex),
+];
+
+impl Auditor<'_> {
+    /// The leaf index entry of the record at position `seq`, decodable or not (SPEC.md
+    /// section 8), added to the expected set.
+    pub(super) fn expect_leaf_entry(&mut self, seq: u64, leaf: &Hash) {
+        let key = self.set_key;
+        self.expected.0[0].add(&key, leaf, &seq.to_be_bytes());
+    }
+
+    /// The media, content and authority entries a record's statement calls for (SPEC.md
+    /// section 8), added to the expected sets.
+    pub(super) fn expect_body_entries(&mut self, seq: u64, body: &Body) {
+        let (key, s) = (self.set_key, seq.to_be_bytes());
+        let [_, media, content, authority] = &mut self.expected.0;
+        if let Body::Media(m) = body {
+            media.add(&key, &[m.sha256.as_slice(), &s].concat(), &[]);
+        }
+        if let Some(c) = content_commitment(body) {
+            content.add(&key, c, &s);
+        }
+        if Authority::is_authority_record(body) {
+            authority.add(&key, &s, &[]);
+        }
+    }
+
+    /// Looks up the index entries of the record at position `seq` (its statement, when it
+    /// decodes), to name the record whose entry is wrong once the sets are known to differ.
+    /// Returns, per index tree, whether a finding named a record.
+    fn check_index_entries(
+        &mut self,
+        seq: u64,
+        leaf: &Hash,
+        body: Option<&Body>,
+    ) -> Result<[bool; 4]> {
+        let store = self.ledger.store();
+        let mut named = [false; 4];
+        let s = seq.to_be_bytes();
+        if store.seq_of_leaf(leaf)? != Some(seq) {
+            named[0] = true;
+            self.find(
+                Some(seq),
+                Code::LeafIndex,
+                format!("the leaf index does not map record {seq}'s hash to it"),
+            );
+        }
+        let Some(body) = body else {
+            return Ok(named);
+        };
+        if let Body::Media(m) = body
+            && store.index_value(IndexTree::Media, &[m.sha256.as_slice(), &s].concat())?
+                != Some(Vec::new())
+        {
+            named[1] = true;
+            self.find(
+                Some(seq),
+                Code::MediaIndex,
+                format!("the media index does not list record {seq} under its file hash"),
+            );
+        }
+        if let Some(c) = content_commitment(body)
+            && store.index_value(IndexTree::Content, c)? != Some(s.to_vec())
+        {
+            named[2] = true;
+            self.find(
+                Some(seq),
+                Code::ContentIndex,
+                format!("the content index does not map record {seq}'s commitment to it"),
+            );
+        }
+        let entry = store.index_value(IndexTree::Authority, &s)?;
+        let must_list = Authority::is_authority_record(body);
+        if entry.as_deref() != must_list.then_some(&[][..]) {
+            named[3] = true;
+            self.find(
+                Some(seq),
+                Code::AuthorityIndex,
+                format!(
+                    "the authority index {} record {seq} ({}), which it {}",
+                    if entry.is_some() { "lists" } else { "omits" },
+                    body.kind(),
+                    if must_list {
+                        "must list, with an empty value"
+                    } else {
+                        "must not"
+                    }
+                ),
+            );
+        }
+        Ok(named)
+    }
+
+    /// The index trees must hold exactly the entries the records call for: an injected
+    /// entry would make a lookup (such as `verify --file`) point somewhere it should not.
+    /// `records` is how many of the journal's records the index should hold.
+    pub(super) fn check_index_sets(&mut self, records: u64) -> Result<()> {
+        let store = self.ledger.store();
+        let mut held = IndexSets::default();
+        for (i, (tree, _)) in INDEXES.iter().enumerate() {
+            store.scan_index(*tree, |k, v| held.0[i].add(&self.set_key, k, v))?;
+        }
+        if held == self.expected {
+            return Ok(());
+        }
+        let mut named = [false; 4];
+        for (i, f) in store
+            .journal()
+            .frames_from(MAGIC.len() as u64)?
+            .take(records as usize)
+            .enumerate()
+        {
+            let f = f?;
+            let body = Record::decode(&f.bytes).ok().map(|r| r.statement.body);
+            let found = self.check_index_entries(i as u64, &leaf_hash(&f.bytes), body.as_ref())?;
+            for (n, f) in named.iter_mut().zip(found) {
+                *n |= f;
+            }
+        }
+        for (i, (_, code)) in INDEXES.iter().enumerate() {
+            let (h, e) = (held.0[i], self.expected.0[i]);
+            if h.count != e.count {
+                self.find(
+                    None,
+                    *code,
+                    format!("the {code} holds {} entries, the journal's records account for {} (an entry was injected or removed)", h.count, e.count),
+                );
+            } else if h != e && !named[i] {
+                self.find(
+                    None,
+                    *code,
+                    format!(
+                        "the {code} holds entries other than those the journal's records call for"
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The commitment a statement enters in the content index: a testimony's, or an
+/// amendment's new text.
+pub(super) fn content_commitment(body: &Body) -> Option<&Hash> {
+    match body {
+        Body::Testimony(t) => Some(&t.commitment),
+        Body::Amend(crate::record::Amendment {
+            content: Some((c, _)),
+            ..
+        }) => Some(c),
+        _ => None,
+    }
+}

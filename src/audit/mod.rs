@@ -1,0 +1,608 @@
+//! Whole-ledger verification.
+//!
+//! One streaming pass over the journal, in chunks: each record is decoded strictly and
+//! compared with sled's copy; signatures are checked in batches on all cores, one chunk
+//! ahead; the chain, sequence numbers, times, authority, content commitments and every
+//! stored subtree hash are checked in order, while the tree is rebuilt from the leaves so
+//! that the root at the size of every stored or supplied checkpoint can be compared. The
+//! index trees are then read once each and compared with what the records call for, as
+//! sets. Memory stays flat: two chunks of records and the tree's right edge. Problems are
+//! findings (exit 1); only a failure to read at all is an error (exit 2).
+
+mod index_sets;
+mod stream;
+
+use crate::Hash;
+use crate::checkpoint::{Checkpoint, CheckpointError, claimed_origin, open_checkpoint};
+use crate::error::{Error, Result};
+use crate::keys::{self, VerifyMode};
+use crate::ledger::Ledger;
+use crate::record::Record;
+use crate::rules::Code;
+use crate::store::journal::MAGIC;
+use index_sets::IndexSets;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use stream::Pass;
+
+/// One problem found, with the evidence.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    /// The record concerned, when there is one.
+    pub seq: Option<u64>,
+    /// The stable code of the rule (SPEC.md section 9).
+    pub code: Code,
+    /// What was expected and what was found.
+    pub message: String,
+}
+
+/// A checkpoint supplied with `--against`, and what became of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgainstResult {
+    /// Where it came from (file name).
+    pub source: String,
+    /// Its size.
+    pub size: u64,
+    /// Whether the ledger is consistent with it.
+    pub consistent: bool,
+}
+
+/// A hand-over awaiting its receiver's countersignature.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingTransfer {
+    /// The transfer record.
+    pub transfer: u64,
+    /// The exhibit.
+    pub exhibit: u64,
+    /// The receiver's key ID.
+    pub to_key_id: String,
+}
+
+/// The outcome of an audit.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    /// The ledger origin.
+    pub origin: String,
+    /// Records found in the journal.
+    pub records: u64,
+    /// Signatures checked.
+    pub signatures_checked: u64,
+    /// How they were checked: "batch" or "strict" (SPEC.md section 1).
+    pub signature_mode: &'static str,
+    /// Stored checkpoints whose signature and root were checked.
+    pub checkpoints_checked: u64,
+    /// The key that signed the latest stored checkpoint the audit found valid: the only key
+    /// a pin (`--ledger-key`) can name. Not the genesis key by itself (a genesis statement
+    /// and its signature are public and can be copied into a forged ledger), nor a key only
+    /// named by a ledger-key record (naming a public key needs no secret).
+    #[serde(serialize_with = "key_id")]
+    pub latest_checkpoint_signer: Option<[u8; 32]>,
+    /// Size of the latest checkpoint that verified.
+    pub covered_to: u64,
+    /// Records not covered by any signed checkpoint, as (first, last), when some are not.
+    pub uncovered: Option<(u64, u64)>,
+    /// Checkpoints given with `--against`.
+    pub against: Vec<AgainstResult>,
+    /// Hand-overs signed by the holder but not yet accepted by the receiver.
+    pub pending_transfers: Vec<PendingTransfer>,
+    /// Every problem, in the order found.
+    pub findings: Vec<Finding>,
+}
+
+fn key_id<S: serde::Serializer>(
+    key: &Option<[u8; 32]>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match key {
+        Some(k) => s.serialize_some(&keys::short_id(k)),
+        None => s.serialize_none(),
+    }
+}
+
+impl AuditReport {
+    /// Whether the ledger passed every check.
+    pub fn passed(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+/// A saved checkpoint to check the ledger against: its text and a label for messages.
+pub struct SavedCheckpoint {
+    /// A label (the file name).
+    pub source: String,
+    /// The signed note text.
+    pub text: String,
+}
+
+struct Auditor<'a> {
+    ledger: &'a Ledger,
+    findings: Vec<Finding>,
+    now_ms: u64,
+    /// The index entries the journal's records call for, as keyed digests (see
+    /// [`EntrySet`]); compared with the index trees after the streaming pass.
+    expected: IndexSets,
+    /// The per-audit random key of those digests.
+    set_key: Hash,
+}
+
+impl Auditor<'_> {
+    fn find(&mut self, seq: Option<u64>, code: Code, message: String) {
+        self.findings.push(Finding { seq, code, message });
+    }
+
+    /// Every signed checkpoint is kept twice, in the checkpoints file and in the index:
+    /// the file must be whole, and hold exactly the index's checkpoints.
+    fn check_checkpoint_file(&mut self, store: &crate::store::Store) -> Result<()> {
+        let file = match store.checkpoint_file() {
+            Ok(f) => f,
+            Err(e) => {
+                self.find(
+                    None,
+                    Code::CheckpointFile,
+                    format!("the checkpoints file cannot be read: {e}"),
+                );
+                return Ok(());
+            }
+        };
+        if file.trailing > 0 {
+            self.find(
+                None,
+                Code::CheckpointFile,
+                format!(
+                    "the checkpoints file ends with {} byte(s) at offset {} that are not a whole entry (a checkpoint torn by a crash while it was signed, or damage); the next `custody checkpoint` keeps them in a file beside it (checkpoints.set-aside-*) and cuts them",
+                    file.trailing, file.whole_len
+                ),
+            );
+        }
+        if let Some((at, _)) = file
+            .entries
+            .iter()
+            .find(|(_, b)| std::str::from_utf8(b).is_err())
+        {
+            self.find(
+                None,
+                Code::CheckpointFile,
+                format!(
+                    "the checkpoints file's entry at byte {at} is not UTF-8 text: it is damaged"
+                ),
+            );
+        }
+        let in_index: BTreeSet<Vec<u8>> =
+            store.checkpoints()?.into_iter().map(|(_, v)| v).collect();
+        let in_file: BTreeSet<&Vec<u8>> = file.entries.iter().map(|(_, b)| b).collect();
+        let only_file: Vec<u64> = file
+            .entries
+            .iter()
+            .filter(|(_, b)| !in_index.contains(b))
+            .map(|(at, _)| *at)
+            .collect();
+        let only_index: Vec<String> = in_index
+            .iter()
+            .filter(|b| !in_file.contains(b))
+            .map(|b| {
+                std::str::from_utf8(b)
+                    .ok()
+                    .and_then(crate::checkpoint::claimed_size)
+                    .map_or("of unreadable size".into(), |s| format!("of {s} records"))
+            })
+            .collect();
+        let mut parts = Vec::new();
+        if let Some(at) = only_file.first() {
+            parts.push(format!(
+                "{} entr{} of the file (the first at byte {at}) not in the index",
+                only_file.len(),
+                if only_file.len() == 1 { "y" } else { "ies" }
+            ));
+        }
+        if let Some(size) = only_index.first() {
+            parts.push(format!(
+                "{} checkpoint(s) of the index (the first {size}) not in the file",
+                only_index.len()
+            ));
+        }
+        if !parts.is_empty() {
+            self.find(
+                None,
+                Code::CheckpointFile,
+                format!(
+                    "the checkpoints file and the index disagree: {}; one of them is damaged or was edited: compare them with a checkpoint saved elsewhere (`custody audit --against`)",
+                    parts.join(", ")
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Audits the whole ledger by this machine's clock, with a fresh random key for the index
+/// digests. `progress` is called with the number of records checked.
+pub fn audit(
+    ledger: &Ledger,
+    against: &[SavedCheckpoint],
+    mode: VerifyMode,
+    progress: impl FnMut(u64),
+) -> Result<AuditReport> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(u64::MAX);
+    let mut set_key = [0u8; 32];
+    getrandom::fill(&mut set_key).map_err(|e| Error::Randomness(e.to_string()))?;
+    audit_at(ledger, against, mode, now_ms, set_key, progress)
+}
+
+/// [`audit`] with the clock (`now_ms`, for the future-dated rule) and the key of the index
+/// digests given. The key must be unpredictable to whoever could have written the index.
+pub fn audit_at(
+    ledger: &Ledger,
+    against: &[SavedCheckpoint],
+    mode: VerifyMode,
+    now_ms: u64,
+    set_key: Hash,
+    mut progress: impl FnMut(u64),
+) -> Result<AuditReport> {
+    let store = ledger.store();
+    let mut a = Auditor {
+        ledger,
+        findings: Vec::new(),
+        now_ms,
+        expected: IndexSets::default(),
+        set_key,
+    };
+    if !store.journal().header_intact()? {
+        a.find(
+            None,
+            Code::JournalHeader,
+            "the journal does not start with its header CUSTODY-JOURNAL1".into(),
+        );
+    }
+    a.check_checkpoint_file(store)?;
+    // Checkpoints are verified after the pass, under the ledger key in force at each size
+    // (the ledger-key records say which); first, which roots must the pass record?
+    let stored = a.stored_checkpoints()?;
+    let mut against_results = Vec::new();
+    let saved = a.saved_of_this_ledger(against, &mut against_results)?;
+    let wanted: BTreeSet<u64> = stored
+        .iter()
+        .map(|(s, _)| *s)
+        .chain(saved.iter().map(|(_, s)| *s))
+        .collect();
+    let pass = a.stream(&wanted, mode, &mut progress)?;
+    a.check_counts(&pass)?;
+    a.check_index_sets(pass.seq.min(pass.indexed))?;
+    let (checked, valid) = a.check_stored_checkpoints(&pass, &stored);
+    a.check_saved_checkpoints(&pass, &saved, &mut against_results)?;
+    a.final_verdicts(&pass)?;
+    if store.checkpoints()?.is_empty() {
+        a.find(
+            None,
+            Code::NoCheckpoint,
+            "the ledger holds no signed checkpoint at all, although `init` signs one (they were removed)".into(),
+        );
+    }
+    // The latest stored checkpoint whose signature and root hold.
+    let latest = valid.last().copied();
+    let covered_to = latest.map_or(0, |(size, _)| size);
+    let seq = pass.seq;
+    Ok(AuditReport {
+        origin: ledger.origin().to_owned(),
+        records: seq,
+        signatures_checked: pass.signatures,
+        signature_mode: match mode {
+            VerifyMode::Batch => "batch",
+            VerifyMode::Strict => "strict",
+        },
+        checkpoints_checked: checked,
+        latest_checkpoint_signer: latest.map(|(_, key)| key),
+        covered_to,
+        uncovered: (covered_to < seq).then(|| (covered_to, seq - 1)),
+        against: against_results,
+        pending_transfers: pass
+            .authority
+            .pending_transfers()
+            .into_iter()
+            .map(|(seq, t)| PendingTransfer {
+                transfer: seq,
+                exhibit: t.exhibit,
+                to_key_id: keys::short_id(&t.to),
+            })
+            .collect(),
+        findings: a.findings,
+    })
+}
+
+impl Auditor<'_> {
+    /// The checkpoints the index holds, by the size they are stored under.
+    fn stored_checkpoints(&mut self) -> Result<Vec<(u64, String)>> {
+        let mut stored = Vec::new();
+        for (k, v) in self.ledger.store().checkpoints()? {
+            let Ok(kb) = <[u8; 8]>::try_from(k.as_slice()) else {
+                self.find(
+                    None,
+                    Code::CheckpointEntry,
+                    "a stored checkpoint has a malformed key".into(),
+                );
+                continue;
+            };
+            stored.push((
+                u64::from_be_bytes(kb),
+                String::from_utf8_lossy(&v).into_owned(),
+            ));
+        }
+        Ok(stored)
+    }
+
+    /// The saved checkpoints (`--against`) that name this ledger, with their sizes; one of
+    /// another ledger is a finding, and one that is not a checkpoint at all an error.
+    fn saved_of_this_ledger<'s>(
+        &mut self,
+        against: &'s [SavedCheckpoint],
+        results: &mut Vec<AgainstResult>,
+    ) -> Result<Vec<(&'s SavedCheckpoint, u64)>> {
+        let origin = self.ledger.origin();
+        let mut saved = Vec::new();
+        for s in against {
+            let malformed = || {
+                Error::Checkpoint(CheckpointError::Malformed(format!(
+                    "{}: not a signed checkpoint; give a checkpoint file saved with `custody checkpoint`",
+                    s.source
+                )))
+            };
+            let claimed = claimed_origin(&s.text).ok_or_else(malformed)?;
+            let size = crate::checkpoint::claimed_size(&s.text).ok_or_else(malformed)?;
+            if claimed != origin {
+                // A checkpoint of another ledger, given as this one's: the ledger was
+                // substituted, or the wrong file was given. Either way it does not vouch.
+                self.find(
+                    None,
+                    Code::AgainstOrigin,
+                    format!(
+                        "{}: your saved checkpoint is of ledger '{claimed}', but this ledger is '{origin}': the ledger was substituted, or this is not the checkpoint you saved from it",
+                        s.source
+                    ),
+                );
+                results.push(AgainstResult {
+                    source: s.source.clone(),
+                    size,
+                    consistent: false,
+                });
+                continue;
+            }
+            saved.push((s, size));
+        }
+        Ok(saved)
+    }
+
+    /// The counts the index keeps against what the pass found.
+    fn check_counts(&mut self, pass: &Pass) -> Result<()> {
+        let store = self.ledger.store();
+        let (seq, indexed) = (pass.seq, pass.indexed);
+        let meta = store.meta()?;
+        if meta.size > seq {
+            self.find(
+                Some(meta.size.min(seq)),
+                Code::SizeMismatch,
+                format!(
+                    "the index says the ledger has {} records, the journal holds {seq}",
+                    meta.size
+                ),
+            );
+        }
+        // 2n - popcount(n) complete subtrees, less the n leaves, which are not stored.
+        let held = seq.min(indexed);
+        let expected_hashes = held - u64::from(held.count_ones());
+        if store.hashes_count() as u64 != expected_hashes {
+            self.find(
+                None,
+                Code::TreeHashCount,
+                format!(
+                    "{} subtree hashes are stored, a tree of {held} records has {expected_hashes} above its leaves",
+                    store.hashes_count()
+                ),
+            );
+        }
+        if seq == 0 {
+            self.find(
+                Some(0),
+                Code::Genesis,
+                "the ledger has no records, not even its genesis".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The ledger key in force at `size`, as the pass established it.
+    fn key_at(&self, pass: &Pass, size: u64) -> [u8; 32] {
+        pass.authority
+            .ledger_key_at(size)
+            .unwrap_or(*self.ledger.genesis_key())
+    }
+
+    /// Every stored checkpoint, under the ledger key in force at its size, then its root.
+    /// Returns how many were signed as the rules require, and (size, signer) of those whose
+    /// root holds too, in size order.
+    fn check_stored_checkpoints(
+        &mut self,
+        pass: &Pass,
+        stored: &[(u64, String)],
+    ) -> (u64, Vec<(u64, [u8; 32])>) {
+        let origin = self.ledger.origin().to_owned();
+        let seq = pass.seq;
+        let mut checked = 0;
+        let mut valid = Vec::new();
+        for (size, text) in stored {
+            let key = self.key_at(pass, *size);
+            let cp = match open_checkpoint(text, &origin, &key) {
+                Ok(cp) if cp.size != *size => {
+                    self.find(
+                        None,
+                        Code::CheckpointMisfiled,
+                        format!("checkpoint stored under size {size} says size {}", cp.size),
+                    );
+                    continue;
+                }
+                Ok(cp) => cp,
+                Err(e) => {
+                    self.find(
+                        None,
+                        Code::CheckpointSignature,
+                        format!(
+                            "stored checkpoint of size {size} does not verify with the ledger key in force at that size ({}): {e}",
+                            keys::short_id(&key)
+                        ),
+                    );
+                    continue;
+                }
+            };
+            if let Err(v) =
+                pass.authority
+                    .check_checkpoint(*size, &key, pass.last_times.get(size).copied())
+            {
+                self.find(None, v.code, v.message);
+                continue;
+            }
+            checked += 1;
+            match pass.roots.get(size) {
+                None => self.find(
+                    Some(seq),
+                    Code::CheckpointBeyondLedger,
+                    format!("a signed checkpoint covers {size} records but the ledger has only {seq}: records were removed"),
+                ),
+                Some(r) if r != &cp.root => self.find(
+                    None,
+                    Code::CheckpointRoot,
+                    format!(
+                        "the checkpoint of size {size} signed root {}, the records give {}",
+                        hex::encode(cp.root),
+                        hex::encode(r)
+                    ),
+                ),
+                Some(_) => valid.push((*size, key)),
+            }
+        }
+        (checked, valid)
+    }
+
+    /// Each saved checkpoint of this ledger: signed by the ledger key in force at its
+    /// size, and its root the one the records give now.
+    fn check_saved_checkpoints(
+        &mut self,
+        pass: &Pass,
+        saved: &[(&SavedCheckpoint, u64)],
+        results: &mut Vec<AgainstResult>,
+    ) -> Result<()> {
+        let origin = self.ledger.origin().to_owned();
+        let seq = pass.seq;
+        for (s, size) in saved {
+            let key = self.key_at(pass, *size);
+            let source = s.source.clone();
+            let cp: Checkpoint = match open_checkpoint(&s.text, &origin, &key) {
+                Ok(cp) => cp,
+                Err(e @ CheckpointError::Malformed(_))
+                | Err(e @ CheckpointError::Note(crate::note::NoteError::Malformed(_))) => {
+                    return Err(Error::Input(format!(
+                        "{source}: {e}; give a checkpoint file saved with `custody checkpoint`"
+                    )));
+                }
+                Err(e) => {
+                    self.find(
+                        None,
+                        Code::AgainstSignature,
+                        format!(
+                            "{source}: the saved checkpoint was not signed by this ledger's key in force at its size ({e}); the ledger key was replaced, or the file is forged"
+                        ),
+                    );
+                    results.push(AgainstResult {
+                        source,
+                        size: *size,
+                        consistent: false,
+                    });
+                    continue;
+                }
+            };
+            if let Err(v) = pass.authority.check_checkpoint(
+                cp.size,
+                &key,
+                pass.last_times.get(&cp.size).copied(),
+            ) {
+                self.find(None, v.code, format!("{source}: {}", v.message));
+                results.push(AgainstResult {
+                    source,
+                    size: *size,
+                    consistent: false,
+                });
+                continue;
+            }
+            let consistent = match pass.roots.get(&cp.size) {
+                None => {
+                    self.find(
+                        Some(seq),
+                        Code::AgainstBeyondLedger,
+                        format!(
+                            "{source}: your saved checkpoint covers {} records but the ledger now has only {seq}: the ledger was truncated or rolled back",
+                            cp.size
+                        ),
+                    );
+                    false
+                }
+                Some(r) if r != &cp.root => {
+                    self.find(
+                        None,
+                        Code::AgainstRoot,
+                        format!(
+                            "{source}: history was rewritten: your saved checkpoint of {} records has root {}, the ledger now gives {} for those same records (a record among 0 to {} was altered, removed or inserted)",
+                            cp.size,
+                            hex::encode(cp.root),
+                            hex::encode(r),
+                            cp.size.saturating_sub(1)
+                        ),
+                    );
+                    false
+                }
+                Some(_) => true,
+            };
+            results.push(AgainstResult {
+                source,
+                size: cp.size,
+                consistent,
+            });
+        }
+        Ok(())
+    }
+
+    /// The final-state verdicts (SPEC.md 4.1): records signed after their key's compromise
+    /// or by a tainted key. Only keys with a compromise, or minted by one, can have any.
+    fn final_verdicts(&mut self, pass: &Pass) -> Result<()> {
+        let authority = &pass.authority;
+        let suspect: BTreeSet<[u8; 32]> = authority
+            .keys()
+            .iter()
+            .filter(|(pk, k)| !k.compromises.is_empty() || authority.taint(pk).is_some())
+            .map(|(pk, _)| *pk)
+            .collect();
+        if suspect.is_empty() {
+            return Ok(());
+        }
+        // By position, as in the pass: a record's own `seq` may lie.
+        let frames = self
+            .ledger
+            .store()
+            .journal()
+            .frames_from(MAGIC.len() as u64)?;
+        for (pos, f) in (0u64..).zip(frames) {
+            let f = f?;
+            let Ok(r) = Record::decode(&f.bytes) else {
+                continue;
+            };
+            // Verdicts judge the records that obeyed the rules; a refused one is reported
+            // once, as refused.
+            if suspect.contains(&r.statement.signer)
+                && !pass.refused.contains(&pos)
+                && let Some(v) = authority.verdict(&r.statement.signer, pos, r.recorded_at_ms)
+            {
+                self.find(Some(pos), v.code, v.message);
+            }
+        }
+        Ok(())
+    }
+}
