@@ -135,6 +135,13 @@ fn bundle_opening() {
         "3",
     ]);
     let good = std::fs::read(f.path("b.zip")).unwrap();
+    let verify = |bytes: &[u8]| {
+        custody::bundle::verify_bundle(std::io::Cursor::new(bytes), &Default::default())
+    };
+    let original = verify(&good).unwrap();
+    assert!(original.passed(), "the unmutated bundle must pass");
+    let members = crate::util::read_zip(&f.path("b.zip"));
+    let refused = std::cell::Cell::new(0usize);
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 300,
         ..ProptestConfig::default()
@@ -142,15 +149,28 @@ fn bundle_opening() {
     runner
         .run(&edits(), |e| {
             let bytes = mutate(good.clone(), &e);
-            let r =
-                custody::bundle::verify_bundle(std::io::Cursor::new(bytes), &Default::default());
-            if let Ok(report) = r {
-                // A mutation that still verifies must have left every checked byte alone.
-                if report.passed() {
-                    prop_assert!(report.manifest.is_some());
+            match verify(&bytes) {
+                // A mutation that still verifies must have left everything a reader of the
+                // bundle sees alone: the same manifest, the same members, byte for byte.
+                Ok(report) if report.passed() => {
+                    prop_assert_eq!(
+                        serde_json::to_value(&report.manifest).unwrap(),
+                        serde_json::to_value(&original.manifest).unwrap()
+                    );
+                    let dir = tempfile::tempdir().unwrap();
+                    let p = dir.path().join("m.zip");
+                    std::fs::write(&p, &bytes).unwrap();
+                    prop_assert!(crate::util::read_zip(&p) == members);
                 }
+                _ => refused.set(refused.get() + 1),
             }
             Ok(())
         })
         .unwrap();
+    // The mutations reached the verifier: most of them must be refused.
+    let refused = refused.get();
+    assert!(
+        refused > 100,
+        "only {refused} of 300 mutated bundles were refused"
+    );
 }
