@@ -1,7 +1,7 @@
 //! `custody export` and `custody verify-bundle`.
 
 use super::LedgerArgs;
-use super::add::hash_files;
+use super::files::hash_files;
 use super::util::{
     KeyArgs, check_line, now_ms, open, open_regular, parse_time, print_json, shown, verdict,
 };

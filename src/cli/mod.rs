@@ -12,12 +12,16 @@ macro_rules! outln {
 
 mod add;
 mod audit;
+mod bulk;
 mod bundle;
-mod custody;
+mod chain;
+mod checkpoint;
 mod demo;
+mod files;
 mod init;
 mod key;
 mod read;
+mod recover;
 mod util;
 mod verify;
 
@@ -50,15 +54,15 @@ enum Command {
     #[command(subcommand)]
     Add(add::AddCommand),
     /// Sign a checkpoint (C2SP signed note) of the ledger's current state with the ledger key.
-    Checkpoint(add::CheckpointArgs),
+    Checkpoint(checkpoint::CheckpointArgs),
     /// Hand an exhibit to another key (signed by its current holder).
-    Transfer(custody::TransferArgs),
+    Transfer(chain::TransferArgs),
     /// Countersign a hand-over as its receiver.
-    Accept(custody::AcceptArgs),
+    Accept(chain::AcceptArgs),
     /// Show an exhibit's chain of custody and versions.
-    History(custody::HistoryArgs),
+    History(chain::HistoryArgs),
     /// Correct a testimony or media description; the original stays.
-    Amend(custody::AmendArgs),
+    Amend(chain::AmendArgs),
     /// List records.
     Log(read::LogArgs),
     /// Show one record in full.
@@ -68,7 +72,7 @@ enum Command {
     /// Print an inclusion proof (C2SP tlog-proof) or a consistency proof.
     Prove(verify::ProveArgs),
     /// Complete or rebuild the index from the journal after a crash or a damaged database.
-    Recover(add::RecoverArgs),
+    Recover(recover::RecoverArgs),
     /// Check the whole ledger: every record, signature, link, hash, checkpoint and content file.
     Audit(audit::AuditArgs),
     /// Export chosen records as a court bundle (ZIP) that proves them offline.
@@ -84,7 +88,7 @@ enum Command {
     Man,
     /// Append synthetic signed records in bulk (for benchmarks).
     #[command(hide = true)]
-    BulkAppend(add::BulkArgs),
+    BulkAppend(bulk::BulkArgs),
     /// Run a narrated end-to-end demonstration in a new directory.
     Demo(demo::DemoArgs),
 }
@@ -115,21 +119,21 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Key(c) => key::exec(c),
         Command::Init(a) => init::exec(a),
         Command::Add(c) => add::exec(c),
-        Command::Checkpoint(a) => add::exec_checkpoint(a),
-        Command::Transfer(a) => custody::exec_transfer(a),
-        Command::Accept(a) => custody::exec_accept(a),
-        Command::History(a) => custody::exec_history(a),
-        Command::Amend(a) => custody::exec_amend(a),
+        Command::Checkpoint(a) => checkpoint::exec_checkpoint(a),
+        Command::Transfer(a) => chain::exec_transfer(a),
+        Command::Accept(a) => chain::exec_accept(a),
+        Command::History(a) => chain::exec_history(a),
+        Command::Amend(a) => chain::exec_amend(a),
         Command::Log(a) => read::exec_log(a),
         Command::Show(a) => read::exec_show(a),
         Command::Verify(a) => verify::exec_verify(a),
         Command::Prove(a) => verify::exec_prove(a),
         Command::Audit(a) => audit::exec(a),
-        Command::Recover(a) => add::exec_recover(a),
+        Command::Recover(a) => recover::exec_recover(a),
         Command::Export(a) => bundle::exec_export(a),
         Command::VerifyBundle(a) => bundle::exec_verify_bundle(a),
         Command::Demo(a) => demo::exec(a),
-        Command::BulkAppend(a) => add::exec_bulk(a),
+        Command::BulkAppend(a) => bulk::exec_bulk(a),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             // Rendered first, then written, so that a closed pipe is an error, not a panic.

@@ -21,14 +21,24 @@ pub fn open_write(args: &LedgerArgs) -> anyhow::Result<Ledger> {
 }
 
 fn open_with(args: &LedgerArgs, access: Access) -> anyhow::Result<Ledger> {
-    match Ledger::open(&args.ledger, LockWait::No, access) {
+    waiting(args, access, |wait| Ledger::open(&args.ledger, wait, access))
+}
+
+/// Runs `open` without waiting for the ledger lock; when the ledger is in use and
+/// `--wait` was given, says what it waits for and runs it again, waiting.
+pub fn waiting<T>(
+    args: &LedgerArgs,
+    access: Access,
+    mut open: impl FnMut(LockWait) -> custody::error::Result<T>,
+) -> anyhow::Result<T> {
+    match open(LockWait::No) {
         Err(custody::error::Error::InUse { .. }) if args.wait => {
             eprintln!(
                 "custody: waiting for {}: {} (Ctrl-C stops waiting)",
                 shown(&args.ledger),
                 waiting_for(&args.ledger, access)
             );
-            Ok(Ledger::open(&args.ledger, LockWait::Yes, access)?)
+            Ok(open(LockWait::Yes)?)
         }
         r => Ok(r?),
     }

@@ -1,7 +1,7 @@
 //! `custody verify` and `custody prove`.
 
 use super::LedgerArgs;
-use super::add::hash_files;
+use super::files::hash_files;
 use super::util::{check_line, open, print_json, shown, verdict};
 use clap::Args;
 use custody::ledger::RecordReport;
