@@ -21,7 +21,9 @@ pub fn open_write(args: &LedgerArgs) -> anyhow::Result<Ledger> {
 }
 
 fn open_with(args: &LedgerArgs, access: Access) -> anyhow::Result<Ledger> {
-    waiting(args, access, |wait| Ledger::open(&args.ledger, wait, access))
+    waiting(args, access, |wait| {
+        Ledger::open(&args.ledger, wait, access)
+    })
 }
 
 /// Runs `open` without waiting for the ledger lock; when the ledger is in use and
