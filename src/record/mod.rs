@@ -3,11 +3,17 @@
 //!
 //! A record's leaf hash is both its Merkle leaf and the `prev` link of the next record, so
 //! the hash chain and the tree commit to the same bytes. Byte layouts are in SPEC.md; this
-//! file is their only implementation.
+//! module is their only implementation; [`hash`] holds the hashes over those bytes and
+//! [`view`] their rendering for people and JSON.
+
+mod hash;
+mod view;
+
+pub use hash::{commitment, leaf_hash, sha256_stream, signing_message, verify_signatures};
+pub use view::{RecordView, rfc3339};
 
 use crate::Hash;
 use crate::encoding::{DecodeError, Reader, Writer};
-use sha2::{Digest, Sha256};
 
 /// Domain label prepended to a statement's bytes before signing.
 pub const STATEMENT_LABEL: &[u8] = b"custody/v1/statement\n";
@@ -504,14 +510,6 @@ impl Statement {
     }
 }
 
-/// The exact message an Ed25519 signature over a statement covers.
-pub fn signing_message(statement_bytes: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(STATEMENT_LABEL.len() + statement_bytes.len());
-    m.extend_from_slice(STATEMENT_LABEL);
-    m.extend_from_slice(statement_bytes);
-    m
-}
-
 fn check_opt(field: &'static str, v: Option<&str>, max: usize) -> Result<(), DecodeError> {
     match v {
         Some(s) => crate::encoding::check_text(field, s, max),
@@ -623,163 +621,10 @@ pub fn is_evidence_record(record_bytes: &[u8]) -> bool {
     )
 }
 
-/// Leaf hash of record bytes: SHA-256(0x00 || bytes), RFC 9162.
-pub fn leaf_hash(record_bytes: &[u8]) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0u8]);
-    h.update(record_bytes);
-    h.finalize().into()
-}
-
-/// Streaming SHA-256 of everything `r` yields; `progress` receives each chunk's length.
-/// Input larger than one 1 MiB buffer is read by a second thread while this one hashes the
-/// buffer before, so a file in the page cache hashes at the speed of SHA-256 itself;
-/// memory stays flat (at most three buffers) whatever the size.
-pub fn sha256_stream<R: std::io::Read + Send>(
-    r: &mut R,
-    mut progress: impl FnMut(u64),
-) -> std::io::Result<(Hash, u64)> {
-    const BUF: usize = 1 << 20;
-    let mut h = Sha256::new();
-    // Small input (testimony text, most files in a bundle) needs no thread.
-    let mut first = vec![0u8; BUF];
-    let k = fill(r, &mut first)?;
-    h.update(&first[..k]);
-    progress(k as u64);
-    if k < BUF {
-        return Ok((h.finalize().into(), k as u64));
-    }
-    let n = hash_with_reader_thread(r, &mut h, first, &mut progress)?;
-    Ok((h.finalize().into(), k as u64 + n))
-}
-
-/// Reads until `buf` is full or the input ends; returns the bytes read.
-fn fill(r: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut k = 0;
-    while k < buf.len() {
-        match r.read(&mut buf[k..]) {
-            Ok(0) => break,
-            Ok(n) => k += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(k)
-}
-
-/// The rest of [`sha256_stream`]: a reader thread fills buffers, this thread hashes them.
-fn hash_with_reader_thread<R: std::io::Read + Send>(
-    r: &mut R,
-    h: &mut Sha256,
-    spare: Vec<u8>,
-    progress: &mut impl FnMut(u64),
-) -> std::io::Result<u64> {
-    use std::sync::mpsc::sync_channel;
-    const BUFFERS: usize = 3;
-    let (full_tx, full_rx) = sync_channel::<std::io::Result<(Vec<u8>, usize)>>(BUFFERS);
-    let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(BUFFERS);
-    let len = spare.len();
-    std::thread::scope(|scope| {
-        // Both ends this thread uses live inside the scope, so that however it leaves
-        // (an error, or a panic in `progress`), they are dropped and the reader stops.
-        let (full_rx, empty_tx) = (full_rx, empty_tx);
-        let reader = move || {
-            while let Ok(mut buf) = empty_rx.recv() {
-                match fill(r, &mut buf) {
-                    Ok(0) => break,
-                    Ok(k) => {
-                        if full_tx.send(Ok((buf, k))).is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        let _ = full_tx.send(Err(e));
-                        break;
-                    }
-                }
-            }
-            // Dropping `full_tx` here tells the hasher that the input has ended.
-        };
-        std::thread::Builder::new()
-            .name("custody-read".into())
-            .spawn_scoped(scope, reader)?;
-        // Cannot fail: the channel has room for every buffer and its receiver is alive.
-        let _ = empty_tx.send(spare);
-        for _ in 1..BUFFERS {
-            let _ = empty_tx.send(vec![0u8; len]);
-        }
-        let mut n = 0u64;
-        for chunk in full_rx.iter() {
-            let (buf, k) = chunk?;
-            h.update(&buf[..k]);
-            n += k as u64;
-            progress(k as u64);
-            let _ = empty_tx.send(buf);
-        }
-        Ok(n)
-    })
-}
-
-/// Verifies the signatures of `records` on all cores (SPEC.md section 1, by `mode`): one
-/// result per record, in order.
-pub fn verify_signatures<'a>(
-    records: impl IntoIterator<Item = &'a Record>,
-    mode: crate::keys::VerifyMode,
-) -> Vec<Result<(), crate::keys::SignatureError>> {
-    let records: Vec<&Record> = records.into_iter().collect();
-    let messages: Vec<Vec<u8>> = records
-        .iter()
-        .map(|r| signing_message(&r.statement_bytes))
-        .collect();
-    let items: Vec<(&[u8; 32], &Vec<u8>, &[u8; 64])> = records
-        .iter()
-        .zip(&messages)
-        .map(|(r, m)| (&r.statement.signer, m, &r.signature))
-        .collect();
-    crate::keys::verify_many(&items, mode)
-}
-
-/// Salted content commitment: SHA-256(salt || content).
-pub fn commitment(salt: &[u8; 32], content: &[u8]) -> Hash {
-    let mut h = Sha256::new();
-    h.update(salt);
-    h.update(content);
-    h.finalize().into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn streamed_hash_equals_one_shot_hash_across_buffer_boundaries() {
-        const M: usize = 1 << 20;
-        for len in [0, 1, M - 1, M, M + 1, 3 * M + 5, 5 * M] {
-            let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 3) as u8).collect();
-            let mut seen = 0u64;
-            let (h, n) = sha256_stream(&mut data.as_slice(), |k| seen += k).unwrap();
-            assert_eq!(h, <[u8; 32]>::from(Sha256::digest(&data)), "len {len}");
-            assert_eq!((n, seen), (len as u64, len as u64));
-        }
-    }
-
-    #[test]
-    fn a_read_error_mid_stream_is_returned() {
-        struct Failing(usize);
-        impl std::io::Read for Failing {
-            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                if self.0 == 0 {
-                    return Err(std::io::Error::other("disk gone"));
-                }
-                self.0 -= 1;
-                buf.fill(1);
-                Ok(buf.len())
-            }
-        }
-        let e = sha256_stream(&mut Failing(4), |_| {}).unwrap_err();
-        assert_eq!(e.to_string(), "disk gone");
-    }
 
     fn text() -> impl Strategy<Value = String> {
         "[a-zA-Z0-9 ._-]{1,20}"
@@ -964,144 +809,5 @@ mod tests {
         assert!(check_origin("a b").is_err());
         assert!(check_origin("a+b").is_err());
         assert!(check_origin("example.org/log").is_ok());
-    }
-}
-
-/// A record decoded for people and scripts: every field, plus the canonical bytes in
-/// base64 so an outside tool can recheck every hash and signature without this crate.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RecordView {
-    /// Sequence number.
-    pub seq: u64,
-    /// Leaf hash (hex).
-    pub leaf_hash: String,
-    /// Previous leaf hash (hex).
-    pub prev: String,
-    /// Kind name.
-    pub kind: &'static str,
-    /// Decoded body.
-    pub body: serde_json::Value,
-    /// Signer's claimed time, unix ms.
-    pub claimed_at_ms: u64,
-    /// Claimed time, RFC 3339.
-    pub claimed_at: String,
-    /// Ledger time at append, unix ms.
-    pub recorded_at_ms: u64,
-    /// Recorded time, RFC 3339.
-    pub recorded_at: String,
-    /// Signer public key (base64, 32 bytes).
-    pub signer_key: String,
-    /// Signer key ID: first 4 bytes of SHA-256(public key), hex.
-    pub signer_key_id: String,
-    /// `SHA256:` and the hex SHA-256 of the signer public key.
-    pub signer_fingerprint: String,
-    /// Signature (base64, 64 bytes).
-    pub signature: String,
-    /// Canonical record bytes (base64).
-    pub record_bytes: String,
-    /// Canonical statement bytes (base64).
-    pub statement_bytes: String,
-}
-
-/// Formats unix milliseconds as RFC 3339 UTC.
-pub fn rfc3339(ms: u64) -> String {
-    use std::fmt::Write;
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
-    let mut s = String::new();
-    // Times past the year 9999 cannot be written in RFC 3339; show the number instead.
-    match write!(s, "{}", humantime::format_rfc3339_millis(t)) {
-        Ok(()) => s,
-        Err(_) => format!("{ms} ms after 1970-01-01 (beyond the year 9999)"),
-    }
-}
-
-impl RecordView {
-    /// The view of a record whose canonical bytes are `bytes`.
-    pub fn new(r: &Record, bytes: &[u8]) -> Self {
-        use base64::Engine;
-        use base64::engine::general_purpose::STANDARD as B64;
-        use serde_json::json;
-        let body = match &r.statement.body {
-            Body::Genesis { origin } => json!({ "origin": origin }),
-            Body::Testimony(t) => json!({
-                "subject": t.subject,
-                "language": t.language,
-                "consent": t.consent,
-                "location": t.location,
-                "commitment": hex::encode(t.commitment),
-                "content_length": t.content_len,
-            }),
-            Body::Media(m) => json!({
-                "sha256": hex::encode(m.sha256),
-                "size": m.size,
-                "name": m.name,
-                "media_type": m.media_type,
-                "description": m.description,
-            }),
-            Body::Authorize { key, name, role } => json!({
-                "key": B64.encode(key),
-                "key_id": crate::keys::short_id(key),
-                "name": name,
-                "role": role.name(),
-            }),
-            Body::Revoke {
-                key,
-                reason,
-                effective,
-            } => json!({
-                "key": B64.encode(key),
-                "key_id": crate::keys::short_id(key),
-                "reason": reason.name(),
-                "effective": match effective {
-                    Effective::Now => json!("now"),
-                    Effective::Seq(n) => json!({ "seq": n }),
-                    Effective::Time(t) => json!({ "time_ms": t, "time": rfc3339(*t) }),
-                },
-            }),
-            Body::Transfer {
-                exhibit,
-                to,
-                reason,
-                location,
-            } => json!({
-                "exhibit": exhibit,
-                "to": B64.encode(to),
-                "to_key_id": crate::keys::short_id(to),
-                "reason": reason,
-                "location": location,
-            }),
-            Body::Accept { transfer } | Body::Cancel { transfer } => {
-                json!({ "transfer": transfer })
-            }
-            Body::LedgerKey { key } => json!({
-                "key": B64.encode(key),
-                "key_id": crate::keys::short_id(key),
-            }),
-            Body::Amend(a) => json!({
-                "target": a.target,
-                "reason": a.reason,
-                "description": a.description,
-                "commitment": a.content.map(|(c, _)| hex::encode(c)),
-                "content_length": a.content.map(|(_, l)| l),
-            }),
-        };
-        let pk = &r.statement.signer;
-        RecordView {
-            seq: r.seq,
-            leaf_hash: hex::encode(leaf_hash(bytes)),
-            prev: hex::encode(r.prev),
-            kind: r.statement.body.kind(),
-            body,
-            claimed_at_ms: r.statement.claimed_at_ms,
-            claimed_at: rfc3339(r.statement.claimed_at_ms),
-            recorded_at_ms: r.recorded_at_ms,
-            recorded_at: rfc3339(r.recorded_at_ms),
-            signer_key: B64.encode(pk),
-            signer_key_id: crate::keys::short_id(pk),
-            signer_fingerprint: crate::keys::fingerprint_string(pk),
-            signature: B64.encode(r.signature),
-            record_bytes: B64.encode(bytes),
-            statement_bytes: B64.encode(&r.statement_bytes),
-        }
     }
 }
