@@ -7,6 +7,7 @@ use super::report;
 use super::verify::*;
 use super::*;
 use crate::Hash;
+use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::ledger::{Check, Ledger};
@@ -99,6 +100,77 @@ pub fn export<W: Write + Seek>(
     req: ExportRequest,
     out: W,
 ) -> Result<Manifest> {
+    let seqs = check_request(&req)?;
+    let exporter_pk = exporter.verifying_key().to_bytes();
+    // Only a key the ledger holds active now may speak for it in court.
+    ledger
+        .authority()
+        .active(&exporter_pk, ledger.size())
+        .map_err(|v| {
+            Error::Input(format!(
+                "the exporting key may not export from this ledger: {v}; export with a key the ledger authorises and has not revoked"
+            ))
+        })?;
+    let (cp, cp_text) = ledger_ready(ledger)?;
+    if seqs.contains(&0) {
+        return Err(Error::Input(
+            "record 0 is the ledger's genesis: every bundle carries it as a supporting record; name the exhibits after it".into(),
+        ));
+    }
+    // The key that signed the checkpoint: the ledger key in force at its size.
+    let ledger_key = ledger.ledger_key_at(cp.size);
+    let mut g = Gathered::default();
+    g.public_keys.insert(key_file(&ledger_key), ledger_key);
+    g.public_keys.insert(key_file(&exporter_pk), exporter_pk);
+    g.exhibits_of(ledger, &seqs, &req, cp.size, &cp_text)?;
+    g.supporting_of(ledger, &seqs, cp.size, &cp_text)?;
+    g.check_times(req.exported_at_ms)?;
+    let media_members = g.attach_media(&req.media)?;
+    g.key_files()?;
+    let mut files = std::mem::take(&mut g.files);
+    files.insert("checkpoint.txt".into(), cp_text.clone().into_bytes());
+    let exhibits = std::mem::take(&mut g.exhibits);
+    let supporting = std::mem::take(&mut g.supporting);
+    let mut manifest = Manifest {
+        format: FORMAT.into(),
+        case: req.case.clone(),
+        include_failing: req.include_failing.clone(),
+        exported_at: record::rfc3339(req.exported_at_ms),
+        exported_at_ms: req.exported_at_ms,
+        exporter: ExporterInfo {
+            public_key: B64.encode(exporter_pk),
+            key_id: keys::short_id(&exporter_pk),
+            fingerprint: keys::fingerprint_string(&exporter_pk),
+            key_file: key_file(&exporter_pk),
+        },
+        ledger: LedgerInfo {
+            origin: ledger.origin().to_owned(),
+            public_key: B64.encode(ledger_key),
+            key_id: keys::short_id(&ledger_key),
+            fingerprint: keys::fingerprint_string(&ledger_key),
+            key_file: key_file(&ledger_key),
+            checkpoint_file: "checkpoint.txt".into(),
+            checkpoint_size: cp.size,
+            checkpoint_root: B64.encode(cp.root),
+        },
+        exhibits,
+        supporting,
+        files: BTreeMap::new(),
+    };
+    let checks = self_check(
+        &manifest,
+        &files,
+        &media_members,
+        &cp,
+        &req,
+        g.any_exhibit_fails,
+    )?;
+    seal(&mut manifest, files, &media_members, &checks, exporter, out)?;
+    Ok(manifest)
+}
+
+/// The request's own arguments, before the ledger is consulted; returns the exhibits.
+fn check_request(req: &ExportRequest) -> Result<BTreeSet<u64>> {
     let seqs: BTreeSet<u64> = req.seqs.iter().copied().collect();
     if seqs.is_empty() {
         return Err(Error::Input("name at least one record to export".into()));
@@ -128,16 +200,12 @@ pub fn export<W: Write + Seek>(
             record::rfc3339(req.now_ms)
         )));
     }
-    let exporter_pk = exporter.verifying_key().to_bytes();
-    // Only a key the ledger holds active now may speak for it in court.
-    ledger
-        .authority()
-        .active(&exporter_pk, ledger.size())
-        .map_err(|v| {
-            Error::Input(format!(
-                "the exporting key may not export from this ledger: {v}; export with a key the ledger authorises and has not revoked"
-            ))
-        })?;
+    Ok(seqs)
+}
+
+/// The latest checkpoint, once the ledger is known to hold nothing that could change what
+/// a bundle of it proves.
+fn ledger_ready(ledger: &Ledger) -> Result<(Checkpoint, String)> {
     let (cp, cp_text) = ledger.latest_checkpoint()?.ok_or_else(|| {
         Error::Input("the ledger has no signed checkpoint; run `custody checkpoint`".into())
     })?;
@@ -165,198 +233,241 @@ pub fn export<W: Write + Seek>(
             cp.size
         )));
     }
-    if seqs.contains(&0) {
-        return Err(Error::Input(
-            "record 0 is the ledger's genesis: every bundle carries it as a supporting record; name the exhibits after it".into(),
-        ));
-    }
-    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut public_keys: BTreeMap<String, [u8; 32]> = BTreeMap::new();
-    // The key that signed the checkpoint: the ledger key in force at its size.
-    let ledger_key = ledger.ledger_key_at(cp.size);
-    public_keys.insert(key_file(&ledger_key), ledger_key);
-    public_keys.insert(key_file(&exporter_pk), exporter_pk);
-    let mut exhibits = Vec::new();
-    let mut media_by_hash: BTreeMap<Hash, usize> = BTreeMap::new();
-    let mut any_exhibit_fails = false;
-    // The override that applies to each testimony whose text is revealed.
-    let mut revealed_overrides: BTreeMap<u64, Option<String>> = BTreeMap::new();
-    for &seq in &seqs {
-        if seq >= ledger.size() {
-            return Err(Error::Input(format!(
-                "there is no record {seq}: the ledger has records 0 to {}",
-                ledger.size().saturating_sub(1)
-            )));
-        }
-        if seq >= cp.size {
-            return Err(Error::Input(format!(
-                "record {seq} is not covered by the latest checkpoint ({} records); run `custody checkpoint` first",
-                cp.size
-            )));
-        }
-        let report = ledger.verify_record(seq)?;
-        let failing: Vec<&Check> = report.checks.iter().filter(|c| !c.passed).collect();
-        if let Some(c) = failing.iter().find(|c| !c.code.is_evidence_verdict()) {
-            return Err(Error::Damaged(format!(
-                "record {seq} cannot be exported: {} [{}]: {}",
-                c.name, c.code, c.detail
-            )));
-        }
-        any_exhibit_fails |= !failing.is_empty();
-        if !failing.is_empty() && req.include_failing.is_none() {
-            return Err(Error::Failing(format!(
-                "record {seq} fails its own checks ({}); nothing was written. A court may still need it: export it with --include-failing REASON, and the bundle records the reason and shows these checks first",
-                failing
-                    .iter()
-                    .map(|c| format!("[{}] {}", c.code, c.detail))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            )));
-        }
-        let (entry, rec) =
-            record_entry(ledger, seq, cp.size, &cp_text, &mut files, &mut public_keys)?;
-        let mut content = None;
-        let mut consent_override = None;
-        if let Body::Media(m) = &rec.statement.body {
-            media_by_hash.insert(m.sha256, exhibits.len());
-        }
-        if let Some((commitment, len, consent)) = revealable(ledger, &rec) {
-            if !rules::consent_allows_court(consent.as_deref()) {
-                match &req.override_consent {
-                    Some(reason) => consent_override = Some(reason.clone()),
-                    None => {
-                        return Err(Error::Input(format!(
-                            "record {seq}: the witness's consent ({}) does not allow court use; \
-                             export it only with --override-consent REASON, and the reason will be recorded in the bundle",
-                            consent.as_deref().unwrap_or("none recorded")
-                        )));
-                    }
-                }
-            }
-            if let Body::Amend(am) = &rec.statement.body
-                && !seqs.contains(&am.target)
-                && consent_override.is_none()
-            {
+    Ok((cp, cp_text))
+}
+
+/// What an export gathers from the ledger before it writes anything.
+#[derive(Default)]
+struct Gathered {
+    /// Members other than media, by name.
+    files: BTreeMap<String, Vec<u8>>,
+    /// Every key the bundle carries, by its file name.
+    public_keys: BTreeMap<String, [u8; 32]>,
+    exhibits: Vec<Exhibit>,
+    supporting: Vec<Supporting>,
+    /// Which exhibit each media hash is.
+    media_by_hash: BTreeMap<Hash, usize>,
+    /// Whether an exhibit fails its own checks (allowed only with --include-failing).
+    any_exhibit_fails: bool,
+    /// The override that applies to each testimony whose text is revealed.
+    revealed_overrides: BTreeMap<u64, Option<String>>,
+}
+
+impl Gathered {
+    /// Each exhibit: covered by the checkpoint, passing its own checks (or named with a
+    /// reason), its text revealed only as the witness's consent allows.
+    fn exhibits_of(
+        &mut self,
+        ledger: &Ledger,
+        seqs: &BTreeSet<u64>,
+        req: &ExportRequest,
+        cp_size: u64,
+        cp_text: &str,
+    ) -> Result<()> {
+        for &seq in seqs {
+            if seq >= ledger.size() {
                 return Err(Error::Input(format!(
-                    "record {seq} corrects the text of record {}: export record {} with it, so that the bundle shows the witness's consent, or give --override-consent REASON",
-                    am.target, am.target
+                    "there is no record {seq}: the ledger has records 0 to {}",
+                    ledger.size().saturating_sub(1)
                 )));
             }
-            content = Some(reveal(ledger, seq, &commitment, len, &mut files)?);
-            if matches!(rec.statement.body, Body::Testimony(_)) {
-                revealed_overrides.insert(seq, consent_override.clone());
+            if seq >= cp_size {
+                return Err(Error::Input(format!(
+                    "record {seq} is not covered by the latest checkpoint ({} records); run `custody checkpoint` first",
+                    cp_size
+                )));
+            }
+            let report = ledger.verify_record(seq)?;
+            let failing: Vec<&Check> = report.checks.iter().filter(|c| !c.passed).collect();
+            if let Some(c) = failing.iter().find(|c| !c.code.is_evidence_verdict()) {
+                return Err(Error::Damaged(format!(
+                    "record {seq} cannot be exported: {} [{}]: {}",
+                    c.name, c.code, c.detail
+                )));
+            }
+            self.any_exhibit_fails |= !failing.is_empty();
+            if !failing.is_empty() && req.include_failing.is_none() {
+                return Err(Error::Failing(format!(
+                    "record {seq} fails its own checks ({}); nothing was written. A court may still need it: export it with --include-failing REASON, and the bundle records the reason and shows these checks first",
+                    failing
+                        .iter()
+                        .map(|c| format!("[{}] {}", c.code, c.detail))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )));
+            }
+            let (entry, rec) = record_entry(
+                ledger,
+                seq,
+                cp_size,
+                cp_text,
+                &mut self.files,
+                &mut self.public_keys,
+            )?;
+            let mut content = None;
+            let mut consent_override = None;
+            if let Body::Media(m) = &rec.statement.body {
+                self.media_by_hash.insert(m.sha256, self.exhibits.len());
+            }
+            if let Some((commitment, len, consent)) = revealable(ledger, &rec) {
+                if !rules::consent_allows_court(consent.as_deref()) {
+                    match &req.override_consent {
+                        Some(reason) => consent_override = Some(reason.clone()),
+                        None => {
+                            return Err(Error::Input(format!(
+                                "record {seq}: the witness's consent ({}) does not allow court use; \
+                                 export it only with --override-consent REASON, and the reason will be recorded in the bundle",
+                                consent.as_deref().unwrap_or("none recorded")
+                            )));
+                        }
+                    }
+                }
+                if let Body::Amend(am) = &rec.statement.body
+                    && !seqs.contains(&am.target)
+                    && consent_override.is_none()
+                {
+                    return Err(Error::Input(format!(
+                        "record {seq} corrects the text of record {}: export record {} with it, so that the bundle shows the witness's consent, or give --override-consent REASON",
+                        am.target, am.target
+                    )));
+                }
+                content = Some(reveal(ledger, seq, &commitment, len, &mut self.files)?);
+                if matches!(rec.statement.body, Body::Testimony(_)) {
+                    self.revealed_overrides
+                        .insert(seq, consent_override.clone());
+                }
+            }
+            self.exhibits.push(Exhibit {
+                entry,
+                content,
+                consent_override,
+                media_file: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// The records that support the exhibits.
+    fn supporting_of(
+        &mut self,
+        ledger: &Ledger,
+        seqs: &BTreeSet<u64>,
+        cp_size: u64,
+        cp_text: &str,
+    ) -> Result<()> {
+        // The records that say who signed the self.exhibits, who held them and which key signs
+        // checkpoints (SPEC.md 11.2); an amendment of a revealed testimony reveals its text too.
+        let mut supporting_seqs = supporting_records(ledger, seqs, cp_size);
+        supporting_seqs.retain(|s| !seqs.contains(s));
+        for seq in supporting_seqs {
+            let (entry, rec) = record_entry(
+                ledger,
+                seq,
+                cp_size,
+                cp_text,
+                &mut self.files,
+                &mut self.public_keys,
+            )?;
+            let content = match (&rec.statement.body, revealable(ledger, &rec)) {
+                (Body::Amend(a), Some((commitment, len, _)))
+                    if self.revealed_overrides.contains_key(&a.target) =>
+                {
+                    Some(reveal(ledger, seq, &commitment, len, &mut self.files)?)
+                }
+                _ => None,
+            };
+            self.supporting.push(Supporting { entry, content });
+        }
+        Ok(())
+    }
+
+    /// Every time the bundle holds is writable, and none is after the export time.
+    fn check_times(&self, exported_at_ms: u64) -> Result<()> {
+        for e in self
+            .exhibits
+            .iter()
+            .map(|e| &e.entry)
+            .chain(self.supporting.iter().map(|s| &s.entry))
+        {
+            for t in [e.claimed_at_ms, e.recorded_at_ms] {
+                rules::check_representable(&format!("a time of record {}", e.seq), t).map_err(
+                    |v| Error::Input(format!("{v}; this record cannot go into a bundle")),
+                )?;
+            }
+            if e.recorded_at_ms > exported_at_ms {
+                return Err(Error::Input(format!(
+                    "the export time {} is before record {}, which the bundle holds, was recorded ({}); a bundle cannot predate what it proves: give --export-time a later time, or leave it out to export at the current time",
+                    record::rfc3339(exported_at_ms),
+                    e.seq,
+                    record::rfc3339(e.recorded_at_ms)
+                )));
             }
         }
-        exhibits.push(Exhibit {
-            entry,
-            content,
-            consent_override,
-            media_file: None,
-        });
+        Ok(())
     }
-    // The records that say who signed the exhibits, who held them and which key signs
-    // checkpoints (SPEC.md 11.2); an amendment of a revealed testimony reveals its text too.
-    let mut supporting_seqs = supporting_records(ledger, &seqs, cp.size);
-    supporting_seqs.retain(|s| !seqs.contains(s));
-    let mut supporting = Vec::new();
-    for seq in supporting_seqs {
-        let (entry, rec) =
-            record_entry(ledger, seq, cp.size, &cp_text, &mut files, &mut public_keys)?;
-        let content = match (&rec.statement.body, revealable(ledger, &rec)) {
-            (Body::Amend(a), Some((commitment, len, _)))
-                if revealed_overrides.contains_key(&a.target) =>
-            {
-                Some(reveal(ledger, seq, &commitment, len, &mut files)?)
+
+    /// Media copies: each must be the file of an exported record.
+    fn attach_media<'m>(
+        &mut self,
+        media: &'m [MediaSource],
+    ) -> Result<Vec<(String, &'m MediaSource)>> {
+        let mut media_members: Vec<(String, &MediaSource)> = Vec::new();
+        for m in media {
+            let Some(&i) = self.media_by_hash.get(&m.sha256) else {
+                return Err(Error::Input(format!(
+                    "{}: its SHA-256 {} matches no media record being exported; add the record's number or leave the file out",
+                    m.label,
+                    hex::encode(m.sha256)
+                )));
+            };
+            let name = format!("media/{}", hex::encode(m.sha256));
+            if self.exhibits[i].media_file.is_none() {
+                self.exhibits[i].media_file = Some(name.clone());
+                media_members.push((name, m));
             }
-            _ => None,
-        };
-        supporting.push(Supporting { entry, content });
-    }
-    for e in exhibits
-        .iter()
-        .map(|e| &e.entry)
-        .chain(supporting.iter().map(|s| &s.entry))
-    {
-        for t in [e.claimed_at_ms, e.recorded_at_ms] {
-            rules::check_representable(&format!("a time of record {}", e.seq), t)
-                .map_err(|v| Error::Input(format!("{v}; this record cannot go into a bundle")))?;
         }
-        if e.recorded_at_ms > req.exported_at_ms {
-            return Err(Error::Input(format!(
-                "the export time {} is before record {}, which the bundle holds, was recorded ({}); a bundle cannot predate what it proves: give --export-time a later time, or leave it out to export at the current time",
-                record::rfc3339(req.exported_at_ms),
-                e.seq,
-                record::rfc3339(e.recorded_at_ms)
-            )));
-        }
+        Ok(media_members)
     }
-    // Media copies: each must be the file of an exported record.
-    let mut media_members: Vec<(String, &MediaSource)> = Vec::new();
-    for m in &req.media {
-        let Some(&i) = media_by_hash.get(&m.sha256) else {
-            return Err(Error::Input(format!(
-                "{}: its SHA-256 {} matches no media record being exported; add the record's number or leave the file out",
-                m.label,
-                hex::encode(m.sha256)
-            )));
-        };
-        let name = format!("media/{}", hex::encode(m.sha256));
-        if exhibits[i].media_file.is_none() {
-            exhibits[i].media_file = Some(name.clone());
-            media_members.push((name, m));
-        }
-    }
-    for (name, pk) in &public_keys {
-        files.insert(
-            name.clone(),
-            keys::public_pem(
-                &ed25519_dalek::VerifyingKey::from_bytes(pk).map_err(|_| {
+
+    /// A PEM file for every key the bundle carries.
+    fn key_files(&mut self) -> Result<()> {
+        for (name, pk) in &self.public_keys {
+            self.files.insert(
+                name.clone(),
+                keys::public_pem(&ed25519_dalek::VerifyingKey::from_bytes(pk).map_err(|_| {
                     Error::Damaged("a stored public key is not a valid point".into())
-                })?,
-            )
-            .into_bytes(),
-        );
+                })?)
+                .into_bytes(),
+            );
+        }
+        Ok(())
     }
-    files.insert("checkpoint.txt".into(), cp_text.clone().into_bytes());
-    let mut manifest = Manifest {
-        format: FORMAT.into(),
-        case: req.case.clone(),
-        include_failing: req.include_failing.clone(),
-        exported_at: record::rfc3339(req.exported_at_ms),
-        exported_at_ms: req.exported_at_ms,
-        exporter: ExporterInfo {
-            public_key: B64.encode(exporter_pk),
-            key_id: keys::short_id(&exporter_pk),
-            fingerprint: keys::fingerprint_string(&exporter_pk),
-            key_file: key_file(&exporter_pk),
-        },
-        ledger: LedgerInfo {
-            origin: ledger.origin().to_owned(),
-            public_key: B64.encode(ledger_key),
-            key_id: keys::short_id(&ledger_key),
-            fingerprint: keys::fingerprint_string(&ledger_key),
-            key_file: key_file(&ledger_key),
-            checkpoint_file: "checkpoint.txt".into(),
-            checkpoint_size: cp.size,
-            checkpoint_root: B64.encode(cp.root),
-        },
-        exhibits,
-        supporting,
-        files: BTreeMap::new(),
-    };
+}
+
+/// The record checks the bundle itself supports, run on what is about to be written: a
+/// bundle that would fail its own checks (an exhibit, or a record of its custody or
+/// authority chain, signed after a compromise...) is written only on purpose.
+fn self_check(
+    manifest: &Manifest,
+    files: &BTreeMap<String, Vec<u8>>,
+    media_members: &[(String, &MediaSource)],
+    cp: &Checkpoint,
+    req: &ExportRequest,
+    any_exhibit_fails: bool,
+) -> Result<Checks> {
     // The two informative files are rendered from the manifest and the outcome of the
     // record checks the bundle itself supports, exactly as `verify-bundle` renders them again.
     let mut members: BTreeMap<String, Member> = files
         .iter()
         .map(|(n, b)| (n.clone(), Member::held(b.clone())))
         .collect();
-    for (name, m) in &media_members {
+    for (name, m) in media_members {
         members.insert(name.clone(), Member::streamed(m.sha256, m.size));
     }
     // A bundle that would fail its own record checks (an exhibit, or a record of its
     // custody or authority chain, signed after a compromise...) is written only on purpose.
     let mut checks = Checks(Vec::new());
-    record_checks(&manifest, &members, Some(&cp), &mut checks);
+    record_checks(manifest, &members, Some(cp), &mut checks);
     let failing: Vec<&Check> = checks
         .0
         .iter()
@@ -378,24 +489,36 @@ pub fn export<W: Write + Seek>(
                 .join("; ")
         )));
     }
-    let (report_html, verify_txt) = report::informative(&manifest, &checks.0);
+    Ok(checks)
+}
+
+/// Renders the informative files, lists every member's digest in the manifest, signs it
+/// and writes the archive.
+fn seal<W: Write + Seek>(
+    manifest: &mut Manifest,
+    mut files: BTreeMap<String, Vec<u8>>,
+    media_members: &[(String, &MediaSource)],
+    checks: &Checks,
+    exporter: &SigningKey,
+    out: W,
+) -> Result<()> {
+    let (report_html, verify_txt) = report::informative(manifest, &checks.0);
     files.insert("VERIFY.txt".into(), verify_txt.into_bytes());
     files.insert("report.html".into(), report_html.into_bytes());
     let mut digests: BTreeMap<String, String> =
         files.iter().map(|(k, v)| (k.clone(), sha_hex(v))).collect();
-    for (name, m) in &media_members {
+    for (name, m) in media_members {
         digests.insert(name.clone(), hex::encode(m.sha256));
     }
     manifest.files = digests.clone();
-    let mut manifest_bytes = serde_json::to_vec_pretty(&manifest)
+    let mut manifest_bytes = serde_json::to_vec_pretty(&*manifest)
         .map_err(|e| Error::Damaged(format!("manifest encoding: {e}")))?;
     manifest_bytes.push(b'\n');
     let sig = keys::sign(exporter, &manifest_bytes);
     digests.insert("manifest.json".into(), sha_hex(&manifest_bytes));
     digests.insert("manifest.sig".into(), sha_hex(&sig));
     let sums: String = digests.iter().map(|(n, d)| format!("{d}  {n}\n")).collect();
-    write_zip(out, &manifest_bytes, &sig, &sums, &files, &media_members)?;
-    Ok(manifest)
+    write_zip(out, &manifest_bytes, &sig, &sums, &files, media_members)
 }
 
 /// A record as a bundle presents it, with its proof file and its signer's key file added.

@@ -109,11 +109,45 @@ pub fn verify_bundle<R: Read + Seek>(
     })
 }
 
+/// The bytes of a member held in memory (none for a missing or streamed one).
+fn held<'m>(members: &'m BTreeMap<String, Member>, name: &str) -> &'m [u8] {
+    members
+        .get(name)
+        .and_then(|m| m.bytes.as_deref())
+        .unwrap_or_default()
+}
+
 fn verify_parts(
     members: &BTreeMap<String, Member>,
     opts: &VerifyOptions,
     c: &mut Checks,
 ) -> Option<Manifest> {
+    if !check_members(members, c) {
+        return None;
+    }
+    // 3. SHA256SUMS.
+    let sums = check_sums(held(members, "SHA256SUMS"), members, c);
+    let manifest = read_manifest(members, c)?;
+    check_file_list(&manifest, members, sums.as_ref(), c);
+    let exporter = check_manifest_signature(&manifest, members, c);
+    let (ledger_key, cp) = check_bundle_checkpoint(&manifest, members, c);
+    // 7-9, 11-13. Every record, the authority rules and the custody chains.
+    let mut rc = Checks(Vec::new());
+    let records = record_checks(&manifest, members, cp.as_ref().ok(), &mut rc);
+    // 14. The informative files are what custody renders from the same facts.
+    check_informative(&manifest, members, &rc, c);
+    c.0.extend(rc.0);
+    if let Some(dir) = &opts.media_dir {
+        check_media_dir(&manifest, &records, dir, c);
+    }
+    check_referenced(&manifest, members, c);
+    check_trust(&manifest, opts, &ledger_key, &exporter, c);
+    Some(manifest)
+}
+
+/// Step 2: the required members are there, every name is one the format knows, and
+/// every member's CRC-32 matched; false when the bundle cannot be checked further.
+fn check_members(members: &BTreeMap<String, Member>, c: &mut Checks) -> bool {
     // 2. The required members.
     let required = [
         "manifest.json",
@@ -135,14 +169,8 @@ fn verify_parts(
             Err(format!("missing: {}", missing.join(", ")))
         },
     ) {
-        return None;
+        return false;
     }
-    let held = |n: &str| {
-        members
-            .get(n)
-            .and_then(|m| m.bytes.as_deref())
-            .unwrap_or_default()
-    };
     for name in members.keys() {
         if !known_name(name) {
             c.add(
@@ -169,10 +197,13 @@ fn verify_parts(
             ))
         },
     );
-    // 3. SHA256SUMS.
-    let sums = check_sums(held("SHA256SUMS"), members, c);
-    // 4. The manifest.
-    let manifest: Manifest = match serde_json::from_slice(held("manifest.json")) {
+    true
+}
+
+/// Step 4: the manifest parses, names each exhibit's members once, and its fields agree
+/// with what they derive from.
+fn read_manifest(members: &BTreeMap<String, Member>, c: &mut Checks) -> Option<Manifest> {
+    let manifest: Manifest = match serde_json::from_slice(held(members, "manifest.json")) {
         Ok(m) => m,
         Err(e) => {
             c.add(
@@ -183,7 +214,7 @@ fn verify_parts(
             return None;
         }
     };
-    if let Err(e) = check_exhibit_members(held("manifest.json")) {
+    if let Err(e) = check_exhibit_members(held(members, "manifest.json")) {
         c.add("manifest", Code::Manifest, Err(e));
         return None;
     }
@@ -212,6 +243,17 @@ fn verify_parts(
             Err(problems.join("; "))
         },
     );
+    Some(manifest)
+}
+
+/// The manifest lists exactly the bundle's members, each with its digest, in agreement
+/// with SHA256SUMS.
+fn check_file_list(
+    manifest: &Manifest,
+    members: &BTreeMap<String, Member>,
+    sums: Option<&BTreeMap<String, String>>,
+    c: &mut Checks,
+) {
     let expected: BTreeSet<&String> = members
         .keys()
         .filter(|n| !["manifest.json", "manifest.sig", "SHA256SUMS"].contains(&n.as_str()))
@@ -234,7 +276,7 @@ fn verify_parts(
                 "{n} does not match the digest the signed manifest gives"
             ));
         }
-        if let Some(s) = sums.as_ref().and_then(|s| s.get(n))
+        if let Some(s) = sums.and_then(|s| s.get(n))
             && s != d
         {
             problems.push(format!("SHA256SUMS and the manifest disagree on {n}"));
@@ -252,16 +294,23 @@ fn verify_parts(
             Err(problems.join("; "))
         },
     );
-    // 5. Manifest signature.
+}
+
+/// Step 5: the manifest is signed by the exporting key it names; returns that key.
+fn check_manifest_signature(
+    manifest: &Manifest,
+    members: &BTreeMap<String, Member>,
+    c: &mut Checks,
+) -> std::result::Result<[u8; 32], String> {
     let exporter = decode_key(&manifest.exporter.public_key);
     c.add(
         "manifest signature",
         Code::ManifestSignature,
         exporter.clone().and_then(|pk| {
-            let sig: [u8; 64] = held("manifest.sig")
+            let sig: [u8; 64] = held(members, "manifest.sig")
                 .try_into()
                 .map_err(|_| "manifest.sig is not 64 bytes".to_string())?;
-            keys::verify_strict(&pk, held("manifest.json"), &sig)
+            keys::verify_strict(&pk, held(members, "manifest.json"), &sig)
                 .map_err(|e| format!("{e} (exporter key {})", keys::short_id(&pk)))?;
             key_file_holds(members, &manifest.exporter.key_file, &pk)?;
             Ok(format!(
@@ -270,10 +319,23 @@ fn verify_parts(
             ))
         }),
     );
-    // 6. Checkpoint.
+    exporter
+}
+
+/// Step 6: the checkpoint is signed by the ledger key the manifest names and has the size and
+/// root it gives; returns that key and the checkpoint.
+#[allow(clippy::type_complexity)]
+fn check_bundle_checkpoint(
+    manifest: &Manifest,
+    members: &BTreeMap<String, Member>,
+    c: &mut Checks,
+) -> (
+    std::result::Result<[u8; 32], String>,
+    std::result::Result<Checkpoint, String>,
+) {
     let ledger_key = decode_key(&manifest.ledger.public_key);
     let cp = ledger_key.clone().and_then(|pk| {
-        let text = std::str::from_utf8(held("checkpoint.txt"))
+        let text = std::str::from_utf8(held(members, "checkpoint.txt"))
             .map_err(|_| "checkpoint.txt is not UTF-8".to_string())?;
         let cp = open_checkpoint(text, &manifest.ledger.origin, &pk).map_err(|e| e.to_string())?;
         if cp.size != manifest.ledger.checkpoint_size
@@ -296,11 +358,18 @@ fn verify_parts(
             })
             .map_err(Clone::clone),
     );
-    // 7-9, 11-13. Every record, the authority rules and the custody chains.
-    let mut rc = Checks(Vec::new());
-    let records = record_checks(&manifest, members, cp.as_ref().ok(), &mut rc);
-    // 14. The informative files are what custody renders from the same facts.
-    let (report_html, verify_txt) = report::informative(&manifest, &rc.0);
+    (ledger_key, cp)
+}
+
+/// Step 14: `report.html` and `VERIFY.txt` are exactly what custody renders from the manifest
+/// and the record checks.
+fn check_informative(
+    manifest: &Manifest,
+    members: &BTreeMap<String, Member>,
+    rc: &Checks,
+    c: &mut Checks,
+) {
+    let (report_html, verify_txt) = report::informative(manifest, &rc.0);
     for (name, rendered) in [("report.html", report_html), ("VERIFY.txt", verify_txt)] {
         if let Some(mm) = members.get(name) {
             c.add(
@@ -314,11 +383,10 @@ fn verify_parts(
             );
         }
     }
-    c.0.extend(rc.0);
-    if let Some(dir) = &opts.media_dir {
-        check_media_dir(&manifest, &records, dir, c);
-    }
-    // Every member must be one the manifest refers to.
+}
+
+/// Every member must be one the manifest refers to.
+fn check_referenced(manifest: &Manifest, members: &BTreeMap<String, Member>, c: &mut Checks) {
     let mut referenced: BTreeSet<&str> = [
         "manifest.json",
         "manifest.sig",
@@ -357,19 +425,28 @@ fn verify_parts(
             );
         }
     }
-    // 10. Trust.
+}
+
+/// Step 10: with a trust list, the ledger key and the exporting key are on it.
+fn check_trust(
+    manifest: &Manifest,
+    opts: &VerifyOptions,
+    ledger_key: &std::result::Result<[u8; 32], String>,
+    exporter: &std::result::Result<[u8; 32], String>,
+    c: &mut Checks,
+) {
     if !opts.trust.is_empty() {
         let trusted = |k: &std::result::Result<[u8; 32], String>| {
             k.as_ref().is_ok_and(|k| opts.trust.contains(k))
         };
         let mut bad = Vec::new();
-        if !trusted(&ledger_key) {
+        if !trusted(ledger_key) {
             bad.push(format!(
                 "the ledger key {} is not one you trust",
                 manifest.ledger.key_id
             ));
         }
-        if !trusted(&exporter) {
+        if !trusted(exporter) {
             bad.push(format!(
                 "the manifest is signed by key {}, which is not one you trust",
                 manifest.exporter.key_id
@@ -385,7 +462,6 @@ fn verify_parts(
             },
         );
     }
-    Some(manifest)
 }
 
 fn check_sums(
@@ -467,7 +543,6 @@ fn verify_entry(
 ) -> Option<Record> {
     let ex = entry;
     let seq = ex.seq;
-    let held = |n: &str| members.get(n).and_then(|m| m.bytes.as_deref());
     let decoded = B64
         .decode(&ex.record_bytes)
         .map_err(|_| "record_bytes is not base64".to_string())
@@ -483,8 +558,43 @@ fn verify_entry(
             return None;
         }
     };
-    let leaf = leaf_hash(&bytes);
     let view = RecordView::new(&rec, &bytes);
+    check_entry_fields(label, &rec, &view, ex, c);
+    c.add(
+        format!("{label} {seq} signature"),
+        Code::Signature,
+        keys::verify_strict(
+            &rec.statement.signer,
+            &record::signing_message(&rec.statement_bytes),
+            &rec.signature,
+        )
+        .map_err(|e| e.to_string())
+        .and_then(|()| key_file_holds(members, &ex.signer_key_file, &rec.statement.signer))
+        .map(|()| {
+            format!(
+                "signed by key {} at {} (claimed), recorded {}",
+                view.signer_key_id, view.claimed_at, view.recorded_at
+            )
+        }),
+    );
+    check_entry_rules(label, &rec, seq, consent_override, is_exhibit, manifest, c);
+    c.add(
+        format!("{label} {seq} inclusion"),
+        Code::Inclusion,
+        check_entry_inclusion(ex, &leaf_hash(&bytes), members, cp),
+    );
+    Some(rec)
+}
+
+/// Every field the manifest gives for a record agrees with the record's own bytes.
+fn check_entry_fields(
+    label: &str,
+    rec: &Record,
+    view: &RecordView,
+    ex: &RecordEntry,
+    c: &mut Checks,
+) {
+    let seq = ex.seq;
     let mut diffs = Vec::new();
     let same =
         |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
@@ -529,33 +639,27 @@ fn verify_entry(
             ))
         },
     );
-    c.add(
-        format!("{label} {seq} signature"),
-        Code::Signature,
-        keys::verify_strict(
-            &rec.statement.signer,
-            &record::signing_message(&rec.statement_bytes),
-            &rec.signature,
-        )
-        .map_err(|e| e.to_string())
-        .and_then(|()| key_file_holds(members, &ex.signer_key_file, &rec.statement.signer))
-        .map(|()| {
-            format!(
-                "signed by key {} at {} (claimed), recorded {}",
-                view.signer_key_id, view.claimed_at, view.recorded_at
-            )
-        }),
-    );
-    // The ledger's rules for a record at its position (SPEC.md sections 3, 4 and 11.2),
-    // as far as a bundle's records, which are not contiguous, allow.
+}
+
+/// The ledger's rules for a record at its position (SPEC.md sections 3, 4 and 11.2), as
+/// far as a bundle's records, which are not contiguous, allow; and consent for an exhibit.
+fn check_entry_rules(
+    label: &str,
+    rec: &Record,
+    seq: u64,
+    consent_override: Option<&str>,
+    is_exhibit: bool,
+    manifest: &Manifest,
+    c: &mut Checks,
+) {
     let position = crate::rules::Position {
         seq,
         prev: None,
         origin: Some(&manifest.ledger.origin),
         genesis_key: None,
     };
-    let mut broken = rules::check_position(&rec, &position, rules::Mode::Report);
-    if is_exhibit && !consent_cleared(&rec, consent_override, manifest) {
+    let mut broken = rules::check_position(rec, &position, rules::Mode::Report);
+    if is_exhibit && !consent_cleared(rec, consent_override, manifest) {
         broken.push(Violation::new(
             Code::Consent,
             "the witness's consent does not allow court use (or, for a corrected text, the testimony it corrects is not in the bundle to show it) and no override reason is recorded",
@@ -583,47 +687,50 @@ fn verify_entry(
             Err(v.message),
         );
     }
-    // Inclusion.
-    let inclusion = (|| {
-        let cp = cp.ok_or_else(|| "no verified checkpoint to check against".to_string())?;
-        let proof: Vec<Hash> = ex
-            .inclusion_proof
-            .iter()
-            .map(|h| {
-                B64.decode(h)
-                    .ok()
-                    .and_then(|v| v.try_into().ok())
-                    .ok_or_else(|| "a proof hash is not base64 of 32 bytes".to_string())
-            })
-            .collect::<std::result::Result<_, _>>()?;
-        merkle::verify_inclusion_proof(&leaf, seq, cp.size, &proof, &cp.root)
-            .map_err(|e| e.to_string())?;
-        let text = held(&ex.proof_file).ok_or_else(|| format!("{} is missing", ex.proof_file))?;
-        let t = InclusionProofText::parse(
-            std::str::from_utf8(text).map_err(|_| "proof file is not text".to_string())?,
-        )
+}
+
+/// The record's inclusion proof leads to the checkpoint's root, and its proof file is that
+/// same proof against `checkpoint.txt`.
+fn check_entry_inclusion(
+    ex: &RecordEntry,
+    leaf: &Hash,
+    members: &BTreeMap<String, Member>,
+    cp: Option<&crate::checkpoint::Checkpoint>,
+) -> std::result::Result<String, String> {
+    let seq = ex.seq;
+    let held = |n: &str| members.get(n).and_then(|m| m.bytes.as_deref());
+    let cp = cp.ok_or_else(|| "no verified checkpoint to check against".to_string())?;
+    let proof: Vec<Hash> = ex
+        .inclusion_proof
+        .iter()
+        .map(|h| {
+            B64.decode(h)
+                .ok()
+                .and_then(|v| v.try_into().ok())
+                .ok_or_else(|| "a proof hash is not base64 of 32 bytes".to_string())
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    merkle::verify_inclusion_proof(leaf, seq, cp.size, &proof, &cp.root)
         .map_err(|e| e.to_string())?;
-        if ex.proof_file != format!("proofs/{seq}.tlog-proof")
-            || t.index != seq
-            || t.hashes != proof
-            || t.checkpoint.as_bytes() != held("checkpoint.txt").unwrap_or_default()
-        {
-            return Err(format!(
-                "{} does not hold this exhibit's proof against checkpoint.txt",
-                ex.proof_file
-            ));
-        }
-        Ok(format!(
-            "a {}-hash proof leads from the leaf hash to the checkpoint root",
-            proof.len()
-        ))
-    })();
-    c.add(
-        format!("{label} {seq} inclusion"),
-        Code::Inclusion,
-        inclusion.map_err(|e: String| e),
-    );
-    Some(rec)
+    let text = held(&ex.proof_file).ok_or_else(|| format!("{} is missing", ex.proof_file))?;
+    let t = InclusionProofText::parse(
+        std::str::from_utf8(text).map_err(|_| "proof file is not text".to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    if ex.proof_file != format!("proofs/{seq}.tlog-proof")
+        || t.index != seq
+        || t.hashes != proof
+        || t.checkpoint.as_bytes() != held("checkpoint.txt").unwrap_or_default()
+    {
+        return Err(format!(
+            "{} does not hold this exhibit's proof against checkpoint.txt",
+            ex.proof_file
+        ));
+    }
+    Ok(format!(
+        "a {}-hash proof leads from the leaf hash to the checkpoint root",
+        proof.len()
+    ))
 }
 
 /// Whether an exhibit's revealed text may go to court: a testimony whose consent allows
