@@ -120,6 +120,24 @@ struct Entry {
 
 /// Checks the whole layout of the archive in `r`; returns the number of entries.
 pub fn check_layout<R: Read + Seek>(r: &mut R) -> Result<usize, LayoutError> {
+    let (count, size, offset) = read_end(r)?;
+    let mut entries = read_central(r, count, size, offset)?;
+    entries.sort_by_key(|e| e.offset);
+    let mut expected = 0u64;
+    for e in &entries {
+        expected = check_local(r, e, expected, offset)?;
+    }
+    if expected != offset {
+        return Err(format!(
+            "bytes {expected} to {offset}, before the central directory, belong to no member"
+        ));
+    }
+    Ok(entries.len())
+}
+
+/// The end record (and, for ZIP64, its locator and end record), which must close the
+/// file exactly; returns the entry count and the central directory's size and offset.
+fn read_end<R: Read + Seek>(r: &mut R) -> Result<(u64, u64, u64), LayoutError> {
     let len = r.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
     if len < 22 {
         return Err("too short to be a ZIP file".into());
@@ -186,6 +204,16 @@ pub fn check_layout<R: Read + Seek>(r: &mut R) -> Result<usize, LayoutError> {
             offset.saturating_add(size)
         ));
     }
+    Ok((count, size, offset))
+}
+
+/// The central directory's headers, each read whole, with nothing after the last.
+fn read_central<R: Read + Seek>(
+    r: &mut R,
+    count: u64,
+    size: u64,
+    offset: u64,
+) -> Result<Vec<Entry>, LayoutError> {
     let cd = read_at(r, offset, size)?;
     let mut entries = Vec::with_capacity(count as usize);
     let mut i = 0usize;
@@ -244,74 +272,79 @@ pub fn check_layout<R: Read + Seek>(r: &mut R) -> Result<usize, LayoutError> {
     if i != cd.len() {
         return Err("the central directory holds bytes after its last header".into());
     }
-    entries.sort_by_key(|e| e.offset);
-    let mut expected = 0u64;
-    for e in &entries {
-        let shown = String::from_utf8_lossy(&e.name).escape_debug().to_string();
-        if e.offset != expected {
-            return Err(format!(
-                "member '{shown}' starts at byte {} where the previous entry ends at {expected}: bytes no header accounts for, or overlapping entries",
-                e.offset
-            ));
-        }
-        let h = read_at(r, e.offset, 30)?;
-        if h[..4] != LOCAL {
-            return Err(format!(
-                "member '{shown}' has no local header where the directory says"
-            ));
-        }
-        let (n, x) = (u16_at(&h, 26), u16_at(&h, 28));
-        let rest = read_at(r, e.offset + 30, n + x)?;
-        let (name, extra) = rest.split_at(n as usize);
-        check_unicode_path(extra, name)?;
-        let flags = u16_at(&h, 6);
-        let mut same = name == e.name.as_slice() && flags == e.flags && u16_at(&h, 8) == e.method;
-        let descriptor = flags & 8 != 0;
-        if !descriptor {
-            let (mut lu, mut lc) = (u32_at(&h, 22), u32_at(&h, 18));
-            let v = zip64_values(extra, &[lu == 0xFFFF_FFFF, lc == 0xFFFF_FFFF, false])?;
-            if let Some(u) = v[0] {
-                lu = u;
-            }
-            if let Some(c) = v[1] {
-                lc = c;
-            }
-            same &= u32_at(&h, 14) == e.crc && lu == e.uncompressed && lc == e.compressed;
-        }
-        if !same {
-            return Err(format!(
-                "member '{shown}': its local header disagrees with the central directory (name, flags, method, CRC-32 or sizes)"
-            ));
-        }
-        let data_end = (e.offset + 30 + n + x)
-            .checked_add(e.compressed)
-            .filter(|&d| d <= offset)
-            .ok_or_else(|| format!("member '{shown}' runs into the central directory"))?;
-        expected = data_end;
-        if descriptor {
-            // Eight-byte sizes exactly when the local header carries a ZIP64 block.
-            let zip64 = has_zip64(extra);
-            let sizes = if zip64 { 16 } else { 8 };
-            let probe = read_at(r, data_end, 4)?;
-            let sig = if probe == DESCRIPTOR { 4 } else { 0 };
-            let d = read_at(r, data_end + sig, 4 + sizes)?;
-            let (dc, du) = if zip64 {
-                (u64_at(&d, 4), u64_at(&d, 12))
-            } else {
-                (u32_at(&d, 4), u32_at(&d, 8))
-            };
-            if u32_at(&d, 0) != e.crc || dc != e.compressed || du != e.uncompressed {
-                return Err(format!(
-                    "member '{shown}': its data descriptor disagrees with the central directory"
-                ));
-            }
-            expected = data_end + sig + 4 + sizes;
-        }
-    }
-    if expected != offset {
+    Ok(entries)
+}
+
+/// One member, which must begin at `expected`: its local header agrees with the central
+/// directory, and its data (and data descriptor) end before the directory at `cd_offset`.
+/// Returns where it ends.
+fn check_local<R: Read + Seek>(
+    r: &mut R,
+    e: &Entry,
+    expected: u64,
+    cd_offset: u64,
+) -> Result<u64, LayoutError> {
+    let offset = cd_offset;
+    let mut expected = expected;
+    let shown = String::from_utf8_lossy(&e.name).escape_debug().to_string();
+    if e.offset != expected {
         return Err(format!(
-            "bytes {expected} to {offset}, before the central directory, belong to no member"
+            "member '{shown}' starts at byte {} where the previous entry ends at {expected}: bytes no header accounts for, or overlapping entries",
+            e.offset
         ));
     }
-    Ok(entries.len())
+    let h = read_at(r, e.offset, 30)?;
+    if h[..4] != LOCAL {
+        return Err(format!(
+            "member '{shown}' has no local header where the directory says"
+        ));
+    }
+    let (n, x) = (u16_at(&h, 26), u16_at(&h, 28));
+    let rest = read_at(r, e.offset + 30, n + x)?;
+    let (name, extra) = rest.split_at(n as usize);
+    check_unicode_path(extra, name)?;
+    let flags = u16_at(&h, 6);
+    let mut same = name == e.name.as_slice() && flags == e.flags && u16_at(&h, 8) == e.method;
+    let descriptor = flags & 8 != 0;
+    if !descriptor {
+        let (mut lu, mut lc) = (u32_at(&h, 22), u32_at(&h, 18));
+        let v = zip64_values(extra, &[lu == 0xFFFF_FFFF, lc == 0xFFFF_FFFF, false])?;
+        if let Some(u) = v[0] {
+            lu = u;
+        }
+        if let Some(c) = v[1] {
+            lc = c;
+        }
+        same &= u32_at(&h, 14) == e.crc && lu == e.uncompressed && lc == e.compressed;
+    }
+    if !same {
+        return Err(format!(
+            "member '{shown}': its local header disagrees with the central directory (name, flags, method, CRC-32 or sizes)"
+        ));
+    }
+    let data_end = (e.offset + 30 + n + x)
+        .checked_add(e.compressed)
+        .filter(|&d| d <= offset)
+        .ok_or_else(|| format!("member '{shown}' runs into the central directory"))?;
+    expected = data_end;
+    if descriptor {
+        // Eight-byte sizes exactly when the local header carries a ZIP64 block.
+        let zip64 = has_zip64(extra);
+        let sizes = if zip64 { 16 } else { 8 };
+        let probe = read_at(r, data_end, 4)?;
+        let sig = if probe == DESCRIPTOR { 4 } else { 0 };
+        let d = read_at(r, data_end + sig, 4 + sizes)?;
+        let (dc, du) = if zip64 {
+            (u64_at(&d, 4), u64_at(&d, 12))
+        } else {
+            (u32_at(&d, 4), u32_at(&d, 8))
+        };
+        if u32_at(&d, 0) != e.crc || dc != e.compressed || du != e.uncompressed {
+            return Err(format!(
+                "member '{shown}': its data descriptor disagrees with the central directory"
+            ));
+        }
+        expected = data_end + sig + 4 + sizes;
+    }
+    Ok(expected)
 }
