@@ -91,186 +91,10 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
     outln!("custody demo in {} (shown below as $DEMO)", d.dir.display())?;
     outln!("Keys here are demo keys: never use them for real evidence.")?;
 
-    d.say("Keys", "The ledger key signs checkpoints; each investigator signs with her own key.\nSecret keys are PKCS#8 files with mode 0600; public keys are SPKI PEM. Both load in OpenSSL.")?;
-    d.must(&["key", "generate", "ledger", "--dir", &d.p("keys")])?;
-    d.must(&[
-        "key",
-        "generate",
-        "investigator-amal",
-        "--dir",
-        &d.p("keys"),
-    ])?;
-
-    d.say(
-        "A ledger",
-        "Record 0 names the ledger's origin and key; the first checkpoint is signed at once.",
-    )?;
-    d.must(&[
-        "init",
-        "--ledger",
-        &d.p("ledger"),
-        "--origin",
-        "example.org/custody/demo",
-        "--key",
-        &d.p("keys/ledger.key"),
-    ])?;
-
-    d.say("Who may sign", "The ledger key (the first admin) authorises the investigator's key. From now on the ledger\nrefuses evidence signed by any key it has not authorised, and audits flag any that slips in.")?;
-    d.must(&[
-        "key",
-        "authorize",
-        "--ledger",
-        &d.p("ledger"),
-        "--key",
-        &d.p("keys/ledger.key"),
-        &d.p("keys/investigator-amal.pub"),
-        "--name",
-        "Amal (field investigator)",
-        "--role",
-        "investigator",
-    ])?;
-
-    d.say("Testimony", "The text stays in the ledger's content store; the signed record holds only a salted\ncommitment to it, so the text can later be withheld while every proof still holds.")?;
-    write(
-        &d.dir.join("input/testimony-w17.txt"),
-        "I was held in the basement cells from March to November. Every night names were read out.\n(demo text)\n".as_bytes(),
-    )?;
-    d.must(&[
-        "add",
-        "testimony",
-        "--ledger",
-        &d.p("ledger"),
-        "--key",
-        &d.p("keys/investigator-amal.key"),
-        "--subject",
-        "W-17",
-        "--language",
-        "en",
-        "--consent",
-        "court",
-        "--location",
-        "field office 3",
-        "--text-file",
-        &d.p("input/testimony-w17.txt"),
-    ])?;
-
-    d.say("Media", "Each file gets one record with its SHA-256 (the digest sha256sum prints) and size.\nA directory is added in name order with a single fsync for the batch.")?;
-    let mut clip = Vec::with_capacity(256 * 1024);
-    let mut x: u32 = 0x1234_5678;
-    for _ in 0..256 * 1024 {
-        // A deterministic pseudo-random stand-in for video bytes.
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        clip.push(x as u8);
-    }
-    write(&d.dir.join("input/footage/clip-001.mp4"), &clip)?;
-    write(
-        &d.dir.join("input/footage/photo-002.jpg"),
-        b"demo photo bytes",
-    )?;
-    d.must(&[
-        "add",
-        "media",
-        "--ledger",
-        &d.p("ledger"),
-        "--key",
-        &d.p("keys/investigator-amal.key"),
-        "--description",
-        "phone footage, demo",
-        &d.p("input/footage"),
-    ])?;
-
-    d.say("A checkpoint", "The ledger key signs the current size and root. Keep a copy elsewhere: later audits\nagainst it catch any rewrite, even by someone holding the database and every key.")?;
-    d.must(&[
-        "checkpoint",
-        "--ledger",
-        &d.p("ledger"),
-        "--key",
-        &d.p("keys/ledger.key"),
-        "--out",
-        &d.p("saved-checkpoint.txt"),
-    ])?;
-
-    d.say("The log", "Every record, its signer and its time.")?;
-    d.must(&["log", "--ledger", &d.p("ledger")])?;
-
-    d.say(
-        "Was this exact file recorded?",
-        "An auditor holds only the video file.",
-    )?;
-    d.must(&[
-        "verify",
-        "--ledger",
-        &d.p("ledger"),
-        "--file",
-        &d.p("input/footage/clip-001.mp4"),
-    ])?;
-
-    d.say(
-        "An inclusion proof",
-        "A C2SP tlog-proof: checkable offline against the signed checkpoint.",
-    )?;
-    d.must(&["prove", "--ledger", &d.p("ledger"), "3"])?;
-
-    d.say("A full audit", "Every record, signature, chain link, stored tree hash, content file and checkpoint,\nand consistency with the checkpoint saved in step 6.")?;
-    d.must(&[
-        "audit",
-        "--ledger",
-        &d.p("ledger"),
-        "--against",
-        &d.p("saved-checkpoint.txt"),
-    ])?;
-
-    d.say("A court bundle", "Records 2 (the testimony) and 3 (the video) go to court as one ZIP: the records, their\ninclusion proofs, the signed checkpoint, the testimony text, the video itself, the public\nkeys, SHA256SUMS, a signed manifest, a report for the judge and VERIFY.txt. Nothing about\nrecord 4 (the photo) is in it.")?;
-    d.must(&[
-        "export",
-        "--ledger",
-        &d.p("ledger"),
-        "--key",
-        &d.p("keys/investigator-amal.key"),
-        "--out",
-        &d.p("case-demo.zip"),
-        "--case",
-        "Demo case 1",
-        "--media",
-        &d.p("input/footage/clip-001.mp4"),
-        "2",
-        "3",
-    ])?;
-
-    d.say(
-        "The court checks the bundle offline",
-        "Only the ZIP and the two public keys the court obtained from their holders are needed.",
-    )?;
-    d.must(&[
-        "verify-bundle",
-        &d.p("case-demo.zip"),
-        "--trust",
-        &d.p("keys/ledger.pub"),
-        "--trust",
-        &d.p("keys/investigator-amal.pub"),
-    ])?;
-
-    d.say("Tampering is caught", "A copy of the ledger has one byte of the stored testimony text changed.\nThe audit must fail (exit 1) and name the record.")?;
-    let tampered = d.dir.join("tampered-ledger");
-    copy_dir(&d.dir.join("ledger"), &tampered)?;
-    let content_dir = tampered.join("content");
-    let first = std::fs::read_dir(&content_dir)?
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("no content file to tamper with"))??
-        .path();
-    let mut bytes = std::fs::read(&first)?;
-    if let Some(b) = bytes.last_mut() {
-        *b ^= 0x20;
-    }
-    std::fs::write(&first, bytes)?;
-    let code = d.run(&["audit", "--ledger", &tampered.to_string_lossy()])?;
-    if code != 1 {
-        bail!("the audit of the tampered copy exited {code}, expected 1");
-    }
-    outln!("   (exit code 1, as expected: the change was detected)")?;
-
+    d.record_evidence()?;
+    d.check_it()?;
+    d.go_to_court()?;
+    d.tamper()?;
     outln!("\nDone. Everything is in {}.", d.dir.display())?;
     outln!(
         "Unzip {} and open report.html in a browser for the judge's report; VERIFY.txt explains every check.",
@@ -291,4 +115,202 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+impl Demo {
+    /// Keys, a ledger, an authorised investigator, a testimony and media.
+    fn record_evidence(&mut self) -> anyhow::Result<()> {
+        self.say("Keys", "The ledger key signs checkpoints; each investigator signs with her own key.\nSecret keys are PKCS#8 files with mode 0600; public keys are SPKI PEM. Both load in OpenSSL.")?;
+        self.must(&["key", "generate", "ledger", "--dir", &self.p("keys")])?;
+        self.must(&[
+            "key",
+            "generate",
+            "investigator-amal",
+            "--dir",
+            &self.p("keys"),
+        ])?;
+
+        self.say(
+            "A ledger",
+            "Record 0 names the ledger's origin and key; the first checkpoint is signed at once.",
+        )?;
+        self.must(&[
+            "init",
+            "--ledger",
+            &self.p("ledger"),
+            "--origin",
+            "example.org/custody/demo",
+            "--key",
+            &self.p("keys/ledger.key"),
+        ])?;
+
+        self.say("Who may sign", "The ledger key (the first admin) authorises the investigator's key. From now on the ledger\nrefuses evidence signed by any key it has not authorised, and audits flag any that slips in.")?;
+        self.must(&[
+            "key",
+            "authorize",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/ledger.key"),
+            &self.p("keys/investigator-amal.pub"),
+            "--name",
+            "Amal (field investigator)",
+            "--role",
+            "investigator",
+        ])?;
+
+        self.say("Testimony", "The text stays in the ledger's content store; the signed record holds only a salted\ncommitment to it, so the text can later be withheld while every proof still holds.")?;
+        write(
+            &self.dir.join("input/testimony-w17.txt"),
+            "I was held in the basement cells from March to November. Every night names were read out.\n(demo text)\n".as_bytes(),
+        )?;
+        self.must(&[
+            "add",
+            "testimony",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/investigator-amal.key"),
+            "--subject",
+            "W-17",
+            "--language",
+            "en",
+            "--consent",
+            "court",
+            "--location",
+            "field office 3",
+            "--text-file",
+            &self.p("input/testimony-w17.txt"),
+        ])?;
+
+        self.say("Media", "Each file gets one record with its SHA-256 (the digest sha256sum prints) and size.\nA directory is added in name order with a single fsync for the batch.")?;
+        let mut clip = Vec::with_capacity(256 * 1024);
+        let mut x: u32 = 0x1234_5678;
+        for _ in 0..256 * 1024 {
+            // A deterministic pseudo-random stand-in for video bytes.
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            clip.push(x as u8);
+        }
+        write(&self.dir.join("input/footage/clip-001.mp4"), &clip)?;
+        write(
+            &self.dir.join("input/footage/photo-002.jpg"),
+            b"demo photo bytes",
+        )?;
+        self.must(&[
+            "add",
+            "media",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/investigator-amal.key"),
+            "--description",
+            "phone footage, demo",
+            &self.p("input/footage"),
+        ])?;
+        Ok(())
+    }
+
+    /// A checkpoint, the log, one file verified, a proof and a full audit.
+    fn check_it(&mut self) -> anyhow::Result<()> {
+        self.say("A checkpoint", "The ledger key signs the current size and root. Keep a copy elsewhere: later audits\nagainst it catch any rewrite, even by someone holding the database and every key.")?;
+        self.must(&[
+            "checkpoint",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/ledger.key"),
+            "--out",
+            &self.p("saved-checkpoint.txt"),
+        ])?;
+
+        self.say("The log", "Every record, its signer and its time.")?;
+        self.must(&["log", "--ledger", &self.p("ledger")])?;
+
+        self.say(
+            "Was this exact file recorded?",
+            "An auditor holds only the video file.",
+        )?;
+        self.must(&[
+            "verify",
+            "--ledger",
+            &self.p("ledger"),
+            "--file",
+            &self.p("input/footage/clip-001.mp4"),
+        ])?;
+
+        self.say(
+            "An inclusion proof",
+            "A C2SP tlog-proof: checkable offline against the signed checkpoint.",
+        )?;
+        self.must(&["prove", "--ledger", &self.p("ledger"), "3"])?;
+
+        self.say("A full audit", "Every record, signature, chain link, stored tree hash, content file and checkpoint,\nand consistency with the checkpoint saved in step 6.")?;
+        self.must(&[
+            "audit",
+            "--ledger",
+            &self.p("ledger"),
+            "--against",
+            &self.p("saved-checkpoint.txt"),
+        ])?;
+        Ok(())
+    }
+
+    /// A court bundle, checked as a court would.
+    fn go_to_court(&mut self) -> anyhow::Result<()> {
+        self.say("A court bundle", "Records 2 (the testimony) and 3 (the video) go to court as one ZIP: the records, their\ninclusion proofs, the signed checkpoint, the testimony text, the video itself, the public\nkeys, SHA256SUMS, a signed manifest, a report for the judge and VERIFY.txt. Nothing about\nrecord 4 (the photo) is in it.")?;
+        self.must(&[
+            "export",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/investigator-amal.key"),
+            "--out",
+            &self.p("case-demo.zip"),
+            "--case",
+            "Demo case 1",
+            "--media",
+            &self.p("input/footage/clip-001.mp4"),
+            "2",
+            "3",
+        ])?;
+
+        self.say(
+            "The court checks the bundle offline",
+            "Only the ZIP and the two public keys the court obtained from their holders are needed.",
+        )?;
+        self.must(&[
+            "verify-bundle",
+            &self.p("case-demo.zip"),
+            "--trust",
+            &self.p("keys/ledger.pub"),
+            "--trust",
+            &self.p("keys/investigator-amal.pub"),
+        ])?;
+        Ok(())
+    }
+
+    /// A tampered copy of the ledger fails its audit.
+    fn tamper(&mut self) -> anyhow::Result<()> {
+        self.say("Tampering is caught", "A copy of the ledger has one byte of the stored testimony text changed.\nThe audit must fail (exit 1) and name the record.")?;
+        let tampered = self.dir.join("tampered-ledger");
+        copy_dir(&self.dir.join("ledger"), &tampered)?;
+        let content_dir = tampered.join("content");
+        let first = std::fs::read_dir(&content_dir)?
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("no content file to tamper with"))??
+            .path();
+        let mut bytes = std::fs::read(&first)?;
+        if let Some(b) = bytes.last_mut() {
+            *b ^= 0x20;
+        }
+        std::fs::write(&first, bytes)?;
+        let code = self.run(&["audit", "--ledger", &tampered.to_string_lossy()])?;
+        if code != 1 {
+            bail!("the audit of the tampered copy exited {code}, expected 1");
+        }
+        outln!("   (exit code 1, as expected: the change was detected)")?;
+        Ok(())
+    }
 }
