@@ -75,7 +75,7 @@ pub enum DecodeError {
     },
     /// Another error, at a byte offset of the bytes being decoded (a record's offsets
     /// count from the record's first byte, also inside its statement).
-    #[error("{error} (at byte {offset})")]
+    #[error("{error} (at byte {offset} of the record)")]
     At {
         /// Where the field that failed begins.
         offset: usize,

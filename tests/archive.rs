@@ -354,3 +354,126 @@ fn a_reader_waiting_for_a_writer_names_it() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("genesis"));
 }
+
+/// Runs with a time limit: a command that blocks (on a FIFO) fails the test instead of
+/// hanging it.
+fn run_limited(f: &Fixture, args: &[&str]) -> Output {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("custody"))
+        .current_dir(f.dir.path())
+        .env_remove("CUSTODY_LEDGER")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("custody {args:?} hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn mkfifo(p: &Path) {
+    assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+}
+
+/// Links, FIFOs and hard links planted among a ledger's files are refused by name, never
+/// followed, written through or waited for.
+#[test]
+fn planted_links_and_fifos_are_refused_never_followed() {
+    let f = Fixture::with_records(2);
+    let (l, k) = (f.p("ledger"), f.p("keys/ledger.key"));
+    let journal = f.path("ledger/journal");
+    let before = std::fs::read(&journal).unwrap();
+    let lock = f.path("ledger/lock");
+    let checkpoint = ["checkpoint", "--ledger", l.as_str(), "--key", k.as_str()];
+    // The lock as a symbolic link to the journal: a writer must not empty the journal.
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(&journal, &lock).unwrap();
+    let o = run_limited(&f, &checkpoint);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("symbolic link"), "{}", o.stderr);
+    assert_eq!(std::fs::read(&journal).unwrap(), before);
+    // The lock as a second name of the journal.
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::hard_link(&journal, &lock).unwrap();
+    let o = run_limited(&f, &checkpoint);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("hard links"), "{}", o.stderr);
+    assert_eq!(std::fs::read(&journal).unwrap(), before);
+    // The lock as a FIFO: readers and writers say so at once.
+    std::fs::remove_file(&lock).unwrap();
+    mkfifo(&lock);
+    for args in [&["log", "--ledger", l.as_str()][..], &checkpoint[..]] {
+        let o = run_limited(&f, args);
+        assert_eq!(o.code, 2, "{args:?}: {}", o.all());
+        assert!(o.stderr.contains("not a regular file"), "{}", o.stderr);
+    }
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::write(&lock, b"").unwrap();
+    assert_eq!(f.audit().code, 0, "{}", f.audit().all());
+    // The checkpoints file as a FIFO: an audit finding, not a hang.
+    let cps = f.path("ledger/checkpoints");
+    std::fs::rename(&cps, f.path("checkpoints.saved")).unwrap();
+    mkfifo(&cps);
+    let o = run_limited(&f, &["audit", "--ledger", &l, "--json"]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(o.stdout.contains("checkpoint-file") && o.stdout.contains("not a regular file"));
+    std::fs::remove_file(&cps).unwrap();
+    std::fs::rename(f.path("checkpoints.saved"), &cps).unwrap();
+    // A FIFO in the index directory: refused before sled opens (and blocks on) it.
+    let conf = f.path("ledger/db/conf");
+    std::fs::rename(&conf, f.path("conf.saved")).unwrap();
+    mkfifo(&conf);
+    for args in [&["log", "--ledger", l.as_str()][..], &checkpoint[..]] {
+        let o = run_limited(&f, args);
+        assert_eq!(o.code, 2, "{args:?}: {}", o.all());
+        assert!(
+            o.stderr.contains("not a regular file or directory"),
+            "{}",
+            o.stderr
+        );
+    }
+    std::fs::remove_file(&conf).unwrap();
+    std::fs::rename(f.path("conf.saved"), &conf).unwrap();
+    assert_eq!(f.audit().code, 0, "{}", f.audit().all());
+}
+
+/// A lock file this user may not open is refused, never read around: a reader without the
+/// lock could see a writer's append half done.
+#[test]
+fn a_lock_another_user_keeps_private_is_refused_not_bypassed() {
+    if !is_root() {
+        eprintln!("skipped: needs root to act as another user (CI runs as root)");
+        return;
+    }
+    let f = Fixture::with_records(1);
+    set_mode(f.dir.path(), 0o755);
+    chmod_tree(&f.path("ledger"), 0o755, 0o644);
+    set_mode(&f.path("ledger/lock"), 0o600);
+    let tmp = f.path("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::os::unix::fs::chown(&tmp, Some(65534), Some(65534)).unwrap();
+    let o = run_as_user(
+        &f,
+        Some(65534),
+        &tmp,
+        &["audit", "--ledger", &f.p("ledger")],
+    );
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(
+        o.stderr.contains("lock") && o.stderr.contains("chmod a+r"),
+        "{}",
+        o.stderr
+    );
+}

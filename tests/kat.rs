@@ -321,7 +321,8 @@ fn fail_records_are_rejected() {
         assert!(said.starts_with(&what), "{file}: {said:?} is not {what:?}");
         assert_eq!(err.offset(), Some(at), "{file}: {err}");
         assert!(
-            err.to_string().ends_with(&format!("(at byte {at})")),
+            err.to_string()
+                .ends_with(&format!("(at byte {at} of the record)")),
             "{err}"
         );
         n += 1;

@@ -500,7 +500,7 @@ fn damage_in_the_checkpoints_file_is_a_finding_and_its_bytes_are_kept() {
             .collect()
     };
     type Edit = fn(&mut Vec<u8>);
-    let damage: [(&str, Edit, &str); 5] = [
+    let damage: [(&str, Edit, &str); 6] = [
         (
             "garbage at the end",
             |b| b.extend_from_slice(b"xyz"),
@@ -520,6 +520,15 @@ fn damage_in_the_checkpoints_file_is_a_finding_and_its_bytes_are_kept() {
                 b.drain(..4 + first);
             },
             "not in the file",
+        ),
+        (
+            "the entries reordered",
+            |b| {
+                let first = 4 + u32::from_be_bytes(b[..4].try_into().unwrap()) as usize;
+                let head: Vec<u8> = b.drain(..first).collect();
+                b.extend_from_slice(&head);
+            },
+            "reordered or inserted",
         ),
     ];
     for (what, edit, needle) in damage {

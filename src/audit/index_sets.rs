@@ -201,3 +201,35 @@ pub(super) fn content_commitment(body: &Body) -> Option<&Hash> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(key: &Hash, entries: &[(&[u8], &[u8])]) -> EntrySet {
+        let mut s = EntrySet::default();
+        for (k, v) in entries {
+            s.add(key, k, v);
+        }
+        s
+    }
+
+    #[test]
+    fn entry_sets_compare_as_sets() {
+        let key = [3; 32];
+        let a: &[(&[u8], &[u8])] = &[(b"k1", b"v1"), (b"k2", b"v2"), (b"k3", b"")];
+        let reordered: &[(&[u8], &[u8])] = &[(b"k3", b""), (b"k1", b"v1"), (b"k2", b"v2")];
+        assert_eq!(set(&key, a), set(&key, reordered), "order does not matter");
+        // A changed value, a moved boundary between key and value, an entry swapped for
+        // another: each gives another digest.
+        let e = |k: &'static str, v: &'static str| (k.as_bytes(), v.as_bytes());
+        let changed_value = [e("k1", "v1"), e("k2", "v3"), e("k3", "")];
+        let moved_boundary = [e("k1", "v1"), e("k2v", "2"), e("k3", "")];
+        let swapped = [e("k1", "v1"), e("k2", "v2"), e("k4", "")];
+        for other in [&changed_value, &moved_boundary, &swapped] {
+            assert_ne!(set(&key, a), set(&key, other));
+        }
+        // Under another key the same set sums differently (the key is per audit).
+        assert_ne!(set(&key, a).sum, set(&[4; 32], a).sum);
+    }
+}

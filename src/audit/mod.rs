@@ -167,6 +167,29 @@ impl Auditor<'_> {
                 ),
             );
         }
+        // Checkpoints are appended as the ledger grows: sizes never decrease along the file.
+        let mut last: Option<(u64, u64)> = None;
+        for (at, b) in &file.entries {
+            let Some(size) = std::str::from_utf8(b)
+                .ok()
+                .and_then(crate::checkpoint::claimed_size)
+            else {
+                continue;
+            };
+            if let Some((prev, prev_at)) = last
+                && size < prev
+            {
+                self.find(
+                    None,
+                    Code::CheckpointFile,
+                    format!(
+                        "the checkpoints file's entry at byte {at} (a checkpoint of {size} records) comes after the one at byte {prev_at} (of {prev} records): checkpoints are appended as the ledger grows, so entries were reordered or inserted"
+                    ),
+                );
+                break;
+            }
+            last = Some((size, *at));
+        }
         let in_index: BTreeSet<Vec<u8>> =
             store.checkpoints()?.into_iter().map(|(_, v)| v).collect();
         let in_file: BTreeSet<&Vec<u8>> = file.entries.iter().map(|(_, b)| b).collect();
@@ -604,5 +627,90 @@ impl Auditor<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::testing::*;
+    use crate::ledger::{Access, LockWait};
+
+    fn run(l: &Ledger, now_ms: u64) -> AuditReport {
+        audit_at(l, &[], VerifyMode::Strict, now_ms, [5; 32], |_| {}).unwrap()
+    }
+
+    #[test]
+    fn a_clean_ledger_audits_clean_and_is_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = small(dir.path());
+        let r = run(&l, T0 + 10_000);
+        assert!(r.passed(), "{:?}", r.findings);
+        assert_eq!((r.records, r.signatures_checked), (4, 4));
+        assert_eq!((r.covered_to, r.uncovered), (4, None));
+        assert_eq!(r.checkpoints_checked, 2, "init's checkpoint and the latest");
+        assert_eq!(
+            r.latest_checkpoint_signer,
+            Some(ledger_key().verifying_key().to_bytes())
+        );
+        // The same audit in batch mode finds the same.
+        let b = audit_at(&l, &[], VerifyMode::Batch, T0 + 10_000, [6; 32], |_| {}).unwrap();
+        assert_eq!(b.findings, r.findings);
+    }
+
+    #[test]
+    fn the_clock_given_decides_what_is_dated_in_the_future() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = small(dir.path());
+        // An audit whose clock reads a day before the records were appended.
+        let r = run(&l, T0 - 86_400_000);
+        let codes: Vec<Code> = r.findings.iter().map(|f| f.code).collect();
+        assert!(codes.contains(&Code::FutureDated), "{codes:?}");
+        assert!(run(&l, T0 + 2000).passed());
+    }
+
+    #[test]
+    fn damage_to_the_checkpoints_file_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        small(dir.path()).close().unwrap();
+        let file = dir.path().join("ledger/checkpoints");
+        let mut bytes = std::fs::read(&file).unwrap();
+        bytes.extend_from_slice(b"\0\0");
+        std::fs::write(&file, &bytes).unwrap();
+        let l = Ledger::open(&dir.path().join("ledger"), LockWait::Yes, Access::Read).unwrap();
+        let r = run(&l, T0 + 10_000);
+        assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+        assert_eq!(r.findings[0].code, Code::CheckpointFile);
+        assert!(r.findings[0].message.contains("2 byte(s) at offset"));
+    }
+
+    #[test]
+    fn a_saved_checkpoint_of_another_ledger_does_not_vouch() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = small(dir.path());
+        let other = tempfile::tempdir().unwrap();
+        let o = Ledger::init(
+            &other.path().join("l"),
+            "example.org/other",
+            &ledger_key(),
+            T0,
+        )
+        .unwrap();
+        let (_, text) = o.latest_checkpoint().unwrap().unwrap();
+        let saved = [SavedCheckpoint {
+            source: "other.txt".into(),
+            text,
+        }];
+        let r = audit_at(&l, &saved, VerifyMode::Strict, T0 + 10_000, [5; 32], |_| {}).unwrap();
+        assert_eq!(r.findings[0].code, Code::AgainstOrigin);
+        assert!(!r.against[0].consistent);
+        // Its own checkpoint, saved, is consistent.
+        let (_, own) = l.latest_checkpoint().unwrap().unwrap();
+        let saved = [SavedCheckpoint {
+            source: "own.txt".into(),
+            text: own,
+        }];
+        let r = audit_at(&l, &saved, VerifyMode::Strict, T0 + 10_000, [5; 32], |_| {}).unwrap();
+        assert!(r.passed() && r.against[0].consistent, "{:?}", r.findings);
     }
 }

@@ -112,6 +112,17 @@ pub fn export<W: Write + Seek>(
             ))
         })?;
     let (cp, cp_text) = ledger_ready(ledger)?;
+    // The bundle proves its exhibits against the checkpoint, which did not exist before the
+    // last record it covers was recorded.
+    let covered_at = ledger.record(cp.size.saturating_sub(1))?.0.recorded_at_ms;
+    if req.exported_at_ms < covered_at {
+        return Err(Error::Input(format!(
+            "the export time {} is before record {}, the last the bundle's checkpoint covers, was recorded ({}): the bundle cannot be dated before the checkpoint it is proven against existed; give --export-time a later time, or leave it out to export at the current time",
+            record::rfc3339(req.exported_at_ms),
+            cp.size.saturating_sub(1),
+            record::rfc3339(covered_at)
+        )));
+    }
     if seqs.contains(&0) {
         return Err(Error::Input(
             "record 0 is the ledger's genesis: every bundle carries it as a supporting record; name the exhibits after it".into(),

@@ -49,3 +49,133 @@ pub enum BundleError {
     #[error("{0}")]
     Io(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::testing::*;
+    use crate::rules::Code;
+    use std::io::Cursor;
+
+    fn request(seqs: &[u64], at: u64) -> ExportRequest {
+        ExportRequest {
+            seqs: seqs.to_vec(),
+            case: Some("Case 1".into()),
+            exported_at_ms: at,
+            now_ms: T0 + 60_000,
+            override_consent: None,
+            include_failing: None,
+            media: Vec::new(),
+        }
+    }
+
+    fn export_bytes(
+        l: &crate::ledger::Ledger,
+        req: ExportRequest,
+    ) -> crate::error::Result<Vec<u8>> {
+        let mut out = Cursor::new(Vec::new());
+        export(l, &alice(), req, &mut out)?;
+        Ok(out.into_inner())
+    }
+
+    #[test]
+    fn an_export_verifies_and_is_deterministic() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = small(dir.path());
+        let bytes = export_bytes(&l, request(&[2, 3], T0 + 5000)).unwrap();
+        assert_eq!(
+            bytes,
+            export_bytes(&l, request(&[3, 2], T0 + 5000)).unwrap()
+        );
+        let opts = VerifyOptions {
+            trust: vec![
+                ledger_key().verifying_key().to_bytes(),
+                alice().verifying_key().to_bytes(),
+            ],
+            media_dir: None,
+        };
+        let report = verify_bundle(Cursor::new(&bytes), &opts).unwrap();
+        let failed: Vec<_> = report.checks.iter().filter(|c| !c.passed).collect();
+        assert!(report.passed(), "{failed:?}");
+        let m = report.manifest.unwrap();
+        assert_eq!(m.exhibits.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3]);
+        let text = &m.exhibits[0].content.as_ref().unwrap().file;
+        let zip = crate::bundle::read::read_members(Cursor::new(&bytes)).unwrap();
+        assert_eq!(zip[text].bytes.as_deref(), Some(&b"an account"[..]));
+        // Untrusted keys fail the trust check, and only it.
+        let strangers = VerifyOptions {
+            trust: vec![[0x11; 32]],
+            media_dir: None,
+        };
+        let report = verify_bundle(Cursor::new(&bytes), &strangers).unwrap();
+        let failed: Vec<Code> = report
+            .checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.code)
+            .collect();
+        assert_eq!(failed, [Code::Trust]);
+    }
+
+    #[test]
+    fn a_request_a_bundle_cannot_honour_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = small(dir.path());
+        let cases: [(ExportRequest, &str); 7] = [
+            (request(&[], T0 + 5000), "at least one record"),
+            (request(&[0], T0 + 5000), "genesis"),
+            (request(&[9], T0 + 5000), "there is no record 9"),
+            (request(&[2], T0 + 1), "before record"),
+            // After the exhibit, but before the checkpoint it is proven against existed.
+            (
+                request(&[2], T0 + 1500),
+                "the last the bundle's checkpoint covers",
+            ),
+            (
+                request(&[2], T0 + 120_000),
+                "later than this machine's clock",
+            ),
+            (
+                ExportRequest {
+                    include_failing: Some("  ".into()),
+                    ..request(&[2], T0 + 5000)
+                },
+                "is empty",
+            ),
+        ];
+        for (req, needle) in cases {
+            let err = export_bytes(&l, req).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err:?} does not say {needle:?}");
+        }
+    }
+
+    #[test]
+    fn a_changed_byte_never_changes_what_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = small(dir.path());
+        let bytes = export_bytes(&l, request(&[2], T0 + 5000)).unwrap();
+        let opts = VerifyOptions::default();
+        let original = read::read_members(Cursor::new(&bytes)).unwrap();
+        let mut refused = 0;
+        // Every 7th byte, flipped: refused (an error, or a failed check), or a byte no
+        // reader sees (a ZIP header's version or time fields), leaving every member as it was.
+        for i in (0..bytes.len()).step_by(7) {
+            let mut b = bytes.clone();
+            b[i] ^= 0x01;
+            match verify_bundle(Cursor::new(&b), &opts) {
+                Ok(r) if r.passed() => {
+                    let members = read::read_members(Cursor::new(&b)).unwrap();
+                    assert!(
+                        members.len() == original.len()
+                            && members.iter().zip(&original).all(|((n, m), (on, om))| {
+                                n == on && m.digest == om.digest && m.bytes == om.bytes
+                            }),
+                        "byte {i} flipped, the bundle passed, and a member changed"
+                    );
+                }
+                _ => refused += 1,
+            }
+        }
+        assert!(refused * 10 > bytes.len() / 7 * 9, "{refused} refused");
+    }
+}

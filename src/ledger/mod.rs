@@ -389,3 +389,136 @@ impl Ledger {
         self.store.flush()
     }
 }
+
+/// A small ledger built in-process, for the unit tests of the ledger, the audit and
+/// bundles.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::record::Role;
+
+    /// 2026-01-01T00:00:00Z.
+    pub const T0: u64 = 1_767_225_600_000;
+
+    pub fn ledger_key() -> SigningKey {
+        SigningKey::from_bytes(&[1; 32])
+    }
+
+    pub fn alice() -> SigningKey {
+        SigningKey::from_bytes(&[2; 32])
+    }
+
+    /// Genesis, alice authorised, a testimony (record 2), a media record (3) and a
+    /// checkpoint of all four, in `dir/ledger`.
+    pub fn small(dir: &Path) -> Ledger {
+        let mut l =
+            Ledger::init(&dir.join("ledger"), "example.org/unit", &ledger_key(), T0).unwrap();
+        l.sign_and_append(
+            &ledger_key(),
+            vec![Body::Authorize {
+                key: alice().verifying_key().to_bytes(),
+                name: "Alice".into(),
+                role: Role::Investigator,
+            }],
+            T0,
+            T0,
+        )
+        .unwrap();
+        let input = TestimonyInput {
+            subject: "W-1".into(),
+            language: "en".into(),
+            consent: Some("court".into()),
+            location: None,
+            text: "an account".into(),
+        };
+        l.add_testimony(&alice(), input, [7; 32], T0 + 1000, T0 + 1000)
+            .unwrap();
+        let media = MediaInput {
+            sha256: [9; 32],
+            size: 9,
+            name: Some("clip.mp4".into()),
+            media_type: None,
+            description: None,
+        };
+        l.add_media(&alice(), vec![media], T0 + 2000, T0 + 2000)
+            .unwrap();
+        l.sign_checkpoint(&ledger_key()).unwrap();
+        l
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+
+    #[test]
+    fn a_ledger_keeps_what_it_appended_and_reopens_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = small(dir.path());
+        assert_eq!(l.size(), 4);
+        assert_eq!(l.ledger_key(), ledger_key().verifying_key().to_bytes());
+        assert_eq!(l.genesis_key(), &ledger_key().verifying_key().to_bytes());
+        let root = l.root();
+        l.close().unwrap();
+        let r = Ledger::open(&dir.path().join("ledger"), LockWait::Yes, Access::Read).unwrap();
+        assert_eq!((r.size(), r.root()), (4, root));
+        let (rec, _) = r.record(2).unwrap();
+        assert!(matches!(rec.statement.body, Body::Testimony(_)));
+        let report = r.verify_record(2).unwrap();
+        assert!(report.passed(), "{:?}", report.checks);
+        assert_eq!(r.latest_checkpoint().unwrap().unwrap().0.size, 4);
+    }
+
+    #[test]
+    fn a_refused_append_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = small(dir.path());
+        let journal = dir.path().join("ledger/journal");
+        let before = std::fs::read(&journal).unwrap();
+        let stranger = SigningKey::from_bytes(&[3; 32]);
+        let media = MediaInput {
+            sha256: [4; 32],
+            size: 4,
+            name: None,
+            media_type: None,
+            description: None,
+        };
+        let err = l
+            .add_media(&stranger, vec![media], T0 + 3000, T0 + 3000)
+            .unwrap_err();
+        assert!(err.to_string().contains("refused"), "{err}");
+        assert_eq!(l.size(), 4);
+        assert_eq!(std::fs::read(&journal).unwrap(), before);
+        // An append dated before the last record is refused as well: time runs forward.
+        let input = TestimonyInput {
+            subject: "W-2".into(),
+            language: "en".into(),
+            consent: None,
+            location: None,
+            text: "later".into(),
+        };
+        assert!(
+            l.add_testimony(&alice(), input, [8; 32], T0, T0 - 3_600_000)
+                .is_err()
+        );
+        assert_eq!(std::fs::read(&journal).unwrap(), before);
+    }
+
+    #[test]
+    fn the_first_record_from_a_time_is_found_by_recorded_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = small(dir.path());
+        // Records 0 and 1 at T0, 2 at T0+1s, 3 at T0+2s; the skew allowance reaches back.
+        assert_eq!(
+            l.first_record_from(T0 + 2000 + MAX_CLOCK_SKEW_MS).unwrap(),
+            3
+        );
+        assert_eq!(l.first_record_from(T0).unwrap(), 0);
+    }
+
+    #[test]
+    fn fresh_salts_differ() {
+        assert_ne!(fresh_salt().unwrap(), fresh_salt().unwrap());
+    }
+}

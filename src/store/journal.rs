@@ -90,11 +90,9 @@ impl Journal {
 
     /// Opens an existing journal and checks its header.
     pub fn open(path: &Path, write: bool) -> Result<Self> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(write)
-            .open(path)
-            .map_err(io(path))?;
+        let mut file =
+            super::open_ledger_file(path, OpenOptions::new().read(true).append(write), false)
+                .map_err(io(path))?;
         let mut head = [0u8; 16];
         let ok = file.read_exact(&mut head).is_ok() && &head == MAGIC;
         if !ok {

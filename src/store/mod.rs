@@ -284,20 +284,28 @@ fn db_err(dir: &Path) -> impl Fn(sled::Error) -> Error + '_ {
 fn lock(dir: &Path, wait: LockWait, write: bool) -> Result<LedgerLock> {
     let path = dir.join(names::LOCK);
     let f = if write {
-        OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io(&path))?
+        open_ledger_file(
+            &path,
+            OpenOptions::new().create(true).truncate(false).write(true),
+            true,
+        )
+        .map_err(io(&path))?
     } else {
-        match File::open(&path) {
+        match open_ledger_file(&path, OpenOptions::new().read(true), false) {
             Ok(f) => f,
-            Err(_) => {
+            // Write-once media without a lock file: nothing can be writing to it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(LedgerLock {
                     file: None,
                     writer: false,
                 });
+            }
+            // A lock this user may not take would let it read while a writer appends.
+            Err(e) => {
+                return Err(Error::Input(format!(
+                    "{}: {e}; readers take this lock so as never to see an append half done: ask the ledger's owner to make it readable (chmod a+r), or read a copy of the ledger",
+                    path.display()
+                )));
             }
         }
     };
@@ -330,6 +338,65 @@ fn lock(dir: &Path, wait: LockWait, write: bool) -> Result<LedgerLock> {
     })
 }
 
+/// Opens a file of the ledger directory without following a link and without blocking on
+/// a FIFO, and refuses anything but a regular file; with `one_name`, also a file with more
+/// than one name (writing to a hard link of another ledger file would destroy it).
+pub(crate) fn open_ledger_file(
+    path: &Path,
+    opts: &mut OpenOptions,
+    one_name: bool,
+) -> std::io::Result<File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    let f = opts.open(path).map_err(|e| {
+        match e.raw_os_error() {
+            Some(libc::ELOOP) => {
+                std::io::Error::other("it is a symbolic link, not a ledger file; remove the link")
+            }
+            // Opening a FIFO with no reader for writing, without blocking.
+            Some(libc::ENXIO) => std::io::Error::other(
+                "it is not a regular file (a FIFO, device or directory stands in its place)",
+            ),
+            _ => e,
+        }
+    })?;
+    let m = f.metadata()?;
+    if !m.is_file() {
+        return Err(std::io::Error::other(
+            "it is not a regular file (a FIFO, device or directory stands in its place)",
+        ));
+    }
+    if one_name && m.nlink() != 1 {
+        return Err(std::io::Error::other(format!(
+            "it has {} names (hard links) and custody writes to it; remove it, and custody creates a new one",
+            m.nlink()
+        )));
+    }
+    Ok(f)
+}
+
+/// Refuses an index directory holding anything sled should not open: a link (sled would
+/// read or write wherever it points), a FIFO (it would block) or a device.
+fn check_index_dir(db: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(db) else {
+        return Ok(()); // missing: sled creates it; unreadable: sled says so
+    };
+    for e in entries {
+        let e = e.map_err(io(db))?;
+        let kind = e.file_type().map_err(io(e.path()))?;
+        if !kind.is_file() && !kind.is_dir() {
+            return Err(Error::Db {
+                path: db.to_owned(),
+                message: format!(
+                    "{} is not a regular file or directory (a link, FIFO or device)",
+                    e.path().display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Copies a sled directory (files and subdirectories, no links) into `to`.
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).map_err(io(to))?;
@@ -340,7 +407,10 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         if kind.is_dir() {
             copy_dir(&src, &dst)?;
         } else if kind.is_file() {
-            std::fs::copy(&src, &dst).map_err(io(&src))?;
+            std::fs::copy(&src, &dst).map_err(|cause| Error::Io {
+                path: format!("copying {} to {}", src.display(), dst.display()).into(),
+                cause,
+            })?;
         }
     }
     Ok(())
@@ -477,6 +547,7 @@ impl Store {
     fn with_parts(dir: &Path, lock: LedgerLock, journal: Journal, write: bool) -> Result<Self> {
         let e = db_err(dir);
         let db_dir = dir.join(names::DB);
+        check_index_dir(&db_dir)?;
         let mut scratch = None;
         let open = |path: &Path| {
             sled::Config::new()
@@ -832,17 +903,14 @@ impl Store {
         // The file is durable (fsync'd), so a rebuilt index gets its checkpoints back.
         let path = self.dir.join(names::CHECKPOINTS);
         let created = !path.exists();
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
+        let mut f = open_ledger_file(&path, OpenOptions::new().create(true).append(true), true)
             .map_err(io(&path))?;
         // Bytes after the last whole entry (a checkpoint torn by a crash while it was
         // signed, or damage) are kept whole in a file beside it, then cut, so that entries
         // stay framed and nothing is lost.
-        let file = self.checkpoint_file()?;
+        let bytes = self.checkpoint_file_bytes()?;
+        let file = CheckpointFile::parse(&bytes);
         if file.trailing > 0 {
-            let bytes = std::fs::read(&path).map_err(io(&path))?;
             let tail = bytes.get(file.whole_len as usize..).unwrap_or_default();
             set_aside(&self.dir, names::CHECKPOINTS, tail)?;
             f.set_len(file.whole_len).map_err(io(&path))?;
@@ -862,10 +930,21 @@ impl Store {
 
     /// The checkpoints file, parsed into its whole entries (a missing file has none).
     pub fn checkpoint_file(&self) -> Result<CheckpointFile> {
+        Ok(CheckpointFile::parse(&self.checkpoint_file_bytes()?))
+    }
+
+    /// The checkpoints file's bytes (none when it is missing); a link, FIFO or device in
+    /// its place is an error, never followed or waited for.
+    fn checkpoint_file_bytes(&self) -> Result<Vec<u8>> {
+        use std::io::Read;
         let path = self.dir.join(names::CHECKPOINTS);
-        match std::fs::read(&path) {
-            Ok(b) => Ok(CheckpointFile::parse(&b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CheckpointFile::default()),
+        let read = open_ledger_file(&path, OpenOptions::new().read(true), false).and_then(|f| {
+            let mut b = Vec::new();
+            (&f).read_to_end(&mut b).map(|_| b)
+        });
+        match read {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
             Err(e) => Err(io(&path)(e)),
         }
     }
@@ -1094,5 +1173,123 @@ impl HashReader for Store {
             Ok(None) => Err(store_err("missing".into())),
             Err(e) => Err(store_err(e.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(note: &[u8]) -> Vec<u8> {
+        [&(note.len() as u32).to_be_bytes()[..], note].concat()
+    }
+
+    #[test]
+    fn the_checkpoints_file_splits_into_whole_entries_and_a_tail() {
+        let (a, b) = (frame(b"first note\n"), frame(b"second\n"));
+        let whole = [a.clone(), b.clone()].concat();
+        let f = CheckpointFile::parse(&whole);
+        assert_eq!(f.entries.len(), 2);
+        assert_eq!(f.entries[1].0, a.len() as u64, "the second entry's offset");
+        assert_eq!((f.whole_len, f.trailing), (whole.len() as u64, 0));
+        // A torn last entry, and garbage too short to be a length, are the tail.
+        for cut in 1..b.len() {
+            let torn = &whole[..a.len() + cut];
+            let f = CheckpointFile::parse(torn);
+            assert_eq!(f.entries.len(), 1);
+            assert_eq!((f.whole_len, f.trailing), (a.len() as u64, cut as u64));
+        }
+        // A length that runs past the end makes everything from it the tail.
+        let mut bad = whole.clone();
+        bad[0] = 0xff;
+        let f = CheckpointFile::parse(&bad);
+        assert!(f.entries.is_empty());
+        assert_eq!(f.trailing, bad.len() as u64);
+        assert_eq!(CheckpointFile::parse(&[]), CheckpointFile::default());
+    }
+
+    #[test]
+    fn readers_share_the_lock_and_a_writer_excludes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(names::LOCK), b"").unwrap();
+        let r1 = lock(dir.path(), LockWait::No, false).unwrap();
+        let r2 = lock(dir.path(), LockWait::No, false).unwrap();
+        assert!(matches!(
+            lock(dir.path(), LockWait::No, true),
+            Err(Error::InUse { .. })
+        ));
+        assert_eq!(lock_holder(dir.path()), LockHolder::Readers);
+        drop((r1, r2));
+        let w = lock(dir.path(), LockWait::No, true).unwrap();
+        assert!(matches!(
+            lock(dir.path(), LockWait::No, false),
+            Err(Error::InUse { .. })
+        ));
+        match lock_holder(dir.path()) {
+            LockHolder::Writer { pid, since_ms } => {
+                assert_eq!(pid, Some(std::process::id()));
+                assert!(since_ms.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        drop(w);
+        // The writer's note goes with it.
+        assert_eq!(std::fs::read(dir.path().join(names::LOCK)).unwrap(), b"");
+        // Without a lock file (write-once media without one), a reader reads unlocked.
+        let bare = tempfile::tempdir().unwrap();
+        assert!(
+            lock(bare.path(), LockWait::No, false)
+                .unwrap()
+                .file
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn set_aside_keeps_the_bytes_in_a_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = set_aside(dir.path(), "checkpoints", b"torn bytes").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"torn bytes");
+        assert!(
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("checkpoints.set-aside-")
+        );
+    }
+
+    #[test]
+    fn a_reader_opens_in_place_only_an_index_it_may_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db");
+        assert!(!may_open_in_place(&db), "missing");
+        std::fs::create_dir(&db).unwrap();
+        assert!(!may_open_in_place(&db), "no db file");
+        std::fs::write(db.join("db"), b"").unwrap();
+        assert!(may_open_in_place(&db));
+    }
+
+    #[test]
+    fn an_index_opened_by_another_reader_is_read_from_a_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::create(dir.path()).unwrap();
+        let meta = s.meta().unwrap();
+        assert_eq!(meta.size, 0);
+        s.put_checkpoint(0, "a note\n").unwrap();
+        s.flush().unwrap();
+        drop(s);
+        let first = Store::open(dir.path(), LockWait::No, false).unwrap();
+        assert!(first._scratch.is_none(), "the first reader opens in place");
+        let second = Store::open(dir.path(), LockWait::No, false).unwrap();
+        let scratch = second
+            ._scratch
+            .as_ref()
+            .expect("the second reads a copy")
+            .path()
+            .to_owned();
+        assert_eq!(second.latest_checkpoint().unwrap().unwrap().1, "a note\n");
+        drop(second);
+        assert!(!scratch.exists(), "the copy is removed");
+        drop(first);
     }
 }
