@@ -3,7 +3,7 @@
 //! changes; readers do not wait for each other, and a writer that waits says what for.
 
 use crate::util::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Runs the binary in `f`'s directory, as user id `uid` when given (through `setpriv`),
@@ -31,11 +31,7 @@ fn run_as_user(f: &Fixture, uid: Option<u32>, tmp: &Path, args: &[&str]) -> Outp
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    out.into()
 }
 
 /// Every reading command on the ledger at `l`, each required to succeed with its usual
@@ -183,11 +179,7 @@ fn a_ledger_owned_by_another_user_is_read_and_audited_without_changing_it() {
 fn a_ledger_on_read_only_media_is_read_and_audited() {
     let f = Fixture::with_records(4);
     let mnt = f.path("disc");
-    if !mount_tmpfs(&mnt, "16m") {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root with mount rights, as in CI)");
-        return;
-    }
-    let result = std::panic::catch_unwind(|| {
+    with_tmpfs(&mnt, "16m", || {
         // The archive is a copy of the ledger, as burnt to a disc.
         let copy = mnt.join("ledger");
         let o = Command::new("cp")
@@ -197,72 +189,28 @@ fn a_ledger_on_read_only_media_is_read_and_audited() {
             .output()
             .unwrap();
         assert!(o.status.success());
-        assert!(
-            Command::new("mount")
-                .args(["-o", "remount,ro"])
-                .arg(&mnt)
-                .status()
-                .unwrap()
-                .success()
-        );
+        remount_ro(&mnt);
         let before = files(&copy);
         let out = f.path("out");
-        read_everything(
-            &f,
-            None,
-            &copy.to_string_lossy(),
-            &f.p("keys/alice.key"),
-            &out,
-        );
+        let l = copy.to_string_lossy().into_owned();
+        read_everything(&f, None, &l, &f.p("keys/alice.key"), &out);
         assert_same(&before, &files(&copy), "reads on read-only media");
         // Appending is refused with the reason, and nothing is half-done.
-        let o = f.run(&[
-            "add",
-            "media",
-            "--ledger",
-            &copy.to_string_lossy(),
-            "--key",
-            &f.p("keys/alice.key"),
-            &f.p("media/m1.bin"),
-        ]);
+        let o = f.add_media_to(&l, &f.p("keys/alice.key"), &f.p("media/m1.bin"));
         assert_eq!(o.code, 2, "{}", o.all());
         assert!(o.stderr.contains("Read-only file system"), "{}", o.stderr);
     });
-    umount(&mnt);
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
 }
 
-fn spawn(f: &Fixture, args: &[&str]) -> std::process::Child {
-    Command::new(assert_cmd::cargo::cargo_bin("custody"))
-        .current_dir(f.dir.path())
-        .args(args)
-        .env_remove("CUSTODY_LEDGER")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn many_records(f: &Fixture, n: usize) -> PathBuf {
-    let dir = f.path("many");
-    std::fs::create_dir_all(&dir).unwrap();
-    for i in 0..n {
-        std::fs::write(dir.join(format!("{i:05}.bin")), format!("file {i}")).unwrap();
-    }
-    f.ok(&[
-        "add",
-        "media",
-        "--ledger",
+fn many_records(f: &Fixture, n: usize) {
+    let dir = f.files("many", n);
+    let o = f.add_media_to(
         &f.p("ledger"),
-        "--key",
         &f.p("keys/alice.key"),
         &dir.to_string_lossy(),
-    ]);
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
     f.checkpoint();
-    dir
 }
 
 #[test]
@@ -272,7 +220,7 @@ fn readers_do_not_wait_for_each_other_and_a_waiting_writer_says_why() {
     many_records(&f, 1500);
     let l = f.p("ledger");
     // A reader that holds the ledger open: `log` blocks on a full pipe nobody reads yet.
-    let mut reader = spawn(&f, &["log", "--ledger", &l]);
+    let mut reader = f.spawn(&["log", "--ledger", &l]);
     let mut stdout = reader.stdout.take().unwrap();
     let mut first = [0u8; 1];
     stdout.read_exact(&mut first).unwrap();
@@ -295,17 +243,14 @@ fn readers_do_not_wait_for_each_other_and_a_waiting_writer_says_why() {
         "{}",
         o.stderr
     );
-    let mut writer = spawn(
-        &f,
-        &[
-            "checkpoint",
-            "--ledger",
-            &l,
-            "--key",
-            &f.p("keys/ledger.key"),
-            "--wait",
-        ],
-    );
+    let mut writer = f.spawn(&[
+        "checkpoint",
+        "--ledger",
+        &l,
+        "--key",
+        &f.p("keys/ledger.key"),
+        "--wait",
+    ]);
     let mut err = std::io::BufReader::new(writer.stderr.take().unwrap());
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
@@ -339,7 +284,7 @@ fn a_reader_waiting_for_a_writer_names_it() {
     let o = f.run(&["log", "--ledger", &l]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("ledger in use"), "{}", o.stderr);
-    let mut reader = spawn(&f, &["log", "--ledger", &l, "--wait"]);
+    let mut reader = f.spawn(&["log", "--ledger", &l, "--wait"]);
     let mut err = std::io::BufReader::new(reader.stderr.take().unwrap());
     let mut line = String::new();
     std::io::BufRead::read_line(&mut err, &mut line).unwrap();
@@ -358,15 +303,7 @@ fn a_reader_waiting_for_a_writer_names_it() {
 /// Runs with a time limit: a command that blocks (on a FIFO) fails the test instead of
 /// hanging it.
 fn run_limited(f: &Fixture, args: &[&str]) -> Output {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("custody"))
-        .current_dir(f.dir.path())
-        .env_remove("CUSTODY_LEDGER")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = f.spawn(args);
     let started = std::time::Instant::now();
     while child.try_wait().unwrap().is_none() {
         if started.elapsed() > std::time::Duration::from_secs(30) {
@@ -375,12 +312,7 @@ fn run_limited(f: &Fixture, args: &[&str]) -> Output {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let out = child.wait_with_output().unwrap();
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    child.wait_with_output().unwrap().into()
 }
 
 fn mkfifo(p: &Path) {

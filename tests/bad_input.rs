@@ -611,11 +611,7 @@ fn a_sparse_gigabyte_file_is_hashed_with_flat_memory() {
 fn a_read_only_ledger_and_a_full_disk_fail_cleanly() {
     let f = Fixture::new();
     let mnt = f.path("mnt");
-    if !mount_tmpfs(&mnt, "4m") {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root with mount rights, as in CI)");
-        return;
-    }
-    let result = std::panic::catch_unwind(|| {
+    with_tmpfs(&mnt, "4m", || {
         let ledger = mnt.join("ledger");
         let l = ledger.to_string_lossy().into_owned();
         f.ok(&[
@@ -663,27 +659,10 @@ fn a_read_only_ledger_and_a_full_disk_fail_cleanly() {
         assert_same(&before, &snapshot(&ledger), "full disk");
         assert_eq!(f.run(&["audit", "--ledger", &l]).code, 0);
         // A read-only ledger directory: appends fail with a clear message, nothing changes.
-        let o = std::process::Command::new("mount")
-            .args(["-o", "remount,ro"])
-            .arg(&mnt)
-            .output()
-            .unwrap();
-        assert!(o.status.success());
+        remount_ro(&mnt);
         std::fs::write(f.path("small.bin"), b"small").unwrap();
-        let o = f.run(&[
-            "add",
-            "media",
-            "--ledger",
-            &l,
-            "--key",
-            &f.p("keys/ledger.key"),
-            &f.p("small.bin"),
-        ]);
+        let o = f.add_media_to(&l, &f.p("keys/ledger.key"), &f.p("small.bin"));
         assert_eq!(o.code, 2, "{}", o.all());
         assert!(o.stderr.contains("Read-only file system"), "{}", o.stderr);
     });
-    umount(&mnt);
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
 }

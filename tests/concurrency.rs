@@ -3,50 +3,25 @@
 //! nothing; an audit run while appends are under way gives a consistent answer.
 
 use crate::util::*;
-use std::process::{Command, Stdio};
-
-fn files(f: &Fixture, dir: &str, n: usize) {
-    std::fs::create_dir_all(f.path(dir)).unwrap();
-    for i in 0..n {
-        std::fs::write(f.path(&format!("{dir}/{i:04}.bin")), format!("{dir} {i}")).unwrap();
-    }
-}
-
-fn spawn(f: &Fixture, args: &[&str]) -> std::process::Child {
-    Command::new(assert_cmd::cargo::cargo_bin("custody"))
-        .current_dir(f.dir.path())
-        .args(args)
-        .env_remove("CUSTODY_LEDGER")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
 
 #[test]
 fn two_writers_with_wait_both_finish_with_contiguous_records() {
     let f = Fixture::new();
-    files(&f, "a", 500);
-    files(&f, "b", 500);
+    f.files("a", 500);
+    f.files("b", 500);
     let before: serde_json::Value =
         serde_json::from_str(&f.ok(&["log", "--ledger", &f.p("ledger"), "--json"]).stdout).unwrap();
     let base = before.as_array().unwrap().len() as u64;
     let (l, k) = (f.p("ledger"), f.p("keys/alice.key"));
     let (a, b) = (f.p("a"), f.p("b"));
-    let w1 = spawn(
-        &f,
-        &[
-            "add", "media", "--ledger", &l, "--key", &k, "--wait", "--json", &a,
-        ],
-    );
-    let w2 = spawn(
-        &f,
-        &[
-            "add", "media", "--ledger", &l, "--key", &k, "--wait", "--json", &b,
-        ],
-    );
+    let w1 = f.spawn(&[
+        "add", "media", "--ledger", &l, "--key", &k, "--wait", "--json", &a,
+    ]);
+    let w2 = f.spawn(&[
+        "add", "media", "--ledger", &l, "--key", &k, "--wait", "--json", &b,
+    ]);
     // An audit while they run waits its turn and sees a consistent ledger.
-    let audit = spawn(&f, &["audit", "--ledger", &l, "--wait"]);
+    let audit = f.spawn(&["audit", "--ledger", &l, "--wait"]);
     // Collect each child's output on its own thread: a writer blocked on a full stdout pipe
     // while holding the ledger would otherwise stall the others.
     let waiters: Vec<_> = [w1, w2]
@@ -86,7 +61,7 @@ fn two_writers_with_wait_both_finish_with_contiguous_records() {
 #[test]
 fn without_wait_the_loser_fails_fast_and_writes_nothing() {
     let f = Fixture::new();
-    files(&f, "big", 400);
+    f.files("big", 400);
     let (l, k) = (f.p("ledger"), f.p("keys/alice.key"));
     // Hold the ledger the way another custody process would.
     let lock = std::fs::OpenOptions::new()

@@ -600,14 +600,11 @@ fn add_testimony_with_a_fixed_salt_is_a_known_answer() {
         let ledger_key = test_key("test-ledger");
         let alice = test_key("test-investigator");
         let mut l = Ledger::init(&dir.path().join("l"), ORIGIN, &ledger_key, T0).unwrap();
-        l.sign_and_append(
+        l.authorize(
             &ledger_key,
-            vec![Body::Authorize {
-                key: alice.verifying_key().to_bytes(),
-                name: "Alice".into(),
-                role: Role::Investigator,
-            }],
-            T0,
+            alice.verifying_key().to_bytes(),
+            "Alice",
+            Role::Investigator,
             T0,
         )
         .unwrap();

@@ -8,7 +8,7 @@
 use custody::audit::audit;
 use custody::ledger::LockWait;
 use custody::ledger::{Access, Ledger, MediaInput, TestimonyInput};
-use custody::record::{Body, Role};
+use custody::record::Role;
 use std::path::Path;
 
 /// A ledger of `n` records: genesis, an authorisation, then testimony and media by turns,
@@ -19,14 +19,11 @@ fn build(dir: &Path, n: usize) -> Ledger {
     let t0 = 1_767_225_600_000;
     let mut l = Ledger::init(&dir.join("ledger"), "example.org/sweep", &ledger_key, t0).unwrap();
     if n >= 2 {
-        l.sign_and_append(
+        l.authorize(
             &ledger_key,
-            vec![Body::Authorize {
-                key: alice.verifying_key().to_bytes(),
-                name: "Alice".into(),
-                role: Role::Investigator,
-            }],
-            t0,
+            alice.verifying_key().to_bytes(),
+            "Alice",
+            Role::Investigator,
             t0,
         )
         .unwrap();

@@ -24,6 +24,16 @@ impl Output {
     }
 }
 
+impl From<std::process::Output> for Output {
+    fn from(out: std::process::Output) -> Self {
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 impl Fixture {
     /// An empty temp dir.
     pub fn empty() -> Self {
@@ -140,11 +150,35 @@ impl Fixture {
             .write_stdin(stdin.to_vec())
             .output()
             .unwrap();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.into()
+    }
+
+    /// Starts `custody ARGS` with piped output, without waiting for it.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("custody"))
+            .current_dir(self.dir.path())
+            .args(args)
+            .env_remove("CUSTODY_LEDGER")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Writes `n` small distinct files into `dir/` (relative to the fixture).
+    pub fn files(&self, dir: &str, n: usize) -> PathBuf {
+        let d = self.path(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        for i in 0..n {
+            std::fs::write(d.join(format!("{i:05}.bin")), format!("{dir} {i}")).unwrap();
         }
+        d
+    }
+
+    /// `custody add media --ledger LEDGER --key KEY FILE`.
+    pub fn add_media_to(&self, ledger: &str, key: &str, file: &str) -> Output {
+        self.run(&["add", "media", "--ledger", ledger, "--key", key, file])
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
@@ -315,11 +349,7 @@ impl Fixture {
             .env_remove("CUSTODY_LEDGER")
             .output()
             .expect("faketime is needed (apt-get install faketime; .ci/run installs it)");
-        Output {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
+        o.into()
     }
 
     /// The newest recorded time in `ledger/` (unix ms): an `--export-time` that the same
@@ -437,6 +467,31 @@ pub fn mount_tmpfs(dir: &Path, size: &str) -> bool {
 
 pub fn umount(dir: &Path) {
     let _ = std::process::Command::new("umount").arg(dir).output();
+}
+
+/// Runs `f` with a tmpfs of `size` mounted at `dir`, unmounting it afterwards whatever
+/// happens; false (and `f` not run) where this process may not mount (not root).
+pub fn with_tmpfs(dir: &Path, size: &str, f: impl FnOnce() + std::panic::UnwindSafe) -> bool {
+    if !mount_tmpfs(dir, size) {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root with mount rights, as in CI)");
+        return false;
+    }
+    let result = std::panic::catch_unwind(f);
+    umount(dir);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+    true
+}
+
+/// Remounts the tmpfs at `dir` read-only.
+pub fn remount_ro(dir: &Path) {
+    let o = std::process::Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 pub fn is_root() -> bool {

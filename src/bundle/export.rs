@@ -265,6 +265,54 @@ struct Gathered {
 }
 
 impl Gathered {
+    /// A record as a bundle presents it, with its proof file and its signer's key file added.
+    fn record_entry(
+        &mut self,
+        ledger: &Ledger,
+        seq: u64,
+        size: u64,
+        cp_text: &str,
+    ) -> Result<(RecordEntry, Record)> {
+        let (rec, bytes) = ledger.record(seq)?;
+        let view = RecordView::new(&rec, &bytes);
+        let proof = merkle::inclusion_proof(ledger.store(), seq, size)?;
+        let proof_file = format!("proofs/{seq}.tlog-proof");
+        self.files.insert(
+            proof_file.clone(),
+            InclusionProofText {
+                index: seq,
+                extra: None,
+                hashes: proof.clone(),
+                checkpoint: cp_text.to_owned(),
+            }
+            .format()
+            .into_bytes(),
+        );
+        let signer = rec.statement.signer;
+        self.public_keys.insert(key_file(&signer), signer);
+        let entry = RecordEntry {
+            seq,
+            kind: view.kind.to_owned(),
+            leaf_hash: view.leaf_hash,
+            prev: view.prev,
+            record_bytes: view.record_bytes,
+            statement_bytes: view.statement_bytes,
+            signature: view.signature,
+            signer_key: view.signer_key,
+            signer_key_id: view.signer_key_id,
+            signer_fingerprint: view.signer_fingerprint,
+            signer_key_file: key_file(&signer),
+            claimed_at_ms: view.claimed_at_ms,
+            claimed_at: view.claimed_at,
+            recorded_at_ms: view.recorded_at_ms,
+            recorded_at: view.recorded_at,
+            body: view.body,
+            proof_file,
+            inclusion_proof: proof.iter().map(|h| B64.encode(h)).collect(),
+        };
+        Ok((entry, rec))
+    }
+
     /// Each exhibit: covered by the checkpoint, passing its own checks (or named with a
     /// reason), its text revealed only as the witness's consent allows.
     fn exhibits_of(
@@ -307,14 +355,7 @@ impl Gathered {
                         .join("; ")
                 )));
             }
-            let (entry, rec) = record_entry(
-                ledger,
-                seq,
-                cp_size,
-                cp_text,
-                &mut self.files,
-                &mut self.public_keys,
-            )?;
+            let (entry, rec) = self.record_entry(ledger, seq, cp_size, cp_text)?;
             let mut content = None;
             let mut consent_override = None;
             if let Body::Media(m) = &rec.statement.body {
@@ -371,14 +412,7 @@ impl Gathered {
         let mut supporting_seqs = supporting_records(ledger, seqs, cp_size);
         supporting_seqs.retain(|s| !seqs.contains(s));
         for seq in supporting_seqs {
-            let (entry, rec) = record_entry(
-                ledger,
-                seq,
-                cp_size,
-                cp_text,
-                &mut self.files,
-                &mut self.public_keys,
-            )?;
+            let (entry, rec) = self.record_entry(ledger, seq, cp_size, cp_text)?;
             let content = match (&rec.statement.body, revealable(ledger, &rec)) {
                 (Body::Amend(a), Some((commitment, len, _)))
                     if self.revealed_overrides.contains_key(&a.target) =>
@@ -530,55 +564,6 @@ fn seal<W: Write + Seek>(
     digests.insert("manifest.sig".into(), sha_hex(&sig));
     let sums: String = digests.iter().map(|(n, d)| format!("{d}  {n}\n")).collect();
     write_zip(out, &manifest_bytes, &sig, &sums, &files, media_members)
-}
-
-/// A record as a bundle presents it, with its proof file and its signer's key file added.
-fn record_entry(
-    ledger: &Ledger,
-    seq: u64,
-    size: u64,
-    cp_text: &str,
-    files: &mut BTreeMap<String, Vec<u8>>,
-    public_keys: &mut BTreeMap<String, [u8; 32]>,
-) -> Result<(RecordEntry, Record)> {
-    let (rec, bytes) = ledger.record(seq)?;
-    let view = RecordView::new(&rec, &bytes);
-    let proof = merkle::inclusion_proof(ledger.store(), seq, size)?;
-    let proof_file = format!("proofs/{seq}.tlog-proof");
-    files.insert(
-        proof_file.clone(),
-        InclusionProofText {
-            index: seq,
-            extra: None,
-            hashes: proof.clone(),
-            checkpoint: cp_text.to_owned(),
-        }
-        .format()
-        .into_bytes(),
-    );
-    let signer = rec.statement.signer;
-    public_keys.insert(key_file(&signer), signer);
-    let entry = RecordEntry {
-        seq,
-        kind: view.kind.to_owned(),
-        leaf_hash: view.leaf_hash,
-        prev: view.prev,
-        record_bytes: view.record_bytes,
-        statement_bytes: view.statement_bytes,
-        signature: view.signature,
-        signer_key: view.signer_key,
-        signer_key_id: view.signer_key_id,
-        signer_fingerprint: view.signer_fingerprint,
-        signer_key_file: key_file(&signer),
-        claimed_at_ms: view.claimed_at_ms,
-        claimed_at: view.claimed_at,
-        recorded_at_ms: view.recorded_at_ms,
-        recorded_at: view.recorded_at,
-        body: view.body,
-        proof_file,
-        inclusion_proof: proof.iter().map(|h| B64.encode(h)).collect(),
-    };
-    Ok((entry, rec))
 }
 
 /// The supporting records of SPEC.md 11.2: the smallest set below `size`, exhibits aside,

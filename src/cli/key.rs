@@ -363,19 +363,10 @@ fn authorize(
     let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role {role}"))?;
     let mut l = open_write(&ledger)?;
     let now = now_ms();
-    let out = l.sign_and_append(
-        &admin,
-        vec![Body::Authorize {
-            key: public,
-            name: name.clone(),
-            role,
-        }],
-        now,
-        now,
-    )?;
+    let out = l.authorize(&admin, public, &name, role, now)?;
     print_appended(
         json,
-        &out,
+        &[out],
         &format!(
             "authorised key {} for {name} as {}",
             keys::short_id(&public),

@@ -299,6 +299,24 @@ impl Ledger {
         }
     }
 
+    /// Authorises `key` for `role` under `name`, signed by the admin `admin`.
+    pub fn authorize(
+        &mut self,
+        admin: &SigningKey,
+        key: [u8; 32],
+        name: &str,
+        role: crate::record::Role,
+        now_ms: u64,
+    ) -> Result<Appended> {
+        let body = Body::Authorize {
+            key,
+            name: name.to_owned(),
+            role,
+        };
+        let mut out = self.sign_and_append(admin, vec![body], now_ms, now_ms)?;
+        Ok(out.remove(0))
+    }
+
     /// Signs statements with `key` and appends them as one batch (authorisations,
     /// revocations, hand-overs, acceptances).
     pub fn sign_and_append(

@@ -413,14 +413,11 @@ pub(crate) mod testing {
     pub fn small(dir: &Path) -> Ledger {
         let mut l =
             Ledger::init(&dir.join("ledger"), "example.org/unit", &ledger_key(), T0).unwrap();
-        l.sign_and_append(
+        l.authorize(
             &ledger_key(),
-            vec![Body::Authorize {
-                key: alice().verifying_key().to_bytes(),
-                name: "Alice".into(),
-                role: Role::Investigator,
-            }],
-            T0,
+            alice().verifying_key().to_bytes(),
+            "Alice",
+            Role::Investigator,
             T0,
         )
         .unwrap();
