@@ -666,3 +666,53 @@ fn a_read_only_ledger_and_a_full_disk_fail_cleanly() {
         assert!(o.stderr.contains("Read-only file system"), "{}", o.stderr);
     });
 }
+
+/// A bundle that cannot be written (the disk is full) is an I/O failure (exit 2, code
+/// "io"), not an input error, and leaves no partial file behind.
+#[test]
+fn a_bundle_on_a_full_disk_fails_as_io_and_leaves_nothing() {
+    let f = Fixture::with_records(2);
+    let mnt = f.path("out");
+    with_tmpfs(&mnt, "64k", || {
+        // A text that does not compress, too large for the disk.
+        let mut x: u32 = 0x2468_ace1;
+        let big: String = (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (b'a' + (x % 26) as u8) as char
+            })
+            .collect();
+        f.testimony(&big);
+        f.checkpoint();
+        let out = mnt.join("b.zip");
+        let o = f.run(&[
+            "export",
+            "--ledger",
+            &f.p("ledger"),
+            "--key",
+            &f.p("keys/alice.key"),
+            "--out",
+            &out.to_string_lossy(),
+            "--json",
+            "4",
+        ]);
+        assert_eq!(o.code, 2, "{}", o.all());
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+        assert_eq!(v["code"], "io", "{}", o.stdout);
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains("No space left on device"),
+            "{}",
+            o.stdout
+        );
+        assert_eq!(
+            std::fs::read_dir(&mnt).unwrap().count(),
+            0,
+            "a partial file"
+        );
+    });
+}
