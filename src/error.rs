@@ -72,6 +72,10 @@ pub enum Error {
     /// example an export of an exhibit that fails its own checks.
     #[error("{0}")]
     Failing(String),
+    /// The ledger is not in a state the command can work from yet (no signed checkpoint, a
+    /// record not yet covered, an interrupted append); the message names what to run.
+    #[error("{0}")]
+    NotReady(String),
     /// The operating system gave no randomness (for a salt, a key, an audit's digests).
     #[error("the operating system gave no randomness ({0}); nothing was written")]
     Randomness(String),
@@ -100,6 +104,7 @@ impl Error {
             Error::Failing(_) => "failing",
             Error::Proof(_) => "proof",
             Error::Randomness(_) => "randomness",
+            Error::NotReady(_) => "not-ready",
             Error::Write(_) => "io",
         }
     }

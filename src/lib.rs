@@ -7,7 +7,9 @@
 //! every byte.
 //!
 //! The library never prints, exits or reads the terminal: [`ledger::Ledger`] is the entry
-//! point, and the binary in `src/main.rs` is a thin shell around it.
+//! point, and the binary in `src/main.rs` is a thin shell around it. The one exception is
+//! for tests: the crash points of an append ([`ledger::crash_point`]) abort the process
+//! when, and only when, the variable `CUSTODY_TEST_CRASH_POINT` names them.
 
 #![forbid(unsafe_code)]
 
@@ -27,3 +29,12 @@ pub(crate) mod store;
 
 /// A SHA-256 digest.
 pub type Hash = [u8; 32];
+
+/// This machine's clock, in unix milliseconds (0 before 1970, which the binary refuses to
+/// run with). The one place the library reads the clock for itself: for names and notes
+/// (set-aside files, the lock holder's note) and for callers that pass no time.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

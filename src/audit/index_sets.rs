@@ -191,7 +191,7 @@ impl Auditor<'_> {
 
 /// The commitment a statement enters in the content index: a testimony's, or an
 /// amendment's new text.
-pub(super) fn content_commitment(body: &Body) -> Option<&Hash> {
+fn content_commitment(body: &Body) -> Option<&Hash> {
     match body {
         Body::Testimony(t) => Some(&t.commitment),
         Body::Amend(crate::record::Amendment {

@@ -118,8 +118,9 @@ struct Auditor<'a> {
     ledger: &'a Ledger,
     findings: Vec<Finding>,
     now_ms: u64,
-    /// The index entries the journal's records call for, as keyed digests (see
-    /// [`EntrySet`]); compared with the index trees after the streaming pass.
+    /// The index entries the journal's records call for, as keyed digests (one set per
+    /// index tree, see `index_sets`); compared with the index trees after the streaming
+    /// pass.
     expected: IndexSets,
     /// The per-audit random key of those digests.
     set_key: Hash,
@@ -242,23 +243,24 @@ impl Auditor<'_> {
 pub fn audit(
     ledger: &Ledger,
     against: &[SavedCheckpoint],
+    pinned: Option<[u8; 32]>,
     mode: VerifyMode,
     progress: impl FnMut(u64),
 ) -> Result<AuditReport> {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(u64::MAX);
+    let now_ms = crate::unix_ms();
     let mut set_key = [0u8; 32];
     getrandom::fill(&mut set_key).map_err(|e| Error::Randomness(e.to_string()))?;
-    audit_at(ledger, against, mode, now_ms, set_key, progress)
+    audit_at(ledger, against, pinned, mode, now_ms, set_key, progress)
 }
 
 /// [`audit`] with the clock (`now_ms`, for the future-dated rule) and the key of the index
 /// digests given. The key must be unpredictable to whoever could have written the index.
+/// `pinned`, when given, is the ledger key the auditor expects: it must have signed the
+/// latest valid checkpoint.
 pub fn audit_at(
     ledger: &Ledger,
     against: &[SavedCheckpoint],
+    pinned: Option<[u8; 32]>,
     mode: VerifyMode,
     now_ms: u64,
     set_key: Hash,
@@ -305,6 +307,26 @@ pub fn audit_at(
     }
     // The latest stored checkpoint whose signature and root hold.
     let latest = valid.last().copied();
+    // A pinned key must have signed the latest valid checkpoint: that is what ties these
+    // records to the key's holder. A genesis can be copied into a forged ledger, and a key
+    // only named by a ledger-key record proves nothing (naming a public key needs no
+    // secret).
+    if let Some(k) = pinned
+        && latest.map(|(_, signer)| signer) != Some(k)
+    {
+        a.findings.insert(
+            0,
+            Finding {
+                seq: Some(0),
+                code: Code::LedgerKey,
+                message: format!(
+                    "the ledger's latest valid checkpoint is signed by key {}, not by the key {} you pinned: the ledger was created or rebuilt by someone else, or its ledger key was rotated (`custody key list` shows the ledger keys; pin the one in force once it has signed a checkpoint)",
+                    latest.map_or_else(|| "(none)".to_string(), |(_, s)| keys::short_id(&s)),
+                    keys::short_id(&k)
+                ),
+            },
+        );
+    }
     let covered_to = latest.map_or(0, |(size, _)| size);
     let seq = pass.seq;
     Ok(AuditReport {
@@ -637,7 +659,7 @@ mod tests {
     use crate::ledger::{Access, LockWait};
 
     fn run(l: &Ledger, now_ms: u64) -> AuditReport {
-        audit_at(l, &[], VerifyMode::Strict, now_ms, [5; 32], |_| {}).unwrap()
+        audit_at(l, &[], None, VerifyMode::Strict, now_ms, [5; 32], |_| {}).unwrap()
     }
 
     #[test]
@@ -653,8 +675,24 @@ mod tests {
             r.latest_checkpoint_signer,
             Some(ledger_key().verifying_key().to_bytes())
         );
+        // Pinned to the ledger key, it passes; pinned to another key, the first finding
+        // says so.
+        let own = Some(ledger_key().verifying_key().to_bytes());
+        let pinned = |k| audit_at(&l, &[], k, VerifyMode::Strict, T0 + 10_000, [5; 32], |_| {});
+        assert!(pinned(own).unwrap().passed());
+        let other = pinned(Some(alice().verifying_key().to_bytes())).unwrap();
+        assert_eq!(other.findings[0].code, Code::LedgerKey);
         // The same audit in batch mode finds the same.
-        let b = audit_at(&l, &[], VerifyMode::Batch, T0 + 10_000, [6; 32], |_| {}).unwrap();
+        let b = audit_at(
+            &l,
+            &[],
+            None,
+            VerifyMode::Batch,
+            T0 + 10_000,
+            [6; 32],
+            |_| {},
+        )
+        .unwrap();
         assert_eq!(b.findings, r.findings);
     }
 
@@ -701,7 +739,16 @@ mod tests {
             source: "other.txt".into(),
             text,
         }];
-        let r = audit_at(&l, &saved, VerifyMode::Strict, T0 + 10_000, [5; 32], |_| {}).unwrap();
+        let r = audit_at(
+            &l,
+            &saved,
+            None,
+            VerifyMode::Strict,
+            T0 + 10_000,
+            [5; 32],
+            |_| {},
+        )
+        .unwrap();
         assert_eq!(r.findings[0].code, Code::AgainstOrigin);
         assert!(!r.against[0].consistent);
         // Its own checkpoint, saved, is consistent.
@@ -710,7 +757,16 @@ mod tests {
             source: "own.txt".into(),
             text: own,
         }];
-        let r = audit_at(&l, &saved, VerifyMode::Strict, T0 + 10_000, [5; 32], |_| {}).unwrap();
+        let r = audit_at(
+            &l,
+            &saved,
+            None,
+            VerifyMode::Strict,
+            T0 + 10_000,
+            [5; 32],
+            |_| {},
+        )
+        .unwrap();
         assert!(r.passed() && r.against[0].consistent, "{:?}", r.findings);
     }
 }

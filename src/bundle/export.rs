@@ -11,7 +11,6 @@ use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::ledger::{Check, Ledger};
-use crate::merkle;
 use crate::proof::InclusionProofText;
 use crate::record::{self, Body, Record, RecordView};
 use crate::rules::{self, Code};
@@ -74,7 +73,7 @@ fn revealable(ledger: &Ledger, rec: &Record) -> Option<(Hash, u64, Option<String
 }
 
 /// Reads a revealed text into `files` as `content/<seq>.txt`.
-pub(super) fn reveal(
+fn reveal(
     ledger: &Ledger,
     seq: u64,
     commitment: &Hash,
@@ -82,8 +81,7 @@ pub(super) fn reveal(
     files: &mut BTreeMap<String, Vec<u8>>,
 ) -> Result<ContentInfo> {
     let (salt, text) = ledger
-        .store()
-        .read_content(commitment, len)?
+        .content(commitment, len)?
         .ok_or_else(|| Error::Damaged(format!("record {seq}: the text is missing")))?;
     let file = format!("content/{seq}.txt");
     files.insert(file.clone(), text);
@@ -218,7 +216,7 @@ fn check_request(req: &ExportRequest) -> Result<BTreeSet<u64>> {
 /// a bundle of it proves.
 fn ledger_ready(ledger: &Ledger) -> Result<(Checkpoint, String)> {
     let (cp, cp_text) = ledger.latest_checkpoint()?.ok_or_else(|| {
-        Error::Input("the ledger has no signed checkpoint; run `custody checkpoint`".into())
+        Error::NotReady("the ledger has no signed checkpoint; run `custody checkpoint`".into())
     })?;
     // The index only says where the authority records are: the state it gave must be the
     // one the journal establishes, or a hidden revocation could reach a court.
@@ -226,20 +224,15 @@ fn ledger_ready(ledger: &Ledger) -> Result<(Checkpoint, String)> {
     // A record the index has not yet taken in might be a revocation: recover first.
     let unindexed = ledger.unindexed_bytes()?;
     if unindexed > 0 {
-        return Err(Error::Input(format!(
+        return Err(Error::NotReady(format!(
             "the journal holds {unindexed} bytes of records the index has not taken in (an append was interrupted), and they may change what this bundle proves; run `custody recover`, sign a checkpoint, and export again"
         )));
     }
     // A record beyond the checkpoint that can change a verdict (a revocation, a hand-over,
     // a new ledger key...) cannot go into the bundle: it would prove a stale truth.
-    if let Some(s) = ledger
-        .store()
-        .authority_seqs()?
-        .into_iter()
-        .find(|&s| s >= cp.size)
-    {
+    if let Some(s) = ledger.authority_seqs()?.into_iter().find(|&s| s >= cp.size) {
         let kind = rules::a_kind(ledger.statement(s).map_or("authority", |st| st.body.kind()));
-        return Err(Error::Input(format!(
+        return Err(Error::NotReady(format!(
             "record {s} ({kind} record) is not yet covered by the latest checkpoint ({} records), and it may change what this bundle proves; sign a checkpoint with the ledger key in force (`custody checkpoint`) and export again",
             cp.size
         )));
@@ -275,7 +268,7 @@ impl Gathered {
     ) -> Result<(RecordEntry, Record)> {
         let (rec, bytes) = ledger.record(seq)?;
         let view = RecordView::new(&rec, &bytes);
-        let proof = merkle::inclusion_proof(ledger.store(), seq, size)?;
+        let proof = ledger.inclusion_hashes(seq, size)?;
         let proof_file = format!("proofs/{seq}.tlog-proof");
         self.files.insert(
             proof_file.clone(),
@@ -324,19 +317,14 @@ impl Gathered {
         cp_text: &str,
     ) -> Result<()> {
         for &seq in seqs {
-            if seq >= ledger.size() {
-                return Err(Error::Input(format!(
-                    "there is no record {seq}: the ledger has records 0 to {}",
-                    ledger.size().saturating_sub(1)
-                )));
-            }
+            ledger.check_exists(seq)?;
             if seq >= cp_size {
-                return Err(Error::Input(format!(
+                return Err(Error::NotReady(format!(
                     "record {seq} is not covered by the latest checkpoint ({} records); run `custody checkpoint` first",
                     cp_size
                 )));
             }
-            let report = ledger.verify_record(seq)?;
+            let report = ledger.verify_record(seq, req.now_ms)?;
             let failing: Vec<&Check> = report.checks.iter().filter(|c| !c.passed).collect();
             if let Some(c) = failing.iter().find(|c| !c.code.is_evidence_verdict()) {
                 return Err(Error::Damaged(format!(
@@ -557,7 +545,7 @@ fn seal<W: Write + Seek>(
     }
     manifest.files = digests.clone();
     let mut manifest_bytes = serde_json::to_vec_pretty(&*manifest)
-        .map_err(|e| Error::Damaged(format!("manifest encoding: {e}")))?;
+        .map_err(|e| Error::Write(format!("the manifest: {e}")))?;
     manifest_bytes.push(b'\n');
     let sig = keys::sign(exporter, &manifest_bytes);
     digests.insert("manifest.json".into(), sha_hex(&manifest_bytes));
@@ -687,10 +675,12 @@ fn write_zip<W: Write + Seek>(
             n += k as u64;
         }
         if <[u8; 32]>::from(h.finalize()) != m.sha256 || n != m.size {
-            return Err(Error::Input(format!(
-                "{} changed while it was being copied into the bundle; try again",
-                m.label
-            )));
+            return Err(Error::Io {
+                path: m.label.clone().into(),
+                cause: std::io::Error::other(
+                    "it changed while it was being copied into the bundle; try again",
+                ),
+            });
         }
     }
     z.finish().map_err(zip_err)?;

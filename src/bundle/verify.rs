@@ -64,7 +64,7 @@ impl Checks {
     }
 }
 
-pub(super) fn key_file_holds(
+fn key_file_holds(
     members: &BTreeMap<String, Member>,
     file: &str,
     key: &[u8; 32],

@@ -132,59 +132,37 @@ fn testimony(a: TestimonyArgs) -> anyhow::Result<ExitCode> {
 
 /// Appends are acknowledged on stdout first; a checkpoint follows when the key is the
 /// ledger key, and a failure to sign it is reported without hiding the acknowledgement.
+/// Only a failure to write the report says "this report could not be written".
 fn finish(
-    ledger: Ledger,
-    key: &SigningKey,
-    appended: Vec<Appended>,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let seqs: Vec<u64> = appended.iter().map(|a| a.seq).collect();
-    acknowledge(ledger, key, appended, json).with_context(|| {
-        format!(
-            "records {} were appended, but this report of them could not be written; do not append them again",
-            seqs.iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })
-}
-
-fn acknowledge(
     mut ledger: Ledger,
     key: &SigningKey,
     appended: Vec<Appended>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     custody::ledger::crash_point("before-ack");
+    let seqs: Vec<String> = appended.iter().map(|a| a.seq.to_string()).collect();
+    // The records are in the ledger already: a failed write must not read as "nothing was
+    // changed", or a script that retries would append them twice.
+    let reported = |r: anyhow::Result<()>| {
+        r.with_context(|| {
+            format!(
+                "records {} were appended, but this report of them could not be written; do not append them again",
+                seqs.join(", ")
+            )
+        })
+    };
     if !json {
-        if appended.len() > 20 {
-            outln!(
-                "appended records {} to {} ({} records)",
-                appended[0].seq,
-                appended[appended.len() - 1].seq,
-                appended.len()
-            )?;
-        } else {
-            for r in &appended {
-                outln!(
-                    "appended record {} ({}) leaf {}",
-                    r.seq,
-                    r.kind,
-                    r.leaf_hash
-                )?;
-            }
-        }
+        reported(acknowledge(&appended).map_err(Into::into))?;
     }
     let checkpoint = if key.verifying_key().to_bytes() == ledger.ledger_key() {
         match ledger.sign_checkpoint(key) {
             Ok((_, signed)) => Some(signed),
             Err(e) => {
                 if json {
-                    print_json(&AddOutput {
+                    reported(print_json(&AddOutput {
                         appended,
                         checkpoint: None,
-                    })?;
+                    }))?;
                 }
                 return Err(anyhow::anyhow!(
                     "the records were appended, but signing a checkpoint failed: {e}"
@@ -195,13 +173,15 @@ fn acknowledge(
         None
     };
     if json {
-        print_json(&AddOutput {
+        reported(print_json(&AddOutput {
             appended,
             checkpoint,
-        })?;
+        }))?;
     } else {
         match &checkpoint {
-            Some(_) => outln!("signed checkpoint of {} records", ledger.size())?,
+            Some(_) => reported(
+                outln!("signed checkpoint of {} records", ledger.size()).map_err(Into::into),
+            )?,
             None => eprintln!(
                 "note: not yet covered by a signed checkpoint; the ledger key holder runs `custody checkpoint`"
             ),
@@ -209,6 +189,27 @@ fn acknowledge(
     }
     ledger.close()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per appended record (a summary for more than 20).
+fn acknowledge(appended: &[Appended]) -> std::io::Result<()> {
+    if appended.len() > 20 {
+        outln!(
+            "appended records {} to {} ({} records)",
+            appended[0].seq,
+            appended[appended.len() - 1].seq,
+            appended.len()
+        )
+    } else {
+        appended.iter().try_for_each(|r| {
+            outln!(
+                "appended record {} ({}) leaf {}",
+                r.seq,
+                r.kind,
+                r.leaf_hash
+            )
+        })
+    }
 }
 
 fn media(a: MediaArgs) -> anyhow::Result<ExitCode> {

@@ -73,26 +73,7 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
     } else {
         custody::keys::VerifyMode::Batch
     };
-    let mut report = audit(&ledger, &saved, mode, |n| pb.set_position(n))?;
-    // A pinned key must have signed the latest valid checkpoint: that is what ties these
-    // records to the key's holder. A genesis can be copied into a forged ledger, and a key
-    // only named by a ledger-key record proves nothing (naming a public key needs no secret).
-    if let Some(k) = expected_key
-        && report.latest_checkpoint_signer != Some(k)
-    {
-        report.findings.insert(
-            0,
-            custody::audit::Finding {
-                seq: Some(0),
-                code: custody::rules::Code::LedgerKey,
-                message: format!(
-                    "the ledger's latest valid checkpoint is signed by key {}, not by the key {} you pinned: the ledger was created or rebuilt by someone else, or its ledger key was rotated (`custody key list` shows the ledger keys; pin the one in force once it has signed a checkpoint)",
-                    report.latest_checkpoint_signer.as_ref().map_or_else(|| "(none)".to_string(), custody::keys::short_id),
-                    custody::keys::short_id(&k)
-                ),
-            },
-        );
-    }
+    let report = audit(&ledger, &saved, expected_key, mode, |n| pb.set_position(n))?;
     pb.finish_and_clear();
     if a.json {
         print_json(&serde_json::json!({ "passed": report.passed(), "report": report }))?;

@@ -160,21 +160,8 @@ pub fn exec_accept(a: AcceptArgs) -> anyhow::Result<ExitCode> {
 
 pub fn exec_history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
     let l = open(&a.ledger)?;
-    let h = l.history(a.seq)?;
-    let checks = || {
-        h.links
-            .iter()
-            .flat_map(|k| k.checks.iter())
-            .chain(&h.version_checks)
-    };
-    let ok = checks().all(|c| c.passed)
-        && h.pending
-            .as_ref()
-            .is_none_or(|p| p.signed && !p.not_yet_covered);
-    // Nothing failed, but a link awaits a checkpoint: not yet covered, never "FAILED".
-    let not_yet = !ok
-        && checks().all(|c| c.passed || c.pending)
-        && h.pending.as_ref().is_none_or(|p| p.signed);
+    let h = l.history(a.seq, now_ms())?;
+    let (ok, not_yet) = (h.passed(), h.pending());
     if a.json {
         print_json(&serde_json::json!({ "passed": ok, "pending": not_yet, "history": h }))?;
         return Ok(verdict(ok));

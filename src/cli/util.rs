@@ -70,10 +70,7 @@ fn waiting_for(dir: &Path, access: Access) -> String {
 
 /// Now, in unix milliseconds.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    custody::unix_ms()
 }
 
 /// The largest text custody reads from a user's file or standard input (a testimony, a

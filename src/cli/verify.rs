@@ -2,7 +2,7 @@
 
 use super::LedgerArgs;
 use super::files::hash_files;
-use super::util::{check_line, open, print_json, shown, verdict};
+use super::util::{check_line, now_ms, open, print_json, shown, verdict};
 use clap::Args;
 use custody::ledger::RecordReport;
 use std::path::PathBuf;
@@ -70,7 +70,7 @@ pub fn exec_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             .map_err(|_| anyhow::anyhow!("{}: not hashed", path.display()))?;
         let (sha, size) = hashed?;
         let ledger = open(&a.ledger)?;
-        let reports = ledger.find_media(&sha)?;
+        let reports = ledger.find_media(&sha, now_ms())?;
         let ok = !reports.is_empty() && reports.iter().all(RecordReport::passed);
         if a.json {
             print_json(&serde_json::json!({
@@ -114,7 +114,7 @@ pub fn exec_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         .seq
         .ok_or_else(|| anyhow::anyhow!("give a sequence number or --file PATH"))?;
     let ledger = open(&a.ledger)?;
-    let report = ledger.verify_record(seq)?;
+    let report = ledger.verify_record(seq, now_ms())?;
     if a.json {
         print_json(&serde_json::json!({
             "passed": report.passed(),

@@ -22,6 +22,9 @@ use zeroize::Zeroizing;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum KeyError {
+    /// The operating system gave no randomness for a new key.
+    #[error("the operating system gave no randomness for a new key ({0}); nothing was written")]
+    Randomness(String),
     /// A file could not be read or written.
     #[error("{path}: {cause}")]
     Io {
@@ -105,10 +108,7 @@ pub fn short_id(public: &[u8; 32]) -> String {
 /// A fresh key from the operating system's random source.
 pub fn generate() -> Result<SigningKey, KeyError> {
     let mut seed = Zeroizing::new([0u8; 32]);
-    getrandom::fill(seed.as_mut()).map_err(|e| KeyError::Io {
-        path: PathBuf::from("<system random source>"),
-        cause: std::io::Error::other(e.to_string()),
-    })?;
+    getrandom::fill(seed.as_mut()).map_err(|e| KeyError::Randomness(e.to_string()))?;
     Ok(SigningKey::from_bytes(&seed))
 }
 

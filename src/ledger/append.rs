@@ -4,7 +4,7 @@
 use super::*;
 
 /// Signs a media statement for each file, on all cores.
-pub(super) fn sign_media(
+fn sign_media(
     key: &SigningKey,
     files: Vec<MediaInput>,
     claimed_at_ms: u64,
@@ -30,11 +30,7 @@ pub(super) fn sign_media(
 
 /// A statement's bytes must be its canonical encoding, and (when `signature` is given) its
 /// signature must pass the strict rule.
-pub(super) fn check_signed(
-    statement: &Statement,
-    bytes: &[u8],
-    signature: Option<&[u8; 64]>,
-) -> Result<()> {
+fn check_signed(statement: &Statement, bytes: &[u8], signature: Option<&[u8; 64]>) -> Result<()> {
     if bytes.len() > record::MAX_STATEMENT {
         return Err(Error::Input("the statement is larger than 64 KiB".into()));
     }
@@ -56,10 +52,7 @@ pub(super) fn check_signed(
 
 /// Whether `rec` may follow the record `prev` (leaf hash, recorded time) by the position
 /// rules in their admitting form (SPEC.md section 4).
-pub(super) fn admissible_position(
-    rec: &Record,
-    prev: (Hash, u64),
-) -> std::result::Result<(), Violation> {
+fn admissible_position(rec: &Record, prev: (Hash, u64)) -> std::result::Result<(), Violation> {
     let pos = Position {
         seq: rec.seq,
         prev: Some(prev),
@@ -240,7 +233,7 @@ impl Ledger {
     /// Refuses to change a ledger whose index is damaged or behind its journal.
     /// Journal bytes past what the index holds: an append interrupted after its fsync,
     /// which only `recover` (or the next writing command) indexes.
-    pub fn unindexed_bytes(&self) -> Result<u64> {
+    pub(crate) fn unindexed_bytes(&self) -> Result<u64> {
         let meta = self.store.meta()?;
         Ok(self.store.journal().len()?.saturating_sub(
             meta.journal_len

@@ -219,6 +219,33 @@ pub struct History {
     pub versions: Vec<u64>,
 }
 
+impl History {
+    fn checks(&self) -> impl Iterator<Item = &Check> {
+        self.links
+            .iter()
+            .flat_map(|k| k.checks.iter())
+            .chain(&self.version_checks)
+    }
+
+    /// Whether every link and version verifies and any pending hand-over is signed and
+    /// covered.
+    pub fn passed(&self) -> bool {
+        self.checks().all(|c| c.passed)
+            && self
+                .pending
+                .as_ref()
+                .is_none_or(|p| p.signed && !p.not_yet_covered)
+    }
+
+    /// Whether nothing failed but something awaits a signed checkpoint: not yet covered,
+    /// never "failed".
+    pub fn pending(&self) -> bool {
+        !self.passed()
+            && self.checks().all(|c| c.passed || c.pending)
+            && self.pending.as_ref().is_none_or(|p| p.signed)
+    }
+}
+
 /// A testimony to append: fields and the text.
 #[derive(Debug, Clone)]
 pub struct TestimonyInput {
@@ -319,7 +346,7 @@ impl Ledger {
     }
 
     /// The statement of record `seq`, if it decodes.
-    pub fn statement(&self, seq: u64) -> Option<Statement> {
+    pub(crate) fn statement(&self, seq: u64) -> Option<Statement> {
         StoreLookup(&self.store).statement(seq)
     }
 
@@ -352,7 +379,7 @@ impl Ledger {
     }
 
     /// The first ledger key, which signed the genesis.
-    pub fn genesis_key(&self) -> &[u8; 32] {
+    pub(crate) fn genesis_key(&self) -> &[u8; 32] {
         &self.ledger_key
     }
     /// Number of records.
@@ -372,13 +399,38 @@ impl Ledger {
         Ok((rec, bytes))
     }
 
-    fn record_bytes(&self, seq: u64) -> Result<Vec<u8>> {
+    /// Refuses a record number the ledger does not hold.
+    pub(crate) fn check_exists(&self, seq: u64) -> Result<()> {
         if seq >= self.size() {
             return Err(Error::Input(format!(
                 "there is no record {seq}: the ledger has records 0 to {}",
                 self.size().saturating_sub(1)
             )));
         }
+        Ok(())
+    }
+
+    /// The records that change key authority or custody, by number (from the index).
+    pub(crate) fn authority_seqs(&self) -> Result<Vec<u64>> {
+        self.store.authority_seqs()
+    }
+
+    /// The salt and text of a testimony (or amended text): `None` when it is missing.
+    pub(crate) fn content(
+        &self,
+        commitment: &Hash,
+        len: u64,
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        self.store.read_content(commitment, len)
+    }
+
+    /// The inclusion proof of record `seq` in the tree of `size` records.
+    pub(crate) fn inclusion_hashes(&self, seq: u64, size: u64) -> Result<Vec<Hash>> {
+        Ok(merkle::inclusion_proof(&self.store, seq, size)?)
+    }
+
+    fn record_bytes(&self, seq: u64) -> Result<Vec<u8>> {
+        self.check_exists(seq)?;
         self.store
             .record_bytes(seq)?
             .ok_or_else(|| Error::Damaged(format!("record {seq} is missing from the index")))
@@ -462,7 +514,7 @@ mod tests {
         assert_eq!((r.size(), r.root()), (4, root));
         let (rec, _) = r.record(2).unwrap();
         assert!(matches!(rec.statement.body, Body::Testimony(_)));
-        let report = r.verify_record(2).unwrap();
+        let report = r.verify_record(2, T0 + 10_000).unwrap();
         assert!(report.passed(), "{:?}", report.checks);
         assert_eq!(r.latest_checkpoint().unwrap().unwrap().0.size, 4);
     }

@@ -188,13 +188,11 @@ impl Ledger {
         if jl > meta.journal_len {
             // Bytes that do not form a valid next record would stop every append: they are
             // kept, whole, in a file beside the journal, and cut from it.
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            let aside = ledger
-                .store
-                .dir()
-                .join(format!("journal.set-aside-{secs}-{}", std::process::id()));
+            let aside = crate::store::aside_path(
+                ledger.store.dir(),
+                crate::store::names::JOURNAL,
+                "set-aside",
+            );
             let n = ledger.store.journal().copy_tail(meta.journal_len, &aside)?;
             ledger.store.journal_mut().truncate(meta.journal_len)?;
             done.push(format!(
@@ -249,7 +247,6 @@ fn last_indexed(
 /// Key authority and custody, replayed from the (few) records that change them; a record
 /// that breaks the rules marks the ledger damaged.
 fn replay_authority(store: &Store, damaged: &mut Option<String>) -> Result<Authority> {
-    // Key authority and custody: replayed from the (few) records that change them.
     let mut authority = Authority::new();
     if damaged.is_none() {
         let lookup = StoreLookup(store);

@@ -39,7 +39,7 @@ impl Ledger {
     /// truth, as the audit does; compared with the state the index gave when the ledger
     /// opened. `export` calls it: the index only says where the authority records are, and
     /// a removed entry (a hidden revocation) must never reach a court.
-    pub fn check_authority_against_journal(&self) -> Result<()> {
+    pub(crate) fn check_authority_against_journal(&self) -> Result<()> {
         let mut replayed = Authority::new();
         let lookup = StoreLookup(&self.store);
         for (seq, f) in (0..self.size).zip(self.store.journal().frames_from(MAGIC.len() as u64)?) {
@@ -66,7 +66,7 @@ impl Ledger {
 
     /// The custody chain of an exhibit: who held it from when to when, with both sides'
     /// signatures checked, then any hand-over still awaiting acceptance.
-    pub fn history(&self, exhibit: u64) -> Result<History> {
+    pub fn history(&self, exhibit: u64, now_ms: u64) -> Result<History> {
         let (rec, _) = self.record(exhibit)?;
         if !rec.statement.body.is_evidence() {
             return Err(Error::Input(format!(
@@ -82,13 +82,14 @@ impl Ledger {
             to_seq: None,
             transfer: None,
             accepted_by: None,
-            checks: vec![self.link_check("recorded by this holder", exhibit, "record")],
+            checks: vec![self.link_check(now_ms, "recorded by this holder", exhibit, "record")],
         }];
         let mut pending = None;
         let mut cancelled = Vec::new();
         let mut cancel_checks = Vec::new();
         for (tseq, t) in self.authority.transfers_of(exhibit) {
             let tcheck = self.link_check(
+                now_ms,
                 "hand-over signed by the previous holder",
                 tseq,
                 &format!("transfer record by key {}", keys::short_id(&t.from)),
@@ -99,6 +100,7 @@ impl Ledger {
                 // verify like any link.
                 cancel_checks.push(tcheck);
                 cancel_checks.push(self.link_check(
+                    now_ms,
                     "hand-over withdrawn by its sender or an admin",
                     c,
                     "cancel record",
@@ -108,6 +110,7 @@ impl Ledger {
             match t.accepted {
                 Some(aseq) => {
                     let acheck = self.link_check(
+                        now_ms,
                         "acceptance signed by the receiver",
                         aseq,
                         &format!("acceptance record by key {}", keys::short_id(&t.to)),
@@ -148,6 +151,7 @@ impl Ledger {
             .iter()
             .map(|&a| {
                 self.link_check(
+                    now_ms,
                     "correction signed by an authorised key",
                     a,
                     "amendment record",
@@ -168,8 +172,8 @@ impl Ledger {
 
     /// One link of a custody chain: record `seq` passes every check of
     /// [`Ledger::verify_record`]; failing, the check carries the first failing rule's code.
-    fn link_check(&self, name: &str, seq: u64, what: &str) -> Check {
-        match self.verify_record(seq) {
+    fn link_check(&self, now_ms: u64, name: &str, seq: u64, what: &str) -> Check {
+        match self.verify_record(seq, now_ms) {
             Ok(r) => match r.checks.iter().find(|c| !c.passed && !c.pending) {
                 Some(c) => Check::new(
                     name,
@@ -262,16 +266,9 @@ impl Ledger {
     /// genesis, claimed time), its signature, its signer's authority, its stored leaf, its
     /// content (testimony), and its inclusion in the latest signed checkpoint, by a proof
     /// built from stored subtree hashes. Every rule comes from [`crate::rules`].
-    pub fn verify_record(&self, seq: u64) -> Result<RecordReport> {
-        // Only to tell a record dated in the future (SPEC.md section 4).
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(u64::MAX, |d| d.as_millis() as u64);
-        self.verify_record_at(seq, now)
-    }
-
-    /// [`Ledger::verify_record`] at the time `now_ms`.
-    fn verify_record_at(&self, seq: u64, now_ms: u64) -> Result<RecordReport> {
+    /// `now_ms`, this machine's clock, only tells a record dated in the future (SPEC.md
+    /// section 4).
+    pub fn verify_record(&self, seq: u64, now_ms: u64) -> Result<RecordReport> {
         let bytes = self.record_bytes(seq)?;
         let mut checks = Vec::new();
         let rec = match Record::decode(&bytes) {
@@ -409,38 +406,12 @@ impl Ledger {
     }
 
     /// Whether the content file of a testimony matches its commitment.
-    pub fn check_content(
+    pub(crate) fn check_content(
         &self,
         commitment: &Hash,
         content_len: u64,
     ) -> std::result::Result<String, String> {
-        // The commitment is SHA-256(salt || text), which is exactly the content file: it is
-        // hashed as a stream, so a planted huge file is never loaded into memory.
-        let path = self.store.content_path(commitment);
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err("the testimony text is missing from the content store".into());
-            }
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
-        if Some(meta.len()) != content_len.checked_add(32) {
-            return Err(format!(
-                "the stored text is {} bytes, the record says {content_len}",
-                meta.len().saturating_sub(32)
-            ));
-        }
-        let digest = std::fs::File::open(&path)
-            .and_then(|mut f| record::sha256_stream(&mut f, |_| {}))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        if &digest.0 != commitment {
-            return Err(
-                "the stored text does not match the signed commitment (it was altered)".into(),
-            );
-        }
-        Ok(format!(
-            "{content_len} bytes of text match the signed commitment"
-        ))
+        self.store.check_content(commitment, content_len)
     }
 
     /// Inclusion in the latest valid checkpoint: passed, failed, or pending when no
@@ -485,10 +456,10 @@ impl Ledger {
     }
 
     /// Records that registered a file with this SHA-256, each verified.
-    pub fn find_media(&self, sha: &Hash) -> Result<Vec<RecordReport>> {
+    pub fn find_media(&self, sha: &Hash, now_ms: u64) -> Result<Vec<RecordReport>> {
         let mut out = Vec::new();
         for seq in self.store.media_seqs(sha)? {
-            let mut report = self.verify_record(seq)?;
+            let mut report = self.verify_record(seq, now_ms)?;
             // The index is only a pointer: the record itself must say this file.
             let says = match self.record(seq) {
                 Ok((r, _)) => matches!(&r.statement.body, Body::Media(m) if &m.sha256 == sha),
@@ -547,7 +518,7 @@ impl Ledger {
 
     fn require_checkpoint(&self) -> Result<(Checkpoint, String)> {
         self.latest_checkpoint()?.ok_or_else(|| {
-            Error::Input("the ledger has no signed checkpoint; run `custody checkpoint`".into())
+            Error::NotReady("the ledger has no signed checkpoint; run `custody checkpoint`".into())
         })
     }
 }

@@ -394,7 +394,7 @@ impl Statement {
 
     /// [`Statement::decode`] of statement bytes that begin at byte `offset` of a larger
     /// encoding (a record), so that an error names its offset there.
-    pub fn decode_at(bytes: &[u8], offset: usize) -> Result<Self, DecodeError> {
+    fn decode_at(bytes: &[u8], offset: usize) -> Result<Self, DecodeError> {
         let mut r = Reader::at(bytes, offset);
         Self::read(&mut r).map_err(|e| e.at(r.mark()))
     }

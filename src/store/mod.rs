@@ -1,5 +1,6 @@
-//! The only code that touches a ledger's disk: the journal, the sled index and the content
-//! store, under an exclusive lock.
+//! The only code that touches a ledger's disk: the journal, the sled index, the content
+//! store and the checkpoints file, under the ledger lock (shared by readers, exclusive for
+//! a writer).
 //!
 //! A ledger directory holds `journal` (the source of truth, see [`journal`]), `db/` (sled:
 //! records by sequence, leaf and content indexes, every complete Merkle subtree hash above the leaves,
@@ -302,10 +303,15 @@ fn lock(dir: &Path, wait: LockWait, write: bool) -> Result<LedgerLock> {
             }
             // A lock this user may not take would let it read while a writer appends.
             Err(e) => {
-                return Err(Error::Input(format!(
-                    "{}: {e}; readers take this lock so as never to see an append half done: ask the ledger's owner to make it readable (chmod a+r), or read a copy of the ledger",
-                    path.display()
-                )));
+                return Err(Error::Io {
+                    cause: std::io::Error::new(
+                        e.kind(),
+                        format!(
+                            "{e}; readers take this lock so as never to see an append half done: ask the ledger's owner to make it readable (chmod a+r), or read a copy of the ledger"
+                        ),
+                    ),
+                    path,
+                });
             }
         }
     };
@@ -326,9 +332,7 @@ fn lock(dir: &Path, wait: LockWait, write: bool) -> Result<LedgerLock> {
     }
     if write {
         // Tell a process that waits for this ledger who it is waiting for.
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
+        let since = crate::unix_ms();
         let note = format!("pid {}\nsince_ms {since}\n", std::process::id());
         let _ = f.set_len(0).and_then(|()| (&f).write_all(note.as_bytes()));
     }
@@ -432,13 +436,16 @@ fn may_open_in_place(db: &Path) -> bool {
             .is_ok()
 }
 
+/// Where `NAME` in `dir` goes when it must make way: `NAME.WHY-SECONDS-PID`.
+pub(crate) fn aside_path(dir: &Path, name: &str, why: &str) -> PathBuf {
+    let secs = crate::unix_ms() / 1000;
+    dir.join(format!("{name}.{why}-{secs}-{}", std::process::id()))
+}
+
 /// Keeps `bytes` in a new file `NAME.set-aside-SECONDS-PID` in `dir`, fsync'd: evidence
 /// that had to leave a ledger file so that the ledger can go on.
 fn set_aside(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let path = dir.join(format!("{name}.set-aside-{secs}-{}", std::process::id()));
+    let path = aside_path(dir, name, "set-aside");
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -499,11 +506,10 @@ impl Store {
         // Opening sled would create an empty index where the real one is missing, and the
         // ledger would then look empty; `recover` rebuilds it from the journal instead.
         if !dir.join(names::DB).exists() {
-            return Err(Error::Input(format!(
-                "{}: the index (db/) is missing although the journal is there; run `custody recover --ledger {}` to rebuild it from the journal",
-                dir.display(),
-                dir.display()
-            )));
+            return Err(Error::Db {
+                path: dir.join(names::DB),
+                message: "it is missing although the journal is there".into(),
+            });
         }
         Self::with_parts(dir, lock, journal, write)
     }
@@ -534,10 +540,7 @@ impl Store {
             Err(Error::Db { message, .. }) => (lock, message),
             Err(e) => return Err(e),
         };
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let aside = dir.join(format!("db.unreadable-{secs}-{}", std::process::id()));
+        let aside = aside_path(dir, names::DB, "unreadable");
         let db = dir.join(names::DB);
         std::fs::rename(&db, &aside).map_err(io(&db))?;
         let journal = Journal::open(&journal_path, true)?;
@@ -1093,6 +1096,42 @@ impl Store {
     /// Removes a content file written for an append that then failed.
     pub fn remove_content(&self, commitment: &Hash) {
         let _ = std::fs::remove_file(self.content_path(commitment));
+    }
+
+    /// A testimony text against its signed commitment and length: a description of what
+    /// matched, or of what is wrong.
+    pub fn check_content(
+        &self,
+        commitment: &Hash,
+        content_len: u64,
+    ) -> std::result::Result<String, String> {
+        // The commitment is SHA-256(salt || text), which is exactly the content file: it is
+        // hashed as a stream, so a planted huge file is never loaded into memory.
+        let path = self.content_path(commitment);
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err("the testimony text is missing from the content store".into());
+            }
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        if Some(meta.len()) != content_len.checked_add(32) {
+            return Err(format!(
+                "the stored text is {} bytes, the record says {content_len}",
+                meta.len().saturating_sub(32)
+            ));
+        }
+        let digest = open_ledger_file(&path, OpenOptions::new().read(true), false)
+            .and_then(|mut f| crate::record::sha256_stream(&mut f, |_| {}))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if &digest.0 != commitment {
+            return Err(
+                "the stored text does not match the signed commitment (it was altered)".into(),
+            );
+        }
+        Ok(format!(
+            "{content_len} bytes of text match the signed commitment"
+        ))
     }
 
     /// Reads testimony content: `None` when the file is absent. A file whose size is not
