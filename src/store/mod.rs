@@ -9,7 +9,15 @@
 //! sled transaction; if a crash falls between the two, the next open re-indexes the journal
 //! tail. sled's own flush is not an fsync, so nothing relies on it for durability.
 
+mod batch;
+mod checkpoints;
+mod content;
 pub mod journal;
+mod lock;
+
+use batch::{BATCH_MARKER_LEN, batch_marker};
+use lock::{LedgerLock, take};
+pub use lock::{LockHolder, LockWait, lock_holder};
 
 use crate::Hash;
 use crate::error::{Error, Result, io};
@@ -35,29 +43,6 @@ pub mod names {
     pub const CHECKPOINTS: &str = "checkpoints";
     /// The extent of the latest append of more than one record (see `Store::append`).
     pub const BATCH: &str = "batch";
-}
-
-/// Domain label of the batch marker's checksum.
-const BATCH_LABEL: &[u8] = b"custody/v1/batch\n";
-/// Size of the batch marker.
-const BATCH_MARKER_LEN: usize = 56;
-
-/// The batch marker: the journal offsets where the batch starts and ends, the leaf hash of
-/// its first record (which ties the marker to that batch, not to a later record written at
-/// the same offset), and the first 8 bytes of SHA-256(label || the 48 bytes before), which
-/// tells a torn marker from a whole one.
-fn batch_marker(start: u64, end: u64, first_leaf: &Hash) -> [u8; BATCH_MARKER_LEN] {
-    use sha2::Digest;
-    let mut m = [0u8; BATCH_MARKER_LEN];
-    m[..8].copy_from_slice(&start.to_be_bytes());
-    m[8..16].copy_from_slice(&end.to_be_bytes());
-    m[16..48].copy_from_slice(first_leaf);
-    let h = sha2::Sha256::new()
-        .chain_update(BATCH_LABEL)
-        .chain_update(&m[..48])
-        .finalize();
-    m[48..].copy_from_slice(&h[..8]);
-    m
 }
 
 /// A test hook: when the environment variable `CUSTODY_TEST_CRASH_POINT` names this point,
@@ -135,15 +120,6 @@ fn hash_key(level: u32, index: u64) -> [u8; 9] {
 const READ_CACHE_BYTES: u64 = 4 << 20;
 const WRITE_CACHE_BYTES: u64 = 32 << 20;
 
-/// How long to wait for the lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LockWait {
-    /// Fail at once with "ledger in use".
-    No,
-    /// Block until the other process is done.
-    Yes,
-}
-
 /// An open ledger directory.
 pub struct Store {
     dir: PathBuf,
@@ -168,178 +144,11 @@ pub struct Store {
     _lock: LedgerLock,
 }
 
-/// The checkpoints file: frames of `u32 length || note`.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct CheckpointFile {
-    /// Each whole entry, with the byte offset of its length prefix.
-    pub entries: Vec<(u64, Vec<u8>)>,
-    /// Where the whole entries end.
-    pub whole_len: u64,
-    /// Bytes after the last whole entry: a torn entry (a crash while signing) or damage.
-    pub trailing: u64,
-}
-
-impl CheckpointFile {
-    /// Splits the file's bytes into entries; never fails.
-    pub fn parse(bytes: &[u8]) -> Self {
-        let mut entries = Vec::new();
-        let mut i = 0usize;
-        while let Some(len) = bytes.get(i..i + 4) {
-            let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
-            let Some(text) = bytes.get(i + 4..).and_then(|rest| rest.get(..len)) else {
-                break;
-            };
-            entries.push((i as u64, text.to_vec()));
-            i += 4 + len;
-        }
-        CheckpointFile {
-            entries,
-            whole_len: i as u64,
-            trailing: (bytes.len() - i) as u64,
-        }
-    }
-}
-
-/// The ledger lock held by this process: exclusive for a writer (who records its process
-/// id in the lock file while it holds it), shared for readers, none on media where the
-/// lock file cannot be opened at all.
-struct LedgerLock {
-    file: Option<File>,
-    writer: bool,
-}
-
-impl LedgerLock {
-    /// A second handle on the same lock (it is held while either handle is open); only
-    /// one of them should clear the writer's note, so the copy does not.
-    fn share(&self, dir: &Path) -> Result<LedgerLock> {
-        let file = match &self.file {
-            Some(f) => Some(f.try_clone().map_err(io(dir))?),
-            None => None,
-        };
-        Ok(LedgerLock {
-            file,
-            writer: false,
-        })
-    }
-}
-
-impl Drop for LedgerLock {
-    fn drop(&mut self) {
-        if let (Some(f), true) = (&self.file, self.writer) {
-            // Best effort: a stale note is harmless, since the lock itself is what counts.
-            let _ = f.set_len(0);
-        }
-    }
-}
-
-/// Who holds a ledger that a process is waiting for, as far as the lock file tells.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LockHolder {
-    /// A writer, with its process id and when it took the lock (unix ms), if it said.
-    Writer {
-        /// Process id.
-        pid: Option<u32>,
-        /// When it took the lock, in unix milliseconds.
-        since_ms: Option<u64>,
-    },
-    /// Readers only (a writer waits until they are done).
-    Readers,
-}
-
-/// Who holds the lock of the ledger in `dir`, for a process about to wait for it.
-pub fn lock_holder(dir: &Path) -> LockHolder {
-    let path = dir.join(names::LOCK);
-    let Ok(f) = File::open(&path) else {
-        return LockHolder::Writer {
-            pid: None,
-            since_ms: None,
-        };
-    };
-    if f.try_lock_shared().is_ok() {
-        return LockHolder::Readers;
-    }
-    let mut text = String::new();
-    let _ = std::io::Read::read_to_string(&mut std::io::Read::take(&f, 256), &mut text);
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-            .map(str::to_owned)
-    };
-    LockHolder::Writer {
-        pid: field("pid").and_then(|p| p.parse().ok()),
-        since_ms: field("since_ms").and_then(|p| p.parse().ok()),
-    }
-}
-
 fn db_err(dir: &Path) -> impl Fn(sled::Error) -> Error + '_ {
     move |e| Error::Db {
         path: dir.join(names::DB),
         message: e.to_string(),
     }
-}
-
-/// Takes the ledger lock: exclusive for a writer, shared for a reader, so that readers
-/// never wait for each other. A reader that cannot open the lock file at all (write-once
-/// media without one, a file another user keeps private) reads without it: nothing can be
-/// writing to such media, and a writer elsewhere cannot be excluded by this process anyway.
-fn lock(dir: &Path, wait: LockWait, write: bool) -> Result<LedgerLock> {
-    let path = dir.join(names::LOCK);
-    let f = if write {
-        open_ledger_file(
-            &path,
-            OpenOptions::new().create(true).truncate(false).write(true),
-            true,
-        )
-        .map_err(io(&path))?
-    } else {
-        match open_ledger_file(&path, OpenOptions::new().read(true), false) {
-            Ok(f) => f,
-            // Write-once media without a lock file: nothing can be writing to it.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(LedgerLock {
-                    file: None,
-                    writer: false,
-                });
-            }
-            // A lock this user may not take would let it read while a writer appends.
-            Err(e) => {
-                return Err(Error::Io {
-                    cause: std::io::Error::new(
-                        e.kind(),
-                        format!(
-                            "{e}; readers take this lock so as never to see an append half done: ask the ledger's owner to make it readable (chmod a+r), or read a copy of the ledger"
-                        ),
-                    ),
-                    path,
-                });
-            }
-        }
-    };
-    let taken = match (wait, write) {
-        (LockWait::Yes, true) => f.lock().map_err(std::fs::TryLockError::Error),
-        (LockWait::Yes, false) => f.lock_shared().map_err(std::fs::TryLockError::Error),
-        (LockWait::No, true) => f.try_lock(),
-        (LockWait::No, false) => f.try_lock_shared(),
-    };
-    match taken {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(Error::InUse {
-                path: dir.to_owned(),
-            });
-        }
-        Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
-    }
-    if write {
-        // Tell a process that waits for this ledger who it is waiting for.
-        let since = crate::unix_ms();
-        let note = format!("pid {}\nsince_ms {since}\n", std::process::id());
-        let _ = f.set_len(0).and_then(|()| (&f).write_all(note.as_bytes()));
-    }
-    Ok(LedgerLock {
-        file: Some(f),
-        writer: write,
-    })
 }
 
 /// Opens a file of the ledger directory without following a link and without blocking on
@@ -462,6 +271,33 @@ fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
+impl HashReader for Store {
+    fn complete_subtree(&self, level: u32, index: u64) -> Result<Hash, ProofError> {
+        let store_err = |reason: String| ProofError::Store {
+            level,
+            index,
+            reason,
+        };
+        if level == 0 {
+            return match self.records.get(index.to_be_bytes()) {
+                Ok(Some(v)) => Ok(crate::record::leaf_hash(&v)),
+                Ok(None) => Err(store_err(format!(
+                    "record {index} is missing from the index"
+                ))),
+                Err(e) => Err(store_err(e.to_string())),
+            };
+        }
+        match self.hashes.get(hash_key(level, index)) {
+            Ok(Some(v)) => v
+                .as_ref()
+                .try_into()
+                .map_err(|_| store_err(format!("stored value is {} bytes, not 32", v.len()))),
+            Ok(None) => Err(store_err("missing".into())),
+            Err(e) => Err(store_err(e.to_string())),
+        }
+    }
+}
+
 impl Store {
     /// Creates an empty ledger directory (which must not exist, or be empty).
     pub fn create(dir: &Path) -> Result<Self> {
@@ -478,7 +314,7 @@ impl Store {
             }
             Err(e) => return Err(io(dir)(e)),
         }
-        let lock = lock(dir, LockWait::No, true)?;
+        let lock = take(dir, LockWait::No, true)?;
         std::fs::create_dir(dir.join(names::CONTENT)).map_err(io(dir.join(names::CONTENT)))?;
         let journal = Journal::create(&dir.join(names::JOURNAL))?;
         fsync_dir(dir)?;
@@ -501,7 +337,7 @@ impl Store {
                 reason: "it has no journal".into(),
             });
         }
-        let lock = lock(dir, wait, write)?;
+        let lock = take(dir, wait, write)?;
         let journal = Journal::open(&journal_path, write)?;
         // Opening sled would create an empty index where the real one is missing, and the
         // ledger would then look empty; `recover` rebuilds it from the journal instead.
@@ -528,7 +364,7 @@ impl Store {
             return Self::open(dir, wait, true).map(|s| (s, None));
         }
         // A missing index is rebuilt like an unreadable one (sled creates it empty).
-        let lock = lock(dir, wait, true)?;
+        let lock = take(dir, wait, true)?;
         let journal = Journal::open(&journal_path, true)?;
         let mut lock = lock;
         let (lock, why) = match Self::with_parts(dir, lock.share(dir)?, journal, true) {
@@ -704,95 +540,6 @@ impl Store {
         result
     }
 
-    /// Overwrites the batch marker and makes it durable (the directory too, the first time).
-    fn write_batch_marker(&mut self, marker: &[u8; BATCH_MARKER_LEN]) -> Result<()> {
-        let path = self.dir.join(names::BATCH);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .map_err(io(&path))?;
-        f.write_all(marker)
-            .and_then(|()| f.sync_data())
-            .map_err(io(&path))?;
-        if !self.batch_marker_durable {
-            fsync_dir(&self.dir)?;
-            self.batch_marker_durable = true;
-        }
-        Ok(())
-    }
-
-    /// Settles the batch marker on a write-open, as SPEC.md section 8 states. When the
-    /// marker is whole, its batch starts at or after `indexed` (what the index holds), the
-    /// journal ends after the batch's start and no later than its end, the frame at the
-    /// batch's start is its first record (or is not a whole frame), and the journal does not
-    /// hold the whole batch as whole frames, the journal is cut back to the batch's start.
-    /// Either way a whole marker is then cleared, so that it can only ever describe the
-    /// last append before a crash. Returns the bytes removed, `start..len`.
-    pub fn cut_incomplete_batch(&mut self, indexed: u64) -> Result<Option<(u64, u64)>> {
-        let path = self.dir.join(names::BATCH);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(&path)(e)),
-        };
-        let Ok(m) = <[u8; BATCH_MARKER_LEN]>::try_from(bytes.as_slice()) else {
-            return Ok(None);
-        };
-        let word = |at: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&m[at..at + 8]);
-            u64::from_be_bytes(w)
-        };
-        let (start, end) = (word(0), word(8));
-        let mut first_leaf = [0u8; 32];
-        first_leaf.copy_from_slice(&m[16..48]);
-        if batch_marker(start, end, &first_leaf) != m {
-            return Ok(None); // cleared, or torn while written: before any of its frames
-        }
-        let cut = self.incomplete_batch(start, end, &first_leaf, indexed)?;
-        if cut {
-            let len = self.journal.len()?;
-            self.journal.truncate(start)?;
-            self.write_batch_marker(&[0; BATCH_MARKER_LEN])?;
-            return Ok(Some((start, len)));
-        }
-        self.write_batch_marker(&[0; BATCH_MARKER_LEN])?;
-        Ok(None)
-    }
-
-    /// Whether the marked batch `[start, end)`, whose first record has `first_leaf`, is in
-    /// the journal only in part (see [`Store::cut_incomplete_batch`]). A read error is an
-    /// error, never a reason to cut.
-    fn incomplete_batch(
-        &self,
-        start: u64,
-        end: u64,
-        first_leaf: &Hash,
-        indexed: u64,
-    ) -> Result<bool> {
-        let len = self.journal.len()?;
-        if start < indexed || len <= start || len > end {
-            return Ok(false);
-        }
-        let mut whole = Vec::new();
-        for f in self.journal.frames_from(start)? {
-            let f = f?;
-            if !f.intact() || f.end() > end {
-                break;
-            }
-            whole.push((f.stored_leaf, f.end()));
-        }
-        if let Some((leaf, _)) = whole.first()
-            && leaf != first_leaf
-        {
-            return Ok(false); // a later record was written where the batch began
-        }
-        let complete = len == end && whole.last().is_some_and(|(_, e)| *e == end);
-        Ok(!complete)
-    }
-
     /// Applies entries to sled in one transaction, with the new size and journal length.
     pub fn index(
         &self,
@@ -901,126 +648,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Stores a signed checkpoint for its tree size.
-    pub fn put_checkpoint(&self, size: u64, signed: &str) -> Result<()> {
-        // The file is durable (fsync'd), so a rebuilt index gets its checkpoints back.
-        let path = self.dir.join(names::CHECKPOINTS);
-        let created = !path.exists();
-        let mut f = open_ledger_file(&path, OpenOptions::new().create(true).append(true), true)
-            .map_err(io(&path))?;
-        // Bytes after the last whole entry (a checkpoint torn by a crash while it was
-        // signed, or damage) are kept whole in a file beside it, then cut, so that entries
-        // stay framed and nothing is lost.
-        let bytes = self.checkpoint_file_bytes()?;
-        let file = CheckpointFile::parse(&bytes);
-        if file.trailing > 0 {
-            let tail = bytes.get(file.whole_len as usize..).unwrap_or_default();
-            set_aside(&self.dir, names::CHECKPOINTS, tail)?;
-            f.set_len(file.whole_len).map_err(io(&path))?;
-        }
-        let mut frame = (signed.len() as u32).to_be_bytes().to_vec();
-        frame.extend_from_slice(signed.as_bytes());
-        f.write_all(&frame).map_err(io(&path))?;
-        f.sync_data().map_err(io(&path))?;
-        if created {
-            fsync_dir(&self.dir)?;
-        }
-        self.checkpoints
-            .insert(size.to_be_bytes(), signed.as_bytes())
-            .map_err(self.e())?;
-        Ok(())
-    }
-
-    /// The checkpoints file, parsed into its whole entries (a missing file has none).
-    pub fn checkpoint_file(&self) -> Result<CheckpointFile> {
-        Ok(CheckpointFile::parse(&self.checkpoint_file_bytes()?))
-    }
-
-    /// The checkpoints file's bytes (none when it is missing); a link, FIFO or device in
-    /// its place is an error, never followed or waited for.
-    fn checkpoint_file_bytes(&self) -> Result<Vec<u8>> {
-        use std::io::Read;
-        let path = self.dir.join(names::CHECKPOINTS);
-        let read = open_ledger_file(&path, OpenOptions::new().read(true), false).and_then(|f| {
-            let mut b = Vec::new();
-            (&f).read_to_end(&mut b).map(|_| b)
-        });
-        match read {
-            Ok(b) => Ok(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(io(&path)(e)),
-        }
-    }
-
-    /// The signed checkpoints kept in the checkpoints file (oldest first), as text; a torn
-    /// last entry and entries that are not UTF-8 are left out (`audit` reports both).
-    pub fn checkpoint_file_entries(&self) -> Result<Vec<String>> {
-        Ok(self
-            .checkpoint_file()?
-            .entries
-            .into_iter()
-            .filter_map(|(_, b)| String::from_utf8(b).ok())
-            .collect())
-    }
-
-    /// Puts checkpoints from the checkpoints file back into the index (after a rebuild);
-    /// returns how many were missing. Each is stored under the size it states; `audit`
-    /// checks their signatures and roots.
-    pub fn restore_checkpoints(
-        &self,
-        origin: &str,
-        ledger_key_at: impl Fn(u64) -> [u8; 32],
-    ) -> Result<usize> {
-        let mut n = 0;
-        for text in self.checkpoint_file_entries()? {
-            // Only checkpoints the ledger key in force at their size signed, each under the
-            // size it states, and never over one the index already holds.
-            let Some(size) = crate::checkpoint::claimed_size(&text) else {
-                continue;
-            };
-            let Ok(cp) = crate::checkpoint::open_checkpoint(&text, origin, &ledger_key_at(size))
-            else {
-                continue;
-            };
-            if self
-                .checkpoints
-                .compare_and_swap(
-                    cp.size.to_be_bytes(),
-                    None as Option<&[u8]>,
-                    Some(text.as_bytes()),
-                )
-                .map_err(self.e())?
-                .is_ok()
-            {
-                n += 1;
-            }
-        }
-        Ok(n)
-    }
-
-    /// All stored checkpoints as (size key, text bytes), in size order.
-    pub fn checkpoints(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.checkpoints
-            .iter()
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(self.e()))
-            .collect()
-    }
-
-    /// The stored checkpoint of the largest size.
-    pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>> {
-        match self.checkpoints.last().map_err(self.e())? {
-            None => Ok(None),
-            Some((k, v)) => {
-                let size = <[u8; 8]>::try_from(k.as_ref())
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| Error::Damaged("checkpoint key is not 8 bytes".into()))?;
-                let text = String::from_utf8(v.to_vec())
-                    .map_err(|_| Error::Damaged(format!("checkpoint {size} is not UTF-8")))?;
-                Ok(Some((size, text)))
-            }
-        }
-    }
-
     /// The value one index tree holds under `key`, for audits.
     pub fn index_value(&self, tree: IndexTree, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self
@@ -1067,103 +694,6 @@ impl Store {
         self.hashes.range(hash_key(1, 0)..).count()
     }
 
-    /// Path of a content file.
-    pub fn content_path(&self, commitment: &Hash) -> PathBuf {
-        self.dir.join(names::CONTENT).join(hex::encode(commitment))
-    }
-
-    /// Writes testimony content and its salt, fsync'd, before the record that commits to it.
-    pub fn write_content(&self, commitment: &Hash, salt: &[u8; 32], content: &[u8]) -> Result<()> {
-        let path = self.content_path(commitment);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io(&path))?;
-        let written = f
-            .write_all(salt)
-            .and_then(|()| f.write_all(content))
-            .and_then(|()| f.sync_all());
-        if let Err(e) = written {
-            // A full disk must not leave half a text behind.
-            drop(f);
-            let _ = std::fs::remove_file(&path);
-            return Err(io(&path)(e));
-        }
-        fsync_dir(&self.dir.join(names::CONTENT))
-    }
-
-    /// Removes a content file written for an append that then failed.
-    pub fn remove_content(&self, commitment: &Hash) {
-        let _ = std::fs::remove_file(self.content_path(commitment));
-    }
-
-    /// A testimony text against its signed commitment and length: a description of what
-    /// matched, or of what is wrong.
-    pub fn check_content(
-        &self,
-        commitment: &Hash,
-        content_len: u64,
-    ) -> std::result::Result<String, String> {
-        // The commitment is SHA-256(salt || text), which is exactly the content file: it is
-        // hashed as a stream, so a planted huge file is never loaded into memory.
-        let path = self.content_path(commitment);
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err("the testimony text is missing from the content store".into());
-            }
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
-        if Some(meta.len()) != content_len.checked_add(32) {
-            return Err(format!(
-                "the stored text is {} bytes, the record says {content_len}",
-                meta.len().saturating_sub(32)
-            ));
-        }
-        let digest = open_ledger_file(&path, OpenOptions::new().read(true), false)
-            .and_then(|mut f| crate::record::sha256_stream(&mut f, |_| {}))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        if &digest.0 != commitment {
-            return Err(
-                "the stored text does not match the signed commitment (it was altered)".into(),
-            );
-        }
-        Ok(format!(
-            "{content_len} bytes of text match the signed commitment"
-        ))
-    }
-
-    /// Reads testimony content: `None` when the file is absent. A file whose size is not
-    /// 32 + `expected_len` is returned unread as an empty text, so a huge planted file is
-    /// never loaded into memory (its commitment check then fails).
-    pub fn read_content(
-        &self,
-        commitment: &Hash,
-        expected_len: u64,
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        let path = self.content_path(commitment);
-        match std::fs::metadata(&path) {
-            Ok(m) if Some(m.len()) != expected_len.checked_add(32) || m.len() > (64 << 20) => {
-                return Ok(Some((vec![0; 32], Vec::new())));
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(&path)(e)),
-        }
-        match std::fs::read(&path) {
-            Ok(mut b) => {
-                if b.len() < 32 {
-                    return Ok(Some((b, Vec::new())));
-                }
-                let content = b.split_off(32);
-                Ok(Some((b, content)))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(&path)(e)),
-        }
-    }
-
     /// One of the index's trees by name (`records`, `leaves`, `hashes`, `media`, `content`,
     /// `authority`, `checkpoints`, `meta`), for the mutation sweep only.
     #[cfg(feature = "test-hooks")]
@@ -1188,35 +718,9 @@ impl Store {
     }
 }
 
-impl HashReader for Store {
-    fn complete_subtree(&self, level: u32, index: u64) -> Result<Hash, ProofError> {
-        let store_err = |reason: String| ProofError::Store {
-            level,
-            index,
-            reason,
-        };
-        if level == 0 {
-            return match self.records.get(index.to_be_bytes()) {
-                Ok(Some(v)) => Ok(crate::record::leaf_hash(&v)),
-                Ok(None) => Err(store_err(format!(
-                    "record {index} is missing from the index"
-                ))),
-                Err(e) => Err(store_err(e.to_string())),
-            };
-        }
-        match self.hashes.get(hash_key(level, index)) {
-            Ok(Some(v)) => v
-                .as_ref()
-                .try_into()
-                .map_err(|_| store_err(format!("stored value is {} bytes, not 32", v.len()))),
-            Ok(None) => Err(store_err("missing".into())),
-            Err(e) => Err(store_err(e.to_string())),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::checkpoints::CheckpointFile;
     use super::*;
 
     fn frame(note: &[u8]) -> Vec<u8> {
@@ -1251,17 +755,17 @@ mod tests {
     fn readers_share_the_lock_and_a_writer_excludes_them() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(names::LOCK), b"").unwrap();
-        let r1 = lock(dir.path(), LockWait::No, false).unwrap();
-        let r2 = lock(dir.path(), LockWait::No, false).unwrap();
+        let r1 = take(dir.path(), LockWait::No, false).unwrap();
+        let r2 = take(dir.path(), LockWait::No, false).unwrap();
         assert!(matches!(
-            lock(dir.path(), LockWait::No, true),
+            take(dir.path(), LockWait::No, true),
             Err(Error::InUse { .. })
         ));
         assert_eq!(lock_holder(dir.path()), LockHolder::Readers);
         drop((r1, r2));
-        let w = lock(dir.path(), LockWait::No, true).unwrap();
+        let w = take(dir.path(), LockWait::No, true).unwrap();
         assert!(matches!(
-            lock(dir.path(), LockWait::No, false),
+            take(dir.path(), LockWait::No, false),
             Err(Error::InUse { .. })
         ));
         match lock_holder(dir.path()) {
@@ -1277,7 +781,7 @@ mod tests {
         // Without a lock file (write-once media without one), a reader reads unlocked.
         let bare = tempfile::tempdir().unwrap();
         assert!(
-            lock(bare.path(), LockWait::No, false)
+            take(bare.path(), LockWait::No, false)
                 .unwrap()
                 .file
                 .is_none()

@@ -1,0 +1,157 @@
+//! The checkpoints file (every signed checkpoint, framed, fsync'd) and the index's copy.
+
+use super::*;
+
+/// The checkpoints file: frames of `u32 length || note`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CheckpointFile {
+    /// Each whole entry, with the byte offset of its length prefix.
+    pub entries: Vec<(u64, Vec<u8>)>,
+    /// Where the whole entries end.
+    pub whole_len: u64,
+    /// Bytes after the last whole entry: a torn entry (a crash while signing) or damage.
+    pub trailing: u64,
+}
+
+impl CheckpointFile {
+    /// Splits the file's bytes into entries; never fails.
+    pub fn parse(bytes: &[u8]) -> Self {
+        let mut entries = Vec::new();
+        let mut i = 0usize;
+        while let Some(len) = bytes.get(i..i + 4) {
+            let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            let Some(text) = bytes.get(i + 4..).and_then(|rest| rest.get(..len)) else {
+                break;
+            };
+            entries.push((i as u64, text.to_vec()));
+            i += 4 + len;
+        }
+        CheckpointFile {
+            entries,
+            whole_len: i as u64,
+            trailing: (bytes.len() - i) as u64,
+        }
+    }
+}
+
+impl Store {
+    /// Stores a signed checkpoint for its tree size.
+    pub fn put_checkpoint(&self, size: u64, signed: &str) -> Result<()> {
+        // The file is durable (fsync'd), so a rebuilt index gets its checkpoints back.
+        let path = self.dir.join(names::CHECKPOINTS);
+        let created = !path.exists();
+        let mut f = open_ledger_file(&path, OpenOptions::new().create(true).append(true), true)
+            .map_err(io(&path))?;
+        // Bytes after the last whole entry (a checkpoint torn by a crash while it was
+        // signed, or damage) are kept whole in a file beside it, then cut, so that entries
+        // stay framed and nothing is lost.
+        let bytes = self.checkpoint_file_bytes()?;
+        let file = CheckpointFile::parse(&bytes);
+        if file.trailing > 0 {
+            let tail = bytes.get(file.whole_len as usize..).unwrap_or_default();
+            set_aside(&self.dir, names::CHECKPOINTS, tail)?;
+            f.set_len(file.whole_len).map_err(io(&path))?;
+        }
+        let mut frame = (signed.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(signed.as_bytes());
+        f.write_all(&frame).map_err(io(&path))?;
+        f.sync_data().map_err(io(&path))?;
+        if created {
+            fsync_dir(&self.dir)?;
+        }
+        self.checkpoints
+            .insert(size.to_be_bytes(), signed.as_bytes())
+            .map_err(self.e())?;
+        Ok(())
+    }
+
+    /// The checkpoints file, parsed into its whole entries (a missing file has none).
+    pub fn checkpoint_file(&self) -> Result<CheckpointFile> {
+        Ok(CheckpointFile::parse(&self.checkpoint_file_bytes()?))
+    }
+
+    /// The checkpoints file's bytes (none when it is missing); a link, FIFO or device in
+    /// its place is an error, never followed or waited for.
+    fn checkpoint_file_bytes(&self) -> Result<Vec<u8>> {
+        use std::io::Read;
+        let path = self.dir.join(names::CHECKPOINTS);
+        let read = open_ledger_file(&path, OpenOptions::new().read(true), false).and_then(|f| {
+            let mut b = Vec::new();
+            (&f).read_to_end(&mut b).map(|_| b)
+        });
+        match read {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    /// The signed checkpoints kept in the checkpoints file (oldest first), as text; a torn
+    /// last entry and entries that are not UTF-8 are left out (`audit` reports both).
+    pub fn checkpoint_file_entries(&self) -> Result<Vec<String>> {
+        Ok(self
+            .checkpoint_file()?
+            .entries
+            .into_iter()
+            .filter_map(|(_, b)| String::from_utf8(b).ok())
+            .collect())
+    }
+
+    /// Puts checkpoints from the checkpoints file back into the index (after a rebuild);
+    /// returns how many were missing. Each is stored under the size it states; `audit`
+    /// checks their signatures and roots.
+    pub fn restore_checkpoints(
+        &self,
+        origin: &str,
+        ledger_key_at: impl Fn(u64) -> [u8; 32],
+    ) -> Result<usize> {
+        let mut n = 0;
+        for text in self.checkpoint_file_entries()? {
+            // Only checkpoints the ledger key in force at their size signed, each under the
+            // size it states, and never over one the index already holds.
+            let Some(size) = crate::checkpoint::claimed_size(&text) else {
+                continue;
+            };
+            let Ok(cp) = crate::checkpoint::open_checkpoint(&text, origin, &ledger_key_at(size))
+            else {
+                continue;
+            };
+            if self
+                .checkpoints
+                .compare_and_swap(
+                    cp.size.to_be_bytes(),
+                    None as Option<&[u8]>,
+                    Some(text.as_bytes()),
+                )
+                .map_err(self.e())?
+                .is_ok()
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// All stored checkpoints as (size key, text bytes), in size order.
+    pub fn checkpoints(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.checkpoints
+            .iter()
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(self.e()))
+            .collect()
+    }
+
+    /// The stored checkpoint of the largest size.
+    pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>> {
+        match self.checkpoints.last().map_err(self.e())? {
+            None => Ok(None),
+            Some((k, v)) => {
+                let size = <[u8; 8]>::try_from(k.as_ref())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| Error::Damaged("checkpoint key is not 8 bytes".into()))?;
+                let text = String::from_utf8(v.to_vec())
+                    .map_err(|_| Error::Damaged(format!("checkpoint {size} is not UTF-8")))?;
+                Ok(Some((size, text)))
+            }
+        }
+    }
+}
