@@ -1,11 +1,19 @@
 //! Writing a bundle: gathering each exhibit's record, proof, revealed content and keys,
 //! signing the manifest, and writing a deterministic ZIP.
 
-use super::manifest::*;
-use super::read::*;
+use super::ContentInfo;
+use super::Exhibit;
+use super::ExporterInfo;
+use super::FORMAT;
+use super::LedgerInfo;
+use super::Manifest;
+use super::RecordEntry;
+use super::Supporting;
+use super::manifest::key_file;
+use super::read::Member;
 use super::report;
-use super::verify::*;
-use super::*;
+use super::verify::Checks;
+use super::verify::record_checks;
 use crate::Hash;
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};

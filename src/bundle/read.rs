@@ -1,7 +1,12 @@
 //! Reading a bundle's ZIP safely: every member name vetted and every byte accounted for
 //! before anything is read, then members read in memory under enforced limits.
 
-use super::*;
+use super::BundleError;
+use super::MAX_HELD;
+use super::MAX_MEDIA;
+use super::MAX_MEMBER;
+use super::MAX_MEMBERS;
+use super::MAX_RATIO;
 use crate::Hash;
 use crate::error::Result;
 use sha2::{Digest, Sha256};

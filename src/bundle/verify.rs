@@ -1,10 +1,20 @@
 //! Verifying a bundle offline (SPEC.md 11.3): sums, signatures, proofs, revealed text,
 //! media and the key authority the manifest carries, each as a named check.
 
-use super::manifest::*;
-use super::read::*;
+use super::BundleError;
+use super::ContentInfo;
+use super::Exhibit;
+use super::FORMAT;
+use super::Manifest;
+use super::RecordEntry;
+use super::manifest::check_exhibit_members;
+use super::manifest::decode_key;
+use super::manifest::manifest_field_problems;
+use super::read::Member;
+use super::read::known_name;
+use super::read::read_members;
+use super::read::unsafe_name;
 use super::report;
-use super::*;
 use crate::Hash;
 use crate::checkpoint::{Checkpoint, open_checkpoint};
 use crate::error::Result;

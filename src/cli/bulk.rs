@@ -1,7 +1,10 @@
 //! `custody bulk-append` (hidden): synthetic signed records in large batches, for benchmarks.
 
 use super::LedgerArgs;
-use super::util::*;
+use super::util::KeyArgs;
+use super::util::now_ms;
+use super::util::open_write;
+use super::util::progress;
 use clap::Args;
 use custody::ledger::MediaInput;
 use std::process::ExitCode;

@@ -1,7 +1,8 @@
 //! `custody checkpoint`: the ledger key signs the current state.
 
 use super::LedgerArgs;
-use super::util::*;
+use super::util::KeyArgs;
+use super::util::open_write;
 use anyhow::bail;
 use clap::Args;
 use custody::keys;

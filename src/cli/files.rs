@@ -1,6 +1,7 @@
 //! The files a user names: directories walked, files hashed on all cores with progress.
 
-use super::util::*;
+use super::util::open_regular;
+use super::util::progress;
 use anyhow::{Context, bail};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,8 @@
 //! `custody recover`: the index completed or rebuilt from the journal.
 
 use super::LedgerArgs;
-use super::util::*;
+use super::util::progress;
+use super::util::waiting;
 use clap::Args;
 use custody::ledger::{Access, Ledger};
 use std::process::ExitCode;
