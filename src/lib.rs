@@ -26,6 +26,7 @@ pub mod proof;
 pub mod record;
 pub mod rules;
 pub(crate) mod store;
+pub mod tiles;
 
 /// A SHA-256 digest.
 pub type Hash = [u8; 32];

@@ -68,7 +68,7 @@ pub fn empty_root() -> Hash {
 }
 
 /// Interior node hash: SHA-256(0x01 || left || right).
-fn node_hash(left: &Hash, right: &Hash) -> Hash {
+pub(crate) fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut h = Sha256::new();
     h.update([1u8]);
     h.update(left);

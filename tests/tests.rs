@@ -17,5 +17,6 @@ mod openssl;
 mod output;
 mod sweep;
 mod tamper;
+mod tiles;
 mod vectors;
 mod verdicts;
