@@ -573,3 +573,16 @@ fn bulk_append_writes_signed_records_that_audit_clean() {
     assert_eq!(r["seq"], before + 1233);
     assert_eq!(r["signer_key_id"], f.key_id("alice"), "{r:#}");
 }
+
+/// The benchmark script's signing ceiling comes from our own signer: `bench-sign` signs
+/// for the time given and reports a rate, and refuses a time it cannot honour.
+#[test]
+fn bench_sign_reports_our_signing_rate() {
+    let f = Fixture::empty();
+    let o = f.ok(&["bench-sign", "--seconds", "0.2", "--cores", "1"]);
+    let rate: f64 = o.stdout.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(rate > 0.0, "{}", o.stdout);
+    assert!(o.stdout.contains("on 1 core(s)"), "{}", o.stdout);
+    let o = f.run(&["bench-sign", "--seconds", "0"]);
+    assert_eq!(o.code, 2, "{}", o.all());
+}

@@ -1,4 +1,5 @@
-//! `custody bulk-append` (hidden): synthetic signed records in large batches, for benchmarks.
+//! `custody bulk-append` and `custody bench-sign` (hidden): synthetic signed records in
+//! large batches, and the signing rate of this machine, for benchmarks.
 
 use super::LedgerArgs;
 use super::util::KeyArgs;
@@ -62,5 +63,56 @@ pub fn exec_bulk(a: BulkArgs) -> anyhow::Result<ExitCode> {
         ledger.size()
     )?;
     ledger.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct BenchSignArgs {
+    /// How long to sign for, in seconds.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Cores to sign on (default: all).
+    #[arg(long)]
+    cores: Option<usize>,
+}
+
+/// Signs media statements (as `bulk-append` does) on the given cores for a while and
+/// prints the rate: the ceiling an append rate is measured against, from our own signer.
+pub fn exec_bench_sign(a: BenchSignArgs) -> anyhow::Result<ExitCode> {
+    use rayon::prelude::*;
+    if !(a.seconds > 0.0 && a.seconds <= 600.0) {
+        anyhow::bail!("--seconds must be between 0 and 600");
+    }
+    let cores = a.cores.unwrap_or_else(rayon::current_num_threads).max(1);
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs_f64(a.seconds);
+    let started = std::time::Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(cores).build()?;
+    let signed: u64 = pool.install(|| {
+        (0..cores as u64)
+            .into_par_iter()
+            .map(|core| {
+                let mut n = 0u64;
+                while std::time::Instant::now() < until {
+                    for _ in 0..64 {
+                        let body = custody::record::Body::Media(custody::record::Media {
+                            sha256: [core as u8; 32],
+                            size: n,
+                            name: Some(format!("synthetic-{n}.bin")),
+                            media_type: None,
+                            description: None,
+                        });
+                        custody::ledger::sign_statement(&key, body, n)
+                            .map(std::hint::black_box)
+                            .ok();
+                        n += 1;
+                    }
+                }
+                n
+            })
+            .sum()
+    });
+    let rate = signed as f64 / started.elapsed().as_secs_f64();
+    outln!("{rate:.0} statements signed per second on {cores} core(s)")?;
     Ok(ExitCode::SUCCESS)
 }

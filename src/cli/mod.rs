@@ -89,6 +89,9 @@ enum Command {
     /// Append synthetic signed records in bulk (for benchmarks).
     #[command(hide = true)]
     BulkAppend(bulk::BulkArgs),
+    /// Measure how many statements per second this machine signs (for benchmarks).
+    #[command(hide = true)]
+    BenchSign(bulk::BenchSignArgs),
     /// Run a narrated end-to-end demonstration in a new directory.
     Demo(demo::DemoArgs),
 }
@@ -134,6 +137,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::VerifyBundle(a) => bundle::exec_verify_bundle(a),
         Command::Demo(a) => demo::exec(a),
         Command::BulkAppend(a) => bulk::exec_bulk(a),
+        Command::BenchSign(a) => bulk::exec_bench_sign(a),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             // Rendered first, then written, so that a closed pipe is an error, not a panic.
