@@ -5,18 +5,44 @@ use custody::record::{Record, leaf_hash, signing_message};
 
 const N: usize = 8; // records after genesis
 
-fn sled_records(f: &Fixture) -> (sled::Db, sled::Tree) {
+/// The index's entry bundles of a ledger of fewer than 256 records: its one partial bundle
+/// (C2SP tlog-tiles: `tile/entries/000.p/W`, each record a big-endian u16 length and its
+/// bytes), read and written here independently of the crate.
+fn sled_bundle(f: &Fixture) -> (sled::Db, sled::Tree, Vec<u8>, Vec<Vec<u8>>) {
     let db = open_sled(&f.path("ledger/db"));
-    let t = db.open_tree("records").unwrap();
-    (db, t)
+    let t = db.open_tree("tiles").unwrap();
+    let (key, bytes) = t
+        .scan_prefix(b"tile/entries/")
+        .next()
+        .expect("one entry bundle")
+        .unwrap();
+    let mut records = Vec::new();
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+        records.push(rest[2..2 + len].to_vec());
+        rest = &rest[2 + len..];
+    }
+    (db, t, key.to_vec(), records)
 }
 
+fn encode_bundle(records: &[Vec<u8>]) -> Vec<u8> {
+    records
+        .iter()
+        .flat_map(|r| [&(r.len() as u16).to_be_bytes()[..], r].concat())
+        .collect()
+}
+
+/// Rewrites the index's records (the journal is rewritten by the caller, consistently).
 fn rewrite_sled_records(f: &Fixture, records: &[Vec<u8>]) {
-    let (db, t) = sled_records(f);
-    t.clear().unwrap();
-    for (i, r) in records.iter().enumerate() {
-        t.insert((i as u64).to_be_bytes(), r.as_slice()).unwrap();
-    }
+    let (db, t, key, _) = sled_bundle(f);
+    assert!(records.len() < 256);
+    t.remove(key).unwrap();
+    t.insert(
+        format!("tile/entries/000.p/{}", records.len()),
+        encode_bundle(records),
+    )
+    .unwrap();
     db.flush().unwrap();
 }
 
@@ -83,10 +109,9 @@ fn byte_changed_in_journal_record_with_trailer_fixed() {
 fn byte_changed_in_sled_record() {
     let f = Fixture::with_records(N);
     {
-        let (db, t) = sled_records(&f);
-        let mut v = t.get(3u64.to_be_bytes()).unwrap().unwrap().to_vec();
-        v[20] ^= 4;
-        t.insert(3u64.to_be_bytes(), v).unwrap();
+        let (db, t, key, mut recs) = sled_bundle(&f);
+        recs[3][20] ^= 4;
+        t.insert(key, encode_bundle(&recs)).unwrap();
         db.flush().unwrap();
     }
     let v = assert_caught(&f, 3);
@@ -222,36 +247,47 @@ fn whole_ledger_rebuilt_with_same_keys_is_caught_against_a_saved_checkpoint() {
 fn stored_subtree_hash_altered() {
     let f = Fixture::with_records(N);
     {
+        // The level-0 hash tile holds each record's leaf hash; record 3's is replaced.
         let db = open_sled(&f.path("ledger/db"));
-        let t = db.open_tree("hashes").unwrap();
-        let mut key = [0u8; 9];
-        key[0] = 1; // level 1, index 1: leaves 2 and 3
-        key[1..].copy_from_slice(&1u64.to_be_bytes());
-        t.insert(key, &[7u8; 32]).unwrap();
+        let t = db.open_tree("tiles").unwrap();
+        let (key, v) = t.scan_prefix(b"tile/0/").next().unwrap().unwrap();
+        let mut v = v.to_vec();
+        v[3 * 32..4 * 32].copy_from_slice(&[7u8; 32]);
+        t.insert(key, v).unwrap();
         db.flush().unwrap();
     }
     let v = assert_caught(&f, 3);
     assert_eq!(v["report"]["findings"][0]["code"], "tree-hash");
+    assert!(
+        v["report"]["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tile/0/000.p/"),
+        "{v:#}"
+    );
 }
 
-/// A ledger written when level-0 subtree hashes were still stored audits clean: those
-/// entries are neither read nor counted (SPEC.md section 5).
+/// An index in the layout of an older custody (records and subtree hashes as entries of
+/// their own, without the layout mark) is refused with the fix, and `recover` rebuilds it
+/// in the current layout from the journal.
 #[test]
-fn level_zero_hashes_of_older_ledgers_are_ignored() {
+fn an_index_of_the_older_layout_is_rebuilt_by_recover() {
     let f = Fixture::with_records(N);
-    let frames = journal_frames(&f.path("ledger/journal"));
     {
         let db = open_sled(&f.path("ledger/db"));
-        let t = db.open_tree("hashes").unwrap();
-        for (i, (_, bytes)) in frames.iter().enumerate() {
-            let mut key = [0u8; 9];
-            key[1..].copy_from_slice(&(i as u64).to_be_bytes());
-            t.insert(key, &leaf_hash(bytes)).unwrap();
-        }
+        db.open_tree("meta").unwrap().remove("layout").unwrap();
         db.flush().unwrap();
     }
-    let v = f.audit_json();
-    assert_eq!(v["passed"], true, "{v:#}");
+    let o = f.run(&["log", "--ledger", &f.p("ledger")]);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(
+        o.stderr.contains("older custody") && o.stderr.contains("custody recover"),
+        "{}",
+        o.stderr
+    );
+    let o = f.ok(&["recover", "--ledger", &f.p("ledger")]);
+    assert!(o.stdout.contains("indexed records 0 to"), "{}", o.stdout);
+    assert_eq!(f.audit().code, 0, "{}", f.audit().all());
 }
 
 /// The index sets have the same sizes but differ: the record whose entry is wrong is named.

@@ -267,16 +267,31 @@ impl Auditor<'_> {
                 ),
             );
         }
-        // 2n - popcount(n) complete subtrees, less the n leaves, which are not stored.
-        let held = seq.min(indexed);
-        let expected_hashes = held - u64::from(held.count_ones());
-        if store.hashes_count() as u64 != expected_hashes {
+        // Exactly the tiles of the indexed tree: its full tiles and one partial per row.
+        let expected: BTreeSet<Vec<u8>> = crate::tiles::Tile::all_of(indexed)
+            .into_iter()
+            .flat_map(|t| {
+                let hashes = t.path().into_bytes();
+                let entries = (t.level == 0).then(|| t.entries_path().into_bytes());
+                std::iter::once(hashes).chain(entries)
+            })
+            .collect();
+        let stored: BTreeSet<Vec<u8>> = store.tile_keys()?.into_iter().collect();
+        if stored != expected {
+            let shown = |k: &Vec<u8>| {
+                crate::encoding::terminal_safe(&String::from_utf8_lossy(k), false).into_owned()
+            };
+            let extra: Vec<String> = stored.difference(&expected).take(3).map(shown).collect();
+            let missing: Vec<String> = expected.difference(&stored).take(3).map(shown).collect();
             self.find(
                 None,
                 Code::TreeHashCount,
                 format!(
-                    "{} subtree hashes are stored, a tree of {held} records has {expected_hashes} above its leaves",
-                    store.hashes_count()
+                    "the index holds {} tiles, a tree of {indexed} records has {} (unexpected: {}; missing: {})",
+                    stored.len(),
+                    expected.len(),
+                    if extra.is_empty() { "none".into() } else { extra.join(", ") },
+                    if missing.is_empty() { "none".into() } else { missing.join(", ") }
                 ),
             );
         }

@@ -7,10 +7,12 @@ use super::Auditor;
 use crate::Hash;
 use crate::error::Result;
 use crate::keys::{self, VerifyMode};
-use crate::merkle::{self, Frontier, HashReader};
+use crate::merkle::{self, Frontier};
 use crate::record::{self, Body, Record, leaf_hash};
 use crate::rules::{self, Authority, Code, Mode, Position};
 use crate::store::journal::{Frame, Frames, MAGIC, ScanEnd};
+use crate::store::tiles::Row;
+use crate::tiles::{HEIGHT, Tile, WIDTH};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,6 +50,9 @@ struct Cursor<'w> {
     prev_time: u64,
     /// Records past what the index holds.
     tail: u64,
+    /// The hashes of each tile row (levels 0, 8, 16, ...) recomputed since its last full
+    /// tile, compared with the stored tile as each fills, and the partial ones at the end.
+    rows: [Vec<u8>; 8],
 }
 
 /// The index's copy of the records, in key order, read alongside the journal.
@@ -83,6 +88,7 @@ impl Auditor<'_> {
             prev_leaf: [0; 32],
             prev_time: 0,
             tail: 0,
+            rows: Default::default(),
         };
         let mut frames = store.journal().frames_from(MAGIC.len() as u64)?;
         let records: Box<dyn Iterator<Item = _> + Send> = Box::new(store.records_iter());
@@ -110,6 +116,13 @@ impl Auditor<'_> {
             checked?;
             progress(c.pass.seq);
             pending = (!chunk.is_empty()).then_some((chunk, next));
+        }
+        // The partial tiles of the indexed tree.
+        for level in 0..8u8 {
+            if !c.rows[usize::from(level)].is_empty() {
+                let row = std::mem::take(&mut c.rows[usize::from(level)]);
+                self.compare_tile(level, c.pass.indexed, &row)?;
+            }
         }
         self.check_journal_end(frames.end_state(), c.pass.seq);
         drop(frames);
@@ -181,7 +194,7 @@ impl Auditor<'_> {
                 last_time = Some(r.recorded_at_ms);
             }
         }
-        self.rebuild_tree(c, leaf, in_tail);
+        self.rebuild_tree(c, leaf, in_tail)?;
         c.prev_leaf = leaf;
         c.pass.seq += 1;
         let size = c.pass.seq;
@@ -277,31 +290,71 @@ impl Auditor<'_> {
         }
     }
 
-    /// Pushes the leaf onto the tree and compares every hash it completes with the stored
-    /// one. Level 0 is the record itself, compared with the journal above; the index holds
-    /// no hashes for the tail yet.
-    fn rebuild_tree(&mut self, c: &mut Cursor, leaf: Hash, in_tail: bool) {
-        let store = self.ledger.store();
-        let mut bad_hash = None;
+    /// Pushes the leaf onto the tree; the hashes it completes at levels 0, 8, 16, ... go
+    /// into their tile rows, and each row that fills a tile is compared with the stored
+    /// one. The index holds no tiles for the tail yet.
+    fn rebuild_tree(&mut self, c: &mut Cursor, leaf: Hash, in_tail: bool) -> Result<()> {
+        let mut filled = Vec::new();
+        let rows = &mut c.rows;
         c.frontier.push(leaf, |level, index, h| {
-            if level > 0 && bad_hash.is_none() && !in_tail {
-                match store.complete_subtree(level, index) {
-                    Ok(s) if &s == h => {}
-                    Ok(s) => {
-                        bad_hash = Some(format!(
-                            "stored subtree hash (level {level}, index {index}) is {}, recomputed {}",
-                            hex::encode(s),
-                            hex::encode(h)
-                        ))
-                    }
-                    Err(e) => bad_hash = Some(e.to_string()),
-                }
+            if in_tail || level % HEIGHT != 0 || level / HEIGHT >= 8 {
+                return;
+            }
+            let row = &mut rows[(level / HEIGHT) as usize];
+            row.extend_from_slice(h);
+            if row.len() == 32 * WIDTH as usize {
+                filled.push(((level / HEIGHT) as u8, index / WIDTH, std::mem::take(row)));
             }
         });
-        if let Some(m) = bad_hash {
-            let seq = c.pass.seq;
-            self.find(Some(seq), Code::TreeHash, format!("record {seq}: {m}"));
+        for (level, tile, row) in filled {
+            // A full tile: any size past its end has it whole.
+            let size = (tile + 1) << (HEIGHT * (u32::from(level) + 1));
+            self.compare_tile(level, size, &row)?;
         }
+        Ok(())
+    }
+
+    /// The stored hash tile of `level` holding `row`'s hashes (the last tile of that level
+    /// in a tree of `size` records) against the recomputed ones.
+    fn compare_tile(&mut self, level: u8, size: u64, row: &[u8]) -> Result<()> {
+        let count = size >> (HEIGHT * u32::from(level));
+        let index = (count - 1) / WIDTH;
+        let Some(tile) = Tile::of_tree(level, index, size) else {
+            return Ok(());
+        };
+        let stored = self.ledger.store().tile(Row::Hashes(level), index, size)?;
+        let Some(stored) = stored else {
+            self.find(
+                Some((index * WIDTH) << (HEIGHT * u32::from(level))),
+                Code::TreeHash,
+                format!("the hash tile {} is missing from the index", tile.path()),
+            );
+            return Ok(());
+        };
+        if stored.as_slice() == row {
+            return Ok(());
+        }
+        let at = stored
+            .chunks(32)
+            .zip(row.chunks(32))
+            .position(|(a, b)| a != b)
+            .unwrap_or(stored.len().min(row.len()) / 32);
+        let first = (index * WIDTH + at as u64) << (HEIGHT * u32::from(level));
+        let seq = first.min(size.saturating_sub(1));
+        self.find(
+            Some(seq),
+            Code::TreeHash,
+            format!(
+                "the stored hash tile {} differs from the one the records give at hash {at} (the subtree from record {first}){}",
+                tile.path(),
+                if stored.len() != row.len() {
+                    format!(": it is {} bytes, not {}", stored.len(), row.len())
+                } else {
+                    String::new()
+                }
+            ),
+        );
+        Ok(())
     }
 
     /// A record's content (testimony, amended text) against its commitment, and the index

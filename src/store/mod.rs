@@ -14,6 +14,7 @@ mod checkpoints;
 mod content;
 pub mod journal;
 mod lock;
+pub(crate) mod tiles;
 
 use batch::{BATCH_MARKER_LEN, batch_marker};
 use lock::{LedgerLock, take};
@@ -21,7 +22,6 @@ pub use lock::{LockHolder, LockWait, lock_holder};
 
 use crate::Hash;
 use crate::error::{Error, Result, io};
-use crate::merkle::{HashReader, ProofError};
 use journal::Journal;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -59,7 +59,13 @@ mod meta_key {
     pub const JOURNAL_LEN: &[u8] = b"journal_len";
     pub const ORIGIN: &[u8] = b"origin";
     pub const LEDGER_KEY: &[u8] = b"ledger_key";
+    /// The index's layout: [`super::LAYOUT`]; absent in indexes of older versions.
+    pub const LAYOUT: &[u8] = b"layout";
 }
+
+/// The index's layout version: 2 keeps records and hashes as tiles. An index without it
+/// (records and every subtree hash as entries of their own) is rebuilt by `recover`.
+const LAYOUT: u64 = 2;
 
 /// Everything the index records about one appended record.
 #[derive(Debug, Clone)]
@@ -106,14 +112,6 @@ pub enum IndexTree {
     Authority,
 }
 
-/// Key of a complete subtree hash: level byte then index, big-endian.
-fn hash_key(level: u32, index: u64) -> [u8; 9] {
-    let mut k = [0u8; 9];
-    k[0] = level as u8;
-    k[1..].copy_from_slice(&index.to_be_bytes());
-    k
-}
-
 /// sled page cache budgets. Readers (audits of millions of records, queries) stream or
 /// look up a few pages and stay within a small, flat budget; writers keep the pages that
 /// appends modify (a smaller cache slows bulk appends by a third).
@@ -125,9 +123,9 @@ pub struct Store {
     dir: PathBuf,
     journal: Journal,
     db: sled::Db,
-    records: sled::Tree,
+    /// Entry bundles and hash tiles, by tile path.
+    tiles: sled::Tree,
     leaves: sled::Tree,
-    hashes: sled::Tree,
     media: sled::Tree,
     content: sled::Tree,
     authority: sled::Tree,
@@ -271,33 +269,6 @@ fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
-impl HashReader for Store {
-    fn complete_subtree(&self, level: u32, index: u64) -> Result<Hash, ProofError> {
-        let store_err = |reason: String| ProofError::Store {
-            level,
-            index,
-            reason,
-        };
-        if level == 0 {
-            return match self.records.get(index.to_be_bytes()) {
-                Ok(Some(v)) => Ok(crate::record::leaf_hash(&v)),
-                Ok(None) => Err(store_err(format!(
-                    "record {index} is missing from the index"
-                ))),
-                Err(e) => Err(store_err(e.to_string())),
-            };
-        }
-        match self.hashes.get(hash_key(level, index)) {
-            Ok(Some(v)) => v
-                .as_ref()
-                .try_into()
-                .map_err(|_| store_err(format!("stored value is {} bytes, not 32", v.len()))),
-            Ok(None) => Err(store_err("missing".into())),
-            Err(e) => Err(store_err(e.to_string())),
-        }
-    }
-}
-
 impl Store {
     /// Creates an empty ledger directory (which must not exist, or be empty).
     pub fn create(dir: &Path) -> Result<Self> {
@@ -434,9 +405,8 @@ impl Store {
             dir: dir.to_owned(),
             _lock: lock,
             journal,
-            records: t("records")?,
+            tiles: t("tiles")?,
             leaves: t("leaves")?,
-            hashes: t("hashes")?,
             media: t("media")?,
             content: t("content")?,
             authority: t("authority")?,
@@ -446,6 +416,34 @@ impl Store {
             db,
             _scratch: scratch,
         })
+        .and_then(|s| s.check_layout(write).map(|()| s))
+    }
+
+    /// Refuses an index of another layout (one an older custody wrote is rebuilt by
+    /// `recover`); a new, empty index gets the current one.
+    fn check_layout(&self, write: bool) -> Result<()> {
+        let db_err = |message: String| Error::Db {
+            path: self.dir.join(names::DB),
+            message,
+        };
+        match self.meta.get(meta_key::LAYOUT).map_err(self.e())? {
+            Some(v) if v.as_ref() == LAYOUT.to_be_bytes() => Ok(()),
+            Some(v) => Err(db_err(format!(
+                "its layout ({}) is not one this custody reads; use the custody that wrote it, or rebuild it with `custody recover`",
+                hex::encode(&v)
+            ))),
+            None if self.meta.is_empty() && self.tiles.is_empty() => {
+                if write {
+                    self.meta
+                        .insert(meta_key::LAYOUT, &LAYOUT.to_be_bytes())
+                        .map_err(self.e())?;
+                }
+                Ok(())
+            }
+            None => Err(db_err(
+                "it was written by an older custody, which kept each record and each subtree hash as an entry of its own".into(),
+            )),
+        }
     }
 
     /// The ledger directory.
@@ -551,16 +549,15 @@ impl Store {
             return Ok(());
         };
         let size = last.seq + 1;
-        let mut records = sled::Batch::default();
+        let old_size = entries[0].seq;
+        let mut tiles = sled::Batch::default();
         let mut leaves = sled::Batch::default();
         let mut media = sled::Batch::default();
         let mut content = sled::Batch::default();
         let mut meta = sled::Batch::default();
-        let mut hb = sled::Batch::default();
         let mut authority = sled::Batch::default();
         for en in entries {
             let seq = en.seq.to_be_bytes();
-            records.insert(&seq, en.bytes.as_slice());
             leaves.insert(&en.leaf, &seq);
             if let Some(m) = en.media {
                 let mut k = m.to_vec();
@@ -578,26 +575,63 @@ impl Store {
                 meta.insert(meta_key::LEDGER_KEY, key);
             }
         }
-        // Level 0 is each record's leaf hash, recomputed from the records tree when read.
-        for (level, index, h) in hashes.iter().filter(|(level, _, _)| *level > 0) {
-            hb.insert(&hash_key(*level, *index), h);
+        // The records in entry bundles, their leaf hashes in level-0 tiles, and the
+        // subtree hashes of levels 8, 16, ... in the tiles above; the levels in between are
+        // recomputed from those when read.
+        let bundled = entries
+            .iter()
+            .map(|en| {
+                let len = u16::try_from(en.bytes.len()).map_err(|_| {
+                    Error::Input(format!(
+                        "record {} is {} bytes, more than an entry bundle can hold",
+                        en.seq,
+                        en.bytes.len()
+                    ))
+                })?;
+                Ok([&len.to_be_bytes()[..], &en.bytes].concat())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.grow_row(&mut tiles, tiles::Row::Entries, old_size, &bundled)?;
+        let leaves_row: Vec<Vec<u8>> = entries.iter().map(|en| en.leaf.to_vec()).collect();
+        self.grow_row(&mut tiles, tiles::Row::Hashes(0), old_size, &leaves_row)?;
+        for tile_level in 1..8u8 {
+            let level = crate::tiles::HEIGHT * u32::from(tile_level);
+            let mut row: Vec<(u64, Hash)> = hashes
+                .iter()
+                .filter(|(l, _, _)| *l == level)
+                .map(|(_, i, h)| (*i, *h))
+                .collect();
+            if row.is_empty() {
+                continue;
+            }
+            row.sort_unstable_by_key(|(i, _)| *i);
+            let first = old_size >> level;
+            if row
+                .iter()
+                .enumerate()
+                .any(|(k, (i, _))| *i != first + k as u64)
+            {
+                return Err(Error::Damaged(format!(
+                    "the subtree hashes of level {level} to index are not the next ones"
+                )));
+            }
+            let items: Vec<Vec<u8>> = row.into_iter().map(|(_, h)| h.to_vec()).collect();
+            self.grow_row(&mut tiles, tiles::Row::Hashes(tile_level), old_size, &items)?;
         }
         meta.insert(meta_key::SIZE, &size.to_be_bytes());
         meta.insert(meta_key::JOURNAL_LEN, &journal_len.to_be_bytes());
         let trees = (
-            &self.records,
+            &self.tiles,
             &self.leaves,
-            &self.hashes,
             &self.media,
             &self.content,
             &self.authority,
             &self.meta,
         );
         trees
-            .transaction(|(r, l, h, m, c, a, mt)| {
-                r.apply_batch(&records)?;
+            .transaction(|(t, l, m, c, a, mt)| {
+                t.apply_batch(&tiles)?;
                 l.apply_batch(&leaves)?;
-                h.apply_batch(&hb)?;
                 m.apply_batch(&media)?;
                 c.apply_batch(&content)?;
                 a.apply_batch(&authority)?;
@@ -613,18 +647,59 @@ impl Store {
 
     /// Record bytes by sequence, from sled.
     pub fn record_bytes(&self, seq: u64) -> Result<Option<Vec<u8>>> {
+        let size = self.indexed_size()?;
+        if seq >= size {
+            return Ok(None);
+        }
         Ok(self
-            .records
-            .get(seq.to_be_bytes())
-            .map_err(self.e())?
-            .map(|v| v.to_vec()))
+            .bundle(seq / crate::tiles::WIDTH, size)?
+            .and_then(|mut b| {
+                let i = (seq % crate::tiles::WIDTH) as usize;
+                (i < b.len()).then(|| b.swap_remove(i))
+            }))
+    }
+
+    /// The number of records the index holds.
+    pub fn indexed_size(&self) -> Result<u64> {
+        Ok(match self.meta.get(meta_key::SIZE).map_err(self.e())? {
+            Some(v) => u64::from_be_bytes(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| Error::Damaged("metadata value is not 8 bytes".into()))?,
+            ),
+            None => 0,
+        })
     }
 
     /// Every (sequence key, record bytes) pair in sled order, for audits.
     pub fn records_iter(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + '_ {
-        self.records
-            .iter()
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(self.e()))
+        // Bundle by bundle; a bundle that is missing or damaged yields none of its records
+        // (the audit then names each as missing from the index).
+        let size = self.indexed_size();
+        let bundles = match &size {
+            Ok(s) => s.div_ceil(crate::tiles::WIDTH),
+            Err(_) => 0,
+        };
+        let first_error = size.err().map(Err);
+        first_error
+            .into_iter()
+            .chain((0..bundles).flat_map(move |b| {
+                let size = self.indexed_size().unwrap_or(0);
+                match self.bundle(b, size) {
+                    Ok(Some(records)) => records
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, r)| {
+                            Ok((
+                                (b * crate::tiles::WIDTH + i as u64).to_be_bytes().to_vec(),
+                                r,
+                            ))
+                        })
+                        .collect::<Vec<_>>(),
+                    Ok(None) => Vec::new(),
+                    Err(e) => vec![Err(e)],
+                }
+            }))
     }
 
     /// Sequence of the record with this leaf hash.
@@ -687,21 +762,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Number of stored subtree hashes (levels 1 and up).
-    pub fn hashes_count(&self) -> usize {
-        // Ledgers written before level 0 stopped being stored may still hold level-0
-        // entries; nothing reads them.
-        self.hashes.range(hash_key(1, 0)..).count()
-    }
-
     /// One of the index's trees by name (`records`, `leaves`, `hashes`, `media`, `content`,
     /// `authority`, `checkpoints`, `meta`), for the mutation sweep only.
     #[cfg(feature = "test-hooks")]
     pub fn raw_tree(&self, name: &str) -> Option<&sled::Tree> {
         Some(match name {
-            "records" => &self.records,
+            "tiles" => &self.tiles,
             "leaves" => &self.leaves,
-            "hashes" => &self.hashes,
             "media" => &self.media,
             "content" => &self.content,
             "authority" => &self.authority,
