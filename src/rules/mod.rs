@@ -88,9 +88,9 @@ pub enum Code {
     IndexExtra,
     /// The index's record count differs from the journal's.
     SizeMismatch,
-    /// A stored subtree hash differs from the recomputed one.
+    /// A stored hash tile differs from the one the records give, or is missing.
     TreeHash,
-    /// Wrong number of stored subtree hashes.
+    /// The index holds other tiles than its tree has.
     TreeHashCount,
     /// A stored checkpoint's signature fails.
     CheckpointSignature,

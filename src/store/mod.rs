@@ -3,7 +3,7 @@
 //! a writer).
 //!
 //! A ledger directory holds `journal` (the source of truth, see [`journal`]), `db/` (sled:
-//! records by sequence, leaf and content indexes, every complete Merkle subtree hash above the leaves,
+//! the records and the Merkle tree as C2SP tiles (see [`tiles`]), the lookup indexes,
 //! checkpoints, metadata), `content/` (testimony text with its salt, one file per
 //! commitment) and `lock`. An append writes and fsyncs the journal first, then applies one
 //! sled transaction; if a crash falls between the two, the next open re-indexes the journal
