@@ -409,3 +409,41 @@ fn a_lock_another_user_keeps_private_is_refused_not_bypassed() {
         o.stderr
     );
 }
+
+/// Readers started together right after an append, while sled may still rotate its files
+/// in the first reader's hands, all succeed: those that read a copy tolerate files that
+/// disappear while copied.
+#[test]
+fn readers_started_together_after_an_append_all_succeed() {
+    let f = Fixture::with_records(2);
+    let l = f.p("ledger");
+    for round in 0..3 {
+        f.media(
+            &format!("r{round}.bin"),
+            format!("round {round}").as_bytes(),
+        );
+        let readers: Vec<_> = (0..8)
+            .map(|i| {
+                let args: &[&str] = match i % 3 {
+                    0 => &["show", "--ledger", &l, "2"],
+                    1 => &["prove", "--ledger", &l, "2"],
+                    _ => &["audit", "--ledger", &l],
+                };
+                f.spawn(args)
+            })
+            .collect();
+        for r in readers {
+            let out = r.wait_with_output().unwrap();
+            assert!(
+                out.status.success() || out.status.code() == Some(1),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                !String::from_utf8_lossy(&out.stderr).contains("error"),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}

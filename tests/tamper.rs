@@ -510,8 +510,12 @@ fn every_index_tree_altered_each_way_is_caught() {
                 "{name}: expected {code} {s:?} in {found:?}"
             );
         }
+        // An index entry that makes the ledger open damaged (an authority record that is
+        // not one) is also reported as such.
         assert!(
-            found.iter().all(|(c, _)| c.ends_with("-index")),
+            found
+                .iter()
+                .all(|(c, _)| c.ends_with("-index") || c == "index-damaged"),
             "{name}: {found:?}"
         );
         if name == "leaf removed" {
@@ -628,4 +632,33 @@ fn damage_in_the_checkpoints_file_is_a_finding_and_its_bytes_are_kept() {
         "{}",
         o.stdout
     );
+}
+
+/// An index whose journal position does not end at its last record opens damaged (appends
+/// refused): the audit says so instead of passing, and `recover` (after moving the index
+/// aside) rebuilds it.
+#[test]
+fn an_index_out_of_step_with_the_journal_is_a_finding() {
+    let f = Fixture::with_records(N);
+    {
+        let db = open_sled(&f.path("ledger/db"));
+        let meta = db.open_tree("meta").unwrap();
+        let len = u64::from_be_bytes(
+            meta.get("journal_len")
+                .unwrap()
+                .unwrap()
+                .as_ref()
+                .try_into()
+                .unwrap(),
+        );
+        meta.insert("journal_len", &(len - 100).to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let v = f.audit_json();
+    assert_eq!(v["passed"], false, "{v:#}");
+    assert!(codes_of(&v).iter().any(|c| c == "index-damaged"), "{v:#}");
+    std::fs::rename(f.path("ledger/db"), f.path("db.old")).unwrap();
+    f.ok(&["recover", "--ledger", &f.p("ledger")]);
+    assert_eq!(f.audit().code, 0, "{}", f.audit().all());
 }

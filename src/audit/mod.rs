@@ -193,6 +193,18 @@ pub fn audit_at(
     let (checked, valid) = a.check_stored_checkpoints(&pass, &stored);
     a.check_saved_checkpoints(&pass, &saved, &mut against_results)?;
     a.final_verdicts(&pass)?;
+    // After the specific findings, which name records: what opening the ledger found out of step (the index's journal position, its tree
+    // hashes, its authority records) stops appends: the audit names it.
+    if let Some(why) = ledger.damaged() {
+        a.find(
+            None,
+            Code::IndexDamaged,
+            format!(
+                "the index is out of step with the journal: {why}; appends and checkpoints are refused until `custody recover` rebuilds it (move db/ aside first if it refuses)"
+            ),
+        );
+    }
+
     if store.checkpoints()?.is_empty() {
         a.find(
             None,

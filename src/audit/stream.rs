@@ -133,7 +133,7 @@ impl Auditor<'_> {
                 Some(indexed),
                 Code::InterruptedAppend,
                 format!(
-                    "an interrupted append awaits completion: records {indexed} to {} reached the journal but not the index; run `custody recover`",
+                    "an interrupted append awaits completion: records {indexed} to {} reached the journal but not the index; run `custody recover`, which indexes them, or removes them whole if they are the start of a batch that was never finished",
                     indexed + tail - 1
                 ),
             );

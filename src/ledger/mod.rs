@@ -350,6 +350,12 @@ impl Ledger {
         StoreLookup(&self.store).statement(seq)
     }
 
+    /// Why opening the ledger found its index out of step with the journal (appends and
+    /// checkpoints are then refused), if it did.
+    pub fn damaged(&self) -> Option<&str> {
+        self.damaged.as_deref()
+    }
+
     /// One of the index's sled trees by name, for the mutation sweep (`tests/sweep.rs`),
     /// which alters index entries in place; not part of the library's interface.
     #[cfg(feature = "test-hooks")]

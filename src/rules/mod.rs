@@ -88,6 +88,8 @@ pub enum Code {
     IndexExtra,
     /// The index's record count differs from the journal's.
     SizeMismatch,
+    /// Opening the ledger found its index out of step with the journal (appends refused).
+    IndexDamaged,
     /// A stored hash tile differs from the one the records give, or is missing.
     TreeHash,
     /// The index holds other tiles than its tree has.
@@ -176,6 +178,7 @@ impl Code {
             Code::IndexMissing => "index-missing",
             Code::IndexExtra => "index-extra",
             Code::SizeMismatch => "size-mismatch",
+            Code::IndexDamaged => "index-damaged",
             Code::TreeHash => "tree-hash",
             Code::TreeHashCount => "tree-hash-count",
             Code::CheckpointSignature => "checkpoint-signature",

@@ -218,10 +218,18 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         if kind.is_dir() {
             copy_dir(&src, &dst)?;
         } else if kind.is_file() {
-            std::fs::copy(&src, &dst).map_err(|cause| Error::Io {
-                path: format!("copying {} to {}", src.display(), dst.display()).into(),
-                cause,
-            })?;
+            match std::fs::copy(&src, &dst) {
+                Ok(_) => {}
+                // A reader holding the index in place may replace a snapshot file while it
+                // is copied; sled reads the copy without it.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(cause) => {
+                    return Err(Error::Io {
+                        path: format!("copying {} to {}", src.display(), dst.display()).into(),
+                        cause,
+                    });
+                }
+            }
         }
     }
     Ok(())
@@ -371,15 +379,28 @@ impl Store {
         };
         let locked = |err: &sled::Error| err.to_string().contains("could not acquire lock");
         let copy = |scratch: &mut Option<tempfile::TempDir>| -> Result<sled::Db> {
-            let tmp = tempfile::Builder::new()
-                .prefix("custody-index-")
-                .tempdir()
-                .map_err(io(std::env::temp_dir()))?;
-            let path = tmp.path().join(names::DB);
-            copy_dir(&db_dir, &path)?;
-            let db = open(&path).map_err(&e)?;
-            *scratch = Some(tmp);
-            Ok(db)
+            // Another reader's sled may rotate its files while they are copied: a copy sled
+            // cannot open is made again, a few times.
+            let mut tries = 0;
+            loop {
+                let tmp = tempfile::Builder::new()
+                    .prefix("custody-index-")
+                    .tempdir()
+                    .map_err(io(std::env::temp_dir()))?;
+                let path = tmp.path().join(names::DB);
+                copy_dir(&db_dir, &path)?;
+                match open(&path) {
+                    Ok(db) => {
+                        *scratch = Some(tmp);
+                        return Ok(db);
+                    }
+                    Err(_) if tries < 4 => {
+                        tries += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(20 << tries));
+                    }
+                    Err(err) => return Err(e(err)),
+                }
+            }
         };
         let db = if !write && !may_open_in_place(&db_dir) {
             copy(&mut scratch)?
