@@ -437,38 +437,28 @@ mod tests {
         )
         .unwrap();
         let (_, text) = o.latest_checkpoint().unwrap().unwrap();
-        let saved = [SavedCheckpoint {
-            source: "other.txt".into(),
-            text,
-        }];
-        let r = audit_at(
-            &l,
-            &saved,
-            None,
-            VerifyMode::Strict,
-            T0 + 10_000,
-            [5; 32],
-            |_| {},
-        )
-        .unwrap();
+        let against = |source: &str, text: String| {
+            let saved = [SavedCheckpoint {
+                source: source.into(),
+                text,
+            }];
+            audit_at(
+                &l,
+                &saved,
+                None,
+                VerifyMode::Strict,
+                T0 + 10_000,
+                [5; 32],
+                |_| {},
+            )
+            .unwrap()
+        };
+        let r = against("other.txt", text);
         assert_eq!(r.findings[0].code, Code::AgainstOrigin);
         assert!(!r.against[0].consistent);
         // Its own checkpoint, saved, is consistent.
         let (_, own) = l.latest_checkpoint().unwrap().unwrap();
-        let saved = [SavedCheckpoint {
-            source: "own.txt".into(),
-            text: own,
-        }];
-        let r = audit_at(
-            &l,
-            &saved,
-            None,
-            VerifyMode::Strict,
-            T0 + 10_000,
-            [5; 32],
-            |_| {},
-        )
-        .unwrap();
+        let r = against("own.txt", own);
         assert!(r.passed() && r.against[0].consistent, "{:?}", r.findings);
     }
 }
