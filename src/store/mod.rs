@@ -783,7 +783,7 @@ impl Store {
         Ok(out)
     }
 
-    /// One of the index's trees by name (`records`, `leaves`, `hashes`, `media`, `content`,
+    /// One of the index's trees by name (`tiles`, `leaves`, `media`, `content`,
     /// `authority`, `checkpoints`, `meta`), for the mutation sweep only.
     #[cfg(feature = "test-hooks")]
     pub fn raw_tree(&self, name: &str) -> Option<&sled::Tree> {
