@@ -407,59 +407,23 @@ fn no_single_declaration_can_void_the_authority_it_is_signed_under() {
         &["key", "rotate", "--old", &f.key_id("ledger"), "--new", &l2],
     );
     assert_eq!(o.code, 0, "{}", o.all());
+    // An admin declares a key compromised, from a record or a time when given.
+    let compromise = |key: &str, effective: Option<&str>| {
+        let mut args = vec!["key", "revoke", key, "--reason", "compromised"];
+        args.extend(effective.map(|e| ["--effective", e]).into_iter().flatten());
+        f.run_as("admin", &args)
+    };
     // The genesis key compromised from record 0 would taint every key, the signer's too.
-    let o = f.run_as(
-        "admin",
-        &[
-            "key",
-            "revoke",
-            &f.key_id("ledger"),
-            "--reason",
-            "compromised",
-            "--effective",
-            "0",
-        ],
-    );
+    let o = compromise(&f.key_id("ledger"), Some("0"));
     assert_eq!(o.code, 2, "{}", o.all());
     assert!(o.stderr.contains("its own signer"), "{}", o.stderr);
     // So would a time before the genesis, which resolves to record 0.
-    let o = f.run_as(
-        "admin",
-        &[
-            "key",
-            "revoke",
-            &f.key_id("ledger"),
-            "--reason",
-            "compromised",
-            "--effective",
-            "2001-01-01T00:00:00Z",
-        ],
-    );
+    let o = compromise(&f.key_id("ledger"), Some("2001-01-01T00:00:00Z"));
     assert_eq!(o.code, 2, "{}", o.all());
     // A key cannot declare itself compromised, and a time in the future is refused.
-    let o = f.run_as(
-        "admin",
-        &[
-            "key",
-            "revoke",
-            &f.key_id("admin"),
-            "--reason",
-            "compromised",
-        ],
-    );
+    let o = compromise(&f.key_id("admin"), None);
     assert_eq!(o.code, 2, "{}", o.all());
-    let o = f.run_as(
-        "admin",
-        &[
-            "key",
-            "revoke",
-            &f.key_id("alice"),
-            "--reason",
-            "compromised",
-            "--effective",
-            "2999-01-01T00:00:00Z",
-        ],
-    );
+    let o = compromise(&f.key_id("alice"), Some("2999-01-01T00:00:00Z"));
     assert_eq!(o.code, 2, "{}", o.all());
     assert!(o.stderr.contains("in the future"), "{}", o.stderr);
     f.ok(&[
@@ -710,16 +674,7 @@ fn recover_never_cuts_records_a_signed_checkpoint_covers() {
 #[test]
 fn a_manifest_that_names_a_member_twice_anywhere_is_refused_by_both_verifiers() {
     let f = Fixture::with_records(1);
-    f.ok(&[
-        "export",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/alice.key"),
-        "--out",
-        &f.p("b.zip"),
-        "2",
-    ]);
+    f.export_ok("alice", "b.zip", &["2"]);
     let mut members = read_zip(&f.path("b.zip"));
     // "subject" twice in the exhibit's body: the last one is the record's.
     let text = String::from_utf8(members["manifest.json"].clone()).unwrap();

@@ -576,60 +576,24 @@ fn export_is_deterministic_and_respects_consent() {
         std::fs::read(f.path("again.zip")).unwrap()
     );
     // Record 5's consent is "research": refused without an override, recorded with one.
-    let o = f.run(&[
-        "export",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/alice.key"),
-        "--out",
-        &f.p("c.zip"),
-        "5",
-    ]);
+    let o = f.export_by("alice", "c.zip", &["5"]);
     assert_eq!(o.code, 2, "{}", o.all());
     assert!(o.stderr.contains("--override-consent"), "{}", o.stderr);
     assert!(!f.path("c.zip").exists());
-    f.ok(&[
-        "export",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/alice.key"),
-        "--out",
-        &f.p("c.zip"),
-        "--override-consent",
-        "court order 17/2026",
-        "5",
-    ]);
+    f.export_ok(
+        "alice",
+        "c.zip",
+        &["--override-consent", "court order 17/2026", "5"],
+    );
     let m = manifest(&f.path("c.zip"));
     assert_eq!(m["exhibits"][0]["consent_override"], "court order 17/2026");
     // A media file that matches no exported record is refused.
     std::fs::write(f.path("stray.bin"), b"stray").unwrap();
-    let o = f.run(&[
-        "export",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/alice.key"),
-        "--out",
-        &f.p("d.zip"),
-        "--media",
-        &f.p("stray.bin"),
-        "3",
-    ]);
+    let o = f.export_by("alice", "d.zip", &["--media", &f.p("stray.bin"), "3"]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("matches no media record"), "{}", o.stderr);
     // An existing output is never overwritten.
-    let o = f.run(&[
-        "export",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/alice.key"),
-        "--out",
-        &f.p("bundle.zip"),
-        "3",
-    ]);
+    let o = f.export_by("alice", "bundle.zip", &["3"]);
     assert_eq!(o.code, 2);
 }
 
@@ -719,16 +683,7 @@ fn bundles_carry_the_custody_chain_and_authority_and_both_verifiers_check_them()
         args.extend(["2".into(), "3".into()]);
         f.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
     };
-    let o = f.run(&[
-        "export",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/alice.key"),
-        "--out",
-        &f.p("compromised.zip"),
-        "3",
-    ]);
+    let o = f.export_by("alice", "compromised.zip", &["3"]);
     assert_eq!(o.code, 2, "a revoked key exports: {}", o.all());
     assert!(o.stderr.contains("may not export"), "{}", o.stderr);
     let o = admin_export(&[]);

@@ -379,21 +379,18 @@ fn both_verifiers_give_the_same_exit_code_for_every_edit_of_a_bundle() {
     let tr: Value = serde_json::from_str(&tr.stdout).unwrap();
     f.run_as("bob", &["accept", &tr["appended"][0]["seq"].to_string()]);
     f.checkpoint();
-    f.ok(&[
-        "export",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/alice.key"),
-        "--out",
-        &f.p("b.zip"),
-        "--export-time",
-        &f.export_time(),
-        "--media",
-        &f.p("media/clip.mp4"),
-        &t.to_string(),
-        &m.to_string(),
-    ]);
+    f.export_ok(
+        "alice",
+        "b.zip",
+        &[
+            "--export-time",
+            &f.export_time(),
+            "--media",
+            &f.p("media/clip.mp4"),
+            &t.to_string(),
+            &m.to_string(),
+        ],
+    );
     let key = custody::keys::load_secret(&f.path("keys/alice.key")).unwrap();
     // report.html and VERIFY.txt are optional (SPEC.md 11.1) and only custody renders them
     // again: without them, any manifest edit reaches only the facts both verifiers check.

@@ -123,17 +123,7 @@ proptest! {
 fn bundle_opening() {
     use crate::util::Fixture;
     let f = Fixture::with_records(2);
-    f.ok(&[
-        "export",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/alice.key"),
-        "--out",
-        &f.p("b.zip"),
-        "2",
-        "3",
-    ]);
+    f.export_ok("alice", "b.zip", &["2", "3"]);
     let good = std::fs::read(f.path("b.zip")).unwrap();
     let verify = |bytes: &[u8]| {
         custody::bundle::verify_bundle(std::io::Cursor::new(bytes), &Default::default())

@@ -33,17 +33,7 @@ fn commands(f: &Fixture) -> Vec<Vec<String>> {
 
 fn fixture() -> Fixture {
     let f = Fixture::with_records(3);
-    f.ok(&[
-        "export",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/alice.key"),
-        "--out",
-        &f.p("b.zip"),
-        "2",
-        "3",
-    ]);
+    f.export_ok("alice", "b.zip", &["2", "3"]);
     f
 }
 
@@ -462,7 +452,11 @@ fn messages_name_the_real_problem_and_its_fix() {
     for (t, code, needle) in [
         ("2026-11-26T10:00:00", 2, "no time zone"),
         ("2026-12-31T23:59:60Z", 2, "leap second"),
-        ("2020-01-01T00:00:00Z", 2, "before record"),
+        (
+            "2020-01-01T00:00:00Z",
+            2,
+            "the last the bundle's checkpoint covers",
+        ),
         ("2999-01-01T00:00:00Z", 2, "later than this machine's clock"),
         (in_zone.as_str(), 0, "wrote"),
     ] {

@@ -280,6 +280,19 @@ impl Fixture {
     }
 
     /// Runs `ARGS --ledger ledger/ --key keys/KEY.key`, signed by that key.
+    /// `custody export --out OUT ARGS` by `keys/KEY.key` from `ledger/`.
+    pub fn export_by(&self, key: &str, out: &str, args: &[&str]) -> Output {
+        let out = self.p(out);
+        self.run_as(key, &[&["export", "--out", out.as_str()], args].concat())
+    }
+
+    /// [`Fixture::export_by`], which must succeed.
+    pub fn export_ok(&self, key: &str, out: &str, args: &[&str]) -> Output {
+        let o = self.export_by(key, out, args);
+        assert_eq!(o.code, 0, "export {args:?} failed:\n{}", o.all());
+        o
+    }
+
     pub fn run_as(&self, key: &str, args: &[&str]) -> Output {
         let (l, k) = (self.p("ledger"), self.p(&format!("keys/{key}.key")));
         self.run(&[args, &["--ledger", &l, "--key", &k]].concat())
