@@ -694,18 +694,15 @@ impl Store {
 
     /// Every (sequence key, record bytes) pair in sled order, for audits.
     pub fn records_iter(&self) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>)>> + '_ {
-        // Bundle by bundle; a bundle that is missing or damaged yields none of its records
-        // (the audit then names each as missing from the index).
-        let size = self.indexed_size();
-        let bundles = match &size {
-            Ok(s) => s.div_ceil(crate::tiles::WIDTH),
-            Err(_) => 0,
+        // Bundle by bundle; a bundle that is missing yields none of its records (the audit
+        // then names each as missing from the index).
+        let (size, first_error) = match self.indexed_size() {
+            Ok(s) => (s, None),
+            Err(e) => (0, Some(Err(e))),
         };
-        let first_error = size.err().map(Err);
         first_error
             .into_iter()
-            .chain((0..bundles).flat_map(move |b| {
-                let size = self.indexed_size().unwrap_or(0);
+            .chain((0..size.div_ceil(crate::tiles::WIDTH)).flat_map(move |b| {
                 match self.bundle(b, size) {
                     Ok(Some(records)) => records
                         .into_iter()

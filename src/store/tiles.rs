@@ -167,12 +167,11 @@ impl Store {
 impl HashReader for Store {
     /// A complete subtree hash of the indexed tree, from the one hash tile that covers it.
     fn complete_subtree(&self, level: u32, index: u64) -> Result<Hash, ProofError> {
-        let size = self.meta().map_err(|e| ProofError::Store {
+        let size = self.indexed_size().map_err(|e| ProofError::Store {
             level,
             index,
             reason: e.to_string(),
         })?;
-        let size = size.size;
         TileTree::new(size, |t| {
             self.tiles
                 .get(Row::Hashes(t.level).key(t))
