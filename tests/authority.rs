@@ -643,10 +643,11 @@ fn an_altered_authority_index_is_caught_and_stops_trust() {
     let f = Fixture::with_records(2);
     {
         let db = open_sled(&f.path("ledger/db"));
-        let t = db.open_tree("authority").unwrap();
         // Drop the authorisation of alice (record 1) and list a testimony (record 2) instead.
-        t.remove(1u64.to_be_bytes()).unwrap();
-        t.insert(2u64.to_be_bytes(), &[]).unwrap();
+        edit_small_lookup(&db, b'a', |e| {
+            let at = e.iter().position(|x| *x == lookup_entry(&[], 1)).unwrap();
+            e[at] = lookup_entry(&[], 2);
+        });
         db.flush().unwrap();
     }
     let v = f.audit_json();

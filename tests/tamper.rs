@@ -297,9 +297,11 @@ fn a_leaf_index_entry_pointing_elsewhere_names_its_record() {
     let frames = journal_frames(&f.path("ledger/journal"));
     {
         let db = open_sled(&f.path("ledger/db"));
-        let t = db.open_tree("leaves").unwrap();
-        t.insert(leaf_hash(&frames[3].1), &5u64.to_be_bytes())
-            .unwrap();
+        edit_small_lookup(&db, b'l', |e| {
+            let three = lookup_entry(&leaf_hash(&frames[3].1), 3);
+            let at = e.iter().position(|x| *x == three).unwrap();
+            e[at] = lookup_entry(&leaf_hash(&frames[3].1), 5);
+        });
         db.flush().unwrap();
     }
     let v = f.audit_json();
@@ -329,10 +331,11 @@ fn injected_media_index_entry_is_not_believed_and_audit_flags_it() {
     {
         use sha2::Digest;
         let db = open_sled(&f.path("ledger/db"));
-        let t = db.open_tree("media").unwrap();
-        let mut k = sha2::Sha256::digest(b"never recorded").to_vec();
-        k.extend_from_slice(&1u64.to_be_bytes()); // record 1 is a testimony
-        t.insert(k, &[]).unwrap();
+        edit_small_lookup(&db, b'm', |e| {
+            // Record 1 is a testimony; the page stays in order.
+            e.push(lookup_entry(&sha2::Sha256::digest(b"never recorded"), 1));
+            e.sort();
+        });
         db.flush().unwrap();
     }
     let o = f.run(&[
@@ -392,26 +395,21 @@ fn a_ledger_rebuilt_under_another_key_fails_a_pinned_audit() {
     assert!(o.stdout.contains("not by the key"), "{}", o.stdout);
 }
 
-/// Each index tree, altered each way: the audit fails, names the record where one is
+/// Each lookup index, altered each way: the audit fails, names the record where one is
 /// affected, and reports only index findings. Records: 2 and 4 are testimony, 3 is media.
 #[test]
-fn every_index_tree_altered_each_way_is_caught() {
+fn every_lookup_index_altered_each_way_is_caught() {
     use custody::record::Body;
-    type Alter = fn(&sled::Tree, &[Vec<u8>]);
-    type Case = (
-        &'static str,
-        &'static str,
-        Alter,
-        Vec<(&'static str, Option<u64>)>,
-    );
+    type Alter = fn(&mut Vec<Vec<u8>>, &[Vec<u8>]);
+    type Case = (&'static str, u8, Alter, Vec<(&'static str, Option<u64>)>);
     fn body(recs: &[Vec<u8>], seq: usize) -> Body {
         Record::decode(&recs[seq]).unwrap().statement.body
     }
-    fn media_key(recs: &[Vec<u8>], seq: usize) -> Vec<u8> {
+    fn sha(recs: &[Vec<u8>], seq: usize) -> [u8; 32] {
         let Body::Media(m) = body(recs, seq) else {
             panic!("record {seq} is not media")
         };
-        [m.sha256.as_slice(), &(seq as u64).to_be_bytes()].concat()
+        m.sha256
     }
     fn commitment(recs: &[Vec<u8>], seq: usize) -> [u8; 32] {
         let Body::Testimony(t) = body(recs, seq) else {
@@ -419,86 +417,111 @@ fn every_index_tree_altered_each_way_is_caught() {
         };
         t.commitment
     }
+    fn replace(e: &mut [Vec<u8>], old: Vec<u8>, new: Vec<u8>) {
+        let at = e
+            .iter()
+            .position(|x| *x == old)
+            .expect("the entry is there");
+        e[at] = new;
+        e.sort();
+    }
     let cases: Vec<Case> = vec![
         (
             "leaf removed",
-            "leaves",
-            |t, r| {
-                t.remove(leaf_hash(&r[4])).unwrap();
-            },
+            b'l',
+            |e, r| e.retain(|x| *x != lookup_entry(&leaf_hash(&r[4]), 4)),
             vec![("leaf-index", Some(4)), ("leaf-index", None)],
         ),
         (
             "leaf injected",
-            "leaves",
-            |t, _| {
-                t.insert([9u8; 32], &4u64.to_be_bytes()).unwrap();
+            b'l',
+            |e, _| {
+                e.push(lookup_entry(&[9u8; 32], 4));
+                e.sort();
+            },
+            vec![("leaf-index", None)],
+        ),
+        (
+            "leaf entries out of order (a lookup by halves would miss one)",
+            b'l',
+            |e, _| e.swap(1, 2),
+            vec![("leaf-index", None)],
+        ),
+        (
+            "a leaf entry cut short",
+            b'l',
+            |e, _| {
+                e[0].pop();
             },
             vec![("leaf-index", None)],
         ),
         (
             "media removed",
-            "media",
-            |t, r| {
-                t.remove(media_key(r, 3)).unwrap();
-            },
+            b'm',
+            |e, r| e.retain(|x| *x != lookup_entry(&sha(r, 3), 3)),
             vec![("media-index", Some(3)), ("media-index", None)],
         ),
         (
-            "media value altered",
-            "media",
-            |t, r| {
-                t.insert(media_key(r, 3), &[1u8]).unwrap();
-            },
+            "media pointed elsewhere",
+            b'm',
+            |e, r| replace(e, lookup_entry(&sha(r, 3), 3), lookup_entry(&sha(r, 3), 4)),
             vec![("media-index", Some(3))],
         ),
         (
             "content removed",
-            "content",
-            |t, r| {
-                t.remove(commitment(r, 2)).unwrap();
-            },
+            b'c',
+            |e, r| e.retain(|x| *x != lookup_entry(&commitment(r, 2), 2)),
             vec![("content-index", Some(2)), ("content-index", None)],
         ),
         (
             "content pointed elsewhere",
-            "content",
-            |t, r| {
-                t.insert(commitment(r, 4), &2u64.to_be_bytes()).unwrap();
+            b'c',
+            |e, r| {
+                replace(
+                    e,
+                    lookup_entry(&commitment(r, 4), 4),
+                    lookup_entry(&commitment(r, 4), 2),
+                )
             },
             vec![("content-index", Some(4))],
         ),
         (
             "content injected",
-            "content",
-            |t, _| {
-                t.insert([7u8; 32], &2u64.to_be_bytes()).unwrap();
+            b'c',
+            |e, _| {
+                e.push(lookup_entry(&[7u8; 32], 2));
+                e.sort();
             },
             vec![("content-index", None)],
         ),
         (
             "authority injected",
-            "authority",
-            |t, _| {
-                t.insert(3u64.to_be_bytes(), &[]).unwrap();
+            b'a',
+            |e, _| {
+                e.push(lookup_entry(&[], 3));
+                e.sort();
             },
             vec![("authority-index", Some(3)), ("authority-index", None)],
         ),
         (
-            "authority value altered",
-            "authority",
-            |t, _| {
-                t.insert(1u64.to_be_bytes(), &[1u8]).unwrap();
-            },
-            vec![("authority-index", Some(1))],
+            "authority moved to another record",
+            b'a',
+            |e, _| replace(e, lookup_entry(&[], 0), lookup_entry(&[], 3)),
+            vec![("authority-index", Some(0)), ("authority-index", Some(3))],
+        ),
+        (
+            "authority entry for a record the ledger does not have",
+            b'a',
+            |e, _| e.push(lookup_entry(&[], 300)),
+            vec![("authority-index", None)],
         ),
     ];
-    for (name, tree, alter, expected) in cases {
+    for (name, tag, alter, expected) in cases {
         let f = Fixture::with_records(N);
         let recs = records(&f);
         {
             let db = open_sled(&f.path("ledger/db"));
-            alter(&db.open_tree(tree).unwrap(), &recs);
+            edit_small_lookup(&db, tag, |e| alter(e, &recs));
             db.flush().unwrap();
         }
         let v = f.audit_json();
@@ -507,7 +530,7 @@ fn every_index_tree_altered_each_way_is_caught() {
         for (code, s) in &expected {
             assert!(
                 found.contains(&((*code).to_owned(), *s)),
-                "{name}: expected {code} {s:?} in {found:?}"
+                "{name}: expected {code} {s:?} in {found:?}: {v:#}"
             );
         }
         // An index entry that makes the ledger open damaged (an authority record that is
@@ -523,6 +546,34 @@ fn every_index_tree_altered_each_way_is_caught() {
             assert_eq!(o.code, 1, "{}", o.all());
             assert!(o.stdout.contains("[FAILED] leaf index"), "{}", o.stdout);
         }
+    }
+}
+
+/// A whole lookup page moved under another key (a run the ledger does not have, or
+/// another page of its run) is a finding, though every entry is still in the tree.
+#[test]
+fn a_lookup_page_under_another_key_is_caught() {
+    for (name, to) in [
+        ("another run", lookup_page_key(b'l', 0, 1, 0)),
+        ("a level the layout lacks", lookup_page_key(b'l', 4, 0, 0)),
+        ("no page key at all", b"leaves".to_vec()),
+    ] {
+        let f = Fixture::with_records(N);
+        {
+            let db = open_sled(&f.path("ledger/db"));
+            let t = db.open_tree("lookup").unwrap();
+            let from = lookup_page_key(b'l', 0, 0, 0);
+            let page = t.remove(&from).unwrap().unwrap();
+            t.insert(&to, page).unwrap();
+            db.flush().unwrap();
+        }
+        let v = f.audit_json();
+        assert_eq!(v["passed"], false, "{name}: {v:#}");
+        let found = finding_codes(&v);
+        assert!(
+            found.iter().any(|(c, s)| c == "leaf-index" && s.is_none()),
+            "{name}: {found:?}"
+        );
     }
 }
 

@@ -606,3 +606,34 @@ pub fn resign(members: &mut BTreeMap<String, Vec<u8>>, key: &Path) {
         .collect();
     members.insert("SHA256SUMS".into(), sums.into_bytes());
 }
+
+/// A lookup page key as SPEC.md section 8 lays it out: kind tag (`l`eaf, `m`edia,
+/// `c`ontent, `a`uthority), run level, the run's first bundle, page.
+pub fn lookup_page_key(tag: u8, level: u8, first: u64, page: u32) -> Vec<u8> {
+    [&[tag, level][..], &first.to_be_bytes(), &page.to_be_bytes()].concat()
+}
+
+/// Edits the one lookup page of kind `tag` in a ledger of fewer than 256 records (one
+/// level-0 run, one page) as a list of entries (key then u64 sequence number, SPEC.md
+/// section 8), writing them back in the order `edit` leaves them; no entries, no page.
+pub fn edit_small_lookup(db: &sled::Db, tag: u8, edit: impl FnOnce(&mut Vec<Vec<u8>>)) {
+    let t = db.open_tree("lookup").unwrap();
+    let key = lookup_page_key(tag, 0, 0, 0);
+    let len = if tag == b'a' { 8 } else { 40 };
+    let mut entries: Vec<Vec<u8>> = t
+        .get(&key)
+        .unwrap()
+        .map(|v| v.chunks(len).map(<[u8]>::to_vec).collect())
+        .unwrap_or_default();
+    edit(&mut entries);
+    if entries.is_empty() {
+        t.remove(&key).unwrap();
+    } else {
+        t.insert(&key, entries.concat()).unwrap();
+    }
+}
+
+/// A lookup entry: key then big-endian sequence number.
+pub fn lookup_entry(key: &[u8], seq: u64) -> Vec<u8> {
+    [key, &seq.to_be_bytes()].concat()
+}

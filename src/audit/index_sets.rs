@@ -1,16 +1,19 @@
-//! The index trees against the records, as sets: each tree is read once, in key order,
-//! and compared with the entries the journal's records call for by a count and a sum of
-//! keyed hashes; only when a set differs is each record's own entry looked up, to name it.
+//! The lookup indexes against the records, as sets: their pages are read once, in key
+//! order, each checked for what lookups rely on (a page the layout has, entries in order,
+//! each on its page and in its run), and their entries compared with those the journal's
+//! records call for by a count and a sum of keyed hashes; only when a set differs is each
+//! record's own entry looked up, to name it.
 
 use super::Auditor;
 use crate::Hash;
 use crate::error::Result;
 use crate::record::{Body, Record, leaf_hash};
 use crate::rules::{Authority, Code};
-use crate::store::IndexTree;
 use crate::store::journal::MAGIC;
+use crate::store::lookup::{self, Kind};
+use std::collections::BTreeSet;
 
-/// One set of index entries per index tree: leaves, media, content, authority.
+/// One set of index entries per lookup index, in [`Kind::ALL`] order.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(super) struct IndexSets([EntrySet; 4]);
 
@@ -42,14 +45,17 @@ impl EntrySet {
     }
 }
 
-/// The index trees whose entries the records determine, in [`IndexSets`] order, with the
-/// finding code for each.
-const INDEXES: [(IndexTree, Code); 4] = [
-    (IndexTree::Leaves, Code::LeafIndex),
-    (IndexTree::Media, Code::MediaIndex),
-    (IndexTree::Content, Code::ContentIndex),
-    (IndexTree::Authority, Code::AuthorityIndex),
+/// The finding code of each lookup index, in [`Kind::ALL`] order.
+const CODES: [Code; 4] = [
+    Code::LeafIndex,
+    Code::MediaIndex,
+    Code::ContentIndex,
+    Code::AuthorityIndex,
 ];
+
+fn code(kind: Kind) -> Code {
+    CODES[kind as usize]
+}
 
 impl Auditor<'_> {
     /// The leaf index entry of the record at position `seq`, decodable or not (SPEC.md
@@ -65,13 +71,13 @@ impl Auditor<'_> {
         let (key, s) = (self.set_key, seq.to_be_bytes());
         let [_, media, content, authority] = &mut self.expected.0;
         if let Body::Media(m) = body {
-            media.add(&key, &[m.sha256.as_slice(), &s].concat(), &[]);
+            media.add(&key, &m.sha256, &s);
         }
         if let Some(c) = content_commitment(body) {
             content.add(&key, c, &s);
         }
         if Authority::is_authority_record(body) {
-            authority.add(&key, &s, &[]);
+            authority.add(&key, &[], &s);
         }
     }
 
@@ -86,8 +92,7 @@ impl Auditor<'_> {
     ) -> Result<[bool; 4]> {
         let store = self.ledger.store();
         let mut named = [false; 4];
-        let s = seq.to_be_bytes();
-        if store.seq_of_leaf(leaf)? != Some(seq) {
+        if !store.lookup_holds(Kind::Leaf, leaf, seq)? {
             named[0] = true;
             self.find(
                 Some(seq),
@@ -99,8 +104,7 @@ impl Auditor<'_> {
             return Ok(named);
         };
         if let Body::Media(m) = body
-            && store.index_value(IndexTree::Media, &[m.sha256.as_slice(), &s].concat())?
-                != Some(Vec::new())
+            && !store.lookup_holds(Kind::Media, &m.sha256, seq)?
         {
             named[1] = true;
             self.find(
@@ -110,7 +114,7 @@ impl Auditor<'_> {
             );
         }
         if let Some(c) = content_commitment(body)
-            && store.index_value(IndexTree::Content, c)? != Some(s.to_vec())
+            && !store.lookup_holds(Kind::Content, c, seq)?
         {
             named[2] = true;
             self.find(
@@ -119,37 +123,91 @@ impl Auditor<'_> {
                 format!("the content index does not map record {seq}'s commitment to it"),
             );
         }
-        let entry = store.index_value(IndexTree::Authority, &s)?;
+        let listed = store.lookup_holds(Kind::Authority, &[], seq)?;
         let must_list = Authority::is_authority_record(body);
-        if entry.as_deref() != must_list.then_some(&[][..]) {
+        if listed != must_list {
             named[3] = true;
             self.find(
                 Some(seq),
                 Code::AuthorityIndex,
                 format!(
                     "the authority index {} record {seq} ({}), which it {}",
-                    if entry.is_some() { "lists" } else { "omits" },
+                    if listed { "lists" } else { "omits" },
                     body.kind(),
-                    if must_list {
-                        "must list, with an empty value"
-                    } else {
-                        "must not"
-                    }
+                    if must_list { "must list" } else { "must not" }
                 ),
             );
         }
         Ok(named)
     }
 
-    /// The index trees must hold exactly the entries the records call for: an injected
-    /// entry would make a lookup (such as `verify --file`) point somewhere it should not.
+    /// Reads every stored lookup page once: each must be a page of the layout of an index
+    /// of `size` records, whole entries in order, each on its page and in its run (a lookup
+    /// would miss it otherwise); every entry read goes into the held sets.
+    fn read_lookup_pages(&mut self, size: u64) -> Result<IndexSets> {
+        let store = self.ledger.store();
+        let runs: BTreeSet<lookup::Run> = lookup::runs(size).into_iter().collect();
+        let mut held = IndexSets::default();
+        let mut problems = Vec::new();
+        store.scan_lookups(|k, v| {
+            let Some((kind, run, page)) = lookup::parse_page_key(k) else {
+                let kind = k
+                    .first()
+                    .and_then(|t| Kind::ALL.into_iter().find(|x| x.tag() == *t));
+                problems.push((
+                    kind.unwrap_or(Kind::Leaf),
+                    None,
+                    format!(
+                        "the lookup tree holds {}, which is no page key of its layout",
+                        hex::encode(k)
+                    ),
+                ));
+                return;
+            };
+            let shown = format!(
+                "lookup page {} (the {kind:?} run of level {} from bundle {}, page {page})",
+                hex::encode(k),
+                run.level,
+                run.first
+            );
+            if !runs.contains(&run) {
+                problems.push((
+                    kind,
+                    None,
+                    format!("{shown} is of a run an index of {size} records does not have"),
+                ));
+            }
+            let items = match lookup::decode_page(kind, v) {
+                Ok(items) => items,
+                Err(why) => {
+                    problems.push((kind, None, format!("{shown}: {why}")));
+                    return;
+                }
+            };
+            if let Err(why) = lookup::check_page(kind, run, page, &items, size) {
+                problems.push((kind, None, format!("{shown}: {why}")));
+            }
+            for (key, seq) in &items {
+                held.0[kind as usize].add(
+                    &self.set_key,
+                    &key[..kind.key_len()],
+                    &seq.to_be_bytes(),
+                );
+            }
+        })?;
+        for (kind, seq, message) in problems {
+            self.find(seq, code(kind), message);
+        }
+        Ok(held)
+    }
+
+    /// The lookup indexes must hold exactly the entries the records call for, where a
+    /// lookup finds them: an injected entry would make a lookup (such as `verify --file`)
+    /// point somewhere it should not, a missing or misplaced one would hide a record.
     /// `records` is how many of the journal's records the index should hold.
     pub(super) fn check_index_sets(&mut self, records: u64) -> Result<()> {
         let store = self.ledger.store();
-        let mut held = IndexSets::default();
-        for (i, (tree, _)) in INDEXES.iter().enumerate() {
-            store.scan_index(*tree, |k, v| held.0[i].add(&self.set_key, k, v))?;
-        }
+        let held = self.read_lookup_pages(records)?;
         if held == self.expected {
             return Ok(());
         }
@@ -167,7 +225,7 @@ impl Auditor<'_> {
                 *n |= f;
             }
         }
-        for (i, (_, code)) in INDEXES.iter().enumerate() {
+        for (i, code) in CODES.iter().enumerate() {
             let (h, e) = (held.0[i], self.expected.0[i]);
             if h.count != e.count {
                 self.find(

@@ -14,6 +14,7 @@ mod checkpoints;
 mod content;
 pub mod journal;
 mod lock;
+pub(crate) mod lookup;
 pub(crate) mod tiles;
 
 use batch::{BATCH_MARKER_LEN, batch_marker};
@@ -63,9 +64,10 @@ mod meta_key {
     pub const LAYOUT: &[u8] = b"layout";
 }
 
-/// The index's layout version: 2 keeps records and hashes as tiles. An index without it
-/// (records and every subtree hash as entries of their own) is rebuilt by `recover`.
-const LAYOUT: u64 = 2;
+/// The index's layout version: 3 keeps records and hashes as tiles and the lookup indexes
+/// as sorted runs. An index of another layout (2: lookups an entry per record; none:
+/// records and every subtree hash as entries of their own) is rebuilt by `recover`.
+const LAYOUT: u64 = 3;
 
 /// Everything the index records about one appended record.
 #[derive(Debug, Clone)]
@@ -99,19 +101,6 @@ pub struct Meta {
     pub ledger_key: Option<[u8; 32]>,
 }
 
-/// The index trees whose entries follow from the records alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IndexTree {
-    /// Leaf hash to sequence number.
-    Leaves,
-    /// File SHA-256 and sequence number, for media records.
-    Media,
-    /// Content commitment to sequence number.
-    Content,
-    /// Sequence numbers of authority records.
-    Authority,
-}
-
 /// sled page cache budgets. Readers (audits of millions of records, queries) stream or
 /// look up a few pages and stay within a small, flat budget; writers keep the pages that
 /// appends modify (a smaller cache slows bulk appends by a third).
@@ -125,10 +114,8 @@ pub struct Store {
     db: sled::Db,
     /// Entry bundles and hash tiles, by tile path.
     tiles: sled::Tree,
-    leaves: sled::Tree,
-    media: sled::Tree,
-    content: sled::Tree,
-    authority: sled::Tree,
+    /// The lookup indexes as sorted runs, see [`lookup`].
+    lookup: sled::Tree,
     checkpoints: sled::Tree,
     meta: sled::Tree,
     /// Whether the directory entry of the batch marker is known to be durable.
@@ -427,10 +414,7 @@ impl Store {
             _lock: lock,
             journal,
             tiles: t("tiles")?,
-            leaves: t("leaves")?,
-            media: t("media")?,
-            content: t("content")?,
-            authority: t("authority")?,
+            lookup: t("lookup")?,
             checkpoints: t("checkpoints")?,
             meta: t("meta")?,
             batch_marker_durable: false,
@@ -449,10 +433,17 @@ impl Store {
         };
         match self.meta.get(meta_key::LAYOUT).map_err(self.e())? {
             Some(v) if v.as_ref() == LAYOUT.to_be_bytes() => Ok(()),
-            Some(v) => Err(db_err(format!(
-                "its layout ({}) is not one this custody reads; use the custody that wrote it, or rebuild it with `custody recover`",
-                hex::encode(&v)
-            ))),
+            Some(v) => Err(db_err(
+                match <[u8; 8]>::try_from(v.as_ref()).map(u64::from_be_bytes) {
+                    Ok(older) if older < LAYOUT => format!(
+                        "it was written by an older custody (index layout {older}, this custody reads {LAYOUT}); rebuild it from the journal with `custody recover`"
+                    ),
+                    _ => format!(
+                        "its layout ({}) is not one this custody reads; use the custody that wrote it, or rebuild it with `custody recover`",
+                        hex::encode(&v)
+                    ),
+                },
+            )),
             None if self.meta.is_empty() && self.tiles.is_empty() => {
                 if write {
                     self.meta
@@ -572,24 +563,23 @@ impl Store {
         let size = last.seq + 1;
         let old_size = entries[0].seq;
         let mut tiles = sled::Batch::default();
-        let mut leaves = sled::Batch::default();
-        let mut media = sled::Batch::default();
-        let mut content = sled::Batch::default();
+        let mut lookups = sled::Batch::default();
         let mut meta = sled::Batch::default();
-        let mut authority = sled::Batch::default();
+        let mut added = Vec::with_capacity(entries.len() * 2);
         for en in entries {
-            let seq = en.seq.to_be_bytes();
-            leaves.insert(&en.leaf, &seq);
-            if let Some(m) = en.media {
-                let mut k = m.to_vec();
-                k.extend_from_slice(&seq);
-                media.insert(k, &[]);
+            let new = |kind, key: Option<&Hash>| lookup::NewEntry {
+                kind,
+                item: (key.copied().unwrap_or_default(), en.seq),
+            };
+            added.push(new(lookup::Kind::Leaf, Some(&en.leaf)));
+            if let Some(m) = &en.media {
+                added.push(new(lookup::Kind::Media, Some(m)));
             }
-            if let Some(c) = en.commitment {
-                content.insert(&c, &seq);
+            if let Some(c) = &en.commitment {
+                added.push(new(lookup::Kind::Content, Some(c)));
             }
             if en.authority {
-                authority.insert(&seq, &[]);
+                added.push(new(lookup::Kind::Authority, None));
             }
             if let Some((origin, key)) = &en.genesis {
                 meta.insert(meta_key::ORIGIN, origin.as_bytes());
@@ -639,24 +629,14 @@ impl Store {
             let items: Vec<Vec<u8>> = row.into_iter().map(|(_, h)| h.to_vec()).collect();
             self.grow_row(&mut tiles, tiles::Row::Hashes(tile_level), old_size, &items)?;
         }
+        self.grow_lookups(&mut lookups, old_size, size, &added)?;
         meta.insert(meta_key::SIZE, &size.to_be_bytes());
         meta.insert(meta_key::JOURNAL_LEN, &journal_len.to_be_bytes());
-        let trees = (
-            &self.tiles,
-            &self.leaves,
-            &self.media,
-            &self.content,
-            &self.authority,
-            &self.meta,
-        );
-        trees
-            .transaction(|(t, l, m, c, a, mt)| {
+        (&self.tiles, &self.lookup, &self.meta)
+            .transaction(|(t, l, m)| {
                 t.apply_batch(&tiles)?;
-                l.apply_batch(&leaves)?;
-                m.apply_batch(&media)?;
-                c.apply_batch(&content)?;
-                a.apply_batch(&authority)?;
-                mt.apply_batch(&meta)?;
+                l.apply_batch(&lookups)?;
+                m.apply_batch(&meta)?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(|e| match e {
@@ -720,76 +700,29 @@ impl Store {
             }))
     }
 
-    /// Sequence of the record with this leaf hash.
+    /// Sequence of the record with this leaf hash (the first, should a damaged index list
+    /// more than one).
     pub fn seq_of_leaf(&self, leaf: &Hash) -> Result<Option<u64>> {
-        Ok(self
-            .leaves
-            .get(leaf)
-            .map_err(self.e())?
-            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
+        Ok(self.lookup(lookup::Kind::Leaf, leaf)?.first().copied())
     }
 
     /// Sequence numbers of the media records of a SHA-256, in order.
     pub fn media_seqs(&self, sha: &Hash) -> Result<Vec<u64>> {
-        let mut out = Vec::new();
-        for kv in self.media.scan_prefix(sha) {
-            let (k, _) = kv.map_err(self.e())?;
-            if let Ok(b) = <[u8; 8]>::try_from(&k[32..]) {
-                out.push(u64::from_be_bytes(b));
-            }
-        }
-        Ok(out)
-    }
-
-    /// The value one index tree holds under `key`, for audits.
-    pub fn index_value(&self, tree: IndexTree, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .index_tree(tree)
-            .get(key)
-            .map_err(self.e())?
-            .map(|v| v.to_vec()))
-    }
-
-    fn index_tree(&self, tree: IndexTree) -> &sled::Tree {
-        match tree {
-            IndexTree::Leaves => &self.leaves,
-            IndexTree::Media => &self.media,
-            IndexTree::Content => &self.content,
-            IndexTree::Authority => &self.authority,
-        }
-    }
-
-    /// Calls `f` with every entry (key, value) of one index tree, in key order, for audits.
-    pub fn scan_index(&self, tree: IndexTree, mut f: impl FnMut(&[u8], &[u8])) -> Result<()> {
-        for kv in self.index_tree(tree).iter() {
-            let (k, v) = kv.map_err(self.e())?;
-            f(&k, &v);
-        }
-        Ok(())
+        self.lookup(lookup::Kind::Media, sha)
     }
 
     /// Sequence numbers of the records that change key authority or custody, in order.
     pub fn authority_seqs(&self) -> Result<Vec<u64>> {
-        let mut out = Vec::new();
-        for kv in self.authority.iter() {
-            let (k, _) = kv.map_err(self.e())?;
-            let b = <[u8; 8]>::try_from(k.as_ref())
-                .map_err(|_| Error::Damaged("an authority index key is not 8 bytes".into()))?;
-            out.push(u64::from_be_bytes(b));
-        }
-        Ok(out)
+        self.lookup(lookup::Kind::Authority, &[])
     }
 
-    /// One of the index's trees by name (`tiles`, `leaves`, `media`, `content`,
-    /// `authority`, `checkpoints`, `meta`), for the mutation sweep only.
+    /// One of the index's trees by name (`tiles`, `lookup`, `checkpoints`, `meta`), for the
+    /// mutation sweep only.
     #[cfg(feature = "test-hooks")]
     pub fn raw_tree(&self, name: &str) -> Option<&sled::Tree> {
         Some(match name {
             "tiles" => &self.tiles,
-            "leaves" => &self.leaves,
-            "media" => &self.media,
-            "content" => &self.content,
-            "authority" => &self.authority,
+            "lookup" => &self.lookup,
             "checkpoints" => &self.checkpoints,
             "meta" => &self.meta,
             _ => return None,
