@@ -124,9 +124,11 @@ fn sweep(n: usize, stride: usize) -> Tally {
     // value byte (byte flips only: every bit would multiply the run by 8). An entry moved
     // or altered must never go unnoticed.
     for (tree, keys_too) in [("tiles", true), ("checkpoints", false), ("lookup", true)] {
-        let t = l.raw_tree(tree).unwrap();
+        // A fresh handle for each change: none may be held while the audit runs, which
+        // reopens the index after long reads.
+        let t = || l.raw_tree(tree).unwrap();
         let bits = bits && !keys_too;
-        let entries: Vec<(sled::IVec, sled::IVec)> = t.iter().map(Result::unwrap).collect();
+        let entries: Vec<(sled::IVec, sled::IVec)> = t().iter().map(Result::unwrap).collect();
         for (k, v) in entries {
             let key_flips = if keys_too {
                 flip_positions(k.len(), stride, false)
@@ -137,29 +139,29 @@ fn sweep(n: usize, stride: usize) -> Tally {
                 let mut moved = k.to_vec();
                 moved[i] ^= m;
                 // The moved key may be another entry's (seq 0 and 1 differ by one bit).
-                let clobbered = t.get(&moved).unwrap();
-                t.remove(&k).unwrap();
-                t.insert(&moved, &v).unwrap();
+                let clobbered = t().get(&moved).unwrap();
+                t().remove(&k).unwrap();
+                t().insert(&moved, &v).unwrap();
                 count(
                     detected(&l),
                     format!("{tree} key {} byte {i}", hex::encode(&k)),
                 );
                 match clobbered {
-                    Some(old) => t.insert(&moved, old).unwrap(),
-                    None => t.remove(&moved).unwrap(),
+                    Some(old) => t().insert(&moved, old).unwrap(),
+                    None => t().remove(&moved).unwrap(),
                 };
-                t.insert(&k, &v).unwrap();
+                t().insert(&k, &v).unwrap();
             }
             for (i, m) in flip_positions(v.len(), stride, bits) {
                 let mut b = v.to_vec();
                 b[i] ^= m;
-                t.insert(&k, b).unwrap();
+                t().insert(&k, b).unwrap();
                 count(
                     detected(&l),
                     format!("{tree} {} value byte {i}", hex::encode(&k)),
                 );
             }
-            t.insert(&k, v).unwrap();
+            t().insert(&k, v).unwrap();
         }
     }
     assert!(

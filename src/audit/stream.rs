@@ -115,6 +115,9 @@ impl Auditor<'_> {
             );
             checked?;
             progress(c.pass.seq);
+            // Memory stays flat however large the index: what sled kept of the pages read
+            // so far is let go between chunks.
+            store.release_cache()?;
             pending = (!chunk.is_empty()).then_some((chunk, next));
         }
         // The partial tiles of the indexed tree.

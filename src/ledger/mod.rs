@@ -360,7 +360,7 @@ impl Ledger {
     /// which alters index entries in place; not part of the library's interface.
     #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
-    pub fn raw_tree(&self, name: &str) -> Option<&sled::Tree> {
+    pub fn raw_tree(&self, name: &str) -> Option<sled::Tree> {
         self.store.raw_tree(name)
     }
 

@@ -59,7 +59,8 @@ impl Store {
         if created {
             fsync_dir(&self.dir)?;
         }
-        self.checkpoints
+        self.ix()?
+            .checkpoints
             .insert(size.to_be_bytes(), signed.as_bytes())
             .map_err(self.e())?;
         Ok(())
@@ -117,6 +118,7 @@ impl Store {
                 continue;
             };
             if self
+                .ix()?
                 .checkpoints
                 .compare_and_swap(
                     cp.size.to_be_bytes(),
@@ -134,7 +136,8 @@ impl Store {
 
     /// All stored checkpoints as (size key, text bytes), in size order.
     pub fn checkpoints(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.checkpoints
+        self.ix()?
+            .checkpoints
             .iter()
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(self.e()))
             .collect()
@@ -142,7 +145,7 @@ impl Store {
 
     /// The stored checkpoint of the largest size.
     pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>> {
-        match self.checkpoints.last().map_err(self.e())? {
+        match self.ix()?.checkpoints.last().map_err(self.e())? {
             None => Ok(None),
             Some((k, v)) => {
                 let size = <[u8; 8]>::try_from(k.as_ref())

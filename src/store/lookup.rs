@@ -272,7 +272,13 @@ pub(crate) struct NewEntry {
 
 impl Store {
     fn lookup_page(&self, kind: Kind, run: Run, page: u32) -> Result<Option<sled::IVec>> {
-        self.lookup.get(run.page_key(kind, page)).map_err(self.e())
+        let page = self
+            .ix()?
+            .lookup
+            .get(run.page_key(kind, page))
+            .map_err(self.e())?;
+        self.count_read(page.as_ref().map_or(0, |p| p.len()));
+        Ok(page)
     }
 
     /// The sequence numbers `kind` lists under `key` (every one, for the authority list),
@@ -304,7 +310,8 @@ impl Store {
 
     /// Every stored page (key and bytes) of `kind` in `run`.
     fn run_pages(&self, kind: Kind, run: Run) -> Result<Vec<(sled::IVec, sled::IVec)>> {
-        self.lookup
+        self.ix()?
+            .lookup
             .scan_prefix(run.prefix(kind))
             .map(|kv| kv.map_err(self.e()))
             .collect()
@@ -371,12 +378,8 @@ impl Store {
     }
 
     /// Calls `f` with every stored lookup page (key, bytes) in key order, for audits.
-    pub(crate) fn scan_lookups(&self, mut f: impl FnMut(&[u8], &[u8])) -> Result<()> {
-        for kv in self.lookup.iter() {
-            let (k, v) = kv.map_err(self.e())?;
-            f(&k, &v);
-        }
-        Ok(())
+    pub(crate) fn scan_lookups(&self, f: impl FnMut(&[u8], &[u8])) -> Result<()> {
+        self.scan(|ix| &ix.lookup, f)
     }
 }
 

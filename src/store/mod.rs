@@ -29,6 +29,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// File and tree names.
 pub mod names {
@@ -107,10 +109,12 @@ pub struct Meta {
 const READ_CACHE_BYTES: u64 = 4 << 20;
 const WRITE_CACHE_BYTES: u64 = 32 << 20;
 
-/// An open ledger directory.
-pub struct Store {
-    dir: PathBuf,
-    journal: Journal,
+/// How many bytes a long read (an audit) takes from the index before it lets go of sled's
+/// cache by reopening the index (see [`Store::release_cache`]).
+const RELEASE_AFTER_BYTES: u64 = 32 << 20;
+
+/// The open sled index: the database and its trees.
+struct Index {
     db: sled::Db,
     /// Entry bundles and hash tiles, by tile path.
     tiles: sled::Tree,
@@ -118,12 +122,24 @@ pub struct Store {
     lookup: sled::Tree,
     checkpoints: sled::Tree,
     meta: sled::Tree,
+}
+
+/// An open ledger directory.
+pub struct Store {
+    dir: PathBuf,
+    journal: Journal,
+    /// The sled index. `None` only if reopening it failed (every use then says so).
+    index: RwLock<Option<Arc<Index>>>,
+    /// Whether the index was opened for writing.
+    write: bool,
+    /// Bytes read from the index since it was last opened, for [`Store::release_cache`].
+    read_bytes: AtomicU64,
     /// Whether the directory entry of the batch marker is known to be durable.
     batch_marker_durable: bool,
     /// A reader's private copy of the index, when the ledger's own could not be opened
     /// without writing to it (read-only media, another user's ledger, another reader
     /// holding it). Removed after the index is closed.
-    _scratch: Option<tempfile::TempDir>,
+    scratch: Mutex<Option<tempfile::TempDir>>,
     /// Declared last so that it is released last: another process gets the ledger only
     /// after this one has let go of everything else.
     _lock: LedgerLock,
@@ -264,6 +280,87 @@ fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
+/// Opens the sled index of the ledger in `dir`: in place, or for a reader that may not
+/// write it (or finds it held by another reader), a private copy in `$TMPDIR`, returned
+/// with it. `copy`, when given, is where this reader's copy already is: it is opened again.
+fn open_index(
+    dir: &Path,
+    write: bool,
+    copied: Option<&Path>,
+) -> Result<(Index, Option<tempfile::TempDir>)> {
+    let e = db_err(dir);
+    let db_dir = dir.join(names::DB);
+    check_index_dir(&db_dir)?;
+    let mut scratch = None;
+    let open = |path: &Path| {
+        sled::Config::new()
+            .path(path)
+            .cache_capacity(if write {
+                WRITE_CACHE_BYTES
+            } else {
+                READ_CACHE_BYTES
+            })
+            .open()
+    };
+    let locked = |err: &sled::Error| err.to_string().contains("could not acquire lock");
+    let copy = |scratch: &mut Option<tempfile::TempDir>| -> Result<sled::Db> {
+        // Another reader's sled may rotate its files while they are copied: a copy sled
+        // cannot open is made again, a few times.
+        let mut tries = 0;
+        loop {
+            let tmp = tempfile::Builder::new()
+                .prefix("custody-index-")
+                .tempdir()
+                .map_err(io(std::env::temp_dir()))?;
+            let path = tmp.path().join(names::DB);
+            copy_dir(&db_dir, &path)?;
+            match open(&path) {
+                Ok(db) => {
+                    *scratch = Some(tmp);
+                    return Ok(db);
+                }
+                Err(_) if tries < 4 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20 << tries));
+                }
+                Err(err) => return Err(e(err)),
+            }
+        }
+    };
+    let db = if let Some(copied) = copied {
+        open(&copied.join(names::DB)).map_err(&e)?
+    } else if !write && !may_open_in_place(&db_dir) {
+        copy(&mut scratch)?
+    } else {
+        // Holding the ledger lock, any other holder of sled's own lock is a writer that
+        // is letting go (sled releases it from a background thread), or another reader:
+        // a writer waits for it briefly, a reader reads a copy instead of waiting.
+        let mut tries = 0;
+        loop {
+            match open(&db_dir) {
+                Ok(db) => break db,
+                Err(err) if !write && locked(&err) => break copy(&mut scratch)?,
+                Err(err) if tries < 500 && locked(&err) => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(err) => return Err(e(err)),
+            }
+        }
+    };
+    let t = |n: &str| db.open_tree(n).map_err(&e);
+    Ok((
+        Index {
+            tiles: t("tiles")?,
+            lookup: t("lookup")?,
+            checkpoints: t("checkpoints")?,
+            meta: t("meta")?,
+            db,
+        },
+        scratch,
+    ))
+}
+
 impl Store {
     /// Creates an empty ledger directory (which must not exist, or be empty).
     pub fn create(dir: &Path) -> Result<Self> {
@@ -350,78 +447,106 @@ impl Store {
     }
 
     fn with_parts(dir: &Path, lock: LedgerLock, journal: Journal, write: bool) -> Result<Self> {
-        let e = db_err(dir);
-        let db_dir = dir.join(names::DB);
-        check_index_dir(&db_dir)?;
-        let mut scratch = None;
-        let open = |path: &Path| {
-            sled::Config::new()
-                .path(path)
-                .cache_capacity(if write {
-                    WRITE_CACHE_BYTES
-                } else {
-                    READ_CACHE_BYTES
-                })
-                .open()
-        };
-        let locked = |err: &sled::Error| err.to_string().contains("could not acquire lock");
-        let copy = |scratch: &mut Option<tempfile::TempDir>| -> Result<sled::Db> {
-            // Another reader's sled may rotate its files while they are copied: a copy sled
-            // cannot open is made again, a few times.
-            let mut tries = 0;
-            loop {
-                let tmp = tempfile::Builder::new()
-                    .prefix("custody-index-")
-                    .tempdir()
-                    .map_err(io(std::env::temp_dir()))?;
-                let path = tmp.path().join(names::DB);
-                copy_dir(&db_dir, &path)?;
-                match open(&path) {
-                    Ok(db) => {
-                        *scratch = Some(tmp);
-                        return Ok(db);
-                    }
-                    Err(_) if tries < 4 => {
-                        tries += 1;
-                        std::thread::sleep(std::time::Duration::from_millis(20 << tries));
-                    }
-                    Err(err) => return Err(e(err)),
-                }
-            }
-        };
-        let db = if !write && !may_open_in_place(&db_dir) {
-            copy(&mut scratch)?
-        } else {
-            // Holding the ledger lock, any other holder of sled's own lock is a writer that
-            // is letting go (sled releases it from a background thread), or another reader:
-            // a writer waits for it briefly, a reader reads a copy instead of waiting.
-            let mut tries = 0;
-            loop {
-                match open(&db_dir) {
-                    Ok(db) => break db,
-                    Err(err) if !write && locked(&err) => break copy(&mut scratch)?,
-                    Err(err) if tries < 500 && locked(&err) => {
-                        tries += 1;
-                        std::thread::sleep(std::time::Duration::from_millis(10));
-                    }
-                    Err(err) => return Err(e(err)),
-                }
-            }
-        };
-        let t = |n: &str| db.open_tree(n).map_err(&e);
-        Ok(Self {
+        let (index, scratch) = open_index(dir, write, None)?;
+        let s = Self {
             dir: dir.to_owned(),
             _lock: lock,
             journal,
-            tiles: t("tiles")?,
-            lookup: t("lookup")?,
-            checkpoints: t("checkpoints")?,
-            meta: t("meta")?,
+            index: RwLock::new(Some(Arc::new(index))),
+            write,
+            read_bytes: AtomicU64::new(0),
             batch_marker_durable: false,
-            db,
-            _scratch: scratch,
-        })
-        .and_then(|s| s.check_layout(write).map(|()| s))
+            scratch: Mutex::new(scratch),
+        };
+        s.check_layout(write)?;
+        Ok(s)
+    }
+
+    /// The open index.
+    fn ix(&self) -> Result<Arc<Index>> {
+        self.index
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| Error::Db {
+                path: self.dir.join(names::DB),
+                message: "it could not be opened again after a long read".into(),
+            })
+    }
+
+    /// Calls `f` with every entry (key, value) of one of the index's trees in key order, a
+    /// stretch at a time, letting go of sled's cache between stretches: sled reads whole
+    /// nodes, values and all, even to list keys.
+    fn scan(
+        &self,
+        tree: impl Fn(&Index) -> &sled::Tree,
+        mut f: impl FnMut(&[u8], &[u8]),
+    ) -> Result<()> {
+        use std::ops::Bound;
+        let mut after: Option<sled::IVec> = None;
+        loop {
+            let from = after.take().map_or(Bound::Unbounded, Bound::Excluded);
+            let mut read = 0;
+            let ix = self.ix()?;
+            for kv in tree(&ix).range::<sled::IVec, _>((from, Bound::Unbounded)) {
+                let (k, v) = kv.map_err(self.e())?;
+                f(&k, &v);
+                read += v.len();
+                after = Some(k);
+                if read >= 4 << 20 {
+                    break;
+                }
+            }
+            drop(ix);
+            self.count_read(read);
+            if after.is_none() {
+                return Ok(());
+            }
+            self.release_cache()?;
+        }
+    }
+
+    /// Counts bytes read from the index, for [`Store::release_cache`].
+    fn count_read(&self, bytes: usize) {
+        self.read_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Lets go of what sled keeps of the pages read so far, once a long read (an audit)
+    /// has taken more than [`RELEASE_AFTER_BYTES`] from the index since it was opened, by
+    /// closing the index and opening it again. sled 0.34 holds every page it reads until
+    /// the database is closed (its cache evicts a page only after 64 accesses to the 1 of
+    /// 256 shards the page falls in, which a single pass over the index never makes), so
+    /// without this an audit would hold the whole index in memory. Does nothing while
+    /// another part of the process holds the index, or for a writer.
+    pub(crate) fn release_cache(&self) -> Result<()> {
+        self.release_cache_after(RELEASE_AFTER_BYTES)
+    }
+
+    fn release_cache_after(&self, limit: u64) -> Result<()> {
+        if self.write || self.read_bytes.load(Ordering::Relaxed) < limit {
+            return Ok(());
+        }
+        let mut slot = self
+            .index
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.as_ref().is_some_and(|ix| Arc::strong_count(ix) > 1) {
+            return Ok(());
+        }
+        // sled lets go of its lock file when the last handle closes; then the same index
+        // (the ledger's, or this reader's copy) opens again.
+        drop(slot.take());
+        let mut scratch = self
+            .scratch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (index, copy) = open_index(&self.dir, false, scratch.as_ref().map(|t| t.path()))?;
+        if copy.is_some() {
+            *scratch = copy;
+        }
+        *slot = Some(Arc::new(index));
+        self.read_bytes.store(0, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Refuses an index of another layout (one an older custody wrote is rebuilt by
@@ -431,7 +556,7 @@ impl Store {
             path: self.dir.join(names::DB),
             message,
         };
-        match self.meta.get(meta_key::LAYOUT).map_err(self.e())? {
+        match self.ix()?.meta.get(meta_key::LAYOUT).map_err(self.e())? {
             Some(v) if v.as_ref() == LAYOUT.to_be_bytes() => Ok(()),
             Some(v) => Err(db_err(
                 match <[u8; 8]>::try_from(v.as_ref()).map(u64::from_be_bytes) {
@@ -444,9 +569,9 @@ impl Store {
                     ),
                 },
             )),
-            None if self.meta.is_empty() && self.tiles.is_empty() => {
+            None if self.ix()?.meta.is_empty() && self.ix()?.tiles.is_empty() => {
                 if write {
-                    self.meta
+                    self.ix()?.meta
                         .insert(meta_key::LAYOUT, &LAYOUT.to_be_bytes())
                         .map_err(self.e())?;
                 }
@@ -480,7 +605,7 @@ impl Store {
     /// Metadata as indexed.
     pub fn meta(&self) -> Result<Meta> {
         let get_u64 = |k: &[u8]| -> Result<u64> {
-            Ok(match self.meta.get(k).map_err(self.e())? {
+            Ok(match self.ix()?.meta.get(k).map_err(self.e())? {
                 Some(v) => u64::from_be_bytes(
                     v.as_ref()
                         .try_into()
@@ -489,14 +614,19 @@ impl Store {
                 None => 0,
             })
         };
-        let origin = match self.meta.get(meta_key::ORIGIN).map_err(self.e())? {
+        let origin = match self.ix()?.meta.get(meta_key::ORIGIN).map_err(self.e())? {
             Some(v) => Some(
                 String::from_utf8(v.to_vec())
                     .map_err(|_| Error::Damaged("stored origin is not UTF-8".into()))?,
             ),
             None => None,
         };
-        let ledger_key = match self.meta.get(meta_key::LEDGER_KEY).map_err(self.e())? {
+        let ledger_key = match self
+            .ix()?
+            .meta
+            .get(meta_key::LEDGER_KEY)
+            .map_err(self.e())?
+        {
             Some(v) => Some(
                 v.as_ref()
                     .try_into()
@@ -632,7 +762,8 @@ impl Store {
         self.grow_lookups(&mut lookups, old_size, size, &added)?;
         meta.insert(meta_key::SIZE, &size.to_be_bytes());
         meta.insert(meta_key::JOURNAL_LEN, &journal_len.to_be_bytes());
-        (&self.tiles, &self.lookup, &self.meta)
+        let ix = self.ix()?;
+        (&ix.tiles, &ix.lookup, &ix.meta)
             .transaction(|(t, l, m)| {
                 t.apply_batch(&tiles)?;
                 l.apply_batch(&lookups)?;
@@ -662,14 +793,16 @@ impl Store {
 
     /// The number of records the index holds.
     pub fn indexed_size(&self) -> Result<u64> {
-        Ok(match self.meta.get(meta_key::SIZE).map_err(self.e())? {
-            Some(v) => u64::from_be_bytes(
-                v.as_ref()
-                    .try_into()
-                    .map_err(|_| Error::Damaged("metadata value is not 8 bytes".into()))?,
-            ),
-            None => 0,
-        })
+        Ok(
+            match self.ix()?.meta.get(meta_key::SIZE).map_err(self.e())? {
+                Some(v) => u64::from_be_bytes(
+                    v.as_ref()
+                        .try_into()
+                        .map_err(|_| Error::Damaged("metadata value is not 8 bytes".into()))?,
+                ),
+                None => 0,
+            },
+        )
     }
 
     /// Every (sequence key, record bytes) pair in sled order, for audits.
@@ -719,19 +852,20 @@ impl Store {
     /// One of the index's trees by name (`tiles`, `lookup`, `checkpoints`, `meta`), for the
     /// mutation sweep only.
     #[cfg(feature = "test-hooks")]
-    pub fn raw_tree(&self, name: &str) -> Option<&sled::Tree> {
+    pub fn raw_tree(&self, name: &str) -> Option<sled::Tree> {
+        let ix = self.ix().ok()?;
         Some(match name {
-            "tiles" => &self.tiles,
-            "lookup" => &self.lookup,
-            "checkpoints" => &self.checkpoints,
-            "meta" => &self.meta,
+            "tiles" => ix.tiles.clone(),
+            "lookup" => ix.lookup.clone(),
+            "checkpoints" => ix.checkpoints.clone(),
+            "meta" => ix.meta.clone(),
             _ => return None,
         })
     }
 
     /// Asks sled to write its buffers (not a durability guarantee; the journal is).
     pub fn flush(&self) -> Result<()> {
-        self.db.flush().map_err(self.e())?;
+        self.ix()?.db.flush().map_err(self.e())?;
         Ok(())
     }
 }
@@ -840,10 +974,15 @@ mod tests {
         s.flush().unwrap();
         drop(s);
         let first = Store::open(dir.path(), LockWait::No, false).unwrap();
-        assert!(first._scratch.is_none(), "the first reader opens in place");
+        assert!(
+            first.scratch.lock().unwrap().is_none(),
+            "the first reader opens in place"
+        );
         let second = Store::open(dir.path(), LockWait::No, false).unwrap();
         let scratch = second
-            ._scratch
+            .scratch
+            .lock()
+            .unwrap()
             .as_ref()
             .expect("the second reads a copy")
             .path()
@@ -852,5 +991,31 @@ mod tests {
         drop(second);
         assert!(!scratch.exists(), "the copy is removed");
         drop(first);
+    }
+
+    #[test]
+    fn a_long_read_lets_go_of_the_index_and_reads_the_same_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::create(dir.path()).unwrap();
+        s.put_checkpoint(0, "a note\n").unwrap();
+        s.flush().unwrap();
+        drop(s);
+        let first = Store::open(dir.path(), LockWait::No, false).unwrap();
+        let second = Store::open(dir.path(), LockWait::No, false).unwrap();
+        for s in [&first, &second] {
+            s.count_read(10);
+            // While another part of the process holds the index, it stays open.
+            let held = s.ix().unwrap();
+            s.release_cache_after(1).unwrap();
+            assert_eq!(s.read_bytes.load(Ordering::Relaxed), 10, "not reopened");
+            drop(held);
+            s.release_cache_after(11).unwrap();
+            assert_eq!(s.read_bytes.load(Ordering::Relaxed), 10, "under the limit");
+            s.release_cache_after(1).unwrap();
+            assert_eq!(s.read_bytes.load(Ordering::Relaxed), 0, "reopened");
+            assert_eq!(s.latest_checkpoint().unwrap().unwrap().1, "a note\n");
+        }
+        assert!(first.scratch.lock().unwrap().is_none(), "still in place");
+        assert!(second.scratch.lock().unwrap().is_some(), "still its copy");
     }
 }

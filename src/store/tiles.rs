@@ -48,11 +48,9 @@ impl Store {
         let Some(tile) = Tile::of_tree(row.level(), index, size) else {
             return Ok(None);
         };
-        Ok(self
-            .tiles
-            .get(row.key(tile))
-            .map_err(self.e())?
-            .map(|v| v.to_vec()))
+        let bytes = self.ix()?.tiles.get(row.key(tile)).map_err(self.e())?;
+        self.count_read(bytes.as_ref().map_or(0, |b| b.len()));
+        Ok(bytes.map(|v| v.to_vec()))
     }
 
     /// Appends `items` (each one element's bytes: a 32-byte hash, or a record with its
@@ -81,6 +79,7 @@ impl Store {
                 width: width as u16,
             };
             let bytes = self
+                .ix()?
                 .tiles
                 .get(row.key(previous))
                 .map_err(self.e())?
@@ -127,11 +126,15 @@ impl Store {
         let Some(tile) = Tile::of_tree(0, index, size) else {
             return Ok(None);
         };
-        let mut bytes = self.tiles.get(Row::Entries.key(tile)).map_err(self.e())?;
+        let mut bytes = self
+            .ix()?
+            .tiles
+            .get(Row::Entries.key(tile))
+            .map_err(self.e())?;
         if bytes.is_none() && !tile.is_full() {
             // A partial bundle of another width: the first stored under this index.
             let prefix = format!("{}.p/", Row::Entries.key(Tile { width: 256, ..tile }));
-            bytes = match self.tiles.scan_prefix(prefix.as_bytes()).next() {
+            bytes = match self.ix()?.tiles.scan_prefix(prefix.as_bytes()).next() {
                 Some(kv) => Some(kv.map_err(self.e())?.1),
                 None => None,
             };
@@ -139,6 +142,7 @@ impl Store {
         let Some(bytes) = bytes else {
             return Ok(None);
         };
+        self.count_read(bytes.len());
         if let Ok(all) = decode_bundle(&bytes, usize::from(tile.width)) {
             return Ok(Some(all.into_iter().map(<[u8]>::to_vec).collect()));
         }
@@ -156,11 +160,9 @@ impl Store {
     /// Every stored tile's key, for the audit's check that the index holds exactly the
     /// tiles of its tree.
     pub(crate) fn tile_keys(&self) -> Result<Vec<Vec<u8>>> {
-        self.tiles
-            .iter()
-            .keys()
-            .map(|k| k.map(|k| k.to_vec()).map_err(self.e()))
-            .collect()
+        let mut keys = Vec::new();
+        self.scan(|ix| &ix.tiles, |k, _| keys.push(k.to_vec()))?;
+        Ok(keys)
     }
 }
 
@@ -172,8 +174,13 @@ impl HashReader for Store {
             index,
             reason: e.to_string(),
         })?;
+        let ix = self.ix().map_err(|e| ProofError::Store {
+            level,
+            index,
+            reason: e.to_string(),
+        })?;
         TileTree::new(size, |t| {
-            self.tiles
+            ix.tiles
                 .get(Row::Hashes(t.level).key(t))
                 .ok()
                 .flatten()
