@@ -42,20 +42,20 @@ impl Ledger {
     pub(crate) fn check_authority_against_journal(&self) -> Result<()> {
         let mut replayed = Authority::new();
         let lookup = StoreLookup(&self.store);
-        for (seq, f) in (0..self.size).zip(self.store.journal().frames_from(MAGIC.len() as u64)?) {
-            let f = f?;
-            // Evidence changes no key authority: skipped without decoding it.
-            if record::is_evidence_record(&f.bytes) {
-                continue;
-            }
-            let Ok(rec) = Record::decode(&f.bytes) else {
-                continue;
-            };
-            if rules::check_signature(&rec).is_ok() {
-                // A record that breaks a rule changes nothing, as in the audit.
-                let _ = replayed.admit(&rec.statement, seq, rec.recorded_at_ms, &lookup);
-            }
-        }
+        // Evidence changes no key authority: passed over without being copied or decoded.
+        self.store.journal().records_where(
+            self.size,
+            |bytes| !record::is_evidence_record(bytes),
+            |seq, bytes| {
+                if let Ok(rec) = Record::decode(bytes)
+                    && rules::check_signature(&rec).is_ok()
+                {
+                    // A record that breaks a rule changes nothing, as in the audit.
+                    let _ = replayed.admit(&rec.statement, seq, rec.recorded_at_ms, &lookup);
+                }
+                Ok(())
+            },
+        )?;
         if replayed != self.authority {
             return Err(Error::Damaged(
                 "the index's key authority differs from what the journal's records establish (an authority index entry was removed or added)".into(),
