@@ -66,7 +66,9 @@ pub enum Error {
     },
     /// The stored ledger is inconsistent in a way that stops this command; `custody audit`
     /// reports the details.
-    #[error("the ledger is damaged: {0}; run `custody audit` for details")]
+    #[error(
+        "the ledger is damaged: {0}; run `custody audit` for details (where it finds only the index wrong, `custody recover --rebuild` rebuilds the index from the journal)"
+    )]
     Damaged(String),
     /// A check failed and the command stops without changing anything (exit 1): for
     /// example an export of an exhibit that fails its own checks.

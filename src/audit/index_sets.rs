@@ -11,7 +11,7 @@ use crate::record::{Body, Record, leaf_hash};
 use crate::rules::{Authority, Code};
 use crate::store::journal::MAGIC;
 use crate::store::lookup::{self, Kind};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// One set of index entries per lookup index, in [`Kind::ALL`] order.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -184,8 +184,9 @@ impl Auditor<'_> {
                     return;
                 }
             };
-            if let Err(why) = lookup::check_page(kind, run, page, &items, size) {
-                problems.push((kind, None, format!("{shown}: {why}")));
+            if let Err((seq, why)) = lookup::check_page(kind, run, page, &items, size) {
+                // A finding names a record the ledger has.
+                problems.push((kind, seq.filter(|&s| s < size), format!("{shown}: {why}")));
             }
             for (key, seq) in &items {
                 held.0[kind as usize].add(
@@ -211,6 +212,10 @@ impl Auditor<'_> {
         if held == self.expected {
             return Ok(());
         }
+        let differs: Vec<bool> = (0..4).map(|i| held.0[i] != self.expected.0[i]).collect();
+        // The keys the records give, for the lookups that differ: each entry that names a
+        // record which does not call for it is then named too.
+        let mut keys_of: [HashMap<u64, Hash>; 4] = Default::default();
         let mut named = [false; 4];
         for (i, f) in store
             .journal()
@@ -218,12 +223,61 @@ impl Auditor<'_> {
             .take(records as usize)
             .enumerate()
         {
-            let f = f?;
+            let (f, seq) = (f?, i as u64);
+            let leaf = leaf_hash(&f.bytes);
             let body = Record::decode(&f.bytes).ok().map(|r| r.statement.body);
-            let found = self.check_index_entries(i as u64, &leaf_hash(&f.bytes), body.as_ref())?;
+            let found = self.check_index_entries(seq, &leaf, body.as_ref())?;
             for (n, f) in named.iter_mut().zip(found) {
                 *n |= f;
             }
+            if differs[0] {
+                keys_of[0].insert(seq, leaf);
+            }
+            match &body {
+                Some(Body::Media(m)) if differs[1] => {
+                    keys_of[1].insert(seq, m.sha256);
+                }
+                Some(b) if differs[2] => {
+                    if let Some(c) = content_commitment(b) {
+                        keys_of[2].insert(seq, *c);
+                    }
+                }
+                _ => {}
+            }
+        }
+        // (The authority list has no keys: an entry for a record that is not an
+        // authority record is named above.)
+        let mut injected = Vec::new();
+        store.scan_lookups(|k, v| {
+            let Some((kind, _, _)) = lookup::parse_page_key(k) else {
+                return;
+            };
+            if kind == Kind::Authority || !differs[kind as usize] {
+                return;
+            }
+            for (key, seq) in lookup::decode_page(kind, v).unwrap_or_default() {
+                if keys_of[kind as usize].get(&seq) != Some(&key) {
+                    injected.push((kind, seq, key));
+                }
+            }
+        })?;
+        for (kind, seq, key) in injected {
+            named[kind as usize] = true;
+            let seq_named = (seq < records).then_some(seq);
+            let what = match kind {
+                Kind::Leaf => "leaf hash",
+                Kind::Media => "file SHA-256",
+                _ => "commitment",
+            };
+            self.find(
+                seq_named,
+                code(kind),
+                format!(
+                    "the {} maps {what} {} to record {seq}, which does not hold it (an entry no record calls for)",
+                    code(kind),
+                    hex::encode(key)
+                ),
+            );
         }
         for (i, code) in CODES.iter().enumerate() {
             let (h, e) = (held.0[i], self.expected.0[i]);

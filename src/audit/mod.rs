@@ -200,7 +200,7 @@ pub fn audit_at(
             None,
             Code::IndexDamaged,
             format!(
-                "the index is out of step with the journal: {why}; appends and checkpoints are refused until `custody recover` rebuilds it (move db/ aside first if it refuses)"
+                "the index is out of step with the journal: {why}; appends and checkpoints are refused until `custody recover --rebuild` rebuilds it from the journal"
             ),
         );
     }

@@ -120,21 +120,29 @@ impl Ledger {
     pub fn recover(
         dir: &Path,
         wait: LockWait,
+        rebuild: bool,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(Self, Vec<String>)> {
         let mut done = Vec::new();
         // The ledger lock is held from here on, also while an unreadable index is moved aside.
-        let (store, aside) = Store::open_or_set_aside(dir, wait)?;
+        let (store, aside) = Store::open_or_set_aside(dir, wait, rebuild)?;
         let before = match &aside {
             None => {
                 let m = store.meta()?;
                 (m.size, m.journal_len)
             }
             Some((aside, why)) => {
-                done.push(format!(
-                    "the index could not be opened ({why}); moved it to {} and rebuilt it",
-                    aside.display()
-                ));
+                done.push(if rebuild {
+                    format!(
+                        "moved the index to {}, as asked, and rebuilt it from the journal",
+                        aside.display()
+                    )
+                } else {
+                    format!(
+                        "the index could not be opened ({why}); moved it to {} and rebuilt it",
+                        aside.display()
+                    )
+                });
                 (0, 0)
             }
         };
@@ -146,7 +154,7 @@ impl Ledger {
         }
         if let Some(d) = &ledger.damaged {
             return Err(Error::Damaged(format!(
-                "{d}; move the db directory aside and run `custody recover` again to rebuild it from the journal"
+                "{d}; rebuild the index from the journal with `custody recover --rebuild`"
             )));
         }
         // A signed checkpoint proves its records were acknowledged: bytes it covers are
@@ -202,7 +210,7 @@ impl Ledger {
             ));
         }
         if done.is_empty() {
-            done.push("the index already matched the journal; nothing to do".into());
+            done.push("the index already held every record of the journal; nothing to do (an index an audit found wrong is rebuilt with `custody recover --rebuild`)".into());
         }
         Ok((ledger, done))
     }
@@ -250,7 +258,16 @@ fn replay_authority(store: &Store, damaged: &mut Option<String>) -> Result<Autho
     let mut authority = Authority::new();
     if damaged.is_none() {
         let lookup = StoreLookup(store);
-        for seq in store.authority_seqs()? {
+        let seqs = store.authority_seqs()?;
+        // The genesis is always the first: without it, no key would be authorised at all.
+        if store.indexed_size()? > 0 && seqs.first() != Some(&0) {
+            *damaged = Some(
+                "the authority index does not list the genesis, record 0 (the index was altered)"
+                    .into(),
+            );
+            return Ok(authority);
+        }
+        for seq in seqs {
             let rec = store
                 .record_bytes(seq)?
                 .and_then(|b| Record::decode(&b).ok());

@@ -211,30 +211,42 @@ pub(crate) fn decode_page(kind: Kind, bytes: &[u8]) -> std::result::Result<Vec<I
 
 /// Checks what a reader of a page relies on: its entries in strictly increasing order
 /// (lookups search it by halves), each on this page of this run, each for a record the
-/// run covers in a ledger of `size` records.
+/// run covers in a ledger of `size` records. A failure names the record of the entry.
 pub(crate) fn check_page(
     kind: Kind,
     run: Run,
     page: u32,
     items: &[Item],
     size: u64,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), (Option<u64>, String)> {
     let seqs = run.seqs(size);
     for (i, item) in items.iter().enumerate() {
         if i > 0 && items[i - 1] >= *item {
-            return Err(format!("its entries are out of order at entry {i}"));
+            return Err((
+                Some(item.1),
+                format!(
+                    "its entries are out of order at entry {i} (record {})",
+                    item.1
+                ),
+            ));
         }
         if run.page_of(kind, &item.0) != page {
-            return Err(format!(
-                "entry {i} (record {}) belongs on page {}",
-                item.1,
-                run.page_of(kind, &item.0)
+            return Err((
+                Some(item.1),
+                format!(
+                    "entry {i} (record {}) belongs on page {}, where a lookup would find it",
+                    item.1,
+                    run.page_of(kind, &item.0)
+                ),
             ));
         }
         if !seqs.contains(&item.1) {
-            return Err(format!(
-                "entry {i} names record {}, outside the records {}..{} the run covers",
-                item.1, seqs.start, seqs.end
+            return Err((
+                Some(item.1),
+                format!(
+                    "entry {i} names record {}, outside the records {}..{} the run covers",
+                    item.1, seqs.start, seqs.end
+                ),
             ));
         }
     }

@@ -413,13 +413,14 @@ impl Store {
         Self::with_parts(dir, lock, journal, write)
     }
 
-    /// Opens a ledger for writing; if its index cannot be opened, moves the index aside
-    /// (to `db.unreadable-SECONDS-PID`) and starts an empty one, all under the ledger lock,
-    /// and returns where it went and why it could not be opened. The caller re-indexes the
-    /// journal.
+    /// Opens a ledger for writing; if its index cannot be opened (or `rebuild` asks for a
+    /// new one), moves the index aside (to `db.unreadable-SECONDS-PID`, or
+    /// `db.rebuilt-SECONDS-PID`) and starts an empty one, all under the ledger lock, and
+    /// returns where it went and why. The caller re-indexes the journal.
     pub fn open_or_set_aside(
         dir: &Path,
         wait: LockWait,
+        rebuild: bool,
     ) -> Result<(Self, Option<(PathBuf, String)>)> {
         let meta = std::fs::metadata(dir).map_err(io(dir))?;
         let journal_path = dir.join(names::JOURNAL);
@@ -430,7 +431,16 @@ impl Store {
         let lock = take(dir, wait, true)?;
         let journal = Journal::open(&journal_path, true)?;
         let mut lock = lock;
-        let (lock, why) = match Self::with_parts(dir, lock.share(dir)?, journal, true) {
+        let opened = if rebuild {
+            drop(journal);
+            Err(Error::Db {
+                path: dir.join(names::DB),
+                message: "a rebuild was asked for".into(),
+            })
+        } else {
+            Self::with_parts(dir, lock.share(dir)?, journal, true)
+        };
+        let (lock, why) = match opened {
             Ok(store) => {
                 // The store holds the lock through its own handle, and clears the note.
                 lock.writer = false;
@@ -439,11 +449,20 @@ impl Store {
             Err(Error::Db { message, .. }) => (lock, message),
             Err(e) => return Err(e),
         };
-        let aside = aside_path(dir, names::DB, "unreadable");
+        let aside = aside_path(
+            dir,
+            names::DB,
+            if rebuild { "rebuilt" } else { "unreadable" },
+        );
         let db = dir.join(names::DB);
-        std::fs::rename(&db, &aside).map_err(io(&db))?;
+        let moved = match std::fs::rename(&db, &aside) {
+            Ok(()) => Some((aside, why)),
+            // Nothing to move (a rebuild of a missing index).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io(&db)(e)),
+        };
         let journal = Journal::open(&journal_path, true)?;
-        Self::with_parts(dir, lock, journal, true).map(|s| (s, Some((aside, why))))
+        Self::with_parts(dir, lock, journal, true).map(|s| (s, moved))
     }
 
     fn with_parts(dir: &Path, lock: LedgerLock, journal: Journal, write: bool) -> Result<Self> {
