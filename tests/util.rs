@@ -614,12 +614,13 @@ pub fn lookup_page_key(tag: u8, level: u8, first: u64, page: u32) -> Vec<u8> {
 }
 
 /// Edits the one lookup page of kind `tag` in a ledger of fewer than 256 records (one
-/// level-0 run, one page) as a list of entries (key then u64 sequence number, SPEC.md
-/// section 8), writing them back in the order `edit` leaves them; no entries, no page.
+/// level-0 run from record 0, one page) as a list of entries (the key's first 16 bytes
+/// then the u32 position in the run, SPEC.md section 8), writing them back in the order
+/// `edit` leaves them; no entries, no page.
 pub fn edit_small_lookup(db: &sled::Db, tag: u8, edit: impl FnOnce(&mut Vec<Vec<u8>>)) {
     let t = db.open_tree("lookup").unwrap();
     let key = lookup_page_key(tag, 0, 0, 0);
-    let len = if tag == b'a' { 8 } else { 40 };
+    let len = if tag == b'a' { 4 } else { 20 };
     let mut entries: Vec<Vec<u8>> = t
         .get(&key)
         .unwrap()
@@ -633,7 +634,8 @@ pub fn edit_small_lookup(db: &sled::Db, tag: u8, edit: impl FnOnce(&mut Vec<Vec<
     }
 }
 
-/// A lookup entry: key then big-endian sequence number.
+/// A lookup entry of a run that starts at record 0: the key's first 16 bytes (if it has
+/// one) then the big-endian u32 sequence number.
 pub fn lookup_entry(key: &[u8], seq: u64) -> Vec<u8> {
-    [key, &seq.to_be_bytes()].concat()
+    [&key[..key.len().min(16)], &(seq as u32).to_be_bytes()].concat()
 }

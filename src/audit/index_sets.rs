@@ -62,7 +62,7 @@ impl Auditor<'_> {
     /// section 8), added to the expected set.
     pub(super) fn expect_leaf_entry(&mut self, seq: u64, leaf: &Hash) {
         let key = self.set_key;
-        self.expected.0[0].add(&key, leaf, &seq.to_be_bytes());
+        self.expected.0[0].add(&key, lookup_key(Kind::Leaf, leaf), &seq.to_be_bytes());
     }
 
     /// The media, content and authority entries a record's statement calls for (SPEC.md
@@ -71,10 +71,10 @@ impl Auditor<'_> {
         let (key, s) = (self.set_key, seq.to_be_bytes());
         let [_, media, content, authority] = &mut self.expected.0;
         if let Body::Media(m) = body {
-            media.add(&key, &m.sha256, &s);
+            media.add(&key, lookup_key(Kind::Media, &m.sha256), &s);
         }
         if let Some(c) = content_commitment(body) {
-            content.add(&key, c, &s);
+            content.add(&key, lookup_key(Kind::Content, c), &s);
         }
         if Authority::is_authority_record(body) {
             authority.add(&key, &[], &s);
@@ -177,7 +177,7 @@ impl Auditor<'_> {
                     format!("{shown} is of a run an index of {size} records does not have"),
                 ));
             }
-            let items = match lookup::decode_page(kind, v) {
+            let items = match lookup::decode_page(kind, run, v) {
                 Ok(items) => items,
                 Err(why) => {
                     problems.push((kind, None, format!("{shown}: {why}")));
@@ -249,14 +249,17 @@ impl Auditor<'_> {
         // authority record is named above.)
         let mut injected = Vec::new();
         store.scan_lookups(|k, v| {
-            let Some((kind, _, _)) = lookup::parse_page_key(k) else {
+            let Some((kind, run, _)) = lookup::parse_page_key(k) else {
                 return;
             };
             if kind == Kind::Authority || !differs[kind as usize] {
                 return;
             }
-            for (key, seq) in lookup::decode_page(kind, v).unwrap_or_default() {
-                if keys_of[kind as usize].get(&seq) != Some(&key) {
+            for (key, seq) in lookup::decode_page(kind, run, v).unwrap_or_default() {
+                let called_for = keys_of[kind as usize]
+                    .get(&seq)
+                    .map(|k| kind.item(k, seq).0);
+                if called_for != Some(key) {
                     injected.push((kind, seq, key));
                 }
             }
@@ -273,9 +276,9 @@ impl Auditor<'_> {
                 seq_named,
                 code(kind),
                 format!(
-                    "the {} maps {what} {} to record {seq}, which does not hold it (an entry no record calls for)",
+                    "the {} maps the {what} that starts {} to record {seq}, which does not hold it (an entry no record calls for)",
                     code(kind),
-                    hex::encode(key)
+                    hex::encode(&key[..kind.key_len()])
                 ),
             );
         }
@@ -299,6 +302,11 @@ impl Auditor<'_> {
         }
         Ok(())
     }
+}
+
+/// The bytes of a hash a lookup keeps as an entry's key.
+fn lookup_key(kind: Kind, hash: &Hash) -> &[u8] {
+    &hash[..kind.key_len()]
 }
 
 /// The commitment a statement enters in the content index: a testimony's, or an

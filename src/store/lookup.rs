@@ -57,22 +57,33 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.tag() == tag)
     }
 
-    /// Bytes of an entry's key: 32, or none for the authority list.
+    /// Bytes of an entry's key: the first 16 of the hash (2^128 work to find another hash
+    /// with the same ones, and every reader checks the record it is led to), or none for
+    /// the authority list.
     pub(crate) fn key_len(self) -> usize {
         match self {
             Kind::Authority => 0,
-            _ => 32,
+            _ => 16,
         }
     }
 
-    /// Bytes of one entry: its key and a big-endian u64 sequence number.
+    /// Bytes of one entry: its key and the record's position in its run (a big-endian
+    /// u32: a run covers at most 2^20 records).
     pub(crate) fn entry_len(self) -> usize {
-        self.key_len() + 8
+        self.key_len() + 4
+    }
+
+    /// The entry of `seq` under `key` (a hash, or nothing): the key cut to its length.
+    pub(crate) fn item(self, key: &[u8], seq: u64) -> Item {
+        let mut k = [0u8; 32];
+        let n = self.key_len().min(key.len());
+        k[..n].copy_from_slice(&key[..n]);
+        (k, seq)
     }
 }
 
-/// An entry: its key (zeros past the kind's key length) and sequence number. Entries sort
-/// as their encoding does.
+/// An entry: its key (zeros past the kind's key length) and sequence number. Entries of a
+/// run sort as their encoding does.
 pub(crate) type Item = ([u8; 32], u64);
 
 /// A run: its level and the index of its first entry bundle.
@@ -182,15 +193,20 @@ pub(crate) fn run_of(size: u64, seq: u64) -> Option<Run> {
     runs(size).into_iter().find(|r| r.seqs(size).contains(&seq))
 }
 
-/// Encodes one entry of `kind`.
-fn encode(kind: Kind, (key, seq): &Item, out: &mut Vec<u8>) {
+/// Encodes one entry of `kind` in `run` (whose first record is `start`).
+fn encode(kind: Kind, start: u64, (key, seq): &Item, out: &mut Vec<u8>) {
     out.extend_from_slice(&key[..kind.key_len()]);
-    out.extend_from_slice(&seq.to_be_bytes());
+    // A run covers at most 2^20 records: the offset fits.
+    out.extend_from_slice(&(seq.saturating_sub(start) as u32).to_be_bytes());
 }
 
-/// The entries of a page of `kind`, strictly: its length must be a whole number of
-/// entries, none of them empty.
-pub(crate) fn decode_page(kind: Kind, bytes: &[u8]) -> std::result::Result<Vec<Item>, String> {
+/// The entries of a page of `kind` in `run`, strictly: its length must be a whole number
+/// of entries, none of them empty.
+pub(crate) fn decode_page(
+    kind: Kind,
+    run: Run,
+    bytes: &[u8],
+) -> std::result::Result<Vec<Item>, String> {
     let len = kind.entry_len();
     if bytes.is_empty() || !bytes.len().is_multiple_of(len) {
         return Err(format!(
@@ -198,13 +214,14 @@ pub(crate) fn decode_page(kind: Kind, bytes: &[u8]) -> std::result::Result<Vec<I
             bytes.len()
         ));
     }
+    let start = run.seqs(u64::MAX).start;
     Ok(bytes
         .chunks_exact(len)
         .map(|e| {
             let mut key = [0u8; 32];
             key[..kind.key_len()].copy_from_slice(&e[..kind.key_len()]);
-            let seq = u64::from_be_bytes(e[kind.key_len()..].try_into().unwrap_or_default());
-            (key, seq)
+            let offset = u32::from_be_bytes(e[kind.key_len()..].try_into().unwrap_or_default());
+            (key, start.saturating_add(u64::from(offset)))
         })
         .collect())
 }
@@ -253,8 +270,10 @@ pub(crate) fn check_page(
     Ok(())
 }
 
-/// The sequence numbers a sorted page lists under `key` (every entry, for no key).
-fn find(kind: Kind, bytes: &[u8], key: &[u8]) -> Vec<u64> {
+/// The sequence numbers a sorted page of `run` lists under `key` (every entry, for no
+/// key).
+fn find(kind: Kind, run: Run, bytes: &[u8], key: &[u8]) -> Vec<u64> {
+    let start = run.seqs(u64::MAX).start;
     let len = kind.entry_len();
     let n = bytes.len() / len;
     let key = &key[..kind.key_len().min(key.len())];
@@ -272,7 +291,8 @@ fn find(kind: Kind, bytes: &[u8], key: &[u8]) -> Vec<u64> {
     (lo..n)
         .map(at)
         .take_while(|e| &e[..key.len()] == key)
-        .filter_map(|e| e[kind.key_len()..].try_into().ok().map(u64::from_be_bytes))
+        .filter_map(|e| e[kind.key_len()..].try_into().ok().map(u32::from_be_bytes))
+        .map(|offset| start.saturating_add(u64::from(offset)))
         .collect()
 }
 
@@ -300,7 +320,7 @@ impl Store {
         let mut out = Vec::new();
         for run in runs(size) {
             if let Some(page) = self.lookup_page(kind, run, run.page_of(kind, key))? {
-                out.extend(find(kind, &page, key));
+                out.extend(find(kind, run, &page, key));
             }
         }
         out.sort_unstable();
@@ -315,7 +335,7 @@ impl Store {
             return Ok(false);
         };
         Ok(match self.lookup_page(kind, run, run.page_of(kind, key))? {
-            Some(page) => find(kind, &page, key).contains(&seq),
+            Some(page) => find(kind, run, &page, key).contains(&seq),
             None => false,
         })
     }
@@ -360,7 +380,7 @@ impl Store {
                 for absorbed in old_runs.iter().filter(|o| run.contains(**o)) {
                     for (k, v) in self.run_pages(kind, *absorbed)? {
                         batch.remove(k.clone());
-                        items.extend(decode_page(kind, &v).map_err(|why| {
+                        items.extend(decode_page(kind, *absorbed, &v).map_err(|why| {
                             Error::Damaged(format!(
                                 "lookup page {} {why}; run `custody audit`",
                                 hex::encode(&k)
@@ -373,10 +393,10 @@ impl Store {
                 for item in &items {
                     let page = run.page_of(kind, &item.0);
                     match pages.last_mut() {
-                        Some((p, bytes)) if *p == page => encode(kind, item, bytes),
+                        Some((p, bytes)) if *p == page => encode(kind, seqs.start, item, bytes),
                         _ => {
                             let mut bytes = Vec::with_capacity(256 * kind.entry_len());
-                            encode(kind, item, &mut bytes);
+                            encode(kind, seqs.start, item, &mut bytes);
                             pages.push((page, bytes));
                         }
                     }
@@ -460,6 +480,16 @@ mod tests {
         bad[10..].copy_from_slice(&256u32.to_be_bytes());
         assert_eq!(parse_page_key(&bad), None, "page past the run's 256");
         assert_eq!(parse_page_key(&run.page_key(Kind::Authority, 1)), None);
+        // A run from the last aligned bundle there is: its entries read without overflow.
+        let last = Run {
+            level: 0,
+            first: u64::MAX,
+        };
+        let k = last.page_key(Kind::Authority, 0);
+        let (kind, run, _) = parse_page_key(&k).unwrap();
+        let items = decode_page(kind, run, &[0xff; 8]).unwrap();
+        assert_eq!(items[0].1, u64::MAX);
+        assert_eq!(find(kind, run, &[0xff; 4], &[]), vec![u64::MAX]);
         assert_eq!(parse_page_key(&k[..13]), None);
         let mut bad = k;
         bad[0] = b'x';
@@ -468,27 +498,46 @@ mod tests {
 
     #[test]
     fn a_page_is_searched_by_halves() {
-        let items: Vec<Item> = vec![([1; 32], 4), ([2; 32], 1), ([2; 32], 7), ([9; 32], 2)];
+        let m = |key: u8, seq| Kind::Media.item(&[key; 32], seq);
+        let run = Run { level: 0, first: 0 };
+        let items: Vec<Item> = vec![m(1, 4), m(2, 1), m(2, 7), m(9, 2)];
         let mut bytes = Vec::new();
         for i in &items {
-            encode(Kind::Media, i, &mut bytes);
+            encode(Kind::Media, 0, i, &mut bytes);
         }
-        assert_eq!(decode_page(Kind::Media, &bytes).unwrap(), items);
-        assert_eq!(find(Kind::Media, &bytes, &[2; 32]), vec![1, 7]);
-        assert_eq!(find(Kind::Media, &bytes, &[9; 32]), vec![2]);
-        assert!(find(Kind::Media, &bytes, &[3; 32]).is_empty());
-        assert!(find(Kind::Media, &bytes, &[0; 32]).is_empty());
-        assert!(decode_page(Kind::Media, &bytes[1..]).is_err());
-        assert!(decode_page(Kind::Media, &[]).is_err());
-        let run = Run { level: 0, first: 0 };
+        assert_eq!(
+            bytes.len(),
+            4 * 20,
+            "16 bytes of key and a 4-byte offset each"
+        );
+        assert_eq!(decode_page(Kind::Media, run, &bytes).unwrap(), items);
+        assert_eq!(find(Kind::Media, run, &bytes, &[2; 32]), vec![1, 7]);
+        assert_eq!(find(Kind::Media, run, &bytes, &[9; 32]), vec![2]);
+        assert!(find(Kind::Media, run, &bytes, &[3; 32]).is_empty());
+        assert!(find(Kind::Media, run, &bytes, &[0; 32]).is_empty());
+        assert!(decode_page(Kind::Media, run, &bytes[1..]).is_err());
+        assert!(decode_page(Kind::Media, run, &[]).is_err());
+        // Offsets count from the run's first record.
+        let later = Run {
+            level: 1,
+            first: 32,
+        };
+        assert_eq!(
+            decode_page(Kind::Media, later, &bytes).unwrap()[0],
+            m(1, 32 * 256 + 4)
+        );
+        assert_eq!(
+            find(Kind::Media, later, &bytes, &[2; 32]),
+            vec![32 * 256 + 1, 32 * 256 + 7]
+        );
         assert!(check_page(Kind::Media, run, 0, &items, 10).is_ok());
         assert!(check_page(Kind::Media, run, 0, &items, 5).is_err(), "seq 7");
         let mut swapped = items.clone();
         swapped.swap(1, 2);
         assert!(check_page(Kind::Media, run, 0, &swapped, 10).is_err());
         let run1 = Run { level: 1, first: 0 };
-        assert!(check_page(Kind::Media, run1, 0, &[([0x11; 32], 3)], 10).is_err());
-        assert!(check_page(Kind::Media, run1, 0, &[([0; 32], 3)], 10).is_ok());
+        assert!(check_page(Kind::Media, run1, 0, &[m(0x11, 3)], 10).is_err());
+        assert!(check_page(Kind::Media, run1, 0, &[m(0, 3)], 10).is_ok());
     }
 
     /// Appends in batches of varied sizes (single records at the merge points) must leave
@@ -544,13 +593,19 @@ mod tests {
                             Kind::Content => e.commitment,
                             Kind::Authority => e.authority.then_some([0; 32]),
                         };
-                        key.map(|k| (k, e.seq))
+                        key.map(|k| kind.item(&k, e.seq))
                     })
                     .collect();
                 items.sort_unstable();
+                let start = run.seqs(size).start;
                 for item in items {
                     let page = run.page_key(kind, run.page_of(kind, &item.0)).to_vec();
-                    encode(kind, &item, expected.entry(page).or_insert_with(Vec::new));
+                    encode(
+                        kind,
+                        start,
+                        &item,
+                        expected.entry(page).or_insert_with(Vec::new),
+                    );
                 }
             }
         }

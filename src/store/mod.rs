@@ -66,10 +66,11 @@ mod meta_key {
     pub const LAYOUT: &[u8] = b"layout";
 }
 
-/// The index's layout version: 3 keeps records and hashes as tiles and the lookup indexes
-/// as sorted runs. An index of another layout (2: lookups an entry per record; none:
-/// records and every subtree hash as entries of their own) is rebuilt by `recover`.
-const LAYOUT: u64 = 3;
+/// The index's layout version: 4 keeps records and hashes as tiles and the lookup indexes
+/// as sorted runs of 20-byte entries. An index of another layout (3: runs of 40-byte
+/// entries; 2: lookups an entry per record; none: records and every subtree hash as
+/// entries of their own) is rebuilt by `recover`.
+const LAYOUT: u64 = 4;
 
 /// Everything the index records about one appended record.
 #[derive(Debug, Clone)]
@@ -716,9 +717,9 @@ impl Store {
         let mut meta = sled::Batch::default();
         let mut added = Vec::with_capacity(entries.len() * 2);
         for en in entries {
-            let new = |kind, key: Option<&Hash>| lookup::NewEntry {
+            let new = |kind: lookup::Kind, key: Option<&Hash>| lookup::NewEntry {
                 kind,
-                item: (key.copied().unwrap_or_default(), en.seq),
+                item: kind.item(key.map_or(&[][..], |k| &k[..]), en.seq),
             };
             added.push(new(lookup::Kind::Leaf, Some(&en.leaf)));
             if let Some(m) = &en.media {
