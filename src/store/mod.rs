@@ -285,11 +285,15 @@ fn fsync_dir(dir: &Path) -> Result<()> {
 
 /// Opens the sled index of the ledger in `dir`: in place, or for a reader that may not
 /// write it (or finds it held by another reader), a private copy in `$TMPDIR`, returned
-/// with it. `copy`, when given, is where this reader's copy already is: it is opened again.
+/// with it. `copied`, when given, is where this reader's copy already is: it is opened
+/// again. `reopening` says this process has just closed the index itself: sled lets go of
+/// its lock file from its own threads a little after the last handle is dropped, so its
+/// lock is waited for (up to 5 s) rather than taken for another reader's.
 fn open_index(
     dir: &Path,
     write: bool,
     copied: Option<&Path>,
+    reopening: bool,
 ) -> Result<(Index, Option<tempfile::TempDir>)> {
     let e = db_err(dir);
     let db_dir = dir.join(names::DB);
@@ -330,23 +334,34 @@ fn open_index(
             }
         }
     };
+    // Waits a moment for sled's lock; false once 5 s have gone by.
+    let mut tries = 0;
+    let mut wait = || {
+        tries += 1;
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        tries <= 500
+    };
     let db = if let Some(copied) = copied {
-        open(&copied.join(names::DB)).map_err(&e)?
+        loop {
+            match open(&copied.join(names::DB)) {
+                Ok(db) => break db,
+                Err(err) if locked(&err) && wait() => {}
+                Err(err) => return Err(e(err)),
+            }
+        }
     } else if !write && !may_open_in_place(&db_dir) {
         copy(&mut scratch)?
     } else {
         // Holding the ledger lock, any other holder of sled's own lock is a writer that
-        // is letting go (sled releases it from a background thread), or another reader:
-        // a writer waits for it briefly, a reader reads a copy instead of waiting.
-        let mut tries = 0;
+        // is letting go (sled releases it from a background thread), this process's own
+        // index just closed, or another reader: a writer waits for it briefly, and so does
+        // a reader reopening; a reader opening reads a copy instead of waiting.
         loop {
             match open(&db_dir) {
                 Ok(db) => break db,
+                Err(err) if !write && !reopening && locked(&err) => break copy(&mut scratch)?,
+                Err(err) if locked(&err) && wait() => {}
                 Err(err) if !write && locked(&err) => break copy(&mut scratch)?,
-                Err(err) if tries < 500 && locked(&err) => {
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
                 Err(err) => return Err(e(err)),
             }
         }
@@ -469,7 +484,7 @@ impl Store {
     }
 
     fn with_parts(dir: &Path, lock: LedgerLock, journal: Journal, write: bool) -> Result<Self> {
-        let (index, scratch) = open_index(dir, write, None)?;
+        let (index, scratch) = open_index(dir, write, None, false)?;
         let s = Self {
             dir: dir.to_owned(),
             _lock: lock,
@@ -562,7 +577,7 @@ impl Store {
             .scratch
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (index, copy) = open_index(&self.dir, false, scratch.as_ref().map(|t| t.path()))?;
+        let (index, copy) = open_index(&self.dir, false, scratch.as_ref().map(|t| t.path()), true)?;
         if copy.is_some() {
             *scratch = copy;
         }
