@@ -27,6 +27,7 @@ pub mod record;
 pub mod rules;
 pub(crate) mod store;
 pub mod tiles;
+pub mod witness;
 
 /// A SHA-256 digest.
 pub type Hash = [u8; 32];

@@ -20,3 +20,4 @@ mod tamper;
 mod tiles;
 mod vectors;
 mod verdicts;
+mod witness;

@@ -235,6 +235,13 @@ impl Fixture {
         v["appended"][0]["seq"].as_u64().unwrap()
     }
 
+    /// The latest signed checkpoint, as `custody prove` prints it at the end of a proof.
+    pub fn checkpoint_text(&self) -> String {
+        let o = self.ok(&["prove", "--ledger", &self.p("ledger"), "0"]);
+        let at = o.stdout.find(ORIGIN).expect("a checkpoint in the proof");
+        o.stdout[at..].to_owned()
+    }
+
     pub fn checkpoint(&self) -> String {
         self.ok(&[
             "checkpoint",

@@ -24,6 +24,7 @@ mod read;
 mod recover;
 mod util;
 mod verify;
+mod witness;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -94,6 +95,9 @@ enum Command {
     BenchSign(bulk::BenchSignArgs),
     /// Run a narrated end-to-end demonstration in a new directory.
     Demo(demo::DemoArgs),
+    /// Run a witness that cosigns other ledgers' consistent checkpoints, or ask one.
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
 }
 
 /// Where the ledger is, shared by every command that opens one.
@@ -136,6 +140,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Export(a) => bundle::exec_export(a),
         Command::VerifyBundle(a) => bundle::exec_verify_bundle(a),
         Command::Demo(a) => demo::exec(a),
+        Command::Witness(c) => witness::exec(c),
         Command::BulkAppend(a) => bulk::exec_bulk(a),
         Command::BenchSign(a) => bulk::exec_bench_sign(a),
         Command::Completions { shell } => {
