@@ -87,6 +87,10 @@ pub enum Error {
     /// A proof could not be built from storage.
     #[error(transparent)]
     Proof(#[from] ProofError),
+    /// A server (a witness, a time-stamping authority) could not be reached or did not
+    /// answer in time.
+    #[error("cannot reach {0}")]
+    Unreachable(String),
 }
 
 impl Error {
@@ -108,6 +112,7 @@ impl Error {
             Error::Randomness(_) => "randomness",
             Error::NotReady(_) => "not-ready",
             Error::Write(_) => "io",
+            Error::Unreachable(_) => "unreachable",
         }
     }
 }

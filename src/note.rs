@@ -284,6 +284,11 @@ fn parse(note: &str) -> Result<Parsed, NoteError> {
     })
 }
 
+/// The signature lines of a note, unverified (none if it does not parse).
+pub fn signature_lines(note: &str) -> Vec<NoteSignature> {
+    parse(note).map(|p| p.signatures).unwrap_or_default()
+}
+
 /// Parses a signed note and verifies the signature by `name` and `public`; returns the
 /// note text. Signatures by other keys are ignored, as the spec requires.
 pub fn open_note(note: &str, name: &str, public: &[u8; 32]) -> Result<String, NoteError> {

@@ -43,7 +43,8 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn text(status: u16, body: impl Into<String>) -> Self {
+    /// A plain-text reply with this status.
+    pub fn text(status: u16, body: impl Into<String>) -> Self {
         let mut body = body.into();
         if !body.ends_with('\n') {
             body.push('\n');
@@ -132,11 +133,26 @@ impl Witness {
             .trim()
             .to_owned();
         let key = keys::load_secret(&dir.join("witness.key"))?;
-        Ok(Witness {
+        let w = Witness {
             dir: dir.to_owned(),
             name,
             key,
-        })
+        };
+        // A witness killed while it wrote its state leaves the new file beside the old one,
+        // never renamed into place: the old state holds, and the leftover goes (under the
+        // lock, which every writer holds while it writes).
+        let _lock = w.lock()?;
+        for sub in ["state", "logs"] {
+            if let Ok(entries) = std::fs::read_dir(dir.join(sub)) {
+                for e in entries.flatten() {
+                    if e.file_name().to_string_lossy().starts_with('.') {
+                        let _ = std::fs::remove_file(e.path());
+                    }
+                }
+            }
+        }
+        drop(_lock);
+        Ok(w)
     }
 
     /// The witness's key name.
@@ -162,6 +178,7 @@ impl Witness {
         }
         let path = self.dir.join("logs").join(origin_file(origin));
         let vkey = note::verifier_key(origin, ledger_key);
+        let _lock = self.lock()?;
         replace_file(&path, format!("origin {origin}\nkey {vkey}\n").as_bytes())
     }
 
@@ -383,6 +400,45 @@ pub fn request_body(old: u64, proof: &[crate::Hash], checkpoint: &str) -> String
     body.push('\n');
     body.push_str(checkpoint);
     body
+}
+
+/// What a witness answered over HTTP: status, content type and body (at most 64 KiB).
+pub fn ask(url: &str, body: &str, timeout: std::time::Duration) -> Result<Reply> {
+    let url = if url.ends_with("/add-checkpoint") {
+        url.to_owned()
+    } else {
+        format!("{}/add-checkpoint", url.trim_end_matches('/'))
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .build()
+        .into();
+    let mut resp = agent
+        .post(&url)
+        .header("Content-Type", "text/plain; charset=utf-8")
+        .send(body)
+        .map_err(|e| Error::Unreachable(format!("{url}: {e}")))?;
+    let status = resp.status().as_u16();
+    let content_type = match resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(t) if t.starts_with("text/x.tlog.size") => "text/x.tlog.size",
+        _ => "text/plain; charset=utf-8",
+    };
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_string()
+        .map_err(|e| Error::Unreachable(format!("{url}: {e}")))?;
+    Ok(Reply {
+        status,
+        content_type,
+        body,
+    })
 }
 
 /// Verifies the cosignatures of a witness (`vkey`, type 0x04) on a cosigned checkpoint of

@@ -53,10 +53,18 @@ fn cosign(f: &Fixture, req: &str, out: &str) -> Output {
     ])
 }
 
-/// The witness's state files, for "nothing changed" checks.
+/// The witness's state files, for "nothing changed" checks (not a temporary file a killed
+/// witness left before it could rename it into place).
 fn state(f: &Fixture) -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<_> = std::fs::read_dir(f.path("w/state"))
         .unwrap()
+        .filter(|e| {
+            !e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.')
+        })
         .map(|e| {
             let e = e.unwrap();
             (
@@ -272,4 +280,268 @@ fn bad_requests_get_the_specs_codes_and_change_nothing() {
     }
     // And the good one still passes afterwards.
     assert_eq!(cosign(&f, "good.txt", "ok.txt").code, 0);
+}
+
+/// A witness serving on loopback (any free port) while this lives.
+struct Served {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Served {
+    fn start(f: &Fixture) -> Served {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("custody"))
+            .args([
+                "witness",
+                "serve",
+                "--dir",
+                &f.p("w"),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        Served { child, url }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn checkpoint_with(f: &Fixture, ledger: &str, served: &Served, vkey: &str) -> Output {
+    f.run(&[
+        "checkpoint",
+        "--ledger",
+        &f.p(ledger),
+        "--key",
+        &f.p("keys/ledger.key"),
+        "--witness",
+        &served.url,
+        "--witness-key",
+        vkey,
+    ])
+}
+
+fn post(url: &str, body: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent.post(url).send(body).unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_to_string().unwrap())
+}
+
+/// `checkpoint --witness` over HTTP: the served witness cosigns, the cosigned checkpoint is
+/// stored and printed, the next checkpoint goes from the size the witness cosigned, a fork
+/// is refused (exit 1), and a witness that is down does not stop a checkpoint.
+#[test]
+fn checkpoints_are_cosigned_over_http() {
+    let f = Fixture::with_records(3);
+    let vkey = witness(&f);
+    let served = Served::start(&f);
+    let o = checkpoint_with(&f, "ledger", &served, &vkey);
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(
+        o.stderr
+            .contains("cosigned by witness witness.example.org/w1"),
+        "{}",
+        o.stderr
+    );
+    let sigs: Vec<&str> = o
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with('\u{2014}'))
+        .collect();
+    assert_eq!(
+        sigs.len(),
+        2,
+        "the ledger's signature and the cosignature: {}",
+        o.stdout
+    );
+    let size: u64 = o.stdout.lines().nth(1).unwrap().parse().unwrap();
+    let stored = std::fs::read_to_string(f.path(&format!("ledger/cosigned/{size}"))).unwrap();
+    assert_eq!(stored, o.stdout);
+    assert!(python_verifies(
+        &vkey,
+        &body_of(&stored),
+        &format!("{}\n", sigs[1])
+    ));
+    // The ledger grows: the next request goes from the witnessed size, with its proof.
+    f.media("more.bin", b"more");
+    let o = checkpoint_with(&f, "ledger", &served, &vkey);
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(o.stderr.contains("cosigned by"), "{}", o.stderr);
+    // A second history under the same origin and key: the witness refuses it.
+    f.ok(&[
+        "init",
+        "--ledger",
+        &f.p("fork"),
+        "--origin",
+        ORIGIN,
+        "--key",
+        &f.p("keys/ledger.key"),
+    ]);
+    for i in 0..9 {
+        std::fs::write(f.path(&format!("f{i}.bin")), format!("fork {i}")).unwrap();
+        f.ok(&[
+            "add",
+            "media",
+            "--ledger",
+            &f.p("fork"),
+            "--key",
+            &f.p("keys/ledger.key"),
+            &f.p(&format!("f{i}.bin")),
+        ]);
+    }
+    let o = checkpoint_with(&f, "fork", &served, &vkey);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(o.stderr.contains("inconsistent"), "{}", o.stderr);
+    assert!(
+        !f.path("fork/cosigned").exists(),
+        "nothing cosigned for the fork"
+    );
+    // The witness down: the checkpoint stands, without a cosignature.
+    drop(served);
+    let down = Served {
+        child: std::process::Command::new("true").spawn().unwrap(),
+        url: "http://127.0.0.1:1".into(),
+    };
+    let o = checkpoint_with(&f, "ledger", &down, &vkey);
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(o.stderr.contains("cannot reach"), "{}", o.stderr);
+}
+
+/// The HTTP endpoint: other paths and methods, garbage and oversized bodies get the
+/// spec's codes; of many concurrent requests from the same old size, exactly one is
+/// cosigned, and the witness's state is that checkpoint.
+#[test]
+fn the_served_witness_refuses_bad_requests_and_cosigns_one_of_a_race() {
+    let f = Fixture::with_records(2);
+    let vkey = witness(&f);
+    let served = Served::start(&f);
+    let base = served.url.trim_end_matches("/add-checkpoint").to_owned();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let get = agent.get(&served.url).call().unwrap().status().as_u16();
+    assert_eq!(get, 405);
+    assert_eq!(post(&format!("{base}/other"), "x").0, 404);
+    assert_eq!(post(&served.url, "garbage").0, 400);
+    assert_eq!(post(&served.url, &"old 0\n".repeat(20_000)).0, 400);
+    request(&f, "ledger", 0, "r.txt");
+    let body = std::fs::read_to_string(f.path("r.txt")).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (url, body) = (served.url.clone(), body.clone());
+            std::thread::spawn(move || post(&url, &body))
+        })
+        .collect();
+    let codes: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap().0).collect();
+    assert_eq!(codes.iter().filter(|&&c| c == 200).count(), 1, "{codes:?}");
+    assert!(codes.iter().all(|&c| c == 200 || c == 409), "{codes:?}");
+    let st = state(&f);
+    assert_eq!(st.len(), 1);
+    assert!(String::from_utf8_lossy(&st[0].1).starts_with(ORIGIN));
+    let _ = vkey;
+}
+
+/// The served witness killed with SIGKILL at random moments while it judges requests:
+/// after each restart its state is a whole checkpoint of the ledger, never smaller than
+/// before, and never smaller than any size it answered a cosignature for.
+#[test]
+fn a_witness_killed_at_any_moment_never_moves_backwards() {
+    let f = Fixture::with_records(1);
+    witness(&f);
+    let size_of = |f: &Fixture| -> u64 {
+        state(f)
+            .first()
+            .map(|(_, b)| {
+                String::from_utf8_lossy(b)
+                    .lines()
+                    .nth(1)
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
+            .unwrap_or(0)
+    };
+    let mut seen_cosigned = 0u64;
+    let mut last_state = 0u64;
+    for round in 0..12u64 {
+        f.media(
+            &format!("k{round}.bin"),
+            format!("round {round}").as_bytes(),
+        );
+        f.checkpoint();
+        let known = size_of(&f);
+        assert!(known >= last_state, "round {round}: state went back");
+        assert!(
+            known >= seen_cosigned,
+            "round {round}: state behind a cosignature"
+        );
+        last_state = known;
+        let req = format!("k{round}.txt");
+        request(&f, "ledger", known, &req);
+        let body = std::fs::read_to_string(f.path(&req)).unwrap();
+        let mut served = Served::start(&f);
+        let url = served.url.clone();
+        let size: u64 = body
+            .split("\n\n")
+            .nth(1)
+            .and_then(|cp| cp.lines().nth(1))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let client = std::thread::spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into();
+            agent
+                .post(&url)
+                .send(&body)
+                .ok()
+                .map(|r| r.status().as_u16())
+        });
+        // Kill it somewhere between before the request and after the answer.
+        std::thread::sleep(std::time::Duration::from_micros(round * 2500));
+        rustix_kill(&mut served);
+        if client.join().unwrap() == Some(200) {
+            seen_cosigned = seen_cosigned.max(size);
+        }
+    }
+    assert!(size_of(&f) >= seen_cosigned);
+    assert!(
+        seen_cosigned > 0,
+        "some rounds were answered before the kill"
+    );
+    // Afterwards it still judges: from its state, the latest checkpoint is cosigned.
+    let known = size_of(&f);
+    request(&f, "ledger", known, "last.txt");
+    let o = cosign(&f, "last.txt", "last-c.txt");
+    assert_eq!(o.code, 0, "{}", o.all());
+}
+
+fn rustix_kill(s: &mut Served) {
+    // std's kill is SIGKILL on Unix.
+    let _ = s.child.kill();
+    let _ = s.child.wait();
 }

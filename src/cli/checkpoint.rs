@@ -5,9 +5,13 @@ use super::util::KeyArgs;
 use super::util::open_write;
 use anyhow::bail;
 use clap::Args;
+use custody::checkpoint::Checkpoint;
 use custody::keys;
+use custody::ledger::Ledger;
+use custody::{note, witness};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Args)]
 pub struct CheckpointArgs {
@@ -18,9 +22,30 @@ pub struct CheckpointArgs {
     /// Also write the signed checkpoint to this file (keep a copy elsewhere for later audits).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Ask the witness at this URL (c2sp.org/tlog-witness) to cosign the checkpoint;
+    /// repeatable, each with its --witness-key in the same order. A witness that cannot be
+    /// reached does not stop the checkpoint; one that finds it inconsistent does (exit 1).
+    #[arg(long = "witness", value_name = "URL")]
+    witnesses: Vec<String>,
+    /// The witness's verifier key NAME+KEYID+BASE64, as `custody witness init` prints it.
+    #[arg(long = "witness-key", value_name = "VKEY")]
+    witness_keys: Vec<String>,
 }
 
 pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
+    if a.witnesses.len() != a.witness_keys.len() {
+        bail!(
+            "{} --witness URL(s) and {} --witness-key(s): give each witness's key after its URL",
+            a.witnesses.len(),
+            a.witness_keys.len()
+        );
+    }
+    for vkey in &a.witness_keys {
+        let (_, kind, _) = note::parse_verifier_key(vkey)?;
+        if kind != note::TYPE_COSIGNATURE_V1 {
+            bail!("{vkey} is not a witness's key (its type is not 0x04, cosignature/v1)");
+        }
+    }
     let key = a.key.load()?;
     if let Some(out) = &a.out
         && out.symlink_metadata().is_ok()
@@ -28,7 +53,22 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
         bail!("{} already exists; choose a new file name", out.display());
     }
     let mut ledger = open_write(&a.ledger)?;
-    let (_, signed) = ledger.sign_checkpoint(&key)?;
+    let (cp, mut signed) = ledger.sign_checkpoint(&key)?;
+    let mut forked = false;
+    if !a.witnesses.is_empty() {
+        let mut lines = String::new();
+        for (url, vkey) in a.witnesses.iter().zip(&a.witness_keys) {
+            match ask_witness(&ledger, url, vkey, &cp, &signed)? {
+                Asked::Cosigned(line) => lines.push_str(&line),
+                Asked::Forked => forked = true,
+                Asked::NoAnswer => {}
+            }
+        }
+        if !lines.is_empty() {
+            signed.push_str(&lines);
+            ledger.put_cosigned(cp.size, &signed)?;
+        }
+    }
     if let Some(out) = &a.out {
         keys::write_new_file(out, signed.as_bytes(), 0o644)?;
         eprintln!(
@@ -41,5 +81,103 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
         write!(std::io::stdout().lock(), "{signed}")?;
     }
     ledger.close()?;
+    if forked {
+        eprintln!(
+            "error: a witness found this checkpoint inconsistent with one it cosigned before: two histories of this ledger exist under its key; the witness keeps the evidence"
+        );
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What one witness did with the checkpoint.
+enum Asked {
+    /// It cosigned: its verified cosignature line.
+    Cosigned(String),
+    /// It refused the checkpoint as inconsistent with one it cosigned.
+    Forked,
+    /// It could not be reached, or refused for another reason (said on stderr).
+    NoAnswer,
+}
+
+/// Asks one witness to cosign, from the size it last cosigned as far as this ledger knows;
+/// if the witness knows another size, once more from that one.
+fn ask_witness(
+    ledger: &Ledger,
+    url: &str,
+    vkey: &str,
+    cp: &Checkpoint,
+    signed: &str,
+) -> anyhow::Result<Asked> {
+    let (name, kind, public) = note::parse_verifier_key(vkey)?;
+    let id = note::typed_key_id(&name, kind, &public);
+    let mut old = ledger.witnessed_size(&name, id)?.min(cp.size);
+    for attempt in 0..2 {
+        let proof = if old == 0 || old == cp.size {
+            Vec::new()
+        } else {
+            ledger.consistency_proof(old)?.hashes
+        };
+        let body = witness::request_body(old, &proof, signed);
+        let reply = match witness::ask(url, &body, Duration::from_secs(10)) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("witness {name}: {e}; the checkpoint stands without its cosignature");
+                return Ok(Asked::NoAnswer);
+            }
+        };
+        match reply.status {
+            200 => {
+                let mine: String = reply
+                    .body
+                    .lines()
+                    .filter(|l| l.starts_with(&format!("\u{2014} {name} ")))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                return Ok(
+                    match witness::verify_cosignature(&format!("{signed}{mine}"), vkey, cp) {
+                        Ok(time) => {
+                            eprintln!(
+                                "cosigned by witness {name} at {}",
+                                custody::record::rfc3339(time.saturating_mul(1000))
+                            );
+                            Asked::Cosigned(mine)
+                        }
+                        Err(e) => {
+                            eprintln!(
+                                "witness {name} answered with a cosignature that does not verify ({e}); not kept"
+                            );
+                            Asked::NoAnswer
+                        }
+                    },
+                );
+            }
+            409 if reply.content_type == "text/x.tlog.size" && attempt == 0 => {
+                old =
+                    reply.body.trim().parse().map_err(|_| {
+                        anyhow::anyhow!("witness {name} answered 409 without a size")
+                    })?;
+                if old > cp.size {
+                    eprintln!(
+                        "witness {name} has cosigned size {old}, past this checkpoint's {}: this ledger is behind a history the witness saw",
+                        cp.size
+                    );
+                    return Ok(Asked::Forked);
+                }
+            }
+            409 | 422 => {
+                eprintln!(
+                    "witness {name} refused ({}): {}",
+                    reply.status,
+                    reply.body.trim()
+                );
+                return Ok(Asked::Forked);
+            }
+            status => {
+                eprintln!("witness {name} refused ({status}): {}", reply.body.trim());
+                return Ok(Asked::NoAnswer);
+            }
+        }
+    }
+    Ok(Asked::NoAnswer)
 }

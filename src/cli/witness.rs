@@ -31,6 +31,18 @@ pub enum WitnessCommand {
     Cosign(CosignArgs),
     /// Write the add-checkpoint request for a witness that last cosigned size OLD.
     Request(RequestArgs),
+    /// Serve the tlog-witness HTTP API: POST /add-checkpoint.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The witness directory.
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// The address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7380")]
+    listen: String,
 }
 
 #[derive(Args)]
@@ -132,6 +144,7 @@ pub fn exec(c: WitnessCommand) -> anyhow::Result<ExitCode> {
             outln!("cosigned; the cosignature is in {}", a.out.display())?;
             Ok(ExitCode::SUCCESS)
         }
+        WitnessCommand::Serve(a) => serve(a),
         WitnessCommand::Request(a) => {
             if a.out.symlink_metadata().is_ok() {
                 bail!("{} already exists; choose a new file name", a.out.display());
@@ -163,4 +176,52 @@ pub fn exec(c: WitnessCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Serves `POST /add-checkpoint` one request at a time: each is judged and its state made
+/// durable before the next, so no two can pass the same old size.
+fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    use tiny_http::{Header, Response, Server};
+    let w = Witness::open(&a.dir)?;
+    let server = Server::http(&a.listen)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", a.listen))?;
+    let addr = server
+        .server_addr()
+        .to_ip()
+        .map_or_else(|| a.listen.clone(), |ip| ip.to_string());
+    outln!(
+        "witness {} listening on http://{addr}/add-checkpoint",
+        w.name()
+    )?;
+    for mut req in server.incoming_requests() {
+        let reply = if req.url() != "/add-checkpoint" {
+            witness::Reply::text(404, "the witness serves POST /add-checkpoint only")
+        } else if *req.method() != tiny_http::Method::Post {
+            witness::Reply::text(405, "use POST")
+        } else {
+            let mut body = Vec::new();
+            match req
+                .as_reader()
+                .take(MAX_REQUEST as u64 + 1)
+                .read_to_end(&mut body)
+            {
+                Err(e) => witness::Reply::text(400, format!("cannot read the request: {e}")),
+                Ok(_) => match w.add_checkpoint(&body, custody::unix_ms() / 1000) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        witness::Reply::text(500, "the witness could not judge this request")
+                    }
+                },
+            }
+        };
+        let header = Header::from_bytes(&b"Content-Type"[..], reply.content_type.as_bytes())
+            .map_err(|()| anyhow::anyhow!("bad content type"))?;
+        let response = Response::from_string(reply.body)
+            .with_status_code(reply.status)
+            .with_header(header);
+        // A client that went away gets no answer; the witness goes on.
+        let _ = req.respond(response);
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -416,6 +416,33 @@ impl Ledger {
         Ok(())
     }
 
+    /// Stores a checkpoint of this ledger with witnesses' cosignatures after its own
+    /// signature (see [`crate::witness`]).
+    pub fn put_cosigned(&self, size: u64, note: &str) -> Result<()> {
+        self.store.put_cosigned(size, note)
+    }
+
+    /// The stored cosigned checkpoint of `size`, if any.
+    pub fn cosigned(&self, size: u64) -> Result<Option<String>> {
+        self.store.cosigned(size)
+    }
+
+    /// The largest size whose stored cosigned checkpoint carries a cosignature line of the
+    /// witness `name` with key ID `key_id` (unverified: a witness that knows better says
+    /// so, with its size, and is asked again); 0 if none.
+    pub fn witnessed_size(&self, name: &str, key_id: [u8; 4]) -> Result<u64> {
+        for size in self.store.cosigned_sizes()?.into_iter().rev() {
+            if let Some(text) = self.store.cosigned(size)?
+                && crate::note::signature_lines(&text)
+                    .iter()
+                    .any(|s| s.name == name && s.key_id == key_id)
+            {
+                return Ok(size);
+            }
+        }
+        Ok(0)
+    }
+
     /// The records that change key authority or custody, by number (from the index).
     pub(crate) fn authority_seqs(&self) -> Result<Vec<u64>> {
         self.store.authority_seqs()

@@ -158,3 +158,61 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// Stores a checkpoint with its witnesses' cosignatures: `cosigned/SIZE`, the signed
+    /// checkpoint with each cosignature line after its own signature, replaced whole and
+    /// durably as cosignatures arrive (the checkpoints file keeps the ledger's own).
+    pub fn put_cosigned(&self, size: u64, note: &str) -> Result<()> {
+        let dir = self.dir.join(names::COSIGNED);
+        if !dir.exists() {
+            std::fs::create_dir(&dir).map_err(io(&dir))?;
+            fsync_dir(&self.dir)?;
+        }
+        let path = dir.join(size.to_string());
+        let tmp = dir.join(format!(".{size}.new-{}", std::process::id()));
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        f.write_all(note.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        fsync_dir(&dir)
+    }
+
+    /// The cosigned checkpoint of `size`, if witnesses cosigned one.
+    pub fn cosigned(&self, size: u64) -> Result<Option<String>> {
+        let path = self.dir.join(names::COSIGNED).join(size.to_string());
+        match open_ledger_file(&path, OpenOptions::new().read(true), false) {
+            Ok(f) => {
+                let mut text = String::new();
+                std::io::Read::read_to_string(
+                    &mut std::io::Read::take(f, crate::note::MAX_NOTE as u64 + 1),
+                    &mut text,
+                )
+                .map_err(io(&path))?;
+                Ok(Some(text))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    /// The sizes of the stored cosigned checkpoints, in order.
+    pub fn cosigned_sizes(&self) -> Result<Vec<u64>> {
+        let dir = self.dir.join(names::COSIGNED);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&dir)(e)),
+        };
+        let mut sizes: Vec<u64> = entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        sizes.sort_unstable();
+        Ok(sizes)
+    }
+}

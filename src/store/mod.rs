@@ -46,6 +46,8 @@ pub mod names {
     pub const CHECKPOINTS: &str = "checkpoints";
     /// The extent of the latest append of more than one record (see `Store::append`).
     pub const BATCH: &str = "batch";
+    /// Checkpoints with their witnesses' cosignatures, one file per size.
+    pub const COSIGNED: &str = "cosigned";
 }
 
 /// A test hook: when the environment variable `CUSTODY_TEST_CRASH_POINT` names this point,
