@@ -545,3 +545,84 @@ fn rustix_kill(s: &mut Served) {
     let _ = s.child.kill();
     let _ = s.child.wait();
 }
+
+/// A `cosignature/v1` verifier for Cloudflare's `signed_note` library, written from
+/// c2sp.org/tlog-cosignature: the library parses the note, dispatches each signature line
+/// by name and key ID (computed by the library from `0x04 || key`), and hands over the
+/// note text and the bytes after the key ID.
+struct CosignatureV1 {
+    name: String,
+    id: u32,
+    key: ed25519_dalek::VerifyingKey,
+}
+
+impl signed_note::Verifier for CosignatureV1 {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn key_id(&self) -> u32 {
+        self.id
+    }
+    fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        let Some((ts, sig)) = sig.split_first_chunk::<8>() else {
+            return false;
+        };
+        let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
+            return false;
+        };
+        let mut m = format!("cosignature/v1\ntime {}\n", u64::from_be_bytes(*ts)).into_bytes();
+        m.extend_from_slice(msg);
+        self.key.verify_strict(&m, &sig).is_ok()
+    }
+}
+
+/// The cosigned checkpoint custody stores opens under `signed_note` with the ledger's
+/// standard verifier key and the witness's cosignature verifier, both signatures verified;
+/// with the checkpoint's text changed it does not.
+#[test]
+fn a_cosigned_checkpoint_opens_in_a_third_party_note_library() {
+    use base64::Engine;
+    let f = Fixture::with_records(2);
+    let vkey = witness(&f);
+    let served = Served::start(&f);
+    let o = checkpoint_with(&f, "ledger", &served, &vkey);
+    assert_eq!(o.code, 0, "{}", o.all());
+    let note = o.stdout;
+    let ledger_pk = custody::keys::load_public(&f.path("keys/ledger.pub")).unwrap();
+    let mut raw = vec![0x01];
+    raw.extend_from_slice(ledger_pk.as_bytes());
+    let ledger_vkey = format!(
+        "{ORIGIN}+{:08x}+{}",
+        signed_note::key_id(ORIGIN, &raw),
+        base64::engine::general_purpose::STANDARD.encode(&raw)
+    );
+    let parts: Vec<&str> = vkey.splitn(3, '+').collect();
+    let (wname, wkey) = (parts[0], parts[2]);
+    let wraw = base64::engine::general_purpose::STANDARD
+        .decode(wkey)
+        .unwrap();
+    assert_eq!(wraw[0], 0x04);
+    let verifiers = || {
+        signed_note::VerifierList::new(vec![
+            Box::new(signed_note::StandardVerifier::new(&ledger_vkey).unwrap()),
+            Box::new(CosignatureV1 {
+                name: wname.to_owned(),
+                id: signed_note::key_id(wname, &wraw),
+                key: ed25519_dalek::VerifyingKey::from_bytes(&wraw[1..].try_into().unwrap())
+                    .unwrap(),
+            }),
+        ])
+    };
+    let parsed = signed_note::Note::from_bytes(note.as_bytes()).unwrap();
+    let (verified, unverified) = parsed.verify(&verifiers()).unwrap();
+    assert_eq!(
+        verified.len(),
+        2,
+        "the ledger's signature and the cosignature"
+    );
+    assert!(unverified.is_empty());
+    assert!(verified.iter().any(|s| s.name() == wname));
+    let changed = note.replacen(ORIGIN, "example.org/custody/tesT", 1);
+    let parsed = signed_note::Note::from_bytes(changed.as_bytes()).unwrap();
+    assert!(parsed.verify(&verifiers()).is_err());
+}
