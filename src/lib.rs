@@ -22,6 +22,7 @@ pub mod keys;
 pub mod ledger;
 pub mod merkle;
 pub mod note;
+pub mod policy;
 pub mod proof;
 pub mod record;
 pub mod rules;

@@ -626,3 +626,90 @@ fn a_cosigned_checkpoint_opens_in_a_third_party_note_library() {
     let parsed = signed_note::Note::from_bytes(changed.as_bytes()).unwrap();
     assert!(parsed.verify(&verifiers()).is_err());
 }
+
+/// `--policy` (Sigsum policy format) on `audit` and `verify`: the latest checkpoint must
+/// carry the quorum; a quorum of one witness is met once it cosigned, two of two is not,
+/// another ledger key is refused, an altered cosignature does not count, and a malformed
+/// policy is bad input.
+#[test]
+fn a_policy_asks_for_a_quorum_of_cosignatures() {
+    use base64::Engine;
+    let f = Fixture::with_records(2);
+    let vkey = witness(&f);
+    let w1 = hex::encode(
+        &base64::engine::general_purpose::STANDARD
+            .decode(vkey.splitn(3, '+').nth(2).unwrap())
+            .unwrap()[1..],
+    );
+    let ledger_pk = hex::encode(
+        custody::keys::load_public(&f.path("keys/ledger.pub"))
+            .unwrap()
+            .as_bytes(),
+    );
+    let other = hex::encode([9u8; 32]);
+    let write = |name: &str, text: String| {
+        std::fs::write(f.path(name), text).unwrap();
+        f.p(name)
+    };
+    let one = write(
+        "one.policy",
+        format!("log {ledger_pk}\nwitness W1 {w1} http://w1.example\nquorum W1 # just W1\n"),
+    );
+    let two = write(
+        "two.policy",
+        format!("witness W1 {w1}\nwitness W2 {other}\ngroup both all W1 W2\nquorum both\n"),
+    );
+    let wrong_log = write("wrong.policy", format!("log {other}\nquorum none\n"));
+    let none = write("none.policy", "quorum none\n".into());
+    let audit = |p: &str| f.run(&["audit", "--ledger", &f.p("ledger"), "--policy", p, "--json"]);
+    let verify = |p: &str| f.run(&["verify", "--ledger", &f.p("ledger"), "1", "--policy", p]);
+    // Not yet cosigned.
+    let o = audit(&one);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(o.stdout.contains("witness-quorum"), "{}", o.stdout);
+    assert_eq!(verify(&one).code, 1);
+    assert_eq!(audit(&none).code, 0, "{}", audit(&none).all());
+    // Cosigned by W1.
+    let served = Served::start(&f);
+    assert_eq!(checkpoint_with(&f, "ledger", &served, &vkey).code, 0);
+    let o = audit(&one);
+    assert_eq!(o.code, 0, "{}", o.all());
+    let o = verify(&one);
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(o.stdout.contains("cosigned by W1"), "{}", o.stdout);
+    assert_eq!(audit(&two).code, 1, "two of two, one cosigned");
+    let o = audit(&wrong_log);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stdout.contains("not among the policy's logs"),
+        "{}",
+        o.stdout
+    );
+    // An altered cosignature counts for nothing.
+    let cosigned = std::fs::read_dir(f.path("ledger/cosigned"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(&cosigned).unwrap();
+    let last = text.trim_end().rsplit(' ').next().unwrap().to_owned();
+    let mut raw = base64::engine::general_purpose::STANDARD
+        .decode(&last)
+        .unwrap();
+    raw[20] ^= 1;
+    std::fs::write(
+        &cosigned,
+        text.replace(
+            &last,
+            &base64::engine::general_purpose::STANDARD.encode(raw),
+        ),
+    )
+    .unwrap();
+    assert_eq!(audit(&one).code, 1);
+    // A malformed policy is bad input.
+    let bad = write("bad.policy", "quorum W9\n".into());
+    let o = audit(&bad);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("not defined above"), "{}", o.stderr);
+}

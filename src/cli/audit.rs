@@ -1,6 +1,7 @@
 //! `custody audit`.
 
 use super::LedgerArgs;
+use super::util::read_policy;
 use super::util::{open, print_json, progress, shown, verdict};
 use anyhow::Context;
 use clap::Args;
@@ -29,6 +30,10 @@ pub struct AuditArgs {
     /// `verify-bundle` always check one by one.
     #[arg(long)]
     strict_signatures: bool,
+    /// A witness policy (Sigsum policy format): the latest valid checkpoint must carry its
+    /// quorum of witness cosignatures (finding `witness-quorum` otherwise).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Print the full report, every finding included, as JSON.
     #[arg(long)]
     json: bool,
@@ -65,6 +70,7 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Some(custody::keys::load_public(p)?.to_bytes()),
         None => None,
     };
+    let policy = a.policy.as_deref().map(read_policy).transpose()?;
     let ledger = open(&a.ledger)?;
     let pb = progress(ledger.size(), false, a.json);
     pb.set_message("auditing");
@@ -73,8 +79,17 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
     } else {
         custody::keys::VerifyMode::Batch
     };
-    let report = audit(&ledger, &saved, expected_key, mode, |n| pb.set_position(n))?;
+    let mut report = audit(&ledger, &saved, expected_key, mode, |n| pb.set_position(n))?;
     pb.finish_and_clear();
+    if let Some(policy) = &policy
+        && let Err(why) = ledger.check_policy(policy)?
+    {
+        report.findings.push(custody::audit::Finding {
+            seq: None,
+            code: custody::rules::Code::WitnessQuorum,
+            message: why,
+        });
+    }
     if a.json {
         print_json(&serde_json::json!({ "passed": report.passed(), "report": report }))?;
         return Ok(verdict(report.passed()));

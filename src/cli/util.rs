@@ -118,6 +118,32 @@ pub fn read_bounded(mut r: impl Read, max: u64, what: &str) -> anyhow::Result<Ve
     Ok(b)
 }
 
+/// A witness policy file (Sigsum policy format, SPEC.md section 13), read and parsed.
+pub fn read_policy(path: &Path) -> anyhow::Result<custody::policy::Policy> {
+    let bytes = read_text_file(path, "policy file")?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{}: the policy file is not UTF-8", path.display()))?;
+    custody::policy::Policy::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// The check that the ledger's latest valid checkpoint meets a witness policy.
+pub fn policy_check(
+    ledger: &custody::ledger::Ledger,
+    policy: &custody::policy::Policy,
+) -> anyhow::Result<custody::ledger::Check> {
+    Ok(custody::ledger::Check::new(
+        "witness quorum",
+        custody::rules::Code::WitnessQuorum,
+        ledger.check_policy(policy)?.map(|names| {
+            if names.is_empty() {
+                "the policy asks for no cosignature".to_owned()
+            } else {
+                format!("the latest checkpoint is cosigned by {}", names.join(", "))
+            }
+        }),
+    ))
+}
+
 /// A user's text file, bounded and never blocking.
 pub fn read_text_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
     read_bounded(open_regular(path, what)?, MAX_TEXT, what)

@@ -3,6 +3,7 @@
 use super::LedgerArgs;
 use super::files::hash_files;
 use super::util::{check_line, now_ms, open, print_json, shown, verdict};
+use super::util::{policy_check, read_policy};
 use clap::Args;
 use custody::ledger::RecordReport;
 use std::path::PathBuf;
@@ -21,6 +22,10 @@ pub struct VerifyArgs {
     /// A file: find and verify every record that registered it.
     #[arg(long, value_name = "PATH")]
     file: Option<PathBuf>,
+    /// A witness policy (Sigsum policy format): the latest checkpoint must carry its
+    /// quorum of witness cosignatures (check `witness-quorum`).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Print the checks as JSON.
     #[arg(long)]
     json: bool,
@@ -69,8 +74,15 @@ pub fn exec_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         let [hashed] = <[_; 1]>::try_from(hash_files(&[path.as_path()], "hashing", a.json))
             .map_err(|_| anyhow::anyhow!("{}: not hashed", path.display()))?;
         let (sha, size) = hashed?;
+        let policy = a.policy.as_deref().map(read_policy).transpose()?;
         let ledger = open(&a.ledger)?;
-        let reports = ledger.find_media(&sha, now_ms())?;
+        let mut reports = ledger.find_media(&sha, now_ms())?;
+        if let Some(p) = &policy {
+            let check = policy_check(&ledger, p)?;
+            for r in &mut reports {
+                r.checks.push(check.clone());
+            }
+        }
         let ok = !reports.is_empty() && reports.iter().all(RecordReport::passed);
         if a.json {
             print_json(&serde_json::json!({
@@ -113,8 +125,12 @@ pub fn exec_verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     let seq = a
         .seq
         .ok_or_else(|| anyhow::anyhow!("give a sequence number or --file PATH"))?;
+    let policy = a.policy.as_deref().map(read_policy).transpose()?;
     let ledger = open(&a.ledger)?;
-    let report = ledger.verify_record(seq, now_ms())?;
+    let mut report = ledger.verify_record(seq, now_ms())?;
+    if let Some(p) = &policy {
+        report.checks.push(policy_check(&ledger, p)?);
+    }
     if a.json {
         print_json(&serde_json::json!({
             "passed": report.passed(),

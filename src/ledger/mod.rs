@@ -416,6 +416,19 @@ impl Ledger {
         Ok(())
     }
 
+    /// Whether the latest valid checkpoint, with the cosignatures stored for it, meets a
+    /// witness policy: the policy names of the witnesses that cosigned it, or why not.
+    pub fn check_policy(
+        &self,
+        policy: &crate::policy::Policy,
+    ) -> Result<std::result::Result<Vec<String>, String>> {
+        let Some((cp, text)) = self.latest_checkpoint()? else {
+            return Ok(Err("the ledger has no valid signed checkpoint".into()));
+        };
+        let note = self.cosigned(cp.size)?.unwrap_or(text);
+        Ok(policy.check(&note, &cp, &self.ledger_key_at(cp.size)))
+    }
+
     /// Stores a checkpoint of this ledger with witnesses' cosignatures after its own
     /// signature (see [`crate::witness`]).
     pub fn put_cosigned(&self, size: u64, note: &str) -> Result<()> {

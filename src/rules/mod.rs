@@ -90,6 +90,8 @@ pub enum Code {
     SizeMismatch,
     /// Opening the ledger found its index out of step with the journal (appends refused).
     IndexDamaged,
+    /// The checkpoint relied on lacks the quorum of witness cosignatures a policy asks for.
+    WitnessQuorum,
     /// A stored hash tile differs from the one the records give, or is missing.
     TreeHash,
     /// The index holds other tiles than its tree has.
@@ -179,6 +181,7 @@ impl Code {
             Code::IndexExtra => "index-extra",
             Code::SizeMismatch => "size-mismatch",
             Code::IndexDamaged => "index-damaged",
+            Code::WitnessQuorum => "witness-quorum",
             Code::TreeHash => "tree-hash",
             Code::TreeHashCount => "tree-hash-count",
             Code::CheckpointSignature => "checkpoint-signature",
