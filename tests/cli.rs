@@ -397,6 +397,19 @@ fn demo_runs_end_to_end() {
     let f = Fixture::empty();
     let o = f.ok(&["demo", "--dir", &f.p("demo")]);
     assert!(o.stdout.contains("OK: no problem found."), "{}", o.stdout);
+    // A witness on loopback cosigned a checkpoint, and a policy requiring it holds.
+    assert!(o.stdout.contains("cosigned by witness"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("[ok] witness quorum"),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(
+        std::fs::read_dir(f.path("demo/ledger/cosigned"))
+            .unwrap()
+            .count(),
+        1
+    );
     assert!(
         o.stdout.contains("exit code 1, as expected"),
         "{}",

@@ -225,6 +225,8 @@ impl Demo {
             &self.p("saved-checkpoint.txt"),
         ])?;
 
+        self.witness()?;
+
         self.say("The log", "Every record, its signer and its time.")?;
         self.must(&["log", "--ledger", &self.p("ledger")])?;
 
@@ -253,6 +255,91 @@ impl Demo {
             &self.p("ledger"),
             "--against",
             &self.p("saved-checkpoint.txt"),
+        ])?;
+        Ok(())
+    }
+
+    /// A witness on this machine cosigns the next checkpoint, and an audit with a policy
+    /// requires its cosignature.
+    fn witness(&mut self) -> anyhow::Result<()> {
+        use std::io::BufRead;
+        self.say("A witness", "An independent witness cosigns a checkpoint only if it is consistent with every one of\nthis ledger it cosigned before: whoever holds the ledger key cannot show two histories.\nHere it runs on this machine, on a loopback port.")?;
+        let init = Command::new(&self.exe)
+            .args(["witness", "init", "--dir", &self.p("witness"), "--name"])
+            .arg("witness.example.org/demo")
+            .output()
+            .context("cannot run the custody binary")?;
+        if !init.status.success() {
+            bail!("the demo could not create a witness");
+        }
+        let vkey = String::from_utf8_lossy(&init.stdout).trim().to_owned();
+        outln!("\n$ custody witness init --dir $DEMO/witness --name witness.example.org/demo")?;
+        outln!("{vkey}")?;
+        self.must(&[
+            "witness",
+            "add-log",
+            "--dir",
+            &self.p("witness"),
+            "--origin",
+            "example.org/custody/demo",
+            "--key",
+            &self.p("keys/ledger.pub"),
+        ])?;
+        let mut server = Command::new(&self.exe)
+            .args(["witness", "serve", "--dir", &self.p("witness")])
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("cannot start the witness")?;
+        let mut line = String::new();
+        if let Some(out) = server.stdout.take() {
+            std::io::BufReader::new(out).read_line(&mut line)?;
+        }
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_default()
+            .to_owned();
+        outln!(
+            "\n$ custody witness serve --dir $DEMO/witness --listen 127.0.0.1:0 &\n{}",
+            line.trim()
+        )?;
+        let asked = self.run(&[
+            "checkpoint",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/ledger.key"),
+            "--witness",
+            &url,
+            "--witness-key",
+            &vkey,
+        ]);
+        let _ = server.kill();
+        let _ = server.wait();
+        if asked? != 0 {
+            bail!("the demo's witness did not cosign");
+        }
+        let (_, _, key) = custody::note::parse_verifier_key(&vkey)?;
+        write(
+            &self.dir.join("witness.policy"),
+            format!(
+                "# Checkpoints count only when this witness cosigned them.\nwitness demo {}\nquorum demo\n",
+                hex::encode(key)
+            )
+            .as_bytes(),
+        )?;
+        self.say(
+            "A witness policy",
+            "A policy in the Sigsum format names the witnesses a checkpoint needs.",
+        )?;
+        self.must(&[
+            "verify",
+            "--ledger",
+            &self.p("ledger"),
+            "2",
+            "--policy",
+            &self.p("witness.policy"),
         ])?;
         Ok(())
     }
