@@ -398,12 +398,8 @@ fn demo_runs_end_to_end() {
     let o = f.ok(&["demo", "--dir", &f.p("demo")]);
     assert!(o.stdout.contains("OK: no problem found."), "{}", o.stdout);
     // A witness on loopback cosigned a checkpoint, and a policy requiring it holds.
-    assert!(o.stdout.contains("cosigned by witness"), "{}", o.stdout);
-    assert!(
-        o.stdout.contains("[ok] witness quorum"),
-        "{}",
-        o.stdout
-    );
+    assert!(o.all().contains("cosigned by witness"), "{}", o.all());
+    assert!(o.stdout.contains("[ok] witness quorum"), "{}", o.stdout);
     assert_eq!(
         std::fs::read_dir(f.path("demo/ledger/cosigned"))
             .unwrap()
