@@ -73,22 +73,44 @@ fn origin_file(origin: &str) -> String {
     hex::encode(&Sha256::digest(origin.as_bytes())[..16])
 }
 
-/// Writes `bytes` to `path` atomically and durably: a new file beside it, fsync'd, renamed
-/// over it, and the directory fsync'd.
+/// Writes `bytes` to `path` atomically and durably: a new file beside it (a fresh random
+/// name, created exclusively, so nothing planted there is followed or overwritten),
+/// fsync'd, renamed over it, and the directory fsync'd.
 fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.new-{}",
-        path.file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-        std::process::id()
-    ));
-    let mut f = File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".new-")
+        .tempfile_in(dir)
+        .map_err(io(dir))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(io(tmp.path()))?;
+    tmp.persist(path).map_err(|e| io(path)(e.error))?;
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+/// Reads a small file of the witness directory: not through a link, not a FIFO or
+/// device, at most 64 KiB; `None` when there is none.
+fn read_small(path: &Path) -> Result<Option<String>> {
+    use std::io::Read;
+    match path.symlink_metadata() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path)(e)),
+        Ok(_) => {}
+    }
+    let f = crate::store::open_ledger_file(path, OpenOptions::new().read(true), false)
+        .map_err(io(path))?;
+    let mut text = String::new();
+    f.take(note::MAX_NOTE as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(io(path))?;
+    if text.len() > note::MAX_NOTE {
+        return Err(Error::Damaged(format!(
+            "{} is larger than a witness keeps",
+            path.display()
+        )));
+    }
+    Ok(Some(text))
 }
 
 impl Witness {
@@ -138,7 +160,7 @@ impl Witness {
             name,
             key,
         };
-        // A witness killed while it wrote its state leaves the new file beside the old one,
+        // A witness killed while it wrote its state leaves the new file (.new-*) beside the old one,
         // never renamed into place: the old state holds, and the leftover goes (under the
         // lock, which every writer holds while it writes).
         let _lock = w.lock()?;
@@ -182,49 +204,59 @@ impl Witness {
         replace_file(&path, format!("origin {origin}\nkey {vkey}\n").as_bytes())
     }
 
-    /// The ledger key of `origin`, if this witness witnesses it.
+    /// The ledger key of `origin`, if this witness witnesses it. The file must be exactly
+    /// what `add_log` writes.
     fn log_key(&self, origin: &str) -> Result<Option<[u8; 32]>> {
         let path = self.dir.join("logs").join(origin_file(origin));
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(&path)(e)),
+        let Some(text) = read_small(&path)? else {
+            return Ok(None);
         };
-        let vkey = text
-            .lines()
-            .find_map(|l| l.strip_prefix("key "))
-            .ok_or_else(|| Error::Damaged(format!("{} has no key line", path.display())))?;
-        let (name, _, key) = note::parse_verifier_key(vkey)
-            .map_err(|e| Error::Damaged(format!("{}: {e}", path.display())))?;
-        Ok((name == origin).then_some(key))
+        let damaged =
+            || Error::Damaged(format!("{} is not a witnessed log's file", path.display()));
+        let mut lines = text.strip_suffix('\n').ok_or_else(damaged)?.split('\n');
+        let (Some(o), Some(k), None) = (lines.next(), lines.next(), lines.next()) else {
+            return Err(damaged());
+        };
+        let (Some(o), Some(vkey)) = (o.strip_prefix("origin "), k.strip_prefix("key ")) else {
+            return Err(damaged());
+        };
+        let (name, kind, key) = note::parse_verifier_key(vkey).map_err(|_| damaged())?;
+        if kind != note::TYPE_ED25519 || name != o {
+            return Err(damaged());
+        }
+        Ok((o == origin).then_some(key))
     }
 
-    /// The latest checkpoint this witness cosigned for `origin`: (size, root).
-    fn state(&self, origin: &str, key: &[u8; 32]) -> Result<(u64, Option<crate::Hash>)> {
+    /// The latest checkpoint this witness cosigned for `origin`: (size, root, its text).
+    fn state(&self, origin: &str, key: &[u8; 32]) -> Result<(u64, Option<crate::Hash>, String)> {
         let path = self.dir.join("state").join(origin_file(origin));
-        match std::fs::read_to_string(&path) {
-            Ok(signed) => {
+        match read_small(&path)? {
+            Some(signed) => {
                 let cp = open_checkpoint(&signed, origin, key).map_err(|e| {
                     Error::Damaged(format!(
                         "the witness's state {} does not hold a checkpoint of {origin}: {e}",
                         path.display()
                     ))
                 })?;
-                Ok((cp.size, Some(cp.root)))
+                Ok((cp.size, Some(cp.root), signed))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((0, None)),
-            Err(e) => Err(io(&path)(e)),
+            None => Ok((0, None, String::new())),
         }
     }
 
-    /// Keeps a request that proves the ledger inconsistent, with why.
-    fn keep_evidence(&self, request: &str, why: &str, now_s: u64) -> Result<PathBuf> {
-        let digest = hex::encode(&Sha256::digest(request.as_bytes())[..8]);
+    /// Keeps a checkpoint signed by the ledger key that contradicts the one cosigned at the
+    /// same size: a split view. One file per such checkpoint (named by its hash), so that
+    /// resending it fills no disk; only the ledger key's holder can make another.
+    fn keep_evidence(&self, checkpoint: &str, cosigned: &str, why: &str) -> Result<PathBuf> {
+        let digest = hex::encode(&Sha256::digest(checkpoint.as_bytes())[..16]);
         let path = self
             .dir
             .join("evidence")
-            .join(format!("{now_s}-{digest}.txt"));
-        replace_file(&path, format!("{why}\n\n{request}").as_bytes())?;
+            .join(format!("split-{digest}.txt"));
+        let text = format!(
+            "{why}\n\nthe checkpoint cosigned:\n{cosigned}\nthe checkpoint refused:\n{checkpoint}"
+        );
+        replace_file(&path, text.as_bytes())?;
         Ok(path)
     }
 
@@ -269,8 +301,14 @@ impl Witness {
                 ),
             ));
         }
+        if cp.size == 0 {
+            return Ok(Reply::text(
+                400,
+                "a checkpoint of an empty ledger has nothing to witness",
+            ));
+        }
         let _lock = self.lock()?;
-        let (known, known_root) = self.state(origin, &log_key)?;
+        let (known, known_root, cosigned) = self.state(origin, &log_key)?;
         if req.old != known {
             return Ok(Reply {
                 status: 409,
@@ -278,34 +316,46 @@ impl Witness {
                 body: format!("{known}\n"),
             });
         }
-        let request_text = String::from_utf8_lossy(request).into_owned();
-        if let Some(old_root) = known_root {
-            if let Err(e) =
-                merkle::verify_consistency_proof(known, cp.size, &req.proof, &old_root, &cp.root)
-            {
-                let same_size = known == cp.size;
-                let why = if same_size {
-                    format!(
-                        "split view: a checkpoint of {origin} at size {known} with another root than the one cosigned"
-                    )
-                } else {
-                    format!(
-                        "the consistency proof from size {known} to {} does not verify: {e}",
-                        cp.size
-                    )
-                };
-                let kept = self.keep_evidence(&request_text, &why, now_s)?;
-                let status = if same_size { 409 } else { 422 };
+        match known_root {
+            None if !req.proof.is_empty() => {
                 return Ok(Reply::text(
-                    status,
+                    422,
+                    "a request from old size 0 carries no consistency proof",
+                ));
+            }
+            None => {}
+            Some(_) if known == cp.size && !req.proof.is_empty() => {
+                return Ok(Reply::text(
+                    400,
+                    "a request whose old size is the checkpoint's carries no consistency proof",
+                ));
+            }
+            Some(old_root) if known == cp.size && old_root != cp.root => {
+                // Signed by the ledger key (checked above): a split view, kept as evidence.
+                let why = format!(
+                    "split view: the ledger key signed a checkpoint of {origin} at size {known} with another root than the one this witness cosigned"
+                );
+                let kept = self.keep_evidence(&req.note, &cosigned, &why)?;
+                return Ok(Reply::text(
+                    409,
                     format!("{why}; kept as evidence in {}", kept.display()),
                 ));
             }
-        } else if !req.proof.is_empty() {
-            return Ok(Reply::text(
-                422,
-                "a request from old size 0 carries no consistency proof",
-            ));
+            Some(old_root) => {
+                if let Err(e) = merkle::verify_consistency_proof(
+                    known, cp.size, &req.proof, &old_root, &cp.root,
+                ) {
+                    // Anyone can send a public checkpoint with a wrong proof: that proves
+                    // nothing about the ledger, and nothing is kept.
+                    return Ok(Reply::text(
+                        422,
+                        format!(
+                            "the consistency proof from size {known} to {} does not verify: {e}",
+                            cp.size
+                        ),
+                    ));
+                }
+            }
         }
         // Durable before any cosignature leaves.
         let state = self.dir.join("state").join(origin_file(origin));
@@ -344,6 +394,12 @@ fn parse_request(body: &[u8]) -> std::result::Result<Request, String> {
         ));
     }
     let text = std::str::from_utf8(body).map_err(|_| "the request is not UTF-8".to_string())?;
+    if let Some(c) = text.chars().find(|&c| c.is_control() && c != '\n') {
+        return Err(format!(
+            "the request holds the control character U+{:04X}",
+            c as u32
+        ));
+    }
     let (first, mut rest) = text
         .split_once('\n')
         .ok_or_else(|| "the request has no old size line".to_string())?;

@@ -176,7 +176,8 @@ fn a_split_view_is_refused_and_kept_as_evidence() {
     request(&f, "ledger", 0, "r1.txt");
     assert_eq!(cosign(&f, "r1.txt", "c1.txt").code, 0);
     let size1: u64 = f.checkpoint_text().lines().nth(1).unwrap().parse().unwrap();
-    // The ledger key's holder builds a second history under the same origin and key.
+    // The ledger key's holder builds a second history under the same origin and key, to
+    // the same size.
     f.ok(&[
         "init",
         "--ledger",
@@ -186,36 +187,73 @@ fn a_split_view_is_refused_and_kept_as_evidence() {
         "--key",
         &f.p("keys/ledger.key"),
     ]);
-    for i in 0..6 {
-        std::fs::write(f.path(&format!("f{i}.bin")), format!("fork {i}")).unwrap();
+    let grow = |from: u64, to: u64| {
+        for i in from..to {
+            std::fs::write(f.path(&format!("f{i}.bin")), format!("fork {i}")).unwrap();
+            f.ok(&[
+                "add",
+                "media",
+                "--ledger",
+                &f.p("fork"),
+                "--key",
+                &f.p("keys/ledger.key"),
+                &f.p(&format!("f{i}.bin")),
+            ]);
+        }
         f.ok(&[
-            "add",
-            "media",
+            "checkpoint",
             "--ledger",
             &f.p("fork"),
             "--key",
             &f.p("keys/ledger.key"),
-            &f.p(&format!("f{i}.bin")),
         ]);
-    }
-    f.ok(&[
-        "checkpoint",
-        "--ledger",
-        &f.p("fork"),
-        "--key",
-        &f.p("keys/ledger.key"),
-    ]);
+    };
+    grow(1, size1);
     request(&f, "fork", size1, "fork.txt");
     let before = state(&f);
-    let o = cosign(&f, "fork.txt", "cf.txt");
-    assert_eq!(o.code, 1, "{}", o.all());
-    assert!(o.stderr.contains("422"), "{}", o.stderr);
-    assert!(o.stderr.contains("evidence"), "{}", o.stderr);
+    for _ in 0..3 {
+        let o = cosign(&f, "fork.txt", "cf.txt");
+        assert_eq!(o.code, 1, "{}", o.all());
+        assert!(
+            o.stderr.contains("409") && o.stderr.contains("split view"),
+            "{}",
+            o.stderr
+        );
+        assert!(o.stderr.contains("evidence"), "{}", o.stderr);
+    }
     assert_eq!(state(&f), before);
     let kept: Vec<_> = std::fs::read_dir(f.path("w/evidence")).unwrap().collect();
-    assert_eq!(kept.len(), 1, "the split view is kept");
+    assert_eq!(
+        kept.len(),
+        1,
+        "the split view is kept once, however often it is sent"
+    );
     let evidence = std::fs::read_to_string(kept[0].as_ref().unwrap().path()).unwrap();
-    assert!(evidence.contains(&std::fs::read_to_string(f.path("fork.txt")).unwrap()));
+    let fork_cp = std::fs::read_to_string(f.path("fork.txt")).unwrap();
+    assert!(
+        evidence.contains(fork_cp.split("\n\n").nth(1).unwrap()),
+        "{evidence}"
+    );
+    // Grown past the cosigned size, the fork has no consistency proof: 422, and since
+    // anyone can send a wrong proof, nothing more is kept.
+    grow(size1, size1 + 3);
+    request(&f, "fork", size1, "fork2.txt");
+    let o = cosign(&f, "fork2.txt", "cf2.txt");
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(o.stderr.contains("422"), "{}", o.stderr);
+    assert_eq!(state(&f), before);
+    assert_eq!(std::fs::read_dir(f.path("w/evidence")).unwrap().count(), 1);
+    // The witness's own checkpoint sent back with a junk proof is no split view.
+    let junk = std::fs::read_to_string(f.path("r1.txt")).unwrap().replacen(
+        "old 0\n",
+        &format!("old {size1}\nAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\n"),
+        1,
+    );
+    std::fs::write(f.path("junk.txt"), junk).unwrap();
+    let o = cosign(&f, "junk.txt", "cj.txt");
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(o.stderr.contains("400"), "{}", o.stderr);
+    assert_eq!(std::fs::read_dir(f.path("w/evidence")).unwrap().count(), 1);
 }
 
 #[test]
@@ -712,4 +750,52 @@ fn a_policy_asks_for_a_quorum_of_cosignatures() {
     let o = audit(&bad);
     assert_eq!(o.code, 2, "{}", o.all());
     assert!(o.stderr.contains("not defined above"), "{}", o.stderr);
+}
+
+/// The witness's own files are read without following links, never block on a FIFO, and
+/// a state that is a link (even a dangling one) fails closed rather than counting as none.
+#[test]
+fn the_witness_directory_cannot_be_redirected() {
+    let f = Fixture::with_records(1);
+    witness(&f);
+    request(&f, "ledger", 0, "r.txt");
+    assert_eq!(cosign(&f, "r.txt", "c.txt").code, 0);
+    let state_file = std::fs::read_dir(f.path("w/state"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let saved = std::fs::read(&state_file).unwrap();
+    std::fs::remove_file(&state_file).unwrap();
+    // A dangling link: not "no state".
+    std::os::unix::fs::symlink(f.path("nowhere"), &state_file).unwrap();
+    request(&f, "ledger", 0, "r0.txt");
+    let o = cosign(&f, "r0.txt", "c0.txt");
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("link"), "{}", o.stderr);
+    // A link to a real file is not followed either.
+    std::fs::write(f.path("elsewhere"), &saved).unwrap();
+    std::fs::remove_file(&state_file).unwrap();
+    std::os::unix::fs::symlink(f.path("elsewhere"), &state_file).unwrap();
+    assert_eq!(cosign(&f, "r0.txt", "c1.txt").code, 2);
+    // A FIFO in its place: refused at once, not waited on.
+    std::fs::remove_file(&state_file).unwrap();
+    let mk = std::process::Command::new("mkfifo")
+        .arg(&state_file)
+        .status()
+        .unwrap();
+    assert!(mk.success());
+    let o = cosign(&f, "r0.txt", "c2.txt");
+    assert_eq!(o.code, 2, "{}", o.all());
+    std::fs::remove_file(&state_file).unwrap();
+    std::fs::write(&state_file, &saved).unwrap();
+    let size: u64 = String::from_utf8_lossy(&saved)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    request(&f, "ledger", size, "r2.txt");
+    assert_eq!(cosign(&f, "r2.txt", "c3.txt").code, 0);
 }
