@@ -799,3 +799,142 @@ fn the_witness_directory_cannot_be_redirected() {
     request(&f, "ledger", size, "r2.txt");
     assert_eq!(cosign(&f, "r2.txt", "c3.txt").code, 0);
 }
+
+/// Idle connections past the cap get 503 and the witness goes on serving; a flood of
+/// header lines is refused (431) after 16 KiB, not buffered; a chunked body is refused.
+#[test]
+fn the_served_witness_bounds_connections_and_headers() {
+    use std::io::{Read, Write};
+    let f = Fixture::with_records(1);
+    witness(&f);
+    let served = Served::start(&f);
+    let hostport = served
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/add-checkpoint")
+        .to_owned();
+    let idle: Vec<std::net::TcpStream> = (0..70)
+        .map(|_| std::net::TcpStream::connect(&hostport).unwrap())
+        .collect();
+    // The connections past the cap are answered at once and closed.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut busy = 0;
+    for mut c in idle.iter().skip(64) {
+        c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let mut s = String::new();
+        let _ = c.read_to_string(&mut s);
+        busy += usize::from(s.starts_with("HTTP/1.1 503"));
+    }
+    assert!(busy >= 1, "past 64 connections, 503");
+    drop(idle);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    request(&f, "ledger", 0, "r.txt");
+    let body = std::fs::read_to_string(f.path("r.txt")).unwrap();
+    assert_eq!(post(&served.url, &body).0, 200, "serving again");
+    // Header lines without end.
+    let mut c = std::net::TcpStream::connect(&hostport).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let _ = c.write_all(b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\n");
+    for _ in 0..4000 {
+        if c.write_all(b"X-A: b\r\n").is_err() {
+            break;
+        }
+    }
+    let mut s = String::new();
+    let _ = c.read_to_string(&mut s);
+    assert!(s.starts_with("HTTP/1.1 431"), "{s}");
+    // A chunked body.
+    let mut c = std::net::TcpStream::connect(&hostport).unwrap();
+    c.write_all(
+        b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nold 0\r\n0\r\n\r\n",
+    )
+    .unwrap();
+    let mut s = String::new();
+    let _ = c.read_to_string(&mut s);
+    assert!(s.starts_with("HTTP/1.1 411"), "{s}");
+}
+
+/// A second witness's cosignature of the same checkpoint joins the first's; and a
+/// witness's words reach the terminal with control characters escaped.
+#[test]
+fn cosignatures_of_one_checkpoint_add_up() {
+    let f = Fixture::with_records(1);
+    let vkey1 = witness(&f);
+    let o = f.ok(&[
+        "witness",
+        "init",
+        "--dir",
+        &f.p("w2"),
+        "--name",
+        "witness.example.org/w2",
+    ]);
+    let vkey2 = o.stdout.trim().to_owned();
+    f.ok(&[
+        "witness",
+        "add-log",
+        "--dir",
+        &f.p("w2"),
+        "--origin",
+        ORIGIN,
+        "--key",
+        &f.p("keys/ledger.pub"),
+    ]);
+    let s1 = Served::start(&f);
+    let o = checkpoint_with(&f, "ledger", &s1, &vkey1);
+    assert_eq!(o.code, 0, "{}", o.all());
+    let size: u64 = o.stdout.lines().nth(1).unwrap().parse().unwrap();
+    drop(s1);
+    // The second witness serves from its own directory.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("custody"))
+        .args([
+            "witness",
+            "serve",
+            "--dir",
+            &f.p("w2"),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let s2 = Served { child, url };
+    let o = checkpoint_with(&f, "ledger", &s2, &vkey2);
+    assert_eq!(o.code, 0, "{}", o.all());
+    let stored = std::fs::read_to_string(f.path(&format!("ledger/cosigned/{size}"))).unwrap();
+    let lines: Vec<&str> = stored
+        .lines()
+        .filter(|l| l.starts_with('\u{2014}'))
+        .collect();
+    assert_eq!(lines.len(), 3, "the ledger's, w1's and w2's: {stored}");
+    assert!(
+        stored.contains("witness.example.org/w1 ") && stored.contains("witness.example.org/w2 ")
+    );
+    // A request whose origin holds an escape character: 400, shown escaped.
+    request(&f, "ledger", 0, "r.txt");
+    let bad = std::fs::read_to_string(f.path("r.txt")).unwrap().replacen(
+        ORIGIN,
+        &format!("{ORIGIN}\u{1b}[31m"),
+        1,
+    );
+    std::fs::write(f.path("bad.txt"), bad).unwrap();
+    let o = cosign(&f, "bad.txt", "c.txt");
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(
+        o.stderr.contains("400") && !o.stderr.contains('\u{1b}'),
+        "{:?}",
+        o.stderr
+    );
+}

@@ -65,6 +65,24 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
             }
         }
         if !lines.is_empty() {
+            // Cosignatures stored earlier for this checkpoint (by other witnesses) stay.
+            let fresh = note::signature_lines(&format!("{signed}{lines}"));
+            let earlier: String = ledger
+                .cosigned(cp.size)?
+                .filter(|text| text.starts_with(&signed))
+                .map(|text| {
+                    text[signed.len()..]
+                        .lines()
+                        .filter(|l| {
+                            !fresh
+                                .iter()
+                                .any(|s| l.starts_with(&format!("\u{2014} {} ", s.name)))
+                        })
+                        .map(|l| format!("{l}\n"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            signed.push_str(&earlier);
             signed.push_str(&lines);
             ledger.put_cosigned(cp.size, &signed)?;
         }
@@ -110,6 +128,8 @@ fn ask_witness(
     signed: &str,
 ) -> anyhow::Result<Asked> {
     let (name, kind, public) = note::parse_verifier_key(vkey)?;
+    // A witness's words reach a terminal with control characters escaped.
+    let shown = safe(&name);
     let id = note::typed_key_id(&name, kind, &public);
     let mut old = ledger.witnessed_size(&name, id)?.min(cp.size);
     for attempt in 0..2 {
@@ -122,7 +142,10 @@ fn ask_witness(
         let reply = match witness::ask(url, &body, Duration::from_secs(10)) {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("witness {name}: {e}; the checkpoint stands without its cosignature");
+                eprintln!(
+                    "witness {shown}: {}; the checkpoint stands without its cosignature",
+                    safe(&e.to_string())
+                );
                 return Ok(Asked::NoAnswer);
             }
         };
@@ -131,21 +154,23 @@ fn ask_witness(
                 let mine: String = reply
                     .body
                     .lines()
-                    .filter(|l| l.starts_with(&format!("\u{2014} {name} ")))
+                    .filter(|l| l.starts_with(&format!("\u{2014} {shown} ")))
                     .map(|l| format!("{l}\n"))
                     .collect();
                 return Ok(
                     match witness::verify_cosignature(&format!("{signed}{mine}"), vkey, cp) {
                         Ok(time) => {
-                            eprintln!(
-                                "cosigned by witness {name} at {}",
-                                custody::record::rfc3339(time.saturating_mul(1000))
-                            );
+                            let when = match time.checked_mul(1000) {
+                                Some(ms) if time < 253_402_300_800 => custody::record::rfc3339(ms),
+                                _ => format!("{time} seconds after 1970"),
+                            };
+                            eprintln!("cosigned by witness {shown} at {when}");
                             Asked::Cosigned(mine)
                         }
                         Err(e) => {
                             eprintln!(
-                                "witness {name} answered with a cosignature that does not verify ({e}); not kept"
+                                "witness {shown} answered with a cosignature that does not verify ({}); not kept",
+                                safe(&e.to_string())
                             );
                             Asked::NoAnswer
                         }
@@ -153,13 +178,12 @@ fn ask_witness(
                 );
             }
             409 if reply.content_type == "text/x.tlog.size" && attempt == 0 => {
-                old =
-                    reply.body.trim().parse().map_err(|_| {
-                        anyhow::anyhow!("witness {name} answered 409 without a size")
-                    })?;
+                old = safe(reply.body.trim())
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("witness {shown} answered 409 without a size"))?;
                 if old > cp.size {
                     eprintln!(
-                        "witness {name} has cosigned size {old}, past this checkpoint's {}: this ledger is behind a history the witness saw",
+                        "witness {shown} has cosigned size {old}, past this checkpoint's {}: this ledger is behind a history the witness saw",
                         cp.size
                     );
                     return Ok(Asked::Forked);
@@ -167,17 +191,25 @@ fn ask_witness(
             }
             409 | 422 => {
                 eprintln!(
-                    "witness {name} refused ({}): {}",
+                    "witness {shown} refused ({}): {}",
                     reply.status,
-                    reply.body.trim()
+                    safe(reply.body.trim())
                 );
                 return Ok(Asked::Forked);
             }
             status => {
-                eprintln!("witness {name} refused ({status}): {}", reply.body.trim());
+                eprintln!(
+                    "witness {shown} refused ({status}): {}",
+                    safe(reply.body.trim())
+                );
                 return Ok(Asked::NoAnswer);
             }
         }
     }
     Ok(Asked::NoAnswer)
+}
+
+/// Text from a witness as a terminal may show it: control characters escaped.
+fn safe(s: &str) -> String {
+    custody::encoding::terminal_safe(s, false).into_owned()
 }

@@ -130,7 +130,11 @@ pub fn exec(c: WitnessCommand) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot read {}", a.input.display()))?;
             let reply = w.add_checkpoint(&request, custody::unix_ms() / 1000)?;
             if !reply.cosigned() {
-                eprint!("refused ({}): {}", reply.status, reply.body);
+                eprintln!(
+                    "refused ({}): {}",
+                    reply.status,
+                    custody::encoding::terminal_safe(reply.body.trim_end(), false)
+                );
                 if reply.status == 409 && reply.content_type == "text/x.tlog.size" {
                     eprintln!(
                         "the witness last cosigned size {}; make the request again with --old {}",
@@ -178,72 +182,168 @@ pub fn exec(c: WitnessCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Requests read and judged at once: a slow client holds only its own worker.
-const WORKERS: usize = 8;
+/// Connections served at once; more are answered 503 and closed.
+const MAX_CONNECTIONS: usize = 64;
+/// The most header bytes a request may have.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// How long a client has to send its whole request.
+const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// Serves `POST /add-checkpoint` with a few workers: each reads its request, then judges it
-/// under the witness's lock, so that no two can pass the same old size.
+/// Serves `POST /add-checkpoint`: a thread per connection (at most [`MAX_CONNECTIONS`]),
+/// one request per connection, headers and body bounded in size and time; each request is
+/// judged under the witness's lock, so that no two can pass the same old size.
 fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
-    use tiny_http::Server;
-    let w = std::sync::Arc::new(Witness::open(&a.dir)?);
-    let server = Server::http(&a.listen)
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", a.listen))?;
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .map_or_else(|| a.listen.clone(), |ip| ip.to_string());
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let w = Arc::new(Witness::open(&a.dir)?);
+    let listener = std::net::TcpListener::bind(&a.listen)
+        .with_context(|| format!("cannot listen on {}", a.listen))?;
+    let addr = listener.local_addr()?;
     outln!(
         "witness {} listening on http://{addr}/add-checkpoint",
         w.name()
     )?;
-    let server = std::sync::Arc::new(server);
-    let workers: Vec<_> = (0..WORKERS)
-        .map(|_| {
-            let (server, w) = (server.clone(), w.clone());
-            std::thread::spawn(move || {
-                for req in server.incoming_requests() {
-                    answer(&w, req);
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        let _ = worker.join();
+    let active = Arc::new(AtomicUsize::new(0));
+    for conn in listener.incoming() {
+        let Ok(mut conn) = conn else {
+            // Out of descriptors or a connection reset before it was taken: go on.
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            continue;
+        };
+        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            active.fetch_sub(1, Ordering::SeqCst);
+            let _ = conn.set_write_timeout(Some(std::time::Duration::from_secs(1)));
+            let _ = respond(&mut conn, &witness::Reply::text(503, "busy; try again"));
+            continue;
+        }
+        let (w, mine) = (w.clone(), active.clone());
+        let spawned = std::thread::Builder::new().spawn(move || {
+            let reply = read_and_judge(&w, &mut conn);
+            let _ = respond(&mut conn, &reply);
+            mine.fetch_sub(1, Ordering::SeqCst);
+        });
+        if spawned.is_err() {
+            active.fetch_sub(1, Ordering::SeqCst);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads one request (at most one byte past the limit) and answers it.
-fn answer(w: &Witness, mut req: tiny_http::Request) {
-    use tiny_http::{Header, Response};
-    {
-        let reply = if req.url() != "/add-checkpoint" {
-            witness::Reply::text(404, "the witness serves POST /add-checkpoint only")
-        } else if *req.method() != tiny_http::Method::Post {
-            witness::Reply::text(405, "use POST")
-        } else {
-            let mut body = Vec::new();
-            match req
-                .as_reader()
-                .take(MAX_REQUEST as u64 + 1)
-                .read_to_end(&mut body)
-            {
-                Err(e) => witness::Reply::text(400, format!("cannot read the request: {e}")),
-                Ok(_) => match w.add_checkpoint(&body, custody::unix_ms() / 1000) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        witness::Reply::text(500, "the witness could not judge this request")
-                    }
-                },
+/// Reads one request from a connection within [`REQUEST_DEADLINE`] and judges it.
+fn read_and_judge(w: &Witness, conn: &mut std::net::TcpStream) -> witness::Reply {
+    use std::io::{Read, Write};
+    let deadline = std::time::Instant::now() + REQUEST_DEADLINE;
+    let left = || deadline.saturating_duration_since(std::time::Instant::now());
+    let _ = conn.set_write_timeout(Some(std::time::Duration::from_secs(10)));
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    // The headers, up to the blank line.
+    let (head_len, method, path, length, expect_continue, chunked) = loop {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&buf) {
+            Ok(httparse::Status::Complete(n)) => {
+                let header = |name: &str| {
+                    req.headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(name))
+                        .map(|h| String::from_utf8_lossy(h.value).trim().to_owned())
+                };
+                let length = header("content-length");
+                break (
+                    n,
+                    req.method.unwrap_or_default().to_owned(),
+                    req.path.unwrap_or_default().to_owned(),
+                    length,
+                    header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")),
+                    header("transfer-encoding").is_some(),
+                );
             }
-        };
-        let mut response = Response::from_string(reply.body).with_status_code(reply.status);
-        if let Ok(header) = Header::from_bytes(&b"Content-Type"[..], reply.content_type.as_bytes())
-        {
-            response = response.with_header(header);
+            Ok(httparse::Status::Partial) => {}
+            Err(httparse::Error::TooManyHeaders) => {
+                return witness::Reply::text(431, "too many header fields");
+            }
+            Err(_) => return witness::Reply::text(400, "not an HTTP/1.1 request"),
         }
-        // A client that went away gets no answer; the witness goes on.
-        let _ = req.respond(response);
+        if buf.len() >= MAX_HEADER_BYTES {
+            return witness::Reply::text(431, "the request's header is too large");
+        }
+        if left().is_zero() || conn.set_read_timeout(Some(left())).is_err() {
+            return witness::Reply::text(408, "the request took too long");
+        }
+        match conn.read(&mut chunk) {
+            Ok(0) | Err(_) => {
+                return witness::Reply::text(408, "the request was not sent whole in time");
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    if path != "/add-checkpoint" {
+        return witness::Reply::text(404, "the witness serves POST /add-checkpoint only");
     }
+    if method != "POST" {
+        return witness::Reply::text(405, "use POST");
+    }
+    if chunked {
+        return witness::Reply::text(411, "send the request with a Content-Length");
+    }
+    let Some(length) = length.and_then(|l| l.parse::<usize>().ok()) else {
+        return witness::Reply::text(411, "send the request with a Content-Length");
+    };
+    if length > MAX_REQUEST {
+        return witness::Reply::text(400, format!("the request is more than {MAX_REQUEST} bytes"));
+    }
+    if expect_continue && buf.len() == head_len {
+        let _ = conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    let mut body = buf.split_off(head_len);
+    while body.len() < length {
+        if left().is_zero() || conn.set_read_timeout(Some(left())).is_err() {
+            return witness::Reply::text(408, "the request took too long");
+        }
+        match conn.read(&mut chunk) {
+            Ok(0) | Err(_) => {
+                return witness::Reply::text(408, "the request was not sent whole in time");
+            }
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+        }
+    }
+    body.truncate(length);
+    match w.add_checkpoint(&body, custody::unix_ms() / 1000) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            witness::Reply::text(500, "the witness could not judge this request")
+        }
+    }
+}
+
+/// Writes a reply and closes the connection.
+fn respond(conn: &mut std::net::TcpStream, reply: &witness::Reply) -> std::io::Result<()> {
+    use std::io::Write;
+    let reason = match reply.status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        411 => "Length Required",
+        422 => "Unprocessable Entity",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        _ => "Internal Server Error",
+    };
+    let head = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        reply.status,
+        reply.content_type,
+        reply.body.len()
+    );
+    conn.write_all(head.as_bytes())?;
+    conn.write_all(reply.body.as_bytes())?;
+    conn.flush()?;
+    let _ = conn.shutdown(std::net::Shutdown::Both);
+    Ok(())
 }
