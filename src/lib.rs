@@ -28,6 +28,7 @@ pub mod record;
 pub mod rules;
 pub(crate) mod store;
 pub mod tiles;
+pub mod timestamp;
 pub mod witness;
 
 /// A SHA-256 digest.

@@ -18,6 +18,7 @@ mod output;
 mod sweep;
 mod tamper;
 mod tiles;
+mod timestamp;
 mod vectors;
 mod verdicts;
 mod witness;

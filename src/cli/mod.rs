@@ -22,6 +22,7 @@ mod init;
 mod key;
 mod read;
 mod recover;
+mod timestamp;
 mod util;
 mod verify;
 mod witness;
@@ -95,6 +96,8 @@ enum Command {
     BenchSign(bulk::BenchSignArgs),
     /// Run a narrated end-to-end demonstration in a new directory.
     Demo(demo::DemoArgs),
+    /// Have a time-stamping authority (RFC 3161) attest the latest checkpoint's time.
+    Timestamp(timestamp::TimestampArgs),
     /// Run a witness that cosigns other ledgers' consistent checkpoints, or ask one.
     #[command(subcommand)]
     Witness(witness::WitnessCommand),
@@ -141,6 +144,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::VerifyBundle(a) => bundle::exec_verify_bundle(a),
         Command::Demo(a) => demo::exec(a),
         Command::Witness(c) => witness::exec(c),
+        Command::Timestamp(a) => timestamp::exec(a),
         Command::BulkAppend(a) => bulk::exec_bulk(a),
         Command::BenchSign(a) => bulk::exec_bench_sign(a),
         Command::Completions { shell } => {

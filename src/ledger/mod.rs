@@ -429,6 +429,11 @@ impl Ledger {
         Ok(policy.check(&note, &cp, &self.ledger_key_at(cp.size)))
     }
 
+    /// Keeps a verified time-stamp response over the checkpoint of `size`.
+    pub fn put_timestamp(&self, size: u64, name: &str, der: &[u8]) -> Result<std::path::PathBuf> {
+        self.store.put_timestamp(size, name, der)
+    }
+
     /// Stores a checkpoint of this ledger with witnesses' cosignatures after its own
     /// signature (see [`crate::witness`]).
     pub fn put_cosigned(&self, size: u64, note: &str) -> Result<()> {

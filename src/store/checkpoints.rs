@@ -216,3 +216,28 @@ impl Store {
         Ok(sizes)
     }
 }
+
+impl Store {
+    /// Keeps an RFC 3161 time-stamp response over the checkpoint of `size`:
+    /// `timestamps/SIZE-NAME.tsr`, written whole and durably.
+    pub fn put_timestamp(&self, size: u64, name: &str, der: &[u8]) -> Result<PathBuf> {
+        let dir = self.dir.join(names::TIMESTAMPS);
+        if !dir.exists() {
+            std::fs::create_dir(&dir).map_err(io(&dir))?;
+            fsync_dir(&self.dir)?;
+        }
+        let path = dir.join(format!("{size}-{name}.tsr"));
+        let tmp = dir.join(format!(".{size}-{name}.new-{}", std::process::id()));
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        f.write_all(der)
+            .and_then(|()| f.sync_all())
+            .map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        fsync_dir(&dir)?;
+        Ok(path)
+    }
+}

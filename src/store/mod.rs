@@ -48,6 +48,8 @@ pub mod names {
     pub const BATCH: &str = "batch";
     /// Checkpoints with their witnesses' cosignatures, one file per size.
     pub const COSIGNED: &str = "cosigned";
+    /// RFC 3161 time-stamp responses over checkpoints.
+    pub const TIMESTAMPS: &str = "timestamps";
 }
 
 /// A test hook: when the environment variable `CUSTODY_TEST_CRASH_POINT` names this point,

@@ -1,0 +1,380 @@
+//! RFC 3161 time-stamp tokens over a checkpoint: a request for the SHA-256 of the signed
+//! checkpoint note, and the strict offline verification of a response against the
+//! authority's certificate the user trusts.
+//!
+//! A response passes only if: its status is granted; its token is CMS SignedData of a
+//! TSTInfo whose message imprint is SHA-256 of exactly the checkpoint, with the nonce
+//! asked for; exactly one signer, whose signed attributes hold the TSTInfo content type
+//! and its digest, signed (ECDSA P-256/SHA-256, P-384/SHA-384, or RSA PKCS#1 v1.5 with
+//! SHA-256/384/512) by a certificate the token carries with the time-stamping extended
+//! key usage, valid at the stamped time, and issued by a trusted certificate (directly or
+//! through certificates the token carries, each signature checked), or trusted itself.
+
+use cms::cert::CertificateChoices;
+use cms::content_info::ContentInfo;
+use cms::signed_data::{SignedData, SignerIdentifier};
+use der::asn1::{Int, OctetString};
+use der::oid::ObjectIdentifier;
+use der::{Decode, Encode};
+use sha2_10::Digest;
+use x509_cert::Certificate;
+use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion, TstInfo};
+
+const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+const ID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
+const ID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
+const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
+const ID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
+const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
+const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+const ID_KP_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+const ID_CE_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+const ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const SHA256_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+const SHA384_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+const SHA512_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
+const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+
+/// What a verified token says.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Stamp {
+    /// The stamped time, unix milliseconds.
+    pub time_ms: u64,
+    /// The signing certificate's subject, as a string.
+    pub authority: String,
+    /// The token's serial number, hex.
+    pub serial: String,
+    /// The authority's policy OID.
+    pub policy: String,
+}
+
+/// The DER time-stamp request for the SHA-256 `imprint`, with `nonce`, asking for the
+/// authority's certificate in the token.
+pub fn request_der(imprint: &[u8; 32], nonce: u64) -> Result<Vec<u8>, String> {
+    let req = TimeStampReq {
+        version: TspVersion::V1,
+        message_imprint: MessageImprint {
+            hash_algorithm: spki_alg(ID_SHA256),
+            hashed_message: OctetString::new(imprint.to_vec()).map_err(|e| e.to_string())?,
+        },
+        req_policy: None,
+        nonce: Some(uint(nonce)?),
+        cert_req: true,
+        extensions: None,
+    };
+    req.to_der().map_err(|e| e.to_string())
+}
+
+fn spki_alg(oid: ObjectIdentifier) -> x509_cert::spki::AlgorithmIdentifier<der::Any> {
+    x509_cert::spki::AlgorithmIdentifier {
+        oid,
+        parameters: Some(der::Any::null()),
+    }
+}
+
+/// A positive DER INTEGER.
+fn uint(n: u64) -> Result<Int, String> {
+    let mut bytes = vec![0];
+    bytes.extend_from_slice(&n.to_be_bytes());
+    let start = bytes
+        .iter()
+        .position(|&b| b != 0)
+        .map_or(bytes.len() - 1, |p| {
+            if bytes[p] & 0x80 != 0 { p - 1 } else { p }
+        });
+    Int::new(&bytes[start..]).map_err(|e| e.to_string())
+}
+
+/// Reads PEM certificates (one or more) into DER.
+pub fn certificates_from_pem(pem: &[u8]) -> Result<Vec<Certificate>, String> {
+    let certs =
+        Certificate::load_pem_chain(pem).map_err(|e| format!("not PEM certificates: {e}"))?;
+    if certs.is_empty() {
+        return Err("no certificate in it".into());
+    }
+    Ok(certs)
+}
+
+/// Verifies a DER time-stamp response (or a bare token) against `imprint`, the nonce
+/// asked for (if known) and the trusted certificates.
+pub fn verify(
+    response: &[u8],
+    imprint: &[u8; 32],
+    nonce: Option<u64>,
+    trusted: &[Certificate],
+) -> Result<Stamp, String> {
+    let token = match TimeStampResp::from_der(response) {
+        Ok(resp) => {
+            let status = resp.status.status as u8;
+            if status > 1 {
+                return Err(format!(
+                    "the authority did not grant the time stamp (status {status})"
+                ));
+            }
+            resp.time_stamp_token
+                .ok_or("the response holds no time-stamp token")?
+        }
+        Err(_) => ContentInfo::from_der(response)
+            .map_err(|e| format!("neither a time-stamp response nor a token: {e}"))?,
+    };
+    if token.content_type != ID_SIGNED_DATA {
+        return Err("the token is not CMS SignedData".into());
+    }
+    let sd = SignedData::from_der(&token.content.to_der().map_err(|e| e.to_string())?)
+        .map_err(|e| format!("the token's SignedData does not decode: {e}"))?;
+    if sd.encap_content_info.econtent_type != ID_CT_TST_INFO {
+        return Err("the token does not hold a TSTInfo".into());
+    }
+    let econtent = sd
+        .encap_content_info
+        .econtent
+        .as_ref()
+        .ok_or("the token holds no TSTInfo content")?;
+    let tst_der = econtent
+        .decode_as::<OctetString>()
+        .map_err(|e| format!("the TSTInfo is not an OCTET STRING: {e}"))?
+        .into_bytes();
+    let tst =
+        TstInfo::from_der(&tst_der).map_err(|e| format!("the TSTInfo does not decode: {e}"))?;
+    if tst.message_imprint.hash_algorithm.oid != ID_SHA256
+        || tst.message_imprint.hashed_message.as_bytes() != imprint
+    {
+        return Err(
+            "the token stamps another message than this checkpoint (its message imprint differs)"
+                .into(),
+        );
+    }
+    if let Some(n) = nonce
+        && tst.nonce.as_ref() != Some(&uint(n)?)
+    {
+        return Err("the token's nonce is not the one asked for".into());
+    }
+    let signers = sd.signer_infos.0.as_slice();
+    let [si] = signers else {
+        return Err(format!("the token has {} signers, not one", signers.len()));
+    };
+    let digest = |alg: &ObjectIdentifier, data: &[u8]| -> Result<Vec<u8>, String> {
+        Ok(match *alg {
+            ID_SHA256 => sha2_10::Sha256::digest(data).to_vec(),
+            ID_SHA384 => sha2_10::Sha384::digest(data).to_vec(),
+            ID_SHA512 => sha2_10::Sha512::digest(data).to_vec(),
+            _ => return Err(format!("digest algorithm {alg} is not SHA-2")),
+        })
+    };
+    let attrs = si
+        .signed_attrs
+        .as_ref()
+        .ok_or("the signer has no signed attributes")?;
+    let attr = |oid: ObjectIdentifier| -> Result<der::Any, String> {
+        let a: Vec<_> = attrs.iter().filter(|a| a.oid == oid).collect();
+        match a.as_slice() {
+            [one] if one.values.len() == 1 => Ok(one
+                .values
+                .iter()
+                .next()
+                .cloned()
+                .unwrap_or_else(der::Any::null)),
+            _ => Err(format!("the signed attribute {oid} is missing or repeated")),
+        }
+    };
+    if attr(ID_CONTENT_TYPE)?.decode_as::<ObjectIdentifier>().ok() != Some(ID_CT_TST_INFO) {
+        return Err("the signed content type is not TSTInfo".into());
+    }
+    let md = attr(ID_MESSAGE_DIGEST)?
+        .decode_as::<OctetString>()
+        .map_err(|_| "the signed message digest is not an OCTET STRING")?;
+    if md.as_bytes() != digest(&si.digest_alg.oid, &tst_der)? {
+        return Err("the signed message digest is not the TSTInfo's".into());
+    }
+    let certs: Vec<&Certificate> = sd
+        .certificates
+        .as_ref()
+        .map(|s| {
+            s.0.iter()
+                .filter_map(|c| match c {
+                    CertificateChoices::Certificate(c) => Some(c),
+                    CertificateChoices::Other(_) => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let signer = certs
+        .iter()
+        .copied()
+        .chain(trusted.iter())
+        .find(|c| identifies(&si.sid, c))
+        .ok_or("the token names a signing certificate it does not carry")?;
+    let signed = attrs.to_der().map_err(|e| e.to_string())?;
+    verify_signature(
+        signer,
+        &si.signature_algorithm.oid,
+        &si.digest_alg.oid,
+        &signed,
+        si.signature.as_bytes(),
+    )
+    .map_err(|e| format!("the token's signature does not verify: {e}"))?;
+    if !time_stamping_eku(signer) {
+        return Err("the signing certificate is not for time stamping (its critical extended key usage must be timeStamping alone)".into());
+    }
+    let time = tst.gen_time.to_unix_duration();
+    let time_ms =
+        u64::try_from(time.as_millis()).map_err(|_| "the stamped time is out of range")?;
+    chain_to_trusted(signer, &certs, trusted, time)?;
+    Ok(Stamp {
+        time_ms,
+        authority: signer.tbs_certificate.subject.to_string(),
+        serial: hex::encode(tst.serial_number.as_bytes()),
+        policy: tst.policy.to_string(),
+    })
+}
+
+fn identifies(sid: &SignerIdentifier, c: &Certificate) -> bool {
+    match sid {
+        SignerIdentifier::IssuerAndSerialNumber(isn) => {
+            isn.issuer == c.tbs_certificate.issuer
+                && isn.serial_number == c.tbs_certificate.serial_number
+        }
+        SignerIdentifier::SubjectKeyIdentifier(ski) => {
+            c.tbs_certificate.extensions.iter().flatten().any(|e| {
+                e.extn_id == ObjectIdentifier::new_unwrap("2.5.29.14")
+                    && OctetString::from_der(e.extn_value.as_bytes())
+                        .is_ok_and(|v| v.as_bytes() == ski.0.as_bytes())
+            })
+        }
+    }
+}
+
+/// The certificate's extended key usage is critical and timeStamping alone (RFC 3161 2.3).
+fn time_stamping_eku(c: &Certificate) -> bool {
+    c.tbs_certificate.extensions.iter().flatten().any(|e| {
+        e.extn_id == ID_CE_EXT_KEY_USAGE
+            && e.critical
+            && Vec::<ObjectIdentifier>::from_der(e.extn_value.as_bytes())
+                .is_ok_and(|v| v == [ID_KP_TIME_STAMPING])
+    })
+}
+
+fn valid_at(c: &Certificate, t: std::time::Duration) -> bool {
+    let v = &c.tbs_certificate.validity;
+    v.not_before.to_unix_duration() <= t && t <= v.not_after.to_unix_duration()
+}
+
+/// The signing certificate is trusted itself, or issued by a trusted certificate through
+/// at most three carried intermediates, each signature checked, each valid at `t`.
+fn chain_to_trusted(
+    leaf: &Certificate,
+    carried: &[&Certificate],
+    trusted: &[Certificate],
+    t: std::time::Duration,
+) -> Result<(), String> {
+    let mut cert = leaf;
+    for _ in 0..4 {
+        if !valid_at(cert, t) {
+            return Err(format!(
+                "the certificate of {} was not valid at the stamped time",
+                cert.tbs_certificate.subject
+            ));
+        }
+        if trusted.iter().any(|tr| tr == cert) {
+            return Ok(());
+        }
+        let tbs = cert.tbs_certificate.to_der().map_err(|e| e.to_string())?;
+        let sig = cert
+            .signature
+            .as_bytes()
+            .ok_or("a certificate signature with unused bits")?;
+        let issued_by = |issuer: &Certificate| {
+            issuer.tbs_certificate.subject == cert.tbs_certificate.issuer
+                && verify_signature(
+                    issuer,
+                    &cert.signature_algorithm.oid,
+                    &cert.signature_algorithm.oid,
+                    &tbs,
+                    sig,
+                )
+                .is_ok()
+        };
+        if let Some(root) = trusted.iter().find(|r| issued_by(r)) {
+            if !valid_at(root, t) {
+                return Err("the trusted certificate was not valid at the stamped time".into());
+            }
+            return Ok(());
+        }
+        match carried.iter().copied().find(|c| *c != cert && issued_by(c)) {
+            Some(next) => cert = next,
+            None => break,
+        }
+    }
+    Err(format!(
+        "the certificate of {} does not lead to a trusted certificate (give the authority's root with --tsa-cert)",
+        leaf.tbs_certificate.subject
+    ))
+}
+
+/// Verifies `sig` over `msg` by the key of `cert`, with the signature algorithm `alg` (for
+/// a bare rsaEncryption or ecPublicKey, the digest `digest_alg`).
+fn verify_signature(
+    cert: &Certificate,
+    alg: &ObjectIdentifier,
+    digest_alg: &ObjectIdentifier,
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), String> {
+    let spki = &cert.tbs_certificate.subject_public_key_info;
+    let key = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or("a public key with unused bits")?;
+    let bad = |e: &dyn std::fmt::Display| e.to_string();
+    match spki.algorithm.oid {
+        EC_PUBLIC_KEY => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+            use p256::ecdsa::signature::Verifier;
+            match (curve, *alg, *digest_alg) {
+                (Some(P256), ECDSA_SHA256, _) | (Some(P256), EC_PUBLIC_KEY, ID_SHA256) => {
+                    let vk =
+                        p256::ecdsa::VerifyingKey::from_sec1_bytes(key).map_err(|e| bad(&e))?;
+                    let s = p256::ecdsa::Signature::from_der(sig).map_err(|e| bad(&e))?;
+                    vk.verify(msg, &s).map_err(|e| bad(&e))
+                }
+                (Some(P384), ECDSA_SHA384, _) | (Some(P384), EC_PUBLIC_KEY, ID_SHA384) => {
+                    let vk =
+                        p384::ecdsa::VerifyingKey::from_sec1_bytes(key).map_err(|e| bad(&e))?;
+                    let s = p384::ecdsa::Signature::from_der(sig).map_err(|e| bad(&e))?;
+                    vk.verify(msg, &s).map_err(|e| bad(&e))
+                }
+                _ => Err(format!("ECDSA with {alg} on this curve is not supported")),
+            }
+        }
+        RSA_ENCRYPTION => {
+            use rsa::pkcs1::DecodeRsaPublicKey;
+            use rsa::pkcs1v15::{Signature, VerifyingKey};
+            use rsa::signature::Verifier;
+            let pk = rsa::RsaPublicKey::from_pkcs1_der(key).map_err(|e| bad(&e))?;
+            let s = Signature::try_from(sig).map_err(|e| bad(&e))?;
+            let hash = match (*alg, *digest_alg) {
+                (SHA256_RSA, _) | (RSA_ENCRYPTION, ID_SHA256) => ID_SHA256,
+                (SHA384_RSA, _) | (RSA_ENCRYPTION, ID_SHA384) => ID_SHA384,
+                (SHA512_RSA, _) | (RSA_ENCRYPTION, ID_SHA512) => ID_SHA512,
+                _ => return Err(format!("RSA with {alg} is not supported")),
+            };
+            match hash {
+                ID_SHA256 => VerifyingKey::<sha2_10::Sha256>::new(pk).verify(msg, &s),
+                ID_SHA384 => VerifyingKey::<sha2_10::Sha384>::new(pk).verify(msg, &s),
+                _ => VerifyingKey::<sha2_10::Sha512>::new(pk).verify(msg, &s),
+            }
+            .map_err(|e| bad(&e))
+        }
+        other => Err(format!(
+            "public keys of algorithm {other} are not supported"
+        )),
+    }
+}
