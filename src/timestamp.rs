@@ -8,7 +8,8 @@
 //! and its digest, signed (ECDSA P-256/SHA-256, P-384/SHA-384, or RSA PKCS#1 v1.5 with
 //! SHA-256/384/512) by a certificate the token carries with the time-stamping extended
 //! key usage, valid at the stamped time, and issued by a trusted certificate (directly or
-//! through certificates the token carries, each signature checked), or trusted itself.
+//! through certificates the token carries, each a CA allowed to sign certificates, each
+//! signature checked), or trusted itself.
 
 use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
@@ -248,14 +249,47 @@ fn identifies(sid: &SignerIdentifier, c: &Certificate) -> bool {
     }
 }
 
-/// The certificate's extended key usage is critical and timeStamping alone (RFC 3161 2.3).
+/// The certificate's extended key usage is critical and timeStamping alone (RFC 3161
+/// 2.3), and its key usage, when present, allows signatures.
 fn time_stamping_eku(c: &Certificate) -> bool {
-    c.tbs_certificate.extensions.iter().flatten().any(|e| {
+    use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
+    let exts = || c.tbs_certificate.extensions.iter().flatten();
+    let eku = exts().any(|e| {
         e.extn_id == ID_CE_EXT_KEY_USAGE
             && e.critical
             && Vec::<ObjectIdentifier>::from_der(e.extn_value.as_bytes())
                 .is_ok_and(|v| v == [ID_KP_TIME_STAMPING])
-    })
+    });
+    let usage = exts()
+        .find(|e| e.extn_id == ObjectIdentifier::new_unwrap("2.5.29.15"))
+        .is_none_or(|e| {
+            KeyUsage::from_der(e.extn_value.as_bytes()).is_ok_and(|k| {
+                k.0.contains(KeyUsages::DigitalSignature) || k.0.contains(KeyUsages::NonRepudiation)
+            })
+        });
+    eku && usage
+}
+
+/// The certificate may issue certificates: basicConstraints CA true, and keyUsage (when
+/// present) with keyCertSign.
+fn is_ca(c: &Certificate) -> bool {
+    use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
+    let ext = |oid: &str| {
+        c.tbs_certificate
+            .extensions
+            .iter()
+            .flatten()
+            .find(|e| e.extn_id == ObjectIdentifier::new_unwrap(oid))
+    };
+    let ca = ext("2.5.29.19")
+        .and_then(|e| BasicConstraints::from_der(e.extn_value.as_bytes()).ok())
+        .is_some_and(|b| b.ca);
+    let signs_certs = match ext("2.5.29.15") {
+        None => true,
+        Some(e) => KeyUsage::from_der(e.extn_value.as_bytes())
+            .is_ok_and(|k| k.0.contains(KeyUsages::KeyCertSign)),
+    };
+    ca && signs_certs
 }
 
 fn valid_at(c: &Certificate, t: std::time::Duration) -> bool {
@@ -288,7 +322,8 @@ fn chain_to_trusted(
             .as_bytes()
             .ok_or("a certificate signature with unused bits")?;
         let issued_by = |issuer: &Certificate| {
-            issuer.tbs_certificate.subject == cert.tbs_certificate.issuer
+            is_ca(issuer)
+                && issuer.tbs_certificate.subject == cert.tbs_certificate.issuer
                 && verify_signature(
                     issuer,
                     &cert.signature_algorithm.oid,
