@@ -121,19 +121,7 @@ impl Witness {
                 "the witness name '{name}' is empty or has spaces or '+'; use a schema-less URL such as witness.example.org/w1"
             )));
         }
-        match std::fs::read_dir(dir) {
-            Ok(mut it) => {
-                if it.next().is_some() {
-                    return Err(Error::AlreadyExists {
-                        path: dir.to_owned(),
-                    });
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir).map_err(io(dir))?;
-            }
-            Err(e) => return Err(io(dir)(e)),
-        }
+        crate::store::new_empty_dir(dir)?;
         for sub in ["logs", "state", "evidence"] {
             std::fs::create_dir(dir.join(sub)).map_err(io(dir.join(sub)))?;
         }

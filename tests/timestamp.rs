@@ -103,6 +103,27 @@ fn authority(dir: &Path, alg: &str) {
     );
 }
 
+/// `openssl ts -reply` of the authority in `dir` to the request `req`, into `out`.
+fn ts_reply(dir: &Path, req: &Path, out: &Path) {
+    openssl(
+        dir,
+        &[
+            "ts",
+            "-reply",
+            "-queryfile",
+            req.to_str().unwrap(),
+            "-signer",
+            "tsa.crt",
+            "-inkey",
+            "tsa.key",
+            "-config",
+            "tsa.cnf",
+            "-out",
+            out.to_str().unwrap(),
+        ],
+    );
+}
+
 /// An RFC 3161 authority on loopback: each POST body is answered by `openssl ts -reply`.
 struct Tsa {
     url: String,
@@ -140,23 +161,7 @@ fn serve_tsa(dir: PathBuf) -> Tsa {
             }
             let (q, r) = (format!("q{n}.tsq"), format!("r{n}.tsr"));
             std::fs::write(dir.join(&q), &buf[head..]).unwrap();
-            openssl(
-                &dir,
-                &[
-                    "ts",
-                    "-reply",
-                    "-queryfile",
-                    &q,
-                    "-signer",
-                    "tsa.crt",
-                    "-inkey",
-                    "tsa.key",
-                    "-config",
-                    "tsa.cnf",
-                    "-out",
-                    &r,
-                ],
-            );
+            ts_reply(&dir, &dir.join(&q), &dir.join(&r));
             let body = std::fs::read(dir.join(&r)).unwrap();
             let _ = conn.write_all(
                 format!(
@@ -225,23 +230,7 @@ fn a_real_authority_stamps_the_checkpoint_and_openssl_agrees() {
             "--request-out",
             &f.p("req.tsq"),
         ]);
-        openssl(
-            &tsa_dir,
-            &[
-                "ts",
-                "-reply",
-                "-queryfile",
-                f.path("req.tsq").to_str().unwrap(),
-                "-signer",
-                "tsa.crt",
-                "-inkey",
-                "tsa.key",
-                "-config",
-                "tsa.cnf",
-                "-out",
-                f.path("resp.tsr").to_str().unwrap(),
-            ],
-        );
+        ts_reply(&tsa_dir, &f.path("req.tsq"), &f.path("resp.tsr"));
         let o = f.run(&[
             "timestamp",
             "--ledger",
@@ -269,23 +258,7 @@ fn bad_tokens_are_refused_and_nothing_is_kept() {
         "--request-out",
         &f.p("req.tsq"),
     ]);
-    openssl(
-        &tsa_dir,
-        &[
-            "ts",
-            "-reply",
-            "-queryfile",
-            f.path("req.tsq").to_str().unwrap(),
-            "-signer",
-            "tsa.crt",
-            "-inkey",
-            "tsa.key",
-            "-config",
-            "tsa.cnf",
-            "-out",
-            f.path("good.tsr").to_str().unwrap(),
-        ],
-    );
+    ts_reply(&tsa_dir, &f.path("req.tsq"), &f.path("good.tsr"));
     let good = std::fs::read(f.path("good.tsr")).unwrap();
     let respond = |bytes: &[u8], cert: &Path| {
         std::fs::write(f.path("in.tsr"), bytes).unwrap();

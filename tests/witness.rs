@@ -178,36 +178,7 @@ fn a_split_view_is_refused_and_kept_as_evidence() {
     let size1: u64 = f.checkpoint_text().lines().nth(1).unwrap().parse().unwrap();
     // The ledger key's holder builds a second history under the same origin and key, to
     // the same size.
-    f.ok(&[
-        "init",
-        "--ledger",
-        &f.p("fork"),
-        "--origin",
-        ORIGIN,
-        "--key",
-        &f.p("keys/ledger.key"),
-    ]);
-    let grow = |from: u64, to: u64| {
-        for i in from..to {
-            std::fs::write(f.path(&format!("f{i}.bin")), format!("fork {i}")).unwrap();
-            f.ok(&[
-                "add",
-                "media",
-                "--ledger",
-                &f.p("fork"),
-                "--key",
-                &f.p("keys/ledger.key"),
-                &f.p(&format!("f{i}.bin")),
-            ]);
-        }
-        f.ok(&[
-            "checkpoint",
-            "--ledger",
-            &f.p("fork"),
-            "--key",
-            &f.p("keys/ledger.key"),
-        ]);
-    };
+    let grow = |from: u64, to: u64| fork(&f, from, to, true);
     grow(1, size1);
     request(&f, "fork", size1, "fork.txt");
     let before = state(&f);
@@ -320,6 +291,40 @@ fn bad_requests_get_the_specs_codes_and_change_nothing() {
     assert_eq!(cosign(&f, "good.txt", "ok.txt").code, 0);
 }
 
+/// A second history of the fixture's ledger, under the same origin and ledger key, in
+/// `fork/`: created when `from` is 1, grown by media records `from..to`, and checkpointed
+/// if `checkpoint`.
+fn fork(f: &Fixture, from: u64, to: u64, checkpoint: bool) {
+    let key = f.p("keys/ledger.key");
+    if from == 1 {
+        f.ok(&[
+            "init",
+            "--ledger",
+            &f.p("fork"),
+            "--origin",
+            ORIGIN,
+            "--key",
+            &key,
+        ]);
+    }
+    for i in from..to {
+        let file = f.p(&format!("f{i}.bin"));
+        std::fs::write(&file, format!("fork {i}")).unwrap();
+        f.ok(&[
+            "add",
+            "media",
+            "--ledger",
+            &f.p("fork"),
+            "--key",
+            &key,
+            &file,
+        ]);
+    }
+    if checkpoint {
+        f.ok(&["checkpoint", "--ledger", &f.p("fork"), "--key", &key]);
+    }
+}
+
 /// A witness serving on loopback (any free port) while this lives.
 struct Served {
     child: std::process::Child,
@@ -328,13 +333,18 @@ struct Served {
 
 impl Served {
     fn start(f: &Fixture) -> Served {
+        Self::start_in(f, "w")
+    }
+
+    /// The witness in `dir` of the fixture, serving.
+    fn start_in(f: &Fixture, dir: &str) -> Served {
         use std::io::BufRead;
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("custody"))
             .args([
                 "witness",
                 "serve",
                 "--dir",
-                &f.p("w"),
+                &f.p(dir),
                 "--listen",
                 "127.0.0.1:0",
             ])
@@ -427,27 +437,7 @@ fn checkpoints_are_cosigned_over_http() {
     assert_eq!(o.code, 0, "{}", o.all());
     assert!(o.stderr.contains("cosigned by"), "{}", o.stderr);
     // A second history under the same origin and key: the witness refuses it.
-    f.ok(&[
-        "init",
-        "--ledger",
-        &f.p("fork"),
-        "--origin",
-        ORIGIN,
-        "--key",
-        &f.p("keys/ledger.key"),
-    ]);
-    for i in 0..9 {
-        std::fs::write(f.path(&format!("f{i}.bin")), format!("fork {i}")).unwrap();
-        f.ok(&[
-            "add",
-            "media",
-            "--ledger",
-            &f.p("fork"),
-            "--key",
-            &f.p("keys/ledger.key"),
-            &f.p(&format!("f{i}.bin")),
-        ]);
-    }
+    fork(&f, 1, 10, false);
     let o = checkpoint_with(&f, "fork", &served, &vkey);
     assert_eq!(o.code, 1, "{}", o.all());
     assert!(o.stderr.contains("inconsistent"), "{}", o.stderr);
@@ -887,30 +877,7 @@ fn cosignatures_of_one_checkpoint_add_up() {
     let size: u64 = o.stdout.lines().nth(1).unwrap().parse().unwrap();
     drop(s1);
     // The second witness serves from its own directory.
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("custody"))
-        .args([
-            "witness",
-            "serve",
-            "--dir",
-            &f.p("w2"),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
-    let s2 = Served { child, url };
+    let s2 = Served::start_in(&f, "w2");
     let o = checkpoint_with(&f, "ledger", &s2, &vkey2);
     assert_eq!(o.code, 0, "{}", o.all());
     let stored = std::fs::read_to_string(f.path(&format!("ledger/cosigned/{size}"))).unwrap();

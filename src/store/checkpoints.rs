@@ -160,27 +160,36 @@ impl Store {
 }
 
 impl Store {
-    /// Stores a checkpoint with its witnesses' cosignatures: `cosigned/SIZE`, the signed
-    /// checkpoint with each cosignature line after its own signature, replaced whole and
-    /// durably as cosignatures arrive (the checkpoints file keeps the ledger's own).
-    pub fn put_cosigned(&self, size: u64, note: &str) -> Result<()> {
-        let dir = self.dir.join(names::COSIGNED);
+    /// Writes `bytes` as the file `SUB/NAME` of the ledger directory, whole and durably:
+    /// a new file (created exclusively), fsync'd, renamed into place, the directory
+    /// fsync'd (and the ledger directory, when `SUB` is new).
+    fn write_whole(&self, sub: &str, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+        let dir = self.dir.join(sub);
         if !dir.exists() {
             std::fs::create_dir(&dir).map_err(io(&dir))?;
             fsync_dir(&self.dir)?;
         }
-        let path = dir.join(size.to_string());
-        let tmp = dir.join(format!(".{size}.new-{}", std::process::id()));
+        let path = dir.join(name);
+        let tmp = dir.join(format!(".{name}.new-{}", std::process::id()));
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp)
             .map_err(io(&tmp))?;
-        f.write_all(note.as_bytes())
+        f.write_all(bytes)
             .and_then(|()| f.sync_all())
             .map_err(io(&tmp))?;
         std::fs::rename(&tmp, &path).map_err(io(&path))?;
-        fsync_dir(&dir)
+        fsync_dir(&dir)?;
+        Ok(path)
+    }
+
+    /// Stores a checkpoint with its witnesses' cosignatures: `cosigned/SIZE`, the signed
+    /// checkpoint with each cosignature line after its own signature, replaced whole and
+    /// durably as cosignatures arrive (the checkpoints file keeps the ledger's own).
+    pub fn put_cosigned(&self, size: u64, note: &str) -> Result<()> {
+        self.write_whole(names::COSIGNED, &size.to_string(), note.as_bytes())
+            .map(|_| ())
     }
 
     /// The cosigned checkpoint of `size`, if witnesses cosigned one.
@@ -221,23 +230,6 @@ impl Store {
     /// Keeps an RFC 3161 time-stamp response over the checkpoint of `size`:
     /// `timestamps/SIZE-NAME.tsr`, written whole and durably.
     pub fn put_timestamp(&self, size: u64, name: &str, der: &[u8]) -> Result<PathBuf> {
-        let dir = self.dir.join(names::TIMESTAMPS);
-        if !dir.exists() {
-            std::fs::create_dir(&dir).map_err(io(&dir))?;
-            fsync_dir(&self.dir)?;
-        }
-        let path = dir.join(format!("{size}-{name}.tsr"));
-        let tmp = dir.join(format!(".{size}-{name}.new-{}", std::process::id()));
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
-        f.write_all(der)
-            .and_then(|()| f.sync_all())
-            .map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
-        fsync_dir(&dir)?;
-        Ok(path)
+        self.write_whole(names::TIMESTAMPS, &format!("{size}-{name}.tsr"), der)
     }
 }

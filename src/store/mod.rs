@@ -283,6 +283,25 @@ fn set_aside(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Makes sure `dir` is a directory with nothing in it: created if missing, refused if it
+/// holds anything.
+pub(crate) fn new_empty_dir(dir: &Path) -> Result<()> {
+    match std::fs::read_dir(dir) {
+        Ok(mut it) => {
+            if it.next().is_some() {
+                return Err(Error::AlreadyExists {
+                    path: dir.to_owned(),
+                });
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        Err(e) => return Err(io(dir)(e)),
+    }
+    Ok(())
+}
+
 fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
@@ -386,19 +405,7 @@ fn open_index(
 impl Store {
     /// Creates an empty ledger directory (which must not exist, or be empty).
     pub fn create(dir: &Path) -> Result<Self> {
-        match std::fs::read_dir(dir) {
-            Ok(mut it) => {
-                if it.next().is_some() {
-                    return Err(Error::AlreadyExists {
-                        path: dir.to_owned(),
-                    });
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir).map_err(io(dir))?;
-            }
-            Err(e) => return Err(io(dir)(e)),
-        }
+        new_empty_dir(dir)?;
         let lock = take(dir, LockWait::No, true)?;
         std::fs::create_dir(dir.join(names::CONTENT)).map_err(io(dir.join(names::CONTENT)))?;
         let journal = Journal::create(&dir.join(names::JOURNAL))?;
