@@ -16,10 +16,14 @@ use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier};
 use der::asn1::{Int, OctetString};
 use der::oid::ObjectIdentifier;
-use der::{Decode, Encode};
+use der::{Decode, Encode, Tagged};
 use sha2_10::Digest;
 use x509_cert::Certificate;
 use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion, TstInfo};
+
+/// The largest response taken in: real ones are a few KiB; the bound also keeps decoding
+/// cheap (der 0.7 sorts each SET OF as it decodes it, in quadratic time).
+pub const MAX_RESPONSE: usize = 32 * 1024;
 
 const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 const ID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
@@ -90,6 +94,20 @@ fn uint(n: u64) -> Result<Int, String> {
     Int::new(&bytes[start..]).map_err(|e| e.to_string())
 }
 
+/// The nonce of a DER time-stamp request this module wrote.
+pub fn request_nonce(der: &[u8]) -> Result<u64, String> {
+    let req = TimeStampReq::from_der(der).map_err(|e| format!("not a time-stamp request: {e}"))?;
+    let n = req.nonce.ok_or("the request has no nonce")?;
+    let bytes = n.as_bytes();
+    if bytes.len() > 9 {
+        return Err("the request's nonce is not one custody writes".into());
+    }
+    let mut b = [0u8; 8];
+    let tail = &bytes[bytes.len().saturating_sub(8)..];
+    b[8 - tail.len()..].copy_from_slice(tail);
+    Ok(u64::from_be_bytes(b))
+}
+
 /// Reads PEM certificates (one or more) into DER.
 pub fn certificates_from_pem(pem: &[u8]) -> Result<Vec<Certificate>, String> {
     let certs =
@@ -105,28 +123,42 @@ pub fn certificates_from_pem(pem: &[u8]) -> Result<Vec<Certificate>, String> {
 pub fn verify(
     response: &[u8],
     imprint: &[u8; 32],
-    nonce: Option<u64>,
+    nonce: u64,
     trusted: &[Certificate],
+    now_ms: u64,
 ) -> Result<Stamp, String> {
-    let token = match TimeStampResp::from_der(response) {
-        Ok(resp) => {
-            let status = resp.status.status as u8;
-            if status > 1 {
-                return Err(format!(
-                    "the authority did not grant the time stamp (status {status})"
-                ));
-            }
-            resp.time_stamp_token
-                .ok_or("the response holds no time-stamp token")?
-        }
-        Err(_) => ContentInfo::from_der(response)
-            .map_err(|e| format!("neither a time-stamp response nor a token: {e}"))?,
-    };
+    if response.len() > MAX_RESPONSE {
+        return Err(format!("the response is more than {MAX_RESPONSE} bytes"));
+    }
+    let resp =
+        TimeStampResp::from_der(response).map_err(|e| format!("not a time-stamp response: {e}"))?;
+    // DER, exactly: what is verified below is what is kept (a SET out of order, a
+    // non-minimal length or a BER form would be encoded again differently).
+    if resp.to_der().map_err(|e| e.to_string())? != response {
+        return Err("the response is not DER (encoded again, it differs)".into());
+    }
+    let status = resp.status.status as u8;
+    if status > 1 {
+        return Err(format!(
+            "the authority did not grant the time stamp (status {status})"
+        ));
+    }
+    let token: ContentInfo = resp
+        .time_stamp_token
+        .ok_or("the response holds no time-stamp token")?;
     if token.content_type != ID_SIGNED_DATA {
         return Err("the token is not CMS SignedData".into());
     }
-    let sd = SignedData::from_der(&token.content.to_der().map_err(|e| e.to_string())?)
+    let sd_der = token.content.to_der().map_err(|e| e.to_string())?;
+    let sd = SignedData::from_der(&sd_der)
         .map_err(|e| format!("the token's SignedData does not decode: {e}"))?;
+    // Its signer infos are DER as sent (signed attributes out of order would be sorted as
+    // they decode, and the signature checked over bytes that were never sent). Authorities
+    // list their certificates in chain order, not sorted, so the rest is not held to it.
+    let si_der = sd.signer_infos.to_der().map_err(|e| e.to_string())?;
+    if !sd_der.windows(si_der.len()).any(|w| w == si_der.as_slice()) {
+        return Err("the token's signer information is not DER (encoded again, it differs)".into());
+    }
     if sd.encap_content_info.econtent_type != ID_CT_TST_INFO {
         return Err("the token does not hold a TSTInfo".into());
     }
@@ -141,6 +173,9 @@ pub fn verify(
         .into_bytes();
     let tst =
         TstInfo::from_der(&tst_der).map_err(|e| format!("the TSTInfo does not decode: {e}"))?;
+    if tst.to_der().map_err(|e| e.to_string())? != tst_der {
+        return Err("the TSTInfo is not DER (encoded again, it differs)".into());
+    }
     if tst.message_imprint.hash_algorithm.oid != ID_SHA256
         || tst.message_imprint.hashed_message.as_bytes() != imprint
     {
@@ -149,10 +184,11 @@ pub fn verify(
                 .into(),
         );
     }
-    if let Some(n) = nonce
-        && tst.nonce.as_ref() != Some(&uint(n)?)
-    {
+    if tst.nonce.as_ref() != Some(&uint(nonce)?) {
         return Err("the token's nonce is not the one asked for".into());
+    }
+    if tst.extensions.iter().flatten().any(|e| e.critical) {
+        return Err("the TSTInfo carries a critical extension custody does not know".into());
     }
     let signers = sd.signer_infos.0.as_slice();
     let [si] = signers else {
@@ -209,6 +245,15 @@ pub fn verify(
         .chain(trusted.iter())
         .find(|c| identifies(&si.sid, c))
         .ok_or("the token names a signing certificate it does not carry")?;
+    check_ess_certificate(&attr, signer)?;
+    if let Some(tsa) = &tst.tsa
+        && *tsa
+            != x509_cert::ext::pkix::name::GeneralName::DirectoryName(
+                signer.tbs_certificate.subject.clone(),
+            )
+    {
+        return Err("the TSTInfo names another authority than its signer".into());
+    }
     let signed = attrs.to_der().map_err(|e| e.to_string())?;
     verify_signature(
         signer,
@@ -224,7 +269,25 @@ pub fn verify(
     let time = tst.gen_time.to_unix_duration();
     let time_ms =
         u64::try_from(time.as_millis()).map_err(|_| "the stamped time is out of range")?;
+    if time_ms > now_ms.saturating_add(10 * 60 * 1000) {
+        return Err("the stamped time is more than 10 minutes after this machine's clock".into());
+    }
+    // Valid when it signed, and now, as the token is taken in: a certificate that expired
+    // (its key retired, perhaps leaked) signs nothing new.
     chain_to_trusted(signer, &certs, trusted, time)?;
+    chain_to_trusted(
+        signer,
+        &certs,
+        trusted,
+        std::time::Duration::from_millis(now_ms),
+    )
+    .map_err(|e| format!("{e} (checked at this machine's time)"))?;
+    let serial = tst.serial_number.as_bytes();
+    if serial.is_empty() || serial[0] & 0x80 != 0 || serial.len() > 21 {
+        return Err(
+            "the token's serial number is not a positive integer of at most 160 bits".into(),
+        );
+    }
     Ok(Stamp {
         time_ms,
         authority: signer.tbs_certificate.subject.to_string(),
@@ -292,6 +355,123 @@ fn is_ca(c: &Certificate) -> bool {
     ca && signs_certs
 }
 
+/// What RFC 5280 asks of any certificate custody relies on: version 3, each extension at
+/// most once, no critical extension it does not enforce, the inner signature algorithm the
+/// outer one.
+fn well_formed(c: &Certificate) -> Result<(), String> {
+    let tbs = &c.tbs_certificate;
+    let who = || tbs.subject.to_string();
+    if tbs.version != x509_cert::Version::V3 || tbs.signature != c.signature_algorithm {
+        return Err(format!(
+            "the certificate of {} is not a well-formed v3 certificate",
+            who()
+        ));
+    }
+    let exts: Vec<_> = tbs.extensions.iter().flatten().collect();
+    for (i, e) in exts.iter().enumerate() {
+        if exts[..i].iter().any(|o| o.extn_id == e.extn_id) {
+            return Err(format!(
+                "the certificate of {} repeats extension {}",
+                who(),
+                e.extn_id
+            ));
+        }
+        let known = ["2.5.29.19", "2.5.29.15", "2.5.29.37", "2.5.29.17"]
+            .iter()
+            .any(|k| e.extn_id == ObjectIdentifier::new_unwrap(k));
+        if e.critical && !known {
+            return Err(format!(
+                "the certificate of {} has a critical extension custody does not enforce ({})",
+                who(),
+                e.extn_id
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The ESS signing-certificate attribute (RFC 3161 2.4.1, RFC 5816) names the signer's
+/// certificate by its hash: signingCertificateV2 (SHA-256/384/512) or signingCertificate
+/// (SHA-1), exactly one of them, and its first certificate is the signer's.
+fn check_ess_certificate(
+    attr: &dyn Fn(ObjectIdentifier) -> Result<der::Any, String>,
+    signer: &Certificate,
+) -> Result<(), String> {
+    let v2 = attr(ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47"));
+    let v1 = attr(ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.12"));
+    let cert = signer.to_der().map_err(|e| e.to_string())?;
+    let missing =
+        || "the token does not name its signing certificate (ESS signingCertificate)".to_string();
+    // SigningCertificate(V2) ::= SEQUENCE { certs SEQUENCE OF ESSCertID(v2), ... }: the
+    // fields of the first ESSCertID.
+    let first_id = |a: &der::Any| -> Result<Vec<der::Any>, String> {
+        let outer: Vec<der::Any> = a.decode_as().map_err(|_| missing())?;
+        let certs: Vec<der::Any> = outer
+            .first()
+            .ok_or_else(missing)?
+            .decode_as()
+            .map_err(|_| missing())?;
+        certs
+            .first()
+            .ok_or_else(missing)?
+            .decode_as()
+            .map_err(|_| missing())
+    };
+    let (hash, expected) = match (v2, v1) {
+        (Ok(a), Err(_)) => {
+            let id = first_id(&a)?;
+            let (alg, hash) = match id.as_slice() {
+                [h, ..] if h.tag() == der::Tag::OctetString => (ID_SHA256, h.clone()),
+                [alg, h, ..] => (
+                    alg.decode_as::<x509_cert::spki::AlgorithmIdentifierOwned>()
+                        .map_err(|_| missing())?
+                        .oid,
+                    h.clone(),
+                ),
+                _ => return Err(missing()),
+            };
+            let expected = match alg {
+                ID_SHA256 => sha2_10::Sha256::digest(&cert).to_vec(),
+                ID_SHA384 => sha2_10::Sha384::digest(&cert).to_vec(),
+                ID_SHA512 => sha2_10::Sha512::digest(&cert).to_vec(),
+                _ => {
+                    return Err(format!(
+                        "the signing certificate is named by {alg}, not SHA-2"
+                    ));
+                }
+            };
+            (hash, expected)
+        }
+        (Err(_), Ok(a)) => {
+            let id = first_id(&a)?;
+            (
+                id.first().ok_or_else(missing)?.clone(),
+                sha1::Sha1::digest(&cert).to_vec(),
+            )
+        }
+        _ => return Err(missing()),
+    };
+    let hash: OctetString = hash.decode_as().map_err(|_| missing())?;
+    if hash.as_bytes() != expected {
+        return Err(
+            "the token names another signing certificate than the one that signed it".into(),
+        );
+    }
+    Ok(())
+}
+
+/// A CA certificate's path length constraint, if it has one.
+fn path_len(c: &Certificate) -> Option<u8> {
+    use x509_cert::ext::pkix::BasicConstraints;
+    c.tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == ObjectIdentifier::new_unwrap("2.5.29.19"))
+        .and_then(|e| BasicConstraints::from_der(e.extn_value.as_bytes()).ok())
+        .and_then(|b| b.path_len_constraint)
+}
+
 fn valid_at(c: &Certificate, t: std::time::Duration) -> bool {
     let v = &c.tbs_certificate.validity;
     v.not_before.to_unix_duration() <= t && t <= v.not_after.to_unix_duration()
@@ -306,7 +486,10 @@ fn chain_to_trusted(
     t: std::time::Duration,
 ) -> Result<(), String> {
     let mut cert = leaf;
-    for _ in 0..4 {
+    // `below`: the CA certificates between `cert`'s issuer and the signing certificate,
+    // which the issuer's path length constraint bounds.
+    for below in 0..4u8 {
+        well_formed(cert)?;
         if !valid_at(cert, t) {
             return Err(format!(
                 "the certificate of {} was not valid at the stamped time",
@@ -323,6 +506,7 @@ fn chain_to_trusted(
             .ok_or("a certificate signature with unused bits")?;
         let issued_by = |issuer: &Certificate| {
             is_ca(issuer)
+                && path_len(issuer).is_none_or(|p| below <= p)
                 && issuer.tbs_certificate.subject == cert.tbs_certificate.issuer
                 && verify_signature(
                     issuer,
@@ -334,6 +518,7 @@ fn chain_to_trusted(
                 .is_ok()
         };
         if let Some(root) = trusted.iter().find(|r| issued_by(r)) {
+            well_formed(root)?;
             if !valid_at(root, t) {
                 return Err("the trusted certificate was not valid at the stamped time".into());
             }
@@ -374,13 +559,15 @@ fn verify_signature(
                 .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
             use p256::ecdsa::signature::Verifier;
             match (curve, *alg, *digest_alg) {
-                (Some(P256), ECDSA_SHA256, _) | (Some(P256), EC_PUBLIC_KEY, ID_SHA256) => {
+                (Some(P256), ECDSA_SHA256, ID_SHA256 | ECDSA_SHA256)
+                | (Some(P256), EC_PUBLIC_KEY, ID_SHA256) => {
                     let vk =
                         p256::ecdsa::VerifyingKey::from_sec1_bytes(key).map_err(|e| bad(&e))?;
                     let s = p256::ecdsa::Signature::from_der(sig).map_err(|e| bad(&e))?;
                     vk.verify(msg, &s).map_err(|e| bad(&e))
                 }
-                (Some(P384), ECDSA_SHA384, _) | (Some(P384), EC_PUBLIC_KEY, ID_SHA384) => {
+                (Some(P384), ECDSA_SHA384, ID_SHA384 | ECDSA_SHA384)
+                | (Some(P384), EC_PUBLIC_KEY, ID_SHA384) => {
                     let vk =
                         p384::ecdsa::VerifyingKey::from_sec1_bytes(key).map_err(|e| bad(&e))?;
                     let s = p384::ecdsa::Signature::from_der(sig).map_err(|e| bad(&e))?;
@@ -396,10 +583,14 @@ fn verify_signature(
             let pk = rsa::RsaPublicKey::from_pkcs1_der(key).map_err(|e| bad(&e))?;
             let s = Signature::try_from(sig).map_err(|e| bad(&e))?;
             let hash = match (*alg, *digest_alg) {
-                (SHA256_RSA, _) | (RSA_ENCRYPTION, ID_SHA256) => ID_SHA256,
-                (SHA384_RSA, _) | (RSA_ENCRYPTION, ID_SHA384) => ID_SHA384,
-                (SHA512_RSA, _) | (RSA_ENCRYPTION, ID_SHA512) => ID_SHA512,
-                _ => return Err(format!("RSA with {alg} is not supported")),
+                (SHA256_RSA, ID_SHA256 | SHA256_RSA) | (RSA_ENCRYPTION, ID_SHA256) => ID_SHA256,
+                (SHA384_RSA, ID_SHA384 | SHA384_RSA) | (RSA_ENCRYPTION, ID_SHA384) => ID_SHA384,
+                (SHA512_RSA, ID_SHA512 | SHA512_RSA) | (RSA_ENCRYPTION, ID_SHA512) => ID_SHA512,
+                _ => {
+                    return Err(format!(
+                        "RSA with {alg} and digest {digest_alg} is not supported"
+                    ));
+                }
             };
             match hash {
                 ID_SHA256 => VerifyingKey::<sha2_10::Sha256>::new(pk).verify(msg, &s),

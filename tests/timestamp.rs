@@ -178,7 +178,10 @@ fn serve_tsa(dir: PathBuf) -> Tsa {
 
 fn kept(f: &Fixture) -> Vec<PathBuf> {
     match std::fs::read_dir(f.path("ledger/timestamps")) {
-        Ok(d) => d.map(|e| e.unwrap().path()).collect(),
+        Ok(d) => d
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "tsr"))
+            .collect(),
         Err(_) => Vec::new(),
     }
 }
@@ -290,9 +293,24 @@ fn bad_tokens_are_refused_and_nothing_is_kept() {
     // A token for another checkpoint: the ledger grows and signs a new one.
     f.media("later.bin", b"later");
     f.checkpoint();
+    // No request was written for it: the response cannot be matched to one (exit 2).
+    let o = respond(&good, &root);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("--request-out"), "{}", o.stderr);
+    f.ok(&[
+        "timestamp",
+        "--ledger",
+        &f.p("ledger"),
+        "--request-out",
+        &f.p("req2.tsq"),
+    ]);
     let o = respond(&good, &root);
     assert_eq!(o.code, 1, "{}", o.all());
     assert!(o.stderr.contains("another message"), "{}", o.stderr);
+    // The right checkpoint, but another request's nonce.
+    ts_reply(&tsa_dir, &f.path("req.tsq"), &f.path("stale.tsr"));
+    let o = respond(&std::fs::read(f.path("stale.tsr")).unwrap(), &root);
+    assert_eq!(o.code, 1, "{}", o.all());
     assert!(kept(&f).is_empty());
     // Garbage is refused too, and bad input (no certificate) is exit 2.
     assert_eq!(respond(b"not DER", &root).code, 1);
@@ -304,4 +322,136 @@ fn bad_tokens_are_refused_and_nothing_is_kept() {
         &f.p("in.tsr"),
     ]);
     assert_eq!(o.code, 2, "{}", o.all());
+}
+
+/// A certificate the trusted root issued for something else (here a TLS server, not a CA)
+/// cannot mint a time-stamping authority: its tokens do not lead to the root.
+#[test]
+fn only_a_ca_can_stand_between_the_root_and_the_authority() {
+    let f = Fixture::with_records(1);
+    let dir = f.path("tsa");
+    authority(&dir, "ec");
+    std::fs::write(
+        dir.join("ee.cnf"),
+        "[ ee ]\nbasicConstraints = CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n",
+    )
+    .unwrap();
+    // The root issues an ordinary server certificate ...
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ee.key",
+            "-out",
+            "ee.csr",
+            "-subj",
+            "/CN=server.example",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "ee.csr",
+            "-CA",
+            "root.crt",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-out",
+            "ee.crt",
+            "-days",
+            "30",
+            "-extfile",
+            "ee.cnf",
+            "-extensions",
+            "ee",
+        ],
+    );
+    // ... whose key signs a time-stamping certificate named like the real authority.
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "fake.key",
+            "-out",
+            "fake.csr",
+            "-subj",
+            "/CN=Test TSA",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "fake.csr",
+            "-CA",
+            "ee.crt",
+            "-CAkey",
+            "ee.key",
+            "-CAcreateserial",
+            "-out",
+            "fake.crt",
+            "-days",
+            "30",
+            "-extfile",
+            "tsa.cnf",
+            "-extensions",
+            "v3_tsa",
+        ],
+    );
+    f.ok(&[
+        "timestamp",
+        "--ledger",
+        &f.p("ledger"),
+        "--request-out",
+        &f.p("req.tsq"),
+    ]);
+    openssl(
+        &dir,
+        &[
+            "ts",
+            "-reply",
+            "-queryfile",
+            f.path("req.tsq").to_str().unwrap(),
+            "-signer",
+            "fake.crt",
+            "-inkey",
+            "fake.key",
+            "-chain",
+            "ee.crt",
+            "-config",
+            "tsa.cnf",
+            "-out",
+            f.path("fake.tsr").to_str().unwrap(),
+        ],
+    );
+    let o = f.run(&[
+        "timestamp",
+        "--ledger",
+        &f.p("ledger"),
+        "--response-in",
+        &f.p("fake.tsr"),
+        "--tsa-cert",
+        dir.join("root.crt").to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(o.stderr.contains("trusted certificate"), "{}", o.stderr);
+    assert!(kept(&f).is_empty());
 }

@@ -10,8 +10,10 @@ use custody::timestamp::{self, Stamp};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// The largest response read from an authority or a file.
-const MAX_RESPONSE: u64 = 1 << 20;
+/// The largest certificate file read.
+const MAX_CERTS: u64 = 1 << 20;
+/// The largest response read from an authority or a file (one byte more is refused).
+const MAX_RESPONSE: u64 = timestamp::MAX_RESPONSE as u64;
 
 #[derive(Args)]
 #[command(
@@ -45,7 +47,7 @@ pub struct TimestampArgs {
 pub fn exec(a: TimestampArgs) -> anyhow::Result<ExitCode> {
     let trusted = match &a.tsa_cert {
         Some(p) => {
-            let pem = read_bounded(open_regular(p, "certificate")?, MAX_RESPONSE, "certificate")?;
+            let pem = read_bounded(open_regular(p, "certificate")?, MAX_CERTS, "certificate")?;
             timestamp::certificates_from_pem(&pem)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
         }
@@ -67,6 +69,8 @@ pub fn exec(a: TimestampArgs) -> anyhow::Result<ExitCode> {
             bail!("{} already exists; choose a new file name", out.display());
         }
         let req = timestamp::request_der(&imprint, nonce()?).map_err(anyhow::Error::msg)?;
+        // Kept, so that the response taken in later must carry this request's nonce.
+        ledger.put_timestamp_request(cp.size, &req)?;
         keys::write_new_file(out, &req, 0o644)?;
         outln!(
             "request for the checkpoint of {} records written to {}; send it to the authority, then run custody timestamp --response-in RESPONSE --tsa-cert PEM",
@@ -79,16 +83,42 @@ pub fn exec(a: TimestampArgs) -> anyhow::Result<ExitCode> {
         (Some(url), _) => {
             let n = nonce()?;
             let req = timestamp::request_der(&imprint, n).map_err(anyhow::Error::msg)?;
-            (post(url, &req)?, Some(n))
+            (post(url, &req)?, n)
         }
-        (None, Some(path)) => (
-            read_bounded(open_regular(path, "response")?, MAX_RESPONSE, "response")
-                .with_context(|| path.display().to_string())?,
-            None,
-        ),
+        (None, Some(path)) => {
+            let req = ledger.timestamp_request(cp.size)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no request was written for the checkpoint of {} records; run custody timestamp --request-out FILE first, and take in the response to that request",
+                    cp.size
+                )
+            })?;
+            let n = timestamp::request_nonce(&req).map_err(anyhow::Error::msg)?;
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(open_regular(path, "response")?, MAX_RESPONSE + 1),
+                &mut body,
+            )
+            .with_context(|| path.display().to_string())?;
+            (body, n)
+        }
         (None, None) => bail!("give --tsa URL, --request-out FILE or --response-in FILE"),
     };
-    let stamp = match timestamp::verify(&response, &imprint, nonce, &trusted) {
+    let last_recorded = ledger.record(cp.size.saturating_sub(1))?.0.recorded_at_ms;
+    let verdict = timestamp::verify(&response, &imprint, nonce, &trusted, custody::unix_ms())
+        .and_then(|s| {
+            // An authority cannot date the checkpoint before its last record was recorded
+            // (10 minutes allowed between the two clocks).
+            if s.time_ms.saturating_add(10 * 60 * 1000) < last_recorded {
+                Err(format!(
+                    "the token dates the checkpoint at {}, before its last record was recorded ({})",
+                    custody::record::rfc3339(s.time_ms),
+                    custody::record::rfc3339(last_recorded)
+                ))
+            } else {
+                Ok(s)
+            }
+        });
+    let stamp = match verdict {
         Ok(s) => s,
         Err(why) => {
             eprintln!(
@@ -145,7 +175,7 @@ fn post(url: &str, req: &[u8]) -> anyhow::Result<Vec<u8>> {
     let body = resp
         .body_mut()
         .with_config()
-        .limit(MAX_RESPONSE)
+        .limit(MAX_RESPONSE + 1)
         .read_to_vec()
         .map_err(|e| custody::error::Error::Unreachable(format!("{url}: {e}")))?;
     if status != 200 {

@@ -429,6 +429,16 @@ impl Ledger {
         Ok(policy.check(&note, &cp, &self.ledger_key_at(cp.size)))
     }
 
+    /// Keeps the time-stamp request written for the checkpoint of `size`.
+    pub fn put_timestamp_request(&self, size: u64, der: &[u8]) -> Result<std::path::PathBuf> {
+        self.store.put_timestamp_request(size, der)
+    }
+
+    /// The time-stamp request kept for the checkpoint of `size`, if any.
+    pub fn timestamp_request(&self, size: u64) -> Result<Option<Vec<u8>>> {
+        self.store.timestamp_request(size)
+    }
+
     /// Keeps a verified time-stamp response over the checkpoint of `size`.
     pub fn put_timestamp(&self, size: u64, name: &str, der: &[u8]) -> Result<std::path::PathBuf> {
         self.store.put_timestamp(size, name, der)

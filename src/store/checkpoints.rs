@@ -232,4 +232,25 @@ impl Store {
     pub fn put_timestamp(&self, size: u64, name: &str, der: &[u8]) -> Result<PathBuf> {
         self.write_whole(names::TIMESTAMPS, &format!("{size}-{name}.tsr"), der)
     }
+
+    /// Keeps the time-stamp request written for the checkpoint of `size`, so that the
+    /// response taken in later is checked against its nonce: `timestamps/SIZE.tsq`.
+    pub fn put_timestamp_request(&self, size: u64, der: &[u8]) -> Result<PathBuf> {
+        self.write_whole(names::TIMESTAMPS, &format!("{size}.tsq"), der)
+    }
+
+    /// The time-stamp request kept for the checkpoint of `size`, if any (at most 4 KiB).
+    pub fn timestamp_request(&self, size: u64) -> Result<Option<Vec<u8>>> {
+        let path = self.dir.join(names::TIMESTAMPS).join(format!("{size}.tsq"));
+        match open_ledger_file(&path, OpenOptions::new().read(true), false) {
+            Ok(f) => {
+                let mut b = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, 4096), &mut b)
+                    .map_err(io(&path))?;
+                Ok(Some(b))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
 }
