@@ -905,3 +905,57 @@ fn cosignatures_of_one_checkpoint_add_up() {
         o.stderr
     );
 }
+
+/// Several ledgers at once on one served witness: for each, of the concurrent requests from
+/// the same old size exactly one is cosigned, and each has its own state.
+#[test]
+fn many_logs_at_once_each_get_one_cosignature_per_size() {
+    let f = Fixture::with_records(1);
+    witness(&f);
+    let origins = ["example.org/a", "example.org/b", "example.org/c"];
+    for o in origins {
+        let l = o.replace('/', "_");
+        f.ok(&[
+            "init",
+            "--ledger",
+            &f.p(&l),
+            "--origin",
+            o,
+            "--key",
+            &f.p("keys/ledger.key"),
+        ]);
+        f.ok(&[
+            "witness",
+            "add-log",
+            "--dir",
+            &f.p("w"),
+            "--origin",
+            o,
+            "--key",
+            &f.p("keys/ledger.pub"),
+        ]);
+    }
+    let served = Served::start(&f);
+    let bodies: Vec<String> = origins
+        .iter()
+        .map(|o| {
+            let l = o.replace('/', "_");
+            request(&f, &l, 0, &format!("{l}.txt"));
+            std::fs::read_to_string(f.path(&format!("{l}.txt"))).unwrap()
+        })
+        .collect();
+    let threads: Vec<_> = (0..24)
+        .map(|i| {
+            let (url, body) = (served.url.clone(), bodies[i % 3].clone());
+            std::thread::spawn(move || (i % 3, post(&url, &body).0))
+        })
+        .collect();
+    let mut ok = [0; 3];
+    for t in threads {
+        let (log, code) = t.join().unwrap();
+        assert!(code == 200 || code == 409, "{code}");
+        ok[log] += usize::from(code == 200);
+    }
+    assert_eq!(ok, [1, 1, 1], "one cosignature per log");
+    assert_eq!(state(&f).len(), 3);
+}
