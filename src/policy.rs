@@ -74,8 +74,12 @@ impl Policy {
                 ("log", [key]) | ("log", [key, _]) => p.logs.push(hex_key(key, n)?),
                 ("witness", [name, key]) | ("witness", [name, key, _]) => {
                     let url = args.get(2).map(|u| (*u).to_owned());
-                    p.witnesses
-                        .push(((*name).to_owned(), hex_key(key, n)?, url));
+                    let key = hex_key(key, n)?;
+                    // One key, one witness: under two names it would count twice.
+                    if p.witnesses.iter().any(|(_, k, _)| *k == key) {
+                        return Err(format!("line {n}: this witness key is already listed"));
+                    }
+                    p.witnesses.push(((*name).to_owned(), key, url));
                     let node = Node::Witness(p.witnesses.len() - 1);
                     define(&mut names, &mut p, n, name, node)?;
                 }
@@ -89,6 +93,9 @@ impl Policy {
                                 .ok_or_else(|| format!("line {n}: '{m}' is not defined above"))
                         })
                         .collect::<Result<Vec<_>, _>>()?;
+                    if ids.iter().enumerate().any(|(i, id)| ids[..i].contains(id)) {
+                        return Err(format!("line {n}: a group names each member once"));
+                    }
                     let k = match *k {
                         "all" => ids.len(),
                         "any" => 1,
@@ -218,6 +225,8 @@ mod tests {
             format!("group G any W\nwitness W {}\nquorum G\n", k(2)),
             format!("witness W {}\nwitness W {}\nquorum W\n", k(2), k(3)),
             format!("witness W {}\ngroup G 2 W\nquorum G\n", k(2)),
+            format!("witness W {}\ngroup G 2 W W\nquorum G\n", k(2)),
+            format!("witness A {}\nwitness B {}\nquorum A\n", k(2), k(2)),
             format!("witness none {}\nquorum none\n", k(2)),
             "frobnicate\nquorum none\n".into(),
             String::new(),
