@@ -16,12 +16,12 @@ use crate::error::{Error, Result, io};
 use crate::keys;
 use crate::merkle;
 use crate::note::{self, NoteError};
+use crate::store::write_durably as replace_file;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The largest request body accepted: a note of at most [`note::MAX_NOTE`] bytes, 63
@@ -73,44 +73,21 @@ fn origin_file(origin: &str) -> String {
     hex::encode(&Sha256::digest(origin.as_bytes())[..16])
 }
 
-/// Writes `bytes` to `path` atomically and durably: a new file beside it (a fresh random
-/// name, created exclusively, so nothing planted there is followed or overwritten),
-/// fsync'd, renamed over it, and the directory fsync'd.
-fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".new-")
-        .tempfile_in(dir)
-        .map_err(io(dir))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(io(tmp.path()))?;
-    tmp.persist(path).map_err(|e| io(path)(e.error))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
-}
-
 /// Reads a small file of the witness directory: not through a link, not a FIFO or
 /// device, at most 64 KiB; `None` when there is none.
 fn read_small(path: &Path) -> Result<Option<String>> {
-    use std::io::Read;
-    match path.symlink_metadata() {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(path)(e)),
-        Ok(_) => {}
-    }
-    let f = crate::store::open_ledger_file(path, OpenOptions::new().read(true), false)
-        .map_err(io(path))?;
-    let mut text = String::new();
-    f.take(note::MAX_NOTE as u64 + 1)
-        .read_to_string(&mut text)
-        .map_err(io(path))?;
-    if text.len() > note::MAX_NOTE {
+    let Some(bytes) = crate::store::read_small_file(path, note::MAX_NOTE)? else {
+        return Ok(None);
+    };
+    if bytes.len() > note::MAX_NOTE {
         return Err(Error::Damaged(format!(
             "{} is larger than a witness keeps",
             path.display()
         )));
     }
-    Ok(Some(text))
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| Error::Damaged(format!("{} is not UTF-8", path.display())))
 }
 
 impl Witness {
@@ -453,33 +430,21 @@ pub fn ask(url: &str, body: &str, timeout: std::time::Duration) -> Result<Reply>
     } else {
         format!("{}/add-checkpoint", url.trim_end_matches('/'))
     };
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .build()
-        .into();
-    let mut resp = agent
-        .post(&url)
-        .header("Content-Type", "text/plain; charset=utf-8")
-        .send(body)
-        .map_err(|e| Error::Unreachable(format!("{url}: {e}")))?;
-    let status = resp.status().as_u16();
-    let content_type = match resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-    {
+    let answer = crate::http::post(
+        &url,
+        "text/plain; charset=utf-8",
+        body.as_bytes(),
+        timeout,
+        64 * 1024,
+    )?;
+    let content_type = match answer.content_type.as_deref() {
         Some(t) if t.starts_with("text/x.tlog.size") => "text/x.tlog.size",
         _ => "text/plain; charset=utf-8",
     };
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024)
-        .read_to_string()
-        .map_err(|e| Error::Unreachable(format!("{url}: {e}")))?;
+    let body = String::from_utf8(answer.body)
+        .map_err(|_| Error::Unreachable(format!("{url}: the answer is not UTF-8")))?;
     Ok(Reply {
-        status,
+        status: answer.status,
         content_type,
         body,
     })

@@ -103,6 +103,56 @@ fn authority(dir: &Path, alg: &str) {
     );
 }
 
+/// A P-256 key `NAME.key` and certificate `NAME.crt` for `subject` in `dir`, issued by
+/// `ISSUER.crt`/`ISSUER.key` with the extensions of `section` in `extfile`.
+fn ec_cert(dir: &Path, name: &str, subject: &str, issuer: &str, extfile: &str, section: &str) {
+    let (key, csr, crt) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+    );
+    let (ca, ca_key) = (format!("{issuer}.crt"), format!("{issuer}.key"));
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            subject,
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-days",
+            "30",
+            "-extfile",
+            extfile,
+            "-extensions",
+            section,
+        ],
+    );
+}
+
 /// `openssl ts -reply` of the authority in `dir` to the request `req`, into `out`.
 fn ts_reply(dir: &Path, req: &Path, out: &Path) {
     openssl(
@@ -337,85 +387,9 @@ fn only_a_ca_can_stand_between_the_root_and_the_authority() {
     )
     .unwrap();
     // The root issues an ordinary server certificate ...
-    openssl(
-        &dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ee.key",
-            "-out",
-            "ee.csr",
-            "-subj",
-            "/CN=server.example",
-        ],
-    );
-    openssl(
-        &dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "ee.csr",
-            "-CA",
-            "root.crt",
-            "-CAkey",
-            "root.key",
-            "-CAcreateserial",
-            "-out",
-            "ee.crt",
-            "-days",
-            "30",
-            "-extfile",
-            "ee.cnf",
-            "-extensions",
-            "ee",
-        ],
-    );
+    ec_cert(&dir, "ee", "/CN=server.example", "root", "ee.cnf", "ee");
     // ... whose key signs a time-stamping certificate named like the real authority.
-    openssl(
-        &dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "fake.key",
-            "-out",
-            "fake.csr",
-            "-subj",
-            "/CN=Test TSA",
-        ],
-    );
-    openssl(
-        &dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "fake.csr",
-            "-CA",
-            "ee.crt",
-            "-CAkey",
-            "ee.key",
-            "-CAcreateserial",
-            "-out",
-            "fake.crt",
-            "-days",
-            "30",
-            "-extfile",
-            "tsa.cnf",
-            "-extensions",
-            "v3_tsa",
-        ],
-    );
+    ec_cert(&dir, "fake", "/CN=Test TSA", "ee", "tsa.cnf", "v3_tsa");
     f.ok(&[
         "timestamp",
         "--ledger",

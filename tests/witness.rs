@@ -386,12 +386,16 @@ fn checkpoint_with(f: &Fixture, ledger: &str, served: &Served, vkey: &str) -> Ou
     ])
 }
 
-fn post(url: &str, body: &str) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+/// An HTTP client that hands back every status rather than failing on it.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
-        .into();
-    let mut resp = agent.post(url).send(body).unwrap();
+        .into()
+}
+
+fn post(url: &str, body: &str) -> (u16, String) {
+    let mut resp = agent().post(url).send(body).unwrap();
     let status = resp.status().as_u16();
     (status, resp.body_mut().read_to_string().unwrap())
 }
@@ -465,11 +469,7 @@ fn the_served_witness_refuses_bad_requests_and_cosigns_one_of_a_race() {
     let vkey = witness(&f);
     let served = Served::start(&f);
     let base = served.url.trim_end_matches("/add-checkpoint").to_owned();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let get = agent.get(&served.url).call().unwrap().status().as_u16();
+    let get = agent().get(&served.url).call().unwrap().status().as_u16();
     assert_eq!(get, 405);
     assert_eq!(post(&format!("{base}/other"), "x").0, 404);
     assert_eq!(post(&served.url, "garbage").0, 400);
@@ -539,11 +539,7 @@ fn a_witness_killed_at_any_moment_never_moves_backwards() {
             .parse()
             .unwrap();
         let client = std::thread::spawn(move || {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build()
-                .into();
-            agent
+            agent()
                 .post(&url)
                 .send(&body)
                 .ok()

@@ -161,25 +161,15 @@ fn nonce() -> anyhow::Result<u64> {
 
 /// Sends a request to an authority and returns its answer.
 fn post(url: &str, req: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(std::time::Duration::from_secs(20)))
-        .build()
-        .into();
-    let mut resp = agent
-        .post(url)
-        .header("Content-Type", "application/timestamp-query")
-        .send(req)
-        .map_err(|e| custody::error::Error::Unreachable(format!("{url}: {e}")))?;
-    let status = resp.status().as_u16();
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(MAX_RESPONSE + 1)
-        .read_to_vec()
-        .map_err(|e| custody::error::Error::Unreachable(format!("{url}: {e}")))?;
-    if status != 200 {
-        bail!("the authority at {url} answered HTTP {status}");
+    let answer = custody::http::post(
+        url,
+        "application/timestamp-query",
+        req,
+        std::time::Duration::from_secs(20),
+        MAX_RESPONSE + 1,
+    )?;
+    if answer.status != 200 {
+        bail!("the authority at {url} answered HTTP {}", answer.status);
     }
-    Ok(body)
+    Ok(answer.body)
 }

@@ -170,17 +170,7 @@ impl Store {
             fsync_dir(&self.dir)?;
         }
         let path = dir.join(name);
-        let tmp = dir.join(format!(".{name}.new-{}", std::process::id()));
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
-        f.write_all(bytes)
-            .and_then(|()| f.sync_all())
-            .map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
-        fsync_dir(&dir)?;
+        write_durably(&path, bytes)?;
         Ok(path)
     }
 
@@ -195,19 +185,17 @@ impl Store {
     /// The cosigned checkpoint of `size`, if witnesses cosigned one.
     pub fn cosigned(&self, size: u64) -> Result<Option<String>> {
         let path = self.dir.join(names::COSIGNED).join(size.to_string());
-        match open_ledger_file(&path, OpenOptions::new().read(true), false) {
-            Ok(f) => {
-                let mut text = String::new();
-                std::io::Read::read_to_string(
-                    &mut std::io::Read::take(f, crate::note::MAX_NOTE as u64 + 1),
-                    &mut text,
-                )
-                .map_err(io(&path))?;
-                Ok(Some(text))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(&path)(e)),
-        }
+        read_small_file(&path, crate::note::MAX_NOTE)?
+            .map(|b| {
+                String::from_utf8(b).map_err(|_| Error::Io {
+                    path: path.clone(),
+                    cause: std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "stream did not contain valid UTF-8",
+                    ),
+                })
+            })
+            .transpose()
     }
 
     /// The sizes of the stored cosigned checkpoints, in order.
@@ -242,15 +230,6 @@ impl Store {
     /// The time-stamp request kept for the checkpoint of `size`, if any (at most 4 KiB).
     pub fn timestamp_request(&self, size: u64) -> Result<Option<Vec<u8>>> {
         let path = self.dir.join(names::TIMESTAMPS).join(format!("{size}.tsq"));
-        match open_ledger_file(&path, OpenOptions::new().read(true), false) {
-            Ok(f) => {
-                let mut b = Vec::new();
-                std::io::Read::read_to_end(&mut std::io::Read::take(f, 4096), &mut b)
-                    .map_err(io(&path))?;
-                Ok(Some(b))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(&path)(e)),
-        }
+        read_small_file(&path, 4095)
     }
 }

@@ -302,6 +302,39 @@ pub(crate) fn new_empty_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Reads a small file without following a link and without blocking on a FIFO (anything
+/// but a regular file is refused): at most `max + 1` bytes, so that the caller can refuse
+/// a longer one; `None` when there is no such file.
+pub(crate) fn read_small_file(path: &Path, max: usize) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let f = match open_ledger_file(path, OpenOptions::new().read(true), false) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let mut bytes = Vec::new();
+    f.take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io(path))?;
+    Ok(Some(bytes))
+}
+
+/// Replaces `path` with `bytes` atomically and durably: a new file beside it (a fresh
+/// random name, created exclusively, so that nothing planted there is followed or
+/// overwritten), fsync'd, renamed over it, and its directory fsync'd.
+pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".new-")
+        .tempfile_in(dir)
+        .map_err(io(dir))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(io(tmp.path()))?;
+    tmp.persist(path).map_err(|e| io(path)(e.error))?;
+    fsync_dir(dir)
+}
+
 fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
