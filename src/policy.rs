@@ -9,7 +9,10 @@
 
 use crate::checkpoint::Checkpoint;
 use crate::note;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The most lines a policy may have (a published list of witnesses has a few dozen).
+const MAX_LINES: usize = 2000;
 
 /// A parsed policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +66,12 @@ impl Policy {
             quorum: None,
         };
         let mut quorum_lines = 0;
+        // The witnesses under each node: a group's members must not share one, or a single
+        // cosignature would count twice (through two members, or two subgroups).
+        let mut under: Vec<BTreeSet<usize>> = Vec::new();
+        if text.lines().count() > MAX_LINES {
+            return Err(format!("a policy has at most {MAX_LINES} lines"));
+        }
         for (i, raw) in text.lines().enumerate() {
             let n = i + 1;
             let line = raw.split('#').next().unwrap_or_default();
@@ -80,6 +89,7 @@ impl Policy {
                         return Err(format!("line {n}: this witness key is already listed"));
                     }
                     p.witnesses.push(((*name).to_owned(), key, url));
+                    under.push(BTreeSet::from([p.witnesses.len() - 1]));
                     let node = Node::Witness(p.witnesses.len() - 1);
                     define(&mut names, &mut p, n, name, node)?;
                 }
@@ -96,6 +106,18 @@ impl Policy {
                     if ids.iter().enumerate().any(|(i, id)| ids[..i].contains(id)) {
                         return Err(format!("line {n}: a group names each member once"));
                     }
+                    let mut all = BTreeSet::new();
+                    for id in &ids {
+                        for w in &under[*id] {
+                            if !all.insert(*w) {
+                                return Err(format!(
+                                    "line {n}: the members of '{name}' share the witness '{}', whose one cosignature would count twice",
+                                    p.witnesses[*w].0
+                                ));
+                            }
+                        }
+                    }
+                    under.push(all);
                     let k = match *k {
                         "all" => ids.len(),
                         "any" => 1,
@@ -126,6 +148,11 @@ impl Policy {
                     ));
                 }
             }
+        }
+        if let Some((name, _, _)) = p.witnesses.iter().find(|(_, k, _)| p.logs.contains(k)) {
+            return Err(format!(
+                "the witness '{name}' has a log's key: a ledger cannot witness itself"
+            ));
         }
         if quorum_lines != 1 {
             return Err(format!(
@@ -163,7 +190,16 @@ impl Policy {
         if !self.logs.is_empty() && !self.logs.contains(ledger_key) {
             return Err("the ledger key is not among the policy's logs".into());
         }
-        let cosigned = self.cosigners(signed, cp);
+        // The ledger key's holder is no witness of its own ledger.
+        let cosigned: Vec<String> = self
+            .cosigners(signed, cp)
+            .into_iter()
+            .filter(|name| {
+                self.witnesses
+                    .iter()
+                    .any(|(n, k, _)| n == name && k != ledger_key)
+            })
+            .collect();
         let acts = |w: usize| cosigned.contains(&self.witnesses[w].0);
         let Some(q) = self.quorum else {
             return Ok(cosigned);
@@ -183,13 +219,19 @@ impl Policy {
         }
     }
 
+    /// Whether `node` acts when the witnesses `acts` says do: every node once, in the order
+    /// they were defined (a member is always defined before its group), so that neither a
+    /// deep nor a wide policy costs more than its size.
     fn holds(&self, node: usize, acts: &dyn Fn(usize) -> bool) -> bool {
-        match &self.nodes[node] {
-            Node::Witness(w) => acts(*w),
-            Node::Group { k, members } => {
-                members.iter().filter(|&&m| self.holds(m, acts)).count() >= *k
-            }
+        let mut done: Vec<bool> = Vec::with_capacity(self.nodes.len());
+        for n in &self.nodes {
+            let act = match n {
+                Node::Witness(w) => acts(*w),
+                Node::Group { k, members } => members.iter().filter(|&&m| done[m]).count() >= *k,
+            };
+            done.push(act);
         }
+        done[node]
     }
 }
 
@@ -227,6 +269,13 @@ mod tests {
             format!("witness W {}\ngroup G 2 W\nquorum G\n", k(2)),
             format!("witness W {}\ngroup G 2 W W\nquorum G\n", k(2)),
             format!("witness A {}\nwitness B {}\nquorum A\n", k(2), k(2)),
+            format!(
+                "witness A {}\nwitness B {}\ngroup X any A B\ngroup Y any A B\ngroup G all X Y\nquorum G\n",
+                k(2),
+                k(3)
+            ),
+            format!("log {}\nwitness A {}\nquorum A\n", k(2), k(2)),
+            "quorum none\n".to_string() + &"# x\n".repeat(MAX_LINES),
             format!("witness none {}\nquorum none\n", k(2)),
             "frobnicate\nquorum none\n".into(),
             String::new(),
@@ -234,5 +283,19 @@ mod tests {
             assert!(Policy::parse(&bad).is_err(), "{bad:?}");
         }
         assert_eq!(Policy::parse("quorum none\n").unwrap().quorum, None);
+    }
+
+    /// A policy as deep as the line limit allows is judged (one pass, no recursion).
+    #[test]
+    fn deep_policies_are_judged_in_one_pass() {
+        let mut text = format!("witness W {}\ngroup G0 any W\n", hex::encode([7u8; 32]));
+        for i in 1..1990 {
+            text.push_str(&format!("group G{i} any G{}\n", i - 1));
+        }
+        text.push_str("quorum G1989\n");
+        let p = Policy::parse(&text).unwrap();
+        let q = p.quorum.unwrap();
+        assert!(p.holds(q, &|_| true));
+        assert!(!p.holds(q, &|_| false));
     }
 }

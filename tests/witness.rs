@@ -955,3 +955,42 @@ fn many_logs_at_once_each_get_one_cosignature_per_size() {
     assert_eq!(ok, [1, 1, 1], "one cosignature per log");
     assert_eq!(state(&f).len(), 3);
 }
+
+/// The ledger key's own cosignature never counts as a witness's, even when a policy
+/// without `log` lines names that key as a witness.
+#[test]
+fn the_ledger_cannot_witness_itself() {
+    let f = Fixture::with_records(1);
+    let vkey = witness(&f);
+    let served = Served::start(&f);
+    assert_eq!(checkpoint_with(&f, "ledger", &served, &vkey).code, 0);
+    let key = custody::keys::load_secret(&f.path("keys/ledger.key")).unwrap();
+    let cosigned = std::fs::read_dir(f.path("ledger/cosigned"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(&cosigned).unwrap();
+    let body = text.split("\n\n").next().unwrap().to_owned() + "\n";
+    let line =
+        custody::note::cosign(&body, "self.example/w", &key, custody::unix_ms() / 1000).unwrap();
+    std::fs::write(&cosigned, format!("{text}{line}")).unwrap();
+    let policy = f.path("self.policy");
+    std::fs::write(
+        &policy,
+        format!(
+            "witness S {}\nquorum S\n",
+            hex::encode(key.verifying_key().as_bytes())
+        ),
+    )
+    .unwrap();
+    let o = f.run(&[
+        "audit",
+        "--ledger",
+        &f.p("ledger"),
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 1, "{}", o.all());
+}

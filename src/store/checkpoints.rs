@@ -187,6 +187,12 @@ impl Store {
         let path = self.dir.join(names::COSIGNED).join(size.to_string());
         read_small_file(&path, crate::note::MAX_NOTE)?
             .map(|b| {
+                if b.len() > crate::note::MAX_NOTE {
+                    return Err(Error::Damaged(format!(
+                        "{} is larger than a signed note can be",
+                        path.display()
+                    )));
+                }
                 String::from_utf8(b).map_err(|_| Error::Io {
                     path: path.clone(),
                     cause: std::io::Error::new(
