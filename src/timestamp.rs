@@ -55,6 +55,8 @@ pub struct Stamp {
     pub serial: String,
     /// The authority's policy OID.
     pub policy: String,
+    /// SHA-256 (hex) of the DER of the certificate that signed the token.
+    pub signer_sha256: String,
 }
 
 /// The DER time-stamp request for the SHA-256 `imprint`, with `nonce`, asking for the
@@ -118,14 +120,55 @@ pub fn certificates_from_pem(pem: &[u8]) -> Result<Vec<Certificate>, String> {
     Ok(certs)
 }
 
-/// Verifies a DER time-stamp response (or a bare token) against `imprint`, the nonce
-/// asked for (if known) and the trusted certificates.
+/// Certificates as PEM, one after another.
+pub fn certificates_to_pem(certs: &[Certificate]) -> Result<String, String> {
+    use der::EncodePem;
+    certs
+        .iter()
+        .map(|c| c.to_pem(der::pem::LineEnding::LF).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// One certificate's DER.
+pub fn certificate_der(cert: &Certificate) -> Result<Vec<u8>, String> {
+    cert.to_der().map_err(|e| e.to_string())
+}
+
+/// Verifies a DER time-stamp response, as it is taken in, against `imprint`, the nonce
+/// asked for and the trusted certificates: the certificates must be valid at the stamped
+/// time and at `now_ms`, this machine's time, and the stamped time at most 10 minutes
+/// after it.
 pub fn verify(
     response: &[u8],
     imprint: &[u8; 32],
     nonce: u64,
     trusted: &[Certificate],
     now_ms: u64,
+) -> Result<Stamp, String> {
+    verify_with(response, imprint, Some(nonce), trusted, now_ms, true)
+}
+
+/// Verifies a kept response (in a ledger, or a bundle) years after it was taken in: as
+/// [`verify`] does, except that the request's nonce is not known, the certificates need be
+/// valid only at the stamped time (an authority's certificate expires; what it signed
+/// while valid stands), and the stamped time is at most 10 minutes after `latest_ms` (when
+/// the response was kept or the bundle made).
+pub fn verify_kept(
+    response: &[u8],
+    imprint: &[u8; 32],
+    trusted: &[Certificate],
+    latest_ms: u64,
+) -> Result<Stamp, String> {
+    verify_with(response, imprint, None, trusted, latest_ms, false)
+}
+
+fn verify_with(
+    response: &[u8],
+    imprint: &[u8; 32],
+    nonce: Option<u64>,
+    trusted: &[Certificate],
+    now_ms: u64,
+    valid_now: bool,
 ) -> Result<Stamp, String> {
     if response.len() > MAX_RESPONSE {
         return Err(format!("the response is more than {MAX_RESPONSE} bytes"));
@@ -184,7 +227,9 @@ pub fn verify(
                 .into(),
         );
     }
-    if tst.nonce.as_ref() != Some(&uint(nonce)?) {
+    if let Some(nonce) = nonce
+        && tst.nonce.as_ref() != Some(&uint(nonce)?)
+    {
         return Err("the token's nonce is not the one asked for".into());
     }
     if tst.extensions.iter().flatten().any(|e| e.critical) {
@@ -270,18 +315,27 @@ pub fn verify(
     let time_ms =
         u64::try_from(time.as_millis()).map_err(|_| "the stamped time is out of range")?;
     if time_ms > now_ms.saturating_add(10 * 60 * 1000) {
-        return Err("the stamped time is more than 10 minutes after this machine's clock".into());
+        return Err(if valid_now {
+            "the stamped time is more than 10 minutes after this machine's clock".into()
+        } else {
+            format!(
+                "the stamped time is more than 10 minutes after {}, when the token was kept",
+                crate::record::rfc3339(now_ms)
+            )
+        });
     }
     // Valid when it signed, and now, as the token is taken in: a certificate that expired
     // (its key retired, perhaps leaked) signs nothing new.
     chain_to_trusted(signer, &certs, trusted, time)?;
-    chain_to_trusted(
-        signer,
-        &certs,
-        trusted,
-        std::time::Duration::from_millis(now_ms),
-    )
-    .map_err(|e| format!("{e} (checked at this machine's time)"))?;
+    if valid_now {
+        chain_to_trusted(
+            signer,
+            &certs,
+            trusted,
+            std::time::Duration::from_millis(now_ms),
+        )
+        .map_err(|e| format!("{e} (checked at this machine's time)"))?;
+    }
     let serial = tst.serial_number.as_bytes();
     if serial.is_empty() || serial[0] & 0x80 != 0 || serial.len() > 21 {
         return Err(
@@ -293,6 +347,9 @@ pub fn verify(
         authority: signer.tbs_certificate.subject.to_string(),
         serial: hex::encode(tst.serial_number.as_bytes()),
         policy: tst.policy.to_string(),
+        signer_sha256: hex::encode(sha2_10::Sha256::digest(
+            signer.to_der().map_err(|e| e.to_string())?,
+        )),
     })
 }
 

@@ -8,6 +8,7 @@ use super::FORMAT;
 use super::LedgerInfo;
 use super::Manifest;
 use super::RecordEntry;
+use super::attest::Attested;
 use super::Supporting;
 use super::manifest::key_file;
 use super::read::Member;
@@ -58,6 +59,8 @@ pub struct ExportRequest {
     pub include_failing: Option<String>,
     /// Media files to include.
     pub media: Vec<MediaSource>,
+    /// A witness policy the bundle's checkpoint must meet.
+    pub policy: Option<crate::policy::Policy>,
 }
 
 fn sha_hex(b: &[u8]) -> String {
@@ -146,6 +149,8 @@ pub fn export<W: Write + Seek>(
     g.key_files()?;
     let mut files = std::mem::take(&mut g.files);
     files.insert("checkpoint.txt".into(), cp_text.clone().into_bytes());
+    let attestations =
+        super::attest::gather(ledger, &seqs, &cp, &cp_text, req.exported_at_ms, &mut files)?;
     let exhibits = std::mem::take(&mut g.exhibits);
     let supporting = std::mem::take(&mut g.supporting);
     let mut manifest = Manifest {
@@ -172,9 +177,10 @@ pub fn export<W: Write + Seek>(
         },
         exhibits,
         supporting,
+        attestations,
         files: BTreeMap::new(),
     };
-    let checks = self_check(
+    let (checks, attested) = self_check(
         &manifest,
         &files,
         &media_members,
@@ -182,7 +188,14 @@ pub fn export<W: Write + Seek>(
         &req,
         g.any_exhibit_fails,
     )?;
-    seal(&mut manifest, files, &media_members, &checks, exporter, out)?;
+    seal(
+        &mut manifest,
+        files,
+        &media_members,
+        (&checks, &attested),
+        exporter,
+        out,
+    )?;
     Ok(manifest)
 }
 
@@ -495,7 +508,7 @@ fn self_check(
     cp: &Checkpoint,
     req: &ExportRequest,
     any_exhibit_fails: bool,
-) -> Result<Checks> {
+) -> Result<(Checks, Attested)> {
     // The two informative files are rendered from the manifest and the outcome of the
     // record checks the bundle itself supports, exactly as `verify-bundle` renders them again.
     let mut members: BTreeMap<String, Member> = files
@@ -508,7 +521,7 @@ fn self_check(
     // A bundle that would fail its own record checks (an exhibit, or a record of its
     // custody or authority chain, signed after a compromise...) is written only on purpose.
     let mut checks = Checks(Vec::new());
-    record_checks(manifest, &members, Some(cp), &mut checks);
+    let (_, attested) = record_checks(manifest, &members, Some(cp), &mut checks);
     let failing: Vec<&Check> = checks
         .0
         .iter()
@@ -530,7 +543,18 @@ fn self_check(
                 .join("; ")
         )));
     }
-    Ok(checks)
+    // The checkpoint a court relies on must carry the witnesses the policy asks for.
+    if let Some(policy) = &req.policy {
+        let mut pc = Checks(Vec::new());
+        super::attest::check_policy(manifest, &members, Some(cp), policy, &mut pc);
+        if let Some(c) = pc.0.iter().find(|c| !c.passed) {
+            return Err(Error::Failing(format!(
+                "the bundle's checkpoint ({} records) fails the policy: {}; nothing was written. Ask the witnesses to cosign (`custody checkpoint --witness URL --witness-key VKEY`) and export again",
+                cp.size, c.detail
+            )));
+        }
+    }
+    Ok((checks, attested))
 }
 
 /// Renders the informative files, lists every member's digest in the manifest, signs it
@@ -539,11 +563,11 @@ fn seal<W: Write + Seek>(
     manifest: &mut Manifest,
     mut files: BTreeMap<String, Vec<u8>>,
     media_members: &[(String, &MediaSource)],
-    checks: &Checks,
+    (checks, attested): (&Checks, &Attested),
     exporter: &SigningKey,
     out: W,
 ) -> Result<()> {
-    let (report_html, verify_txt) = report::informative(manifest, &checks.0);
+    let (report_html, verify_txt) = report::informative(manifest, &checks.0, attested);
     files.insert("VERIFY.txt".into(), verify_txt.into_bytes());
     files.insert("report.html".into(), report_html.into_bytes());
     let mut digests: BTreeMap<String, String> =

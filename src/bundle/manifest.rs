@@ -135,6 +135,58 @@ impl std::ops::Deref for Supporting {
     }
 }
 
+/// A witness's cosignature of an attested checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CosignatureInfo {
+    /// The witness's name, as its key and signature line give it.
+    pub witness: String,
+    /// Its verifier key, `NAME+KEYID+BASE64` (type 0x04).
+    pub key: String,
+    /// When it cosigned, ms (a whole number of seconds).
+    pub time_ms: u64,
+    /// The same, RFC 3339.
+    pub time: String,
+}
+
+/// A time-stamp token over an attested checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TimestampInfo {
+    /// Member holding the DER time-stamp response.
+    pub file: String,
+    /// The token's serial number: lowercase hex of its DER content octets.
+    pub serial: String,
+    /// The stamped time, ms.
+    pub time_ms: u64,
+    /// The same, RFC 3339.
+    pub time: String,
+    /// SHA-256 (hex) of the DER of the certificate that signed the token.
+    pub signer_certificate: String,
+    /// Members holding the certificates (PEM, one each) the token leads to.
+    pub certificates: Vec<String>,
+}
+
+/// A checkpoint of the ledger, at or below the bundle's, with what attests that it
+/// existed: witnesses' cosignatures and time-stamp tokens (SPEC.md 11.2).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    /// Its size.
+    pub checkpoint_size: u64,
+    /// Member holding the signed checkpoint exactly as the ledger keeps it:
+    /// `checkpoint.txt` for the bundle's own, else `attest/SIZE/checkpoint.txt`.
+    pub checkpoint_file: String,
+    /// Consistency proof (base64 hashes) from it to the bundle's checkpoint.
+    pub consistency_proof: Vec<String>,
+    /// Member holding the checkpoint with the cosignature lines after its signature.
+    pub cosigned_file: Option<String>,
+    /// The cosignatures, in the order of their lines.
+    pub cosignatures: Vec<CosignatureInfo>,
+    /// The time-stamp tokens over it.
+    pub timestamps: Vec<TimestampInfo>,
+}
+
 /// The manifest (SPEC.md 11.2).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -158,6 +210,8 @@ pub struct Manifest {
     /// The records that say who signed the exhibits, who held them and which key signs
     /// checkpoints.
     pub supporting: Vec<Supporting>,
+    /// Checkpoints with witnesses' cosignatures and time-stamp tokens.
+    pub attestations: Vec<Attestation>,
     /// Digest of every member but manifest.json, manifest.sig and SHA256SUMS.
     pub files: BTreeMap<String, String>,
 }
@@ -254,7 +308,7 @@ pub(super) fn check_exhibit_members(manifest: &[u8]) -> std::result::Result<(), 
     ];
     const EXHIBIT: [&str; 3] = ["content", "consent_override", "media_file"];
     const SUPPORTING: [&str; 1] = ["content"];
-    const TOP: [&str; 10] = [
+    const TOP: [&str; 11] = [
         "format",
         "case",
         "include_failing",
@@ -264,7 +318,25 @@ pub(super) fn check_exhibit_members(manifest: &[u8]) -> std::result::Result<(), 
         "ledger",
         "exhibits",
         "supporting",
+        "attestations",
         "files",
+    ];
+    const ATTESTATION: [&str; 6] = [
+        "checkpoint_size",
+        "checkpoint_file",
+        "consistency_proof",
+        "cosigned_file",
+        "cosignatures",
+        "timestamps",
+    ];
+    const COSIGNATURE: [&str; 4] = ["witness", "key", "time_ms", "time"];
+    const TIMESTAMP: [&str; 6] = [
+        "file",
+        "serial",
+        "time_ms",
+        "time",
+        "signer_certificate",
+        "certificates",
     ];
     const EXPORTER: [&str; 4] = ["public_key", "key_id", "fingerprint", "key_file"];
     const LEDGER: [&str; 8] = [
@@ -299,6 +371,15 @@ pub(super) fn check_exhibit_members(manifest: &[u8]) -> std::result::Result<(), 
     exactly(&v, "the manifest", &TOP)?;
     exactly(&v["exporter"], "exporter", &EXPORTER)?;
     exactly(&v["ledger"], "ledger", &LEDGER)?;
+    for a in v["attestations"].as_array().into_iter().flatten() {
+        exactly(a, "an attestation", &ATTESTATION)?;
+        for x in a["cosignatures"].as_array().into_iter().flatten() {
+            exactly(x, "a cosignature", &COSIGNATURE)?;
+        }
+        for x in a["timestamps"].as_array().into_iter().flatten() {
+            exactly(x, "a timestamp", &TIMESTAMP)?;
+        }
+    }
     for list in ["exhibits", "supporting"] {
         for x in v[list].as_array().into_iter().flatten() {
             if !x["content"].is_null() {
@@ -372,6 +453,7 @@ pub(super) fn manifest_field_problems(m: &Manifest) -> Vec<String> {
             m.ledger.checkpoint_file.escape_debug()
         ));
     }
+    problems.extend(attestation_problems(m));
     let increasing = |seqs: Vec<u64>| seqs.windows(2).all(|w| w[0] < w[1]);
     if !increasing(m.exhibits.iter().map(|e| e.seq).collect())
         || !increasing(m.supporting.iter().map(|e| e.seq).collect())
@@ -406,6 +488,131 @@ pub(super) fn manifest_field_problems(m: &Manifest) -> Vec<String> {
                 }
             }
             Err(e) => problems.push(format!("{what}: {e}")),
+        }
+    }
+    problems
+}
+
+/// Lowercase hex of exactly `n` digits.
+fn lower_hex(s: &str, n: usize) -> bool {
+    s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The member naming a token of the attested checkpoint of `size` with this serial.
+pub(super) fn timestamp_file(size: u64, serial: &str) -> String {
+    format!("attest/{size}/{serial}.tsr")
+}
+
+/// The member holding an attested checkpoint of `size` below the bundle's.
+pub(super) fn attested_checkpoint_file(size: u64, bundle_size: u64) -> String {
+    if size == bundle_size {
+        "checkpoint.txt".into()
+    } else {
+        format!("attest/{size}/checkpoint.txt")
+    }
+}
+
+/// The member holding the cosigned checkpoint of `size`.
+pub(super) fn cosigned_file(size: u64) -> String {
+    format!("attest/{size}/cosigned.txt")
+}
+
+/// The member holding an authority's certificate with this DER SHA-256 (hex).
+pub(super) fn certificate_file(sha256_hex: &str) -> String {
+    format!("tsa/{sha256_hex}.pem")
+}
+
+/// SPEC.md 11.3 check 4 for `attestations`: names, order and times as 11.2 writes them.
+fn attestation_problems(m: &Manifest) -> Vec<String> {
+    let mut problems = Vec::new();
+    let n = m.ledger.checkpoint_size;
+    let time_ok = |ms: u64, text: &str| {
+        rules::check_representable("a time", ms).is_ok() && text == record::rfc3339(ms)
+    };
+    if !m
+        .attestations
+        .windows(2)
+        .all(|w| w[0].checkpoint_size < w[1].checkpoint_size)
+    {
+        problems.push("attestations must be in strictly increasing checkpoint_size".into());
+    }
+    for a in &m.attestations {
+        let size = a.checkpoint_size;
+        let at = format!("attestation of size {size}");
+        if size == 0 || size > n {
+            problems.push(format!(
+                "{at}: its size must be between 1 and the bundle's checkpoint size {n}"
+            ));
+            continue;
+        }
+        if a.checkpoint_file != attested_checkpoint_file(size, n) {
+            problems.push(format!(
+                "{at}: checkpoint_file must be {}",
+                attested_checkpoint_file(size, n)
+            ));
+        }
+        if (size == n) != a.consistency_proof.is_empty() {
+            problems.push(format!(
+                "{at}: a consistency proof is given exactly when its size is below the bundle's checkpoint's"
+            ));
+        }
+        if a.cosignatures.is_empty() && a.timestamps.is_empty() {
+            problems.push(format!("{at}: it carries no cosignature and no time-stamp token"));
+        }
+        let want_cosigned = (!a.cosignatures.is_empty()).then(|| cosigned_file(size));
+        if a.cosigned_file != want_cosigned {
+            problems.push(format!(
+                "{at}: cosigned_file must be {} when it has cosignatures, and null otherwise",
+                cosigned_file(size)
+            ));
+        }
+        for c in &a.cosignatures {
+            if c.time_ms % 1000 != 0 || !time_ok(c.time_ms, &c.time) {
+                problems.push(format!(
+                    "{at}: the cosignature time '{}' is not time_ms {} (a whole second, up to the year 9999)",
+                    c.time.escape_debug(),
+                    c.time_ms
+                ));
+            }
+        }
+        if !a.timestamps.windows(2).all(|w| w[0].file < w[1].file) {
+            problems.push(format!("{at}: timestamps must be in strictly increasing file"));
+        }
+        for t in &a.timestamps {
+            if t.serial.is_empty()
+                || t.serial.len() % 2 != 0
+                || t.serial.len() > 42
+                || !lower_hex(&t.serial, t.serial.len())
+                || t.file != timestamp_file(size, &t.serial)
+            {
+                problems.push(format!(
+                    "{at}: a token's serial must be lowercase hex of at most 21 bytes and its file attest/{size}/SERIAL.tsr"
+                ));
+            }
+            if !time_ok(t.time_ms, &t.time) {
+                problems.push(format!(
+                    "{at}: the stamped time '{}' is not time_ms {}",
+                    t.time.escape_debug(),
+                    t.time_ms
+                ));
+            }
+            if !lower_hex(&t.signer_certificate, 64) {
+                problems.push(format!(
+                    "{at}: signer_certificate must be 64 lowercase hex digits"
+                ));
+            }
+            let certs_ok = !t.certificates.is_empty()
+                && t.certificates.windows(2).all(|w| w[0] < w[1])
+                && t.certificates.iter().all(|f| {
+                    f.strip_prefix("tsa/")
+                        .and_then(|r| r.strip_suffix(".pem"))
+                        .is_some_and(|h| lower_hex(h, 64))
+                });
+            if !certs_ok {
+                problems.push(format!(
+                    "{at}: a token's certificates must be one or more distinct tsa/SHA256.pem, in increasing order"
+                ));
+            }
         }
     }
     problems

@@ -8,15 +8,18 @@
 //! enforced size limits.
 
 mod archive;
+mod attest;
 mod export;
 mod manifest;
 mod read;
 mod report;
 mod verify;
 
+pub use attest::Attested;
 pub use export::{ExportRequest, MediaSource, export};
 pub use manifest::{
-    ContentInfo, Exhibit, ExporterInfo, LedgerInfo, Manifest, RecordEntry, Supporting,
+    Attestation, ContentInfo, CosignatureInfo, Exhibit, ExporterInfo, LedgerInfo, Manifest,
+    RecordEntry, Supporting, TimestampInfo,
 };
 pub use verify::{BundleReport, VerifyOptions, verify_bundle};
 

@@ -73,6 +73,20 @@ pub(super) fn known_name(name: &str) -> bool {
                 digits(r)
             } else if let Some(r) = name.strip_prefix("media/") {
                 hexn(r, 64)
+            } else if let Some((size, file)) =
+                name.strip_prefix("attest/").and_then(|r| r.split_once('/'))
+            {
+                digits(size)
+                    && (file == "checkpoint.txt"
+                        || file == "cosigned.txt"
+                        || file.strip_suffix(".tsr").is_some_and(|s| {
+                            (2..=42).contains(&s.len()) && s.len() % 2 == 0 && hexn(s, s.len())
+                        }))
+            } else if let Some(r) = name
+                .strip_prefix("tsa/")
+                .and_then(|r| r.strip_suffix(".pem"))
+            {
+                hexn(r, 64)
             } else {
                 false
             }

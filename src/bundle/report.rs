@@ -3,6 +3,8 @@
 //! manifest; the HTML is one self-contained page with no scripts and no network.
 
 use super::Manifest;
+use super::attest::Attested;
+use crate::record;
 use crate::ledger::Check;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -94,7 +96,7 @@ fn describe(kind: &str, body: &serde_json::Value) -> String {
 /// The judge's report: a deterministic function of the manifest (without its `files`) and
 /// the outcome of the bundle's record checks, which `verify-bundle` renders again and
 /// compares. Failing checks come first; no script can run in it.
-pub fn html(m: &Manifest, checks: &[Check]) -> String {
+pub fn html(m: &Manifest, checks: &[Check], attested: &Attested) -> String {
     let mut h = String::new();
     let title = match &m.case {
         Some(c) => format!("Evidence bundle: {}", esc(c)),
@@ -138,11 +140,11 @@ as signed by the ledger key <code>{}</code> in a checkpoint covering its first {
         esc(&m.ledger.key_id),
         m.ledger.checkpoint_size
     );
-    h.push_str("<h2>Exhibits</h2>\n<table><tr><th>Record</th><th>What it is</th><th>Signed by</th><th>Claimed time</th><th>Recorded in the ledger</th></tr>\n");
+    h.push_str("<h2>Exhibits</h2>\n<table><tr><th>Record</th><th>What it is</th><th>Signed by</th><th>Claimed time</th><th>Recorded in the ledger</th><th>Attested independently</th></tr>\n");
     for e in &m.exhibits {
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}{}</td><td>key <code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}{}</td><td>key <code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
             e.seq,
             esc(&describe(&e.kind, &e.body)),
             e.consent_override
@@ -151,10 +153,13 @@ as signed by the ledger key <code>{}</code> in a checkpoint covering its first {
                 .unwrap_or_default(),
             esc(&e.signer_key_id),
             esc(&e.claimed_at),
-            esc(&e.recorded_at)
+            esc(&e.recorded_at),
+            attested_line(e.seq, attested)
         );
     }
-    h.push_str("</table>\n<h2>Who signed, and who held the exhibits</h2>\n<p>These records of the same ledger, each with its own proof in the bundle, show that every signer was authorised when it signed, and every hand-over of an exhibit, signed by the holder and countersigned by the receiver.</p>\n<table><tr><th>Record</th><th>What it says</th><th>Signed by</th><th>Recorded</th></tr>\n");
+    h.push_str("</table>\n");
+    h.push_str(&attestations(m, attested));
+    h.push_str("<h2>Who signed, and who held the exhibits</h2>\n<p>These records of the same ledger, each with its own proof in the bundle, show that every signer was authorised when it signed, and every hand-over of an exhibit, signed by the holder and countersigned by the receiver.</p>\n<table><tr><th>Record</th><th>What it says</th><th>Signed by</th><th>Recorded</th></tr>\n");
     for e in &m.supporting {
         let _ = writeln!(
             h,
@@ -392,8 +397,83 @@ Nothing else from the ledger is in this bundle: the proof hashes reveal no other
 /// `report.html` and `VERIFY.txt`: a deterministic function of the manifest (its `files`
 /// aside, which list their digests) and the outcome of the record checks, so that
 /// `verify-bundle` can render them again and compare (SPEC.md 11.3, check 14).
-pub(super) fn informative(manifest: &Manifest, record_checks: &[Check]) -> (String, String) {
+pub(super) fn informative(
+    manifest: &Manifest,
+    record_checks: &[Check],
+    attested: &Attested,
+) -> (String, String) {
     let mut m = manifest.clone();
     m.files = BTreeMap::new();
-    (html(&m, record_checks), verify_txt(&m))
+    (html(&m, record_checks, attested), verify_txt(&m))
+}
+
+/// What attests, independently of the ledger's owner, that record `seq` existed by a time:
+/// the earliest verified time-stamp of a checkpoint covering it, and the witnesses of the
+/// smallest cosigned checkpoint covering it.
+fn attested_line(seq: u64, attested: &Attested) -> String {
+    let mut parts = Vec::new();
+    if let Some((t, authority, size)) = attested.stamped(seq) {
+        parts.push(format!(
+            "recorded no later than {}, attested by {} (a time-stamp of the checkpoint of {size} records)",
+            esc(&record::rfc3339(t)),
+            esc(authority)
+        ));
+    }
+    if let Some((size, witnesses)) = attested.witnessed(seq) {
+        parts.push(format!(
+            "checkpoint of {size} records cosigned by {}",
+            witnesses
+                .iter()
+                .map(|(w, t)| format!("{} at {}", esc(w), esc(&record::rfc3339(*t))))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if parts.is_empty() {
+        "no witness or time-stamping authority attests it: its time is the ledger's own".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// The attested checkpoints, each with its witnesses and authorities.
+fn attestations(m: &Manifest, attested: &Attested) -> String {
+    if m.attestations.is_empty() {
+        return "<h2>Witnesses and trusted time</h2>\n<p>No independent witness cosigned, and no time-stamping authority stamped, a checkpoint covering these exhibits: the times shown are those of the ledger's own clock.</p>\n".into();
+    }
+    let mut s = String::from(
+        "<h2>Witnesses and trusted time</h2>\n<p>Independent witnesses cosign a checkpoint only if it is consistent with every checkpoint of this ledger they saw before, so the ledger's owner cannot show different histories to different people. A time-stamping authority signs that a checkpoint existed at a time, so nothing it covers was written later and back-dated. Each checkpoint below is proven to be a prefix of the bundle's own. Only attestations whose checks passed are listed.</p>\n<table><tr><th>Checkpoint</th><th>Cosigned by</th><th>Time-stamped by</th></tr>\n",
+    );
+    for a in &m.attestations {
+        let size = a.checkpoint_size;
+        let witnesses = attested
+            .cosigned
+            .get(&size)
+            .map(|v| {
+                v.iter()
+                    .map(|(w, t)| format!("{} at {}", esc(w), esc(&record::rfc3339(*t))))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            })
+            .unwrap_or_default();
+        let stamps = attested
+            .stamps
+            .get(&size)
+            .map(|v| {
+                v.iter()
+                    .map(|(t, auth)| format!("{} at {}", esc(auth), esc(&record::rfc3339(*t))))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "<tr><td>first {size} records (<code>{}</code>)</td><td>{}</td><td>{}</td></tr>",
+            esc(&a.checkpoint_file),
+            if witnesses.is_empty() { "none".into() } else { witnesses },
+            if stamps.is_empty() { "none".into() } else { stamps }
+        );
+    }
+    s.push_str("</table>\n");
+    s
 }

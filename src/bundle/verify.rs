@@ -14,6 +14,7 @@ use super::read::Member;
 use super::read::known_name;
 use super::read::read_members;
 use super::read::unsafe_name;
+use super::attest::{self, Attested};
 use super::report;
 use crate::Hash;
 use crate::checkpoint::{Checkpoint, open_checkpoint};
@@ -57,12 +58,16 @@ pub struct VerifyOptions {
     pub trust: Vec<[u8; 32]>,
     /// A directory holding media files kept outside the bundle.
     pub media_dir: Option<PathBuf>,
+    /// Certificates the time-stamp tokens must lead to (`--tsa-cert`); none: not pinned.
+    pub tsa_certs: Vec<x509_cert::Certificate>,
+    /// A witness policy the bundle's checkpoint must meet (`--policy`).
+    pub policy: Option<crate::policy::Policy>,
 }
 
 pub(super) struct Checks(pub(super) Vec<Check>);
 
 impl Checks {
-    fn add(
+    pub(super) fn add(
         &mut self,
         name: impl Into<String>,
         code: Code,
@@ -143,15 +148,21 @@ fn verify_parts(
     let (ledger_key, cp) = check_bundle_checkpoint(&manifest, members, c);
     // 7-9, 11-13. Every record, the authority rules and the custody chains.
     let mut rc = Checks(Vec::new());
-    let records = record_checks(&manifest, members, cp.as_ref().ok(), &mut rc);
+    let (records, attested) = record_checks(&manifest, members, cp.as_ref().ok(), &mut rc);
     // 14. The informative files are what custody renders from the same facts.
-    check_informative(&manifest, members, &rc, c);
+    check_informative(&manifest, members, &rc, &attested, c);
     c.0.extend(rc.0);
     if let Some(dir) = &opts.media_dir {
         check_media_dir(&manifest, &records, dir, c);
     }
     check_referenced(&manifest, members, c);
     check_trust(&manifest, opts, &ledger_key, &exporter, c);
+    if !opts.tsa_certs.is_empty() {
+        attest::check_pinned(&manifest, members, &opts.tsa_certs, c);
+    }
+    if let Some(policy) = &opts.policy {
+        attest::check_policy(&manifest, members, cp.as_ref().ok(), policy, c);
+    }
     Some(manifest)
 }
 
@@ -377,9 +388,10 @@ fn check_informative(
     manifest: &Manifest,
     members: &BTreeMap<String, Member>,
     rc: &Checks,
+    attested: &Attested,
     c: &mut Checks,
 ) {
-    let (report_html, verify_txt) = report::informative(manifest, &rc.0);
+    let (report_html, verify_txt) = report::informative(manifest, &rc.0, attested);
     for (name, rendered) in [("report.html", report_html), ("VERIFY.txt", verify_txt)] {
         if let Some(mm) = members.get(name) {
             c.add(
@@ -424,6 +436,16 @@ fn check_referenced(manifest: &Manifest, members: &BTreeMap<String, Member>, c: 
         }
         if let Some(m) = &e.media_file {
             referenced.insert(m);
+        }
+    }
+    for a in &manifest.attestations {
+        referenced.insert(&a.checkpoint_file);
+        if let Some(f) = &a.cosigned_file {
+            referenced.insert(f);
+        }
+        for t in &a.timestamps {
+            referenced.insert(&t.file);
+            referenced.extend(t.certificates.iter().map(String::as_str));
         }
     }
     for name in members.keys() {
@@ -930,7 +952,7 @@ pub(super) fn record_checks(
     members: &BTreeMap<String, Member>,
     cp: Option<&Checkpoint>,
     c: &mut Checks,
-) -> BTreeMap<u64, Record> {
+) -> (BTreeMap<u64, Record>, Attested) {
     // Exported on purpose with failing exhibits: some of their failures (time order, a
     // record dated in the future) need records a bundle does not carry, so the bundle
     // itself never passes (SPEC.md 11.2).
@@ -1010,14 +1032,20 @@ pub(super) fn record_checks(
             Err("record 0, the genesis, must be among the supporting records (SPEC.md 11.3, check 11)".into()),
         );
     }
-    check_authority(manifest, &records, c);
-    records
+    let authority = check_authority(manifest, &records, c);
+    // 15. The attestations: cosigned and time-stamped checkpoints.
+    let attested = attest::check(manifest, members, cp, authority.as_ref(), c);
+    (records, attested)
 }
 
 /// SPEC.md 11.3 checks 12 and 13: the rules of section 4.1 replayed over the records the
 /// bundle holds, the verdicts of the final state, the checkpoint rule, and each exhibit's
 /// chain of custody.
-fn check_authority(manifest: &Manifest, records: &BTreeMap<u64, Record>, c: &mut Checks) {
+fn check_authority(
+    manifest: &Manifest,
+    records: &BTreeMap<u64, Record>,
+    c: &mut Checks,
+) -> Option<rules::Authority> {
     if !records
         .get(&0)
         .is_some_and(|r| matches!(r.statement.body, Body::Genesis { .. }))
@@ -1027,7 +1055,7 @@ fn check_authority(manifest: &Manifest, records: &BTreeMap<u64, Record>, c: &mut
             Code::Unauthorized,
             Err("record 0 (the genesis) is not in the bundle, so no key can be traced to the ledger key".into()),
         );
-        return;
+        return None;
     }
     let lookup = |n: u64| records.get(&n).map(|r| r.statement.clone());
     let mut authority = rules::Authority::new();
@@ -1151,6 +1179,7 @@ fn check_authority(manifest: &Manifest, records: &BTreeMap<u64, Record>, c: &mut
             Ok(format!("held by {}{notes}", chain.join(", then "))),
         );
     }
+    Some(authority)
 }
 
 fn hash_path(p: &std::path::Path) -> std::io::Result<(Hash, u64)> {

@@ -3,7 +3,8 @@
 use super::LedgerArgs;
 use super::files::hash_files;
 use super::util::{
-    KeyArgs, check_line, now_ms, open, open_regular, parse_time, print_json, shown, verdict,
+    KeyArgs, check_line, now_ms, open, open_regular, parse_time, print_json, read_policy,
+    read_tsa_certs, shown, verdict,
 };
 use anyhow::{Context, bail};
 use clap::Args;
@@ -42,6 +43,10 @@ pub struct ExportArgs {
     /// those checks first, in red. Without it such an export exits 1 and writes nothing.
     #[arg(long, value_name = "REASON")]
     include_failing: Option<String>,
+    /// A witness policy (Sigsum format): refuse (exit 1, writing nothing) unless the
+    /// bundle's checkpoint carries the quorum of witness cosignatures it asks for.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Export time to record (RFC 3339 with a zone, e.g. 2026-11-30T09:00:00Z or
     /// 2026-11-30T12:00:00+03:00, or unix milliseconds); default: now, or SOURCE_DATE_EPOCH.
     /// It may not be earlier than the newest record the bundle holds, nor later than now.
@@ -77,6 +82,16 @@ pub struct VerifyBundleArgs {
     /// A directory holding media files kept outside the bundle (matched by name or SHA-256).
     #[arg(long, value_name = "DIR")]
     media_dir: Option<PathBuf>,
+    /// A witness policy (Sigsum format): fail (exit 1) unless the bundle's checkpoint
+    /// carries the quorum of witness cosignatures it asks for.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// The certificate (PEM) of a time-stamping authority you trust, obtained from it, not
+    /// from the bundle: every time-stamp token in the bundle must lead to one given.
+    /// Repeatable. Without it, tokens are checked against the certificates the bundle
+    /// carries, and the last line says they were not pinned.
+    #[arg(long, value_name = "PEM")]
+    tsa_cert: Vec<PathBuf>,
     /// Print the checks as JSON.
     #[arg(long)]
     json: bool,
@@ -102,6 +117,7 @@ fn export_time(arg: Option<&str>) -> anyhow::Result<u64> {
 pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
     let key = a.key.load()?;
     let exported_at_ms = export_time(a.export_time.as_deref())?;
+    let policy = a.policy.as_deref().map(read_policy).transpose()?;
     if a.out.exists() {
         bail!("{} already exists; choose a new file name", a.out.display());
     }
@@ -141,6 +157,7 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
             override_consent: a.override_consent.clone(),
             include_failing: a.include_failing.clone(),
             media,
+            policy,
         },
         std::io::BufWriter::new(tmp.as_file()),
     )?;
@@ -192,12 +209,19 @@ pub fn exec_verify_bundle(a: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("--media-dir {} is not a directory", d.display());
     }
+    let policy = a.policy.as_deref().map(read_policy).transpose()?;
+    let mut tsa_certs = Vec::new();
+    for p in &a.tsa_cert {
+        tsa_certs.extend(read_tsa_certs(p)?);
+    }
     let f = open_regular(&a.bundle, "bundle (a .zip file)")?;
     let report = bundle::verify_bundle(
         std::io::BufReader::new(f),
         &VerifyOptions {
             trust,
             media_dir: a.media_dir.clone(),
+            tsa_certs,
+            policy,
         },
     )
     .map_err(|e| anyhow::anyhow!("{}: {e}", a.bundle.display()))?;
@@ -220,6 +244,14 @@ pub fn exec_verify_bundle(a: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
     } else {
         let n = report.checks.iter().filter(|c| !c.passed).count();
         outln!("PROBLEM: {n} check(s) failed (see above).")?;
+    }
+    let tokens = report.manifest.as_ref().map_or(0, |m| {
+        m.attestations.iter().map(|x| x.timestamps.len()).sum::<usize>()
+    });
+    if tokens > 0 && a.tsa_cert.is_empty() {
+        outln!(
+            "NOTE: the time-stamp authorities were not pinned: {tokens} token(s) were checked against the certificates the bundle carries; pass --tsa-cert AUTHORITY.pem"
+        )?;
     }
     if !report.keys_trusted {
         outln!(

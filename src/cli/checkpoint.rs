@@ -59,7 +59,11 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
         let mut lines = String::new();
         for (url, vkey) in a.witnesses.iter().zip(&a.witness_keys) {
             match ask_witness(&ledger, url, vkey, &cp, &signed)? {
-                Asked::Cosigned(line) => lines.push_str(&line),
+                Asked::Cosigned(line) => {
+                    // Kept, so that the cosignature can be checked again (audit, bundles).
+                    ledger.put_witness_key(vkey)?;
+                    lines.push_str(&line);
+                }
                 Asked::Forked => forked = true,
                 Asked::NoAnswer => {}
             }

@@ -2,7 +2,7 @@
 //! checkpoint existed at a time; the token is verified offline and kept.
 
 use super::LedgerArgs;
-use super::util::{open, open_regular, print_json, read_bounded};
+use super::util::{open, open_regular, print_json, read_tsa_certs};
 use anyhow::{Context, bail};
 use clap::Args;
 use custody::keys;
@@ -10,8 +10,6 @@ use custody::timestamp::{self, Stamp};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// The largest certificate file read.
-const MAX_CERTS: u64 = 1 << 20;
 /// The largest response read from an authority or a file (one byte more is refused).
 const MAX_RESPONSE: u64 = timestamp::MAX_RESPONSE as u64;
 
@@ -46,11 +44,7 @@ pub struct TimestampArgs {
 
 pub fn exec(a: TimestampArgs) -> anyhow::Result<ExitCode> {
     let trusted = match &a.tsa_cert {
-        Some(p) => {
-            let pem = read_bounded(open_regular(p, "certificate")?, MAX_CERTS, "certificate")?;
-            timestamp::certificates_from_pem(&pem)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
-        }
+        Some(p) => read_tsa_certs(p)?,
         None if a.request_out.is_some() => Vec::new(),
         None => bail!(
             "give the authority's certificate with --tsa-cert PEM: a token is kept only once it verifies"
@@ -128,7 +122,9 @@ pub fn exec(a: TimestampArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let kept = ledger.put_timestamp(cp.size, &stamp.serial, &response)?;
+    // The certificates it was verified against are kept beside it, for audits and bundles.
+    let pem = timestamp::certificates_to_pem(&trusted).map_err(anyhow::Error::msg)?;
+    let kept = ledger.put_timestamp(cp.size, &stamp.serial, &response, pem.as_bytes())?;
     report(&a, cp.size, &stamp, &kept)?;
     Ok(ExitCode::SUCCESS)
 }

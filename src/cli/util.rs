@@ -126,6 +126,14 @@ pub fn read_policy(path: &Path) -> anyhow::Result<custody::policy::Policy> {
     custody::policy::Policy::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
+/// The certificates (PEM) a time-stamp authority's tokens must lead to (`--tsa-cert`).
+pub fn read_tsa_certs(path: &Path) -> anyhow::Result<Vec<x509_cert::Certificate>> {
+    let pem = read_bounded(open_regular(path, "certificate")?, 1 << 20, "certificate")
+        .with_context(|| path.display().to_string())?;
+    custody::timestamp::certificates_from_pem(&pem)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 /// The check that the ledger's latest valid checkpoint meets a witness policy.
 pub fn policy_check(
     ledger: &custody::ledger::Ledger,

@@ -439,15 +439,42 @@ impl Ledger {
         self.store.timestamp_request(size)
     }
 
-    /// Keeps a verified time-stamp response over the checkpoint of `size`.
-    pub fn put_timestamp(&self, size: u64, name: &str, der: &[u8]) -> Result<std::path::PathBuf> {
-        self.store.put_timestamp(size, name, der)
+    /// Keeps a verified time-stamp response over the checkpoint of `size`, with the
+    /// certificates (PEM) it was verified against.
+    pub fn put_timestamp(
+        &self,
+        size: u64,
+        name: &str,
+        der: &[u8],
+        trusted_pem: &[u8],
+    ) -> Result<std::path::PathBuf> {
+        self.store.put_timestamp(size, name, der, trusted_pem)
+    }
+
+    /// Every kept time-stamp response.
+    pub fn timestamps(&self) -> Result<Vec<crate::store::KeptTimestamp>> {
+        self.store.timestamps()
+    }
+
+    /// Keeps the verifier key of a witness whose cosignature this ledger stored.
+    pub fn put_witness_key(&self, vkey: &str) -> Result<()> {
+        self.store.put_witness_key(vkey)
+    }
+
+    /// The verifier keys of the witnesses whose cosignatures this ledger keeps.
+    pub fn witness_keys(&self) -> Result<Vec<String>> {
+        self.store.witness_keys()
     }
 
     /// Stores a checkpoint of this ledger with witnesses' cosignatures after its own
     /// signature (see [`crate::witness`]).
     pub fn put_cosigned(&self, size: u64, note: &str) -> Result<()> {
         self.store.put_cosigned(size, note)
+    }
+
+    /// The sizes of the stored cosigned checkpoints, in order.
+    pub fn cosigned_sizes(&self) -> Result<Vec<u64>> {
+        self.store.cosigned_sizes()
     }
 
     /// The stored cosigned checkpoint of `size`, if any.

@@ -237,6 +237,18 @@ impl Ledger {
             .check_checkpoint(size, &self.ledger_key_at(size), last_ms)
     }
 
+    /// The stored checkpoint of `size`, with its text, when its signature verifies and the
+    /// checkpoint rule admits it.
+    pub fn valid_checkpoint(&self, size: u64) -> Result<Option<(Checkpoint, String)>> {
+        let Some(text) = self.store.checkpoint_at(size)? else {
+            return Ok(None);
+        };
+        Ok(match self.open_stored_checkpoint(size, &text) {
+            Ok(cp) if self.check_checkpoint_key(size).is_ok() => Some((cp, text)),
+            _ => None,
+        })
+    }
+
     /// The latest stored checkpoint that the checkpoint rule admits, with its text: one
     /// signed by a ledger key later declared compromised for the records it covers is
     /// passed over for an earlier one.

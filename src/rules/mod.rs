@@ -146,6 +146,10 @@ pub enum Code {
     InterruptedAppend,
     /// A bundle exported on purpose with exhibits that fail their own checks.
     IncludedFailing,
+    /// A witness's cosignature kept by the ledger or carried by a bundle does not verify.
+    Cosignature,
+    /// A time-stamp token kept by the ledger or carried by a bundle does not verify.
+    Timestamp,
 }
 
 impl Code {
@@ -182,6 +186,8 @@ impl Code {
             Code::SizeMismatch => "size-mismatch",
             Code::IndexDamaged => "index-damaged",
             Code::WitnessQuorum => "witness-quorum",
+            Code::Cosignature => "cosignature",
+            Code::Timestamp => "timestamp",
             Code::TreeHash => "tree-hash",
             Code::TreeHashCount => "tree-hash-count",
             Code::CheckpointSignature => "checkpoint-signature",

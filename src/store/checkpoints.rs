@@ -143,6 +143,17 @@ impl Store {
             .collect()
     }
 
+    /// The stored checkpoint of `size`, if any (text that is not UTF-8 counts as none;
+    /// `audit` reports it).
+    pub fn checkpoint_at(&self, size: u64) -> Result<Option<String>> {
+        Ok(self
+            .ix()?
+            .checkpoints
+            .get(size.to_be_bytes())
+            .map_err(self.e())?
+            .and_then(|v| String::from_utf8(v.to_vec()).ok()))
+    }
+
     /// The stored checkpoint of the largest size.
     pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>> {
         match self.ix()?.checkpoints.last().map_err(self.e())? {
@@ -204,6 +215,31 @@ impl Store {
             .transpose()
     }
 
+    /// Keeps the verifier key of a witness whose cosignature was verified and stored, so
+    /// that the cosignature can be checked again (by `audit`, and in bundles):
+    /// `cosigned/witness-keys`, one key a line.
+    pub fn put_witness_key(&self, vkey: &str) -> Result<()> {
+        let mut keys = self.witness_keys()?;
+        if keys.iter().any(|k| k == vkey) {
+            return Ok(());
+        }
+        keys.push(vkey.to_owned());
+        let text: String = keys.iter().map(|k| format!("{k}\n")).collect();
+        self.write_whole(names::COSIGNED, WITNESS_KEYS, text.as_bytes())
+            .map(|_| ())
+    }
+
+    /// The verifier keys of the witnesses whose cosignatures this ledger keeps.
+    pub fn witness_keys(&self) -> Result<Vec<String>> {
+        let path = self.dir.join(names::COSIGNED).join(WITNESS_KEYS);
+        let Some(b) = read_small_file(&path, 1 << 20)? else {
+            return Ok(Vec::new());
+        };
+        let text = String::from_utf8(b)
+            .map_err(|_| Error::Damaged(format!("{} is not UTF-8", path.display())))?;
+        Ok(text.lines().map(str::to_owned).collect())
+    }
+
     /// The sizes of the stored cosigned checkpoints, in order.
     pub fn cosigned_sizes(&self) -> Result<Vec<u64>> {
         let dir = self.dir.join(names::COSIGNED);
@@ -220,11 +256,71 @@ impl Store {
     }
 }
 
+/// The file under `cosigned/` that lists the witnesses' verifier keys.
+const WITNESS_KEYS: &str = "witness-keys";
+
+/// A time-stamp response kept for a checkpoint.
+#[derive(Debug, Clone)]
+pub struct KeptTimestamp {
+    /// The checkpoint's size.
+    pub size: u64,
+    /// The token's serial number, hex.
+    pub serial: String,
+    /// The DER response.
+    pub response: Vec<u8>,
+    /// The certificates (PEM) it was verified against when it was taken in, if kept.
+    pub trusted_pem: Option<Vec<u8>>,
+}
+
 impl Store {
-    /// Keeps an RFC 3161 time-stamp response over the checkpoint of `size`:
-    /// `timestamps/SIZE-NAME.tsr`, written whole and durably.
-    pub fn put_timestamp(&self, size: u64, name: &str, der: &[u8]) -> Result<PathBuf> {
+    /// Keeps an RFC 3161 time-stamp response over the checkpoint of `size`, and the
+    /// certificates it was verified against: `timestamps/SIZE-NAME.tsr` and
+    /// `timestamps/SIZE-NAME.pem`, each written whole and durably (the certificates first,
+    /// so that a kept response always has them).
+    pub fn put_timestamp(
+        &self,
+        size: u64,
+        name: &str,
+        der: &[u8],
+        trusted_pem: &[u8],
+    ) -> Result<PathBuf> {
+        self.write_whole(names::TIMESTAMPS, &format!("{size}-{name}.pem"), trusted_pem)?;
         self.write_whole(names::TIMESTAMPS, &format!("{size}-{name}.tsr"), der)
+    }
+
+    /// Every kept time-stamp response, in order of size and serial; a file whose name is
+    /// not `SIZE-SERIAL.tsr` is left to `audit`, which names it.
+    pub fn timestamps(&self) -> Result<Vec<KeptTimestamp>> {
+        let dir = self.dir.join(names::TIMESTAMPS);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&dir)(e)),
+        };
+        let mut names: Vec<(u64, String)> = entries
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                let (size, serial) = timestamp_name(&name)?;
+                Some((size, serial.to_owned()))
+            })
+            .collect();
+        names.sort();
+        let max = crate::timestamp::MAX_RESPONSE;
+        let mut out = Vec::new();
+        for (size, serial) in names {
+            let path = dir.join(format!("{size}-{serial}.tsr"));
+            let Some(response) = read_small_file(&path, max)? else {
+                continue;
+            };
+            let trusted_pem = read_small_file(&dir.join(format!("{size}-{serial}.pem")), 1 << 20)?;
+            out.push(KeptTimestamp {
+                size,
+                serial,
+                response,
+                trusted_pem,
+            });
+        }
+        Ok(out)
     }
 
     /// Keeps the time-stamp request written for the checkpoint of `size`, so that the
@@ -238,4 +334,22 @@ impl Store {
         let path = self.dir.join(names::TIMESTAMPS).join(format!("{size}.tsq"));
         read_small_file(&path, 4095)
     }
+}
+
+/// The size and serial a kept response's file name `SIZE-SERIAL.tsr` gives (a decimal
+/// size without leading zeros, a lowercase hex serial of at most 42 digits).
+pub fn timestamp_name(name: &str) -> Option<(u64, &str)> {
+    let (size, serial) = name.strip_suffix(".tsr")?.split_once('-')?;
+    let digits_ok = !size.is_empty()
+        && size.bytes().all(|b| b.is_ascii_digit())
+        && (size == "0" || !size.starts_with('0'));
+    let serial_ok = !serial.is_empty()
+        && serial.len() <= 42
+        && serial
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !(digits_ok && serial_ok) {
+        return None;
+    }
+    Some((size.parse().ok()?, serial))
 }

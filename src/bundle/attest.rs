@@ -1,0 +1,564 @@
+//! A bundle's attestations (SPEC.md 11.2, 11.3 check 15): checkpoints of the ledger, at or
+//! below the bundle's own, with what attests that they existed: witnesses' cosignatures
+//! and RFC 3161 time-stamp tokens. Gathered from the ledger at export, verified from the
+//! bundle alone.
+
+use super::Manifest;
+use super::manifest::{
+    Attestation, CosignatureInfo, TimestampInfo, attested_checkpoint_file, certificate_file,
+    cosigned_file, timestamp_file,
+};
+use super::read::Member;
+use super::verify::Checks;
+use crate::checkpoint::{Checkpoint, open_checkpoint};
+use crate::error::Result;
+use crate::ledger::Ledger;
+use crate::note;
+use crate::record::rfc3339;
+use crate::rules::{self, Code};
+use crate::timestamp;
+use crate::witness;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use x509_cert::Certificate;
+
+/// How far after the bundle was made a cosignature or a stamped time may lie (the clocks
+/// of the exporter, the witness and the authority differ a little).
+const SKEW_MS: u64 = 10 * 60 * 1000;
+
+/// What a bundle's attestations establish, once verified.
+#[derive(Debug, Clone, Default)]
+pub struct Attested {
+    /// Per attested checkpoint size, its verified tokens: (stamped time, authority).
+    pub stamps: BTreeMap<u64, Vec<(u64, String)>>,
+    /// Per attested checkpoint size, its verified cosignatures: (witness, time).
+    pub cosigned: BTreeMap<u64, Vec<(String, u64)>>,
+}
+
+impl Attested {
+    /// The earliest stamped time of a checkpoint that covers record `seq`: (time,
+    /// authority, the checkpoint's size).
+    pub fn stamped(&self, seq: u64) -> Option<(u64, &str, u64)> {
+        self.stamps
+            .range(seq + 1..)
+            .flat_map(|(size, v)| v.iter().map(move |(t, a)| (*t, a.as_str(), *size)))
+            .min_by_key(|(t, _, size)| (*t, *size))
+    }
+
+    /// The cosignatures of the smallest cosigned checkpoint that covers record `seq`.
+    pub fn witnessed(&self, seq: u64) -> Option<(u64, &[(String, u64)])> {
+        self.cosigned
+            .range(seq + 1..)
+            .next()
+            .map(|(size, v)| (*size, v.as_slice()))
+    }
+}
+
+fn sha256(b: &[u8]) -> [u8; 32] {
+    Sha256::digest(b).into()
+}
+
+/// The one certificate a `tsa/` member holds, exactly as custody writes it: the PEM of one
+/// certificate whose DER has the SHA-256 the name gives.
+fn certificate_member(name: &str, bytes: &[u8]) -> std::result::Result<Certificate, String> {
+    let certs = timestamp::certificates_from_pem(bytes).map_err(|e| format!("{name}: {e}"))?;
+    let [cert] = certs.as_slice() else {
+        return Err(format!("{name} holds {} certificates, not one", certs.len()));
+    };
+    let der = timestamp::certificate_der(cert)?;
+    if certificate_file(&hex::encode(sha256(&der))) != name
+        || timestamp::certificates_to_pem(std::slice::from_ref(cert))?.as_bytes() != bytes
+    {
+        return Err(format!(
+            "{name} is not exactly the PEM of the certificate whose DER SHA-256 it is named by"
+        ));
+    }
+    Ok(cert.clone())
+}
+
+/// A cosignature line's witness and time, once verified by `vkey` over `cp`.
+fn verify_line(
+    text: &str,
+    line: &str,
+    vkey: &str,
+    cp: &Checkpoint,
+) -> std::result::Result<(String, u64), String> {
+    let (name, kind, _) = note::parse_verifier_key(vkey).map_err(|e| e.to_string())?;
+    if kind != note::TYPE_COSIGNATURE_V1 {
+        return Err(format!("{vkey} is not a witness's key (type 0x04)"));
+    }
+    if !line.starts_with(&format!("\u{2014} {name} ")) {
+        return Err(format!("the line is not signed by the name {name}"));
+    }
+    let time = witness::verify_cosignature(&format!("{text}{line}"), vkey, cp)
+        .map_err(|e| e.to_string())?;
+    Ok((name, time))
+}
+
+/// The cosignature's time in ms, when a manifest can hold it.
+fn cosignature_ms(time_s: u64) -> Option<u64> {
+    time_s
+        .checked_mul(1000)
+        .filter(|&ms| rules::check_representable("a time", ms).is_ok())
+}
+
+/// One checkpoint's attestations, as the ledger keeps them.
+#[derive(Default)]
+struct Found {
+    text: String,
+    lines: Vec<(String, CosignatureInfo)>,
+    tokens: Vec<(TimestampInfo, Vec<u8>, Vec<(String, Vec<u8>)>)>,
+}
+
+/// The attestations of a bundle of `exhibits` proven against `cp`: for each exhibit the
+/// smallest time-stamped and the smallest cosigned checkpoint that cover it, and the
+/// bundle's own checkpoint when anything attests it. Only what verifies is taken: tokens
+/// against the certificates they were verified against when kept, cosignatures against the
+/// witness keys the ledger kept, each dated at most 10 minutes after `exported_at_ms`.
+/// Their members go into `files`.
+pub(super) fn gather(
+    ledger: &Ledger,
+    exhibits: &BTreeSet<u64>,
+    cp: &Checkpoint,
+    cp_text: &str,
+    exported_at_ms: u64,
+    files: &mut BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<Attestation>> {
+    let n = cp.size;
+    let mut found: BTreeMap<u64, Found> = BTreeMap::new();
+    let checkpoint = |size: u64| -> Result<Option<(Checkpoint, String)>> {
+        if size == n {
+            return Ok(Some((cp.clone(), cp_text.to_owned())));
+        }
+        if size == 0 || size > n {
+            return Ok(None);
+        }
+        ledger.valid_checkpoint(size)
+    };
+    for kt in ledger.timestamps()? {
+        let (Some((_, text)), Some(pem)) = (checkpoint(kt.size)?, &kt.trusted_pem) else {
+            continue;
+        };
+        let Ok(certs) = timestamp::certificates_from_pem(pem) else {
+            continue;
+        };
+        let Ok(stamp) =
+            timestamp::verify_kept(&kt.response, &sha256(text.as_bytes()), &certs, exported_at_ms)
+        else {
+            continue;
+        };
+        let mut cert_files = BTreeMap::new();
+        for cert in &certs {
+            let (Ok(der), Ok(pem)) = (
+                timestamp::certificate_der(cert),
+                timestamp::certificates_to_pem(std::slice::from_ref(cert)),
+            ) else {
+                continue;
+            };
+            cert_files.insert(certificate_file(&hex::encode(sha256(&der))), pem.into_bytes());
+        }
+        let info = TimestampInfo {
+            file: timestamp_file(kt.size, &stamp.serial),
+            serial: stamp.serial.clone(),
+            time_ms: stamp.time_ms,
+            time: rfc3339(stamp.time_ms),
+            signer_certificate: stamp.signer_sha256.clone(),
+            certificates: cert_files.keys().cloned().collect(),
+        };
+        let f = found.entry(kt.size).or_default();
+        f.text = text;
+        if !f.tokens.iter().any(|(t, _, _)| t.file == info.file) {
+            f.tokens
+                .push((info, kt.response, cert_files.into_iter().collect()));
+        }
+    }
+    let vkeys = ledger.witness_keys()?;
+    for size in ledger.cosigned_sizes()? {
+        let (Some((cp_m, text)), Some(cosigned)) = (checkpoint(size)?, ledger.cosigned(size)?)
+        else {
+            continue;
+        };
+        let Some(rest) = cosigned.strip_prefix(&text) else {
+            continue;
+        };
+        let mut lines: Vec<(String, CosignatureInfo)> = Vec::new();
+        for line in rest.split_inclusive('\n') {
+            let verified = vkeys.iter().find_map(|vkey| {
+                let (witness, time) = verify_line(&text, line, vkey, &cp_m).ok()?;
+                let time_ms = cosignature_ms(time)?;
+                (time_ms <= exported_at_ms.saturating_add(SKEW_MS)).then(|| CosignatureInfo {
+                    witness,
+                    key: vkey.clone(),
+                    time_ms,
+                    time: rfc3339(time_ms),
+                })
+            });
+            if let Some(info) = verified
+                && !lines.iter().any(|(_, c)| c.key == info.key)
+            {
+                lines.push((line.to_owned(), info));
+            }
+        }
+        if !lines.is_empty() {
+            let f = found.entry(size).or_default();
+            f.text = text;
+            f.lines = lines;
+        }
+    }
+    // For each exhibit, the smallest checkpoint covering it of each kind; and the bundle's own.
+    let mut chosen: BTreeSet<u64> = BTreeSet::new();
+    if found.contains_key(&n) {
+        chosen.insert(n);
+    }
+    for &seq in exhibits {
+        let mut covering = found.range(seq + 1..);
+        if let Some((size, _)) = covering.clone().find(|(_, f)| !f.tokens.is_empty()) {
+            chosen.insert(*size);
+        }
+        if let Some((size, _)) = covering.find(|(_, f)| !f.lines.is_empty()) {
+            chosen.insert(*size);
+        }
+    }
+    let mut out = Vec::new();
+    for size in chosen {
+        let Some(f) = found.remove(&size) else {
+            continue;
+        };
+        let checkpoint_file = attested_checkpoint_file(size, n);
+        let consistency_proof = if size == n {
+            Vec::new()
+        } else {
+            files.insert(checkpoint_file.clone(), f.text.clone().into_bytes());
+            ledger
+                .consistency_proof(size)?
+                .hashes
+                .iter()
+                .map(|h| B64.encode(h))
+                .collect()
+        };
+        let cosigned = (!f.lines.is_empty()).then(|| cosigned_file(size));
+        if let Some(name) = &cosigned {
+            let lines: String = f.lines.iter().map(|(l, _)| l.as_str()).collect();
+            files.insert(name.clone(), format!("{}{lines}", f.text).into_bytes());
+        }
+        let mut timestamps = Vec::new();
+        for (info, response, certs) in f.tokens {
+            files.insert(info.file.clone(), response);
+            files.extend(certs);
+            timestamps.push(info);
+        }
+        timestamps.sort_by(|a, b| a.file.cmp(&b.file));
+        out.push(Attestation {
+            checkpoint_size: size,
+            checkpoint_file,
+            consistency_proof,
+            cosigned_file: cosigned,
+            cosignatures: f.lines.into_iter().map(|(_, c)| c).collect(),
+            timestamps,
+        });
+    }
+    Ok(out)
+}
+
+/// Check 15: every attestation verifies from the bundle alone. Its checkpoint is signed by
+/// the ledger key in force at its size (by the bundle's own ledger-key records), admitted
+/// by the checkpoint rule, and consistent with the bundle's checkpoint; each cosignature
+/// line verifies by the witness key the manifest gives, at the time it gives; each token
+/// verifies over the checkpoint file (SPEC.md 14, rules 1 to 6, the certificates valid at
+/// the stamped time), leads to the certificates it lists, and says what the manifest says.
+/// Returns what verified.
+pub(super) fn check(
+    manifest: &Manifest,
+    members: &BTreeMap<String, Member>,
+    cp: Option<&Checkpoint>,
+    authority: Option<&rules::Authority>,
+    c: &mut Checks,
+) -> Attested {
+    let mut attested = Attested::default();
+    let latest_ms = manifest.exported_at_ms;
+    for a in &manifest.attestations {
+        let size = a.checkpoint_size;
+        let text = std::str::from_utf8(held(members, &a.checkpoint_file)).unwrap_or_default();
+        let cp_m = attested_checkpoint(manifest, a, text, cp, authority);
+        if !c.add(
+            format!("attested checkpoint {size}"),
+            Code::CheckpointSignature,
+            cp_m.as_ref().map_err(Clone::clone).map(|_| {
+                if size == manifest.ledger.checkpoint_size {
+                    "the bundle's own checkpoint".to_owned()
+                } else {
+                    format!(
+                        "signed by the ledger key in force at {size} records, and consistent with the bundle's checkpoint"
+                    )
+                }
+            }),
+        ) {
+            continue;
+        }
+        let Ok(cp_m) = cp_m else {
+            continue;
+        };
+        check_cosignatures(a, text, &cp_m, members, latest_ms, &mut attested, c);
+        check_tokens(a, text, members, latest_ms, &mut attested, c);
+    }
+    attested
+}
+
+fn held<'m>(members: &'m BTreeMap<String, Member>, name: &str) -> &'m [u8] {
+    members
+        .get(name)
+        .and_then(|m| m.bytes.as_deref())
+        .unwrap_or_default()
+}
+
+/// The attested checkpoint, once its signature, the checkpoint rule and its consistency
+/// with the bundle's checkpoint hold.
+fn attested_checkpoint(
+    manifest: &Manifest,
+    a: &Attestation,
+    text: &str,
+    cp: Option<&Checkpoint>,
+    authority: Option<&rules::Authority>,
+) -> std::result::Result<Checkpoint, String> {
+    let size = a.checkpoint_size;
+    let cp = cp.ok_or("the bundle's checkpoint does not verify")?;
+    if a.checkpoint_file != attested_checkpoint_file(size, cp.size) {
+        return Err(format!("its checkpoint file must be {}", attested_checkpoint_file(size, cp.size)));
+    }
+    if size == cp.size {
+        return Ok(cp.clone());
+    }
+    let authority = authority.ok_or("the bundle's ledger keys are not known (the authority check failed)")?;
+    let key = authority
+        .ledger_key_at(size)
+        .ok_or("no ledger key is known (no genesis)")?;
+    let cp_m = open_checkpoint(text, &manifest.ledger.origin, &key)
+        .map_err(|e| format!("{}: {e}", a.checkpoint_file))?;
+    if cp_m.size != size {
+        return Err(format!("{} is of size {}, not {size}", a.checkpoint_file, cp_m.size));
+    }
+    authority
+        .check_checkpoint(size, &key, None)
+        .map_err(|v| v.message)?;
+    let proof: Vec<crate::Hash> = a
+        .consistency_proof
+        .iter()
+        .map(|h| {
+            B64.decode(h)
+                .ok()
+                .and_then(|v| <[u8; 32]>::try_from(v).ok())
+                .ok_or_else(|| format!("'{h}' is not a base64 32-byte hash"))
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    crate::merkle::verify_consistency_proof(size, cp.size, &proof, &cp_m.root, &cp.root)
+        .map_err(|e| format!("it is not consistent with the bundle's checkpoint: {e}"))?;
+    Ok(cp_m)
+}
+
+fn check_cosignatures(
+    a: &Attestation,
+    text: &str,
+    cp_m: &Checkpoint,
+    members: &BTreeMap<String, Member>,
+    latest_ms: u64,
+    attested: &mut Attested,
+    c: &mut Checks,
+) {
+    let Some(file) = &a.cosigned_file else {
+        return;
+    };
+    let size = a.checkpoint_size;
+    let cosigned = std::str::from_utf8(held(members, file)).unwrap_or_default();
+    let lines: Vec<&str> = match cosigned.strip_prefix(text) {
+        Some(rest) if rest.ends_with('\n') => rest.split_inclusive('\n').collect(),
+        _ => {
+            c.add(
+                format!("attested checkpoint {size}: witnesses"),
+                Code::Cosignature,
+                Err(format!(
+                    "{file} is not {} followed by cosignature lines",
+                    a.checkpoint_file
+                )),
+            );
+            return;
+        }
+    };
+    if lines.len() != a.cosignatures.len() {
+        c.add(
+            format!("attested checkpoint {size}: witnesses"),
+            Code::Cosignature,
+            Err(format!(
+                "{file} holds {} cosignature lines, and the manifest lists {}",
+                lines.len(),
+                a.cosignatures.len()
+            )),
+        );
+        return;
+    }
+    let mut seen = BTreeSet::new();
+    for (line, info) in lines.iter().zip(&a.cosignatures) {
+        let r = verify_line(text, line, &info.key, cp_m).and_then(|(name, time)| {
+            if name != info.witness {
+                return Err(format!("the key is named {name}, not {}", info.witness));
+            }
+            if !seen.insert(info.key.clone()) {
+                return Err("the same witness key cosigns twice".into());
+            }
+            let ms = cosignature_ms(time).ok_or("its time is past the year 9999")?;
+            if ms != info.time_ms {
+                return Err(format!("it was made at {}, not at {}", rfc3339(ms), info.time));
+            }
+            if ms > latest_ms.saturating_add(SKEW_MS) {
+                return Err(format!(
+                    "it is dated {}, more than 10 minutes after the bundle was made",
+                    info.time
+                ));
+            }
+            Ok(ms)
+        });
+        if c.add(
+            format!("attested checkpoint {size}: witness {}", info.witness),
+            Code::Cosignature,
+            r.as_ref().map_err(Clone::clone).map(|_| {
+                format!("cosigned at {} (key {})", info.time, info.key)
+            }),
+        ) {
+            attested
+                .cosigned
+                .entry(size)
+                .or_default()
+                .push((info.witness.clone(), info.time_ms));
+        }
+    }
+}
+
+fn check_tokens(
+    a: &Attestation,
+    text: &str,
+    members: &BTreeMap<String, Member>,
+    latest_ms: u64,
+    attested: &mut Attested,
+    c: &mut Checks,
+) {
+    let size = a.checkpoint_size;
+    let imprint = sha256(text.as_bytes());
+    for t in &a.timestamps {
+        let r = (|| {
+            let certs = t
+                .certificates
+                .iter()
+                .map(|f| certificate_member(f, held(members, f)))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let stamp = timestamp::verify_kept(held(members, &t.file), &imprint, &certs, latest_ms)?;
+            if stamp.serial != t.serial
+                || stamp.time_ms != t.time_ms
+                || stamp.signer_sha256 != t.signer_certificate
+            {
+                return Err(format!(
+                    "the token says serial {}, time {}, signing certificate {}: not what the manifest says",
+                    stamp.serial,
+                    rfc3339(stamp.time_ms),
+                    stamp.signer_sha256
+                ));
+            }
+            Ok(stamp)
+        })();
+        match r {
+            Ok(stamp) => {
+                c.add(
+                    format!("attested checkpoint {size}: time-stamp {}", t.serial),
+                    Code::Timestamp,
+                    Ok(format!(
+                        "existed no later than {}, attested by {}",
+                        t.time,
+                        crate::encoding::terminal_safe(&stamp.authority, false)
+                    )),
+                );
+                attested
+                    .stamps
+                    .entry(size)
+                    .or_default()
+                    .push((stamp.time_ms, stamp.authority));
+            }
+            Err(e) => {
+                c.add(
+                    format!("attested checkpoint {size}: time-stamp {}", t.serial),
+                    Code::Timestamp,
+                    Err(e),
+                );
+            }
+        }
+    }
+}
+
+/// With `--tsa-cert`: every token of the bundle also leads to one of the certificates the
+/// verifier trusts (outside the report: it depends on the verifier's choice).
+pub(super) fn check_pinned(
+    manifest: &Manifest,
+    members: &BTreeMap<String, Member>,
+    trusted: &[Certificate],
+    c: &mut Checks,
+) {
+    let mut bad = Vec::new();
+    let mut n = 0;
+    for a in &manifest.attestations {
+        let text = held(members, &a.checkpoint_file);
+        for t in &a.timestamps {
+            n += 1;
+            if let Err(e) = timestamp::verify_kept(
+                held(members, &t.file),
+                &sha256(text),
+                trusted,
+                manifest.exported_at_ms,
+            ) {
+                bad.push(format!("{}: {e}", t.file));
+            }
+        }
+    }
+    c.add(
+        "trusted time-stamp authorities",
+        Code::Trust,
+        if bad.is_empty() {
+            Ok(format!(
+                "{n} time-stamp tokens lead to the certificates you trust"
+            ))
+        } else {
+            Err(bad.join("; "))
+        },
+    );
+}
+
+/// With `--policy`: the bundle's own checkpoint, with the cosignatures the bundle carries
+/// for it, meets the policy's quorum.
+pub(super) fn check_policy(
+    manifest: &Manifest,
+    members: &BTreeMap<String, Member>,
+    cp: Option<&Checkpoint>,
+    policy: &crate::policy::Policy,
+    c: &mut Checks,
+) {
+    let r = (|| {
+        let cp = cp.ok_or("the bundle's checkpoint does not verify")?;
+        let ledger_key = super::manifest::decode_key(&manifest.ledger.public_key)?;
+        let note = manifest
+            .attestations
+            .iter()
+            .find(|a| a.checkpoint_size == cp.size)
+            .and_then(|a| a.cosigned_file.as_deref())
+            .map_or("checkpoint.txt", |f| f);
+        let text = std::str::from_utf8(held(members, note))
+            .map_err(|_| format!("{note} is not UTF-8"))?;
+        let cosigned = policy.check(text, cp, &ledger_key)?;
+        Ok(format!(
+            "the checkpoint is cosigned by {}",
+            if cosigned.is_empty() {
+                "no witness (the policy asks for none)".to_owned()
+            } else {
+                cosigned.join(", ")
+            }
+        ))
+    })();
+    c.add("witness quorum", Code::WitnessQuorum, r);
+}
