@@ -712,10 +712,9 @@ fn a_policy_asks_for_a_quorum_of_cosignatures() {
     // An altered cosignature counts for nothing.
     let cosigned = std::fs::read_dir(f.path("ledger/cosigned"))
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().parse::<u64>().is_ok())
+        .unwrap();
     let text = std::fs::read_to_string(&cosigned).unwrap();
     let last = text.trim_end().rsplit(' ').next().unwrap().to_owned();
     let mut raw = base64::engine::general_purpose::STANDARD
@@ -967,10 +966,9 @@ fn the_ledger_cannot_witness_itself() {
     let key = custody::keys::load_secret(&f.path("keys/ledger.key")).unwrap();
     let cosigned = std::fs::read_dir(f.path("ledger/cosigned"))
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().parse::<u64>().is_ok())
+        .unwrap();
     let text = std::fs::read_to_string(&cosigned).unwrap();
     let body = text.split("\n\n").next().unwrap().to_owned() + "\n";
     let line =
