@@ -14,7 +14,7 @@ use crate::checkpoint::{Checkpoint, open_checkpoint};
 use crate::error::Result;
 use crate::ledger::Ledger;
 use crate::note;
-use crate::record::rfc3339;
+use crate::record::{Record, rfc3339};
 use crate::rules::{self, Code};
 use crate::timestamp;
 use crate::witness;
@@ -273,7 +273,7 @@ pub(super) fn check(
     manifest: &Manifest,
     members: &BTreeMap<String, Member>,
     cp: Option<&Checkpoint>,
-    authority: Option<&rules::Authority>,
+    (authority, records): (Option<&rules::Authority>, &BTreeMap<u64, Record>),
     c: &mut Checks,
 ) -> Attested {
     let mut attested = Attested::default();
@@ -281,7 +281,7 @@ pub(super) fn check(
     for a in &manifest.attestations {
         let size = a.checkpoint_size;
         let text = std::str::from_utf8(held(members, &a.checkpoint_file)).unwrap_or_default();
-        let cp_m = attested_checkpoint(manifest, a, text, cp, authority);
+        let cp_m = attested_checkpoint(manifest, a, text, cp, (authority, records));
         if !c.add(
             format!("attested checkpoint {size}"),
             Code::CheckpointSignature,
@@ -320,7 +320,7 @@ fn attested_checkpoint(
     a: &Attestation,
     text: &str,
     cp: Option<&Checkpoint>,
-    authority: Option<&rules::Authority>,
+    (authority, records): (Option<&rules::Authority>, &BTreeMap<u64, Record>),
 ) -> std::result::Result<Checkpoint, String> {
     let size = a.checkpoint_size;
     let cp = cp.ok_or("the bundle's checkpoint does not verify")?;
@@ -339,8 +339,10 @@ fn attested_checkpoint(
     if cp_m.size != size {
         return Err(format!("{} is of size {}, not {size}", a.checkpoint_file, cp_m.size));
     }
+    // The checkpoint rule, as check 12 applies it to the bundle's own checkpoint.
+    let last = records.get(&(size - 1)).map(|r| r.recorded_at_ms);
     authority
-        .check_checkpoint(size, &key, None)
+        .check_checkpoint(size, &key, last)
         .map_err(|v| v.message)?;
     let proof: Vec<crate::Hash> = a
         .consistency_proof

@@ -391,7 +391,46 @@ Nothing else from the ledger is in this bundle: the proof hashes reveal no other
         );
     }
     t.push_str(tail);
+    t.push_str(&trusted_time_txt(m));
     t
+}
+
+/// VERIFY.txt's part on witnesses and time-stamp tokens: the `openssl ts -verify` line
+/// of every token, with the bundle's own names.
+fn trusted_time_txt(m: &Manifest) -> String {
+    if m.attestations.is_empty() {
+        return "\nNo witness cosignature or time-stamp token is in this bundle: the times it shows are\nthe ledger's own.\n".into();
+    }
+    let mut s = String::from(
+        "\n3. TRUSTED TIME AND WITNESSES\n\n   A time-stamping authority signed that a checkpoint of this ledger existed at a time.\n   Each token is a DER time-stamp response over the checkpoint file exactly as stored; check\n   it with OpenSSL alone (-attime checks the certificates at the stamped time; use the\n   authority's certificate obtained from it if you have one, in place of the tsa/ file):\n\n",
+    );
+    for a in &m.attestations {
+        for tok in &a.timestamps {
+            let _ = writeln!(
+                s,
+                "      openssl ts -verify -data {} -in {} -CAfile {} -attime {}",
+                a.checkpoint_file,
+                tok.file,
+                tok.certificates.first().map_or("", String::as_str),
+                tok.time_ms / 1000
+            );
+        }
+    }
+    s.push_str("\n   which must print \"Verification: OK\". A checkpoint below the bundle's own is tied to it\n   by the consistency proof in manifest.json (RFC 9162 section 2.1.4.2).\n");
+    let witnessed: Vec<_> = m
+        .attestations
+        .iter()
+        .filter_map(|a| a.cosigned_file.as_ref().map(|f| (a, f)))
+        .collect();
+    if !witnessed.is_empty() {
+        s.push_str("\n   Independent witnesses cosigned checkpoints (C2SP tlog-cosignature): each line after the\n   ledger's signature in these files is a witness's Ed25519 signature over\n   \"cosignature/v1\\ntime T\\n\" followed by the first three lines of the checkpoint; any\n   signed-note library checks them with the witness's published key:\n\n");
+        for (a, f) in witnessed {
+            for c in &a.cosignatures {
+                let _ = writeln!(s, "      {f}: {} ({})", c.witness, c.key);
+            }
+        }
+    }
+    s
 }
 
 /// `report.html` and `VERIFY.txt`: a deterministic function of the manifest (its `files`

@@ -1034,7 +1034,7 @@ pub(super) fn record_checks(
     }
     let authority = check_authority(manifest, &records, c);
     // 15. The attestations: cosigned and time-stamped checkpoints.
-    let attested = attest::check(manifest, members, cp, authority.as_ref(), c);
+    let attested = attest::check(manifest, members, cp, (authority.as_ref(), &records), c);
     (records, attested)
 }
 
