@@ -9,6 +9,7 @@
 //! sets. Memory stays flat: two chunks of records and the tree's right edge. Problems are
 //! findings (exit 1); only a failure to read at all is an error (exit 2).
 
+mod attestations;
 mod checkpoints;
 mod index_sets;
 mod stream;
@@ -21,6 +22,7 @@ use crate::ledger::Ledger;
 use crate::record::Record;
 use crate::rules::Code;
 use crate::store::journal::MAGIC;
+pub use attestations::attestation_findings;
 use index_sets::IndexSets;
 use serde::Serialize;
 use std::collections::BTreeSet;

@@ -1,7 +1,7 @@
 //! `custody audit`.
 
 use super::LedgerArgs;
-use super::util::read_policy;
+use super::util::{read_policy, read_tsa_certs};
 use super::util::{open, print_json, progress, shown, verdict};
 use anyhow::Context;
 use clap::Args;
@@ -34,6 +34,11 @@ pub struct AuditArgs {
     /// quorum of witness cosignatures (finding `witness-quorum` otherwise).
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
+    /// The certificate (PEM) of a time-stamping authority you trust: every kept time-stamp
+    /// token must lead to one given (repeatable). Without it, each token is checked against
+    /// the certificates kept beside it.
+    #[arg(long, value_name = "PEM")]
+    tsa_cert: Vec<PathBuf>,
     /// Print the full report, every finding included, as JSON.
     #[arg(long)]
     json: bool,
@@ -71,6 +76,10 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let policy = a.policy.as_deref().map(read_policy).transpose()?;
+    let mut tsa_certs = Vec::new();
+    for p in &a.tsa_cert {
+        tsa_certs.extend(read_tsa_certs(p)?);
+    }
     let ledger = open(&a.ledger)?;
     let pb = progress(ledger.size(), false, a.json);
     pb.set_message("auditing");
@@ -81,6 +90,12 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
     };
     let mut report = audit(&ledger, &saved, expected_key, mode, |n| pb.set_position(n))?;
     pb.finish_and_clear();
+    // What the ledger keeps beside its checkpoints: cosignatures and time-stamp tokens.
+    report.findings.extend(custody::audit::attestation_findings(
+        &ledger,
+        &tsa_certs,
+        custody::unix_ms(),
+    )?);
     if let Some(policy) = &policy
         && let Err(why) = ledger.check_policy(policy)?
     {
