@@ -125,7 +125,10 @@ pub fn certificates_to_pem(certs: &[Certificate]) -> Result<String, String> {
     use der::EncodePem;
     certs
         .iter()
-        .map(|c| c.to_pem(der::pem::LineEnding::LF).map_err(|e| e.to_string()))
+        .map(|c| {
+            c.to_pem(der::pem::LineEnding::LF)
+                .map_err(|e| e.to_string())
+        })
         .collect()
 }
 

@@ -109,7 +109,7 @@ fn expect(f: &Fixture, bundle: &Path, extra: &[&str], code: i32, part: &str, cas
     }
 }
 
-fn members(zip_path: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn members(zip_path: &Path) -> Vec<(String, Vec<u8>)> {
     let mut z = zip::ZipArchive::new(std::fs::File::open(zip_path).unwrap()).unwrap();
     (0..z.len())
         .map(|i| {
@@ -122,7 +122,7 @@ fn members(zip_path: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// A bundle's manifest.json, parsed.
-fn manifest(zip_path: &Path) -> serde_json::Value {
+pub(crate) fn manifest(zip_path: &Path) -> serde_json::Value {
     let (_, bytes) = members(zip_path)
         .into_iter()
         .find(|m| m.0 == "manifest.json")
@@ -140,7 +140,7 @@ fn seqs_of(m: &serde_json::Value, list: &str) -> Vec<u64> {
         .collect()
 }
 
-fn write_zip(path: &Path, members: &[(String, Vec<u8>)]) {
+pub(crate) fn write_zip(path: &Path, members: &[(String, Vec<u8>)]) {
     let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     for (n, b) in members {
         z.start_file(n.as_str(), zip::write::SimpleFileOptions::default())
@@ -174,13 +174,13 @@ fn fix_sums(ms: &mut [(String, Vec<u8>)]) {
     }
 }
 
-fn get<'a>(ms: &'a mut [(String, Vec<u8>)], name: &str) -> &'a mut Vec<u8> {
+pub(crate) fn get<'a>(ms: &'a mut [(String, Vec<u8>)], name: &str) -> &'a mut Vec<u8> {
     &mut ms.iter_mut().find(|m| m.0 == name).unwrap().1
 }
 
 /// Re-signs a changed manifest with `key` (the tamperer holds the exporting key, or their
 /// own), also fixing the manifest's digest list and SHA256SUMS.
-fn resign(ms: &mut [(String, Vec<u8>)], key_path: &Path) {
+pub(crate) fn resign(ms: &mut [(String, Vec<u8>)], key_path: &Path) {
     use sha2::Digest;
     let key = custody::keys::load_secret(key_path).unwrap();
     let mut manifest: serde_json::Value = serde_json::from_slice(get(ms, "manifest.json")).unwrap();

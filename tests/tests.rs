@@ -4,6 +4,7 @@ mod util;
 
 mod adversary;
 mod archive;
+mod attest;
 mod authority;
 mod bad_input;
 mod bundle;

@@ -40,7 +40,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// A root and a time-stamping certificate under it, with keys of `alg` (`ec` or `rsa`).
-fn authority(dir: &Path, alg: &str) {
+pub(crate) fn authority(dir: &Path, alg: &str) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("tsa.cnf"), TSA_CNF).unwrap();
     std::fs::write(dir.join("serial"), "01\n").unwrap();
@@ -154,7 +154,7 @@ fn ec_cert(dir: &Path, name: &str, subject: &str, issuer: &str, extfile: &str, s
 }
 
 /// `openssl ts -reply` of the authority in `dir` to the request `req`, into `out`.
-fn ts_reply(dir: &Path, req: &Path, out: &Path) {
+pub(crate) fn ts_reply(dir: &Path, req: &Path, out: &Path) {
     openssl(
         dir,
         &[

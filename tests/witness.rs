@@ -5,7 +5,7 @@
 
 use crate::util::*;
 
-fn witness(f: &Fixture) -> String {
+pub(crate) fn witness(f: &Fixture) -> String {
     let o = f.ok(&[
         "witness",
         "init",
@@ -326,13 +326,13 @@ fn fork(f: &Fixture, from: u64, to: u64, checkpoint: bool) {
 }
 
 /// A witness serving on loopback (any free port) while this lives.
-struct Served {
+pub(crate) struct Served {
     child: std::process::Child,
     url: String,
 }
 
 impl Served {
-    fn start(f: &Fixture) -> Served {
+    pub(crate) fn start(f: &Fixture) -> Served {
         Self::start_in(f, "w")
     }
 
@@ -372,7 +372,7 @@ impl Drop for Served {
     }
 }
 
-fn checkpoint_with(f: &Fixture, ledger: &str, served: &Served, vkey: &str) -> Output {
+pub(crate) fn checkpoint_with(f: &Fixture, ledger: &str, served: &Served, vkey: &str) -> Output {
     f.run(&[
         "checkpoint",
         "--ledger",
@@ -713,7 +713,14 @@ fn a_policy_asks_for_a_quorum_of_cosignatures() {
     let cosigned = std::fs::read_dir(f.path("ledger/cosigned"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_str().unwrap().parse::<u64>().is_ok())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .parse::<u64>()
+                .is_ok()
+        })
         .unwrap();
     let text = std::fs::read_to_string(&cosigned).unwrap();
     let last = text.trim_end().rsplit(' ').next().unwrap().to_owned();
@@ -967,7 +974,14 @@ fn the_ledger_cannot_witness_itself() {
     let cosigned = std::fs::read_dir(f.path("ledger/cosigned"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_str().unwrap().parse::<u64>().is_ok())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .parse::<u64>()
+                .is_ok()
+        })
         .unwrap();
     let text = std::fs::read_to_string(&cosigned).unwrap();
     let body = text.split("\n\n").next().unwrap().to_owned() + "\n";

@@ -51,9 +51,7 @@ pub fn attestation_findings(
 fn cosignature_findings(ledger: &Ledger, out: &mut Vec<Finding>) -> Result<()> {
     let dir = ledger.store().dir().join(names::COSIGNED);
     for name in names_in(&dir)? {
-        let size_ok = name
-            .parse::<u64>()
-            .is_ok_and(|s| s.to_string() == name);
+        let size_ok = name.parse::<u64>().is_ok_and(|s| s.to_string() == name);
         if !size_ok && name != "witness-keys" {
             out.push(finding(
                 Code::Cosignature,
@@ -132,7 +130,10 @@ fn timestamp_findings(
         let Some((_, text)) = ledger.valid_checkpoint(kt.size)? else {
             out.push(finding(
                 Code::Timestamp,
-                format!("{file}: the ledger holds no valid checkpoint of {} records", kt.size),
+                format!(
+                    "{file}: the ledger holds no valid checkpoint of {} records",
+                    kt.size
+                ),
             ));
             continue;
         };

@@ -65,7 +65,10 @@ fn sha256(b: &[u8]) -> [u8; 32] {
 fn certificate_member(name: &str, bytes: &[u8]) -> std::result::Result<Certificate, String> {
     let certs = timestamp::certificates_from_pem(bytes).map_err(|e| format!("{name}: {e}"))?;
     let [cert] = certs.as_slice() else {
-        return Err(format!("{name} holds {} certificates, not one", certs.len()));
+        return Err(format!(
+            "{name} holds {} certificates, not one",
+            certs.len()
+        ));
     };
     let der = timestamp::certificate_der(cert)?;
     if certificate_file(&hex::encode(sha256(&der))) != name
@@ -144,9 +147,12 @@ pub(super) fn gather(
         let Ok(certs) = timestamp::certificates_from_pem(pem) else {
             continue;
         };
-        let Ok(stamp) =
-            timestamp::verify_kept(&kt.response, &sha256(text.as_bytes()), &certs, exported_at_ms)
-        else {
+        let Ok(stamp) = timestamp::verify_kept(
+            &kt.response,
+            &sha256(text.as_bytes()),
+            &certs,
+            exported_at_ms,
+        ) else {
             continue;
         };
         let mut cert_files = BTreeMap::new();
@@ -157,7 +163,10 @@ pub(super) fn gather(
             ) else {
                 continue;
             };
-            cert_files.insert(certificate_file(&hex::encode(sha256(&der))), pem.into_bytes());
+            cert_files.insert(
+                certificate_file(&hex::encode(sha256(&der))),
+                pem.into_bytes(),
+            );
         }
         let info = TimestampInfo {
             file: timestamp_file(kt.size, &stamp.serial),
@@ -325,19 +334,26 @@ fn attested_checkpoint(
     let size = a.checkpoint_size;
     let cp = cp.ok_or("the bundle's checkpoint does not verify")?;
     if a.checkpoint_file != attested_checkpoint_file(size, cp.size) {
-        return Err(format!("its checkpoint file must be {}", attested_checkpoint_file(size, cp.size)));
+        return Err(format!(
+            "its checkpoint file must be {}",
+            attested_checkpoint_file(size, cp.size)
+        ));
     }
     if size == cp.size {
         return Ok(cp.clone());
     }
-    let authority = authority.ok_or("the bundle's ledger keys are not known (the authority check failed)")?;
+    let authority =
+        authority.ok_or("the bundle's ledger keys are not known (the authority check failed)")?;
     let key = authority
         .ledger_key_at(size)
         .ok_or("no ledger key is known (no genesis)")?;
     let cp_m = open_checkpoint(text, &manifest.ledger.origin, &key)
         .map_err(|e| format!("{}: {e}", a.checkpoint_file))?;
     if cp_m.size != size {
-        return Err(format!("{} is of size {}, not {size}", a.checkpoint_file, cp_m.size));
+        return Err(format!(
+            "{} is of size {}, not {size}",
+            a.checkpoint_file, cp_m.size
+        ));
     }
     // The checkpoint rule, as check 12 applies it to the bundle's own checkpoint.
     let last = records.get(&(size - 1)).map(|r| r.recorded_at_ms);
@@ -410,7 +426,11 @@ fn check_cosignatures(
             }
             let ms = cosignature_ms(time).ok_or("its time is past the year 9999")?;
             if ms != info.time_ms {
-                return Err(format!("it was made at {}, not at {}", rfc3339(ms), info.time));
+                return Err(format!(
+                    "it was made at {}, not at {}",
+                    rfc3339(ms),
+                    info.time
+                ));
             }
             if ms > latest_ms.saturating_add(SKEW_MS) {
                 return Err(format!(
@@ -423,9 +443,9 @@ fn check_cosignatures(
         if c.add(
             format!("attested checkpoint {size}: witness {}", info.witness),
             Code::Cosignature,
-            r.as_ref().map_err(Clone::clone).map(|_| {
-                format!("cosigned at {} (key {})", info.time, info.key)
-            }),
+            r.as_ref()
+                .map_err(Clone::clone)
+                .map(|_| format!("cosigned at {} (key {})", info.time, info.key)),
         ) {
             attested
                 .cosigned
@@ -453,7 +473,8 @@ fn check_tokens(
                 .iter()
                 .map(|f| certificate_member(f, held(members, f)))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
-            let stamp = timestamp::verify_kept(held(members, &t.file), &imprint, &certs, latest_ms)?;
+            let stamp =
+                timestamp::verify_kept(held(members, &t.file), &imprint, &certs, latest_ms)?;
             if stamp.serial != t.serial
                 || stamp.time_ms != t.time_ms
                 || stamp.signer_sha256 != t.signer_certificate
@@ -550,8 +571,8 @@ pub(super) fn check_policy(
             .find(|a| a.checkpoint_size == cp.size)
             .and_then(|a| a.cosigned_file.as_deref())
             .map_or("checkpoint.txt", |f| f);
-        let text = std::str::from_utf8(held(members, note))
-            .map_err(|_| format!("{note} is not UTF-8"))?;
+        let text =
+            std::str::from_utf8(held(members, note)).map_err(|_| format!("{note} is not UTF-8"))?;
         let cosigned = policy.check(text, cp, &ledger_key)?;
         Ok(format!(
             "the checkpoint is cosigned by {}",

@@ -495,7 +495,9 @@ pub(super) fn manifest_field_problems(m: &Manifest) -> Vec<String> {
 
 /// Lowercase hex of exactly `n` digits.
 fn lower_hex(s: &str, n: usize) -> bool {
-    s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == n
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The member naming a token of the attested checkpoint of `size` with this serial.
@@ -557,7 +559,9 @@ fn attestation_problems(m: &Manifest) -> Vec<String> {
             ));
         }
         if a.cosignatures.is_empty() && a.timestamps.is_empty() {
-            problems.push(format!("{at}: it carries no cosignature and no time-stamp token"));
+            problems.push(format!(
+                "{at}: it carries no cosignature and no time-stamp token"
+            ));
         }
         let want_cosigned = (!a.cosignatures.is_empty()).then(|| cosigned_file(size));
         if a.cosigned_file != want_cosigned {
@@ -576,7 +580,9 @@ fn attestation_problems(m: &Manifest) -> Vec<String> {
             }
         }
         if !a.timestamps.windows(2).all(|w| w[0].file < w[1].file) {
-            problems.push(format!("{at}: timestamps must be in strictly increasing file"));
+            problems.push(format!(
+                "{at}: timestamps must be in strictly increasing file"
+            ));
         }
         for t in &a.timestamps {
             if t.serial.is_empty()

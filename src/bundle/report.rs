@@ -4,8 +4,8 @@
 
 use super::Manifest;
 use super::attest::Attested;
-use crate::record;
 use crate::ledger::Check;
+use crate::record;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -509,8 +509,16 @@ fn attestations(m: &Manifest, attested: &Attested) -> String {
             s,
             "<tr><td>first {size} records (<code>{}</code>)</td><td>{}</td><td>{}</td></tr>",
             esc(&a.checkpoint_file),
-            if witnesses.is_empty() { "none".into() } else { witnesses },
-            if stamps.is_empty() { "none".into() } else { stamps }
+            if witnesses.is_empty() {
+                "none".into()
+            } else {
+                witnesses
+            },
+            if stamps.is_empty() {
+                "none".into()
+            } else {
+                stamps
+            }
         );
     }
     s.push_str("</table>\n");

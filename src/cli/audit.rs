@@ -1,8 +1,8 @@
 //! `custody audit`.
 
 use super::LedgerArgs;
-use super::util::{read_policy, read_tsa_certs};
 use super::util::{open, print_json, progress, shown, verdict};
+use super::util::{read_policy, read_tsa_certs};
 use anyhow::Context;
 use clap::Args;
 use custody::audit::{SavedCheckpoint, audit};

@@ -246,7 +246,10 @@ pub fn exec_verify_bundle(a: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
         outln!("PROBLEM: {n} check(s) failed (see above).")?;
     }
     let tokens = report.manifest.as_ref().map_or(0, |m| {
-        m.attestations.iter().map(|x| x.timestamps.len()).sum::<usize>()
+        m.attestations
+            .iter()
+            .map(|x| x.timestamps.len())
+            .sum::<usize>()
     });
     if tokens > 0 && a.tsa_cert.is_empty() {
         outln!(

@@ -284,7 +284,11 @@ impl Store {
         der: &[u8],
         trusted_pem: &[u8],
     ) -> Result<PathBuf> {
-        self.write_whole(names::TIMESTAMPS, &format!("{size}-{name}.pem"), trusted_pem)?;
+        self.write_whole(
+            names::TIMESTAMPS,
+            &format!("{size}-{name}.pem"),
+            trusted_pem,
+        )?;
         self.write_whole(names::TIMESTAMPS, &format!("{size}-{name}.tsr"), der)
     }
 

@@ -18,9 +18,9 @@ pub(crate) mod lookup;
 pub(crate) mod tiles;
 
 use batch::{BATCH_MARKER_LEN, batch_marker};
+pub use checkpoints::{KeptTimestamp, timestamp_name};
 use lock::{LedgerLock, take};
 pub use lock::{LockHolder, LockWait, lock_holder};
-pub use checkpoints::{KeptTimestamp, timestamp_name};
 
 use crate::Hash;
 use crate::error::{Error, Result, io};

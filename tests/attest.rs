@@ -1,0 +1,486 @@
+//! Bundles that carry what attests their checkpoints independently of the ledger's owner:
+//! witnesses' cosignatures (a real witness served on loopback) and RFC 3161 tokens (a real
+//! authority: `openssl ts -reply`). Both verifiers check them; `openssl ts -verify` checks
+//! each token as VERIFY.txt says; forged attestations re-signed with the exporter's own key
+//! are caught; `--policy` and `--tsa-cert` pin witnesses and authorities.
+
+use crate::bundle::{get, manifest, members, resign, write_zip};
+use crate::timestamp::{authority, ts_reply};
+use crate::util::*;
+use crate::witness::{Served, checkpoint_with, witness};
+use serde_json::Value;
+use std::path::Path;
+
+/// Takes a token from the authority in `tsa` for the ledger's latest checkpoint, through
+/// files, and keeps it.
+fn stamp(f: &Fixture, tsa: &Path) {
+    let req = f.path("req.tsq");
+    let resp = f.path("resp.tsr");
+    let _ = std::fs::remove_file(&req);
+    f.ok(&[
+        "timestamp",
+        "--ledger",
+        &f.p("ledger"),
+        "--request-out",
+        req.to_str().unwrap(),
+    ]);
+    ts_reply(tsa, &req, &resp);
+    f.ok(&[
+        "timestamp",
+        "--ledger",
+        &f.p("ledger"),
+        "--response-in",
+        resp.to_str().unwrap(),
+        "--tsa-cert",
+        tsa.join("root.crt").to_str().unwrap(),
+    ]);
+}
+
+/// A policy that asks for the witness with verifier key `vkey`.
+fn policy_for(f: &Fixture, name: &str, vkey: &str) -> String {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(vkey.rsplit('+').next().unwrap())
+        .unwrap();
+    let path = f.path(&format!("{name}.policy"));
+    std::fs::write(
+        &path,
+        format!("witness w {}\nquorum w\n", hex::encode(&raw[1..])),
+    )
+    .unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// A ledger whose record 3 is covered by a time-stamped checkpoint of 4 records, and whose
+/// record 4 by a checkpoint of 5 records that a witness cosigned and the authority stamped;
+/// with the witness's key and the bundle of exhibits 3 and 4.
+struct Attested {
+    f: Fixture,
+    vkey: String,
+    bundle: std::path::PathBuf,
+    _served: Served,
+}
+
+fn attested() -> Attested {
+    let f = Fixture::with_records(2);
+    authority(&f.path("tsa"), "ec");
+    stamp(&f, &f.path("tsa"));
+    f.testimony("the fourth record");
+    let vkey = witness(&f);
+    let served = Served::start(&f);
+    let o = checkpoint_with(&f, "ledger", &served, &vkey);
+    assert_eq!(o.code, 0, "{}", o.all());
+    stamp(&f, &f.path("tsa"));
+    f.export_ok("ledger", "b.zip", &["3", "4"]);
+    Attested {
+        bundle: f.path("b.zip"),
+        f,
+        vkey,
+        _served: served,
+    }
+}
+
+fn trust(f: &Fixture) -> Vec<String> {
+    vec![
+        "--trust".into(),
+        f.p("keys/ledger.pub"),
+        "--tsa-cert".into(),
+        f.p("tsa/root.crt"),
+    ]
+}
+
+fn both(f: &Fixture, bundle: &Path, extra: &[String]) -> (Output, Output) {
+    let mut args = vec![bundle.to_str().unwrap().to_owned()];
+    args.extend(extra.iter().cloned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    f.verify_bundle_both(&args)
+}
+
+#[test]
+fn bundles_carry_cosigned_and_time_stamped_checkpoints_and_both_verifiers_check_them() {
+    let a = attested();
+    let f = &a.f;
+    let m = manifest(&a.bundle);
+    let sizes: Vec<u64> = m["attestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["checkpoint_size"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes, vec![4, 5], "{m:#}");
+    assert_eq!(
+        m["attestations"][0]["checkpoint_file"],
+        "attest/4/checkpoint.txt"
+    );
+    assert_eq!(m["attestations"][1]["checkpoint_file"], "checkpoint.txt");
+    assert_eq!(
+        m["attestations"][1]["cosignatures"][0]["key"],
+        a.vkey.as_str()
+    );
+    let policy = policy_for(f, "mine", &a.vkey);
+    let mut args = trust(f);
+    args.extend(["--policy".into(), policy.clone()]);
+    let (ours, theirs) = both(f, &a.bundle, &args);
+    assert_eq!(ours.code, 0, "{}", ours.all());
+    assert_eq!(theirs.code, 0, "{}", theirs.all());
+    for want in [
+        "[ok] attested checkpoint 4: time-stamp",
+        "[ok] attested checkpoint 5: witness witness.example.org/w1",
+        "[ok] trusted time-stamp authorities: 2 time-stamp tokens",
+        "[ok] witness quorum: the checkpoint is cosigned by w",
+    ] {
+        assert!(ours.stdout.contains(want), "{want}\n{}", ours.stdout);
+    }
+    // The judge reads, per exhibit, when it existed at the latest, and who attests it.
+    let ms = members(&a.bundle);
+    let html =
+        String::from_utf8(ms.iter().find(|x| x.0 == "report.html").unwrap().1.clone()).unwrap();
+    let t3 = m["attestations"][0]["timestamps"][0]["time"]
+        .as_str()
+        .unwrap();
+    let t4 = m["attestations"][1]["timestamps"][0]["time"]
+        .as_str()
+        .unwrap();
+    assert!(
+        html.contains(&format!(
+            "recorded no later than {t3}, attested by CN=Test TSA (a time-stamp of the checkpoint of 4 records)"
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("recorded no later than {t4}")),
+        "{html}"
+    );
+    assert!(
+        html.contains("checkpoint of 5 records cosigned by witness.example.org/w1 at"),
+        "{html}"
+    );
+    // OpenSSL alone checks every token as VERIFY.txt says.
+    let dir = f.path("unzipped");
+    for (name, bytes) in &ms {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    let txt = std::fs::read_to_string(dir.join("VERIFY.txt")).unwrap();
+    let lines: Vec<&str> = txt
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("openssl ts -verify"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{txt}");
+    for l in lines {
+        let out = std::process::Command::new("sh")
+            .args(["-c", l])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Verification: OK"),
+            "{l}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Without --tsa-cert the authorities are said to be unpinned.
+    let (ours, _) = both(f, &a.bundle, &["--trust".into(), f.p("keys/ledger.pub")]);
+    assert_eq!(ours.code, 0, "{}", ours.all());
+    assert!(
+        ours.stdout.contains("authorities were not pinned"),
+        "{}",
+        ours.stdout
+    );
+}
+
+#[test]
+fn another_witness_or_another_authority_is_not_enough() {
+    let a = attested();
+    let f = &a.f;
+    // A policy asking for a witness that did not cosign: both fail; export refuses.
+    f.ok(&["key", "generate", "other", "--dir", &f.p("keys")]);
+    let other_w = f.run(&[
+        "witness",
+        "init",
+        "--dir",
+        &f.p("w2"),
+        "--name",
+        "witness.example.org/w2",
+    ]);
+    assert_eq!(other_w.code, 0, "{}", other_w.all());
+    let other = policy_for(f, "other", other_w.stdout.trim());
+    let mut args = trust(f);
+    args.extend(["--policy".into(), other.clone()]);
+    let (ours, theirs) = both(f, &a.bundle, &args);
+    assert_eq!(
+        (ours.code, theirs.code),
+        (1, 1),
+        "{}\n{}",
+        ours.all(),
+        theirs.all()
+    );
+    assert!(
+        ours.stdout.contains("[FAILED] witness quorum"),
+        "{}",
+        ours.stdout
+    );
+    let o = f.export_by("ledger", "refused.zip", &["2", "--policy", &other]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(o.stderr.contains("fails the policy"), "{}", o.stderr);
+    assert!(!f.path("refused.zip").exists());
+    let mine = policy_for(f, "mine", &a.vkey);
+    f.export_ok("ledger", "kept.zip", &["2", "--policy", &mine]);
+    // Tokens that do not lead to the authority the court trusts: both fail.
+    authority(&f.path("tsa2"), "rsa");
+    let (ours, theirs) = both(
+        f,
+        &a.bundle,
+        &[
+            "--trust".into(),
+            f.p("keys/ledger.pub"),
+            "--tsa-cert".into(),
+            f.p("tsa2/root.crt"),
+        ],
+    );
+    assert_eq!(
+        (ours.code, theirs.code),
+        (1, 1),
+        "{}\n{}",
+        ours.all(),
+        theirs.all()
+    );
+    assert!(
+        ours.stdout
+            .contains("[FAILED] trusted time-stamp authorities"),
+        "{}",
+        ours.stdout
+    );
+}
+
+/// Re-signed edits: whoever holds the exporting key rewrites an attestation; each is caught
+/// by the attestation checks themselves, by both verifiers.
+#[test]
+fn forged_attestations_are_caught_even_when_re_signed() {
+    let a = attested();
+    let f = &a.f;
+    let key = f.path("keys/ledger.key");
+    let original = members(&a.bundle);
+    let m0 = manifest(&a.bundle);
+    let tsr3 = m0["attestations"][0]["timestamps"][0]["file"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tsr4 = m0["attestations"][1]["timestamps"][0]["file"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    type Edit = Box<dyn Fn(&mut Vec<(String, Vec<u8>)>, &mut Value)>;
+    let flip_last = |name: String| -> Edit {
+        Box::new(move |ms, _| {
+            let b = get(ms, &name);
+            let n = b.len();
+            b[n - 1] ^= 1;
+        })
+    };
+    let cases: Vec<(&str, &str, Edit)> = vec![
+        (
+            "a token's signature byte",
+            "time-stamp",
+            flip_last(tsr3.clone()),
+        ),
+        (
+            "the earlier checkpoint's token swapped for the later one's",
+            "time-stamp",
+            {
+                let (t3, t4) = (tsr3.clone(), tsr4.clone());
+                Box::new(move |ms, _| {
+                    let later = get(ms, &t4).clone();
+                    *get(ms, &t3) = later;
+                })
+            },
+        ),
+        (
+            "a stamped time moved earlier",
+            "time-stamp",
+            Box::new(|_, m| {
+                let t = &mut m["attestations"][0]["timestamps"][0];
+                let ms = t["time_ms"].as_u64().unwrap() - 86_400_000;
+                t["time_ms"] = ms.into();
+                t["time"] = custody::record::rfc3339(ms).into();
+            }),
+        ),
+        (
+            "a cosignature line",
+            "witness",
+            Box::new(|ms, _| {
+                let b = get(ms, "attest/5/cosigned.txt");
+                let n = b.len();
+                b[n - 6] = if b[n - 6] == b'A' { b'B' } else { b'A' };
+            }),
+        ),
+        (
+            "a cosignature time",
+            "witness",
+            Box::new(|_, m| {
+                let c = &mut m["attestations"][1]["cosignatures"][0];
+                let ms = c["time_ms"].as_u64().unwrap() - 1000;
+                c["time_ms"] = ms.into();
+                c["time"] = custody::record::rfc3339(ms).into();
+            }),
+        ),
+        (
+            "a consistency proof hash",
+            "attested checkpoint 4",
+            Box::new(|_, m| {
+                m["attestations"][0]["consistency_proof"][0] =
+                    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
+            }),
+        ),
+        (
+            "the earlier checkpoint rewritten",
+            "attested checkpoint 4",
+            Box::new(|ms, _| {
+                let b = get(ms, "attest/4/checkpoint.txt");
+                let text = String::from_utf8(b.clone()).unwrap();
+                *b = text.replacen("\n4\n", "\n3\n", 1).into_bytes();
+            }),
+        ),
+        (
+            "the authority's certificate replaced by another's",
+            "time-stamp",
+            {
+                let other = f.path("tsa-other");
+                authority(&other, "ec");
+                let pem = std::fs::read(other.join("root.crt")).unwrap();
+                Box::new(move |ms, m| {
+                    use sha2::Digest;
+                    let der = pem_der(&pem);
+                    let name = format!("tsa/{}.pem", hex::encode(sha2::Sha256::digest(&der)));
+                    let canonical = pem_of(&der);
+                    let old: Vec<String> = ms
+                        .iter()
+                        .map(|x| x.0.clone())
+                        .filter(|n| n.starts_with("tsa/"))
+                        .collect();
+                    ms.retain(|x| !old.contains(&x.0));
+                    ms.push((name.clone(), canonical));
+                    for at in m["attestations"].as_array_mut().unwrap() {
+                        for t in at["timestamps"].as_array_mut().unwrap() {
+                            t["certificates"] = Value::Array(vec![name.clone().into()]);
+                        }
+                    }
+                })
+            },
+        ),
+    ];
+    for (what, check, edit) in cases {
+        let mut ms = original.clone();
+        let mut m: Value = serde_json::from_slice(get(&mut ms, "manifest.json")).unwrap();
+        edit(&mut ms, &mut m);
+        *get(&mut ms, "manifest.json") = serde_json::to_vec_pretty(&m).unwrap();
+        resign(&mut ms, &key);
+        let path = f.path("forged.zip");
+        write_zip(&path, &ms);
+        let (ours, theirs) = both(f, &path, &["--trust".into(), f.p("keys/ledger.pub")]);
+        assert_eq!(ours.code, 1, "{what}: {}", ours.all());
+        assert_eq!(theirs.code, 1, "{what} (Python): {}", theirs.all());
+        assert!(
+            ours.stdout
+                .lines()
+                .any(|l| l.starts_with("[FAILED] attested checkpoint") && l.contains(check)),
+            "{what}: no failed '{check}' check:\n{}",
+            ours.stdout
+        );
+    }
+}
+
+/// The DER of the first certificate in a PEM file.
+fn pem_der(pem: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let text = String::from_utf8_lossy(pem);
+    let b64: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap()
+}
+
+/// The PEM of one certificate, in lines of 64 characters.
+fn pem_of(der: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut s = String::from("-----BEGIN CERTIFICATE-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        s.push_str(std::str::from_utf8(chunk).unwrap());
+        s.push('\n');
+    }
+    s.push_str("-----END CERTIFICATE-----\n");
+    s.into_bytes()
+}
+
+/// The audit checks what the ledger keeps beside its checkpoints.
+#[test]
+fn the_audit_checks_kept_tokens_and_cosignatures() {
+    let a = attested();
+    let f = &a.f;
+    let o = f.run(&[
+        "audit",
+        "--ledger",
+        &f.p("ledger"),
+        "--tsa-cert",
+        &f.p("tsa/root.crt"),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    authority(&f.path("tsa2"), "ec");
+    let o = f.run(&[
+        "audit",
+        "--ledger",
+        &f.p("ledger"),
+        "--tsa-cert",
+        &f.p("tsa2/root.crt"),
+    ]);
+    assert_eq!(o.code, 1, "another authority's root: {}", o.all());
+    // A damaged token, a stray file and a forged cosignature line are each named.
+    let ts = f.path("ledger/timestamps");
+    let tsr = std::fs::read_dir(&ts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "tsr"))
+        .unwrap();
+    let mut b = std::fs::read(&tsr).unwrap();
+    let n = b.len();
+    b[n - 1] ^= 1;
+    std::fs::write(&tsr, b).unwrap();
+    std::fs::write(ts.join("notes.txt"), "hello").unwrap();
+    let cosigned = f.path("ledger/cosigned/5");
+    let text = std::fs::read_to_string(&cosigned).unwrap();
+    let forged = format!(
+        "{text}\u{2014} witness.example.org/w1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
+    );
+    std::fs::write(&cosigned, forged).unwrap();
+    let j = f.audit_json();
+    let findings: Vec<(String, String)> = j["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["code"].as_str().unwrap().to_owned(),
+                x["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let name = tsr.file_name().unwrap().to_str().unwrap();
+    for (code, part) in [
+        ("timestamp", name),
+        ("timestamp", "notes.txt"),
+        ("cosignature", "cosigned/5"),
+    ] {
+        assert!(
+            findings.iter().any(|(c, m)| c == code && m.contains(part)),
+            "{code} {part}: {findings:?}"
+        );
+    }
+}
