@@ -400,11 +400,25 @@ fn demo_runs_end_to_end() {
     // A witness on loopback cosigned a checkpoint, and a policy requiring it holds.
     assert!(o.all().contains("cosigned by witness"), "{}", o.all());
     assert!(o.stdout.contains("[ok] witness quorum"), "{}", o.stdout);
+    // The cosigned checkpoint, and the key of the witness that cosigned it.
     assert_eq!(
         std::fs::read_dir(f.path("demo/ledger/cosigned"))
             .unwrap()
             .count(),
-        1
+        2
+    );
+    // An authority on this machine (OpenSSL's, which the tests need) stamped the checkpoint,
+    // and the court's check of the bundle pins it, the witness policy and both keys.
+    assert!(
+        o.stdout.contains("attested by CN=Demo Time Authority"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout
+            .contains("[ok] trusted time-stamp authorities: 1 time-stamp tokens"),
+        "{}",
+        o.stdout
     );
     assert!(
         o.stdout.contains("exit code 1, as expected"),

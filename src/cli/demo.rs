@@ -18,7 +18,12 @@ struct Demo {
     exe: PathBuf,
     dir: PathBuf,
     step: u32,
+    /// Whether a time-stamping authority stamped a checkpoint (OpenSSL was at hand).
+    stamped: bool,
 }
+
+/// The configuration of the demo's time-stamping authority (OpenSSL's `ts`).
+const TSA_CNF: &str = "[ tsa ]\ndefault_tsa = tsa1\n[ tsa1 ]\nserial = ./serial\ncrypto_device = builtin\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\ndigests = sha256\naccuracy = secs:1\ness_cert_id_alg = sha256\n[ v3_tsa ]\nbasicConstraints = CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = critical, timeStamping\n[ v3_ca ]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\n";
 
 impl Demo {
     fn say(&mut self, title: &str, why: &str) -> std::io::Result<()> {
@@ -87,6 +92,7 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
         exe: std::env::current_exe().context("cannot find the custody binary")?,
         dir: dir.canonicalize()?,
         step: 0,
+        stamped: false,
     };
     outln!("custody demo in {} (shown below as $DEMO)", d.dir.display())?;
     outln!("Keys here are demo keys: never use them for real evidence.")?;
@@ -226,6 +232,7 @@ impl Demo {
         ])?;
 
         self.witness()?;
+        self.trusted_time()?;
 
         self.say("The log", "Every record, its signer and its time.")?;
         self.must(&["log", "--ledger", &self.p("ledger")])?;
@@ -344,6 +351,133 @@ impl Demo {
         Ok(())
     }
 
+    /// Runs `openssl ARGS` in the authority's directory, quietly; false when it fails.
+    fn openssl(&self, args: &[&str]) -> bool {
+        Command::new("openssl")
+            .args(args)
+            .current_dir(self.dir.join("tsa"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// A time-stamping authority on this machine (OpenSSL's, when it is installed) stamps
+    /// the latest checkpoint.
+    fn trusted_time(&mut self) -> anyhow::Result<()> {
+        self.say("Trusted time", "An RFC 3161 time-stamping authority, of the kind courts already accept, signs that the\ncheckpoint (and every record it covers) existed no later than a time: nothing it covers\ncan have been written later and back-dated. Here OpenSSL's authority runs on this machine.")?;
+        write(&self.dir.join("tsa/tsa.cnf"), TSA_CNF.as_bytes())?;
+        write(&self.dir.join("tsa/serial"), b"01\n")?;
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        let made = self.openssl(
+            &[
+                &["req", "-x509"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "root.key",
+                    "-out",
+                    "root.crt",
+                    "-subj",
+                    "/CN=Demo Time Authority Root",
+                ],
+                &[
+                    "-days",
+                    "3650",
+                    "-config",
+                    "tsa.cnf",
+                    "-extensions",
+                    "v3_ca",
+                ],
+            ]
+            .concat(),
+        ) && self.openssl(
+            &[
+                &["req"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "tsa.key",
+                    "-out",
+                    "tsa.csr",
+                    "-subj",
+                    "/CN=Demo Time Authority",
+                ],
+            ]
+            .concat(),
+        ) && self.openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "tsa.csr",
+            "-CA",
+            "root.crt",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-out",
+            "tsa.crt",
+            "-days",
+            "3650",
+            "-extfile",
+            "tsa.cnf",
+            "-extensions",
+            "v3_tsa",
+        ]);
+        if !made {
+            outln!(
+                "   (skipped: OpenSSL is not installed here, so no authority can run on this machine;\n    `custody timestamp --tsa URL --tsa-cert ROOT.pem` asks a public one)"
+            )?;
+            return Ok(());
+        }
+        outln!(
+            "\n$ openssl req -x509 ... -out $DEMO/tsa/root.crt    # the authority's root and its time-stamping certificate"
+        )?;
+        self.must(&[
+            "timestamp",
+            "--ledger",
+            &self.p("ledger"),
+            "--request-out",
+            &self.p("tsa/request.tsq"),
+        ])?;
+        outln!(
+            "\n$ openssl ts -reply -queryfile $DEMO/tsa/request.tsq -signer tsa.crt -inkey tsa.key -config tsa.cnf -out $DEMO/tsa/response.tsr"
+        )?;
+        if !self.openssl(&[
+            "ts",
+            "-reply",
+            "-queryfile",
+            "request.tsq",
+            "-signer",
+            "tsa.crt",
+            "-inkey",
+            "tsa.key",
+            "-config",
+            "tsa.cnf",
+            "-out",
+            "response.tsr",
+        ]) {
+            bail!("the demo's time-stamping authority did not answer");
+        }
+        self.must(&[
+            "timestamp",
+            "--ledger",
+            &self.p("ledger"),
+            "--response-in",
+            &self.p("tsa/response.tsr"),
+            "--tsa-cert",
+            &self.p("tsa/root.crt"),
+        ])?;
+        self.stamped = true;
+        Ok(())
+    }
+
     /// A court bundle, checked as a court would.
     fn go_to_court(&mut self) -> anyhow::Result<()> {
         self.say("A court bundle", "Records 2 (the testimony) and 3 (the video) go to court as one ZIP: the records, their\ninclusion proofs, the signed checkpoint, the testimony text, the video itself, the public\nkeys, SHA256SUMS, a signed manifest, a report for the judge and VERIFY.txt. Nothing about\nrecord 4 (the photo) is in it.")?;
@@ -357,6 +491,8 @@ impl Demo {
             &self.p("case-demo.zip"),
             "--case",
             "Demo case 1",
+            "--policy",
+            &self.p("witness.policy"),
             "--media",
             &self.p("input/footage/clip-001.mp4"),
             "2",
@@ -365,16 +501,29 @@ impl Demo {
 
         self.say(
             "The court checks the bundle offline",
-            "Only the ZIP and the two public keys the court obtained from their holders are needed.",
+            "Only the ZIP, the two public keys the court obtained from their holders, the witness policy\nand the authority's certificate are needed.",
         )?;
-        self.must(&[
+        let (bundle, ledger_pub, amal_pub, policy, root) = (
+            self.p("case-demo.zip"),
+            self.p("keys/ledger.pub"),
+            self.p("keys/investigator-amal.pub"),
+            self.p("witness.policy"),
+            self.p("tsa/root.crt"),
+        );
+        let mut args = vec![
             "verify-bundle",
-            &self.p("case-demo.zip"),
+            &bundle,
             "--trust",
-            &self.p("keys/ledger.pub"),
+            &ledger_pub,
             "--trust",
-            &self.p("keys/investigator-amal.pub"),
-        ])?;
+            &amal_pub,
+            "--policy",
+            &policy,
+        ];
+        if self.stamped {
+            args.extend(["--tsa-cert", root.as_str()]);
+        }
+        self.must(&args)?;
         Ok(())
     }
 
