@@ -1006,3 +1006,62 @@ fn the_ledger_cannot_witness_itself() {
     ]);
     assert_eq!(o.code, 1, "{}", o.all());
 }
+
+/// Through files: the ledger writes a request, the witness cosigns it offline, and the
+/// ledger takes the response in, verified, as `checkpoint --witness` would have kept it; a
+/// response by another key, or for another checkpoint, is refused and nothing is kept.
+#[test]
+fn a_cosignature_made_through_files_is_taken_in() {
+    let f = Fixture::with_records(2);
+    let vkey = witness(&f);
+    request(&f, "ledger", 0, "req.txt");
+    let o = cosign(&f, "req.txt", "resp.txt");
+    assert_eq!(o.code, 0, "{}", o.all());
+    let accept = |vkey: &str, size: Option<&str>| {
+        let mut args = vec![
+            "witness".to_owned(),
+            "accept".into(),
+            "--ledger".into(),
+            f.p("ledger"),
+            "--in".into(),
+            f.p("resp.txt"),
+            "--witness-key".into(),
+            vkey.into(),
+        ];
+        if let Some(n) = size {
+            args.extend(["--size".into(), n.into()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        f.run(&args)
+    };
+    // Another witness's key: refused, nothing kept.
+    let other = f.run(&[
+        "witness",
+        "init",
+        "--dir",
+        &f.p("w-other"),
+        "--name",
+        "witness.example.org/w1",
+    ]);
+    let o = accept(other.stdout.trim(), None);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(!f.path("ledger/cosigned").exists());
+    // The ledger moved on: the response is not over the latest checkpoint, unless its size
+    // is given.
+    f.testimony("later");
+    f.checkpoint();
+    let o = accept(&vkey, None);
+    assert_eq!(o.code, 1, "{}", o.all());
+    let o = accept(&vkey, Some("4"));
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(
+        o.stdout.contains("\u{2014} witness.example.org/w1 "),
+        "{}",
+        o.stdout
+    );
+    let kept = std::fs::read_to_string(f.path("ledger/cosigned/4")).unwrap();
+    assert_eq!(kept, o.stdout);
+    // The audit checks it again with the kept witness key.
+    let o = f.run(&["audit", "--ledger", &f.p("ledger")]);
+    assert_eq!(o.code, 0, "{}", o.all());
+}

@@ -69,26 +69,7 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
             }
         }
         if !lines.is_empty() {
-            // Cosignatures stored earlier for this checkpoint (by other witnesses) stay.
-            let fresh = note::signature_lines(&format!("{signed}{lines}"));
-            let earlier: String = ledger
-                .cosigned(cp.size)?
-                .filter(|text| text.starts_with(&signed))
-                .map(|text| {
-                    text[signed.len()..]
-                        .lines()
-                        .filter(|l| {
-                            !fresh
-                                .iter()
-                                .any(|s| l.starts_with(&format!("\u{2014} {} ", s.name)))
-                        })
-                        .map(|l| format!("{l}\n"))
-                        .collect()
-                })
-                .unwrap_or_default();
-            signed.push_str(&earlier);
-            signed.push_str(&lines);
-            ledger.put_cosigned(cp.size, &signed)?;
+            signed = ledger.keep_cosignatures(cp.size, &signed, &lines)?;
         }
     }
     if let Some(out) = &a.out {

@@ -20,7 +20,8 @@ inconsistent is kept in its evidence/ directory.\n\n\
   custody witness init --dir w1 --name witness.example.org/w1\n\
   custody witness add-log --dir w1 --origin example.org/case-1 --key ledger.pub\n\
   custody witness request --ledger case-1 --old 0 --out req.txt     (on the ledger's side)\n\
-  custody witness cosign --dir w1 --in req.txt --out resp.txt       (on the witness's side)"
+  custody witness cosign --dir w1 --in req.txt --out resp.txt       (on the witness's side)\n\
+  custody witness accept --ledger case-1 --in resp.txt --witness-key VKEY   (back on the ledger's side)"
 )]
 pub enum WitnessCommand {
     /// Create a witness: its key, name and state; prints its verifier key.
@@ -31,8 +32,27 @@ pub enum WitnessCommand {
     Cosign(CosignArgs),
     /// Write the add-checkpoint request for a witness that last cosigned size OLD.
     Request(RequestArgs),
+    /// Take in a cosignature made through files, on the ledger's side.
+    Accept(AcceptArgs),
     /// Serve the tlog-witness HTTP API: POST /add-checkpoint.
     Serve(ServeArgs),
+}
+
+/// Take in a cosignature a witness made through files (`witness cosign`): it is verified
+/// over the ledger's checkpoint and kept with it, as `checkpoint --witness` keeps one.
+#[derive(Args)]
+pub struct AcceptArgs {
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    /// The witness's response (written by `custody witness cosign --out`).
+    #[arg(long = "in", value_name = "FILE")]
+    input: PathBuf,
+    /// The witness's verifier key, NAME+KEYID+BASE64, as the witness published it.
+    #[arg(long, value_name = "VKEY")]
+    witness_key: String,
+    /// The size of the checkpoint the request was for (default: the latest).
+    #[arg(long, value_name = "N")]
+    size: Option<u64>,
 }
 
 #[derive(Args)]
@@ -149,6 +169,7 @@ pub fn exec(c: WitnessCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         WitnessCommand::Serve(a) => serve(a),
+        WitnessCommand::Accept(a) => accept(a),
         WitnessCommand::Request(a) => {
             if a.out.symlink_metadata().is_ok() {
                 bail!("{} already exists; choose a new file name", a.out.display());
@@ -183,6 +204,66 @@ pub fn exec(c: WitnessCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// Connections served at once; more are answered 503 and closed.
+fn accept(a: AcceptArgs) -> anyhow::Result<ExitCode> {
+    let (name, kind, _) = custody::note::parse_verifier_key(&a.witness_key)?;
+    if kind != custody::note::TYPE_COSIGNATURE_V1 {
+        bail!(
+            "{} is not a witness's key (its type is not 0x04, cosignature/v1)",
+            a.witness_key
+        );
+    }
+    let mut response = Vec::new();
+    open_regular(&a.input, "response")?
+        .take(custody::note::MAX_NOTE as u64 + 1)
+        .read_to_end(&mut response)
+        .with_context(|| format!("cannot read {}", a.input.display()))?;
+    let response = String::from_utf8(response).map_err(|_| {
+        anyhow::anyhow!(
+            "{}: not a witness's response (not UTF-8)",
+            a.input.display()
+        )
+    })?;
+    let ledger = super::util::open_write(&a.ledger)?;
+    let found = match a.size {
+        Some(n) => ledger.valid_checkpoint(n)?,
+        None => ledger.latest_checkpoint()?,
+    };
+    let (cp, signed) = found.ok_or_else(|| match a.size {
+        Some(n) => anyhow::anyhow!("the ledger holds no valid checkpoint of {n} records"),
+        None => anyhow::anyhow!("the ledger has no signed checkpoint; run `custody checkpoint`"),
+    })?;
+    let line: String = response
+        .lines()
+        .filter(|l| l.starts_with(&format!("\u{2014} {name} ")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let shown = custody::encoding::terminal_safe(&name, false).into_owned();
+    let time = match witness::verify_cosignature(&format!("{signed}{line}"), &a.witness_key, &cp) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!(
+                "error: {} holds no cosignature by {shown} that verifies over the checkpoint of {} records ({}); nothing was kept. If the request was for an earlier checkpoint, give its size with --size",
+                a.input.display(),
+                cp.size,
+                custody::encoding::terminal_safe(&e.to_string(), false)
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    ledger.put_witness_key(&a.witness_key)?;
+    let note = ledger.keep_cosignatures(cp.size, &signed, &line)?;
+    ledger.close()?;
+    {
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), "{note}")?;
+    }
+    eprintln!(
+        "cosigned by witness {shown} at {} second(s) since 1970; kept with the checkpoint of {} records",
+        time, cp.size
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 const MAX_CONNECTIONS: usize = 64;
 /// The most header bytes a request may have.
 const MAX_HEADER_BYTES: usize = 16 * 1024;

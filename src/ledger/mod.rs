@@ -472,6 +472,30 @@ impl Ledger {
         self.store.put_cosigned(size, note)
     }
 
+    /// Stores verified cosignature `lines` of the checkpoint `signed` of `size` as
+    /// `cosigned/SIZE`, after those stored earlier by other witnesses (a witness's newer line
+    /// replaces its older one); returns the cosigned checkpoint.
+    pub fn keep_cosignatures(&self, size: u64, signed: &str, lines: &str) -> Result<String> {
+        let fresh = crate::note::signature_lines(&format!("{signed}{lines}"));
+        let earlier: String = self
+            .cosigned(size)?
+            .and_then(|text| text.strip_prefix(signed).map(str::to_owned))
+            .map(|rest| {
+                rest.lines()
+                    .filter(|l| {
+                        !fresh
+                            .iter()
+                            .any(|s| l.starts_with(&format!("\u{2014} {} ", s.name)))
+                    })
+                    .map(|l| format!("{l}\n"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let note = format!("{signed}{earlier}{lines}");
+        self.put_cosigned(size, &note)?;
+        Ok(note)
+    }
+
     /// The sizes of the stored cosigned checkpoints, in order.
     pub fn cosigned_sizes(&self) -> Result<Vec<u64>> {
         self.store.cosigned_sizes()
