@@ -69,6 +69,7 @@ mod tests {
             override_consent: None,
             include_failing: None,
             media: Vec::new(),
+            policy: None,
         }
     }
 
@@ -95,7 +96,7 @@ mod tests {
                 ledger_key().verifying_key().to_bytes(),
                 alice().verifying_key().to_bytes(),
             ],
-            media_dir: None,
+            ..Default::default()
         };
         let report = verify_bundle(Cursor::new(&bytes), &opts).unwrap();
         let failed: Vec<_> = report.checks.iter().filter(|c| !c.passed).collect();
@@ -108,7 +109,7 @@ mod tests {
         // Untrusted keys fail the trust check, and only it.
         let strangers = VerifyOptions {
             trust: vec![[0x11; 32]],
-            media_dir: None,
+            ..Default::default()
         };
         let report = verify_bundle(Cursor::new(&bytes), &strangers).unwrap();
         let failed: Vec<Code> = report
