@@ -187,9 +187,23 @@ try:
 except ImportError:  # not on unix: there is no O_NONBLOCK to clear either
     fcntl = None
 
+from cryptography import x509 as crypto_x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+# ASN.1 (CMS, X.509, RFC 3161) is parsed with the asn1crypto package; main()
+# refuses to run without it (exit 2, saying how to install it), so that this
+# module can still be imported to say so.
+try:
+    from asn1crypto import core as asn1_core
+    from asn1crypto import tsp as asn1_tsp
+    from asn1crypto import x509 as asn1_x509
+    ASN1_IMPORT_ERROR: str | None = None
+except ImportError as _exc:   # pragma: no cover - depends on the machine
+    asn1_core = asn1_tsp = asn1_x509 = None
+    ASN1_IMPORT_ERROR = str(_exc)
 
 # ---------------------------------------------------------------------------
 # Limits and constants from SPEC.md
@@ -243,11 +257,16 @@ OPTIONAL_MEMBERS = ("report.html", "VERIFY.txt")
 NOT_IN_FILES = (MANIFEST, MANIFEST_SIG, SUMS)  # 11.2 `files` lists every other member
 
 DECIMAL = r"(?:0|[1-9][0-9]*)"
+SERIAL_HEX = r"(?:[0-9a-f]{2}){1,21}"   # 11.1: a token's serial, 2 to 42 lowercase hex digits, even
 NAME_PATTERNS = (
     re.compile(r"proofs/" + DECIMAL + r"\.tlog-proof"),
     re.compile(r"keys/[0-9a-f]{8}\.pub"),
     re.compile(r"content/" + DECIMAL + r"\.txt"),
     re.compile(r"media/[0-9a-f]{64}"),
+    re.compile(r"attest/" + DECIMAL + r"/checkpoint\.txt"),
+    re.compile(r"attest/" + DECIMAL + r"/cosigned\.txt"),
+    re.compile(r"attest/" + DECIMAL + "/" + SERIAL_HEX + r"\.tsr"),
+    re.compile(r"tsa/[0-9a-f]{64}\.pem"),
 )
 
 BIDI_CONTROLS = frozenset([0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])

@@ -107,12 +107,20 @@ fn cosignature_ms(time_s: u64) -> Option<u64> {
         .filter(|&ms| rules::check_representable("a time", ms).is_ok())
 }
 
+/// A kept token as a bundle carries it: its entry, the response, and its certificates'
+/// members (name, PEM).
+struct Token {
+    info: TimestampInfo,
+    response: Vec<u8>,
+    certificates: Vec<(String, Vec<u8>)>,
+}
+
 /// One checkpoint's attestations, as the ledger keeps them.
 #[derive(Default)]
 struct Found {
     text: String,
     lines: Vec<(String, CosignatureInfo)>,
-    tokens: Vec<(TimestampInfo, Vec<u8>, Vec<(String, Vec<u8>)>)>,
+    tokens: Vec<Token>,
 }
 
 /// The attestations of a bundle of `exhibits` proven against `cp`: for each exhibit the
@@ -178,9 +186,12 @@ pub(super) fn gather(
         };
         let f = found.entry(kt.size).or_default();
         f.text = text;
-        if !f.tokens.iter().any(|(t, _, _)| t.file == info.file) {
-            f.tokens
-                .push((info, kt.response, cert_files.into_iter().collect()));
+        if !f.tokens.iter().any(|t| t.info.file == info.file) {
+            f.tokens.push(Token {
+                info,
+                response: kt.response,
+                certificates: cert_files.into_iter().collect(),
+            });
         }
     }
     let vkeys = ledger.witness_keys()?;
@@ -253,10 +264,10 @@ pub(super) fn gather(
             files.insert(name.clone(), format!("{}{lines}", f.text).into_bytes());
         }
         let mut timestamps = Vec::new();
-        for (info, response, certs) in f.tokens {
-            files.insert(info.file.clone(), response);
-            files.extend(certs);
-            timestamps.push(info);
+        for t in f.tokens {
+            files.insert(t.info.file.clone(), t.response);
+            files.extend(t.certificates);
+            timestamps.push(t.info);
         }
         timestamps.sort_by(|a, b| a.file.cmp(&b.file));
         out.push(Attestation {
