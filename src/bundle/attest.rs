@@ -31,10 +31,32 @@ const SKEW_MS: u64 = 10 * 60 * 1000;
 /// What a bundle's attestations establish, once verified.
 #[derive(Debug, Clone, Default)]
 pub struct Attested {
-    /// Per attested checkpoint size, its verified tokens: (stamped time, authority).
-    pub stamps: BTreeMap<u64, Vec<(u64, String)>>,
-    /// Per attested checkpoint size, its verified cosignatures: (witness, time).
-    pub cosigned: BTreeMap<u64, Vec<(String, u64)>>,
+    /// Per attested checkpoint size, its verified tokens.
+    pub stamps: BTreeMap<u64, Vec<Stamped>>,
+    /// Per attested checkpoint size, its verified cosignatures.
+    pub cosigned: BTreeMap<u64, Vec<Cosigned>>,
+}
+
+/// A verified token of an attested checkpoint.
+#[derive(Debug, Clone)]
+pub struct Stamped {
+    /// The stamped time, ms.
+    pub time_ms: u64,
+    /// The signing certificate's subject.
+    pub authority: String,
+    /// The certificates (members) it leads to: what a court pins with `--tsa-cert`.
+    pub certificates: Vec<String>,
+}
+
+/// A verified cosignature of an attested checkpoint.
+#[derive(Debug, Clone)]
+pub struct Cosigned {
+    /// The witness's name.
+    pub witness: String,
+    /// When it cosigned, ms.
+    pub time_ms: u64,
+    /// Its verifier key: what a court pins with a policy.
+    pub key: String,
 }
 
 impl Attested {
@@ -43,12 +65,15 @@ impl Attested {
     pub fn stamped(&self, seq: u64) -> Option<(u64, &str, u64)> {
         self.stamps
             .range(seq + 1..)
-            .flat_map(|(size, v)| v.iter().map(move |(t, a)| (*t, a.as_str(), *size)))
+            .flat_map(|(size, v)| {
+                v.iter()
+                    .map(move |s| (s.time_ms, s.authority.as_str(), *size))
+            })
             .min_by_key(|(t, _, size)| (*t, *size))
     }
 
     /// The cosignatures of the smallest cosigned checkpoint that covers record `seq`.
-    pub fn witnessed(&self, seq: u64) -> Option<(u64, &[(String, u64)])> {
+    pub fn witnessed(&self, seq: u64) -> Option<(u64, &[Cosigned])> {
         self.cosigned
             .range(seq + 1..)
             .next()
@@ -458,11 +483,11 @@ fn check_cosignatures(
                 .map_err(Clone::clone)
                 .map(|_| format!("cosigned at {} (key {})", info.time, info.key)),
         ) {
-            attested
-                .cosigned
-                .entry(size)
-                .or_default()
-                .push((info.witness.clone(), info.time_ms));
+            attested.cosigned.entry(size).or_default().push(Cosigned {
+                witness: info.witness.clone(),
+                time_ms: info.time_ms,
+                key: info.key.clone(),
+            });
         }
     }
 }
@@ -510,11 +535,11 @@ fn check_tokens(
                         crate::encoding::terminal_safe(&stamp.authority, false)
                     )),
                 );
-                attested
-                    .stamps
-                    .entry(size)
-                    .or_default()
-                    .push((stamp.time_ms, stamp.authority));
+                attested.stamps.entry(size).or_default().push(Stamped {
+                    time_ms: stamp.time_ms,
+                    authority: stamp.authority,
+                    certificates: t.certificates.clone(),
+                });
             }
             Err(e) => {
                 c.add(

@@ -15,7 +15,7 @@ mod read;
 mod report;
 mod verify;
 
-pub use attest::Attested;
+pub use attest::{Attested, Cosigned, Stamped};
 pub use export::{ExportRequest, MediaSource, export};
 pub use manifest::{
     Attestation, ContentInfo, CosignatureInfo, Exhibit, ExporterInfo, LedgerInfo, Manifest,

@@ -463,7 +463,11 @@ fn attested_line(seq: u64, attested: &Attested) -> String {
             "checkpoint of {size} records cosigned by {}",
             witnesses
                 .iter()
-                .map(|(w, t)| format!("{} at {}", esc(w), esc(&record::rfc3339(*t))))
+                .map(|c| format!(
+                    "{} at {}",
+                    esc(&c.witness),
+                    esc(&record::rfc3339(c.time_ms))
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
@@ -490,7 +494,14 @@ fn attestations(m: &Manifest, attested: &Attested) -> String {
             .get(&size)
             .map(|v| {
                 v.iter()
-                    .map(|(w, t)| format!("{} at {}", esc(w), esc(&record::rfc3339(*t))))
+                    .map(|c| {
+                        format!(
+                            "{} at {}<br><small>key <code>{}</code></small>",
+                            esc(&c.witness),
+                            esc(&record::rfc3339(c.time_ms)),
+                            esc(&c.key)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("<br>")
             })
@@ -500,7 +511,14 @@ fn attestations(m: &Manifest, attested: &Attested) -> String {
             .get(&size)
             .map(|v| {
                 v.iter()
-                    .map(|(t, auth)| format!("{} at {}", esc(auth), esc(&record::rfc3339(*t))))
+                    .map(|s| {
+                        format!(
+                            "{} at {}<br><small>certificate <code>{}</code></small>",
+                            esc(&s.authority),
+                            esc(&record::rfc3339(s.time_ms)),
+                            esc(&s.certificates.join(", "))
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("<br>")
             })
@@ -521,6 +539,6 @@ fn attestations(m: &Manifest, attested: &Attested) -> String {
             }
         );
     }
-    s.push_str("</table>\n");
+    s.push_str("</table>\n<p>The names above are those the bundle's own certificates and witness keys give. A court confirms them by checking this bundle with the authority's certificate and a witness policy obtained from the authority and the witnesses themselves (<code>custody verify-bundle --tsa-cert AUTHORITY.pem --policy WITNESSES.policy</code>), not from this bundle.</p>\n");
     s
 }
