@@ -1534,6 +1534,937 @@ def parse_tlog_proof(data: bytes) -> TlogProof:
 
 
 # ---------------------------------------------------------------------------
+# Consistency proofs (section 5: RFC 9162 2.1.4.2)
+# ---------------------------------------------------------------------------
+
+def verify_consistency(size1: int, size2: int, proof: list[bytes], root1: bytes, root2: bytes) -> None:
+    """RFC 9162 section 2.1.4.2, as section 5 requires it: 0 < size1 <= size2, every hash exactly
+    32 bytes, equal sizes with an empty proof and equal roots.  Raises CheckError."""
+    if len(root1) != 32 or len(root2) != 32 or any(len(h) != 32 for h in proof):
+        raise CheckError("every hash must be exactly 32 bytes")
+    if not 0 < size1 <= size2:
+        raise CheckError(f"sizes {size1} and {size2} are not 0 < old size <= new size")
+    if size1 == size2:
+        if proof:
+            raise CheckError("a consistency proof between equal sizes must be empty")
+        if root1 != root2:
+            raise CheckError("equal sizes with different roots")
+        return
+    if not proof:
+        raise CheckError("the consistency proof is empty")
+    path = list(proof)
+    if size1 & (size1 - 1) == 0:        # an exact power of 2: the old root is the first node
+        path.insert(0, root1)
+    fn, sn = size1 - 1, size2 - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            raise CheckError("the consistency proof is longer than the trees allow")
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise CheckError("the consistency proof is shorter than the trees require")
+    if fr != root1:
+        raise CheckError(f"the proof gives old root {fr.hex()}, not the attested checkpoint's {root1.hex()}")
+    if sr != root2:
+        raise CheckError(f"the proof gives new root {sr.hex()}, not the bundle checkpoint's {root2.hex()}")
+
+
+# ---------------------------------------------------------------------------
+# Witness cosignatures (section 13: c2sp.org/tlog-cosignature, cosignature/v1)
+# ---------------------------------------------------------------------------
+
+COSIGNATURE_CONTEXT = b"cosignature/v1\ntime "
+COSIGNATURE_BLOB = 4 + 8 + 64          # key ID, timestamp, Ed25519 signature
+KEY_TYPE_ED25519, KEY_TYPE_COSIGNATURE = 0x01, 0x04
+
+
+def cosignature_key_id(name: str, public_key: bytes) -> bytes:
+    """Section 13: SHA-256(NAME || 0x0A || 0x04 || public key)[0..4]."""
+    return sha256(name.encode("utf-8") + b"\n" + bytes([KEY_TYPE_COSIGNATURE]) + public_key)[:4]
+
+
+@dataclasses.dataclass
+class VerifierKey:
+    name: str
+    key_id: bytes
+    public_key: bytes
+
+
+def parse_cosignature_verifier_key(text: Any) -> VerifierKey:
+    """A witness's verifier key `NAME+KEYID+base64(0x04 || public key)` (section 13); ValueError otherwise.
+
+    The name is a signed-note key name (no white space, no '+'); KEYID is the
+    8 hex digits of the key ID, which must be the one name and key give.
+    SPEC CHOICE: KEYID is compared as a number, so either case of hex digits
+    is read (the C2SP note format does not fix one); the base64 is the strict
+    standard base64 of the spec's conventions.
+    """
+    if not isinstance(text, str):
+        raise ValueError("is not a string")
+    parts = text.split("+", 2)
+    if len(parts) != 3:
+        raise ValueError("is not NAME+KEYID+BASE64")
+    name, kid, blob_b64 = parts
+    if not is_valid_key_name(name):
+        raise ValueError(f"has an invalid key name {q(short(name, 80))}")
+    if not re.fullmatch(r"[0-9a-fA-F]{8}", kid):
+        raise ValueError("has a key ID that is not 8 hex digits")
+    blob = b64decode_strict(blob_b64)
+    if len(blob) != 33 or blob[0] != KEY_TYPE_COSIGNATURE:
+        raise ValueError("is not a cosignature/v1 key (type 0x04 and 32 key bytes)")
+    public_key = blob[1:]
+    computed = cosignature_key_id(name, public_key)
+    if bytes.fromhex(kid) != computed:
+        raise ValueError(f"has key ID {kid}, but its name and key give {computed.hex()}")
+    return VerifierKey(name, computed, public_key)
+
+
+def cosignature_message(timestamp: int, checkpoint_text: bytes) -> bytes:
+    """Section 13: `cosignature/v1\\ntime T\\n` followed by the checkpoint's text."""
+    return COSIGNATURE_CONTEXT + str(timestamp).encode("ascii") + b"\n" + checkpoint_text
+
+
+def split_cosignature_blob(blob: bytes) -> tuple[bytes, int, bytes]:
+    """(key ID, timestamp T, signature) of a 76-byte cosignature; ValueError otherwise."""
+    if len(blob) != COSIGNATURE_BLOB:
+        raise ValueError(f"the signature is {len(blob)} bytes, not {COSIGNATURE_BLOB} (key ID, timestamp, "
+                         "Ed25519 signature)")
+    timestamp = int.from_bytes(blob[4:12], "big")
+    if timestamp >= 2 ** 63:
+        raise ValueError(f"timestamp {timestamp} is not below 2^63")
+    return blob[:4], timestamp, blob[12:]
+
+
+def parse_note_signature_line(line: str) -> tuple[str, bytes]:
+    """`— NAME base64` (without its newline) -> (NAME, decoded bytes); ValueError otherwise."""
+    if not line.startswith(SIG_LINE_PREFIX):
+        raise ValueError("does not start with an em dash and a space")
+    name, sep, sig_b64 = line[len(SIG_LINE_PREFIX):].partition(" ")
+    if not sep:
+        raise ValueError("has no space between the name and the signature")
+    if not is_valid_key_name(name):
+        raise ValueError(f"has an invalid key name {q(short(name, 80))}")
+    return name, b64decode_strict(sig_b64)
+
+
+# ---------------------------------------------------------------------------
+# DER (section 14 rule 1: "decoding and encoding it again gives its bytes")
+# ---------------------------------------------------------------------------
+#
+# asn1crypto decodes BER leniently and keeps the bytes it was given; asked to
+# encode again with force=True it rebuilds every header (minimal definite
+# lengths), leaves out DEFAULT values and sorts SET OF, but copies the content
+# octets of primitive values as they are.  der_problem() adds the primitive
+# rules of X.690 DER that a re-encoding from the decoded values would restore
+# (minimal tags, lengths and integers, BOOLEAN 0x00/0xFF, BIT STRING padding,
+# canonical OBJECT IDENTIFIER arcs and times, primitive/constructed forms), so
+# that the two together say whether the bytes are DER exactly.
+
+_DER_PRIMITIVE_ONLY = frozenset({1, 2, 3, 4, 5, 6, 9, 10, 12, 13, 14, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
+                                 29, 30, 31, 32, 33, 34, 35, 36})
+_DER_CONSTRUCTED_ONLY = frozenset({8, 11, 16, 17})
+_UTC_TIME = re.compile(rb"[0-9]{12}Z")
+_GENERALIZED_TIME = re.compile(rb"[0-9]{14}(?:\.[0-9]*[1-9])?Z")
+
+
+def _der_header(data: bytes, pos: int, end: int) -> tuple[int, bool, int, int, int]:
+    """(class, constructed, tag number, content start, content end) of the TLV at pos; ValueError."""
+    if pos >= end:
+        raise ValueError("truncated (no tag)")
+    first = data[pos]
+    pos += 1
+    cls, constructed, number = first >> 6, bool(first & 0x20), first & 0x1F
+    if number == 0x1F:
+        number = 0
+        for i in range(5):
+            if pos >= end:
+                raise ValueError("truncated tag")
+            byte = data[pos]
+            pos += 1
+            if i == 0 and byte == 0x80:
+                raise ValueError("a tag number with a leading zero digit")
+            number = (number << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        else:
+            raise ValueError("a tag number too large")
+        if number < 31:
+            raise ValueError("a tag number below 31 in the long form")
+    if pos >= end:
+        raise ValueError("truncated (no length)")
+    length = data[pos]
+    pos += 1
+    if length == 0x80:
+        raise ValueError("an indefinite length (BER, not DER)")
+    if length > 0x80:
+        count = length & 0x7F
+        if count > 4:
+            raise ValueError("a length of more than 4 bytes")
+        if pos + count > end:
+            raise ValueError("truncated length")
+        if data[pos] == 0:
+            raise ValueError("a length with a leading zero byte")
+        length = int.from_bytes(data[pos:pos + count], "big")
+        pos += count
+        if length < 0x80:
+            raise ValueError("a long-form length below 128")
+    if length > end - pos:
+        raise ValueError("a length past the end of the enclosing value")
+    return cls, constructed, number, pos, pos + length
+
+
+def der_problem(data: bytes) -> str | None:
+    """Why `data` is not one DER value by the primitive rules of X.690 (None when it is).
+
+    Walks every TLV without recursion (a deep nesting is no danger).
+    """
+    try:
+        _, _, _, _, end = _der_header(data, 0, len(data))
+        if end != len(data):
+            return f"{len(data) - end} byte(s) after the value"
+        ranges = [(0, len(data))]
+        while ranges:
+            pos, stop = ranges.pop()
+            while pos < stop:
+                cls, constructed, number, start, end = _der_header(data, pos, stop)
+                content = data[start:end]
+                at = f"at offset {pos}"
+                if cls == 0:
+                    if number == 0:
+                        return f"an end-of-contents marker {at}"
+                    if constructed and number in _DER_PRIMITIVE_ONLY:
+                        return f"a constructed encoding of universal type {number} {at}"
+                    if not constructed and number in _DER_CONSTRUCTED_ONLY:
+                        return f"a primitive encoding of universal type {number} {at}"
+                    problem = _der_primitive_problem(number, content) if not constructed else None
+                    if problem:
+                        return f"{problem} {at}"
+                if constructed:
+                    ranges.append((start, end))
+                pos = end
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _der_primitive_problem(number: int, content: bytes) -> str | None:
+    if number == 1:
+        if len(content) != 1 or content[0] not in (0x00, 0xFF):
+            return "a BOOLEAN that is not one byte 0x00 or 0xFF"
+    elif number in (2, 10):
+        if not content:
+            return "an empty INTEGER"
+        if len(content) > 1 and ((content[0] == 0 and content[1] < 0x80) or (content[0] == 0xFF and content[1] >= 0x80)):
+            return "an INTEGER that is not minimally encoded"
+    elif number == 3:
+        if not content or content[0] > 7 or (len(content) == 1 and content[0]):
+            return "a BIT STRING with a bad unused-bits count"
+        if content[0] and content[-1] & ((1 << content[0]) - 1):
+            return "a BIT STRING whose unused bits are not zero"
+    elif number == 5:
+        if content:
+            return "a NULL with content"
+    elif number in (6, 13):
+        if not content or content[-1] & 0x80:
+            return "a truncated OBJECT IDENTIFIER"
+        previous = 0
+        for byte in content:
+            if byte == 0x80 and not previous & 0x80:
+                return "an OBJECT IDENTIFIER arc with a leading zero digit"
+            previous = byte
+    elif number == 23:
+        if not _UTC_TIME.fullmatch(content):
+            return "a UTCTime that is not YYMMDDHHMMSSZ"
+    elif number == 24:
+        if not _GENERALIZED_TIME.fullmatch(content):
+            return "a GeneralizedTime that is not DER (YYYYMMDDHHMMSS[.f]Z)"
+    return None
+
+
+def der_decode_exact(data: bytes, spec: Any, what: str) -> Any:
+    """Decode `data` as the asn1crypto type `spec`, requiring DER exactly (section 14 rule 1):
+    the primitive rules above, and a second decoding encoded again must give the same bytes.
+
+    Returns the first decoding (untouched).  Raises CheckError.
+    """
+    problem = der_problem(data)
+    if problem:
+        raise CheckError(f"{what} is not DER: {problem}")
+    try:
+        value = spec.load(data, strict=True)
+        again = spec.load(data, strict=True).dump(force=True)
+    except Exception as exc:   # asn1crypto raises several types for bad input
+        raise CheckError(f"{what} does not decode: {short(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 200)}") from exc
+    if again != data:
+        raise CheckError(f"{what} is not DER exactly: decoding it and encoding it again gives other bytes "
+                         "(a DEFAULT value written out, an unsorted SET OF, ...)")
+    return value
+
+
+# ---------------------------------------------------------------------------
+# X.509 certificates and RFC 3161 time-stamp tokens (section 14, 11.3 check 15)
+# ---------------------------------------------------------------------------
+
+OID_SHA1 = "1.3.14.3.2.26"
+DIGEST_OIDS = {"2.16.840.1.101.3.4.2.1": "sha256", "2.16.840.1.101.3.4.2.2": "sha384",
+               "2.16.840.1.101.3.4.2.3": "sha512"}
+HASHES = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+ECDSA_SIGNATURE_OIDS = {"1.2.840.10045.4.3.2": "sha256", "1.2.840.10045.4.3.3": "sha384"}
+RSA_SIGNATURE_OIDS = {"1.2.840.113549.1.1.11": "sha256", "1.2.840.113549.1.1.12": "sha384",
+                      "1.2.840.113549.1.1.13": "sha512"}
+OID_RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
+CURVE_DIGESTS = {"secp256r1": "sha256", "secp384r1": "sha384"}   # rule 4: P-256/SHA-256, P-384/SHA-384
+
+OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
+OID_TST_INFO = "1.2.840.113549.1.9.16.1.4"
+OID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
+OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+OID_SIGNING_CERTIFICATE = "1.2.840.113549.1.9.16.2.12"
+OID_SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"
+OID_TIME_STAMPING = "1.3.6.1.5.5.7.3.8"
+
+EXT_BASIC_CONSTRAINTS, EXT_KEY_USAGE = "2.5.29.19", "2.5.29.15"
+EXT_EXTENDED_KEY_USAGE, EXT_SUBJECT_ALT_NAME = "2.5.29.37", "2.5.29.17"
+# Section 14 rule 6: no critical extension but these.
+CRITICAL_EXTENSIONS_ALLOWED = frozenset({EXT_BASIC_CONSTRAINTS, EXT_KEY_USAGE, EXT_EXTENDED_KEY_USAGE,
+                                         EXT_SUBJECT_ALT_NAME})
+
+MAX_TOKEN = 32 * 1024               # section 14: a response is at most 32 KiB
+MAX_TOKEN_INTERMEDIATES = 3         # rule 6: through at most three of the token's certificates
+MAX_TSA_CERT_FILE = 1024 * 1024     # a --tsa-cert PEM file
+PEM_CERT_BEGIN, PEM_CERT_END = b"-----BEGIN CERTIFICATE-----\n", b"-----END CERTIFICATE-----\n"
+
+
+def canonical_certificate_pem(der: bytes) -> bytes:
+    """11.1: the exact text of a `tsa/<sha256>.pem` member: the base64 of the DER in lines of 64
+    characters (the last one shorter or equal), each ending with a newline, between the two lines."""
+    text = base64.b64encode(der)
+    return PEM_CERT_BEGIN + b"".join(text[i:i + 64] + b"\n" for i in range(0, len(text), 64)) + PEM_CERT_END
+
+
+def parse_certificate_member(data: bytes) -> bytes:
+    """A bundle's `tsa/<sha256>.pem` member -> the certificate's DER (ValueError unless the member is
+    exactly canonical_certificate_pem() of it)."""
+    if not (data.startswith(PEM_CERT_BEGIN) and data.endswith(PEM_CERT_END)
+            and len(data) > len(PEM_CERT_BEGIN) + len(PEM_CERT_END)):
+        raise ValueError("is not one PEM certificate block (-----BEGIN CERTIFICATE----- ... -----END "
+                         "CERTIFICATE-----, each line ending with a newline)")
+    body = data[len(PEM_CERT_BEGIN):-len(PEM_CERT_END)]
+    try:
+        der = b64decode_strict(body.replace(b"\n", b"").decode("ascii"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"holds no valid base64: {exc}") from exc
+    if canonical_certificate_pem(der) != data:
+        raise ValueError("is not exactly the PEM text of 11.1 (base64 in lines of 64 characters, each ending with "
+                         "a newline, no other bytes)")
+    return der
+
+
+@dataclasses.dataclass
+class Certificate:
+    """One X.509 certificate, decoded (DER exactly) with what the checks need."""
+    der: bytes
+    asn: Any                       # asn1crypto.x509.Certificate
+    sha256: str
+    subject: bytes                 # DER of the subject Name
+    issuer: bytes
+    serial: int
+    label: str                     # for messages: subject and SHA-256 prefix
+
+    @property
+    def self_issued(self) -> bool:
+        return self.subject == self.issuer
+
+
+def load_certificate(der: bytes, what: str) -> Certificate:
+    """Decode a certificate, DER exactly (CheckError otherwise)."""
+    cert = der_decode_exact(der, asn1_x509.Certificate, what)
+    try:
+        tbs = cert["tbs_certificate"]
+        subject = tbs["subject"].dump()
+        issuer = tbs["issuer"].dump()
+        serial = tbs["serial_number"].native
+        name = tbs["subject"].human_friendly
+    except Exception as exc:
+        raise CheckError(f"{what} does not decode: {type(exc).__name__}: {exc}") from exc
+    digest = sha256(der).hex()
+    return Certificate(der, cert, digest, subject, issuer, serial, f"{q(short(name, 120))} (SHA-256 {digest[:16]}...)")
+
+
+@dataclasses.dataclass
+class CertificateFacts:
+    """The extensions rule 6 and rule 5 look at, read from a certificate found well-formed."""
+    basic_ca: bool | None              # None: no basic constraints
+    path_len: int | None
+    key_usage: set | None              # None: no key usage
+    eku: list[str] | None              # dotted OIDs; None: no extended key usage
+    eku_critical: bool
+    key_identifier: bytes | None
+
+
+def certificate_facts(cert: Certificate, at: datetime.datetime) -> CertificateFacts:
+    """Section 14 rule 6 for one certificate of a chain: v3, each extension at most once, no critical
+    extension but basic constraints, key usage, extended key usage and subject alternative name, inner
+    and outer signature algorithms equal, and valid at `at` (the stamped time: 11.3 check 15).
+    The extensions it reads are DER exactly.  Raises CheckError naming the certificate."""
+    tbs = cert.asn["tbs_certificate"]
+    if tbs["version"].native != "v3":
+        raise CheckError(f"certificate {cert.label} is not v3")
+    if tbs["signature"].dump() != cert.asn["signature_algorithm"].dump():
+        raise CheckError(f"certificate {cert.label}: its inner and outer signature algorithms differ")
+    validity = tbs["validity"]
+    not_before, not_after = validity["not_before"].native, validity["not_after"].native
+    if not not_before <= at <= not_after:
+        raise CheckError(f"certificate {cert.label} is not valid at the stamped time {at.isoformat()} "
+                         f"(valid from {not_before.isoformat()} to {not_after.isoformat()})")
+    seen: set[str] = set()
+    facts = CertificateFacts(None, None, None, None, False, None)
+    extensions = tbs["extensions"]
+    for ext in ([] if isinstance(extensions, asn1_core.Void) else extensions):
+        oid = ext["extn_id"].dotted
+        if oid in seen:
+            raise CheckError(f"certificate {cert.label} has extension {oid} more than once")
+        seen.add(oid)
+        critical = bool(ext["critical"].native)
+        if critical and oid not in CRITICAL_EXTENSIONS_ALLOWED:
+            raise CheckError(f"certificate {cert.label} has a critical extension {oid} (only basic constraints, key "
+                             "usage, extended key usage and subject alternative name may be critical)")
+        value = ext["extn_value"].contents
+        where = f"certificate {cert.label}: extension {oid}"
+        if oid == EXT_BASIC_CONSTRAINTS:
+            bc = der_decode_exact(value, asn1_x509.BasicConstraints, where)
+            facts.basic_ca = bool(bc["ca"].native)
+            facts.path_len = bc["path_len_constraint"].native
+        elif oid == EXT_KEY_USAGE:
+            facts.key_usage = set(der_decode_exact(value, asn1_x509.KeyUsage, where).native)
+        elif oid == EXT_EXTENDED_KEY_USAGE:
+            facts.eku = [p.dotted for p in der_decode_exact(value, asn1_x509.ExtKeyUsageSyntax, where)]
+            facts.eku_critical = critical
+        elif oid == "2.5.29.14":
+            facts.key_identifier = der_decode_exact(value, asn1_core.OctetString, where).native
+        else:
+            problem = der_problem(value)
+            if problem:
+                raise CheckError(f"{where} is not DER: {problem}")
+    return facts
+
+
+def certificate_public_key(cert: Certificate) -> Any:
+    try:
+        return serialization.load_der_public_key(cert.asn["tbs_certificate"]["subject_public_key_info"].dump())
+    except Exception as exc:
+        raise CheckError(f"certificate {cert.label}: its public key cannot be read ({exc})") from exc
+
+
+def verify_with_key(public_key: Any, algorithm_oid: str, digest: str | None, signature: bytes, data: bytes,
+                    what: str) -> None:
+    """Section 14 rule 4's algorithms: ECDSA P-256 with SHA-256, ECDSA P-384 with SHA-384, RSA PKCS#1 v1.5
+    with SHA-256/384/512, the digest agreeing with the signature algorithm.  `digest` is the digest
+    algorithm named beside the signature algorithm (a SignerInfo's), or None when the signature
+    algorithm alone names it (a certificate's).  Raises CheckError."""
+    if algorithm_oid in ECDSA_SIGNATURE_OIDS:
+        wanted = ECDSA_SIGNATURE_OIDS[algorithm_oid]
+        if not isinstance(public_key, ec.EllipticCurvePublicKey):
+            raise CheckError(f"{what}: an ECDSA signature algorithm with a key that is not ECDSA")
+        curve_digest = CURVE_DIGESTS.get(public_key.curve.name)
+        if curve_digest is None:
+            raise CheckError(f"{what}: ECDSA key on curve {public_key.curve.name} (only P-256 and P-384)")
+        if curve_digest != wanted or (digest is not None and digest != wanted):
+            raise CheckError(f"{what}: the digest algorithm ({digest or wanted}) does not agree with the signature "
+                             f"algorithm (ECDSA with {wanted}) and the key's curve ({public_key.curve.name})")
+        verify = lambda: public_key.verify(signature, data, ec.ECDSA(HASHES[wanted]()))  # noqa: E731
+    elif algorithm_oid in RSA_SIGNATURE_OIDS or (digest is not None and algorithm_oid == OID_RSA_ENCRYPTION):
+        wanted = RSA_SIGNATURE_OIDS.get(algorithm_oid, digest)
+        if digest is not None and digest != wanted:
+            raise CheckError(f"{what}: the digest algorithm ({digest}) does not agree with the signature algorithm "
+                             f"(RSA with {wanted})")
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            raise CheckError(f"{what}: an RSA signature algorithm with a key that is not RSA")
+        verify = lambda: public_key.verify(signature, data, padding.PKCS1v15(), HASHES[wanted]())  # noqa: E731
+    else:
+        raise CheckError(f"{what}: signature algorithm {algorithm_oid} is not ECDSA P-256/SHA-256, ECDSA "
+                         "P-384/SHA-384 or RSA PKCS#1 v1.5 with SHA-256/384/512")
+    try:
+        verify()
+    except InvalidSignature as exc:
+        raise CheckError(f"{what}: the signature does not verify") from exc
+    except Exception as exc:   # a malformed signature value, an unusable key
+        raise CheckError(f"{what}: the signature cannot be verified ({type(exc).__name__}: {exc})") from exc
+
+
+def _digest_name(algorithm: Any, what: str, allowed=DIGEST_OIDS) -> str:
+    """A digest AlgorithmIdentifier of `allowed`, its parameters absent or NULL."""
+    oid = algorithm["algorithm"].dotted
+    if oid not in allowed:
+        raise CheckError(f"{what} {oid} is not SHA-256, SHA-384 or SHA-512")
+    params = algorithm["parameters"]
+    if not (isinstance(params, (asn1_core.Void, asn1_core.Null)) or params.native is None):
+        raise CheckError(f"{what} has parameters (absent or NULL expected)")
+    return allowed[oid]
+
+
+@dataclasses.dataclass
+class TokenFacts:
+    """What a verified token says (compared with its manifest entry by the caller)."""
+    serial: str                    # lowercase hex of the DER content octets
+    gen_time_ms: int
+    signer: Certificate
+    chain: list[Certificate]       # the signing certificate first, the trusted one last
+
+
+def gen_time_ms(raw: bytes) -> int:
+    """genTime content octets -> unix ms.  Section 14: exactly YYYYMMDDHHMMSSZ (a fraction is refused)."""
+    if not re.fullmatch(rb"[0-9]{14}Z", raw):
+        raise CheckError(f"genTime {q(raw.decode('ascii', 'backslashreplace'))} is not exactly YYYYMMDDHHMMSSZ "
+                         "(section 14: fractional seconds are refused)")
+    try:
+        when = datetime.datetime.strptime(raw[:14].decode("ascii"), "%Y%m%d%H%M%S")
+    except ValueError as exc:
+        raise CheckError(f"genTime {q(raw.decode('ascii'))} is not a valid time") from exc
+    delta = when - datetime.datetime(1970, 1, 1)
+    return (delta.days * 86400 + delta.seconds) * 1000
+
+
+class TokenVerifier:
+    """Section 14 rules 1 to 6 for a bundle's token (11.3 checks 15 and 16): no nonce, the trusted
+    certificates given, the certificates valid at the stamped time only.  Rule 7's replacement (the
+    stamped time at most exported_at_ms + 10 minutes) and the comparison with the manifest entry are
+    the caller's.  Every malformed input is a CheckError, never another exception."""
+
+    def __init__(self, trusted: list[Certificate]):
+        self.trusted = trusted
+        self._signature_cache: dict[tuple[str, str], str | None] = {}
+
+    def verify(self, tsr: bytes, imprint_data: bytes) -> TokenFacts:
+        try:
+            return self._verify(tsr, imprint_data)
+        except CheckError:
+            raise
+        except Exception as exc:   # asn1crypto raises many types on malformed input: a failed check
+            raise CheckError(f"the token is malformed ({type(exc).__name__}: "
+                             f"{short(str(exc).splitlines()[0] if str(exc) else '', 200)})") from exc
+
+    def _verify(self, tsr: bytes, imprint_data: bytes) -> TokenFacts:
+        # Rule 1: DER exactly, granted, with a token.
+        if len(tsr) > MAX_TOKEN:
+            raise CheckError(f"the response is {len(tsr)} bytes, more than {MAX_TOKEN} (section 14)")
+        resp = der_decode_exact(tsr, asn1_tsp.TimeStampResp, "the response")
+        status = resp["status"]["status"].native
+        if status not in ("granted", "granted_with_mods"):
+            raise CheckError(f"the response's status is {q(status)}, not granted (0) or granted with modifications (1)")
+        token = resp["time_stamp_token"]
+        if isinstance(token, asn1_core.Void):
+            raise CheckError("the response carries no token")
+        # Rule 2: SignedData of id-ct-TSTInfo; the TSTInfo.
+        if token["content_type"].dotted != OID_SIGNED_DATA:
+            raise CheckError(f"the token's content type is {token['content_type'].dotted}, not SignedData")
+        signed = token["content"]
+        encap = signed["encap_content_info"]
+        if encap["content_type"].dotted != OID_TST_INFO:
+            raise CheckError(f"the encapsulated content type is {encap['content_type'].dotted}, not id-ct-TSTInfo")
+        if isinstance(encap["content"], asn1_core.Void):
+            raise CheckError("the token encapsulates no TSTInfo")
+        tst_bytes = encap["content"].contents
+        tst = der_decode_exact(tst_bytes, asn1_tsp.TSTInfo, "the TSTInfo")
+        imprint = tst["message_imprint"]
+        if _digest_name(imprint["hash_algorithm"], "the message imprint's hash algorithm") != "sha256":
+            raise CheckError("the message imprint is not SHA-256")
+        if imprint["hashed_message"].native != sha256(imprint_data):
+            raise CheckError("the message imprint is not the SHA-256 of the checkpoint file")
+        serial_value = tst["serial_number"].native
+        if serial_value <= 0 or serial_value.bit_length() > 160:
+            raise CheckError(f"the serial number {serial_value} is not a positive integer of at most 160 bits")
+        serial = tst["serial_number"].contents.hex()
+        extensions = tst["extensions"]
+        if not isinstance(extensions, asn1_core.Void):
+            for ext in extensions:
+                if ext["critical"].native:
+                    raise CheckError(f"the TSTInfo has a critical extension {ext['extn_id'].dotted}")
+        stamped_ms = gen_time_ms(tst["gen_time"].contents)
+        stamped = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(
+            milliseconds=stamped_ms)
+        # Rule 3: exactly one SignerInfo and its signed attributes.
+        infos = signed["signer_infos"]
+        if len(infos) != 1:
+            raise CheckError(f"the token has {len(infos)} SignerInfos, not exactly one")
+        info = infos[0]
+        digest = _digest_name(info["digest_algorithm"], "the SignerInfo's digest algorithm")
+        attrs = info["signed_attrs"]
+        if isinstance(attrs, asn1_core.Void):
+            raise CheckError("the SignerInfo has no signed attributes")
+        by_type: dict[str, list] = {}
+        for attr in attrs:
+            by_type.setdefault(attr["type"].dotted, []).append(attr)
+
+        def single(oid: str, what: str) -> Any:
+            found = by_type.get(oid, [])
+            if len(found) != 1 or len(found[0]["values"]) != 1:
+                raise CheckError(f"the signed attributes do not hold exactly one {what}")
+            return found[0]["values"][0]
+
+        content_type = single(OID_CONTENT_TYPE, "content type")
+        if content_type.dotted != OID_TST_INFO:
+            raise CheckError(f"the signed content type is {content_type.dotted}, not id-ct-TSTInfo")
+        message_digest = single(OID_MESSAGE_DIGEST, "message digest")
+        if message_digest.native != hashlib.new(digest, tst_bytes).digest():
+            raise CheckError(f"the signed message digest is not the {digest} of the TSTInfo")
+        ess = by_type.get(OID_SIGNING_CERTIFICATE, []) + by_type.get(OID_SIGNING_CERTIFICATE_V2, [])
+        if len(ess) != 1 or len(ess[0]["values"]) != 1:
+            raise CheckError("the signed attributes do not hold exactly one ESS signing-certificate attribute "
+                             "(signingCertificate or signingCertificateV2)")
+        ess_value = ess[0]["values"][0]
+        if len(ess_value["certs"]) == 0:
+            raise CheckError("the ESS signing-certificate attribute names no certificate")
+        first = ess_value["certs"][0]
+        if ess[0]["type"].dotted == OID_SIGNING_CERTIFICATE_V2:
+            ess_digest = _digest_name(first["hash_algorithm"], "the signingCertificateV2 hash algorithm")
+        else:
+            ess_digest = "sha1"
+        ess_hash = first["cert_hash"].native
+        # Rule 4: the signing certificate, among the token's certificates or the trusted ones.
+        token_certs = self._token_certificates(signed)
+        candidates = self._signer_candidates(info["sid"], token_certs + self.trusted)
+        if not candidates:
+            raise CheckError("no certificate of the token or the trusted ones is the one the signer identifier names")
+        matching = [c for c in candidates if hashlib.new(ess_digest, c.der).digest() == ess_hash]
+        if not matching:
+            raise CheckError(f"the ESS signing-certificate hash ({ess_digest}) is not that of the certificate the "
+                             "signer identifier names")
+        signer = matching[0]
+        if not isinstance(tst["tsa"], asn1_core.Void):
+            tsa = tst["tsa"]
+            if tsa.name != "directory_name" or tsa.chosen.chosen.dump() != asn1_x509.Name.load(signer.subject).chosen.dump():
+                raise CheckError("the TSTInfo's tsa field is not the signing certificate's subject")
+        signed_attrs_der = attrs.dump()
+        if signed_attrs_der[:1] != b"\xa0":
+            raise CheckError("the signed attributes are not tagged [0]")
+        verify_with_key(certificate_public_key(signer), info["signature_algorithm"]["algorithm"].dotted, digest,
+                        info["signature"].native, b"\x31" + signed_attrs_der[1:], "the token's signature")
+        # Rule 5: the signing certificate's key usages.
+        facts = certificate_facts(signer, stamped)
+        if facts.eku is None or not facts.eku_critical or facts.eku != [OID_TIME_STAMPING]:
+            raise CheckError(f"the signing certificate {signer.label} does not have a critical extended key usage "
+                             "of exactly id-kp-timeStamping")
+        if facts.key_usage is not None and not facts.key_usage & {"digital_signature", "non_repudiation"}:
+            raise CheckError(f"the signing certificate {signer.label}'s key usage allows neither digital signatures "
+                             "nor non-repudiation")
+        # Rule 6: a chain to a trusted certificate.
+        chain = self._chain(signer, token_certs, stamped)
+        return TokenFacts(serial, stamped_ms, signer, chain)
+
+    @staticmethod
+    def _token_certificates(signed: Any) -> list[Certificate]:
+        found: list[Certificate] = []
+        certificates = signed["certificates"]
+        if isinstance(certificates, asn1_core.Void):
+            return found
+        for n, choice in enumerate(certificates):
+            if choice.name != "certificate":
+                continue   # attribute and other certificates cannot be in a chain
+            der = choice.chosen.dump()
+            if all(c.der != der for c in found):
+                found.append(load_certificate(der, f"the token's certificate {n + 1}"))
+        return found
+
+    @staticmethod
+    def _signer_candidates(sid: Any, pool: list[Certificate]) -> list[Certificate]:
+        out: list[Certificate] = []
+        for cert in pool:
+            if any(c.der == cert.der for c in out):
+                continue
+            if sid.name == "issuer_and_serial_number":
+                ias = sid.chosen
+                if ias["issuer"].dump() == cert.issuer and ias["serial_number"].native == cert.serial:
+                    out.append(cert)
+            elif sid.name == "subject_key_identifier":
+                try:
+                    ski = cert.asn.key_identifier
+                except Exception:
+                    ski = None
+                if ski is not None and ski == sid.chosen.native:
+                    out.append(cert)
+        return out
+
+    def _issued_by(self, child: Certificate, issuer: Certificate) -> str | None:
+        """Why `issuer`'s signature over `child` does not verify (None when it does); cached."""
+        key = (issuer.sha256, child.sha256)
+        if key not in self._signature_cache:
+            try:
+                verify_with_key(certificate_public_key(issuer), child.asn["signature_algorithm"]["algorithm"].dotted,
+                                None, child.asn["signature_value"].native, child.asn["tbs_certificate"].dump(),
+                                f"the signature of {issuer.label} over {child.label}")
+                self._signature_cache[key] = None
+            except CheckError as exc:
+                self._signature_cache[key] = str(exc)
+            except Exception as exc:
+                self._signature_cache[key] = f"{type(exc).__name__}: {exc}"
+        return self._signature_cache[key]
+
+    def _chain(self, signer: Certificate, token_certs: list[Certificate], at: datetime.datetime) -> list[Certificate]:
+        """Rule 6: the signing certificate is a trusted one, or is issued by one through at most three of the
+        token's certificates; each issuer a CA whose signature verifies; every certificate well-formed
+        and valid at the stamped time.  Returns the chain, signer first.
+
+        SPEC CHOICE: "through at most three of the token's certificates" counts the certificates between
+        the signing certificate and the trusted one (intermediates), not the signing certificate itself.
+        The path length constraint is RFC 5280's: self-issued intermediates do not count.
+        """
+        if any(t.der == signer.der for t in self.trusted):
+            return [signer]
+        reasons: list[str] = []
+        chain = self._extend([signer], token_certs, at, reasons)
+        if chain is None:
+            why = "; ".join(dict.fromkeys(reasons)) or "no issuer of the signing certificate is among them"
+            raise CheckError(f"the signing certificate {signer.label} does not chain to a trusted certificate "
+                             f"through at most {MAX_TOKEN_INTERMEDIATES} of the token's certificates: {short(why, 600)}")
+        return chain
+
+    def _extend(self, path: list[Certificate], token_certs: list[Certificate], at: datetime.datetime,
+                reasons: list[str]) -> list[Certificate] | None:
+        child = path[-1]
+        intermediates = len(path) - 1
+        options = [(t, True) for t in self.trusted]
+        if intermediates < MAX_TOKEN_INTERMEDIATES:
+            options += [(c, False) for c in token_certs]
+        for issuer, trusted in options:
+            if issuer.subject != child.issuer or any(p.der == issuer.der for p in path):
+                continue
+            try:
+                facts = certificate_facts(issuer, at)
+            except CheckError as exc:
+                reasons.append(str(exc))
+                continue
+            if not facts.basic_ca:
+                reasons.append(f"{issuer.label} is not a CA (basic constraints CA true)")
+                continue
+            if facts.key_usage is not None and "key_cert_sign" not in facts.key_usage:
+                reasons.append(f"{issuer.label}'s key usage does not allow keyCertSign")
+                continue
+            below = sum(1 for p in path[1:] if not p.self_issued)
+            if facts.path_len is not None and below > facts.path_len:
+                reasons.append(f"{issuer.label}'s path length constraint {facts.path_len} is exceeded")
+                continue
+            problem = self._issued_by(child, issuer)
+            if problem is not None:
+                reasons.append(problem)
+                continue
+            if trusted:
+                return path + [issuer]
+            found = self._extend(path + [issuer], token_certs, at, reasons)
+            if found is not None:
+                return found
+        return None
+
+
+def load_pem_certificates(data: bytes, what: str) -> list[Certificate]:
+    """Every certificate of a PEM file given with --tsa-cert (UsageError: exit 2 when there is none or one
+    does not decode, DER exactly)."""
+    try:
+        loaded = crypto_x509.load_pem_x509_certificates(data)
+    except Exception as exc:
+        raise UsageError(f"{what} holds no readable PEM certificate ({exc})") from exc
+    out = []
+    for n, cert in enumerate(loaded, 1):
+        der = cert.public_bytes(serialization.Encoding.DER)
+        try:
+            out.append(load_certificate(der, f"{what}: certificate {n}"))
+        except CheckError as exc:
+            raise UsageError(str(exc)) from exc
+    if not out:
+        raise UsageError(f"{what} holds no PEM certificate")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Witness policies (section 13: the Sigsum policy format, 11.3 check 17)
+# ---------------------------------------------------------------------------
+
+MAX_POLICY_LINES = 2000
+MAX_POLICY_FILE = 1024 * 1024
+
+
+class PolicyError(Exception):
+    """A policy that does not parse (exit 2, naming the line)."""
+
+
+@dataclasses.dataclass
+class Policy:
+    logs: list[bytes]
+    witnesses: dict[str, bytes]                     # name -> key
+    groups: dict[str, tuple[int, list[str]]]        # name -> (K, members)
+    order: list[str]                                # names in definition order
+    quorum: str | None                              # None: `quorum none`
+
+    def acting(self, keys: set[bytes]) -> dict[str, bool]:
+        """Which names act, given the witness keys whose cosignature verifies (in definition order, so
+        that no recursion is needed)."""
+        acts: dict[str, bool] = {}
+        for name in self.order:
+            if name in self.witnesses:
+                acts[name] = self.witnesses[name] in keys
+            else:
+                k, members = self.groups[name]
+                acts[name] = sum(acts[m] for m in members) >= k
+        return acts
+
+    def met(self, keys: set[bytes]) -> bool:
+        return self.quorum is None or self.acting(keys)[self.quorum]
+
+
+def _policy_key(text: str) -> bytes:
+    """A raw hex Ed25519 public key (section 13).  SPEC CHOICE: hex digits of either case are read, as
+    the Sigsum tools read published policies."""
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", text):
+        raise PolicyError(f"a key is 32 bytes written as 64 hex digits, not {q(short(text, 80))}")
+    return bytes.fromhex(text)
+
+
+def parse_policy(data: bytes) -> Policy:
+    """Section 13's policy format, judged in one pass; PolicyError("line N: ...") when it does not parse.
+
+    `log KEY [URL]`, `witness NAME KEY [URL]`, `group NAME all|any|K MEMBER...`, exactly one
+    `quorum NAME|none`; `#` starts a comment; a name is defined before it is used (and once; `none`
+    is the quorum's word, never a name); at most 2,000 lines; a witness key listed once and never a
+    `log` key; the members of a group never share a witness, directly or through subgroups.
+    SPEC CHOICE: K is written in decimal digits and is between 1 and the number of members (as the
+    Sigsum tools require); `none` may not be a group member.
+    """
+    if len(data) > MAX_POLICY_FILE:
+        raise PolicyError(f"the file is more than {MAX_POLICY_FILE} bytes")
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if len(lines) > MAX_POLICY_LINES:
+        raise PolicyError(f"line {MAX_POLICY_LINES + 1}: more than {MAX_POLICY_LINES} lines")
+    policy = Policy([], {}, {}, [], None)
+    sets: dict[str, frozenset[bytes]] = {}
+    witness_keys: dict[bytes, str] = {}
+    quorum_line = None
+    for number, raw in enumerate(lines, 1):
+        try:
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise PolicyError("not valid UTF-8") from exc
+            fields = line.split("#", 1)[0].split()
+            if not fields:
+                continue
+            keyword, args = fields[0], fields[1:]
+
+            def new_name(name: str) -> None:
+                if name == "none":
+                    raise PolicyError("'none' is the quorum's word for no witness, not a name")
+                if name in sets:
+                    raise PolicyError(f"the name {q(name)} is already defined")
+
+            if keyword == "log":
+                if len(args) not in (1, 2):
+                    raise PolicyError("a log line is 'log KEY [URL]'")
+                key = _policy_key(args[0])
+                if key in witness_keys:
+                    raise PolicyError(f"key {args[0]} is already witness {q(witness_keys[key])}'s; a ledger cannot "
+                                      "witness itself")
+                policy.logs.append(key)
+            elif keyword == "witness":
+                if len(args) not in (2, 3):
+                    raise PolicyError("a witness line is 'witness NAME KEY [URL]'")
+                name, key = args[0], _policy_key(args[1])
+                new_name(name)
+                if key in witness_keys:
+                    raise PolicyError(f"the key of {q(name)} is already witness {q(witness_keys[key])}'s (a witness "
+                                      "key is listed once)")
+                if key in policy.logs:
+                    raise PolicyError(f"the key of {q(name)} is a log key (a ledger cannot witness itself)")
+                witness_keys[key] = name
+                policy.witnesses[name] = key
+                sets[name] = frozenset({key})
+                policy.order.append(name)
+            elif keyword == "group":
+                if len(args) < 3:
+                    raise PolicyError("a group line is 'group NAME all|any|K MEMBER...'")
+                name, threshold, members = args[0], args[1], args[2:]
+                new_name(name)
+                if threshold == "all":
+                    k = len(members)
+                elif threshold == "any":
+                    k = 1
+                elif re.fullmatch(r"[0-9]+", threshold) and 1 <= int(threshold) <= len(members):
+                    k = int(threshold)
+                else:
+                    raise PolicyError(f"the threshold {q(short(threshold, 40))} is not all, any or a number from 1 "
+                                      f"to {len(members)} (the number of members)")
+                union: set[bytes] = set()
+                for member in members:
+                    if member not in sets:
+                        raise PolicyError(f"{q(member)} is not defined on an earlier line")
+                    shared = union & sets[member]
+                    if shared:
+                        raise PolicyError(f"the members of {q(name)} share witness "
+                                          f"{q(witness_keys[sorted(shared)[0]])} (one cosignature would count twice)")
+                    union |= sets[member]
+                policy.groups[name] = (k, members)
+                sets[name] = frozenset(union)
+                policy.order.append(name)
+            elif keyword == "quorum":
+                if len(args) != 1:
+                    raise PolicyError("a quorum line is 'quorum NAME|none'")
+                if quorum_line is not None:
+                    raise PolicyError(f"a second quorum line (the first is line {quorum_line})")
+                if args[0] != "none" and args[0] not in sets:
+                    raise PolicyError(f"{q(args[0])} is not defined on an earlier line")
+                quorum_line = number
+                policy.quorum = None if args[0] == "none" else args[0]
+            else:
+                raise PolicyError(f"unknown keyword {q(short(keyword, 40))} (log, witness, group or quorum)")
+        except PolicyError as exc:
+            raise PolicyError(f"line {number}: {exc}") from exc
+    if quorum_line is None:
+        raise PolicyError(f"line {len(lines) or 1}: the policy ends without a quorum line (exactly one is needed)")
+    return policy
+
+
+def load_policy(path: str) -> Policy:
+    fh, st = open_regular_file(path, "--policy file")
+    with fh:
+        if st.st_size > MAX_POLICY_FILE:
+            raise UsageError(f"--policy file {path} is more than {MAX_POLICY_FILE} bytes: refused without reading it")
+        try:
+            data = fh.read(MAX_POLICY_FILE + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read --policy file {path}: {exc.strerror or exc}") from exc
+    try:
+        return parse_policy(data)
+    except PolicyError as exc:
+        raise UsageError(f"--policy file {path}: {exc}") from exc
+
+
+def load_tsa_certificates(path: str) -> list[Certificate]:
+    fh, st = open_regular_file(path, "--tsa-cert file")
+    with fh:
+        if st.st_size > MAX_TSA_CERT_FILE:
+            raise UsageError(f"--tsa-cert file {path} is more than {MAX_TSA_CERT_FILE} bytes: refused without "
+                             "reading it")
+        try:
+            data = fh.read(MAX_TSA_CERT_FILE + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read --tsa-cert file {path}: {exc.strerror or exc}") from exc
+    return load_pem_certificates(data, f"--tsa-cert file {path}")
+
+
+# ---------------------------------------------------------------------------
 # Files named on the command line: regular files only, opened without blocking
 # ---------------------------------------------------------------------------
 #
@@ -2266,6 +3197,164 @@ class Exhibit:
 
 
 @dataclasses.dataclass
+class CosignatureEntry:
+    """One entry of an attestation's `cosignatures` (11.2)."""
+    witness: str
+    key: str
+    time_ms: int
+
+
+@dataclasses.dataclass
+class TimestampEntry:
+    """One entry of an attestation's `timestamps` (11.2)."""
+    file: str
+    serial: str
+    time_ms: int
+    signer_certificate: str
+    certificates: list[str]
+
+
+@dataclasses.dataclass
+class Attestation:
+    """One entry of `attestations` (11.2), its members type-checked."""
+    index: int
+    size: int
+    checkpoint_file: str
+    consistency_proof: list[bytes]
+    cosigned_file: str | None
+    cosignatures: list[CosignatureEntry]
+    timestamps: list[TimestampEntry]
+
+    @property
+    def label(self) -> str:
+        return f"attestation {self.size}"
+
+    @property
+    def members(self) -> set[str]:
+        """The bundle members this attestation refers to."""
+        names = {self.checkpoint_file} | {t.file for t in self.timestamps}
+        names |= {c for t in self.timestamps for c in t.certificates}
+        if self.cosigned_file is not None:
+            names.add(self.cosigned_file)
+        return names
+
+
+ATTESTATION_KEYS = ("checkpoint_size", "checkpoint_file", "consistency_proof", "cosigned_file", "cosignatures",
+                    "timestamps")
+COSIGNATURE_KEYS = ("witness", "key", "time_ms", "time")
+TIMESTAMP_KEYS = ("file", "serial", "time_ms", "time", "signer_certificate", "certificates")
+
+
+def _check_entry_time(obj: dict, path: str, problems: _Problems) -> int | None:
+    """`time_ms` (an unsigned integer, at most 253402300799999) and `time` its RFC 3339 form (11.3 check 4)."""
+    ms = obj["time_ms"]
+    if not _is_u64(ms):
+        problems.add(f"{path}.time_ms", "is not an unsigned 64-bit integer")
+        return None
+    if not _check_time(ms, f"{path}.time_ms", problems):
+        return None
+    if obj["time"] != rfc3339_ms(ms):
+        problems.add(f"{path}.time", f"is not {q(rfc3339_ms(ms))} (its time_ms)")
+        return None
+    return ms
+
+
+def _parse_attestation(obj: Any, i: int, ledger: LedgerInfo | None, problems: _Problems) -> Attestation | None:
+    """One entry of `attestations`: exactly its members, as 11.2 writes them (11.3 check 4)."""
+    path = f"attestations[{i}]"
+    before = len(problems)
+    if not _has_keys(obj, ATTESTATION_KEYS, path, problems):
+        return None
+    size = _get(obj, "checkpoint_size", _is_u64, "an unsigned 64-bit integer", path, problems)
+    bundle_size = ledger.checkpoint_size if ledger is not None else None
+    if size is not None:
+        if size < 1 or (bundle_size is not None and size > bundle_size):
+            problems.add(f"{path}.checkpoint_size", f"{size} is not between 1 and ledger.checkpoint_size "
+                         f"({bundle_size})")
+        if bundle_size is not None:
+            expected = CHECKPOINT if size == bundle_size else f"attest/{size}/checkpoint.txt"
+            if obj["checkpoint_file"] != expected:
+                problems.add(f"{path}.checkpoint_file", f"is not {q(expected)}")
+    proof: list[bytes] = []
+    if type(obj["consistency_proof"]) is not list:
+        problems.add(f"{path}.consistency_proof", "is not an array")
+    else:
+        for n, item in enumerate(obj["consistency_proof"]):
+            try:
+                h = b64decode_strict(item)
+            except ValueError as exc:
+                problems.add(f"{path}.consistency_proof[{n}]", str(exc))
+                continue
+            if len(h) != 32:
+                problems.add(f"{path}.consistency_proof[{n}]", f"is {len(h)} bytes, not 32")
+            proof.append(h)
+        # 11.2: empty exactly when the sizes are equal.
+        if size is not None and bundle_size is not None and (not obj["consistency_proof"]) != (size == bundle_size):
+            problems.add(f"{path}.consistency_proof", "must be empty exactly when checkpoint_size is the bundle's "
+                         "(a consistency proof exactly below the bundle's size)")
+    cosignatures: list[CosignatureEntry] = []
+    if type(obj["cosignatures"]) is not list:
+        problems.add(f"{path}.cosignatures", "is not an array")
+    else:
+        for n, entry in enumerate(obj["cosignatures"]):
+            where = f"{path}.cosignatures[{n}]"
+            if not _has_keys(entry, COSIGNATURE_KEYS, where, problems):
+                continue
+            witness = _get(entry, "witness", _is_str, "a string", where, problems)
+            key = _get(entry, "key", _is_str, "a string", where, problems)
+            ms = _check_entry_time(entry, where, problems)
+            if ms is not None and ms % 1000:
+                problems.add(f"{where}.time_ms", f"{ms} is not a multiple of 1000 (a cosignature's time is in "
+                             "seconds)")
+            if witness is not None and key is not None and ms is not None:
+                cosignatures.append(CosignatureEntry(witness, key, ms))
+    cosigned = obj["cosigned_file"]
+    if type(obj["cosignatures"]) is list and size is not None:
+        expected_cosigned = f"attest/{size}/cosigned.txt" if obj["cosignatures"] else None
+        if cosigned != expected_cosigned:
+            problems.add(f"{path}.cosigned_file", f"is not {q(expected_cosigned) if expected_cosigned else 'null'} "
+                         "(null exactly when there is no cosignature)")
+    timestamps: list[TimestampEntry] = []
+    if type(obj["timestamps"]) is not list:
+        problems.add(f"{path}.timestamps", "is not an array")
+    else:
+        last_file = None
+        for n, entry in enumerate(obj["timestamps"]):
+            where = f"{path}.timestamps[{n}]"
+            if not _has_keys(entry, TIMESTAMP_KEYS, where, problems):
+                continue
+            ok = len(problems)
+            serial = entry["serial"]
+            if not (isinstance(serial, str) and re.fullmatch(SERIAL_HEX, serial)):
+                problems.add(f"{where}.serial", "is not 2 to 42 lowercase hex digits, an even number of them")
+            elif size is not None and entry["file"] != f"attest/{size}/{serial}.tsr":
+                problems.add(f"{where}.file", f"is not {q(f'attest/{size}/{serial}.tsr')}")
+            ms = _check_entry_time(entry, where, problems)
+            signer = entry["signer_certificate"]
+            if not (isinstance(signer, str) and re.fullmatch(r"[0-9a-f]{64}", signer)):
+                problems.add(f"{where}.signer_certificate", "is not a SHA-256 in lowercase hex")
+            certs = entry["certificates"]
+            if not (type(certs) is list and certs and all(isinstance(c, str) and re.fullmatch(r"tsa/[0-9a-f]{64}\.pem", c)
+                                                          for c in certs)):
+                problems.add(f"{where}.certificates", "is not a non-empty array of 'tsa/<sha256 hex>.pem' names")
+            elif any(a >= b for a, b in zip(certs, certs[1:])):
+                problems.add(f"{where}.certificates", "is not in strictly increasing order")
+            file = entry["file"]
+            if isinstance(file, str):
+                if last_file is not None and file <= last_file:
+                    problems.add(f"{where}.file", "timestamps are not in strictly increasing file")
+                last_file = file
+            if len(problems) == ok:
+                timestamps.append(TimestampEntry(file, serial, ms, signer, list(certs)))
+    if type(obj["cosignatures"]) is list and type(obj["timestamps"]) is list and not obj["cosignatures"] \
+            and not obj["timestamps"]:
+        problems.add(path, "carries neither a cosignature nor a token (at least one is needed)")
+    if len(problems) != before:
+        return None
+    return Attestation(i, size, obj["checkpoint_file"], proof, cosigned, cosignatures, timestamps)
+
+
+@dataclasses.dataclass
 class Manifest:
     raw: dict
     exporter: KeyRef | None
@@ -2275,6 +3364,7 @@ class Manifest:
     files: dict[str, str] | None
     problems: _Problems
     unusable_entries: int = 0     # exhibit / supporting entries dropped for structural problems
+    attestations: list[Attestation] = dataclasses.field(default_factory=list)   # the entries that parse
 
     @property
     def records(self) -> list[Exhibit]:
@@ -2389,7 +3479,7 @@ def parse_manifest(data: bytes) -> Manifest:
         raise CheckError(f"manifest.json does not parse: {exc}") from exc
     problems = _Problems()
     top = ("format", "case", "include_failing", "exported_at", "exported_at_ms", "exporter", "ledger", "exhibits",
-           "supporting", "files")
+           "supporting", "attestations", "files")
     if type(raw) is not dict:
         raise CheckError("manifest.json is not a JSON object")
     _has_keys(raw, top, "manifest", problems)
@@ -2475,7 +3565,24 @@ def parse_manifest(data: bytes) -> Manifest:
             problems.add("files", "is not an object of lowercase SHA-256 hex digests")
         else:
             files = f
-    return Manifest(raw, exporter, ledger, exhibits, supporting, files, problems, unusable)
+
+    attestations: list[Attestation] = []
+    if "attestations" in raw:
+        if type(raw["attestations"]) is not list:
+            problems.add("attestations", "is not an array")
+        else:
+            last_size = None
+            for i, obj in enumerate(raw["attestations"]):
+                entry = _parse_attestation(obj, i, ledger, problems)
+                if type(obj) is dict and _is_u64(obj.get("checkpoint_size")):
+                    # 11.2: strictly increasing checkpoint_size.
+                    if last_size is not None and obj["checkpoint_size"] <= last_size:
+                        problems.add(f"attestations[{i}].checkpoint_size", "attestations are not in strictly "
+                                     "increasing checkpoint_size")
+                    last_size = obj["checkpoint_size"]
+                if entry is not None:
+                    attestations.append(entry)
+    return Manifest(raw, exporter, ledger, exhibits, supporting, files, problems, unusable, attestations)
 
 
 # ---------------------------------------------------------------------------

@@ -1065,3 +1065,72 @@ fn a_cosignature_made_through_files_is_taken_in() {
     let o = f.run(&["audit", "--ledger", &f.p("ledger")]);
     assert_eq!(o.code, 0, "{}", o.all());
 }
+
+/// `checkpoint --policy FILE` asks every witness the policy gives a URL for, known by its
+/// key alone under the policy's own name for it: the line the witness signs under its own
+/// name is verified by the policy's key and kept, and the policy is then met.
+#[test]
+fn a_policy_names_the_witnesses_to_ask() {
+    use base64::Engine;
+    let f = Fixture::with_records(2);
+    let vkey = witness(&f);
+    let served = Served::start(&f);
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(vkey.rsplit('+').next().unwrap())
+        .unwrap();
+    // The policy's name for the witness is its own ("local"), not the witness's.
+    std::fs::write(
+        f.path("p.policy"),
+        format!(
+            "witness local {} {}\nwitness offline {} http://127.0.0.1:9\ngroup any-one any local offline\nquorum any-one\n",
+            hex::encode(&raw[1..]),
+            served.url,
+            hex::encode([7u8; 32])
+        ),
+    )
+    .unwrap();
+    let o = f.run(&[
+        "verify",
+        "--ledger",
+        &f.p("ledger"),
+        "2",
+        "--policy",
+        &f.p("p.policy"),
+    ]);
+    assert_eq!(o.code, 1, "not yet cosigned: {}", o.all());
+    let o = f.run(&[
+        "checkpoint",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/ledger.key"),
+        "--policy",
+        &f.p("p.policy"),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(
+        o.stderr.contains("cosigned by witness witness.example.org/w1"),
+        "{}",
+        o.stderr
+    );
+    // The witness that cannot be reached does not stop the checkpoint.
+    assert!(o.stderr.contains("offline"), "{}", o.stderr);
+    assert!(
+        o.stdout.contains("\u{2014} witness.example.org/w1 "),
+        "{}",
+        o.stdout
+    );
+    let keys = std::fs::read_to_string(f.path("ledger/cosigned/witness-keys")).unwrap();
+    assert_eq!(keys.trim(), vkey);
+    let o = f.run(&[
+        "verify",
+        "--ledger",
+        &f.p("ledger"),
+        "2",
+        "--policy",
+        &f.p("p.policy"),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    let o = f.run(&["audit", "--ledger", &f.p("ledger")]);
+    assert_eq!(o.code, 0, "{}", o.all());
+}

@@ -2,7 +2,7 @@
 
 use super::LedgerArgs;
 use super::util::KeyArgs;
-use super::util::open_write;
+use super::util::{open_write, read_policy};
 use anyhow::bail;
 use clap::Args;
 use custody::checkpoint::Checkpoint;
@@ -30,6 +30,20 @@ pub struct CheckpointArgs {
     /// The witness's verifier key NAME+KEYID+BASE64, as `custody witness init` prints it.
     #[arg(long = "witness-key", value_name = "VKEY")]
     witness_keys: Vec<String>,
+    /// Also ask every witness of this policy (Sigsum format) that has a URL, by the key the
+    /// policy gives (its cosignature line names it).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+}
+
+/// A witness to ask: its URL, the name its cosignature lines should carry (from its
+/// verifier key, or a guess from a policy), and its public key.
+struct Asking {
+    url: String,
+    name: String,
+    key: [u8; 32],
+    /// The name is the witness's own (from its verifier key), not a guess.
+    pinned: bool,
 }
 
 pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
@@ -40,12 +54,20 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
             a.witness_keys.len()
         );
     }
-    for vkey in &a.witness_keys {
-        let (_, kind, _) = note::parse_verifier_key(vkey)?;
+    let mut asking = Vec::new();
+    for (url, vkey) in a.witnesses.iter().zip(&a.witness_keys) {
+        let (name, kind, key) = note::parse_verifier_key(vkey)?;
         if kind != note::TYPE_COSIGNATURE_V1 {
             bail!("{vkey} is not a witness's key (its type is not 0x04, cosignature/v1)");
         }
+        asking.push(Asking {
+            url: url.clone(),
+            name,
+            key,
+            pinned: true,
+        });
     }
+    let policy = a.policy.as_deref().map(read_policy).transpose()?;
     let key = a.key.load()?;
     if let Some(out) = &a.out
         && out.symlink_metadata().is_ok()
@@ -53,15 +75,36 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
         bail!("{} already exists; choose a new file name", out.display());
     }
     let mut ledger = open_write(&a.ledger)?;
+    // A policy's witnesses with a URL, under the name a kept key gives them (else the
+    // policy's name, corrected by the witness's answer).
+    let kept = ledger.witness_keys()?;
+    for (name, wkey, url) in policy.iter().flat_map(|p| p.witnesses.iter()) {
+        let Some(url) = url else { continue };
+        if asking.iter().any(|w| w.key == *wkey) {
+            continue;
+        }
+        let known = kept.iter().find_map(|v| {
+            note::parse_verifier_key(v)
+                .ok()
+                .filter(|(_, _, k)| k == wkey)
+                .map(|(n, _, _)| n)
+        });
+        asking.push(Asking {
+            url: url.clone(),
+            name: known.unwrap_or_else(|| name.clone()),
+            key: *wkey,
+            pinned: false,
+        });
+    }
     let (cp, mut signed) = ledger.sign_checkpoint(&key)?;
     let mut forked = false;
-    if !a.witnesses.is_empty() {
+    if !asking.is_empty() {
         let mut lines = String::new();
-        for (url, vkey) in a.witnesses.iter().zip(&a.witness_keys) {
-            match ask_witness(&ledger, url, vkey, &cp, &signed)? {
-                Asked::Cosigned(line) => {
+        for w in &asking {
+            match ask_witness(&ledger, w, &cp, &signed)? {
+                Asked::Cosigned(line, vkey) => {
                     // Kept, so that the cosignature can be checked again (audit, bundles).
-                    ledger.put_witness_key(vkey)?;
+                    ledger.put_witness_key(&vkey)?;
                     lines.push_str(&line);
                 }
                 Asked::Forked => forked = true,
@@ -95,8 +138,8 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
 
 /// What one witness did with the checkpoint.
 enum Asked {
-    /// It cosigned: its verified cosignature line.
-    Cosigned(String),
+    /// It cosigned: its verified cosignature line, and its verifier key.
+    Cosigned(String, String),
     /// It refused the checkpoint as inconsistent with one it cosigned.
     Forked,
     /// It could not be reached, or refused for another reason (said on stderr).
@@ -107,16 +150,15 @@ enum Asked {
 /// if the witness knows another size, once more from that one.
 fn ask_witness(
     ledger: &Ledger,
-    url: &str,
-    vkey: &str,
+    w: &Asking,
     cp: &Checkpoint,
     signed: &str,
 ) -> anyhow::Result<Asked> {
-    let (name, kind, public) = note::parse_verifier_key(vkey)?;
+    let url = w.url.as_str();
     // A witness's words reach a terminal with control characters escaped.
-    let shown = safe(&name);
-    let id = note::typed_key_id(&name, kind, &public);
-    let mut old = ledger.witnessed_size(&name, id)?.min(cp.size);
+    let shown = safe(&w.name);
+    let id = note::typed_key_id(&w.name, note::TYPE_COSIGNATURE_V1, &w.key);
+    let mut old = ledger.witnessed_size(&w.name, id)?.min(cp.size);
     for attempt in 0..2 {
         let proof = if old == 0 || old == cp.size {
             Vec::new()
@@ -135,33 +177,7 @@ fn ask_witness(
             }
         };
         match reply.status {
-            200 => {
-                let mine: String = reply
-                    .body
-                    .lines()
-                    .filter(|l| l.starts_with(&format!("\u{2014} {shown} ")))
-                    .map(|l| format!("{l}\n"))
-                    .collect();
-                return Ok(
-                    match witness::verify_cosignature(&format!("{signed}{mine}"), vkey, cp) {
-                        Ok(time) => {
-                            let when = match time.checked_mul(1000) {
-                                Some(ms) if time < 253_402_300_800 => custody::record::rfc3339(ms),
-                                _ => format!("{time} seconds after 1970"),
-                            };
-                            eprintln!("cosigned by witness {shown} at {when}");
-                            Asked::Cosigned(mine)
-                        }
-                        Err(e) => {
-                            eprintln!(
-                                "witness {shown} answered with a cosignature that does not verify ({}); not kept",
-                                safe(&e.to_string())
-                            );
-                            Asked::NoAnswer
-                        }
-                    },
-                );
-            }
+            200 => return Ok(cosignature_in(&reply.body, w, cp, signed)),
             409 if reply.content_type == "text/x.tlog.size" && attempt == 0 => {
                 old = safe(reply.body.trim())
                     .parse()
@@ -192,6 +208,40 @@ fn ask_witness(
         }
     }
     Ok(Asked::NoAnswer)
+}
+
+/// The line of a witness's answer that verifies by its key over the checkpoint: under the
+/// name of its verifier key, or, for a witness known by its key alone (from a policy),
+/// under the name the line gives.
+fn cosignature_in(body: &str, w: &Asking, cp: &Checkpoint, signed: &str) -> Asked {
+    let shown = safe(&w.name);
+    let mut why = "no cosignature line by its key".to_owned();
+    for line in body.lines().filter(|l| l.starts_with("\u{2014} ")) {
+        let Some(name) = line["\u{2014} ".len()..].split(' ').next() else {
+            continue;
+        };
+        if w.pinned && name != w.name {
+            continue;
+        }
+        let vkey = note::typed_verifier_key(name, note::TYPE_COSIGNATURE_V1, &w.key);
+        let line = format!("{line}\n");
+        match witness::verify_cosignature(&format!("{signed}{line}"), &vkey, cp) {
+            Ok(time) => {
+                let when = match time.checked_mul(1000) {
+                    Some(ms) if time < 253_402_300_800 => custody::record::rfc3339(ms),
+                    _ => format!("{time} seconds after 1970"),
+                };
+                eprintln!("cosigned by witness {} at {when}", safe(name));
+                return Asked::Cosigned(line, vkey);
+            }
+            Err(e) => why = e.to_string(),
+        }
+    }
+    eprintln!(
+        "witness {shown} answered with no cosignature that verifies ({}); not kept",
+        safe(&why)
+    );
+    Asked::NoAnswer
 }
 
 /// Text from a witness as a terminal may show it: control characters escaped.
