@@ -4,8 +4,9 @@ Run from the repository root:
 
     python3 -m unittest scripts/test_verify_bundle.py
 
-They use only the known-answer vectors in tests/vectors/kat/, the insecure test
-keys in keys/, the standard library and `cryptography`:
+They use the known-answer vectors in tests/vectors/kat/, the insecure test
+keys in keys/, the standard library, `cryptography` and `asn1crypto` (and,
+for the attested bundles at the end, the custody binary and openssl):
 
 * every KAT record is decoded and its leaf hash, statement signature, the
   Merkle roots, the inclusion proof and the signed checkpoint are re-checked;
@@ -94,6 +95,28 @@ keys in keys/, the standard library and `cryptography`:
   object with --json on each of these refusals and on an unexpected error
   (JsonOnEveryRefusalTests).
 
+* the SPEC revision "attestations" (11.1 `attest/` and `tsa/` members, 11.2
+  `attestations`, 11.3 checks 4 and 15 to 17, sections 13 and 14), one class
+  per part: RFC 9162 consistency proofs against an independent PROOF/SUBPROOF
+  written here, every pair of sizes up to 20 (ConsistencyProofTests); DER
+  exactly, primitive and schema rules, deep nesting (DerTests); RFC 3161
+  rules 1 to 6 on tokens built here with asn1crypto and `cryptography` from an
+  in-test authority, each test bending one rule of a token that verifies (and
+  that `openssl ts -verify` accepts) (TokenTests); cosignature/v1 keys and
+  messages (CosignatureUnitTests); the Sigsum policy format and each of its
+  rules, exit 2 naming the line (PolicyTests); and real bundles made by the
+  custody binary ($CUSTODY_BIN, default /tmp/pyhelper/custody) with openssl
+  as the authority and witnesses on free loopback ports (the steps of the
+  project's mk.sh, in MAKE_ATTESTED_BUNDLE): P-256 with one witness
+  (AttestedBundleTests), RSA under an intermediate CA with two witnesses and
+  a group policy (AttestedRsaBundleTests, the same tests), P-384/SHA-384
+  (AttestedP384BundleTests).  Each edit of such a bundle (a token byte, a
+  swapped token, a cosignature line, a consistency proof, manifest times, a
+  certificate file, an unknown member, ...) is made with the manifest signed
+  again and SHA256SUMS rebuilt, so that only the attestation checks can catch
+  it; rebuilding alone changes nothing (the control).  Those tests are
+  skipped, saying why, without the binary, openssl or bash.
+
 Every verifier run passes --no-trust unless a test gives --trust (SPEC 11.3
 check 10 makes one of them mandatory).
 """
@@ -102,10 +125,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import hashlib
 import io
 import json
 import os
+import shutil
+import signal
 import stat
 import struct
 import subprocess
@@ -542,6 +568,7 @@ class BundleBuilder:
                        "checkpoint_size": size, "checkpoint_root": b64(mth(ledger.leaves(size)))},
             "exhibits": entries,
             "supporting": support,
+            "attestations": [],
             "files": {},
         }
 
@@ -962,7 +989,12 @@ class BundleTests(BundleTestCase):
                                        "pending_transfers", "cancelled_transfers",
                                        "flagged_superseded_ledger_key_records", "flagged_revoke_records",
                                        "flagged_cancelled_transfer_records",
+                                       "timestamp_tokens", "authorities_pinned", "witness_policy_checked",
                                        "report_checked_by", "report_note", "summary"})
+        # 11.3 checks 16 and 17: no token and no --tsa-cert (nothing to pin), no --policy
+        self.assertEqual(result["timestamp_tokens"], 0)
+        self.assertIsNone(result["authorities_pinned"])
+        self.assertFalse(result["witness_policy_checked"])
         self.assertEqual(result["flagged_superseded_ledger_key_records"], [])
         self.assertEqual(result["flagged_revoke_records"], [])
         self.assertEqual(result["flagged_cancelled_transfer_records"], [])
@@ -4287,6 +4319,1251 @@ class NotPinnedLineTests(BundleTestCase):
                 self.assertNotIn("NOT pinned", out)
                 _, out, _ = run_verifier(path, "--no-trust")
                 self.assertTrue(out.splitlines()[-1].startswith("NOTE: keys NOT pinned (--no-trust)"))
+
+
+
+# =============================================================================
+# Attestations: witness cosignatures and RFC 3161 time-stamp tokens
+# (SPEC 11.1 members, 11.2 `attestations`, 11.3 checks 4, 15, 16 and 17,
+# sections 13 and 14)
+# =============================================================================
+
+# --- RFC 9162 2.1.4.1 consistency proofs, written here independently --------
+
+def consistency_proof(m: int, leaves: list[bytes]) -> list[bytes]:
+    """PROOF(m, D[n]) = SUBPROOF(m, D[n], true) of RFC 9162 2.1.4.1."""
+    def subproof(m: int, d: list[bytes], b: bool) -> list[bytes]:
+        n = len(d)
+        if m == n:
+            return [] if b else [mth(d)]
+        k = 1
+        while k * 2 < n:
+            k *= 2
+        if m <= k:
+            return subproof(m, d[:k], b) + [mth(d[k:])]
+        return subproof(m - k, d[k:], False) + [mth(d[:k])]
+    return subproof(m, leaves, True)
+
+
+class ConsistencyProofTests(unittest.TestCase):
+    """verify_consistency() is RFC 9162 2.1.4.2 with section 5's size and hash rules."""
+
+    LEAVES = [sha256(b"\x00" + bytes([i])) for i in range(20)]
+
+    def test_every_pair_of_sizes(self):
+        for n in range(1, 21):
+            for m in range(1, n + 1):
+                proof = consistency_proof(m, self.LEAVES[:n])
+                old, new = mth(self.LEAVES[:m]), mth(self.LEAVES[:n])
+                vb.verify_consistency(m, n, proof, old, new)   # raises if it does not verify
+                if m == n:
+                    self.assertEqual(proof, [])
+                    continue
+                for i in range(len(proof)):
+                    bad = list(proof)
+                    bad[i] = sha256(bad[i])
+                    with self.assertRaises(vb.CheckError, msg=(m, n, i)):
+                        vb.verify_consistency(m, n, bad, old, new)
+                with self.assertRaises(vb.CheckError):
+                    vb.verify_consistency(m, n, proof, sha256(old), new)
+                with self.assertRaises(vb.CheckError):
+                    vb.verify_consistency(m, n, proof + [old], old, new)      # too long
+                with self.assertRaises(vb.CheckError):
+                    vb.verify_consistency(m, n, proof[:-1], old, new)         # too short
+
+    def test_section_5_rules(self):
+        root = mth(self.LEAVES[:4])
+        with self.assertRaisesRegex(vb.CheckError, "between equal sizes must be empty"):
+            vb.verify_consistency(4, 4, [root], root, root)
+        with self.assertRaisesRegex(vb.CheckError, "different roots"):
+            vb.verify_consistency(4, 4, [], root, sha256(root))
+        with self.assertRaisesRegex(vb.CheckError, "0 < old size"):
+            vb.verify_consistency(0, 4, [], root, root)
+        with self.assertRaisesRegex(vb.CheckError, "0 < old size"):
+            vb.verify_consistency(5, 4, [], root, root)
+        with self.assertRaisesRegex(vb.CheckError, "32 bytes"):
+            vb.verify_consistency(3, 4, [root[:31]], root, root)
+        with self.assertRaisesRegex(vb.CheckError, "empty"):
+            vb.verify_consistency(3, 4, [], mth(self.LEAVES[:3]), root)
+
+
+class DerTests(unittest.TestCase):
+    """Section 14 rule 1: DER exactly, by X.690's primitive rules and the schema's (DEFAULT values left
+    out, SET OF sorted)."""
+
+    def test_primitive_rules(self):
+        good = {"BOOLEAN TRUE": "0101ff", "BOOLEAN FALSE": "010100", "INTEGER 128": "02020080",
+                "INTEGER -1": "0201ff", "NULL": "0500", "OID": "06032b0601", "BIT STRING": "03020680",
+                "long length": "0481" + "80" + "00" * 128, "UTCTime": "170d3236303130313030303030305a",
+                "GeneralizedTime with a fraction": "1811" + b"20260101000000.5Z".hex(),
+                "high tag": "9f1f0100", "SEQUENCE": "3003020101"}
+        for name, value in good.items():
+            self.assertIsNone(vb.der_problem(bytes.fromhex(value)), name)
+        bad = {"BOOLEAN 0x01": ("010101", "BOOLEAN"), "INTEGER 00 05": ("02020005", "INTEGER"),
+               "INTEGER ff 80": ("0202ff80", "INTEGER"), "empty INTEGER": ("0200", "INTEGER"),
+               "NULL with content": ("050100", "NULL"), "OID arc 0x80": ("0603808001", "OBJECT IDENTIFIER"),
+               "truncated OID": ("06022b86", "OBJECT IDENTIFIER"),
+               "BIT STRING padding": ("03020681", "unused bits"), "BIT STRING count": ("030108", "unused-bits"),
+               "long form below 128": ("04810100", "long-form length below 128"),
+               "length leading zero": ("0482000100", "leading zero"),
+               "indefinite length": ("3080020101 0000".replace(" ", ""), "indefinite"),
+               "constructed OCTET STRING": ("2403040100", "constructed encoding"),
+               "primitive SEQUENCE": ("1000", "primitive encoding"),
+               "high tag below 31": ("9f1e0100", "below 31"), "trailing byte": ("050000", "after the value"),
+               "UTCTime without Z": ("170c" + b"260101000000".hex(), "UTCTime"),
+               "GeneralizedTime trailing zero": ("1812" + b"20260101000000.50Z".hex(), "GeneralizedTime"),
+               "length past the end": ("3005020101", "past the end"), "end-of-contents": ("30020000", "end-of")}
+        for name, (value, words) in bad.items():
+            problem = vb.der_problem(bytes.fromhex(value))
+            self.assertIsNotNone(problem, name)
+            self.assertIn(words, problem, name)
+
+    def test_schema_rules(self):
+        # Extension.critical DEFAULT FALSE written out
+        ext = bytes.fromhex("300c0603551d130101000402" + "3000")
+        with self.assertRaisesRegex(vb.CheckError, "DEFAULT"):
+            vb.der_decode_exact(ext, vb.asn1_x509.Extension, "ext")
+        self.assertTrue(vb.der_decode_exact(bytes.fromhex("30090603551d1304023000"), vb.asn1_x509.Extension, "e"))
+        # a relative distinguished name whose SET OF is not sorted
+        a, b = bytes.fromhex("300806035504030c0158"), bytes.fromhex("300806035504060c0141")
+        self.assertLess(a, b)
+        for first, second, ok in ((a, b, True), (b, a, False)):
+            rdn = b"\x31" + bytes([len(first + second)]) + first + second
+            name = b"\x30" + bytes([len(rdn)]) + rdn
+            if ok:
+                vb.der_decode_exact(name, vb.asn1_x509.Name, "name")
+            else:
+                with self.assertRaisesRegex(vb.CheckError, "SET OF .*RelativeDistinguishedName.* not in increasing"):
+                    vb.der_decode_exact(name, vb.asn1_x509.Name, "name")
+
+    def test_deep_nesting_and_garbage_are_check_errors(self):
+        nested = b"\x05\x00"
+        for _ in range(3000):       # deeper than Python's recursion limit
+            length = len(nested)
+            nested = b"\x30" + (bytes([length]) if length < 128 else b"\x81" + bytes([length]) if length < 256 else
+                                b"\x82" + length.to_bytes(2, "big")) + nested
+            if len(nested) > 60000:
+                break
+        self.assertIsNone(vb.der_problem(nested))
+        for data in (nested, b"", b"\x30", b"\xff" * 40, os.urandom(200)):
+            with self.assertRaises(vb.CheckError):
+                vb.der_decode_exact(data, vb.TimeStampResp, "the response")
+
+
+# --- an in-test certificate authority and time-stamp tokens built here --------
+
+from cryptography import x509 as cx509                                   # noqa: E402
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID           # noqa: E402
+from cryptography.hazmat.primitives import hashes                         # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa    # noqa: E402
+from asn1crypto import cms as acms, core as acore, tsp as atsp, x509 as ax509   # noqa: E402
+
+STAMP_TIME = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
+STAMPED_DATA = ("example.org/case-1\n4\n" + b64(bytes(32)) + "\n\n\u2014 example.org/case-1 AAAA\n").encode()
+
+
+def make_certificate(subject: str, key, issuer: str | None = None, issuer_key=None, *, ca=False, path_len=None,
+                     eku=(ExtendedKeyUsageOID.TIME_STAMPING,), eku_critical=True, key_usage="tsa",
+                     valid=(-30, 3650), digest=hashes.SHA256, ski=False) -> bytes:
+    """A DER certificate made with `cryptography` (v3; basic constraints and key usage critical)."""
+    name = lambda cn: cx509.Name([cx509.NameAttribute(NameOID.COMMON_NAME, cn)])  # noqa: E731
+    builder = (cx509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer or subject))
+               .public_key(key.public_key()).serial_number(cx509.random_serial_number())
+               .not_valid_before(STAMP_TIME + datetime.timedelta(days=valid[0]))
+               .not_valid_after(STAMP_TIME + datetime.timedelta(days=valid[1])))
+    if ca:
+        builder = builder.add_extension(cx509.BasicConstraints(ca=True, path_length=path_len), critical=True)
+    usages = {"tsa": dict(digital_signature=True), "ca": dict(key_cert_sign=True, crl_sign=True),
+              "nonrep": dict(content_commitment=True), "crl": dict(crl_sign=True)}
+    if key_usage is not None:
+        flags = dict(digital_signature=False, content_commitment=False, key_encipherment=False,
+                     data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                     encipher_only=False, decipher_only=False)
+        flags.update(usages["ca" if ca and key_usage == "tsa" else key_usage])
+        builder = builder.add_extension(cx509.KeyUsage(**flags), critical=True)
+    if eku and not ca:
+        builder = builder.add_extension(cx509.ExtendedKeyUsage(list(eku)), critical=eku_critical)
+    if ski:
+        builder = builder.add_extension(cx509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    cert = builder.sign(issuer_key or key, digest())
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def resign_certificate(der: bytes, issuer_key, mutate) -> bytes:
+    """The certificate with its TBSCertificate changed by `mutate` (on the asn1crypto value) and signed again
+    (ECDSA with SHA-256) by `issuer_key`: a certificate `cryptography` would not make."""
+    cert = ax509.Certificate.load(der)
+    tbs = cert["tbs_certificate"]
+    mutate(tbs)
+    tbs_der = tbs.dump()
+    signature = issuer_key.sign(tbs_der, ec.ECDSA(hashes.SHA256()))
+    return ax509.Certificate({"tbs_certificate": ax509.TbsCertificate.load(tbs_der),
+                              "signature_algorithm": cert["signature_algorithm"],
+                              "signature_value": signature}).dump()
+
+
+def make_token(key, cert_der: bytes, data: bytes = STAMPED_DATA, *, chain=(), serial=2, when=STAMP_TIME,
+               digest="sha256", signature_algorithm=None, ess="v2", ess_hash=None, tsa_name=None,
+               tst_extensions=None, gen_time_raw: bytes | None = None, status="granted", signer_infos=1,
+               tst_der: bytes | None = None, attrs_der: bytes | None = None, message_digest=None,
+               content_type="tst_info", sid="issuer_and_serial_number", imprint=None, nonce=None) -> bytes:
+    """An RFC 3161 TimeStampResp built here with asn1crypto and signed with `key` (the token's own
+    certificate first in its certificates, then `chain`); every argument bends one rule."""
+    if tst_der is None:
+        tst = {"version": "v1", "policy": "1.2.3.4.1",
+               "message_imprint": {"hash_algorithm": {"algorithm": "sha256"},
+                                   "hashed_message": imprint if imprint is not None else hashlib.sha256(data).digest()},
+               "serial_number": serial, "gen_time": when}
+        if nonce is not None:
+            tst["nonce"] = nonce
+        if tsa_name is not None:
+            tst["tsa"] = ax509.GeneralName(name="directory_name", value=ax509.Name.load(tsa_name))
+        if tst_extensions is not None:
+            tst["extensions"] = tst_extensions
+        tst_der = atsp.TSTInfo(tst).dump(force=True)
+        if gen_time_raw is not None:
+            old = b"\x18\x0f" + when.strftime("%Y%m%d%H%M%SZ").encode()
+            assert old in tst_der and tst_der[1] < 0x80 - len(gen_time_raw)
+            body = tst_der[2:].replace(old, b"\x18" + bytes([len(gen_time_raw)]) + gen_time_raw)
+            tst_der = b"\x30" + bytes([len(body)]) + body
+    cert = ax509.Certificate.load(cert_der)
+    attrs = [{"type": "content_type", "values": [content_type]},
+             {"type": "message_digest",
+              "values": [message_digest if message_digest is not None else hashlib.new(digest, tst_der).digest()]}]
+    if ess in ("v2", "both"):
+        attrs.append({"type": "signing_certificate_v2",
+                      "values": [{"certs": [{"cert_hash": ess_hash or hashlib.sha256(cert_der).digest()}]}]})
+    if ess in ("v1", "both"):
+        attrs.append({"type": "signing_certificate",
+                      "values": [{"certs": [{"cert_hash": ess_hash or hashlib.sha1(cert_der).digest()}]}]})
+    signed = acms.CMSAttributes.load(attrs_der) if attrs_der is not None else acms.CMSAttributes(attrs)
+    to_sign = attrs_der if attrs_der is not None else signed.dump(force=True)
+    hash_ = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}[digest]()
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        signature = key.sign(to_sign, ec.ECDSA(hash_))
+        signature_algorithm = signature_algorithm or f"{digest}_ecdsa"
+    else:
+        signature = key.sign(to_sign, padding.PKCS1v15(), hash_)
+        signature_algorithm = signature_algorithm or f"{digest}_rsa"
+    if sid == "issuer_and_serial_number":
+        identifier = acms.SignerIdentifier(name=sid, value={"issuer": cert.issuer, "serial_number": cert.serial_number})
+    else:
+        identifier = acms.SignerIdentifier(name=sid, value=cert.key_identifier)
+    info = {"version": "v1" if sid == "issuer_and_serial_number" else "v3", "sid": identifier,
+            "digest_algorithm": {"algorithm": digest}, "signed_attrs": signed,
+            "signature_algorithm": {"algorithm": signature_algorithm}, "signature": signature}
+    signed_data = acms.SignedData({
+        "version": "v3", "digest_algorithms": [{"algorithm": digest}],
+        "encap_content_info": {"content_type": "tst_info", "content": acore.ParsableOctetString(tst_der)},
+        "certificates": [cert] + [ax509.Certificate.load(c) for c in chain],
+        "signer_infos": [info] * signer_infos})
+    response = atsp.TimeStampResp({"status": {"status": status},
+                                   "time_stamp_token": acms.ContentInfo({"content_type": "signed_data",
+                                                                         "content": signed_data})})
+    return response.dump()
+
+
+def sorted_certificates(token: bytes) -> bytes:
+    """The token with its certificates in DER order (what asn1crypto's own encoder writes)."""
+    return atsp.TimeStampResp.load(token).dump(force=True)
+
+
+class TokenTests(unittest.TestCase):
+    """Section 14 rules 1 to 6 as 11.3 check 15 applies them, on tokens built here: each test bends one
+    rule of a token that otherwise verifies (test_control)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.root_key = ec.generate_private_key(ec.SECP256R1())
+        cls.tsa_key = ec.generate_private_key(ec.SECP256R1())
+        cls.root = make_certificate("Test Root", cls.root_key, ca=True)
+        cls.tsa = make_certificate("Test TSA", cls.tsa_key, "Test Root", cls.root_key, ski=True)
+
+    def verify(self, token: bytes, trusted=None, data: bytes = STAMPED_DATA) -> vb.TokenFacts:
+        trusted = [vb.load_certificate(c, "trusted") for c in (trusted or [self.root])]
+        return vb.TokenVerifier(trusted).verify(token, data)
+
+    def refused(self, token: bytes, words: str, trusted=None, data: bytes = STAMPED_DATA) -> str:
+        with self.assertRaises(vb.CheckError) as caught:
+            self.verify(token, trusted, data)
+        self.assertIn(words, str(caught.exception))
+        return str(caught.exception)
+
+    def token(self, **kw) -> bytes:
+        return make_token(self.tsa_key, self.tsa, **kw)
+
+    def test_control(self):
+        facts = self.verify(self.token())
+        self.assertEqual((facts.serial, facts.gen_time_ms), ("02", 1767268800000))
+        self.assertEqual(facts.signer.sha256, hashlib.sha256(self.tsa).hexdigest())
+        self.assertEqual([c.sha256 for c in facts.chain],
+                         [hashlib.sha256(c).hexdigest() for c in (self.tsa, self.root)])
+        # the signer identified by its subject key identifier, and ESS signingCertificate (SHA-1)
+        self.verify(self.token(sid="subject_key_identifier"))
+        self.verify(self.token(ess="v1"))
+        self.verify(self.token(status="granted_with_mods"))
+
+    @unittest.skipUnless(shutil.which("openssl"), "openssl is not installed")
+    def test_openssl_agrees_on_the_control_token(self):
+        """The tokens built here are real: `openssl ts -verify` accepts the control token (11.4)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Path(tmp)
+            (d / "t.tsr").write_bytes(self.token())
+            (d / "data").write_bytes(STAMPED_DATA)
+            (d / "root.pem").write_bytes(vb.canonical_certificate_pem(self.root))
+            proc = subprocess.run(["openssl", "ts", "-verify", "-data", str(d / "data"), "-in", str(d / "t.tsr"),
+                                   "-CAfile", str(d / "root.pem"), "-attime", str(int(STAMP_TIME.timestamp()))],
+                                  capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
+            self.assertIn("Verification: OK", proc.stdout + proc.stderr)
+
+    def test_algorithms(self):
+        """ECDSA P-256/SHA-256, P-384/SHA-384 and RSA PKCS#1 v1.5 SHA-256/384/512, the digest agreeing."""
+        p384_root_key, p384_key = ec.generate_private_key(ec.SECP384R1()), ec.generate_private_key(ec.SECP384R1())
+        p384_root = make_certificate("P-384 Root", p384_root_key, ca=True, digest=hashes.SHA384)
+        p384 = make_certificate("P-384 TSA", p384_key, "P-384 Root", p384_root_key, digest=hashes.SHA384)
+        self.verify(make_token(p384_key, p384, digest="sha384"), [p384_root])
+        self.refused(make_token(p384_key, p384, digest="sha256"), "does not agree", [p384_root])
+        self.refused(make_token(self.tsa_key, self.tsa, digest="sha384"), "does not agree")
+        self.refused(make_token(self.tsa_key, self.tsa, digest="sha256", signature_algorithm="sha384_ecdsa"),
+                     "does not agree")
+        # a P-384 authority whose certificate is signed with SHA-256 (the pairing holds for certificates too)
+        p384_sha256 = make_certificate("P-384 TSA", p384_key, "P-384 Root", p384_root_key, digest=hashes.SHA256)
+        self.refused(make_token(p384_key, p384_sha256, digest="sha384"), "does not chain", [p384_root])
+        rsa_root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        rsa_root = make_certificate("RSA Root", rsa_root_key, ca=True)
+        rsa_tsa = make_certificate("RSA TSA", rsa_key, "RSA Root", rsa_root_key)
+        for digest in ("sha256", "sha384", "sha512"):
+            self.verify(make_token(rsa_key, rsa_tsa, digest=digest), [rsa_root])
+            self.verify(make_token(rsa_key, rsa_tsa, digest=digest, signature_algorithm="rsassa_pkcs1v15"), [rsa_root])
+        self.refused(make_token(rsa_key, rsa_tsa, digest="sha256", signature_algorithm="sha512_rsa"),
+                     "does not agree", [rsa_root])
+        self.refused(make_token(rsa_key, rsa_tsa, digest="sha256", signature_algorithm="sha256_ecdsa"),
+                     "not ECDSA", [rsa_root])
+        self.refused(make_token(self.tsa_key, self.tsa, signature_algorithm="sha256_rsa"), "not RSA")
+        # SHA-1 is no digest algorithm a token may use
+        self.refused(self.token(digest="sha256", signature_algorithm="sha1_ecdsa"), "is not ECDSA P-256")
+
+    def test_rule_1_response(self):
+        token = self.token()
+        long_form = b"\x30\x83\x00" + token[2:]    # the outer length in 3 bytes instead of 2
+        self.refused(long_form, "not DER")
+        self.refused(token + b"\x00", "not DER")
+        self.refused(self.token(status="rejection"), "not granted")
+        self.refused(bytes.fromhex("30053003020100"), "carries no token")    # granted, and no token
+        self.refused(bytes.fromhex("30053003020102"), "not granted")         # a rejection (no token either)
+        self.refused(b"\x00" * (vb.MAX_TOKEN + 1), "more than 32768")
+
+    def test_rule_2_tstinfo(self):
+        self.refused(self.token(imprint=bytes(32)), "message imprint is not the SHA-256")
+        self.refused(self.token(), "message imprint", data=STAMPED_DATA + b"x")
+        for serial in (0, -5, 2 ** 160):
+            self.refused(self.token(serial=serial), "positive integer of at most 160 bits")
+        self.assertEqual(self.verify(self.token(serial=2 ** 160 - 1)).serial, "00" + "ff" * 20)
+        critical = [{"extn_id": "1.2.3.4", "critical": True, "extn_value": b"\x05\x00"}]
+        self.refused(self.token(tst_extensions=critical), "critical extension 1.2.3.4")
+        self.verify(self.token(tst_extensions=[dict(critical[0], critical=False)]))
+        subject = ax509.Certificate.load(self.tsa)["tbs_certificate"]["subject"].dump()
+        self.verify(self.token(tsa_name=subject))
+        other = ax509.Certificate.load(self.root)["tbs_certificate"]["subject"].dump()
+        self.refused(self.token(tsa_name=other), "tsa field is not the signing certificate's subject")
+        # section 14: genTime exactly YYYYMMDDHHMMSSZ; a fraction is refused (the TSTInfo is still DER)
+        self.refused(self.token(gen_time_raw=b"20260101120000.5Z"), "fractional seconds are refused")
+        self.refused(self.token(gen_time_raw=b"202601011200Z"), "not DER")
+        self.refused(self.token(gen_time_raw=b"20261301120000Z"), "not a valid time")
+        tst = atsp.TSTInfo.load(atsp.TimeStampResp.load(self.token())["time_stamp_token"]["content"]
+                                ["encap_content_info"]["content"].contents)
+        ordering = tst.dump()   # ordering DEFAULT FALSE written out: not DER
+        at = ordering.index(b"\x18\x0f") + 17
+        forged = b"\x30" + bytes([ordering[1] + 3]) + ordering[2:at] + b"\x01\x01\x00" + ordering[at:]
+        self.refused(self.token(tst_der=forged), "DEFAULT")
+        self.refused(self.token(content_type="data"), "signed content type")
+
+    def test_rule_3_signed_attributes(self):
+        self.refused(self.token(signer_infos=2), "not exactly one")
+        self.refused(self.token(message_digest=bytes(32)), "message digest is not the sha256")
+        self.refused(self.token(ess="none"), "exactly one ESS signing-certificate")
+        self.refused(self.token(ess="both"), "exactly one ESS signing-certificate")
+        self.refused(self.token(ess_hash=bytes(32)), "ESS signing-certificate hash")
+        self.refused(self.token(ess="v1", ess_hash=bytes(20)), "ESS signing-certificate hash")
+        # signed attributes signed as sent but not in DER order: not DER
+        control = atsp.TimeStampResp.load(self.token())
+        attrs = control["time_stamp_token"]["content"]["signer_infos"][0]["signed_attrs"]
+        items = sorted((a.dump() for a in attrs), reverse=True)
+        body = b"".join(items)
+        header = bytes([len(body)]) if len(body) < 128 else b"\x81" + bytes([len(body)])
+        self.assertLess(len(body), 256)
+        unsorted = b"\x31" + header + body
+        self.assertIsNone(vb.der_problem(unsorted))
+        self.refused(self.token(attrs_der=unsorted), "SET OF")
+
+    def test_rule_4_signature(self):
+        token = bytearray(self.token())
+        token[-3] ^= 1     # inside the signature value
+        self.refused(bytes(token), "signature")
+        other_key = ec.generate_private_key(ec.SECP256R1())
+        self.refused(make_token(other_key, self.tsa), "the signature does not verify")
+        # the signing certificate is found among the trusted ones when the token does not carry it
+        bare = atsp.TimeStampResp.load(self.token())
+        bare["time_stamp_token"]["content"]["certificates"] = acms.CertificateSet([])
+        self.refused(bare.dump(), "no certificate of the token or the trusted ones")
+        self.verify(bare.dump(), trusted=[self.tsa])
+
+    def test_rule_5_key_usages(self):
+        def tsa(**kw) -> bytes:
+            return make_certificate("Test TSA", self.tsa_key, "Test Root", self.root_key, **kw)
+        self.refused(make_token(self.tsa_key, tsa(eku_critical=False)), "critical extended key usage")
+        self.refused(make_token(self.tsa_key, tsa(eku=())), "critical extended key usage")
+        self.refused(make_token(self.tsa_key, tsa(eku=(ExtendedKeyUsageOID.TIME_STAMPING,
+                                                       ExtendedKeyUsageOID.CODE_SIGNING))),
+                     "exactly id-kp-timeStamping")
+        self.refused(make_token(self.tsa_key, tsa(key_usage="crl")), "allows neither digital signatures")
+        self.verify(make_token(self.tsa_key, tsa(key_usage="nonrep")))
+        self.verify(make_token(self.tsa_key, tsa(key_usage=None)))
+
+    def test_rule_6_chain(self):
+        keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(5)]
+        # root -> i1 -> i2 -> i3 -> TSA: three of the token's certificates between them
+        names = ["Test Root", "I1", "I2", "I3", "I4"]
+        certs = [self.root]
+        for n in range(1, 5):
+            certs.append(make_certificate(names[n], keys[n], names[n - 1], keys[n - 1] if n > 1 else self.root_key,
+                                          ca=True))
+        for depth in range(0, 5):
+            issuer, issuer_key = names[depth], keys[depth] if depth else self.root_key
+            leaf = make_certificate("Deep TSA", self.tsa_key, issuer, issuer_key)
+            token = make_token(self.tsa_key, leaf, chain=certs[1:depth + 1])
+            if depth <= vb.MAX_TOKEN_INTERMEDIATES:
+                self.assertEqual(len(self.verify(token).chain), depth + 2)
+            else:
+                self.refused(token, "through at most 3 of the token's certificates")
+            # pinning an intermediate trusts what it issued
+            if depth:
+                self.verify(token, trusted=[certs[depth]])
+        # a trusted signing certificate needs no chain
+        self.verify(self.token(), trusted=[self.tsa])
+        # the issuer must be a CA with keyCertSign, its path length respected
+        leaf_key = ec.generate_private_key(ec.SECP256R1())
+        not_ca = make_certificate("Not A CA", keys[1], "Test Root", self.root_key, key_usage="ca", eku=())
+        leaf = make_certificate("Leaf TSA", leaf_key, "Not A CA", keys[1])
+        self.refused(make_token(leaf_key, leaf, chain=[not_ca]), "is not a CA")
+        no_sign = make_certificate("No Sign", keys[1], "Test Root", self.root_key, ca=True, key_usage="crl")
+        leaf = make_certificate("Leaf TSA", leaf_key, "No Sign", keys[1])
+        self.refused(make_token(leaf_key, leaf, chain=[no_sign]), "keyCertSign")
+        tight_root = make_certificate("Tight Root", self.root_key, ca=True, path_len=0)
+        mid = make_certificate("Mid", keys[1], "Tight Root", self.root_key, ca=True)
+        leaf = make_certificate("Leaf TSA", leaf_key, "Mid", keys[1])
+        self.refused(make_token(leaf_key, leaf, chain=[mid]), "path length constraint 0", trusted=[tight_root])
+        direct = make_certificate("Leaf TSA", leaf_key, "Tight Root", self.root_key)
+        self.verify(make_token(leaf_key, direct), trusted=[tight_root])
+        # another root with the same name does not verify the signature
+        impostor = make_certificate("Test Root", ec.generate_private_key(ec.SECP256R1()), ca=True)
+        self.refused(self.token(), "does not verify", trusted=[impostor])
+
+    def test_rule_6_validity_at_the_stamped_time_only(self):
+        expired_today = make_certificate("Test TSA", self.tsa_key, "Test Root", self.root_key, valid=(-30, 1))
+        self.verify(make_token(self.tsa_key, expired_today))         # valid on 2026-01-01, whatever today is
+        self.refused(make_token(self.tsa_key, expired_today, when=STAMP_TIME + datetime.timedelta(days=2)),
+                     "not valid at the stamped time")
+        self.refused(make_token(self.tsa_key, self.tsa, when=STAMP_TIME - datetime.timedelta(days=31)),
+                     "not valid at the stamped time")
+        old_root = make_certificate("Test Root", self.root_key, ca=True, valid=(-60, -1))
+        self.refused(self.token(), "not valid at the stamped time", trusted=[old_root])
+
+    def test_rule_6_well_formed_certificates(self):
+        def variant(mutate) -> bytes:
+            return resign_certificate(self.tsa, self.root_key, mutate)
+
+        def version_1(tbs):
+            tbs["version"] = "v1"
+
+        def duplicate(tbs):
+            exts = list(tbs["extensions"])
+            tbs["extensions"] = ax509.Extensions(exts + [exts[-1]])
+
+        def unknown_critical(tbs):
+            tbs["extensions"] = ax509.Extensions(list(tbs["extensions"]) + [ax509.Extension(
+                {"extn_id": "1.2.3.4.5", "critical": True, "extn_value": b"\x05\x00"})])
+
+        def inner_algorithm(tbs):
+            tbs["signature"] = {"algorithm": "sha384_ecdsa"}
+
+        self.verify(make_token(self.tsa_key, variant(lambda tbs: None)))   # the re-signing itself is sound
+        for mutate, words in ((version_1, "is not v3"), (duplicate, "more than once"),
+                              (unknown_critical, "critical extension 1.2.3.4.5"),
+                              (inner_algorithm, "inner and outer signature algorithms differ")):
+            with self.subTest(mutate.__name__):
+                self.refused(make_token(self.tsa_key, variant(mutate)), words)
+
+    def test_certificate_order_in_the_token(self):
+        """SPEC CHOICE: the order of the token's certificates is not judged (openssl ts -reply -chain writes
+        the signer first, and custody keeps such tokens); every other SET OF must be in DER order."""
+        mid_key = ec.generate_private_key(ec.SECP256R1())
+        mid = make_certificate("Mid", mid_key, "Test Root", self.root_key, ca=True)
+        leaf = make_certificate("Leaf TSA", self.tsa_key, "Mid", mid_key)
+        token = atsp.TimeStampResp.load(make_token(self.tsa_key, leaf, chain=[mid]))
+        self.verify(token.dump())     # asn1crypto wrote them in DER order
+        both = sorted([leaf, mid], reverse=True)
+        body = b"".join(both)
+        token["time_stamp_token"]["content"]["certificates"] = acms.CertificateSet.load(
+            b"\x31\x82" + len(body).to_bytes(2, "big") + body)
+        unsorted = token.dump()
+        self.assertIn(b"\xa0\x82" + len(body).to_bytes(2, "big") + both[0], unsorted)
+        self.verify(unsorted)
+
+    def test_no_input_crashes_the_verifier(self):
+        """Random damage to a valid token is a CheckError, never another exception (nor a pass, except in
+        the fields no rule covers)."""
+        import random
+        token = self.token()
+        rng = random.Random(20261130)
+        passed = 0
+        for _ in range(1500):
+            data = bytearray(token)
+            for _ in range(rng.randrange(1, 4)):
+                data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+            if rng.randrange(4) == 0:
+                del data[rng.randrange(len(data)):]
+            try:
+                self.verify(bytes(data))
+                passed += 1
+            except vb.CheckError:
+                pass
+        self.assertLess(passed, 100)
+
+
+class CosignatureUnitTests(unittest.TestCase):
+    """Section 13: cosignature/v1 verifier keys and signed messages."""
+
+    def test_verifier_keys(self):
+        key = Ed25519PrivateKey.generate()
+        pub = raw_public(key)
+        name = "witness.example.org/w1"
+        kid = sha256(name.encode() + b"\n\x04" + pub)[:4].hex()
+        blob, ed25519_blob = b64(b"\x04" + pub), b64(b"\x01" + pub)
+        parsed = vb.parse_cosignature_verifier_key(f"{name}+{kid}+{blob}")
+        self.assertEqual((parsed.name, parsed.key_id.hex(), parsed.public_key), (name, kid, pub))
+        self.assertEqual(vb.parse_cosignature_verifier_key(f"{name}+{kid.upper()}+{blob}").name, name)
+        for bad, words in ((f"{name}+{kid}+{ed25519_blob}", "type 0x04"),
+                           (f"{name}+{bytes(4).hex()}+{blob}", "name and key give"),
+                           (f"other+{kid}+{blob}", "name and key give"),
+                           (f"{name}+{kid}", "NAME+KEYID+BASE64"),
+                           (f"a b+{kid}+{blob}", "invalid key name"),
+                           (f"{name}+{kid[:6]}+{blob}", "8 hex digits"),
+                           (f"{name}+{kid}+{blob[:-1]}", "base64"), (5, "not a string")):
+            with self.subTest(bad):
+                with self.assertRaises(ValueError) as caught:
+                    vb.parse_cosignature_verifier_key(bad)
+                self.assertIn(words, str(caught.exception))
+
+    def test_message_and_blob(self):
+        text = b"example.org/x\n1\n" + b64(bytes(32)).encode() + b"\n"
+        self.assertEqual(vb.cosignature_message(1767268800, text), b"cosignature/v1\ntime 1767268800\n" + text)
+        blob = b"\x01\x02\x03\x04" + (2 ** 63 - 1).to_bytes(8, "big") + bytes(64)
+        self.assertEqual(vb.split_cosignature_blob(blob)[1], 2 ** 63 - 1)
+        with self.assertRaisesRegex(ValueError, "below 2\\^63"):
+            vb.split_cosignature_blob(blob[:4] + (2 ** 63).to_bytes(8, "big") + bytes(64))
+        with self.assertRaisesRegex(ValueError, "not 76"):
+            vb.split_cosignature_blob(blob[:-1])
+
+
+class PolicyTests(BundleTestCase):
+    """Section 13's policy format (Sigsum's) and every rule of it; a bad policy is exit 2 naming the line."""
+
+    K1, K2, K3 = "11" * 32, "22" * 32, "33" * 32
+
+    def parse(self, text: str) -> vb.Policy:
+        return vb.parse_policy(text.encode())
+
+    def bad(self, text: str, line: int, words: str) -> None:
+        with self.assertRaises(vb.PolicyError) as caught:
+            self.parse(text)
+        self.assertTrue(str(caught.exception).startswith(f"line {line}: "), str(caught.exception))
+        self.assertIn(words, str(caught.exception))
+
+    def test_good_policies(self):
+        policy = self.parse(f"# witnesses of the case\n\nlog {'ab' * 32} https://log.example\n"
+                            f"witness w1 {self.K1} https://w1.example  # first\nwitness w2 {self.K2.upper()}\n"
+                            f"witness w3 {self.K3}\n\tgroup two 2 w1 w2 w3\ngroup any-of any w1 w2\nquorum two\n")
+        self.assertEqual(policy.logs, [bytes.fromhex("ab" * 32)])
+        self.assertEqual(policy.witnesses["w2"], bytes.fromhex(self.K2))
+        k1, k2, k3 = (bytes.fromhex(k) for k in (self.K1, self.K2, self.K3))
+        self.assertFalse(policy.met(set()))
+        self.assertFalse(policy.met({k1}))
+        self.assertTrue(policy.met({k1, k3}))
+        self.assertTrue(policy.acting({k2})["any-of"])
+        nested = self.parse(f"witness a {self.K1}\nwitness b {self.K2}\nwitness c {self.K3}\ngroup ab any a b\n"
+                            "group top all ab c\nquorum top\n")
+        self.assertFalse(nested.met({k1, k2}))
+        self.assertTrue(nested.met({k2, k3}))
+        self.assertEqual(self.parse(f"witness a {self.K1}\ngroup g +1 a\nquorum g\n").groups["g"], (1, ["a"]))
+        self.assertEqual(self.parse(f"witness a {self.K1}\ngroup g 01 a\nquorum g\n").groups["g"], (1, ["a"]))
+        self.assertTrue(self.parse("quorum none\n").met(set()))
+        self.assertIsNone(self.parse("quorum none").quorum)
+        self.assertEqual(len(self.parse("#\n" * 1999 + "quorum none\n").order), 0)   # exactly 2,000 lines
+
+    def test_bad_policies(self):
+        k1, k2 = self.K1, self.K2
+        cases = [
+            (f"witness w1 {k1}\n", 1, "without a quorum line"),
+            ("", 1, "without a quorum line"),
+            (f"witness w1 {k1}\nquorum w1\nquorum w1\n", 3, "a second quorum line (the first is line 2)"),
+            ("quorum w1\n", 1, "not defined on an earlier line"),
+            (f"quorum w1\nwitness w1 {k1}\n", 1, "not defined on an earlier line"),
+            (f"group g any w1\nwitness w1 {k1}\nquorum g\n", 1, "not defined on an earlier line"),
+            (f"witness w1 {k1}\nwitness w1 {k2}\nquorum w1\n", 2, "already defined"),
+            (f"witness w1 {k1}\nwitness w2 {k1}\nquorum w1\n", 2, "a witness key is listed once"),
+            (f"log {k1}\nwitness w1 {k1}\nquorum w1\n", 2, "is a log key"),
+            (f"witness w1 {k1}\nlog {k1}\nquorum w1\n", 2, "a ledger cannot witness itself"),
+            (f"witness none {k1}\nquorum none\n", 1, "'none' is the quorum's word"),
+            (f"witness w1 {k1}\ngroup g any w1 none\nquorum g\n", 2, "not defined on an earlier line"),
+            (f"witness w1 {k1}\ngroup g any w1 w1\nquorum g\n", 2, "share witness 'w1'"),
+            (f"witness w1 {k1}\nwitness w2 {k2}\ngroup a any w1 w2\ngroup b all a w2\nquorum b\n", 4,
+             "share witness 'w2'"),
+            (f"witness w1 {k1}\ngroup g 0 w1\nquorum g\n", 2, "threshold '0'"),
+            (f"witness w1 {k1}\ngroup g 2 w1\nquorum g\n", 2, "threshold '2'"),
+            (f"witness w1 {k1}\ngroup g -1 w1\nquorum g\n", 2, "threshold '-1'"),
+            (f"witness w1 {k1}\ngroup g any\nquorum g\n", 2, "group NAME all|any|K MEMBER"),
+            (f"witness w1 {k1[:-2]}\nquorum w1\n", 1, "64 hex digits"),
+            ("witness w1 " + "zz" * 32 + "\nquorum w1\n", 1, "64 hex digits"),
+            (f"witness w1 {k1} url extra\nquorum w1\n", 1, "witness NAME KEY [URL]"),
+            ("log\nquorum none\n", 1, "log KEY [URL]"),
+            ("quorum\n", 1, "quorum NAME|none"),
+            ("cosigner w1\nquorum none\n", 1, "unknown keyword 'cosigner'"),
+            ("#\n" * 2000 + "quorum none\n", 2001, "more than 2000 lines"),
+        ]
+        for text, line, words in cases:
+            with self.subTest(text[:60]):
+                self.bad(text, line, words)
+        with self.assertRaisesRegex(vb.PolicyError, "line 2: not valid UTF-8"):
+            vb.parse_policy(b"quorum none\n\xff\n")
+
+    def test_a_bad_policy_is_exit_2_naming_the_line(self):
+        policy = self.dir / "policy.txt"
+        policy.write_text(f"witness w1 {self.K1}\nwitness w2 {self.K1}\nquorum w1\n")
+        out, err = self.assertVerdict(self.good(), 2, "--policy", policy)
+        self.assertIn("--policy file", err)
+        self.assertIn("line 2:", err)
+        code, result = json_result(self.good(), "--policy", policy)
+        self.assertEqual((code, result["exit_code"]), (2, 2))
+        self.assertIn("line 2:", result["error"])
+        self.assertVerdict(self.good(), 2, "--policy", self.dir / "absent.txt")
+
+    def test_a_bundle_without_attestations_and_a_policy(self):
+        """Check 17 on a bundle with no attestation: checkpoint.txt carries no cosignature."""
+        policy = self.dir / "policy.txt"
+        policy.write_text("quorum none\n")
+        out, _ = self.assertVerdict(self.good(), 0, "--policy", policy)
+        self.assertIn("[ok] witness quorum: checkpoint.txt meets the policy's quorum none", out)
+        policy.write_text(f"witness w1 {self.K1}\nquorum w1\n")
+        self.assertVerdict(self.good(), 1, "--policy", policy, failing="witness quorum")
+        # a log line that does not list the ledger key fails; one that does passes
+        policy.write_text(f"log {self.K1}\nquorum none\n")
+        out, _ = self.assertVerdict(self.good(), 1, "--policy", policy, failing="witness quorum")
+        self.assertIn("not among the policy's log keys", out)
+        policy.write_text(f"log {LEDGER_PUB.hex()}\nquorum none\n")
+        self.assertVerdict(self.good(), 0, "--policy", policy)
+
+
+# --- real bundles, made by the custody binary with openssl as the authority ----
+
+CUSTODY_BIN = Path(os.environ.get("CUSTODY_BIN", "/tmp/pyhelper/custody"))
+
+# The steps of /tmp/pyhelper/mk.sh, with what the tests need besides: the witnesses' ports
+# (free ones, not a fixed one), an RSA or P-384 authority, an intermediate CA, two witnesses
+# and a group policy.  The policy's keys are decoded from the verifier key split at its first
+# two '+' only (the key's base64 may itself hold a '+', which mk.sh's split('+')[2] cuts).
+MAKE_ATTESTED_BUNDLE = r'''
+set -euo pipefail
+mkdir -p "$D/tsa"; cd "$D/tsa"
+DIGEST=sha256; CERTDIGEST=-sha256
+case "$ALG" in
+  ec) NEWKEY=(-newkey ec -pkeyopt ec_paramgen_curve:P-256) ;;
+  p384) NEWKEY=(-newkey ec -pkeyopt ec_paramgen_curve:P-384); DIGEST=sha384; CERTDIGEST=-sha384 ;;
+  rsa) NEWKEY=(-newkey rsa:2048); DIGEST=sha512 ;;
+esac
+cat > tsa.cnf <<CNF
+[ tsa ]
+default_tsa = tsa1
+[ tsa1 ]
+serial = ./serial
+crypto_device = builtin
+signer_digest = $DIGEST
+default_policy = 1.2.3.4.1
+digests = sha256, sha384, sha512
+accuracy = secs:1
+ess_cert_id_alg = sha256
+[ v3_tsa ]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = critical, timeStamping
+[ v3_ca ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+[ v3_inter ]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+CNF
+echo 01 > serial
+openssl req -x509 $CERTDIGEST "${NEWKEY[@]}" -nodes -keyout root.key -out root.crt -subj "/CN=Test Root" -days 3650 \
+  -config tsa.cnf -extensions v3_ca 2>/dev/null
+ISSUER=root; CHAIN=()
+if [ "$INTER" = 1 ]; then
+  openssl req "${NEWKEY[@]}" -nodes -keyout inter.key -out inter.csr -subj "/CN=Test Intermediate" 2>/dev/null
+  openssl x509 -req $CERTDIGEST -in inter.csr -CA root.crt -CAkey root.key -CAcreateserial -out inter.crt -days 3650 \
+    -extfile tsa.cnf -extensions v3_inter 2>/dev/null
+  ISSUER=inter; CHAIN=(-chain inter.crt)
+fi
+openssl req "${NEWKEY[@]}" -nodes -keyout tsa.key -out tsa.csr -subj "/CN=Test TSA" 2>/dev/null
+openssl x509 -req $CERTDIGEST -in tsa.csr -CA $ISSUER.crt -CAkey $ISSUER.key -CAcreateserial -out tsa.crt -days 3650 \
+  -extfile tsa.cnf -extensions v3_tsa 2>/dev/null
+cd "$D"
+"$C" key generate ledger --dir keys >/dev/null
+"$C" key generate amal --dir keys >/dev/null
+"$C" init --ledger L --origin example.org/case-1 --key keys/ledger.key >/dev/null
+"$C" key authorize --ledger L --key keys/ledger.key keys/amal.pub --name Amal --role investigator >/dev/null
+echo "statement one" > w1.txt
+"$C" add testimony --ledger L --key keys/amal.key --subject W-1 --language en --consent court \
+  --text-file w1.txt >/dev/null
+"$C" checkpoint --ledger L --key keys/ledger.key >/dev/null
+stamp() {
+  rm -f req.tsq resp.tsr
+  "$C" timestamp --ledger L --request-out req.tsq >/dev/null
+  (cd tsa && openssl ts -reply -queryfile ../req.tsq -signer tsa.crt -inkey tsa.key "${CHAIN[@]}" -config tsa.cnf \
+     -out ../resp.tsr 2>/dev/null)
+  "$C" timestamp --ledger L --response-in resp.tsr --tsa-cert tsa/root.crt >/dev/null
+}
+stamp
+echo "media bytes" > clip.mp4
+"$C" add media --ledger L --key keys/amal.key --description "clip" clip.mp4 >/dev/null
+hexkey() { python3 -c 'import base64, sys; print(base64.b64decode(sys.argv[1].split("+", 2)[2])[1:].hex())' "$1"; }
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+ARGS=(); POLICY=""; MEMBERS=""
+for i in $(seq 1 "$WITNESSES"); do
+  if [ "$i" = 1 ]; then PORT=$PORT1; else PORT=$PORT2; fi
+  "$C" witness init --dir W$i --name witness.example.org/w$i > wkey$i.txt
+  VK=$(grep -o "witness.example.org/w$i+[^ ]*" wkey$i.txt | head -1)
+  "$C" witness add-log --dir W$i --origin example.org/case-1 --key keys/ledger.pub >/dev/null
+  "$C" witness serve --dir W$i --listen 127.0.0.1:$PORT >/dev/null 2>&1 & PIDS+=($!)
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
+  ARGS+=(--witness http://127.0.0.1:$PORT --witness-key "$VK")
+  POLICY+="witness w$i $(hexkey "$VK")"$'\n'
+  MEMBERS+=" w$i"
+done
+"$C" checkpoint --ledger L --key keys/ledger.key "${ARGS[@]}" >/dev/null
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+PIDS=()
+stamp
+if [ "$WITNESSES" = 1 ]; then
+  POLICY+="quorum w1"$'\n'
+else
+  POLICY+="group all-of-them all$MEMBERS"$'\n'"quorum all-of-them"$'\n'
+fi
+printf '%s' "$POLICY" > policy.txt
+"$C" export --ledger L --key keys/ledger.key --out b.zip --media clip.mp4 2 3 >/dev/null
+'''
+
+
+def _no_custody_reason() -> str | None:
+    if not (CUSTODY_BIN.is_file() and os.access(CUSTODY_BIN, os.X_OK)):
+        return f"the custody binary is not at {CUSTODY_BIN} (set CUSTODY_BIN to one)"
+    for tool in ("openssl", "bash"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    return None
+
+
+def _free_ports(count: int) -> list[int]:
+    import socket
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def make_attested_bundle(directory: Path, alg: str = "ec", intermediate: bool = False, witnesses: int = 1) -> Path:
+    """A ledger, a test authority (openssl), witnesses on free loopback ports, two tokens and the
+    cosignatures, exported by the custody binary as `directory/b.zip`.  The script runs in its own
+    process group, which is ended by its id afterwards (its witnesses are ended by the script itself)."""
+    last = ""
+    for attempt in range(2):       # a port taken meanwhile by another process: once more on others
+        if directory.exists():
+            shutil.rmtree(directory)
+        port1, port2 = _free_ports(2)
+        env = dict(os.environ, C=str(CUSTODY_BIN), D=str(directory), PORT1=str(port1), PORT2=str(port2), ALG=alg,
+                   INTER="1" if intermediate else "0", WITNESSES=str(witnesses))
+        proc = subprocess.Popen(["bash", "-c", MAKE_ATTESTED_BUNDLE], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if proc.returncode == 0 and (directory / "b.zip").is_file():
+            return directory / "b.zip"
+        last = f"exit {proc.returncode}\n{out.decode(errors='replace')}\n{err.decode(errors='replace')}"
+    raise AssertionError(f"making a bundle with {CUSTODY_BIN} failed: {last}")
+
+
+class AttestedBundle:
+    """A bundle made by custody, its members and manifest, rebuilt after an edit with the manifest signed
+    again by the exporter (the ledger key, keys/ledger.key) and SHA256SUMS and `files` made anew, so that
+    only the attestation checks can catch the edit."""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        with zipfile.ZipFile(directory / "b.zip") as zf:
+            self.members = {name: zf.read(name) for name in zf.namelist()}
+        self.manifest = json.loads(self.members["manifest.json"])
+        self.key = serialization.load_pem_private_key((directory / "keys" / "ledger.key").read_bytes(), None)
+        assert self.manifest["exporter"]["public_key"] == b64(raw_public(self.key))
+
+    def rebuild(self, path: Path, members: dict | None = None, manifest: dict | None = None) -> Path:
+        members = dict(self.members if members is None else members)
+        manifest = json.loads(json.dumps(self.manifest if manifest is None else manifest))
+        for name in ("manifest.json", "manifest.sig", "SHA256SUMS"):
+            members.pop(name, None)
+        manifest["files"] = {n: sha256(d).hex() for n, d in sorted(members.items())}
+        data = json.dumps(manifest, indent=2).encode()
+        members["manifest.json"] = data
+        members["manifest.sig"] = self.key.sign(data)
+        members["SHA256SUMS"] = "".join(f"{sha256(d).hex()}  {n}\n" for n, d in
+                                        sorted(members.items(), key=lambda kv: kv[0].encode())).encode()
+        return write_zip(path, list(members.items()))
+
+    def edited(self, path: Path, **changes: bytes) -> Path:
+        """The bundle with members replaced (name=bytes; '__' for '/', '_dot_' for '.')."""
+        members = dict(self.members)
+        for key, value in changes.items():
+            members[key.replace("__", "/").replace("_dot_", ".")] = value
+        return self.rebuild(path, members)
+
+
+@unittest.skipIf(_no_custody_reason(), _no_custody_reason() or "")
+class AttestedBundleTests(BundleTestCase):
+    """11.3 checks 4, 15, 16 and 17 on bundles custody made: a P-256 authority (openssl), one witness, a
+    token on the checkpoint of 3 records and on the bundle's own of 4, which one witness cosigned."""
+
+    ALG, INTERMEDIATE, WITNESSES = "ec", False, 1
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fixture_tmp = tempfile.TemporaryDirectory()
+        cls.fixture = Path(cls.fixture_tmp.name) / "run"
+        make_attested_bundle(cls.fixture, cls.ALG, cls.INTERMEDIATE, cls.WITNESSES)
+        cls.bundle = AttestedBundle(cls.fixture)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fixture_tmp.cleanup()
+
+    def pinned(self) -> list:
+        return ["--trust", self.fixture / "keys" / "ledger.pub", "--tsa-cert", self.fixture / "tsa" / "root.crt",
+                "--policy", self.fixture / "policy.txt"]
+
+    def trust(self) -> list:
+        return ["--trust", self.fixture / "keys" / "ledger.pub"]
+
+    def attest(self, size: int) -> dict:
+        return next(a for a in self.bundle.manifest["attestations"] if a["checkpoint_size"] == size)
+
+    def other_root(self) -> Path:
+        key = ec.generate_private_key(ec.SECP256R1())
+        path = self.dir / "other-root.pem"
+        path.write_bytes(vb.canonical_certificate_pem(make_certificate("Test Root", key, ca=True)))
+        return path
+
+    def failing(self, out: str) -> list[str]:
+        return [line for line in out.splitlines() if line.startswith("[FAILED] ")]
+
+    # -- the bundle as custody made it ----------------------------------------------
+
+    def test_custody_bundle_passes_with_trust_tsa_cert_and_policy(self):
+        out, _ = self.assertVerdict(self.fixture / "b.zip", 0, *self.pinned())
+        for name in ("attestation 3: checkpoint", "attestation 3: timestamp attest/3/02.tsr",
+                     "attestation 4: checkpoint", "attestation 4: cosignatures",
+                     "attestation 4: timestamp attest/4/03.tsr", "pinned authority: attest/3/02.tsr",
+                     "pinned authority: attest/4/03.tsr", "witness quorum", "member names", "manifest"):
+            self.assertIn(f"[ok] {name}: ", out)
+        self.assertIn("consistent with the bundle's checkpoint of 4 records", out)
+        self.assertIn("cosigned by witness.example.org/w1", out)
+        self.assertNotIn("NOT pinned", out)
+        self.assertIn("time-stamping authorities pinned (--tsa-cert); witness quorum met (--policy)", out)
+        code, result = json_result(self.fixture / "b.zip", *self.pinned())
+        self.assertEqual(code, 0)
+        self.assertEqual((result["timestamp_tokens"], result["authorities_pinned"], result["witness_policy_checked"]),
+                         (2, True, True))
+        self.assertEqual(self.bundle.manifest["attestations"][0]["checkpoint_file"], "attest/3/checkpoint.txt")
+
+    def test_rebuilt_without_change_still_passes(self):
+        """The control for every edit below: rebuilding (re-signing) alone changes no verdict."""
+        self.assertVerdict(self.bundle.rebuild(self.dir / "same.zip"), 0, *self.pinned())
+
+    def test_without_tsa_cert_the_authorities_are_not_pinned(self):
+        path = self.fixture / "b.zip"
+        out, _ = self.assertVerdict(path, 0, *self.trust())
+        self.assertIn("NOTE: time-stamping authorities NOT pinned (no --tsa-cert): the bundle's 2 time-stamp "
+                      "token(s) were checked only against the certificates the bundle itself lists", out)
+        self.assertIn("time-stamping authorities NOT pinned (no --tsa-cert)", out.splitlines()[-1])
+        self.assertNotIn("pinned authority", out)
+        code, result = json_result(path, *self.trust())
+        self.assertEqual((code, result["authorities_pinned"], result["timestamp_tokens"]), (0, False, 2))
+        out, _ = self.assertVerdict(path, 0)   # --no-trust: its line stays the last one
+        self.assertTrue(out.splitlines()[-1].startswith("NOTE: keys NOT pinned (--no-trust)"))
+        self.assertIn("NOTE: time-stamping authorities NOT pinned", out)
+
+    def test_policies(self):
+        policy = self.dir / "policy.txt"
+        other = Ed25519PrivateKey.generate()
+        policy.write_text(f"witness someone {raw_public(other).hex()}\nquorum someone\n")
+        out, _ = self.assertVerdict(self.fixture / "b.zip", 1, *self.trust(), "--policy", policy,
+                                    failing="witness quorum")
+        self.assertIn("the witnesses that acted are none", out)
+        self.assertEqual(self.failing(out), [l for l in self.failing(out) if "witness quorum" in l])
+        w1 = (self.fixture / "policy.txt").read_text().split()[2]
+        for text, code in ((f"witness w1 {w1}\nwitness other {raw_public(other).hex()}\ngroup g all w1 other\n"
+                            "quorum g\n", 1),
+                           (f"witness w1 {w1}\nwitness other {raw_public(other).hex()}\ngroup g any w1 other\n"
+                            "quorum g\n", 0),
+                           ("quorum none\n", 0),
+                           (f"log {raw_public(other).hex()}\nwitness w1 {w1}\nquorum w1\n", 1),
+                           (f"log {raw_public(self.bundle.key).hex()}\nwitness w1 {w1}\nquorum w1\n", 0)):
+            with self.subTest(text):
+                policy.write_text(text)
+                self.assertVerdict(self.fixture / "b.zip", code, *self.trust(), "--policy", policy)
+        # the ledger's own key never counts as a witness
+        policy.write_text(f"witness me {raw_public(self.bundle.key).hex()}\nquorum me\n")
+        self.assertVerdict(self.fixture / "b.zip", 1, *self.trust(), "--policy", policy, failing="witness quorum")
+
+    def test_wrong_tsa_cert(self):
+        out, _ = self.assertVerdict(self.fixture / "b.zip", 1, *self.trust(), "--tsa-cert", self.other_root())
+        self.assertEqual([line.split(":")[0] for line in self.failing(out)],
+                         ["[FAILED] pinned authority", "[FAILED] pinned authority"])
+        self.assertIn("[ok] attestation 3: timestamp attest/3/02.tsr", out)
+        # the right one among several (a file may hold several certificates; the option repeats)
+        both = self.dir / "both.pem"
+        both.write_bytes(self.other_root().read_bytes() + (self.fixture / "tsa" / "root.crt").read_bytes())
+        self.assertVerdict(self.fixture / "b.zip", 0, *self.trust(), "--tsa-cert", both)
+        self.assertVerdict(self.fixture / "b.zip", 0, *self.trust(), "--tsa-cert", self.other_root(),
+                           "--tsa-cert", self.fixture / "tsa" / "root.crt")
+        # pinning the authority's own certificate (the one that signs) is pinning too
+        self.assertVerdict(self.fixture / "b.zip", 0, *self.trust(), "--tsa-cert", self.fixture / "tsa" / "tsa.crt")
+        bad = self.dir / "bad.pem"
+        bad.write_text("not a certificate\n")
+        _, err = self.assertVerdict(self.fixture / "b.zip", 2, *self.trust(), "--tsa-cert", bad)
+        self.assertIn("--tsa-cert file", err)
+
+    # -- each edit, signed again, is caught by the attestation checks -----------------
+
+    def test_tampered_token_byte(self):
+        token = bytearray(self.bundle.members["attest/3/02.tsr"])
+        token[-1] ^= 0x01
+        out, _ = self.assertVerdict(self.bundle.edited(self.dir / "t.zip", attest__3__02_dot_tsr=bytes(token)), 1,
+                                    *self.pinned(), failing="attestation 3: timestamp attest/3/02.tsr")
+        self.assertIn("[FAILED] pinned authority: attest/3/02.tsr", out)
+        self.assertIn("[ok] manifest signature", out)
+        self.assertIn("[ok] SHA256SUMS", out)
+        self.assertIn("[ok] attestation 4: timestamp attest/4/03.tsr", out)
+
+    def test_not_der_token(self):
+        token = self.bundle.members["attest/3/02.tsr"]
+        self.assertEqual(token[:2], b"\x30\x82")
+        long_form = b"\x30\x83\x00" + token[2:]   # the same value, its length in one byte more
+        out, _ = self.assertVerdict(self.bundle.edited(self.dir / "t.zip", attest__3__02_dot_tsr=long_form), 1,
+                                    *self.trust(), failing="attestation 3: timestamp attest/3/02.tsr")
+        self.assertIn("is not DER", out)
+
+    def test_swapped_token(self):
+        path = self.bundle.edited(self.dir / "t.zip", attest__3__02_dot_tsr=self.bundle.members["attest/4/03.tsr"])
+        out, _ = self.assertVerdict(path, 1, *self.pinned(), failing="attestation 3: timestamp attest/3/02.tsr")
+        self.assertIn("message imprint is not the SHA-256 of the checkpoint file", out)
+
+    def test_cosignature_line_altered(self):
+        cosigned = self.bundle.members["attest/4/cosigned.txt"].decode()
+        head, last = cosigned[:-1].rsplit("\n", 1)
+        sig = base64.b64decode(last.split(" ")[2])
+        for what, line in (("signature", last.rsplit(" ", 1)[0] + " " + b64(sig[:-1] + bytes([sig[-1] ^ 1]))),
+                           ("time", last.rsplit(" ", 1)[0] + " " + b64(sig[:11] + bytes([sig[11] ^ 1]) + sig[12:])),
+                           ("name", "\u2014 witness.example.org/w9 " + last.split(" ")[2])):
+            with self.subTest(what):
+                path = self.bundle.edited(self.dir / f"{what}.zip",
+                                          attest__4__cosigned_dot_txt=(head + "\n" + line + "\n").encode())
+                out, _ = self.assertVerdict(path, 1, *self.pinned(), failing="attestation 4: cosignatures")
+                if what != "name":
+                    self.assertIn("[FAILED] witness quorum", out)
+        # a line added or taken away
+        for text in (cosigned + last + "\n", head + "\n"):
+            path = self.bundle.edited(self.dir / "lines.zip", attest__4__cosigned_dot_txt=text.encode())
+            self.assertVerdict(path, 1, *self.trust(), failing="attestation 4: cosignatures")
+
+    def test_consistency_proof_altered(self):
+        manifest = json.loads(json.dumps(self.bundle.manifest))
+        proof = manifest["attestations"][0]["consistency_proof"]
+        proof[0] = b64(sha256(base64.b64decode(proof[0])))
+        out, _ = self.assertVerdict(self.bundle.rebuild(self.dir / "p.zip", manifest=manifest), 1, *self.pinned(),
+                                    failing="attestation 3: checkpoint")
+        self.assertIn("consistency proof from size 3 to the bundle's 4 does not verify", out)
+        # the checkpoint failed: its token is not checked (11.3 check 15)
+        self.assertNotIn("attestation 3: timestamp", out)
+        self.assertIn("[ok] attestation 4: timestamp", out)
+
+    def test_attested_checkpoint_altered(self):
+        checkpoint = self.bundle.members["attest/3/checkpoint.txt"]
+        witness_line = self.bundle.members["attest/4/cosigned.txt"].decode().splitlines()[-1]
+        for what, data in (("a signature byte", checkpoint[:-6] + bytes([checkpoint[-6] ^ 1]) + checkpoint[-5:]),
+                           ("another signature line", checkpoint + (witness_line + "\n").encode()),
+                           ("the bundle's checkpoint", self.bundle.members["checkpoint.txt"])):
+            with self.subTest(what):
+                path = self.bundle.edited(self.dir / "c.zip", attest__3__checkpoint_dot_txt=data)
+                self.assertVerdict(path, 1, *self.trust(), failing="attestation 3: checkpoint")
+
+    def test_manifest_times_changed(self):
+        def changed(mutate) -> Path:
+            manifest = json.loads(json.dumps(self.bundle.manifest))
+            mutate(manifest)
+            return self.bundle.rebuild(self.dir / "m.zip", manifest=manifest)
+
+        def token_time(m):
+            entry = m["attestations"][0]["timestamps"][0]
+            entry["time_ms"] += 1000
+            entry["time"] = vb.rfc3339_ms(entry["time_ms"])
+
+        def cosignature_time(m):
+            entry = m["attestations"][1]["cosignatures"][0]
+            entry["time_ms"] -= 1000
+            entry["time"] = vb.rfc3339_ms(entry["time_ms"])
+
+        def exported_earlier(m):   # every attestation now dated more than 10 minutes after the export
+            m["exported_at_ms"] -= 11 * 60 * 1000 + max(0, m["exported_at_ms"] - max(
+                t["time_ms"] for a in m["attestations"] for t in a["timestamps"]))
+            m["exported_at"] = vb.rfc3339_ms(m["exported_at_ms"])
+
+        out, _ = self.assertVerdict(changed(token_time), 1, *self.trust(),
+                                    failing="attestation 3: timestamp attest/3/02.tsr")
+        self.assertIn("not the entry's time_ms", out)
+        out, _ = self.assertVerdict(changed(cosignature_time), 1, *self.trust(), failing="attestation 4: cosignatures")
+        self.assertIn("is not time_ms", out)
+        out, _ = self.assertVerdict(changed(exported_earlier), 1, *self.trust(),
+                                    failing="attestation 4: timestamp attest/4/03.tsr")
+        self.assertIn("more than 10 minutes after exported_at", out)
+        self.assertIn("[FAILED] attestation 4: cosignatures", out)
+
+    def test_manifest_serial_and_signer_changed(self):
+        manifest = json.loads(json.dumps(self.bundle.manifest))
+        manifest["attestations"][1]["timestamps"][0]["signer_certificate"] = "00" * 32
+        out, _ = self.assertVerdict(self.bundle.rebuild(self.dir / "s.zip", manifest=manifest), 1, *self.trust(),
+                                    failing="attestation 4: timestamp attest/4/03.tsr")
+        self.assertIn("not the entry's signer_certificate", out)
+        manifest = json.loads(json.dumps(self.bundle.manifest))
+        entry = manifest["attestations"][1]["timestamps"][0]
+        entry["serial"], entry["file"] = "04", "attest/4/04.tsr"
+        members = dict(self.bundle.members)
+        members["attest/4/04.tsr"] = members.pop("attest/4/03.tsr")
+        out, _ = self.assertVerdict(self.bundle.rebuild(self.dir / "s.zip", members, manifest), 1, *self.trust(),
+                                    failing="attestation 4: timestamp attest/4/04.tsr")
+        self.assertIn("the token's serial is 03, not the entry's 04", out)
+
+    def test_certificate_file_replaced(self):
+        name = self.attest(3)["timestamps"][0]["certificates"][0]
+        other_der = make_certificate("Test Root", ec.generate_private_key(ec.SECP256R1()), ca=True)
+        other_pem = vb.canonical_certificate_pem(other_der)
+        # under the same name: not the certificate its name gives
+        members = dict(self.bundle.members)
+        members[name] = other_pem
+        out, _ = self.assertVerdict(self.bundle.rebuild(self.dir / "c1.zip", members), 1, *self.trust(),
+                                    failing="attestation 3: timestamp")
+        self.assertIn("not the one its name gives", out)
+        # under its own name, listed by the manifest: the tokens do not chain to it
+        members = dict(self.bundle.members)
+        del members[name]
+        other_name = f"tsa/{hashlib.sha256(other_der).hexdigest()}.pem"
+        members[other_name] = other_pem
+        manifest = json.loads(json.dumps(self.bundle.manifest))
+        for a in manifest["attestations"]:
+            for t in a["timestamps"]:
+                t["certificates"] = [other_name]
+        out, _ = self.assertVerdict(self.bundle.rebuild(self.dir / "c2.zip", members, manifest), 1, *self.trust(),
+                                    failing="attestation 3: timestamp")
+        self.assertIn("does not chain to a trusted certificate", out)
+        # the same certificate, its PEM written otherwise (CRLF, one long line)
+        pem = self.bundle.members[name]
+        for variant in (pem.replace(b"\n", b"\r\n"), pem.replace(b"\n", b"").replace(b"-----BEGIN CERTIFICATE-----",
+                                                                                    b"-----BEGIN CERTIFICATE-----\n")
+                        + b"\n"):
+            members = dict(self.bundle.members)
+            members[name] = variant
+            out, _ = self.assertVerdict(self.bundle.rebuild(self.dir / "c3.zip", members), 1, *self.trust(),
+                                        failing="attestation 3: timestamp")
+
+    def test_unknown_and_missing_members_in_attestations(self):
+        def changed(mutate) -> Path:
+            manifest = json.loads(json.dumps(self.bundle.manifest))
+            mutate(manifest)
+            return self.bundle.rebuild(self.dir / "u.zip", manifest=manifest)
+
+        for where, mutate, words in (
+                ("attestation", lambda m: m["attestations"][0].update(note="x"), "attestations[0]: unexpected note"),
+                ("cosignature", lambda m: m["attestations"][1]["cosignatures"][0].update(note="x"),
+                 "attestations[1].cosignatures[0]: unexpected note"),
+                ("timestamp", lambda m: m["attestations"][1]["timestamps"][0].update(note="x"),
+                 "attestations[1].timestamps[0]: unexpected note"),
+                ("missing", lambda m: m["attestations"][0].pop("cosigned_file"),
+                 "attestations[0]: missing cosigned_file"),
+                ("missing in a timestamp", lambda m: m["attestations"][0]["timestamps"][0].pop("signer_certificate"),
+                 "missing signer_certificate"),
+                ("top", lambda m: m.pop("attestations"), "manifest: missing attestations")):
+            with self.subTest(where):
+                out, _ = self.assertVerdict(changed(mutate), 1, *self.trust(), failing="manifest")
+                self.assertIn(words, out)
+
+    def test_attestation_structure(self):
+        def changed(mutate) -> Path:
+            manifest = json.loads(json.dumps(self.bundle.manifest))
+            mutate(manifest)
+            return self.bundle.rebuild(self.dir / "s.zip", manifest=manifest)
+
+        def first(m):
+            return m["attestations"][0]
+
+        def last(m):
+            return m["attestations"][1]
+
+        cases = [
+            ("order", lambda m: m["attestations"].reverse(), "strictly increasing checkpoint_size"),
+            ("size 0", lambda m: first(m).update(checkpoint_size=0), "not between 1 and"),
+            ("size above", lambda m: last(m).update(checkpoint_size=5), "not between 1 and"),
+            ("file", lambda m: first(m).update(checkpoint_file="attest/3/cp.txt"), "checkpoint_file"),
+            ("own size file", lambda m: last(m).update(checkpoint_file="attest/4/checkpoint.txt"), "checkpoint_file"),
+            ("proof for own size", lambda m: last(m).update(consistency_proof=first(m)["consistency_proof"][:1]),
+             "empty exactly when"),
+            ("no proof below", lambda m: first(m).update(consistency_proof=[]), "empty exactly when"),
+            ("cosigned_file without cosignatures", lambda m: first(m).update(cosigned_file="attest/3/cosigned.txt"),
+             "cosigned_file"),
+            ("cosignatures without cosigned_file", lambda m: last(m).update(cosigned_file=None), "cosigned_file"),
+            ("time string", lambda m: last(m)["cosignatures"][0].update(time="2026-01-01T00:00:00.000Z"), ".time"),
+            ("cosignature time not whole seconds", lambda m: last(m)["cosignatures"][0].update(
+                time_ms=last(m)["cosignatures"][0]["time_ms"] + 1,
+                time=vb.rfc3339_ms(last(m)["cosignatures"][0]["time_ms"] + 1)), "multiple of 1000"),
+            ("serial upper case", lambda m: first(m)["timestamps"][0].update(serial="0A", file="attest/3/0A.tsr"),
+             "lowercase hex"),
+            ("serial odd", lambda m: first(m)["timestamps"][0].update(serial="2", file="attest/3/2.tsr"),
+             "lowercase hex"),
+            ("file and serial", lambda m: first(m)["timestamps"][0].update(file="attest/3/03.tsr"), ".file"),
+            ("no certificates", lambda m: first(m)["timestamps"][0].update(certificates=[]), "certificates"),
+            ("certificate twice", lambda m: first(m)["timestamps"][0].update(
+                certificates=first(m)["timestamps"][0]["certificates"] * 2), "strictly increasing"),
+            ("signer not hex", lambda m: first(m)["timestamps"][0].update(signer_certificate="AB" * 32),
+             "signer_certificate"),
+            ("nothing attests", lambda m: first(m).update(timestamps=[]), "neither a cosignature nor a token"),
+            ("time after 9999", lambda m: first(m)["timestamps"][0].update(time_ms=253402300800000,
+                                                                           time="10000-01-01T00:00:00.000Z"),
+             "253402300799999"),
+        ]
+        for what, mutate, words in cases:
+            with self.subTest(what):
+                out, _ = self.assertVerdict(changed(mutate), 1, *self.trust(), failing="manifest")
+                self.assertIn(words, out)
+
+    def test_added_and_missing_attestation_members(self):
+        members = dict(self.bundle.members)
+        members["attest/9/checkpoint.txt"] = self.bundle.members["attest/3/checkpoint.txt"]
+        out, _ = self.assertVerdict(self.bundle.rebuild(self.dir / "a.zip", members), 1, *self.trust(),
+                                    failing="member names")
+        self.assertIn("added member 'attest/9/checkpoint.txt' (not referred to by the manifest)", out)
+        members = dict(self.bundle.members)
+        members["attest/3/x.tsr"] = b"x"
+        out, _ = self.assertVerdict(self.bundle.rebuild(self.dir / "a.zip", members), 1, *self.trust(),
+                                    failing="member names")
+        self.assertIn("(unknown name)", out)
+        members = dict(self.bundle.members)
+        del members["attest/4/cosigned.txt"]
+        out, _ = self.assertVerdict(self.bundle.rebuild(self.dir / "a.zip", members), 1, *self.trust(),
+                                    failing="attestation 4: cosignatures")
+        self.assertIn("missing member 'attest/4/cosigned.txt'", out)
+
+    def test_forged_tokens_with_the_authority_key(self):
+        """Tokens made here with the test authority's own key: the one that follows every rule passes
+        (control), the one with fractional seconds in genTime (a valid signature) is refused."""
+        tsa_key = serialization.load_pem_private_key((self.fixture / "tsa" / "tsa.key").read_bytes(), None)
+        tsa_der = cx509.load_pem_x509_certificate((self.fixture / "tsa" / "tsa.crt").read_bytes()).public_bytes(
+            serialization.Encoding.DER)
+        entry = self.attest(3)["timestamps"][0]
+        when = datetime.datetime.fromtimestamp(entry["time_ms"] // 1000, datetime.timezone.utc)
+        data = self.bundle.members["attest/3/checkpoint.txt"]
+        chain = []
+        if (self.fixture / "tsa" / "inter.crt").exists():
+            chain = [cx509.load_pem_x509_certificate((self.fixture / "tsa" / "inter.crt").read_bytes()).public_bytes(
+                serialization.Encoding.DER)]
+        digest = {"ec": "sha256", "rsa": "sha512", "p384": "sha384"}[self.ALG]
+        for raw, code in ((None, 0), (when.strftime("%Y%m%d%H%M%S").encode() + b".5Z", 1)):
+            token = make_token(tsa_key, tsa_der, data, serial=2, when=when, gen_time_raw=raw, chain=chain,
+                               digest=digest)
+            out, _ = self.assertVerdict(self.bundle.edited(self.dir / "f.zip", attest__3__02_dot_tsr=token), code,
+                                        *self.pinned())
+            if code:
+                self.assertIn("fractional seconds are refused", out)
+
+    def test_damaged_tokens_never_crash_the_verifier(self):
+        import random
+        rng = random.Random(7391)
+        token = self.bundle.members["attest/4/03.tsr"]
+        for n in range(12):
+            data = bytearray(token)
+            for _ in range(rng.randrange(1, 4)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            path = self.bundle.edited(self.dir / f"d{n}.zip", attest__4__03_dot_tsr=bytes(data))
+            code, result = json_result(path, *self.trust(), "--tsa-cert", self.fixture / "tsa" / "root.crt")
+            self.assertIn(code, (0, 1))
+            self.assertNotIn("error", result)
+            if code:
+                failed = [c["name"] for c in result["checks"] if not c["passed"]]
+                self.assertEqual(failed, ["attestation 4: timestamp attest/4/03.tsr",
+                                          "pinned authority: attest/4/03.tsr"])
+                self.assertTrue(all("timestamp" in c["codes"] for c in result["checks"] if not c["passed"]))
+
+
+@unittest.skipIf(_no_custody_reason(), _no_custody_reason() or "")
+class AttestedRsaBundleTests(AttestedBundleTests):
+    """The same on a bundle whose authority is RSA (PKCS#1 v1.5, SHA-512) under an intermediate CA that
+    openssl puts into each token, cosigned by two witnesses and judged by a group policy."""
+
+    ALG, INTERMEDIATE, WITNESSES = "rsa", True, 2
+
+    def test_custody_bundle_passes_with_trust_tsa_cert_and_policy(self):
+        super().test_custody_bundle_passes_with_trust_tsa_cert_and_policy()
+        out, _ = self.assertVerdict(self.fixture / "b.zip", 0, *self.pinned())
+        self.assertIn("cosigned by witness.example.org/w1 at", out)
+        self.assertIn(", witness.example.org/w2 at", out)
+        self.assertIn("'Common Name: Test Intermediate'", out)
+        self.assertIn("meets the policy's quorum 'all-of-them'", out)
+        # the intermediate pinned is enough; pinning what it did not issue is not
+        self.assertVerdict(self.fixture / "b.zip", 0, *self.trust(), "--tsa-cert", self.fixture / "tsa" / "inter.crt")
+
+
+
+@unittest.skipIf(_no_custody_reason(), _no_custody_reason() or "")
+class AttestedP384BundleTests(BundleTestCase):
+    """An ECDSA P-384 authority signing with SHA-384, under an intermediate CA."""
+
+    def test_p384_authority(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            fixture = Path(tmp) / "run"
+            make_attested_bundle(fixture, "p384", intermediate=True)
+            out, _ = self.assertVerdict(fixture / "b.zip", 0, "--trust", fixture / "keys" / "ledger.pub",
+                                        "--tsa-cert", fixture / "tsa" / "root.crt", "--policy", fixture / "policy.txt")
+            self.assertIn("[ok] pinned authority: attest/4/03.tsr", out)
 
 
 if __name__ == "__main__":

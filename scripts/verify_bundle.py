@@ -4,14 +4,15 @@
 custody writes a *court bundle*: one ZIP file proving that chosen ledger records
 (the exhibits) belong to a ledger whose signed checkpoint it carries, while
 revealing nothing about any other record.  This script checks such a bundle
-offline.  It was written from SPEC.md (sections 1-7 and 11) and the known-answer
-vectors alone, without reading custody's Rust code, so that the specification
-is shown to be enough for an outsider and so that a court has a second,
-independent implementation to rely on.
+offline.  It was written from SPEC.md (sections 1-7, 11, 13 and 14) and the
+known-answer vectors alone, without reading custody's Rust code, so that the
+specification is shown to be enough for an outsider and so that a court has a
+second, independent implementation to rely on.
 
 Usage:
 
     python3 scripts/verify_bundle.py FILE.zip (--trust KEY.pub... | --no-trust)
+                                     [--tsa-cert PEM...] [--policy FILE]
                                      [--media-dir DIR] [--json]
 
 One of --trust (repeatable) and --no-trust is required (11.3 check 10): the
@@ -98,7 +99,46 @@ It performs every check of SPEC.md 11.3 that another verifier can:
     "flagged_cancelled_transfer_records") list them.  A broken rule is never
     excused;
  13. each exhibit's custody chain ("exhibit N: custody"; a pending or
-    cancelled last transfer is reported, not failed).
+    cancelled last transfer is reported, not failed);
+ 4 (attestations). the manifest's `attestations` as 11.2 writes them: exactly
+    their members at every level (each attestation, cosignature and
+    timestamp), strictly increasing checkpoint_size between 1 and the
+    bundle's, the file names 11.1 and 11.2 give, a consistency proof exactly
+    below the bundle's size, `cosigned_file` exactly with cosignatures, each
+    `time` its `time_ms`, a cosignature's time a whole second, serials of 2
+    to 42 lowercase hex digits, certificates as strictly increasing
+    `tsa/<sha256>.pem` names, at least one cosignature or token each;
+ 15. each attestation ("attestation N: checkpoint", then "attestation N:
+    cosignatures" and "attestation N: timestamp FILE"): its checkpoint
+    (checkpoint.txt for the bundle's size; otherwise signed by the ledger key
+    in force at that size by the bundle's records, valid by the checkpoint
+    rule of 4.1 as check 12 applies it, the ledger's own signature only, and
+    consistent with the bundle's checkpoint, RFC 9162 2.1.4.2); each
+    cosignature/v1 line (section 13: the file exactly the checkpoint and one
+    line per entry, name, key ID, timestamp, Ed25519 signature, time at most
+    10 minutes after exported_at, no key twice); each RFC 3161 token by
+    section 14 rules 1 to 6 with 11.3's differences (DER exactly, granted,
+    SignedData of one SignerInfo, content type, message digest and ESS
+    signing-certificate attributes, ECDSA P-256/SHA-256, P-384/SHA-384 or RSA
+    PKCS#1 v1.5 SHA-256/384/512, the signing certificate's extended key usage
+    critical and exactly timeStamping, a chain to one of the listed tsa/
+    certificates through at most three of the token's, each certificate
+    well-formed and valid at the stamped time, no nonce checked), the
+    stamped time at most exported_at_ms + 600000, and the token's serial,
+    genTime and signing certificate those of its entry.  The tsa/ members are
+    exactly the PEM of a certificate whose DER SHA-256 names them;
+ 16. with --tsa-cert PEM (repeatable; a file may hold several certificates):
+    every token verifies as in 15 with those certificates as the trusted ones
+    ("pinned authority: FILE").  Without it, a bundle with tokens gets a NOTE
+    line saying the authorities were not pinned (--json:
+    "authorities_pinned": false);
+ 17. with --policy FILE (section 13's Sigsum policy format; a policy that does
+    not parse is exit 2 naming its line): the bundle's checkpoint, as the
+    cosigned file of the attestation of its size carries it, meets the quorum
+    with ledger.public_key as the ledger key ("witness quorum").
+
+Points of SPEC.md sections 11 to 14 read one way where another was possible
+are marked "SPEC CHOICE" below, like the others.
 
 Check 14 (report.html and VERIFY.txt are exactly what custody renders) needs
 custody's own renderer: here those two members are checked only through their
@@ -111,12 +151,14 @@ are enforced while reading, not only as declared.
 
 Hostile inputs and hostile terminals (robustness; no verdict depends on them):
 
- * the bundle, every --trust file and every file read from --media-dir must
-   be a regular file: anything else (a FIFO, /dev/zero or another device, a
+ * the bundle, every --trust, --tsa-cert and --policy file and every file
+   read from --media-dir must be a regular file: anything else (a FIFO, /dev/zero or another device, a
    directory, a socket) is refused promptly with exit 2, without being read
    and without blocking (stat() first; then an open with O_NONBLOCK and
    fstat() on the descriptor; O_NONBLOCK is cleared only for a regular
-   file).  Reads are bounded: a --trust file is at most 64 KiB, a media file
+   file).  Reads are bounded: a --trust file is at most 64 KiB, a --tsa-cert
+   or --policy file at most 1 MiB (and a policy 2,000 lines), a token 32 KiB
+   (section 14), a media file
    is read to at most one byte past the record's size, and a bundle is read
    through its central directory within the 11.1 limits.  In --media-dir, a
    candidate that is not a regular file (a link, a FIFO, ...) is never
@@ -143,7 +185,8 @@ Exit codes (SPEC section 10 / 11.3):
        oversize, compression bombs, unsupported compression or encryption),
        or a usage / I-O error (including neither --trust nor --no-trust, a
        bundle, --trust or --media-dir file that is not a regular file, and a
-       --trust file over 64 KiB).
+       --trust file over 64 KiB), a --tsa-cert file that holds no readable
+       certificate, and a --policy file that does not parse (naming its line).
 
 With --json, stdout holds exactly one JSON object on every outcome: for exit
 0 and 1 the checks (each with its name, result, detail and the rule codes of
@@ -158,7 +201,10 @@ runs and decides as it would without the reason, so the other failing checks
 are shown too.  The reason is also shown in the manifest check's detail, the
 PROBLEM line and --json "include_failing".
 
-Only the Python standard library and the `cryptography` package are used.
+Only the Python standard library and the `cryptography` and `asn1crypto`
+packages are used (asn1crypto decodes CMS, X.509 and RFC 3161; cryptography
+verifies the signatures).  Without asn1crypto the script exits 2 saying how
+to install it.
 
 Points where SPEC.md left room for interpretation are marked "SPEC CHOICE" in
 comments below.
@@ -197,12 +243,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 # refuses to run without it (exit 2, saying how to install it), so that this
 # module can still be imported to say so.
 try:
+    from asn1crypto import cms as asn1_cms
     from asn1crypto import core as asn1_core
     from asn1crypto import tsp as asn1_tsp
     from asn1crypto import x509 as asn1_x509
     ASN1_IMPORT_ERROR: str | None = None
+
+    class TimeStampResp(asn1_core.Sequence):
+        """RFC 3161 TimeStampResp, its timeStampToken OPTIONAL as the RFC has it (asn1crypto's own
+        tsp.TimeStampResp requires one, so that a response without a token would not even decode)."""
+        _fields = [("status", asn1_tsp.PKIStatusInfo), ("time_stamp_token", asn1_cms.ContentInfo, {"optional": True})]
 except ImportError as _exc:   # pragma: no cover - depends on the machine
-    asn1_core = asn1_tsp = asn1_x509 = None
+    asn1_cms = asn1_core = asn1_tsp = asn1_x509 = TimeStampResp = None
     ASN1_IMPORT_ERROR = str(_exc)
 
 # ---------------------------------------------------------------------------
@@ -1664,14 +1716,14 @@ def parse_note_signature_line(line: str) -> tuple[str, bytes]:
 # DER (section 14 rule 1: "decoding and encoding it again gives its bytes")
 # ---------------------------------------------------------------------------
 #
-# asn1crypto decodes BER leniently and keeps the bytes it was given; asked to
-# encode again with force=True it rebuilds every header (minimal definite
-# lengths), leaves out DEFAULT values and sorts SET OF, but copies the content
-# octets of primitive values as they are.  der_problem() adds the primitive
-# rules of X.690 DER that a re-encoding from the decoded values would restore
-# (minimal tags, lengths and integers, BOOLEAN 0x00/0xFF, BIT STRING padding,
-# canonical OBJECT IDENTIFIER arcs and times, primitive/constructed forms), so
-# that the two together say whether the bytes are DER exactly.
+# asn1crypto decodes BER leniently and keeps the bytes it was given.  Whether
+# encoding the decoded value again gives the same bytes is decided in two
+# parts: der_problem() applies the rules of X.690 DER to every TLV without a
+# schema (minimal tags and lengths, no indefinite length, minimal integers,
+# BOOLEAN 0x00/0xFF, BIT STRING padding, canonical OBJECT IDENTIFIER arcs and
+# times, primitive/constructed forms), and asn1_canonical_problem() the rules
+# that need the schema (no DEFAULT value written out, SET OF sorted) over the
+# tree asn1crypto decoded.
 
 _DER_PRIMITIVE_ONLY = frozenset({1, 2, 3, 4, 5, 6, 9, 10, 12, 13, 14, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
                                  29, 30, 31, 32, 33, 34, 35, 36})
@@ -1767,7 +1819,8 @@ def _der_primitive_problem(number: int, content: bytes) -> str | None:
     elif number in (2, 10):
         if not content:
             return "an empty INTEGER"
-        if len(content) > 1 and ((content[0] == 0 and content[1] < 0x80) or (content[0] == 0xFF and content[1] >= 0x80)):
+        if len(content) > 1 and ((content[0] == 0 and content[1] < 0x80)
+                                 or (content[0] == 0xFF and content[1] >= 0x80)):
             return "an INTEGER that is not minimally encoded"
     elif number == 3:
         if not content or content[0] > 7 or (len(content) == 1 and content[0]):
@@ -1794,23 +1847,86 @@ def _der_primitive_problem(number: int, content: bytes) -> str | None:
     return None
 
 
-def der_decode_exact(data: bytes, spec: Any, what: str) -> Any:
-    """Decode `data` as the asn1crypto type `spec`, requiring DER exactly (section 14 rule 1):
-    the primitive rules above, and a second decoding encoded again must give the same bytes.
+_DEFAULT_ENCODINGS: dict[tuple[type, int], bytes] = {}
 
-    Returns the first decoding (untouched).  Raises CheckError.
+# SPEC CHOICE: the certificates (and CRLs) a SignedData carries are a SET OF whose order DER
+# would fix, but `openssl ts -reply -chain` writes the signing certificate first, whatever
+# the order of the encodings, and custody keeps such tokens (they carry no signature over
+# that order).  So their order is not judged; every other SET OF must be in DER order (the
+# signed attributes, the attribute values, each relative distinguished name, ...).
+UNORDERED_SETS = frozenset({"CertificateSet", "RevocationInfoChoices"})
+
+
+def _default_encoding(value: Any, index: int) -> bytes:
+    """The DER of field `index`'s DEFAULT value in the asn1crypto Sequence type of `value` (cached)."""
+    key = (type(value), index)
+    if key not in _DEFAULT_ENCODINGS:
+        _, spec, params = value._fields[index][:3]
+        _DEFAULT_ENCODINGS[key] = spec(**params).dump()
+    return _DEFAULT_ENCODINGS[key]
+
+
+def asn1_canonical_problem(root: Any) -> str | None:
+    """What encoding `root` (freshly decoded by asn1crypto) again would change, beyond der_problem()'s
+    rules: a SEQUENCE field written out with its DEFAULT value, a SET OF whose elements are not in
+    increasing order of their encodings, a SET whose components are not in tag order.
+
+    asn1crypto can encode again itself (dump(force=True)), and its encoder applies exactly these rules;
+    but it revisits every subtree at every level (about 0.2 s for one small token, far more for a large
+    hostile one), so this walks the decoded tree once, comparing the bytes as given with what those rules
+    require.  It reads asn1crypto's decoded children (`children`, `_fields`, `_lazy_child`): the tuples
+    there are the fields present in the bytes, the objects the DEFAULT values it filled in for absent
+    ones.  OCTET STRINGs holding DER (a TSTInfo, an extension's value) and ANY values are not entered:
+    the TSTInfo and the extensions the checks read are decoded, and so checked, on their own.
     """
+    stack = [root]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, asn1_core.Choice):
+            stack.append(value.chosen)
+        elif isinstance(value, asn1_core.Sequence):
+            if value.children is None:
+                value._parse_children()
+            tags = []
+            for index, child in enumerate(value.children):
+                if child.__class__ is not tuple:
+                    continue   # VOID (an absent optional field) or a DEFAULT filled in for an absent one
+                encoding = child[3] + child[4] + child[5]
+                if index < len(value._fields) and "default" in value._fields[index][2] \
+                        and encoding == _default_encoding(value, index):
+                    return f"{type(value).__name__}.{value._fields[index][0]} written out with its DEFAULT value"
+                tags.append((child[0], child[2]))
+                stack.append(value._lazy_child(index))
+            if isinstance(value, asn1_core.Set) and tags != sorted(tags):
+                return f"the components of a SET ({type(value).__name__}) are not in tag order"
+        elif isinstance(value, asn1_core.SequenceOf):
+            if value.children is None:
+                value._parse_children()
+            encodings = []
+            for index, child in enumerate(value.children):
+                encodings.append(child[3] + child[4] + child[5] if child.__class__ is tuple else child.dump())
+                stack.append(value._lazy_child(index))
+            if isinstance(value, asn1_core.SetOf) and type(value).__name__ not in UNORDERED_SETS \
+                    and encodings != sorted(encodings):
+                return f"the elements of a SET OF ({type(value).__name__}) are not in increasing order"
+    return None
+
+
+def der_decode_exact(data: bytes, spec: Any, what: str) -> Any:
+    """Decode `data` as the asn1crypto type `spec`, requiring DER exactly (section 14 rule 1: decoding it
+    and encoding it again gives its bytes): the primitive rules of der_problem(), then the structural ones
+    of asn1_canonical_problem().  Returns the decoded value.  Raises CheckError."""
     problem = der_problem(data)
     if problem:
         raise CheckError(f"{what} is not DER: {problem}")
     try:
         value = spec.load(data, strict=True)
-        again = spec.load(data, strict=True).dump(force=True)
+        problem = asn1_canonical_problem(value)
     except Exception as exc:   # asn1crypto raises several types for bad input
-        raise CheckError(f"{what} does not decode: {short(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 200)}") from exc
-    if again != data:
-        raise CheckError(f"{what} is not DER exactly: decoding it and encoding it again gives other bytes "
-                         "(a DEFAULT value written out, an unsorted SET OF, ...)")
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckError(f"{what} does not decode as {spec.__name__}: {short(message, 200)}") from exc
+    if problem:
+        raise CheckError(f"{what} is not DER exactly (encoding it again would give other bytes): {problem}")
     return value
 
 
@@ -1876,11 +1992,11 @@ def parse_certificate_member(data: bytes) -> bytes:
 @dataclasses.dataclass
 class Certificate:
     """One X.509 certificate, decoded (DER exactly) with what the checks need."""
-    der: bytes
-    asn: Any                       # asn1crypto.x509.Certificate
+    der: bytes = dataclasses.field(repr=False)
+    asn: Any = dataclasses.field(repr=False)     # asn1crypto.x509.Certificate
     sha256: str
-    subject: bytes                 # DER of the subject Name
-    issuer: bytes
+    subject: bytes = dataclasses.field(repr=False)   # DER of the subject Name
+    issuer: bytes = dataclasses.field(repr=False)
     serial: int
     label: str                     # for messages: subject and SHA-256 prefix
 
@@ -1974,7 +2090,13 @@ def verify_with_key(public_key: Any, algorithm_oid: str, digest: str | None, sig
     """Section 14 rule 4's algorithms: ECDSA P-256 with SHA-256, ECDSA P-384 with SHA-384, RSA PKCS#1 v1.5
     with SHA-256/384/512, the digest agreeing with the signature algorithm.  `digest` is the digest
     algorithm named beside the signature algorithm (a SignerInfo's), or None when the signature
-    algorithm alone names it (a certificate's).  Raises CheckError."""
+    algorithm alone names it (a certificate's).  Raises CheckError.
+
+    SPEC CHOICE: section 14 lists these algorithms for the token's signature; the same list and the
+    same pairing of curve and digest are applied to the certificates' signatures (rule 6), for which
+    the spec names none (custody refuses a P-384 certificate signed with SHA-256 too).  A SignerInfo
+    may name rsaEncryption as its signature algorithm (as OpenSSL writes it): the digest is then the
+    SignerInfo's digest algorithm."""
     if algorithm_oid in ECDSA_SIGNATURE_OIDS:
         wanted = ECDSA_SIGNATURE_OIDS[algorithm_oid]
         if not isinstance(public_key, ec.EllipticCurvePublicKey):
@@ -2042,7 +2164,13 @@ class TokenVerifier:
     """Section 14 rules 1 to 6 for a bundle's token (11.3 checks 15 and 16): no nonce, the trusted
     certificates given, the certificates valid at the stamped time only.  Rule 7's replacement (the
     stamped time at most exported_at_ms + 10 minutes) and the comparison with the manifest entry are
-    the caller's.  Every malformed input is a CheckError, never another exception."""
+    the caller's.  Every malformed input is a CheckError, never another exception.
+
+    SPEC CHOICES: the 32 KiB bound section 14 sets on a response the ledger takes in is applied to a
+    bundle's tokens too; the TSTInfo's `tsa` name and a certificate's issuer are compared with the
+    subject they must equal as DER bytes; a certificate is valid at t when notBefore <= t <= notAfter.
+    Fields no rule names (SignedData and SignerInfo versions, the SignedData's digestAlgorithms,
+    unsigned attributes) are not judged."""
 
     def __init__(self, trusted: list[Certificate]):
         self.trusted = trusted
@@ -2061,7 +2189,7 @@ class TokenVerifier:
         # Rule 1: DER exactly, granted, with a token.
         if len(tsr) > MAX_TOKEN:
             raise CheckError(f"the response is {len(tsr)} bytes, more than {MAX_TOKEN} (section 14)")
-        resp = der_decode_exact(tsr, asn1_tsp.TimeStampResp, "the response")
+        resp = der_decode_exact(tsr, TimeStampResp, "the response")
         status = resp["status"]["status"].native
         if status not in ("granted", "granted_with_mods"):
             raise CheckError(f"the response's status is {q(status)}, not granted (0) or granted with modifications (1)")
@@ -2146,7 +2274,8 @@ class TokenVerifier:
         signer = matching[0]
         if not isinstance(tst["tsa"], asn1_core.Void):
             tsa = tst["tsa"]
-            if tsa.name != "directory_name" or tsa.chosen.chosen.dump() != asn1_x509.Name.load(signer.subject).chosen.dump():
+            subject = asn1_x509.Name.load(signer.subject).chosen.dump()
+            if tsa.name != "directory_name" or tsa.chosen.chosen.dump() != subject:
                 raise CheckError("the TSTInfo's tsa field is not the signing certificate's subject")
         signed_attrs_der = attrs.dump()
         if signed_attrs_der[:1] != b"\xa0":
@@ -2229,7 +2358,8 @@ class TokenVerifier:
         if chain is None:
             why = "; ".join(dict.fromkeys(reasons)) or "no issuer of the signing certificate is among them"
             raise CheckError(f"the signing certificate {signer.label} does not chain to a trusted certificate "
-                             f"through at most {MAX_TOKEN_INTERMEDIATES} of the token's certificates: {short(why, 600)}")
+                             f"through at most {MAX_TOKEN_INTERMEDIATES} of the token's certificates: "
+                             f"{short(why, 600)}")
         return chain
 
     def _extend(self, path: list[Certificate], token_certs: list[Certificate], at: datetime.datetime,
@@ -2339,8 +2469,9 @@ def parse_policy(data: bytes) -> Policy:
     `quorum NAME|none`; `#` starts a comment; a name is defined before it is used (and once; `none`
     is the quorum's word, never a name); at most 2,000 lines; a witness key listed once and never a
     `log` key; the members of a group never share a witness, directly or through subgroups.
-    SPEC CHOICE: K is written in decimal digits and is between 1 and the number of members (as the
-    Sigsum tools require); `none` may not be a group member.
+    SPEC CHOICE: K is written in decimal digits, with an optional leading '+' (as the Sigsum tools and
+    custody read it), and is between 1 and the number of members (as the Sigsum tools require); `none`
+    may not be a group member.
     """
     if len(data) > MAX_POLICY_FILE:
         raise PolicyError(f"the file is more than {MAX_POLICY_FILE} bytes")
@@ -2401,7 +2532,7 @@ def parse_policy(data: bytes) -> Policy:
                     k = len(members)
                 elif threshold == "any":
                     k = 1
-                elif re.fullmatch(r"[0-9]+", threshold) and 1 <= int(threshold) <= len(members):
+                elif re.fullmatch(r"\+?[0-9]+", threshold) and 1 <= int(threshold) <= len(members):
                     k = int(threshold)
                 else:
                     raise PolicyError(f"the threshold {q(short(threshold, 40))} is not all, any or a number from 1 "
@@ -3334,8 +3465,8 @@ def _parse_attestation(obj: Any, i: int, ledger: LedgerInfo | None, problems: _P
             if not (isinstance(signer, str) and re.fullmatch(r"[0-9a-f]{64}", signer)):
                 problems.add(f"{where}.signer_certificate", "is not a SHA-256 in lowercase hex")
             certs = entry["certificates"]
-            if not (type(certs) is list and certs and all(isinstance(c, str) and re.fullmatch(r"tsa/[0-9a-f]{64}\.pem", c)
-                                                          for c in certs)):
+            if not (type(certs) is list and certs
+                    and all(isinstance(c, str) and re.fullmatch(r"tsa/[0-9a-f]{64}\.pem", c) for c in certs)):
                 problems.add(f"{where}.certificates", "is not a non-empty array of 'tsa/<sha256 hex>.pem' names")
             elif any(a >= b for a, b in zip(certs, certs[1:])):
                 problems.add(f"{where}.certificates", "is not in strictly increasing order")
@@ -3617,6 +3748,14 @@ class Report:
         self.flagged_cancelled: list[int] = []    # flagged supporting transfer records, cancelled, not failed
         self.trust_checked = False
         self.include_failing: str | None = None
+        self.tokens = 0                      # time-stamp tokens the manifest lists (11.3 check 15)
+        self.authorities_pinned = False      # --tsa-cert given (11.3 check 16)
+        self.policy_checked = False          # --policy given (11.3 check 17)
+
+    @property
+    def authorities_not_pinned(self) -> bool:
+        """11.3 check 16: a verifier that met tokens without --tsa-cert says the authorities were not pinned."""
+        return self.tokens > 0 and not self.authorities_pinned
 
     def ok(self, name: str, detail: str) -> None:
         self.checks.append(Check(name, True, detail))
@@ -3644,11 +3783,17 @@ class Report:
 # ---------------------------------------------------------------------------
 
 class BundleVerifier:
-    def __init__(self, archive: Archive, trusted: list[bytes] | None, media_dir: str | None):
+    def __init__(self, archive: Archive, trusted: list[bytes] | None, media_dir: str | None,
+                 tsa_certs: list[Certificate] | None = None, policy: Policy | None = None):
         self.archive = archive
         self.trusted = trusted or []     # empty: --no-trust
         self.media_dir = media_dir
+        self.tsa_certs = tsa_certs       # None: no --tsa-cert (check 16 not run)
+        self.policy = policy             # None: no --policy (check 17 not run)
         self.report = Report()
+        self.report.authorities_pinned = tsa_certs is not None
+        self.report.policy_checked = policy is not None
+        self._certificate_cache: dict[str, Certificate | str] = {}   # tsa/ member -> certificate, or why not
         # --trust given (keys pinned) or --no-trust: known before any check runs, so that a
         # manifest that does not parse changes nothing in what the output says about it.
         self.report.trust_checked = bool(self.trusted)
@@ -3801,6 +3946,8 @@ class BundleVerifier:
         self.body_key_files = {}
         if usable:
             referenced |= {m.exporter.key_file, m.ledger.key.key_file}
+            for a in m.attestations:
+                referenced |= a.members
             for e in m.exhibits + m.supporting:
                 referenced |= {e.raw["proof_file"], e.signer.key_file}
                 referenced |= {n for n in (e.content_file, e.media_file) if n}
@@ -4192,8 +4339,12 @@ class BundleVerifier:
         self.run_authority()
         r.exhibit_seqs = [e.seq for e in m.exhibits]
         r.supporting_seqs = [e.seq for e in m.supporting]
+        self.run_attestations()
         if manifest_ok or (m.ledger is not None and m.exporter is not None):
             r.run("trust", self.check_trust)
+        self.run_pinned_authorities()
+        if self.policy is not None:
+            r.run("witness quorum", self.check_witness_quorum)
         self.add_included_failing()
         return r
 
@@ -4333,6 +4484,249 @@ class BundleVerifier:
                         "moved nothing")
         return None
 
+    # -- 15, 16, 17: attestations ---------------------------------------------------
+
+    def bundle_checkpoint(self) -> Checkpoint:
+        """checkpoint.txt as check 6 verifies it (CheckError when it does not)."""
+        ledger = self.manifest.ledger
+        try:
+            cp = verify_checkpoint(self.read(CHECKPOINT), ledger.origin, ledger.key.public_key)
+        except CheckError as exc:
+            raise CheckError(f"the bundle's checkpoint.txt does not verify (check 6): {exc}") from exc
+        if cp.size != ledger.checkpoint_size or cp.root != ledger.checkpoint_root:
+            raise CheckError("the bundle's checkpoint.txt is not of ledger.checkpoint_size and checkpoint_root "
+                             "(check 6)")
+        return cp
+
+    def attestation_limit_ms(self) -> int:
+        """exported_at_ms + 10 minutes: the latest time a cosignature or token may carry (11.2, 11.3 check 15)."""
+        exported = self.manifest.raw.get("exported_at_ms")
+        if not _is_u64(exported):
+            raise CheckError("the manifest's exported_at_ms is not usable (check 4), so the attestations' times "
+                             "cannot be judged")
+        return exported + CLAIM_SLACK_MS
+
+    def run_attestations(self) -> None:
+        """11.3 check 15, for each entry of `attestations` in order: "attestation N: checkpoint", then,
+        when that passes, "attestation N: cosignatures" and one "attestation N: timestamp FILE" per
+        token (when the checkpoint fails, its cosignatures and tokens are not checked)."""
+        m, r = self.manifest, self.report
+        r.tokens = sum(len(a.timestamps) for a in m.attestations)
+        if m.ledger is None:
+            return
+        for a in m.attestations:
+            if not r.run(f"{a.label}: checkpoint", self.check_attested_checkpoint, a):
+                continue
+            if a.cosigned_file is not None:
+                r.run(f"{a.label}: cosignatures", self.check_cosignatures, a)
+            for t in a.timestamps:
+                r.run(f"{a.label}: timestamp {t.file}", self.check_timestamp, a, t)
+
+    def check_attested_checkpoint(self, a: Attestation) -> str:
+        """11.3 check 15, its checkpoint: for the bundle's own size checkpoint.txt (check 6); otherwise a
+        checkpoint of ledger.origin of that size signed by the ledger key in force at that size by the
+        bundle's own records, valid by the checkpoint rule of 4.1 as check 12 applies it, with a
+        consistency proof to the bundle's checkpoint (RFC 9162 2.1.4.2).
+
+        SPEC CHOICE: 11.2 says `attest/<size>/checkpoint.txt` is the checkpoint "exactly as the ledger
+        keeps it (the ledger's own signature only)": a signature line by any other key fails.
+        """
+        ledger = self.manifest.ledger
+        bundle = self.bundle_checkpoint()
+        if a.size == ledger.checkpoint_size:
+            return f"checkpoint.txt, the bundle's own checkpoint of {a.size} records (check 6)"
+        if self.replay is None or not self.replay.chain:
+            raise CheckError("the bundle has no valid genesis (record 0), so the ledger key in force at size "
+                             f"{a.size} is unknown", CODE_CHECKPOINT_KEY)
+        key = self.replay.ledger_key_in_force(a.size)
+        data = self.read(a.checkpoint_file)
+        cp = verify_checkpoint(data, ledger.origin, key)
+        if cp.size != a.size:
+            raise CheckError(f"{a.checkpoint_file} is a checkpoint of size {cp.size}, not {a.size}")
+        own = note_key_id(ledger.origin, key)
+        others = [name for name, kid, _ in parse_signed_note(data)[1] if (name, kid) != (ledger.origin, own)]
+        if others:
+            raise CheckError(f"{a.checkpoint_file} carries signature lines by other keys "
+                             f"({', '.join(map(q, others))}); "
+                             "11.2: the checkpoint exactly as the ledger keeps it, the ledger's own signature only")
+        rule = self.replay.checkpoint(a.size, key)
+        try:
+            verify_consistency(a.size, ledger.checkpoint_size, a.consistency_proof, cp.root, bundle.root)
+        except CheckError as exc:
+            raise CheckError(f"the consistency proof from size {a.size} to the bundle's {ledger.checkpoint_size} "
+                             f"does not verify: {exc}") from exc
+        return (f"{a.checkpoint_file}: {ledger.origin} size {a.size} root {cp.root.hex()}, {rule}; consistent with "
+                f"the bundle's checkpoint of {ledger.checkpoint_size} records (RFC 9162 2.1.4.2, "
+                f"{len(a.consistency_proof)} hashes)")
+
+    def check_cosignatures(self, a: Attestation) -> str:
+        """11.3 check 15, each cosignature: `cosigned_file` is exactly the bytes of `checkpoint_file` followed by
+        one line per entry of `cosignatures`, `— NAME base64\\n`, the entry's key a type 0x04 verifier key
+        named NAME and equal to `witness`, the 76-byte signature with that key's ID, a timestamp T below
+        2^63 with T x 1000 = time_ms <= exported_at_ms + 600000, and an Ed25519 signature (section 1)
+        over `cosignature/v1\\ntime T\\n` and the checkpoint's text; no two entries with the same key."""
+        checkpoint = self.read(a.checkpoint_file)
+        cosigned = self.read(a.cosigned_file)
+        if not cosigned.startswith(checkpoint):
+            raise CheckError(f"{a.cosigned_file} does not start with the bytes of {a.checkpoint_file}", "cosignature")
+        try:
+            rest = cosigned[len(checkpoint):].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CheckError(f"{a.cosigned_file}: its cosignature lines are not UTF-8", "cosignature") from exc
+        lines = rest.split("\n")
+        if lines[-1] != "" or len(lines) - 1 != len(a.cosignatures):
+            raise CheckError(f"{a.cosigned_file} holds {rest.count(chr(10))} line(s) after the checkpoint"
+                             f"{'' if lines[-1] == '' else ' and bytes after the last newline'}, not exactly the "
+                             f"{len(a.cosignatures)} cosignature line(s) of the manifest", "cosignature")
+        text = parse_signed_note(checkpoint)[0]
+        limit = self.attestation_limit_ms()
+        problems, shown, keys = [], [], set()
+        for n, (entry, line) in enumerate(zip(a.cosignatures, lines), 1):
+            try:
+                vkey = parse_cosignature_verifier_key(entry.key)
+            except ValueError as exc:
+                problems.append(f"cosignature {n}: key {q(short(entry.key, 120))} {exc}")
+                continue
+            try:
+                name, blob = parse_note_signature_line(line)
+                kid, timestamp, signature = split_cosignature_blob(blob)
+            except ValueError as exc:
+                problems.append(f"cosignature {n}: line {q(short(line, 120))} {exc}")
+                continue
+            why = []
+            if name != vkey.name:
+                why.append(f"the line names {q(name)}, the key {q(vkey.name)}")
+            if entry.witness != vkey.name:
+                why.append(f"witness {q(entry.witness)} is not the key's name {q(vkey.name)}")
+            if kid != vkey.key_id:
+                why.append(f"key ID {kid.hex()} is not the key's {vkey.key_id.hex()}")
+            if timestamp * 1000 != entry.time_ms:
+                why.append(f"timestamp {timestamp} s is not time_ms {entry.time_ms}")
+            if timestamp * 1000 > limit:
+                why.append(f"timestamp {timestamp} s is more than 10 minutes after exported_at_ms")
+            if entry.key in keys:
+                why.append("the same key as an earlier entry")
+            keys.add(entry.key)
+            if not ed25519_verify_strict(vkey.public_key, signature, cosignature_message(timestamp, text)):
+                why.append("the signature does not verify over the checkpoint")
+            if why:
+                problems.append(f"cosignature {n} ({q(vkey.name)}): " + "; ".join(why))
+            else:
+                shown.append(f"{vkey.name} at {rfc3339_ms(entry.time_ms)}")
+        if problems:
+            raise CheckError("; ".join(problems), "cosignature")
+        return f"checkpoint of {a.size} records cosigned by " + ", ".join(shown)
+
+    def certificate_member(self, name: str) -> Certificate:
+        """A `tsa/<sha256>.pem` member: exactly the PEM of one certificate whose DER SHA-256 names it (11.1)."""
+        if name not in self._certificate_cache:
+            try:
+                der = parse_certificate_member(self.read(name))
+                cert = load_certificate(der, name)
+                if f"tsa/{cert.sha256}.pem" != name:
+                    raise CheckError(f"holds a certificate whose SHA-256 is {cert.sha256}, not the one its name gives")
+                self._certificate_cache[name] = cert
+            except (ValueError, CheckError) as exc:
+                self._certificate_cache[name] = f"{name} {exc}"
+        held = self._certificate_cache[name]
+        if isinstance(held, str):
+            raise CheckError(held, "timestamp")
+        return held
+
+    def verify_token(self, a: Attestation, t: TimestampEntry, trusted: list[Certificate]) -> TokenFacts:
+        """Section 14 rules 1 to 6 as 11.3 check 15 applies them, with `trusted` as the trusted certificates, then
+        the stamped time at most exported_at_ms + 10 minutes and the entry's serial, time and signer."""
+        try:
+            facts = TokenVerifier(trusted).verify(self.read(t.file), self.read(a.checkpoint_file))
+        except CheckError as exc:
+            raise CheckError(f"{t.file}: {exc}", "timestamp") from exc
+        problems = []
+        limit = self.attestation_limit_ms()
+        if facts.gen_time_ms > limit:
+            problems.append(f"the stamped time {rfc3339_ms(facts.gen_time_ms)} is more than 10 minutes after "
+                            f"exported_at {rfc3339_ms(limit - CLAIM_SLACK_MS)}")
+        if facts.serial != t.serial:
+            problems.append(f"the token's serial is {facts.serial}, not the entry's {t.serial}")
+        if facts.gen_time_ms != t.time_ms:
+            problems.append(f"the token's genTime is {rfc3339_ms(facts.gen_time_ms)} ({facts.gen_time_ms} ms), not "
+                            f"the entry's time_ms {t.time_ms}")
+        if facts.signer.sha256 != t.signer_certificate:
+            problems.append(f"the token's signing certificate has SHA-256 {facts.signer.sha256}, not the entry's "
+                            f"signer_certificate {t.signer_certificate}")
+        if problems:
+            raise CheckError(f"{t.file}: " + "; ".join(problems), "timestamp")
+        return facts
+
+    def check_timestamp(self, a: Attestation, t: TimestampEntry) -> str:
+        """11.3 check 15, each token, against the certificates its entry lists."""
+        trusted = [self.certificate_member(name) for name in t.certificates]
+        facts = self.verify_token(a, t, trusted)
+        chain = " <- ".join(c.label for c in reversed(facts.chain))
+        return (f"the checkpoint of {a.size} records existed no later than {rfc3339_ms(facts.gen_time_ms)}, attested "
+                f"by {facts.signer.label} (serial {facts.serial}); chain: {chain} (listed in the bundle)")
+
+    def run_pinned_authorities(self) -> None:
+        """11.3 check 16, with --tsa-cert: every token verifies as in check 15 with the given certificates as the
+        trusted ones ("pinned authority: FILE")."""
+        m, r = self.manifest, self.report
+        if self.tsa_certs is None or m.ledger is None:
+            return
+        tokens = [(a, t) for a in m.attestations for t in a.timestamps]
+        if not tokens:
+            r.ok("pinned authorities", "the bundle holds no time-stamp token")
+            return
+        for a, t in tokens:
+            r.run(f"pinned authority: {t.file}", self.check_pinned_token, a, t)
+
+    def check_pinned_token(self, a: Attestation, t: TimestampEntry) -> str:
+        facts = self.verify_token(a, t, self.tsa_certs)
+        chain = " <- ".join(c.label for c in reversed(facts.chain))
+        return f"verifies with the --tsa-cert certificates: {chain}"
+
+    def check_witness_quorum(self) -> str:
+        """11.3 check 17, with --policy: the bundle's checkpoint, as the cosigned_file of the attestation of the
+        bundle's own size carries it (checkpoint.txt when there is none), meets the policy's quorum, with
+        ledger.public_key as the ledger key (section 13: a log key listed must include it; the ledger's own
+        key never counts as a witness)."""
+        m, policy = self.manifest, self.policy
+        if m.ledger is None:
+            raise CheckError("no usable ledger section in the manifest", "witness-quorum")
+        ledger_key = m.ledger.key.public_key
+        if policy.logs and ledger_key not in policy.logs:
+            raise CheckError(f"the ledger key {key_id(ledger_key)} is not among the policy's log keys",
+                             "witness-quorum")
+        checkpoint = self.read(CHECKPOINT)
+        own = next((a for a in m.attestations if a.size == m.ledger.checkpoint_size), None)
+        source = own.cosigned_file if own is not None and own.cosigned_file is not None else CHECKPOINT
+        data = self.read(source)
+        if not data.startswith(checkpoint):
+            raise CheckError(f"{source} does not start with the bytes of checkpoint.txt", "witness-quorum")
+        try:
+            text, signatures = parse_signed_note(data)
+        except CheckError as exc:
+            raise CheckError(f"{source}: {exc}", "witness-quorum") from exc
+        acting: set[bytes] = set()
+        for name, key in policy.witnesses.items():
+            if key == ledger_key:
+                continue   # section 13: the ledger's own key does not count as a witness
+            for line_name, kid, rest in signatures:
+                blob = kid + rest
+                try:
+                    line_kid, timestamp, signature = split_cosignature_blob(blob)
+                except ValueError:
+                    continue
+                if line_kid == cosignature_key_id(line_name, key) and ed25519_verify_strict(
+                        key, signature, cosignature_message(timestamp, text)):
+                    acting.add(key)
+                    break
+        names = sorted(n for n, k in policy.witnesses.items() if k in acting)
+        acted = ", ".join(map(q, names)) or "none"
+        if not policy.met(acting):
+            raise CheckError(f"the bundle's checkpoint ({source}) does not meet the policy's quorum "
+                             f"{q(policy.quorum)}: the witnesses that acted are {acted}", "witness-quorum")
+        quorum = "none (no cosignature required)" if policy.quorum is None else q(policy.quorum)
+        return f"{source} meets the policy's quorum {quorum}; witnesses that acted: {acted}"
+
     def check_custody(self, seq: int) -> str:
         detail = self.replay.custody(seq)
         holding = self.replay.holdings[seq]
@@ -4379,17 +4773,33 @@ def hash_file(path: str, limit: int, same_as: os.stat_result | None = None) -> t
 # Command line
 # ---------------------------------------------------------------------------
 
-def verify(path: str, trusted: list[bytes] | None = None, media_dir: str | None = None) -> Report:
-    """Verify a bundle; `trusted` empty or None means --no-trust.
+def require_asn1crypto() -> None:
+    """UsageError (exit 2) saying how to install asn1crypto when it is missing."""
+    if ASN1_IMPORT_ERROR is not None:
+        raise UsageError(f"verify_bundle.py needs the asn1crypto package to check time-stamp tokens and "
+                         f"certificates ({ASN1_IMPORT_ERROR}): install it with `python3 -m pip install asn1crypto` "
+                         "or `apt-get install python3-asn1crypto`")
+
+
+def verify(path: str, trusted: list[bytes] | None = None, media_dir: str | None = None,
+           tsa_certs: list[Certificate] | None = None, policy: Policy | None = None) -> Report:
+    """Verify a bundle; `trusted` empty or None means --no-trust; `tsa_certs` None means no --tsa-cert
+    (check 16 not run), `policy` None no --policy (check 17 not run).
 
     Raises Unreadable (exit 2) or UsageError (exit 2).
     """
+    require_asn1crypto()
     archive = Archive(path)
     try:
         archive.scan()
-        return BundleVerifier(archive, trusted, media_dir).run()
+        return BundleVerifier(archive, trusted, media_dir, tsa_certs, policy).run()
     finally:
         archive.close()
+
+
+AUTHORITIES_NOTE = ("time-stamping authorities NOT pinned (no --tsa-cert): the bundle's {n} time-stamp token(s) were "
+                    "checked only against the certificates the bundle itself lists (tsa/); give --tsa-cert with the "
+                    "authorities' certificates obtained out of band to pin them (11.3 check 16)")
 
 
 def summary(report: Report) -> str:
@@ -4420,6 +4830,11 @@ def summary(report: Report) -> str:
     if report.flagged_cancelled:
         pending += (f"; supporting transfer record(s) {', '.join(map(str, report.flagged_cancelled))} flagged "
                     "(cancelled, they moved nothing: not a failure, 11.3 check 12)")
+    if report.tokens:
+        pending += ("; time-stamping authorities pinned (--tsa-cert)" if report.authorities_pinned
+                    else "; time-stamping authorities NOT pinned (no --tsa-cert)")
+    if report.policy_checked:
+        pending += "; witness quorum met (--policy)"
     return (f"OK: all {len(report.checks)} checks passed; {len(report.exhibit_seqs)} exhibit(s) "
             f"(seq {seqs}) proven to belong to the ledger, with {len(report.supporting_seqs)} supporting "
             f"record(s); signers authorised{pending}; {trust}")
@@ -4495,6 +4910,12 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
     parser.add_argument("--no-trust", action="store_true",
                         help="verify without pinning the keys (the result then says they were not pinned)")
     parser.add_argument("--media-dir", metavar="DIR", help="directory holding media files to check too")
+    parser.add_argument("--tsa-cert", action="append", default=None, metavar="PEM",
+                        help="a PEM file of time-stamping authority certificates every token must chain to instead of "
+                             "those the bundle lists (repeatable; 11.3 check 16)")
+    parser.add_argument("--policy", metavar="FILE",
+                        help="a witness policy (Sigsum format, SPEC section 13) the bundle's checkpoint must meet "
+                             "(11.3 check 17)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     argv = list(sys.argv[1:] if argv is None else argv)
     want_json = _wants_json(argv)
@@ -4513,7 +4934,12 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         trusted = [load_trusted_key(p) for p in args.trust]
         if args.media_dir is not None and not os.path.isdir(args.media_dir):
             raise UsageError(f"--media-dir {args.media_dir} is not a directory")
-        report = verify(args.bundle, trusted, args.media_dir)
+        require_asn1crypto()
+        tsa_certs = None
+        if args.tsa_cert is not None:
+            tsa_certs = [c for path in args.tsa_cert for c in load_tsa_certificates(path)]
+        policy = load_policy(args.policy) if args.policy is not None else None
+        report = verify(args.bundle, trusted, args.media_dir, tsa_certs, policy)
     except Exception as exc:   # Unreadable, UsageError, an I/O error, or a bug: exit 2
         unreadable = isinstance(exc, Unreadable)
         if unreadable:
@@ -4546,6 +4972,10 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
                           "flagged_superseded_ledger_key_records": report.flagged_superseded,
                           "flagged_revoke_records": report.flagged_revocations,
                           "flagged_cancelled_transfer_records": report.flagged_cancelled,
+                          "timestamp_tokens": report.tokens,
+                          "authorities_pinned": (report.authorities_pinned if report.tokens or report.authorities_pinned
+                                                 else None),
+                          "witness_policy_checked": report.policy_checked,
                           "report_checked_by": "custody verify-bundle",
                           "report_note": REPORT_NOTE,
                           "summary": summary(report)}, indent=2), file=out)
@@ -4553,6 +4983,9 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         for c in report.checks:
             _say(out, f"[{'ok' if c.passed else 'FAILED'}] {c.name}: {c.detail}")
         _say(out, f"NOTE: {REPORT_NOTE}")
+        if report.authorities_not_pinned:
+            # 11.3 check 16: without --tsa-cert, a verifier that met tokens says so.
+            _say(out, "NOTE: " + AUTHORITIES_NOTE.format(n=report.tokens))
         _say(out, summary(report))
         if args.no_trust:
             # 11.3 check 10: with --no-trust (and only then) the last line says the keys were not pinned.
