@@ -57,6 +57,9 @@ pub struct Stamp {
     pub policy: String,
     /// SHA-256 (hex) of the DER of the certificate that signed the token.
     pub signer_sha256: String,
+    /// The token's accuracy, ms (0 when it states none): the authority vouches for the
+    /// stamped time within this much either way.
+    pub accuracy_ms: u64,
 }
 
 /// The DER time-stamp request for the SHA-256 `imprint`, with `nonce`, asking for the
@@ -339,8 +342,34 @@ fn verify_with(
         )
         .map_err(|e| format!("{e} (checked at this machine's time)"))?;
     }
+    // RFC 3161: millis and micros are 1 to 999 when present.
+    let accuracy_ms = match &tst.accuracy {
+        None => 0,
+        Some(a) => {
+            let part = |v: Option<i16>| match v {
+                None => Ok(0u64),
+                Some(n @ 1..=999) => Ok(n as u64),
+                Some(_) => {
+                    Err("the token's accuracy is malformed (millis and micros are 1 to 999)")
+                }
+            };
+            let (ms, us) = (part(a.millis)?, part(a.micros)?);
+            a.seconds
+                .unwrap_or(0)
+                .saturating_mul(1000)
+                .saturating_add(ms)
+                .saturating_add(us.div_ceil(1000))
+        }
+    };
     let serial = tst.serial_number.as_bytes();
-    if serial.is_empty() || serial[0] & 0x80 != 0 || serial.len() > 21 {
+    // Positive (not zero, no sign bit), and below 2^160: 20 bytes, or 21 whose first is
+    // the zero that keeps the sign bit clear.
+    if serial.is_empty()
+        || serial[0] & 0x80 != 0
+        || serial.iter().all(|&b| b == 0)
+        || serial.len() > 21
+        || (serial.len() == 21 && serial[0] != 0)
+    {
         return Err(
             "the token's serial number is not a positive integer of at most 160 bits".into(),
         );
@@ -353,6 +382,7 @@ fn verify_with(
         signer_sha256: hex::encode(sha2_10::Sha256::digest(
             signer.to_der().map_err(|e| e.to_string())?,
         )),
+        accuracy_ms,
     })
 }
 

@@ -429,3 +429,40 @@ fn only_a_ca_can_stand_between_the_root_and_the_authority() {
     assert!(o.stderr.contains("trusted certificate"), "{}", o.stderr);
     assert!(kept(&f).is_empty());
 }
+
+/// The token's serial number is a positive integer of at most 160 bits (RFC 3161): one of
+/// 161 bits is refused and nothing is kept; 160 bits are taken. (`openssl ts -reply` issues
+/// the serial after the one in its file.)
+#[test]
+fn serials_are_positive_and_at_most_160_bits() {
+    let f = Fixture::with_records(1);
+    let tsa_dir = f.path("tsa");
+    authority(&tsa_dir, "ec");
+    let root = tsa_dir.join("root.crt");
+    for (serial, ok) in [
+        ("ff".repeat(20), false),
+        (format!("{}fe", "ff".repeat(19)), true),
+    ] {
+        std::fs::write(tsa_dir.join("serial"), format!("{serial}\n")).unwrap();
+        let _ = std::fs::remove_file(f.path("req.tsq"));
+        f.ok(&[
+            "timestamp",
+            "--ledger",
+            &f.p("ledger"),
+            "--request-out",
+            &f.p("req.tsq"),
+        ]);
+        ts_reply(&tsa_dir, &f.path("req.tsq"), &f.path("resp.tsr"));
+        let o = f.run(&[
+            "timestamp",
+            "--ledger",
+            &f.p("ledger"),
+            "--response-in",
+            &f.p("resp.tsr"),
+            "--tsa-cert",
+            root.to_str().unwrap(),
+        ]);
+        assert_eq!(o.code == 0, ok, "serial after {serial}: {}", o.all());
+        assert_eq!(kept(&f).is_empty(), !ok);
+    }
+}

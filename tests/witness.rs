@@ -1076,7 +1076,7 @@ fn a_policy_names_the_witnesses_to_ask() {
     let vkey = witness(&f);
     let served = Served::start(&f);
     let raw = base64::engine::general_purpose::STANDARD
-        .decode(vkey.rsplit('+').next().unwrap())
+        .decode(vkey.splitn(3, '+').nth(2).unwrap())
         .unwrap();
     // The policy's name for the witness is its own ("local"), not the witness's.
     std::fs::write(
@@ -1109,7 +1109,8 @@ fn a_policy_names_the_witnesses_to_ask() {
     ]);
     assert_eq!(o.code, 0, "{}", o.all());
     assert!(
-        o.stderr.contains("cosigned by witness witness.example.org/w1"),
+        o.stderr
+            .contains("cosigned by witness witness.example.org/w1"),
         "{}",
         o.stderr
     );

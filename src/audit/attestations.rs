@@ -5,10 +5,14 @@
 use super::Finding;
 use crate::error::Result;
 use crate::ledger::Ledger;
+use crate::policy::Policy;
 use crate::rules::Code;
-use crate::store::{names, timestamp_name};
+use crate::store::{names, read_small_file, timestamp_name};
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
+
+/// How far apart the clocks of the ledger, a witness and an authority may be.
+const SKEW_MS: u64 = 10 * 60 * 1000;
 
 fn finding(code: Code, message: String) -> Finding {
     Finding {
@@ -22,11 +26,15 @@ fn finding(code: Code, message: String) -> Finding {
 /// a write interrupted before its rename (`.new-*`) is passed over.
 fn names_in(dir: &std::path::Path) -> Result<Vec<String>> {
     match std::fs::read_dir(dir) {
-        Ok(entries) => Ok(entries
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with(".new-"))
-            .collect()),
+        Ok(entries) => {
+            let mut names: Vec<String> = entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with(".new-"))
+                .collect();
+            names.sort();
+            Ok(names)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(crate::error::Error::Io {
             path: dir.to_owned(),
@@ -35,32 +43,84 @@ fn names_in(dir: &std::path::Path) -> Result<Vec<String>> {
     }
 }
 
-/// Checks the kept cosignatures and time-stamp tokens; tokens against `trusted` when
-/// given, else against the certificates kept beside each. `now_ms` bounds stamped times.
-pub fn attestation_findings(
-    ledger: &Ledger,
-    trusted: &[Certificate],
-    now_ms: u64,
-) -> Result<Vec<Finding>> {
-    let mut out = Vec::new();
-    cosignature_findings(ledger, &mut out)?;
-    timestamp_findings(ledger, trusted, now_ms, &mut out)?;
-    Ok(out)
+/// What the audit of attestations was given.
+pub struct AttestationAudit<'a> {
+    /// Certificates the kept tokens must lead to (`--tsa-cert`); none: those kept beside
+    /// each token.
+    pub trusted: &'a [Certificate],
+    /// The witness policy (`--policy`): every kept cosignature must be by a witness it names.
+    pub policy: Option<&'a Policy>,
+    /// This machine's clock, unix ms.
+    pub now_ms: u64,
 }
 
-fn cosignature_findings(ledger: &Ledger, out: &mut Vec<Finding>) -> Result<()> {
+/// Checks the kept cosignatures and time-stamp tokens; returns the findings, and how many
+/// tokens and cosignature lines were checked.
+pub fn attestation_findings(
+    ledger: &Ledger,
+    how: &AttestationAudit,
+) -> Result<(Vec<Finding>, usize, usize)> {
+    let mut out = Vec::new();
+    let lines = cosignature_findings(ledger, how, &mut out)?;
+    let tokens = timestamp_findings(ledger, how, &mut out)?;
+    Ok((out, tokens, lines))
+}
+
+/// The times a witness or an authority may give a checkpoint of `size`: not more than 10
+/// minutes before its last record was recorded, nor after now.
+fn in_time(ledger: &Ledger, size: u64, ms: u64, now_ms: u64) -> std::result::Result<(), String> {
+    let last = size
+        .checked_sub(1)
+        .and_then(|n| ledger.record(n).ok())
+        .map_or(0, |(r, _)| r.recorded_at_ms);
+    if ms.saturating_add(SKEW_MS) < last {
+        return Err(format!(
+            "it is dated {}, before the last record it covers was recorded ({})",
+            crate::record::rfc3339(ms),
+            crate::record::rfc3339(last)
+        ));
+    }
+    if ms > now_ms.saturating_add(SKEW_MS) {
+        return Err(format!(
+            "it is dated {}, in the future",
+            crate::record::rfc3339(ms)
+        ));
+    }
+    Ok(())
+}
+
+fn cosignature_findings(
+    ledger: &Ledger,
+    how: &AttestationAudit,
+    out: &mut Vec<Finding>,
+) -> Result<usize> {
     let dir = ledger.store().dir().join(names::COSIGNED);
+    let mut sizes = Vec::new();
     for name in names_in(&dir)? {
-        let size_ok = name.parse::<u64>().is_ok_and(|s| s.to_string() == name);
-        if !size_ok && name != "witness-keys" {
-            out.push(finding(
+        match name.parse::<u64>() {
+            Ok(s) if s.to_string() == name => sizes.push(s),
+            _ if name == "witness-keys" => {}
+            _ => out.push(finding(
                 Code::Cosignature,
                 format!("cosigned/{name} is not a file custody keeps there"),
-            ));
+            )),
         }
     }
-    let vkeys = ledger.witness_keys()?;
-    for size in ledger.cosigned_sizes()? {
+    sizes.sort_unstable();
+    let vkeys = match ledger.witness_keys() {
+        Ok(k) => k,
+        Err(e) => {
+            out.push(finding(
+                Code::Cosignature,
+                format!("cosigned/witness-keys cannot be read: {e}"),
+            ));
+            Vec::new()
+        }
+    };
+    // The ledger's own keys witness nothing of it.
+    let own = ledger.authority().keys();
+    let mut checked = 0;
+    for size in sizes {
         let Some(text) = ledger.cosigned(size).ok().flatten() else {
             out.push(finding(
                 Code::Cosignature,
@@ -85,32 +145,50 @@ fn cosignature_findings(ledger: &Ledger, out: &mut Vec<Finding>) -> Result<()> {
             continue;
         };
         for line in rest.split_inclusive('\n') {
-            let verified = vkeys.iter().any(|vkey| {
-                crate::witness::verify_cosignature(&format!("{stored}{line}"), vkey, &cp).is_ok()
-                    && crate::note::parse_verifier_key(vkey)
-                        .is_ok_and(|(name, _, _)| line.starts_with(&format!("\u{2014} {name} ")))
+            checked += 1;
+            let shown = crate::encoding::terminal_safe(line.trim_end(), false).into_owned();
+            let by = vkeys.iter().find_map(|vkey| {
+                let (name, _, raw) = crate::note::parse_verifier_key(vkey).ok()?;
+                if !line.starts_with(&format!("\u{2014} {name} ")) {
+                    return None;
+                }
+                let time =
+                    crate::witness::verify_cosignature(&format!("{stored}{line}"), vkey, &cp)
+                        .ok()?;
+                Some((raw, time))
             });
-            if !verified {
+            let verdict = match by {
+                None => Err("it does not verify by any kept witness key".to_owned()),
+                Some((raw, _)) if own.contains_key(&raw) => {
+                    Err("its key is a key of the ledger: no independent witness".to_owned())
+                }
+                Some((raw, _))
+                    if how
+                        .policy
+                        .is_some_and(|p| !p.witnesses.iter().any(|w| w.1 == raw)) =>
+                {
+                    Err("its key is not one the policy names".to_owned())
+                }
+                Some((_, time)) => in_time(ledger, size, time.saturating_mul(1000), how.now_ms),
+            };
+            if let Err(why) = verdict {
                 out.push(finding(
                     Code::Cosignature,
-                    format!(
-                        "cosigned/{size}: the line {:?} does not verify by any kept witness key",
-                        crate::encoding::terminal_safe(line.trim_end(), false)
-                    ),
+                    format!("cosigned/{size}: the line {shown:?}: {why}"),
                 ));
             }
         }
     }
-    Ok(())
+    Ok(checked)
 }
 
 fn timestamp_findings(
     ledger: &Ledger,
-    trusted: &[Certificate],
-    now_ms: u64,
+    how: &AttestationAudit,
     out: &mut Vec<Finding>,
-) -> Result<()> {
+) -> Result<usize> {
     let dir = ledger.store().dir().join(names::TIMESTAMPS);
+    let mut tokens = Vec::new();
     for name in names_in(&dir)? {
         let request = name
             .strip_suffix(".tsq")
@@ -118,65 +196,65 @@ fn timestamp_findings(
         let certs = name
             .strip_suffix(".pem")
             .is_some_and(|s| timestamp_name(&format!("{s}.tsr")).is_some());
-        if !(request || certs || timestamp_name(&name).is_some()) {
-            out.push(finding(
+        match timestamp_name(&name) {
+            Some((size, serial)) => tokens.push((size, serial.to_owned())),
+            None if request || certs => {}
+            None => out.push(finding(
                 Code::Timestamp,
                 format!("timestamps/{name} is not a file custody keeps there"),
-            ));
-        }
-    }
-    for kt in ledger.timestamps()? {
-        let file = format!("timestamps/{}-{}.tsr", kt.size, kt.serial);
-        let Some((_, text)) = ledger.valid_checkpoint(kt.size)? else {
-            out.push(finding(
-                Code::Timestamp,
-                format!(
-                    "{file}: the ledger holds no valid checkpoint of {} records",
-                    kt.size
-                ),
-            ));
-            continue;
-        };
-        let kept: Vec<Certificate>;
-        let certs = if trusted.is_empty() {
-            match kt
-                .trusted_pem
-                .as_deref()
-                .map(crate::timestamp::certificates_from_pem)
-            {
-                Some(Ok(c)) => {
-                    kept = c;
-                    &kept
-                }
-                _ => {
-                    out.push(finding(
-                        Code::Timestamp,
-                        format!(
-                            "{file}: the certificates it was verified against are not kept beside it; give the authority's with --tsa-cert"
-                        ),
-                    ));
-                    continue;
-                }
-            }
-        } else {
-            trusted
-        };
-        let imprint: [u8; 32] = Sha256::digest(text.as_bytes()).into();
-        match crate::timestamp::verify_kept(&kt.response, &imprint, certs, now_ms) {
-            Ok(stamp) if stamp.serial == kt.serial => {}
-            Ok(stamp) => out.push(finding(
-                Code::Timestamp,
-                format!("{file} holds the token of serial {}", stamp.serial),
-            )),
-            Err(e) => out.push(finding(
-                Code::Timestamp,
-                format!(
-                    "{file} does not verify over the checkpoint of {} records: {}",
-                    kt.size,
-                    crate::encoding::terminal_safe(&e, false)
-                ),
             )),
         }
     }
-    Ok(())
+    let checked = tokens.len();
+    for (size, serial) in tokens {
+        let file = format!("timestamps/{size}-{serial}.tsr");
+        if let Err(why) = check_token(ledger, how, &dir, size, &serial) {
+            out.push(finding(Code::Timestamp, format!("{file}: {why}")));
+        }
+    }
+    Ok(checked)
+}
+
+/// One kept token, read without following links or waiting on a FIFO.
+fn check_token(
+    ledger: &Ledger,
+    how: &AttestationAudit,
+    dir: &std::path::Path,
+    size: u64,
+    serial: &str,
+) -> std::result::Result<(), String> {
+    let response = read_small_file(
+        &dir.join(format!("{size}-{serial}.tsr")),
+        crate::timestamp::MAX_RESPONSE,
+    )
+    .map_err(|e| e.to_string())?
+    .ok_or("it vanished while the audit ran")?;
+    let Some((_, text)) = ledger.valid_checkpoint(size).map_err(|e| e.to_string())? else {
+        return Err(format!(
+            "the ledger holds no valid checkpoint of {size} records"
+        ));
+    };
+    let kept: Vec<Certificate>;
+    let certs = if how.trusted.is_empty() {
+        let pem = read_small_file(&dir.join(format!("{size}-{serial}.pem")), 1 << 20)
+            .map_err(|e| e.to_string())?
+            .ok_or("the certificates it was verified against are not kept beside it; give the authority's with --tsa-cert")?;
+        kept = crate::timestamp::certificates_from_pem(&pem)
+            .map_err(|e| format!("the certificates kept beside it: {e}"))?;
+        &kept
+    } else {
+        how.trusted
+    };
+    let imprint: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+    let stamp =
+        crate::timestamp::verify_kept(&response, &imprint, certs, how.now_ms).map_err(|e| {
+            format!(
+                "it does not verify over the checkpoint of {size} records: {}",
+                crate::encoding::terminal_safe(&e, false)
+            )
+        })?;
+    if stamp.serial != serial {
+        return Err(format!("it holds the token of serial {}", stamp.serial));
+    }
+    in_time(ledger, size, stamp.time_ms, how.now_ms)
 }

@@ -22,7 +22,7 @@ use crate::ledger::Ledger;
 use crate::record::Record;
 use crate::rules::Code;
 use crate::store::journal::MAGIC;
-pub use attestations::attestation_findings;
+pub use attestations::{AttestationAudit, attestation_findings};
 use index_sets::IndexSets;
 use serde::Serialize;
 use std::collections::BTreeSet;

@@ -42,6 +42,8 @@ pub struct Attested {
 pub struct Stamped {
     /// The stamped time, ms.
     pub time_ms: u64,
+    /// Its accuracy, ms: the authority vouches for no later than `time_ms` plus this.
+    pub accuracy_ms: u64,
     /// The signing certificate's subject.
     pub authority: String,
     /// The certificates (members) it leads to: what a court pins with `--tsa-cert`.
@@ -60,22 +62,25 @@ pub struct Cosigned {
 }
 
 impl Attested {
-    /// The earliest stamped time of a checkpoint that covers record `seq`: (time,
-    /// authority, the checkpoint's size).
-    pub fn stamped(&self, seq: u64) -> Option<(u64, &str, u64)> {
+    /// The earliest time by which a verified token says a checkpoint covering record
+    /// `seq` existed (its stamped time plus its accuracy): (that time, the token, the
+    /// checkpoint's size).
+    pub fn stamped(&self, seq: u64) -> Option<(u64, &Stamped, u64)> {
+        let from = seq.checked_add(1)?;
         self.stamps
-            .range(seq + 1..)
+            .range(from..)
             .flat_map(|(size, v)| {
                 v.iter()
-                    .map(move |s| (s.time_ms, s.authority.as_str(), *size))
+                    .map(move |s| (s.time_ms.saturating_add(s.accuracy_ms), s, *size))
             })
             .min_by_key(|(t, _, size)| (*t, *size))
     }
 
     /// The cosignatures of the smallest cosigned checkpoint that covers record `seq`.
     pub fn witnessed(&self, seq: u64) -> Option<(u64, &[Cosigned])> {
+        let from = seq.checked_add(1)?;
         self.cosigned
-            .range(seq + 1..)
+            .range(from..)
             .next()
             .map(|(size, v)| (*size, v.as_slice()))
     }
@@ -132,6 +137,44 @@ fn cosignature_ms(time_s: u64) -> Option<u64> {
         .filter(|&ms| rules::check_representable("a time", ms).is_ok())
 }
 
+/// What an export may attest, besides what verifies: only the witnesses a policy names
+/// (when one is given), never a key of the ledger or of anyone the bundle shows, and no
+/// time before a record of the bundle that it covers was recorded (10 minutes allowed) or
+/// after the export: exactly what check 15 then admits.
+pub(super) struct Within<'a> {
+    /// When the bundle is made.
+    pub exported_at_ms: u64,
+    /// The witness policy of `export --policy`.
+    pub policy: Option<&'a crate::policy::Policy>,
+    /// The keys of the ledger and of everyone the bundle shows.
+    pub own: BTreeSet<[u8; 32]>,
+    /// The recorded time of each record the bundle holds.
+    pub recorded: BTreeMap<u64, u64>,
+}
+
+impl Within<'_> {
+    fn bounds(&self, size: u64) -> Bounds {
+        Bounds {
+            earliest_ms: self
+                .recorded
+                .range(..size)
+                .map(|(_, t)| *t)
+                .max()
+                .unwrap_or(0)
+                .saturating_sub(SKEW_MS),
+            latest_ms: self.exported_at_ms.saturating_add(SKEW_MS),
+        }
+    }
+}
+
+/// At most this many cosignatures on one attested checkpoint (a signed note holds at most
+/// 100 signatures), tokens on one, and certificates one token leads to.
+pub const MAX_COSIGNATURES: usize = 99;
+/// See [`MAX_COSIGNATURES`].
+pub const MAX_TOKENS: usize = 16;
+/// See [`MAX_COSIGNATURES`].
+pub const MAX_CERTS: usize = 8;
+
 /// A kept token as a bundle carries it: its entry, the response, and its certificates'
 /// members (name, PEM).
 struct Token {
@@ -157,12 +200,12 @@ struct Found {
 pub(super) fn gather(
     ledger: &Ledger,
     exhibits: &BTreeSet<u64>,
-    cp: &Checkpoint,
-    cp_text: &str,
-    exported_at_ms: u64,
+    (cp, cp_text): (&Checkpoint, &str),
+    within: &Within,
     files: &mut BTreeMap<String, Vec<u8>>,
 ) -> Result<Vec<Attestation>> {
     let n = cp.size;
+    let exported_at_ms = within.exported_at_ms;
     let mut found: BTreeMap<u64, Found> = BTreeMap::new();
     let checkpoint = |size: u64| -> Result<Option<(Checkpoint, String)>> {
         if size == n {
@@ -188,6 +231,9 @@ pub(super) fn gather(
         ) else {
             continue;
         };
+        if within.bounds(kt.size).check("", stamp.time_ms).is_err() || certs.len() > MAX_CERTS {
+            continue;
+        }
         let mut cert_files = BTreeMap::new();
         for cert in &certs {
             let (Ok(der), Ok(pem)) = (
@@ -211,7 +257,7 @@ pub(super) fn gather(
         };
         let f = found.entry(kt.size).or_default();
         f.text = text;
-        if !f.tokens.iter().any(|t| t.info.file == info.file) {
+        if f.tokens.len() < MAX_TOKENS && !f.tokens.iter().any(|t| t.info.file == info.file) {
             f.tokens.push(Token {
                 info,
                 response: kt.response,
@@ -233,15 +279,30 @@ pub(super) fn gather(
             let verified = vkeys.iter().find_map(|vkey| {
                 let (witness, time) = verify_line(&text, line, vkey, &cp_m).ok()?;
                 let time_ms = cosignature_ms(time)?;
-                (time_ms <= exported_at_ms.saturating_add(SKEW_MS)).then(|| CosignatureInfo {
-                    witness,
-                    key: vkey.clone(),
-                    time_ms,
-                    time: rfc3339(time_ms),
+                let raw = note::parse_verifier_key(vkey).ok()?.2;
+                let pinned = within
+                    .policy
+                    .is_none_or(|p| p.witnesses.iter().any(|w| w.1 == raw));
+                (pinned
+                    && !within.own.contains(&raw)
+                    && within.bounds(size).check("", time_ms).is_ok())
+                .then(|| {
+                    (
+                        raw,
+                        CosignatureInfo {
+                            witness,
+                            key: vkey.clone(),
+                            time_ms,
+                            time: rfc3339(time_ms),
+                        },
+                    )
                 })
             });
-            if let Some(info) = verified
-                && !lines.iter().any(|(_, c)| c.key == info.key)
+            if let Some((raw, info)) = verified
+                && lines.len() < MAX_COSIGNATURES
+                && !lines
+                    .iter()
+                    .any(|(_, c)| note::parse_verifier_key(&c.key).is_ok_and(|(_, _, k)| k == raw))
             {
                 lines.push((line.to_owned(), info));
             }
@@ -258,7 +319,7 @@ pub(super) fn gather(
         chosen.insert(n);
     }
     for &seq in exhibits {
-        let mut covering = found.range(seq + 1..);
+        let mut covering = found.range(seq.saturating_add(1)..);
         if let Some((size, _)) = covering.clone().find(|(_, f)| !f.tokens.is_empty()) {
             chosen.insert(*size);
         }
@@ -310,10 +371,12 @@ pub(super) fn gather(
 /// Check 15: every attestation verifies from the bundle alone. Its checkpoint is signed by
 /// the ledger key in force at its size (by the bundle's own ledger-key records), admitted
 /// by the checkpoint rule, and consistent with the bundle's checkpoint; each cosignature
-/// line verifies by the witness key the manifest gives, at the time it gives; each token
+/// line verifies by the witness key the manifest gives, at the time it gives, by a key
+/// that is no key of the ledger or of anyone its records show, each key once; each token
 /// verifies over the checkpoint file (SPEC.md 14, rules 1 to 6, the certificates valid at
-/// the stamped time), leads to the certificates it lists, and says what the manifest says.
-/// Returns what verified.
+/// the stamped time), leads to the certificates it lists, and says what the manifest says;
+/// and no time is more than 10 minutes before a record of the bundle it covers was
+/// recorded, or after the bundle was made. Returns what verified.
 pub(super) fn check(
     manifest: &Manifest,
     members: &BTreeMap<String, Member>,
@@ -322,9 +385,24 @@ pub(super) fn check(
     c: &mut Checks,
 ) -> Attested {
     let mut attested = Attested::default();
-    let latest_ms = manifest.exported_at_ms;
+    let own = own_keys(manifest, records);
+    let mut certs = CertCache::default();
+    // Entries beyond what check 4 admits attest nothing, and are not worked through.
+    if manifest.attestations.len() > 2 * manifest.exhibits.len() + 1 {
+        return attested;
+    }
     for a in &manifest.attestations {
         let size = a.checkpoint_size;
+        if size == 0
+            || size > manifest.ledger.checkpoint_size
+            || a.cosignatures.len() > MAX_COSIGNATURES
+            || a.timestamps.len() > MAX_TOKENS
+            || a.timestamps
+                .iter()
+                .any(|t| t.certificates.len() > MAX_CERTS)
+        {
+            continue;
+        }
         let text = std::str::from_utf8(held(members, &a.checkpoint_file)).unwrap_or_default();
         let cp_m = attested_checkpoint(manifest, a, text, cp, (authority, records));
         if !c.add(
@@ -345,10 +423,109 @@ pub(super) fn check(
         let Ok(cp_m) = cp_m else {
             continue;
         };
-        check_cosignatures(a, text, &cp_m, members, latest_ms, &mut attested, c);
-        check_tokens(a, text, members, latest_ms, &mut attested, c);
+        // Nothing attests a checkpoint before the records it covers were recorded (10
+        // minutes allowed between clocks), nor after the bundle was made.
+        let bounds = Bounds {
+            earliest_ms: records
+                .range(..size)
+                .map(|(_, r)| r.recorded_at_ms)
+                .max()
+                .unwrap_or(0)
+                .saturating_sub(SKEW_MS),
+            latest_ms: manifest.exported_at_ms.saturating_add(SKEW_MS),
+        };
+        let v = Verifying {
+            a,
+            text,
+            members,
+            bounds,
+        };
+        v.cosignatures(&cp_m, &own, &mut attested, c);
+        v.tokens(manifest.exported_at_ms, &mut certs, &mut attested, c);
     }
     attested
+}
+
+/// The keys of the ledger and of everyone its bundle shows: none of them is an independent
+/// witness of it.
+fn own_keys(manifest: &Manifest, records: &BTreeMap<u64, Record>) -> BTreeSet<[u8; 32]> {
+    use crate::record::Body;
+    let mut own: BTreeSet<[u8; 32]> = [&manifest.ledger.public_key, &manifest.exporter.public_key]
+        .into_iter()
+        .filter_map(|k| super::manifest::decode_key(k).ok())
+        .collect();
+    for r in records.values() {
+        own.insert(r.statement.signer);
+        match &r.statement.body {
+            Body::Authorize { key, .. } | Body::LedgerKey { key } | Body::Revoke { key, .. } => {
+                own.insert(*key);
+            }
+            Body::Transfer { to, .. } => {
+                own.insert(*to);
+            }
+            _ => {}
+        }
+    }
+    own
+}
+
+/// The times an attestation may carry.
+#[derive(Clone, Copy)]
+struct Bounds {
+    /// The latest recorded time of a record of the bundle it covers, less 10 minutes.
+    earliest_ms: u64,
+    /// When the bundle was made, plus 10 minutes.
+    latest_ms: u64,
+}
+
+impl Bounds {
+    fn check(&self, what: &str, ms: u64) -> std::result::Result<(), String> {
+        if ms > self.latest_ms {
+            return Err(format!(
+                "{what} {} is more than 10 minutes after the bundle was made",
+                rfc3339(ms)
+            ));
+        }
+        if ms < self.earliest_ms {
+            return Err(format!(
+                "{what} {} is more than 10 minutes before a record it covers was recorded ({}): nothing attests a checkpoint before its records existed",
+                rfc3339(ms),
+                rfc3339(self.earliest_ms.saturating_add(SKEW_MS))
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The largest `tsa/` member read: one certificate.
+const MAX_CERTIFICATE: usize = 64 * 1024;
+
+/// The `tsa/` members read so far: each is parsed once, and only when it is small.
+#[derive(Default)]
+struct CertCache(BTreeMap<String, std::result::Result<Certificate, String>>);
+
+impl CertCache {
+    fn get(
+        &mut self,
+        name: &str,
+        members: &BTreeMap<String, Member>,
+    ) -> std::result::Result<Certificate, String> {
+        self.0
+            .entry(name.to_owned())
+            .or_insert_with(|| {
+                let bytes = held(members, name);
+                if !members.contains_key(name) {
+                    return Err(format!("{name} is missing"));
+                }
+                if bytes.len() > MAX_CERTIFICATE {
+                    return Err(format!(
+                        "{name} is more than {MAX_CERTIFICATE} bytes: not one certificate"
+                    ));
+                }
+                certificate_member(name, bytes)
+            })
+            .clone()
+    }
 }
 
 fn held<'m>(members: &'m BTreeMap<String, Member>, name: &str) -> &'m [u8] {
@@ -369,6 +546,12 @@ fn attested_checkpoint(
 ) -> std::result::Result<Checkpoint, String> {
     let size = a.checkpoint_size;
     let cp = cp.ok_or("the bundle's checkpoint does not verify")?;
+    if size == 0 || size > cp.size {
+        return Err(format!(
+            "its size is not between 1 and the bundle's checkpoint's {}",
+            cp.size
+        ));
+    }
     if a.checkpoint_file != attested_checkpoint_file(size, cp.size) {
         return Err(format!(
             "its checkpoint file must be {}",
@@ -385,6 +568,13 @@ fn attested_checkpoint(
         .ok_or("no ledger key is known (no genesis)")?;
     let cp_m = open_checkpoint(text, &manifest.ledger.origin, &key)
         .map_err(|e| format!("{}: {e}", a.checkpoint_file))?;
+    // Exactly as the ledger keeps it: the ledger's own signature, and no other line.
+    if note::signature_lines(text).len() != 1 {
+        return Err(format!(
+            "{} carries other signature lines than the ledger's own",
+            a.checkpoint_file
+        ));
+    }
     if cp_m.size != size {
         return Err(format!(
             "{} is of size {}, not {size}",
@@ -411,142 +601,160 @@ fn attested_checkpoint(
     Ok(cp_m)
 }
 
-fn check_cosignatures(
-    a: &Attestation,
-    text: &str,
-    cp_m: &Checkpoint,
-    members: &BTreeMap<String, Member>,
-    latest_ms: u64,
-    attested: &mut Attested,
-    c: &mut Checks,
-) {
-    let Some(file) = &a.cosigned_file else {
-        return;
-    };
-    let size = a.checkpoint_size;
-    let cosigned = std::str::from_utf8(held(members, file)).unwrap_or_default();
-    let lines: Vec<&str> = match cosigned.strip_prefix(text) {
-        Some(rest) if rest.ends_with('\n') => rest.split_inclusive('\n').collect(),
-        _ => {
+/// One attestation being verified.
+struct Verifying<'a> {
+    a: &'a Attestation,
+    /// Its checkpoint file's text.
+    text: &'a str,
+    members: &'a BTreeMap<String, Member>,
+    bounds: Bounds,
+}
+
+impl Verifying<'_> {
+    fn cosignatures(
+        &self,
+        cp_m: &Checkpoint,
+        own: &BTreeSet<[u8; 32]>,
+        attested: &mut Attested,
+        c: &mut Checks,
+    ) {
+        let (a, text) = (self.a, self.text);
+        let Some(file) = &a.cosigned_file else {
+            return;
+        };
+        let size = a.checkpoint_size;
+        let cosigned = std::str::from_utf8(held(self.members, file)).unwrap_or_default();
+        let lines: Vec<&str> = match cosigned.strip_prefix(text) {
+            Some(rest) if rest.ends_with('\n') => rest.split_inclusive('\n').collect(),
+            _ => {
+                c.add(
+                    format!("attested checkpoint {size}: witnesses"),
+                    Code::Cosignature,
+                    Err(format!(
+                        "{file} is not {} followed by cosignature lines",
+                        a.checkpoint_file
+                    )),
+                );
+                return;
+            }
+        };
+        if lines.len() != a.cosignatures.len() {
             c.add(
                 format!("attested checkpoint {size}: witnesses"),
                 Code::Cosignature,
                 Err(format!(
-                    "{file} is not {} followed by cosignature lines",
-                    a.checkpoint_file
+                    "{file} holds {} cosignature lines, and the manifest lists {}",
+                    lines.len(),
+                    a.cosignatures.len()
                 )),
             );
             return;
         }
-    };
-    if lines.len() != a.cosignatures.len() {
-        c.add(
-            format!("attested checkpoint {size}: witnesses"),
-            Code::Cosignature,
-            Err(format!(
-                "{file} holds {} cosignature lines, and the manifest lists {}",
-                lines.len(),
-                a.cosignatures.len()
-            )),
-        );
-        return;
-    }
-    let mut seen = BTreeSet::new();
-    for (line, info) in lines.iter().zip(&a.cosignatures) {
-        let r = verify_line(text, line, &info.key, cp_m).and_then(|(name, time)| {
-            if name != info.witness {
-                return Err(format!("the key is named {name}, not {}", info.witness));
-            }
-            if !seen.insert(info.key.clone()) {
-                return Err("the same witness key cosigns twice".into());
-            }
-            let ms = cosignature_ms(time).ok_or("its time is past the year 9999")?;
-            if ms != info.time_ms {
-                return Err(format!(
-                    "it was made at {}, not at {}",
-                    rfc3339(ms),
-                    info.time
-                ));
-            }
-            if ms > latest_ms.saturating_add(SKEW_MS) {
-                return Err(format!(
-                    "it is dated {}, more than 10 minutes after the bundle was made",
-                    info.time
-                ));
-            }
-            Ok(ms)
-        });
-        if c.add(
-            format!("attested checkpoint {size}: witness {}", info.witness),
-            Code::Cosignature,
-            r.as_ref()
-                .map_err(Clone::clone)
-                .map(|_| format!("cosigned at {} (key {})", info.time, info.key)),
-        ) {
-            attested.cosigned.entry(size).or_default().push(Cosigned {
-                witness: info.witness.clone(),
-                time_ms: info.time_ms,
-                key: info.key.clone(),
+        // A witness is a key: one key under two names is one witness, counted once.
+        let mut seen = BTreeSet::new();
+        for (line, info) in lines.iter().zip(&a.cosignatures) {
+            let r = verify_line(text, line, &info.key, cp_m).and_then(|(name, time)| {
+                if name != info.witness {
+                    return Err(format!("the key is named {name}, not {}", info.witness));
+                }
+                let raw = note::parse_verifier_key(&info.key)
+                    .map_err(|e| e.to_string())?
+                    .2;
+                if !seen.insert(raw) {
+                    return Err("the same witness key cosigns twice".into());
+                }
+                if own.contains(&raw) {
+                    return Err("the witness's key is a key of the ledger, or of someone its records show: no independent witness".into());
+                }
+                let ms = cosignature_ms(time).ok_or("its time is past the year 9999")?;
+                if ms != info.time_ms {
+                    return Err(format!(
+                        "it was made at {}, not at {}",
+                        rfc3339(ms),
+                        info.time
+                    ));
+                }
+                self.bounds.check("its time", ms)?;
+                Ok(ms)
             });
-        }
-    }
-}
-
-fn check_tokens(
-    a: &Attestation,
-    text: &str,
-    members: &BTreeMap<String, Member>,
-    latest_ms: u64,
-    attested: &mut Attested,
-    c: &mut Checks,
-) {
-    let size = a.checkpoint_size;
-    let imprint = sha256(text.as_bytes());
-    for t in &a.timestamps {
-        let r = (|| {
-            let certs = t
-                .certificates
-                .iter()
-                .map(|f| certificate_member(f, held(members, f)))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            let stamp =
-                timestamp::verify_kept(held(members, &t.file), &imprint, &certs, latest_ms)?;
-            if stamp.serial != t.serial
-                || stamp.time_ms != t.time_ms
-                || stamp.signer_sha256 != t.signer_certificate
-            {
-                return Err(format!(
-                    "the token says serial {}, time {}, signing certificate {}: not what the manifest says",
-                    stamp.serial,
-                    rfc3339(stamp.time_ms),
-                    stamp.signer_sha256
-                ));
-            }
-            Ok(stamp)
-        })();
-        match r {
-            Ok(stamp) => {
-                c.add(
-                    format!("attested checkpoint {size}: time-stamp {}", t.serial),
-                    Code::Timestamp,
-                    Ok(format!(
-                        "existed no later than {}, attested by {}",
-                        t.time,
-                        crate::encoding::terminal_safe(&stamp.authority, false)
-                    )),
-                );
-                attested.stamps.entry(size).or_default().push(Stamped {
-                    time_ms: stamp.time_ms,
-                    authority: stamp.authority,
-                    certificates: t.certificates.clone(),
+            if c.add(
+                format!("attested checkpoint {size}: witness {}", info.witness),
+                Code::Cosignature,
+                r.as_ref()
+                    .map_err(Clone::clone)
+                    .map(|_| format!("cosigned at {} (key {})", info.time, info.key)),
+            ) {
+                attested.cosigned.entry(size).or_default().push(Cosigned {
+                    witness: info.witness.clone(),
+                    time_ms: info.time_ms,
+                    key: info.key.clone(),
                 });
             }
-            Err(e) => {
-                c.add(
-                    format!("attested checkpoint {size}: time-stamp {}", t.serial),
-                    Code::Timestamp,
-                    Err(e),
-                );
+        }
+    }
+
+    fn tokens(
+        &self,
+        exported_at_ms: u64,
+        cache: &mut CertCache,
+        attested: &mut Attested,
+        c: &mut Checks,
+    ) {
+        let (a, members) = (self.a, self.members);
+        let size = a.checkpoint_size;
+        let imprint = sha256(self.text.as_bytes());
+        for t in &a.timestamps {
+            let r = (|| {
+                if !members.contains_key(&t.file) {
+                    return Err(format!("{} is missing", t.file));
+                }
+                let certs = t
+                    .certificates
+                    .iter()
+                    .map(|f| cache.get(f, members))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                let stamp = timestamp::verify_kept(
+                    held(members, &t.file),
+                    &imprint,
+                    &certs,
+                    exported_at_ms,
+                )?;
+                if stamp.serial != t.serial
+                    || stamp.time_ms != t.time_ms
+                    || stamp.signer_sha256 != t.signer_certificate
+                {
+                    return Err(format!(
+                        "the token says serial {}, time {}, signing certificate {}: not what the manifest says",
+                        stamp.serial,
+                        rfc3339(stamp.time_ms),
+                        stamp.signer_sha256
+                    ));
+                }
+                self.bounds.check("the stamped time", stamp.time_ms)?;
+                Ok(stamp)
+            })();
+            let name = format!("attested checkpoint {size}: time-stamp {}", t.serial);
+            match r {
+                Ok(stamp) => {
+                    c.add(
+                        name,
+                        Code::Timestamp,
+                        Ok(format!(
+                            "existed no later than {}, attested by {}",
+                            rfc3339(stamp.time_ms.saturating_add(stamp.accuracy_ms)),
+                            crate::encoding::terminal_safe(&stamp.authority, false)
+                        )),
+                    );
+                    attested.stamps.entry(size).or_default().push(Stamped {
+                        time_ms: stamp.time_ms,
+                        accuracy_ms: stamp.accuracy_ms,
+                        authority: stamp.authority,
+                        certificates: t.certificates.clone(),
+                    });
+                }
+                Err(e) => {
+                    c.add(name, Code::Timestamp, Err(e));
+                }
             }
         }
     }
@@ -590,7 +798,8 @@ pub(super) fn check_pinned(
 }
 
 /// With `--policy`: the bundle's own checkpoint, with the cosignatures the bundle carries
-/// for it, meets the policy's quorum.
+/// for it, meets the policy's quorum; and every cosignature the bundle carries, on any
+/// checkpoint, is by a witness the policy names (an unnamed one is a claim nobody pinned).
 pub(super) fn check_policy(
     manifest: &Manifest,
     members: &BTreeMap<String, Member>,
@@ -620,4 +829,26 @@ pub(super) fn check_policy(
         ))
     })();
     c.add("witness quorum", Code::WitnessQuorum, r);
+    let unnamed: Vec<String> = manifest
+        .attestations
+        .iter()
+        .flat_map(|a| a.cosignatures.iter().map(move |x| (a.checkpoint_size, x)))
+        .filter(|(_, x)| {
+            note::parse_verifier_key(&x.key)
+                .map_or(true, |(_, _, k)| !policy.witnesses.iter().any(|w| w.1 == k))
+        })
+        .map(|(size, x)| format!("{} on the checkpoint of {size} records", x.witness))
+        .collect();
+    c.add(
+        "pinned witnesses",
+        Code::Trust,
+        if unnamed.is_empty() {
+            Ok("every cosignature in the bundle is by a witness the policy names".into())
+        } else {
+            Err(format!(
+                "cosignatures by witnesses the policy does not name: {}",
+                unnamed.join(", ")
+            ))
+        },
+    );
 }

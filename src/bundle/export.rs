@@ -149,8 +149,23 @@ pub fn export<W: Write + Seek>(
     g.key_files()?;
     let mut files = std::mem::take(&mut g.files);
     files.insert("checkpoint.txt".into(), cp_text.clone().into_bytes());
-    let attestations =
-        super::attest::gather(ledger, &seqs, &cp, &cp_text, req.exported_at_ms, &mut files)?;
+    // What may attest: as check 15 admits, under the policy when one is given.
+    let mut own: BTreeSet<[u8; 32]> = ledger.authority().keys().keys().copied().collect();
+    own.extend(g.public_keys.values().copied());
+    let recorded = g
+        .exhibits
+        .iter()
+        .map(|e| &e.entry)
+        .chain(g.supporting.iter().map(|s| &s.entry))
+        .map(|e| (e.seq, e.recorded_at_ms))
+        .collect();
+    let within = super::attest::Within {
+        exported_at_ms: req.exported_at_ms,
+        policy: req.policy.as_ref(),
+        own,
+        recorded,
+    };
+    let attestations = super::attest::gather(ledger, &seqs, (&cp, &cp_text), &within, &mut files)?;
     let exhibits = std::mem::take(&mut g.exhibits);
     let supporting = std::mem::take(&mut g.supporting);
     let mut manifest = Manifest {

@@ -538,9 +538,30 @@ fn attestation_problems(m: &Manifest) -> Vec<String> {
     {
         problems.push("attestations must be in strictly increasing checkpoint_size".into());
     }
+    // Each exhibit brings at most two (its smallest stamped and cosigned checkpoints), and the
+    // bundle's own checkpoint one.
+    if m.attestations.len() > 2 * m.exhibits.len() + 1 {
+        problems.push(format!(
+            "{} attestations for {} exhibits: at most two per exhibit and one more",
+            m.attestations.len(),
+            m.exhibits.len()
+        ));
+    }
+    use super::attest::{MAX_CERTS, MAX_COSIGNATURES, MAX_TOKENS};
     for a in &m.attestations {
         let size = a.checkpoint_size;
         let at = format!("attestation of size {size}");
+        if a.cosignatures.len() > MAX_COSIGNATURES
+            || a.timestamps.len() > MAX_TOKENS
+            || a.timestamps
+                .iter()
+                .any(|t| t.certificates.len() > MAX_CERTS)
+        {
+            problems.push(format!(
+                "{at}: at most {MAX_COSIGNATURES} cosignatures, {MAX_TOKENS} tokens, and {MAX_CERTS} certificates a token"
+            ));
+            continue;
+        }
         if size == 0 || size > n {
             problems.push(format!(
                 "{at}: its size must be between 1 and the bundle's checkpoint size {n}"

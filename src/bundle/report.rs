@@ -451,25 +451,41 @@ pub(super) fn informative(
 /// smallest cosigned checkpoint covering it.
 fn attested_line(seq: u64, attested: &Attested) -> String {
     let mut parts = Vec::new();
-    if let Some((t, authority, size)) = attested.stamped(seq) {
+    if let Some((t, s, size)) = attested.stamped(seq) {
         parts.push(format!(
-            "recorded no later than {}, attested by {} (a time-stamp of the checkpoint of {size} records)",
+            "recorded no later than {}, attested by {} (a time-stamp of the checkpoint of {size} records{}; by the certificate the bundle carries: see below)",
             esc(&record::rfc3339(t)),
-            esc(authority)
+            esc(&s.authority),
+            if s.accuracy_ms > 0 {
+                format!(
+                    ", stamped {} with an accuracy of {} ms",
+                    esc(&record::rfc3339(s.time_ms)),
+                    s.accuracy_ms
+                )
+            } else {
+                String::new()
+            }
         ));
     }
     if let Some((size, witnesses)) = attested.witnessed(seq) {
-        parts.push(format!(
-            "checkpoint of {size} records cosigned by {}",
-            witnesses
-                .iter()
-                .map(|c| format!(
+        // A few names here; every witness is in the table below.
+        let mut named: Vec<String> = witnesses
+            .iter()
+            .take(3)
+            .map(|c| {
+                format!(
                     "{} at {}",
                     esc(&c.witness),
                     esc(&record::rfc3339(c.time_ms))
-                ))
-                .collect::<Vec<_>>()
-                .join(", ")
+                )
+            })
+            .collect();
+        if witnesses.len() > 3 {
+            named.push(format!("{} more", witnesses.len() - 3));
+        }
+        parts.push(format!(
+            "checkpoint of {size} records cosigned by {} (by the keys the bundle carries: see below)",
+            named.join(", ")
         ));
     }
     if parts.is_empty() {
@@ -513,9 +529,14 @@ fn attestations(m: &Manifest, attested: &Attested) -> String {
                 v.iter()
                     .map(|s| {
                         format!(
-                            "{} at {}<br><small>certificate <code>{}</code></small>",
+                            "{} at {}{}<br><small>certificate <code>{}</code></small>",
                             esc(&s.authority),
                             esc(&record::rfc3339(s.time_ms)),
+                            if s.accuracy_ms > 0 {
+                                format!(" (accuracy {} ms)", s.accuracy_ms)
+                            } else {
+                                String::new()
+                            },
                             esc(&s.certificates.join(", "))
                         )
                     })

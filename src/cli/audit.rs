@@ -91,11 +91,15 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
     let mut report = audit(&ledger, &saved, expected_key, mode, |n| pb.set_position(n))?;
     pb.finish_and_clear();
     // What the ledger keeps beside its checkpoints: cosignatures and time-stamp tokens.
-    report.findings.extend(custody::audit::attestation_findings(
+    let (found, tokens, cosignatures) = custody::audit::attestation_findings(
         &ledger,
-        &tsa_certs,
-        custody::unix_ms(),
-    )?);
+        &custody::audit::AttestationAudit {
+            trusted: &tsa_certs,
+            policy: policy.as_ref(),
+            now_ms: custody::unix_ms(),
+        },
+    )?;
+    report.findings.extend(found);
     if let Some(policy) = &policy
         && let Err(why) = ledger.check_policy(policy)?
     {
@@ -106,7 +110,12 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
         });
     }
     if a.json {
-        print_json(&serde_json::json!({ "passed": report.passed(), "report": report }))?;
+        print_json(&serde_json::json!({
+            "passed": report.passed(),
+            "tsa_pinned": tokens == 0 || !tsa_certs.is_empty(),
+            "witnesses_pinned": cosignatures == 0 || policy.is_some(),
+            "report": report,
+        }))?;
         return Ok(verdict(report.passed()));
     }
     outln!(
@@ -143,6 +152,16 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
     if let Some((from, to)) = report.uncovered {
         outln!(
             "records {from} to {to} are not yet covered by a signed checkpoint (run `custody checkpoint`)"
+        )?;
+    }
+    if tokens > 0 && tsa_certs.is_empty() {
+        outln!(
+            "NOTE: {tokens} time-stamp token(s) were checked against the certificates kept beside them; pin the authority with --tsa-cert AUTHORITY.pem"
+        )?;
+    }
+    if cosignatures > 0 && policy.is_none() {
+        outln!(
+            "NOTE: {cosignatures} cosignature(s) were checked against the witness keys the ledger keeps; pin the witnesses with --policy WITNESSES.policy"
         )?;
     }
     if report.passed() {

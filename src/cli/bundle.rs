@@ -226,10 +226,29 @@ pub fn exec_verify_bundle(a: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
     )
     .map_err(|e| anyhow::anyhow!("{}: {e}", a.bundle.display()))?;
     let ok = report.passed();
+    let count = |f: fn(&custody::bundle::Attestation) -> usize| {
+        report
+            .manifest
+            .as_ref()
+            .map_or(0, |m| m.attestations.iter().map(f).sum::<usize>())
+    };
+    let (tokens, cosignatures) = (
+        count(|x| x.timestamps.len()),
+        count(|x| x.cosignatures.len()),
+    );
+    // Whether what attests the checkpoints rests on authorities and witnesses the verifier
+    // named, not only on what the bundle carries.
+    let tsa_pinned = tokens == 0 || !a.tsa_cert.is_empty();
+    let witnesses_pinned = cosignatures == 0 || a.policy.is_some();
     if a.json {
-        print_json(
-            &serde_json::json!({ "passed": ok, "exit_code": if ok { 0 } else { 1 }, "keys_trusted": report.keys_trusted, "checks": report.checks }),
-        )?;
+        print_json(&serde_json::json!({
+            "passed": ok,
+            "exit_code": if ok { 0 } else { 1 },
+            "keys_trusted": report.keys_trusted,
+            "tsa_pinned": tsa_pinned,
+            "witnesses_pinned": witnesses_pinned,
+            "checks": report.checks,
+        }))?;
         return Ok(verdict(ok));
     }
     // Failing checks first, so that none scrolls out of sight.
@@ -239,22 +258,21 @@ pub fn exec_verify_bundle(a: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
     for c in report.checks.iter().filter(|c| c.passed) {
         outln!("{}", check_line(c))?;
     }
+    if !tsa_pinned {
+        outln!(
+            "NOTE: the time-stamp authorities were not pinned: {tokens} token(s) were checked against the certificates the bundle carries, which anyone can make; pass --tsa-cert AUTHORITY.pem, obtained from the authority"
+        )?;
+    }
+    if !witnesses_pinned {
+        outln!(
+            "NOTE: the witnesses were not pinned: {cosignatures} cosignature(s) were checked against the keys the bundle carries, which anyone can make; pass --policy WITNESSES.policy, with the keys the witnesses publish"
+        )?;
+    }
     if ok {
         outln!("OK: every check passed.")?;
     } else {
         let n = report.checks.iter().filter(|c| !c.passed).count();
         outln!("PROBLEM: {n} check(s) failed (see above).")?;
-    }
-    let tokens = report.manifest.as_ref().map_or(0, |m| {
-        m.attestations
-            .iter()
-            .map(|x| x.timestamps.len())
-            .sum::<usize>()
-    });
-    if tokens > 0 && a.tsa_cert.is_empty() {
-        outln!(
-            "NOTE: the time-stamp authorities were not pinned: {tokens} token(s) were checked against the certificates the bundle carries; pass --tsa-cert AUTHORITY.pem"
-        )?;
     }
     if !report.keys_trusted {
         outln!(
