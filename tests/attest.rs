@@ -488,3 +488,232 @@ fn the_audit_checks_kept_tokens_and_cosignatures() {
         );
     }
 }
+
+/// A cosignature line by `key` under `name` at `time` (seconds) over the checkpoint `text`.
+fn cosign_line(text: &str, name: &str, key: &ed25519_dalek::SigningKey, time: u64) -> String {
+    let body = &text[..text.find("\n\n").unwrap() + 1];
+    custody::note::cosign(body, name, key, time).unwrap()
+}
+
+fn vkey_of(name: &str, key: &ed25519_dalek::SigningKey) -> String {
+    custody::note::typed_verifier_key(
+        name,
+        custody::note::TYPE_COSIGNATURE_V1,
+        &key.verifying_key().to_bytes(),
+    )
+}
+
+/// Adversary findings, kept: an insider plants cosignatures in the ledger (a made-up key
+/// under the real witness's name, the ledger's own key as a "witness", a back-dated one).
+/// The policy pins the real witness everywhere (export, verify-bundle, audit); no key of
+/// the ledger and no time before the records counts; unpinned names are said to be so.
+#[test]
+fn planted_witnesses_do_not_pass_for_real_ones() {
+    let a = attested();
+    let f = &a.f;
+    let mine = policy_for(f, "mine", &a.vkey);
+    let now = custody::unix_ms() / 1000;
+    let checkpoint_4 = {
+        let ms = members(&a.bundle);
+        String::from_utf8(
+            ms.iter()
+                .find(|x| x.0 == "attest/4/checkpoint.txt")
+                .unwrap()
+                .1
+                .clone(),
+        )
+        .unwrap()
+    };
+    // A made-up key under the real witness's name, kept as if it had cosignature 4.
+    let fake = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let name = "witness.example.org/w1";
+    let line = cosign_line(&checkpoint_4, name, &fake, now);
+    std::fs::write(f.path("ledger/cosigned/4"), format!("{checkpoint_4}{line}")).unwrap();
+    let keys_file = f.path("ledger/cosigned/witness-keys");
+    let mut keys = std::fs::read_to_string(&keys_file).unwrap();
+    keys.push_str(&format!("{}\n", vkey_of(name, &fake)));
+    std::fs::write(&keys_file, keys).unwrap();
+    // The audit pins the witnesses with the policy; without one, it says they were not.
+    let o = f.run(&["audit", "--ledger", &f.p("ledger"), "--policy", &mine]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(
+        o.stdout.contains("not one the policy names"),
+        "{}",
+        o.stdout
+    );
+    let o = f.run(&["audit", "--ledger", &f.p("ledger")]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(
+        o.stdout.contains("pin the witnesses with --policy"),
+        "{}",
+        o.stdout
+    );
+    // export --policy leaves it out; a bundle that carries it fails a court's policy.
+    f.export_ok("ledger", "pinned.zip", &["3", "4", "--policy", &mine]);
+    let m = manifest(&f.path("pinned.zip"));
+    assert!(
+        m["attestations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["checkpoint_size"] != 4 || x["cosignatures"].as_array().unwrap().is_empty()),
+        "{m:#}"
+    );
+    let mut pinned = trust(f);
+    pinned.extend(["--policy".into(), mine.clone()]);
+    let (ours, theirs) = both(f, &f.path("pinned.zip"), &pinned);
+    assert_eq!(
+        (ours.code, theirs.code),
+        (0, 0),
+        "{}\n{}",
+        ours.all(),
+        theirs.all()
+    );
+    f.export_ok("ledger", "unpinned.zip", &["3", "4"]);
+    let (ours, theirs) = both(f, &f.path("unpinned.zip"), &pinned);
+    assert_eq!(
+        (ours.code, theirs.code),
+        (1, 1),
+        "{}\n{}",
+        ours.all(),
+        theirs.all()
+    );
+    assert!(
+        ours.stdout.contains("[FAILED] pinned witnesses"),
+        "{}",
+        ours.stdout
+    );
+    let (ours, _) = both(f, &f.path("unpinned.zip"), &trust(f));
+    assert_eq!(ours.code, 0, "{}", ours.all());
+    assert!(
+        ours.stdout.contains("witnesses were not pinned"),
+        "{}",
+        ours.stdout
+    );
+    let j = f.run(&[
+        "verify-bundle",
+        &f.p("unpinned.zip"),
+        "--trust",
+        &f.p("keys/ledger.pub"),
+        "--json",
+    ]);
+    let j: Value = serde_json::from_str(&j.stdout).unwrap();
+    assert_eq!(
+        (j["tsa_pinned"].as_bool(), j["witnesses_pinned"].as_bool()),
+        (Some(false), Some(false))
+    );
+
+    // Forged into a bundle by whoever holds the exporting key: the ledger's own key as a
+    // witness, one key under two names, and a cosignature dated before the records.
+    let key = f.path("keys/ledger.key");
+    let ledger_key = custody::keys::load_secret(&key).unwrap();
+    let other = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let cases: Vec<(&str, Vec<(String, ed25519_dalek::SigningKey, u64)>, &str)> = vec![
+        (
+            "the ledger key as a witness",
+            vec![("witness.example.org/w9".into(), ledger_key.clone(), now)],
+            "no independent witness",
+        ),
+        (
+            "one key under two names",
+            vec![
+                ("witness.example.org/a".into(), other.clone(), now),
+                ("witness.example.org/b".into(), other.clone(), now),
+            ],
+            "cosigns twice",
+        ),
+        (
+            "a cosignature from 2020",
+            vec![(
+                "witness.example.org/old".into(),
+                other.clone(),
+                1_577_836_800,
+            )],
+            "before a record it covers",
+        ),
+    ];
+    let original = members(&f.path("pinned.zip"));
+    for (what, signers, why) in cases {
+        let mut ms = original.clone();
+        let mut m: Value = serde_json::from_slice(get(&mut ms, "manifest.json")).unwrap();
+        let text = String::from_utf8(get(&mut ms, "checkpoint.txt").clone()).unwrap();
+        let at = m["attestations"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|x| x["checkpoint_size"] == 5)
+            .unwrap();
+        let mut cosigned = text.clone();
+        let mut entries = Vec::new();
+        for (name, k, t) in &signers {
+            cosigned.push_str(&cosign_line(&text, name, k, *t));
+            entries.push(serde_json::json!({
+                "witness": name,
+                "key": vkey_of(name, k),
+                "time_ms": t * 1000,
+                "time": custody::record::rfc3339(t * 1000),
+            }));
+        }
+        at["cosigned_file"] = "attest/5/cosigned.txt".into();
+        at["cosignatures"] = Value::Array(entries);
+        ms.retain(|x| x.0 != "attest/5/cosigned.txt");
+        ms.push(("attest/5/cosigned.txt".into(), cosigned.into_bytes()));
+        *get(&mut ms, "manifest.json") = serde_json::to_vec_pretty(&m).unwrap();
+        resign(&mut ms, &key);
+        let path = f.path("forged.zip");
+        write_zip(&path, &ms);
+        let (ours, theirs) = both(f, &path, &trust(f));
+        assert_eq!(ours.code, 1, "{what}: {}", ours.all());
+        assert_eq!(theirs.code, 1, "{what} (Python): {}", theirs.all());
+        assert!(
+            ours.stdout.lines().any(
+                |l| l.starts_with("[FAILED] attested checkpoint 5: witness") && l.contains(why)
+            ),
+            "{what}: {}",
+            ours.stdout
+        );
+    }
+}
+
+/// Adversary findings, kept: extreme numbers in a bundle never panic a verifier, and a
+/// FIFO planted among the kept tokens is a finding of the audit, not an abort or a hang.
+#[test]
+fn extreme_numbers_and_planted_files_are_findings() {
+    let a = attested();
+    let f = &a.f;
+    let key = f.path("keys/ledger.key");
+    let original = members(&a.bundle);
+    type Edit = fn(&mut Value);
+    let edits: [(&str, Edit); 3] = [
+        ("an exhibit at the last sequence number", |m| {
+            m["exhibits"][1]["seq"] = u64::MAX.into();
+        }),
+        ("an attestation of size 0", |m| {
+            m["attestations"][0]["checkpoint_size"] = 0.into();
+        }),
+        ("an attestation past the bundle's checkpoint", |m| {
+            m["attestations"][0]["checkpoint_size"] = u64::MAX.into();
+        }),
+    ];
+    for (what, edit) in edits {
+        let mut ms = original.clone();
+        let mut m: Value = serde_json::from_slice(get(&mut ms, "manifest.json")).unwrap();
+        edit(&mut m);
+        *get(&mut ms, "manifest.json") = serde_json::to_vec_pretty(&m).unwrap();
+        resign(&mut ms, &key);
+        let path = f.path("forged.zip");
+        write_zip(&path, &ms);
+        let (ours, theirs) = both(f, &path, &trust(f));
+        assert_eq!(ours.code, 1, "{what}: {}", ours.all());
+        assert_eq!(theirs.code, 1, "{what} (Python): {}", theirs.all());
+    }
+    let fifo = f.path("ledger/timestamps/5-aa.tsr");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let o = f.run(&["audit", "--ledger", &f.p("ledger")]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(o.stdout.contains("5-aa.tsr"), "{}", o.stdout);
+}
