@@ -608,7 +608,8 @@ fn planted_witnesses_do_not_pass_for_real_ones() {
     let key = f.path("keys/ledger.key");
     let ledger_key = custody::keys::load_secret(&key).unwrap();
     let other = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-    let cases: Vec<(&str, Vec<(String, ed25519_dalek::SigningKey, u64)>, &str)> = vec![
+    type Signers = Vec<(String, ed25519_dalek::SigningKey, u64)>;
+    let cases: Vec<(&str, Signers, &str)> = vec![
         (
             "the ledger key as a witness",
             vec![("witness.example.org/w9".into(), ledger_key.clone(), now)],
