@@ -5,7 +5,7 @@
 //! are caught; `--policy` and `--tsa-cert` pin witnesses and authorities.
 
 use crate::bundle::{get, manifest, members, resign, write_zip};
-use crate::timestamp::{authority, ts_reply};
+use crate::timestamp::{authority, stamp_through_files};
 use crate::util::*;
 use crate::witness::{Served, checkpoint_with, witness};
 use serde_json::Value;
@@ -14,26 +14,8 @@ use std::path::Path;
 /// Takes a token from the authority in `tsa` for the ledger's latest checkpoint, through
 /// files, and keeps it.
 fn stamp(f: &Fixture, tsa: &Path) {
-    let req = f.path("req.tsq");
-    let resp = f.path("resp.tsr");
-    let _ = std::fs::remove_file(&req);
-    f.ok(&[
-        "timestamp",
-        "--ledger",
-        &f.p("ledger"),
-        "--request-out",
-        req.to_str().unwrap(),
-    ]);
-    ts_reply(tsa, &req, &resp);
-    f.ok(&[
-        "timestamp",
-        "--ledger",
-        &f.p("ledger"),
-        "--response-in",
-        resp.to_str().unwrap(),
-        "--tsa-cert",
-        tsa.join("root.crt").to_str().unwrap(),
-    ]);
+    let o = stamp_through_files(f, tsa);
+    assert_eq!(o.code, 0, "{}", o.all());
 }
 
 /// A policy that asks for the witness with verifier key `vkey`.
@@ -265,7 +247,6 @@ fn another_witness_or_another_authority_is_not_enough() {
 fn forged_attestations_are_caught_even_when_re_signed() {
     let a = attested();
     let f = &a.f;
-    let key = f.path("keys/ledger.key");
     let original = members(&a.bundle);
     let m0 = manifest(&a.bundle);
     let tsr3 = m0["attestations"][0]["timestamps"][0]["file"]
@@ -376,16 +357,7 @@ fn forged_attestations_are_caught_even_when_re_signed() {
         ),
     ];
     for (what, check, edit) in cases {
-        let mut ms = original.clone();
-        let mut m: Value = serde_json::from_slice(get(&mut ms, "manifest.json")).unwrap();
-        edit(&mut ms, &mut m);
-        *get(&mut ms, "manifest.json") = serde_json::to_vec_pretty(&m).unwrap();
-        resign(&mut ms, &key);
-        let path = f.path("forged.zip");
-        write_zip(&path, &ms);
-        let (ours, theirs) = both(f, &path, &["--trust".into(), f.p("keys/ledger.pub")]);
-        assert_eq!(ours.code, 1, "{what}: {}", ours.all());
-        assert_eq!(theirs.code, 1, "{what} (Python): {}", theirs.all());
+        let ours = forged_fails(f, &original, what, |ms, m| edit(ms, m));
         assert!(
             ours.stdout
                 .lines()
@@ -394,6 +366,28 @@ fn forged_attestations_are_caught_even_when_re_signed() {
             ours.stdout
         );
     }
+}
+
+/// A copy of the bundle `original` edited by `edit` (its members and manifest), re-signed
+/// with the exporting key as an insider would: both verifiers must fail it (exit 1).
+/// Returns custody's output.
+fn forged_fails(
+    f: &Fixture,
+    original: &[(String, Vec<u8>)],
+    what: &str,
+    edit: impl FnOnce(&mut Vec<(String, Vec<u8>)>, &mut Value),
+) -> Output {
+    let mut ms = original.to_vec();
+    let mut m: Value = serde_json::from_slice(get(&mut ms, "manifest.json")).unwrap();
+    edit(&mut ms, &mut m);
+    *get(&mut ms, "manifest.json") = serde_json::to_vec_pretty(&m).unwrap();
+    resign(&mut ms, &f.path("keys/ledger.key"));
+    let path = f.path("forged.zip");
+    write_zip(&path, &ms);
+    let (ours, theirs) = both(f, &path, &["--trust".into(), f.p("keys/ledger.pub")]);
+    assert_eq!(ours.code, 1, "{what}: {}", ours.all());
+    assert_eq!(theirs.code, 1, "{what} (Python): {}", theirs.all());
+    ours
 }
 
 /// The DER of the first certificate in a PEM file.
@@ -635,37 +629,30 @@ fn planted_witnesses_do_not_pass_for_real_ones() {
     ];
     let original = members(&f.path("pinned.zip"));
     for (what, signers, why) in cases {
-        let mut ms = original.clone();
-        let mut m: Value = serde_json::from_slice(get(&mut ms, "manifest.json")).unwrap();
-        let text = String::from_utf8(get(&mut ms, "checkpoint.txt").clone()).unwrap();
-        let at = m["attestations"]
-            .as_array_mut()
-            .unwrap()
-            .iter_mut()
-            .find(|x| x["checkpoint_size"] == 5)
-            .unwrap();
-        let mut cosigned = text.clone();
-        let mut entries = Vec::new();
-        for (name, k, t) in &signers {
-            cosigned.push_str(&cosign_line(&text, name, k, *t));
-            entries.push(serde_json::json!({
-                "witness": name,
-                "key": vkey_of(name, k),
-                "time_ms": t * 1000,
-                "time": custody::record::rfc3339(t * 1000),
-            }));
-        }
-        at["cosigned_file"] = "attest/5/cosigned.txt".into();
-        at["cosignatures"] = Value::Array(entries);
-        ms.retain(|x| x.0 != "attest/5/cosigned.txt");
-        ms.push(("attest/5/cosigned.txt".into(), cosigned.into_bytes()));
-        *get(&mut ms, "manifest.json") = serde_json::to_vec_pretty(&m).unwrap();
-        resign(&mut ms, &key);
-        let path = f.path("forged.zip");
-        write_zip(&path, &ms);
-        let (ours, theirs) = both(f, &path, &trust(f));
-        assert_eq!(ours.code, 1, "{what}: {}", ours.all());
-        assert_eq!(theirs.code, 1, "{what} (Python): {}", theirs.all());
+        let ours = forged_fails(f, &original, what, |ms, m| {
+            let text = String::from_utf8(get(ms, "checkpoint.txt").clone()).unwrap();
+            let at = m["attestations"]
+                .as_array_mut()
+                .unwrap()
+                .iter_mut()
+                .find(|x| x["checkpoint_size"] == 5)
+                .unwrap();
+            let mut cosigned = text.clone();
+            let mut entries = Vec::new();
+            for (name, k, t) in &signers {
+                cosigned.push_str(&cosign_line(&text, name, k, *t));
+                entries.push(serde_json::json!({
+                    "witness": name,
+                    "key": vkey_of(name, k),
+                    "time_ms": t * 1000,
+                    "time": custody::record::rfc3339(t * 1000),
+                }));
+            }
+            at["cosigned_file"] = "attest/5/cosigned.txt".into();
+            at["cosignatures"] = Value::Array(entries);
+            ms.retain(|x| x.0 != "attest/5/cosigned.txt");
+            ms.push(("attest/5/cosigned.txt".into(), cosigned.into_bytes()));
+        });
         assert!(
             ours.stdout.lines().any(
                 |l| l.starts_with("[FAILED] attested checkpoint 5: witness") && l.contains(why)
@@ -682,7 +669,6 @@ fn planted_witnesses_do_not_pass_for_real_ones() {
 fn extreme_numbers_and_planted_files_are_findings() {
     let a = attested();
     let f = &a.f;
-    let key = f.path("keys/ledger.key");
     let original = members(&a.bundle);
     type Edit = fn(&mut Value);
     let edits: [(&str, Edit); 3] = [
@@ -697,16 +683,7 @@ fn extreme_numbers_and_planted_files_are_findings() {
         }),
     ];
     for (what, edit) in edits {
-        let mut ms = original.clone();
-        let mut m: Value = serde_json::from_slice(get(&mut ms, "manifest.json")).unwrap();
-        edit(&mut m);
-        *get(&mut ms, "manifest.json") = serde_json::to_vec_pretty(&m).unwrap();
-        resign(&mut ms, &key);
-        let path = f.path("forged.zip");
-        write_zip(&path, &ms);
-        let (ours, theirs) = both(f, &path, &trust(f));
-        assert_eq!(ours.code, 1, "{what}: {}", ours.all());
-        assert_eq!(theirs.code, 1, "{what} (Python): {}", theirs.all());
+        forged_fails(f, &original, what, |_, m| edit(m));
     }
     let fifo = f.path("ledger/timestamps/5-aa.tsr");
     let made = std::process::Command::new("mkfifo")

@@ -174,6 +174,30 @@ pub(crate) fn ts_reply(dir: &Path, req: &Path, out: &Path) {
     );
 }
 
+/// `custody timestamp` through files with the authority in `tsa`: a request for the latest
+/// checkpoint, the authority's reply, and the reply taken in against its root.
+pub(crate) fn stamp_through_files(f: &Fixture, tsa: &Path) -> Output {
+    let (req, resp) = (f.path("req.tsq"), f.path("resp.tsr"));
+    let _ = std::fs::remove_file(&req);
+    f.ok(&[
+        "timestamp",
+        "--ledger",
+        &f.p("ledger"),
+        "--request-out",
+        req.to_str().unwrap(),
+    ]);
+    ts_reply(tsa, &req, &resp);
+    f.run(&[
+        "timestamp",
+        "--ledger",
+        &f.p("ledger"),
+        "--response-in",
+        resp.to_str().unwrap(),
+        "--tsa-cert",
+        tsa.join("root.crt").to_str().unwrap(),
+    ])
+}
+
 /// An RFC 3161 authority on loopback: each POST body is answered by `openssl ts -reply`.
 struct Tsa {
     url: String,
@@ -438,30 +462,12 @@ fn serials_are_positive_and_at_most_160_bits() {
     let f = Fixture::with_records(1);
     let tsa_dir = f.path("tsa");
     authority(&tsa_dir, "ec");
-    let root = tsa_dir.join("root.crt");
     for (serial, ok) in [
         ("ff".repeat(20), false),
         (format!("{}fe", "ff".repeat(19)), true),
     ] {
         std::fs::write(tsa_dir.join("serial"), format!("{serial}\n")).unwrap();
-        let _ = std::fs::remove_file(f.path("req.tsq"));
-        f.ok(&[
-            "timestamp",
-            "--ledger",
-            &f.p("ledger"),
-            "--request-out",
-            &f.p("req.tsq"),
-        ]);
-        ts_reply(&tsa_dir, &f.path("req.tsq"), &f.path("resp.tsr"));
-        let o = f.run(&[
-            "timestamp",
-            "--ledger",
-            &f.p("ledger"),
-            "--response-in",
-            &f.p("resp.tsr"),
-            "--tsa-cert",
-            root.to_str().unwrap(),
-        ]);
+        let o = stamp_through_files(&f, &tsa_dir);
         assert_eq!(o.code == 0, ok, "serial after {serial}: {}", o.all());
         assert_eq!(kept(&f).is_empty(), !ok);
     }
