@@ -310,6 +310,12 @@ NOT_IN_FILES = (MANIFEST, MANIFEST_SIG, SUMS)  # 11.2 `files` lists every other 
 
 DECIMAL = r"(?:0|[1-9][0-9]*)"
 SERIAL_HEX = r"(?:[0-9a-f]{2}){1,21}"   # 11.1: a token's serial, 2 to 42 lowercase hex digits, even
+# 11.2 (bounded attestations; 11.3 check 4): at most 99 cosignatures (a signed note holds at most 100
+# signatures) and 16 tokens an attestation, 8 certificates a token, two attestations an exhibit and one more.
+MAX_COSIGNATURES = 99
+MAX_TOKENS = 16
+MAX_TOKEN_CERTIFICATES = 8
+MAX_TSA_MEMBER = 65_536                 # 11.3 check 15: a larger `tsa/` member is refused unread
 NAME_PATTERNS = (
     re.compile(r"proofs/" + DECIMAL + r"\.tlog-proof"),
     re.compile(r"keys/[0-9a-f]{8}\.pub"),
@@ -699,6 +705,14 @@ class _Unrenderable:
 
     def __repr__(self) -> str:
         return "<time out of range>"
+
+
+def _show_ms(ms: int) -> str:
+    """A time for a message: RFC 3339 when it can be written, else the number of milliseconds."""
+    try:
+        return rfc3339_ms(ms)
+    except (ValueError, OverflowError):
+        return f"{ms} ms"
 
 
 def _time_or_unrenderable(ms: int) -> Any:
@@ -2145,6 +2159,7 @@ class TokenFacts:
     gen_time_ms: int
     signer: Certificate
     chain: list[Certificate]       # the signing certificate first, the trusted one last
+    accuracy_ms: int | None = None  # the TSTInfo's accuracy in ms (micros rounded up), None when absent
 
 
 def gen_time_ms(raw: bytes) -> int:
@@ -2213,8 +2228,9 @@ class TokenVerifier:
         if imprint["hashed_message"].native != sha256(imprint_data):
             raise CheckError("the message imprint is not the SHA-256 of the checkpoint file")
         serial_value = tst["serial_number"].native
-        if serial_value <= 0 or serial_value.bit_length() > 160:
-            raise CheckError(f"the serial number {serial_value} is not a positive integer of at most 160 bits")
+        if serial_value <= 0 or serial_value >= 2 ** 160:
+            raise CheckError(f"the serial number {serial_value} is not a positive integer (not zero) below 2^160")
+        accuracy_ms = self._accuracy_ms(tst["accuracy"])
         serial = tst["serial_number"].contents.hex()
         extensions = tst["extensions"]
         if not isinstance(extensions, asn1_core.Void):
@@ -2292,7 +2308,35 @@ class TokenVerifier:
                              "nor non-repudiation")
         # Rule 6: a chain to a trusted certificate.
         chain = self._chain(signer, token_certs, stamped)
-        return TokenFacts(serial, stamped_ms, signer, chain)
+        return TokenFacts(serial, stamped_ms, signer, chain, accuracy_ms)
+
+    @staticmethod
+    def _accuracy_ms(accuracy: Any) -> int | None:
+        """Rule 2: the TSTInfo's `accuracy`, when present, has `millis` and `micros` each 1 to 999 when present;
+        the token then vouches for no later than genTime plus seconds, millis and micros (micros rounded up to a
+        millisecond).  Returns that addition in ms, None without an accuracy.
+
+        SPEC CHOICE: `seconds`, which the spec does not bound, is read as an unsigned 64-bit number like every
+        other count of the spec (0 to 2^64 - 1): a negative one (an accuracy is a distance, RFC 3161 reads it
+        as one) would make the token vouch for a time before its own genTime, and a larger one vouches for
+        nothing; either is refused as malformed (custody's decoder refuses both too)."""
+        if isinstance(accuracy, asn1_core.Void):
+            return None
+        total = 0
+        for field, unit in (("seconds", 1000), ("millis", 1), ("micros", None)):
+            value = accuracy[field]
+            if isinstance(value, asn1_core.Void):
+                continue
+            n = value.native
+            if field == "seconds":
+                if not 0 <= n < 2 ** 64:
+                    raise CheckError(f"the accuracy's seconds is {n}, not an unsigned 64-bit number")
+                total += n * unit
+            elif not 1 <= n <= 999:
+                raise CheckError(f"the accuracy's {field} is {n}, not 1 to 999 (section 14 rule 2)")
+            else:
+                total += n if unit else 1      # micros 1 to 999: rounded up to one millisecond
+        return total
 
     @staticmethod
     def _token_certificates(signed: Any) -> list[Certificate]:
@@ -3427,6 +3471,9 @@ def _parse_attestation(obj: Any, i: int, ledger: LedgerInfo | None, problems: _P
     if type(obj["cosignatures"]) is not list:
         problems.add(f"{path}.cosignatures", "is not an array")
     else:
+        if len(obj["cosignatures"]) > MAX_COSIGNATURES:
+            problems.add(f"{path}.cosignatures", f"has {len(obj['cosignatures'])} entries, more than "
+                         f"{MAX_COSIGNATURES} (11.2: a signed note holds at most 100 signatures)")
         for n, entry in enumerate(obj["cosignatures"]):
             where = f"{path}.cosignatures[{n}]"
             if not _has_keys(entry, COSIGNATURE_KEYS, where, problems):
@@ -3449,6 +3496,9 @@ def _parse_attestation(obj: Any, i: int, ledger: LedgerInfo | None, problems: _P
     if type(obj["timestamps"]) is not list:
         problems.add(f"{path}.timestamps", "is not an array")
     else:
+        if len(obj["timestamps"]) > MAX_TOKENS:
+            problems.add(f"{path}.timestamps", f"has {len(obj['timestamps'])} entries, more than {MAX_TOKENS} "
+                         "(11.2)")
         last_file = None
         for n, entry in enumerate(obj["timestamps"]):
             where = f"{path}.timestamps[{n}]"
@@ -3470,6 +3520,9 @@ def _parse_attestation(obj: Any, i: int, ledger: LedgerInfo | None, problems: _P
                 problems.add(f"{where}.certificates", "is not a non-empty array of 'tsa/<sha256 hex>.pem' names")
             elif any(a >= b for a, b in zip(certs, certs[1:])):
                 problems.add(f"{where}.certificates", "is not in strictly increasing order")
+            elif len(certs) > MAX_TOKEN_CERTIFICATES:
+                problems.add(f"{where}.certificates", f"lists {len(certs)} certificates, more than "
+                             f"{MAX_TOKEN_CERTIFICATES} (11.2)")
             file = entry["file"]
             if isinstance(file, str):
                 if last_file is not None and file <= last_file:
@@ -3599,6 +3652,12 @@ def _parse_exhibit(obj: Any, i: int, problems: _Problems, supporting: bool = Fal
                    proof, content_file, salt, override, media_file, supporting)
 
 
+def attestation_cap(raw: Any) -> int:
+    """11.2: a manifest has at most two attestations per exhibit and one more."""
+    exhibits = raw.get("exhibits") if type(raw) is dict else None
+    return 2 * (len(exhibits) if type(exhibits) is list else 0) + 1
+
+
 def parse_manifest(data: bytes) -> Manifest:
     """Parse manifest.json; structural problems are collected, not raised.
 
@@ -3702,6 +3761,13 @@ def parse_manifest(data: bytes) -> Manifest:
         if type(raw["attestations"]) is not list:
             problems.add("attestations", "is not an array")
         else:
+            # 11.2: at most two attestations per exhibit and one more; 11.3 check 4: one beyond that is not
+            # worked through by check 15 (check 4 fails).  SPEC CHOICE: the exhibits counted are the entries
+            # of `exhibits` as written (0 when it is not an array, which check 4 fails anyway).
+            cap = attestation_cap(raw)
+            if len(raw["attestations"]) > cap:
+                problems.add("attestations", f"has {len(raw['attestations'])} entries, more than {cap} (11.2: at "
+                             "most two per exhibit and one more); those beyond are not checked")
             last_size = None
             for i, obj in enumerate(raw["attestations"]):
                 entry = _parse_attestation(obj, i, ledger, problems)
@@ -3711,7 +3777,7 @@ def parse_manifest(data: bytes) -> Manifest:
                         problems.add(f"attestations[{i}].checkpoint_size", "attestations are not in strictly "
                                      "increasing checkpoint_size")
                     last_size = obj["checkpoint_size"]
-                if entry is not None:
+                if entry is not None and i < cap:
                     attestations.append(entry)
     return Manifest(raw, exporter, ledger, exhibits, supporting, files, problems, unusable, attestations)
 
@@ -3749,6 +3815,7 @@ class Report:
         self.trust_checked = False
         self.include_failing: str | None = None
         self.tokens = 0                      # time-stamp tokens the manifest lists (11.3 check 15)
+        self.cosignatures = 0                # cosignature entries the manifest lists, every attestation's
         self.authorities_pinned = False      # --tsa-cert given (11.3 check 16)
         self.policy_checked = False          # --policy given (11.3 check 17)
 
@@ -3756,6 +3823,11 @@ class Report:
     def authorities_not_pinned(self) -> bool:
         """11.3 check 16: a verifier that met tokens without --tsa-cert says the authorities were not pinned."""
         return self.tokens > 0 and not self.authorities_pinned
+
+    @property
+    def witnesses_not_pinned(self) -> bool:
+        """11.3 after check 17: a verifier says when a bundle carries cosignatures and no --policy was given."""
+        return self.cosignatures > 0 and not self.policy_checked
 
     def ok(self, name: str, detail: str) -> None:
         self.checks.append(Check(name, True, detail))
@@ -4345,6 +4417,7 @@ class BundleVerifier:
         self.run_pinned_authorities()
         if self.policy is not None:
             r.run("witness quorum", self.check_witness_quorum)
+            r.run("pinned witnesses", self.check_pinned_witnesses)
         self.add_included_failing()
         return r
 
@@ -4506,12 +4579,67 @@ class BundleVerifier:
                              "cannot be judged")
         return exported + CLAIM_SLACK_MS
 
+    def attestation_floor(self, size: int) -> tuple[int, int] | None:
+        """11.3 check 15, *attestation times*: (the latest recorded_at_ms of the bundle's records with seq below
+        `size`, the seq of that record); a cosignature or stamped time of an attestation of that size is at least
+        that time less 10 minutes.  None when the bundle holds no such record.
+
+        SPEC CHOICE: the recorded time is taken from each record's bytes and from its manifest entry alike (check
+        7 requires them equal), the later of the two, so that neither can lower the bound."""
+        m = self.manifest
+        latest: tuple[int, int] | None = None
+        for e in m.exhibits + m.supporting:
+            if e.seq < size and _is_u64(e.raw.get("recorded_at_ms")):
+                latest = max(latest or (0, 0), (e.raw["recorded_at_ms"], e.seq))
+        for rec in self.decoded.values():
+            if rec.seq < size:
+                latest = max(latest or (0, 0), (rec.recorded_at_ms, rec.seq))
+        return latest
+
+    def attestation_time_problem(self, size: int, ms: int, what: str) -> str | None:
+        """Why `ms` (a cosignature or stamped time of the attestation of `size`) is outside the attestation
+        times of 11.3 check 15 (at most exported_at_ms + 600000, at least the latest recorded time of the
+        records it covers less 600000), or None."""
+        limit = self.attestation_limit_ms()
+        if ms > limit:
+            return (f"{what} {_show_ms(ms)} is more than 10 minutes after exported_at "
+                    f"{_show_ms(limit - CLAIM_SLACK_MS)}")
+        floor = self.attestation_floor(size)
+        if floor is not None and ms < floor[0] - CLAIM_SLACK_MS:
+            return (f"{what} {_show_ms(ms)} is more than 10 minutes before record {floor[1]}, which the checkpoint "
+                    f"of {size} records covers, was recorded ({_show_ms(floor[0])}): nothing attests a checkpoint "
+                    "before the records it covers existed")
+        return None
+
+    def own_keys(self) -> dict[bytes, str]:
+        """11.3 check 15: the bundle's own keys, none of which is an independent witness of the ledger:
+        ledger.public_key, exporter.public_key, the signer of every record the bundle holds, and every key an
+        authorize, revoke or ledger-key record of the bundle names or a transfer of it hands to.  Key -> what
+        it is (for messages)."""
+        m = self.manifest
+        keys: dict[bytes, str] = {}
+        if m.ledger is not None:
+            keys.setdefault(m.ledger.key.public_key, "ledger.public_key")
+        if m.exporter is not None:
+            keys.setdefault(m.exporter.public_key, "exporter.public_key")
+        for e in m.exhibits + m.supporting:
+            keys.setdefault(e.signer.public_key, f"the signer of record {e.seq}")
+        for seq in sorted(self.decoded):
+            st = self.decoded[seq].statement
+            keys.setdefault(st.signer, f"the signer of record {seq}")
+            if st.kind in (KIND_AUTHORIZE, KIND_REVOKE, KIND_LEDGER_KEY) and isinstance(st.fields.get("key"), bytes):
+                keys.setdefault(st.fields["key"], f"the key record {seq} ({KIND_NAMES[st.kind]}) names")
+            if st.kind == KIND_TRANSFER and isinstance(st.fields.get("to"), bytes):
+                keys.setdefault(st.fields["to"], f"the key transfer record {seq} hands to")
+        return keys
+
     def run_attestations(self) -> None:
         """11.3 check 15, for each entry of `attestations` in order: "attestation N: checkpoint", then,
         when that passes, "attestation N: cosignatures" and one "attestation N: timestamp FILE" per
         token (when the checkpoint fails, its cosignatures and tokens are not checked)."""
         m, r = self.manifest, self.report
         r.tokens = sum(len(a.timestamps) for a in m.attestations)
+        r.cosignatures = len(raw_cosignature_keys(m.raw))
         if m.ledger is None:
             return
         for a in m.attestations:
@@ -4528,8 +4656,9 @@ class BundleVerifier:
         bundle's own records, valid by the checkpoint rule of 4.1 as check 12 applies it, with a
         consistency proof to the bundle's checkpoint (RFC 9162 2.1.4.2).
 
-        SPEC CHOICE: 11.2 says `attest/<size>/checkpoint.txt` is the checkpoint "exactly as the ledger
-        keeps it (the ledger's own signature only)": a signature line by any other key fails.
+        11.3 check 15: a checkpoint below the bundle's size has exactly one signature line (11.2: "exactly as
+        the ledger keeps it (the ledger's own signature only)"): a line by any other key, or the ledger's own
+        line twice, fails.
         """
         ledger = self.manifest.ledger
         bundle = self.bundle_checkpoint()
@@ -4544,11 +4673,13 @@ class BundleVerifier:
         if cp.size != a.size:
             raise CheckError(f"{a.checkpoint_file} is a checkpoint of size {cp.size}, not {a.size}")
         own = note_key_id(ledger.origin, key)
-        others = [name for name, kid, _ in parse_signed_note(data)[1] if (name, kid) != (ledger.origin, own)]
-        if others:
-            raise CheckError(f"{a.checkpoint_file} carries signature lines by other keys "
-                             f"({', '.join(map(q, others))}); "
-                             "11.2: the checkpoint exactly as the ledger keeps it, the ledger's own signature only")
+        signatures = parse_signed_note(data)[1]
+        others = [name for name, kid, _ in signatures if (name, kid) != (ledger.origin, own)]
+        if len(signatures) != 1:
+            by_others = f", by other keys: {', '.join(map(q, others))}" if others else ""
+            raise CheckError(f"{a.checkpoint_file} carries {len(signatures)} signature lines{by_others}; 11.3 "
+                             "check 15: exactly one (the checkpoint exactly as the ledger keeps it, the ledger's "
+                             "own signature only)")
         rule = self.replay.checkpoint(a.size, key)
         try:
             verify_consistency(a.size, ledger.checkpoint_size, a.consistency_proof, cp.root, bundle.root)
@@ -4563,8 +4694,10 @@ class BundleVerifier:
         """11.3 check 15, each cosignature: `cosigned_file` is exactly the bytes of `checkpoint_file` followed by
         one line per entry of `cosignatures`, `— NAME base64\\n`, the entry's key a type 0x04 verifier key
         named NAME and equal to `witness`, the 76-byte signature with that key's ID, a timestamp T below
-        2^63 with T x 1000 = time_ms <= exported_at_ms + 600000, and an Ed25519 signature (section 1)
-        over `cosignature/v1\\ntime T\\n` and the checkpoint's text; no two entries with the same key."""
+        2^63 with T x 1000 = time_ms within the attestation times (at most exported_at_ms + 600000, at least
+        the latest recorded time of the records the checkpoint covers less 600000), and an Ed25519 signature
+        (section 1) over `cosignature/v1\\ntime T\\n` and the checkpoint's text; no two entries with the same
+        public key (one key under two names is one witness), and no key of the bundle's own (own_keys())."""
         checkpoint = self.read(a.checkpoint_file)
         cosigned = self.read(a.cosigned_file)
         if not cosigned.startswith(checkpoint):
@@ -4579,7 +4712,7 @@ class BundleVerifier:
                              f"{'' if lines[-1] == '' else ' and bytes after the last newline'}, not exactly the "
                              f"{len(a.cosignatures)} cosignature line(s) of the manifest", "cosignature")
         text = parse_signed_note(checkpoint)[0]
-        limit = self.attestation_limit_ms()
+        own = self.own_keys()
         problems, shown, keys = [], [], set()
         for n, (entry, line) in enumerate(zip(a.cosignatures, lines), 1):
             try:
@@ -4602,11 +4735,16 @@ class BundleVerifier:
                 why.append(f"key ID {kid.hex()} is not the key's {vkey.key_id.hex()}")
             if timestamp * 1000 != entry.time_ms:
                 why.append(f"timestamp {timestamp} s is not time_ms {entry.time_ms}")
-            if timestamp * 1000 > limit:
-                why.append(f"timestamp {timestamp} s is more than 10 minutes after exported_at_ms")
-            if entry.key in keys:
-                why.append("the same key as an earlier entry")
-            keys.add(entry.key)
+            late = self.attestation_time_problem(a.size, timestamp * 1000, "the cosignature time")
+            if late:
+                why.append(late)
+            if vkey.public_key in keys:
+                why.append("the same public key as an earlier entry (a witness is a key: one key under two names "
+                           "is one witness)")
+            keys.add(vkey.public_key)
+            if vkey.public_key in own:
+                why.append(f"the witness key is {own[vkey.public_key]}, one of the bundle's own keys (not an "
+                           "independent witness of the ledger)")
             if not ed25519_verify_strict(vkey.public_key, signature, cosignature_message(timestamp, text)):
                 why.append("the signature does not verify over the checkpoint")
             if why:
@@ -4621,6 +4759,10 @@ class BundleVerifier:
         """A `tsa/<sha256>.pem` member: exactly the PEM of one certificate whose DER SHA-256 names it (11.1)."""
         if name not in self._certificate_cache:
             try:
+                if self.has(name) and self.archive.members[name].size > MAX_TSA_MEMBER:
+                    # 11.3 check 15: refused unread.
+                    raise CheckError(f"is {self.archive.members[name].size} bytes, more than {MAX_TSA_MEMBER}: "
+                                     "refused unread")
                 der = parse_certificate_member(self.read(name))
                 cert = load_certificate(der, name)
                 if f"tsa/{cert.sha256}.pem" != name:
@@ -4636,15 +4778,17 @@ class BundleVerifier:
     def verify_token(self, a: Attestation, t: TimestampEntry, trusted: list[Certificate]) -> TokenFacts:
         """Section 14 rules 1 to 6 as 11.3 check 15 applies them, with `trusted` as the trusted certificates, then
         the stamped time at most exported_at_ms + 10 minutes and the entry's serial, time and signer."""
+        if self.has(t.file) and self.archive.members[t.file].size > MAX_TOKEN:
+            raise CheckError(f"{t.file}: the response is {self.archive.members[t.file].size} bytes, more than "
+                             f"{MAX_TOKEN} (section 14): refused unread", "timestamp")
         try:
             facts = TokenVerifier(trusted).verify(self.read(t.file), self.read(a.checkpoint_file))
         except CheckError as exc:
             raise CheckError(f"{t.file}: {exc}", "timestamp") from exc
         problems = []
-        limit = self.attestation_limit_ms()
-        if facts.gen_time_ms > limit:
-            problems.append(f"the stamped time {rfc3339_ms(facts.gen_time_ms)} is more than 10 minutes after "
-                            f"exported_at {rfc3339_ms(limit - CLAIM_SLACK_MS)}")
+        when = self.attestation_time_problem(a.size, facts.gen_time_ms, "the stamped time")
+        if when:
+            problems.append(when)
         if facts.serial != t.serial:
             problems.append(f"the token's serial is {facts.serial}, not the entry's {t.serial}")
         if facts.gen_time_ms != t.time_ms:
@@ -4662,7 +4806,13 @@ class BundleVerifier:
         trusted = [self.certificate_member(name) for name in t.certificates]
         facts = self.verify_token(a, t, trusted)
         chain = " <- ".join(c.label for c in reversed(facts.chain))
-        return (f"the checkpoint of {a.size} records existed no later than {rfc3339_ms(facts.gen_time_ms)}, attested "
+        # 11.3 check 15 (for people): an authority vouches for its time only within its accuracy.
+        if facts.accuracy_ms:
+            when = (f"{_show_ms(facts.gen_time_ms + facts.accuracy_ms)} (genTime {rfc3339_ms(facts.gen_time_ms)} "
+                    f"plus its accuracy of {facts.accuracy_ms} ms)")
+        else:
+            when = rfc3339_ms(facts.gen_time_ms)
+        return (f"the checkpoint of {a.size} records existed no later than {when}, attested "
                 f"by {facts.signer.label} (serial {facts.serial}); chain: {chain} (listed in the bundle)")
 
     def run_pinned_authorities(self) -> None:
@@ -4727,6 +4877,38 @@ class BundleVerifier:
         quorum = "none (no cosignature required)" if policy.quorum is None else q(policy.quorum)
         return f"{source} meets the policy's quorum {quorum}; witnesses that acted: {acted}"
 
+    def check_pinned_witnesses(self) -> str:
+        """11.3 check 17, its second half, with --policy: every cosignature the bundle carries, on any attested
+        checkpoint, is by a key the policy names as a witness ("pinned witnesses"; a cosignature by a key
+        nobody pinned is a claim, not a witness).
+
+        SPEC CHOICE: "every cosignature the bundle carries" is read from the manifest as written, every
+        entry of every attestation's `cosignatures` (those check 4 refused included); check 15 ties each
+        entry to its line of `cosigned_file`.  A key is compared as a public key, whatever name it carries
+        (section 13: a witness is known by its key)."""
+        pinned = {key: name for name, key in self.policy.witnesses.items()}
+        entries = raw_cosignature_keys(self.manifest.raw)
+        if not entries:
+            return "the bundle carries no cosignature"
+        unpinned, named = [], []
+        for where, key in entries:
+            try:
+                vkey = parse_cosignature_verifier_key(key)
+            except ValueError:
+                unpinned.append(f"{where} (key {q(short(str(key), 120))}, not a verifier key)")
+                continue
+            if vkey.public_key in pinned:
+                named.append(pinned[vkey.public_key])
+            else:
+                unpinned.append(f"{where} ({q(vkey.name)}, key {key_id(vkey.public_key)})")
+        if unpinned:
+            more = f" (and {len(unpinned) - 10} more)" if len(unpinned) > 10 else ""
+            raise CheckError(f"{len(unpinned)} of the bundle's {len(entries)} cosignature(s) are by keys the policy "
+                             f"does not name as witnesses: {'; '.join(unpinned[:10])}{more} (a cosignature by a key "
+                             "nobody pinned is a claim, not a witness)", "trust")
+        return (f"every cosignature the bundle carries ({len(entries)}) is by a witness the policy names: "
+                + ", ".join(map(q, dict.fromkeys(named))))
+
     def check_custody(self, seq: int) -> str:
         detail = self.replay.custody(seq)
         holding = self.replay.holdings[seq]
@@ -4734,6 +4916,23 @@ class BundleVerifier:
             self.report.pending_transfers.append(holding.pending)
         self.report.cancelled_transfers.extend(holding.cancelled)
         return detail
+
+
+def raw_cosignature_keys(raw: Any) -> list[tuple[str, Any]]:
+    """Every cosignature entry of the manifest's `attestations` as written: (where, its `key` value)."""
+    out: list[tuple[str, Any]] = []
+    attestations = raw.get("attestations") if type(raw) is dict else None
+    if type(attestations) is not list:
+        return out
+    for i, a in enumerate(attestations):
+        cosignatures = a.get("cosignatures") if type(a) is dict else None
+        if type(cosignatures) is not list:
+            continue
+        for n, entry in enumerate(cosignatures):
+            size = a.get("checkpoint_size")
+            where = f"attestation {size if _is_u64(size) else f'[{i}]'} cosignature {n + 1}"
+            out.append((where, entry.get("key") if type(entry) is dict else None))
+    return out
 
 
 def json_equal(a: Any, b: Any) -> bool:
@@ -4797,6 +4996,9 @@ def verify(path: str, trusted: list[bytes] | None = None, media_dir: str | None 
         archive.close()
 
 
+WITNESSES_NOTE = ("witnesses NOT pinned (no --policy): the bundle's {n} cosignature(s) were checked only against the "
+                  "witness keys the bundle itself carries, which anyone can make; give --policy with the keys the "
+                  "witnesses publish, obtained out of band, to pin them (11.3 check 17)")
 AUTHORITIES_NOTE = ("time-stamping authorities NOT pinned (no --tsa-cert): the bundle's {n} time-stamp token(s) were "
                     "checked only against the certificates the bundle itself lists (tsa/); give --tsa-cert with the "
                     "authorities' certificates obtained out of band to pin them (11.3 check 16)")
@@ -4835,6 +5037,10 @@ def summary(report: Report) -> str:
                     else "; time-stamping authorities NOT pinned (no --tsa-cert)")
     if report.policy_checked:
         pending += "; witness quorum met (--policy)"
+        if report.cosignatures:
+            pending += "; every cosignature by a witness the policy names"
+    elif report.cosignatures:
+        pending += "; witnesses NOT pinned (no --policy)"
     return (f"OK: all {len(report.checks)} checks passed; {len(report.exhibit_seqs)} exhibit(s) "
             f"(seq {seqs}) proven to belong to the ledger, with {len(report.supporting_seqs)} supporting "
             f"record(s); signers authorised{pending}; {trust}")
@@ -4976,6 +5182,10 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
                           "authorities_pinned": (report.authorities_pinned if report.tokens or report.authorities_pinned
                                                  else None),
                           "witness_policy_checked": report.policy_checked,
+                          "cosignatures": report.cosignatures,
+                          # 11.3 after check 17: each true when nothing needed pinning or it was pinned.
+                          "tsa_pinned": not report.authorities_not_pinned,
+                          "witnesses_pinned": not report.witnesses_not_pinned,
                           "report_checked_by": "custody verify-bundle",
                           "report_note": REPORT_NOTE,
                           "summary": summary(report)}, indent=2), file=out)
@@ -4986,6 +5196,9 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         if report.authorities_not_pinned:
             # 11.3 check 16: without --tsa-cert, a verifier that met tokens says so.
             _say(out, "NOTE: " + AUTHORITIES_NOTE.format(n=report.tokens))
+        if report.witnesses_not_pinned:
+            # 11.3 after check 17: cosignatures and no --policy, said before the verdict.
+            _say(out, "NOTE: " + WITNESSES_NOTE.format(n=report.cosignatures))
         _say(out, summary(report))
         if args.no_trust:
             # 11.3 check 10: with --no-trust (and only then) the last line says the keys were not pinned.

@@ -27,6 +27,7 @@ pub mod policy;
 pub mod proof;
 pub mod record;
 pub mod rules;
+pub mod seal;
 pub(crate) mod store;
 pub mod tiles;
 pub mod timestamp;

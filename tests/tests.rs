@@ -15,6 +15,7 @@ mod differential;
 mod fuzz;
 mod kat;
 mod openssl;
+mod seal;
 mod output;
 mod sweep;
 mod tamper;

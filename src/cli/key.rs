@@ -22,6 +22,16 @@ With --passphrase-file or --protect the secret key is encrypted (PKCS#8 PBES2, s
 OpenSSL opens it with `openssl pkey -in DIR/NAME.key -passin file:PASSFILE`."
     )]
     Generate(GenerateArgs),
+    /// Make a content recipient: the age identity that opens sealed testimony (kept at
+    /// headquarters) and its public `age1…` recipient (given to field ledgers).
+    #[command(
+        after_help = "Writes DIR/NAME.identity (mode 0600): an age X25519 identity, or with --protect or\n\
+--passphrase-file that identity encrypted with the passphrase as `age -p` does; and\n\
+DIR/NAME.recipient: its age1... recipient. Any age implementation opens what is sealed to it:\n\
+  age -d -i hq.identity FILE.age      (rage, age, pyrage)\n\
+Keep the identity away from field devices: it opens every testimony sealed to its recipient."
+    )]
+    GenerateRecipient(GenerateRecipientArgs),
     /// Print a key's ID and fingerprint (from a .pub or a .key file).
     Show(ShowArgs),
     /// Change (or set) the passphrase of a secret key file.
@@ -66,6 +76,24 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "protect")]
     pub passphrase_file: Option<PathBuf>,
     /// Protect the secret key with a passphrase typed (twice, without echo) on the terminal.
+    #[arg(long)]
+    pub protect: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct GenerateRecipientArgs {
+    /// Name of the recipient (file names). Letters, digits, `.`, `_`, `-`.
+    pub name: String,
+    /// Directory to write the files into (created if missing).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// Protect the identity with the passphrase on the first line of this file.
+    #[arg(long, value_name = "FILE", conflicts_with = "protect")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Protect the identity with a passphrase typed (twice, without echo) on the terminal.
     #[arg(long)]
     pub protect: bool,
     /// Print the result as JSON.
@@ -246,6 +274,7 @@ fn new_passphrase(file: Option<&Path>, key: &Path) -> anyhow::Result<zeroize::Ze
 pub fn exec(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         KeyCommand::Generate(a) => generate(a),
+        KeyCommand::GenerateRecipient(a) => generate_recipient(a),
         KeyCommand::Show(a) => show(a),
         KeyCommand::Passwd(a) => passwd(a),
         KeyCommand::Authorize(a) => authorize(a),
@@ -292,6 +321,47 @@ fn generate(
         )?;
         outln!("public key:   {}", shown(&public))?;
         print_info(&i)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn generate_recipient(a: GenerateRecipientArgs) -> anyhow::Result<ExitCode> {
+    check_name(&a.name)?;
+    let (identity, recipient_file) = custody::seal::identity_paths(&a.dir, &a.name);
+    let pass = if a.protect || a.passphrase_file.is_some() {
+        Some(new_passphrase(a.passphrase_file.as_deref(), &identity)?)
+    } else {
+        None
+    };
+    std::fs::create_dir_all(&a.dir)
+        .with_context(|| format!("cannot create key directory {}", a.dir.display()))?;
+    let created = custody::record::rfc3339(custody::unix_ms());
+    let recipient = custody::seal::generate_recipient(
+        &a.dir,
+        &a.name,
+        pass.as_deref().map(|p| p.as_slice()),
+        &created,
+    )?;
+    if a.json {
+        print_json(&serde_json::json!({
+            "name": a.name,
+            "recipient": recipient,
+            "identity_file": identity,
+            "recipient_file": recipient_file,
+            "protected": pass.is_some(),
+        }))?;
+    } else {
+        outln!(
+            "identity:     {} (mode 0600{}; keep it at headquarters, never on a field device)",
+            shown(&identity),
+            if pass.is_some() {
+                ", passphrase-protected"
+            } else {
+                ""
+            }
+        )?;
+        outln!("recipient:    {}", shown(&recipient_file))?;
+        outln!("{recipient}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -128,6 +128,23 @@ struct KeyFile {
 /// following a link (O_NOFOLLOW) and checked through the open handle, so a link swapped in
 /// after the first check is refused rather than followed.
 fn read_regular(path: &Path) -> Result<KeyFile, KeyError> {
+    let (bytes, mode) = read_key_bytes(path)?;
+    match std::str::from_utf8(&bytes) {
+        Ok(s) => Ok(KeyFile {
+            text: Zeroizing::new(s.to_owned()),
+            mode,
+        }),
+        Err(_) => Err(KeyError::WrongKind {
+            path: path.to_owned(),
+            found: "not a PEM text file".into(),
+            hint: "give the path of a key made by `custody key generate`",
+        }),
+    }
+}
+
+/// The bytes of a key file (at most 64 KiB) and its permission bits, read as
+/// [`read_regular`] says: a regular file, never a link followed or a FIFO waited on.
+pub fn read_key_bytes(path: &Path) -> Result<(Zeroizing<Vec<u8>>, u32), KeyError> {
     let meta = path.symlink_metadata().map_err(io(path))?;
     if meta.file_type().is_symlink() {
         return Err(KeyError::Symlink {
@@ -178,17 +195,7 @@ fn read_regular(path: &Path) -> Result<KeyFile, KeyError> {
             hint: "give the path of a key made by `custody key generate`",
         });
     };
-    match std::str::from_utf8(&bytes) {
-        Ok(s) => Ok(KeyFile {
-            text: Zeroizing::new(s.to_owned()),
-            mode,
-        }),
-        Err(_) => Err(KeyError::WrongKind {
-            path: path.to_owned(),
-            found: "not a PEM text file".into(),
-            hint: "give the path of a key made by `custody key generate`",
-        }),
-    }
+    Ok((bytes, mode))
 }
 
 /// Permission bits of a file (`0o777` mask); 0 where the platform has none.

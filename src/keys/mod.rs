@@ -8,7 +8,7 @@ mod files;
 
 pub use files::{
     encrypted_secret_pem, generate_pair, load_public, load_secret, load_secret_with, pair_paths,
-    permission_bits, public_pem, read_at_most, write_new_file,
+    permission_bits, public_pem, read_at_most, read_key_bytes, write_new_file,
 };
 
 use crate::Hash;

@@ -1,0 +1,262 @@
+//! Sealed content (SPEC.md section 15): text and media a field device keeps but cannot read
+//! back. Each item is encrypted in the age format (age-encryption.org/v1) to a fresh X25519
+//! *item key* made for it alone; the item key is then encrypted, again as an age file, to
+//! every recipient of the ledger (headquarters' `age1…` keys). The two files are kept
+//! apart: ciphertexts can be backed up and mirrored without any key, and destroying an
+//! item's wrapped key makes every copy of its ciphertext unreadable for everyone.
+//!
+//! Both files are standard age files: `age -d -i hq.identity wrapped.age` gives the item
+//! key, and `age -d -i item.key content.age` the item, with any age implementation.
+
+use crate::error::{Error, Result};
+use age::secrecy::{ExposeSecret, SecretString};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// The scrypt work factor (log2 N) of a protected identity file: 2^18 × 8 × 128 bytes =
+/// 256 MiB, as age's other implementations use; a file asking for more is refused before
+/// any work, as protected secret keys are.
+const SCRYPT_LOG_N: u8 = 18;
+
+/// A recipient: an age X25519 public key (`age1…`).
+pub fn parse_recipient(s: &str) -> Result<age::x25519::Recipient> {
+    s.trim().parse().map_err(|e| {
+        Error::Input(format!(
+            "'{}' is not an age X25519 recipient (age1…): {e}",
+            crate::encoding::terminal_safe(s.trim(), false)
+        ))
+    })
+}
+
+/// The paths `DIR/NAME.identity` and `DIR/NAME.recipient`.
+pub fn identity_paths(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    (
+        dir.join(format!("{name}.identity")),
+        dir.join(format!("{name}.recipient")),
+    )
+}
+
+/// Makes a content recipient: `DIR/NAME.identity` (mode 0600), an age identity file, or,
+/// with a passphrase, that file encrypted with it as age does (`age -p`), and
+/// `DIR/NAME.recipient`, its `age1…` line. Returns the recipient.
+pub fn generate_recipient(
+    dir: &Path,
+    name: &str,
+    passphrase: Option<&[u8]>,
+    created: &str,
+) -> Result<String> {
+    let (identity_path, recipient_path) = identity_paths(dir, name);
+    for p in [&identity_path, &recipient_path] {
+        if p.symlink_metadata().is_ok() {
+            return Err(Error::Input(format!(
+                "{} already exists; choose another name or directory",
+                p.display()
+            )));
+        }
+    }
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
+    let text = Zeroizing::new(format!(
+        "# created: {created}\n# public key: {recipient}\n{}\n",
+        identity.to_string().expose_secret()
+    ));
+    let file: Zeroizing<Vec<u8>> = match passphrase {
+        None => Zeroizing::new(text.as_bytes().to_vec()),
+        Some(p) => {
+            let p = std::str::from_utf8(p)
+                .map_err(|_| Error::Input("the passphrase is not UTF-8 text".into()))?;
+            let mut r = age::scrypt::Recipient::new(SecretString::from(p.to_owned()));
+            r.set_work_factor(SCRYPT_LOG_N);
+            let enc = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient))
+                .map_err(|e| Error::Write(format!("sealing: {e}")))?;
+            Zeroizing::new(encrypt_with(enc, text.as_bytes())?)
+        }
+    };
+    crate::keys::write_new_file(&identity_path, &file, 0o600)
+        .map_err(|e| Error::Input(e.to_string()))?;
+    crate::keys::write_new_file(&recipient_path, format!("{recipient}\n").as_bytes(), 0o644)
+        .map_err(|e| Error::Input(e.to_string()))?;
+    Ok(recipient)
+}
+
+/// Whether an identity file is passphrase-protected (an age file, not the identity text).
+pub fn identity_is_protected(path: &Path) -> Result<bool> {
+    Ok(read_identity_file(path)?.starts_with(b"age-encryption.org/"))
+}
+
+/// An identity file's bytes: a regular file (never a link followed) that only its owner
+/// can read, as for secret keys.
+fn read_identity_file(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    let (bytes, mode) =
+        crate::keys::read_key_bytes(path).map_err(|e| Error::Input(e.to_string()))?;
+    if mode & 0o077 != 0 {
+        return Err(Error::Input(format!(
+            "{} can be read by others (mode {mode:03o}); an identity opens every sealed testimony: chmod 600 it",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Reads an identity file made by [`generate_recipient`] (or by `age-keygen`, or one
+/// protected with `age -p`), with `passphrase` when it is protected.
+pub fn load_identity(path: &Path, passphrase: Option<&[u8]>) -> Result<age::x25519::Identity> {
+    let bytes = read_identity_file(path)?;
+    let text: Zeroizing<Vec<u8>> = if bytes.starts_with(b"age-encryption.org/") {
+        let p = passphrase.ok_or_else(|| {
+            Error::Input(format!(
+                "{} is protected by a passphrase; give it with --passphrase-file or on the terminal",
+                path.display()
+            ))
+        })?;
+        let p = std::str::from_utf8(p)
+            .map_err(|_| Error::Input("the passphrase is not UTF-8 text".into()))?;
+        let mut identity = age::scrypt::Identity::new(SecretString::from(p.to_owned()));
+        identity.set_max_work_factor(SCRYPT_LOG_N);
+        decrypt_with(&bytes, &identity).map_err(|_| {
+            Error::Input(format!(
+                "{}: wrong passphrase (or not an identity file)",
+                path.display()
+            ))
+        })?
+    } else {
+        bytes
+    };
+    let text = std::str::from_utf8(&text)
+        .map_err(|_| Error::Input(format!("{} is not an age identity file", path.display())))?;
+    let mut found = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    match (found.next(), found.next()) {
+        (Some(line), None) => line.parse().map_err(|_| {
+            Error::Input(format!(
+                "{} does not hold an age X25519 identity (AGE-SECRET-KEY-1…)",
+                path.display()
+            ))
+        }),
+        _ => Err(Error::Input(format!(
+            "{} must hold exactly one age X25519 identity",
+            path.display()
+        ))),
+    }
+}
+
+fn encrypt_with(enc: age::Encryptor, plain: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(plain.len() + 256);
+    let mut w = enc
+        .wrap_output(&mut out)
+        .map_err(|e| Error::Write(format!("sealing: {e}")))?;
+    w.write_all(plain)
+        .and_then(|()| w.finish().map(|_| ()))
+        .map_err(|e| Error::Write(format!("sealing: {e}")))?;
+    Ok(out)
+}
+
+fn decrypt_with(
+    ciphertext: &[u8],
+    identity: &dyn age::Identity,
+) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+    let d = age::Decryptor::new_buffered(ciphertext).map_err(|e| e.to_string())?;
+    let mut r = d
+        .decrypt(std::iter::once(identity))
+        .map_err(|e| e.to_string())?;
+    let mut out = Zeroizing::new(Vec::new());
+    r.read_to_end(&mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// An item sealed: its ciphertext (to the item key) and its wrapped item key (to the
+/// recipients).
+pub struct Sealed {
+    /// The age file of the item, encrypted to its item key.
+    pub ciphertext: Vec<u8>,
+    /// The age file of the item key, encrypted to every recipient.
+    pub wrapped_key: Vec<u8>,
+}
+
+/// Seals `plain` to `recipients`: a fresh item key encrypts it, and is itself encrypted to
+/// the recipients; the item key lives only in memory, and is wiped when this returns.
+pub fn seal(plain: &[u8], recipients: &[age::x25519::Recipient]) -> Result<Sealed> {
+    if recipients.is_empty() {
+        return Err(Error::Input("no content recipient to seal to".into()));
+    }
+    let item = age::x25519::Identity::generate();
+    let to_item =
+        age::Encryptor::with_recipients(std::iter::once(&item.to_public() as &dyn age::Recipient))
+            .map_err(|e| Error::Write(format!("sealing: {e}")))?;
+    let ciphertext = encrypt_with(to_item, plain)?;
+    let item_key = Zeroizing::new(format!("{}\n", item.to_string().expose_secret()));
+    let to_recipients =
+        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+            .map_err(|e| Error::Write(format!("sealing: {e}")))?;
+    let wrapped_key = encrypt_with(to_recipients, item_key.as_bytes())?;
+    Ok(Sealed {
+        ciphertext,
+        wrapped_key,
+    })
+}
+
+/// Opens a sealed item with a recipient's identity: the item key from its wrapped key,
+/// then the item. `Err` says which of the two failed.
+pub fn open(
+    ciphertext: &[u8],
+    wrapped_key: &[u8],
+    identity: &age::x25519::Identity,
+) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+    let item_key = decrypt_with(wrapped_key, identity)
+        .map_err(|e| format!("the item key does not open with this identity ({e})"))?;
+    let item: age::x25519::Identity = std::str::from_utf8(&item_key)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or("the wrapped item key is not an age identity")?;
+    decrypt_with(ciphertext, &item)
+        .map_err(|e| format!("the item does not open with its item key ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_opens_with_any_recipient_and_no_other_key() {
+        let hq = age::x25519::Identity::generate();
+        let backup = age::x25519::Identity::generate();
+        let stranger = age::x25519::Identity::generate();
+        let s = seal(b"testimony", &[hq.to_public(), backup.to_public()]).unwrap();
+        assert_eq!(
+            &*open(&s.ciphertext, &s.wrapped_key, &hq).unwrap(),
+            b"testimony"
+        );
+        assert_eq!(
+            &*open(&s.ciphertext, &s.wrapped_key, &backup).unwrap(),
+            b"testimony"
+        );
+        assert!(open(&s.ciphertext, &s.wrapped_key, &stranger).is_err());
+        // Another item's wrapped key does not open this item.
+        let other = seal(b"other", &[hq.to_public()]).unwrap();
+        assert!(open(&s.ciphertext, &other.wrapped_key, &hq).is_err());
+        // Neither file holds the text.
+        assert!(!s.ciphertext.windows(9).any(|w| w == b"testimony"));
+        assert!(seal(b"x", &[]).is_err());
+    }
+
+    #[test]
+    fn identity_files_load_plain_or_protected() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = generate_recipient(dir.path(), "hq", None, "2026-11-30").unwrap();
+        let id = load_identity(&dir.path().join("hq.identity"), None).unwrap();
+        assert_eq!(id.to_public().to_string(), r);
+        assert_eq!(parse_recipient(&r).unwrap().to_string(), r);
+        let r2 = generate_recipient(dir.path(), "hq2", Some(b"correct horse"), "x").unwrap();
+        let path = dir.path().join("hq2.identity");
+        assert!(identity_is_protected(&path).unwrap());
+        assert!(load_identity(&path, None).is_err());
+        assert!(load_identity(&path, Some(b"wrong")).is_err());
+        let id2 = load_identity(&path, Some(b"correct horse")).unwrap();
+        assert_eq!(id2.to_public().to_string(), r2);
+        assert!(generate_recipient(dir.path(), "hq", None, "x").is_err());
+        assert!(parse_recipient("age1notarecipient").is_err());
+    }
+}
