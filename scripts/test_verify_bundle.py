@@ -117,6 +117,27 @@ for the attested bundles at the end, the custody binary and openssl):
   it; rebuilding alone changes nothing (the control).  Those tests are
   skipped, saying why, without the binary, openssl or bash.
 
+* the SPEC revision "attestations, adversarial follow-up", on bundles attested
+  here (Attester: attested checkpoints, consistency proofs, cosignatures by
+  witness keys made here and tokens by an in-test authority, report.html and
+  VERIFY.txt left out) in AttestationFollowUpTests, and on custody's own
+  bundles (AttestedBundleTests): the bounds of 11.2 (99 cosignatures, 16
+  tokens, 8 certificates a token, 2 x exhibits + 1 attestations; beyond
+  them, or outside 1 to checkpoint_size, not worked through by check 15);
+  exactly one signature line on an attested checkpoint; a witness is a key
+  (one key under two names counted once) and never a key of the bundle's
+  own (ledger, exporter, signers, keys records name or hand to); the
+  attestation times (a floor 10 minutes before the last record covered, a
+  ceiling 10 minutes after the export); a `tsa/` member over 64 KiB refused
+  unread; serials above 0 and below 2^160 and accuracies of section 14 rule
+  2 (TokenTests too); `pinned witnesses` of check 17; the pinning notes
+  (`tsa_pinned`, `witnesses_pinned`, a NOTE before the verdict); and no
+  attestation crashing the verifier.  Wherever the custody binary is there,
+  it is asked the same question and must give the same exit code
+  (assertAgree).  Tests whose expectations that revision overturned (a
+  policy naming only some of the bundle's witnesses, or none, used to pass:
+  test_policies) were rewritten.
+
 Every verifier run passes --no-trust unless a test gives --trust (SPEC 11.3
 check 10 makes one of them mandatory).
 """
@@ -917,6 +938,15 @@ class BundleTestCase(unittest.TestCase):
             self.assertTrue(err.startswith("error: "), err)
         if failing is not None:
             self.assertIn(f"[FAILED] {failing}", out)
+        return out, err
+
+    def assertAgree(self, path, code, *extra, failing=None):
+        """assertVerdict, and the custody binary's exit code the same (when the binary is there: the
+        independent verifier and custody must agree on the bundles the tests build)."""
+        out, err = self.assertVerdict(path, code, *extra, failing=failing)
+        if _no_custody_reason() is None:
+            got, text = custody_verdict(path, *extra)
+            self.assertEqual(got, code, f"custody verify-bundle disagrees (exit {got}):\n{text}")
         return out, err
 
 
@@ -4686,6 +4716,26 @@ class TokenTests(unittest.TestCase):
         self.refused(self.token(tst_der=forged), "DEFAULT")
         self.refused(self.token(content_type="data"), "signed content type")
 
+    def test_rule_2_accuracy(self):
+        """Section 14 rule 2: an accuracy, when present, has millis and micros each 1 to 999 when present (a
+        malformed one fails the token); the token vouches for genTime plus seconds, millis and micros, micros
+        rounded up to a millisecond."""
+        for accuracy, ms in (({"seconds": 1}, 1000), ({"millis": 1}, 1), ({"millis": 999}, 999), ({"micros": 1}, 1),
+                             ({"micros": 999}, 1), ({"seconds": 2, "millis": 5, "micros": 500}, 2006),
+                             ({"seconds": 0}, 0), ({"seconds": 2 ** 64 - 1}, (2 ** 64 - 1) * 1000)):
+            with self.subTest(accuracy):
+                self.assertEqual(self.verify(self.token(accuracy=accuracy)).accuracy_ms, ms)
+        self.assertIsNone(self.verify(self.token()).accuracy_ms)
+        for accuracy, words in (({"millis": 0}, "millis is 0, not 1 to 999"),
+                                ({"millis": 1000}, "millis is 1000, not 1 to 999"),
+                                ({"micros": 0}, "micros is 0, not 1 to 999"),
+                                ({"micros": 1000}, "micros is 1000, not 1 to 999"),
+                                ({"seconds": 1, "millis": -1}, "millis is -1"),
+                                ({"seconds": -1}, "seconds is -1, not an unsigned 64-bit number"),
+                                ({"seconds": 2 ** 64}, "not an unsigned 64-bit number")):
+            with self.subTest(accuracy):
+                self.refused(self.token(accuracy=accuracy), words)
+
     def test_rule_3_signed_attributes(self):
         self.refused(self.token(signer_infos=2), "not exactly one")
         self.refused(self.token(message_digest=bytes(32)), "message digest is not the sha256")
@@ -5150,6 +5200,35 @@ class AttestedBundle:
                                         sorted(members.items(), key=lambda kv: kv[0].encode())).encode()
         return write_zip(path, list(members.items()))
 
+    def without_report(self) -> dict:
+        """The members without report.html and VERIFY.txt (optional, 11.2): custody renders them from the
+        manifest and the checks (check 14), so that an edit changing what they show would fail there too."""
+        return {n: d for n, d in self.members.items() if n not in ("report.html", "VERIFY.txt")}
+
+    def witness_key(self, n: int = 1):
+        return serialization.load_pem_private_key((self.dir / f"W{n}" / "witness.key").read_bytes(), None)
+
+    def latest_recorded_ms(self, size: int) -> int:
+        return max(e["recorded_at_ms"] for e in self.manifest["exhibits"] + self.manifest["supporting"]
+                   if e["seq"] < size)
+
+    def with_cosignature(self, path: Path, key, name: str, timestamp: int, replace: bool = False) -> Path:
+        """The bundle's own checkpoint (4 records) with one more cosignature line by `key` under `name` at
+        `timestamp` (or, with `replace`, that line in place of the existing ones), its manifest entry
+        written, the report left out."""
+        members, manifest = self.without_report(), json.loads(json.dumps(self.manifest))
+        entry = next(a for a in manifest["attestations"] if a["checkpoint_size"] == 4)
+        line = cosignature_line(key, name, timestamp, members["checkpoint.txt"])
+        cosign = {"witness": name, "key": verifier_key(name, raw_public(key)), "time_ms": timestamp * 1000,
+                  "time": rfc3339(timestamp * 1000)}
+        if replace:
+            members["attest/4/cosigned.txt"] = members["checkpoint.txt"] + line.encode()
+            entry["cosignatures"] = [cosign]
+        else:
+            members["attest/4/cosigned.txt"] += line.encode()
+            entry["cosignatures"].append(cosign)
+        return self.rebuild(path, members, manifest)
+
     def edited(self, path: Path, **changes: bytes) -> Path:
         """The bundle with members replaced (name=bytes; '__' for '/', '_dot_' for '.')."""
         members = dict(self.members)
@@ -5340,8 +5419,10 @@ class AttestedBundleTests(BundleTestCase):
     def test_attested_checkpoint_altered(self):
         checkpoint = self.bundle.members["attest/3/checkpoint.txt"]
         witness_line = self.bundle.members["attest/4/cosigned.txt"].decode().splitlines()[-1]
+        own_line = checkpoint[checkpoint.rindex(b"\n\n") + 2:]
         for what, data in (("a signature byte", checkpoint[:-6] + bytes([checkpoint[-6] ^ 1]) + checkpoint[-5:]),
                            ("another signature line", checkpoint + (witness_line + "\n").encode()),
+                           ("the ledger's own line twice", checkpoint + own_line),
                            ("the bundle's checkpoint", self.bundle.members["checkpoint.txt"])):
             with self.subTest(what):
                 path = self.bundle.edited(self.dir / "c.zip", attest__3__checkpoint_dot_txt=data)
@@ -5552,6 +5633,71 @@ class AttestedBundleTests(BundleTestCase):
                 self.assertTrue(all("timestamp" in c["codes"] for c in result["checks"] if not c["passed"]))
 
 
+    # -- the SPEC revision "attestations, adversarial follow-up" on custody's bundles ---------------
+
+    def test_one_witness_key_under_two_names(self):
+        entry = self.attest(4)["cosignatures"][0]
+        timestamp = entry["time_ms"] // 1000
+        path = self.bundle.with_cosignature(self.dir / "alias.zip", self.bundle.witness_key(),
+                                            "witness.example.org/alias", timestamp)
+        out, _ = self.assertAgree(path, 1, *self.trust(), failing="attestation 4: cosignatures")
+        self.assertIn("the same public key as an earlier entry", out)
+        # the control: the same edit by another witness key passes (custody agrees)
+        path = self.bundle.with_cosignature(self.dir / "other.zip", make_key("another witness"),
+                                            "witness.example.org/alias", timestamp)
+        self.assertAgree(path, 0, *self.trust())
+
+    def test_the_ledger_and_its_signers_are_no_witnesses(self):
+        timestamp = self.attest(4)["cosignatures"][0]["time_ms"] // 1000
+        amal = serialization.load_pem_private_key((self.fixture / "keys" / "amal.key").read_bytes(), None)
+        for who, key in (("ledger.public_key", self.bundle.key), ("the signer of record 2", amal)):
+            with self.subTest(who):
+                path = self.bundle.with_cosignature(self.dir / "own.zip", key, "witness.example.org/own", timestamp)
+                out, _ = self.assertAgree(path, 1, *self.trust(), failing="attestation 4: cosignatures")
+                self.assertIn(f"the witness key is {who}, one of the bundle's own keys", out)
+
+    def test_cosignature_times(self):
+        """A cosignature more than 10 minutes before the last record its checkpoint covers is refused, one within
+        passes; one more than 10 minutes after the export likewise (each signed with the witness's own key)."""
+        floor = self.bundle.latest_recorded_ms(4) - 600_000
+        late = self.bundle.manifest["exported_at_ms"] + 600_000
+        for what, timestamp, code in (("back-dated", floor // 1000 - 1, 1), ("at the floor", -(-floor // 1000), 0),
+                                      ("at the latest", late // 1000, 0), ("too late", late // 1000 + 1, 1)):
+            with self.subTest(what):
+                path = self.bundle.with_cosignature(self.dir / "t.zip", self.bundle.witness_key(),
+                                                    "witness.example.org/w1", timestamp, replace=True)
+                out, _ = self.assertAgree(path, code, *self.trust(), "--tsa-cert", self.fixture / "tsa" / "root.crt",
+                                          failing="attestation 4: cosignatures" if code else None)
+                if code and what == "back-dated":
+                    self.assertIn("more than 10 minutes before record 3, which the checkpoint of 4 records covers",
+                                  out)
+
+    def test_pinned_witnesses_and_the_notes(self):
+        path = self.fixture / "b.zip"
+        cosignatures = len(self.attest(4)["cosignatures"])
+        out, _ = self.assertAgree(path, 0, *self.trust())
+        lines = out.splitlines()
+        note = next(n for n, line in enumerate(lines) if line.startswith("NOTE: witnesses NOT pinned (no --policy)"))
+        self.assertLess(note, next(n for n, line in enumerate(lines) if line.startswith("OK: ")))
+        self.assertIn(f"the bundle's {cosignatures} cosignature(s)", lines[note])
+        for args, pinned in ((self.trust(), (False, False)), (self.pinned(), (True, True)),
+                             (self.trust() + ["--policy", self.fixture / "policy.txt"], (False, True)),
+                             (self.trust() + ["--tsa-cert", self.fixture / "tsa" / "root.crt"], (True, False))):
+            with self.subTest(args):
+                code, result = json_result(path, *args)
+                self.assertEqual((code, result["tsa_pinned"], result["witnesses_pinned"]), (0, *pinned))
+        out, _ = self.assertAgree(path, 0, *self.pinned())
+        self.assertIn("[ok] pinned witnesses: every cosignature the bundle carries", out)
+        self.assertNotIn("NOT pinned", out)
+        # a witness the policy does not name, on the bundle's checkpoint, besides those it does
+        timestamp = self.attest(4)["cosignatures"][0]["time_ms"] // 1000
+        path = self.bundle.with_cosignature(self.dir / "extra.zip", make_key("unpinned witness"),
+                                            "witness.example.org/x", timestamp)
+        out, _ = self.assertAgree(path, 1, *self.pinned(), failing="pinned witnesses")
+        self.assertIn("[ok] witness quorum", out)
+        self.assertIn("'witness.example.org/x'", out)
+
+
 @unittest.skipIf(_no_custody_reason(), _no_custody_reason() or "")
 class AttestedRsaBundleTests(AttestedBundleTests):
     """The same on a bundle whose authority is RSA (PKCS#1 v1.5, SHA-512) under an intermediate CA that
@@ -5653,7 +5799,8 @@ class Attester:
         if not own:
             self.builder.files[checkpoint_file] = data
         entry = {"checkpoint_size": size, "checkpoint_file": checkpoint_file,
-                 "consistency_proof": [] if own else [b64(h) for h in consistency_proof(size, ledger.leaves(self.size))],
+                 "consistency_proof": [] if own else [b64(h) for h in
+                                                      consistency_proof(size, ledger.leaves(self.size))],
                  "cosigned_file": None, "cosignatures": [], "timestamps": []}
         if cosigners:
             entry["cosigned_file"] = f"attest/{size}/cosigned.txt"
@@ -5692,6 +5839,414 @@ def custody_verdict(path, *args) -> tuple[int, str]:
     proc = subprocess.run([str(CUSTODY_BIN), "verify-bundle", *argv, str(path)], capture_output=True, text=True,
                           timeout=SUBPROCESS_TIMEOUT)
     return proc.returncode, proc.stdout + proc.stderr
+
+
+
+def witnessed_ledger() -> TestLedger:
+    """A ledger whose records show every kind of key 11.3 check 15 keeps from witnessing: 0 genesis (the first
+    ledger key), 1 authorise the investigator, 2 custodian A, 3 an auditor (a key only named), 4 a testimony,
+    5 its hand-over to custodian A (pending), 6 authorise custodian B, 7 retire it, 8 a new ledger key
+    (LEDGER_2, which signs the bundle's checkpoint), 9 a second testimony."""
+    ledger = TestLedger()
+    ledger.genesis()
+    ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")
+    ledger.authorize(CUSTODIAN_A_PUB, "Custodian A", "custodian")
+    ledger.authorize(AUDITOR_PUB, "Auditor", "auditor")
+    ledger.testimony(INVESTIGATOR_KEY)
+    ledger.transfer(INVESTIGATOR_KEY, 4, CUSTODIAN_A_PUB)
+    ledger.authorize(CUSTODIAN_B_PUB, "Custodian B", "custodian")
+    ledger.revoke(CUSTODIAN_B_PUB, "retired")
+    ledger.ledger_key_record(LEDGER_2)
+    ledger.testimony(INVESTIGATOR_KEY, subject="W-2")
+    return ledger
+
+
+def padded_certificate(pem_size: int) -> bytes:
+    """A self-issued CA certificate (Ed25519, deterministic) padded by a non-critical extension so that its
+    `tsa/` member (the canonical PEM of 11.1) is exactly `pem_size` bytes."""
+    key = make_key("padded certificate")
+    name = cx509.Name([cx509.NameAttribute(NameOID.COMMON_NAME, "Padded")])
+
+    def make(pad: int) -> bytes:
+        value = b"\x04\x82" + pad.to_bytes(2, "big") + bytes(pad)
+        return (cx509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(4242).not_valid_before(STAMP_TIME - datetime.timedelta(days=30))
+                .not_valid_after(STAMP_TIME + datetime.timedelta(days=30))
+                .add_extension(cx509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .add_extension(cx509.UnrecognizedExtension(cx509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), value),
+                               critical=False)
+                .sign(key, None).public_bytes(serialization.Encoding.DER))
+
+    base = make(40000)
+    for der_size in range(len(base), len(base) + 20000):
+        der = make(40000 + der_size - len(base))
+        if len(vb.canonical_certificate_pem(der)) == pem_size:
+            return der
+    raise AssertionError(f"no certificate whose PEM is {pem_size} bytes")
+
+
+class AttestationFollowUpTests(BundleTestCase):
+    """The SPEC revision "attestations, adversarial follow-up" (11.2 bounds, 11.3 checks 4, 15 and 17, the
+    pinning notes, section 14 rule 2), on bundles attested here (Attester): a token on the checkpoint of 3
+    records and, on the bundle's own of 5, a witness's cosignature and a token.  Each verdict is also asked
+    of the custody binary when there is one, which must give the same exit code."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.authority = TestAuthority()
+
+    def attester(self, builder: BundleBuilder | None = None) -> Attester:
+        return Attester(builder, self.authority)
+
+    def bundle(self, attester: Attester, name="a.zip") -> Path:
+        return self.zip_of(attester.finish(), name)
+
+    def standard(self, cosigners=None, token_ms=ATTEST_MS) -> Attester:
+        a = self.attester()
+        a.add(3, tokens=[(2, token_ms, {})])
+        a.add(5, cosigners=cosigners or [(WITNESS_A, WITNESS_NAME, ATTEST_MS // 1000)], tokens=[(3, token_ms, {})])
+        return a
+
+    def policy(self, text: str) -> Path:
+        path = self.dir / "policy.txt"
+        path.write_text(text)
+        return path
+
+    def failed(self, out: str) -> list[str]:
+        return [line for line in out.splitlines() if line.startswith("[FAILED] ")]
+
+    def test_control(self):
+        path = self.bundle(self.standard())
+        out, _ = self.assertAgree(path, 0)
+        for name in ("attestation 3: checkpoint", "attestation 3: timestamp attest/3/02.tsr",
+                     "attestation 5: checkpoint", "attestation 5: cosignatures",
+                     "attestation 5: timestamp attest/5/03.tsr"):
+            self.assertIn(f"[ok] {name}: ", out)
+        policy = self.policy(f"witness a {raw_public(WITNESS_A).hex()}\nquorum a\n")
+        out, _ = self.assertAgree(path, 0, "--tsa-cert", self.authority.pem_file(self.dir), "--policy", policy)
+        self.assertIn("[ok] pinned witnesses: every cosignature the bundle carries (1) is by a witness the policy "
+                      "names: 'a'", out)
+
+    # -- 11.2 bounds, 11.3 check 4 ------------------------------------------------------------------
+
+    def test_at_most_99_cosignatures(self):
+        witnesses = [(make_key(f"witness {n}"), f"w{n}", ATTEST_MS // 1000) for n in range(100)]
+        for count, code in ((99, 0), (100, 1)):
+            with self.subTest(count):
+                a = self.attester()
+                a.add(5, cosigners=witnesses[:count])
+                out, _ = self.assertAgree(self.bundle(a), code, failing="manifest" if code else None)
+                if code:
+                    self.assertIn("attestations[0].cosignatures: has 100 entries, more than 99", out)
+                    # beyond the bounds: not worked through by check 15 (check 4 fails anyway)
+                    self.assertNotIn("attestation 5:", out)
+                    self.assertEqual([line.split(":")[0] for line in self.failed(out)], ["[FAILED] manifest"])
+                else:
+                    self.assertIn("[ok] attestation 5: cosignatures", out)
+
+    def test_at_most_16_tokens(self):
+        for count, code in ((16, 0), (17, 1)):
+            with self.subTest(count):
+                a = self.attester()
+                a.add(5, tokens=[(serial, ATTEST_MS, {}) for serial in range(1, count + 1)])
+                out, _ = self.assertAgree(self.bundle(a), code, failing="manifest" if code else None)
+                if code:
+                    self.assertIn("attestations[0].timestamps: has 17 entries, more than 16", out)
+                    self.assertNotIn("attestation 5:", out)
+                else:
+                    self.assertIn("[ok] attestation 5: timestamp attest/5/10.tsr", out)
+
+    def test_at_most_8_certificates_a_token(self):
+        others = [make_certificate(f"Other Root {n}", ec.generate_private_key(ec.SECP256R1()), ca=True)
+                  for n in range(8)]
+        for count, code in ((8, 0), (9, 1)):
+            with self.subTest(count):
+                a = self.attester()
+                entry = a.add(5, tokens=[(2, ATTEST_MS, {})])
+                names = [self.authority.root_member]
+                for der in others[:count - 1]:
+                    names.append(f"tsa/{hashlib.sha256(der).hexdigest()}.pem")
+                    a.builder.files[names[-1]] = vb.canonical_certificate_pem(der)
+                entry["timestamps"][0]["certificates"] = sorted(names)
+                out, _ = self.assertAgree(self.bundle(a), code, failing="manifest" if code else None)
+                if code:
+                    self.assertIn("attestations[0].timestamps[0].certificates: lists 9 certificates, more than 8",
+                                  out)
+                    self.assertNotIn("attestation 5:", out)
+
+    def test_at_most_two_attestations_an_exhibit_and_one_more(self):
+        for exhibits, sizes, code in (((2,), (3, 4, 5), 0), ((2,), (2, 3, 4, 5), 1), ((2, 3), (1, 2, 3, 4, 5), 0)):
+            with self.subTest(exhibits=exhibits, sizes=sizes):
+                a = self.attester(BundleBuilder(exhibits=exhibits))
+                for size in sizes:
+                    a.add(size, tokens=[(2, ATTEST_MS, {})])
+                out, _ = self.assertAgree(self.bundle(a), code, failing="manifest" if code else None)
+                if code:
+                    self.assertIn("attestations: has 4 entries, more than 3", out)
+                    # the attestations within the bound are worked through, the one beyond is not
+                    for size in (2, 3, 4):
+                        self.assertIn(f"[ok] attestation {size}: timestamp", out)
+                    self.assertNotIn("attestation 5:", out)
+        self.assertEqual(vb.attestation_cap({"exhibits": [{}, {}]}), 5)
+        self.assertEqual(vb.attestation_cap({"exhibits": "none"}), 1)
+
+    def test_a_size_outside_the_bundle_is_not_worked_through(self):
+        a = self.standard()
+        a.manifest["attestations"][0]["checkpoint_size"] = 6
+        out, _ = self.assertVerdict(self.bundle(a), 1, failing="manifest")
+        self.assertIn("not between 1 and ledger.checkpoint_size", out)
+        self.assertNotIn("attestation 6:", out)
+        self.assertIn("[ok] attestation 5: cosignatures", out)
+
+    # -- 11.3 check 15 -------------------------------------------------------------------------
+
+    def test_an_attested_checkpoint_has_exactly_one_signature_line(self):
+        a = self.attester()
+        checkpoint = a.checkpoint(3)
+        own_line = checkpoint[checkpoint.rindex(b"\n\n") + 2:]
+        a.add(3, tokens=[(2, ATTEST_MS, {})], checkpoint=checkpoint + own_line)
+        out, _ = self.assertAgree(self.bundle(a), 1, failing="attestation 3: checkpoint")
+        self.assertIn("attest/3/checkpoint.txt carries 2 signature lines", out)
+        self.assertNotIn("attestation 3: timestamp", out)     # its token is not checked
+        # the rule is the attested checkpoint's (below the bundle's size): checkpoint.txt is check 6's
+        builder = BundleBuilder()
+        checkpoint = builder.files["checkpoint.txt"]
+        twice = checkpoint + checkpoint[checkpoint.rindex(b"\n\n") + 2:]
+        for name in list(builder.files):
+            if name == "checkpoint.txt" or name.startswith("proofs/"):
+                builder.files[name] = builder.files[name].replace(checkpoint, twice)
+        self.assertAgree(self.bundle(self.attester(builder), "own.zip"), 0)
+
+    def test_a_witness_is_a_key(self):
+        t = ATTEST_MS // 1000
+        out, _ = self.assertAgree(self.bundle(self.standard([(WITNESS_A, WITNESS_NAME, t),
+                                                              (WITNESS_A, "witness.example.org/alias", t)])),
+                                  1, failing="attestation 5: cosignatures")
+        self.assertIn("cosignature 2 ('witness.example.org/alias'): the same public key as an earlier entry", out)
+        self.assertIn("[ok] attestation 5: timestamp", out)
+        # two keys under one name are two witnesses
+        self.assertAgree(self.bundle(self.standard([(WITNESS_A, WITNESS_NAME, t), (WITNESS_B, WITNESS_NAME, t)]),
+                                     "two.zip"), 0)
+
+    def test_no_witness_key_of_the_bundle(self):
+        ledger = witnessed_ledger()
+        t = ATTEST_MS // 1000
+
+        def bundle(witness, supporting=(0, 1, 2, 3, 5, 6, 7, 8)) -> Path:
+            a = self.attester(BundleBuilder(ledger, exhibits=(4,), supporting=supporting, exporter=CUSTODIAN_C))
+            a.add(5, cosigners=[(witness, "w", t)], checkpoint=ledger.checkpoint(5, LEDGER_KEY))
+            a.add(10, cosigners=[(WITNESS_A, WITNESS_NAME, t)])
+            return self.bundle(a, f"{kid(raw_public(witness))}.zip")
+
+        self.assertAgree(bundle(WITNESS_B), 0)     # the control: an independent witness
+        for what, key in (("ledger.public_key", LEDGER_2), ("exporter.public_key", CUSTODIAN_C),
+                          ("the signer of record 0", LEDGER_KEY), ("the signer of record 4", INVESTIGATOR_KEY),
+                          ("the key record 3 (authorize) names", AUDITOR),
+                          ("the key record 2 (authorize) names", CUSTODIAN_A),
+                          ("the key record 6 (authorize) names", CUSTODIAN_B)):
+            with self.subTest(what):
+                out, _ = self.assertAgree(bundle(key), 1, failing="attestation 5: cosignatures")
+                self.assertEqual([line.split(":")[0] for line in self.failed(out)],
+                                 ["[FAILED] attestation 5"])
+                self.assertIn(f"the witness key is {what}, one of the bundle's own keys", out)
+        # a transfer's receiver and a revoked key, with their authorisations left out (check 12 fails too)
+        for what, key, supporting in (("the key transfer record 5 hands to", CUSTODIAN_A, (0, 1, 3, 5, 6, 7, 8)),
+                                      ("the key record 7 (revoke) names", CUSTODIAN_B, (0, 1, 2, 3, 5, 7, 8))):
+            with self.subTest(what):
+                out, _ = self.assertAgree(bundle(key, supporting), 1, failing="attestation 5: cosignatures")
+                self.assertIn(f"the witness key is {what}, one of the bundle's own keys", out)
+
+    def test_attestation_times(self):
+        """At most exported_at_ms + 600000, at least the latest recorded time of the records the checkpoint
+        covers less 600000 (records 0-4 of the standard ledger are recorded at T0 + 500 ms ... T0 + 4500 ms)."""
+        ceil_s = lambda ms: -(-ms // 1000)   # noqa: E731
+        exported = self.standard().manifest["exported_at_ms"]
+        floor5, floor3 = T0 + 4500 - 600_000, T0 + 2500 - 600_000
+        for what, seconds, code in (("just before record 4 less 10 minutes", floor5 // 1000, 1),
+                                    ("at the floor", ceil_s(floor5), 0),
+                                    ("10 minutes after the export", (exported + 600_000) // 1000, 0),
+                                    ("a second later", (exported + 600_000) // 1000 + 1, 1)):
+            with self.subTest(cosignature=what):
+                out, _ = self.assertAgree(self.bundle(self.standard([(WITNESS_A, WITNESS_NAME, seconds)])), code,
+                                          failing="attestation 5: cosignatures" if code else None)
+                if code and seconds < T0 // 1000:
+                    self.assertIn("is more than 10 minutes before record 4, which the checkpoint of 5 records covers",
+                                  out)
+                elif code:
+                    self.assertIn("is more than 10 minutes after exported_at", out)
+        # a token's stamped time: the floor is the attestation's own (records below ITS size)
+        for size, ms, code in ((3, ceil_s(floor3) * 1000, 0), (3, floor3 // 1000 * 1000, 1),
+                               (5, ceil_s(floor3) * 1000, 1), (5, (exported + 600_000) // 1000 * 1000, 0),
+                               (5, ((exported + 600_000) // 1000 + 1) * 1000, 1)):
+            with self.subTest(token=(size, ms)):
+                a = self.attester()
+                a.add(size, tokens=[(2, ms, {})])
+                failing = f"attestation {size}: timestamp attest/{size}/02.tsr" if code else None
+                out, _ = self.assertAgree(self.bundle(a), code, failing=failing)
+                if code and ms < T0:
+                    self.assertIn(f"is more than 10 minutes before record {size - 1}, which the checkpoint of "
+                                  f"{size} records covers", out)
+
+    def test_a_tsa_member_over_64_kib_is_refused_unread(self):
+        read: list[str] = []
+        original = vb.Archive.read
+
+        def spy(archive, name):
+            read.append(name)
+            return original(archive, name)
+
+        for size, code in ((65534, 0), (65538, 1)):
+            with self.subTest(size):
+                der = padded_certificate(size)
+                name = f"tsa/{hashlib.sha256(der).hexdigest()}.pem"
+                a = self.attester()
+                entry = a.add(5, tokens=[(2, ATTEST_MS, {})])
+                a.builder.files[name] = vb.canonical_certificate_pem(der)
+                entry["timestamps"][0]["certificates"] = sorted([self.authority.root_member, name])
+                path = self.bundle(a)
+                read.clear()
+                vb.Archive.read = spy
+                try:
+                    out, _ = self.assertVerdict(path, code, failing="attestation 5: timestamp" if code else None)
+                finally:
+                    vb.Archive.read = original
+                if code:
+                    self.assertIn(f"{name} is 65538 bytes, more than 65536: refused unread", out)
+                    self.assertNotIn(name, read)
+                else:
+                    self.assertIn(name, read)
+                self.assertAgree(path, code)
+
+    def test_a_token_over_32_kib_is_refused_unread(self):
+        a = self.attester()
+        entry = a.add(5, tokens=[(2, ATTEST_MS, {})])
+        a.builder.files[entry["timestamps"][0]["file"]] += bytes(vb.MAX_TOKEN)
+        out, _ = self.assertAgree(self.bundle(a), 1, failing="attestation 5: timestamp attest/5/02.tsr")
+        self.assertIn("more than 32768 (section 14): refused unread", out)
+
+    # -- section 14 rule 2 in bundles ----------------------------------------------------------
+
+    def test_serials_and_accuracy_in_bundles(self):
+        for kw, code in (({"serial": 1}, 0), ({"serial": 2 ** 160 - 1}, 0), ({"accuracy": {"millis": 0}}, 1),
+                         ({"accuracy": {"micros": 1000}}, 1), ({"accuracy": {"seconds": 1, "millis": 500,
+                                                                            "micros": 1}}, 0)):
+            with self.subTest(kw):
+                a = self.attester()
+                serial = kw.pop("serial", 2)
+                entry = a.add(5, tokens=[(serial, ATTEST_MS, kw)])
+                out, _ = self.assertAgree(self.bundle(a), code, failing="attestation 5: timestamp" if code else None)
+                if "accuracy" in kw and not code:
+                    # the token vouches for genTime plus its accuracy (micros rounded up to a millisecond)
+                    self.assertIn(f"existed no later than {rfc3339(ATTEST_MS + 1501)} (genTime "
+                                  f"{rfc3339(ATTEST_MS)} plus its accuracy of 1501 ms)", out)
+                if serial != 2:
+                    self.assertIn(f"(serial {entry['timestamps'][0]['serial']})", out)
+
+    # -- 11.3 check 17: pinned witnesses -----------------------------------------------------------
+
+    def test_pinned_witnesses(self):
+        t = ATTEST_MS // 1000
+        a = self.attester()
+        a.add(3, cosigners=[(WITNESS_B, "witness.example.org/b", t)])
+        a.add(5, cosigners=[(WITNESS_A, WITNESS_NAME, t)], tokens=[(2, ATTEST_MS, {})])
+        path = self.bundle(a)
+        ka, kb = raw_public(WITNESS_A).hex(), raw_public(WITNESS_B).hex()
+        # the quorum is met (a cosigned the bundle's checkpoint) but b, on the checkpoint of 3, is not pinned
+        out, _ = self.assertAgree(path, 1, "--policy", self.policy(f"witness a {ka}\nquorum a\n"),
+                                  failing="pinned witnesses")
+        self.assertIn("[ok] witness quorum", out)
+        self.assertIn("1 of the bundle's 2 cosignature(s) are by keys the policy does not name as witnesses: "
+                      "attestation 3 cosignature 1 ('witness.example.org/b'", out)
+        self.assertEqual([line.split(":")[0] for line in self.failed(out)], ["[FAILED] pinned witnesses"])
+        code, result = json_result(path, "--policy", self.policy(f"witness a {ka}\nquorum a\n"))
+        self.assertEqual((code, codes_of(result, "pinned witnesses")), (1, ["trust"]))
+        self.assertAgree(path, 0, "--policy", self.policy(f"witness a {ka}\nwitness b {kb}\nquorum a\n"))
+        # no quorum asked is no pinning: every cosignature must still be by a witness the policy names
+        out, _ = self.assertAgree(path, 1, "--policy", self.policy("quorum none\n"), failing="pinned witnesses")
+        self.assertIn("2 of the bundle's 2 cosignature(s)", out)
+        # a witness is its key: the policy may call it anything
+        self.assertAgree(path, 0, "--policy", self.policy(f"witness x {ka}\nwitness y {kb}\ngroup g all x y\n"
+                                                          "quorum x\n"))
+        # a bundle without cosignatures pins nothing and needs nothing pinned
+        a = self.attester()
+        a.add(5, tokens=[(2, ATTEST_MS, {})])
+        out, _ = self.assertAgree(self.bundle(a, "none.zip"), 0, "--policy", self.policy("quorum none\n"))
+        self.assertIn("[ok] pinned witnesses: the bundle carries no cosignature", out)
+
+    # -- the pinning notes (11.3, after check 17) ----------------------------------------------------
+
+    def test_pinning_notes(self):
+        t = ATTEST_MS // 1000
+        root = self.authority.pem_file(self.dir)
+        policy = self.policy(f"witness a {raw_public(WITNESS_A).hex()}\nquorum a\n")
+        tokens_only, cosigned_only = self.attester(), self.attester()
+        tokens_only.add(5, tokens=[(2, ATTEST_MS, {})])
+        cosigned_only.add(5, cosigners=[(WITNESS_A, WITNESS_NAME, t)])
+        bundles = {"none": self.bundle(self.attester(), "none.zip"), "tokens": self.bundle(tokens_only, "t.zip"),
+                   "cosignatures": self.bundle(cosigned_only, "c.zip"), "both": self.bundle(self.standard(), "b.zip")}
+        for name, args, tsa_pinned, witnesses_pinned in (
+                ("none", (), True, True), ("tokens", (), False, True), ("cosignatures", (), True, False),
+                ("both", (), False, False), ("both", ("--tsa-cert", root), True, False),
+                ("both", ("--policy", policy), False, True),
+                ("both", ("--tsa-cert", root, "--policy", policy), True, True),
+                ("none", ("--tsa-cert", root, "--policy", self.policy("quorum none\n")), True, True)):
+            with self.subTest(bundle=name, args=args):
+                if "--policy" in args:
+                    self.policy(f"witness a {raw_public(WITNESS_A).hex()}\nquorum a\n" if name != "none"
+                                else "quorum none\n")
+                code, result = json_result(bundles[name], *args)
+                self.assertEqual(code, 0)
+                self.assertEqual((result["tsa_pinned"], result["witnesses_pinned"]), (tsa_pinned, witnesses_pinned))
+                # the earlier fields stay
+                self.assertEqual(result["timestamp_tokens"],
+                                 {"none": 0, "tokens": 1, "cosignatures": 0, "both": 2}[name])
+                self.assertEqual(result["witness_policy_checked"], "--policy" in args)
+                out, _ = self.assertAgree(bundles[name], 0, *args)
+                lines = out.splitlines()
+                verdict = next(n for n, line in enumerate(lines) if line.startswith("OK: "))
+                note = [n for n, line in enumerate(lines)
+                        if line.startswith("NOTE: witnesses NOT pinned (no --policy)")]
+                if witnesses_pinned:
+                    self.assertEqual(note, [])
+                    self.assertNotIn("witnesses NOT pinned", lines[verdict])
+                else:
+                    self.assertEqual(len(note), 1)
+                    self.assertLess(note[0], verdict)    # before the verdict
+                    self.assertIn(f"the bundle's {result['cosignatures']} cosignature(s)", lines[note[0]])
+                    self.assertIn("witnesses NOT pinned (no --policy)", lines[verdict])
+                self.assertEqual(any(line.startswith("NOTE: time-stamping authorities NOT pinned") for line in lines),
+                                 not tsa_pinned)
+
+    # -- robustness ----------------------------------------------------------------------------
+
+    def test_no_attestation_crashes_the_verifier(self):
+        """Random values in the attestations' entries and files (huge times and counts, wrong types, cosignature
+        lines at the end of time): exit 0 or 1, never an internal error."""
+        import random
+        rng = random.Random(20261201)
+        junk = [None, True, -1, 0, 2 ** 63, 2 ** 64, 1.5, "", "x" * 300, [], {}, [None], {"a": 1},
+                "\u2014 w " + "A" * 100, 253402300799999, verifier_key("w", raw_public(WITNESS_B))]
+        t_end = 2 ** 63 - 1
+        for n in range(40):
+            a = self.standard()
+            manifest = a.manifest
+            entry = rng.choice(manifest["attestations"])
+            target = entry
+            choices = ["checkpoint_size", "cosigned_file", "cosignatures", "timestamps", "consistency_proof"]
+            if entry["cosignatures"] and rng.randrange(2):
+                target, choices = rng.choice(entry["cosignatures"]), ["witness", "key", "time_ms", "time"]
+            elif entry["timestamps"] and rng.randrange(2):
+                target = rng.choice(entry["timestamps"])
+                choices = ["file", "serial", "time_ms", "time", "signer_certificate", "certificates"]
+            target[rng.choice(choices)] = rng.choice(junk)
+            if n % 5 == 0:   # a cosignature line at the end of time, its entry's time left as it was
+                data = a.checkpoint(5)
+                a.builder.files["attest/5/cosigned.txt"] = data + cosignature_line(WITNESS_A, WITNESS_NAME, t_end,
+                                                                                   data).encode()
+            code, result = json_result(self.bundle(a, f"j{n}.zip"), "--policy",
+                                       self.policy(f"witness a {raw_public(WITNESS_A).hex()}\nquorum a\n"))
+            self.assertIn(code, (0, 1), result)
+            self.assertNotIn("error", result)
 
 
 if __name__ == "__main__":

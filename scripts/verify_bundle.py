@@ -107,35 +107,54 @@ It performs every check of SPEC.md 11.3 that another verifier can:
     below the bundle's size, `cosigned_file` exactly with cosignatures, each
     `time` its `time_ms`, a cosignature's time a whole second, serials of 2
     to 42 lowercase hex digits, certificates as strictly increasing
-    `tsa/<sha256>.pem` names, at least one cosignature or token each;
+    `tsa/<sha256>.pem` names, at least one cosignature or token each, and
+    the bounds of 11.2: at most 99 cosignatures and 16 tokens an
+    attestation, 8 certificates a token, and 2 x (exhibits) + 1
+    attestations; an attestation beyond them, or of a size outside 1 to
+    checkpoint_size, is not worked through by check 15;
  15. each attestation ("attestation N: checkpoint", then "attestation N:
     cosignatures" and "attestation N: timestamp FILE"): its checkpoint
     (checkpoint.txt for the bundle's size; otherwise signed by the ledger key
     in force at that size by the bundle's records, valid by the checkpoint
-    rule of 4.1 as check 12 applies it, the ledger's own signature only, and
-    consistent with the bundle's checkpoint, RFC 9162 2.1.4.2); each
-    cosignature/v1 line (section 13: the file exactly the checkpoint and one
-    line per entry, name, key ID, timestamp, Ed25519 signature, time at most
-    10 minutes after exported_at, no key twice); each RFC 3161 token by
-    section 14 rules 1 to 6 with 11.3's differences (DER exactly, granted,
-    SignedData of one SignerInfo, content type, message digest and ESS
-    signing-certificate attributes, ECDSA P-256/SHA-256, P-384/SHA-384 or RSA
-    PKCS#1 v1.5 SHA-256/384/512, the signing certificate's extended key usage
-    critical and exactly timeStamping, a chain to one of the listed tsa/
-    certificates through at most three of the token's, each certificate
-    well-formed and valid at the stamped time, no nonce checked), the
-    stamped time at most exported_at_ms + 600000, and the token's serial,
-    genTime and signing certificate those of its entry.  The tsa/ members are
-    exactly the PEM of a certificate whose DER SHA-256 names them;
+    rule of 4.1 as check 12 applies it, exactly one signature line (the
+    ledger's own), and consistent with the bundle's checkpoint, RFC 9162
+    2.1.4.2); each cosignature/v1 line (section 13: the file exactly the
+    checkpoint and one line per entry, name, key ID, timestamp, Ed25519
+    signature, no public key twice (one key under two names is one
+    witness), and no key of the bundle's own: ledger.public_key,
+    exporter.public_key, any record's signer, any key an authorize, revoke
+    or ledger-key record names or a transfer hands to); each RFC 3161 token
+    by section 14 rules 1 to 6 with 11.3's differences (DER exactly,
+    granted, SignedData of one SignerInfo, content type, message digest and
+    ESS signing-certificate attributes, a serial above 0 and below 2^160, an
+    accuracy whose millis and micros are 1 to 999 when present, ECDSA
+    P-256/SHA-256, P-384/SHA-384 or RSA PKCS#1 v1.5 SHA-256/384/512, the
+    signing certificate's extended key usage critical and exactly
+    timeStamping, a chain to one of the listed tsa/ certificates through at
+    most three of the token's, each certificate well-formed and valid at the
+    stamped time, no nonce checked), and the token's serial, genTime and
+    signing certificate those of its entry; every cosignature time and
+    stamped time within the *attestation times*: at most exported_at_ms +
+    600000 and at least the latest recorded_at_ms of the bundle's records
+    below the attested size less 600000.  The tsa/ members are exactly the
+    PEM of a certificate whose DER SHA-256 names them; one over 65,536 bytes
+    (and a token over 32 KiB) is refused unread.  A verified token's detail
+    says the checkpoint existed no later than genTime plus its accuracy;
  16. with --tsa-cert PEM (repeatable; a file may hold several certificates):
     every token verifies as in 15 with those certificates as the trusted ones
     ("pinned authority: FILE").  Without it, a bundle with tokens gets a NOTE
-    line saying the authorities were not pinned (--json:
-    "authorities_pinned": false);
+    line before the verdict saying the authorities were not pinned (--json:
+    "tsa_pinned": false, and "authorities_pinned": false as before);
  17. with --policy FILE (section 13's Sigsum policy format; a policy that does
     not parse is exit 2 naming its line): the bundle's checkpoint, as the
     cosigned file of the attestation of its size carries it, meets the quorum
-    with ledger.public_key as the ledger key ("witness quorum").
+    with ledger.public_key as the ledger key ("witness quorum"), and every
+    cosignature the bundle carries, on any attested checkpoint, is by a key
+    the policy names as a witness ("pinned witnesses").  Without it, a bundle
+    with cosignatures gets a NOTE line before the verdict saying the
+    witnesses were not pinned (--json: "witnesses_pinned": false).  The JSON
+    fields "tsa_pinned" and "witnesses_pinned" are each true when nothing
+    needed pinning or it was pinned.
 
 Points of SPEC.md sections 11 to 14 read one way where another was possible
 are marked "SPEC CHOICE" below, like the others.
@@ -215,6 +234,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import bisect
 import dataclasses
 import datetime
 import hashlib
@@ -2178,8 +2198,8 @@ def gen_time_ms(raw: bytes) -> int:
 class TokenVerifier:
     """Section 14 rules 1 to 6 for a bundle's token (11.3 checks 15 and 16): no nonce, the trusted
     certificates given, the certificates valid at the stamped time only.  Rule 7's replacement (the
-    stamped time at most exported_at_ms + 10 minutes) and the comparison with the manifest entry are
-    the caller's.  Every malformed input is a CheckError, never another exception.
+    stamped time within the attestation times of 11.3 check 15) and the comparison with the manifest
+    entry are the caller's.  Every malformed input is a CheckError, never another exception.
 
     SPEC CHOICES: the 32 KiB bound section 14 sets on a response the ledger takes in is applied to a
     bundle's tokens too; the TSTInfo's `tsa` name and a certificate's issuer are compared with the
@@ -3866,6 +3886,8 @@ class BundleVerifier:
         self.report.authorities_pinned = tsa_certs is not None
         self.report.policy_checked = policy is not None
         self._certificate_cache: dict[str, Certificate | str] = {}   # tsa/ member -> certificate, or why not
+        self._own_keys: dict[bytes, str] | None = None                # own_keys(), once the records are decoded
+        self._recorded_prefix: list[tuple[int, tuple[int, int]]] | None = None   # attestation_floor()
         # --trust given (keys pinned) or --no-trust: known before any check runs, so that a
         # manifest that does not parse changes nothing in what the output says about it.
         self.report.trust_checked = bool(self.trusted)
@@ -4586,15 +4608,22 @@ class BundleVerifier:
 
         SPEC CHOICE: the recorded time is taken from each record's bytes and from its manifest entry alike (check
         7 requires them equal), the later of the two, so that neither can lower the bound."""
-        m = self.manifest
-        latest: tuple[int, int] | None = None
-        for e in m.exhibits + m.supporting:
-            if e.seq < size and _is_u64(e.raw.get("recorded_at_ms")):
-                latest = max(latest or (0, 0), (e.raw["recorded_at_ms"], e.seq))
-        for rec in self.decoded.values():
-            if rec.seq < size:
-                latest = max(latest or (0, 0), (rec.recorded_at_ms, rec.seq))
-        return latest
+        if self._recorded_prefix is None:
+            # Built once: (seq, latest (recorded_at_ms, seq) up to it) in seq order, so that each of the up to
+            # 2 x exhibits + 1 attestations and their cosignatures and tokens costs a binary search.
+            m = self.manifest
+            times: list[tuple[int, int]] = [(e.seq, e.raw["recorded_at_ms"]) for e in m.exhibits + m.supporting
+                                            if _is_u64(e.raw.get("recorded_at_ms"))]
+            times += [(rec.seq, rec.recorded_at_ms) for rec in self.decoded.values()]
+            prefix: list[tuple[int, tuple[int, int]]] = []
+            latest = None
+            for seq, ms in sorted(times):
+                latest = max(latest or (ms, seq), (ms, seq))
+                prefix.append((seq, latest))
+            self._recorded_prefix = prefix
+        prefix = self._recorded_prefix
+        n = bisect.bisect_left(prefix, (size,))   # the entries with seq below `size`
+        return prefix[n - 1][1] if n else None
 
     def attestation_time_problem(self, size: int, ms: int, what: str) -> str | None:
         """Why `ms` (a cosignature or stamped time of the attestation of `size`) is outside the attestation
@@ -4616,6 +4645,8 @@ class BundleVerifier:
         ledger.public_key, exporter.public_key, the signer of every record the bundle holds, and every key an
         authorize, revoke or ledger-key record of the bundle names or a transfer of it hands to.  Key -> what
         it is (for messages)."""
+        if self._own_keys is not None:
+            return self._own_keys
         m = self.manifest
         keys: dict[bytes, str] = {}
         if m.ledger is not None:
@@ -4631,6 +4662,7 @@ class BundleVerifier:
                 keys.setdefault(st.fields["key"], f"the key record {seq} ({KIND_NAMES[st.kind]}) names")
             if st.kind == KIND_TRANSFER and isinstance(st.fields.get("to"), bytes):
                 keys.setdefault(st.fields["to"], f"the key transfer record {seq} hands to")
+        self._own_keys = keys
         return keys
 
     def run_attestations(self) -> None:
