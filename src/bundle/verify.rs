@@ -359,6 +359,13 @@ fn check_bundle_checkpoint(
         let text = std::str::from_utf8(held(members, "checkpoint.txt"))
             .map_err(|_| "checkpoint.txt is not UTF-8".to_string())?;
         let cp = open_checkpoint(text, &manifest.ledger.origin, &pk).map_err(|e| e.to_string())?;
+        // The ledger's signature alone: cosignatures travel in attest/, where check 15
+        // judges them.
+        if crate::note::signature_lines(text).len() != 1 {
+            return Err(
+                "checkpoint.txt carries other signature lines than the ledger's own".into(),
+            );
+        }
         if cp.size != manifest.ledger.checkpoint_size
             || B64.encode(cp.root) != manifest.ledger.checkpoint_root
         {
