@@ -663,6 +663,27 @@ fn planted_witnesses_do_not_pass_for_real_ones() {
     }
 }
 
+/// A cosignature line slipped into checkpoint.txt itself (where check 15 would never judge
+/// it, and a policy would count it) fails the checkpoint check, in both verifiers.
+#[test]
+fn checkpoint_txt_carries_the_ledger_signature_alone() {
+    let a = attested();
+    let f = &a.f;
+    let original = members(&a.bundle);
+    let witness = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let ours = forged_fails(f, &original, "a cosignature in checkpoint.txt", |ms, _| {
+        let text = String::from_utf8(get(ms, "checkpoint.txt").clone()).unwrap();
+        let line = cosign_line(&text, "witness.example.org/w7", &witness, 0);
+        get(ms, "checkpoint.txt").extend_from_slice(line.as_bytes());
+    });
+    assert!(
+        ours.stdout
+            .contains("[FAILED] checkpoint signature [checkpoint-signature]: checkpoint.txt carries other signature lines"),
+        "{}",
+        ours.stdout
+    );
+}
+
 /// Adversary findings, kept: extreme numbers in a bundle never panic a verifier, and a
 /// FIFO planted among the kept tokens is a finding of the audit, not an abort or a hang.
 #[test]
