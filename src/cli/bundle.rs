@@ -19,6 +19,10 @@ use std::process::ExitCode;
 The bundle holds each exhibit's record, its inclusion proof against the latest signed checkpoint,\n\
 revealed testimony text, the media files given with --media, the public keys, SHA256SUMS, a\n\
 signature over the manifest, report.html and VERIFY.txt. Nothing about any other record is included.\n\
+It also carries, for each exhibit, the earliest time-stamped and the earliest witness-cosigned\n\
+checkpoint that cover it (kept by `custody timestamp` and `custody checkpoint --witness`), with\n\
+the tokens and the authorities' certificates; with --policy, only the policy's witnesses, and\n\
+the export is refused (exit 1) unless the bundle's checkpoint has the policy's quorum.\n\
 The same ledger state, arguments and --export-time give a byte-identical file."
 )]
 pub struct ExportArgs {
@@ -64,7 +68,9 @@ pub struct ExportArgs {
 #[command(
     after_help = "Checks, offline: every file against SHA256SUMS and the signed manifest, the manifest signature,\n\
 the checkpoint signature, every record's signature and fields, every inclusion proof, revealed text\n\
-against its commitment, and media files. Nothing is extracted to disk.\n\n\
+against its commitment, media files, and what attests the checkpoints: witnesses' cosignatures and\n\
+time-stamp tokens. Nothing is extracted to disk. A court pins the ledger and exporting keys\n\
+(--trust), the authorities (--tsa-cert) and the witnesses (--policy); what is not pinned is said.\n\n\
 Exit 0 when every check passes, 1 when any fails, 2 when the file cannot be read safely."
 )]
 pub struct VerifyBundleArgs {
@@ -89,7 +95,7 @@ pub struct VerifyBundleArgs {
     /// The certificate (PEM) of a time-stamping authority you trust, obtained from it, not
     /// from the bundle: every time-stamp token in the bundle must lead to one given.
     /// Repeatable. Without it, tokens are checked against the certificates the bundle
-    /// carries, and the last line says they were not pinned.
+    /// carries, and a note before the verdict says they were not pinned.
     #[arg(long, value_name = "PEM")]
     tsa_cert: Vec<PathBuf>,
     /// Print the checks as JSON.
