@@ -21,6 +21,9 @@ use sha2_10::Digest;
 use x509_cert::Certificate;
 use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion, TstInfo};
 
+/// The most certificates a token may carry.
+pub const MAX_CARRIED_CERTS: usize = 8;
+
 /// The largest response taken in: real ones are a few KiB; the bound also keeps decoding
 /// cheap (der 0.7 sorts each SET OF as it decodes it, in quadratic time).
 pub const MAX_RESPONSE: usize = 32 * 1024;
@@ -240,6 +243,14 @@ fn verify_with(
     }
     if tst.extensions.iter().flatten().any(|e| e.critical) {
         return Err("the TSTInfo carries a critical extension custody does not know".into());
+    }
+    // A token names its signer and, at most, the few certificates up to the root; more
+    // would only make the chain search costly.
+    let carried = sd.certificates.as_ref().map_or(0, |s| s.0.len());
+    if carried > MAX_CARRIED_CERTS {
+        return Err(format!(
+            "the token carries {carried} certificates; at most {MAX_CARRIED_CERTS} are taken"
+        ));
     }
     let signers = sd.signer_infos.0.as_slice();
     let [si] = signers else {

@@ -146,6 +146,8 @@ pub(super) struct Within<'a> {
     pub exported_at_ms: u64,
     /// The witness policy of `export --policy`.
     pub policy: Option<&'a crate::policy::Policy>,
+    /// The authorities of `export --tsa-cert`: only tokens that lead to them.
+    pub tsa_certs: &'a [Certificate],
     /// The keys of the ledger and of everyone the bundle shows.
     pub own: BTreeSet<[u8; 32]>,
     /// The recorded time of each record the bundle holds.
@@ -231,7 +233,18 @@ pub(super) fn gather(
         ) else {
             continue;
         };
-        if within.bounds(kt.size).check("", stamp.time_ms).is_err() || certs.len() > MAX_CERTS {
+        let pinned = within.tsa_certs.is_empty()
+            || timestamp::verify_kept(
+                &kt.response,
+                &sha256(text.as_bytes()),
+                within.tsa_certs,
+                exported_at_ms,
+            )
+            .is_ok();
+        if !pinned
+            || within.bounds(kt.size).check("", stamp.time_ms).is_err()
+            || certs.len() > MAX_CERTS
+        {
             continue;
         }
         let mut cert_files = BTreeMap::new();
@@ -387,20 +400,10 @@ pub(super) fn check(
     let mut attested = Attested::default();
     let own = own_keys(manifest, records);
     let mut certs = CertCache::default();
-    // Entries beyond what check 4 admits attest nothing, and are not worked through.
-    if manifest.attestations.len() > 2 * manifest.exhibits.len() + 1 {
-        return attested;
-    }
     for a in &manifest.attestations {
         let size = a.checkpoint_size;
-        if size == 0
-            || size > manifest.ledger.checkpoint_size
-            || a.cosignatures.len() > MAX_COSIGNATURES
-            || a.timestamps.len() > MAX_TOKENS
-            || a.timestamps
-                .iter()
-                .any(|t| t.certificates.len() > MAX_CERTS)
-        {
+        // Entries beyond what check 4 admits attest nothing, and are not worked through.
+        if !within_bounds(manifest, a) {
             continue;
         }
         let text = std::str::from_utf8(held(members, &a.checkpoint_file)).unwrap_or_default();
@@ -444,6 +447,19 @@ pub(super) fn check(
         v.tokens(manifest.exported_at_ms, &mut certs, &mut attested, c);
     }
     attested
+}
+
+/// Whether an attestation is within what check 4 admits: a size from 1 to the bundle's,
+/// bounded counts, in a manifest with at most two per exhibit and one more.
+fn within_bounds(manifest: &Manifest, a: &Attestation) -> bool {
+    manifest.attestations.len() <= 2 * manifest.exhibits.len() + 1
+        && a.checkpoint_size != 0
+        && a.checkpoint_size <= manifest.ledger.checkpoint_size
+        && a.cosignatures.len() <= MAX_COSIGNATURES
+        && a.timestamps.len() <= MAX_TOKENS
+        && a.timestamps
+            .iter()
+            .all(|t| t.certificates.len() <= MAX_CERTS)
 }
 
 /// The keys of the ledger and of everyone its bundle shows: none of them is an independent
@@ -770,19 +786,34 @@ pub(super) fn check_pinned(
 ) {
     let mut bad = Vec::new();
     let mut n = 0;
-    for a in &manifest.attestations {
+    // What check 4 refuses is not worked through (it fails there), and a token listed
+    // twice is verified once.
+    let mut seen = BTreeSet::new();
+    for a in manifest
+        .attestations
+        .iter()
+        .filter(|a| within_bounds(manifest, a))
+    {
         let text = held(members, &a.checkpoint_file);
         for t in &a.timestamps {
             n += 1;
-            if let Err(e) = timestamp::verify_kept(
-                held(members, &t.file),
-                &sha256(text),
-                trusted,
-                manifest.exported_at_ms,
-            ) {
+            let token = held(members, &t.file);
+            if !seen.insert((sha256(token), sha256(text))) {
+                continue;
+            }
+            if let Err(e) =
+                timestamp::verify_kept(token, &sha256(text), trusted, manifest.exported_at_ms)
+            {
                 bad.push(format!("{}: {e}", t.file));
             }
         }
+    }
+    if manifest
+        .attestations
+        .iter()
+        .any(|a| !within_bounds(manifest, a))
+    {
+        bad.push("attestations beyond what check 4 admits were not checked".into());
     }
     c.add(
         "trusted time-stamp authorities",
@@ -829,21 +860,42 @@ pub(super) fn check_policy(
         ))
     })();
     c.add("witness quorum", Code::WitnessQuorum, r);
-    let unnamed: Vec<String> = manifest
-        .attestations
-        .iter()
-        .flat_map(|a| a.cosignatures.iter().map(move |x| (a.checkpoint_size, x)))
-        .filter(|(_, x)| {
-            note::parse_verifier_key(&x.key)
-                .map_or(true, |(_, _, k)| !policy.witnesses.iter().any(|w| w.1 == k))
-        })
-        .map(|(size, x)| format!("{} on the checkpoint of {size} records", x.witness))
-        .collect();
+    // A witness is its key: the policy's name for each key is what the check says, beside
+    // the label the bundle gives it.
+    let mut unnamed = Vec::new();
+    let mut named = BTreeSet::new();
+    for a in &manifest.attestations {
+        for x in &a.cosignatures {
+            let policy_name = note::parse_verifier_key(&x.key).ok().and_then(|(_, _, k)| {
+                policy
+                    .witnesses
+                    .iter()
+                    .find(|w| w.1 == k)
+                    .map(|w| w.0.clone())
+            });
+            match policy_name {
+                Some(p) => {
+                    named.insert(format!("{p} (labelled {} in the bundle)", x.witness));
+                }
+                None => unnamed.push(format!(
+                    "{} on the checkpoint of {} records",
+                    x.witness, a.checkpoint_size
+                )),
+            }
+        }
+    }
     c.add(
         "pinned witnesses",
         Code::Trust,
         if unnamed.is_empty() {
-            Ok("every cosignature in the bundle is by a witness the policy names".into())
+            Ok(if named.is_empty() {
+                "the bundle carries no cosignature".into()
+            } else {
+                format!(
+                    "every cosignature in the bundle is by a witness key the policy names: {}",
+                    named.into_iter().collect::<Vec<_>>().join(", ")
+                )
+            })
         } else {
             Err(format!(
                 "cosignatures by witnesses the policy does not name: {}",

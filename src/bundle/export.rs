@@ -61,6 +61,9 @@ pub struct ExportRequest {
     pub media: Vec<MediaSource>,
     /// A witness policy the bundle's checkpoint must meet.
     pub policy: Option<crate::policy::Policy>,
+    /// Certificates the bundle's time-stamp tokens must lead to (none: every authority's
+    /// kept token that verifies).
+    pub tsa_certs: Vec<x509_cert::Certificate>,
 }
 
 fn sha_hex(b: &[u8]) -> String {
@@ -162,6 +165,7 @@ pub fn export<W: Write + Seek>(
     let within = super::attest::Within {
         exported_at_ms: req.exported_at_ms,
         policy: req.policy.as_ref(),
+        tsa_certs: &req.tsa_certs,
         own,
         recorded,
     };

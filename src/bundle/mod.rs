@@ -70,6 +70,7 @@ mod tests {
             include_failing: None,
             media: Vec::new(),
             policy: None,
+            tsa_certs: Vec::new(),
         }
     }
 

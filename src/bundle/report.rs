@@ -18,6 +18,14 @@ fn esc(s: &str) -> String {
             '>' => o.push_str("&gt;"),
             '"' => o.push_str("&quot;"),
             '\'' => o.push_str("&#39;"),
+            // Direction controls could make a name read as another: shown, not obeyed.
+            c @ ('\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{061C}') => {
+                let _ = write!(o, "[U+{:04X}]", c as u32);
+            }
             c => o.push(c),
         }
     }
@@ -560,6 +568,6 @@ fn attestations(m: &Manifest, attested: &Attested) -> String {
             }
         );
     }
-    s.push_str("</table>\n<p>The names above are those the bundle's own certificates and witness keys give. A court confirms them by checking this bundle with the authority's certificate and a witness policy obtained from the authority and the witnesses themselves (<code>custody verify-bundle --tsa-cert AUTHORITY.pem --policy WITNESSES.policy</code>), not from this bundle.</p>\n");
+    s.push_str("</table>\n<p>A witness's name here is a label the bundle gives it; what identifies a witness is its key, and what identifies an authority is its certificate. A court confirms the keys and certificates by checking this bundle with a witness policy and the authority's certificate obtained from the witnesses and the authority themselves, not from this bundle (<code>custody verify-bundle --policy WITNESSES.policy --tsa-cert AUTHORITY.pem</code>): the check then names each witness as the policy does.</p>\n");
     s
 }

@@ -51,6 +51,10 @@ pub struct ExportArgs {
     /// bundle's checkpoint carries the quorum of witness cosignatures it asks for.
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
+    /// The certificate (PEM) of a time-stamping authority the court trusts: only tokens
+    /// that lead to one given go into the bundle (repeatable; default: every kept token).
+    #[arg(long, value_name = "PEM")]
+    tsa_cert: Vec<PathBuf>,
     /// Export time to record (RFC 3339 with a zone, e.g. 2026-11-30T09:00:00Z or
     /// 2026-11-30T12:00:00+03:00, or unix milliseconds); default: now, or SOURCE_DATE_EPOCH.
     /// It may not be earlier than the newest record the bundle holds, nor later than now.
@@ -124,6 +128,10 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
     let key = a.key.load()?;
     let exported_at_ms = export_time(a.export_time.as_deref())?;
     let policy = a.policy.as_deref().map(read_policy).transpose()?;
+    let mut tsa_certs = Vec::new();
+    for p in &a.tsa_cert {
+        tsa_certs.extend(read_tsa_certs(p)?);
+    }
     if a.out.exists() {
         bail!("{} already exists; choose a new file name", a.out.display());
     }
@@ -164,6 +172,7 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
             include_failing: a.include_failing.clone(),
             media,
             policy,
+            tsa_certs,
         },
         std::io::BufWriter::new(tmp.as_file()),
     )?;

@@ -83,6 +83,7 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
         if asking.iter().any(|w| w.key == *wkey) {
             continue;
         }
+        // A witness cosigned before under a name: that name, and no other, is its own.
         let known = kept.iter().find_map(|v| {
             note::parse_verifier_key(v)
                 .ok()
@@ -91,9 +92,9 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
         });
         asking.push(Asking {
             url: url.clone(),
+            pinned: known.is_some(),
             name: known.unwrap_or_else(|| name.clone()),
             key: *wkey,
-            pinned: false,
         });
     }
     let (cp, mut signed) = ledger.sign_checkpoint(&key)?;
@@ -177,7 +178,7 @@ fn ask_witness(
             }
         };
         match reply.status {
-            200 => return Ok(cosignature_in(&reply.body, w, cp, signed)),
+            200 => return Ok(cosignature_in(&reply.body, w, cp, signed, ledger)),
             409 if reply.content_type == "text/x.tlog.size" && attempt == 0 => {
                 old = safe(reply.body.trim())
                     .parse()
@@ -213,14 +214,31 @@ fn ask_witness(
 /// The line of a witness's answer that verifies by its key over the checkpoint: under the
 /// name of its verifier key, or, for a witness known by its key alone (from a policy),
 /// under the name the line gives.
-fn cosignature_in(body: &str, w: &Asking, cp: &Checkpoint, signed: &str) -> Asked {
+fn cosignature_in(body: &str, w: &Asking, cp: &Checkpoint, signed: &str, ledger: &Ledger) -> Asked {
     let shown = safe(&w.name);
     let mut why = "no cosignature line by its key".to_owned();
+    // A name already kept for another witness's key is not this witness's to take (a
+    // witness, or anyone between it and the ledger, could otherwise pass for another).
+    let taken: Vec<String> = ledger
+        .witness_keys()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| note::parse_verifier_key(v).ok())
+        .filter(|(_, _, k)| *k != w.key)
+        .map(|(n, _, _)| n)
+        .collect();
     for line in body.lines().filter(|l| l.starts_with("\u{2014} ")) {
         let Some(name) = line["\u{2014} ".len()..].split(' ').next() else {
             continue;
         };
-        if w.pinned && name != w.name {
+        if (w.pinned && name != w.name) || name.len() > MAX_WITNESS_NAME {
+            continue;
+        }
+        if taken.iter().any(|t| t == name) {
+            why = format!(
+                "it signed under the name {}, which another witness's key holds",
+                safe(name)
+            );
             continue;
         }
         let vkey = note::typed_verifier_key(name, note::TYPE_COSIGNATURE_V1, &w.key);
@@ -243,6 +261,9 @@ fn cosignature_in(body: &str, w: &Asking, cp: &Checkpoint, signed: &str) -> Aske
     );
     Asked::NoAnswer
 }
+
+/// The longest witness name taken from a witness's answer.
+const MAX_WITNESS_NAME: usize = 256;
 
 /// Text from a witness as a terminal may show it: control characters escaped.
 fn safe(s: &str) -> String {

@@ -135,12 +135,13 @@ fn report(a: &TimestampArgs, size: u64, s: &Stamp, kept: &std::path::Path) -> an
             "checkpoint_size": size,
             "stamp": s,
             "time": custody::record::rfc3339(s.time_ms),
+            "no_later_than": custody::record::rfc3339(s.time_ms.saturating_add(s.accuracy_ms)),
             "kept": kept,
         }));
     }
     outln!(
         "the checkpoint of {size} records existed no later than {}, attested by {} (serial {}, policy {}); kept in {}",
-        custody::record::rfc3339(s.time_ms),
+        custody::record::rfc3339(s.time_ms.saturating_add(s.accuracy_ms)),
         custody::encoding::terminal_safe(&s.authority, false),
         s.serial,
         s.policy,

@@ -232,15 +232,27 @@ fn accept(a: AcceptArgs) -> anyhow::Result<ExitCode> {
         Some(n) => anyhow::anyhow!("the ledger holds no valid checkpoint of {n} records"),
         None => anyhow::anyhow!("the ledger has no signed checkpoint; run `custody checkpoint`"),
     })?;
-    let line: String = response
+    // The one line that verifies by the key is kept, and nothing else of the file.
+    let shown = custody::encoding::terminal_safe(&name, false).into_owned();
+    let mut why = format!("no line is signed under the name {shown}");
+    let mut verified = None;
+    for l in response
         .lines()
         .filter(|l| l.starts_with(&format!("\u{2014} {name} ")))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let shown = custody::encoding::terminal_safe(&name, false).into_owned();
-    let time = match witness::verify_cosignature(&format!("{signed}{line}"), &a.witness_key, &cp) {
-        Ok(t) => t,
-        Err(e) => {
+    {
+        let line = format!("{l}\n");
+        match witness::verify_cosignature(&format!("{signed}{line}"), &a.witness_key, &cp) {
+            Ok(t) => {
+                verified = Some((line, t));
+                break;
+            }
+            Err(e) => why = e.to_string(),
+        }
+    }
+    let (line, time) = match verified {
+        Some(v) => v,
+        None => {
+            let e = why;
             eprintln!(
                 "error: {} holds no cosignature by {shown} that verifies over the checkpoint of {} records ({}); nothing was kept. If the request was for an earlier checkpoint, give its size with --size",
                 a.input.display(),

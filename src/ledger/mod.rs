@@ -476,22 +476,29 @@ impl Ledger {
     /// `cosigned/SIZE`, after those stored earlier by other witnesses (a witness's newer line
     /// replaces its older one); returns the cosigned checkpoint.
     pub fn keep_cosignatures(&self, size: u64, signed: &str, lines: &str) -> Result<String> {
-        let fresh = crate::note::signature_lines(&format!("{signed}{lines}"));
-        let earlier: String = self
+        // A line is one witness's: its name and key ID. A newer line of the same witness
+        // replaces its older one; a line of another key under the same name replaces
+        // nothing (a name is only a label that anyone can write).
+        let id = |line: &str| {
+            crate::note::signature_lines(&format!("{signed}{line}\n"))
+                .last()
+                .map(|s| (s.name.clone(), s.key_id))
+        };
+        let fresh: Vec<_> = lines.lines().filter_map(id).collect();
+        let mut earlier: Vec<String> = self
             .cosigned(size)?
             .and_then(|text| text.strip_prefix(signed).map(str::to_owned))
             .map(|rest| {
                 rest.lines()
-                    .filter(|l| {
-                        !fresh
-                            .iter()
-                            .any(|s| l.starts_with(&format!("\u{2014} {} ", s.name)))
-                    })
+                    .filter(|l| id(l).is_some_and(|k| !fresh.contains(&k)))
                     .map(|l| format!("{l}\n"))
                     .collect()
             })
             .unwrap_or_default();
-        let note = format!("{signed}{earlier}{lines}");
+        // A signed note holds at most 100 signatures: the ledger's and 99 witnesses'.
+        let room = (crate::note::MAX_SIGNATURES - 1).saturating_sub(fresh.len());
+        earlier.truncate(room);
+        let note = format!("{signed}{}{lines}", earlier.concat());
         self.put_cosigned(size, &note)?;
         Ok(note)
     }

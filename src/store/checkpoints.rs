@@ -232,9 +232,15 @@ impl Store {
     /// The verifier keys of the witnesses whose cosignatures this ledger keeps.
     pub fn witness_keys(&self) -> Result<Vec<String>> {
         let path = self.dir.join(names::COSIGNED).join(WITNESS_KEYS);
-        let Some(b) = read_small_file(&path, 1 << 20)? else {
+        let Some(b) = read_small_file(&path, MAX_WITNESS_KEYS)? else {
             return Ok(Vec::new());
         };
+        if b.len() > MAX_WITNESS_KEYS {
+            return Err(Error::Damaged(format!(
+                "{} is larger than {MAX_WITNESS_KEYS} bytes",
+                path.display()
+            )));
+        }
         let text = String::from_utf8(b)
             .map_err(|_| Error::Damaged(format!("{} is not UTF-8", path.display())))?;
         Ok(text.lines().map(str::to_owned).collect())
@@ -258,6 +264,8 @@ impl Store {
 
 /// The file under `cosigned/` that lists the witnesses' verifier keys.
 const WITNESS_KEYS: &str = "witness-keys";
+/// Its largest size: a larger one is damage, never read in part.
+const MAX_WITNESS_KEYS: usize = 1 << 20;
 
 /// A time-stamp response kept for a checkpoint.
 #[derive(Debug, Clone)]
@@ -284,6 +292,19 @@ impl Store {
         der: &[u8],
         trusted_pem: &[u8],
     ) -> Result<PathBuf> {
+        // Another authority's token of the same serial is never replaced.
+        let path = self
+            .dir
+            .join(names::TIMESTAMPS)
+            .join(format!("{size}-{name}.tsr"));
+        if let Some(kept) = read_small_file(&path, crate::timestamp::MAX_RESPONSE)?
+            && kept != der
+        {
+            return Err(Error::Input(format!(
+                "{} already holds another token of serial {name} for this checkpoint (another authority's); it is kept, and this one is not. Stamp the next checkpoint instead",
+                path.display()
+            )));
+        }
         self.write_whole(
             names::TIMESTAMPS,
             &format!("{size}-{name}.pem"),
