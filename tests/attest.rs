@@ -110,6 +110,8 @@ fn bundles_carry_cosigned_and_time_stamped_checkpoints_and_both_verifiers_check_
         "[ok] attested checkpoint 5: witness witness.example.org/w1",
         "[ok] trusted time-stamp authorities: 2 time-stamp tokens",
         "[ok] witness quorum: the checkpoint is cosigned by w",
+        // A witness is its key: the policy's name for it, beside the bundle's label.
+        "[ok] pinned witnesses: every cosignature in the bundle is by a witness key the policy names: w (labelled witness.example.org/w1 in the bundle)",
     ] {
         assert!(ours.stdout.contains(want), "{want}\n{}", ours.stdout);
     }

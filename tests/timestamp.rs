@@ -472,3 +472,94 @@ fn serials_are_positive_and_at_most_160_bits() {
         assert_eq!(kept(&f).is_empty(), !ok);
     }
 }
+
+/// Adversary findings, kept: a second authority's token of the same serial for the same
+/// checkpoint never replaces the kept one (exit 2, nothing changed); and a token carrying
+/// more than 8 certificates is refused before any chain is searched.
+#[test]
+fn a_kept_token_stands_and_tokens_carry_few_certificates() {
+    let f = Fixture::with_records(1);
+    let (one, two) = (f.path("tsa"), f.path("tsa2"));
+    authority(&one, "ec");
+    authority(&two, "ec");
+    let o = stamp_through_files(&f, &one);
+    assert_eq!(o.code, 0, "{}", o.all());
+    let tokens = kept(&f);
+    let before = std::fs::read(&tokens[0]).unwrap();
+    let o = stamp_through_files(&f, &two);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(
+        o.stderr.contains("already holds another token"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(std::fs::read(&tokens[0]).unwrap(), before);
+    // Nine certificates in the token (`-chain`): refused, nothing kept.
+    let mut chain = String::new();
+    for i in 0..9 {
+        openssl(
+            &two,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "x.key",
+                "-out",
+                &format!("x{i}.crt"),
+                "-subj",
+                &format!("/CN=Decoy {i}"),
+                "-days",
+                "30",
+            ],
+        );
+        chain.push_str(&std::fs::read_to_string(two.join(format!("x{i}.crt"))).unwrap());
+    }
+    std::fs::write(two.join("chain.pem"), chain).unwrap();
+    f.testimony("another");
+    f.checkpoint();
+    let req = f.path("req.tsq");
+    let _ = std::fs::remove_file(&req);
+    f.ok(&[
+        "timestamp",
+        "--ledger",
+        &f.p("ledger"),
+        "--request-out",
+        req.to_str().unwrap(),
+    ]);
+    openssl(
+        &two,
+        &[
+            "ts",
+            "-reply",
+            "-queryfile",
+            req.to_str().unwrap(),
+            "-signer",
+            "tsa.crt",
+            "-inkey",
+            "tsa.key",
+            "-chain",
+            "chain.pem",
+            "-config",
+            "tsa.cnf",
+            "-out",
+            "big.tsr",
+        ],
+    );
+    let o = f.run(&[
+        "timestamp",
+        "--ledger",
+        &f.p("ledger"),
+        "--response-in",
+        two.join("big.tsr").to_str().unwrap(),
+        "--tsa-cert",
+        two.join("root.crt").to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(o.stderr.contains("certificates; at most 8"), "{}", o.stderr);
+    assert_eq!(kept(&f).len(), 1);
+}

@@ -1135,3 +1135,126 @@ fn a_policy_names_the_witnesses_to_ask() {
     let o = f.run(&["audit", "--ledger", &f.p("ledger")]);
     assert_eq!(o.code, 0, "{}", o.all());
 }
+
+/// Adversary findings, kept. A witness known only by its key (from a policy) that signs
+/// under the name another witness's kept key holds is not taken, and the other witness's
+/// stored cosignature stays; `witness accept` keeps only the line that verifies.
+#[test]
+fn a_witness_cannot_take_another_witness_name() {
+    use base64::Engine;
+    use std::io::{Read, Write};
+    let f = Fixture::with_records(2);
+    let vkey = witness(&f);
+    let served = Served::start(&f);
+    let o = checkpoint_with(&f, "ledger", &served, &vkey);
+    assert_eq!(o.code, 0, "{}", o.all());
+    let real = std::fs::read_to_string(f.path("ledger/cosigned/4")).unwrap();
+    // A second witness B answers with a valid cosignature by its own key, under A's name.
+    let b = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let b2 = b.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = conn.read(&mut chunk).unwrap_or(0);
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf);
+                if n == 0 || text.contains("\n\n\u{2014} ") && text.ends_with('\n') {
+                    break;
+                }
+            }
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            // The checkpoint's text: after the request's blank line, up to its own.
+            let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+            let cp = body.split_once("\n\n").map_or("", |x| x.1);
+            let cp_text = &cp[..cp.find("\n\n").map_or(0, |i| i + 1)];
+            let line = custody::note::cosign(cp_text, "witness.example.org/w1", &b2, 1_800_000_000)
+                .unwrap_or_default();
+            let _ = conn.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{line}",
+                    line.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    f.testimony("more");
+    f.checkpoint();
+    // Sign checkpoint 5 asking A (served) and B (by key, from the policy).
+    let raw = |v: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.splitn(3, '+').nth(2).unwrap())
+            .unwrap()[1..]
+            .to_vec()
+    };
+    std::fs::write(
+        f.path("p.policy"),
+        format!(
+            "witness a {} {}\nwitness b {} {url}\ngroup both all a b\nquorum both\n",
+            hex::encode(raw(&vkey)),
+            served.url,
+            hex::encode(b.verifying_key().to_bytes()),
+        ),
+    )
+    .unwrap();
+    let o = f.run(&[
+        "checkpoint",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/ledger.key"),
+        "--policy",
+        &f.p("p.policy"),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(
+        o.stderr.contains("which another witness's key holds"),
+        "{}",
+        o.stderr
+    );
+    // A's cosignatures stand, B's line under A's name was not kept, and no key of B's
+    // is kept under A's name.
+    assert_eq!(
+        std::fs::read_to_string(f.path("ledger/cosigned/4")).unwrap(),
+        real
+    );
+    let kept5 = std::fs::read_to_string(f.path("ledger/cosigned/5")).unwrap();
+    assert_eq!(kept5.matches('\u{2014}').count(), 2, "{kept5}");
+    let keys = std::fs::read_to_string(f.path("ledger/cosigned/witness-keys")).unwrap();
+    assert_eq!(keys.lines().count(), 1, "{keys}");
+    // witness accept: junk lines under the name beside the real one; only the real one is kept.
+    f.testimony("yet more");
+    f.checkpoint();
+    request(&f, "ledger", 5, "req.txt");
+    let o = cosign(&f, "req.txt", "resp.txt");
+    assert_eq!(o.code, 0, "{}", o.all());
+    let resp = std::fs::read_to_string(f.path("resp.txt")).unwrap();
+    let junk: String = (0..5)
+        .map(|i| {
+            format!(
+                "\u{2014} witness.example.org/w1 {}\n",
+                base64::engine::general_purpose::STANDARD.encode([i as u8; 76])
+            )
+        })
+        .collect();
+    std::fs::write(f.path("resp.txt"), format!("{junk}{resp}")).unwrap();
+    let o = f.run(&[
+        "witness",
+        "accept",
+        "--ledger",
+        &f.p("ledger"),
+        "--in",
+        &f.p("resp.txt"),
+        "--witness-key",
+        &vkey,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    let kept = std::fs::read_to_string(f.path("ledger/cosigned/6")).unwrap();
+    assert_eq!(kept.matches('\u{2014}').count(), 2, "{kept}");
+    assert_eq!(f.run(&["audit", "--ledger", &f.p("ledger")]).code, 0);
+}

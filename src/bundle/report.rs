@@ -571,3 +571,18 @@ fn attestations(m: &Manifest, attested: &Attested) -> String {
     s.push_str("</table>\n<p>A witness's name here is a label the bundle gives it; what identifies a witness is its key, and what identifies an authority is its certificate. A court confirms the keys and certificates by checking this bundle with a witness policy and the authority's certificate obtained from the witnesses and the authority themselves, not from this bundle (<code>custody verify-bundle --policy WITNESSES.policy --tsa-cert AUTHORITY.pem</code>): the check then names each witness as the policy does.</p>\n");
     s
 }
+
+#[cfg(test)]
+mod tests {
+    /// Markup is escaped, and direction controls (which could make one name read as
+    /// another) are shown, never obeyed.
+    #[test]
+    fn text_is_escaped_and_direction_controls_shown() {
+        assert_eq!(super::esc("<b>&'\""), "&lt;b&gt;&amp;&#39;&quot;");
+        assert_eq!(
+            super::esc("w\u{202E}1.gro\u{2066}"),
+            "w[U+202E]1.gro[U+2066]"
+        );
+        assert_eq!(super::esc("شاهد"), "شاهد");
+    }
+}
