@@ -4754,6 +4754,16 @@ class TokenTests(unittest.TestCase):
         self.assertIsNone(vb.der_problem(unsorted))
         self.refused(self.token(attrs_der=unsorted), "SET OF")
 
+    def test_rule_3_at_most_8_certificates(self):
+        """Section 14 rule 3: a token carries at most 8 certificates (SignedData.certificates), whichever they
+        are: the signer's, the root and 6 unrelated CAs (8) verify; one more unrelated CA (9) fails."""
+        others = [make_certificate(f"Unrelated {n}", ec.generate_private_key(ec.SECP256R1()), ca=True)
+                  for n in range(7)]
+        self.verify(self.token(chain=[self.root] + others[:6]))
+        self.refused(self.token(chain=[self.root] + others), "the token carries 9 certificates, more than 8")
+        # the trusted certificates given apart are not carried
+        self.verify(self.token(chain=others), trusted=[self.root])
+
     def test_rule_4_signature(self):
         token = bytearray(self.token())
         token[-3] ^= 1     # inside the signature value
@@ -5885,11 +5895,8 @@ def padded_certificate(pem_size: int) -> bytes:
     raise AssertionError(f"no certificate whose PEM is {pem_size} bytes")
 
 
-class AttestationFollowUpTests(BundleTestCase):
-    """The SPEC revision "attestations, adversarial follow-up" (11.2 bounds, 11.3 checks 4, 15 and 17, the
-    pinning notes, section 14 rule 2), on bundles attested here (Attester): a token on the checkpoint of 3
-    records and, on the bundle's own of 5, a witness's cosignature and a token.  Each verdict is also asked
-    of the custody binary when there is one, which must give the same exit code."""
+class AttesterTestCase(BundleTestCase):
+    """Helpers for bundles attested here (Attester); no test of its own."""
 
     @classmethod
     def setUpClass(cls):
@@ -5914,6 +5921,13 @@ class AttestationFollowUpTests(BundleTestCase):
 
     def failed(self, out: str) -> list[str]:
         return [line for line in out.splitlines() if line.startswith("[FAILED] ")]
+
+
+class AttestationFollowUpTests(AttesterTestCase):
+    """The SPEC revision "attestations, adversarial follow-up" (11.2 bounds, 11.3 checks 4, 15 and 17, the
+    pinning notes, section 14 rule 2), on bundles attested here (Attester): a token on the checkpoint of 3
+    records and, on the bundle's own of 5, a witness's cosignature and a token.  Each verdict is also asked
+    of the custody binary when there is one, which must give the same exit code."""
 
     def test_control(self):
         path = self.bundle(self.standard())
@@ -6008,14 +6022,15 @@ class AttestationFollowUpTests(BundleTestCase):
         out, _ = self.assertAgree(self.bundle(a), 1, failing="attestation 3: checkpoint")
         self.assertIn("attest/3/checkpoint.txt carries 2 signature lines", out)
         self.assertNotIn("attestation 3: timestamp", out)     # its token is not checked
-        # the rule is the attested checkpoint's (below the bundle's size): checkpoint.txt is check 6's
+        # checkpoint.txt with the ledger's line twice is check 6's to refuse (SpecFollowUp2Tests), not this one's
         builder = BundleBuilder()
         checkpoint = builder.files["checkpoint.txt"]
         twice = checkpoint + checkpoint[checkpoint.rindex(b"\n\n") + 2:]
         for name in list(builder.files):
             if name == "checkpoint.txt" or name.startswith("proofs/"):
                 builder.files[name] = builder.files[name].replace(checkpoint, twice)
-        self.assertAgree(self.bundle(self.attester(builder), "own.zip"), 0)
+        out, _ = self.assertAgree(self.bundle(self.attester(builder), "own.zip"), 1, failing="checkpoint")
+        self.assertEqual([line.split(":")[0] for line in self.failed(out)], ["[FAILED] checkpoint"])
 
     def test_a_witness_is_a_key(self):
         t = ATTEST_MS // 1000
@@ -6247,6 +6262,220 @@ class AttestationFollowUpTests(BundleTestCase):
                                        self.policy(f"witness a {raw_public(WITNESS_A).hex()}\nquorum a\n"))
             self.assertIn(code, (0, 1), result)
             self.assertNotIn("error", result)
+
+
+OPENSSL_TSA_CONFIG = """[ tsa ]
+default_tsa = tsa1
+[ tsa1 ]
+serial = ./serial
+crypto_device = builtin
+signer_digest = sha256
+default_policy = 1.2.3.4.1
+digests = sha256
+ess_cert_id_alg = sha256
+"""
+
+
+def openssl_token(directory: Path, authority: TestAuthority, data: bytes, chain: list[bytes], serial: int) -> bytes:
+    """A response by `openssl ts -reply` (stamped now) over `data`, signed with the authority's certificate,
+    `-chain` the certificates `chain` (the signer's own certificate comes first: 1 + len(chain) carried)."""
+    d = directory / f"openssl-tsa-{serial}"
+    d.mkdir()
+    (d / "tsa.cnf").write_text(OPENSSL_TSA_CONFIG)
+    (d / "serial").write_text(f"{serial:02x}\n")
+    (d / "data").write_bytes(data)
+    (d / "tsa.crt").write_bytes(vb.canonical_certificate_pem(authority.cert))
+    (d / "tsa.key").write_bytes(authority.key.private_bytes(serialization.Encoding.PEM,
+                                                            serialization.PrivateFormat.PKCS8,
+                                                            serialization.NoEncryption()))
+    (d / "chain.pem").write_bytes(b"".join(vb.canonical_certificate_pem(c) for c in chain))
+    run = lambda *argv: subprocess.run(["openssl", "ts", *argv], cwd=d, capture_output=True,  # noqa: E731
+                                       timeout=SUBPROCESS_TIMEOUT, check=True)
+    run("-query", "-data", "data", "-sha256", "-cert", "-out", "req.tsq")
+    run("-reply", "-config", "tsa.cnf", "-queryfile", "req.tsq", "-signer", "tsa.crt", "-inkey", "tsa.key",
+        "-chain", "chain.pem", "-out", "resp.tsr")
+    return (d / "resp.tsr").read_bytes()
+
+
+def carried_certificates(token: bytes) -> int:
+    """How many certificates a response's SignedData carries (section 14 rule 3)."""
+    return len(atsp.TimeStampResp.load(token)["time_stamp_token"]["content"]["certificates"])
+
+
+class SpecFollowUp2Tests(AttesterTestCase):
+    """The SPEC revision after the second adversarial review: checkpoint.txt carries the ledger's signature
+    line alone (11.1, 11.3 check 6), a token carries at most 8 certificates (section 14 rule 3), and check 17's
+    `pinned witnesses` names each witness by the policy's name beside the bundle's label.  Each verdict is
+    also asked of the custody binary when there is one (assertAgree)."""
+
+    @staticmethod
+    def with_checkpoint_lines(builder: BundleBuilder, lines: bytes) -> BundleBuilder:
+        """The builder with `lines` appended to checkpoint.txt (and so to the checkpoint every proofs/ file
+        carries, which must be exactly checkpoint.txt)."""
+        checkpoint = builder.files["checkpoint.txt"]
+        for name in list(builder.files):
+            if name == "checkpoint.txt" or name.startswith("proofs/"):
+                builder.files[name] = builder.files[name].replace(checkpoint, checkpoint + lines)
+        return builder
+
+    # -- 11.1, 11.3 check 6: checkpoint.txt with the ledger's signature line alone ---------------------
+
+    def test_a_cosignature_line_in_checkpoint_txt_fails_check_6(self):
+        """A valid cosignature line in checkpoint.txt, and no attestation at the bundle's own size (an
+        attestation of 3 records only): check 15 never reads checkpoint.txt's lines, so only check 6 can
+        refuse it."""
+        t = ATTEST_MS // 1000
+        for attested in (True, False):
+            with self.subTest(attested=attested):
+                builder = BundleBuilder()
+                line = cosignature_line(WITNESS_A, WITNESS_NAME, t, builder.files["checkpoint.txt"]).encode()
+                control, edited = self.attester(), self.attester(self.with_checkpoint_lines(builder, line))
+                for a in (control, edited):
+                    if attested:
+                        a.add(3, cosigners=[(WITNESS_B, "witness.example.org/b", t)], tokens=[(2, ATTEST_MS, {})])
+                    self.assertNotIn(5, [x["checkpoint_size"] for x in a.manifest["attestations"]])
+                self.assertAgree(self.bundle(control, "control.zip"), 0)
+                path = self.bundle(edited, "edited.zip")
+                out, _ = self.assertAgree(path, 1, failing="checkpoint")
+                self.assertEqual([x.split(":")[0] for x in self.failed(out)], ["[FAILED] checkpoint"])
+                self.assertIn("checkpoint.txt carries 2 signature lines, by other keys: 'witness.example.org/a'; "
+                              "11.3 check 6: exactly one", out)
+                if attested:
+                    self.assertIn("[ok] attestation 3: cosignatures", out)
+                # a policy the stray line would satisfy does not rescue it
+                policy = self.policy(f"witness a {raw_public(WITNESS_A).hex()}\n"
+                                     f"witness b {raw_public(WITNESS_B).hex()}\nquorum none\n")
+                self.assertAgree(path, 1, "--policy", policy, failing="checkpoint")
+                # nor does it count for the quorum: checkpoint.txt, the source without an attestation of the
+                # bundle's size, carries no cosignature (11.1), whatever lines it holds
+                policy = self.policy(f"witness a {raw_public(WITNESS_A).hex()}\n"
+                                     f"witness b {raw_public(WITNESS_B).hex()}\nquorum a\n")
+                out, _ = self.assertAgree(path, 1, "--policy", policy, failing="witness quorum")
+                self.assertIn("does not meet the policy's quorum 'a': the witnesses that acted are none", out)
+                self.assertAgree(self.bundle(control, "control.zip"), 1, "--policy", policy, failing="witness quorum")
+                code, result = json_result(path)
+                self.assertEqual((code, failed_checks(result).keys()), (1, {"checkpoint"}))
+
+    def test_any_second_signature_line_fails_check_6(self):
+        """Whatever the second line is: a signature by another key under the ledger's own name or under another
+        name (before or after the ledger's line), or the ledger's own line repeated."""
+        builder = BundleBuilder()
+        checkpoint = builder.files["checkpoint.txt"]
+        split = checkpoint.rindex(b"\n\n")
+        own_line, text = checkpoint[split + 2:], checkpoint[:split + 1]
+        stranger = make_key("a stranger to the ledger")
+        origin = builder.manifest["ledger"]["origin"]
+        for name in (origin, "someone.example.org"):
+            blob = sha256(name.encode() + b"\n\x01" + raw_public(stranger))[:4] + stranger.sign(text)
+            line = f"\u2014 {name} {b64(blob)}\n".encode()
+            for where, signatures in (("after", own_line + line), ("before", line + own_line)):
+                with self.subTest(name=name, where=where):
+                    b = BundleBuilder()
+                    for member in list(b.files):
+                        if member == "checkpoint.txt" or member.startswith("proofs/"):
+                            b.files[member] = b.files[member].replace(checkpoint, text + b"\n" + signatures)
+                    out, _ = self.assertAgree(self.bundle(self.attester(b), "s.zip"), 1, failing="checkpoint")
+                    self.assertIn(f"checkpoint.txt carries 2 signature lines, by other keys: '{name}'", out)
+        b = self.with_checkpoint_lines(BundleBuilder(), own_line)
+        out, _ = self.assertAgree(self.bundle(self.attester(b), "twice.zip"), 1, failing="checkpoint")
+        self.assertIn("checkpoint.txt carries 2 signature lines (the ledger's own, repeated)", out)
+
+    # -- section 14 rule 3: at most 8 certificates a token -------------------------------------------
+
+    def other_roots(self, count: int) -> list[bytes]:
+        return [make_certificate(f"Other Root {n}", ec.generate_private_key(ec.SECP256R1()), ca=True)
+                for n in range(count)]
+
+    def test_a_token_carries_at_most_8_certificates(self):
+        """Tokens built here: the signer's certificate and 7 others (8) verify, with 8 others (9) the token
+        fails, in check 15 and in check 16 alike; the manifest's list of certificates is 1 in both (11.2's
+        bound of 8 is another rule)."""
+        others = self.other_roots(8)
+        root = self.authority.pem_file(self.dir)
+        for extra, code in ((7, 0), (8, 1)):
+            with self.subTest(carried=extra + 1):
+                a = self.attester()
+                entry = a.add(5, tokens=[(2, ATTEST_MS, {"chain": others[:extra]})])
+                self.assertEqual(entry["timestamps"][0]["certificates"], [self.authority.root_member])
+                token = a.builder.files[entry["timestamps"][0]["file"]]
+                self.assertEqual(carried_certificates(token), extra + 1)
+                path = self.bundle(a, f"c{extra}.zip")
+                out, _ = self.assertAgree(path, code, failing="attestation 5: timestamp attest/5/02.tsr" if code
+                                          else None)
+                out, _ = self.assertAgree(path, code, "--tsa-cert", root,
+                                          failing="pinned authority: attest/5/02.tsr" if code else None)
+                if code:
+                    self.assertIn("the token carries 9 certificates, more than 8 (section 14 rule 3)", out)
+                    self.assertEqual(sorted(x.split(": the token")[0] for x in self.failed(out)),
+                                     ["[FAILED] attestation 5: timestamp attest/5/02.tsr: attest/5/02.tsr",
+                                      "[FAILED] pinned authority: attest/5/02.tsr: attest/5/02.tsr"])
+
+    def test_certificates_counted_as_carried(self):
+        """SPEC CHOICE: every entry of the SignedData's certificates counts, a certificate written twice
+        twice: the signer's certificate and the root 8 times over is 9 carried."""
+        a = self.attester()
+        entry = a.add(5, tokens=[(2, ATTEST_MS, {"chain": [self.authority.root] * 8})])
+        token = a.builder.files[entry["timestamps"][0]["file"]]
+        self.assertEqual(carried_certificates(token), 9)
+        out, _ = self.assertAgree(self.bundle(a), 1, failing="attestation 5: timestamp attest/5/02.tsr")
+        self.assertIn("the token carries 9 certificates", out)
+        # 8 carried, duplicates among them: within the bound.  DISAGREEMENT (reported): the custody binary
+        # refuses any token whose certificates repeat one ("SET OF contains duplicate"), a rule SPEC.md does not
+        # state (X.690 DER allows equal components in a SET OF), so only this verifier's verdict is asserted.
+        a = self.attester()
+        a.add(5, tokens=[(2, ATTEST_MS, {"chain": [self.authority.root] * 7})])
+        self.assertVerdict(self.bundle(a, "eight.zip"), 0)
+
+    @unittest.skipUnless(shutil.which("openssl"), "openssl is not installed")
+    def test_an_openssl_token_with_9_certificates(self):
+        """`openssl ts -reply -chain FILE` (the signer's certificate, then the chain's): a chain of 7 makes 8
+        carried, which verifies; a chain of 8 (the root and 7 others) makes 9, which fails.  openssl stamps
+        the time now, so the bundle is exported now (its attestation times: at most exported_at_ms + 10
+        minutes)."""
+        others = self.other_roots(7)
+        for chain, code in (([self.authority.root] + others[:6], 0), ([self.authority.root] + others, 1)):
+            with self.subTest(carried=len(chain) + 1):
+                a = self.attester()
+                now_ms = int(datetime.datetime.now(datetime.timezone.utc).timestamp() * 1000)
+                a.manifest["exported_at_ms"], a.manifest["exported_at"] = now_ms, rfc3339(now_ms)
+                checkpoint = a.checkpoint(5)
+                token = openssl_token(self.dir, self.authority, checkpoint, chain, 0x42 + len(chain))
+                self.assertEqual(carried_certificates(token), len(chain) + 1)
+                tst = atsp.TSTInfo.load(atsp.TimeStampResp.load(token)["time_stamp_token"]["content"][
+                    "encap_content_info"]["content"].contents)
+                serial = tst["serial_number"].contents.hex()
+                gen_ms = vb.gen_time_ms(tst["gen_time"].contents)
+                entry = a.add(5)
+                entry["timestamps"] = [{"file": f"attest/5/{serial}.tsr", "serial": serial, "time_ms": gen_ms,
+                                        "time": rfc3339(gen_ms),
+                                        "signer_certificate": hashlib.sha256(self.authority.cert).hexdigest(),
+                                        "certificates": [self.authority.root_member]}]
+                a.builder.files[f"attest/5/{serial}.tsr"] = token
+                a.builder.files[self.authority.root_member] = vb.canonical_certificate_pem(self.authority.root)
+                out, _ = self.assertAgree(self.bundle(a, f"o{len(chain)}.zip"), code, "--tsa-cert",
+                                          self.authority.pem_file(self.dir),
+                                          failing=f"attestation 5: timestamp attest/5/{serial}.tsr" if code else None)
+                if code:
+                    self.assertIn("the token carries 9 certificates, more than 8", out)
+                else:
+                    self.assertIn(f"[ok] attestation 5: timestamp attest/5/{serial}.tsr", out)
+
+    # -- 11.3 check 17: the policy's name beside the bundle's label ----------------------------------
+
+    def test_pinned_witnesses_named_by_the_policy_beside_the_bundle_label(self):
+        t = ATTEST_MS // 1000
+        a = self.attester()
+        a.add(3, cosigners=[(WITNESS_B, "witness.example.org/b", t)])
+        a.add(5, cosigners=[(WITNESS_A, WITNESS_NAME, t)], tokens=[(2, ATTEST_MS, {})])
+        path = self.bundle(a)
+        ka, kb = raw_public(WITNESS_A), raw_public(WITNESS_B)
+        policy = self.policy(f"witness alice {ka.hex()}\nwitness bob {kb.hex()}\nquorum alice\n")
+        out, _ = self.assertAgree(path, 0, "--policy", policy)
+        self.assertIn(f"[ok] pinned witnesses: every cosignature the bundle carries (2) is by a witness the policy "
+                      f"names: 'bob' (key {kid(kb)}, labelled 'witness.example.org/b' in the bundle), 'alice' "
+                      f"(key {kid(ka)}, labelled '{WITNESS_NAME}' in the bundle)", out)
+        # the bundle's label is no name the policy knows: the key is what is compared
+        self.assertNotIn("'witness.example.org/a' (key", out)
 
 
 if __name__ == "__main__":

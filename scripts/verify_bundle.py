@@ -44,7 +44,8 @@ It performs every check of SPEC.md 11.3 that another verifier can:
     253402300799999, key IDs, fingerprints and key files derived from each
     public key; and `files`;
  5-6. manifest.sig and the signed checkpoint (section 6; its signed text
-    has no empty line);
+    has no empty line; checkpoint.txt carries exactly one signature line, the
+    ledger's: 11.1, witnesses' cosignatures travel in attest/ only);
  every `keys/<key ID>.pub` member (the exporter's, the ledger's, each
     signer's, and any a record body names) must be exactly the canonical
     SPKI PEM text of its key (11.1 table), byte for byte: a PEM that a
@@ -125,9 +126,11 @@ It performs every check of SPEC.md 11.3 that another verifier can:
     exporter.public_key, any record's signer, any key an authorize, revoke
     or ledger-key record names or a transfer hands to); each RFC 3161 token
     by section 14 rules 1 to 6 with 11.3's differences (DER exactly,
-    granted, SignedData of one SignerInfo, content type, message digest and
-    ESS signing-certificate attributes, a serial above 0 and below 2^160, an
-    accuracy whose millis and micros are 1 to 999 when present, ECDSA
+    granted, at most 8 certificates carried (rule 3; every entry of the
+    SignedData's certificates counts), SignedData of one SignerInfo, content
+    type, message digest and ESS signing-certificate attributes, a serial
+    above 0 and below 2^160, an accuracy whose seconds is below 2^64 (and
+    not negative) and whose millis and micros are 1 to 999 when present, ECDSA
     P-256/SHA-256, P-384/SHA-384 or RSA PKCS#1 v1.5 SHA-256/384/512, the
     signing certificate's extended key usage critical and exactly
     timeStamping, a chain to one of the listed tsa/ certificates through at
@@ -148,9 +151,12 @@ It performs every check of SPEC.md 11.3 that another verifier can:
  17. with --policy FILE (section 13's Sigsum policy format; a policy that does
     not parse is exit 2 naming its line): the bundle's checkpoint, as the
     cosigned file of the attestation of its size carries it, meets the quorum
-    with ledger.public_key as the ledger key ("witness quorum"), and every
-    cosignature the bundle carries, on any attested checkpoint, is by a key
-    the policy names as a witness ("pinned witnesses").  Without it, a bundle
+    with ledger.public_key as the ledger key ("witness quorum"; only the
+    lines cosigned_file adds after checkpoint.txt's bytes count, so
+    checkpoint.txt alone counts no witness), and every cosignature the bundle
+    carries, on any attested checkpoint, is by a key the policy names as a
+    witness ("pinned witnesses", whose detail names each witness by the
+    policy's name for its key beside the bundle's label).  Without it, a bundle
     with cosignatures gets a NOTE line before the verdict saying the
     witnesses were not pinned (--json: "witnesses_pinned": false).  The JSON
     fields "tsa_pinned" and "witnesses_pinned" are each true when nothing
@@ -335,6 +341,8 @@ SERIAL_HEX = r"(?:[0-9a-f]{2}){1,21}"   # 11.1: a token's serial, 2 to 42 lowerc
 MAX_COSIGNATURES = 99
 MAX_TOKENS = 16
 MAX_TOKEN_CERTIFICATES = 8
+# Section 14 rule 3: a token (its SignedData's `certificates`) carries at most 8 certificates.
+MAX_CARRIED_CERTIFICATES = 8
 MAX_TSA_MEMBER = 65_536                 # 11.3 check 15: a larger `tsa/` member is refused unread
 NAME_PATTERNS = (
     re.compile(r"proofs/" + DECIMAL + r"\.tlog-proof"),
@@ -2260,7 +2268,15 @@ class TokenVerifier:
         stamped_ms = gen_time_ms(tst["gen_time"].contents)
         stamped = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(
             milliseconds=stamped_ms)
-        # Rule 3: exactly one SignerInfo and its signed attributes.
+        # Rule 3: at most 8 certificates, exactly one SignerInfo and its signed attributes.
+        # SPEC CHOICE: "the token carries at most 8 certificates" counts every entry of the SignedData's
+        # `certificates` set as carried, whatever its choice (an attribute or other certificate is carried
+        # too) and a certificate written twice twice; the chain search below uses only the X.509 ones.
+        carried = signed["certificates"]
+        count = 0 if isinstance(carried, asn1_core.Void) else len(carried)
+        if count > MAX_CARRIED_CERTIFICATES:
+            raise CheckError(f"the token carries {count} certificates, more than {MAX_CARRIED_CERTIFICATES} "
+                             "(section 14 rule 3)")
         infos = signed["signer_infos"]
         if len(infos) != 1:
             raise CheckError(f"the token has {len(infos)} SignerInfos, not exactly one")
@@ -2336,10 +2352,9 @@ class TokenVerifier:
         the token then vouches for no later than genTime plus seconds, millis and micros (micros rounded up to a
         millisecond).  Returns that addition in ms, None without an accuracy.
 
-        SPEC CHOICE: `seconds`, which the spec does not bound, is read as an unsigned 64-bit number like every
-        other count of the spec (0 to 2^64 - 1): a negative one (an accuracy is a distance, RFC 3161 reads it
-        as one) would make the token vouch for a time before its own genTime, and a larger one vouches for
-        nothing; either is refused as malformed (custody's decoder refuses both too)."""
+        Rule 2 bounds `seconds` below 2^64.  SPEC CHOICE: a negative one, which "below 2^64" does not exclude in
+        words, is refused as malformed too (an accuracy is a distance, RFC 3161 reads it as one, and a negative
+        one would make the token vouch for a time before its own genTime)."""
         if isinstance(accuracy, asn1_core.Void):
             return None
         total = 0
@@ -4098,8 +4113,21 @@ class BundleVerifier:
     # -- 6 -----------------------------------------------------------------------
 
     def check_checkpoint(self) -> str:
+        """11.3 check 6: checkpoint.txt is a checkpoint of ledger.origin signed by ledger.public_key (section 6)
+        with exactly one signature line, of checkpoint_size and checkpoint_root (the key file is checked
+        apart).  11.1: checkpoint.txt carries the ledger's signature line alone; witnesses' cosignatures
+        travel in attest/ (where check 15 judges them), so a cosignature line here, or the ledger's own line
+        twice, fails: a line nothing judges must not ride along in the checkpoint every proof refers to."""
         ledger = self.manifest.ledger
-        cp = verify_checkpoint(self.read(CHECKPOINT), ledger.origin, ledger.key.public_key)
+        data = self.read(CHECKPOINT)
+        cp = verify_checkpoint(data, ledger.origin, ledger.key.public_key)
+        signatures = parse_signed_note(data)[1]
+        if len(signatures) != 1:
+            own = note_key_id(ledger.origin, ledger.key.public_key)
+            others = [name for name, kid, _ in signatures if (name, kid) != (ledger.origin, own)]
+            by_others = f", by other keys: {', '.join(map(q, others))}" if others else " (the ledger's own, repeated)"
+            raise CheckError(f"checkpoint.txt carries {len(signatures)} signature lines{by_others}; 11.3 check 6: "
+                             "exactly one, the ledger's (11.1: witnesses' cosignatures travel in attest/)")
         if cp.size != ledger.checkpoint_size:
             raise CheckError(f"checkpoint size {cp.size} differs from the manifest's {ledger.checkpoint_size}")
         if cp.root != ledger.checkpoint_root:
@@ -4883,16 +4911,26 @@ class BundleVerifier:
         data = self.read(source)
         if not data.startswith(checkpoint):
             raise CheckError(f"{source} does not start with the bytes of checkpoint.txt", "witness-quorum")
+        # 11.1 (and check 6): checkpoint.txt carries the ledger's signature line alone; the cosignatures are the
+        # lines cosigned_file adds after its bytes (those check 15 judges).  A line inside checkpoint.txt (check 6
+        # refuses it) never counts here, and checkpoint.txt as the source counts no witness.
         try:
-            text, signatures = parse_signed_note(data)
-        except CheckError as exc:
+            text = parse_signed_note(checkpoint)[0]
+            parse_signed_note(data)
+            added = data[len(checkpoint):].decode("utf-8")
+        except (CheckError, UnicodeDecodeError) as exc:
             raise CheckError(f"{source}: {exc}", "witness-quorum") from exc
+        signatures = []
+        for line in added.split("\n")[:-1]:
+            try:
+                signatures.append(parse_note_signature_line(line))
+            except ValueError:
+                continue
         acting: set[bytes] = set()
         for name, key in policy.witnesses.items():
             if key == ledger_key:
                 continue   # section 13: the ledger's own key does not count as a witness
-            for line_name, kid, rest in signatures:
-                blob = kid + rest
+            for line_name, blob in signatures:
                 try:
                     line_kid, timestamp, signature = split_cosignature_blob(blob)
                 except ValueError:
@@ -4930,7 +4968,8 @@ class BundleVerifier:
                 unpinned.append(f"{where} (key {q(short(str(key), 120))}, not a verifier key)")
                 continue
             if vkey.public_key in pinned:
-                named.append(pinned[vkey.public_key])
+                named.append(f"{q(pinned[vkey.public_key])} (key {key_id(vkey.public_key)}, labelled {q(vkey.name)} "
+                             "in the bundle)")
             else:
                 unpinned.append(f"{where} ({q(vkey.name)}, key {key_id(vkey.public_key)})")
         if unpinned:
@@ -4938,8 +4977,11 @@ class BundleVerifier:
             raise CheckError(f"{len(unpinned)} of the bundle's {len(entries)} cosignature(s) are by keys the policy "
                              f"does not name as witnesses: {'; '.join(unpinned[:10])}{more} (a cosignature by a key "
                              "nobody pinned is a claim, not a witness)", "trust")
+        # 11.3 check 17: the detail names each witness by the policy's name for its key, beside the label the
+        # bundle gives it (check 15: a name is a label the cosignature does not cover; the key is what counts).
         return (f"every cosignature the bundle carries ({len(entries)}) is by a witness the policy names: "
-                + ", ".join(map(q, dict.fromkeys(named))))
+                + ", ".join(dict.fromkeys(named))
+                + " (a witness is its key: the bundle's label is not covered by the cosignature)")
 
     def check_custody(self, seq: int) -> str:
         detail = self.replay.custody(seq)
