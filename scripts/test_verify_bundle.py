@@ -4731,8 +4731,8 @@ class TokenTests(unittest.TestCase):
                                 ({"micros": 0}, "micros is 0, not 1 to 999"),
                                 ({"micros": 1000}, "micros is 1000, not 1 to 999"),
                                 ({"seconds": 1, "millis": -1}, "millis is -1"),
-                                ({"seconds": -1}, "seconds is -1, not an unsigned 64-bit number"),
-                                ({"seconds": 2 ** 64}, "not an unsigned 64-bit number")):
+                                ({"seconds": -1}, "seconds is -1, not a non-negative integer below 2^64"),
+                                ({"seconds": 2 ** 64}, "not a non-negative integer below 2^64")):
             with self.subTest(accuracy):
                 self.refused(self.token(accuracy=accuracy), words)
 
@@ -6411,20 +6411,30 @@ class SpecFollowUp2Tests(AttesterTestCase):
                                       "[FAILED] pinned authority: attest/5/02.tsr: attest/5/02.tsr"])
 
     def test_certificates_counted_as_carried(self):
-        """SPEC CHOICE: every entry of the SignedData's certificates counts, a certificate written twice
-        twice: the signer's certificate and the root 8 times over is 9 carried."""
+        """Section 14 rule 3: every entry of the SignedData's certificates counts, a certificate written twice
+        twice: the signer's certificate and the root 8 times over is 9 carried; and none may appear twice."""
         a = self.attester()
         entry = a.add(5, tokens=[(2, ATTEST_MS, {"chain": [self.authority.root] * 8})])
         token = a.builder.files[entry["timestamps"][0]["file"]]
         self.assertEqual(carried_certificates(token), 9)
         out, _ = self.assertAgree(self.bundle(a), 1, failing="attestation 5: timestamp attest/5/02.tsr")
         self.assertIn("the token carries 9 certificates", out)
-        # 8 carried, duplicates among them: within the bound.  DISAGREEMENT (reported): the custody binary
-        # refuses any token whose certificates repeat one ("SET OF contains duplicate"), a rule SPEC.md does not
-        # state (X.690 DER allows equal components in a SET OF), so only this verifier's verdict is asserted.
+        # 8 carried, within the bound, but the root repeated: rule 3 allows no certificate twice (a set with
+        # the same element twice is not DER's SET OF), so the token fails, in check 15 and in check 16 alike.
         a = self.attester()
-        a.add(5, tokens=[(2, ATTEST_MS, {"chain": [self.authority.root] * 7})])
-        self.assertVerdict(self.bundle(a, "eight.zip"), 0)
+        entry = a.add(5, tokens=[(2, ATTEST_MS, {"chain": [self.authority.root] * 7})])
+        self.assertEqual(carried_certificates(a.builder.files[entry["timestamps"][0]["file"]]), 8)
+        path = self.bundle(a, "eight.zip")
+        out, _ = self.assertAgree(path, 1, failing="attestation 5: timestamp attest/5/02.tsr")
+        self.assertIn("repeats certificate", out)
+        out, _ = self.assertAgree(path, 1, "--tsa-cert", self.authority.pem_file(self.dir),
+                                  failing="pinned authority: attest/5/02.tsr")
+        self.assertIn("repeats certificate", out)
+        # the root twice, nothing else: the smallest repetition fails too
+        a = self.attester()
+        a.add(5, tokens=[(2, ATTEST_MS, {"chain": [self.authority.root] * 2})])
+        out, _ = self.assertAgree(self.bundle(a, "twice.zip"), 1, failing="attestation 5: timestamp attest/5/02.tsr")
+        self.assertRegex(out, r"the token's certificate \d repeats certificate \d \(section 14 rule 3")
 
     @unittest.skipUnless(shutil.which("openssl"), "openssl is not installed")
     def test_an_openssl_token_with_9_certificates(self):

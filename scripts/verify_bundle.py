@@ -127,10 +127,10 @@ It performs every check of SPEC.md 11.3 that another verifier can:
     or ledger-key record names or a transfer hands to); each RFC 3161 token
     by section 14 rules 1 to 6 with 11.3's differences (DER exactly,
     granted, at most 8 certificates carried (rule 3; every entry of the
-    SignedData's certificates counts), SignedData of one SignerInfo, content
+    SignedData's certificates counts) and none twice, SignedData of one SignerInfo, content
     type, message digest and ESS signing-certificate attributes, a serial
-    above 0 and below 2^160, an accuracy whose seconds is below 2^64 (and
-    not negative) and whose millis and micros are 1 to 999 when present, ECDSA
+    above 0 and below 2^160, an accuracy whose seconds is a non-negative
+    integer below 2^64 and whose millis and micros are 1 to 999 when present, ECDSA
     P-256/SHA-256, P-384/SHA-384 or RSA PKCS#1 v1.5 SHA-256/384/512, the
     signing certificate's extended key usage critical and exactly
     timeStamping, a chain to one of the listed tsa/ certificates through at
@@ -2268,15 +2268,20 @@ class TokenVerifier:
         stamped_ms = gen_time_ms(tst["gen_time"].contents)
         stamped = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(
             milliseconds=stamped_ms)
-        # Rule 3: at most 8 certificates, exactly one SignerInfo and its signed attributes.
-        # SPEC CHOICE: "the token carries at most 8 certificates" counts every entry of the SignedData's
-        # `certificates` set as carried, whatever its choice (an attribute or other certificate is carried
-        # too) and a certificate written twice twice; the chain search below uses only the X.509 ones.
+        # Rule 3: at most 8 certificates, none twice, exactly one SignerInfo and its signed attributes.
+        # The count is of every entry of the SignedData's `certificates` set, whatever its choice (an
+        # attribute or other certificate is carried too); the chain search below uses only the X.509 ones.
+        # No entry may appear twice (a set with the same element twice is not DER's SET OF): two entries
+        # are the same when their encodings are.
         carried = signed["certificates"]
-        count = 0 if isinstance(carried, asn1_core.Void) else len(carried)
-        if count > MAX_CARRIED_CERTIFICATES:
-            raise CheckError(f"the token carries {count} certificates, more than {MAX_CARRIED_CERTIFICATES} "
-                             "(section 14 rule 3)")
+        entries = [] if isinstance(carried, asn1_core.Void) else [choice.dump() for choice in carried]
+        if len(entries) > MAX_CARRIED_CERTIFICATES:
+            raise CheckError(f"the token carries {len(entries)} certificates, more than "
+                             f"{MAX_CARRIED_CERTIFICATES} (section 14 rule 3)")
+        for n, der in enumerate(entries):
+            if der in entries[:n]:
+                raise CheckError(f"the token's certificate {n + 1} repeats certificate {entries.index(der) + 1} "
+                                 "(section 14 rule 3: none twice, a SET OF with the same element twice is not DER)")
         infos = signed["signer_infos"]
         if len(infos) != 1:
             raise CheckError(f"the token has {len(infos)} SignerInfos, not exactly one")
@@ -2352,9 +2357,7 @@ class TokenVerifier:
         the token then vouches for no later than genTime plus seconds, millis and micros (micros rounded up to a
         millisecond).  Returns that addition in ms, None without an accuracy.
 
-        Rule 2 bounds `seconds` below 2^64.  SPEC CHOICE: a negative one, which "below 2^64" does not exclude in
-        words, is refused as malformed too (an accuracy is a distance, RFC 3161 reads it as one, and a negative
-        one would make the token vouch for a time before its own genTime)."""
+        Rule 2: `seconds` a non-negative integer below 2^64."""
         if isinstance(accuracy, asn1_core.Void):
             return None
         total = 0
@@ -2365,7 +2368,8 @@ class TokenVerifier:
             n = value.native
             if field == "seconds":
                 if not 0 <= n < 2 ** 64:
-                    raise CheckError(f"the accuracy's seconds is {n}, not an unsigned 64-bit number")
+                    raise CheckError(f"the accuracy's seconds is {n}, not a non-negative integer below 2^64 "
+                                     "(section 14 rule 2)")
                 total += n * unit
             elif not 1 <= n <= 999:
                 raise CheckError(f"the accuracy's {field} is {n}, not 1 to 999 (section 14 rule 2)")
