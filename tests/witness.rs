@@ -1067,8 +1067,10 @@ fn a_cosignature_made_through_files_is_taken_in() {
 }
 
 /// `checkpoint --policy FILE` asks every witness the policy gives a URL for, known by its
-/// key alone under the policy's own name for it: the line the witness signs under its own
-/// name is verified by the policy's key and kept, and the policy is then met.
+/// key and the policy's name for it: a line under that name, verified by the policy's key,
+/// is kept and the policy is then met. A witness that signs under another name than the
+/// policy gives it is not taken (the signature does not cover the name): it is pinned with
+/// `--witness-key`.
 #[test]
 fn a_policy_names_the_witnesses_to_ask() {
     use base64::Engine;
@@ -1078,17 +1080,34 @@ fn a_policy_names_the_witnesses_to_ask() {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(vkey.splitn(3, '+').nth(2).unwrap())
         .unwrap();
-    // The policy's name for the witness is its own ("local"), not the witness's.
-    std::fs::write(
-        f.path("p.policy"),
-        format!(
-            "witness local {} {}\nwitness offline {} http://127.0.0.1:9\ngroup any-one any local offline\nquorum any-one\n",
-            hex::encode(&raw[1..]),
-            served.url,
-            hex::encode([7u8; 32])
-        ),
-    )
-    .unwrap();
+    let policy = |name: &str| {
+        std::fs::write(
+            f.path("p.policy"),
+            format!(
+                "witness {name} {} {}\nwitness offline {} http://127.0.0.1:9\ngroup any-one any {name} offline\nquorum any-one\n",
+                hex::encode(&raw[1..]),
+                served.url,
+                hex::encode([7u8; 32])
+            ),
+        )
+        .unwrap();
+    };
+    // The policy names it otherwise than the witness signs: not taken.
+    policy("local");
+    let o = f.run(&[
+        "checkpoint",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/ledger.key"),
+        "--policy",
+        &f.p("p.policy"),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(o.stderr.contains("is held to local"), "{}", o.stderr);
+    assert!(!f.path("ledger/cosigned").exists());
+    // Under the witness's own name.
+    policy("witness.example.org/w1");
     let o = f.run(&[
         "verify",
         "--ledger",
@@ -1213,7 +1232,8 @@ fn a_witness_cannot_take_another_witness_name() {
     ]);
     assert_eq!(o.code, 0, "{}", o.all());
     assert!(
-        o.stderr.contains("which another witness's key holds"),
+        o.stderr
+            .contains("signed under the name witness.example.org/w1, and is held to b"),
         "{}",
         o.stderr
     );
@@ -1256,5 +1276,32 @@ fn a_witness_cannot_take_another_witness_name() {
     assert_eq!(o.code, 0, "{}", o.all());
     let kept = std::fs::read_to_string(f.path("ledger/cosigned/6")).unwrap();
     assert_eq!(kept.matches('\u{2014}').count(), 2, "{kept}");
+    assert_eq!(f.run(&["audit", "--ledger", &f.p("ledger")]).code, 0);
+}
+
+/// Adversary finding, kept: a name squatted in `witness-keys` (a key kept under a real
+/// witness's name, by a relabelled answer) does not lock the real witness out: the
+/// operator pins its key with `--witness-key`, which takes the name back.
+#[test]
+fn a_pinned_witness_key_takes_its_name_back() {
+    let f = Fixture::with_records(2);
+    let vkey = witness(&f);
+    let served = Served::start(&f);
+    let squatter = custody::note::typed_verifier_key(
+        "witness.example.org/w1",
+        custody::note::TYPE_COSIGNATURE_V1,
+        &[9; 32],
+    );
+    std::fs::create_dir_all(f.path("ledger/cosigned")).unwrap();
+    std::fs::write(
+        f.path("ledger/cosigned/witness-keys"),
+        format!("{squatter}\n"),
+    )
+    .unwrap();
+    let o = checkpoint_with(&f, "ledger", &served, &vkey);
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(o.stderr.contains("cosigned by witness"), "{}", o.stderr);
+    let keys = std::fs::read_to_string(f.path("ledger/cosigned/witness-keys")).unwrap();
+    assert_eq!(keys, format!("{vkey}\n"));
     assert_eq!(f.run(&["audit", "--ledger", &f.p("ledger")]).code, 0);
 }

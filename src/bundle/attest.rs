@@ -176,6 +176,8 @@ pub const MAX_COSIGNATURES: usize = 99;
 pub const MAX_TOKENS: usize = 16;
 /// See [`MAX_COSIGNATURES`].
 pub const MAX_CERTS: usize = 8;
+/// The most tokens a bundle carries in all.
+pub const MAX_TOKENS_IN_ALL: usize = 1024;
 
 /// A kept token as a bundle carries it: its entry, the response, and its certificates'
 /// members (name, PEM).
@@ -398,6 +400,11 @@ pub(super) fn check(
     c: &mut Checks,
 ) -> Attested {
     let mut attested = Attested::default();
+    // Attestations that check 4 refuses (order, names, counts) attest nothing, and are not
+    // worked through: their cost is the forger's, never the court's.
+    if !super::manifest::attestation_problems(manifest).is_empty() {
+        return attested;
+    }
     let own = own_keys(manifest, records);
     let mut certs = CertCache::default();
     for a in &manifest.attestations {
@@ -516,9 +523,17 @@ impl Bounds {
 /// The largest `tsa/` member read: one certificate.
 const MAX_CERTIFICATE: usize = 64 * 1024;
 
-/// The `tsa/` members read so far: each is parsed once, and only when it is small.
+/// The `tsa/` members read so far (each parsed once, and only when it is small), and the
+/// tokens verified so far (the same bytes over the same checkpoint against the same
+/// certificates are verified once).
 #[derive(Default)]
-struct CertCache(BTreeMap<String, std::result::Result<Certificate, String>>);
+struct CertCache(
+    BTreeMap<String, std::result::Result<Certificate, String>>,
+    TokenCache,
+);
+
+type TokenCache =
+    BTreeMap<([u8; 32], [u8; 32], Vec<String>), std::result::Result<timestamp::Stamp, String>>;
 
 impl CertCache {
     fn get(
@@ -724,17 +739,23 @@ impl Verifying<'_> {
                 if !members.contains_key(&t.file) {
                     return Err(format!("{} is missing", t.file));
                 }
-                let certs = t
-                    .certificates
-                    .iter()
-                    .map(|f| cache.get(f, members))
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                let stamp = timestamp::verify_kept(
-                    held(members, &t.file),
-                    &imprint,
-                    &certs,
-                    exported_at_ms,
-                )?;
+                let token = held(members, &t.file);
+                let id = (sha256(token), imprint, t.certificates.clone());
+                let stamp = match cache.1.get(&id) {
+                    Some(r) => r.clone()?,
+                    None => {
+                        let r = t
+                            .certificates
+                            .iter()
+                            .map(|f| cache.get(f, members))
+                            .collect::<std::result::Result<Vec<_>, _>>()
+                            .and_then(|certs| {
+                                timestamp::verify_kept(token, &imprint, &certs, exported_at_ms)
+                            });
+                        cache.1.insert(id, r.clone());
+                        r?
+                    }
+                };
                 if stamp.serial != t.serial
                     || stamp.time_ms != t.time_ms
                     || stamp.signer_sha256 != t.signer_certificate
@@ -788,6 +809,17 @@ pub(super) fn check_pinned(
     let mut n = 0;
     // What check 4 refuses is not worked through (it fails there), and a token listed
     // twice is verified once.
+    if !super::manifest::attestation_problems(manifest).is_empty() {
+        c.add(
+            "trusted time-stamp authorities",
+            Code::Trust,
+            Err(
+                "the attestations break the manifest's rules (check 4), so no token was checked"
+                    .into(),
+            ),
+        );
+        return;
+    }
     let mut seen = BTreeSet::new();
     for a in manifest
         .attestations

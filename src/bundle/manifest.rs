@@ -525,7 +525,7 @@ pub(super) fn certificate_file(sha256_hex: &str) -> String {
 }
 
 /// SPEC.md 11.3 check 4 for `attestations`: names, order and times as 11.2 writes them.
-fn attestation_problems(m: &Manifest) -> Vec<String> {
+pub(super) fn attestation_problems(m: &Manifest) -> Vec<String> {
     let mut problems = Vec::new();
     let n = m.ledger.checkpoint_size;
     let time_ok = |ms: u64, text: &str| {
@@ -547,7 +547,13 @@ fn attestation_problems(m: &Manifest) -> Vec<String> {
             m.exhibits.len()
         ));
     }
-    use super::attest::{MAX_CERTS, MAX_COSIGNATURES, MAX_TOKENS};
+    use super::attest::{MAX_CERTS, MAX_COSIGNATURES, MAX_TOKENS, MAX_TOKENS_IN_ALL};
+    let tokens: usize = m.attestations.iter().map(|a| a.timestamps.len()).sum();
+    if tokens > MAX_TOKENS_IN_ALL {
+        problems.push(format!(
+            "{tokens} time-stamp tokens: a bundle carries at most {MAX_TOKENS_IN_ALL}"
+        ));
+    }
     for a in &m.attestations {
         let size = a.checkpoint_size;
         let at = format!("attestation of size {size}");

@@ -42,8 +42,8 @@ struct Asking {
     url: String,
     name: String,
     key: [u8; 32],
-    /// The name is the witness's own (from its verifier key), not a guess.
-    pinned: bool,
+    /// The operator gave its verifier key (`--witness-key`), name and all.
+    explicit: bool,
 }
 
 pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
@@ -64,7 +64,7 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
             url: url.clone(),
             name,
             key,
-            pinned: true,
+            explicit: true,
         });
     }
     let policy = a.policy.as_deref().map(read_policy).transpose()?;
@@ -83,8 +83,9 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
         if asking.iter().any(|w| w.key == *wkey) {
             continue;
         }
-        // A witness cosigned before under a name: that name, and no other, is its own.
-        let known = kept.iter().find_map(|v| {
+        // Its name: the one kept for its key (the newest), else the policy's own. A witness
+        // that signs under another name is pinned with --witness-key NAME+ID+KEY.
+        let known = kept.iter().rev().find_map(|v| {
             note::parse_verifier_key(v)
                 .ok()
                 .filter(|(_, _, k)| k == wkey)
@@ -92,28 +93,29 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
         });
         asking.push(Asking {
             url: url.clone(),
-            pinned: known.is_some(),
             name: known.unwrap_or_else(|| name.clone()),
             key: *wkey,
+            explicit: false,
         });
     }
     let (cp, mut signed) = ledger.sign_checkpoint(&key)?;
     let mut forked = false;
     if !asking.is_empty() {
-        let mut lines = String::new();
+        let mut fresh = Vec::new();
         for w in &asking {
             match ask_witness(&ledger, w, &cp, &signed)? {
                 Asked::Cosigned(line, vkey) => {
-                    // Kept, so that the cosignature can be checked again (audit, bundles).
-                    ledger.put_witness_key(&vkey)?;
-                    lines.push_str(&line);
+                    // Kept, so that the cosignature can be checked again (audit, bundles);
+                    // a key the operator gave is pinned to its name.
+                    ledger.put_witness_key(&vkey, w.explicit)?;
+                    fresh.push((line, vkey));
                 }
                 Asked::Forked => forked = true,
                 Asked::NoAnswer => {}
             }
         }
-        if !lines.is_empty() {
-            signed = ledger.keep_cosignatures(cp.size, &signed, &lines)?;
+        if !fresh.is_empty() {
+            signed = ledger.keep_cosignatures(&cp, &signed, &fresh)?;
         }
     }
     if let Some(out) = &a.out {
@@ -231,10 +233,22 @@ fn cosignature_in(body: &str, w: &Asking, cp: &Checkpoint, signed: &str, ledger:
         let Some(name) = line["\u{2014} ".len()..].split(' ').next() else {
             continue;
         };
-        if (w.pinned && name != w.name) || name.len() > MAX_WITNESS_NAME {
+        // Held to its name: the signature does not cover it, so a line under another name
+        // (its own doing, or that of anyone between it and the ledger) is not taken.
+        if name != w.name || name.len() > MAX_WITNESS_NAME {
+            why = format!(
+                "it signed under the name {}, and is held to {}{}",
+                safe(name),
+                shown,
+                if w.explicit {
+                    ""
+                } else {
+                    " (a witness known from a policy signs under the policy's name for it, or the one kept for its key; pin another with --witness-key NAME+ID+KEY)"
+                }
+            );
             continue;
         }
-        if taken.iter().any(|t| t == name) {
+        if !w.explicit && taken.iter().any(|t| t == name) {
             why = format!(
                 "it signed under the name {}, which another witness's key holds",
                 safe(name)

@@ -262,8 +262,9 @@ fn accept(a: AcceptArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    ledger.put_witness_key(&a.witness_key)?;
-    let note = ledger.keep_cosignatures(cp.size, &signed, &line)?;
+    // The operator pins this key for its name.
+    ledger.put_witness_key(&a.witness_key, true)?;
+    let note = ledger.keep_cosignatures(&cp, &signed, &[(line, a.witness_key.clone())])?;
     ledger.close()?;
     {
         use std::io::Write as _;

@@ -457,8 +457,8 @@ impl Ledger {
     }
 
     /// Keeps the verifier key of a witness whose cosignature this ledger stored.
-    pub fn put_witness_key(&self, vkey: &str) -> Result<()> {
-        self.store.put_witness_key(vkey)
+    pub fn put_witness_key(&self, vkey: &str, pinned: bool) -> Result<()> {
+        self.store.put_witness_key(vkey, pinned)
     }
 
     /// The verifier keys of the witnesses whose cosignatures this ledger keeps.
@@ -475,22 +475,35 @@ impl Ledger {
     /// Stores verified cosignature `lines` of the checkpoint `signed` of `size` as
     /// `cosigned/SIZE`, after those stored earlier by other witnesses (a witness's newer line
     /// replaces its older one); returns the cosigned checkpoint.
-    pub fn keep_cosignatures(&self, size: u64, signed: &str, lines: &str) -> Result<String> {
-        // A line is one witness's: its name and key ID. A newer line of the same witness
-        // replaces its older one; a line of another key under the same name replaces
-        // nothing (a name is only a label that anyone can write).
-        let id = |line: &str| {
-            crate::note::signature_lines(&format!("{signed}{line}\n"))
-                .last()
-                .map(|s| (s.name.clone(), s.key_id))
+    pub fn keep_cosignatures(
+        &self,
+        cp: &crate::checkpoint::Checkpoint,
+        signed: &str,
+        fresh: &[(String, String)],
+    ) -> Result<String> {
+        // A line is one witness's: its name and its whole key. A newer line of the same
+        // witness (one that verifies under the same name and key) replaces its older one; a
+        // line of another key, even under the same name and key ID, replaces nothing (a
+        // name is a label anyone can write, and a 4-byte key ID can be ground).
+        let same = |line: &str| {
+            fresh.iter().any(|(_, vkey)| {
+                crate::note::parse_verifier_key(vkey).is_ok_and(|(name, _, _)| {
+                    line.starts_with(&format!("\u{2014} {name} "))
+                        && crate::witness::verify_cosignature(
+                            &format!("{signed}{line}\n"),
+                            vkey,
+                            cp,
+                        )
+                        .is_ok()
+                })
+            })
         };
-        let fresh: Vec<_> = lines.lines().filter_map(id).collect();
         let mut earlier: Vec<String> = self
-            .cosigned(size)?
+            .cosigned(cp.size)?
             .and_then(|text| text.strip_prefix(signed).map(str::to_owned))
             .map(|rest| {
                 rest.lines()
-                    .filter(|l| id(l).is_some_and(|k| !fresh.contains(&k)))
+                    .filter(|l| !same(l))
                     .map(|l| format!("{l}\n"))
                     .collect()
             })
@@ -498,8 +511,9 @@ impl Ledger {
         // A signed note holds at most 100 signatures: the ledger's and 99 witnesses'.
         let room = (crate::note::MAX_SIGNATURES - 1).saturating_sub(fresh.len());
         earlier.truncate(room);
+        let lines: String = fresh.iter().map(|(l, _)| l.as_str()).collect();
         let note = format!("{signed}{}{lines}", earlier.concat());
-        self.put_cosigned(size, &note)?;
+        self.put_cosigned(cp.size, &note)?;
         Ok(note)
     }
 

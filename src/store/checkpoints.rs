@@ -218,9 +218,25 @@ impl Store {
     /// Keeps the verifier key of a witness whose cosignature was verified and stored, so
     /// that the cosignature can be checked again (by `audit`, and in bundles):
     /// `cosigned/witness-keys`, one key a line.
-    pub fn put_witness_key(&self, vkey: &str) -> Result<()> {
+    ///
+    /// One name, one key: a key pinned by the operator (`--witness-key`, `witness accept`)
+    /// replaces another key kept under its name (a name taken by another key, which the
+    /// audit then names wherever its lines remain); a key learnt from a policy is kept only
+    /// when no other key holds its name. A key may be kept under several names (a witness
+    /// renamed), the newest last.
+    pub fn put_witness_key(&self, vkey: &str, pinned: bool) -> Result<()> {
         let mut keys = self.witness_keys()?;
         if keys.iter().any(|k| k == vkey) {
+            return Ok(());
+        }
+        let (name, _, key) =
+            crate::note::parse_verifier_key(vkey).map_err(|e| Error::Input(e.to_string()))?;
+        let clashes = |k: &String| {
+            crate::note::parse_verifier_key(k).is_ok_and(|(n, _, kk)| n == name && kk != key)
+        };
+        if pinned {
+            keys.retain(|k| !clashes(k));
+        } else if keys.iter().any(clashes) {
             return Ok(());
         }
         keys.push(vkey.to_owned());
