@@ -122,8 +122,9 @@ for the attested bundles at the end, the custody binary and openssl):
   witness keys made here and tokens by an in-test authority, report.html and
   VERIFY.txt left out) in AttestationFollowUpTests, and on custody's own
   bundles (AttestedBundleTests): the bounds of 11.2 (99 cosignatures, 16
-  tokens, 8 certificates a token, 2 x exhibits + 1 attestations; beyond
-  them, or outside 1 to checkpoint_size, not worked through by check 15);
+  tokens, 8 certificates a token, 2 x exhibits + 1 attestations; when any
+  rule of check 4 on the attestations fails, none of them is worked through
+  by checks 15 and 16 (SPEC follow-up 4));
   exactly one signature line on an attested checkpoint; a witness is a key
   (one key under two names counted once) and never a key of the bundle's
   own (ledger, exporter, signers, keys records name or hand to); the
@@ -137,6 +138,13 @@ for the attested bundles at the end, the custody binary and openssl):
   (assertAgree).  Tests whose expectations that revision overturned (a
   policy naming only some of the bundle's witnesses, or none, used to pass:
   test_policies) were rewritten.
+
+* the SPEC revision "follow-up 4" (SpecFollowUp4Tests): at most 1,024
+  time-stamp tokens in all, on real bundles of 32 exhibits and 65
+  attestations (1,024 tokens pass whole, 1,025 fail check 4 alone, with
+  checks 15 and 16 working through no attestation), the count over every
+  `timestamps` entry as written, and one broken attestation rule leaving
+  every attestation unchecked; the custody binary must agree on exit codes.
 
 Every verifier run passes --no-trust unless a test gives --trust (SPEC 11.3
 check 10 makes one of them mandatory).
@@ -5997,20 +6005,22 @@ class AttestationFollowUpTests(AttesterTestCase):
                 out, _ = self.assertAgree(self.bundle(a), code, failing="manifest" if code else None)
                 if code:
                     self.assertIn("attestations: has 4 entries, more than 3", out)
-                    # the attestations within the bound are worked through, the one beyond is not
-                    for size in (2, 3, 4):
-                        self.assertIn(f"[ok] attestation {size}: timestamp", out)
-                    self.assertNotIn("attestation 5:", out)
+                    # 11.3 check 4 (SPEC follow-up 4): when any of its attestation rules fails, check 15 works
+                    # through no attestation, not even those within the bound
+                    for size in (2, 3, 4, 5):
+                        self.assertNotIn(f"attestation {size}:", out)
+                    self.assertEqual([line.split(":")[0] for line in self.failed(out)], ["[FAILED] manifest"])
         self.assertEqual(vb.attestation_cap({"exhibits": [{}, {}]}), 5)
         self.assertEqual(vb.attestation_cap({"exhibits": "none"}), 1)
 
     def test_a_size_outside_the_bundle_is_not_worked_through(self):
         a = self.standard()
         a.manifest["attestations"][0]["checkpoint_size"] = 6
-        out, _ = self.assertVerdict(self.bundle(a), 1, failing="manifest")
+        out, _ = self.assertAgree(self.bundle(a), 1, failing="manifest")
         self.assertIn("not between 1 and ledger.checkpoint_size", out)
         self.assertNotIn("attestation 6:", out)
-        self.assertIn("[ok] attestation 5: cosignatures", out)
+        # 11.3 check 4 (SPEC follow-up 4): nor any other attestation, once one of its rules fails
+        self.assertNotIn("attestation 5:", out)
 
     # -- 11.3 check 15 -------------------------------------------------------------------------
 
@@ -6486,6 +6496,108 @@ class SpecFollowUp2Tests(AttesterTestCase):
                       f"(key {kid(ka)}, labelled '{WITNESS_NAME}' in the bundle)", out)
         # the bundle's label is no name the policy knows: the key is what is compared
         self.assertNotIn("'witness.example.org/a' (key", out)
+
+
+class SpecFollowUp4Tests(AttesterTestCase):
+    """The SPEC revision "follow-up 4", 11.3 check 4: a bundle carries at most 1,024 time-stamp tokens in all (over
+    all attestations), and when any of check 4's attestation rules fails, checks 15 and 16 work through no
+    attestation (their cost is the forger's).  1,025 tokens within every other bound take 65 attestations of at
+    most 16 tokens, so 32 exhibits (2 x 32 + 1); the bundles below are real, every token verifying, so that at
+    the limit the bundle passes whole and one more token fails check 4 alone.  The custody binary, when there,
+    must give the same exit codes."""
+
+    TOKENS_A_SIZE = 16
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # 0 genesis, 1 authorise the investigator, 2 to 65 media records (not provided): 66 records.
+        cls.ledger = ledger = TestLedger()
+        ledger.genesis()
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")
+        for n in range(64):
+            ledger.media_record(INVESTIGATOR_KEY, f"clip {n}".encode(), name=f"clip-{n}.mp4", provide=False)
+
+    def attested(self, with_last_token: bool) -> Attester:
+        """32 exhibits (2 to 33); attestations of sizes 2 to 65 with 16 tokens each (1,024), and one of the
+        bundle's own size (66) with a cosignature, and one token more when `with_last_token`."""
+        a = self.attester(BundleBuilder(self.ledger, exhibits=tuple(range(2, 34))))
+        self.assertEqual(a.size, 66)
+        for size in range(2, 66):
+            a.add(size, tokens=[(serial, ATTEST_MS, {}) for serial in range(1, self.TOKENS_A_SIZE + 1)])
+        a.add(66, cosigners=[(WITNESS_A, WITNESS_NAME, ATTEST_MS // 1000)],
+              tokens=[(1, ATTEST_MS, {})] if with_last_token else ())
+        self.assertEqual(len(a.manifest["attestations"]), 65)
+        self.assertEqual(len(a.manifest["attestations"]), vb.attestation_cap(a.manifest))
+        self.assertEqual(vb.raw_token_count(a.manifest), 1025 if with_last_token else 1024)
+        return a
+
+    def test_at_most_1024_tokens_in_all(self):
+        pem = self.authority.pem_file(self.dir)
+        # at the limit: not refused by the rule; checks 15 and 16 work through every attestation
+        path = self.bundle(self.attested(False), "limit.zip")
+        out, _ = self.assertAgree(path, 0, "--tsa-cert", pem)
+        self.assertRegex(out, r"\[ok\] manifest: ")
+        self.assertEqual(sum(line.startswith("[ok] attestation ") and ": timestamp attest/" in line
+                             for line in out.splitlines()), 1024)
+        self.assertIn("[ok] attestation 66: cosignatures", out)
+        self.assertEqual(sum(line.startswith("[ok] pinned authority: attest/") for line in out.splitlines()), 1024)
+        # one more, on the bundle's own checkpoint: check 4 fails, and checks 15 and 16 work through nothing
+        path = self.bundle(self.attested(True), "over.zip")
+        out, _ = self.assertAgree(path, 1, failing="manifest")
+        self.assertIn("[FAILED] manifest: attestations: carry 1025 time-stamp tokens in all, more than 1,024", out)
+        self.assertNotIn("attestation ", "".join(line for line in out.splitlines() if line.startswith("[")))
+        self.assertEqual([line.split(":")[0] for line in self.failed(out)], ["[FAILED] manifest"])
+        self.assertIn("the bundle's 1025 time-stamp token(s) were not checked at all", out)
+        out, _ = self.assertAgree(path, 1, "--tsa-cert", pem, failing="pinned authorities")
+        self.assertNotIn("pinned authority: attest/", out)
+        self.assertEqual([line.split(":")[0] for line in self.failed(out)],
+                         ["[FAILED] manifest", "[FAILED] pinned authorities"])
+
+    def test_the_total_counts_every_token_as_written(self):
+        """The rule alone, on manifests built here without token files (check 4 only): 1,024 entries of
+        `timestamps` over all attestations draw no complaint from it, 1,025 do, whatever the entries hold
+        and wherever they are (an attestation beyond the bound included)."""
+        def manifest(counts: list[int]) -> dict:
+            return {"exhibits": [{}] * 40,
+                    "attestations": [{"checkpoint_size": n + 1, "timestamps": ["token"] * c}
+                                     for n, c in enumerate(counts)]}
+
+        def refused_for_total(raw: dict) -> bool:
+            m = vb.parse_manifest(json.dumps(raw).encode())
+            total = [p for p in m.problems if "time-stamp tokens in all" in p]
+            if total:
+                self.assertTrue(m.attestations_refused)
+                self.assertEqual(m.attestations_worked_through, [])
+            return bool(total)
+
+        self.assertFalse(refused_for_total(manifest([16] * 64)))
+        self.assertFalse(refused_for_total(manifest([16] * 63 + [15, 1])))
+        self.assertTrue(refused_for_total(manifest([16] * 64 + [1])))
+        self.assertTrue(refused_for_total(manifest([1025])))              # one attestation over its own bound too
+        self.assertTrue(refused_for_total(manifest([16] * 64 + [0] * 17 + [1])))   # the 82nd, beyond the bound
+        self.assertEqual(vb.raw_token_count(manifest([16] * 64 + [1])), 1025)
+        self.assertEqual(vb.raw_token_count({"attestations": [{"timestamps": "x"}, 7, {"timestamps": [1, 2]}]}), 2)
+
+    def test_any_attestation_rule_failing_leaves_every_attestation_unchecked(self):
+        """Before this revision the attestations that met the rules were worked through when another did not;
+        now none is: here the first attestation is sound and the second breaks one rule (a time that is not its
+        time_ms)."""
+        a = self.standard()
+        path = self.bundle(a, "sound.zip")
+        out, _ = self.assertAgree(path, 0)
+        self.assertIn("[ok] attestation 3: timestamp attest/3/02.tsr", out)
+        a.manifest["attestations"][1]["timestamps"][0]["time"] = "2026-01-01T00:00:00.000Z"
+        out, _ = self.assertAgree(self.bundle(a, "broken.zip"), 1, failing="manifest")
+        self.assertIn("attestations[1].timestamps[0].time: is not", out)
+        self.assertNotIn("attestation 3:", out)
+        self.assertNotIn("attestation 5:", out)
+        self.assertEqual([line.split(":")[0] for line in self.failed(out)], ["[FAILED] manifest"])
+        self.assertIn("cosignature(s) were not checked by check 15", out)
+        out, _ = self.assertAgree(self.bundle(a, "broken.zip"), 1, "--tsa-cert", self.authority.pem_file(self.dir),
+                                  failing="pinned authorities")
+        self.assertIn("none of its 2 time-stamp token(s) was checked against the --tsa-cert certificates", out)
+        self.assertNotIn("pinned authority: attest/", out)
 
 
 if __name__ == "__main__":

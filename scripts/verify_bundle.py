@@ -111,8 +111,9 @@ It performs every check of SPEC.md 11.3 that another verifier can:
     `tsa/<sha256>.pem` names, at least one cosignature or token each, and
     the bounds of 11.2: at most 99 cosignatures and 16 tokens an
     attestation, 8 certificates a token, and 2 x (exhibits) + 1
-    attestations; an attestation beyond them, or of a size outside 1 to
-    checkpoint_size, is not worked through by check 15;
+    attestations, and at most 1,024 tokens in all; when any of these rules
+    fails, checks 15 and 16 work through no attestation (their cost is the
+    forger's);
  15. each attestation ("attestation N: checkpoint", then "attestation N:
     cosignatures" and "attestation N: timestamp FILE"): its checkpoint
     (checkpoint.txt for the bundle's size; otherwise signed by the ledger key
@@ -340,6 +341,7 @@ SERIAL_HEX = r"(?:[0-9a-f]{2}){1,21}"   # 11.1: a token's serial, 2 to 42 lowerc
 # signatures) and 16 tokens an attestation, 8 certificates a token, two attestations an exhibit and one more.
 MAX_COSIGNATURES = 99
 MAX_TOKENS = 16
+MAX_TOKENS_IN_ALL = 1024                # 11.3 check 4: at most 1,024 tokens in all, over all attestations
 MAX_TOKEN_CERTIFICATES = 8
 # Section 14 rule 3: a token (its SignedData's `certificates`) carries at most 8 certificates.
 MAX_CARRIED_CERTIFICATES = 8
@@ -3588,6 +3590,14 @@ class Manifest:
     problems: _Problems
     unusable_entries: int = 0     # exhibit / supporting entries dropped for structural problems
     attestations: list[Attestation] = dataclasses.field(default_factory=list)   # the entries that parse
+    # 11.3 check 4: when any of its attestation rules fails, checks 15 and 16 work through no attestation.
+    attestations_refused: bool = False
+
+    @property
+    def attestations_worked_through(self) -> list[Attestation]:
+        """The attestations checks 15 and 16 work through: none when check 4 refused any attestation rule
+        (the cost of a forged manifest is the forger's), otherwise every entry."""
+        return [] if self.attestations_refused else self.attestations
 
     @property
     def records(self) -> list[Exhibit]:
@@ -3689,6 +3699,15 @@ def _parse_exhibit(obj: Any, i: int, problems: _Problems, supporting: bool = Fal
         return None
     return Exhibit(i, obj, seq, kind, leaf, prev, record_bytes, statement_bytes, signature, signer,
                    proof, content_file, salt, override, media_file, supporting)
+
+
+def raw_token_count(raw: Any) -> int:
+    """The time-stamp tokens the manifest's `attestations` list as written: the entries of every attestation's
+    `timestamps` array, whatever they hold (11.3 check 4 bounds them: at most 1,024 in all)."""
+    attestations = raw.get("attestations") if type(raw) is dict else None
+    if type(attestations) is not list:
+        return 0
+    return sum(len(a["timestamps"]) for a in attestations if type(a) is dict and type(a.get("timestamps")) is list)
 
 
 def attestation_cap(raw: Any) -> int:
@@ -3796,17 +3815,23 @@ def parse_manifest(data: bytes) -> Manifest:
             files = f
 
     attestations: list[Attestation] = []
+    attestation_problems = len(problems)
     if "attestations" in raw:
         if type(raw["attestations"]) is not list:
             problems.add("attestations", "is not an array")
         else:
-            # 11.2: at most two attestations per exhibit and one more; 11.3 check 4: one beyond that is not
-            # worked through by check 15 (check 4 fails).  SPEC CHOICE: the exhibits counted are the entries
-            # of `exhibits` as written (0 when it is not an array, which check 4 fails anyway).
+            # 11.2: at most two attestations per exhibit and one more.  SPEC CHOICE: the exhibits counted are
+            # the entries of `exhibits` as written (0 when it is not an array, which check 4 fails anyway).
             cap = attestation_cap(raw)
             if len(raw["attestations"]) > cap:
                 problems.add("attestations", f"has {len(raw['attestations'])} entries, more than {cap} (11.2: at "
-                             "most two per exhibit and one more); those beyond are not checked")
+                             "most two per exhibit and one more)")
+            # 11.3 check 4: at most 1,024 tokens in all.  SPEC CHOICE: counted over every entry as written
+            # (every `timestamps` array, each entry of it whatever it holds).
+            total = raw_token_count(raw)
+            if total > MAX_TOKENS_IN_ALL:
+                problems.add("attestations", f"carry {total} time-stamp tokens in all, more than "
+                             f"{MAX_TOKENS_IN_ALL:,} (11.3 check 4)")
             last_size = None
             for i, obj in enumerate(raw["attestations"]):
                 entry = _parse_attestation(obj, i, ledger, problems)
@@ -3818,7 +3843,10 @@ def parse_manifest(data: bytes) -> Manifest:
                     last_size = obj["checkpoint_size"]
                 if entry is not None and i < cap:
                     attestations.append(entry)
-    return Manifest(raw, exporter, ledger, exhibits, supporting, files, problems, unusable, attestations)
+    # 11.3 check 4: when any of these rules fails, checks 15 and 16 work through no attestation (their cost
+    # is the forger's).
+    refused = len(problems) != attestation_problems
+    return Manifest(raw, exporter, ledger, exhibits, supporting, files, problems, unusable, attestations, refused)
 
 
 # ---------------------------------------------------------------------------
@@ -3854,6 +3882,8 @@ class Report:
         self.trust_checked = False
         self.include_failing: str | None = None
         self.tokens = 0                      # time-stamp tokens the manifest lists (11.3 check 15)
+        self.attestations_checked = True     # False when check 4 refused the attestations: checks 15 and 16
+                                             # then check none of their tokens or cosignatures
         self.cosignatures = 0                # cosignature entries the manifest lists, every attestation's
         self.authorities_pinned = False      # --tsa-cert given (11.3 check 16)
         self.policy_checked = False          # --policy given (11.3 check 17)
@@ -4700,13 +4730,17 @@ class BundleVerifier:
     def run_attestations(self) -> None:
         """11.3 check 15, for each entry of `attestations` in order: "attestation N: checkpoint", then,
         when that passes, "attestation N: cosignatures" and one "attestation N: timestamp FILE" per
-        token (when the checkpoint fails, its cosignatures and tokens are not checked)."""
+        token (when the checkpoint fails, its cosignatures and tokens are not checked).  When check 4 refused
+        any attestation rule, no attestation is worked through."""
         m, r = self.manifest, self.report
-        r.tokens = sum(len(a.timestamps) for a in m.attestations)
+        # The tokens the manifest lists as written (those of every attestation that check 4 accepts; all of
+        # them, checked or not, when it refused any attestation rule).
+        r.tokens = raw_token_count(m.raw)
+        r.attestations_checked = not m.attestations_refused
         r.cosignatures = len(raw_cosignature_keys(m.raw))
         if m.ledger is None:
             return
-        for a in m.attestations:
+        for a in m.attestations_worked_through:
             if not r.run(f"{a.label}: checkpoint", self.check_attested_checkpoint, a):
                 continue
             if a.cosigned_file is not None:
@@ -4885,7 +4919,17 @@ class BundleVerifier:
         m, r = self.manifest, self.report
         if self.tsa_certs is None or m.ledger is None:
             return
-        tokens = [(a, t) for a in m.attestations for t in a.timestamps]
+        if m.attestations_refused:
+            # 11.3 check 4: when any of its attestation rules fails, check 16 works through no attestation, so
+            # no token the bundle lists verifies with the given certificates.
+            if r.tokens:
+                r.fail("pinned authorities", f"the manifest's attestations break the rules of check 4, so none of "
+                       f"its {r.tokens} time-stamp token(s) was checked against the --tsa-cert certificates "
+                       "(11.3 check 4: checks 15 and 16 work through no attestation)", ["trust"])
+            else:
+                r.ok("pinned authorities", "the bundle lists no time-stamp token")
+            return
+        tokens = [(a, t) for a in m.attestations_worked_through for t in a.timestamps]
         if not tokens:
             r.ok("pinned authorities", "the bundle holds no time-stamp token")
             return
@@ -5077,9 +5121,15 @@ def verify(path: str, trusted: list[bytes] | None = None, media_dir: str | None 
 WITNESSES_NOTE = ("witnesses NOT pinned (no --policy): the bundle's {n} cosignature(s) were checked only against the "
                   "witness keys the bundle itself carries, which anyone can make; give --policy with the keys the "
                   "witnesses publish, obtained out of band, to pin them (11.3 check 17)")
+WITNESSES_UNCHECKED_NOTE = ("witnesses NOT pinned (no --policy): the bundle's {n} cosignature(s) were not checked by "
+                            "check 15, since the manifest's attestations break the rules of check 4 (11.3 check 4: "
+                            "checks 15 and 16 then work through no attestation)")
 AUTHORITIES_NOTE = ("time-stamping authorities NOT pinned (no --tsa-cert): the bundle's {n} time-stamp token(s) were "
                     "checked only against the certificates the bundle itself lists (tsa/); give --tsa-cert with the "
                     "authorities' certificates obtained out of band to pin them (11.3 check 16)")
+AUTHORITIES_UNCHECKED_NOTE = ("time-stamping authorities NOT pinned (no --tsa-cert): the bundle's {n} time-stamp "
+                              "token(s) were not checked at all, since the manifest's attestations break the rules "
+                              "of check 4 (11.3 check 4: checks 15 and 16 then work through no attestation)")
 
 
 def summary(report: Report) -> str:
@@ -5273,10 +5323,12 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         _say(out, f"NOTE: {REPORT_NOTE}")
         if report.authorities_not_pinned:
             # 11.3 check 16: without --tsa-cert, a verifier that met tokens says so.
-            _say(out, "NOTE: " + AUTHORITIES_NOTE.format(n=report.tokens))
+            _say(out, "NOTE: " + (AUTHORITIES_NOTE if report.attestations_checked
+                                  else AUTHORITIES_UNCHECKED_NOTE).format(n=report.tokens))
         if report.witnesses_not_pinned:
             # 11.3 after check 17: cosignatures and no --policy, said before the verdict.
-            _say(out, "NOTE: " + WITNESSES_NOTE.format(n=report.cosignatures))
+            _say(out, "NOTE: " + (WITNESSES_NOTE if report.attestations_checked
+                                  else WITNESSES_UNCHECKED_NOTE).format(n=report.cosignatures))
         _say(out, summary(report))
         if args.no_trust:
             # 11.3 check 10: with --no-trust (and only then) the last line says the keys were not pinned.
