@@ -16,6 +16,12 @@ mod report;
 mod verify;
 
 pub use attest::{Attested, Cosigned, Stamped};
+
+/// Whether a manifest's attestations are within what check 4 admits, so that checks 15 and
+/// 16 worked through them.
+pub fn attestations_admitted(m: &Manifest) -> bool {
+    manifest::attestation_problems(m).is_empty()
+}
 pub use export::{ExportRequest, MediaSource, export};
 pub use manifest::{
     Attestation, ContentInfo, CosignatureInfo, Exhibit, ExporterInfo, LedgerInfo, Manifest,

@@ -273,14 +273,27 @@ pub fn exec_verify_bundle(a: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
     for c in report.checks.iter().filter(|c| c.passed) {
         outln!("{}", check_line(c))?;
     }
+    let checked = report
+        .manifest
+        .as_ref()
+        .is_some_and(bundle::attestations_admitted);
+    let how = |what: &str| {
+        if checked {
+            format!("were checked against the {what} the bundle carries, which anyone can make")
+        } else {
+            "were not checked at all (the manifest's attestations break its rules)".to_owned()
+        }
+    };
     if !tsa_pinned {
         outln!(
-            "NOTE: the time-stamp authorities were not pinned: {tokens} token(s) were checked against the certificates the bundle carries, which anyone can make; pass --tsa-cert AUTHORITY.pem, obtained from the authority"
+            "NOTE: the time-stamp authorities were not pinned: {tokens} token(s) {}; pass --tsa-cert AUTHORITY.pem, obtained from the authority",
+            how("certificates")
         )?;
     }
     if !witnesses_pinned {
         outln!(
-            "NOTE: the witnesses were not pinned: {cosignatures} cosignature(s) were checked against the keys the bundle carries, which anyone can make; pass --policy WITNESSES.policy, with the keys the witnesses publish"
+            "NOTE: the witnesses were not pinned: {cosignatures} cosignature(s) {}; pass --policy WITNESSES.policy, with the keys the witnesses publish",
+            how("keys")
         )?;
     }
     if ok {
