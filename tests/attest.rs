@@ -20,16 +20,9 @@ fn stamp(f: &Fixture, tsa: &Path) {
 
 /// A policy that asks for the witness with verifier key `vkey`.
 fn policy_for(f: &Fixture, name: &str, vkey: &str) -> String {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(vkey.splitn(3, '+').nth(2).unwrap())
-        .unwrap();
+    let (_, _, raw) = custody::note::parse_verifier_key(vkey).unwrap();
     let path = f.path(&format!("{name}.policy"));
-    std::fs::write(
-        &path,
-        format!("witness w {}\nquorum w\n", hex::encode(&raw[1..])),
-    )
-    .unwrap();
+    std::fs::write(&path, format!("witness w {}\nquorum w\n", hex::encode(raw))).unwrap();
     path.to_str().unwrap().to_owned()
 }
 

@@ -660,11 +660,7 @@ fn a_policy_asks_for_a_quorum_of_cosignatures() {
     use base64::Engine;
     let f = Fixture::with_records(2);
     let vkey = witness(&f);
-    let w1 = hex::encode(
-        &base64::engine::general_purpose::STANDARD
-            .decode(vkey.splitn(3, '+').nth(2).unwrap())
-            .unwrap()[1..],
-    );
+    let w1 = hex::encode(custody::note::parse_verifier_key(&vkey).unwrap().2);
     let ledger_pk = hex::encode(
         custody::keys::load_public(&f.path("keys/ledger.pub"))
             .unwrap()
@@ -1073,19 +1069,16 @@ fn a_cosignature_made_through_files_is_taken_in() {
 /// `--witness-key`.
 #[test]
 fn a_policy_names_the_witnesses_to_ask() {
-    use base64::Engine;
     let f = Fixture::with_records(2);
     let vkey = witness(&f);
     let served = Served::start(&f);
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(vkey.splitn(3, '+').nth(2).unwrap())
-        .unwrap();
+    let (_, _, raw) = custody::note::parse_verifier_key(&vkey).unwrap();
     let policy = |name: &str| {
         std::fs::write(
             f.path("p.policy"),
             format!(
                 "witness {name} {} {}\nwitness offline {} http://127.0.0.1:9\ngroup any-one any {name} offline\nquorum any-one\n",
-                hex::encode(&raw[1..]),
+                hex::encode(raw),
                 served.url,
                 hex::encode([7u8; 32])
             ),
@@ -1205,12 +1198,7 @@ fn a_witness_cannot_take_another_witness_name() {
     f.testimony("more");
     f.checkpoint();
     // Sign checkpoint 5 asking A (served) and B (by key, from the policy).
-    let raw = |v: &str| {
-        base64::engine::general_purpose::STANDARD
-            .decode(v.splitn(3, '+').nth(2).unwrap())
-            .unwrap()[1..]
-            .to_vec()
-    };
+    let raw = |v: &str| custody::note::parse_verifier_key(v).unwrap().2;
     std::fs::write(
         f.path("p.policy"),
         format!(
