@@ -1,4 +1,4 @@
-//! Sealed content (SPEC.md section 15): text and media a field device keeps but cannot read
+//! Sealed content (issue 13, in progress; SPEC.md will give its section): text and media a field device keeps but cannot read
 //! back. Each item is encrypted in the age format (age-encryption.org/v1) to a fresh X25519
 //! *item key* made for it alone; the item key is then encrypted, again as an age file, to
 //! every recipient of the ledger (headquarters' `age1…` keys). The two files are kept
@@ -74,9 +74,14 @@ pub fn generate_recipient(
         }
     };
     crate::keys::write_new_file(&identity_path, &file, 0o600)
-        .map_err(|e| Error::Input(e.to_string()))?;
-    crate::keys::write_new_file(&recipient_path, format!("{recipient}\n").as_bytes(), 0o644)
-        .map_err(|e| Error::Input(e.to_string()))?;
+        .map_err(|e| Error::Write(e.to_string()))?;
+    if let Err(e) =
+        crate::keys::write_new_file(&recipient_path, format!("{recipient}\n").as_bytes(), 0o644)
+    {
+        // Both files or neither.
+        let _ = std::fs::remove_file(&identity_path);
+        return Err(Error::Write(e.to_string()));
+    }
     Ok(recipient)
 }
 
@@ -162,7 +167,9 @@ fn decrypt_with(
     let mut r = d
         .decrypt(std::iter::once(identity))
         .map_err(|e| e.to_string())?;
-    let mut out = Zeroizing::new(Vec::new());
+    // The plaintext is never longer than the ciphertext: one buffer, never moved (a moved
+    // one would leave a copy of the secret behind, unwiped).
+    let mut out = Zeroizing::new(Vec::with_capacity(ciphertext.len()));
     r.read_to_end(&mut out).map_err(|e| e.to_string())?;
     Ok(out)
 }

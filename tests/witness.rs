@@ -1269,7 +1269,8 @@ fn a_witness_cannot_take_another_witness_name() {
 
 /// Adversary finding, kept: a name squatted in `witness-keys` (a key kept under a real
 /// witness's name, by a relabelled answer) does not lock the real witness out: the
-/// operator pins its key with `--witness-key`, which takes the name back.
+/// operator pins its key with `--witness-key`, which takes the name back (keys are only
+/// ever added: the newest under a name is the one it stands for).
 #[test]
 fn a_pinned_witness_key_takes_its_name_back() {
     let f = Fixture::with_records(2);
@@ -1290,6 +1291,62 @@ fn a_pinned_witness_key_takes_its_name_back() {
     assert_eq!(o.code, 0, "{}", o.all());
     assert!(o.stderr.contains("cosigned by witness"), "{}", o.stderr);
     let keys = std::fs::read_to_string(f.path("ledger/cosigned/witness-keys")).unwrap();
-    assert_eq!(keys, format!("{vkey}\n"));
+    assert_eq!(keys, format!("{squatter}\n{vkey}\n"));
+    assert_eq!(f.run(&["audit", "--ledger", &f.p("ledger")]).code, 0);
+}
+
+/// Review findings, kept: `witness accept` refuses a cosignature dated before the
+/// checkpoint's records (1970 here) and keeps nothing; a replayed older answer never
+/// replaces the newer line kept; a response file larger than a note is bad input.
+#[test]
+fn accept_admits_what_the_audit_admits_and_never_downgrades() {
+    let f = Fixture::with_records(2);
+    let vkey = witness(&f);
+    let served = Served::start(&f);
+    let o = checkpoint_with(&f, "ledger", &served, &vkey);
+    assert_eq!(o.code, 0, "{}", o.all());
+    let kept = std::fs::read_to_string(f.path("ledger/cosigned/4")).unwrap();
+    let text = &kept[..kept.find("\n\n").unwrap() + 1];
+    let wkey = custody::keys::load_secret(&f.path("w/witness.key")).unwrap();
+    let accept = |line: &str| {
+        std::fs::write(f.path("resp.txt"), line).unwrap();
+        f.run(&[
+            "witness",
+            "accept",
+            "--ledger",
+            &f.p("ledger"),
+            "--in",
+            &f.p("resp.txt"),
+            "--witness-key",
+            &vkey,
+        ])
+    };
+    let old = custody::note::cosign(text, "witness.example.org/w1", &wkey, 1000).unwrap();
+    let o = accept(&old);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert_eq!(
+        std::fs::read_to_string(f.path("ledger/cosigned/4")).unwrap(),
+        kept
+    );
+    // An older answer, within the time bounds but before the kept one, replaces nothing.
+    let t = kept
+        .lines()
+        .last()
+        .and_then(|l| {
+            let sig = l.rsplit(' ').next()?;
+            use base64::Engine;
+            let raw = base64::engine::general_purpose::STANDARD.decode(sig).ok()?;
+            Some(u64::from_be_bytes(raw[4..12].try_into().ok()?))
+        })
+        .unwrap();
+    let older = custody::note::cosign(text, "witness.example.org/w1", &wkey, t - 1).unwrap();
+    let o = accept(&older);
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert_eq!(
+        std::fs::read_to_string(f.path("ledger/cosigned/4")).unwrap(),
+        kept
+    );
+    let o = accept(&"x".repeat(70_000));
+    assert_eq!(o.code, 2, "{}", o.all());
     assert_eq!(f.run(&["audit", "--ledger", &f.p("ledger")]).code, 0);
 }

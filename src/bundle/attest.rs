@@ -343,10 +343,17 @@ pub(super) fn gather(
         }
     }
     let mut out = Vec::new();
+    // At most MAX_TOKENS_IN_ALL tokens in all, the earliest checkpoints first.
+    let mut budget = MAX_TOKENS_IN_ALL;
     for size in chosen {
-        let Some(f) = found.remove(&size) else {
+        let Some(mut f) = found.remove(&size) else {
             continue;
         };
+        f.tokens.truncate(budget);
+        budget -= f.tokens.len();
+        if f.tokens.is_empty() && f.lines.is_empty() {
+            continue;
+        }
         let checkpoint_file = attested_checkpoint_file(size, n);
         let consistency_proof = if size == n {
             Vec::new()

@@ -541,6 +541,14 @@ fn self_check(
     // custody or authority chain, signed after a compromise...) is written only on purpose.
     let mut checks = Checks(Vec::new());
     let (_, attested) = record_checks(manifest, &members, Some(cp), &mut checks);
+    // The attestations obey the manifest's rules (check 4), or none would be checked.
+    let problems = super::manifest::attestation_problems(manifest);
+    if !problems.is_empty() {
+        return Err(Error::Damaged(format!(
+            "the attestations gathered break the bundle's rules ({}); nothing was written",
+            problems.join("; ")
+        )));
+    }
     let failing: Vec<&Check> = checks
         .0
         .iter()

@@ -217,6 +217,13 @@ fn accept(a: AcceptArgs) -> anyhow::Result<ExitCode> {
         .take(custody::note::MAX_NOTE as u64 + 1)
         .read_to_end(&mut response)
         .with_context(|| format!("cannot read {}", a.input.display()))?;
+    if response.len() > custody::note::MAX_NOTE {
+        bail!(
+            "{} is larger than a witness's response can be ({} bytes at most); give the file `custody witness cosign --out` wrote",
+            a.input.display(),
+            custody::note::MAX_NOTE
+        );
+    }
     let response = String::from_utf8(response).map_err(|_| {
         anyhow::anyhow!(
             "{}: not a witness's response (not UTF-8)",
@@ -249,6 +256,28 @@ fn accept(a: AcceptArgs) -> anyhow::Result<ExitCode> {
             Err(e) => why = e.to_string(),
         }
     }
+    // What the audit and bundles admit, and nothing else: no key of the ledger's, and no
+    // time before the checkpoint's records or in the future.
+    let verified = verified.and_then(|(line, t)| {
+        let (_, _, raw) = custody::note::parse_verifier_key(&a.witness_key).ok()?;
+        if ledger.authority().keys().contains_key(&raw) {
+            why = "the key is one of the ledger's own: no independent witness".into();
+            return None;
+        }
+        let last = cp
+            .size
+            .checked_sub(1)
+            .and_then(|n| ledger.record(n).ok())
+            .map_or(0, |(r, _)| r.recorded_at_ms);
+        let ms = t.saturating_mul(1000);
+        if ms.saturating_add(600_000) < last || ms > custody::unix_ms().saturating_add(600_000) {
+            why = format!(
+                "the cosignature is dated {t} seconds after 1970, before the checkpoint's last record or in the future"
+            );
+            return None;
+        }
+        Some((line, t))
+    });
     let (line, time) = match verified {
         Some(v) => v,
         None => {

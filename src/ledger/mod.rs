@@ -482,36 +482,52 @@ impl Ledger {
         fresh: &[(String, String)],
     ) -> Result<String> {
         // A line is one witness's: its name and its whole key. A newer line of the same
-        // witness (one that verifies under the same name and key) replaces its older one; a
-        // line of another key, even under the same name and key ID, replaces nothing (a
-        // name is a label anyone can write, and a 4-byte key ID can be ground).
-        let same = |line: &str| {
-            fresh.iter().any(|(_, vkey)| {
-                crate::note::parse_verifier_key(vkey).is_ok_and(|(name, _, _)| {
-                    line.starts_with(&format!("\u{2014} {name} "))
-                        && crate::witness::verify_cosignature(
-                            &format!("{signed}{line}\n"),
-                            vkey,
-                            cp,
-                        )
-                        .is_ok()
-                })
-            })
+        // witness (one that verifies under the same name and key, with a later time)
+        // replaces its older one, and an older one never replaces a newer; a line of another
+        // key, even under the same name and key ID, replaces nothing (a name is a label
+        // anyone can write, and a 4-byte key ID can be ground).
+        let time_by = |line: &str, vkey: &str| {
+            let name = crate::note::parse_verifier_key(vkey).ok()?.0;
+            if !line.starts_with(&format!("\u{2014} {name} ")) {
+                return None;
+            }
+            crate::witness::verify_cosignature(&format!("{signed}{line}\n"), vkey, cp).ok()
         };
-        let mut earlier: Vec<String> = self
+        let fresh: Vec<(String, String, u64)> = fresh
+            .iter()
+            .filter_map(|(l, v)| Some((l.clone(), v.clone(), time_by(l.trim_end(), v)?)))
+            .take(crate::note::MAX_SIGNATURES - 1)
+            .collect();
+        let mut stale = vec![false; fresh.len()];
+        let mut earlier: Vec<String> = Vec::new();
+        let kept = self
             .cosigned(cp.size)?
             .and_then(|text| text.strip_prefix(signed).map(str::to_owned))
-            .map(|rest| {
-                rest.lines()
-                    .filter(|l| !same(l))
-                    .map(|l| format!("{l}\n"))
-                    .collect()
-            })
             .unwrap_or_default();
+        for l in kept.lines() {
+            let newer = fresh
+                .iter()
+                .enumerate()
+                .find_map(|(i, (_, v, t))| time_by(l, v).map(|old| (i, old, *t)));
+            match newer {
+                Some((_, old, new)) if old < new => {}
+                Some((i, _, _)) => {
+                    stale[i] = true;
+                    earlier.push(format!("{l}\n"));
+                }
+                None => earlier.push(format!("{l}\n")),
+            }
+        }
+        let fresh: Vec<&(String, String, u64)> = fresh
+            .iter()
+            .zip(&stale)
+            .filter(|(_, s)| !**s)
+            .map(|(f, _)| f)
+            .collect();
         // A signed note holds at most 100 signatures: the ledger's and 99 witnesses'.
         let room = (crate::note::MAX_SIGNATURES - 1).saturating_sub(fresh.len());
         earlier.truncate(room);
-        let lines: String = fresh.iter().map(|(l, _)| l.as_str()).collect();
+        let lines: String = fresh.iter().map(|(l, _, _)| l.as_str()).collect();
         let note = format!("{signed}{}{lines}", earlier.concat());
         self.put_cosigned(cp.size, &note)?;
         Ok(note)

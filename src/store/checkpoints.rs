@@ -219,11 +219,11 @@ impl Store {
     /// that the cosignature can be checked again (by `audit`, and in bundles):
     /// `cosigned/witness-keys`, one key a line.
     ///
-    /// One name, one key: a key pinned by the operator (`--witness-key`, `witness accept`)
-    /// replaces another key kept under its name (a name taken by another key, which the
-    /// audit then names wherever its lines remain); a key learnt from a policy is kept only
-    /// when no other key holds its name. A key may be kept under several names (a witness
-    /// renamed), the newest last.
+    /// Keys are only ever added (each verifies the lines it signed, for good): a key pinned
+    /// by the operator (`--witness-key`, `witness accept`) is added, and the newest key
+    /// under a name is the one its name stands for; a key learnt from a policy is added
+    /// only when no other key holds its name. A key may be kept under several names (a
+    /// witness renamed), the newest last.
     pub fn put_witness_key(&self, vkey: &str, pinned: bool) -> Result<()> {
         let mut keys = self.witness_keys()?;
         if keys.iter().any(|k| k == vkey) {
@@ -234,9 +234,7 @@ impl Store {
         let clashes = |k: &String| {
             crate::note::parse_verifier_key(k).is_ok_and(|(n, _, kk)| n == name && kk != key)
         };
-        if pinned {
-            keys.retain(|k| !clashes(k));
-        } else if keys.iter().any(clashes) {
+        if !pinned && keys.iter().any(clashes) {
             return Ok(());
         }
         keys.push(vkey.to_owned());
