@@ -414,12 +414,19 @@ fn trusted_time_txt(m: &Manifest) -> String {
     );
     for a in &m.attestations {
         for tok in &a.timestamps {
+            // One certificate is the -CAfile; several (a root and intermediates) go into one.
+            let ca = match tok.certificates.as_slice() {
+                [one] => one.clone(),
+                many => {
+                    let _ = writeln!(s, "      cat {} > authorities.pem", many.join(" "));
+                    "authorities.pem".to_owned()
+                }
+            };
             let _ = writeln!(
                 s,
-                "      openssl ts -verify -data {} -in {} -CAfile {} -attime {}",
+                "      openssl ts -verify -data {} -in {} -CAfile {ca} -attime {}",
                 a.checkpoint_file,
                 tok.file,
-                tok.certificates.first().map_or("", String::as_str),
                 tok.time_ms / 1000
             );
         }
