@@ -11,9 +11,6 @@ use crate::store::{names, read_small_file, timestamp_name};
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 
-/// How far apart the clocks of the ledger, a witness and an authority may be.
-const SKEW_MS: u64 = 10 * 60 * 1000;
-
 fn finding(code: Code, message: String) -> Finding {
     Finding {
         seq: None,
@@ -66,27 +63,15 @@ pub fn attestation_findings(
     Ok((out, tokens, lines))
 }
 
-/// The times a witness or an authority may give a checkpoint of `size`: not more than 10
-/// minutes before its last record was recorded, nor after now.
+/// The attestation-time rule for a checkpoint of `size` of this ledger, at `now_ms`.
 fn in_time(ledger: &Ledger, size: u64, ms: u64, now_ms: u64) -> std::result::Result<(), String> {
-    let last = size
-        .checked_sub(1)
-        .and_then(|n| ledger.record(n).ok())
-        .map_or(0, |(r, _)| r.recorded_at_ms);
-    if ms.saturating_add(SKEW_MS) < last {
-        return Err(format!(
-            "it is dated {}, before the last record it covers was recorded ({})",
-            crate::record::rfc3339(ms),
-            crate::record::rfc3339(last)
-        ));
-    }
-    if ms > now_ms.saturating_add(SKEW_MS) {
-        return Err(format!(
-            "it is dated {}, in the future",
-            crate::record::rfc3339(ms)
-        ));
-    }
-    Ok(())
+    crate::rules::check_attestation_time(
+        "its time",
+        ms,
+        ledger.last_recorded_ms(size),
+        now_ms,
+        "this machine's clock",
+    )
 }
 
 fn cosignature_findings(

@@ -24,10 +24,6 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use x509_cert::Certificate;
 
-/// How far after the bundle was made a cosignature or a stamped time may lie (the clocks
-/// of the exporter, the witness and the authority differ a little).
-const SKEW_MS: u64 = 10 * 60 * 1000;
-
 /// What a bundle's attestations establish, once verified.
 #[derive(Debug, Clone, Default)]
 pub struct Attested {
@@ -156,16 +152,10 @@ pub(super) struct Within<'a> {
 
 impl Within<'_> {
     fn bounds(&self, size: u64) -> Bounds {
-        Bounds {
-            earliest_ms: self
-                .recorded
-                .range(..size)
-                .map(|(_, t)| *t)
-                .max()
-                .unwrap_or(0)
-                .saturating_sub(SKEW_MS),
-            latest_ms: self.exported_at_ms.saturating_add(SKEW_MS),
-        }
+        Bounds::new(
+            self.recorded.range(..size).map(|(_, t)| *t),
+            self.exported_at_ms,
+        )
     }
 }
 
@@ -442,15 +432,10 @@ pub(super) fn check(
         };
         // Nothing attests a checkpoint before the records it covers were recorded (10
         // minutes allowed between clocks), nor after the bundle was made.
-        let bounds = Bounds {
-            earliest_ms: records
-                .range(..size)
-                .map(|(_, r)| r.recorded_at_ms)
-                .max()
-                .unwrap_or(0)
-                .saturating_sub(SKEW_MS),
-            latest_ms: manifest.exported_at_ms.saturating_add(SKEW_MS),
-        };
+        let bounds = Bounds::new(
+            records.range(..size).map(|(_, r)| r.recorded_at_ms),
+            manifest.exported_at_ms,
+        );
         let v = Verifying {
             a,
             text,
@@ -502,28 +487,30 @@ fn own_keys(manifest: &Manifest, records: &BTreeMap<u64, Record>) -> BTreeSet<[u
 /// The times an attestation may carry.
 #[derive(Clone, Copy)]
 struct Bounds {
-    /// The latest recorded time of a record of the bundle it covers, less 10 minutes.
-    earliest_ms: u64,
-    /// When the bundle was made, plus 10 minutes.
-    latest_ms: u64,
+    /// The latest recorded time of a record of the bundle it covers.
+    covered_ms: u64,
+    /// When the bundle was made.
+    exported_at_ms: u64,
 }
 
 impl Bounds {
+    /// The bounds of an attested checkpoint whose covered records at hand were recorded at
+    /// `covered`, in a bundle made at `exported_at_ms`.
+    fn new(covered: impl Iterator<Item = u64>, exported_at_ms: u64) -> Self {
+        Bounds {
+            covered_ms: covered.max().unwrap_or(0),
+            exported_at_ms,
+        }
+    }
+
     fn check(&self, what: &str, ms: u64) -> std::result::Result<(), String> {
-        if ms > self.latest_ms {
-            return Err(format!(
-                "{what} {} is more than 10 minutes after the bundle was made",
-                rfc3339(ms)
-            ));
-        }
-        if ms < self.earliest_ms {
-            return Err(format!(
-                "{what} {} is more than 10 minutes before a record it covers was recorded ({}): nothing attests a checkpoint before its records existed",
-                rfc3339(ms),
-                rfc3339(self.earliest_ms.saturating_add(SKEW_MS))
-            ));
-        }
-        Ok(())
+        rules::check_attestation_time(
+            what,
+            ms,
+            self.covered_ms,
+            self.exported_at_ms,
+            "the bundle was made",
+        )
     }
 }
 

@@ -98,20 +98,18 @@ pub fn exec(a: TimestampArgs) -> anyhow::Result<ExitCode> {
         (None, None) => bail!("give --tsa URL, --request-out FILE or --response-in FILE"),
     };
     let last_recorded = ledger.record(cp.size.saturating_sub(1))?.0.recorded_at_ms;
-    let verdict = timestamp::verify(&response, &imprint, nonce, &trusted, custody::unix_ms())
-        .and_then(|s| {
-            // An authority cannot date the checkpoint before its last record was recorded
-            // (10 minutes allowed between the two clocks).
-            if s.time_ms.saturating_add(10 * 60 * 1000) < last_recorded {
-                Err(format!(
-                    "the token dates the checkpoint at {}, before its last record was recorded ({})",
-                    custody::record::rfc3339(s.time_ms),
-                    custody::record::rfc3339(last_recorded)
-                ))
-            } else {
-                Ok(s)
-            }
-        });
+    let now = custody::unix_ms();
+    let verdict = timestamp::verify(&response, &imprint, nonce, &trusted, now).and_then(|s| {
+        // An authority cannot date the checkpoint before its last record was recorded.
+        custody::rules::check_attestation_time(
+            "the stamped time",
+            s.time_ms,
+            last_recorded,
+            now,
+            "this machine's clock",
+        )
+        .map(|()| s)
+    });
     let stamp = match verdict {
         Ok(s) => s,
         Err(why) => {

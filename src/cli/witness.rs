@@ -264,16 +264,14 @@ fn accept(a: AcceptArgs) -> anyhow::Result<ExitCode> {
             why = "the key is one of the ledger's own: no independent witness".into();
             return None;
         }
-        let last = cp
-            .size
-            .checked_sub(1)
-            .and_then(|n| ledger.record(n).ok())
-            .map_or(0, |(r, _)| r.recorded_at_ms);
-        let ms = t.saturating_mul(1000);
-        if ms.saturating_add(600_000) < last || ms > custody::unix_ms().saturating_add(600_000) {
-            why = format!(
-                "the cosignature is dated {t} seconds after 1970, before the checkpoint's last record or in the future"
-            );
+        if let Err(e) = custody::rules::check_attestation_time(
+            "the cosignature's time",
+            t.saturating_mul(1000),
+            ledger.last_recorded_ms(cp.size),
+            custody::unix_ms(),
+            "this machine's clock",
+        ) {
+            why = e;
             return None;
         }
         Some((line, t))

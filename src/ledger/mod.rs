@@ -533,6 +533,14 @@ impl Ledger {
         Ok(note)
     }
 
+    /// When the last record a checkpoint of `size` covers was recorded (0 when there is
+    /// none or it cannot be read: the rule that uses it then admits more, never less).
+    pub fn last_recorded_ms(&self, size: u64) -> u64 {
+        size.checked_sub(1)
+            .and_then(|n| self.record(n).ok())
+            .map_or(0, |(r, _)| r.recorded_at_ms)
+    }
+
     /// The sizes of the stored cosigned checkpoints, in order.
     pub fn cosigned_sizes(&self) -> Result<Vec<u64>> {
         self.store.cosigned_sizes()

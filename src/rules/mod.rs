@@ -480,6 +480,35 @@ pub fn consent_allows_court(consent: Option<&str>) -> bool {
     })
 }
 
+/// The attestation-time rule (SPEC.md sections 11.3 check 15, 13 and 14): a witness's
+/// cosignature time or an authority's stamped time `ms` for a checkpoint is not more than
+/// [`MAX_CLOCK_SKEW_MS`] before `covered_ms`, the latest recorded time of the records it
+/// covers that are at hand (nothing attests a checkpoint before its records existed), nor
+/// more than that after `latest_ms`, the latest time it can bear (`latest_is` says which:
+/// this machine's clock, or when a bundle was made).
+pub fn check_attestation_time(
+    what: &str,
+    ms: u64,
+    covered_ms: u64,
+    latest_ms: u64,
+    latest_is: &str,
+) -> Result<(), String> {
+    if ms > latest_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+        return Err(format!(
+            "{what} {} is more than 10 minutes after {latest_is}",
+            crate::record::rfc3339(ms)
+        ));
+    }
+    if ms.saturating_add(MAX_CLOCK_SKEW_MS) < covered_ms {
+        return Err(format!(
+            "{what} {} is more than 10 minutes before a record it covers was recorded ({}): nothing attests a checkpoint before its records existed",
+            crate::record::rfc3339(ms),
+            crate::record::rfc3339(covered_ms)
+        ));
+    }
+    Ok(())
+}
+
 /// A time a bundle can write (RFC 3339 up to the year 9999).
 pub fn check_representable(what: &str, ms: u64) -> Result<(), Violation> {
     if ms > MAX_TIME_MS {
@@ -493,6 +522,20 @@ pub fn check_representable(what: &str, ms: u64) -> Result<(), Violation> {
 
 #[cfg(test)]
 mod tests {
+    /// Nothing attests a checkpoint more than 10 minutes before a record it covers was
+    /// recorded, nor more than 10 minutes after the latest time it can bear.
+    #[test]
+    fn attestation_times_are_bounded_on_both_sides() {
+        let (rec, latest) = (1_000_000_000, 2_000_000_000);
+        let check = |ms| check_attestation_time("t", ms, rec, latest, "now");
+        assert!(check(rec).is_ok());
+        assert!(check(rec - MAX_CLOCK_SKEW_MS).is_ok());
+        assert!(check(rec - MAX_CLOCK_SKEW_MS - 1).is_err());
+        assert!(check(latest + MAX_CLOCK_SKEW_MS).is_ok());
+        assert!(check(latest + MAX_CLOCK_SKEW_MS + 1).is_err());
+        assert!(check_attestation_time("t", 0, 0, u64::MAX, "now").is_ok());
+    }
+
     use super::*;
 
     #[test]
