@@ -450,6 +450,27 @@ pub fn ask(url: &str, body: &str, timeout: std::time::Duration) -> Result<Reply>
     })
 }
 
+/// One cosignature line (with its newline) after the signed checkpoint `signed`: its
+/// witness's name and time, when it is under the name of `vkey` (a type 0x04 key) and
+/// verifies by it over `cp`.
+pub fn verify_line(
+    signed: &str,
+    line: &str,
+    vkey: &str,
+    cp: &Checkpoint,
+) -> std::result::Result<(String, u64), String> {
+    let (name, kind, _) = note::parse_verifier_key(vkey).map_err(|e| e.to_string())?;
+    if kind != note::TYPE_COSIGNATURE_V1 {
+        return Err(format!("{vkey} is not a witness's key (type 0x04)"));
+    }
+    if !line.starts_with(&format!("\u{2014} {name} ")) {
+        return Err(format!("the line is not signed by the name {name}"));
+    }
+    let time =
+        verify_cosignature(&format!("{signed}{line}"), vkey, cp).map_err(|e| e.to_string())?;
+    Ok((name, time))
+}
+
 /// Verifies the cosignatures of a witness (`vkey`, type 0x04) on a cosigned checkpoint of
 /// the ledger `cp`: the time it cosigned.
 pub fn verify_cosignature(signed: &str, vkey: &str, cp: &Checkpoint) -> Result<u64> {

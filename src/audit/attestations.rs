@@ -133,14 +133,8 @@ fn cosignature_findings(
             checked += 1;
             let shown = crate::encoding::terminal_safe(line.trim_end(), false).into_owned();
             let by = vkeys.iter().find_map(|vkey| {
-                let (name, _, raw) = crate::note::parse_verifier_key(vkey).ok()?;
-                if !line.starts_with(&format!("\u{2014} {name} ")) {
-                    return None;
-                }
-                let time =
-                    crate::witness::verify_cosignature(&format!("{stored}{line}"), vkey, &cp)
-                        .ok()?;
-                Some((raw, time))
+                let (_, time) = crate::witness::verify_line(&stored, line, vkey, &cp).ok()?;
+                Some((crate::note::parse_verifier_key(vkey).ok()?.2, time))
             });
             let verdict = match by {
                 None => Err("it does not verify by any kept witness key".to_owned()),

@@ -17,7 +17,7 @@ use crate::note;
 use crate::record::{Record, rfc3339};
 use crate::rules::{self, Code};
 use crate::timestamp;
-use crate::witness;
+use crate::witness::verify_line;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use sha2::{Digest, Sha256};
@@ -105,25 +105,6 @@ fn certificate_member(name: &str, bytes: &[u8]) -> std::result::Result<Certifica
         ));
     }
     Ok(cert.clone())
-}
-
-/// A cosignature line's witness and time, once verified by `vkey` over `cp`.
-fn verify_line(
-    text: &str,
-    line: &str,
-    vkey: &str,
-    cp: &Checkpoint,
-) -> std::result::Result<(String, u64), String> {
-    let (name, kind, _) = note::parse_verifier_key(vkey).map_err(|e| e.to_string())?;
-    if kind != note::TYPE_COSIGNATURE_V1 {
-        return Err(format!("{vkey} is not a witness's key (type 0x04)"));
-    }
-    if !line.starts_with(&format!("\u{2014} {name} ")) {
-        return Err(format!("the line is not signed by the name {name}"));
-    }
-    let time = witness::verify_cosignature(&format!("{text}{line}"), vkey, cp)
-        .map_err(|e| e.to_string())?;
-    Ok((name, time))
 }
 
 /// The cosignature's time in ms, when a manifest can hold it.

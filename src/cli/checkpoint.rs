@@ -257,8 +257,8 @@ fn cosignature_in(body: &str, w: &Asking, cp: &Checkpoint, signed: &str, ledger:
         }
         let vkey = note::typed_verifier_key(name, note::TYPE_COSIGNATURE_V1, &w.key);
         let line = format!("{line}\n");
-        match witness::verify_cosignature(&format!("{signed}{line}"), &vkey, cp) {
-            Ok(time) => {
+        match witness::verify_line(signed, &line, &vkey, cp) {
+            Ok((_, time)) => {
                 let when = match time.checked_mul(1000) {
                     Some(ms) if time < 253_402_300_800 => custody::record::rfc3339(ms),
                     _ => format!("{time} seconds after 1970"),
@@ -266,7 +266,7 @@ fn cosignature_in(body: &str, w: &Asking, cp: &Checkpoint, signed: &str, ledger:
                 eprintln!("cosigned by witness {} at {when}", safe(name));
                 return Asked::Cosigned(line, vkey);
             }
-            Err(e) => why = e.to_string(),
+            Err(e) => why = e,
         }
     }
     eprintln!(

@@ -248,12 +248,12 @@ fn accept(a: AcceptArgs) -> anyhow::Result<ExitCode> {
         .filter(|l| l.starts_with(&format!("\u{2014} {name} ")))
     {
         let line = format!("{l}\n");
-        match witness::verify_cosignature(&format!("{signed}{line}"), &a.witness_key, &cp) {
-            Ok(t) => {
+        match witness::verify_line(&signed, &line, &a.witness_key, &cp) {
+            Ok((_, t)) => {
                 verified = Some((line, t));
                 break;
             }
-            Err(e) => why = e.to_string(),
+            Err(e) => why = e,
         }
     }
     // What the audit and bundles admit, and nothing else: no key of the ledger's, and no

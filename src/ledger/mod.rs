@@ -487,11 +487,9 @@ impl Ledger {
         // key, even under the same name and key ID, replaces nothing (a name is a label
         // anyone can write, and a 4-byte key ID can be ground).
         let time_by = |line: &str, vkey: &str| {
-            let name = crate::note::parse_verifier_key(vkey).ok()?.0;
-            if !line.starts_with(&format!("\u{2014} {name} ")) {
-                return None;
-            }
-            crate::witness::verify_cosignature(&format!("{signed}{line}\n"), vkey, cp).ok()
+            crate::witness::verify_line(signed, &format!("{line}\n"), vkey, cp)
+                .ok()
+                .map(|(_, t)| t)
         };
         let fresh: Vec<(String, String, u64)> = fresh
             .iter()
