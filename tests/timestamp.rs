@@ -155,23 +155,27 @@ fn ec_cert(dir: &Path, name: &str, subject: &str, issuer: &str, extfile: &str, s
 
 /// `openssl ts -reply` of the authority in `dir` to the request `req`, into `out`.
 pub(crate) fn ts_reply(dir: &Path, req: &Path, out: &Path) {
-    openssl(
-        dir,
-        &[
-            "ts",
-            "-reply",
-            "-queryfile",
-            req.to_str().unwrap(),
-            "-signer",
-            "tsa.crt",
-            "-inkey",
-            "tsa.key",
-            "-config",
-            "tsa.cnf",
-            "-out",
-            out.to_str().unwrap(),
-        ],
-    );
+    ts_reply_with(dir, req, out, &[]);
+}
+
+/// [`ts_reply`] with more of `openssl ts -reply`'s arguments.
+fn ts_reply_with(dir: &Path, req: &Path, out: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "ts",
+        "-reply",
+        "-queryfile",
+        req.to_str().unwrap(),
+        "-signer",
+        "tsa.crt",
+        "-inkey",
+        "tsa.key",
+        "-config",
+        "tsa.cnf",
+        "-out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    openssl(dir, &args);
 }
 
 /// `custody timestamp` through files with the authority in `tsa`: a request for the latest
@@ -531,25 +535,7 @@ fn a_kept_token_stands_and_tokens_carry_few_certificates() {
         "--request-out",
         req.to_str().unwrap(),
     ]);
-    openssl(
-        &two,
-        &[
-            "ts",
-            "-reply",
-            "-queryfile",
-            req.to_str().unwrap(),
-            "-signer",
-            "tsa.crt",
-            "-inkey",
-            "tsa.key",
-            "-chain",
-            "chain.pem",
-            "-config",
-            "tsa.cnf",
-            "-out",
-            "big.tsr",
-        ],
-    );
+    ts_reply_with(&two, &req, &two.join("big.tsr"), &["-chain", "chain.pem"]);
     let o = f.run(&[
         "timestamp",
         "--ledger",

@@ -386,6 +386,19 @@ pub(crate) fn checkpoint_with(f: &Fixture, ledger: &str, served: &Served, vkey: 
     ])
 }
 
+/// `custody checkpoint --policy POLICY` on the fixture's ledger, with its ledger key.
+fn checkpoint_policy(f: &Fixture, policy: &str) -> Output {
+    f.run(&[
+        "checkpoint",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/ledger.key"),
+        "--policy",
+        &f.p(policy),
+    ])
+}
+
 /// An HTTP client that hands back every status rather than failing on it.
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -1087,15 +1100,7 @@ fn a_policy_names_the_witnesses_to_ask() {
     };
     // The policy names it otherwise than the witness signs: not taken.
     policy("local");
-    let o = f.run(&[
-        "checkpoint",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        "--policy",
-        &f.p("p.policy"),
-    ]);
+    let o = checkpoint_policy(&f, "p.policy");
     assert_eq!(o.code, 0, "{}", o.all());
     assert!(o.stderr.contains("is held to local"), "{}", o.stderr);
     assert!(!f.path("ledger/cosigned").exists());
@@ -1110,15 +1115,7 @@ fn a_policy_names_the_witnesses_to_ask() {
         &f.p("p.policy"),
     ]);
     assert_eq!(o.code, 1, "not yet cosigned: {}", o.all());
-    let o = f.run(&[
-        "checkpoint",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        "--policy",
-        &f.p("p.policy"),
-    ]);
+    let o = checkpoint_policy(&f, "p.policy");
     assert_eq!(o.code, 0, "{}", o.all());
     assert!(
         o.stderr
@@ -1209,15 +1206,7 @@ fn a_witness_cannot_take_another_witness_name() {
         ),
     )
     .unwrap();
-    let o = f.run(&[
-        "checkpoint",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        "--policy",
-        &f.p("p.policy"),
-    ]);
+    let o = checkpoint_policy(&f, "p.policy");
     assert_eq!(o.code, 0, "{}", o.all());
     assert!(
         o.stderr
