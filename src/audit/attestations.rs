@@ -19,27 +19,6 @@ fn finding(code: Code, message: String) -> Finding {
     }
 }
 
-/// The file names of a directory of the ledger (none when it is missing); a file left by
-/// a write interrupted before its rename (`.new-*`) is passed over.
-fn names_in(dir: &std::path::Path) -> Result<Vec<String>> {
-    match std::fs::read_dir(dir) {
-        Ok(entries) => {
-            let mut names: Vec<String> = entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| !n.starts_with(".new-"))
-                .collect();
-            names.sort();
-            Ok(names)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(crate::error::Error::Io {
-            path: dir.to_owned(),
-            cause: e,
-        }),
-    }
-}
-
 /// What the audit of attestations was given.
 pub struct AttestationAudit<'a> {
     /// Certificates the kept tokens must lead to (`--tsa-cert`); none: those kept beside
@@ -79,9 +58,8 @@ fn cosignature_findings(
     how: &AttestationAudit,
     out: &mut Vec<Finding>,
 ) -> Result<usize> {
-    let dir = ledger.store().dir().join(names::COSIGNED);
     let mut sizes = Vec::new();
-    for name in names_in(&dir)? {
+    for name in ledger.store().names_in(names::COSIGNED)? {
         match name.parse::<u64>() {
             Ok(s) if s.to_string() == name => sizes.push(s),
             _ if name == "witness-keys" => {}
@@ -168,7 +146,7 @@ fn timestamp_findings(
 ) -> Result<usize> {
     let dir = ledger.store().dir().join(names::TIMESTAMPS);
     let mut tokens = Vec::new();
-    for name in names_in(&dir)? {
+    for name in ledger.store().names_in(names::TIMESTAMPS)? {
         let request = name
             .strip_suffix(".tsq")
             .is_some_and(|s| s.parse::<u64>().is_ok_and(|n| n.to_string() == s));

@@ -262,17 +262,32 @@ impl Store {
 
     /// The sizes of the stored cosigned checkpoints, in order.
     pub fn cosigned_sizes(&self) -> Result<Vec<u64>> {
-        let dir = self.dir.join(names::COSIGNED);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io(&dir)(e)),
-        };
-        let mut sizes: Vec<u64> = entries
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        let mut sizes: Vec<u64> = self
+            .names_in(names::COSIGNED)?
+            .iter()
+            .filter_map(|n| n.parse().ok())
             .collect();
         sizes.sort_unstable();
         Ok(sizes)
+    }
+
+    /// The file names in the ledger's directory `sub`, sorted (none when it is missing); a
+    /// file left by a write interrupted before its rename (`.new-*`) is passed over.
+    pub fn names_in(&self, sub: &str) -> Result<Vec<String>> {
+        let dir = self.dir.join(sub);
+        match std::fs::read_dir(&dir) {
+            Ok(entries) => {
+                let mut names: Vec<String> = entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| !n.starts_with(".new-"))
+                    .collect();
+                names.sort();
+                Ok(names)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(io(&dir)(e)),
+        }
     }
 }
 
@@ -331,15 +346,11 @@ impl Store {
     /// not `SIZE-SERIAL.tsr` is left to `audit`, which names it.
     pub fn timestamps(&self) -> Result<Vec<KeptTimestamp>> {
         let dir = self.dir.join(names::TIMESTAMPS);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io(&dir)(e)),
-        };
-        let mut names: Vec<(u64, String)> = entries
-            .filter_map(|e| {
-                let name = e.ok()?.file_name().into_string().ok()?;
-                let (size, serial) = timestamp_name(&name)?;
+        let mut names: Vec<(u64, String)> = self
+            .names_in(names::TIMESTAMPS)?
+            .iter()
+            .filter_map(|name| {
+                let (size, serial) = timestamp_name(name)?;
                 Some((size, serial.to_owned()))
             })
             .collect();
