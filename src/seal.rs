@@ -29,6 +29,56 @@ pub fn parse_recipient(s: &str) -> Result<age::x25519::Recipient> {
     })
 }
 
+/// The `age1…` string of an X25519 public key (bech32, as age writes it).
+pub fn recipient_string(key: &[u8; 32]) -> String {
+    use bech32::ToBase32;
+    // The human-readable part is a fixed valid one: encoding cannot fail.
+    bech32::encode("age", key.to_base32(), bech32::Variant::Bech32)
+        .unwrap_or_else(|_| hex::encode(key))
+}
+
+/// The X25519 public key of an `age1…` recipient.
+pub fn recipient_bytes(s: &str) -> Result<[u8; 32]> {
+    use bech32::FromBase32;
+    parse_recipient(s)?;
+    let bad = || Error::Input(format!("'{}' is not an age X25519 recipient", s.trim()));
+    let (_, data, _) = bech32::decode(s.trim()).map_err(|_| bad())?;
+    let bytes = Vec::<u8>::from_base32(&data).map_err(|_| bad())?;
+    bytes.try_into().map_err(|_| bad())
+}
+
+/// The age recipient of an X25519 public key.
+pub fn recipient_of(key: &[u8; 32]) -> Result<age::x25519::Recipient> {
+    parse_recipient(&recipient_string(key))
+}
+
+/// Checks the recipients a seal-to statement would name before it is signed: 1 to 16,
+/// none twice, each a key age can seal to.
+pub fn check_recipients(recipients: &[[u8; 32]]) -> Result<()> {
+    let max = crate::record::MAX_RECIPIENTS;
+    if recipients.is_empty() || recipients.len() > max {
+        return Err(Error::Input(format!(
+            "{} recipients; a ledger names 1 to {max}",
+            recipients.len()
+        )));
+    }
+    for (i, k) in recipients.iter().enumerate() {
+        if recipients[..i].contains(k) {
+            return Err(Error::Input(format!(
+                "recipient {} is given twice",
+                recipient_string(k)
+            )));
+        }
+        seal(b"", &[recipient_of(k)?]).map_err(|e| {
+            Error::Input(format!(
+                "recipient {} cannot be sealed to ({e}); give an age X25519 recipient made by `custody key generate-recipient` or age-keygen",
+                recipient_string(k)
+            ))
+        })?;
+    }
+    Ok(())
+}
+
 /// The paths `DIR/NAME.identity` and `DIR/NAME.recipient`.
 pub fn identity_paths(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     (
@@ -183,9 +233,9 @@ pub struct Sealed {
     pub wrapped_key: Vec<u8>,
 }
 
-/// Seals `plain` to `recipients`: a fresh item key encrypts it, and is itself encrypted to
-/// the recipients; the item key lives only in memory, and is wiped when this returns.
-pub fn seal(plain: &[u8], recipients: &[age::x25519::Recipient]) -> Result<Sealed> {
+/// A fresh item key: the encryptor of an item to it, and the key itself wrapped to the
+/// recipients. The item key lives only in memory, and is wiped when it is dropped.
+fn new_item(recipients: &[age::x25519::Recipient]) -> Result<(age::Encryptor, Vec<u8>)> {
     if recipients.is_empty() {
         return Err(Error::Input("no content recipient to seal to".into()));
     }
@@ -193,16 +243,161 @@ pub fn seal(plain: &[u8], recipients: &[age::x25519::Recipient]) -> Result<Seale
     let to_item =
         age::Encryptor::with_recipients(std::iter::once(&item.to_public() as &dyn age::Recipient))
             .map_err(|e| Error::Write(format!("sealing: {e}")))?;
-    let ciphertext = encrypt_with(to_item, plain)?;
     let item_key = Zeroizing::new(format!("{}\n", item.to_string().expose_secret()));
     let to_recipients =
         age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
             .map_err(|e| Error::Write(format!("sealing: {e}")))?;
     let wrapped_key = encrypt_with(to_recipients, item_key.as_bytes())?;
+    Ok((to_item, wrapped_key))
+}
+
+/// Seals `plain` to `recipients`: a fresh item key encrypts it, and is itself encrypted to
+/// the recipients.
+pub fn seal(plain: &[u8], recipients: &[age::x25519::Recipient]) -> Result<Sealed> {
+    let (to_item, wrapped_key) = new_item(recipients)?;
     Ok(Sealed {
-        ciphertext,
+        ciphertext: encrypt_with(to_item, plain)?,
         wrapped_key,
     })
+}
+
+/// Seals what `input` yields to `recipients` as a stream (flat memory), writing the
+/// ciphertext to `out`; `progress` gets the bytes read so far. Returns the wrapped item key
+/// and the SHA-256 and length of what was sealed.
+pub fn seal_stream(
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    recipients: &[age::x25519::Recipient],
+    progress: &mut dyn FnMut(u64),
+) -> Result<(Vec<u8>, crate::Hash, u64)> {
+    use sha2::Digest;
+    let (to_item, wrapped_key) = new_item(recipients)?;
+    let failed = |e: std::io::Error| Error::Write(format!("sealing: {e}"));
+    let mut w = to_item.wrap_output(out).map_err(failed)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = Zeroizing::new(vec![0u8; 1 << 16]);
+    let mut total = 0u64;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::Input(format!("reading what is sealed: {e}"))),
+        };
+        hasher.update(&buf[..n]);
+        w.write_all(&buf[..n]).map_err(failed)?;
+        total += n as u64;
+        progress(total);
+    }
+    w.finish().map_err(failed)?;
+    Ok((wrapped_key, hasher.finalize().into(), total))
+}
+
+/// Opens a sealed item as a stream into `out` (flat memory): the item key from its wrapped
+/// key, then the item. Returns the SHA-256 and length of what was written; `Err` says which
+/// step failed. What reached `out` before a failure is not authenticated.
+pub fn open_stream(
+    ciphertext: &mut dyn Read,
+    wrapped_key: &[u8],
+    identity: &age::x25519::Identity,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+) -> std::result::Result<(crate::Hash, u64), String> {
+    use sha2::Digest;
+    let item = item_key(wrapped_key, identity)?;
+    let d = age::Decryptor::new(std::io::BufReader::new(ciphertext))
+        .map_err(|e| format!("the sealed item is not an age file ({e})"))?;
+    let mut r = d
+        .decrypt(std::iter::once(&item as &dyn age::Identity))
+        .map_err(|e| format!("the item does not open with its item key ({e})"))?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = Zeroizing::new(vec![0u8; 1 << 16]);
+    let mut total = 0u64;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("the sealed item is damaged ({e})")),
+        };
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(|e| format!("writing: {e}"))?;
+        total += n as u64;
+        progress(total);
+    }
+    Ok((hasher.finalize().into(), total))
+}
+
+fn item_key(
+    wrapped_key: &[u8],
+    identity: &age::x25519::Identity,
+) -> std::result::Result<age::x25519::Identity, String> {
+    let item_key = decrypt_with(wrapped_key, identity)
+        .map_err(|e| format!("the item key does not open with this identity ({e})"))?;
+    std::str::from_utf8(&item_key)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| "the wrapped item key is not an age identity".into())
+}
+
+/// The length of an age file's payload for `plain_len` bytes of plaintext: a 16-byte nonce,
+/// then chunks of up to 64 KiB, each with a 16-byte tag (one chunk when empty).
+pub fn payload_len(plain_len: u64) -> u64 {
+    let chunks = plain_len.div_ceil(1 << 16).max(1);
+    16 + plain_len + 16 * chunks
+}
+
+/// The length of a wrapped item key's plaintext (`AGE-SECRET-KEY-1…` and a newline).
+pub const ITEM_KEY_LEN: u64 = 75;
+
+/// What can be checked of a sealed file without any key: an age v1 header whose stanzas
+/// are all X25519 (at least one), and a payload of exactly the length `plain_len` bytes
+/// encrypt to. Returns the number of stanzas (recipients).
+pub fn check_shape(
+    file: &mut dyn Read,
+    file_len: u64,
+    plain_len: u64,
+) -> std::result::Result<usize, String> {
+    // A header is small: the version line, a stanza per recipient, the MAC line.
+    let mut head = Vec::with_capacity(4096);
+    file.take(16 * 1024)
+        .read_to_end(&mut head)
+        .map_err(|e| e.to_string())?;
+    let text_end = head
+        .windows(4)
+        .position(|w| w == b"\n---")
+        .ok_or("no age header (its MAC line is missing)")?;
+    let header_len = head[text_end + 1..]
+        .iter()
+        .position(|b| *b == b'\n')
+        .map(|p| text_end + 1 + p + 1)
+        .ok_or("the age header is cut short")? as u64;
+    let text = std::str::from_utf8(&head[..text_end]).map_err(|_| "the age header is not text")?;
+    let mut lines = text.lines();
+    if lines.next() != Some("age-encryption.org/v1") {
+        return Err("not an age v1 file".into());
+    }
+    let mut stanzas = 0;
+    for l in lines.filter(|l| l.starts_with("-> ")) {
+        let mut args = l[3..].split(' ');
+        match args.next() {
+            Some("X25519") if args.count() == 1 => stanzas += 1,
+            // age adds a random "grease" stanza that every implementation skips.
+            Some(t) if t.ends_with("-grease") => {}
+            _ => return Err(format!("an age stanza of another kind ({l})")),
+        }
+    }
+    if stanzas == 0 {
+        return Err("the age header has no X25519 recipient".into());
+    }
+    let expected = header_len + payload_len(plain_len);
+    if file_len != expected {
+        return Err(format!(
+            "it is {file_len} bytes, but {plain_len} bytes sealed make {expected}"
+        ));
+    }
+    Ok(stanzas)
 }
 
 /// Opens a sealed item with a recipient's identity: the item key from its wrapped key,
@@ -212,12 +407,7 @@ pub fn open(
     wrapped_key: &[u8],
     identity: &age::x25519::Identity,
 ) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
-    let item_key = decrypt_with(wrapped_key, identity)
-        .map_err(|e| format!("the item key does not open with this identity ({e})"))?;
-    let item: age::x25519::Identity = std::str::from_utf8(&item_key)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .ok_or("the wrapped item key is not an age identity")?;
+    let item = item_key(wrapped_key, identity)?;
     decrypt_with(ciphertext, &item)
         .map_err(|e| format!("the item does not open with its item key ({e})"))
 }

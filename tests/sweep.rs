@@ -58,7 +58,7 @@ fn build(dir: &Path, n: usize) -> Ledger {
 
 /// Whether the audit notices: an error (could not run) or at least one finding.
 fn detected(l: &Ledger) -> bool {
-    match audit(l, &[], None, custody::keys::VerifyMode::Batch, |_| {}) {
+    match audit(l, &[], None, custody::keys::VerifyMode::Batch, None, |_| {}) {
         Err(_) => true,
         Ok(r) => !r.findings.is_empty(),
     }

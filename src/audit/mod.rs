@@ -88,8 +88,24 @@ pub struct AuditReport {
     pub against: Vec<AgainstResult>,
     /// Hand-overs signed by the holder but not yet accepted by the receiver.
     pub pending_transfers: Vec<PendingTransfer>,
+    /// Texts erased by an erasure record (not missing: the records and proofs stand).
+    pub erased: Vec<Erased>,
+    /// Whether sealed texts were opened with an identity and checked against their
+    /// commitments (without one, only their ciphertexts' and item keys' presence and sizes).
+    pub sealed_opened: bool,
     /// Every problem, in the order found.
     pub findings: Vec<Finding>,
+}
+
+/// A text erased by an erasure record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Erased {
+    /// The testimony or amendment whose text was erased.
+    pub seq: u64,
+    /// The erasure record.
+    pub by: u64,
+    /// Its reason.
+    pub reason: String,
 }
 
 fn key_id<S: serde::Serializer>(
@@ -127,6 +143,10 @@ struct Auditor<'a> {
     expected: IndexSets,
     /// The per-audit random key of those digests.
     set_key: Hash,
+    /// A content recipient's identity, to open sealed texts.
+    identity: Option<&'a age::x25519::Identity>,
+    /// Texts found erased, in order.
+    erased: Vec<Erased>,
 }
 
 impl Auditor<'_> {
@@ -142,12 +162,15 @@ pub fn audit(
     against: &[SavedCheckpoint],
     pinned: Option<[u8; 32]>,
     mode: VerifyMode,
+    identity: Option<&age::x25519::Identity>,
     progress: impl FnMut(u64),
 ) -> Result<AuditReport> {
     let now_ms = crate::unix_ms();
     let mut set_key = [0u8; 32];
     getrandom::fill(&mut set_key).map_err(|e| Error::Randomness(e.to_string()))?;
-    audit_at(ledger, against, pinned, mode, now_ms, set_key, progress)
+    audit_at(
+        ledger, against, pinned, mode, now_ms, set_key, identity, progress,
+    )
 }
 
 /// [`audit`] with the clock (`now_ms`, for the future-dated rule) and the key of the index
@@ -161,6 +184,7 @@ pub fn audit_at(
     mode: VerifyMode,
     now_ms: u64,
     set_key: Hash,
+    identity: Option<&age::x25519::Identity>,
     mut progress: impl FnMut(u64),
 ) -> Result<AuditReport> {
     let store = ledger.store();
@@ -170,6 +194,8 @@ pub fn audit_at(
         now_ms,
         expected: IndexSets::default(),
         set_key,
+        identity,
+        erased: Vec::new(),
     };
     if !store.journal().header_intact()? {
         a.find(
@@ -261,6 +287,8 @@ pub fn audit_at(
                 to_key_id: keys::short_id(&t.to),
             })
             .collect(),
+        erased: a.erased,
+        sealed_opened: identity.is_some(),
         findings: a.findings,
     })
 }
@@ -363,7 +391,17 @@ mod tests {
     use crate::ledger::{Access, LockWait};
 
     fn run(l: &Ledger, now_ms: u64) -> AuditReport {
-        audit_at(l, &[], None, VerifyMode::Strict, now_ms, [5; 32], |_| {}).unwrap()
+        audit_at(
+            l,
+            &[],
+            None,
+            VerifyMode::Strict,
+            now_ms,
+            [5; 32],
+            None,
+            |_| {},
+        )
+        .unwrap()
     }
 
     #[test]
@@ -382,7 +420,18 @@ mod tests {
         // Pinned to the ledger key, it passes; pinned to another key, the first finding
         // says so.
         let own = Some(ledger_key().verifying_key().to_bytes());
-        let pinned = |k| audit_at(&l, &[], k, VerifyMode::Strict, T0 + 10_000, [5; 32], |_| {});
+        let pinned = |k| {
+            audit_at(
+                &l,
+                &[],
+                k,
+                VerifyMode::Strict,
+                T0 + 10_000,
+                [5; 32],
+                None,
+                |_| {},
+            )
+        };
         assert!(pinned(own).unwrap().passed());
         let other = pinned(Some(alice().verifying_key().to_bytes())).unwrap();
         assert_eq!(other.findings[0].code, Code::LedgerKey);

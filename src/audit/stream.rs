@@ -366,16 +366,21 @@ impl Auditor<'_> {
         if indexed {
             self.expect_body_entries(seq, &r.statement.body);
         }
-        let (commitment, len, what) = match &r.statement.body {
-            Body::Testimony(t) => (t.commitment, t.content_len, ""),
-            Body::Amend(crate::record::Amendment {
-                content: Some((c, len)),
-                ..
-            }) => (*c, *len, " (amended text)"),
-            _ => return,
+        let what = match &r.statement.body {
+            Body::Amend(_) => " (amended text)",
+            _ => "",
         };
-        if let Err(m) = self.ledger.check_content(&commitment, len) {
-            self.find(Some(seq), Code::Content, format!("record {seq}{what}: {m}"));
+        match self
+            .ledger
+            .check_text(seq, &r.statement.body, self.identity)
+        {
+            Some(Err(m)) => self.find(Some(seq), Code::Content, format!("record {seq}{what}: {m}")),
+            Some(Ok(_)) => {
+                if let Some((by, reason)) = self.ledger.erasure_of(seq) {
+                    self.erased.push(super::Erased { seq, by, reason });
+                }
+            }
+            None => {}
         }
     }
 

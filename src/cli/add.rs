@@ -69,6 +69,11 @@ pub struct MediaArgs {
     /// Do not store file names in the records (names can identify people).
     #[arg(long)]
     no_names: bool,
+    /// Keep a sealed copy of each file in the ledger's content store (to the ledger's
+    /// content recipients), so that the original can be wiped from this device;
+    /// `custody open --out` restores it at headquarters, byte for byte.
+    #[arg(long)]
+    seal: bool,
     /// Files or directories.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -220,6 +225,11 @@ fn media(a: MediaArgs) -> anyhow::Result<ExitCode> {
     }
     // Open (and lock) the ledger before hashing, so a busy ledger fails fast.
     let ledger = open_write(&a.ledger)?;
+    if a.seal && ledger.authority().seal_to().is_none() {
+        bail!(
+            "this ledger names no content recipients, so there is no one to seal to; an admin names them first with `custody seal-to`; nothing was appended"
+        );
+    }
     let paths: Vec<&Path> = files.iter().map(|(p, _)| p.as_path()).collect();
     let inputs = hash_files(&paths, "hashing", a.json)
         .into_iter()
@@ -241,7 +251,20 @@ fn media(a: MediaArgs) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut ledger = ledger;
     let now = now_ms();
-    let appended = ledger.add_media(&key, inputs, now, now)?;
+    let appended = if a.seal {
+        let total: u64 = inputs.iter().map(|i| i.size).sum();
+        let pb = super::util::progress(total, true, a.json);
+        pb.set_message("sealing");
+        let open = |i: usize| -> std::io::Result<Box<dyn std::io::Read>> {
+            Ok(Box::new(std::fs::File::open(paths[i])?))
+        };
+        let out =
+            ledger.add_media_sealed(&key, inputs, &open, &mut |n| pb.set_position(n), now, now);
+        pb.finish_and_clear();
+        out?
+    } else {
+        ledger.add_media(&key, inputs, now, now)?
+    };
     if !a.json && files.len() <= 20 {
         for ((path, _), r) in files.iter().zip(&appended) {
             eprintln!("  {} -> record {}", shown(path), r.seq);

@@ -39,6 +39,8 @@ pub struct AuditArgs {
     /// the certificates kept beside it.
     #[arg(long, value_name = "PEM")]
     tsa_cert: Vec<PathBuf>,
+    #[command(flatten)]
+    identity: super::util::IdentityArgs,
     /// Print the full report, every finding included, as JSON.
     #[arg(long)]
     json: bool,
@@ -80,6 +82,7 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
     for p in &a.tsa_cert {
         tsa_certs.extend(read_tsa_certs(p)?);
     }
+    let identity = a.identity.load()?;
     let ledger = open(&a.ledger)?;
     let pb = progress(ledger.size(), false, a.json);
     pb.set_message("auditing");
@@ -88,7 +91,14 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
     } else {
         custody::keys::VerifyMode::Batch
     };
-    let mut report = audit(&ledger, &saved, expected_key, mode, |n| pb.set_position(n))?;
+    let mut report = audit(
+        &ledger,
+        &saved,
+        expected_key,
+        mode,
+        identity.as_ref(),
+        |n| pb.set_position(n),
+    )?;
     pb.finish_and_clear();
     // What the ledger keeps beside its checkpoints: cosignatures and time-stamp tokens.
     let (found, tokens, cosignatures) = custody::audit::attestation_findings(
@@ -152,6 +162,19 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
     if let Some((from, to)) = report.uncovered {
         outln!(
             "records {from} to {to} are not yet covered by a signed checkpoint (run `custody checkpoint`)"
+        )?;
+    }
+    for e in &report.erased {
+        outln!(
+            "record {} was erased by record {} ({}): its record and proofs stand, its text is gone",
+            e.seq,
+            e.by,
+            custody::encoding::terminal_safe(&e.reason, false)
+        )?;
+    }
+    if ledger.authority().seal_to().is_some() && identity.is_none() {
+        outln!(
+            "NOTE: sealed texts were checked for their ciphertexts and item keys (present, of the right sizes); give --identity to open them and check their commitments"
         )?;
     }
     if tokens > 0 && tsa_certs.is_empty() {

@@ -20,14 +20,27 @@ pub struct InitArgs {
     origin: String,
     #[command(flatten)]
     key: KeyArgs,
+    /// Seal testimony to this content recipient (an age1… key or a NAME.recipient file from
+    /// `custody key generate-recipient`); repeatable. Record 1 then names them, and no text
+    /// is ever stored in plain on this ledger's disk.
+    #[arg(long, value_name = "RECIPIENT")]
+    seal_to: Vec<String>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
 }
 
 pub fn exec(a: InitArgs) -> anyhow::Result<ExitCode> {
+    let recipients = super::util::read_recipients(&a.seal_to)?;
+    if !recipients.is_empty() {
+        custody::seal::check_recipients(&recipients)?;
+    }
     let key = a.key.load()?;
-    let ledger = Ledger::init(&a.ledger, &a.origin, &key, now_ms())?;
+    let mut ledger = Ledger::init(&a.ledger, &a.origin, &key, now_ms())?;
+    if !recipients.is_empty() {
+        ledger.seal_to(&key, &recipients, now_ms())?;
+        ledger.sign_checkpoint(&key)?;
+    }
     let (_, signed) = ledger
         .latest_checkpoint()?
         .ok_or_else(|| anyhow::anyhow!("the first checkpoint was not stored"))?;
@@ -39,6 +52,7 @@ pub fn exec(a: InitArgs) -> anyhow::Result<ExitCode> {
             "ledger_key_id": keys::short_id(&pk),
             "note_verifier_key": note::verifier_key(&a.origin, &pk),
             "checkpoint": signed,
+            "seal_to": recipients.iter().map(custody::seal::recipient_string).collect::<Vec<_>>(),
         }))?;
     } else {
         outln!(
@@ -51,7 +65,14 @@ pub fn exec(a: InitArgs) -> anyhow::Result<ExitCode> {
             keys::short_id(&pk),
             note::verifier_key(&a.origin, &pk)
         )?;
-        outln!("record 0 (genesis) appended; first checkpoint:\n")?;
+        if recipients.is_empty() {
+            outln!("record 0 (genesis) appended; first checkpoint:\n")?;
+        } else {
+            outln!(
+                "record 0 (genesis) and record 1 (seal-to: testimony is sealed to {} recipient(s)) appended; checkpoint:\n",
+                recipients.len()
+            )?;
+        }
         {
             use std::io::Write as _;
             write!(std::io::stdout().lock(), "{signed}")?;

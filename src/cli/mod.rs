@@ -22,6 +22,7 @@ mod init;
 mod key;
 mod read;
 mod recover;
+mod sealed;
 mod timestamp;
 mod util;
 mod verify;
@@ -101,6 +102,14 @@ enum Command {
     /// Run a witness that cosigns other ledgers' consistent checkpoints, or ask one.
     #[command(subcommand)]
     Witness(witness::WitnessCommand),
+    /// Name the content recipients that testimony is sealed to from now on (admin).
+    SealTo(sealed::SealToArgs),
+    /// Print a sealed (or plain) testimony's text, or restore a sealed media copy.
+    Open(sealed::OpenArgs),
+    /// Record a change of a testimony's consent, or its withdrawal.
+    Consent(sealed::ConsentArgs),
+    /// Erase a testimony's texts or a media copy for good; its record and proofs stay (admin).
+    Erase(sealed::EraseArgs),
 }
 
 /// Where the ledger is, shared by every command that opens one.
@@ -145,6 +154,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Demo(a) => demo::exec(a),
         Command::Witness(c) => witness::exec(c),
         Command::Timestamp(a) => timestamp::exec(a),
+        Command::SealTo(a) => sealed::exec_seal_to(a),
+        Command::Open(a) => sealed::exec_open(a),
+        Command::Consent(a) => sealed::exec_consent(a),
+        Command::Erase(a) => sealed::exec_erase(a),
         Command::BulkAppend(a) => bulk::exec_bulk(a),
         Command::BenchSign(a) => bulk::exec_bench_sign(a),
         Command::Completions { shell } => {

@@ -96,6 +96,20 @@ pub fn summary(body: &Body) -> String {
                 " (new description)"
             }
         ),
+        Body::SealTo { recipients } => format!(
+            "seals content from here on to {}",
+            recipients
+                .iter()
+                .map(custody::seal::recipient_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Body::Consent { target, consent } => {
+            format!("sets the consent of testimony {target} to {consent}")
+        }
+        Body::Erase { target, reason } => {
+            format!("erases the content of record {target}: {reason}")
+        }
     }
 }
 

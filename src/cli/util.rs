@@ -283,6 +283,72 @@ impl KeyArgs {
     }
 }
 
+/// A content recipient's identity, to open sealed texts and media copies.
+#[derive(clap::Args, Clone)]
+pub struct IdentityArgs {
+    /// A content recipient's identity file (`custody key generate-recipient`, or
+    /// `age-keygen`), which opens sealed texts and media copies.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<std::path::PathBuf>,
+    /// A file whose first line is the identity's passphrase (a protected identity); without
+    /// it, the passphrase is asked on the terminal.
+    #[arg(long, value_name = "FILE", requires = "identity")]
+    pub identity_passphrase_file: Option<std::path::PathBuf>,
+}
+
+impl IdentityArgs {
+    /// Loads the identity when one is given, asking for its passphrase only if protected.
+    pub fn load(&self) -> anyhow::Result<Option<age::x25519::Identity>> {
+        let Some(path) = &self.identity else {
+            return Ok(None);
+        };
+        let pass = if custody::seal::identity_is_protected(path)? {
+            Some(read_passphrase(
+                self.identity_passphrase_file.as_deref(),
+                &format!("Passphrase for {}: ", path.display()),
+                path,
+            )?)
+        } else {
+            None
+        };
+        Ok(Some(custody::seal::load_identity(
+            path,
+            pass.as_deref().map(|p| p.as_slice()),
+        )?))
+    }
+}
+
+/// Content recipients as given on the command line: `age1…` strings, or files holding them
+/// (a `NAME.recipient` file; blank lines and `#` comments are skipped).
+pub fn read_recipients(given: &[String]) -> anyhow::Result<Vec<[u8; 32]>> {
+    let mut out = Vec::new();
+    for g in given {
+        if g.trim().starts_with("age1") {
+            out.push(custody::seal::recipient_bytes(g)?);
+            continue;
+        }
+        let path = std::path::Path::new(g);
+        let bytes = read_text_file(path, "recipient file")?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| anyhow::anyhow!("{g}: a recipient file is text (age1… lines)"))?;
+        let mut found = 0;
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            out.push(custody::seal::recipient_bytes(line)?);
+            found += 1;
+        }
+        if found == 0 {
+            anyhow::bail!(
+                "{g} holds no age1… recipient; give a recipient or a NAME.recipient file"
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// A passphrase from a file (its first line) or, on a terminal, typed without echo.
 pub fn read_passphrase(
     file: Option<&std::path::Path>,

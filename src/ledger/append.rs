@@ -282,11 +282,11 @@ impl Ledger {
         let signed = sign_statement(key, body, claimed_at_ms)?;
         // Everything that could refuse the append is checked before the text touches disk.
         self.precheck(&signed, now_ms)?;
-        self.store.write_content(&commitment, &salt, content)?;
+        self.store_text(&commitment, &salt, content)?;
         match self.append_signed_here(vec![signed], now_ms) {
             Ok(mut out) => Ok(out.remove(0)),
             Err(e) => {
-                self.store.remove_content(&commitment);
+                self.unstore_text(&commitment);
                 Err(e)
             }
         }
@@ -365,17 +365,49 @@ impl Ledger {
         let signed = sign_statement(key, body, claimed_at_ms)?;
         self.precheck(&signed, now_ms)?;
         if let (Some((c, salt)), Some(t)) = (salted, &text) {
-            self.store.write_content(&c, &salt, t.as_bytes())?;
+            self.store_text(&c, &salt, t.as_bytes())?;
         }
         match self.append_signed_here(vec![signed], now_ms) {
             Ok(mut out) => Ok(out.remove(0)),
             Err(e) => {
                 if let Some((c, _)) = salted {
-                    self.store.remove_content(&c);
+                    self.unstore_text(&c);
                 }
                 Err(e)
             }
         }
+    }
+
+    /// The content recipients in force for the next record, as age recipients.
+    pub fn recipients(&self) -> Result<Option<Vec<age::x25519::Recipient>>> {
+        self.authority
+            .seal_to()
+            .map(|(_, keys)| keys.iter().map(crate::seal::recipient_of).collect())
+            .transpose()
+    }
+
+    /// Writes a text with its salt before the record that commits to it: sealed to the
+    /// content recipients when the ledger names any (no plaintext reaches the disk), plain
+    /// otherwise.
+    fn store_text(&self, commitment: &Hash, salt: &[u8; 32], text: &[u8]) -> Result<()> {
+        let Some(recipients) = self.recipients()? else {
+            return self.store.write_content(commitment, salt, text);
+        };
+        let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(32 + text.len()));
+        plain.extend_from_slice(salt);
+        plain.extend_from_slice(text);
+        let sealed = crate::seal::seal(&plain, &recipients)?;
+        self.store.write_sealed(
+            crate::store::Item::Text(*commitment),
+            &sealed.ciphertext,
+            &sealed.wrapped_key,
+        )
+    }
+
+    fn unstore_text(&self, commitment: &Hash) {
+        self.store.remove_content(commitment);
+        self.store
+            .remove_sealed(crate::store::Item::Text(*commitment));
     }
 
     /// Signs and appends one media record per file, as one batch.

@@ -20,7 +20,9 @@ use std::path::Path;
 
 mod append;
 mod open;
+mod sealed;
 mod verify;
+pub use sealed::OpenedText;
 
 pub use crate::rules::MAX_CLOCK_SKEW_MS;
 

@@ -386,21 +386,13 @@ impl Ledger {
                 Err(e) => Err(e.to_string()),
             },
         ));
-        match &rec.statement.body {
-            Body::Testimony(t) => checks.push(Check::new(
-                "testimony content",
-                Code::Content,
-                self.check_content(&t.commitment, t.content_len),
-            )),
-            Body::Amend(record::Amendment {
-                content: Some((c, len)),
-                ..
-            }) => checks.push(Check::new(
-                "amended text",
-                Code::Content,
-                self.check_content(c, *len),
-            )),
-            _ => {}
+        if let Some(result) = self.check_text(seq, &rec.statement.body, None) {
+            let name = if matches!(rec.statement.body, Body::Testimony(_)) {
+                "testimony content"
+            } else {
+                "amended text"
+            };
+            checks.push(Check::new(name, Code::Content, result));
         }
         checks.push(self.check_inclusion(seq, &leaf));
         Ok(RecordReport {
@@ -417,13 +409,33 @@ impl Ledger {
             .judge(&rec.statement, rec.seq, rec.recorded_at_ms)
     }
 
-    /// Whether the content file of a testimony matches its commitment.
-    pub(crate) fn check_content(
+    /// The text record `seq` commits to (a testimony's, an amendment's new text) against
+    /// its commitment, as the content store holds it: plain, sealed (opened with
+    /// `identity` when given), or erased by a later record. `None` for a record without
+    /// text.
+    pub(crate) fn check_text(
         &self,
-        commitment: &Hash,
-        content_len: u64,
-    ) -> std::result::Result<String, String> {
-        self.store.check_content(commitment, content_len)
+        seq: u64,
+        body: &Body,
+        identity: Option<&age::x25519::Identity>,
+    ) -> Option<std::result::Result<String, String>> {
+        let (commitment, len, owner) = body.text(seq)?;
+        let erased = self.erasure_of(owner);
+        let how = crate::store::TextCheck {
+            identity,
+            erased: erased.as_ref().map(|(by, reason)| (*by, reason.as_str())),
+            sealed_since: self.authority.seal_to_at(seq).map(|(s, _)| s),
+        };
+        Some(self.store.check_content(&commitment, len, &how))
+    }
+
+    /// The record that erased record `seq`, and its reason.
+    pub fn erasure_of(&self, seq: u64) -> Option<(u64, String)> {
+        let by = self.authority.erased_by(seq)?;
+        match self.statement(by).map(|s| s.body) {
+            Some(Body::Erase { reason, .. }) => Some((by, reason)),
+            _ => Some((by, String::new())),
+        }
     }
 
     /// Inclusion in the latest valid checkpoint: passed, failed, or pending when no

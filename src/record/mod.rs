@@ -56,7 +56,13 @@ mod tag {
     pub const AMEND: u8 = 7;
     pub const LEDGER_KEY: u8 = 8;
     pub const CANCEL: u8 = 9;
+    pub const SEAL_TO: u8 = 10;
+    pub const CONSENT: u8 = 11;
+    pub const ERASE: u8 = 12;
 }
+
+/// The most content recipients a seal-to statement names.
+pub const MAX_RECIPIENTS: usize = 16;
 
 /// What an authorised key may do (SPEC.md section 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -243,6 +249,27 @@ pub enum Body {
         /// The transfer record.
         transfer: u64,
     },
+    /// An admin names the content recipients: from the next record on, testimony text is
+    /// sealed to these X25519 keys (age `age1…` recipients) and to no others.
+    SealTo {
+        /// The recipients' X25519 public keys, 1 to [`MAX_RECIPIENTS`].
+        recipients: Vec<[u8; 32]>,
+    },
+    /// A testimony's recorder (or an admin) changes the consent given for it.
+    Consent {
+        /// The testimony.
+        target: u64,
+        /// The scope now in force (section 3's vocabulary; `none` withdraws consent).
+        consent: String,
+    },
+    /// An admin erases a testimony's texts or a media record's sealed copy: the record and
+    /// every proof stay, the content is destroyed.
+    Erase {
+        /// The testimony or media record.
+        target: u64,
+        /// Why (e.g. the court order).
+        reason: String,
+    },
 }
 
 impl Body {
@@ -259,6 +286,23 @@ impl Body {
             Body::Amend(_) => "amend",
             Body::LedgerKey { .. } => "ledger-key",
             Body::Cancel { .. } => "cancel",
+            Body::SealTo { .. } => "seal-to",
+            Body::Consent { .. } => "consent",
+            Body::Erase { .. } => "erase",
+        }
+    }
+
+    /// The text a record at `seq` commits to: its commitment, its length, and the
+    /// testimony it belongs to (`seq` itself, or the testimony an amendment corrects).
+    pub fn text(&self, seq: u64) -> Option<(crate::Hash, u64, u64)> {
+        match self {
+            Body::Testimony(t) => Some((t.commitment, t.content_len, seq)),
+            Body::Amend(Amendment {
+                content: Some((c, len)),
+                target,
+                ..
+            }) => Some((*c, *len, *target)),
+            _ => None,
         }
     }
 
@@ -295,6 +339,9 @@ impl Statement {
             Body::Amend(_) => tag::AMEND,
             Body::LedgerKey { .. } => tag::LEDGER_KEY,
             Body::Cancel { .. } => tag::CANCEL,
+            Body::SealTo { .. } => tag::SEAL_TO,
+            Body::Consent { .. } => tag::CONSENT,
+            Body::Erase { .. } => tag::ERASE,
         });
         w.u64(self.claimed_at_ms).fixed(&self.signer);
         match &self.body {
@@ -373,6 +420,21 @@ impl Statement {
                     None => w.u8(0),
                     Some((c, len)) => w.u8(1).fixed(c).u64(*len),
                 };
+            }
+            Body::SealTo { recipients } => {
+                check_recipient_count(recipients.len())?;
+                w.u8(recipients.len() as u8);
+                for k in recipients {
+                    w.fixed(k);
+                }
+            }
+            Body::Consent { target, consent } => {
+                crate::encoding::check_text("consent", consent, limits::CONSENT)?;
+                w.u64(*target).text(consent);
+            }
+            Body::Erase { target, reason } => {
+                crate::encoding::check_text("reason", reason, limits::DESCRIPTION)?;
+                w.u64(*target).text(reason);
             }
         }
         let bytes = w.finish();
@@ -492,6 +554,23 @@ impl Statement {
                     }
                 },
             }),
+            tag::SEAL_TO => {
+                let n = r.u8("recipient count")? as usize;
+                check_recipient_count(n)?;
+                let mut recipients = Vec::with_capacity(n);
+                for _ in 0..n {
+                    recipients.push(r.array("recipient")?);
+                }
+                Body::SealTo { recipients }
+            }
+            tag::CONSENT => Body::Consent {
+                target: r.u64("target")?,
+                consent: r.text("consent", limits::CONSENT)?,
+            },
+            tag::ERASE => Body::Erase {
+                target: r.u64("target")?,
+                reason: r.text("reason", limits::DESCRIPTION)?,
+            },
             tag => {
                 // Named where the kind byte is, not where the reader stopped.
                 return Err(DecodeError::UnknownTag {
@@ -508,6 +587,16 @@ impl Statement {
             body,
         })
     }
+}
+
+fn check_recipient_count(n: usize) -> Result<(), DecodeError> {
+    if n == 0 || n > MAX_RECIPIENTS {
+        return Err(DecodeError::BadValue {
+            field: "recipient count",
+            reason: format!("{n} recipients; a seal-to statement names 1 to {MAX_RECIPIENTS}"),
+        });
+    }
+    Ok(())
 }
 
 fn check_opt(field: &'static str, v: Option<&str>, max: usize) -> Result<(), DecodeError> {
@@ -710,6 +799,10 @@ mod tests {
                         content
                     }
                 )),
+            proptest::collection::vec(any::<[u8; 32]>(), 1..=MAX_RECIPIENTS)
+                .prop_map(|recipients| Body::SealTo { recipients }),
+            (any::<u64>(), text()).prop_map(|(target, consent)| Body::Consent { target, consent }),
+            (any::<u64>(), text()).prop_map(|(target, reason)| Body::Erase { target, reason }),
         ]
     }
 

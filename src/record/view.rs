@@ -120,6 +120,20 @@ impl RecordView {
                 "commitment": a.content.map(|(c, _)| hex::encode(c)),
                 "content_length": a.content.map(|(_, l)| l),
             }),
+            Body::SealTo { recipients } => json!({
+                "recipients": recipients
+                    .iter()
+                    .map(crate::seal::recipient_string)
+                    .collect::<Vec<_>>(),
+            }),
+            Body::Consent { target, consent } => json!({
+                "target": target,
+                "consent": consent,
+            }),
+            Body::Erase { target, reason } => json!({
+                "target": target,
+                "reason": reason,
+            }),
         };
         let pk = &r.statement.signer;
         RecordView {

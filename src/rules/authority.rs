@@ -184,6 +184,13 @@ pub struct Authority {
     /// Each authority statement's digest and its record: a signed transfer, acceptance,
     /// amendment or revocation counts once, so an old one cannot be replayed.
     seen: BTreeMap<[u8; 32], u64>,
+    /// Each seal-to record and its recipients, in order: content is sealed to the last
+    /// one's from the next record on.
+    seal_to: Vec<(u64, Vec<[u8; 32]>)>,
+    /// Each testimony's consent changes: (record, scope), in order.
+    consents: BTreeMap<u64, Vec<(u64, String)>>,
+    /// Each erased testimony or media record, and the record that erased it.
+    erased: BTreeMap<u64, u64>,
 }
 
 fn statement_digest(st: &Statement) -> [u8; 32] {
@@ -214,6 +221,36 @@ impl Authority {
     /// Amendments of a record, in order.
     pub fn amendments_of(&self, seq: u64) -> &[u64] {
         self.amendments.get(&seq).map_or(&[], Vec::as_slice)
+    }
+
+    /// The content recipients in force (the last seal-to record and its keys), if any.
+    pub fn seal_to(&self) -> Option<(u64, &[[u8; 32]])> {
+        self.seal_to_at(u64::MAX)
+    }
+
+    /// The content recipients in force for record `seq`: those of the last seal-to record
+    /// before it.
+    pub fn seal_to_at(&self, seq: u64) -> Option<(u64, &[[u8; 32]])> {
+        self.seal_to
+            .iter()
+            .rev()
+            .find(|(s, _)| *s < seq)
+            .map(|(s, r)| (*s, r.as_slice()))
+    }
+
+    /// A testimony's consent changes, (record, scope), in order.
+    pub fn consents_of(&self, seq: u64) -> &[(u64, String)] {
+        self.consents.get(&seq).map_or(&[], Vec::as_slice)
+    }
+
+    /// The record that erased `seq`, if one did.
+    pub fn erased_by(&self, seq: u64) -> Option<u64> {
+        self.erased.get(&seq).copied()
+    }
+
+    /// Every erased record and the record that erased it.
+    pub fn erasures(&self) -> &BTreeMap<u64, u64> {
+        &self.erased
     }
 
     /// Transfers of an exhibit, in order.
@@ -503,6 +540,8 @@ impl Authority {
             Body::Authorize { .. } => (&[Role::Admin], "authorising a key", "admin"),
             Body::LedgerKey { .. } => (&[Role::Admin], "naming a ledger key", "admin"),
             Body::Revoke { .. } => (&[Role::Admin], "revoking a key", "admin"),
+            Body::SealTo { .. } => (&[Role::Admin], "naming content recipients", "admin"),
+            Body::Erase { .. } => (&[Role::Admin], "erasing content", "admin"),
             _ => return Ok(()),
         };
         if allowed.contains(&k.role) {
@@ -649,6 +688,7 @@ impl Authority {
                 ..
             }) => {
                 let original = Self::evidence(lookup, *target, seq)?;
+                self.not_erased(*target)?;
                 if &original.signer != signer && k.role != Role::Admin {
                     return Err(rule(format!(
                         "record {target} was signed by key {}; only its signer or an admin may amend it",
@@ -668,6 +708,42 @@ impl Authority {
                     _ => Ok(()),
                 }
             }
+            Body::SealTo { recipients } => {
+                let mut sorted = recipients.clone();
+                sorted.sort_unstable();
+                sorted.dedup();
+                if sorted.len() != recipients.len() {
+                    return Err(rule("a content recipient is named twice"));
+                }
+                Ok(())
+            }
+            Body::Consent { target, .. } => {
+                let original = Self::evidence(lookup, *target, seq)?;
+                if !matches!(original.body, Body::Testimony(_)) {
+                    return Err(rule(format!(
+                        "record {target} is a media record; consent is given for testimony"
+                    )));
+                }
+                self.not_erased(*target)?;
+                if &original.signer != signer && k.role != Role::Admin {
+                    return Err(rule(format!(
+                        "record {target} was recorded by key {}; only its recorder or an admin may change its consent",
+                        keys::short_id(&original.signer)
+                    )));
+                }
+                Ok(())
+            }
+            Body::Erase { target, .. } => {
+                Self::evidence(lookup, *target, seq)?;
+                self.not_erased(*target)
+            }
+        }
+    }
+
+    fn not_erased(&self, target: u64) -> Result<(), Violation> {
+        match self.erased.get(&target) {
+            Some(e) => Err(rule(format!("record {target} was erased by record {e}"))),
+            None => Ok(()),
         }
     }
 
@@ -867,6 +943,15 @@ impl Authority {
                 }
             }
             Body::Amend(a) => self.amendments.entry(a.target).or_default().push(seq),
+            Body::SealTo { recipients } => self.seal_to.push((seq, recipients.clone())),
+            Body::Consent { target, consent } => self
+                .consents
+                .entry(*target)
+                .or_default()
+                .push((seq, consent.clone())),
+            Body::Erase { target, .. } => {
+                self.erased.entry(*target).or_insert(seq);
+            }
             Body::Testimony(_) | Body::Media(_) => {}
         }
     }

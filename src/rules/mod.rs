@@ -480,6 +480,18 @@ pub fn consent_allows_court(consent: Option<&str>) -> bool {
     })
 }
 
+/// Whether a testimony may reach a court by the consent in force (SPEC.md section 3): the
+/// scope of its last consent change, or its own when none changed it. `changes` are the
+/// consent records in order, each with whether it stands (obeyed the rules and is not
+/// flagged by a verdict): a last change that does not stand allows no court use, so a
+/// stolen key can withdraw consent but never grant it.
+pub fn court_use_allowed(own: Option<&str>, changes: &[(&str, bool)]) -> bool {
+    match changes.last() {
+        None => consent_allows_court(own),
+        Some((scope, stands)) => *stands && consent_allows_court(Some(scope)),
+    }
+}
+
 /// The attestation-time rule (SPEC.md sections 11.3 check 15, 13 and 14): a witness's
 /// cosignature time or an authority's stamped time `ms` for a checkpoint is not more than
 /// [`MAX_CLOCK_SKEW_MS`] before `covered_ms`, the latest recorded time of the records it

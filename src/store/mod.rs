@@ -12,6 +12,7 @@
 mod batch;
 mod checkpoints;
 mod content;
+pub use content::{Item, TextCheck};
 pub mod journal;
 mod lock;
 pub(crate) mod lookup;
@@ -51,6 +52,9 @@ pub mod names {
     pub const COSIGNED: &str = "cosigned";
     /// RFC 3161 time-stamp responses over checkpoints.
     pub const TIMESTAMPS: &str = "timestamps";
+    /// Sealed items' keys, each wrapped to the content recipients (`content/` holds their
+    /// ciphertexts).
+    pub const SEALED_KEYS: &str = "sealed-keys";
 }
 
 /// A test hook: when the environment variable `CUSTODY_TEST_CRASH_POINT` names this point,

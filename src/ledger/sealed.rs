@@ -1,0 +1,266 @@
+//! Sealed content at the ledger's level (SPEC.md section 15): naming content recipients,
+//! opening sealed items at headquarters, consent changes and erasures.
+
+use super::*;
+use crate::store::Item;
+use std::io::Write;
+use zeroize::Zeroizing;
+
+/// A text opened from the content store.
+pub struct OpenedText {
+    /// The text.
+    pub text: Zeroizing<Vec<u8>>,
+    /// Whether it was sealed.
+    pub sealed: bool,
+}
+
+impl Ledger {
+    /// Names the content recipients, signed by an admin: from the next record on, texts are
+    /// sealed to them and to no others. Each must be a key age can seal to.
+    pub fn seal_to(
+        &mut self,
+        admin: &SigningKey,
+        recipients: &[[u8; 32]],
+        now_ms: u64,
+    ) -> Result<Appended> {
+        crate::seal::check_recipients(recipients)?;
+        let body = Body::SealTo {
+            recipients: recipients.to_vec(),
+        };
+        let mut out = self.sign_and_append(admin, vec![body], now_ms, now_ms)?;
+        Ok(out.remove(0))
+    }
+
+    /// Changes the consent given for testimony `target` (its recorder or an admin signs).
+    pub fn set_consent(
+        &mut self,
+        key: &SigningKey,
+        target: u64,
+        consent: &str,
+        now_ms: u64,
+    ) -> Result<Appended> {
+        crate::encoding::check_text("consent", consent, crate::record::limits::CONSENT)?;
+        rules::check_consent(consent).map_err(Error::Input)?;
+        let body = Body::Consent {
+            target,
+            consent: consent.to_owned(),
+        };
+        let mut out = self.sign_and_append(key, vec![body], now_ms, now_ms)?;
+        Ok(out.remove(0))
+    }
+
+    /// The consent history of testimony `seq`: (record, scope, whether it stands: obeyed
+    /// the rules and is not flagged by a verdict).
+    pub fn consent_history(&self, seq: u64) -> Vec<(u64, String, bool)> {
+        self.authority
+            .consents_of(seq)
+            .iter()
+            .map(|(at, scope)| {
+                let stands = self.record(*at).is_ok_and(|(r, _)| {
+                    self.authority
+                        .verdict(&r.statement.signer, *at, r.recorded_at_ms)
+                        .is_none()
+                });
+                (*at, scope.clone(), stands)
+            })
+            .collect()
+    }
+
+    /// Whether testimony `seq` (whose own consent is `own`) may reach a court by the
+    /// consent in force now.
+    pub fn court_use_allowed(&self, seq: u64, own: Option<&str>) -> bool {
+        let history = self.consent_history(seq);
+        let changes: Vec<(&str, bool)> =
+            history.iter().map(|(_, s, ok)| (s.as_str(), *ok)).collect();
+        rules::court_use_allowed(own, &changes)
+    }
+
+    /// Erases the content of testimony or media record `target` (signed by an admin): the
+    /// erasure record is appended, then the item keys of its texts (every version) or of its
+    /// sealed media copy, and any plain text, are destroyed. Returns the record and the
+    /// files destroyed.
+    pub fn erase(
+        &mut self,
+        admin: &SigningKey,
+        target: u64,
+        reason: &str,
+        now_ms: u64,
+    ) -> Result<(Appended, Vec<std::path::PathBuf>)> {
+        if reason.trim().is_empty() {
+            return Err(Error::Input(
+                "give the reason for the erasure with --reason (for example the court order)"
+                    .into(),
+            ));
+        }
+        let body = Body::Erase {
+            target,
+            reason: reason.to_owned(),
+        };
+        let appended = self
+            .sign_and_append(admin, vec![body], now_ms, now_ms)?
+            .remove(0);
+        crash_point("erase-recorded");
+        let gone = self.finish_erasures()?;
+        Ok((appended, gone))
+    }
+
+    /// Destroys what the erasure records call for and the content store still holds (an
+    /// erasure interrupted after its record was appended): idempotent. Returns the files
+    /// destroyed.
+    pub fn finish_erasures(&self) -> Result<Vec<std::path::PathBuf>> {
+        let mut gone = Vec::new();
+        for target in self.authority.erasures().keys() {
+            for item in self.items_of(*target) {
+                gone.extend(self.store.destroy(item)?);
+            }
+        }
+        Ok(gone)
+    }
+
+    /// The content items of an evidence record: a testimony's texts (its own and every
+    /// amended one), a media record's sealed copy.
+    fn items_of(&self, seq: u64) -> Vec<Item> {
+        match self.statement(seq).map(|s| s.body) {
+            Some(Body::Testimony(t)) => std::iter::once(Item::Text(t.commitment))
+                .chain(self.authority.amendments_of(seq).iter().filter_map(|a| {
+                    self.statement(*a)
+                        .and_then(|s| s.body.text(*a))
+                        .map(|(c, _, _)| Item::Text(c))
+                }))
+                .collect(),
+            Some(Body::Media(m)) => vec![Item::Media(m.sha256)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The text of record `seq` (a testimony, or an amendment's new text), checked against
+    /// its commitment: plain, or sealed and opened with `identity`.
+    pub fn open_text(
+        &self,
+        seq: u64,
+        identity: Option<&age::x25519::Identity>,
+    ) -> Result<OpenedText> {
+        let (rec, _) = self.record(seq)?;
+        let (commitment, len, owner) = rec.statement.body.text(seq).ok_or_else(|| {
+            Error::Input(format!(
+                "record {seq} is {} record, which holds no text; name a testimony or an amendment with a new text (or a media record with a sealed copy, with --out)",
+                rules::a_kind(rec.statement.body.kind())
+            ))
+        })?;
+        if let Some((by, reason)) = self.erasure_of(owner) {
+            return Err(Error::Input(format!(
+                "the text of record {seq} was erased by record {by} ({}): no one can open it any more",
+                crate::encoding::terminal_safe(&reason, false)
+            )));
+        }
+        let sealed = self.store.held(Item::Text(commitment)).ciphertext;
+        let (salt, text) = self
+            .store
+            .read_text(&commitment, len, identity)?
+            .ok_or_else(|| Error::Damaged(format!("record {seq}: the text is missing")))?;
+        let text = Zeroizing::new(text);
+        let salt: Option<[u8; 32]> = salt.as_slice().try_into().ok();
+        if text.len() as u64 != len
+            || salt.is_none_or(|s| record::commitment(&s, &text) != commitment)
+        {
+            return Err(Error::Damaged(format!(
+                "record {seq}: the stored text does not match the signed commitment (it was altered); `custody audit` names what is wrong"
+            )));
+        }
+        Ok(OpenedText { text, sealed })
+    }
+
+    /// Appends one media record per file, as [`Ledger::add_media`] does, after keeping a
+    /// sealed copy of each file in the content store (`add media --seal`): each is streamed
+    /// from `open(i)` (flat memory) and sealed to the content recipients, and must still
+    /// hash to its record's SHA-256. `progress` gets the bytes sealed so far. When the append
+    /// fails, the copies made for it are removed.
+    pub fn add_media_sealed(
+        &mut self,
+        key: &SigningKey,
+        files: Vec<MediaInput>,
+        open: &dyn Fn(usize) -> std::io::Result<Box<dyn std::io::Read>>,
+        progress: &mut dyn FnMut(u64),
+        claimed_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<Vec<Appended>> {
+        let recipients = self.recipients()?.ok_or_else(|| {
+            Error::Input(
+                "this ledger names no content recipients, so there is no one to seal to; an admin names them first with `custody seal-to`".into(),
+            )
+        })?;
+        let mut made = Vec::new();
+        let mut done = 0u64;
+        let mut sealed = || -> Result<()> {
+            for (i, f) in files.iter().enumerate() {
+                let item = Item::Media(f.sha256);
+                if self.store.held(item).wrapped_key {
+                    done += f.size;
+                    continue;
+                }
+                let mut input = open(i).map_err(|e| {
+                    Error::Input(format!(
+                        "cannot read {}: {e}",
+                        f.name.as_deref().unwrap_or("a file")
+                    ))
+                })?;
+                let base = done;
+                self.store.write_sealed_stream(item, &mut |out| {
+                    let (wrapped, sha, _) =
+                        crate::seal::seal_stream(&mut input, out, &recipients, &mut |n| {
+                            progress(base + n)
+                        })?;
+                    Ok((wrapped, sha))
+                })?;
+                made.push(item);
+                done += f.size;
+            }
+            Ok(())
+        };
+        let result = sealed().and_then(|()| self.add_media(key, files, claimed_at_ms, now_ms));
+        if result.is_err() {
+            for item in made {
+                self.store.remove_sealed(item);
+            }
+        }
+        result
+    }
+
+    /// Restores the sealed copy of media record `seq` into `out`, opened with `identity`;
+    /// checks it against the record's SHA-256 and size (what reached `out` is only sound
+    /// when this returns `Ok`).
+    pub fn open_media(
+        &self,
+        seq: u64,
+        identity: &age::x25519::Identity,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64> {
+        let (rec, _) = self.record(seq)?;
+        let Body::Media(m) = &rec.statement.body else {
+            return Err(Error::Input(format!("record {seq} is not a media record")));
+        };
+        if let Some((by, reason)) = self.erasure_of(seq) {
+            return Err(Error::Input(format!(
+                "the sealed copy of record {seq} was erased by record {by} ({}): no one can open it any more",
+                crate::encoding::terminal_safe(&reason, false)
+            )));
+        }
+        let Some((mut file, _, wrapped)) = self.store.read_sealed(Item::Media(m.sha256))? else {
+            return Err(Error::Input(format!(
+                "the ledger keeps no sealed copy of record {seq} (it is kept only when the file was added with `add media --seal`)"
+            )));
+        };
+        let (sha, len) = crate::seal::open_stream(&mut file, &wrapped, identity, out, progress)
+            .map_err(Error::Input)?;
+        if sha != m.sha256 || len != m.size {
+            return Err(Error::Damaged(format!(
+                "record {seq}: the sealed copy opens to {len} bytes with SHA-256 {}, not the recorded {} bytes with {}",
+                hex::encode(sha),
+                m.size,
+                hex::encode(m.sha256)
+            )));
+        }
+        Ok(len)
+    }
+}
