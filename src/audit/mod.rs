@@ -500,6 +500,7 @@ mod tests {
                 VerifyMode::Strict,
                 T0 + 10_000,
                 [5; 32],
+                None,
                 |_| {},
             )
             .unwrap()
