@@ -443,6 +443,7 @@ mod tests {
             VerifyMode::Batch,
             T0 + 10_000,
             [6; 32],
+            None,
             |_| {},
         )
         .unwrap();
