@@ -64,26 +64,36 @@ pub struct ExportRequest {
     /// Certificates the bundle's time-stamp tokens must lead to (none: every authority's
     /// kept token that verifies).
     pub tsa_certs: Vec<x509_cert::Certificate>,
+    /// A content recipient's identity, to reveal sealed texts.
+    pub identity: Option<age::x25519::Identity>,
 }
 
 fn sha_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
 
-/// The text a record reveals in a bundle, when its consent allows: a testimony's, or an
-/// amendment's new text under the consent of the testimony it amends.
-fn revealable(ledger: &Ledger, rec: &Record) -> Option<(Hash, u64, Option<String>)> {
-    match &rec.statement.body {
-        Body::Testimony(t) => Some((t.commitment, t.content_len, t.consent.clone())),
-        Body::Amend(am) => am.content.map(|(c, len)| {
-            let consent = match ledger.statement(am.target).map(|st| st.body) {
-                Some(Body::Testimony(t)) => t.consent,
-                _ => None,
-            };
-            (c, len, consent)
-        }),
-        _ => None,
+/// The text a record reveals in a bundle: a testimony's, or an amendment's new text, with
+/// whether the consent in force for the testimony allows court use (SPEC.md section 3) and
+/// that consent's words. An erased text reveals nothing.
+fn revealable(ledger: &Ledger, rec: &Record) -> Option<(Hash, u64, bool, String)> {
+    let (commitment, len, owner) = rec.statement.body.text(rec.seq)?;
+    if ledger.erasure_of(owner).is_some() {
+        return None;
     }
+    let own = match ledger.statement(owner).map(|st| st.body) {
+        Some(Body::Testimony(t)) => t.consent,
+        _ => None,
+    };
+    let history = ledger.consent_history(owner);
+    let allowed = ledger.court_use_allowed(owner, own.as_deref());
+    let words = match history.last() {
+        Some((at, scope, stands)) => format!(
+            "{scope}, by record {at}{}",
+            if *stands { "" } else { ", which does not stand" }
+        ),
+        None => own.unwrap_or_else(|| "none recorded".into()),
+    };
+    Some((commitment, len, allowed, words))
 }
 
 /// Reads a revealed text into `files` as `content/<seq>.txt`.
@@ -92,10 +102,15 @@ fn reveal(
     seq: u64,
     commitment: &Hash,
     len: u64,
+    identity: Option<&age::x25519::Identity>,
     files: &mut BTreeMap<String, Vec<u8>>,
 ) -> Result<ContentInfo> {
     let (salt, text) = ledger
-        .content(commitment, len)?
+        .content(commitment, len, identity)
+        .map_err(|e| match e {
+            Error::Input(m) => Error::Input(format!("record {seq}: {m}")),
+            e => e,
+        })?
         .ok_or_else(|| Error::Damaged(format!("record {seq}: the text is missing")))?;
     let file = format!("content/{seq}.txt");
     files.insert(file.clone(), text);
@@ -146,7 +161,7 @@ pub fn export<W: Write + Seek>(
     g.public_keys.insert(key_file(&ledger_key), ledger_key);
     g.public_keys.insert(key_file(&exporter_pk), exporter_pk);
     g.exhibits_of(ledger, &seqs, &req, cp.size, &cp_text)?;
-    g.supporting_of(ledger, &seqs, cp.size, &cp_text)?;
+    g.supporting_of(ledger, &seqs, cp.size, &cp_text, req.identity.as_ref())?;
     g.check_times(req.exported_at_ms)?;
     let media_members = g.attach_media(&req.media)?;
     g.key_files()?;
@@ -389,15 +404,14 @@ impl Gathered {
             if let Body::Media(m) = &rec.statement.body {
                 self.media_by_hash.insert(m.sha256, self.exhibits.len());
             }
-            if let Some((commitment, len, consent)) = revealable(ledger, &rec) {
-                if !rules::consent_allows_court(consent.as_deref()) {
+            if let Some((commitment, len, allowed, consent)) = revealable(ledger, &rec) {
+                if !allowed {
                     match &req.override_consent {
                         Some(reason) => consent_override = Some(reason.clone()),
                         None => {
                             return Err(Error::Input(format!(
-                                "record {seq}: the witness's consent ({}) does not allow court use; \
-                                 export it only with --override-consent REASON, and the reason will be recorded in the bundle",
-                                consent.as_deref().unwrap_or("none recorded")
+                                "record {seq}: the witness's consent in force ({consent}) does not allow court use; \
+                                 export it only with --override-consent REASON, and the reason will be recorded in the bundle"
                             )));
                         }
                     }
@@ -411,7 +425,14 @@ impl Gathered {
                         am.target, am.target
                     )));
                 }
-                content = Some(reveal(ledger, seq, &commitment, len, &mut self.files)?);
+                content = Some(reveal(
+                    ledger,
+                    seq,
+                    &commitment,
+                    len,
+                    req.identity.as_ref(),
+                    &mut self.files,
+                )?);
                 if matches!(rec.statement.body, Body::Testimony(_)) {
                     self.revealed_overrides
                         .insert(seq, consent_override.clone());
@@ -434,6 +455,7 @@ impl Gathered {
         seqs: &BTreeSet<u64>,
         cp_size: u64,
         cp_text: &str,
+        identity: Option<&age::x25519::Identity>,
     ) -> Result<()> {
         // The records that say who signed the self.exhibits, who held them and which key signs
         // checkpoints (SPEC.md 11.2); an amendment of a revealed testimony reveals its text too.
@@ -442,10 +464,10 @@ impl Gathered {
         for seq in supporting_seqs {
             let (entry, rec) = self.record_entry(ledger, seq, cp_size, cp_text)?;
             let content = match (&rec.statement.body, revealable(ledger, &rec)) {
-                (Body::Amend(a), Some((commitment, len, _)))
+                (Body::Amend(a), Some((commitment, len, _, _)))
                     if self.revealed_overrides.contains_key(&a.target) =>
                 {
-                    Some(reveal(ledger, seq, &commitment, len, &mut self.files)?)
+                    Some(reveal(ledger, seq, &commitment, len, identity, &mut self.files)?)
                 }
                 _ => None,
             };
@@ -631,6 +653,9 @@ fn supporting_records(ledger: &Ledger, exhibits: &BTreeSet<u64>, size: u64) -> B
             records.extend([Some(t), ts.accepted, ts.cancelled].into_iter().flatten());
         }
         records.extend(authority.amendments_of(ex).iter().copied());
+        // What says whether its text may be revealed: its consent changes and erasure.
+        records.extend(authority.consents_of(ex).iter().map(|(s, _)| *s));
+        records.extend(authority.erased_by(ex));
     }
     records.retain(|&s| s < size);
     let mut done_keys: BTreeSet<[u8; 32]> = BTreeSet::new();

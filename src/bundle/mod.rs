@@ -77,6 +77,7 @@ mod tests {
             media: Vec::new(),
             policy: None,
             tsa_certs: Vec::new(),
+            identity: None,
         }
     }
 

@@ -94,6 +94,17 @@ fn describe(kind: &str, body: &serde_json::Value) -> String {
             "Hand-over {} withdrawn before it was accepted",
             field(body, "transfer").unwrap_or_default()
         ),
+        "seal-to" => "Testimony sealed from here on to the organisation's content recipients".into(),
+        "consent" => format!(
+            "Consent for testimony {} changed to: {}",
+            field(body, "target").unwrap_or_default(),
+            field(body, "consent").unwrap_or_default()
+        ),
+        "erase" => format!(
+            "Content of record {} erased: {}",
+            field(body, "target").unwrap_or_default(),
+            field(body, "reason").unwrap_or_default()
+        ),
         _ => format!(
             "Ledger creation record for {}",
             field(body, "origin").unwrap_or_default()
@@ -181,6 +192,7 @@ as signed by the ledger key <code>{}</code> in a checkpoint covering its first {
     h.push_str("</table>\n<h2>Timeline</h2>\n");
     h.push_str(&timeline(m));
     h.push_str(&versions(m));
+    h.push_str(&consent_history(m));
     h.push_str("<h2>Checks of the exhibits, their signers and their custody</h2>\n<p>Failing checks first. Anyone can repeat these checks with <code>custody verify-bundle</code> or with standard tools, as VERIFY.txt explains.</p>\n<table><tr><th>Check</th><th>Rule</th><th>Result</th></tr>\n");
     for c in failing
         .iter()
@@ -204,6 +216,58 @@ as signed by the ledger key <code>{}</code> in a checkpoint covering its first {
 <li><b>Testimony content</b>: the text in this bundle is exactly the text the witness's record committed to when it was recorded.</li>\
 </ul>\n</body></html>\n");
     h
+}
+
+/// Each exhibit's consent history (the consent given when it was recorded, then every
+/// change the bundle carries) and its erasure, if any.
+fn consent_history(m: &Manifest) -> String {
+    let mut s = String::new();
+    let about = |kind: &str, seq: u64| {
+        m.supporting
+            .iter()
+            .filter(move |a| {
+                a.kind == kind && a.body.get("target").and_then(|t| t.as_u64()) == Some(seq)
+            })
+            .collect::<Vec<_>>()
+    };
+    for e in &m.exhibits {
+        let changes = about("consent", e.seq);
+        let erasures = about("erase", e.seq);
+        if changes.is_empty() && erasures.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "<h3>Exhibit {}: consent and erasure</h3>\n<ol>", e.seq);
+        if e.kind == "testimony" {
+            let _ = writeln!(
+                s,
+                "<li>When recorded ({}): {}</li>",
+                esc(&e.recorded_at),
+                esc(&field(&e.body, "consent").unwrap_or_else(|| "no consent recorded".into()))
+            );
+        }
+        for c in changes {
+            let _ = writeln!(
+                s,
+                "<li>Changed by record {} ({}, key <code>{}</code>): {}</li>",
+                c.seq,
+                esc(&c.recorded_at),
+                esc(&c.signer_key_id),
+                esc(&field(&c.body, "consent").unwrap_or_default())
+            );
+        }
+        for x in erasures {
+            let _ = writeln!(
+                s,
+                "<li class=\"bad\">Erased by record {} ({}, key <code>{}</code>): {}. The record, its commitment and its proof stand; its content can no longer be read by anyone.</li>",
+                x.seq,
+                esc(&x.recorded_at),
+                esc(&x.signer_key_id),
+                esc(&field(&x.body, "reason").unwrap_or_default())
+            );
+        }
+        s.push_str("</ol>\n");
+    }
+    s
 }
 
 /// Every version of each exhibit: the original, then each correction in the bundle with

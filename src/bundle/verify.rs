@@ -698,12 +698,6 @@ fn check_entry_rules(
         genesis_key: None,
     };
     let mut broken = rules::check_position(rec, &position, rules::Mode::Report);
-    if is_exhibit && !consent_cleared(rec, consent_override, manifest) {
-        broken.push(Violation::new(
-            Code::Consent,
-            "the witness's consent does not allow court use (or, for a corrected text, the testimony it corrects is not in the bundle to show it) and no override reason is recorded",
-        ));
-    }
     for t in [rec.statement.claimed_at_ms, rec.recorded_at_ms] {
         broken.extend(rules::check_representable("a time of this record", t).err());
     }
@@ -715,7 +709,7 @@ fn check_entry_rules(
                 Some(r) if is_exhibit => {
                     format!("in order; exported without court consent for the recorded reason: {r}")
                 }
-                _ => "position, times and consent in order".into(),
+                _ => "position and times in order".into(),
             }),
         );
     }
@@ -772,29 +766,94 @@ fn check_entry_inclusion(
     ))
 }
 
-/// Whether an exhibit's revealed text may go to court: a testimony whose consent allows
-/// court use, or an amendment with a new text of a testimony exhibit that may; otherwise
-/// a non-empty override reason (its own, or its testimony exhibit's) must be recorded.
-fn consent_cleared(rec: &Record, own_override: Option<&str>, manifest: &Manifest) -> bool {
+/// SPEC.md 11.3 checks 7 and 8, by the state the bundle's records establish: an exhibit
+/// that reveals text has consent for it (the consent in force for its testimony, section
+/// 3: the last consent change the bundle carries, when it stands, else the testimony's
+/// own; or a recorded override), and no revealed text belongs to a testimony an erasure
+/// record of the bundle erased.
+fn check_consent(
+    manifest: &Manifest,
+    records: &BTreeMap<u64, Record>,
+    authority: Option<&rules::Authority>,
+    c: &mut Checks,
+) {
     let overridden = |o: Option<&str>| o.is_some_and(|o| !o.trim().is_empty());
-    if overridden(own_override) {
-        return true;
-    }
-    let consent_of = |e: &Exhibit| match (e.kind.as_str(), &e.body["consent"]) {
-        ("testimony", serde_json::Value::String(c)) => Some(c.clone()),
-        _ => None,
+    let allowed = |t: u64| -> bool {
+        let Some(Body::Testimony(own)) = records.get(&t).map(|r| &r.statement.body) else {
+            return false;
+        };
+        let changes: Vec<(&str, bool)> = authority
+            .map(|a| {
+                a.consents_of(t)
+                    .iter()
+                    .map(|(s, scope)| {
+                        let stands = records.get(s).is_some_and(|r| {
+                            a.verdict(&r.statement.signer, *s, r.recorded_at_ms).is_none()
+                        });
+                        (scope.as_str(), stands)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        rules::court_use_allowed(own.consent.as_deref(), &changes)
     };
-    match &rec.statement.body {
-        Body::Testimony(t) => rules::consent_allows_court(t.consent.as_deref()),
-        Body::Amend(a) if a.content.is_some() => manifest
-            .exhibits
-            .iter()
-            .find(|e| e.seq == a.target && e.kind == "testimony")
-            .is_some_and(|e| {
-                overridden(e.consent_override.as_deref())
-                    || rules::consent_allows_court(consent_of(e).as_deref())
-            }),
-        _ => true,
+    let erased = |owner: u64| authority.and_then(|a| a.erased_by(owner));
+    for ex in &manifest.exhibits {
+        let Some((_, _, owner)) = records
+            .get(&ex.seq)
+            .and_then(|r| r.statement.body.text(ex.seq))
+        else {
+            continue;
+        };
+        if ex.content.is_none() {
+            continue;
+        }
+        let cleared = overridden(ex.consent_override.as_deref())
+            || if owner == ex.seq {
+                allowed(owner)
+            } else {
+                manifest
+                    .exhibits
+                    .iter()
+                    .find(|e| e.seq == owner && e.kind == "testimony")
+                    .is_some_and(|e| overridden(e.consent_override.as_deref()) || allowed(owner))
+            };
+        c.add(
+            format!("exhibit {} consent", ex.seq),
+            Code::Consent,
+            if cleared {
+                Ok("the consent in force allows court use, or the override reason is recorded".into())
+            } else {
+                Err("the witness's consent in force does not allow court use (or, for a corrected text, the testimony it corrects is not in the bundle to show it) and no override reason is recorded".into())
+            },
+        );
+    }
+    let revealing = manifest
+        .exhibits
+        .iter()
+        .filter(|e| e.content.is_some())
+        .map(|e| e.seq)
+        .chain(
+            manifest
+                .supporting
+                .iter()
+                .filter(|s| s.content.is_some())
+                .map(|s| s.entry.seq),
+        );
+    for seq in revealing {
+        if let Some(by) = records
+            .get(&seq)
+            .and_then(|r| r.statement.body.text(seq))
+            .and_then(|(_, _, owner)| erased(owner))
+        {
+            c.add(
+                format!("record {seq} content"),
+                Code::Content,
+                Err(format!(
+                    "record {by} of this bundle erased this text, yet the bundle reveals it"
+                )),
+            );
+        }
     }
 }
 
@@ -1040,6 +1099,7 @@ pub(super) fn record_checks(
         );
     }
     let authority = check_authority(manifest, &records, c);
+    check_consent(manifest, &records, authority.as_ref(), c);
     // 15. The attestations: cosigned and time-stamped checkpoints.
     let attested = attest::check(manifest, members, cp, (authority.as_ref(), &records), c);
     (records, attested)
@@ -1088,7 +1148,9 @@ fn check_authority(
         if let Some(v) = authority.verdict(&r.statement.signer, *seq, r.recorded_at_ms) {
             let stricter_only = !exhibits.contains(seq)
                 && match &r.statement.body {
-                    Body::Revoke { .. } => true,
+                    // A consent change or an erasure that does not stand allows no court
+                    // use of the text (section 3), and reveals nothing.
+                    Body::Revoke { .. } | Body::Consent { .. } | Body::Erase { .. } => true,
                     Body::LedgerKey { key } => Some(*key) != in_force,
                     // A hand-over withdrawn before it was accepted moved nothing.
                     Body::Transfer { .. } => authority

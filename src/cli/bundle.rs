@@ -55,6 +55,8 @@ pub struct ExportArgs {
     /// that lead to one given go into the bundle (repeatable; default: every kept token).
     #[arg(long, value_name = "PEM")]
     tsa_cert: Vec<PathBuf>,
+    #[command(flatten)]
+    identity: super::util::IdentityArgs,
     /// Export time to record (RFC 3339 with a zone, e.g. 2026-11-30T09:00:00Z or
     /// 2026-11-30T12:00:00+03:00, or unix milliseconds); default: now, or SOURCE_DATE_EPOCH.
     /// It may not be earlier than the newest record the bundle holds, nor later than now.
@@ -157,6 +159,7 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
             }),
         });
     }
+    let identity = a.identity.load()?;
     let ledger = open(&a.ledger)?;
     let tmp = tempfile::NamedTempFile::new_in(&dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
@@ -173,6 +176,7 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
             media,
             policy,
             tsa_certs,
+            identity,
         },
         std::io::BufWriter::new(tmp.as_file()),
     )?;

@@ -200,12 +200,28 @@ pub fn exec_history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
     }
     if h.versions.len() > 1 {
         outln!(
-            "versions: {} (the original, then each amendment; none is erased)",
+            "versions: {} (the original, then each amendment)",
             h.versions
                 .iter()
                 .map(u64::to_string)
                 .collect::<Vec<_>>()
                 .join(", ")
+        )?;
+    }
+    for (at, scope, stands) in &h.consent {
+        outln!(
+            "  consent changed by record {at}: {scope}{}",
+            if *stands {
+                ""
+            } else {
+                " (this change does not stand: its signer was compromised or never authorised; no court use)"
+            }
+        )?;
+    }
+    if let Some((by, reason)) = &h.erased {
+        outln!(
+            "  erased by record {by} ({}): the record and its proofs stand, its content is gone",
+            custody::encoding::terminal_safe(reason, false)
         )?;
     }
     for (t, c) in &h.cancelled {

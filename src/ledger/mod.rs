@@ -219,6 +219,10 @@ pub struct History {
     pub version_checks: Vec<Check>,
     /// The original record and every amendment, in order.
     pub versions: Vec<u64>,
+    /// A testimony's consent changes, in order: (record, scope, whether it stands).
+    pub consent: Vec<(u64, String, bool)>,
+    /// The erasure record and its reason, when its content was erased.
+    pub erased: Option<(u64, String)>,
 }
 
 impl History {
@@ -572,13 +576,15 @@ impl Ledger {
         self.store.authority_seqs()
     }
 
-    /// The salt and text of a testimony (or amended text): `None` when it is missing.
+    /// The salt and text of a testimony (or amended text), plain or sealed (opened with
+    /// `identity`): `None` when it is missing.
     pub(crate) fn content(
         &self,
         commitment: &Hash,
         len: u64,
+        identity: Option<&age::x25519::Identity>,
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        self.store.read_content(commitment, len)
+        self.store.read_text(commitment, len, identity)
     }
 
     /// The inclusion proof of record `seq` in the tree of `size` records.

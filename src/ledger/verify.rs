@@ -167,6 +167,8 @@ impl Ledger {
             links,
             pending,
             versions,
+            consent: self.consent_history(exhibit),
+            erased: self.erasure_of(exhibit),
         })
     }
 
