@@ -47,6 +47,11 @@ pub fn recipient_bytes(s: &str) -> Result<[u8; 32]> {
     bytes.try_into().map_err(|_| bad())
 }
 
+/// The X25519 public key of an identity.
+pub fn identity_key(identity: &age::x25519::Identity) -> [u8; 32] {
+    recipient_bytes(&identity.to_public().to_string()).unwrap_or([0; 32])
+}
+
 /// The age recipient of an X25519 public key.
 pub fn recipient_of(key: &[u8; 32]) -> Result<age::x25519::Recipient> {
     parse_recipient(&recipient_string(key))

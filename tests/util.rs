@@ -408,13 +408,15 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     if let Ok(j) = std::fs::read(dir.join("journal")) {
         out.insert("journal".into(), j);
     }
-    if let Ok(rd) = std::fs::read_dir(dir.join("content")) {
-        for e in rd {
-            let e = e.unwrap();
-            out.insert(
-                format!("content/{}", e.file_name().to_string_lossy()),
-                std::fs::read(e.path()).unwrap(),
-            );
+    for sub in ["content", "sealed-keys"] {
+        if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
+            for e in rd {
+                let e = e.unwrap();
+                out.insert(
+                    format!("{sub}/{}", e.file_name().to_string_lossy()),
+                    std::fs::read(e.path()).unwrap(),
+                );
+            }
         }
     }
     if dir.join("db").exists() {

@@ -376,7 +376,8 @@ impl Auditor<'_> {
         {
             Some(Err(m)) => self.find(Some(seq), Code::Content, format!("record {seq}{what}: {m}")),
             Some(Ok(_)) => {
-                if let Some((by, reason)) = self.ledger.erasure_of(seq) {
+                let owner = r.statement.body.text(seq).map_or(seq, |(_, _, o)| o);
+                if let Some((by, reason)) = self.ledger.erasure_of(owner) {
                     self.erased.push(super::Erased { seq, by, reason });
                 }
             }

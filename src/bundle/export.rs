@@ -89,7 +89,11 @@ fn revealable(ledger: &Ledger, rec: &Record) -> Option<(Hash, u64, bool, String)
     let words = match history.last() {
         Some((at, scope, stands)) => format!(
             "{scope}, by record {at}{}",
-            if *stands { "" } else { ", which does not stand" }
+            if *stands {
+                ""
+            } else {
+                ", which does not stand"
+            }
         ),
         None => own.unwrap_or_else(|| "none recorded".into()),
     };
@@ -467,7 +471,14 @@ impl Gathered {
                 (Body::Amend(a), Some((commitment, len, _, _)))
                     if self.revealed_overrides.contains_key(&a.target) =>
                 {
-                    Some(reveal(ledger, seq, &commitment, len, identity, &mut self.files)?)
+                    Some(reveal(
+                        ledger,
+                        seq,
+                        &commitment,
+                        len,
+                        identity,
+                        &mut self.files,
+                    )?)
                 }
                 _ => None,
             };

@@ -94,7 +94,9 @@ fn describe(kind: &str, body: &serde_json::Value) -> String {
             "Hand-over {} withdrawn before it was accepted",
             field(body, "transfer").unwrap_or_default()
         ),
-        "seal-to" => "Testimony sealed from here on to the organisation's content recipients".into(),
+        "seal-to" => {
+            "Testimony sealed from here on to the organisation's content recipients".into()
+        }
         "consent" => format!(
             "Consent for testimony {} changed to: {}",
             field(body, "target").unwrap_or_default(),

@@ -788,7 +788,8 @@ fn check_consent(
                     .iter()
                     .map(|(s, scope)| {
                         let stands = records.get(s).is_some_and(|r| {
-                            a.verdict(&r.statement.signer, *s, r.recorded_at_ms).is_none()
+                            a.verdict(&r.statement.signer, *s, r.recorded_at_ms)
+                                .is_none()
                         });
                         (scope.as_str(), stands)
                     })

@@ -84,6 +84,9 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
     }
     let identity = a.identity.load()?;
     let ledger = open(&a.ledger)?;
+    if let Some(id) = &identity {
+        ledger.check_identity(id)?;
+    }
     let pb = progress(ledger.size(), false, a.json);
     pb.set_message("auditing");
     let mode = if a.strict_signatures {

@@ -161,6 +161,9 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
     }
     let identity = a.identity.load()?;
     let ledger = open(&a.ledger)?;
+    if let Some(id) = &identity {
+        ledger.check_identity(id)?;
+    }
     let tmp = tempfile::NamedTempFile::new_in(&dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
     let manifest = bundle::export(

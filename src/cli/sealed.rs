@@ -117,6 +117,9 @@ pub fn exec_open(a: OpenArgs) -> anyhow::Result<ExitCode> {
         bail!("{} already exists; give a new file with --out", shown(out));
     }
     let ledger = open(&a.ledger)?;
+    if let Some(id) = &identity {
+        ledger.check_identity(id)?;
+    }
     let (rec, _) = ledger.record(a.seq)?;
     if let custody::record::Body::Media(m) = &rec.statement.body {
         let Some(out) = &a.out else {

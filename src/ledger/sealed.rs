@@ -154,6 +154,15 @@ impl Ledger {
             )));
         }
         let sealed = self.store.held(Item::Text(commitment)).ciphertext;
+        if let Some(id) = identity
+            && sealed
+            && !self.sealed_to(seq, id)
+        {
+            self.check_identity(id)?;
+            return Err(Error::Input(format!(
+                "record {seq} was sealed to other recipients than this identity (those in force then); open it with one of theirs"
+            )));
+        }
         let (salt, text) = self
             .store
             .read_text(&commitment, len, identity)?

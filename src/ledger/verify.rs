@@ -423,12 +423,44 @@ impl Ledger {
     ) -> Option<std::result::Result<String, String>> {
         let (commitment, len, owner) = body.text(seq)?;
         let erased = self.erasure_of(owner);
+        // An identity opens only what was sealed to it: a text sealed before it became a
+        // recipient is checked as far as it can be without a key, not reported as damaged.
+        let identity = identity.filter(|id| self.sealed_to(seq, id));
         let how = crate::store::TextCheck {
             identity,
             erased: erased.as_ref().map(|(by, reason)| (*by, reason.as_str())),
             sealed_since: self.authority.seal_to_at(seq).map(|(s, _)| s),
         };
         Some(self.store.check_content(&commitment, len, &how))
+    }
+
+    /// Whether the text of record `seq` was sealed to `identity` (a recipient in force then).
+    pub fn sealed_to(&self, seq: u64, identity: &age::x25519::Identity) -> bool {
+        let key = crate::seal::identity_key(identity);
+        self.authority
+            .seal_to_at(seq)
+            .is_some_and(|(_, r)| r.contains(&key))
+    }
+
+    /// Refuses an identity that is no content recipient of this ledger (a wrong identity
+    /// is bad input, exit 2, never a finding about the ledger).
+    pub fn check_identity(&self, identity: &age::x25519::Identity) -> Result<()> {
+        let key = crate::seal::identity_key(identity);
+        if self
+            .authority
+            .seal_to_history()
+            .iter()
+            .any(|(_, r)| r.contains(&key))
+        {
+            return Ok(());
+        }
+        Err(Error::Input(match self.authority.seal_to() {
+            None => "this ledger seals nothing (no seal-to record), so it has no use for --identity; leave it out".into(),
+            Some(_) => format!(
+                "the identity (recipient {}) is not a content recipient of this ledger; give a recipient's identity (`custody log` shows the seal-to records)",
+                crate::seal::recipient_string(&key)
+            ),
+        }))
     }
 
     /// The record that erased record `seq`, and its reason.

@@ -228,6 +228,11 @@ impl Authority {
         self.seal_to_at(u64::MAX)
     }
 
+    /// Every seal-to record and its recipients, in order.
+    pub fn seal_to_history(&self) -> &[(u64, Vec<[u8; 32]>)] {
+        &self.seal_to
+    }
+
     /// The content recipients in force for record `seq`: those of the last seal-to record
     /// before it.
     pub fn seal_to_at(&self, seq: u64) -> Option<(u64, &[[u8; 32]])> {
