@@ -748,3 +748,158 @@ fn sealed_media_copies_restore_byte_identical() {
     assert_eq!(o.code, 2, "{}", o.all());
     assert!(o.stderr.contains("seal-to"), "{}", o.stderr);
 }
+
+/// The mutation sweep over the sealed files: every change to a ciphertext or a wrapped key
+/// is a `content` finding with the identity, and every change of presence, size or header
+/// is one without it (a same-size change inside a payload needs a key to be seen).
+#[test]
+fn every_change_to_a_sealed_file_is_found() {
+    let f = sealed();
+    let a = f.testimony("first account, of some length");
+    let b = f.testimony("other account, of some length");
+    f.checkpoint();
+    let (ca, cb) = (hex_commitment(&f, a), hex_commitment(&f, b));
+    let cipher = |c: &str| f.path(&format!("ledger/content/{c}.age"));
+    let key = |c: &str| f.path(&format!("ledger/sealed-keys/{c}.age"));
+    let audit = |with_identity: bool| {
+        let mut args = vec![
+            "audit".to_string(),
+            "--ledger".into(),
+            f.p("ledger"),
+            "--json".into(),
+        ];
+        if with_identity {
+            args.extend(["--identity".into(), f.p("keys/hq.identity")]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = f.run(&args);
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap_or_default();
+        let codes: Vec<String> = v["report"]["findings"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|x| x["code"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        (o.code, codes)
+    };
+    assert_eq!(audit(false).0, 0);
+    assert_eq!(audit(true).0, 0);
+    type Mutation = Box<dyn Fn(&[u8]) -> Option<Vec<u8>>>;
+    let mutations: Vec<(&str, Mutation, bool)> = vec![
+        ("deleted", Box::new(|_: &[u8]| None), true),
+        (
+            "truncated",
+            Box::new(|b: &[u8]| Some(b[..b.len() - 1].to_vec())),
+            true,
+        ),
+        (
+            "extended",
+            Box::new(|b: &[u8]| Some([b, b"x"].concat())),
+            true,
+        ),
+        (
+            "header changed",
+            Box::new(|b: &[u8]| {
+                let mut b = b.to_vec();
+                b[0] ^= 0x20;
+                Some(b)
+            }),
+            true,
+        ),
+        (
+            "last byte flipped",
+            Box::new(|b: &[u8]| {
+                let mut b = b.to_vec();
+                let n = b.len() - 1;
+                b[n] ^= 1;
+                Some(b)
+            }),
+            false,
+        ),
+    ];
+    for (what, path) in [("ciphertext", cipher(&ca)), ("wrapped key", key(&ca))] {
+        let original = std::fs::read(&path).unwrap();
+        for (name, mutate, seen_without_key) in &mutations {
+            match mutate(&original) {
+                Some(b) => std::fs::write(&path, b).unwrap(),
+                None => std::fs::remove_file(&path).unwrap(),
+            }
+            let (code, codes) = audit(true);
+            assert_eq!(code, 1, "{what} {name}: found with the identity");
+            assert!(
+                codes.iter().all(|c| c == "content"),
+                "{what} {name}: {codes:?}"
+            );
+            if *seen_without_key {
+                let (code, codes) = audit(false);
+                assert_eq!(code, 1, "{what} {name}: found without a key");
+                assert_eq!(codes, ["content"], "{what} {name}");
+            }
+            std::fs::write(&path, &original).unwrap();
+        }
+    }
+    // Another item's ciphertext and key of the same size, swapped in: only the identity
+    // tells (the commitment does not match).
+    let (oa, ob) = (
+        std::fs::read(cipher(&ca)).unwrap(),
+        std::fs::read(cipher(&cb)).unwrap(),
+    );
+    let (ka, kb) = (
+        std::fs::read(key(&ca)).unwrap(),
+        std::fs::read(key(&cb)).unwrap(),
+    );
+    std::fs::write(cipher(&ca), &ob).unwrap();
+    std::fs::write(key(&ca), &kb).unwrap();
+    assert_eq!(audit(true), (1, vec!["content".to_string()]));
+    std::fs::write(cipher(&ca), &oa).unwrap();
+    std::fs::write(key(&ca), &ka).unwrap();
+    // A plain copy beside the sealed one breaks the promise of sealing.
+    let opened = f.ok(&[
+        "open",
+        "--ledger",
+        &f.p("ledger"),
+        &a.to_string(),
+        "--identity",
+        &f.p("keys/hq.identity"),
+    ]);
+    assert_eq!(opened.stdout, "first account, of some length");
+    std::fs::write(f.path(&format!("ledger/content/{ca}")), b"planted").unwrap();
+    assert_eq!(audit(false), (1, vec!["content".to_string()]));
+    std::fs::remove_file(f.path(&format!("ledger/content/{ca}"))).unwrap();
+    assert_eq!(audit(true).0, 0);
+}
+
+/// An erasure stopped after its record was appended leaves the item key: the audit names
+/// it, and `erase --finish` destroys it.
+#[test]
+fn an_interrupted_erasure_is_found_and_finished() {
+    let f = sealed();
+    let seq = f.testimony("to be erased");
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("custody"))
+        .args([
+            "erase",
+            "--ledger",
+            &f.p("ledger"),
+            "--key",
+            &f.p("keys/ledger.key"),
+            &seq.to_string(),
+            "--reason",
+            "court order",
+        ])
+        .env_remove("CUSTODY_LEDGER")
+        .env("CUSTODY_TEST_CRASH_POINT", "erase-recorded")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    f.ok(&["recover", "--ledger", &f.p("ledger")]);
+    let a = f.audit();
+    assert_eq!(a.code, 1, "{}", a.all());
+    assert!(a.stdout.contains("erase --finish"), "{}", a.stdout);
+    let o = f.ok(&["erase", "--ledger", &f.p("ledger"), "--finish", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["destroyed"].as_array().unwrap().len(), 1);
+    f.checkpoint();
+    assert_eq!(f.audit().code, 0);
+}
