@@ -100,6 +100,7 @@ pub fn exec(a: DemoArgs) -> anyhow::Result<ExitCode> {
     d.record_evidence()?;
     d.check_it()?;
     d.go_to_court()?;
+    d.erase()?;
     d.tamper()?;
     outln!("\nDone. Everything is in {}.", d.dir.display())?;
     outln!(
@@ -135,10 +136,12 @@ impl Demo {
             "--dir",
             &self.p("keys"),
         ])?;
+        self.say("Headquarters' content key", "Testimony is sealed to headquarters: an age X25519 recipient. The identity (the secret\nhalf) stays at headquarters ($DEMO/hq here); the field device gets only hq.recipient.")?;
+        self.must(&["key", "generate-recipient", "hq", "--dir", &self.p("hq")])?;
 
         self.say(
-            "A ledger",
-            "Record 0 names the ledger's origin and key; the first checkpoint is signed at once.",
+            "A sealed field ledger",
+            "Record 0 names the ledger's origin and key; record 1 seals every testimony text to\nheadquarters. The first checkpoint is signed at once.",
         )?;
         self.must(&[
             "init",
@@ -148,6 +151,8 @@ impl Demo {
             "example.org/custody/demo",
             "--key",
             &self.p("keys/ledger.key"),
+            "--seal-to",
+            &self.p("hq/hq.recipient"),
         ])?;
 
         self.say("Who may sign", "The ledger key (the first admin) authorises the investigator's key. From now on the ledger\nrefuses evidence signed by any key it has not authorised, and audits flag any that slips in.")?;
@@ -165,7 +170,7 @@ impl Demo {
             "investigator",
         ])?;
 
-        self.say("Testimony", "The text stays in the ledger's content store; the signed record holds only a salted\ncommitment to it, so the text can later be withheld while every proof still holds.")?;
+        self.say("Testimony", "The signed record holds only a salted commitment to the text. The text itself is sealed\nto headquarters on the way in: this device keeps ciphertext and a wrapped key, and could\nnot read it back if it were seized.")?;
         write(
             &self.dir.join("input/testimony-w17.txt"),
             "I was held in the basement cells from March to November. Every night names were read out.\n(demo text)\n".as_bytes(),
@@ -189,7 +194,7 @@ impl Demo {
             &self.p("input/testimony-w17.txt"),
         ])?;
 
-        self.say("Media", "Each file gets one record with its SHA-256 (the digest sha256sum prints) and size.\nA directory is added in name order with a single fsync for the batch.")?;
+        self.say("Media", "Each file gets one record with its SHA-256 (the digest sha256sum prints) and size.\nA directory is added in name order with a single fsync for the batch; --seal also keeps\nsealed copies, so the originals can be wiped from the device.")?;
         let mut clip = Vec::with_capacity(256 * 1024);
         let mut x: u32 = 0x1234_5678;
         for _ in 0..256 * 1024 {
@@ -213,7 +218,34 @@ impl Demo {
             &self.p("keys/investigator-amal.key"),
             "--description",
             "phone footage, demo",
+            "--seal",
             &self.p("input/footage"),
+        ])?;
+
+        self.say("At headquarters", "The field device cannot open record 3; headquarters' identity can. The text is checked\nagainst the signed commitment, and the sealed video copy is restored byte for byte.")?;
+        if self.run(&["open", "--ledger", &self.p("ledger"), "3"])? != 2 {
+            bail!("the sealed testimony opened without headquarters' identity");
+        }
+        outln!(
+            "   (exit code 2, as expected: the field device cannot read its own testimony back)"
+        )?;
+        self.must(&[
+            "open",
+            "--ledger",
+            &self.p("ledger"),
+            "3",
+            "--identity",
+            &self.p("hq/hq.identity"),
+        ])?;
+        self.must(&[
+            "open",
+            "--ledger",
+            &self.p("ledger"),
+            "4",
+            "--identity",
+            &self.p("hq/hq.identity"),
+            "--out",
+            &self.p("hq/clip-001.mp4"),
         ])?;
         Ok(())
     }
@@ -253,15 +285,17 @@ impl Demo {
             "An inclusion proof",
             "A C2SP tlog-proof: checkable offline against the signed checkpoint.",
         )?;
-        self.must(&["prove", "--ledger", &self.p("ledger"), "3"])?;
+        self.must(&["prove", "--ledger", &self.p("ledger"), "4"])?;
 
-        self.say("A full audit", "Every record, signature, chain link, stored tree hash, content file and checkpoint,\nand consistency with the checkpoint saved in step 6.")?;
+        self.say("A full audit", "Every record, signature, chain link, stored tree hash, sealed text and checkpoint, and\nconsistency with the checkpoint saved earlier; headquarters' identity opens each sealed text\nand checks it against its commitment.")?;
         self.must(&[
             "audit",
             "--ledger",
             &self.p("ledger"),
             "--against",
             &self.p("saved-checkpoint.txt"),
+            "--identity",
+            &self.p("hq/hq.identity"),
         ])?;
         Ok(())
     }
@@ -344,7 +378,7 @@ impl Demo {
             "verify",
             "--ledger",
             &self.p("ledger"),
-            "2",
+            "3",
             "--policy",
             &self.p("witness.policy"),
         ])?;
@@ -480,7 +514,7 @@ impl Demo {
 
     /// A court bundle, checked as a court would.
     fn go_to_court(&mut self) -> anyhow::Result<()> {
-        self.say("A court bundle", "Records 2 (the testimony) and 3 (the video) go to court as one ZIP: the records, their\ninclusion proofs, the signed checkpoint, the testimony text, the video itself, the public\nkeys, SHA256SUMS, a signed manifest, a report for the judge and VERIFY.txt. Nothing about\nrecord 4 (the photo) is in it.")?;
+        self.say("A court bundle", "Headquarters sends records 3 (the testimony) and 4 (the video) to court as one ZIP: the\nrecords, their inclusion proofs, the signed checkpoint, the testimony text (opened with\nheadquarters' identity), the video itself, the public keys, SHA256SUMS, a signed manifest, a\nreport for the judge and VERIFY.txt. Nothing about record 5 (the photo) is in it.")?;
         self.must(&[
             "export",
             "--ledger",
@@ -494,9 +528,11 @@ impl Demo {
             "--policy",
             &self.p("witness.policy"),
             "--media",
-            &self.p("input/footage/clip-001.mp4"),
-            "2",
+            &self.p("hq/clip-001.mp4"),
+            "--identity",
+            &self.p("hq/hq.identity"),
             "3",
+            "4",
         ])?;
 
         self.say(
@@ -527,22 +563,108 @@ impl Demo {
         Ok(())
     }
 
+    /// A second testimony withdrawn and erased: its record and proofs stay.
+    fn erase(&mut self) -> anyhow::Result<()> {
+        self.say("Consent withdrawn, then erasure", "A second witness withdraws consent: export would now be refused. A court then orders the\ntestimony destroyed: an admin signs an erasure record and its item key is destroyed, so no\ncopy of its ciphertext, in any backup, can be opened again. Its record and every proof stay,\nand the audit reports it as erased, not as missing.")?;
+        write(
+            &self.dir.join("input/testimony-w18.txt"),
+            b"A second account, later withdrawn.\n(demo text)\n",
+        )?;
+        self.must(&[
+            "add",
+            "testimony",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/investigator-amal.key"),
+            "--subject",
+            "W-18",
+            "--language",
+            "en",
+            "--consent",
+            "court",
+            "--text-file",
+            &self.p("input/testimony-w18.txt"),
+        ])?;
+        let seq = self.last_seq()?;
+        self.must(&[
+            "consent",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/investigator-amal.key"),
+            &seq,
+            "--withdraw",
+        ])?;
+        self.must(&[
+            "erase",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/ledger.key"),
+            &seq,
+            "--reason",
+            "court order 2026/114 (demo)",
+        ])?;
+        self.must(&[
+            "checkpoint",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/ledger.key"),
+        ])?;
+        self.must(&["history", "--ledger", &self.p("ledger"), &seq])?;
+        self.must(&[
+            "audit",
+            "--ledger",
+            &self.p("ledger"),
+            "--identity",
+            &self.p("hq/hq.identity"),
+        ])?;
+        Ok(())
+    }
+
+    /// The number of the ledger's last record.
+    fn last_seq(&self) -> anyhow::Result<String> {
+        let out = std::process::Command::new(&self.exe)
+            .args(["log", "--ledger", &self.p("ledger"), "--json"])
+            .output()?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        v.as_array()
+            .and_then(|a| a.last())
+            .and_then(|r| r["seq"].as_u64())
+            .map(|s| s.to_string())
+            .ok_or_else(|| anyhow::anyhow!("the ledger lists no records"))
+    }
+
     /// A tampered copy of the ledger fails its audit.
     fn tamper(&mut self) -> anyhow::Result<()> {
-        self.say("Tampering is caught", "A copy of the ledger has one byte of the stored testimony text changed.\nThe audit must fail (exit 1) and name the record.")?;
+        self.say("Tampering is caught", "A copy of the ledger has one byte of a sealed testimony changed. The audit with\nheadquarters' identity must fail (exit 1) and name the record.")?;
         let tampered = self.dir.join("tampered-ledger");
         copy_dir(&self.dir.join("ledger"), &tampered)?;
         let content_dir = tampered.join("content");
         let first = std::fs::read_dir(&content_dir)?
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("no content file to tamper with"))??
-            .path();
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                // A sealed text whose item key is still there (not the erased one).
+                p.file_name().is_some_and(|n| {
+                    !n.to_string_lossy().starts_with("media-")
+                        && tampered.join("sealed-keys").join(n).exists()
+                })
+            })
+            .ok_or_else(|| anyhow::anyhow!("no content file to tamper with"))?;
         let mut bytes = std::fs::read(&first)?;
         if let Some(b) = bytes.last_mut() {
             *b ^= 0x20;
         }
         std::fs::write(&first, bytes)?;
-        let code = self.run(&["audit", "--ledger", &tampered.to_string_lossy()])?;
+        let code = self.run(&[
+            "audit",
+            "--ledger",
+            &tampered.to_string_lossy(),
+            "--identity",
+            &self.p("hq/hq.identity"),
+        ])?;
         if code != 1 {
             bail!("the audit of the tampered copy exited {code}, expected 1");
         }
