@@ -420,6 +420,7 @@ pub fn open(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest;
 
     #[test]
     fn an_item_opens_with_any_recipient_and_no_other_key() {
@@ -442,6 +443,38 @@ mod tests {
         // Neither file holds the text.
         assert!(!s.ciphertext.windows(9).any(|w| w == b"testimony"));
         assert!(seal(b"x", &[]).is_err());
+    }
+
+    #[test]
+    fn sizes_and_headers_are_checked_without_a_key_at_every_chunk_boundary() {
+        let hq = age::x25519::Identity::generate();
+        for len in [0usize, 1, 65_535, 65_536, 65_537, 131_072, 200_000] {
+            let plain: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut out = Vec::new();
+            let (wrapped, sha, n) = seal_stream(
+                &mut plain.as_slice(),
+                &mut out,
+                &[hq.to_public()],
+                &mut |_| {},
+            )
+            .unwrap();
+            assert_eq!(n, len as u64);
+            assert_eq!(sha, <[u8; 32]>::from(sha2::Sha256::digest(&plain)));
+            let shape = |b: &[u8], l: u64| check_shape(&mut &b[..], b.len() as u64, l);
+            assert_eq!(shape(&out, len as u64), Ok(1), "{len}");
+            assert_eq!(shape(&wrapped, ITEM_KEY_LEN), Ok(1), "{len}");
+            assert!(shape(&out, len as u64 + 1).is_err(), "{len}");
+            assert!(shape(&out[..out.len() - 1], len as u64).is_err(), "{len}");
+            let mut back = Vec::new();
+            let (sha2, n2) =
+                open_stream(&mut out.as_slice(), &wrapped, &hq, &mut back, &mut |_| {}).unwrap();
+            assert_eq!((sha2, n2), (sha, len as u64));
+            assert_eq!(back, plain);
+        }
+        // Not age, or a passphrase stanza: refused.
+        assert!(check_shape(&mut &b"hello"[..], 5, 0).is_err());
+        let fake = b"age-encryption.org/v1\n-> scrypt abc 18\nxyz\n--- mac\n";
+        assert!(check_shape(&mut &fake[..], fake.len() as u64 + 32, 0).is_err());
     }
 
     #[test]

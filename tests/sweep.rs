@@ -58,7 +58,13 @@ fn build(dir: &Path, n: usize) -> Ledger {
 
 /// Whether the audit notices: an error (could not run) or at least one finding.
 fn detected(l: &Ledger) -> bool {
-    match audit(l, &[], None, custody::keys::VerifyMode::Batch, None, |_| {}) {
+    let what = custody::audit::Audit {
+        against: &[],
+        pinned: None,
+        mode: custody::keys::VerifyMode::Batch,
+        identity: None,
+    };
+    match audit(l, &what, |_| {}) {
         Err(_) => true,
         Ok(r) => !r.findings.is_empty(),
     }

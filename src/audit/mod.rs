@@ -155,38 +155,43 @@ impl Auditor<'_> {
     }
 }
 
+/// What an audit is asked to check beyond the ledger itself.
+#[derive(Clone, Copy)]
+pub struct Audit<'a> {
+    /// Checkpoints saved elsewhere, which the ledger must extend.
+    pub against: &'a [SavedCheckpoint],
+    /// The ledger key the auditor expects: it must have signed the latest valid checkpoint.
+    pub pinned: Option<[u8; 32]>,
+    /// How signatures are verified.
+    pub mode: VerifyMode,
+    /// A content recipient's identity, to open sealed texts and check their commitments.
+    pub identity: Option<&'a age::x25519::Identity>,
+}
+
 /// Audits the whole ledger by this machine's clock, with a fresh random key for the index
 /// digests. `progress` is called with the number of records checked.
-pub fn audit(
-    ledger: &Ledger,
-    against: &[SavedCheckpoint],
-    pinned: Option<[u8; 32]>,
-    mode: VerifyMode,
-    identity: Option<&age::x25519::Identity>,
-    progress: impl FnMut(u64),
-) -> Result<AuditReport> {
+pub fn audit(ledger: &Ledger, what: &Audit, progress: impl FnMut(u64)) -> Result<AuditReport> {
     let now_ms = crate::unix_ms();
     let mut set_key = [0u8; 32];
     getrandom::fill(&mut set_key).map_err(|e| Error::Randomness(e.to_string()))?;
-    audit_at(
-        ledger, against, pinned, mode, now_ms, set_key, identity, progress,
-    )
+    audit_at(ledger, what, now_ms, set_key, progress)
 }
 
 /// [`audit`] with the clock (`now_ms`, for the future-dated rule) and the key of the index
 /// digests given. The key must be unpredictable to whoever could have written the index.
-/// `pinned`, when given, is the ledger key the auditor expects: it must have signed the
-/// latest valid checkpoint.
 pub fn audit_at(
     ledger: &Ledger,
-    against: &[SavedCheckpoint],
-    pinned: Option<[u8; 32]>,
-    mode: VerifyMode,
+    what: &Audit,
     now_ms: u64,
     set_key: Hash,
-    identity: Option<&age::x25519::Identity>,
     mut progress: impl FnMut(u64),
 ) -> Result<AuditReport> {
+    let Audit {
+        against,
+        pinned,
+        mode,
+        identity,
+    } = *what;
     let store = ledger.store();
     let mut a = Auditor {
         ledger,
@@ -393,12 +398,14 @@ mod tests {
     fn run(l: &Ledger, now_ms: u64) -> AuditReport {
         audit_at(
             l,
-            &[],
-            None,
-            VerifyMode::Strict,
+            &Audit {
+                against: &[],
+                pinned: None,
+                mode: VerifyMode::Strict,
+                identity: None,
+            },
             now_ms,
             [5; 32],
-            None,
             |_| {},
         )
         .unwrap()
@@ -423,12 +430,14 @@ mod tests {
         let pinned = |k| {
             audit_at(
                 &l,
-                &[],
-                k,
-                VerifyMode::Strict,
+                &Audit {
+                    against: &[],
+                    pinned: k,
+                    mode: VerifyMode::Strict,
+                    identity: None,
+                },
                 T0 + 10_000,
                 [5; 32],
-                None,
                 |_| {},
             )
         };
@@ -438,12 +447,14 @@ mod tests {
         // The same audit in batch mode finds the same.
         let b = audit_at(
             &l,
-            &[],
-            None,
-            VerifyMode::Batch,
+            &Audit {
+                against: &[],
+                pinned: None,
+                mode: VerifyMode::Batch,
+                identity: None,
+            },
             T0 + 10_000,
             [6; 32],
-            None,
             |_| {},
         )
         .unwrap();
@@ -496,12 +507,14 @@ mod tests {
             }];
             audit_at(
                 &l,
-                &saved,
-                None,
-                VerifyMode::Strict,
+                &Audit {
+                    against: &saved,
+                    pinned: None,
+                    mode: VerifyMode::Strict,
+                    identity: None,
+                },
                 T0 + 10_000,
                 [5; 32],
-                None,
                 |_| {},
             )
             .unwrap()

@@ -94,14 +94,13 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
     } else {
         custody::keys::VerifyMode::Batch
     };
-    let mut report = audit(
-        &ledger,
-        &saved,
-        expected_key,
+    let what = custody::audit::Audit {
+        against: &saved,
+        pinned: expected_key,
         mode,
-        identity.as_ref(),
-        |n| pb.set_position(n),
-    )?;
+        identity: identity.as_ref(),
+    };
+    let mut report = audit(&ledger, &what, |n| pb.set_position(n))?;
     pb.finish_and_clear();
     // What the ledger keeps beside its checkpoints: cosignatures and time-stamp tokens.
     let (found, tokens, cosignatures) = custody::audit::attestation_findings(

@@ -1308,4 +1308,98 @@ mod tests {
         }
         assert!(a.judge(&st(1, media_n(7)), 3, 2000).is_ok());
     }
+
+    fn testimony_body() -> Body {
+        Body::Testimony(Testimony {
+            subject: "W".into(),
+            language: "en".into(),
+            consent: Some("court".into()),
+            location: None,
+            commitment: [9; 32],
+            content_len: 1,
+        })
+    }
+
+    #[test]
+    fn seal_to_consent_and_erase_follow_their_rules() {
+        let consent = |by: u8, target: u64, c: &str| {
+            st(
+                by,
+                Body::Consent {
+                    target,
+                    consent: c.into(),
+                },
+            )
+        };
+        let erase = |by: u8, target: u64| {
+            st(
+                by,
+                Body::Erase {
+                    target,
+                    reason: "order".into(),
+                },
+            )
+        };
+        let recs = vec![
+            st(1, Body::Genesis { origin: "o".into() }),
+            auth(1, 2, Role::Investigator),
+            auth(1, 3, Role::Investigator),
+            st(2, testimony_body()), // 3
+            st(2, media()),          // 4
+            st(
+                1,
+                Body::SealTo {
+                    recipients: vec![[7; 32], [8; 32]],
+                },
+            ), // 5
+            st(
+                2,
+                Body::SealTo {
+                    recipients: vec![[7; 32]],
+                },
+            ), // 6: not an admin
+            st(
+                1,
+                Body::SealTo {
+                    recipients: vec![[7; 32], [7; 32]],
+                },
+            ), // 7: twice
+            consent(3, 3, "none"),   // 8: not the recorder
+            consent(2, 4, "court"),  // 9: media
+            consent(2, 3, "none"),   // 10
+            consent(1, 3, "court"),  // 11: an admin may
+            erase(2, 3),             // 12: not an admin
+            erase(1, 1),             // 13: not evidence
+            erase(1, 3),             // 14
+            erase(1, 3),             // 15: already erased
+            consent(2, 3, "court,research"), // 16: erased
+            st(
+                2,
+                Body::Amend(Amendment {
+                    target: 3,
+                    reason: "r".into(),
+                    description: None,
+                    content: Some(([5; 32], 3)),
+                }),
+            ), // 17: erased
+            erase(1, 4),             // 18: media
+        ];
+        let (a, r) = replay(&recs);
+        let refused: Vec<usize> = r
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.is_err())
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(refused, [6, 7, 8, 9, 12, 13, 15, 16, 17]);
+        assert_eq!(a.seal_to(), Some((5, &[[7; 32], [8; 32]][..])));
+        assert_eq!(a.seal_to_at(5), None, "in force from the next record");
+        assert_eq!(a.seal_to_at(6).map(|(s, _)| s), Some(5));
+        assert_eq!(
+            a.consents_of(3),
+            [(10, "none".to_string()), (11, "court".to_string())]
+        );
+        assert_eq!(a.erased_by(3), Some(14));
+        assert_eq!(a.erased_by(4), Some(18));
+    }
 }

@@ -551,6 +551,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_consent_change_that_does_not_stand_grants_nothing() {
+        assert!(court_use_allowed(Some("court"), &[]));
+        assert!(!court_use_allowed(None, &[]));
+        // The last change governs; a withdrawal stands or not, it allows no court use.
+        assert!(!court_use_allowed(Some("court"), &[("none", true)]));
+        assert!(!court_use_allowed(Some("court"), &[("none", false)]));
+        assert!(court_use_allowed(None, &[("none", true), ("court", true)]));
+        // A grant by a key found compromised grants nothing, even after a good one.
+        assert!(!court_use_allowed(Some("court"), &[("court", false)]));
+        assert!(!court_use_allowed(
+            None,
+            &[("court", true), ("court,research", false)]
+        ));
+        // A later good change governs again.
+        assert!(court_use_allowed(
+            None,
+            &[("court", false), ("court", true)]
+        ));
+    }
+
+    #[test]
     fn consent_counts_only_exact_scopes() {
         for (c, court) in [
             ("court", true),

@@ -266,6 +266,9 @@ impl Write for LimitWriter<'_> {
     }
 }
 
+/// Seals into a writer; returns the wrapped item key and the SHA-256 of what it sealed.
+pub type SealInto<'a> = dyn FnMut(&mut dyn Write) -> Result<(Vec<u8>, Hash)> + 'a;
+
 /// A sealed item's name in `content/` and `sealed-keys/`: a text by its commitment, a
 /// media copy by its file's SHA-256.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -356,7 +359,7 @@ impl Store {
     pub fn write_sealed_stream(
         &self,
         item: Item,
-        seal: &mut dyn FnMut(&mut dyn Write) -> Result<(Vec<u8>, Hash)>,
+        seal: &mut SealInto,
     ) -> Result<()> {
         let held = self.held(item);
         if held.ciphertext && held.wrapped_key {
