@@ -292,3 +292,83 @@ fn an_undone_batch_never_takes_a_later_record_with_it() {
     assert_eq!(leaves(&f), now);
     assert_eq!(f.audit().code, 0);
 }
+
+/// Random kills of testimony appends to a sealed ledger: whatever moment a kill strikes,
+/// no file under the ledger directory holds a text (or an item key) in plain, and the
+/// ledger recovers and audits clean with headquarters' identity.
+#[test]
+fn random_kills_of_sealed_appends_leave_nothing_plain() {
+    let kills: usize = std::env::var("CUSTODY_CRASH_KILLS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(40, |k| k / 5);
+    let f = crate::seal::sealed();
+    let cmd = |i: usize| {
+        std::fs::write(
+            f.path(&format!("t{i}.txt")),
+            format!("account PLAIN-{i:04}-MARK"),
+        )
+        .unwrap();
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("custody"));
+        c.args([
+            "add",
+            "testimony",
+            "--ledger",
+            &f.p("ledger"),
+            "--key",
+            &f.p("keys/alice.key"),
+            "--subject",
+            "W-1",
+            "--language",
+            "en",
+            "--text-file",
+            &f.p(&format!("t{i}.txt")),
+        ])
+        .env_remove("CUSTODY_LEDGER")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        c
+    };
+    let started = std::time::Instant::now();
+    assert!(cmd(9999).status().unwrap().success());
+    let span = (started.elapsed().as_micros() as u64 * 3 / 2).max(1000);
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for i in 0..kills {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut child = cmd(i).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(x % span));
+        let _ = child.kill();
+        let _ = child.wait();
+        f.ok(&["recover", "--ledger", &f.p("ledger")]);
+    }
+    let mut todo = vec![f.path("ledger")];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                todo.push(e.path());
+                continue;
+            }
+            let bytes = std::fs::read(e.path()).unwrap();
+            for needle in [&b"-MARK"[..], b"AGE-SECRET-KEY-1"] {
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle),
+                    "{} holds {:?} in plain",
+                    e.path().display(),
+                    String::from_utf8_lossy(needle)
+                );
+            }
+        }
+    }
+    let o = f.run(&[
+        "audit",
+        "--ledger",
+        &f.p("ledger"),
+        "--identity",
+        &f.p("keys/hq.identity"),
+    ]);
+    // Kills leave records uncovered by a checkpoint, which the audit only notes.
+    assert_eq!(o.code, 0, "{}", o.all());
+}

@@ -208,3 +208,102 @@ fn every_flipped_byte_is_detected() {
     }
     eprintln!("mutation sweep: {}", report.join("; "));
 }
+
+/// The same sweep over a sealed ledger (seal-to, consent and erase records; texts sealed,
+/// one erased): every byte of the journal, of each ciphertext and of each wrapped item key
+/// is flipped in turn, and the audit with headquarters' identity must notice each.
+#[test]
+fn every_flipped_byte_of_a_sealed_ledger_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger_key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+    let alice = ed25519_dalek::SigningKey::from_bytes(&[2; 32]);
+    let hq = age::x25519::Identity::generate();
+    let hq_key = custody::seal::identity_key(&hq);
+    let t0 = 1_767_225_600_000u64;
+    let mut l = Ledger::init(
+        &dir.path().join("ledger"),
+        "example.org/sweep",
+        &ledger_key,
+        t0,
+    )
+    .unwrap();
+    l.seal_to(&ledger_key, &[hq_key], t0).unwrap();
+    l.authorize(
+        &ledger_key,
+        alice.verifying_key().to_bytes(),
+        "Alice",
+        Role::Investigator,
+        t0,
+    )
+    .unwrap();
+    for i in 0..3u64 {
+        let input = TestimonyInput {
+            subject: format!("W-{i}"),
+            language: "en".into(),
+            consent: Some("court".into()),
+            location: None,
+            text: format!("sealed account {i}"),
+        };
+        l.add_testimony(&alice, input, [i as u8; 32], t0 + i, t0 + i)
+            .unwrap();
+    }
+    l.set_consent(&alice, 3, "none", t0 + 10).unwrap();
+    l.erase(&ledger_key, 4, "court order", t0 + 11).unwrap();
+    l.sign_checkpoint(&ledger_key).unwrap();
+    l.close().unwrap();
+    let l = Ledger::open(&dir.path().join("ledger"), LockWait::Yes, Access::Read).unwrap();
+    let detected = |l: &Ledger| {
+        let what = custody::audit::Audit {
+            against: &[],
+            pinned: None,
+            mode: custody::keys::VerifyMode::Batch,
+            identity: Some(&hq),
+        };
+        match audit(l, &what, |_| {}) {
+            Err(_) => true,
+            Ok(r) => !r.findings.is_empty(),
+        }
+    };
+    assert!(!detected(&l), "the clean sealed ledger audits clean");
+    let mut files = vec![dir.path().join("ledger/journal")];
+    for sub in ["content", "sealed-keys"] {
+        for e in std::fs::read_dir(dir.path().join("ledger").join(sub)).unwrap() {
+            files.push(e.unwrap().path());
+        }
+    }
+    // Two texts remain sealed (one was erased, its ciphertext kept): their ciphertexts and
+    // keys, and the erased one's ciphertext.
+    assert_eq!(files.len(), 1 + 3 + 2, "{files:?}");
+    // The erased text's ciphertext stays, and nobody can open it any more: no change to it
+    // can be seen, and none matters.
+    let erased = match l.record(4).unwrap().0.statement.body {
+        custody::record::Body::Testimony(t) => format!("{}.age", hex::encode(t.commitment)),
+        _ => unreachable!("record 4 is a testimony"),
+    };
+    let (mut mutations, mut undetected) = (0, Vec::new());
+    for file in files {
+        let orig = std::fs::read(&file).unwrap();
+        let erased_copy = file.ends_with(format!("content/{erased}"));
+        for i in 0..orig.len() {
+            let mut b = orig.clone();
+            b[i] ^= 0x01;
+            std::fs::write(&file, &b).unwrap();
+            mutations += 1;
+            if !detected(&l) && !erased_copy {
+                undetected.push(format!("{} byte {i}", file.display()));
+            }
+        }
+        std::fs::write(&file, &orig).unwrap();
+    }
+    assert!(
+        !detected(&l),
+        "restored, the sealed ledger audits clean again"
+    );
+    assert!(
+        undetected.is_empty(),
+        "{} of {mutations} mutations went unnoticed, e.g. {:?}",
+        undetected.len(),
+        &undetected[..undetected.len().min(10)]
+    );
+    eprintln!("sealed mutation sweep: {mutations} mutations, all detected");
+}
