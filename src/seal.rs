@@ -19,14 +19,34 @@ use zeroize::Zeroizing;
 /// any work, as protected secret keys are.
 const SCRYPT_LOG_N: u8 = 18;
 
-/// A recipient: an age X25519 public key (`age1…`).
+/// A recipient: an age X25519 public key (`age1…`), never one of small order (nothing can
+/// be sealed to it: every shared secret would be zero).
 pub fn parse_recipient(s: &str) -> Result<age::x25519::Recipient> {
-    s.trim().parse().map_err(|e| {
+    let shown = || crate::encoding::terminal_safe(s.trim(), false);
+    let r: age::x25519::Recipient = s.trim().parse().map_err(|e| {
         Error::Input(format!(
             "'{}' is not an age X25519 recipient (age1…): {e}",
-            crate::encoding::terminal_safe(s.trim(), false)
+            shown()
         ))
-    })
+    })?;
+    let key = decode_bech32(s.trim())
+        .ok_or_else(|| Error::Input(format!("'{}' is not an age X25519 recipient", shown())))?;
+    // A clamped scalar is a multiple of the cofactor 8: the product is the identity exactly
+    // when the point has small order.
+    let product = curve25519_dalek::montgomery::MontgomeryPoint(key).mul_clamped([0x55; 32]);
+    if product.to_bytes() == [0; 32] {
+        return Err(Error::Input(format!(
+            "'{}' is a point of small order, to which nothing can be sealed; give a recipient made by `custody key generate-recipient` or age-keygen",
+            shown()
+        )));
+    }
+    Ok(r)
+}
+
+fn decode_bech32(s: &str) -> Option<[u8; 32]> {
+    use bech32::FromBase32;
+    let (_, data, _) = bech32::decode(s).ok()?;
+    Vec::<u8>::from_base32(&data).ok()?.try_into().ok()
 }
 
 /// The `age1…` string of an X25519 public key (bech32, as age writes it).
@@ -39,12 +59,9 @@ pub fn recipient_string(key: &[u8; 32]) -> String {
 
 /// The X25519 public key of an `age1…` recipient.
 pub fn recipient_bytes(s: &str) -> Result<[u8; 32]> {
-    use bech32::FromBase32;
     parse_recipient(s)?;
-    let bad = || Error::Input(format!("'{}' is not an age X25519 recipient", s.trim()));
-    let (_, data, _) = bech32::decode(s.trim()).map_err(|_| bad())?;
-    let bytes = Vec::<u8>::from_base32(&data).map_err(|_| bad())?;
-    bytes.try_into().map_err(|_| bad())
+    decode_bech32(s.trim())
+        .ok_or_else(|| Error::Input(format!("'{}' is not an age X25519 recipient", s.trim())))
 }
 
 /// The X25519 public key of an identity.

@@ -903,3 +903,74 @@ fn an_interrupted_erasure_is_found_and_finished() {
     f.checkpoint();
     assert_eq!(f.audit().code, 0);
 }
+
+/// Recipients that cannot be sealed to are bad input: `init` creates nothing and
+/// `seal-to` changes nothing (a point of small order would make age abort).
+#[test]
+fn unusable_recipients_are_refused_before_anything_is_written() {
+    let f = sealed();
+    // The X25519 point 0 (small order), as an age1 string.
+    let zero = custody::seal::recipient_string(&[0; 32]);
+    std::fs::write(f.path("zero.recipient"), format!("{zero}\n")).unwrap();
+    std::fs::write(f.path("empty.recipient"), "# no key here\n").unwrap();
+    let hq = f.p("keys/hq.recipient");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["age1notvalid".into()],
+        vec![zero.clone()],
+        vec![f.p("zero.recipient")],
+        vec![f.p("empty.recipient")],
+        vec![f.p("missing.recipient")],
+        vec![hq.clone(), hq.clone()],
+    ];
+    for recipients in &cases {
+        let mut args = vec![
+            "init".to_string(),
+            "--ledger".into(),
+            f.p("new"),
+            "--origin".into(),
+            ORIGIN.into(),
+            "--key".into(),
+            f.p("keys/ledger.key"),
+        ];
+        for r in recipients {
+            args.extend(["--seal-to".into(), r.clone()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = f.run(&args);
+        assert_eq!(o.code, 2, "{recipients:?}: {}", o.all());
+        assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+        assert!(
+            !f.path("new").exists(),
+            "{recipients:?}: a ledger was created"
+        );
+    }
+    let before = snapshot(&f.path("ledger"));
+    for recipients in cases.iter().take(4) {
+        let mut args = vec![
+            "seal-to".to_string(),
+            "--ledger".into(),
+            f.p("ledger"),
+            "--key".into(),
+            f.p("keys/ledger.key"),
+        ];
+        for r in recipients {
+            args.extend(["--add".into(), r.clone()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = f.run(&args);
+        assert_eq!(o.code, 2, "{recipients:?}: {}", o.all());
+        assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+    }
+    // Adding a recipient already named changes nothing either.
+    let o = f.run(&[
+        "seal-to",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/ledger.key"),
+        "--add",
+        &hq,
+    ]);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert_same(&before, &snapshot(&f.path("ledger")), "refused recipients");
+}

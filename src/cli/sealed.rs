@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  custody key generate-recipient hq --dir keys\n  custody seal-to --ledger L --key keys/admin.key --add keys/hq.recipient\n  custody seal-to --ledger L --key keys/admin.key --add age1... --remove age1...\n\nFrom the next record on, testimony text is sealed to exactly these recipients: the field\ndevice keeps ciphertext and item keys wrapped to them, and cannot read its own texts back.\nA ledger that seals always seals: the last recipient cannot be removed. `custody init --seal-to` names\nthe first recipients when the ledger is created."
+    after_help = "Examples:\n  custody key generate-recipient hq --dir keys\n  custody seal-to --ledger L --key keys/admin.key --add keys/hq.recipient\n  custody seal-to --ledger L --key keys/admin.key --add age1... --remove age1...\n\nFrom the next record on, testimony text is sealed to exactly these recipients: the field\ndevice keeps ciphertext and item keys wrapped to them, and cannot read its own texts back.\nA ledger that seals always seals: the last recipient cannot be removed.\n`custody init --seal-to` names the first recipients when the ledger is created."
 )]
 pub struct SealToArgs {
     #[command(flatten)]

@@ -356,11 +356,7 @@ impl Store {
     /// `content/` (never plaintext), renamed into place once whole; then the wrapped key.
     /// `seal` writes the ciphertext and returns the wrapped key and the SHA-256 of what it
     /// read, which must be `item`'s. An item already held whole is left as it is.
-    pub fn write_sealed_stream(
-        &self,
-        item: Item,
-        seal: &mut SealInto,
-    ) -> Result<()> {
+    pub fn write_sealed_stream(&self, item: Item, seal: &mut SealInto) -> Result<()> {
         let held = self.held(item);
         if held.ciphertext && held.wrapped_key {
             return Ok(());
