@@ -637,3 +637,126 @@ fn add_testimony_with_a_fixed_salt_is_a_known_answer() {
     assert_ne!(other_commitment, commitment);
     assert_ne!(other, bytes);
 }
+
+/// Known answers for the statements of sealed content (SPEC.md sections 3 and 15): a
+/// seal-to naming two recipients, a consent change and an erasure, in a ledger valid
+/// under section 4.1. `sealing.json` pins each record's bytes, leaf hash and decoded body
+/// (the seal-to's recipients as `age1…` strings, whose keys are X25519 public keys of the
+/// fixed scalars given).
+#[test]
+fn sealing_known_answers() {
+    use custody::record::Role;
+    use custody::rules::Authority;
+    let ledger = test_key("test-ledger");
+    let alice = test_key("test-investigator");
+    let alice_pk = alice.verifying_key().to_bytes();
+    let scalars = [[0x07u8; 32], [0x08u8; 32]];
+    let recipients: Vec<[u8; 32]> = scalars
+        .iter()
+        .map(|s| curve25519_dalek::montgomery::MontgomeryPoint::mul_base_clamped(*s).to_bytes())
+        .collect();
+    let text = "A sealed testimony of the known-answer vector.\n";
+    let salt = [0x33u8; 32];
+    let bodies: Vec<(&SigningKey, Body)> = vec![
+        (
+            &ledger,
+            Body::Genesis {
+                origin: ORIGIN.into(),
+            },
+        ),
+        (
+            &ledger,
+            Body::SealTo {
+                recipients: recipients.clone(),
+            },
+        ),
+        (
+            &ledger,
+            Body::Authorize {
+                key: alice_pk,
+                name: "Alice Example".into(),
+                role: Role::Investigator,
+            },
+        ),
+        (
+            &alice,
+            Body::Testimony(Testimony {
+                subject: "W-19".into(),
+                language: "ar".into(),
+                consent: Some("court".into()),
+                location: None,
+                commitment: record::commitment(&salt, text.as_bytes()),
+                content_len: text.len() as u64,
+            }),
+        ),
+        (
+            &alice,
+            Body::Consent {
+                target: 3,
+                consent: "none".into(),
+            },
+        ),
+        (
+            &ledger,
+            Body::Erase {
+                target: 3,
+                reason: "court order 2026/114".into(),
+            },
+        ),
+    ];
+    let mut records: Vec<Record> = Vec::new();
+    let mut recs = Vec::new();
+    let mut prev = [0u8; 32];
+    let mut authority = Authority::new();
+    for (i, (key, body)) in bodies.into_iter().enumerate() {
+        let seq = i as u64;
+        let s = sign_statement(key, body, T0 + seq * 1000).unwrap();
+        let r = Record {
+            seq,
+            prev,
+            recorded_at_ms: T0 + seq * 1000 + 500,
+            statement_bytes: s.bytes,
+            statement: s.statement,
+            signature: s.signature,
+        };
+        let lookup = |n: u64| {
+            records
+                .get(n as usize)
+                .map(|r: &Record| r.statement.clone())
+        };
+        authority
+            .admit(&r.statement, seq, r.recorded_at_ms, &lookup)
+            .unwrap_or_else(|v| panic!("record {seq} breaks the rules: {v}"));
+        let b = r.encode();
+        assert_eq!(&Record::decode(&b).unwrap(), &r);
+        prev = leaf_hash(&b);
+        let view = custody::record::RecordView::new(&r, &b);
+        recs.push(json!({
+            "seq": r.seq,
+            "kind": r.statement.body.kind(),
+            "body": view.body,
+            "statement_hex": hex::encode(&r.statement_bytes),
+            "record_hex": hex::encode(&b),
+            "leaf_hash_hex": hex::encode(leaf_hash(&b)),
+        }));
+        records.push(r);
+    }
+    // The seal-to body by hand (SPEC.md section 3): count, then the keys.
+    let seal_to_body = &records[1].statement_bytes[1 + 1 + 8 + 32..];
+    assert_eq!(
+        seal_to_body,
+        [&[2u8][..], &recipients[0], &recipients[1]].concat()
+    );
+    assert_eq!(authority.erased_by(3), Some(5));
+    let v = json!({
+        "about": "custody known-answer records of sealed content (SPEC.md sections 3 and 15): seal-to, consent, erase; keys are the insecure test keys in keys/; the recipients are the X25519 public keys of the scalars given",
+        "origin": ORIGIN,
+        "recipient_scalars_hex": scalars.iter().map(hex::encode).collect::<Vec<_>>(),
+        "testimony": { "salt_hex": hex::encode(salt), "text": text },
+        "records": recs,
+    });
+    check_file(
+        "sealing.json",
+        &(serde_json::to_string_pretty(&v).unwrap() + "\n"),
+    );
+}
