@@ -146,6 +146,21 @@ for the attested bundles at the end, the custody binary and openssl):
   `timestamps` entry as written, and one broken attestation rule leaving
   every attestation unchecked; the custody binary must agree on exit codes.
 
+* the SPEC revision "sealed content" (statement kinds 10 seal-to, 11 consent
+  and 12 erase; the consent in force; erasure): the new bodies decode strictly
+  and re-encode to the same bytes, a seal-to `count` of 0 or 17, truncated
+  bodies and trailing bytes refused (SealConsentEraseDecodingTests); bech32 of
+  BIP 173 against its vectors, age's own recipients (pyrage) and one custody
+  generated (Bech32Tests); the rules of 4.1 for the new kinds and for amend
+  (SealConsentEraseRuleTests); the consent in force, a last consent record that
+  does not stand, a stolen key that can withdraw consent but never grant it,
+  flagged consent records named by check 12 (ConsentInForceTests); no record
+  reveals an erased testimony's text, flagged erase records named
+  (ErasureTests); and real bundles of a sealed ledger made by the custody
+  binary, as made and edited (CustodySealedBundleTests).  These tests ask
+  the custody binary ($CUSTODY_BIN) only when it knows the new kinds (an older
+  one is skipped with the reason), and it must give the same exit code.
+
 Every verifier run passes --no-trust unless a test gives --trust (SPEC 11.3
 check 10 makes one of them mandatory).
 """
@@ -155,6 +170,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
+import functools
 import hashlib
 import io
 import json
@@ -286,6 +302,55 @@ def times8(point):
     return point
 
 
+# --- bech32 (BIP 173), written here apart from the verifier's, for age recipients --
+
+BECH32_ALPHABET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+
+def _bech32_checksum_state(hrp: str, values: list[int]) -> int:
+    state = 1
+    for v in [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + values:
+        top, state = state >> 25, ((state & 0x1FFFFFF) << 5) ^ v
+        for bit, g in zip(range(5), (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)):
+            state ^= g if (top >> bit) & 1 else 0
+    return state
+
+
+def bech32_of(hrp: str, data: bytes) -> str:
+    """bech32 of bytes: the bits in groups of five (the last padded with zeros), then the checksum."""
+    bits = "".join(f"{b:08b}" for b in data)
+    bits += "0" * (-len(bits) % 5)
+    values = [int(bits[i:i + 5], 2) for i in range(0, len(bits), 5)]
+    state = _bech32_checksum_state(hrp, values + [0] * 6) ^ 1
+    values += [(state >> (5 * (5 - i))) & 31 for i in range(6)]
+    return hrp + "1" + "".join(BECH32_ALPHABET[v] for v in values)
+
+
+def bech32_bytes(text: str, hrp: str) -> bytes:
+    """The bytes of a bech32 string of `hrp` (either case, not mixed), its checksum checked."""
+    if text.lower() != text and text.upper() != text:
+        raise ValueError("mixed case")
+    text = text.lower()
+    head, _, tail = text.rpartition("1")
+    if head != hrp.lower() or len(tail) < 6:
+        raise ValueError(f"not a bech32 string of {hrp!r}")
+    values = [BECH32_ALPHABET.index(c) for c in tail]
+    if _bech32_checksum_state(head, values) != 1:
+        raise ValueError("bad checksum")
+    bits = "".join(f"{v:05b}" for v in values[:-6])
+    pad = len(bits) % 8
+    if pad >= 5 or "1" in bits[len(bits) - pad:]:
+        raise ValueError("bad padding")
+    return bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits) - pad, 8))
+
+
+def x25519_public(label: str) -> bytes:
+    """A deterministic X25519 public key (an age recipient's key) for tests."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    return X25519PrivateKey.from_private_bytes(sha256(label.encode())).public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
 # --- building bundles exactly as SPEC.md section 11 describes -----------------
 
 def rfc3339(ms: int) -> str:
@@ -326,7 +391,7 @@ T0 = 1767225600000          # 2026-01-01T00:00:00.000Z
 ROLES = {"admin": 0, "investigator": 1, "custodian": 2, "auditor": 3, "ledger": 4}
 REASONS = {"retired": 0, "compromised": 1}
 KINDS = {"genesis": 0, "testimony": 1, "media": 2, "authorize": 3, "revoke": 4, "transfer": 5,
-         "accept": 6, "amend": 7, "ledger-key": 8, "cancel": 9}
+         "accept": 6, "amend": 7, "ledger-key": 8, "cancel": 9, "seal-to": 10, "consent": 11, "erase": 12}
 
 
 def enc_u64(n: int) -> bytes:
@@ -483,6 +548,22 @@ class TestLedger:
         if text is not None:
             self.content[seq] = (salt, text)
         return seq
+
+    def seal_to(self, recipients: list[bytes], by=None, **kw) -> int:
+        """A seal-to statement (kind 10): count, then the 32-byte X25519 keys; 11.2 body: their age1 strings."""
+        body = bytes([len(recipients)]) + b"".join(recipients)
+        return self.append(by or self.ledger_key, "seal-to", body,
+                           {"recipients": [bech32_of("age", r) for r in recipients]}, **kw)
+
+    def consent(self, signer, target: int, scope: str, **kw) -> int:
+        """A consent statement (kind 11): the testimony, then the scope in force from now on."""
+        return self.append(signer, "consent", enc_u64(target) + enc_text(scope),
+                           {"target": target, "consent": scope}, **kw)
+
+    def erase(self, target: int, reason="court order 2026/114", by=None, **kw) -> int:
+        """An erase statement (kind 12): the testimony or media record, then the reason."""
+        return self.append(by or self.ledger_key, "erase", enc_u64(target) + enc_text(reason),
+                           {"target": target, "reason": reason}, **kw)
 
     # -- tree and checkpoint (SPEC sections 5 and 6) -------------------------------
 
@@ -1027,6 +1108,7 @@ class BundleTests(BundleTestCase):
                                        "pending_transfers", "cancelled_transfers",
                                        "flagged_superseded_ledger_key_records", "flagged_revoke_records",
                                        "flagged_cancelled_transfer_records",
+                                       "flagged_consent_records", "flagged_erase_records",
                                        "timestamp_tokens", "authorities_pinned", "witness_policy_checked",
                                        "cosignatures", "tsa_pinned", "witnesses_pinned",
                                        "report_checked_by", "report_note", "summary"})
@@ -1392,7 +1474,7 @@ class AuthorityKindDecodingTests(unittest.TestCase):
             "accept truncated": ("accept", enc_u64(8)[:7]),
             "name with newline": ("authorize", key + enc_text("A\nB") + b"\x01"),
             "key truncated": ("authorize", key[:31]),
-            "kind 10": ("accept", b""),
+            "kind 13": ("accept", enc_u64(8)),    # SPEC revision "sealed content": 10 to 12 are kinds now
             "ledger-key truncated": ("ledger-key", key[:31]),
             "ledger-key trailing byte": ("ledger-key", key + b"\x00"),
             "cancel truncated": ("cancel", enc_u64(8)[:7]),
@@ -1400,8 +1482,8 @@ class AuthorityKindDecodingTests(unittest.TestCase):
         }
         for what, (kind, body) in bad.items():
             data = self.statement(kind, body)
-            if what == "kind 10":
-                data = bytes([1, 10]) + data[2:]
+            if what == "kind 13":
+                data = bytes([1, 13]) + data[2:]
             with self.subTest(what), self.assertRaises(vb.CheckError):
                 vb.decode_statement(data)
 
@@ -2462,8 +2544,8 @@ class ManifestRevisionTests(BundleTestCase):
         builder = BundleBuilder(ledger, (2,), (0, 1, 3))
         builder.manifest["exhibits"][0]["consent_override"] = "judge's order 12"
         out, _ = self.assertVerdict(self.zip_of(builder.finish()), 0)
-        self.assertIn("[ok] supporting record 3: consent: the amended testimony exhibit 2 has consent 'research'",
-                      out)
+        self.assertIn("[ok] supporting record 3: consent: the amended testimony exhibit 2 has consent in force "
+                      "'research'", out)
         # the amendment exported as an exhibit: its own override or the testimony exhibit's
         builder = BundleBuilder(ledger, (2, 3), (0, 1))
         builder.manifest["exhibits"][0]["consent_override"] = "judge's order 12"
@@ -6598,6 +6680,762 @@ class SpecFollowUp4Tests(AttesterTestCase):
                                   failing="pinned authorities")
         self.assertIn("none of its 2 time-stamp token(s) was checked against the --tsa-cert certificates", out)
         self.assertNotIn("pinned authority: attest/", out)
+
+
+# =============================================================================
+# The SPEC revision "sealed content": seal-to, consent and erase records (kinds 10 to 12), the consent in
+# force (section 3), the rules of 4.1 for them, and what check 7 and check 12 make of them
+# =============================================================================
+
+RECIPIENT_1, RECIPIENT_2 = x25519_public("content recipient 1"), x25519_public("content recipient 2")
+
+
+@functools.lru_cache(maxsize=None)
+def _no_sealing_custody_reason() -> str | None:
+    """Why the custody binary cannot make (or judge) bundles of this revision, or None."""
+    reason = _no_custody_reason()
+    if reason is not None:
+        return reason
+    proc = subprocess.run([str(CUSTODY_BIN), "erase", "--help"], capture_output=True, timeout=SUBPROCESS_TIMEOUT)
+    if proc.returncode != 0:
+        return (f"the custody binary at {CUSTODY_BIN} predates seal-to, consent and erase records "
+                "(set CUSTODY_BIN to a newer one, e.g. /tmp/py13/custody)")
+    return None
+
+
+class SealingTestCase(BundleTestCase):
+    """assertAgree for this revision: the custody binary is asked only when it knows kinds 10 to 12 (an older
+    one, at the default CUSTODY_BIN, would refuse every such record as an unknown kind)."""
+
+    def assertAgree(self, path, code, *extra, failing=None):
+        out, err = self.assertVerdict(path, code, *extra, failing=failing)
+        if _no_sealing_custody_reason() is None:
+            got, text = custody_verdict(path, *extra)
+            self.assertEqual(got, code, f"custody verify-bundle disagrees (exit {got}) on {path}:\n{text}")
+        return out, err
+
+    def bundle(self, ledger, exhibits, supporting, name="bundle.zip", withheld=(), overrides=None) -> Path:
+        """A bundle of `ledger` with the texts of the exhibits in `withheld` not revealed (content null, as
+        export writes an erased testimony or one without consent), and consent_override per exhibit seq."""
+        builder = BundleBuilder(ledger, exhibits, supporting)
+        for name in ("report.html", "VERIFY.txt"):      # optional (11.2); custody would judge them (check 14)
+            builder.files.pop(name)
+        for entry in builder.manifest["exhibits"] + builder.manifest["supporting"]:
+            target = entry["body"].get("target") if entry["kind"] == "amend" else entry["seq"]
+            if entry["content"] is not None and (entry["seq"] in withheld or target in withheld):
+                builder.files.pop(entry["content"]["file"])
+                entry["content"] = None
+        for entry in builder.manifest["exhibits"]:
+            entry["consent_override"] = (overrides or {}).get(entry["seq"])
+        return self.zip_of(builder.finish(), name)
+
+    def verdict(self, ledger, exhibits, supporting, code, failing=(), says=(), **kw) -> dict:
+        """The bundle's --json result; exit `code` (the custody binary agreeing), exactly the checks `failing`
+        failing (name -> codes, when a dict is given; the names, when a tuple), and `says` in the output."""
+        path = self.bundle(ledger, exhibits, supporting, **kw)
+        out, _ = self.assertAgree(path, code)
+        got, result = json_result(path)
+        self.assertEqual(got, code)
+        if isinstance(failing, dict):
+            self.assertEqual(failed_checks(result), failing, out)
+        else:
+            for name in failing:
+                self.assertIn(f"[FAILED] {name}", out)
+        for words in says:
+            self.assertIn(words, out)
+        return result
+
+
+class SealConsentEraseDecodingTests(unittest.TestCase):
+    """Sections 2 and 3: the bodies of kinds 10 (seal-to), 11 (consent) and 12 (erase) decode strictly, to the
+    11.2 JSON form, and re-encode to the same bytes; the rest is an error."""
+
+    def statement(self, kind: int, body: bytes) -> bytes:
+        return bytes([1, kind]) + enc_u64(T0) + INVESTIGATOR_PUB + body
+
+    @staticmethod
+    def encode(st: "vb.Statement") -> bytes:
+        """This file's encoder, from a decoded statement (section 2: re-encoding gives the identical bytes)."""
+        head = bytes([st.version, st.kind]) + enc_u64(st.claimed_at_ms) + st.signer
+        if st.kind == 10:
+            recipients = [bech32_bytes(r, "age") for r in st.body["recipients"]]
+            return head + bytes([len(recipients)]) + b"".join(recipients)
+        if st.kind == 11:
+            return head + enc_u64(st.body["target"]) + enc_text(st.body["consent"])
+        return head + enc_u64(st.body["target"]) + enc_text(st.body["reason"])
+
+    def test_round_trips(self):
+        sixteen = [x25519_public(f"recipient {n}") for n in range(16)]
+        cases = {
+            "seal-to, one recipient": (10, b"\x01" + RECIPIENT_1, {"recipients": [bech32_of("age", RECIPIENT_1)]}),
+            "seal-to, two": (10, b"\x02" + RECIPIENT_1 + RECIPIENT_2,
+                             {"recipients": [bech32_of("age", RECIPIENT_1), bech32_of("age", RECIPIENT_2)]}),
+            "seal-to, sixteen": (10, b"\x10" + b"".join(sixteen),
+                                 {"recipients": [bech32_of("age", r) for r in sixteen]}),
+            # a recipient named twice decodes: it breaks a rule of 4.1, not the encoding
+            "seal-to, twice": (10, b"\x02" + RECIPIENT_1 * 2, {"recipients": [bech32_of("age", RECIPIENT_1)] * 2}),
+            "consent": (11, enc_u64(5) + enc_text("court,research"), {"target": 5, "consent": "court,research"}),
+            "consent none": (11, enc_u64(0) + enc_text("none"), {"target": 0, "consent": "none"}),
+            # outside the vocabulary: decodes, read conservatively (section 3), allows no court use
+            "consent Court": (11, enc_u64(2 ** 64 - 1) + enc_text("Court"),
+                              {"target": 2 ** 64 - 1, "consent": "Court"}),
+            "consent 256 bytes": (11, enc_u64(9) + enc_text("c" * 256), {"target": 9, "consent": "c" * 256}),
+            "erase": (12, enc_u64(3) + enc_text("court order 2026/114"),
+                      {"target": 3, "reason": "court order 2026/114"}),
+            "erase 4096 bytes": (12, enc_u64(3) + enc_text("\u00e9" * 2048), {"target": 3, "reason": "\u00e9" * 2048}),
+        }
+        for what, (kind, body, json_body) in cases.items():
+            with self.subTest(what):
+                data = self.statement(kind, body)
+                st = vb.decode_statement(data)
+                self.assertEqual((st.kind, vb.KIND_NAMES[st.kind]), (kind, {10: "seal-to", 11: "consent",
+                                                                           12: "erase"}[kind]))
+                self.assertTrue(vb.json_equal(st.body, json_body), st.body)
+                self.assertEqual(self.encode(st), data)
+        # in records, signed (TestLedger's encoders), and as the verifier's kind names
+        ledger = standard_ledger()
+        ledger.seal_to([RECIPIENT_1, RECIPIENT_2])                                 # 5
+        ledger.consent(INVESTIGATOR_KEY, 2, "court, archive")                      # 6
+        ledger.erase(3)                                                            # 7
+        for entry in ledger.entries[5:]:
+            record = vb.decode_record(entry["record"])
+            self.assertEqual(vb.KIND_NAMES[record.statement.kind], entry["kind"])
+            self.assertTrue(vb.json_equal(record.statement.body, entry["body"]))
+            self.assertTrue(vb.verify_statement_signature(record.statement, record.statement_bytes, record.signature))
+        self.assertEqual([vb._parse_kind(n) for n in ("seal-to", "consent", "erase")], [10, 11, 12])
+        self.assertIsNone(vb._parse_kind("sealto"))
+
+    def test_strict_failures(self):
+        bad = {
+            "seal-to count 0": (10, b"\x00", "count 0 outside 1..16"),
+            "seal-to count 0 with a key": (10, b"\x00" + RECIPIENT_1, "count 0 outside 1..16"),
+            "seal-to count 17": (10, b"\x11" + RECIPIENT_1 * 17, "count 17 outside 1..16"),
+            "seal-to count 17, checked before the keys": (10, b"\x11", "count 17 outside 1..16"),
+            "seal-to count 255": (10, b"\xff" + RECIPIENT_1, "count 255 outside 1..16"),
+            "seal-to no count": (10, b"", "truncated in count"),
+            "seal-to truncated key": (10, b"\x01" + RECIPIENT_1[:31], "truncated in recipient 1 of 1"),
+            "seal-to a key short": (10, b"\x02" + RECIPIENT_1, "truncated in recipient 2 of 2"),
+            "seal-to trailing byte": (10, b"\x01" + RECIPIENT_1 + b"\x00", "1 byte(s) left"),
+            "seal-to one key too many": (10, b"\x01" + RECIPIENT_1 + RECIPIENT_2, "32 byte(s) left"),
+            "consent truncated target": (11, enc_u64(3)[:7], "truncated in target"),
+            "consent without scope": (11, enc_u64(3), "truncated in consent length"),
+            "consent scope truncated": (11, enc_u64(3) + enc_text("court")[:-1], "truncated in consent"),
+            "consent empty scope": (11, enc_u64(3) + enc_bytes(b""), "length 0 outside 1..256"),
+            "consent 257 bytes": (11, enc_u64(3) + enc_text("c" * 257), "exceeds 256"),
+            "consent newline": (11, enc_u64(3) + enc_text("court\n"), "control character"),
+            "consent bidi": (11, enc_u64(3) + enc_text("\u202ecourt"), "bidirectional control"),
+            "consent not UTF-8": (11, enc_u64(3) + enc_bytes(b"\xffcourt"), "not valid UTF-8"),
+            "consent trailing byte": (11, enc_u64(3) + enc_text("court") + b"\x00", "1 byte(s) left"),
+            "erase truncated target": (12, b"\x00\x00", "truncated in target"),
+            "erase without reason": (12, enc_u64(3), "truncated in reason length"),
+            "erase empty reason": (12, enc_u64(3) + enc_bytes(b""), "length 0 outside 1..4096"),
+            "erase 4097 bytes": (12, enc_u64(3) + enc_text("r" * 4097), "exceeds 4096"),
+            "erase trailing bytes": (12, enc_u64(3) + enc_text("order") + b"\x01\x02", "2 byte(s) left"),
+            "kind 13": (13, enc_u64(3) + enc_text("order"), "unknown kind 13"),
+        }
+        for what, (kind, body, words) in bad.items():
+            with self.subTest(what):
+                with self.assertRaises(vb.CheckError) as caught:
+                    vb.decode_statement(self.statement(kind, body))
+                self.assertIn(words, str(caught.exception))
+
+
+
+class Bech32Tests(unittest.TestCase):
+    """Section 3, seal-to: a recipient's key as the `age1…` string, bech32 of BIP 173 with the human-readable
+    part `age`, lowercase (11.2), encoded by the verifier itself."""
+
+    BIP173_VALID = ("A12UEL5L", "a12uel5l",
+                    "an83characterlonghumanreadablepartthatcontainsthenumber1andtheexcludedcharactersbio1tt5tgs",
+                    "abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxw",
+                    "11" + "q" * 82 + "c8247j",
+                    "split1checkupstagehandshakeupstreamerranterredcaperred2y9e3w",
+                    "?1ezyfcl")
+
+    def test_bip173_vectors(self):
+        for vector in self.BIP173_VALID:
+            with self.subTest(vector):
+                hrp, _, tail = vector.lower().rpartition("1")
+                groups = [BECH32_ALPHABET.index(c) for c in tail[:-6]]
+                self.assertEqual(vb.bech32_encode_groups(hrp, groups), vector.lower())
+        # a segwit v0 address of BIP 173: the witness version, then the program's bytes in 5-bit groups
+        program = bytes.fromhex("751e76e8199196d454941c45d1b3a323f1433bd6")
+        self.assertEqual(vb.bech32_encode_groups("bc", [0] + vb._to_5_bit_groups(program)),
+                         "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4")
+        self.assertEqual(vb.bech32_encode("a", b""), "a12uel5l")
+
+    def test_age_recipients_of_pyrage_identities(self):
+        """age's own recipients (pyrage): the X25519 key derived from the identity's secret encodes to the
+        recipient string age prints."""
+        try:
+            from pyrage import x25519
+        except ImportError:
+            self.skipTest("pyrage is not installed")
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+        for _ in range(8):
+            identity = x25519.Identity.generate()
+            secret = bech32_bytes(str(identity), "age-secret-key-")
+            public = X25519PrivateKey.from_private_bytes(secret).public_key().public_bytes(
+                serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            self.assertEqual(vb.age_recipient(public), str(identity.to_public()))
+            self.assertEqual(bech32_bytes(str(identity.to_public()), "age"), public)
+        for n in range(32):
+            key = x25519_public(f"key {n}")
+            self.assertEqual(vb.age_recipient(key), bech32_of("age", key))
+            self.assertEqual(len(vb.age_recipient(key)), 62)
+
+    @unittest.skipIf(_no_sealing_custody_reason(), _no_sealing_custody_reason() or "")
+    def test_a_recipient_custody_generated(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([str(CUSTODY_BIN), "key", "generate-recipient", "hq", "--dir", tmp], check=True,
+                           capture_output=True, timeout=SUBPROCESS_TIMEOUT)
+            line = (Path(tmp) / "hq.recipient").read_text().strip()
+            identity = next(x for x in (Path(tmp) / "hq.identity").read_text().splitlines()
+                            if x.startswith("AGE-SECRET-KEY-1"))
+        self.assertTrue(line.startswith("age1"), line)
+        key = bech32_bytes(line, "age")
+        self.assertEqual(len(key), 32)
+        self.assertEqual(vb.age_recipient(key), line)
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+        derived = X25519PrivateKey.from_private_bytes(bech32_bytes(identity, "age-secret-key-")).public_key()
+        self.assertEqual(derived.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw), key)
+
+
+class SealConsentEraseRuleTests(SealingTestCase):
+    """4.1 for the new kinds, replayed over bundles built here (check 12): seal-to (admin, no recipient twice),
+    consent (an earlier testimony, not erased, by its signer or an admin), erase (admin, an earlier testimony
+    or media record, not already erased), amend (not of an erased record), and statements that count once."""
+
+    def test_seal_to(self):
+        ledger = standard_ledger()
+        ledger.seal_to([RECIPIENT_1, RECIPIENT_2])                                  # 5
+        ledger.seal_to([RECIPIENT_1], by=INVESTIGATOR_KEY)                          # 6
+        ledger.seal_to([RECIPIENT_2, RECIPIENT_1, RECIPIENT_2])                     # 7
+        ledger.seal_to([RECIPIENT_2])                                               # 8
+        result = self.verdict(ledger, (5, 8), (0,), 0)
+        detail = next(c["detail"] for c in result["checks"] if c["name"] == "exhibit 5: authority")
+        self.assertIn(f"to 2 content recipient(s): {bech32_of('age', RECIPIENT_1)}, {bech32_of('age', RECIPIENT_2)}",
+                      detail)
+        self.verdict(ledger, (6,), (0, 1), 1, {"exhibit 6: authority": ["unauthorized"]},
+                     says=["only an active admin may name content recipients"])
+        self.verdict(ledger, (7,), (0,), 1, {"exhibit 7: authority": ["unauthorized"]},
+                     says=[f"names the content recipient(s) {bech32_of('age', RECIPIENT_2)} more than once"])
+        replay = vb.AuthorityReplay(vb.decode_record(e["record"]) for e in ledger.entries)
+        self.assertEqual((replay.recipients, replay.seal_records), ([RECIPIENT_2], [5, 8]))
+
+    def test_a_record_that_does_not_decode(self):
+        """A seal-to record with count 0, signed and included: its record check fails, and the authority
+        check says the bundle was replayed without it."""
+        ledger = standard_ledger()
+        ledger.append(LEDGER_KEY, "seal-to", b"\x00", {"recipients": []})          # 5
+        path = self.bundle(ledger, (2,), (0, 1, 5))
+        out, _ = self.assertAgree(path, 1, failing="supporting record 5: record")
+        self.assertIn("seal-to count 0 outside 1..16", out)
+        self.assertIn("[FAILED] authority: replayed without supporting record 5", out)
+
+    def test_consent(self):
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 1
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 2
+        ledger.media_record(INVESTIGATOR_KEY, CLIP, provide=False)                  # 3
+        ledger.authorize(CUSTODIAN_A_PUB, "Custodian A", "custodian")               # 4
+        ledger.amend(INVESTIGATOR_KEY, 2, text=b"A second version.\n")              # 5
+        ledger.consent(INVESTIGATOR_KEY, 2, "court,research")                       # 6: its recorder
+        ledger.consent(LEDGER_KEY, 2, "court")                                      # 7: an admin
+        ledger.consent(CUSTODIAN_A, 2, "court,archive")                             # 8: neither
+        ledger.consent(INVESTIGATOR_KEY, 3, "court")                                # 9: a media record
+        ledger.consent(INVESTIGATOR_KEY, 5, "court")                                # 10: an amendment
+        ledger.consent(INVESTIGATOR_KEY, 12, "court")                               # 11: a later record
+        ledger.consent(INVESTIGATOR_KEY, 2, "archive")                              # 12
+        self.verdict(ledger, (2,), (0, 1, 5, 6), 0, {}, says=["[ok] supporting record 6: authority: sets the "
+                                                              "consent of testimony 2 to 'court,research'"])
+        self.verdict(ledger, (2,), (0, 1, 5, 6, 7), 0, {})
+        self.verdict(ledger, (2,), (0, 1, 4, 8), 1, {"supporting record 8: authority": ["unauthorized"],
+                                                        "exhibit 2: consent": ["consent"]},
+                     says=["neither the signer of testimony 2 (investigator 'Investigator I'"])
+        self.verdict(ledger, (2, 3), (0, 1, 5, 9), 1, {"supporting record 9: authority": ["unauthorized"]},
+                     says=["record 3, a media, not a testimony"])
+        self.verdict(ledger, (2,), (0, 1, 5, 10), 1, {"supporting record 10: authority": ["unauthorized"]},
+                     says=["record 5, a amend, not a testimony"])
+        self.verdict(ledger, (2,), (0, 1, 11), 1, {"supporting record 11: authority": ["unauthorized"]},
+                     says=["names target 12, which is not an earlier record"])
+        # the target outside the bundle: a rule needs it
+        self.verdict(ledger, (3,), (0, 1, 6), 1, {"supporting record 6: authority": ["unauthorized"]},
+                     says=["names target 2, which is not in the bundle (a rule needs it)"])
+
+    def test_erase(self):
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 1
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 2
+        ledger.media_record(INVESTIGATOR_KEY, CLIP, provide=False)                  # 3
+        ledger.erase(2)                                                             # 4: an admin
+        ledger.erase(3, by=INVESTIGATOR_KEY)                                        # 5: not an admin
+        ledger.erase(1)                                                             # 6: an authorisation
+        ledger.erase(2, reason="again")                                             # 7: already erased
+        ledger.amend(INVESTIGATOR_KEY, 2, text=b"A new text after the erasure.\n")  # 8
+        ledger.consent(INVESTIGATOR_KEY, 2, "court")                                # 9
+        ledger.erase(3)                                                             # 10: the media record
+        ledger.erase(10)                                                            # 11: an erase record
+        result = self.verdict(ledger, (2,), (0, 1, 4), 0, {}, withheld=(2,))
+        self.assertIn("erases the content of testimony record 2 (its texts, every version)", json.dumps(result))
+        self.assertIn("testimony 2 was erased by record 4", json.dumps(result))
+        self.verdict(ledger, (3,), (0, 1, 5), 1, {"supporting record 5: authority": ["unauthorized"]},
+                     says=["only an active admin may erase content"])
+        self.verdict(ledger, (2,), (0, 1, 6), 1, {"supporting record 6: authority": ["unauthorized"]},
+                     says=["erases record 1, a authorize, not a testimony or media record"], withheld=(2,))
+        self.verdict(ledger, (2,), (0, 1, 4, 7), 1, {"supporting record 7: authority": ["unauthorized"]},
+                     says=["already erased by record 4"], withheld=(2,))
+        self.verdict(ledger, (2,), (0, 1, 4, 8), 1, {"supporting record 8: authority": ["unauthorized"]},
+                     says=["amends testimony record 2, which record 4 erased"], withheld=(2,))
+        self.verdict(ledger, (2,), (0, 1, 4, 9), 1, {"supporting record 9: authority": ["unauthorized"]},
+                     says=["changes the consent of testimony 2, which record 4 erased"], withheld=(2,))
+        self.verdict(ledger, (3,), (0, 1, 10), 0, {},
+                     says=["[ok] exhibit 3: media: file not provided; the ledger's sealed copy was erased by "
+                           "record 10"])
+        self.verdict(ledger, (3,), (0, 1, 10, 11), 1, {"supporting record 11: authority": ["unauthorized"]},
+                     says=["erases record 10, a erase, not a testimony or media record"])
+
+    def test_statements_count_once(self):
+        ledger = standard_ledger()
+        ledger.consent(INVESTIGATOR_KEY, 2, "court,research")                       # 5
+        ledger.seal_to([RECIPIENT_1])                                               # 6
+        ledger.consent(INVESTIGATOR_KEY, 2, "none")                                 # 7
+        ledger.replay(5)                                                            # 8: 'court,research' again
+        ledger.replay(6)                                                            # 9
+        ledger.erase(3)                                                             # 10
+        ledger.replay(10)                                                           # 11
+        self.verdict(ledger, (2,), (0, 1, 5, 7, 8), 1, {"supporting record 8: authority": ["unauthorized"],
+                                                        "exhibit 2: consent": ["consent"]},
+                     says=["the same consent statement as record 5: each statement of this kind counts once",
+                           "consent in force 'court,research' by record 8, the last consent record, which does not "
+                           "stand"])
+        self.verdict(ledger, (6, 9), (0,), 1, {"exhibit 9: authority": ["unauthorized"]},
+                     says=["the same seal-to statement as record 6"])
+        self.verdict(ledger, (3,), (0, 1, 10, 11), 1, {"supporting record 11: authority": ["unauthorized"]},
+                     says=["the same erase statement as record 10"])
+
+
+class ConsentInForceTests(SealingTestCase):
+    """Section 3, "consent in force", as check 7 judges it from the bundle's records: the last consent record
+    of the testimony, else its own consent; a last consent record that does not stand allows no court use, so
+    a stolen key can withdraw consent but never grant it.  Only exhibits whose content is not null need it."""
+
+    def ledger(self, consent="court") -> TestLedger:
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 1
+        ledger.testimony(INVESTIGATOR_KEY, consent=consent)                         # 2
+        return ledger
+
+    def test_a_withdrawal(self):
+        ledger = self.ledger("court")
+        ledger.consent(INVESTIGATOR_KEY, 2, "none")                                 # 3
+        self.verdict(ledger, (2,), (0, 1, 3), 1, {"exhibit 2: consent": ["consent"]},
+                     says=["consent in force 'none' (record 3, the last consent record; consent records of the "
+                           "bundle: 3), which does not allow court use", "no consent_override is recorded"])
+        self.verdict(ledger, (2,), (0, 1, 3), 0, {}, overrides={2: "order of the court, case 12"},
+                     says=["exported with override: 'order of the court, case 12'"])
+        # not revealed: no consent needed
+        self.verdict(ledger, (2,), (0, 1, 3), 0, {}, withheld=(2,),
+                     says=["text not revealed, so no consent is needed (consent in force 'none'"])
+        # and given again by an admin: the last one counts
+        ledger.consent(LEDGER_KEY, 2, "research, court")                            # 4
+        self.verdict(ledger, (2,), (0, 1, 3, 4), 0, {},
+                     says=["consent in force 'research, court' (record 4, the last consent record; consent records "
+                           "of the bundle: 3, 4), which allows court use"])
+
+    def test_a_grant(self):
+        for own in ("research", None, "none", "Court"):
+            with self.subTest(own=own):
+                ledger = self.ledger(own)
+                self.verdict(ledger, (2,), (0, 1), 1, {"exhibit 2: consent": ["consent"]})
+                ledger.consent(INVESTIGATOR_KEY, 2, "court, archive")               # 3
+                self.verdict(ledger, (2,), (0, 1, 3), 0, {})
+                # read conservatively, whatever software wrote it
+                ledger.consent(INVESTIGATOR_KEY, 2, "Court")                        # 4
+                self.verdict(ledger, (2,), (0, 1, 3, 4), 1, {"exhibit 2: consent": ["consent"]})
+
+    def test_a_last_consent_record_that_broke_a_rule(self):
+        ledger = self.ledger("none")
+        ledger.authorize(CUSTODIAN_A_PUB, "Custodian A", "custodian")               # 3
+        ledger.consent(CUSTODIAN_A, 2, "court")                                     # 4: neither signer nor admin
+        self.verdict(ledger, (2,), (0, 1, 3, 4), 1, {"supporting record 4: authority": ["unauthorized"],
+                                                     "exhibit 2: consent": ["consent"]},
+                     says=["consent in force 'court' by record 4, the last consent record, which does not stand"])
+        # an earlier one that stands does not count: the last one is the one in force
+        ledger = self.ledger("none")
+        ledger.consent(INVESTIGATOR_KEY, 2, "court")                                # 3
+        ledger.authorize(CUSTODIAN_A_PUB, "Custodian A", "custodian")               # 4
+        ledger.consent(CUSTODIAN_A, 2, "court")                                     # 5
+        self.verdict(ledger, (2,), (0, 1, 3, 4, 5), 1, {"supporting record 5: authority": ["unauthorized"],
+                                                        "exhibit 2: consent": ["consent"]})
+        result = self.verdict(ledger, (2,), (0, 1, 3, 4, 5), 1, {"supporting record 5: authority": ["unauthorized"]},
+                              overrides={2: "judge's order"})
+        self.assertEqual(result["flagged_consent_records"], [])
+
+    def test_a_stolen_key_can_withdraw_consent_but_never_grant_it(self):
+        ledger = self.ledger("none")
+        ledger.consent(INVESTIGATOR_KEY, 2, "court")                                # 3: the thief's
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 3))                  # 4
+        result = self.verdict(ledger, (2,), (0, 1, 3, 4), 1, {"exhibit 2: consent": ["consent"]},
+                              says=["which does not stand (signed after compromise"])
+        self.assertEqual(result["flagged_consent_records"], [3])
+        line = next(c["detail"] for c in result["checks"] if c["name"] == "supporting record 3: authority")
+        self.assertIn("FLAGGED, not a failure: signed after compromise", line)
+        self.assertIn("a supporting consent record that does not stand allows no court use", line)
+        path = self.bundle(ledger, (2,), (0, 1, 3, 4), overrides={2: "judge's order"})
+        out, _ = self.assertAgree(path, 0)
+        self.assertIn("supporting consent record(s) 3 flagged", out)
+        # a withdrawal by the thief stands as a withdrawal: no court use either way
+        ledger = self.ledger("court")
+        ledger.consent(INVESTIGATOR_KEY, 2, "none")                                 # 3: the thief's
+        ledger.revoke(INVESTIGATOR_PUB, "compromised", ("seq", 3))                  # 4
+        self.verdict(ledger, (2,), (0, 1, 3, 4), 1, {"exhibit 2: consent": ["consent"]})
+        # the flagged consent record as an exhibit is judged (never excused)
+        self.verdict(ledger, (2, 3), (0, 1, 4), 1, {"exhibit 3: authority": ["signed-after-compromise"],
+                                                    "exhibit 2: consent": ["consent"]})
+        # a consent record by a key tainted later
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                      # 1
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 2
+        ledger.testimony(INVESTIGATOR_KEY, consent="none")                          # 3
+        ledger.authorize(ADMIN_3_PUB, "Minted admin", "admin", by=ADMIN_2)          # 4: the thief's
+        ledger.consent(ADMIN_3, 3, "court")                                         # 5
+        ledger.revoke(ADMIN_2_PUB, "compromised", ("seq", 4))                       # 6
+        result = self.verdict(ledger, (3,), (0, 1, 2, 4, 5, 6), 1,
+                              {"supporting record 4: authority": ["signed-after-compromise"],
+                               "exhibit 3: consent": ["consent"]})
+        self.assertEqual(result["flagged_consent_records"], [5])
+        self.assertIn("[tainted-signer]", next(c["detail"] for c in result["checks"]
+                                                if c["name"] == "supporting record 5: authority"))
+
+    def test_an_amendment_text_under_the_consent_in_force(self):
+        ledger = self.ledger("court")
+        ledger.amend(INVESTIGATOR_KEY, 2, text=b"A second version.\n")              # 3
+        ledger.consent(INVESTIGATOR_KEY, 2, "none")                                 # 4
+        # supporting: revealed with its testimony, under the testimony's consent in force and override
+        self.verdict(ledger, (2,), (0, 1, 3, 4), 1, {"exhibit 2: consent": ["consent"],
+                                                     "supporting record 3: consent": ["consent"]})
+        self.verdict(ledger, (2,), (0, 1, 3, 4), 0, {}, overrides={2: "judge's order"},
+                     says=["[ok] supporting record 3: consent: the amended testimony exhibit 2 has consent in force "
+                           "'none' (record 4"])
+        # an exhibit: the testimony exhibit's override, or its own
+        self.verdict(ledger, (2, 3), (0, 1, 4), 1, {"exhibit 2: consent": ["consent"],
+                                                    "exhibit 3: consent": ["consent"]})
+        self.verdict(ledger, (2, 3), (0, 1, 4), 1, {"exhibit 2: consent": ["consent"]}, overrides={3: "judge's order"})
+        self.verdict(ledger, (2, 3), (0, 1, 4), 0, {}, overrides={2: "judge's order"})
+        # consent given again: no override needed
+        ledger.consent(LEDGER_KEY, 2, "court")                                      # 5
+        self.verdict(ledger, (2, 3), (0, 1, 4, 5), 0, {})
+
+    def test_replay_unit(self):
+        ledger = self.ledger("research")
+        ledger.consent(INVESTIGATOR_KEY, 2, "court")                                # 3
+        ledger.consent(INVESTIGATOR_KEY, 2, "none")                                 # 4
+        ledger.consent(LEDGER_KEY, 2, "court,archive")                              # 5
+        records = [vb.decode_record(e["record"]) for e in ledger.entries]
+        replay = vb.AuthorityReplay(records)
+        self.assertEqual(replay.consents, {2: [(3, "court"), (4, "none"), (5, "court,archive")]})
+        self.assertEqual((replay.consent_records(2), replay.consent_in_force(2, "research")[0]), ([3, 4, 5], True))
+        self.assertEqual(vb.AuthorityReplay(records[:5]).consent_in_force(2, "research")[0], False)
+        self.assertEqual(vb.AuthorityReplay(records[:4]).consent_in_force(2, "research")[0], True)
+        self.assertEqual(vb.AuthorityReplay(records[:3]).consent_in_force(2, "research")[0], False)    # its own
+        self.assertEqual(vb.AuthorityReplay(records[:3] + records[5:]).consent_in_force(2, "research")[0], True)
+
+
+class ErasureTests(SealingTestCase):
+    """11.2 and 11.3 check 7: no record (exhibit or supporting) reveals text of a testimony that an erase
+    record of the bundle erased (`content`), every version of it; the erased exhibit, content null, verifies;
+    a flagged erase record among the supporting records is named, not failed, and still withholds."""
+
+    def ledger(self) -> TestLedger:
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 1
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 2
+        ledger.amend(INVESTIGATOR_KEY, 2, text=b"A second version.\n")              # 3
+        ledger.erase(2)                                                             # 4
+        return ledger
+
+    def test_an_erased_testimony_verifies_without_its_text(self):
+        ledger = self.ledger()
+        result = self.verdict(ledger, (2,), (0, 1, 3, 4), 0, {}, withheld=(2,))
+        detail = {c["name"]: c["detail"] for c in result["checks"]}
+        self.assertIn("testimony 2 was erased by record 4", detail["exhibit 2: content"])
+        self.assertNotIn("supporting record 3: content", detail)   # nothing to reveal, nothing to check
+        self.verdict(ledger, (2, 3), (0, 1, 4), 0, {}, withheld=(2,))
+
+    def test_revealing_an_erased_text_fails(self):
+        ledger = self.ledger()
+        self.verdict(ledger, (2,), (0, 1, 3, 4), 1, {"exhibit 2: content": ["content"],
+                                                     "supporting record 3: content": ["content"]},
+                     says=["content/2.txt reveals its text, which erase record 4 of the bundle erased",
+                           "content/3.txt reveals a text of testimony 2, which erase record 4 of the bundle erased"])
+        # only the amendment's text, as an exhibit (with an override) or as a supporting record
+        self.verdict(ledger, (2, 3), (0, 1, 4), 1, {"exhibit 3: content": ["content"]}, withheld=(2,),
+                     overrides={3: "judge's order"}, tamper_amendment=True)
+
+    def bundle(self, ledger, exhibits, supporting, name="bundle.zip", withheld=(), overrides=None,
+               tamper_amendment=False) -> Path:
+        if not tamper_amendment:
+            return super().bundle(ledger, exhibits, supporting, name, withheld, overrides)
+        # the testimony withheld, the amendment's text revealed anyway
+        builder = BundleBuilder(ledger, exhibits, supporting)
+        for name in ("report.html", "VERIFY.txt"):
+            builder.files.pop(name)
+        for entry in builder.manifest["exhibits"]:
+            if entry["seq"] in withheld and entry["content"] is not None:
+                builder.files.pop(entry["content"]["file"])
+                entry["content"] = None
+            entry["consent_override"] = (overrides or {}).get(entry["seq"])
+        return self.zip_of(builder.finish(), name)
+
+    def test_a_flagged_erase_record_is_named_and_still_withholds(self):
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                      # 1
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 2
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 3
+        ledger.erase(3, by=ADMIN_2)                                                 # 4: the thief's
+        ledger.revoke(ADMIN_2_PUB, "compromised", ("seq", 4))                       # 5
+        result = self.verdict(ledger, (3,), (0, 1, 2, 4, 5), 0, {}, withheld=(3,))
+        self.assertEqual(result["flagged_erase_records"], [4])
+        line = next(c["detail"] for c in result["checks"] if c["name"] == "supporting record 4: authority")
+        self.assertIn("FLAGGED, not a failure: signed after compromise", line)
+        self.assertIn("erase record only withholds text", line)
+        self.assertIn("supporting erase record(s) 4 flagged", result["summary"])
+        self.verdict(ledger, (3,), (0, 1, 2, 4, 5), 1, {"exhibit 3: content": ["content"]})
+        # as an exhibit it is judged
+        self.verdict(ledger, (3, 4), (0, 1, 2, 5), 1, {"exhibit 4: authority": ["signed-after-compromise"]},
+                     withheld=(3,))
+
+    def test_excused_verdict_unit(self):
+        ledger = self.ledger()
+        ledger.consent(LEDGER_KEY, 2, "none")                                       # 5 (breaks a rule: erased)
+        verifier = vb.BundleVerifier.__new__(vb.BundleVerifier)
+        verifier.manifest = vb.parse_manifest(json.dumps(BundleBuilder(ledger, (2,), (0, 1)).manifest).encode())
+        verifier.replay = None
+        flagged = [("signed-after-compromise", "x")]
+        for seq in (4, 5):
+            record = vb.decode_record(ledger.entries[seq]["record"])
+            self.assertIsNotNone(verifier.excused_verdict(record, flagged))
+            self.assertIsNotNone(verifier.excused_verdict(record, [("tainted-signer", "x")]))
+            self.assertIsNone(verifier.excused_verdict(record, [("unauthorized", "x")]))
+            self.assertIsNone(verifier.excused_verdict(record, []))
+
+
+class CustodyMadeBundle(AttestedBundle):
+    """A bundle custody made (any exporter key), rebuilt after an edit with the manifest signed again by its
+    exporter and SHA256SUMS and `files` made anew (AttestedBundle.rebuild), so that only what the edit
+    changes can fail."""
+
+    def __init__(self, path: Path, exporter_key: Path):
+        self.dir = path.parent
+        with zipfile.ZipFile(path) as zf:
+            self.members = {name: zf.read(name) for name in zf.namelist()}
+        self.manifest = json.loads(self.members["manifest.json"])
+        self.key = serialization.load_pem_private_key(exporter_key.read_bytes(), None)
+        assert self.manifest["exporter"]["public_key"] == b64(raw_public(self.key))
+
+    def without(self, *seqs: int) -> tuple[dict, dict]:
+        """(members, manifest) without report.html and VERIFY.txt (custody renders them from the manifest:
+        check 14) and without the supporting records `seqs` and their proof files."""
+        members, manifest = self.without_report(), json.loads(json.dumps(self.manifest))
+        manifest["supporting"] = [e for e in manifest["supporting"] if e["seq"] not in seqs]
+        for seq in seqs:
+            members.pop(f"proofs/{seq}.tlog-proof")
+        return members, manifest
+
+
+@unittest.skipIf(_no_sealing_custody_reason(), _no_sealing_custody_reason() or "")
+class CustodySealedBundleTests(SealingTestCase):
+    """Bundles the custody binary makes from a sealed ledger (init --seal-to), with consent withdrawn and given
+    again, a testimony erased and a consent granted by a stolen key, verified here and by `custody
+    verify-bundle` alike; then edited (manifest signed again, SHA256SUMS rebuilt, report left out) so that only
+    the rules of this revision can catch the edit.
+
+    The ledger: 0 genesis, 1 seal-to hq, 2 authorise Alice (investigator), 3 testimony (court), 4 consent
+    withdrawn (Alice), 5 consent court (admin), 6 testimony (court), 7 erase 6, 8 testimony (none), 9 consent
+    court (Alice, whose key is then found stolen), 10 revoke Alice compromised from record 9."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fixture_tmp = tempfile.TemporaryDirectory()
+        d = cls.d = Path(cls.fixture_tmp.name)
+        cls.refusals: dict[str, subprocess.CompletedProcess] = {}
+
+        def run(*args, expect=0, name=None):
+            proc = subprocess.run([str(CUSTODY_BIN), *map(str, args)], cwd=d, capture_output=True, text=True,
+                                  timeout=SUBPROCESS_TIMEOUT, stdin=subprocess.DEVNULL)
+            if name is not None:
+                cls.refusals[name] = proc
+            elif proc.returncode != expect:
+                raise AssertionError(f"custody {' '.join(map(str, args))}: exit {proc.returncode}\n"
+                                     f"{proc.stdout}{proc.stderr}")
+            return proc
+
+        def text(name: str, words: str) -> str:
+            (d / name).write_text(words + "\n")
+            return name
+
+        L, ADMIN, ALICE, HQ = "L", "k/ledger.key", "k/alice.key", "k/hq.identity"
+        run("key", "generate", "ledger", "--dir", "k")
+        run("key", "generate", "alice", "--dir", "k")
+        run("key", "generate-recipient", "hq", "--dir", "k")
+        run("init", "--ledger", L, "--origin", "example.org/case-sealed", "--key", ADMIN, "--seal-to", "k/hq.recipient")
+        run("key", "authorize", "--ledger", L, "--key", ADMIN, "--name", "Alice", "--role", "investigator",
+            "k/alice.pub")
+        testimony = ("add", "testimony", "--ledger", L, "--key", ALICE, "--language", "en")
+        run(*testimony, "--subject", "W1", "--consent", "court", "--text-file", text("w1.txt", "what W1 saw"))  # 3
+        run("consent", "--ledger", L, "--key", ALICE, "3", "--withdraw")                                       # 4
+        run("checkpoint", "--ledger", L, "--key", ADMIN)
+        run("export", "--ledger", L, "--key", ADMIN, "--out", "refused.zip", "--identity", HQ, "3", name="withdrawn")
+        run("export", "--ledger", L, "--key", ADMIN, "--out", "withdrawn.zip", "--identity", HQ,
+            "--override-consent", "order of the court, case 12", "3")
+        run("consent", "--ledger", L, "--key", ADMIN, "3", "--scope", "court")                                 # 5
+        run("checkpoint", "--ledger", L, "--key", ADMIN)
+        run("export", "--ledger", L, "--key", ADMIN, "--out", "sealed-no-identity.zip", "3", name="no identity")
+        run("export", "--ledger", L, "--key", ADMIN, "--out", "court.zip", "--identity", HQ, "3")
+        run(*testimony, "--subject", "W2", "--consent", "court", "--text-file", text("w2.txt", "what W2 saw"))  # 6
+        run("checkpoint", "--ledger", L, "--key", ADMIN)
+        run("export", "--ledger", L, "--key", ADMIN, "--out", "before-erasure.zip", "--identity", HQ, "6")
+        run("erase", "--ledger", L, "--key", ADMIN, "6", "--reason", "court order 2026/114")                   # 7
+        run("checkpoint", "--ledger", L, "--key", ADMIN)
+        run("export", "--ledger", L, "--key", ADMIN, "--out", "erased.zip", "--identity", HQ, "6")
+        run("export", "--ledger", L, "--key", ADMIN, "--out", "seal-to.zip", "1")
+        run(*testimony, "--subject", "W3", "--consent", "none", "--text-file", text("w3.txt", "what W3 saw"))  # 8
+        run("consent", "--ledger", L, "--key", ALICE, "8", "--scope", "court")                                 # 9
+        run("key", "revoke", "--ledger", L, "--key", ADMIN, "--reason", "compromised", "--effective", "9",
+            "k/alice.pub")                                                                                     # 10
+        run("checkpoint", "--ledger", L, "--key", ADMIN)
+        run("export", "--ledger", L, "--key", ADMIN, "--out", "stolen-refused.zip", "--identity", HQ, "8",
+            name="stolen")
+        run("export", "--ledger", L, "--key", ADMIN, "--out", "stolen.zip", "--identity", HQ,
+            "--override-consent", "judge's order", "8")
+        cls.recipient = (d / "k" / "hq.recipient").read_text().strip()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fixture_tmp.cleanup()
+
+    def made(self, name: str) -> CustodyMadeBundle:
+        return CustodyMadeBundle(self.d / name, self.d / "k" / "ledger.key")
+
+    def entry(self, manifest: dict, seq: int) -> dict:
+        return next(e for e in manifest["exhibits"] + manifest["supporting"] if e["seq"] == seq)
+
+    def test_a_sealed_ledger_and_its_seal_to_record(self):
+        out, _ = self.assertAgree(self.d / "seal-to.zip", 0)
+        manifest = self.made("seal-to.zip").manifest
+        entry = self.entry(manifest, 1)
+        self.assertEqual((entry["kind"], entry["body"]), ("seal-to", {"recipients": [self.recipient]}))
+        record = vb.decode_record(base64.b64decode(entry["record_bytes"]))
+        self.assertEqual(record.statement.fields["recipients"], [bech32_bytes(self.recipient, "age")])
+        self.assertIn(f"seals testimony text from record 2 on to 1 content recipient(s): {self.recipient}", out)
+        # the recipient written otherwise in the manifest: the body no longer equals the record's
+        bundle = self.made("seal-to.zip")
+        members, manifest = bundle.without()
+        self.entry(manifest, 1)["body"]["recipients"] = [self.recipient.upper()]
+        self.assertAgree(bundle.rebuild(self.dir / "upper.zip", members, manifest), 1, failing="exhibit 1: record")
+        # a sealed text cannot be exported without an identity
+        self.assertNotEqual(self.refusals["no identity"].returncode, 0)
+        self.assertFalse((self.d / "sealed-no-identity.zip").exists())
+
+    def test_consent_withdrawn_then_export_refused(self):
+        refused = self.refusals["withdrawn"]
+        self.assertNotEqual(refused.returncode, 0, refused.stdout)
+        self.assertIn("--override-consent", refused.stderr)
+        self.assertFalse((self.d / "refused.zip").exists())
+        out, _ = self.assertAgree(self.d / "withdrawn.zip", 0)
+        self.assertIn("[ok] exhibit 3: consent: consent in force 'none' (record 4, the last consent record", out)
+        self.assertIn("exported with override: 'order of the court, case 12'", out)
+        # the override taken away: check 7 fails, in both verifiers
+        bundle = self.made("withdrawn.zip")
+        members, manifest = bundle.without()
+        self.entry(manifest, 3)["consent_override"] = None
+        path = bundle.rebuild(self.dir / "no-override.zip", members, manifest)
+        self.assertAgree(path, 1, failing="exhibit 3: consent")
+        self.assertEqual(failed_checks(json_result(path)[1]), {"exhibit 3: consent": ["consent"]})
+        # control: rebuilding alone changes nothing
+        self.assertAgree(bundle.rebuild(self.dir / "same.zip", *bundle.without()), 0)
+
+    def test_consent_given_again_then_exported_with_the_identity(self):
+        out, _ = self.assertAgree(self.d / "court.zip", 0, "--trust", self.d / "k" / "ledger.pub")
+        manifest = self.made("court.zip").manifest
+        self.assertEqual([(e["seq"], e["kind"]) for e in manifest["supporting"]],
+                         [(0, "genesis"), (2, "authorize"), (4, "consent"), (5, "consent")])
+        self.assertIn("consent in force 'court' (record 5, the last consent record; consent records of the bundle: "
+                      "4, 5), which allows court use", out)
+        self.assertEqual(self.made("court.zip").members["content/3.txt"], b"what W1 saw\n")
+        bundle = self.made("court.zip")
+        # the last consent record removed: the withdrawal is in force, check 7 fails
+        path = bundle.rebuild(self.dir / "without-5.zip", *bundle.without(5))
+        self.assertAgree(path, 1, failing="exhibit 3: consent")
+        self.assertEqual(failed_checks(json_result(path)[1]), {"exhibit 3: consent": ["consent"]})
+        # the last consent record altered in the manifest: it no longer matches its record
+        members, manifest = bundle.without()
+        self.entry(manifest, 5)["body"]["consent"] = "court,research"
+        self.assertAgree(bundle.rebuild(self.dir / "altered-5.zip", members, manifest), 1,
+                         failing="supporting record 5: record")
+        # ... or its record bytes: a signature (and leaf hash) that no longer holds
+        members, manifest = bundle.without()
+        entry = self.entry(manifest, 5)
+        record = bytearray(base64.b64decode(entry["record_bytes"]))
+        record[-65] ^= 1                        # the scope's last byte ('t' of court -> 'u')
+        entry["record_bytes"] = b64(bytes(record))
+        self.assertAgree(bundle.rebuild(self.dir / "altered-5-bytes.zip", members, manifest), 1,
+                         failing="supporting record 5: record")
+
+    def test_records_a_bundle_omits_cannot_be_seen(self):
+        """A known limit of the format (not of either verifier): a bundle proves the records it carries, not
+        that it carries every consent or erase record of its exhibits (11.2 says the exporter includes them;
+        its signature on the manifest vouches for it).  Without both consent records, the testimony's own
+        'court' is in force, and both verifiers pass the re-signed bundle; so do they an erased testimony's
+        text revealed with its erase record left out."""
+        bundle = self.made("court.zip")
+        self.assertAgree(bundle.rebuild(self.dir / "without-4-5.zip", *bundle.without(4, 5)), 0)
+        before, after = self.made("before-erasure.zip"), self.made("erased.zip")
+        members, manifest = after.without(7)
+        self.entry(manifest, 6)["content"] = self.entry(before.manifest, 6)["content"]
+        members["content/6.txt"] = before.members["content/6.txt"]
+        self.assertAgree(after.rebuild(self.dir / "erasure-left-out.zip", members, manifest), 0)
+
+    def test_an_erased_testimony(self):
+        self.assertAgree(self.d / "before-erasure.zip", 0)
+        out, _ = self.assertAgree(self.d / "erased.zip", 0)
+        manifest = self.made("erased.zip").manifest
+        self.assertIsNone(self.entry(manifest, 6)["content"])
+        self.assertEqual(self.entry(manifest, 7)["kind"], "erase")
+        self.assertEqual(self.entry(manifest, 7)["body"], {"target": 6, "reason": "court order 2026/114"})
+        self.assertNotIn("content/6.txt", self.made("erased.zip").members)
+        self.assertIn("[ok] exhibit 6: content: content not revealed: testimony 6 was erased by record 7", out)
+        # the text revealed anyway (the very text and salt the ledger held before the erasure), re-signed
+        before, after = self.made("before-erasure.zip"), self.made("erased.zip")
+        members, manifest = after.without()
+        self.entry(manifest, 6)["content"] = self.entry(before.manifest, 6)["content"]
+        members["content/6.txt"] = before.members["content/6.txt"]
+        path = after.rebuild(self.dir / "reveals-erased.zip", members, manifest)
+        self.assertAgree(path, 1, failing="exhibit 6: content")
+        self.assertEqual(failed_checks(json_result(path)[1]), {"exhibit 6: content": ["content"]})
+
+    def test_a_stolen_key_cannot_grant_consent(self):
+        refused = self.refusals["stolen"]
+        self.assertNotEqual(refused.returncode, 0, refused.stdout)
+        self.assertFalse((self.d / "stolen-refused.zip").exists())
+        path = self.d / "stolen.zip"
+        out, _ = self.assertAgree(path, 0)
+        code, result = json_result(path)
+        self.assertEqual((code, result["flagged_consent_records"]), (0, [9]))
+        self.assertIn("consent in force 'court' by record 9, the last consent record, which does not stand", out)
+        bundle = self.made("stolen.zip")
+        members, manifest = bundle.without()
+        self.entry(manifest, 8)["consent_override"] = None
+        path = bundle.rebuild(self.dir / "stolen-no-override.zip", members, manifest)
+        self.assertAgree(path, 1, failing="exhibit 8: consent")
+        self.assertEqual(failed_checks(json_result(path)[1]), {"exhibit 8: consent": ["consent"]})
 
 
 if __name__ == "__main__":

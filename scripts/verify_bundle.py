@@ -4,7 +4,7 @@
 custody writes a *court bundle*: one ZIP file proving that chosen ledger records
 (the exhibits) belong to a ledger whose signed checkpoint it carries, while
 revealing nothing about any other record.  This script checks such a bundle
-offline.  It was written from SPEC.md (sections 1-7, 11, 13 and 14) and the
+offline.  It was written from SPEC.md (sections 1-7, 11, 13, 14 and 15) and the
 known-answer vectors alone, without reading custody's Rust code, so that the
 specification is shown to be enough for an outsider and so that a court has a
 second, independent implementation to rely on.
@@ -52,18 +52,25 @@ It performs every check of SPEC.md 11.3 that another verifier can:
     reader would accept but that differs (CRLF, a trailing vertical tab,
     an extra line, ...) fails that key-file check;
  7. for every exhibit: strict record decoding (sections 2-4, statement kinds
-    0-9), the field-by-field comparison with the manifest (bodies in their
-    11.2 JSON form), the leaf hash, the statement signature, the RFC 9162
+    0-12; a seal-to `count` outside 1 to 16 is an encoding error), the
+    field-by-field comparison with the manifest (bodies in their 11.2 JSON
+    form; a seal-to's recipients as the `age1…` bech32 strings of BIP 173,
+    encoded here), the leaf hash, the statement signature, the RFC 9162
     inclusion proof, the tlog-proof file, and the position rules a record
     shows on its own (genesis at 0 only, claimed time at most 10 minutes
     after the recorded time; time order is not checked between a bundle's
     records, nor any "future-dated" rule, which belong to `custody audit`
     and `verify`: no verdict here depends on the day of the check, and
     none on a neighbouring record's time), and, for an exhibit that
-    reveals text, consent for it
-    (section 3 read conservatively: court use only when an item is exactly
-    `court` and no item is `none`; otherwise a consent_override, or for an
-    amendment the override of its testimony exhibit);
+    reveals text (`content` not null), consent for it: the testimony's
+    consent in force (section 3: the scope of its last consent record in
+    the bundle, else its own consent; a last consent record that does not
+    stand, because it broke a rule of 4.1 or a verdict flags it, allows no
+    court use), read conservatively (court use only when an item is exactly
+    `court` and no item is `none`); otherwise a consent_override, or for an
+    amendment the override of its testimony exhibit; and no record, exhibit
+    or supporting, reveals text (any version) of a testimony that an erase
+    record of the bundle erased (`content`);
  8-9. content commitments (testimonies and amendments with a new text,
     exhibit or supporting), media files and --media-dir;
  10. --trust / --no-trust;
@@ -75,8 +82,11 @@ It performs every check of SPEC.md 11.3 that another verifier can:
     again, any number of times; it is compromised for a record when any
     declaration covers it), ledger-role keys, the ledger-key chain, the
     ledger key in force never revoked, revocation, transfer, accept, cancel
-    and amend rules, a compromise declaration that would make its own
-    signer compromised for it or tainted refused (a key declaring itself
+    and amend rules (an erased record is never amended), the seal-to
+    (admin, no recipient twice), consent (an earlier testimony, not erased,
+    by its signer or an admin) and erase (admin, an earlier testimony or
+    media record not already erased) rules, a compromise declaration that
+    would make its own signer compromised for it or tainted refused (a key declaring itself
     compromised, an admin declaring the genesis key compromised from record
     0: no single record voids the authority it is signed under; such a
     record is "unauthorized" and changes nothing), statements that count
@@ -88,17 +98,20 @@ It performs every check of SPEC.md 11.3 that another verifier can:
     record; a key not in force, or tainted, is `checkpoint-key`, a
     compromise covering that record `checkpoint-compromised`).  Verdicts
     judge only records that obeyed the rules: a record that broke one is
-    reported once, as `unauthorized`, never with a verdict code too.  Three
+    reported once, as `unauthorized`, never with a verdict code too.  Some
     verdicts on SUPPORTING records (never on exhibits, which are always
     judged) do not fail the check: a flagged revoke record (it only ends
     keys or widens windows, so it can only make the verdicts stricter), a
     flagged ledger-key record whose key is not ledger.public_key (a key
-    superseded below the checkpoint), and a flagged transfer record that was
+    superseded below the checkpoint), a flagged transfer record that was
     cancelled (a cancel record of the bundle withdrew it: it moved
-    nothing); their line passes and names the flag, and the summary and
-    --json ("flagged_revoke_records", "flagged_superseded_ledger_key_records",
-    "flagged_cancelled_transfer_records") list them.  A broken rule is never
-    excused;
+    nothing), and a flagged consent or erase record (one that does not
+    stand allows no court use, which check 7 applies; an erasure only
+    withholds text); their line passes and names the flag, and the summary
+    and --json ("flagged_revoke_records",
+    "flagged_superseded_ledger_key_records",
+    "flagged_cancelled_transfer_records", "flagged_consent_records",
+    "flagged_erase_records") list them.  A broken rule is never excused;
  13. each exhibit's custody chain ("exhibit N: custody"; a pending or
     cancelled last transfer is reported, not failed);
  4 (attestations). the manifest's `attestations` as 11.2 writes them: exactly
@@ -309,12 +322,16 @@ SIG_LINE_PREFIX = "\u2014 "                      # 6: em dash, space
 KIND_GENESIS, KIND_TESTIMONY, KIND_MEDIA = 0, 1, 2
 KIND_AUTHORIZE, KIND_REVOKE, KIND_TRANSFER, KIND_ACCEPT, KIND_AMEND = 3, 4, 5, 6, 7
 KIND_LEDGER_KEY, KIND_CANCEL = 8, 9
+KIND_SEAL_TO, KIND_CONSENT, KIND_ERASE = 10, 11, 12
 # 11.2: an entry's `kind` is the kind's name of section 3.
 KIND_NAMES = {KIND_GENESIS: "genesis", KIND_TESTIMONY: "testimony", KIND_MEDIA: "media",
               KIND_AUTHORIZE: "authorize", KIND_REVOKE: "revoke", KIND_TRANSFER: "transfer",
               KIND_ACCEPT: "accept", KIND_AMEND: "amend", KIND_LEDGER_KEY: "ledger-key",
-              KIND_CANCEL: "cancel"}
+              KIND_CANCEL: "cancel", KIND_SEAL_TO: "seal-to", KIND_CONSENT: "consent",
+              KIND_ERASE: "erase"}
 HELD_KINDS = (KIND_TESTIMONY, KIND_MEDIA)     # 4.1: evidence, the records that have a holder
+MAX_SEAL_RECIPIENTS = 16                      # 3, seal-to: `count` is 1 to 16
+AGE_HRP = "age"                               # 3, seal-to: bech32 (BIP 173) with the human-readable part `age`
 
 ROLE_ADMIN, ROLE_INVESTIGATOR, ROLE_CUSTODIAN, ROLE_AUDITOR, ROLE_LEDGER = 0, 1, 2, 3, 4
 ROLE_NAMES = {ROLE_ADMIN: "admin", ROLE_INVESTIGATOR: "investigator", ROLE_CUSTODIAN: "custodian",
@@ -509,6 +526,65 @@ def fingerprint(public_key: bytes) -> str:
 def note_key_id(name: str, public_key: bytes) -> bytes:
     """C2SP signed-note key ID: SHA-256(name || 0x0A || 0x01 || public key)[:4]."""
     return sha256(name.encode("utf-8") + b"\n\x01" + public_key)[:4]
+
+
+# ---------------------------------------------------------------------------
+# Content recipients (sections 3 and 15): age X25519 keys written as bech32
+# ---------------------------------------------------------------------------
+
+BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"   # BIP 173
+_BECH32_GENERATOR = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+
+
+def _bech32_polymod(values: Iterable[int]) -> int:
+    checksum = 1
+    for value in values:
+        top = checksum >> 25
+        checksum = (checksum & 0x1FFFFFF) << 5 ^ value
+        for i, generator in enumerate(_BECH32_GENERATOR):
+            if (top >> i) & 1:
+                checksum ^= generator
+    return checksum
+
+
+def _bech32_hrp_expand(hrp: str) -> list[int]:
+    return [ord(ch) >> 5 for ch in hrp] + [0] + [ord(ch) & 31 for ch in hrp]
+
+
+def _to_5_bit_groups(data: bytes) -> list[int]:
+    """BIP 173 convertbits(data, 8, 5, pad=True): big-endian bit groups, the last padded with zeros."""
+    groups, acc, bits = [], 0, 0
+    for byte in data:
+        acc = (acc << 8) | byte
+        bits += 8
+        while bits >= 5:
+            bits -= 5
+            groups.append((acc >> bits) & 31)
+    if bits:
+        groups.append((acc << (5 - bits)) & 31)
+    return groups
+
+
+def bech32_encode_groups(hrp: str, groups: list[int]) -> str:
+    """BIP 173 bech32 (the original checksum constant 1, not bech32m's) of 5-bit `groups` under the
+    human-readable part `hrp` (lowercase ASCII), lowercase: hrp, "1", the groups and a 6-character
+    checksum.
+
+    SPEC CHOICE: the 90-character limit of BIP 173 is not applied: age's recipients
+    (62 characters) are far below it, and age itself lifts it for its longer strings."""
+    polymod = _bech32_polymod(_bech32_hrp_expand(hrp) + list(groups) + [0] * 6) ^ 1
+    checksum = [(polymod >> 5 * (5 - i)) & 31 for i in range(6)]
+    return hrp + "1" + "".join(BECH32_CHARSET[g] for g in list(groups) + checksum)
+
+
+def bech32_encode(hrp: str, data: bytes) -> str:
+    """BIP 173 bech32 of the bytes `data` (regrouped into 5-bit groups, the last padded with zeros)."""
+    return bech32_encode_groups(hrp, _to_5_bit_groups(data))
+
+
+def age_recipient(public_key: bytes) -> str:
+    """Section 3, seal-to: the `age1…` string of a 32-byte X25519 public key (11.2: lowercase)."""
+    return bech32_encode(AGE_HRP, public_key)
 
 
 # Section 1: the SPKI DER of an Ed25519 public key is this prefix and the 32 key bytes.
@@ -810,11 +886,29 @@ def decode_statement(data: bytes) -> Statement:
 
 
 def _decode_authority_body(kind: int, r: "_Reader") -> tuple[dict, dict]:
-    """Bodies of kinds 3-9 (section 3), in their 11.2 JSON form, and raw fields.
+    """Bodies of kinds 3-12 (section 3), in their 11.2 JSON form, and raw fields.
 
     An authorize statement naming role 4 (ledger) decodes: it breaks a rule
-    of 4.1, not the encoding.
+    of 4.1, not the encoding; so does a seal-to statement naming a recipient
+    twice, and a consent statement whose scope is outside the vocabulary (a
+    recorded value is read conservatively, section 3: it is text(256), judged
+    by court_use_allowed()).  A seal-to `count` outside 1 to 16 is an
+    encoding error, found before any recipient is read.
     """
+    if kind == KIND_SEAL_TO:
+        count = r.u8("count")
+        if not 1 <= count <= MAX_SEAL_RECIPIENTS:
+            raise CheckError(f"statement: seal-to count {count} outside 1..{MAX_SEAL_RECIPIENTS}")
+        recipients = [r.take(32, f"recipient {i + 1} of {count}") for i in range(count)]
+        return ({"recipients": [age_recipient(k) for k in recipients]}, {"recipients": recipients})
+    if kind == KIND_CONSENT:
+        target = r.u64("target")
+        consent = r.text(256, "consent")
+        return {"target": target, "consent": consent}, {"target": target}
+    if kind == KIND_ERASE:
+        target = r.u64("target")
+        reason = r.text(4096, "reason")
+        return {"target": target, "reason": reason}, {"target": target}
     if kind == KIND_AUTHORIZE:
         key = r.take(32, "key")
         name = r.text(256, "name")
@@ -911,6 +1005,7 @@ CODE_TAINTED = "tainted-signer"
 CODE_CHECKPOINT_KEY = "checkpoint-key"
 CODE_CHECKPOINT_COMPROMISED = "checkpoint-compromised"
 CODE_INCLUDED_FAILING = "included-failing"
+CODE_CONSENT = "consent"        # section 9: a revealed text has the consent of section 3, or an override
 
 
 @dataclasses.dataclass
@@ -1018,6 +1113,10 @@ class AuthorityReplay:
         self.holdings: dict[int, Holding] = {}
         self.transfers: dict[int, TransferState] = {}
         self.amendments: dict[int, list[int]] = {}
+        self.recipients: list[bytes] = []                  # the content recipients in force (seal-to)
+        self.seal_records: list[int] = []                  # the seal-to records that obeyed the rules
+        self.consents: dict[int, list[tuple[int, str]]] = {}   # testimony -> its consent changes (record, scope)
+        self.erased: dict[int, int] = {}                   # testimony or media record -> its erasure record
         self.seen: dict[bytes, int] = {}                   # statement digest -> first record (counts once)
         self.problems: dict[int, list[tuple[str, str]]] = {}   # seq -> [(code, message)]
         self.details: dict[int, str] = {}
@@ -1264,6 +1363,39 @@ class AuthorityReplay:
             return (f"cancels transfer {t}: exhibit {transfer.exhibit} stays with "
                     f"{self.key_label(holding.holder)}; {by}")
 
+        if st.kind == KIND_SEAL_TO:
+            return self._apply_seal_to(rec, signer, by)
+
+        if st.kind == KIND_CONSENT:
+            t = f["target"]
+            target = self._earlier_record(t, n, "target")
+            tkind = target.statement.kind
+            if tkind != KIND_TESTIMONY:
+                raise CheckError(f"changes the consent of record {t}, a {KIND_NAMES[tkind]}, not a testimony "
+                                 "(consent is a testimony's, never a media record's or an amendment's)")
+            if t in self.erased:
+                raise CheckError(f"changes the consent of testimony {t}, which record {self.erased[t]} erased")
+            if st.signer != target.statement.signer and signer.role != ROLE_ADMIN:
+                raise CheckError(f"consent record signed by {signer.label}, who is neither the signer of "
+                                 f"testimony {t} ({self.key_label(target.statement.signer)}) nor an admin")
+            scope = st.body["consent"]
+            self.consents.setdefault(t, []).append((n, scope))
+            return f"sets the consent of testimony {t} to {q(scope)} from here on; {by}"
+
+        if st.kind == KIND_ERASE:
+            if signer.role != ROLE_ADMIN:
+                raise CheckError(f"erase signed by {signer.label}: only an active admin may erase content")
+            t = f["target"]
+            target = self._earlier_record(t, n, "target")
+            tkind = target.statement.kind
+            if tkind not in HELD_KINDS:
+                raise CheckError(f"erases record {t}, a {KIND_NAMES[tkind]}, not a testimony or media record")
+            if t in self.erased:
+                raise CheckError(f"erases {KIND_NAMES[tkind]} record {t}, already erased by record {self.erased[t]}")
+            self.erased[t] = n
+            what = "texts, every version" if tkind == KIND_TESTIMONY else "sealed copy"
+            return f"erases the content of {KIND_NAMES[tkind]} record {t} (its {what}); {by}"
+
         # KIND_AMEND
         t = f["target"]
         target = self._earlier_record(t, n, "target")
@@ -1272,6 +1404,8 @@ class AuthorityReplay:
             raise CheckError(f"amends record {t}, itself an amendment (only testimony or media may be amended)")
         if tkind not in HELD_KINDS:
             raise CheckError(f"amends record {t}, a {KIND_NAMES[tkind]}, not a testimony or media record")
+        if t in self.erased:
+            raise CheckError(f"amends {KIND_NAMES[tkind]} record {t}, which record {self.erased[t]} erased")
         if st.signer != target.statement.signer and signer.role != ROLE_ADMIN:
             raise CheckError(f"amendment signed by {signer.label}, who is neither the signer of record {t} "
                              "nor an admin")
@@ -1281,6 +1415,21 @@ class AuthorityReplay:
             raise CheckError(f"a media record (record {t}) is amended with a new description and no text")
         self.amendments.setdefault(t, []).append(n)
         return f"amends {KIND_NAMES[tkind]} record {t}; {by}"
+
+    def _apply_seal_to(self, rec: Record, signer: KeyState, by: str) -> str:
+        """4.1, seal-to: `S` is an admin; no recipient is named twice.  The state's recipients become
+        these, from the next record on."""
+        n, st = rec.seq, rec.statement
+        if signer.role != ROLE_ADMIN:
+            raise CheckError(f"seal-to signed by {signer.label}: only an active admin may name content recipients")
+        recipients = st.fields["recipients"]
+        twice = sorted({age_recipient(k) for k in recipients if recipients.count(k) > 1})
+        if twice:
+            raise CheckError("names the content recipient(s) " + ", ".join(twice) + " more than once")
+        self.recipients = list(recipients)
+        self.seal_records.append(n)
+        return (f"seals testimony text from record {n + 1} on to {len(recipients)} content recipient(s): "
+                + ", ".join(st.body["recipients"]) + f"; {by}")
 
     def _apply_revoke(self, rec: Record, signer: KeyState, by: str) -> str:
         n, f = rec.seq, rec.statement.fields
@@ -1380,6 +1529,59 @@ class AuthorityReplay:
             if taint is not None:
                 self.problems.setdefault(seq, []).append(
                     (CODE_TAINTED, f"signed by a tainted key: {state.label}: {taint}"))
+
+    # -- consent in force and erasure (section 3, 11.3 check 7) ------------------
+
+    def stands(self, seq: int) -> bool:
+        """A record *stands* when it obeyed the rules of 4.1 and no verdict flags it (section 3)."""
+        return seq in self.records and seq not in self.problems
+
+    def consent_records(self, testimony: int) -> list[int]:
+        """Every consent record of the bundle naming `testimony`, in seq order, whether or not it obeyed
+        the rules (a last one that broke a rule counts, as allowing no court use: section 3)."""
+        return [seq for seq in sorted(self.records)
+                if self.records[seq].statement.kind == KIND_CONSENT
+                and self.records[seq].statement.fields["target"] == testimony]
+
+    def consent_in_force(self, testimony: int, own: str | None) -> tuple[bool, str]:
+        """Section 3, "consent in force", given the bundle's records: (court use allowed, why).
+
+        The scope of the testimony's last consent record, or the testimony's
+        own `consent` when none changed it; a last consent record that does
+        not stand (it broke a rule of 4.1, or a verdict flags it) allows no
+        court use, whatever it says (a stolen key can withdraw consent but
+        never grant it).  `own` is the testimony's own `consent`.
+        """
+        changes = self.consent_records(testimony)
+        if not changes:
+            allowed = court_use_allowed(own)
+            return allowed, (f"consent in force {q(own)} (the testimony's own; no consent record of the bundle "
+                             f"changed it), which {'allows' if allowed else 'does not allow'} court use")
+        last = changes[-1]
+        scope = self.records[last].statement.body["consent"]
+        history = f"consent records of the bundle: {', '.join(map(str, changes))}"
+        if not self.stands(last):
+            why = "; ".join(f"{msg} [{code}]" for code, msg in self.problems.get(last, []))
+            return False, (f"consent in force {q(scope)} by record {last}, the last consent record, which does not "
+                           f"stand ({why}), so it allows no court use whatever it says (section 3; {history})")
+        allowed = court_use_allowed(scope)
+        return allowed, (f"consent in force {q(scope)} (record {last}, the last consent record; {history}), which "
+                         f"{'allows' if allowed else 'does not allow'} court use")
+
+    def text_erased_by(self, record: Record) -> tuple[int, int] | None:
+        """(the testimony, its erasure record) when `record` is a testimony, or an amendment with a new text
+        of one, that an erase record of the bundle erased (its texts, every version: section 3), else None."""
+        st = record.statement
+        if st.kind == KIND_TESTIMONY:
+            testimony = record.seq
+        elif st.kind == KIND_AMEND and st.body["commitment"] is not None:
+            testimony = st.fields["target"]
+        else:
+            return None
+        target = self.records.get(testimony)
+        if target is not None and target.statement.kind == KIND_TESTIMONY and testimony in self.erased:
+            return testimony, self.erased[testimony]
+        return None
 
     # -- the checkpoint rule (11.3 check 12) ----------------------------------------
 
@@ -3879,6 +4081,8 @@ class Report:
         self.flagged_superseded: list[int] = []   # flagged supporting ledger-key records check 12 does not fail
         self.flagged_revocations: list[int] = []  # flagged supporting revoke records check 12 does not fail
         self.flagged_cancelled: list[int] = []    # flagged supporting transfer records, cancelled, not failed
+        self.flagged_consents: list[int] = []     # flagged supporting consent records check 12 does not fail
+        self.flagged_erasures: list[int] = []     # flagged supporting erase records check 12 does not fail
         self.trust_checked = False
         self.include_failing: str | None = None
         self.tokens = 0                      # time-stamp tokens the manifest lists (11.3 check 15)
@@ -4288,18 +4492,38 @@ class BundleVerifier:
         st = record.statement
         if st.kind != KIND_AMEND or st.body["commitment"] is None:
             return None
+        if self.replay is not None and self.replay.text_erased_by(record) is not None:
+            return None     # 11.2: the texts of an erased testimony are never revealed, no version of them
         return self.revealed_testimony(st.fields["target"])
 
     def check_content(self, e: Exhibit, record: Record) -> str:
-        """11.3 check 8, for a testimony and an amendment with a new text (exhibit or supporting)."""
+        """11.3 check 8, for a testimony and an amendment with a new text (exhibit or supporting); and the
+        rule of check 7 that no record (exhibit or supporting) reveals text of a testimony that an erase
+        record of the bundle erased (code `content`).
+
+        SPEC CHOICE: "erased" is the state check 12 builds (4.1: an erase
+        record that obeyed the rules records its target as erased, a flagged
+        one included, since verdicts undo nothing; one that broke a rule
+        changed nothing); an amendment's new text is a version of the
+        testimony it amends (section 3, erase: "a testimony's texts, every
+        version"), so it is erased with it.
+        """
         body = record.statement.body
+        erased = self.replay.text_erased_by(record) if self.replay is not None else None
         if e.content_file is None:
             target = self.must_reveal(record)
             if target is not None:
                 raise CheckError(f"the bundle reveals the text of testimony exhibit {target.seq}, which this "
                                  "record amends with a new text, but not this new text (11.2: every version "
                                  "of a revealed testimony is revealed)", "content")
+            if erased is not None:
+                return (f"content not revealed: testimony {erased[0]} was erased by record {erased[1]} (its texts, "
+                        "every version, are never revealed)")
             return "content not revealed"
+        if erased is not None:
+            whose = "its text" if erased[0] == record.seq else f"a text of testimony {erased[0]}"
+            raise CheckError(f"{e.content_file} reveals {whose}, which erase record {erased[1]} of the bundle "
+                             "erased (11.3 check 7: no record reveals text of an erased testimony)", "content")
         if body["commitment"] is None:
             raise CheckError(f"{e.content_file} is given but the amendment carries no new text")
         if not self.has(e.content_file):
@@ -4312,25 +4536,31 @@ class BundleVerifier:
         return f"{e.content_file} ({size} bytes) satisfies the commitment"
 
     def check_consent(self, e: Exhibit, record: Record) -> str:
-        """11.3 check 7: a testimony exhibit that reveals its text has consent for it: its consent allows
-        court use (section 3), or it carries a non-empty consent_override.  One whose text is not
-        revealed needs neither."""
-        consent = record.statement.body["consent"]
+        """11.3 check 7: a testimony exhibit that reveals its text (its `content` is not null) has consent
+        for it: its consent in force allows court use (section 3, judged by the state check 12 builds from
+        the bundle's records: its consent records in the bundle, the last one counting only when it
+        stands), or it carries a non-empty consent_override.  One whose text is not revealed needs
+        neither."""
+        allowed, why = self.replay.consent_in_force(record.seq, record.statement.body["consent"])
         if e.content_file is None:
-            return f"text not revealed, so no consent is needed (consent {q(consent)})"
-        if court_use_allowed(consent):
-            return f"consent {q(consent)} allows court use"
+            return f"text not revealed, so no consent is needed ({why})"
+        if allowed:
+            return why
         if e.consent_override is None:
-            raise CheckError(f"consent {q(consent)} does not allow court use (section 3: an item exactly 'court' "
-                             "and no item 'none') and no consent_override is recorded")
-        return (f"consent {q(consent)} does not allow court use; exported with override: "
-                f"{q(short(e.consent_override, 120))}")
+            raise CheckError(f"{why} (section 3: an item exactly 'court' and no item 'none', from a last consent "
+                             "record that stands) and no consent_override is recorded", CODE_CONSENT)
+        return f"{why}; exported with override: {q(short(e.consent_override, 120))}"
 
     def check_supporting_content(self, e: Exhibit, record: Record) -> str:
         """11.3 check 8 for a supporting record: `content` only for an amendment with a new text
         of a testimony exhibit whose text the bundle reveals (11.2)."""
         st = record.statement
         if e.content_file is not None:
+            erased = self.replay.text_erased_by(record) if self.replay is not None else None
+            if erased is not None:
+                raise CheckError(f"{e.content_file} reveals a text of testimony {erased[0]}, which erase record "
+                                 f"{erased[1]} of the bundle erased (11.3 check 7: no record reveals text of an "
+                                 "erased testimony)", "content")
             if st.kind != KIND_AMEND or st.body["commitment"] is None:
                 raise CheckError(f"a supporting {KIND_NAMES[st.kind]} record carries content; only an amendment "
                                  "with a new text may (11.2)", "content")
@@ -4343,8 +4573,9 @@ class BundleVerifier:
         """A revealed amendment text has consent for it (11.3 checks 7 and 8, 11.2).
 
         11.3 check 7: an amendment with a new text has consent when its
-        testimony is an exhibit of the bundle that allows court use or
-        carries an override; otherwise the amendment exhibit itself carries a
+        testimony is an exhibit of the bundle whose consent in force (section
+        3, by the bundle's records) allows court use, or that carries an
+        override; otherwise the amendment exhibit itself carries a
         non-empty consent_override.  A supporting amendment reveals its text
         only for a testimony exhibit whose text is revealed (check 8), under
         that exhibit's consent and override.
@@ -4353,20 +4584,20 @@ class BundleVerifier:
         testimony = next((ex for ex in self.manifest.exhibits if ex.seq == target_seq), None)
         decoded = self.decoded.get(target_seq)
         if testimony is not None and decoded is not None and decoded.statement.kind == KIND_TESTIMONY:
-            consent = decoded.statement.body["consent"]
-            if court_use_allowed(consent):
-                return f"the amended testimony exhibit {target_seq} has consent {q(consent)}, which allows court use"
+            allowed, in_force = self.replay.consent_in_force(target_seq, decoded.statement.body["consent"])
+            if allowed:
+                return f"the amended testimony exhibit {target_seq} has {in_force}"
             if testimony.consent_override is not None:
-                return (f"the amended testimony exhibit {target_seq} has consent {q(consent)}, which does not allow "
-                        f"court use; it was exported with override: {q(short(testimony.consent_override, 120))}")
-            why = (f"the amended testimony exhibit {target_seq} has consent {q(consent)}, which does not allow "
-                   "court use, and carries no consent_override")
+                return (f"the amended testimony exhibit {target_seq} has {in_force}; it was exported with override: "
+                        f"{q(short(testimony.consent_override, 120))}")
+            why = f"the amended testimony exhibit {target_seq} has {in_force}, and it carries no consent_override"
         else:
             why = f"record {target_seq}, which it amends, is not a testimony exhibit of the bundle"
         if e.supporting:
-            raise CheckError(f"the text is revealed, but {why}")
+            raise CheckError(f"the text is revealed, but {why}", CODE_CONSENT)
         if e.consent_override is None:
-            raise CheckError(f"the text is revealed, but {why}, and this exhibit carries no consent_override")
+            raise CheckError(f"the text is revealed, but {why}, and this exhibit carries no consent_override",
+                             CODE_CONSENT)
         return f"{why}; this exhibit was exported with override: {q(short(e.consent_override, 120))}"
 
     def check_media(self, e: Exhibit, record: Record) -> str:
@@ -4385,6 +4616,10 @@ class BundleVerifier:
             matched.append(e.media_file)
         if self.media_dir is not None:
             self._check_media_dir(body, matched, notes)
+        if self.replay is not None and record.seq in self.replay.erased:
+            # Section 15: an erasure destroys the ledger's sealed copy; the record and its proofs stay.  A copy
+            # given here is still judged against the record (no rule of 11.3 forbids it).
+            notes.append(f"the ledger's sealed copy was erased by record {self.replay.erased[record.seq]}")
         if not matched:
             # 11.3.9: not a failure, but said plainly.
             return "; ".join(["file not provided"] + notes)
@@ -4482,6 +4717,9 @@ class BundleVerifier:
                 self.decoded.setdefault(e.seq, record)
             else:
                 self.undecodable.append(e.label)
+        # The state of 4.1 over the bundle's records (check 12), built before the per-record checks:
+        # check 7 judges consent in force, and which texts are erased, by it.
+        self.replay = AuthorityReplay(self.decoded.values())
         for e in m.exhibits:
             self.run_record(e)
         r.run("supporting records", self.check_supporting)
@@ -4563,7 +4801,7 @@ class BundleVerifier:
         """Check 12 (one "<label>: authority" line per record, and "checkpoint authority") and
         check 13 ("exhibit N: custody")."""
         r, m = self.report, self.manifest
-        self.replay = replay = AuthorityReplay(self.decoded.values())
+        replay = self.replay
         missing = list(self.undecodable)
         if m.unusable_entries:
             missing.append(f"{m.unusable_entries} manifest entr{'y' if m.unusable_entries == 1 else 'ies'} "
@@ -4582,7 +4820,8 @@ class BundleVerifier:
             if why is not None:
                 kind = replay.records[seq].statement.kind
                 named = {KIND_REVOKE: r.flagged_revocations, KIND_TRANSFER: r.flagged_cancelled,
-                         KIND_LEDGER_KEY: r.flagged_superseded}
+                         KIND_LEDGER_KEY: r.flagged_superseded, KIND_CONSENT: r.flagged_consents,
+                         KIND_ERASE: r.flagged_erasures}
                 named[kind].append(seq)
                 r.ok(f"{labels[seq]}: authority",
                      f"{replay.details[seq]}; FLAGGED, not a failure: "
@@ -4600,7 +4839,7 @@ class BundleVerifier:
                 r.run(f"{e.label}: custody", self.check_custody, e.seq)
 
     def excused_verdict(self, record: Record, problems: list[tuple[str, str]]) -> str | None:
-        """11.3 check 12: the three verdicts on SUPPORTING records that do not fail the check.
+        """11.3 check 12: the verdicts on SUPPORTING records that do not fail the check.
 
         The caller passes supporting records only: a verdict on an exhibit
         always fails.  A supporting record that obeyed the rules of 4.1 and is
@@ -4615,7 +4854,11 @@ class BundleVerifier:
         * a transfer record that was cancelled: a cancel record of the
           bundle, one that obeyed the rules (a record that broke one changed
           nothing, so it cancelled nothing), withdrew it, so it moved
-          nothing.
+          nothing; or
+        * a consent record: one that does not stand allows no court use
+          (section 3, "consent in force"), which check 7 applies; or
+        * an erase record: an erasure only withholds text (check 7: no record
+          reveals what it erased).
 
         Returns why (for the detail), or None when the problems fail the
         check: a broken rule (`unauthorized`, never excused), a verdict on
@@ -4639,6 +4882,12 @@ class BundleVerifier:
             if transfer is not None and transfer.cancelled_at is not None:
                 return (f"this supporting transfer record was cancelled by record {transfer.cancelled_at}, so it "
                         "moved nothing")
+        if kind == KIND_CONSENT:
+            return ("a supporting consent record that does not stand allows no court use (section 3; check 7 "
+                    "judges the consent in force so), so it can only make the bundle's verdicts stricter")
+        if kind == KIND_ERASE:
+            return ("a supporting erase record only withholds text (no record may reveal what it erased), so it "
+                    "can only make the bundle's verdicts stricter")
         return None
 
     # -- 15, 16, 17: attestations ---------------------------------------------------
@@ -5160,6 +5409,12 @@ def summary(report: Report) -> str:
     if report.flagged_cancelled:
         pending += (f"; supporting transfer record(s) {', '.join(map(str, report.flagged_cancelled))} flagged "
                     "(cancelled, they moved nothing: not a failure, 11.3 check 12)")
+    if report.flagged_consents:
+        pending += (f"; supporting consent record(s) {', '.join(map(str, report.flagged_consents))} flagged "
+                    "(one that does not stand allows no court use: not a failure, 11.3 check 12)")
+    if report.flagged_erasures:
+        pending += (f"; supporting erase record(s) {', '.join(map(str, report.flagged_erasures))} flagged "
+                    "(an erasure only withholds text: not a failure, 11.3 check 12)")
     if report.tokens:
         pending += ("; time-stamping authorities pinned (--tsa-cert)" if report.authorities_pinned
                     else "; time-stamping authorities NOT pinned (no --tsa-cert)")
@@ -5306,6 +5561,8 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
                           "flagged_superseded_ledger_key_records": report.flagged_superseded,
                           "flagged_revoke_records": report.flagged_revocations,
                           "flagged_cancelled_transfer_records": report.flagged_cancelled,
+                          "flagged_consent_records": report.flagged_consents,
+                          "flagged_erase_records": report.flagged_erasures,
                           "timestamp_tokens": report.tokens,
                           "authorities_pinned": (report.authorities_pinned if report.tokens or report.authorities_pinned
                                                  else None),
