@@ -109,5 +109,32 @@ fn merkle(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, crypto, encoding, merkle);
+/// Sealing (issue 13): a testimony text to one recipient (two X25519 key agreements and a
+/// small age file each), and a media copy streamed, against the SHA-256 of the same bytes
+/// in the `sha256` group above.
+fn sealing(c: &mut Criterion) {
+    let hq = age::x25519::Identity::generate();
+    let recipients = [hq.to_public()];
+    let text = vec![0x61u8; 4096];
+    c.bench_function("seal a 4 KiB text", |b| {
+        b.iter(|| custody::seal::seal(black_box(&text), &recipients).unwrap())
+    });
+    let sealed = custody::seal::seal(&text, &recipients).unwrap();
+    c.bench_function("open a 4 KiB text", |b| {
+        b.iter(|| custody::seal::open(&sealed.ciphertext, &sealed.wrapped_key, &hq).unwrap())
+    });
+    let data = vec![0x5au8; 8 << 20];
+    let mut g = c.benchmark_group("seal_stream");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.bench_function("stream 8 MiB", |b| {
+        b.iter(|| {
+            let mut sink = std::io::sink();
+            custody::seal::seal_stream(&mut data.as_slice(), &mut sink, &recipients, &mut |_| {})
+                .unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, crypto, encoding, merkle, sealing);
 criterion_main!(benches);
