@@ -292,10 +292,31 @@ pub fn seal_stream(
     recipients: &[age::x25519::Recipient],
     progress: &mut dyn FnMut(u64),
 ) -> Result<(Vec<u8>, crate::Hash, u64)> {
-    use sha2::Digest;
     let (to_item, wrapped_key) = new_item(recipients)?;
     let failed = |e: std::io::Error| Error::Write(format!("sealing: {e}"));
     let mut w = to_item.wrap_output(out).map_err(failed)?;
+    let (sha, total) = pump(input, &mut w, progress).map_err(|e| match e {
+        Pumped::Read(e) => Error::Input(format!("reading what is sealed: {e}")),
+        Pumped::Write(e) => failed(e),
+    })?;
+    w.finish().map_err(failed)?;
+    Ok((wrapped_key, sha, total))
+}
+
+/// Where copying a stream failed.
+enum Pumped {
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
+/// Copies `input` into `out` in 64 KiB steps (the buffer wiped after), hashing what
+/// passes; `progress` gets the bytes copied so far. Returns the SHA-256 and the length.
+fn pump(
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+) -> std::result::Result<(crate::Hash, u64), Pumped> {
+    use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
     let mut buf = Zeroizing::new(vec![0u8; 1 << 16]);
     let mut total = 0u64;
@@ -304,15 +325,14 @@ pub fn seal_stream(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::Input(format!("reading what is sealed: {e}"))),
+            Err(e) => return Err(Pumped::Read(e)),
         };
         hasher.update(&buf[..n]);
-        w.write_all(&buf[..n]).map_err(failed)?;
+        out.write_all(&buf[..n]).map_err(Pumped::Write)?;
         total += n as u64;
         progress(total);
     }
-    w.finish().map_err(failed)?;
-    Ok((wrapped_key, hasher.finalize().into(), total))
+    Ok((hasher.finalize().into(), total))
 }
 
 /// Opens a sealed item as a stream into `out` (flat memory): the item key from its wrapped
@@ -325,30 +345,16 @@ pub fn open_stream(
     out: &mut dyn Write,
     progress: &mut dyn FnMut(u64),
 ) -> std::result::Result<(crate::Hash, u64), String> {
-    use sha2::Digest;
     let item = item_key(wrapped_key, identity)?;
     let d = age::Decryptor::new(std::io::BufReader::new(ciphertext))
         .map_err(|e| format!("the sealed item is not an age file ({e})"))?;
     let mut r = d
         .decrypt(std::iter::once(&item as &dyn age::Identity))
         .map_err(|e| format!("the item does not open with its item key ({e})"))?;
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = Zeroizing::new(vec![0u8; 1 << 16]);
-    let mut total = 0u64;
-    loop {
-        let n = match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("the sealed item is damaged ({e})")),
-        };
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])
-            .map_err(|e| format!("writing: {e}"))?;
-        total += n as u64;
-        progress(total);
-    }
-    Ok((hasher.finalize().into(), total))
+    pump(&mut r, out, progress).map_err(|e| match e {
+        Pumped::Read(e) => format!("the sealed item is damaged ({e})"),
+        Pumped::Write(e) => format!("writing: {e}"),
+    })
 }
 
 fn item_key(

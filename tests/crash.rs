@@ -304,29 +304,10 @@ fn random_kills_of_sealed_appends_leave_nothing_plain() {
         .map_or(40, |k| k / 5);
     let f = crate::seal::sealed();
     let cmd = |i: usize| {
-        std::fs::write(
-            f.path(&format!("t{i}.txt")),
-            format!("account PLAIN-{i:04}-MARK"),
-        )
-        .unwrap();
-        let mut c = Command::new(assert_cmd::cargo::cargo_bin("custody"));
-        c.args([
-            "add",
-            "testimony",
-            "--ledger",
-            &f.p("ledger"),
-            "--key",
-            &f.p("keys/alice.key"),
-            "--subject",
-            "W-1",
-            "--language",
-            "en",
-            "--text-file",
-            &f.p(&format!("t{i}.txt")),
-        ])
-        .env_remove("CUSTODY_LEDGER")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        let file = format!("t{i}.txt");
+        std::fs::write(f.path(&file), format!("account PLAIN-{i:04}-MARK")).unwrap();
+        let mut c = f.testimony_cmd(&file);
+        c.stdout(Stdio::null()).stderr(Stdio::null());
         c
     };
     let started = std::time::Instant::now();

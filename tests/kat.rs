@@ -429,6 +429,43 @@ fn fail_checkpoints_and_proofs_are_rejected() {
     assert!(merkle::verify_inclusion_proof(&leaf2, 1, cp.size, &p.hashes, &cp.root).is_err());
 }
 
+/// Signs each statement (at T0 + 1 s per record) and chains them into records, each
+/// admitted by the authority rules; returns the records, their bytes and the final state.
+fn sign_chain(
+    bodies: Vec<(&SigningKey, Body)>,
+) -> (Vec<Record>, Vec<Vec<u8>>, custody::rules::Authority) {
+    let mut records: Vec<Record> = Vec::new();
+    let mut bytes = Vec::new();
+    let mut prev = [0u8; 32];
+    let mut authority = custody::rules::Authority::new();
+    for (i, (key, body)) in bodies.into_iter().enumerate() {
+        let seq = i as u64;
+        let s = sign_statement(key, body, T0 + seq * 1000).unwrap();
+        let r = Record {
+            seq,
+            prev,
+            recorded_at_ms: T0 + seq * 1000 + 500,
+            statement_bytes: s.bytes,
+            statement: s.statement,
+            signature: s.signature,
+        };
+        let lookup = |n: u64| {
+            records
+                .get(n as usize)
+                .map(|r: &Record| r.statement.clone())
+        };
+        authority
+            .admit(&r.statement, seq, r.recorded_at_ms, &lookup)
+            .unwrap_or_else(|v| panic!("record {seq} breaks the rules: {v}"));
+        let b = r.encode();
+        assert_eq!(&Record::decode(&b).unwrap(), &r);
+        prev = leaf_hash(&b);
+        records.push(r);
+        bytes.push(b);
+    }
+    (records, bytes, authority)
+}
+
 /// A second known-answer ledger that is valid under SPEC.md section 4.1 and holds a
 /// statement of every kind: genesis, authorize, testimony, media, transfer, accept, amend
 /// (a new text) and revoke. `authority.json` pins each record's bytes, leaf hash and
@@ -437,7 +474,6 @@ fn fail_checkpoints_and_proofs_are_rejected() {
 #[test]
 fn authority_known_answers() {
     use custody::record::{Amendment, Effective, RevokeReason, Role};
-    use custody::rules::Authority;
     let ledger = test_key("test-ledger");
     let alice = test_key("test-investigator");
     let ledger_pk = ledger.verifying_key().to_bytes();
@@ -512,35 +548,7 @@ fn authority_known_answers() {
             },
         ),
     ];
-    let mut records: Vec<Record> = Vec::new();
-    let mut bytes = Vec::new();
-    let mut prev = [0u8; 32];
-    let mut authority = Authority::new();
-    for (i, (key, body)) in bodies.into_iter().enumerate() {
-        let seq = i as u64;
-        let s = sign_statement(key, body, T0 + seq * 1000).unwrap();
-        let r = Record {
-            seq,
-            prev,
-            recorded_at_ms: T0 + seq * 1000 + 500,
-            statement_bytes: s.bytes,
-            statement: s.statement,
-            signature: s.signature,
-        };
-        let lookup = |n: u64| {
-            records
-                .get(n as usize)
-                .map(|r: &Record| r.statement.clone())
-        };
-        authority
-            .admit(&r.statement, seq, r.recorded_at_ms, &lookup)
-            .unwrap_or_else(|v| panic!("record {seq} breaks the rules: {v}"));
-        let b = r.encode();
-        assert_eq!(&Record::decode(&b).unwrap(), &r);
-        prev = leaf_hash(&b);
-        records.push(r);
-        bytes.push(b);
-    }
+    let (records, bytes, authority) = sign_chain(bodies);
     let mut frontier = Frontier::new();
     let mut roots = serde_json::Map::new();
     let mut recs = Vec::new();
@@ -646,7 +654,6 @@ fn add_testimony_with_a_fixed_salt_is_a_known_answer() {
 #[test]
 fn sealing_known_answers() {
     use custody::record::Role;
-    use custody::rules::Authority;
     let ledger = test_key("test-ledger");
     let alice = test_key("test-investigator");
     let alice_pk = alice.verifying_key().to_bytes();
@@ -704,43 +711,21 @@ fn sealing_known_answers() {
             },
         ),
     ];
-    let mut records: Vec<Record> = Vec::new();
-    let mut recs = Vec::new();
-    let mut prev = [0u8; 32];
-    let mut authority = Authority::new();
-    for (i, (key, body)) in bodies.into_iter().enumerate() {
-        let seq = i as u64;
-        let s = sign_statement(key, body, T0 + seq * 1000).unwrap();
-        let r = Record {
-            seq,
-            prev,
-            recorded_at_ms: T0 + seq * 1000 + 500,
-            statement_bytes: s.bytes,
-            statement: s.statement,
-            signature: s.signature,
-        };
-        let lookup = |n: u64| {
-            records
-                .get(n as usize)
-                .map(|r: &Record| r.statement.clone())
-        };
-        authority
-            .admit(&r.statement, seq, r.recorded_at_ms, &lookup)
-            .unwrap_or_else(|v| panic!("record {seq} breaks the rules: {v}"));
-        let b = r.encode();
-        assert_eq!(&Record::decode(&b).unwrap(), &r);
-        prev = leaf_hash(&b);
-        let view = custody::record::RecordView::new(&r, &b);
-        recs.push(json!({
-            "seq": r.seq,
-            "kind": r.statement.body.kind(),
-            "body": view.body,
-            "statement_hex": hex::encode(&r.statement_bytes),
-            "record_hex": hex::encode(&b),
-            "leaf_hash_hex": hex::encode(leaf_hash(&b)),
-        }));
-        records.push(r);
-    }
+    let (records, bytes, authority) = sign_chain(bodies);
+    let recs: Vec<Value> = records
+        .iter()
+        .zip(&bytes)
+        .map(|(r, b)| {
+            json!({
+                "seq": r.seq,
+                "kind": r.statement.body.kind(),
+                "body": custody::record::RecordView::new(r, b).body,
+                "statement_hex": hex::encode(&r.statement_bytes),
+                "record_hex": hex::encode(b),
+                "leaf_hash_hex": hex::encode(leaf_hash(b)),
+            })
+        })
+        .collect();
     // The seal-to body by hand (SPEC.md section 3): count, then the keys.
     let seal_to_body = &records[1].statement_bytes[1 + 1 + 8 + 32..];
     assert_eq!(

@@ -125,30 +125,7 @@ pub(crate) fn sealed() -> Fixture {
     f.ok(&["key", "generate", "ledger", "--dir", &f.p("keys")]);
     f.ok(&["key", "generate", "alice", "--dir", &f.p("keys")]);
     f.ok(&["key", "generate-recipient", "hq", "--dir", &f.p("keys")]);
-    f.ok(&[
-        "init",
-        "--ledger",
-        &f.p("ledger"),
-        "--origin",
-        ORIGIN,
-        "--key",
-        &f.p("keys/ledger.key"),
-        "--seal-to",
-        &f.p("keys/hq.recipient"),
-    ]);
-    f.ok(&[
-        "key",
-        "authorize",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        &f.p("keys/alice.pub"),
-        "--name",
-        "Alice",
-        "--role",
-        "investigator",
-    ]);
+    f.init_ledger_with(&["--seal-to", &f.p("keys/hq.recipient")]);
     f
 }
 
@@ -195,30 +172,12 @@ fn open_text(f: &Fixture, seq: u64, identity: &str) -> Output {
     ])
 }
 
-fn testimony_at(f: &Fixture, text: &str, crash: Option<&str>) -> std::process::Output {
+fn testimony_at(f: &Fixture, text: &str, crash: &str) -> std::process::Output {
     std::fs::write(f.path("t.txt"), text).unwrap();
-    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("custody"));
-    c.args([
-        "add",
-        "testimony",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/alice.key"),
-        "--subject",
-        "W-1",
-        "--language",
-        "en",
-        "--consent",
-        "court",
-        "--text-file",
-        &f.p("t.txt"),
-    ])
-    .env_remove("CUSTODY_LEDGER");
-    if let Some(p) = crash {
-        c.env("CUSTODY_TEST_CRASH_POINT", p);
-    }
-    c.output().unwrap()
+    f.testimony_cmd("t.txt")
+        .env("CUSTODY_TEST_CRASH_POINT", crash)
+        .output()
+        .unwrap()
 }
 
 /// The marker sweep: testimony with a unique marker goes into a sealed ledger, stopped at
@@ -239,7 +198,7 @@ fn a_sealed_ledger_keeps_no_plaintext_at_any_crash_point() {
     let mut opened = Vec::new();
     for (i, point) in points.iter().enumerate() {
         let marker = format!("MARKER-{i}-c0ffee-{point}");
-        let out = testimony_at(&f, &format!("the account {marker} in full"), Some(point));
+        let out = testimony_at(&f, &format!("the account {marker} in full"), point);
         assert!(
             !out.status.success(),
             "{point}: the process was not stopped"
@@ -274,23 +233,10 @@ fn a_sealed_ledger_keeps_no_plaintext_at_any_crash_point() {
     );
     // An amendment's text, and a whole append, leave nothing plain either.
     let seq = f.testimony("the account MARKER-whole-append");
-    std::fs::write(f.path("a.txt"), "corrected MARKER-amended-text").unwrap();
-    f.ok(&[
-        "amend",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/alice.key"),
-        &seq.to_string(),
-        "--reason",
-        "the witness corrected a date",
-        "--text-file",
-        &f.p("a.txt"),
-    ]);
-    std::fs::remove_file(f.path("a.txt")).unwrap();
+    let amended = f.amend_text(seq, "corrected MARKER-amended-text");
     std::fs::remove_file(f.path("t.txt")).unwrap();
     assert_nothing_plain(&f, b"MARKER-", "after whole appends");
-    let o = open_text(&f, seq + 1, "keys/hq.identity");
+    let o = open_text(&f, amended, "keys/hq.identity");
     assert_eq!(o.stdout, "corrected MARKER-amended-text", "{}", o.all());
     // Without the identity the field device cannot read its own texts back.
     let o = f.run(&["open", "--ledger", &f.p("ledger"), &seq.to_string()]);
@@ -347,19 +293,7 @@ fn a_sealed_ledgers_files_open_in_pyrage() {
 fn erasure_keeps_the_proofs_and_leaves_no_way_to_open_old_copies() {
     let f = sealed();
     let seq = f.testimony("the account to be erased MARKER-e1");
-    std::fs::write(f.path("a.txt"), "its correction").unwrap();
-    f.ok(&[
-        "amend",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/alice.key"),
-        &seq.to_string(),
-        "--reason",
-        "a date",
-        "--text-file",
-        &f.p("a.txt"),
-    ]);
+    f.amend_text(seq, "its correction");
     let kept = f.testimony("an account that stays");
     f.checkpoint();
     // A mirror of the content store (ciphertexts only), made before the erasure.

@@ -53,7 +53,12 @@ impl Fixture {
 
     /// Creates `ledger/` with the ledger key and authorises alice as an investigator.
     pub fn init_ledger(&self) {
-        self.ok(&[
+        self.init_ledger_with(&[]);
+    }
+
+    /// [`Fixture::init_ledger`] with more arguments for `init` (such as `--seal-to`).
+    pub fn init_ledger_with(&self, more: &[&str]) {
+        let base = [
             "init",
             "--ledger",
             &self.p("ledger"),
@@ -61,7 +66,8 @@ impl Fixture {
             ORIGIN,
             "--key",
             &self.p("keys/ledger.key"),
-        ]);
+        ];
+        self.ok(&[&base[..], more].concat());
         self.ok(&[
             "key",
             "authorize",
@@ -195,7 +201,22 @@ impl Fixture {
     /// Adds a testimony by alice with the given text; returns its sequence number.
     pub fn testimony(&self, text: &str) -> u64 {
         std::fs::write(self.path("t.txt"), text).unwrap();
-        let o = self.ok(&[
+        let o: Output = self
+            .testimony_cmd("t.txt")
+            .arg("--json")
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(o.code, 0, "add testimony failed:\n{}", o.all());
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+        v["appended"][0]["seq"].as_u64().unwrap()
+    }
+
+    /// The command that adds the text of `FILE` as a testimony by alice, with court consent,
+    /// for runs that stop it (crash points, kills).
+    pub fn testimony_cmd(&self, file: &str) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("custody"));
+        c.args([
             "add",
             "testimony",
             "--ledger",
@@ -209,9 +230,30 @@ impl Fixture {
             "--consent",
             "court",
             "--text-file",
-            &self.p("t.txt"),
+            &self.p(file),
+        ])
+        .env_remove("CUSTODY_LEDGER")
+        .stdin(std::process::Stdio::null());
+        c
+    }
+
+    /// Has alice amend record `seq` with a new text; returns the amendment's number.
+    pub fn amend_text(&self, seq: u64, text: &str) -> u64 {
+        std::fs::write(self.path("a.txt"), text).unwrap();
+        let o = self.ok(&[
+            "amend",
+            "--ledger",
+            &self.p("ledger"),
+            "--key",
+            &self.p("keys/alice.key"),
+            &seq.to_string(),
+            "--reason",
+            "the witness corrected a date",
+            "--text-file",
+            &self.p("a.txt"),
             "--json",
         ]);
+        std::fs::remove_file(self.path("a.txt")).unwrap();
         let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
         v["appended"][0]["seq"].as_u64().unwrap()
     }

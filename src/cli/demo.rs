@@ -175,24 +175,11 @@ impl Demo {
             &self.dir.join("input/testimony-w17.txt"),
             "I was held in the basement cells from March to November. Every night names were read out.\n(demo text)\n".as_bytes(),
         )?;
-        self.must(&[
-            "add",
-            "testimony",
-            "--ledger",
-            &self.p("ledger"),
-            "--key",
-            &self.p("keys/investigator-amal.key"),
-            "--subject",
+        self.testimony(
             "W-17",
-            "--language",
-            "en",
-            "--consent",
-            "court",
-            "--location",
-            "field office 3",
-            "--text-file",
-            &self.p("input/testimony-w17.txt"),
-        ])?;
+            "input/testimony-w17.txt",
+            &["--location", "field office 3"],
+        )?;
 
         self.say("Media", "Each file gets one record with its SHA-256 (the digest sha256sum prints) and size.\nA directory is added in name order with a single fsync for the batch; --seal also keeps\nsealed copies, so the originals can be wiped from the device.")?;
         let mut clip = Vec::with_capacity(256 * 1024);
@@ -570,22 +557,7 @@ impl Demo {
             &self.dir.join("input/testimony-w18.txt"),
             b"A second account, later withdrawn.\n(demo text)\n",
         )?;
-        self.must(&[
-            "add",
-            "testimony",
-            "--ledger",
-            &self.p("ledger"),
-            "--key",
-            &self.p("keys/investigator-amal.key"),
-            "--subject",
-            "W-18",
-            "--language",
-            "en",
-            "--consent",
-            "court",
-            "--text-file",
-            &self.p("input/testimony-w18.txt"),
-        ])?;
+        self.testimony("W-18", "input/testimony-w18.txt", &[])?;
         let seq = self.last_seq()?;
         self.must(&[
             "consent",
@@ -622,6 +594,32 @@ impl Demo {
             &self.p("hq/hq.identity"),
         ])?;
         Ok(())
+    }
+
+    /// Amal records the text of `file` as the testimony of `subject`, with court consent.
+    fn testimony(&self, subject: &str, file: &str, more: &[&str]) -> anyhow::Result<()> {
+        let (ledger, key, file) = (
+            self.p("ledger"),
+            self.p("keys/investigator-amal.key"),
+            self.p(file),
+        );
+        let args = [
+            "add",
+            "testimony",
+            "--ledger",
+            &ledger,
+            "--key",
+            &key,
+            "--subject",
+            subject,
+            "--language",
+            "en",
+            "--consent",
+            "court",
+            "--text-file",
+            &file,
+        ];
+        self.must(&[&args[..], more].concat())
     }
 
     /// The number of the ledger's last record.
