@@ -664,6 +664,21 @@ fn sealing_known_answers() {
         .collect();
     let text = "A sealed testimony of the known-answer vector.\n";
     let salt = [0x33u8; 32];
+    let testimony = Testimony {
+        subject: "W-19".into(),
+        language: "ar".into(),
+        consent: Some("court".into()),
+        location: None,
+        commitment: record::commitment(&salt, text.as_bytes()),
+        content_len: text.len() as u64,
+    };
+    // The testimony's statement as Alice signs it below (at T0 + 3 s), hashed as SPEC.md
+    // section 3 says, from its bytes.
+    let testimony_digest: [u8; 32] = {
+        use sha2::Digest;
+        let s = sign_statement(&alice, Body::Testimony(testimony.clone()), T0 + 3000).unwrap();
+        sha2::Sha256::digest(&s.bytes).into()
+    };
     let bodies: Vec<(&SigningKey, Body)> = vec![
         (
             &ledger,
@@ -685,21 +700,12 @@ fn sealing_known_answers() {
                 role: Role::Investigator,
             },
         ),
-        (
-            &alice,
-            Body::Testimony(Testimony {
-                subject: "W-19".into(),
-                language: "ar".into(),
-                consent: Some("court".into()),
-                location: None,
-                commitment: record::commitment(&salt, text.as_bytes()),
-                content_len: text.len() as u64,
-            }),
-        ),
+        (&alice, Body::Testimony(testimony)),
         (
             &alice,
             Body::Consent {
                 target: 3,
+                target_statement: testimony_digest,
                 consent: "none".into(),
             },
         ),
@@ -707,6 +713,7 @@ fn sealing_known_answers() {
             &ledger,
             Body::Erase {
                 target: 3,
+                target_statement: testimony_digest,
                 reason: "court order 2026/114".into(),
             },
         ),

@@ -664,9 +664,17 @@ fn supporting_records(ledger: &Ledger, exhibits: &BTreeSet<u64>, size: u64) -> B
             records.extend([Some(t), ts.accepted, ts.cancelled].into_iter().flatten());
         }
         records.extend(authority.amendments_of(ex).iter().copied());
-        // What says whether its text may be revealed: its consent changes and erasure.
-        records.extend(authority.consents_of(ex).iter().map(|(s, _)| *s));
-        records.extend(authority.erased_by(ex));
+        // What says whether its text may be revealed: its consent changes and erasure, each
+        // that stands (one that does not allows no court use, which `export` applies
+        // itself, and would bring in the records of a thief's keys).
+        records.extend(
+            authority
+                .consents_of(ex)
+                .iter()
+                .map(|(s, _)| *s)
+                .chain(authority.erased_by(ex))
+                .filter(|s| ledger.stands(*s)),
+        );
     }
     records.retain(|&s| s < size);
     let mut done_keys: BTreeSet<[u8; 32]> = BTreeSet::new();

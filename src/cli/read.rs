@@ -104,10 +104,12 @@ pub fn summary(body: &Body) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        Body::Consent { target, consent } => {
+        Body::Consent {
+            target, consent, ..
+        } => {
             format!("sets the consent of testimony {target} to {consent}")
         }
-        Body::Erase { target, reason } => {
+        Body::Erase { target, reason, .. } => {
             format!("erases the content of record {target}: {reason}")
         }
     }

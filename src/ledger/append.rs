@@ -379,11 +379,21 @@ impl Ledger {
     }
 
     /// The content recipients in force for the next record, as age recipients.
+    /// A ledger that has ever sealed never stores a text in plain: when no seal-to record
+    /// stands any more (each was flagged by a compromise), texts are refused until an
+    /// admin names recipients again.
     pub fn recipients(&self) -> Result<Option<Vec<age::x25519::Recipient>>> {
-        self.authority
-            .seal_to()
-            .map(|(_, keys)| keys.iter().map(crate::seal::recipient_of).collect())
-            .transpose()
+        match self.authority.seal_to() {
+            Some((_, keys)) => keys
+                .iter()
+                .map(crate::seal::recipient_of)
+                .collect::<Result<Vec<_>>>()
+                .map(Some),
+            None if !self.authority.seal_to_history().is_empty() => Err(Error::Input(
+                "this ledger seals its texts, but every seal-to record is now flagged (signed after its key's compromise, or by a tainted key); an admin names the recipients again with `custody seal-to` before texts are added".into(),
+            )),
+            None => Ok(None),
+        }
     }
 
     /// Writes a text with its salt before the record that commits to it: sealed to the

@@ -43,10 +43,18 @@ impl Ledger {
         rules::check_consent(consent).map_err(Error::Input)?;
         let body = Body::Consent {
             target,
+            target_statement: self.statement_digest_of(target),
             consent: consent.to_owned(),
         };
         let mut out = self.sign_and_append(key, vec![body], now_ms, now_ms)?;
         Ok(out.remove(0))
+    }
+
+    /// The digest a consent change or an erasure of record `target` names (zeros when there
+    /// is no such record: the rules then refuse the statement, naming the record).
+    fn statement_digest_of(&self, target: u64) -> Hash {
+        self.statement(target)
+            .map_or([0; 32], |s| crate::rules::statement_digest(&s))
     }
 
     /// The consent history of testimony `seq`: (record, scope, whether it stands: obeyed
@@ -55,15 +63,18 @@ impl Ledger {
         self.authority
             .consents_of(seq)
             .iter()
-            .map(|(at, scope)| {
-                let stands = self.record(*at).is_ok_and(|(r, _)| {
-                    self.authority
-                        .verdict(&r.statement.signer, *at, r.recorded_at_ms)
-                        .is_none()
-                });
-                (*at, scope.clone(), stands)
-            })
+            .map(|(at, scope)| (*at, scope.clone(), self.stands(*at)))
             .collect()
+    }
+
+    /// Whether record `seq`, which obeyed the rules, also passes the verdicts of the final
+    /// state (not signed after its key's compromise, nor by a tainted key).
+    pub fn stands(&self, seq: u64) -> bool {
+        self.record(seq).is_ok_and(|(r, _)| {
+            self.authority
+                .verdict(&r.statement.signer, seq, r.recorded_at_ms)
+                .is_none()
+        })
     }
 
     /// Whether testimony `seq` (whose own consent is `own`) may reach a court by the
@@ -94,6 +105,7 @@ impl Ledger {
         }
         let body = Body::Erase {
             target,
+            target_statement: self.statement_digest_of(target),
             reason: reason.to_owned(),
         };
         let appended = self

@@ -429,7 +429,15 @@ impl Ledger {
         let how = crate::store::TextCheck {
             identity,
             erased: erased.as_ref().map(|(by, reason)| (*by, reason.as_str())),
-            sealed_since: self.authority.seal_to_at(seq).map(|(s, _)| s),
+            // Any seal-to record before it, standing or not: a ledger that seals never
+            // stores a text in plain.
+            sealed_since: self
+                .authority
+                .seal_to_history()
+                .iter()
+                .take_while(|s| s.seq < seq)
+                .last()
+                .map(|s| s.seq),
         };
         Some(self.store.check_content(&commitment, len, &how))
     }
@@ -450,7 +458,7 @@ impl Ledger {
             .authority
             .seal_to_history()
             .iter()
-            .any(|(_, r)| r.contains(&key))
+            .any(|s| s.recipients.contains(&key))
         {
             return Ok(());
         }

@@ -259,6 +259,9 @@ pub enum Body {
     Consent {
         /// The testimony.
         target: u64,
+        /// SHA-256 of the testimony's statement bytes: ties the change to that testimony,
+        /// so that it means nothing in another ledger whose record `target` is another.
+        target_statement: crate::Hash,
         /// The scope now in force (section 3's vocabulary; `none` withdraws consent).
         consent: String,
     },
@@ -267,6 +270,8 @@ pub enum Body {
     Erase {
         /// The testimony or media record.
         target: u64,
+        /// SHA-256 of the target's statement bytes (as for consent).
+        target_statement: crate::Hash,
         /// Why (e.g. the court order).
         reason: String,
     },
@@ -428,13 +433,21 @@ impl Statement {
                     w.fixed(k);
                 }
             }
-            Body::Consent { target, consent } => {
+            Body::Consent {
+                target,
+                target_statement,
+                consent,
+            } => {
                 crate::encoding::check_text("consent", consent, limits::CONSENT)?;
-                w.u64(*target).text(consent);
+                w.u64(*target).fixed(target_statement).text(consent);
             }
-            Body::Erase { target, reason } => {
+            Body::Erase {
+                target,
+                target_statement,
+                reason,
+            } => {
                 crate::encoding::check_text("reason", reason, limits::DESCRIPTION)?;
-                w.u64(*target).text(reason);
+                w.u64(*target).fixed(target_statement).text(reason);
             }
         }
         let bytes = w.finish();
@@ -565,10 +578,12 @@ impl Statement {
             }
             tag::CONSENT => Body::Consent {
                 target: r.u64("target")?,
+                target_statement: r.array("target statement")?,
                 consent: r.text("consent", limits::CONSENT)?,
             },
             tag::ERASE => Body::Erase {
                 target: r.u64("target")?,
+                target_statement: r.array("target statement")?,
                 reason: r.text("reason", limits::DESCRIPTION)?,
             },
             tag => {
@@ -801,8 +816,20 @@ mod tests {
                 )),
             proptest::collection::vec(any::<[u8; 32]>(), 1..=MAX_RECIPIENTS)
                 .prop_map(|recipients| Body::SealTo { recipients }),
-            (any::<u64>(), text()).prop_map(|(target, consent)| Body::Consent { target, consent }),
-            (any::<u64>(), text()).prop_map(|(target, reason)| Body::Erase { target, reason }),
+            (any::<u64>(), any::<[u8; 32]>(), text()).prop_map(
+                |(target, target_statement, consent)| Body::Consent {
+                    target,
+                    target_statement,
+                    consent
+                }
+            ),
+            (any::<u64>(), any::<[u8; 32]>(), text()).prop_map(
+                |(target, target_statement, reason)| Body::Erase {
+                    target,
+                    target_statement,
+                    reason
+                }
+            ),
         ]
     }
 

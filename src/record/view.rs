@@ -126,12 +126,22 @@ impl RecordView {
                     .map(crate::seal::recipient_string)
                     .collect::<Vec<_>>(),
             }),
-            Body::Consent { target, consent } => json!({
+            Body::Consent {
+                target,
+                target_statement,
+                consent,
+            } => json!({
                 "target": target,
+                "target_statement": hex::encode(target_statement),
                 "consent": consent,
             }),
-            Body::Erase { target, reason } => json!({
+            Body::Erase {
+                target,
+                target_statement,
+                reason,
+            } => json!({
                 "target": target,
+                "target_statement": hex::encode(target_statement),
                 "reason": reason,
             }),
         };

@@ -137,6 +137,19 @@ impl TransferState {
     }
 }
 
+/// A seal-to record as the state keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealTo {
+    /// The record.
+    pub seq: u64,
+    /// Its recorded time.
+    pub recorded_at_ms: u64,
+    /// Its signer.
+    pub signer: [u8; 32],
+    /// The recipients it names.
+    pub recipients: Vec<[u8; 32]>,
+}
+
 /// Who holds a transferred exhibit now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Holding {
@@ -184,16 +197,17 @@ pub struct Authority {
     /// Each authority statement's digest and its record: a signed transfer, acceptance,
     /// amendment or revocation counts once, so an old one cannot be replayed.
     seen: BTreeMap<[u8; 32], u64>,
-    /// Each seal-to record and its recipients, in order: content is sealed to the last
-    /// one's from the next record on.
-    seal_to: Vec<(u64, Vec<[u8; 32]>)>,
+    /// Each seal-to record, in order: content is sealed to the recipients of the last one
+    /// that stands, from the next record on.
+    seal_to: Vec<SealTo>,
     /// Each testimony's consent changes: (record, scope), in order.
     consents: BTreeMap<u64, Vec<(u64, String)>>,
     /// Each erased testimony or media record, and the record that erased it.
     erased: BTreeMap<u64, u64>,
 }
 
-fn statement_digest(st: &Statement) -> [u8; 32] {
+/// SHA-256 of a statement's canonical bytes.
+pub fn statement_digest(st: &Statement) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(st.encode().unwrap_or_default()).into()
 }
@@ -229,18 +243,23 @@ impl Authority {
     }
 
     /// Every seal-to record and its recipients, in order.
-    pub fn seal_to_history(&self) -> &[(u64, Vec<[u8; 32]>)] {
+    pub fn seal_to_history(&self) -> &[SealTo] {
         &self.seal_to
     }
 
     /// The content recipients in force for record `seq`: those of the last seal-to record
     /// before it.
+    ///
+    /// Only a seal-to record that stands counts (one flagged by a verdict, signed after its
+    /// key's compromise or by a tainted key, never does): a thief with an admin key cannot
+    /// keep texts sealed to himself once the theft is declared.
     pub fn seal_to_at(&self, seq: u64) -> Option<(u64, &[[u8; 32]])> {
         self.seal_to
             .iter()
             .rev()
-            .find(|(s, _)| *s < seq)
-            .map(|(s, r)| (*s, r.as_slice()))
+            .filter(|s| s.seq < seq)
+            .find(|s| self.verdict(&s.signer, s.seq, s.recorded_at_ms).is_none())
+            .map(|s| (s.seq, s.recipients.as_slice()))
     }
 
     /// A testimony's consent changes, (record, scope), in order.
@@ -722,8 +741,13 @@ impl Authority {
                 }
                 Ok(())
             }
-            Body::Consent { target, .. } => {
+            Body::Consent {
+                target,
+                target_statement,
+                ..
+            } => {
                 let original = Self::evidence(lookup, *target, seq)?;
+                Self::same_target(&original, *target, target_statement)?;
                 if !matches!(original.body, Body::Testimony(_)) {
                     return Err(rule(format!(
                         "record {target} is a media record; consent is given for testimony"
@@ -738,11 +762,28 @@ impl Authority {
                 }
                 Ok(())
             }
-            Body::Erase { target, .. } => {
-                Self::evidence(lookup, *target, seq)?;
+            Body::Erase {
+                target,
+                target_statement,
+                ..
+            } => {
+                let original = Self::evidence(lookup, *target, seq)?;
+                Self::same_target(&original, *target, target_statement)?;
                 self.not_erased(*target)
             }
         }
+    }
+
+    /// A consent change or an erasure names its target's statement digest as well as its
+    /// number: signed for one testimony, it cannot be replayed onto another ledger's record
+    /// of the same number.
+    fn same_target(original: &Statement, target: u64, digest: &[u8; 32]) -> Result<(), Violation> {
+        if &statement_digest(original) != digest {
+            return Err(rule(format!(
+                "record {target} is not the record this statement was signed for (its statement digest differs): a statement signed for another ledger's record {target}"
+            )));
+        }
+        Ok(())
     }
 
     fn not_erased(&self, target: u64) -> Result<(), Violation> {
@@ -948,8 +989,15 @@ impl Authority {
                 }
             }
             Body::Amend(a) => self.amendments.entry(a.target).or_default().push(seq),
-            Body::SealTo { recipients } => self.seal_to.push((seq, recipients.clone())),
-            Body::Consent { target, consent } => self
+            Body::SealTo { recipients } => self.seal_to.push(SealTo {
+                seq,
+                recorded_at_ms,
+                signer: st.signer,
+                recipients: recipients.clone(),
+            }),
+            Body::Consent {
+                target, consent, ..
+            } => self
                 .consents
                 .entry(*target)
                 .or_default()
@@ -1322,20 +1370,40 @@ mod tests {
 
     #[test]
     fn seal_to_consent_and_erase_follow_their_rules() {
+        let digest = |body: Body| statement_digest(&st(2, body));
+        let other = match testimony_body() {
+            Body::Testimony(mut t) => {
+                t.commitment = [8; 32];
+                Body::Testimony(t)
+            }
+            _ => unreachable!(),
+        };
         let consent = |by: u8, target: u64, c: &str| {
+            let target_statement = match target {
+                3 => digest(testimony_body()),
+                4 => digest(media()),
+                _ => [0; 32],
+            };
             st(
                 by,
                 Body::Consent {
                     target,
+                    target_statement,
                     consent: c.into(),
                 },
             )
         };
         let erase = |by: u8, target: u64| {
+            let target_statement = match target {
+                3 => digest(testimony_body()),
+                4 => digest(media()),
+                _ => [0; 32],
+            };
             st(
                 by,
                 Body::Erase {
                     target,
+                    target_statement,
                     reason: "order".into(),
                 },
             )
@@ -1383,6 +1451,23 @@ mod tests {
                 }),
             ), // 17: erased
             erase(1, 4),             // 18: media
+            st(2, other.clone()),    // 19: another testimony
+            st(
+                1,
+                Body::Erase {
+                    target: 19,
+                    target_statement: digest(testimony_body()),
+                    reason: "signed for another ledger's record 19".into(),
+                },
+            ), // 20: refused, though record 19 could be erased
+            st(
+                1,
+                Body::Erase {
+                    target: 19,
+                    target_statement: digest(other),
+                    reason: "signed for this one".into(),
+                },
+            ), // 21
         ];
         let (a, r) = replay(&recs);
         let refused: Vec<usize> = r
@@ -1391,7 +1476,7 @@ mod tests {
             .filter(|(_, x)| x.is_err())
             .map(|(i, _)| i)
             .collect();
-        assert_eq!(refused, [6, 7, 8, 9, 12, 13, 15, 16, 17]);
+        assert_eq!(refused, [6, 7, 8, 9, 12, 13, 15, 16, 17, 20]);
         assert_eq!(a.seal_to(), Some((5, &[[7; 32], [8; 32]][..])));
         assert_eq!(a.seal_to_at(5), None, "in force from the next record");
         assert_eq!(a.seal_to_at(6).map(|(s, _)| s), Some(5));
@@ -1401,5 +1486,6 @@ mod tests {
         );
         assert_eq!(a.erased_by(3), Some(14));
         assert_eq!(a.erased_by(4), Some(18));
+        assert_eq!(a.erased_by(19), Some(21));
     }
 }

@@ -11,7 +11,8 @@
 mod authority;
 
 pub use authority::{
-    Authority, Compromise, Ended, Holding, KeyState, Lookup, Taint, TransferState,
+    Authority, Compromise, Ended, Holding, KeyState, Lookup, SealTo, Taint, TransferState,
+    statement_digest,
 };
 
 use crate::Hash;
