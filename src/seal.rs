@@ -22,7 +22,10 @@ const SCRYPT_LOG_N: u8 = 18;
 /// A recipient: an age X25519 public key (`age1…`), never one of small order (nothing can
 /// be sealed to it: every shared secret would be zero).
 pub fn parse_recipient(s: &str) -> Result<age::x25519::Recipient> {
-    let shown = || crate::encoding::terminal_safe(s.trim(), false);
+    let shown = || {
+        let t: String = s.trim().chars().take(100).collect();
+        crate::encoding::terminal_safe(&t, false).into_owned()
+    };
     let r: age::x25519::Recipient = s.trim().parse().map_err(|e| {
         Error::Input(format!(
             "'{}' is not an age X25519 recipient (age1…): {e}",

@@ -93,6 +93,9 @@ pub struct AuditReport {
     /// Whether sealed texts were opened with an identity and checked against their
     /// commitments (without one, only their ciphertexts' and item keys' presence and sizes).
     pub sealed_opened: bool,
+    /// With an identity, the sealed texts it could not open (sealed to other recipients
+    /// than it), checked only as without one.
+    pub sealed_unopened: Vec<u64>,
     /// Every problem, in the order found.
     pub findings: Vec<Finding>,
 }
@@ -147,6 +150,8 @@ struct Auditor<'a> {
     identity: Option<&'a age::x25519::Identity>,
     /// Texts found erased, in order.
     erased: Vec<Erased>,
+    /// Sealed texts the identity given could not open (sealed to other recipients).
+    unopened: Vec<u64>,
 }
 
 impl Auditor<'_> {
@@ -201,6 +206,7 @@ pub fn audit_at(
         set_key,
         identity,
         erased: Vec::new(),
+        unopened: Vec::new(),
     };
     if !store.journal().header_intact()? {
         a.find(
@@ -294,6 +300,7 @@ pub fn audit_at(
             .collect(),
         erased: a.erased,
         sealed_opened: identity.is_some(),
+        sealed_unopened: a.unopened,
         findings: a.findings,
     })
 }

@@ -366,6 +366,12 @@ impl Auditor<'_> {
         if indexed {
             self.expect_body_entries(seq, &r.statement.body);
         }
+        if let Body::Media(m) = &r.statement.body {
+            if let Some(Err(e)) = self.ledger.check_media_copy(seq, m, self.identity) {
+                self.find(Some(seq), Code::Content, format!("record {seq}: {e}"));
+            }
+            return;
+        }
         let what = match &r.statement.body {
             Body::Amend(_) => " (amended text)",
             _ => "",
@@ -376,6 +382,12 @@ impl Auditor<'_> {
         {
             Some(Err(m)) => self.find(Some(seq), Code::Content, format!("record {seq}{what}: {m}")),
             Some(Ok(_)) => {
+                if let Some(id) = self.identity
+                    && self.ledger.sealed_since(seq).is_some()
+                    && !self.ledger.sealed_to(seq, id)
+                {
+                    self.unopened.push(seq);
+                }
                 let owner = r.statement.body.text(seq).map_or(seq, |(_, _, o)| o);
                 if let Some((by, reason)) = self.ledger.erasure_of(owner) {
                     self.erased.push(super::Erased { seq, by, reason });

@@ -110,7 +110,7 @@ fn reveal(
     files: &mut BTreeMap<String, Vec<u8>>,
 ) -> Result<ContentInfo> {
     let (salt, text) = ledger
-        .content(commitment, len, identity)
+        .content(seq, commitment, len, identity)
         .map_err(|e| match e {
             Error::Input(m) => Error::Input(format!("record {seq}: {m}")),
             e => e,
@@ -422,10 +422,11 @@ impl Gathered {
                 }
                 if let Body::Amend(am) = &rec.statement.body
                     && !seqs.contains(&am.target)
-                    && consent_override.is_none()
                 {
+                    // The rules of the amendment (and the consent for its text) need the
+                    // testimony it corrects in the bundle.
                     return Err(Error::Input(format!(
-                        "record {seq} corrects the text of record {}: export record {} with it, so that the bundle shows the witness's consent, or give --override-consent REASON",
+                        "record {seq} corrects the text of record {}: export record {} with it, so that the bundle shows the testimony it corrects and the witness's consent",
                         am.target, am.target
                     )));
                 }

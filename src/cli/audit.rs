@@ -174,7 +174,19 @@ pub fn exec(a: AuditArgs) -> anyhow::Result<ExitCode> {
             custody::encoding::terminal_safe(&e.reason, false)
         )?;
     }
-    if ledger.authority().seal_to().is_some() && identity.is_none() {
+    if !report.sealed_unopened.is_empty() {
+        let n = &report.sealed_unopened;
+        outln!(
+            "NOTE: {} sealed text(s) were sealed to other recipients than this identity and checked only for their ciphertexts and item keys: record(s) {}; audit again with their identity",
+            n.len(),
+            n.iter()
+                .take(20)
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    }
+    if !ledger.authority().seal_to_history().is_empty() && identity.is_none() {
         outln!(
             "NOTE: sealed texts were checked for their ciphertexts and item keys (present, of the right sizes); give --identity to open them and check their commitments"
         )?;

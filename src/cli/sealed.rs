@@ -261,14 +261,14 @@ pub struct EraseArgs {
 pub fn exec_erase(a: EraseArgs) -> anyhow::Result<ExitCode> {
     if a.finish {
         let ledger = open_write(&a.ledger)?;
-        let gone = ledger.finish_erasures()?;
+        let done = ledger.finish_erasures()?;
         if a.json {
-            print_json(&serde_json::json!({ "destroyed": gone }))?;
+            print_json(&serde_json::json!({ "destroyed": done.files, "failed": done.failed }))?;
         } else {
-            outln!("{} file(s) destroyed", gone.len())?;
+            outln!("{} file(s) destroyed", done.files.len())?;
         }
         ledger.close()?;
-        return Ok(ExitCode::SUCCESS);
+        return incomplete(&done, None);
     }
     let (Some(key), Some(seq), Some(reason)) = (a.key, a.seq, a.reason) else {
         bail!("give the record, --key ADMIN and --reason TEXT");
@@ -279,19 +279,41 @@ pub fn exec_erase(a: EraseArgs) -> anyhow::Result<ExitCode> {
     }
     .load()?;
     let mut ledger = open_write(&a.ledger)?;
-    let (appended, gone) = ledger.erase(&key, seq, &reason, now_ms())?;
+    let (appended, done) = ledger.erase(&key, seq, &reason, now_ms())?;
     if a.json {
-        print_json(&serde_json::json!({ "appended": [appended], "destroyed": gone }))?;
+        print_json(&serde_json::json!({
+            "appended": [appended],
+            "destroyed": done.files,
+            "failed": done.failed,
+        }))?;
     } else {
         print_appended(
             false,
             std::slice::from_ref(&appended),
             &format!(
                 "record {seq} erased: {} file(s) destroyed; its record and proofs stay",
-                gone.len()
+                done.files.len()
             ),
         )?;
     }
     ledger.close()?;
-    Ok(ExitCode::SUCCESS)
+    incomplete(&done, Some(appended.seq))
+}
+
+/// An erasure that could not destroy everything is a failure (exit 1) that says what is
+/// left and how to finish: its record, if one was appended, stays.
+fn incomplete(
+    done: &custody::ledger::Destroyed,
+    appended: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    if done.failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    Err(custody::error::Error::Failing(format!(
+        "{}{} item(s) could not be destroyed: {}; fix what is named and run `custody erase --finish`",
+        appended.map_or_else(String::new, |s| format!("the erasure record {s} was appended, but ")),
+        done.failed.len(),
+        done.failed.join("; ")
+    ))
+    .into())
 }

@@ -328,7 +328,13 @@ pub fn read_recipients(given: &[String]) -> anyhow::Result<Vec<[u8; 32]>> {
             continue;
         }
         let path = std::path::Path::new(g);
-        let bytes = read_text_file(path, "recipient file")?;
+        // A recipient file is a line or a few: 64 KiB is more than 16 recipients need.
+        let bytes = read_bounded(
+            open_regular(path, "recipient file")?,
+            64 * 1024,
+            "recipient file",
+        )
+        .with_context(|| path.display().to_string())?;
         let text = String::from_utf8(bytes)
             .map_err(|_| anyhow::anyhow!("{g}: a recipient file is text (age1… lines)"))?;
         let mut found = 0;

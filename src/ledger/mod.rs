@@ -22,7 +22,7 @@ mod append;
 mod open;
 mod sealed;
 mod verify;
-pub use sealed::OpenedText;
+pub use sealed::{Destroyed, OpenedText};
 
 pub use crate::rules::MAX_CLOCK_SKEW_MS;
 
@@ -580,11 +580,24 @@ impl Ledger {
     /// `identity`): `None` when it is missing.
     pub(crate) fn content(
         &self,
+        seq: u64,
         commitment: &Hash,
         len: u64,
         identity: Option<&age::x25519::Identity>,
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        self.store.read_text(commitment, len, identity)
+        let sealed = self.sealed_since(seq).is_some();
+        self.store.read_text(commitment, len, identity, sealed)
+    }
+
+    /// The seal-to record in force or not (standing or flagged) before record `seq`: a
+    /// ledger that seals never keeps a text in plain from then on.
+    pub(crate) fn sealed_since(&self, seq: u64) -> Option<u64> {
+        self.authority
+            .seal_to_history()
+            .iter()
+            .take_while(|s| s.seq < seq)
+            .last()
+            .map(|s| s.seq)
     }
 
     /// The inclusion proof of record `seq` in the tree of `size` records.

@@ -6,6 +6,15 @@ use crate::store::Item;
 use std::io::Write;
 use zeroize::Zeroizing;
 
+/// What erasing destroyed, and what it could not.
+#[derive(Debug, Default)]
+pub struct Destroyed {
+    /// The files overwritten and removed.
+    pub files: Vec<std::path::PathBuf>,
+    /// Why some item could not be destroyed.
+    pub failed: Vec<String>,
+}
+
 /// A text opened from the content store.
 pub struct OpenedText {
     /// The text.
@@ -88,15 +97,15 @@ impl Ledger {
 
     /// Erases the content of testimony or media record `target` (signed by an admin): the
     /// erasure record is appended, then the item keys of its texts (every version) or of its
-    /// sealed media copy, and any plain text, are destroyed. Returns the record and the
-    /// files destroyed.
+    /// sealed media copy, and any plain text, are destroyed. Returns the record and what
+    /// [`Ledger::finish_erasures`] did.
     pub fn erase(
         &mut self,
         admin: &SigningKey,
         target: u64,
         reason: &str,
         now_ms: u64,
-    ) -> Result<(Appended, Vec<std::path::PathBuf>)> {
+    ) -> Result<(Appended, Destroyed)> {
         if reason.trim().is_empty() {
             return Err(Error::Input(
                 "give the reason for the erasure with --reason (for example the court order)"
@@ -117,16 +126,19 @@ impl Ledger {
     }
 
     /// Destroys what the erasure records call for and the content store still holds (an
-    /// erasure interrupted after its record was appended): idempotent. Returns the files
-    /// destroyed.
-    pub fn finish_erasures(&self) -> Result<Vec<std::path::PathBuf>> {
-        let mut gone = Vec::new();
+    /// erasure interrupted after its record was appended): idempotent. One item that cannot
+    /// be destroyed does not stop the others; each failure is returned.
+    pub fn finish_erasures(&self) -> Result<Destroyed> {
+        let mut done = Destroyed::default();
         for target in self.authority.erasures().keys() {
             for item in self.items_of(*target) {
-                gone.extend(self.store.destroy(item)?);
+                match self.store.destroy(item) {
+                    Ok(gone) => done.files.extend(gone),
+                    Err(e) => done.failed.push(format!("record {target}: {e}")),
+                }
             }
         }
-        Ok(gone)
+        Ok(done)
     }
 
     /// The content items of an evidence record: a testimony's texts (its own and every
@@ -177,7 +189,7 @@ impl Ledger {
         }
         let (salt, text) = self
             .store
-            .read_text(&commitment, len, identity)?
+            .read_text(&commitment, len, identity, self.sealed_since(seq).is_some())?
             .ok_or_else(|| Error::Damaged(format!("record {seq}: the text is missing")))?;
         let text = Zeroizing::new(text);
         let salt: Option<[u8; 32]> = salt.as_slice().try_into().ok();
@@ -210,6 +222,15 @@ impl Ledger {
                 "this ledger names no content recipients, so there is no one to seal to; an admin names them first with `custody seal-to`".into(),
             )
         })?;
+        for f in &files {
+            if self.erased_copy(&f.sha256) {
+                return Err(Error::Input(format!(
+                    "the ledger erased its sealed copy of {} (SHA-256 {}); a copy sealed again would be destroyed by the same erasure: add it without --seal",
+                    f.name.as_deref().unwrap_or("a file"),
+                    hex::encode(f.sha256)
+                )));
+            }
+        }
         let mut made = Vec::new();
         let mut done = 0u64;
         let mut sealed = || -> Result<()> {

@@ -429,17 +429,62 @@ impl Ledger {
         let how = crate::store::TextCheck {
             identity,
             erased: erased.as_ref().map(|(by, reason)| (*by, reason.as_str())),
-            // Any seal-to record before it, standing or not: a ledger that seals never
-            // stores a text in plain.
-            sealed_since: self
-                .authority
-                .seal_to_history()
-                .iter()
-                .take_while(|s| s.seq < seq)
-                .last()
-                .map(|s| s.seq),
+            sealed_since: self.sealed_since(seq),
         };
         Some(self.store.check_content(&commitment, len, &how))
+    }
+
+    /// The sealed copy of media record `seq` (`add media --seal`), when the store keeps
+    /// one: both files present and of the right shape and size, and with `identity` (a
+    /// recipient in force when it was added) opened and checked against the record's
+    /// SHA-256. An erased copy must have lost its key. `None` when no copy is kept.
+    pub(crate) fn check_media_copy(
+        &self,
+        seq: u64,
+        media: &record::Media,
+        identity: Option<&age::x25519::Identity>,
+    ) -> Option<std::result::Result<String, String>> {
+        let item = crate::store::Item::Media(media.sha256);
+        let held = self.store.held(item);
+        if let Some((by, _)) = self.erasure_of(seq) {
+            return held.wrapped_key.then(|| {
+                Err(format!(
+                    "record {by} erased this media copy, but its item key is still stored; `custody erase --finish` destroys it"
+                ))
+            });
+        }
+        if !held.ciphertext && !held.wrapped_key {
+            return None;
+        }
+        // A copy shared with an erased record of the same file was destroyed with it.
+        if !held.wrapped_key && self.erased_copy(&media.sha256) {
+            return None;
+        }
+        let identity = identity.filter(|id| self.sealed_to(seq, id));
+        Some(
+            self.store
+                .check_sealed(item, media.size, &media.sha256, identity)
+                .map(|opened| {
+                    if opened {
+                        format!(
+                            "the sealed copy of {} bytes opens and matches the recorded SHA-256",
+                            media.size
+                        )
+                    } else {
+                        "a sealed copy is kept: ciphertext and item key present, of the right sizes"
+                            .into()
+                    }
+                }),
+        )
+    }
+
+    /// Whether an erasure record erased a media record of this file (whose sealed copy all
+    /// records of the same file share).
+    pub(crate) fn erased_copy(&self, sha256: &Hash) -> bool {
+        self.store.media_seqs(sha256).unwrap_or_default().into_iter().any(|s| {
+            self.authority.erased_by(s).is_some()
+                && matches!(self.statement(s).map(|st| st.body), Some(Body::Media(m)) if &m.sha256 == sha256)
+        })
     }
 
     /// Whether the text of record `seq` was sealed to `identity` (a recipient in force then).

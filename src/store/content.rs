@@ -10,6 +10,7 @@ impl Store {
 
     /// Writes testimony content and its salt, fsync'd, before the record that commits to it.
     pub fn write_content(&self, commitment: &Hash, salt: &[u8; 32], content: &[u8]) -> Result<()> {
+        self.store_dir(names::CONTENT, false)?;
         let path = self.content_path(commitment);
         let mut f = OpenOptions::new()
             .write(true)
@@ -66,63 +67,81 @@ impl Store {
             }
             return self.check_plain(commitment, content_len);
         }
-        if !held.ciphertext {
+        if !held.ciphertext && !held.wrapped_key {
             return Err("the testimony text is missing from the content store".into());
         }
-        if !held.wrapped_key {
-            return Err(
-                "the sealed text's item key is missing: no one can open it any more (and no erasure record says why)"
-                    .into(),
-            );
+        self.check_sealed(item, content_len + 32, commitment, how.identity)
+            .map(|opened| match opened {
+                true => format!("{content_len} bytes of sealed text open and match the signed commitment"),
+                false => format!("{content_len} bytes sealed: ciphertext and item key present, of the right sizes (give --identity to check the commitment)"),
+            })
+    }
+
+    /// A sealed item against what was sealed: `plain_len` bytes whose SHA-256 is `sha256`
+    /// (a text's commitment, a media file's digest). Both files must be there and of the
+    /// shape and size age gives that length; with `identity`, the item is opened and hashed.
+    /// `Ok(true)` when it was opened.
+    pub fn check_sealed(
+        &self,
+        item: Item,
+        plain_len: u64,
+        sha256: &Hash,
+        identity: Option<&age::x25519::Identity>,
+    ) -> std::result::Result<bool, String> {
+        let what = match item {
+            Item::Text(_) => "the sealed text",
+            Item::Media(_) => "the sealed media copy",
+        };
+        let held = self.held(item);
+        match (held.ciphertext, held.wrapped_key) {
+            (true, true) => {}
+            (false, _) => return Err(format!("{what} is missing from the content store")),
+            (true, false) => {
+                return Err(format!(
+                    "{what}'s item key is missing: no one can open it any more (and no erasure record says why)"
+                ));
+            }
         }
-        let opened = self
+        let (mut file, file_len, wrapped) = self
             .read_sealed(item)
             .map_err(|e| e.to_string())?
-            .ok_or("the sealed text vanished while it was checked")?;
-        let (mut file, file_len, wrapped) = opened;
-        let stanzas = crate::seal::check_shape(&mut file, file_len, content_len + 32)
-            .map_err(|e| format!("the sealed text is damaged: {e}"))?;
+            .ok_or_else(|| format!("{what} vanished while it was checked"))?;
+        let stanzas = crate::seal::check_shape(&mut file, file_len, plain_len)
+            .map_err(|e| format!("{what} is damaged: {e}"))?;
         crate::seal::check_shape(
             &mut wrapped.as_slice(),
             wrapped.len() as u64,
             crate::seal::ITEM_KEY_LEN,
         )
-        .map_err(|e| format!("the sealed text's item key is damaged: {e}"))?;
+        .map_err(|e| format!("{what}'s item key is damaged: {e}"))?;
         if stanzas != 1 {
             return Err(format!(
-                "the sealed text is encrypted to {stanzas} keys; custody seals each item to its item key alone"
+                "{what} is encrypted to {stanzas} keys; custody seals each item to its item key alone"
             ));
         }
-        let Some(identity) = how.identity else {
-            return Ok(format!(
-                "{content_len} bytes sealed: ciphertext and item key present, of the right sizes (give --identity to check the commitment)"
-            ));
+        let Some(identity) = identity else {
+            return Ok(false);
         };
         use std::io::Seek;
         file.rewind().map_err(|e| e.to_string())?;
-        let mut hasher = sha2::Sha256::new();
-        let (_, len) = crate::seal::open_stream(
+        let (digest, len) = crate::seal::open_stream(
             &mut file,
             &wrapped,
             identity,
-            &mut HashWriter(&mut hasher),
+            &mut std::io::sink(),
             &mut |_| {},
         )?;
-        if len != content_len + 32 {
+        if len != plain_len {
             return Err(format!(
-                "the sealed text is {} bytes, the record says {content_len}",
-                len.saturating_sub(32)
+                "{what} opens to {len} bytes, but {plain_len} were recorded"
             ));
         }
-        use sha2::Digest;
-        if hasher.finalize().as_slice() != commitment {
-            return Err(
-                "the sealed text does not match the signed commitment (it was replaced)".into(),
-            );
+        if &digest != sha256 {
+            return Err(format!(
+                "{what} does not match the signed record (it was replaced)"
+            ));
         }
-        Ok(format!(
-            "{content_len} bytes of sealed text open and match the signed commitment"
-        ))
+        Ok(true)
     }
 
     fn check_plain(
@@ -160,16 +179,19 @@ impl Store {
     }
 
     /// Reads a testimony text and its salt, plain or sealed (opened with `identity`):
-    /// `None` when neither is held. A sealed text without an identity, or with one that does
-    /// not open it, is an input error that names the fix.
+    /// `None` when neither is held. A text recorded while the ledger sealed (`sealed`) is
+    /// read only from its sealed form: a plain file planted beside it is never taken for
+    /// it. A sealed text without an identity, or with one that does not open it, is an
+    /// input error that names the fix.
     pub fn read_text(
         &self,
         commitment: &Hash,
         expected_len: u64,
         identity: Option<&age::x25519::Identity>,
+        sealed: bool,
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         let item = Item::Text(*commitment);
-        if !self.held(item).ciphertext || self.content_path(commitment).exists() {
+        if !sealed && !self.held(item).ciphertext {
             return self.read_content(commitment, expected_len);
         }
         let Some((mut file, _, wrapped)) = self.read_sealed(item)? else {
@@ -201,26 +223,25 @@ impl Store {
         commitment: &Hash,
         expected_len: u64,
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        self.store_dir(names::CONTENT, false)?;
         let path = self.content_path(commitment);
-        match std::fs::metadata(&path) {
-            Ok(m) if Some(m.len()) != expected_len.checked_add(32) || m.len() > (64 << 20) => {
-                return Ok(Some((vec![0; 32], Vec::new())));
-            }
-            Ok(_) => {}
+        // Opened without following a link; checked and read through the one handle.
+        let mut f = match open_ledger_file(&path, OpenOptions::new().read(true), false) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(&path)(e)),
+        };
+        let len = f.metadata().map_err(io(&path))?.len();
+        if Some(len) != expected_len.checked_add(32) || len > (64 << 20) {
+            return Ok(Some((vec![0; 32], Vec::new())));
         }
-        match std::fs::read(&path) {
-            Ok(mut b) => {
-                if b.len() < 32 {
-                    return Ok(Some((b, Vec::new())));
-                }
-                let content = b.split_off(32);
-                Ok(Some((b, content)))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(&path)(e)),
+        let mut b = Vec::with_capacity(len as usize);
+        std::io::Read::read_to_end(&mut f, &mut b).map_err(io(&path))?;
+        if b.len() < 32 {
+            return Ok(Some((b, Vec::new())));
         }
+        let content = b.split_off(32);
+        Ok(Some((b, content)))
     }
 }
 
@@ -233,19 +254,6 @@ pub struct TextCheck<'a> {
     pub erased: Option<(u64, &'a str)>,
     /// The seal-to record in force when it was recorded: it must not be stored in plain.
     pub sealed_since: Option<u64>,
-}
-
-/// Feeds what is written to a hash.
-struct HashWriter<'a>(&'a mut sha2::Sha256);
-
-impl Write for HashWriter<'_> {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        sha2::Digest::update(self.0, b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Collects at most a bound of bytes: a planted huge ciphertext is never held in memory.
@@ -324,20 +332,46 @@ impl Store {
         }
     }
 
-    fn keys_dir(&self) -> Result<PathBuf> {
-        let d = self.dir.join(names::SEALED_KEYS);
-        match std::fs::create_dir(&d) {
-            Ok(()) => fsync_dir(&self.dir)?,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io(&d)(e)),
+    /// A directory of the content store (`content/`, `sealed-keys/`): a real directory of
+    /// the ledger, never a link leading out of it (writing or erasing through one would
+    /// touch files elsewhere). With `create`, made when absent.
+    pub(crate) fn store_dir(&self, name: &str, create: bool) -> Result<PathBuf> {
+        let d = self.dir.join(name);
+        match d.symlink_metadata() {
+            Ok(m) if m.file_type().is_dir() => Ok(d),
+            Ok(_) => Err(Error::Damaged(format!(
+                "{} is not a directory of the ledger (a symbolic link or a file stands in its place); custody neither reads nor writes through it: remove it, and restore the directory from a backup",
+                d.display()
+            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+                match std::fs::create_dir(&d) {
+                    Ok(()) => fsync_dir(&self.dir)?,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(io(&d)(e)),
+                }
+                self.store_dir(name, false)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(d),
+            Err(e) => Err(io(&d)(e)),
         }
-        Ok(d)
+    }
+
+    fn keys_dir(&self) -> Result<PathBuf> {
+        self.store_dir(names::SEALED_KEYS, true)
+    }
+
+    /// Both directories of the content store, checked.
+    fn check_dirs(&self) -> Result<()> {
+        self.store_dir(names::CONTENT, false)?;
+        self.store_dir(names::SEALED_KEYS, false)?;
+        Ok(())
     }
 
     /// Writes a sealed item: its wrapped key, then its ciphertext (each created new and
     /// fsync'd, with their directories), before the record that commits to it. On failure
     /// neither is left.
     pub fn write_sealed(&self, item: Item, ciphertext: &[u8], wrapped_key: &[u8]) -> Result<()> {
+        self.check_dirs()?;
         let keys = self.keys_dir()?;
         let result = write_new(&self.wrapped_key_path(item), wrapped_key)
             .and_then(|()| {
@@ -357,6 +391,7 @@ impl Store {
     /// `seal` writes the ciphertext and returns the wrapped key and the SHA-256 of what it
     /// read, which must be `item`'s. An item already held whole is left as it is.
     pub fn write_sealed_stream(&self, item: Item, seal: &mut SealInto) -> Result<()> {
+        self.check_dirs()?;
         let held = self.held(item);
         if held.ciphertext && held.wrapped_key {
             return Ok(());
@@ -403,6 +438,7 @@ impl Store {
     /// An item's ciphertext and wrapped key, when both are held; each must be a regular
     /// file. The wrapped key is small and read whole; the ciphertext is opened.
     pub fn read_sealed(&self, item: Item) -> Result<Option<(File, u64, Vec<u8>)>> {
+        self.check_dirs()?;
         let key_path = self.wrapped_key_path(item);
         let Some(wrapped) = read_small_file(&key_path, 64 * 1024)? else {
             return Ok(None);
@@ -422,12 +458,26 @@ impl Store {
     /// zeros and syncing before it is unlinked (the ciphertext stays, and no one can open
     /// it any more). Returns what was destroyed.
     pub fn destroy(&self, item: Item) -> Result<Vec<PathBuf>> {
+        self.check_dirs()?;
         let mut paths = vec![self.wrapped_key_path(item)];
         if let Item::Text(c) = item {
             paths.push(self.content_path(&c));
         }
         let mut gone = Vec::new();
         for p in paths {
+            match p.symlink_metadata() {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&p)(e)),
+                // A link (or anything but a file) planted in its place: the link itself is
+                // removed, and nothing it points to is touched.
+                Ok(m) if !m.file_type().is_file() => {
+                    std::fs::remove_file(&p).map_err(io(&p))?;
+                    fsync_dir(p.parent().unwrap_or(&self.dir))?;
+                    gone.push(p);
+                    continue;
+                }
+                Ok(_) => {}
+            }
             let f = match open_ledger_file(&p, OpenOptions::new().write(true), false) {
                 Ok(f) => f,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
