@@ -130,7 +130,7 @@ pub(crate) fn sealed() -> Fixture {
 }
 
 /// Every file under `dir`, recursively, with its bytes.
-fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+pub(crate) fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
@@ -161,7 +161,7 @@ fn assert_nothing_plain(f: &Fixture, needle: &[u8], when: &str) {
     }
 }
 
-fn open_text(f: &Fixture, seq: u64, identity: &str) -> Output {
+pub(crate) fn open_text(f: &Fixture, seq: u64, identity: &str) -> Output {
     f.run(&[
         "open",
         "--ledger",

@@ -17,6 +17,7 @@ mod kat;
 mod openssl;
 mod output;
 mod seal;
+mod seal_adversary;
 mod sweep;
 mod tamper;
 mod tiles;

@@ -112,6 +112,8 @@ impl Ledger {
                     .into(),
             ));
         }
+        // What would stop the destruction is refused before the record is signed.
+        self.store.check_dirs()?;
         let body = Body::Erase {
             target,
             target_statement: self.statement_digest_of(target),

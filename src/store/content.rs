@@ -361,7 +361,7 @@ impl Store {
     }
 
     /// Both directories of the content store, checked.
-    fn check_dirs(&self) -> Result<()> {
+    pub(crate) fn check_dirs(&self) -> Result<()> {
         self.store_dir(names::CONTENT, false)?;
         self.store_dir(names::SEALED_KEYS, false)?;
         Ok(())
