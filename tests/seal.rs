@@ -908,3 +908,45 @@ fn unusable_recipients_are_refused_before_anything_is_written() {
     assert_eq!(o.code, 2, "{}", o.all());
     assert_same(&before, &snapshot(&f.path("ledger")), "refused recipients");
 }
+
+/// A passphrase-protected identity opens with `--identity-passphrase-file`, and a wrong
+/// passphrase is exit 2.
+#[test]
+fn a_protected_identity_opens_with_its_passphrase() {
+    let f = Fixture::empty();
+    f.ok(&["key", "generate", "ledger", "--dir", &f.p("keys")]);
+    f.ok(&["key", "generate", "alice", "--dir", &f.p("keys")]);
+    for (name, pass) in [("pass", "correct horse\n"), ("wrong", "incorrect horse\n")] {
+        std::fs::write(f.path(name), pass).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(f.path(name), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    f.ok(&[
+        "key",
+        "generate-recipient",
+        "hq",
+        "--dir",
+        &f.p("keys"),
+        "--passphrase-file",
+        &f.p("pass"),
+    ]);
+    f.init_ledger_with(&["--seal-to", &f.p("keys/hq.recipient")]);
+    let seq = f.testimony("opened with a passphrase").to_string();
+    let open = |pass: &str| {
+        f.run(&[
+            "open",
+            "--ledger",
+            &f.p("ledger"),
+            &seq,
+            "--identity",
+            &f.p("keys/hq.identity"),
+            "--identity-passphrase-file",
+            &f.p(pass),
+        ])
+    };
+    let o = open("pass");
+    assert_eq!(o.stdout, "opened with a passphrase", "{}", o.all());
+    let o = open("wrong");
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("wrong passphrase"), "{}", o.stderr);
+}
