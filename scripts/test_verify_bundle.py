@@ -161,6 +161,23 @@ for the attested bundles at the end, the custody binary and openssl):
   the custody binary ($CUSTODY_BIN) only when it knows the new kinds (an older
   one is skipped with the reason), and it must give the same exit code.
 
+* the SPEC revision "target_statement": consent (kind 11) and erase (kind 12)
+  bodies are `target: u64`, `target_statement: bytes[32]`, then the text,
+  shown in 11.2 as {target, target_statement (hex), consent|reason}; the new
+  layout decodes and re-encodes, the old one and short digests are refused
+  (SealConsentEraseDecodingTests; every consent and erase statement built by
+  hand here uses the new layout); 4.1's digest rule, a wrong digest of every
+  near miss (another record's statement, the record bytes, the leaf hash,
+  one bit off) `unauthorized` and changing nothing, and a consent change and
+  an erasure copied from another ledger's record of the same number refused
+  (SealConsentEraseRuleTests); the recipients in force as those of the last
+  seal-to record that stands; tests/vectors/kat/sealing.json decoded to
+  exactly its bodies and leaf hashes, replayed and bundled
+  (SealingKnownAnswerTests); and real bundles of the new binary, which
+  carries only the consent and erase records that stand, with the thief's
+  consent record moved back among the supporting records by hand
+  (CustodySealedBundleTests).
+
 Every verifier run passes --no-trust unless a test gives --trust (SPEC 11.3
 check 10 makes one of them mandatory).
 """
@@ -555,15 +572,25 @@ class TestLedger:
         return self.append(by or self.ledger_key, "seal-to", body,
                            {"recipients": [bech32_of("age", r) for r in recipients]}, **kw)
 
-    def consent(self, signer, target: int, scope: str, **kw) -> int:
-        """A consent statement (kind 11): the testimony, then the scope in force from now on."""
-        return self.append(signer, "consent", enc_u64(target) + enc_text(scope),
-                           {"target": target, "consent": scope}, **kw)
+    def target_digest(self, target: int) -> bytes:
+        """SPEC section 3, consent and erase: `target_statement` = H(statement bytes of record target);
+        for a record this ledger does not have (yet), 32 zero bytes."""
+        return sha256(self.entries[target]["statement"]) if target < len(self.entries) else bytes(32)
 
-    def erase(self, target: int, reason="court order 2026/114", by=None, **kw) -> int:
-        """An erase statement (kind 12): the testimony or media record, then the reason."""
-        return self.append(by or self.ledger_key, "erase", enc_u64(target) + enc_text(reason),
-                           {"target": target, "reason": reason}, **kw)
+    def consent(self, signer, target: int, scope: str, target_statement: bytes | None = None, **kw) -> int:
+        """A consent statement (kind 11): the testimony, its statement digest (by default the right one),
+        then the scope in force from now on."""
+        digest = self.target_digest(target) if target_statement is None else target_statement
+        return self.append(signer, "consent", enc_u64(target) + digest + enc_text(scope),
+                           {"target": target, "target_statement": digest.hex(), "consent": scope}, **kw)
+
+    def erase(self, target: int, reason="court order 2026/114", by=None, target_statement: bytes | None = None,
+              **kw) -> int:
+        """An erase statement (kind 12): the testimony or media record, its statement digest (by default the
+        right one), then the reason."""
+        digest = self.target_digest(target) if target_statement is None else target_statement
+        return self.append(by or self.ledger_key, "erase", enc_u64(target) + digest + enc_text(reason),
+                           {"target": target, "target_statement": digest.hex(), "reason": reason}, **kw)
 
     # -- tree and checkpoint (SPEC sections 5 and 6) -------------------------------
 
@@ -6688,6 +6715,7 @@ class SpecFollowUp4Tests(AttesterTestCase):
 # =============================================================================
 
 RECIPIENT_1, RECIPIENT_2 = x25519_public("content recipient 1"), x25519_public("content recipient 2")
+DIGEST_A, DIGEST_B = sha256(b"statement A"), sha256(b"statement B")     # target_statement values for decoding
 
 
 @functools.lru_cache(maxsize=None)
@@ -6760,9 +6788,10 @@ class SealConsentEraseDecodingTests(unittest.TestCase):
         if st.kind == 10:
             recipients = [bech32_bytes(r, "age") for r in st.body["recipients"]]
             return head + bytes([len(recipients)]) + b"".join(recipients)
+        target = enc_u64(st.body["target"]) + bytes.fromhex(st.body["target_statement"])
         if st.kind == 11:
-            return head + enc_u64(st.body["target"]) + enc_text(st.body["consent"])
-        return head + enc_u64(st.body["target"]) + enc_text(st.body["reason"])
+            return head + target + enc_text(st.body["consent"])
+        return head + target + enc_text(st.body["reason"])
 
     def test_round_trips(self):
         sixteen = [x25519_public(f"recipient {n}") for n in range(16)]
@@ -6774,15 +6803,25 @@ class SealConsentEraseDecodingTests(unittest.TestCase):
                                  {"recipients": [bech32_of("age", r) for r in sixteen]}),
             # a recipient named twice decodes: it breaks a rule of 4.1, not the encoding
             "seal-to, twice": (10, b"\x02" + RECIPIENT_1 * 2, {"recipients": [bech32_of("age", RECIPIENT_1)] * 2}),
-            "consent": (11, enc_u64(5) + enc_text("court,research"), {"target": 5, "consent": "court,research"}),
-            "consent none": (11, enc_u64(0) + enc_text("none"), {"target": 0, "consent": "none"}),
+            # the new layout (SPEC section 3): target u64, target_statement bytes[32], then the text;
+            # 11.2: {target, target_statement (hex), consent} and {target, target_statement (hex), reason}
+            "consent": (11, enc_u64(5) + DIGEST_A + enc_text("court,research"),
+                        {"target": 5, "target_statement": DIGEST_A.hex(), "consent": "court,research"}),
+            "consent none": (11, enc_u64(0) + bytes(32) + enc_text("none"),
+                             {"target": 0, "target_statement": "00" * 32, "consent": "none"}),
             # outside the vocabulary: decodes, read conservatively (section 3), allows no court use
-            "consent Court": (11, enc_u64(2 ** 64 - 1) + enc_text("Court"),
-                              {"target": 2 ** 64 - 1, "consent": "Court"}),
-            "consent 256 bytes": (11, enc_u64(9) + enc_text("c" * 256), {"target": 9, "consent": "c" * 256}),
-            "erase": (12, enc_u64(3) + enc_text("court order 2026/114"),
-                      {"target": 3, "reason": "court order 2026/114"}),
-            "erase 4096 bytes": (12, enc_u64(3) + enc_text("\u00e9" * 2048), {"target": 3, "reason": "\u00e9" * 2048}),
+            "consent Court": (11, enc_u64(2 ** 64 - 1) + b"\xff" * 32 + enc_text("Court"),
+                              {"target": 2 ** 64 - 1, "target_statement": "ff" * 32, "consent": "Court"}),
+            "consent 256 bytes": (11, enc_u64(9) + DIGEST_B + enc_text("c" * 256),
+                                  {"target": 9, "target_statement": DIGEST_B.hex(), "consent": "c" * 256}),
+            # a digest whose bytes look like a length prefix and text: still the 32 bytes of the digest
+            "consent digest like text": (11, enc_u64(1) + (enc_text("court") * 4)[:32] + enc_text("none"),
+                                         {"target": 1, "target_statement": (enc_text("court") * 4)[:32].hex(),
+                                          "consent": "none"}),
+            "erase": (12, enc_u64(3) + DIGEST_A + enc_text("court order 2026/114"),
+                      {"target": 3, "target_statement": DIGEST_A.hex(), "reason": "court order 2026/114"}),
+            "erase 4096 bytes": (12, enc_u64(3) + DIGEST_B + enc_text("\u00e9" * 2048),
+                                 {"target": 3, "target_statement": DIGEST_B.hex(), "reason": "\u00e9" * 2048}),
         }
         for what, (kind, body, json_body) in cases.items():
             with self.subTest(what):
@@ -6818,19 +6857,29 @@ class SealConsentEraseDecodingTests(unittest.TestCase):
             "seal-to trailing byte": (10, b"\x01" + RECIPIENT_1 + b"\x00", "1 byte(s) left"),
             "seal-to one key too many": (10, b"\x01" + RECIPIENT_1 + RECIPIENT_2, "32 byte(s) left"),
             "consent truncated target": (11, enc_u64(3)[:7], "truncated in target"),
-            "consent without scope": (11, enc_u64(3), "truncated in consent length"),
-            "consent scope truncated": (11, enc_u64(3) + enc_text("court")[:-1], "truncated in consent"),
-            "consent empty scope": (11, enc_u64(3) + enc_bytes(b""), "length 0 outside 1..256"),
-            "consent 257 bytes": (11, enc_u64(3) + enc_text("c" * 257), "exceeds 256"),
-            "consent newline": (11, enc_u64(3) + enc_text("court\n"), "control character"),
-            "consent bidi": (11, enc_u64(3) + enc_text("\u202ecourt"), "bidirectional control"),
-            "consent not UTF-8": (11, enc_u64(3) + enc_bytes(b"\xffcourt"), "not valid UTF-8"),
-            "consent trailing byte": (11, enc_u64(3) + enc_text("court") + b"\x00", "1 byte(s) left"),
+            "consent without digest": (11, enc_u64(3), "truncated in target_statement"),
+            "consent digest short": (11, enc_u64(3) + DIGEST_A[:31], "truncated in target_statement"),
+            # the old layout (no digest): the scope's bytes are read as a digest, and what is left is too short
+            "consent, the old layout": (11, enc_u64(3) + enc_text("court"), "truncated in target_statement"),
+            "consent, the old layout, a long scope": (11, enc_u64(3) + enc_text("court," * 6),
+                                                      "consent length 1949066095 exceeds 256"),
+            "consent without scope": (11, enc_u64(3) + DIGEST_A, "truncated in consent length"),
+            "consent scope truncated": (11, enc_u64(3) + DIGEST_A + enc_text("court")[:-1], "truncated in consent"),
+            "consent empty scope": (11, enc_u64(3) + DIGEST_A + enc_bytes(b""), "length 0 outside 1..256"),
+            "consent 257 bytes": (11, enc_u64(3) + DIGEST_A + enc_text("c" * 257), "exceeds 256"),
+            "consent newline": (11, enc_u64(3) + DIGEST_A + enc_text("court\n"), "control character"),
+            "consent bidi": (11, enc_u64(3) + DIGEST_A + enc_text("\u202ecourt"), "bidirectional control"),
+            "consent not UTF-8": (11, enc_u64(3) + DIGEST_A + enc_bytes(b"\xffcourt"), "not valid UTF-8"),
+            "consent trailing byte": (11, enc_u64(3) + DIGEST_A + enc_text("court") + b"\x00", "1 byte(s) left"),
             "erase truncated target": (12, b"\x00\x00", "truncated in target"),
-            "erase without reason": (12, enc_u64(3), "truncated in reason length"),
-            "erase empty reason": (12, enc_u64(3) + enc_bytes(b""), "length 0 outside 1..4096"),
-            "erase 4097 bytes": (12, enc_u64(3) + enc_text("r" * 4097), "exceeds 4096"),
-            "erase trailing bytes": (12, enc_u64(3) + enc_text("order") + b"\x01\x02", "2 byte(s) left"),
+            "erase without digest": (12, enc_u64(3), "truncated in target_statement"),
+            "erase digest short": (12, enc_u64(3) + DIGEST_A[:16], "truncated in target_statement"),
+            "erase, the old layout": (12, enc_u64(3) + enc_text("court order 2026/114"),
+                                      "truncated in target_statement"),
+            "erase without reason": (12, enc_u64(3) + DIGEST_A, "truncated in reason length"),
+            "erase empty reason": (12, enc_u64(3) + DIGEST_A + enc_bytes(b""), "length 0 outside 1..4096"),
+            "erase 4097 bytes": (12, enc_u64(3) + DIGEST_A + enc_text("r" * 4097), "exceeds 4096"),
+            "erase trailing bytes": (12, enc_u64(3) + DIGEST_A + enc_text("order") + b"\x01\x02", "2 byte(s) left"),
             "kind 13": (13, enc_u64(3) + enc_text("order"), "unknown kind 13"),
         }
         for what, (kind, body, words) in bad.items():
@@ -6839,6 +6888,112 @@ class SealConsentEraseDecodingTests(unittest.TestCase):
                     vb.decode_statement(self.statement(kind, body))
                 self.assertIn(words, str(caught.exception))
 
+
+
+class SealingKnownAnswerTests(SealingTestCase):
+    """tests/vectors/kat/sealing.json (data written by custody): records of kinds 10 (seal-to), 11 (consent)
+    and 12 (erase) with their decoded bodies.  Each record_hex decodes here to exactly the `body` given, its
+    leaf hash is recomputed, and the records replay under 4.1 (the consent and erasure naming the digest of
+    record 3's statement bytes) and verify as a bundle."""
+
+    KAT = json.loads((KAT / "sealing.json").read_text())
+
+    def records(self) -> list["vb.Record"]:
+        return [vb.decode_record(bytes.fromhex(rec["record_hex"])) for rec in self.KAT["records"]]
+
+    def test_each_record_decodes_to_its_body(self):
+        self.assertEqual([r["kind"] for r in self.KAT["records"]],
+                         ["genesis", "seal-to", "authorize", "testimony", "consent", "erase"])
+        prev = bytes(32)
+        for rec in self.KAT["records"]:
+            with self.subTest(seq=rec["seq"], kind=rec["kind"]):
+                data = bytes.fromhex(rec["record_hex"])
+                record = vb.decode_record(data)
+                st = record.statement
+                self.assertEqual((record.seq, vb.KIND_NAMES[st.kind]), (rec["seq"], rec["kind"]))
+                self.assertEqual(record.statement_bytes.hex(), rec["statement_hex"])
+                # exactly the body given: the same members, values and JSON types
+                self.assertEqual(st.body, rec["body"])
+                self.assertEqual(json.dumps(st.body, sort_keys=True), json.dumps(rec["body"], sort_keys=True))
+                self.assertTrue(vb.json_equal(st.body, rec["body"]))
+                self.assertEqual(vb.leaf_hash(data).hex(), rec["leaf_hash_hex"])
+                self.assertEqual(sha256(b"\x00" + data).hex(), rec["leaf_hash_hex"])     # this file's own
+                self.assertEqual(record.prev, prev)
+                prev = bytes.fromhex(rec["leaf_hash_hex"])
+                self.assertTrue(vb.verify_statement_signature(st, record.statement_bytes, record.signature))
+                if st.kind in (10, 11, 12):     # re-encoding gives the identical bytes (section 2)
+                    self.assertEqual(SealConsentEraseDecodingTests.encode(st), record.statement_bytes)
+
+    def test_the_digests_and_recipients(self):
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+        records = self.records()
+        keys = [X25519PrivateKey.from_private_bytes(bytes.fromhex(h)).public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw) for h in self.KAT["recipient_scalars_hex"]]
+        self.assertEqual(records[1].statement.fields["recipients"], keys)
+        self.assertEqual(records[1].statement.body["recipients"], [bech32_of("age", k) for k in keys])
+        digest = sha256(records[3].statement_bytes)
+        for seq in (4, 5):
+            self.assertEqual(records[seq].statement.fields["target"], 3)
+            self.assertEqual(records[seq].statement.fields["target_statement"], digest)
+            self.assertEqual(records[seq].statement.body["target_statement"], digest.hex())
+        testimony = self.KAT["testimony"]
+        text = testimony["text"].encode()
+        self.assertEqual(records[3].statement.body["commitment"],
+                         sha256(bytes.fromhex(testimony["salt_hex"]) + text).hex())
+        self.assertEqual(records[3].statement.body["content_length"], len(text))
+        self.assertEqual((records[0].statement.signer, records[2].statement.fields["key"]),
+                         (LEDGER_PUB, INVESTIGATOR_PUB))
+
+    def test_replay(self):
+        records = self.records()
+        replay = vb.AuthorityReplay(records)
+        self.assertEqual(replay.problems, {})
+        self.assertEqual(replay.obeyed, [0, 1, 2, 3, 4, 5])
+        self.assertEqual(replay.seal_records, [1])
+        self.assertEqual(replay.recipients_in_force(2), (1, records[1].statement.fields["recipients"]))
+        self.assertEqual((replay.consents, replay.erased), ({3: [(4, "none")]}, {3: 5}))
+        self.assertEqual(replay.consent_in_force(3, "court")[0], False)
+        self.assertEqual(replay.text_erased_by(records[3]), (3, 5))
+        # the consent and erase records replayed after another testimony 3 (another ledger's): refused
+        other = TestLedger(origin=self.KAT["origin"])
+        other.genesis()                                                             # 0
+        other.seal_to([RECIPIENT_1])                                                # 1
+        other.authorize(INVESTIGATOR_PUB, "Alice Example", "investigator")          # 2
+        other.testimony(INVESTIGATOR_KEY, subject="W-20")                           # 3
+        mixed = [vb.decode_record(e["record"]) for e in other.entries] + records[4:]
+        replay = vb.AuthorityReplay(mixed)
+        self.assertEqual(sorted(replay.problems), [4, 5])
+        self.assertIn("target_statement", replay.problems[4][0][1])
+        self.assertEqual((replay.consents, replay.erased), ({}, {}))
+
+    def kat_ledger(self, size: int | None = None) -> TestLedger:
+        """A TestLedger holding exactly the KAT's records (bytes as given)."""
+        ledger = TestLedger(origin=self.KAT["origin"])
+        for rec in self.KAT["records"][:size]:
+            record = bytes.fromhex(rec["record_hex"])
+            statement = bytes.fromhex(rec["statement_hex"])
+            recorded, = struct.unpack_from(">Q", record, 41)
+            claimed, = struct.unpack_from(">Q", statement, 2)
+            ledger.entries.append({"seq": rec["seq"], "kind": rec["kind"], "record": record, "statement": statement,
+                                   "signature": record[-64:], "signer": statement[10:42], "claimed": claimed,
+                                   "recorded": recorded, "body": rec["body"], "prev": record[9:41],
+                                   "leaf": bytes.fromhex(rec["leaf_hash_hex"])})
+        ledger.content[3] = (bytes.fromhex(self.KAT["testimony"]["salt_hex"]), self.KAT["testimony"]["text"].encode())
+        return ledger
+
+    def test_bundles_of_the_kat_records(self):
+        ledger = self.kat_ledger()
+        # the erased testimony: its record verifies without its text; revealing it fails
+        self.verdict(ledger, (3,), (0, 2, 4, 5), 0, {}, withheld=(3,),
+                     says=["testimony 3 was erased by record 5"])
+        self.verdict(ledger, (3,), (0, 2, 4, 5), 1, {"exhibit 3: content": ["content"]},
+                     overrides={3: "judge's order"})
+        self.verdict(ledger, (1, 4, 5), (0, 2, 3), 0, {}, withheld=(3,))
+        # before the erasure (size 5): consent withdrawn by record 4
+        ledger = self.kat_ledger(5)
+        self.verdict(ledger, (3,), (0, 2, 4), 1, {"exhibit 3: consent": ["consent"]},
+                     says=["consent in force 'none' (record 4, the last consent record"])
+        self.verdict(ledger, (3,), (0, 2, 4), 0, {}, overrides={3: "judge's order"})
 
 
 class Bech32Tests(unittest.TestCase):
@@ -6921,7 +7076,37 @@ class SealConsentEraseRuleTests(SealingTestCase):
         self.verdict(ledger, (7,), (0,), 1, {"exhibit 7: authority": ["unauthorized"]},
                      says=[f"names the content recipient(s) {bech32_of('age', RECIPIENT_2)} more than once"])
         replay = vb.AuthorityReplay(vb.decode_record(e["record"]) for e in ledger.entries)
-        self.assertEqual((replay.recipients, replay.seal_records), ([RECIPIENT_2], [5, 8]))
+        # 4.1: the state keeps the seal-to records that obeyed the rules (6 and 7 broke one); the recipients
+        # in force for a record are those of the last one before it that stands
+        self.assertEqual(replay.seal_records, [5, 8])
+        self.assertEqual([replay.recipients_in_force(n) for n in (5, 6, 8, 9, 100)],
+                         [(None, []), (5, [RECIPIENT_1, RECIPIENT_2]), (5, [RECIPIENT_1, RECIPIENT_2]),
+                          (8, [RECIPIENT_2]), (8, [RECIPIENT_2])])
+
+    def test_only_a_seal_to_record_that_stands_counts(self):
+        """4.1, seal-to as now worded: the recipients in force for a later record are those of the last
+        seal-to record before it that stands by the final state, so that a thief's seal-to stops counting
+        once the theft is declared (the state keeps it; the verdict flags it)."""
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(ADMIN_2_PUB, "Second admin", "admin")                      # 1
+        ledger.seal_to([RECIPIENT_1])                                               # 2: headquarters
+        ledger.seal_to([RECIPIENT_2], by=ADMIN_2)                                   # 3: the thief's
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 4
+        ledger.revoke(ADMIN_2_PUB, "compromised", ("seq", 3))                       # 5
+        records = [vb.decode_record(e["record"]) for e in ledger.entries]
+        before = vb.AuthorityReplay(records[:5])        # the theft not yet declared: record 3 stands
+        self.assertEqual((before.seal_records, before.recipients_in_force(4)), ([2, 3], (3, [RECIPIENT_2])))
+        after = vb.AuthorityReplay(records)             # declared: record 3 is kept but no longer counts
+        self.assertEqual(after.seal_records, [2, 3])
+        self.assertFalse(after.stands(3))
+        self.assertEqual([after.recipients_in_force(n) for n in (3, 4, 6)], [(2, [RECIPIENT_1])] * 3)
+        self.assertEqual(after.problems[3][0][0], "signed-after-compromise")
+        # the thief's seal-to as an exhibit is judged like any record (and it counts for nothing else here)
+        self.verdict(ledger, (2, 3), (0, 1, 5), 1, {"exhibit 3: authority": ["signed-after-compromise"]})
+        # ... and as a supporting record (beyond 11.2's inclusions) it is not among the flags check 12 excuses
+        self.verdict(ledger, (2,), (0, 1, 3, 5), 1, {"supporting record 3: authority": ["signed-after-compromise"]})
+        self.verdict(ledger, (2,), (0,), 0, {})
 
     def test_a_record_that_does_not_decode(self):
         """A seal-to record with count 0, signed and included: its record check fails, and the authority
@@ -6996,6 +7181,103 @@ class SealConsentEraseRuleTests(SealingTestCase):
                            "record 10"])
         self.verdict(ledger, (3,), (0, 1, 10, 11), 1, {"supporting record 11: authority": ["unauthorized"]},
                      says=["erases record 10, a erase, not a testimony or media record"])
+
+    def test_target_statement(self):
+        """4.1 as now worded: a consent or erase record's `target_statement` must be H(statement bytes of
+        record target) (section 3), else the record breaks the rules (`unauthorized`) and changes nothing."""
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 1
+        ledger.testimony(INVESTIGATOR_KEY, consent="court")                         # 2
+        ledger.media_record(INVESTIGATOR_KEY, CLIP, provide=False)                  # 3
+        of_2, of_3 = ledger.target_digest(2), ledger.target_digest(3)
+        wrong = {
+            "another record's statement": of_3,
+            "zeros": bytes(32),
+            "the record's bytes, not its statement's": sha256(ledger.entries[2]["record"]),
+            "the leaf hash": ledger.entries[2]["leaf"],
+            "the statement's signed message": sha256(b"custody/v1/statement\n" + ledger.entries[2]["statement"]),
+            "one bit off": bytes([of_2[0] ^ 1]) + of_2[1:],
+        }
+        for what, digest in wrong.items():
+            with self.subTest(what):
+                self.assertNotEqual(digest, of_2)
+                copy = TestLedger()
+                copy.entries, copy.content = list(ledger.entries), dict(ledger.content)
+                copy.consent(INVESTIGATOR_KEY, 2, "court,research", target_statement=digest)    # 4
+                copy.erase(2, target_statement=digest)                                        # 5
+                copy.consent(LEDGER_KEY, 2, "court", target_statement=digest)                 # 6: by an admin
+                says = f"names target_statement {digest.hex()}, but record 2's statement bytes hash to {of_2.hex()}"
+                # a consent record with a wrong digest breaks the rules; as the last one it allows no court use
+                self.verdict(copy, (2,), (0, 1, 4), 1, {"supporting record 4: authority": ["unauthorized"],
+                                                        "exhibit 2: consent": ["consent"]},
+                             says=[f"consent record {says}", "the last consent record, which does not stand"])
+                self.verdict(copy, (2,), (0, 1, 4), 1, {"supporting record 4: authority": ["unauthorized"]},
+                             withheld=(2,))
+                self.verdict(copy, (2,), (0, 1, 6), 1, {"supporting record 6: authority": ["unauthorized"]},
+                             overrides={2: "judge's order"}, says=[f"consent record {says}"])
+                # as an exhibit too
+                self.verdict(copy, (2, 4), (0, 1), 1, {"exhibit 4: authority": ["unauthorized"],
+                                                       "exhibit 2: consent": ["consent"]})
+                # an erase record with a wrong digest erased nothing: it fails, and withholds nothing
+                result = self.verdict(copy, (2,), (0, 1, 5), 1, {"supporting record 5: authority": ["unauthorized"]},
+                                      says=[f"erase record {says}"])
+                self.assertNotIn("erased by record 5", json.dumps(result))
+                self.verdict(copy, (2,), (0, 1, 5), 1, {"supporting record 5: authority": ["unauthorized"]},
+                             withheld=(2,))
+                replay = vb.AuthorityReplay(vb.decode_record(e["record"]) for e in copy.entries)
+                self.assertEqual((replay.consents, replay.erased), ({}, {}))
+                self.assertEqual(set(replay.problems), {4, 5, 6})
+        # the media record: erased with its own digest only
+        ledger.erase(3, target_statement=of_2)                                      # 4: the testimony's digest
+        ledger.erase(3)                                                             # 5: its own
+        ledger.consent(INVESTIGATOR_KEY, 2, "court,research")                       # 6: the right digest
+        self.verdict(ledger, (3,), (0, 1, 4), 1, {"supporting record 4: authority": ["unauthorized"]},
+                     says=[f"names target_statement {of_2.hex()}, but record 3's statement bytes hash to "
+                           f"{of_3.hex()}"])
+        self.verdict(ledger, (3,), (0, 1, 5), 0, {},
+                     says=["the ledger's sealed copy was erased by record 5"])
+        self.verdict(ledger, (2, 3), (0, 1, 5, 6), 0, {},
+                     says=["consent in force 'court,research' (record 6, the last consent record"])
+        # the digest rule comes after the kind and erasure rules, before the signer's (4.1's order)
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 1
+        ledger.media_record(INVESTIGATOR_KEY, CLIP, provide=False)                  # 2
+        ledger.consent(INVESTIGATOR_KEY, 2, "court", target_statement=bytes(32))    # 3: a media record
+        self.verdict(ledger, (2,), (0, 1, 3), 1, {"supporting record 3: authority": ["unauthorized"]},
+                     says=["record 2, a media, not a testimony"])
+
+    def test_a_consent_or_erasure_copied_from_another_ledger(self):
+        """Section 3's reason for `target_statement`: a statement names no ledger, so a consent change or an
+        erasure signed for record N of one ledger, copied (statement and signature, both valid) into another
+        ledger where record N is another witness's testimony, breaks the rules there."""
+        first, second = TestLedger(), TestLedger()
+        for ledger, subject in ((first, "W-17"), (second, "W-99")):
+            ledger.genesis()                                                        # 0
+            ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")    # 1
+            ledger.testimony(INVESTIGATOR_KEY, subject=subject, consent="none",
+                             text=f"What {subject} saw.\n".encode())                 # 2
+        first.consent(INVESTIGATOR_KEY, 2, "court")                                 # 3: for W-17
+        first.erase(2)                                                              # 4: W-17's text
+        self.verdict(first, (2,), (0, 1, 3), 0, {})
+        self.verdict(first, (2,), (0, 1, 4), 0, {}, withheld=(2,))
+        for seq in (3, 4):              # copied into the second ledger, as its records 3 and 4
+            old = first.entries[seq]
+            prev = second.entries[-1]["leaf"]
+            new = len(second.entries)
+            record = (b"\x01" + enc_u64(new) + prev + enc_u64(old["recorded"]) + enc_bytes(old["statement"])
+                      + old["signature"])
+            second.entries.append(dict(old, seq=new, record=record, prev=prev, leaf=sha256(b"\x00" + record)))
+        says = (f"names target_statement {first.target_digest(2).hex()}, but record 2's statement bytes hash to "
+                f"{second.target_digest(2).hex()}")
+        self.verdict(second, (2,), (0, 1, 3), 1, {"supporting record 3: authority": ["unauthorized"],
+                                                  "exhibit 2: consent": ["consent"]}, says=[says])
+        self.verdict(second, (2,), (0, 1, 4), 1, {"supporting record 4: authority": ["unauthorized"],
+                                                  "exhibit 2: consent": ["consent"]}, says=[says])
+        self.verdict(second, (2,), (0, 1, 3, 4), 1, {"supporting record 3: authority": ["unauthorized"],
+                                                     "supporting record 4: authority": ["unauthorized"]},
+                     withheld=(2,))
 
     def test_statements_count_once(self):
         ledger = standard_ledger()
@@ -7259,7 +7541,12 @@ class CustodySealedBundleTests(SealingTestCase):
 
     The ledger: 0 genesis, 1 seal-to hq, 2 authorise Alice (investigator), 3 testimony (court), 4 consent
     withdrawn (Alice), 5 consent court (admin), 6 testimony (court), 7 erase 6, 8 testimony (none), 9 consent
-    court (Alice, whose key is then found stolen), 10 revoke Alice compromised from record 9."""
+    court (Alice, whose key is then found stolen), 10 revoke Alice compromised from record 9.
+
+    SPEC revision "target_statement": consent and erase records name their target's statement digest (their
+    bodies show it as hex), and a bundle carries only the consent and erase records of its exhibits that stand
+    (11.2), so the stolen key's consent record 9 is left out of stolen.zip; stolen-with-9.zip carries it as an
+    exhibit, from which it is moved among the supporting records to show what a verifier makes of it."""
 
     @classmethod
     def setUpClass(cls):
@@ -7315,6 +7602,10 @@ class CustodySealedBundleTests(SealingTestCase):
             name="stolen")
         run("export", "--ledger", L, "--key", ADMIN, "--out", "stolen.zip", "--identity", HQ,
             "--override-consent", "judge's order", "8")
+        # the thief's consent record itself, as an exhibit (it fails its own checks: --include-failing)
+        run("export", "--ledger", L, "--key", ADMIN, "--out", "stolen-with-9.zip", "--identity", HQ,
+            "--override-consent", "judge's order", "--include-failing", "the thief's consent, for the court",
+            "8", "9")
         cls.recipient = (d / "k" / "hq.recipient").read_text().strip()
 
     @classmethod
@@ -7390,13 +7681,21 @@ class CustodySealedBundleTests(SealingTestCase):
                          failing="supporting record 5: record")
 
     def test_records_a_bundle_omits_cannot_be_seen(self):
-        """A known limit of the format (not of either verifier): a bundle proves the records it carries, not
-        that it carries every consent or erase record of its exhibits (11.2 says the exporter includes them;
-        its signature on the manifest vouches for it).  Without both consent records, the testimony's own
-        'court' is in force, and both verifiers pass the re-signed bundle; so do they an erased testimony's
-        text revealed with its erase record left out."""
+        """A known limit of the format (not of either verifier), which 11.3 now names: a bundle proves the
+        records it carries, not that it carries every consent or erase record of its exhibits (its consent
+        changes and erasures are those the exporter included, under the exporter's signature: an exporter who
+        drops a withdrawal of consent, or an erasure, signs a bundle that verifies).  Without both consent
+        records, the testimony's own 'court' is in force, and both verifiers pass the re-signed bundle; so do
+        they the withdrawal alone dropped (and the override with it), and an erased testimony's text revealed
+        with its erase record left out."""
         bundle = self.made("court.zip")
         self.assertAgree(bundle.rebuild(self.dir / "without-4-5.zip", *bundle.without(4, 5)), 0)
+        withdrawn = self.made("withdrawn.zip")
+        members, manifest = withdrawn.without(4)
+        self.entry(manifest, 3)["consent_override"] = None
+        out, _ = self.assertAgree(withdrawn.rebuild(self.dir / "withdrawal-dropped.zip", members, manifest), 0)
+        self.assertIn("consent in force 'court' (the testimony's own; no consent record of the bundle changed it)",
+                      out)
         before, after = self.made("before-erasure.zip"), self.made("erased.zip")
         members, manifest = after.without(7)
         self.entry(manifest, 6)["content"] = self.entry(before.manifest, 6)["content"]
@@ -7409,7 +7708,9 @@ class CustodySealedBundleTests(SealingTestCase):
         manifest = self.made("erased.zip").manifest
         self.assertIsNone(self.entry(manifest, 6)["content"])
         self.assertEqual(self.entry(manifest, 7)["kind"], "erase")
-        self.assertEqual(self.entry(manifest, 7)["body"], {"target": 6, "reason": "court order 2026/114"})
+        digest = sha256(base64.b64decode(self.entry(manifest, 6)["statement_bytes"])).hex()
+        self.assertEqual(self.entry(manifest, 7)["body"], {"target": 6, "target_statement": digest,
+                                                           "reason": "court order 2026/114"})
         self.assertNotIn("content/6.txt", self.made("erased.zip").members)
         self.assertIn("[ok] exhibit 6: content: content not revealed: testimony 6 was erased by record 7", out)
         # the text revealed anyway (the very text and salt the ledger held before the erasure), re-signed
@@ -7425,17 +7726,90 @@ class CustodySealedBundleTests(SealingTestCase):
         refused = self.refusals["stolen"]
         self.assertNotEqual(refused.returncode, 0, refused.stdout)
         self.assertFalse((self.d / "stolen-refused.zip").exists())
+        # 11.2 as now worded: the thief's consent record 9 does not stand, so export leaves it out, and the
+        # testimony's own consent ('none') is in force
         path = self.d / "stolen.zip"
         out, _ = self.assertAgree(path, 0)
         code, result = json_result(path)
-        self.assertEqual((code, result["flagged_consent_records"]), (0, [9]))
-        self.assertIn("consent in force 'court' by record 9, the last consent record, which does not stand", out)
+        self.assertEqual((code, result["flagged_consent_records"]), (0, []))
+        manifest = self.made("stolen.zip").manifest
+        self.assertEqual([e["seq"] for e in manifest["exhibits"]], [8])
+        self.assertNotIn(9, [e["seq"] for e in manifest["supporting"]])
+        self.assertIn("consent in force 'none' (the testimony's own; no consent record of the bundle changed it)",
+                      out)
+        self.assertIn("exported with override: 'judge's order'", out)
         bundle = self.made("stolen.zip")
         members, manifest = bundle.without()
         self.entry(manifest, 8)["consent_override"] = None
         path = bundle.rebuild(self.dir / "stolen-no-override.zip", members, manifest)
         self.assertAgree(path, 1, failing="exhibit 8: consent")
         self.assertEqual(failed_checks(json_result(path)[1]), {"exhibit 8: consent": ["consent"]})
+
+    def test_the_stolen_consent_record_carried_anyway(self):
+        """The verifier's rule stays (11.3 checks 7 and 12): a last consent record that does not stand allows
+        no court use, and as a supporting record it is flagged, not failed.  Record 9 as custody exported it
+        (an exhibit, --include-failing), then moved among the supporting records of a re-signed bundle."""
+        made = self.made("stolen-with-9.zip")
+        self.assertEqual([e["seq"] for e in made.manifest["exhibits"]], [8, 9])
+        entry = self.entry(made.manifest, 9)
+        self.assertEqual(entry["body"], {"target": 8, "consent": "court", "target_statement": sha256(
+            base64.b64decode(self.entry(made.manifest, 8)["statement_bytes"])).hex()})
+        out, _ = self.assertAgree(self.d / "stolen-with-9.zip", 1, failing="exhibit 9: authority")
+        self.assertEqual(failed_checks(json_result(self.d / "stolen-with-9.zip")[1]),
+                         {"included failing": ["included-failing"],
+                          "exhibit 9: authority": ["signed-after-compromise"]})
+        self.assertIn("[FAILED] exhibit 9: authority: signed after compromise", out)
+        members, manifest = made.without()
+        manifest["include_failing"] = None
+        manifest["exhibits"] = [e for e in manifest["exhibits"] if e["seq"] != 9]
+        supporting = {k: v for k, v in entry.items() if k not in ("consent_override", "media_file")}
+        manifest["supporting"] = sorted(manifest["supporting"] + [supporting], key=lambda e: e["seq"])
+        path = made.rebuild(self.dir / "stolen-9-supporting.zip", members, manifest)
+        out, _ = self.assertAgree(path, 0)
+        code, result = json_result(path)
+        self.assertEqual((code, result["flagged_consent_records"], failed_checks(result)), (0, [9], {}))
+        self.assertIn("consent in force 'court' by record 9, the last consent record, which does not stand", out)
+        self.assertIn("supporting consent record(s) 9 flagged", out)
+        # without the override: no court use, in both verifiers
+        self.entry(manifest, 8)["consent_override"] = None
+        path = made.rebuild(self.dir / "stolen-9-no-override.zip", members, manifest)
+        self.assertAgree(path, 1, failing="exhibit 8: consent")
+        self.assertEqual(failed_checks(json_result(path)[1]), {"exhibit 8: consent": ["consent"]})
+
+    def test_the_digests_custody_writes(self):
+        """Section 3 and 11.2: custody's consent and erase records name H(statement bytes of the target), shown
+        as lowercase hex in the body; a body that says otherwise no longer equals the record's."""
+        for name, seq, target in (("court.zip", 4, 3), ("court.zip", 5, 3), ("erased.zip", 7, 6),
+                                  ("withdrawn.zip", 4, 3)):
+            with self.subTest(name=name, seq=seq):
+                manifest = self.made(name).manifest
+                digest = sha256(base64.b64decode(self.entry(manifest, target)["statement_bytes"]))
+                record = vb.decode_record(base64.b64decode(self.entry(manifest, seq)["record_bytes"]))
+                self.assertEqual((record.statement.fields["target"], record.statement.fields["target_statement"]),
+                                 (target, digest))
+                self.assertEqual(self.entry(manifest, seq)["body"]["target_statement"], digest.hex())
+        bundle = self.made("court.zip")
+        for what, value in (("upper case", lambda h: h.upper()), ("another digest", lambda h: "00" * 32),
+                            ("missing", None)):
+            with self.subTest(what):
+                members, manifest = bundle.without()
+                body = self.entry(manifest, 5)["body"]
+                if value is None:
+                    del body["target_statement"]
+                else:
+                    body["target_statement"] = value(body["target_statement"])
+                self.assertAgree(bundle.rebuild(self.dir / "digest-edit.zip", members, manifest), 1,
+                                 failing="supporting record 5: record")
+        # the digest's bytes in the record changed: the signature no longer holds
+        members, manifest = bundle.without()
+        entry = self.entry(manifest, 5)
+        record = bytearray(base64.b64decode(entry["record_bytes"]))
+        statement = base64.b64decode(entry["statement_bytes"])
+        at = record.index(statement) + 42 + 8                 # version, kind, claimed, signer; then target
+        record[at] ^= 1
+        entry["record_bytes"] = b64(bytes(record))
+        self.assertAgree(bundle.rebuild(self.dir / "digest-bytes.zip", members, manifest), 1,
+                         failing="supporting record 5: record")
 
 
 if __name__ == "__main__":

@@ -55,7 +55,8 @@ It performs every check of SPEC.md 11.3 that another verifier can:
     0-12; a seal-to `count` outside 1 to 16 is an encoding error), the
     field-by-field comparison with the manifest (bodies in their 11.2 JSON
     form; a seal-to's recipients as the `age1…` bech32 strings of BIP 173,
-    encoded here), the leaf hash, the statement signature, the RFC 9162
+    encoded here; a consent's or erase's `target_statement` as lowercase
+    hex), the leaf hash, the statement signature, the RFC 9162
     inclusion proof, the tlog-proof file, and the position rules a record
     shows on its own (genesis at 0 only, claimed time at most 10 minutes
     after the recorded time; time order is not checked between a bundle's
@@ -83,9 +84,15 @@ It performs every check of SPEC.md 11.3 that another verifier can:
     declaration covers it), ledger-role keys, the ledger-key chain, the
     ledger key in force never revoked, revocation, transfer, accept, cancel
     and amend rules (an erased record is never amended), the seal-to
-    (admin, no recipient twice), consent (an earlier testimony, not erased,
-    by its signer or an admin) and erase (admin, an earlier testimony or
-    media record not already erased) rules, a compromise declaration that
+    (admin, no recipient twice; the record is kept, and the recipients in
+    force for a later record are those of the last seal-to record before it
+    that stands by the final state, which no check of a bundle depends on),
+    consent (an earlier testimony, not erased, by its signer or an admin)
+    and erase (admin, an earlier testimony or media record not already
+    erased) rules, both with `target_statement` equal to SHA-256 of the
+    target's statement bytes (else `unauthorized`: a consent change or an
+    erasure signed for another ledger's record of the same number changes
+    nothing), a compromise declaration that
     would make its own signer compromised for it or tainted refused (a key declaring itself
     compromised, an admin declaring the genesis key compromised from record
     0: no single record voids the authority it is signed under; such a
@@ -903,12 +910,16 @@ def _decode_authority_body(kind: int, r: "_Reader") -> tuple[dict, dict]:
         return ({"recipients": [age_recipient(k) for k in recipients]}, {"recipients": recipients})
     if kind == KIND_CONSENT:
         target = r.u64("target")
+        target_statement = r.take(32, "target_statement")
         consent = r.text(256, "consent")
-        return {"target": target, "consent": consent}, {"target": target}
+        return ({"target": target, "target_statement": target_statement.hex(), "consent": consent},
+                {"target": target, "target_statement": target_statement})
     if kind == KIND_ERASE:
         target = r.u64("target")
+        target_statement = r.take(32, "target_statement")
         reason = r.text(4096, "reason")
-        return {"target": target, "reason": reason}, {"target": target}
+        return ({"target": target, "target_statement": target_statement.hex(), "reason": reason},
+                {"target": target, "target_statement": target_statement})
     if kind == KIND_AUTHORIZE:
         key = r.take(32, "key")
         name = r.text(256, "name")
@@ -1113,8 +1124,7 @@ class AuthorityReplay:
         self.holdings: dict[int, Holding] = {}
         self.transfers: dict[int, TransferState] = {}
         self.amendments: dict[int, list[int]] = {}
-        self.recipients: list[bytes] = []                  # the content recipients in force (seal-to)
-        self.seal_records: list[int] = []                  # the seal-to records that obeyed the rules
+        self.seal_records: list[int] = []                  # the seal-to records that obeyed the rules (4.1: kept)
         self.consents: dict[int, list[tuple[int, str]]] = {}   # testimony -> its consent changes (record, scope)
         self.erased: dict[int, int] = {}                   # testimony or media record -> its erasure record
         self.seen: dict[bytes, int] = {}                   # statement digest -> first record (counts once)
@@ -1229,6 +1239,20 @@ class AuthorityReplay:
         if rec is None:
             raise CheckError(f"names {what} {target}, which is not in the bundle (a rule needs it)")
         return rec
+
+    @staticmethod
+    def _require_target_statement(rec: Record, target: Record, what: str) -> None:
+        """4.1, consent and erase: `target_statement` is H(statement bytes of record target), so that a
+        consent change or an erasure signed for record N of one ledger cannot be copied into another
+        ledger where record N is another witness's (section 3).  Else the record breaks the rules
+        (`unauthorized`)."""
+        named = rec.statement.fields["target_statement"]
+        actual = sha256(target.statement_bytes)
+        if named != actual:
+            raise CheckError(f"{what} names target_statement {named.hex()}, but record {target.seq}'s statement "
+                             f"bytes hash to {actual.hex()} (4.1: the target's statement digest; a consent change "
+                             "or erasure signed for another record, or another ledger's record of the same "
+                             "number, changes nothing)")
 
     def _new_key(self, key: bytes, what: str) -> None:
         """The key is canonical, non-weak and never known to the state."""
@@ -1375,6 +1399,7 @@ class AuthorityReplay:
                                  "(consent is a testimony's, never a media record's or an amendment's)")
             if t in self.erased:
                 raise CheckError(f"changes the consent of testimony {t}, which record {self.erased[t]} erased")
+            self._require_target_statement(rec, target, "consent record")
             if st.signer != target.statement.signer and signer.role != ROLE_ADMIN:
                 raise CheckError(f"consent record signed by {signer.label}, who is neither the signer of "
                                  f"testimony {t} ({self.key_label(target.statement.signer)}) nor an admin")
@@ -1392,6 +1417,7 @@ class AuthorityReplay:
                 raise CheckError(f"erases record {t}, a {KIND_NAMES[tkind]}, not a testimony or media record")
             if t in self.erased:
                 raise CheckError(f"erases {KIND_NAMES[tkind]} record {t}, already erased by record {self.erased[t]}")
+            self._require_target_statement(rec, target, "erase record")
             self.erased[t] = n
             what = "texts, every version" if tkind == KIND_TESTIMONY else "sealed copy"
             return f"erases the content of {KIND_NAMES[tkind]} record {t} (its {what}); {by}"
@@ -1417,8 +1443,8 @@ class AuthorityReplay:
         return f"amends {KIND_NAMES[tkind]} record {t}; {by}"
 
     def _apply_seal_to(self, rec: Record, signer: KeyState, by: str) -> str:
-        """4.1, seal-to: `S` is an admin; no recipient is named twice.  The state's recipients become
-        these, from the next record on."""
+        """4.1, seal-to: `S` is an admin; no recipient is named twice.  The state keeps the record; which
+        recipients are in force for a later record is decided by the final state (recipients_in_force)."""
         n, st = rec.seq, rec.statement
         if signer.role != ROLE_ADMIN:
             raise CheckError(f"seal-to signed by {signer.label}: only an active admin may name content recipients")
@@ -1426,10 +1452,10 @@ class AuthorityReplay:
         twice = sorted({age_recipient(k) for k in recipients if recipients.count(k) > 1})
         if twice:
             raise CheckError("names the content recipient(s) " + ", ".join(twice) + " more than once")
-        self.recipients = list(recipients)
         self.seal_records.append(n)
         return (f"seals testimony text from record {n + 1} on to {len(recipients)} content recipient(s): "
-                + ", ".join(st.body["recipients"]) + f"; {by}")
+                + ", ".join(st.body["recipients"]) + " (until a later seal-to record that stands, and only while "
+                f"this one stands by the final state: 4.1); {by}")
 
     def _apply_revoke(self, rec: Record, signer: KeyState, by: str) -> str:
         n, f = rec.seq, rec.statement.fields
@@ -1530,6 +1556,24 @@ class AuthorityReplay:
                 self.problems.setdefault(seq, []).append(
                     (CODE_TAINTED, f"signed by a tainted key: {state.label}: {taint}"))
 
+    # -- content recipients (4.1, seal-to; section 15) ------------------------------
+
+    def recipients_in_force(self, n: int) -> tuple[int | None, list[bytes]]:
+        """4.1, seal-to: the recipients in force for record n are those of the last seal-to record before
+        n that *stands* by the final state (it obeyed the rules and no verdict flags it: a thief's seal-to
+        stops counting once the theft is declared); (that record, its keys), or (None, []) when none does.
+
+        SPEC CHOICE: no check of 11.3 depends on it (a bundle reveals texts in plain, and sealing changes
+        no commitment: section 15); it is kept so that the state is the one 4.1 describes, built from the
+        bundle's records alone (11.2 brings no seal-to record into a bundle: one is there as an exhibit, or
+        as a supporting record beyond 11.2's inclusions, and is judged like any other record; a flagged one
+        is not among the verdicts check 12 excuses).
+        """
+        for seq in reversed(self.seal_records):
+            if seq < n and self.stands(seq):
+                return seq, list(self.records[seq].statement.fields["recipients"])
+        return None, []
+
     # -- consent in force and erasure (section 3, 11.3 check 7) ------------------
 
     def stands(self, seq: int) -> bool:
@@ -1538,7 +1582,12 @@ class AuthorityReplay:
 
     def consent_records(self, testimony: int) -> list[int]:
         """Every consent record of the bundle naming `testimony`, in seq order, whether or not it obeyed
-        the rules (a last one that broke a rule counts, as allowing no court use: section 3)."""
+        the rules (a last one that broke a rule counts, as allowing no court use: section 3).
+
+        SPEC CHOICE: a consent record naming the testimony's number with a `target_statement` that is not
+        the testimony's statement digest (signed for another ledger's record of that number, 4.1) is
+        counted too: it broke a rule, so as the last one it allows no court use.  Counting it only makes
+        check 7 stricter; check 12 fails on it anyway (`unauthorized`, never excused)."""
         return [seq for seq in sorted(self.records)
                 if self.records[seq].statement.kind == KIND_CONSENT
                 and self.records[seq].statement.fields["target"] == testimony]
