@@ -782,20 +782,24 @@ fn check_consent(
         let Some(Body::Testimony(own)) = records.get(&t).map(|r| &r.statement.body) else {
             return false;
         };
-        let changes: Vec<(&str, bool)> = authority
-            .map(|a| {
-                a.consents_of(t)
-                    .iter()
-                    .map(|(s, scope)| {
-                        let stands = records.get(s).is_some_and(|r| {
-                            a.verdict(&r.statement.signer, *s, r.recorded_at_ms)
+        // Every consent record of the bundle naming it, in order; one stands when it obeyed
+        // the rules (the state admitted it) and no verdict flags it.
+        let changes: Vec<(&str, bool)> = records
+            .iter()
+            .filter_map(|(s, r)| match &r.statement.body {
+                Body::Consent {
+                    target, consent, ..
+                } if *target == t => {
+                    let stands = authority.is_some_and(|a| {
+                        a.consents_of(t).iter().any(|(at, _)| at == s)
+                            && a.verdict(&r.statement.signer, *s, r.recorded_at_ms)
                                 .is_none()
-                        });
-                        (scope.as_str(), stands)
-                    })
-                    .collect()
+                    });
+                    Some((consent.as_str(), stands))
+                }
+                _ => None,
             })
-            .unwrap_or_default();
+            .collect();
         rules::court_use_allowed(own.consent.as_deref(), &changes)
     };
     let erased = |owner: u64| authority.and_then(|a| a.erased_by(owner));
