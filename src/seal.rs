@@ -22,6 +22,11 @@ const SCRYPT_LOG_N: u8 = 18;
 /// A recipient: an age X25519 public key (`age1…`), never one of small order (nothing can
 /// be sealed to it: every shared secret would be zero).
 pub fn parse_recipient(s: &str) -> Result<age::x25519::Recipient> {
+    if s.trim().to_ascii_uppercase().starts_with("AGE-SECRET-KEY-") {
+        return Err(Error::Input(
+            "that is an identity (a secret key), not a recipient: give the age1… recipient (NAME.recipient), and keep the identity at headquarters".into(),
+        ));
+    }
     let shown = || {
         let t: String = s.trim().chars().take(100).collect();
         crate::encoding::terminal_safe(&t, false).into_owned()

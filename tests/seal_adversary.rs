@@ -436,3 +436,177 @@ fn a_plain_file_planted_beside_a_sealed_text_is_never_read() {
     assert_eq!(o.stdout, "the real account", "{}", o.all());
     assert_eq!(f.audit().code, 1, "the planted file is a finding");
 }
+
+/// Round two. A recipient a thief added with a stolen admin key, carried over by an honest
+/// admin's later seal-to, is dropped once the theft is declared; texts sealed to it while it
+/// stood are a finding that names the seal-to record.
+#[test]
+fn a_thiefs_recipient_carried_over_stops_counting_and_its_texts_are_named() {
+    let f = sealed();
+    f.add_key("admin2", "admin");
+    f.ok(&["key", "generate-recipient", "thief", "--dir", &f.p("keys")]);
+    f.ok(&["key", "generate-recipient", "hq2", "--dir", &f.p("keys")]);
+    let o = f.ok(&[
+        "seal-to",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/admin2.key"),
+        "--add",
+        &f.p("keys/thief.recipient"),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let stolen_at = v["appended"][0]["seq"].as_u64().unwrap();
+    let leaked = f.testimony("sealed while the thief's recipient stood");
+    // An honest admin replaces hq, carrying the thief's recipient over unknowingly.
+    f.ok(&[
+        "seal-to",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/ledger.key"),
+        "--add",
+        &f.p("keys/hq2.recipient"),
+        "--remove",
+        &f.p("keys/hq.recipient"),
+    ]);
+    f.revoke("admin2", "compromised", Some(&stolen_at.to_string()));
+    let later = f.testimony("after the theft was declared");
+    assert_eq!(open_text(&f, later, "keys/hq2.identity").code, 0);
+    assert_eq!(open_text(&f, later, "keys/thief.identity").code, 2);
+    f.checkpoint();
+    let o = f.run(&["audit", "--ledger", &f.p("ledger"), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let named: Vec<&serde_json::Value> = v["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["seq"] == leaked && x["code"] == "content")
+        .collect();
+    assert_eq!(named.len(), 1, "{}", o.stdout);
+    assert!(
+        named[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("seal-to record {stolen_at}"))
+    );
+}
+
+/// `add media --seal` keeps a copy even when a wrapped key without its ciphertext stands
+/// in the way (a crash between the two, or planted).
+#[test]
+fn a_media_copy_is_kept_when_only_its_key_was_there() {
+    let f = sealed();
+    std::fs::write(f.path("clip.bin"), vec![3u8; 3000]).unwrap();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(vec![3u8; 3000]))
+    };
+    std::fs::create_dir_all(f.path("ledger/sealed-keys")).unwrap();
+    std::fs::write(
+        f.path(&format!("ledger/sealed-keys/media-{sha}.age")),
+        b"stale",
+    )
+    .unwrap();
+    let o = f.ok(&[
+        "add",
+        "media",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/alice.key"),
+        "--seal",
+        "--json",
+        &f.p("clip.bin"),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let seq = v["appended"][0]["seq"].as_u64().unwrap().to_string();
+    let o = f.run(&[
+        "open",
+        "--ledger",
+        &f.p("ledger"),
+        &seq,
+        "--identity",
+        &f.p("keys/hq.identity"),
+        "--out",
+        &f.p("back.bin"),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert_eq!(std::fs::read(f.path("back.bin")).unwrap(), vec![3u8; 3000]);
+}
+
+/// Erasure never overwrites a file through a hard link (the key would survive under the
+/// other name, and the other file would be destroyed): it stops and says so.
+#[test]
+fn erasure_never_writes_through_a_hard_link() {
+    let f = sealed();
+    let seq = f.testimony("to be erased");
+    let key = files_under(&f.path("ledger/sealed-keys")).pop().unwrap().0;
+    std::fs::hard_link(&key, f.path("elsewhere.age")).unwrap();
+    let before = std::fs::read(f.path("elsewhere.age")).unwrap();
+    let o = f.run(&[
+        "erase",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/ledger.key"),
+        &seq.to_string(),
+        "--reason",
+        "order",
+    ]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(o.stderr.contains("erase --finish"), "{}", o.stderr);
+    assert_eq!(std::fs::read(f.path("elsewhere.age")).unwrap(), before);
+}
+
+/// An erasure of a sealed testimony is refused while `sealed-keys/` is missing (a volume
+/// not mounted): its item key is elsewhere, and "0 files destroyed" would be a lie.
+#[test]
+fn an_erasure_is_refused_when_the_keys_directory_is_missing() {
+    let f = sealed();
+    let seq = f.testimony("to be erased");
+    std::fs::rename(f.path("ledger/sealed-keys"), f.path("unmounted")).unwrap();
+    let before = snapshot(&f.path("ledger"));
+    let o = f.run(&[
+        "erase",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/ledger.key"),
+        &seq.to_string(),
+        "--reason",
+        "order",
+    ]);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert_same(&before, &snapshot(&f.path("ledger")), "a refused erasure");
+}
+
+/// An identity given where a recipient belongs is refused without printing the secret.
+#[test]
+fn an_identity_given_as_a_recipient_is_never_echoed() {
+    let f = sealed();
+    let secret = std::fs::read_to_string(f.path("keys/hq.identity")).unwrap();
+    let line = secret
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .to_owned();
+    for given in [f.p("keys/hq.identity"), line.clone()] {
+        let o = f.run(&[
+            "seal-to",
+            "--ledger",
+            &f.p("ledger"),
+            "--key",
+            &f.p("keys/ledger.key"),
+            "--add",
+            &given,
+        ]);
+        assert_eq!(o.code, 2, "{}", o.all());
+        assert!(
+            !o.all().contains(&line[16..]),
+            "the secret was printed: {}",
+            o.all()
+        );
+    }
+}

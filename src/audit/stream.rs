@@ -192,7 +192,9 @@ impl Auditor<'_> {
                     self.find(Some(seq), Code::Signature, format!("record {seq}: {e}"));
                 }
                 self.check_rules(c, &r);
-                self.check_content(seq, &r, !in_tail);
+                // What the append sealed to: the recipients in force by the state before it.
+                let used = c.pass.authority.seal_to().map(|(_, r)| r);
+                self.check_content(seq, &r, !in_tail, used.as_deref());
                 c.prev_time = r.recorded_at_ms;
                 last_time = Some(r.recorded_at_ms);
             }
@@ -362,12 +364,12 @@ impl Auditor<'_> {
 
     /// A record's content (testimony, amended text) against its commitment, and the index
     /// entries its statement calls for.
-    fn check_content(&mut self, seq: u64, r: &Record, indexed: bool) {
+    fn check_content(&mut self, seq: u64, r: &Record, indexed: bool, used: Option<&[[u8; 32]]>) {
         if indexed {
             self.expect_body_entries(seq, &r.statement.body);
         }
         if let Body::Media(m) = &r.statement.body {
-            if let Some(Err(e)) = self.ledger.check_media_copy(seq, m, self.identity) {
+            if let Some(Err(e)) = self.ledger.check_media_copy(seq, m, self.identity, used) {
                 self.find(Some(seq), Code::Content, format!("record {seq}: {e}"));
             }
             return;
@@ -378,13 +380,13 @@ impl Auditor<'_> {
         };
         match self
             .ledger
-            .check_text(seq, &r.statement.body, self.identity)
+            .check_text(seq, &r.statement.body, self.identity, used)
         {
             Some(Err(m)) => self.find(Some(seq), Code::Content, format!("record {seq}{what}: {m}")),
             Some(Ok(_)) => {
                 if let Some(id) = self.identity
                     && self.ledger.sealed_since(seq).is_some()
-                    && !self.ledger.sealed_to(seq, id)
+                    && !used.is_some_and(|u| u.contains(&crate::seal::identity_key(id)))
                 {
                     self.unopened.push(seq);
                 }

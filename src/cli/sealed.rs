@@ -40,11 +40,23 @@ pub fn exec_seal_to(a: SealToArgs) -> anyhow::Result<ExitCode> {
     }
     let key = a.key.load()?;
     let mut ledger = open_write(&a.ledger)?;
-    let current: Vec<[u8; 32]> = ledger
+    let mut current: Vec<[u8; 32]> = ledger
         .authority()
         .seal_to()
-        .map(|(_, r)| r.to_vec())
+        .map(|(_, r)| r)
         .unwrap_or_default();
+    // A recipient nothing can be sealed to (a record written by other software) is dropped,
+    // so that the ledger can be repaired.
+    current.retain(|k| {
+        let usable = custody::seal::recipient_of(k).is_ok();
+        if !usable {
+            eprintln!(
+                "note: dropping recipient {}, to which nothing can be sealed",
+                custody::seal::recipient_string(k)
+            );
+        }
+        usable
+    });
     for r in &remove {
         if !current.contains(r) {
             bail!(

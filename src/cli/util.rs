@@ -323,7 +323,10 @@ impl IdentityArgs {
 pub fn read_recipients(given: &[String]) -> anyhow::Result<Vec<[u8; 32]>> {
     let mut out = Vec::new();
     for g in given {
-        if g.trim().starts_with("age1") {
+        // An identity given by mistake is refused without being printed.
+        if g.trim().starts_with("age1")
+            || g.trim().to_ascii_uppercase().starts_with("AGE-SECRET-KEY-")
+        {
             out.push(custody::seal::recipient_bytes(g)?);
             continue;
         }
@@ -335,6 +338,11 @@ pub fn read_recipients(given: &[String]) -> anyhow::Result<Vec<[u8; 32]>> {
             "recipient file",
         )
         .with_context(|| path.display().to_string())?;
+        if bytes.starts_with(b"age-encryption.org/") {
+            anyhow::bail!(
+                "{g} is a protected identity (a secret key), not a recipient: give NAME.recipient"
+            );
+        }
         let text = String::from_utf8(bytes)
             .map_err(|_| anyhow::anyhow!("{g}: a recipient file is text (age1… lines)"))?;
         let mut found = 0;

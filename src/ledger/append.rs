@@ -384,6 +384,9 @@ impl Ledger {
     /// admin names recipients again.
     pub fn recipients(&self) -> Result<Option<Vec<age::x25519::Recipient>>> {
         match self.authority.seal_to() {
+            Some((s, keys)) if keys.is_empty() => Err(Error::Input(format!(
+                "every recipient of seal-to record {s} was first named by a seal-to record that does not stand (signed after its key's compromise, or by a tainted key); an admin names trusted recipients with `custody seal-to --add` before texts are added"
+            ))),
             Some((_, keys)) => keys
                 .iter()
                 .map(crate::seal::recipient_of)

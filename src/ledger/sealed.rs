@@ -114,6 +114,21 @@ impl Ledger {
         }
         // What would stop the destruction is refused before the record is signed.
         self.store.check_dirs()?;
+        if self.sealed_since(target).is_some()
+            && matches!(
+                self.statement(target).map(|s| s.body),
+                Some(Body::Testimony(_))
+            )
+            && !self
+                .store
+                .dir()
+                .join(crate::store::names::SEALED_KEYS)
+                .is_dir()
+        {
+            return Err(Error::Input(
+                "this ledger seals its texts, but its sealed-keys/ directory is missing (a volume not mounted?): the item keys to destroy are not where they belong; nothing was changed".into(),
+            ));
+        }
         let body = Body::Erase {
             target,
             target_statement: self.statement_digest_of(target),
@@ -182,7 +197,7 @@ impl Ledger {
         let sealed = self.store.held(Item::Text(commitment)).ciphertext;
         if let Some(id) = identity
             && sealed
-            && !self.sealed_to(seq, id)
+            && !self.sealed_to(seq, id)?
         {
             self.check_identity(id)?;
             return Err(Error::Input(format!(
@@ -238,7 +253,8 @@ impl Ledger {
         let mut sealed = || -> Result<()> {
             for (i, f) in files.iter().enumerate() {
                 let item = Item::Media(f.sha256);
-                if self.store.held(item).wrapped_key {
+                let held = self.store.held(item);
+                if held.ciphertext && held.wrapped_key {
                     done += f.size;
                     continue;
                 }

@@ -388,7 +388,11 @@ impl Ledger {
                 Err(e) => Err(e.to_string()),
             },
         ));
-        if let Some(result) = self.check_text(seq, &rec.statement.body, None) {
+        let used = match rec.statement.body.text(seq) {
+            Some(_) => self.recipients_before(seq)?,
+            None => None,
+        };
+        if let Some(result) = self.check_text(seq, &rec.statement.body, None, used.as_deref()) {
             let name = if matches!(rec.statement.body, Body::Testimony(_)) {
                 "testimony content"
             } else {
@@ -415,17 +419,33 @@ impl Ledger {
     /// its commitment, as the content store holds it: plain, sealed (opened with
     /// `identity` when given), or erased by a later record. `None` for a record without
     /// text.
+    ///
+    /// `used` are the recipients the text was sealed to when it was appended (those in force
+    /// by the state before it; `None` when the ledger did not seal then): an identity opens
+    /// only what was sealed to it (a text sealed before it became a recipient is checked as
+    /// far as it can be without a key, not reported as damaged), and a text sealed to a
+    /// recipient first named by a seal-to record that does not stand by the final state
+    /// (a thief's) is a finding: whoever holds that identity may read it.
     pub(crate) fn check_text(
         &self,
         seq: u64,
         body: &Body,
         identity: Option<&age::x25519::Identity>,
+        used: Option<&[[u8; 32]]>,
     ) -> Option<std::result::Result<String, String>> {
         let (commitment, len, owner) = body.text(seq)?;
         let erased = self.erasure_of(owner);
-        // An identity opens only what was sealed to it: a text sealed before it became a
-        // recipient is checked as far as it can be without a key, not reported as damaged.
-        let identity = identity.filter(|id| self.sealed_to(seq, id));
+        if erased.is_none()
+            && let Some(used) = used
+            && let Some((r, by)) = self.authority.untrusted_recipients(used).first()
+        {
+            return Some(Err(format!(
+                "the text was sealed to recipient {}, first named by seal-to record {by}, which does not stand (signed after its key's compromise, or by a tainted key): whoever holds that identity may read it",
+                crate::seal::recipient_string(r)
+            )));
+        }
+        let identity =
+            identity.filter(|id| used.is_some_and(|u| u.contains(&crate::seal::identity_key(id))));
         let how = crate::store::TextCheck {
             identity,
             erased: erased.as_ref().map(|(by, reason)| (*by, reason.as_str())),
@@ -443,6 +463,7 @@ impl Ledger {
         seq: u64,
         media: &record::Media,
         identity: Option<&age::x25519::Identity>,
+        used: Option<&[[u8; 32]]>,
     ) -> Option<std::result::Result<String, String>> {
         let item = crate::store::Item::Media(media.sha256);
         let held = self.store.held(item);
@@ -460,7 +481,8 @@ impl Ledger {
         if !held.wrapped_key && self.erased_copy(&media.sha256) {
             return None;
         }
-        let identity = identity.filter(|id| self.sealed_to(seq, id));
+        let identity =
+            identity.filter(|id| used.is_some_and(|u| u.contains(&crate::seal::identity_key(id))));
         Some(
             self.store
                 .check_sealed(item, media.size, &media.sha256, identity)
@@ -487,12 +509,31 @@ impl Ledger {
         })
     }
 
-    /// Whether the text of record `seq` was sealed to `identity` (a recipient in force then).
-    pub fn sealed_to(&self, seq: u64, identity: &age::x25519::Identity) -> bool {
+    /// Whether record `seq`'s content was sealed to `identity`: a recipient in force then.
+    pub fn sealed_to(&self, seq: u64, identity: &age::x25519::Identity) -> Result<bool> {
         let key = crate::seal::identity_key(identity);
-        self.authority
-            .seal_to_at(seq)
-            .is_some_and(|(_, r)| r.contains(&key))
+        Ok(self
+            .recipients_before(seq)?
+            .is_some_and(|r| r.contains(&key)))
+    }
+
+    /// The content recipients in force for record `seq` by the state the records before it
+    /// establish (what the append sealed to), or `None` when no seal-to record stood then.
+    pub(crate) fn recipients_before(&self, seq: u64) -> Result<Option<Vec<[u8; 32]>>> {
+        if self.sealed_since(seq).is_none() {
+            return Ok(None);
+        }
+        let mut state = crate::rules::Authority::new();
+        let lookup = StoreLookup(&self.store);
+        for s in self.store.authority_seqs()? {
+            if s >= seq {
+                break;
+            }
+            let (r, _) = self.record(s)?;
+            // A record that broke the rules changes nothing, here as at the append.
+            let _ = state.admit(&r.statement, s, r.recorded_at_ms, &lookup);
+        }
+        Ok(state.seal_to().map(|(_, r)| r))
     }
 
     /// Refuses an identity that is no content recipient of this ledger (a wrong identity

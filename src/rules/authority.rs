@@ -238,28 +238,44 @@ impl Authority {
     }
 
     /// The content recipients in force (the last seal-to record and its keys), if any.
-    pub fn seal_to(&self) -> Option<(u64, &[[u8; 32]])> {
-        self.seal_to_at(u64::MAX)
+    ///
+    /// Those of the last seal-to record that stands (one flagged by a verdict, signed after
+    /// its key's compromise or by a tainted key, never counts), less every recipient first
+    /// named by a seal-to record that does not stand: a thief with an admin key cannot keep
+    /// texts sealed to himself once the theft is declared, even when an honest admin's
+    /// later record carried his recipient over. `None` when no seal-to record stands.
+    pub fn seal_to(&self) -> Option<(u64, Vec<[u8; 32]>)> {
+        let last = self.seal_to.iter().rev().find(|s| self.stands(s))?;
+        let untrusted = self.untrusted_recipients(&last.recipients);
+        Some((
+            last.seq,
+            last.recipients
+                .iter()
+                .filter(|r| !untrusted.iter().any(|(u, _)| u == *r))
+                .copied()
+                .collect(),
+        ))
+    }
+
+    fn stands(&self, s: &SealTo) -> bool {
+        self.verdict(&s.signer, s.seq, s.recorded_at_ms).is_none()
+    }
+
+    /// Of `recipients`, those first named by a seal-to record that does not stand, each
+    /// with that record.
+    pub fn untrusted_recipients(&self, recipients: &[[u8; 32]]) -> Vec<([u8; 32], u64)> {
+        recipients
+            .iter()
+            .filter_map(|r| {
+                let first = self.seal_to.iter().find(|s| s.recipients.contains(r))?;
+                (!self.stands(first)).then_some((*r, first.seq))
+            })
+            .collect()
     }
 
     /// Every seal-to record and its recipients, in order.
     pub fn seal_to_history(&self) -> &[SealTo] {
         &self.seal_to
-    }
-
-    /// The content recipients in force for record `seq`: those of the last seal-to record
-    /// before it.
-    ///
-    /// Only a seal-to record that stands counts (one flagged by a verdict, signed after its
-    /// key's compromise or by a tainted key, never does): a thief with an admin key cannot
-    /// keep texts sealed to himself once the theft is declared.
-    pub fn seal_to_at(&self, seq: u64) -> Option<(u64, &[[u8; 32]])> {
-        self.seal_to
-            .iter()
-            .rev()
-            .filter(|s| s.seq < seq)
-            .find(|s| self.verdict(&s.signer, s.seq, s.recorded_at_ms).is_none())
-            .map(|s| (s.seq, s.recipients.as_slice()))
     }
 
     /// A testimony's consent changes, (record, scope), in order.
@@ -1477,9 +1493,7 @@ mod tests {
             .map(|(i, _)| i)
             .collect();
         assert_eq!(refused, [6, 7, 8, 9, 12, 13, 15, 16, 17, 20]);
-        assert_eq!(a.seal_to(), Some((5, &[[7; 32], [8; 32]][..])));
-        assert_eq!(a.seal_to_at(5), None, "in force from the next record");
-        assert_eq!(a.seal_to_at(6).map(|(s, _)| s), Some(5));
+        assert_eq!(a.seal_to(), Some((5, vec![[7; 32], [8; 32]])));
         assert_eq!(
             a.consents_of(3),
             [(10, "none".to_string()), (11, "court".to_string())]

@@ -45,6 +45,7 @@ impl Store {
         content_len: u64,
         how: &TextCheck,
     ) -> std::result::Result<String, String> {
+        self.check_dirs().map_err(|e| e.to_string())?;
         let item = Item::Text(*commitment);
         let held = self.held(item);
         if let Some((by, reason)) = how.erased {
@@ -478,7 +479,9 @@ impl Store {
                 }
                 Ok(_) => {}
             }
-            let f = match open_ledger_file(&p, OpenOptions::new().write(true), false) {
+            // One name only: overwriting a file that has another name (a hard link) would
+            // destroy whatever that is, and the key would survive there.
+            let f = match open_ledger_file(&p, OpenOptions::new().write(true), true) {
                 Ok(f) => f,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(io(&p)(e)),
