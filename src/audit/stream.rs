@@ -277,8 +277,7 @@ impl Auditor<'_> {
         };
         let mut broken = rules::check_position(r, &position, Mode::Report);
         broken.extend(rules::future_dated(seq, r.recorded_at_ms, self.now_ms));
-        let ledger = self.ledger;
-        let lookup = |n: u64| ledger.statement(n);
+        let lookup = self.ledger.lookup();
         if let Err(v) = c
             .pass
             .authority

@@ -1129,7 +1129,11 @@ fn check_authority(
         );
         return None;
     }
-    let lookup = |n: u64| records.get(&n).map(|r| r.statement.clone());
+    let seqs: Vec<u64> = records.keys().copied().collect();
+    let lookup = rules::RecordsLookup {
+        statement: |n: u64| records.get(&n).map(|r| r.statement.clone()),
+        seqs: &seqs,
+    };
     let mut authority = rules::Authority::new();
     let mut broken = Vec::new();
     // Verdicts judge the records that obeyed the rules (SPEC.md 4.1); a refused one is

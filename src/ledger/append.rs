@@ -99,6 +99,17 @@ impl Lookup for BatchLookup<'_> {
             self.pending.get((seq - self.base) as usize).cloned()
         }
     }
+    fn committed_before(&self, commitment: &Hash, seq: u64) -> Option<u64> {
+        StoreLookup(self.store)
+            .committed_before(commitment, seq.min(self.base))
+            .or_else(|| {
+                (self.base..seq).find(|s| {
+                    self.statement(*s)
+                        .and_then(|st| st.body.text(*s))
+                        .is_some_and(|(c, _, _)| &c == commitment)
+                })
+            })
+    }
 }
 
 /// The index entry for a record.

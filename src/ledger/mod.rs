@@ -328,6 +328,19 @@ impl Lookup for StoreLookup<'_> {
         let b = self.0.record_bytes(seq).ok()??;
         Record::decode(&b).ok().map(|r| r.statement)
     }
+    fn committed_before(&self, commitment: &Hash, seq: u64) -> Option<u64> {
+        // The content lookup names candidates by a prefix; each is read and compared.
+        self.0
+            .content_seqs(commitment)
+            .ok()?
+            .into_iter()
+            .take_while(|s| *s < seq)
+            .find(|s| {
+                self.statement(*s)
+                    .and_then(|st| st.body.text(*s))
+                    .is_some_and(|(c, _, _)| &c == commitment)
+            })
+    }
 }
 
 /// A ledger held open (and locked) by this process.
@@ -349,6 +362,11 @@ impl Ledger {
     /// Key authority and custody as the records establish them.
     pub fn authority(&self) -> &Authority {
         &self.authority
+    }
+
+    /// Earlier records as the rules look them up (statements, texts' commitments).
+    pub(crate) fn lookup(&self) -> impl Lookup + '_ {
+        StoreLookup(&self.store)
     }
 
     /// The statement of record `seq`, if it decodes.

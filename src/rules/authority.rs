@@ -177,11 +177,49 @@ pub struct Taint {
 pub trait Lookup {
     /// The statement of record `seq`, if it exists.
     fn statement(&self, seq: u64) -> Option<Statement>;
+
+    /// The first record before `seq` that commits to a text with `commitment`, if one
+    /// does (records at hand only).
+    fn committed_before(&self, commitment: &crate::Hash, seq: u64) -> Option<u64>;
 }
 
+/// A function from record numbers to statements: every earlier number is asked (for small
+/// sets of records in memory, such as tests' and known answers').
 impl<F: Fn(u64) -> Option<Statement>> Lookup for F {
     fn statement(&self, seq: u64) -> Option<Statement> {
         self(seq)
+    }
+    fn committed_before(&self, commitment: &crate::Hash, seq: u64) -> Option<u64> {
+        (0..seq).find(|s| {
+            self(*s)
+                .and_then(|st| st.body.text(*s))
+                .is_some_and(|(c, _, _)| &c == commitment)
+        })
+    }
+}
+
+/// The records at hand by number (a bundle's, a test's): each lookup scans them.
+pub struct RecordsLookup<'a, F: Fn(u64) -> Option<Statement>> {
+    /// The statement of a record, if it is at hand.
+    pub statement: F,
+    /// The numbers of the records at hand, in order.
+    pub seqs: &'a [u64],
+}
+
+impl<F: Fn(u64) -> Option<Statement>> Lookup for RecordsLookup<'_, F> {
+    fn statement(&self, seq: u64) -> Option<Statement> {
+        (self.statement)(seq)
+    }
+    fn committed_before(&self, commitment: &crate::Hash, seq: u64) -> Option<u64> {
+        self.seqs
+            .iter()
+            .take_while(|s| **s < seq)
+            .copied()
+            .find(|s| {
+                (self.statement)(*s)
+                    .and_then(|st| st.body.text(*s))
+                    .is_some_and(|(c, _, _)| &c == commitment)
+            })
     }
 }
 
@@ -657,6 +695,16 @@ impl Authority {
             _ => self.active(signer, seq)?,
         };
         Self::may_sign(k, signer, &st.body)?;
+        // A text counts once: with a fresh secret salt, no honest text repeats a commitment,
+        // so a repeat is a signed testimony appended again (which would carry the consent
+        // it was signed with, whatever became of the first).
+        if let Some((c, _, _)) = st.body.text(seq)
+            && let Some(first) = lookup.committed_before(&c, seq)
+        {
+            return Err(rule(format!(
+                "record {first} already commits to this text: a text counts once (a signed testimony appended again?)"
+            )));
+        }
         match &st.body {
             Body::Genesis { .. } | Body::Testimony(_) | Body::Media(_) => Ok(()),
             Body::Authorize { key, role, .. } => {

@@ -11,8 +11,8 @@
 mod authority;
 
 pub use authority::{
-    Authority, Compromise, Ended, Holding, KeyState, Lookup, SealTo, Taint, TransferState,
-    statement_digest,
+    Authority, Compromise, Ended, Holding, KeyState, Lookup, RecordsLookup, SealTo, Taint,
+    TransferState, statement_digest,
 };
 
 use crate::Hash;

@@ -930,6 +930,12 @@ impl Store {
         self.lookup(lookup::Kind::Media, sha)
     }
 
+    /// Sequence numbers of the records that commit to a text (testimony, amended text) with
+    /// this commitment's leading bytes, in order.
+    pub fn content_seqs(&self, commitment: &Hash) -> Result<Vec<u64>> {
+        self.lookup(lookup::Kind::Content, commitment)
+    }
+
     /// Sequence numbers of the records that change key authority or custody, in order.
     pub fn authority_seqs(&self) -> Result<Vec<u64>> {
         self.lookup(lookup::Kind::Authority, &[])
