@@ -178,6 +178,19 @@ for the attested bundles at the end, the custody binary and openssl):
   consent record moved back among the supporting records by hand
   (CustodySealedBundleTests).
 
+* the SPEC revision "a text counts once" (4.1): a testimony or an amendment
+  with a new text whose commitment an earlier record's text of the bundle
+  has (a testimony's or an amendment's, obeying the rules or not) is
+  `unauthorized`: a testimony exhibit repeating a supporting amendment's or a
+  testimony's text, an amendment repeating a text, a testimony statement
+  appended twice (after its consent was withdrawn), bundles leaving the
+  earlier record out (which pass: "among the records at hand"), and a bundle
+  custody made with the same words three times under fresh salts
+  (TextCountsOnceTests, the custody binary agreeing).  TestLedger gives a
+  testimony or amended text of the default salt a fresh salt when its
+  commitment is already in the ledger, so that only a test that means a
+  repeat makes one.
+
 Every verifier run passes --no-trust unless a test gives --trust (SPEC 11.3
 check 10 makes one of them mandatory).
 """
@@ -478,8 +491,20 @@ class TestLedger:
     def genesis(self, **kw) -> int:
         return self.append(self.ledger_key, "genesis", enc_text(self.origin), {"origin": self.origin}, **kw)
 
-    def testimony(self, signer, text: bytes = TESTIMONY_TEXT, salt: bytes = TESTIMONY_SALT, consent="court",
+    def fresh_salt(self, salt: bytes | None, default: bytes, text: bytes) -> bytes:
+        """The salt given, else `default`, unless a text of this ledger already has that commitment: then a
+        salt of its own (SPEC 4.1, a text counts once: an honest text has a fresh salt, so a test's
+        second testimony of the default text is not a repeat; a test that wants one passes the salt)."""
+        if salt is not None:
+            return salt
+        taken = {sha256(s + t) for s, t in self.content.values()}
+        if sha256(default + text) not in taken:
+            return default
+        return sha256(b"fresh test salt %d" % len(self.entries))
+
+    def testimony(self, signer, text: bytes = TESTIMONY_TEXT, salt: bytes | None = None, consent="court",
                   subject="W-17", **kw) -> int:
+        salt = self.fresh_salt(salt, TESTIMONY_SALT, text)
         commitment = sha256(salt + text)
         body = (enc_text(subject) + enc_text("en") + enc_opt(consent) + enc_opt(None) + commitment
                 + enc_u64(len(text)))
@@ -553,7 +578,9 @@ class TestLedger:
         return seq
 
     def amend(self, signer, target: int, reason="correction", description=None, text=None,
-              salt: bytes = b"\x33" * 32, **kw) -> int:
+              salt: bytes | None = None, **kw) -> int:
+        if text is not None:
+            salt = self.fresh_salt(salt, b"\x33" * 32, text)
         if text is None:
             content, commitment, length = b"\x00", None, None
         else:
@@ -2209,10 +2236,13 @@ class AuthorityStateTests(BundleTestCase):
         out = self.verdict(ledger, (5,), (0, 1, 2, 3, 4, 6, 7, 8, 9, 10), 1,
                            failing=("supporting record 10: authority",))
         self.assertIn("the same transfer statement as record 6", out)
-        # a testimony or media statement may be recorded twice
+        # a media statement may be recorded twice; a testimony's may not, since its text counts once (4.1)
         ledger = standard_ledger()
-        ledger.replay(2)                                                # 5
-        self.verdict(ledger, (2, 5), (0, 1), 0)
+        ledger.replay(3)                                                # 5: the media record 3 again
+        self.verdict(ledger, (3, 5), (0, 1), 0)
+        ledger.replay(2)                                                # 6: the testimony 2 again
+        out = self.verdict(ledger, (2, 6), (0, 1), 1, failing=("exhibit 6: authority",))
+        self.assertIn("text counts once", out)
         # a statement that broke a rule changed nothing, so it may be appended again later
         ledger = TestLedger()
         ledger.genesis()                                                # 0
@@ -7181,6 +7211,9 @@ class SealConsentEraseRuleTests(SealingTestCase):
                            "record 10"])
         self.verdict(ledger, (3,), (0, 1, 10, 11), 1, {"supporting record 11: authority": ["unauthorized"]},
                      says=["erases record 10, a erase, not a testimony or media record"])
+        # the target outside the bundle: a rule needs it (11.3 check 12, "a consent change or an erasure names")
+        self.verdict(ledger, (2,), (0, 1, 10), 1, {"supporting record 10: authority": ["unauthorized"]},
+                     says=["names target 3, which is not in the bundle (a rule needs it)"])
 
     def test_target_statement(self):
         """4.1 as now worded: a consent or erase record's `target_statement` must be H(statement bytes of
@@ -7810,6 +7843,152 @@ class CustodySealedBundleTests(SealingTestCase):
         entry["record_bytes"] = b64(bytes(record))
         self.assertAgree(bundle.rebuild(self.dir / "digest-bytes.zip", members, manifest), 1,
                          failing="supporting record 5: record")
+
+
+# =============================================================================
+# The SPEC revision "a text counts once" (4.1): a testimony, or an amendment with a new text, whose
+# commitment is that of an earlier record's text among the records at hand (the bundle's, whether or not
+# that record obeyed the rules) breaks the rules: `unauthorized`, check 12
+# =============================================================================
+
+class TextCountsOnceTests(SealingTestCase):
+    """Hand-built bundles whose texts repeat a commitment, judged here and by `custody verify-bundle` alike
+    (exit codes), and a bundle custody made with the same words recorded three times (fresh salts: no
+    repeat)."""
+
+    REPEAT = b"what W-18 saw\n"
+    REPEAT_SALT = b"\x44" * 32
+
+    def base(self) -> TestLedger:
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 1
+        ledger.testimony(INVESTIGATOR_KEY)                                          # 2
+        return ledger
+
+    @staticmethod
+    def refused(seq: int) -> dict[str, list[str]]:
+        """What fails for an exhibit whose record breaks a rule: its authority, and so its custody chain."""
+        return {f"exhibit {seq}: authority": ["unauthorized"], f"exhibit {seq}: custody": []}
+
+    def problems(self, ledger: TestLedger) -> dict[int, list[str]]:
+        replay = vb.AuthorityReplay([vb.decode_record(e["record"]) for e in ledger.entries])
+        return {seq: [code for code, _ in p] for seq, p in replay.problems.items()}
+
+    def test_a_testimony_exhibit_repeating_a_supporting_amendments_text(self):
+        ledger = self.base()
+        ledger.amend(INVESTIGATOR_KEY, 2, text=self.REPEAT, salt=self.REPEAT_SALT)           # 3
+        ledger.testimony(INVESTIGATOR_KEY, text=self.REPEAT, salt=self.REPEAT_SALT, subject="W-18")  # 4
+        self.assertEqual(self.problems(ledger), {4: ["unauthorized"]})
+        self.verdict(ledger, (2, 4), (0, 1, 3), 1, failing=self.refused(4),
+                     says=[f"the testimony's text commitment {sha256(self.REPEAT_SALT + self.REPEAT).hex()} is "
+                           "that of record 3's text (an amendment): a text counts once"])
+        # the amendment as an exhibit too; the earlier record is what counts, not which of them is an exhibit
+        self.verdict(ledger, (2, 3, 4), (0, 1), 1, failing=self.refused(4))
+        # control: without record 3 the bundle's records hold no earlier text with that commitment
+        self.verdict(ledger, (4,), (0, 1), 0, says=["[ok] exhibit 4: authority"])
+
+    def test_a_testimony_exhibit_repeating_a_testimonys_text(self):
+        ledger = self.base()
+        ledger.testimony(INVESTIGATOR_KEY, salt=TESTIMONY_SALT, subject="W-18", consent="court,research")  # 3
+        self.assertNotEqual(ledger.entries[2]["statement"], ledger.entries[3]["statement"])
+        self.assertEqual(self.problems(ledger), {3: ["unauthorized"]})
+        self.verdict(ledger, (2, 3), (0, 1), 1, failing=self.refused(3),
+                     says=["that of record 2's text (a testimony): a text counts once"])
+        self.verdict(ledger, (3,), (0, 1, 2), 1, failing=self.refused(3))
+        self.verdict(ledger, (3,), (0, 1), 0)
+        # the earlier text in a record that broke a rule (signed by a stranger) counts all the same
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 1
+        ledger.testimony(STRANGER, salt=self.REPEAT_SALT, text=self.REPEAT)         # 2: never authorised
+        ledger.testimony(INVESTIGATOR_KEY, salt=self.REPEAT_SALT, text=self.REPEAT, subject="W-18")  # 3
+        self.assertEqual(self.problems(ledger), {2: ["unauthorized"], 3: ["unauthorized"]})
+        self.verdict(ledger, (3,), (0, 1, 2), 1, failing={**self.refused(3),
+                                                               "supporting record 2: authority": ["unauthorized"]},
+                     says=["that of record 2's text (a testimony)"])
+        # ... and so does an amendment that broke a rule (a media record amended with a text)
+        ledger = TestLedger()
+        ledger.genesis()                                                            # 0
+        ledger.authorize(INVESTIGATOR_PUB, "Investigator I", "investigator")        # 1
+        ledger.media_record(INVESTIGATOR_KEY, CLIP, provide=False)                  # 2
+        ledger.amend(INVESTIGATOR_KEY, 2, text=self.REPEAT, salt=self.REPEAT_SALT)  # 3: breaks a rule
+        ledger.testimony(INVESTIGATOR_KEY, salt=self.REPEAT_SALT, text=self.REPEAT)  # 4
+        self.assertEqual(self.problems(ledger), {3: ["unauthorized"], 4: ["unauthorized"]})
+        self.verdict(ledger, (4,), (0, 1, 2, 3), 1, failing={**self.refused(4),
+                                                               "supporting record 3: authority": ["unauthorized"]},
+                     says=["that of record 3's text (an amendment)"])
+
+    def test_an_amendment_repeating_a_text(self):
+        ledger = self.base()
+        ledger.amend(INVESTIGATOR_KEY, 2, text=TESTIMONY_TEXT, salt=TESTIMONY_SALT)  # 3: the testimony's own text
+        ledger.amend(INVESTIGATOR_KEY, 2, text=self.REPEAT, salt=self.REPEAT_SALT)   # 4
+        ledger.amend(LEDGER_KEY, 2, reason="again", text=self.REPEAT, salt=self.REPEAT_SALT)  # 5: 4's text
+        self.assertEqual(self.problems(ledger), {3: ["unauthorized"], 5: ["unauthorized"]})
+        self.verdict(ledger, (2,), (0, 1, 3, 4, 5), 1,
+                     failing={"supporting record 3: authority": ["unauthorized"],
+                              "supporting record 5: authority": ["unauthorized"]},
+                     says=["the amendment's text commitment", "that of record 2's text (a testimony)",
+                           "that of record 4's text (an amendment)"])
+        # an amendment with no text (of a media record) has no commitment: nothing to repeat
+        ledger = self.base()
+        ledger.media_record(INVESTIGATOR_KEY, CLIP, provide=False)                  # 3
+        ledger.amend(INVESTIGATOR_KEY, 3, description="clip, corrected")            # 4
+        ledger.amend(INVESTIGATOR_KEY, 3, description="clip, corrected", reason="twice")  # 5
+        self.assertEqual(self.problems(ledger), {})
+
+    def test_a_testimony_statement_appended_twice(self):
+        """The case the rule is for: a testimony signed with consent `court`, its consent withdrawn, then the
+        very statement (same bytes, same signature) appended again at another position.  The copy has no
+        consent record of its own, so check 7 lets its text out; only the text rule refuses it."""
+        ledger = self.base()
+        ledger.consent(INVESTIGATOR_KEY, 2, "none")                                 # 3: withdrawn
+        ledger.replay(2)                                                            # 4: the same statement
+        self.assertEqual(ledger.entries[4]["statement"], ledger.entries[2]["statement"])
+        self.assertEqual(self.problems(ledger), {4: ["unauthorized"]})
+        self.verdict(ledger, (4,), (0, 1, 2, 3), 1,
+                     failing=self.refused(4),
+                     says=["that of record 2's text (a testimony): a text counts once", "[ok] exhibit 4: consent"])
+        # the original, withdrawn, is refused by check 7 besides
+        self.verdict(ledger, (2, 4), (0, 1, 3), 1, failing={**self.refused(4), "exhibit 2: consent": ["consent"]})
+        # SPEC: "among the records at hand": a bundle that leaves record 2 out carries no earlier text
+        self.verdict(ledger, (4,), (0, 1), 0)
+        # the copy appended before the withdrawal: still a repeat
+        ledger = self.base()
+        ledger.replay(2)                                                            # 3
+        self.verdict(ledger, (2, 3), (0, 1), 1, failing=self.refused(3))
+
+    @unittest.skipIf(_no_sealing_custody_reason(), _no_sealing_custody_reason() or "")
+    def test_a_custody_bundle_with_the_same_words_three_times(self):
+        d = self.dir / "made"
+        d.mkdir()
+
+        def run(*args):
+            proc = subprocess.run([str(CUSTODY_BIN), *map(str, args)], cwd=d, capture_output=True, text=True,
+                                  timeout=SUBPROCESS_TIMEOUT, stdin=subprocess.DEVNULL)
+            self.assertEqual(proc.returncode, 0, f"custody {' '.join(map(str, args))}:\n{proc.stdout}{proc.stderr}")
+
+        (d / "w.txt").write_text("what W saw\n")
+        run("key", "generate", "ledger", "--dir", "k")
+        run("key", "generate", "alice", "--dir", "k")
+        run("init", "--ledger", "L", "--origin", "example.org/case-texts", "--key", "k/ledger.key")
+        run("key", "authorize", "--ledger", "L", "--key", "k/ledger.key", "--name", "Alice", "--role",
+            "investigator", "k/alice.pub")                                                                # 1
+        for subject in ("W", "W again"):                                                                  # 2, 3
+            run("add", "testimony", "--ledger", "L", "--key", "k/alice.key", "--subject", subject, "--language",
+                "en", "--consent", "court", "--text-file", "w.txt")
+        run("amend", "--ledger", "L", "--key", "k/alice.key", "--reason", "the same words", "--text-file", "w.txt",
+            "2")                                                                                          # 4
+        run("checkpoint", "--ledger", "L", "--key", "k/ledger.key")
+        run("export", "--ledger", "L", "--key", "k/ledger.key", "--out", "b.zip", "2", "3")
+        out, _ = self.assertAgree(d / "b.zip", 0, "--trust", d / "k" / "ledger.pub")
+        manifest = json.loads(zipfile.ZipFile(d / "b.zip").read("manifest.json"))
+        texts = {e["seq"]: e["body"]["commitment"] for e in manifest["exhibits"] + manifest["supporting"]
+                 if e["kind"] in ("testimony", "amend")}
+        self.assertEqual(sorted(texts), [2, 3, 4])
+        self.assertEqual(len(set(texts.values())), 3, texts)       # fresh salts: the same words, three texts
+        for seq in (2, 3):
+            self.assertIn(f"[ok] exhibit {seq}: authority", out)
 
 
 if __name__ == "__main__":

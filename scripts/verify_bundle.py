@@ -97,7 +97,10 @@ It performs every check of SPEC.md 11.3 that another verifier can:
     compromised, an admin declaring the genesis key compromised from record
     0: no single record voids the authority it is signed under; such a
     record is "unauthorized" and changes nothing), statements that count
-    once; then the verdicts "signed after compromise" and "signed by a
+    once, texts that count once (a testimony, or an amendment with a new
+    text, whose commitment is that of an earlier record's text among the
+    bundle's records, whether or not that record obeyed the rules: a signed
+    statement appended again); then the verdicts "signed after compromise" and "signed by a
     tainted key", a declaration standing even when its signer is later
     found compromised), and the checkpoint rule ("checkpoint authority":
     the checkpoint is signed by the ledger key in force at its size, which
@@ -1128,6 +1131,14 @@ class AuthorityReplay:
         self.consents: dict[int, list[tuple[int, str]]] = {}   # testimony -> its consent changes (record, scope)
         self.erased: dict[int, int] = {}                   # testimony or media record -> its erasure record
         self.seen: dict[bytes, int] = {}                   # statement digest -> first record (counts once)
+        # A text counts once (4.1): commitment -> the first record of the bundle whose text has it, a
+        # testimony or an amendment with a new text, WHETHER OR NOT it obeyed the rules ("among the
+        # records at hand").  Records are taken in seq order, so the first seq is the earliest.
+        self.texts: dict[str, int] = {}
+        for seq in sorted(self.records):
+            commitment = self.text_commitment(self.records[seq])
+            if commitment is not None:
+                self.texts.setdefault(commitment, seq)
         self.problems: dict[int, list[tuple[str, str]]] = {}   # seq -> [(code, message)]
         self.details: dict[int, str] = {}
         self.obeyed: list[int] = []
@@ -1199,6 +1210,15 @@ class AuthorityReplay:
         return in_force
 
     # -- helpers -------------------------------------------------------------
+
+    @staticmethod
+    def text_commitment(rec: Record) -> str | None:
+        """The commitment (hex) of a record's text: a testimony's, or an amendment's with a new text
+        (whatever its target); None for any other record."""
+        st = rec.statement
+        if st.kind == KIND_TESTIMONY or (st.kind == KIND_AMEND and st.fields["has_text"]):
+            return st.body["commitment"]
+        return None
 
     def _custody_subject(self, rec: Record) -> int | None:
         """The exhibit a transfer, accept or cancel record concerns, when known."""
@@ -1284,6 +1304,23 @@ class AuthorityReplay:
         if signer.role == ROLE_LEDGER:
             raise CheckError(f"{KIND_NAMES[st.kind]} signed by {signer.label}: a ledger-role key signs "
                              "checkpoints only")
+        # A text counts once (4.1): a testimony, or an amendment with a new
+        # text, whose commitment an EARLIER record's text of the bundle has
+        # (testimony or amendment, whether or not it obeyed the rules) breaks
+        # the rules.  With a fresh secret salt no honest text repeats a
+        # commitment: a repeat is a signed statement appended again, which
+        # would carry the consent it was signed with past a later withdrawal.
+        # SPEC CHOICE (order, which only changes the message, never the
+        # verdict): checked right after the signer's role, before the
+        # statements that count once and the kind-specific rules.
+        commitment = self.text_commitment(rec)
+        first = self.texts.get(commitment) if commitment is not None else None
+        if first is not None and first < n:
+            names = {KIND_TESTIMONY: "testimony", KIND_AMEND: "amendment"}
+            raise CheckError(f"the {names[st.kind]}'s text commitment {commitment} is that of record {first}'s "
+                             f"text ({'a testimony' if self.records[first].statement.kind == KIND_TESTIMONY else 'an amendment'}): a text counts once (4.1; "
+                             "with a fresh secret salt no honest text repeats a commitment, so this is a signed "
+                             "statement appended again)")
         # Counts once (4.1): a statement equal to an earlier ADMITTED record's
         # breaks the rules; a record that broke a rule changed nothing, so it
         # is not remembered, and a statement refused once (say, a revocation
