@@ -22,13 +22,20 @@ const SCRYPT_LOG_N: u8 = 18;
 /// A recipient: an age X25519 public key (`age1…`), never one of small order (nothing can
 /// be sealed to it: every shared secret would be zero).
 pub fn parse_recipient(s: &str) -> Result<age::x25519::Recipient> {
-    if s.trim().to_ascii_uppercase().starts_with("AGE-SECRET-KEY-") {
+    if s.to_ascii_uppercase().contains("AGE-SECRET-KEY-") {
         return Err(Error::Input(
             "that is an identity (a secret key), not a recipient: give the age1… recipient (NAME.recipient), and keep the identity at headquarters".into(),
         ));
     }
     let shown = || {
-        let t: String = s.trim().chars().take(100).collect();
+        let t: String = s
+            .trim()
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(70)
+            .collect();
         crate::encoding::terminal_safe(&t, false).into_owned()
     };
     let r: age::x25519::Recipient = s.trim().parse().map_err(|e| {
@@ -199,7 +206,13 @@ pub fn load_identity(path: &Path, passphrase: Option<&[u8]>) -> Result<age::x255
             .map_err(|_| Error::Input("the passphrase is not UTF-8 text".into()))?;
         let mut identity = age::scrypt::Identity::new(SecretString::from(p.to_owned()));
         identity.set_max_work_factor(SCRYPT_LOG_N);
-        decrypt_with(&bytes, &identity).map_err(|_| {
+        decrypt_with(&bytes, &identity).map_err(|e| {
+            if e.to_lowercase().contains("work") {
+                return Error::Input(format!(
+                    "{}: the identity asks for more scrypt work than custody allows (2^{SCRYPT_LOG_N}): {e}",
+                    path.display()
+                ));
+            }
             Error::Input(format!(
                 "{}: wrong passphrase (or not an identity file)",
                 path.display()
@@ -379,9 +392,11 @@ fn item_key(
 
 /// The length of an age file's payload for `plain_len` bytes of plaintext: a 16-byte nonce,
 /// then chunks of up to 64 KiB, each with a 16-byte tag (one chunk when empty).
-pub fn payload_len(plain_len: u64) -> u64 {
+pub fn payload_len(plain_len: u64) -> Option<u64> {
     let chunks = plain_len.div_ceil(1 << 16).max(1);
-    16 + plain_len + 16 * chunks
+    16u64
+        .checked_add(plain_len)?
+        .checked_add(chunks.checked_mul(16)?)
 }
 
 /// The length of a wrapped item key's plaintext (`AGE-SECRET-KEY-1…` and a newline).
@@ -427,7 +442,9 @@ pub fn check_shape(
     if stanzas == 0 {
         return Err("the age header has no X25519 recipient".into());
     }
-    let expected = header_len + payload_len(plain_len);
+    let expected = payload_len(plain_len)
+        .and_then(|p| p.checked_add(header_len))
+        .ok_or_else(|| format!("{plain_len} bytes is not a length anything was sealed with"))?;
     if file_len != expected {
         return Err(format!(
             "it is {file_len} bytes, but {plain_len} bytes sealed make {expected}"

@@ -384,6 +384,10 @@ impl Auditor<'_> {
             Some(Err(m)) => self.find(Some(seq), Code::Content, format!("record {seq}{what}: {m}")),
             Some(Ok(_)) => {
                 if let Some(id) = self.identity
+                    && self
+                        .ledger
+                        .erasure_of(r.statement.body.text(seq).map_or(seq, |t| t.2))
+                        .is_none()
                     && self.ledger.sealed_since(seq).is_some()
                     && !used.is_some_and(|u| u.contains(&crate::seal::identity_key(id)))
                 {

@@ -778,29 +778,31 @@ fn check_consent(
     c: &mut Checks,
 ) {
     let overridden = |o: Option<&str>| o.is_some_and(|o| !o.trim().is_empty());
+    // Every consent record of the bundle, by the testimony it names, in order; one stands
+    // when it obeyed the rules (the state admitted it) and no verdict flags it.
+    let mut consent_records: BTreeMap<u64, Vec<(&str, bool)>> = BTreeMap::new();
+    for (s, r) in records {
+        if let Body::Consent {
+            target, consent, ..
+        } = &r.statement.body
+        {
+            let stands = authority.is_some_and(|a| {
+                a.consents_of(*target).iter().any(|(at, _)| at == s)
+                    && a.verdict(&r.statement.signer, *s, r.recorded_at_ms)
+                        .is_none()
+            });
+            consent_records
+                .entry(*target)
+                .or_default()
+                .push((consent.as_str(), stands));
+        }
+    }
     let allowed = |t: u64| -> bool {
         let Some(Body::Testimony(own)) = records.get(&t).map(|r| &r.statement.body) else {
             return false;
         };
-        // Every consent record of the bundle naming it, in order; one stands when it obeyed
-        // the rules (the state admitted it) and no verdict flags it.
-        let changes: Vec<(&str, bool)> = records
-            .iter()
-            .filter_map(|(s, r)| match &r.statement.body {
-                Body::Consent {
-                    target, consent, ..
-                } if *target == t => {
-                    let stands = authority.is_some_and(|a| {
-                        a.consents_of(t).iter().any(|(at, _)| at == s)
-                            && a.verdict(&r.statement.signer, *s, r.recorded_at_ms)
-                                .is_none()
-                    });
-                    Some((consent.as_str(), stands))
-                }
-                _ => None,
-            })
-            .collect();
-        rules::court_use_allowed(own.consent.as_deref(), &changes)
+        let changes: &[(&str, bool)] = consent_records.get(&t).map_or(&[], Vec::as_slice);
+        rules::court_use_allowed(own.consent.as_deref(), changes)
     };
     let erased = |owner: u64| authority.and_then(|a| a.erased_by(owner));
     for ex in &manifest.exhibits {
@@ -1129,11 +1131,10 @@ fn check_authority(
         );
         return None;
     }
-    let seqs: Vec<u64> = records.keys().copied().collect();
-    let lookup = rules::RecordsLookup {
-        statement: |n: u64| records.get(&n).map(|r| r.statement.clone()),
-        seqs: &seqs,
-    };
+    let lookup = rules::RecordsLookup::new(
+        |n: u64| records.get(&n).map(|r| r.statement.clone()),
+        records.keys().copied(),
+    );
     let mut authority = rules::Authority::new();
     let mut broken = Vec::new();
     // Verdicts judge the records that obeyed the rules (SPEC.md 4.1); a refused one is

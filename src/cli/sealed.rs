@@ -128,6 +128,21 @@ pub fn exec_open(a: OpenArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("{} already exists; give a new file with --out", shown(out));
     }
+    // Nothing opened is ever written under the ledger directory.
+    if let Some(out) = &a.out {
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if let (Ok(p), Ok(l)) = (parent.canonicalize(), a.ledger.ledger.canonicalize())
+            && p.starts_with(&l)
+        {
+            bail!(
+                "{} is inside the ledger directory, which must never hold an opened text or file; give --out a place outside it",
+                shown(out)
+            );
+        }
+    }
     let ledger = open(&a.ledger)?;
     if let Some(id) = &identity {
         ledger.check_identity(id)?;

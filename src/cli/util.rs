@@ -324,11 +324,14 @@ pub fn read_recipients(given: &[String]) -> anyhow::Result<Vec<[u8; 32]>> {
     let mut out = Vec::new();
     for g in given {
         // An identity given by mistake is refused without being printed.
-        if g.trim().starts_with("age1")
-            || g.trim().to_ascii_uppercase().starts_with("AGE-SECRET-KEY-")
-        {
+        if g.trim().starts_with("age1") || g.to_ascii_uppercase().contains("AGE-SECRET-KEY-") {
             out.push(custody::seal::recipient_bytes(g)?);
             continue;
+        }
+        if g.contains('\n') || g.len() > 4096 {
+            anyhow::bail!(
+                "a recipient is an age1… key or the path of a NAME.recipient file; what was given is neither (it is not repeated here)"
+            );
         }
         let path = std::path::Path::new(g);
         // A recipient file is a line or a few: 64 KiB is more than 16 recipients need.

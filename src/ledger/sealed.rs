@@ -36,6 +36,9 @@ impl Ledger {
         let body = Body::SealTo {
             recipients: recipients.to_vec(),
         };
+        // Where the item keys will go, made now: from here on its absence means trouble.
+        self.store
+            .store_dir(crate::store::names::SEALED_KEYS, true)?;
         let mut out = self.sign_and_append(admin, vec![body], now_ms, now_ms)?;
         Ok(out.remove(0))
     }
@@ -114,17 +117,7 @@ impl Ledger {
         }
         // What would stop the destruction is refused before the record is signed.
         self.store.check_dirs()?;
-        if self.sealed_since(target).is_some()
-            && matches!(
-                self.statement(target).map(|s| s.body),
-                Some(Body::Testimony(_))
-            )
-            && !self
-                .store
-                .dir()
-                .join(crate::store::names::SEALED_KEYS)
-                .is_dir()
-        {
+        if self.keys_dir_missing() {
             return Err(Error::Input(
                 "this ledger seals its texts, but its sealed-keys/ directory is missing (a volume not mounted?): the item keys to destroy are not where they belong; nothing was changed".into(),
             ));
@@ -146,6 +139,11 @@ impl Ledger {
     /// erasure interrupted after its record was appended): idempotent. One item that cannot
     /// be destroyed does not stop the others; each failure is returned.
     pub fn finish_erasures(&self) -> Result<Destroyed> {
+        if self.keys_dir_missing() {
+            return Err(Error::Input(
+                "this ledger seals its texts, but its sealed-keys/ directory is missing (a volume not mounted?); nothing was destroyed".into(),
+            ));
+        }
         let mut done = Destroyed::default();
         for target in self.authority.erasures().keys() {
             for item in self.items_of(*target) {
@@ -156,6 +154,17 @@ impl Ledger {
             }
         }
         Ok(done)
+    }
+
+    /// Whether the ledger has ever sealed but its `sealed-keys/` directory (made when the
+    /// first recipients are named) is not there.
+    fn keys_dir_missing(&self) -> bool {
+        !self.authority.seal_to_history().is_empty()
+            && !self
+                .store
+                .dir()
+                .join(crate::store::names::SEALED_KEYS)
+                .is_dir()
     }
 
     /// The content items of an evidence record: a testimony's texts (its own and every
@@ -306,11 +315,20 @@ impl Ledger {
                 crate::encoding::terminal_safe(&reason, false)
             )));
         }
-        let Some((mut file, _, wrapped)) = self.store.read_sealed(Item::Media(m.sha256))? else {
+        let Some((mut file, file_len, wrapped)) = self.store.read_sealed(Item::Media(m.sha256))?
+        else {
             return Err(Error::Input(format!(
                 "the ledger keeps no sealed copy of record {seq} (it is kept only when the file was added with `add media --seal`)"
             )));
         };
+        // A copy of another size is refused before anything is written: a forged one (the
+        // recipients are public) must not fill the disk it is restored to.
+        crate::seal::check_shape(&mut file, file_len, m.size).map_err(|e| {
+            Error::Damaged(format!(
+                "record {seq}: the sealed copy is damaged ({e}); `custody audit` names what is wrong"
+            ))
+        })?;
+        std::io::Seek::rewind(&mut file).map_err(|e| Error::Damaged(e.to_string()))?;
         let (sha, len) = crate::seal::open_stream(&mut file, &wrapped, identity, out, progress)
             .map_err(Error::Input)?;
         if sha != m.sha256 || len != m.size {

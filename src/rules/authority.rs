@@ -198,28 +198,38 @@ impl<F: Fn(u64) -> Option<Statement>> Lookup for F {
     }
 }
 
-/// The records at hand by number (a bundle's, a test's): each lookup scans them.
-pub struct RecordsLookup<'a, F: Fn(u64) -> Option<Statement>> {
-    /// The statement of a record, if it is at hand.
-    pub statement: F,
-    /// The numbers of the records at hand, in order.
-    pub seqs: &'a [u64],
+/// The records at hand by number (a bundle's): the texts' commitments are indexed once,
+/// so that a hostile set of records costs a map lookup per text, not a scan.
+pub struct RecordsLookup<F: Fn(u64) -> Option<Statement>> {
+    statement: F,
+    first_text: BTreeMap<crate::Hash, u64>,
 }
 
-impl<F: Fn(u64) -> Option<Statement>> Lookup for RecordsLookup<'_, F> {
+impl<F: Fn(u64) -> Option<Statement>> RecordsLookup<F> {
+    /// The lookup of the records `seqs` (in order), whose statements `statement` gives.
+    pub fn new(statement: F, seqs: impl IntoIterator<Item = u64>) -> Self {
+        let mut first_text = BTreeMap::new();
+        for s in seqs {
+            if let Some((c, _, _)) = statement(s).and_then(|st| st.body.text(s)) {
+                first_text.entry(c).or_insert(s);
+            }
+        }
+        RecordsLookup {
+            statement,
+            first_text,
+        }
+    }
+}
+
+impl<F: Fn(u64) -> Option<Statement>> Lookup for RecordsLookup<F> {
     fn statement(&self, seq: u64) -> Option<Statement> {
         (self.statement)(seq)
     }
     fn committed_before(&self, commitment: &crate::Hash, seq: u64) -> Option<u64> {
-        self.seqs
-            .iter()
-            .take_while(|s| **s < seq)
+        self.first_text
+            .get(commitment)
             .copied()
-            .find(|s| {
-                (self.statement)(*s)
-                    .and_then(|st| st.body.text(*s))
-                    .is_some_and(|(c, _, _)| &c == commitment)
-            })
+            .filter(|s| *s < seq)
     }
 }
 
