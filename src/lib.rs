@@ -18,6 +18,7 @@ pub mod bundle;
 pub mod checkpoint;
 pub mod encoding;
 pub mod error;
+pub mod field;
 pub mod http;
 pub mod keys;
 pub mod ledger;

@@ -32,6 +32,16 @@ pub struct TestimonyArgs {
     ledger: LedgerArgs,
     #[command(flatten)]
     key: KeyArgs,
+    #[command(flatten)]
+    fields: TestimonyFields,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What a testimony statement says, shared by `add testimony` and `sign testimony`.
+#[derive(Args)]
+pub struct TestimonyFields {
     /// Pseudonym of the person testifying (never a real name).
     #[arg(long)]
     subject: String,
@@ -49,9 +59,6 @@ pub struct TestimonyArgs {
     /// Where the testimony was taken.
     #[arg(long, value_name = "TEXT")]
     location: Option<String>,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Args)]
@@ -60,6 +67,21 @@ pub struct MediaArgs {
     ledger: LedgerArgs,
     #[command(flatten)]
     key: KeyArgs,
+    #[command(flatten)]
+    fields: MediaFields,
+    /// Keep a sealed copy of each file in the ledger's content store (to the ledger's
+    /// content recipients), so that the original can be wiped from this device;
+    /// `custody open --out` restores it at headquarters, byte for byte.
+    #[arg(long)]
+    seal: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What media statements say, shared by `add media` and `sign media`.
+#[derive(Args)]
+pub struct MediaFields {
     /// Description stored in every record of this call.
     #[arg(long)]
     description: Option<String>,
@@ -69,17 +91,9 @@ pub struct MediaArgs {
     /// Do not store file names in the records (names can identify people).
     #[arg(long)]
     no_names: bool,
-    /// Keep a sealed copy of each file in the ledger's content store (to the ledger's
-    /// content recipients), so that the original can be wiped from this device;
-    /// `custody open --out` restores it at headquarters, byte for byte.
-    #[arg(long)]
-    seal: bool,
     /// Files or directories.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Serialize)]
@@ -97,42 +111,51 @@ pub fn exec(cmd: AddCommand) -> anyhow::Result<ExitCode> {
 
 fn testimony(a: TestimonyArgs) -> anyhow::Result<ExitCode> {
     let key = a.key.load()?;
-    let raw = match &a.text_file {
-        Some(p) => read_text_file(p, "testimony text file")?,
-        None => {
-            if std::io::stdin().is_terminal() {
-                eprintln!("Type or paste the testimony, then press Ctrl-D on a new line:");
+    let input = a.fields.input()?;
+    let mut ledger = open_write(&a.ledger)?;
+    let now = now_ms();
+    let appended = ledger.add_testimony(&key, input, custody::ledger::fresh_salt()?, now, now)?;
+    finish(ledger, &key, vec![appended], a.json)
+}
+
+impl TestimonyFields {
+    /// The testimony, text read and every field checked (before any ledger is touched).
+    pub fn input(self) -> anyhow::Result<TestimonyInput> {
+        let a = self;
+        let raw = match &a.text_file {
+            Some(p) => read_text_file(p, "testimony text file")?,
+            None => {
+                if std::io::stdin().is_terminal() {
+                    eprintln!("Type or paste the testimony, then press Ctrl-D on a new line:");
+                }
+                read_bounded(
+                    std::io::stdin().lock(),
+                    MAX_TEXT,
+                    "testimony on standard input",
+                )?
             }
-            read_bounded(
-                std::io::stdin().lock(),
-                MAX_TEXT,
-                "testimony on standard input",
-            )?
-        }
-    };
-    let source = a
-        .text_file
-        .as_ref()
-        .map_or("standard input".to_string(), |p| p.display().to_string());
-    let text = String::from_utf8(raw).map_err(|e| {
+        };
+        let source = a
+            .text_file
+            .as_ref()
+            .map_or("standard input".to_string(), |p| p.display().to_string());
+        let text = String::from_utf8(raw).map_err(|e| {
         anyhow::anyhow!(
             "{source}: the testimony is not valid UTF-8 (first bad byte at offset {}); convert it, e.g. `iconv -f WINDOWS-1256 -t UTF-8`",
             e.utf8_error().valid_up_to()
         )
     })?;
-    let input = TestimonyInput {
-        subject: a.subject,
-        language: a.language,
-        consent: a.consent,
-        location: a.location,
-        text,
-    };
-    // Refuse bad input before the ledger is opened, so it is never touched.
-    input.validate()?;
-    let mut ledger = open_write(&a.ledger)?;
-    let now = now_ms();
-    let appended = ledger.add_testimony(&key, input, custody::ledger::fresh_salt()?, now, now)?;
-    finish(ledger, &key, vec![appended], a.json)
+        let input = TestimonyInput {
+            subject: a.subject,
+            language: a.language,
+            consent: a.consent,
+            location: a.location,
+            text,
+        };
+        // Refuse bad input before the ledger is opened, so it is never touched.
+        input.validate()?;
+        Ok(input)
+    }
 }
 
 /// Appends are acknowledged on stdout first; a checkpoint follows when the key is the
@@ -217,12 +240,42 @@ fn acknowledge(appended: &[Appended]) -> std::io::Result<()> {
     }
 }
 
+impl MediaFields {
+    /// The files named (directories walked), or an error when there are none.
+    pub fn files(&self) -> anyhow::Result<Vec<PathBuf>> {
+        let files = collect_files(&self.paths)?;
+        if files.is_empty() {
+            bail!("no files found under the paths given; nothing was signed");
+        }
+        Ok(files.into_iter().map(|(p, _)| p).collect())
+    }
+
+    /// Hashes `paths` (in parallel, with progress unless `quiet`) into media statements.
+    pub fn inputs(&self, paths: &[&Path], quiet: bool) -> anyhow::Result<Vec<MediaInput>> {
+        hash_files(paths, "hashing", quiet)
+            .into_iter()
+            .zip(paths)
+            .map(|(hashed, path)| {
+                let (sha256, size) = hashed?;
+                Ok(MediaInput {
+                    sha256,
+                    size,
+                    name: if self.no_names {
+                        None
+                    } else {
+                        path.file_name().map(|n| n.to_string_lossy().into_owned())
+                    },
+                    media_type: self.media_type.clone().or_else(|| guess_type(path)),
+                    description: self.description.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
 fn media(a: MediaArgs) -> anyhow::Result<ExitCode> {
     let key = a.key.load()?;
-    let files = collect_files(&a.paths)?;
-    if files.is_empty() {
-        bail!("no files found under the paths given; nothing was appended");
-    }
+    let files = a.fields.files()?;
     // Open (and lock) the ledger before hashing, so a busy ledger fails fast.
     let ledger = open_write(&a.ledger)?;
     if a.seal && ledger.authority().seal_to().is_none() {
@@ -230,25 +283,8 @@ fn media(a: MediaArgs) -> anyhow::Result<ExitCode> {
             "this ledger names no content recipients, so there is no one to seal to; an admin names them first with `custody seal-to`; nothing was appended"
         );
     }
-    let paths: Vec<&Path> = files.iter().map(|(p, _)| p.as_path()).collect();
-    let inputs = hash_files(&paths, "hashing", a.json)
-        .into_iter()
-        .zip(&paths)
-        .map(|(hashed, path)| {
-            let (sha256, size) = hashed?;
-            Ok(MediaInput {
-                sha256,
-                size,
-                name: if a.no_names {
-                    None
-                } else {
-                    path.file_name().map(|n| n.to_string_lossy().into_owned())
-                },
-                media_type: a.media_type.clone().or_else(|| guess_type(path)),
-                description: a.description.clone(),
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let inputs = a.fields.inputs(&paths, a.json)?;
     let mut ledger = ledger;
     let now = now_ms();
     let appended = if a.seal {
@@ -266,7 +302,7 @@ fn media(a: MediaArgs) -> anyhow::Result<ExitCode> {
         ledger.add_media(&key, inputs, now, now)?
     };
     if !a.json && files.len() <= 20 {
-        for ((path, _), r) in files.iter().zip(&appended) {
+        for (path, r) in files.iter().zip(&appended) {
             eprintln!("  {} -> record {}", shown(path), r.seq);
         }
     }

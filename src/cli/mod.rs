@@ -17,6 +17,7 @@ mod bundle;
 mod chain;
 mod checkpoint;
 mod demo;
+mod field;
 mod files;
 mod init;
 mod key;
@@ -110,6 +111,11 @@ enum Command {
     Consent(sealed::ConsentArgs),
     /// Erase a testimony's texts or a media copy for good; its record and proofs stay (admin).
     Erase(sealed::EraseArgs),
+    /// Sign testimony or media statements on a device with no ledger, into a .cst file.
+    #[command(subcommand)]
+    Sign(field::SignCommand),
+    /// Append the statements of .cst files (signed in the field) to the ledger.
+    Ingest(field::IngestArgs),
 }
 
 /// Where the ledger is, shared by every command that opens one.
@@ -158,6 +164,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Open(a) => sealed::exec_open(a),
         Command::Consent(a) => sealed::exec_consent(a),
         Command::Erase(a) => sealed::exec_erase(a),
+        Command::Sign(c) => field::exec_sign(c),
+        Command::Ingest(a) => field::exec_ingest(a),
         Command::BulkAppend(a) => bulk::exec_bulk(a),
         Command::BenchSign(a) => bulk::exec_bench_sign(a),
         Command::Completions { shell } => {

@@ -30,7 +30,11 @@ fn sign_media(
 
 /// A statement's bytes must be its canonical encoding, and (when `signature` is given) its
 /// signature must pass the strict rule.
-fn check_signed(statement: &Statement, bytes: &[u8], signature: Option<&[u8; 64]>) -> Result<()> {
+pub(super) fn check_signed(
+    statement: &Statement,
+    bytes: &[u8],
+    signature: Option<&[u8; 64]>,
+) -> Result<()> {
     if bytes.len() > record::MAX_STATEMENT {
         return Err(Error::Input("the statement is larger than 64 KiB".into()));
     }
@@ -112,6 +116,71 @@ impl Lookup for BatchLookup<'_> {
     }
 }
 
+/// Records admitted one after the other and not yet written: the state after each, so
+/// that the next is judged as if the ones before it were in the ledger.
+pub(super) struct Batch {
+    authority: Authority,
+    pending: Vec<Statement>,
+    frontier: Frontier,
+    last: Hash,
+    prev_time: u64,
+    pub(super) recorded_at: u64,
+    base: u64,
+    entries: Vec<Entry>,
+    hashes: Vec<(u32, u64, Hash)>,
+}
+
+impl Batch {
+    /// Admits `s` as the next record (its signature already checked), or says which rule
+    /// refuses it and leaves the batch as it was.
+    pub(super) fn push(
+        &mut self,
+        store: &Store,
+        s: SignedStatement,
+    ) -> std::result::Result<Appended, Violation> {
+        let seq = self.frontier.size();
+        let rec = Record {
+            seq,
+            prev: self.last,
+            recorded_at_ms: self.recorded_at,
+            statement_bytes: s.bytes,
+            statement: s.statement,
+            signature: s.signature,
+        };
+        {
+            let lookup = BatchLookup {
+                store,
+                base: self.base,
+                pending: &self.pending,
+            };
+            admit(
+                &mut self.authority,
+                &rec,
+                (self.last, self.prev_time),
+                &lookup,
+            )?;
+        }
+        self.prev_time = self.recorded_at;
+        self.pending.push(rec.statement.clone());
+        let bytes = rec.encode();
+        let leaf = leaf_hash(&bytes);
+        let hashes = &mut self.hashes;
+        self.frontier.push(leaf, |l, i, h| hashes.push((l, i, *h)));
+        self.entries.push(entry_for(&rec, bytes, leaf));
+        self.last = leaf;
+        Ok(Appended {
+            seq,
+            leaf_hash: hex::encode(leaf),
+            kind: rec.statement.body.kind(),
+        })
+    }
+
+    /// The statements admitted so far, with their sequence numbers.
+    pub(super) fn admitted(&self) -> impl Iterator<Item = (u64, &Statement)> {
+        (self.base..).zip(&self.pending)
+    }
+}
+
 /// The index entry for a record.
 pub(crate) fn entry_for(rec: &Record, bytes: Vec<u8>, leaf: Hash) -> Entry {
     let (media, commitment, genesis) = match &rec.statement.body {
@@ -161,14 +230,6 @@ impl Ledger {
         verify: bool,
     ) -> Result<Vec<Appended>> {
         self.check_writable()?;
-        let recorded_at = rules::recorded_time(self.last_recorded_at, now_ms);
-        let mut authority = self.authority.clone();
-        let mut pending: Vec<Statement> = Vec::new();
-        let mut frontier = self.frontier.clone();
-        let mut last = self.last_leaf;
-        let mut entries = Vec::with_capacity(statements.len());
-        let mut hashes = Vec::new();
-        let mut out = Vec::with_capacity(statements.len());
         // Signatures and per-statement rules are independent: check them on all cores.
         {
             use rayon::prelude::*;
@@ -176,45 +237,42 @@ impl Ledger {
                 check_signed(&s.statement, &s.bytes, verify.then_some(&s.signature))
             })?;
         }
-        let mut prev_time = self.last_recorded_at;
+        let mut batch = self.batch(now_ms);
+        let mut out = Vec::with_capacity(statements.len());
         for s in statements {
-            let seq = frontier.size();
-            let rec = Record {
-                seq,
-                prev: last,
-                recorded_at_ms: recorded_at,
-                statement_bytes: s.bytes,
-                statement: s.statement,
-                signature: s.signature,
-            };
-            {
-                let lookup = BatchLookup {
-                    store: &self.store,
-                    base: self.size,
-                    pending: &pending,
-                };
-                admit(&mut authority, &rec, (last, prev_time), &lookup).map_err(refused)?;
-            }
-            prev_time = recorded_at;
-            pending.push(rec.statement.clone());
-            let bytes = rec.encode();
-            let leaf = leaf_hash(&bytes);
-            frontier.push(leaf, |l, i, h| hashes.push((l, i, *h)));
-            out.push(Appended {
-                seq,
-                leaf_hash: hex::encode(leaf),
-                kind: rec.statement.body.kind(),
-            });
-            entries.push(entry_for(&rec, bytes, leaf));
-            last = leaf;
+            out.push(batch.push(&self.store, s).map_err(refused)?);
         }
-        self.store.append(&entries, &hashes)?;
-        self.authority = authority;
-        self.frontier = frontier;
-        self.size = self.frontier.size();
-        self.last_leaf = last;
-        self.last_recorded_at = recorded_at;
+        self.commit(batch)?;
         Ok(out)
+    }
+
+    /// A batch to admit records into, one after the other, from the current head.
+    pub(super) fn batch(&self, now_ms: u64) -> Batch {
+        Batch {
+            authority: self.authority.clone(),
+            pending: Vec::new(),
+            frontier: self.frontier.clone(),
+            last: self.last_leaf,
+            prev_time: self.last_recorded_at,
+            recorded_at: rules::recorded_time(self.last_recorded_at, now_ms),
+            base: self.size,
+            entries: Vec::new(),
+            hashes: Vec::new(),
+        }
+    }
+
+    /// Writes a batch (one journal fsync, one index transaction) and takes its state.
+    pub(super) fn commit(&mut self, batch: Batch) -> Result<()> {
+        if batch.entries.is_empty() {
+            return Ok(());
+        }
+        self.store.append(&batch.entries, &batch.hashes)?;
+        self.authority = batch.authority;
+        self.frontier = batch.frontier;
+        self.size = self.frontier.size();
+        self.last_leaf = batch.last;
+        self.last_recorded_at = batch.recorded_at;
+        Ok(())
     }
 
     /// Everything that could refuse appending `s` alone now, checked before anything (a
@@ -252,7 +310,7 @@ impl Ledger {
         ))
     }
 
-    fn check_writable(&self) -> Result<()> {
+    pub(super) fn check_writable(&self) -> Result<()> {
         if let Some(d) = &self.damaged {
             return Err(Error::Damaged(format!("{d}; nothing was changed")));
         }

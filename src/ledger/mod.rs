@@ -19,9 +19,11 @@ use serde::Serialize;
 use std::path::Path;
 
 mod append;
+mod ingest;
 mod open;
 mod sealed;
 mod verify;
+pub use ingest::Ingested;
 pub use sealed::{Destroyed, OpenedText};
 
 pub use crate::rules::MAX_CLOCK_SKEW_MS;

@@ -321,6 +321,12 @@ impl Authority {
             .collect()
     }
 
+    /// The record that is this exact signed statement, when a record that changes
+    /// authority or custody is (`digest` = [`statement_digest`]).
+    pub fn seen_at(&self, digest: &[u8; 32]) -> Option<u64> {
+        self.seen.get(digest).copied()
+    }
+
     /// Every seal-to record and its recipients, in order.
     pub fn seal_to_history(&self) -> &[SealTo] {
         &self.seal_to

@@ -1,0 +1,345 @@
+//! `custody sign` (a field device with no ledger signs statements into a `.cst` file) and
+//! `custody ingest` (headquarters appends them).
+
+use super::LedgerArgs;
+use super::add::{MediaFields, TestimonyFields};
+use super::util::{
+    IdentityArgs, KeyArgs, now_ms, open_regular, open_write, print_json, read_bounded, shown,
+};
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use custody::field::{self, FieldItem};
+use custody::ledger::Ingested;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const SIGN_NOTE: &str = "The statements are signed now, on this device, with the signer's clock; the .cst file holds them\nand, for testimony, the text sealed to headquarters' content recipients (never the plaintext).\nCarry it to headquarters, which appends it with `custody ingest --ledger L FILE.cst`\n(or send it to a ledger server with `custody push --server URL FILE.cst`).";
+
+#[derive(Subcommand)]
+pub enum SignCommand {
+    /// Sign a testimony into a .cst file, its text sealed to headquarters' recipients.
+    #[command(after_help = format!("The text comes from --text-file or standard input and must be UTF-8.\nA device is configured with headquarters' recipients once: CUSTODY_SEAL_TO=/path/hq.recipient\n\n{SIGN_NOTE}"))]
+    Testimony(SignTestimonyArgs),
+    /// Sign one media statement per file into a .cst file (the files travel apart).
+    #[command(after_help = format!("Files are hashed with SHA-256 (the digest `sha256sum` prints); only the hashes are signed.\n\n{SIGN_NOTE}"))]
+    Media(SignMediaArgs),
+}
+
+/// Where the signed statements go.
+#[derive(Args)]
+pub struct OutArgs {
+    /// The .cst file to write (it must not exist, unless --append).
+    #[arg(long, value_name = "FILE.cst")]
+    out: PathBuf,
+    /// Add the statements to an existing .cst file instead of refusing it.
+    #[arg(long)]
+    append: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct SignTestimonyArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Headquarters' content recipients: age1… keys or NAME.recipient files (repeatable,
+    /// or comma-separated in CUSTODY_SEAL_TO).
+    #[arg(
+        long = "seal-to",
+        value_name = "RECIPIENT",
+        env = "CUSTODY_SEAL_TO",
+        value_delimiter = ',',
+        required = true
+    )]
+    seal_to: Vec<String>,
+    #[command(flatten)]
+    fields: TestimonyFields,
+    #[command(flatten)]
+    out: OutArgs,
+}
+
+#[derive(Args)]
+pub struct SignMediaArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    #[command(flatten)]
+    fields: MediaFields,
+    #[command(flatten)]
+    out: OutArgs,
+}
+
+#[derive(Serialize)]
+struct Signed {
+    kind: &'static str,
+    /// SHA-256 of the statement bytes.
+    statement_sha256: String,
+    claimed_at_ms: u64,
+}
+
+#[derive(Serialize)]
+struct SignOutput {
+    file: String,
+    signed: Vec<Signed>,
+    statements_in_file: usize,
+}
+
+pub fn exec_sign(c: SignCommand) -> anyhow::Result<ExitCode> {
+    match c {
+        SignCommand::Testimony(a) => {
+            let recipients = super::util::read_recipients(&a.seal_to)?;
+            custody::seal::check_recipients(&recipients)?;
+            let recipients = recipients
+                .iter()
+                .map(custody::seal::recipient_of)
+                .collect::<custody::error::Result<Vec<_>>>()?;
+            let existing = read_existing(&a.out)?;
+            let key = a.key.load()?;
+            let input = a.fields.input()?;
+            let item = field::sign_testimony(&key, input, &recipients, now_ms())?;
+            write_out(&a.out, existing, vec![item])
+        }
+        SignCommand::Media(a) => {
+            let existing = read_existing(&a.out)?;
+            let key = a.key.load()?;
+            let files = a.fields.files()?;
+            let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+            let inputs = a.fields.inputs(&paths, a.out.json)?;
+            let now = now_ms();
+            let items = inputs
+                .into_iter()
+                .map(|i| field::sign_media(&key, i, now))
+                .collect::<custody::error::Result<Vec<_>>>()?;
+            write_out(&a.out, existing, items)
+        }
+    }
+}
+
+/// The statements already in `--out` (with --append), or a refusal to overwrite it; checked
+/// before anything is signed.
+fn read_existing(out: &OutArgs) -> anyhow::Result<Vec<FieldItem>> {
+    let exists = out.out.symlink_metadata().is_ok();
+    match (exists, out.append) {
+        (false, _) => Ok(Vec::new()),
+        (true, false) => bail!(
+            "{} already exists; choose a new file name, or pass --append to add to it",
+            shown(&out.out)
+        ),
+        (true, true) => read_cst(&out.out),
+    }
+}
+
+/// Reads and decodes a `.cst` file.
+fn read_cst(path: &Path) -> anyhow::Result<Vec<FieldItem>> {
+    let limit = (field::MAX_SEALED as u64) * 2 + (64 << 20);
+    let bytes = read_bounded(open_regular(path, "signed statements file")?, limit, "file")
+        .with_context(|| shown(path))?;
+    field::decode(&bytes).with_context(|| shown(path))
+}
+
+/// Writes `existing` and `new` to `--out`: a new file (0600), or, with --append, a complete
+/// new version put in place by a rename, so that a crash leaves the old file or the new.
+fn write_out(
+    out: &OutArgs,
+    existing: Vec<FieldItem>,
+    new: Vec<FieldItem>,
+) -> anyhow::Result<ExitCode> {
+    use sha2::Digest;
+    let signed: Vec<Signed> = new
+        .iter()
+        .map(|i| Signed {
+            kind: i.kind(),
+            statement_sha256: hex::encode(sha2::Sha256::digest(&i.signed.bytes)),
+            claimed_at_ms: i.signed.statement.claimed_at_ms,
+        })
+        .collect();
+    let appending = !existing.is_empty();
+    let mut all = existing;
+    all.extend(new);
+    if all.len() as u64 > field::MAX_ITEMS {
+        bail!(
+            "a .cst file holds at most {} statements; start a new file",
+            field::MAX_ITEMS
+        );
+    }
+    let bytes = field::encode(&all);
+    if appending {
+        let dir = match out.out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("cannot write beside {}", shown(&out.out)))?;
+        use std::io::Write as _;
+        tmp.write_all(&bytes)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&out.out)
+            .map_err(|e| anyhow::anyhow!("{}: {}", shown(&out.out), e.error))?;
+    } else {
+        custody::keys::write_new_file(&out.out, &bytes, 0o600).with_context(|| shown(&out.out))?;
+    }
+    if out.json {
+        print_json(&SignOutput {
+            file: out.out.display().to_string(),
+            signed,
+            statements_in_file: all.len(),
+        })?;
+    } else {
+        for s in &signed {
+            outln!("signed {} statement {}", s.kind, s.statement_sha256)?;
+        }
+        eprintln!(
+            "{} now holds {} signed statement(s); headquarters appends them with `custody ingest --ledger L {}`",
+            shown(&out.out),
+            all.len(),
+            shown(&out.out)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "Each statement is checked as if it were appended on the spot: its signature, its signer's authority\nnow (a key revoked since it signed is refused), and every rule of the ledger. Each text must be\nsealed as its statement commits to; with --identity it is opened and checked against the commitment.\nA statement already in the ledger is not appended again. The signer's claimed time and the ledger's\nrecorded time are both kept, side by side.\n\nExit status: 0 when every statement was appended or was already there, 1 when a statement was\nrefused (the others are appended), 2 when a file cannot be read (nothing of it is appended)."
+)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    /// .cst files made by `custody sign`.
+    #[arg(required = true, value_name = "FILE.cst")]
+    files: Vec<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct IngestLine {
+    file: String,
+    /// 1-based position of the statement in its file.
+    statement: usize,
+    #[serde(flatten)]
+    outcome: Ingested,
+}
+
+#[derive(Serialize)]
+struct IngestOutput {
+    statements: Vec<IngestLine>,
+    unreadable: Vec<Unreadable>,
+    appended: usize,
+    already: usize,
+    refused: usize,
+}
+
+#[derive(Serialize)]
+struct Unreadable {
+    file: String,
+    error: String,
+}
+
+pub fn exec_ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
+    let identity = a.identity.load()?;
+    let mut items = Vec::new();
+    let mut origin = Vec::new();
+    let mut unreadable = Vec::new();
+    for f in &a.files {
+        match read_cst(f) {
+            Ok(got) => {
+                origin.extend((1..=got.len()).map(|i| (f.display().to_string(), i)));
+                items.extend(got);
+            }
+            Err(e) => unreadable.push(Unreadable {
+                file: f.display().to_string(),
+                error: format!("{e:#}"),
+            }),
+        }
+    }
+    let outcomes = if items.is_empty() {
+        Vec::new()
+    } else {
+        let mut ledger = open_write(&a.ledger)?;
+        // In a sealing ledger the identity must be one of its recipients; a ledger that keeps
+        // texts in plain needs it only to open what the field sealed.
+        if let Some(id) = &identity
+            && !ledger.authority().seal_to_history().is_empty()
+        {
+            ledger.check_identity(id)?;
+        }
+        let out = ledger.ingest(items, identity.as_ref(), now_ms())?;
+        ledger.close()?;
+        out
+    };
+    let count = |f: fn(&Ingested) -> bool| outcomes.iter().filter(|o| f(o)).count();
+    let appended = count(|o| matches!(o, Ingested::Appended { .. }));
+    let already = count(|o| matches!(o, Ingested::Already { .. }));
+    let refused = count(Ingested::refused);
+    let bad_files = !unreadable.is_empty();
+    let lines: Vec<IngestLine> = origin
+        .into_iter()
+        .zip(outcomes)
+        .map(|((file, statement), outcome)| IngestLine {
+            file,
+            statement,
+            outcome,
+        })
+        .collect();
+    if a.json {
+        print_json(&IngestOutput {
+            statements: lines,
+            unreadable,
+            appended,
+            already,
+            refused,
+        })?;
+    } else {
+        for l in &lines {
+            let at = format!("{} #{}", l.file, l.statement);
+            match &l.outcome {
+                Ingested::Appended {
+                    seq,
+                    kind,
+                    leaf_hash,
+                    claimed_at_ms,
+                    recorded_at_ms,
+                } => outln!(
+                    "{at}: appended record {seq} ({kind}) leaf {leaf_hash}; signed {}, recorded {}",
+                    custody::record::rfc3339(*claimed_at_ms),
+                    custody::record::rfc3339(*recorded_at_ms)
+                )?,
+                Ingested::Already { seq, kind } => outln!(
+                    "{at}: already in the ledger as record {seq} ({kind}); nothing appended"
+                )?,
+                Ingested::Refused { kind, reason, .. } => outln!(
+                    "{at}: REFUSED ({kind}): {}",
+                    custody::encoding::terminal_safe(reason, false)
+                )?,
+            }
+        }
+        for u in &unreadable {
+            outln!("{}: UNREADABLE: {}", u.file, u.error)?;
+        }
+        eprintln!(
+            "{appended} appended, {already} already in the ledger, {refused} refused{}",
+            if unreadable.is_empty() {
+                String::new()
+            } else {
+                format!(", {} file(s) unreadable", unreadable.len())
+            }
+        );
+        if appended > 0 {
+            eprintln!(
+                "note: not yet covered by a signed checkpoint; the ledger key holder runs `custody checkpoint`"
+            );
+        }
+    }
+    Ok(if bad_files {
+        ExitCode::from(2)
+    } else if refused > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

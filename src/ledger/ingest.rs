@@ -1,0 +1,240 @@
+//! Ingest: statements signed away from the ledger (a `.cst` file, or a request to
+//! `custody serve`) pass the same gate as any append, each on its own: one refused does not
+//! stop the others, one already in the ledger is not appended again, and all that pass are
+//! written as one batch (one journal fsync), each text before the record that commits to it.
+
+use super::append::{Batch, check_signed};
+use super::*;
+use crate::field::{FieldItem, SealedText};
+use crate::store::Item;
+use zeroize::Zeroizing;
+
+/// What became of one ingested statement.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Ingested {
+    /// Appended as record `seq`.
+    Appended {
+        /// Its sequence number.
+        seq: u64,
+        /// Its leaf hash, hex.
+        leaf_hash: String,
+        /// Its kind.
+        kind: &'static str,
+        /// The signer's clock when signing (unix ms), as the statement claims it.
+        claimed_at_ms: u64,
+        /// The ledger's clock when it recorded it (unix ms).
+        recorded_at_ms: u64,
+    },
+    /// This exact signed statement is record `seq` already; nothing was appended.
+    Already {
+        /// The record that holds it.
+        seq: u64,
+        /// Its kind.
+        kind: &'static str,
+    },
+    /// Refused, for `reason`; nothing of it was written.
+    Refused {
+        /// Its kind.
+        kind: &'static str,
+        /// Why, in words that name the fix.
+        reason: String,
+        /// The typed rule that refused it, when a rule of section 4 did; none for a bad
+        /// signature or a sealed text that does not match its statement.
+        rule: Option<Code>,
+    },
+}
+
+impl Ingested {
+    /// Whether it was refused.
+    pub fn refused(&self) -> bool {
+        matches!(self, Ingested::Refused { .. })
+    }
+}
+
+/// A text as it will be stored: sealed as it came, or (in a ledger that keeps texts in
+/// plain) opened.
+enum Keep {
+    Sealed(SealedText),
+    Plain([u8; 32], Zeroizing<Vec<u8>>),
+}
+
+impl Ledger {
+    /// Ingests signed statements (each with its sealed text when it commits to one), in
+    /// order, as one batch: every signature and rule is checked for each; a refusal is that
+    /// statement's outcome, not an error. With `identity`, each sealed text is opened and
+    /// must match its commitment and length; without, its age header and exact sizes are
+    /// checked (a ledger that keeps texts in plain needs the identity to store them).
+    /// An error means nothing of the batch was appended.
+    pub fn ingest(
+        &mut self,
+        items: Vec<FieldItem>,
+        identity: Option<&age::x25519::Identity>,
+        now_ms: u64,
+    ) -> Result<Vec<Ingested>> {
+        self.check_writable()?;
+        let signatures: Vec<Result<()>> = {
+            use rayon::prelude::*;
+            items
+                .par_iter()
+                .map(|i| {
+                    check_signed(
+                        &i.signed.statement,
+                        &i.signed.bytes,
+                        Some(&i.signed.signature),
+                    )
+                })
+                .collect()
+        };
+        let recipients = self.recipients();
+        let mut batch = self.batch(now_ms);
+        let mut out = Vec::with_capacity(items.len());
+        let mut keep: Vec<(Hash, Keep)> = Vec::new();
+        for (item, signature) in items.into_iter().zip(signatures) {
+            let kind = item.kind();
+            let refuse =
+                |reason: String, rule: Option<Code>| Ingested::Refused { kind, reason, rule };
+            if let Err(e) = signature {
+                out.push(refuse(e.to_string(), None));
+                continue;
+            }
+            let st = &item.signed.statement;
+            if let Some(seq) = self.recorded_as(st, &batch)? {
+                out.push(Ingested::Already { seq, kind });
+                continue;
+            }
+            let text = match (st.body.text(0), item.text) {
+                (Some((commitment, len, _)), Some(t)) => {
+                    match check_text(&commitment, len, t, identity, &recipients) {
+                        Ok(k) => Some((commitment, k)),
+                        Err(reason) => {
+                            out.push(refuse(reason, None));
+                            continue;
+                        }
+                    }
+                }
+                (None, None) => None,
+                _ => {
+                    out.push(refuse(
+                        "the statement and its text do not go together (a text where none is committed to, or none where one is)".into(),
+                        None,
+                    ));
+                    continue;
+                }
+            };
+            // A text already in the store would be another record's: "a text counts once"
+            // refuses the statement below; nothing is written over it.
+            let claimed_at_ms = st.claimed_at_ms;
+            match batch.push(&self.store, item.signed) {
+                Ok(a) => {
+                    out.push(Ingested::Appended {
+                        seq: a.seq,
+                        leaf_hash: a.leaf_hash,
+                        kind,
+                        claimed_at_ms,
+                        recorded_at_ms: batch.recorded_at,
+                    });
+                    keep.extend(text);
+                }
+                Err(v) => out.push(refuse(format!("refused: {v}"), Some(v.code))),
+            }
+        }
+        // Each text is durable before the record that commits to it.
+        let mut written: Vec<Hash> = Vec::new();
+        let mut result = Ok(());
+        for (commitment, k) in &keep {
+            let r = match k {
+                Keep::Sealed(t) => {
+                    self.store
+                        .write_sealed(Item::Text(*commitment), &t.ciphertext, &t.wrapped_key)
+                }
+                Keep::Plain(salt, text) => self.store.write_content(commitment, salt, text),
+            };
+            match r {
+                Ok(()) => written.push(*commitment),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        let result = result.and_then(|()| self.commit(batch));
+        if result.is_err() {
+            for c in &written {
+                self.store.remove_content(c);
+                self.store.remove_sealed(Item::Text(*c));
+            }
+        }
+        result.map(|()| out)
+    }
+
+    /// The record (or batch entry) that is this exact statement, if any.
+    fn recorded_as(&self, st: &Statement, batch: &Batch) -> Result<Option<u64>> {
+        if let Some((seq, _)) = batch.admitted().find(|(_, p)| *p == st) {
+            return Ok(Some(seq));
+        }
+        let candidates = match &st.body {
+            Body::Media(m) => self.store.media_seqs(&m.sha256)?,
+            b => match b.text(0) {
+                Some((commitment, _, _)) => self.store.content_seqs(&commitment)?,
+                None => return Ok(self.authority.seen_at(&rules::statement_digest(st))),
+            },
+        };
+        let lookup = StoreLookup(&self.store);
+        Ok(candidates
+            .into_iter()
+            .find(|&seq| seq < self.size && lookup.statement(seq).as_ref() == Some(st)))
+    }
+}
+
+/// Checks a text sealed away from the ledger against its statement's commitment and
+/// length, and says how it will be kept; `Err` is the reason to refuse it.
+fn check_text(
+    commitment: &Hash,
+    len: u64,
+    t: SealedText,
+    identity: Option<&age::x25519::Identity>,
+    recipients: &Result<Option<Vec<age::x25519::Recipient>>>,
+) -> std::result::Result<Keep, String> {
+    let plain_len = len
+        .checked_add(32)
+        .ok_or("the statement's content length is impossible")?;
+    crate::seal::check_shape(&mut &t.ciphertext[..], t.ciphertext.len() as u64, plain_len)
+        .map_err(|e| format!("the sealed text is not what its statement commits to: {e}"))?;
+    crate::seal::check_shape(
+        &mut &t.wrapped_key[..],
+        t.wrapped_key.len() as u64,
+        crate::seal::ITEM_KEY_LEN,
+    )
+    .map_err(|e| format!("the wrapped item key is not an age file of an item key: {e}"))?;
+    let opened = match identity {
+        None => None,
+        Some(id) => {
+            let plain = crate::seal::open(&t.ciphertext, &t.wrapped_key, id).map_err(|e| {
+                format!("the sealed text does not open with the identity given ({e}): it was sealed to other recipients than headquarters'")
+            })?;
+            if plain.len() as u64 != plain_len {
+                return Err("the sealed text's length is not the committed one".into());
+            }
+            let mut salt = [0u8; 32];
+            salt.copy_from_slice(&plain[..32]);
+            if &record::commitment(&salt, &plain[32..]) != commitment {
+                return Err(
+                    "the sealed text does not match the statement's commitment (another text, or altered)"
+                        .into(),
+                );
+            }
+            Some((salt, Zeroizing::new(plain[32..].to_vec())))
+        }
+    };
+    match recipients {
+        Err(e) => Err(e.to_string()),
+        Ok(Some(_)) => Ok(Keep::Sealed(t)),
+        Ok(None) => match opened {
+            Some((salt, text)) => Ok(Keep::Plain(salt, text)),
+            None => Err(
+                "this ledger keeps its texts in plain (it names no content recipients): give the identity the text was sealed to (--identity) so that it can be stored, or name recipients first with `custody seal-to --add`".into(),
+            ),
+        },
+    }
+}
