@@ -22,6 +22,13 @@ pub struct CheckpointArgs {
     /// Also write the signed checkpoint to this file (keep a copy elsewhere for later audits).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    witnesses: WitnessArgs,
+}
+
+/// The witnesses asked to cosign each checkpoint (`checkpoint`, `serve`).
+#[derive(Args)]
+pub struct WitnessArgs {
     /// Ask the witness at this URL (c2sp.org/tlog-witness) to cosign the checkpoint;
     /// repeatable, each with its --witness-key in the same order. A witness that cannot be
     /// reached does not stop the checkpoint; one that finds it inconsistent does (exit 1).
@@ -46,28 +53,42 @@ struct Asking {
     explicit: bool,
 }
 
-pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
-    if a.witnesses.len() != a.witness_keys.len() {
-        bail!(
-            "{} --witness URL(s) and {} --witness-key(s): give each witness's key after its URL",
-            a.witnesses.len(),
-            a.witness_keys.len()
-        );
-    }
-    let mut asking = Vec::new();
-    for (url, vkey) in a.witnesses.iter().zip(&a.witness_keys) {
-        let (name, kind, key) = note::parse_verifier_key(vkey)?;
-        if kind != note::TYPE_COSIGNATURE_V1 {
-            bail!("{vkey} is not a witness's key (its type is not 0x04, cosignature/v1)");
+/// The witnesses of [`WitnessArgs`], read and checked (before any ledger is opened).
+pub struct Witnesses {
+    asking: Vec<Asking>,
+    policy: Option<custody::policy::Policy>,
+}
+
+impl WitnessArgs {
+    /// Checks the witnesses' keys and reads the policy.
+    pub fn load(&self) -> anyhow::Result<Witnesses> {
+        if self.witnesses.len() != self.witness_keys.len() {
+            bail!(
+                "{} --witness URL(s) and {} --witness-key(s): give each witness's key after its URL",
+                self.witnesses.len(),
+                self.witness_keys.len()
+            );
         }
-        asking.push(Asking {
-            url: url.clone(),
-            name,
-            key,
-            explicit: true,
-        });
+        let mut asking = Vec::new();
+        for (url, vkey) in self.witnesses.iter().zip(&self.witness_keys) {
+            let (name, kind, key) = note::parse_verifier_key(vkey)?;
+            if kind != note::TYPE_COSIGNATURE_V1 {
+                bail!("{vkey} is not a witness's key (its type is not 0x04, cosignature/v1)");
+            }
+            asking.push(Asking {
+                url: url.clone(),
+                name,
+                key,
+                explicit: true,
+            });
+        }
+        let policy = self.policy.as_deref().map(read_policy).transpose()?;
+        Ok(Witnesses { asking, policy })
     }
-    let policy = a.policy.as_deref().map(read_policy).transpose()?;
+}
+
+pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
+    let witnesses = a.witnesses.load()?;
     let key = a.key.load()?;
     if let Some(out) = &a.out
         && out.symlink_metadata().is_ok()
@@ -75,49 +96,7 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
         bail!("{} already exists; choose a new file name", out.display());
     }
     let mut ledger = open_write(&a.ledger)?;
-    // A policy's witnesses with a URL, under the name a kept key gives them (else the
-    // policy's name, corrected by the witness's answer).
-    let kept = ledger.witness_keys()?;
-    for (name, wkey, url) in policy.iter().flat_map(|p| p.witnesses.iter()) {
-        let Some(url) = url else { continue };
-        if asking.iter().any(|w| w.key == *wkey) {
-            continue;
-        }
-        // Its name: the one kept for its key (the newest), else the policy's own. A witness
-        // that signs under another name is pinned with --witness-key NAME+ID+KEY.
-        let known = kept.iter().rev().find_map(|v| {
-            note::parse_verifier_key(v)
-                .ok()
-                .filter(|(_, _, k)| k == wkey)
-                .map(|(n, _, _)| n)
-        });
-        asking.push(Asking {
-            url: url.clone(),
-            name: known.unwrap_or_else(|| name.clone()),
-            key: *wkey,
-            explicit: false,
-        });
-    }
-    let (cp, mut signed) = ledger.sign_checkpoint(&key)?;
-    let mut forked = false;
-    if !asking.is_empty() {
-        let mut fresh = Vec::new();
-        for w in &asking {
-            match ask_witness(&ledger, w, &cp, &signed)? {
-                Asked::Cosigned(line, vkey) => {
-                    // Kept, so that the cosignature can be checked again (audit, bundles);
-                    // a key the operator gave is pinned to its name.
-                    ledger.put_witness_key(&vkey, w.explicit)?;
-                    fresh.push((line, vkey));
-                }
-                Asked::Forked => forked = true,
-                Asked::NoAnswer => {}
-            }
-        }
-        if !fresh.is_empty() {
-            signed = ledger.keep_cosignatures(&cp, &signed, &fresh)?;
-        }
-    }
+    let (signed, forked) = sign_and_witness(&mut ledger, &key, &witnesses)?;
     if let Some(out) = &a.out {
         keys::write_new_file(out, signed.as_bytes(), 0o644)?;
         eprintln!(
@@ -137,6 +116,64 @@ pub fn exec_checkpoint(a: CheckpointArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Signs a checkpoint of the ledger's head and asks the witnesses to cosign it; returns the
+/// checkpoint as kept (with the cosignatures received) and whether a witness found it
+/// inconsistent with one it cosigned before. A witness that cannot be reached is said on
+/// stderr and does not stop the checkpoint.
+pub fn sign_and_witness(
+    ledger: &mut Ledger,
+    key: &ed25519_dalek::SigningKey,
+    witnesses: &Witnesses,
+) -> anyhow::Result<(String, bool)> {
+    let mut asking: Vec<&Asking> = witnesses.asking.iter().collect();
+    let mut from_policy = Vec::new();
+    // A policy's witnesses with a URL, under the name a kept key gives them (else the
+    // policy's name, corrected by the witness's answer).
+    let kept = ledger.witness_keys()?;
+    for (name, wkey, url) in witnesses.policy.iter().flat_map(|p| p.witnesses.iter()) {
+        let Some(url) = url else { continue };
+        if asking.iter().any(|w| w.key == *wkey) {
+            continue;
+        }
+        // Its name: the one kept for its key (the newest), else the policy's own. A witness
+        // that signs under another name is pinned with --witness-key NAME+ID+KEY.
+        let known = kept.iter().rev().find_map(|v| {
+            note::parse_verifier_key(v)
+                .ok()
+                .filter(|(_, _, k)| k == wkey)
+                .map(|(n, _, _)| n)
+        });
+        from_policy.push(Asking {
+            url: url.clone(),
+            name: known.unwrap_or_else(|| name.clone()),
+            key: *wkey,
+            explicit: false,
+        });
+    }
+    asking.extend(&from_policy);
+    let (cp, mut signed) = ledger.sign_checkpoint(key)?;
+    let mut forked = false;
+    if !asking.is_empty() {
+        let mut fresh = Vec::new();
+        for w in asking {
+            match ask_witness(ledger, w, &cp, &signed)? {
+                Asked::Cosigned(line, vkey) => {
+                    // Kept, so that the cosignature can be checked again (audit, bundles);
+                    // a key the operator gave is pinned to its name.
+                    ledger.put_witness_key(&vkey, w.explicit)?;
+                    fresh.push((line, vkey));
+                }
+                Asked::Forked => forked = true,
+                Asked::NoAnswer => {}
+            }
+        }
+        if !fresh.is_empty() {
+            signed = ledger.keep_cosignatures(&cp, &signed, &fresh)?;
+        }
+    }
+    Ok((signed, forked))
 }
 
 /// What one witness did with the checkpoint.

@@ -234,6 +234,7 @@ struct IngestOutput {
     refused: usize,
 }
 
+/// A file none of whose statements could be judged: unreadable, or refused whole.
 #[derive(Serialize)]
 struct Unreadable {
     file: String,
@@ -272,11 +273,6 @@ pub fn exec_ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
         ledger.close()?;
         out
     };
-    let count = |f: fn(&Ingested) -> bool| outcomes.iter().filter(|o| f(o)).count();
-    let appended = count(|o| matches!(o, Ingested::Appended { .. }));
-    let already = count(|o| matches!(o, Ingested::Already { .. }));
-    let refused = count(Ingested::refused);
-    let bad_files = !unreadable.is_empty();
     let lines: Vec<IngestLine> = origin
         .into_iter()
         .zip(outcomes)
@@ -286,7 +282,28 @@ pub fn exec_ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
             outcome,
         })
         .collect();
-    if a.json {
+    report(
+        lines,
+        unreadable,
+        a.json,
+        "not yet covered by a signed checkpoint; the ledger key holder runs `custody checkpoint`",
+    )
+}
+
+/// Says what became of each statement (and of each file that could not be judged), and
+/// gives the exit status: 2 when a file could not be, else 1 when a statement was refused.
+fn report(
+    lines: Vec<IngestLine>,
+    unreadable: Vec<Unreadable>,
+    json: bool,
+    after: &str,
+) -> anyhow::Result<ExitCode> {
+    let count = |f: fn(&Ingested) -> bool| lines.iter().filter(|l| f(&l.outcome)).count();
+    let appended = count(|o| matches!(o, Ingested::Appended { .. }));
+    let already = count(|o| matches!(o, Ingested::Already { .. }));
+    let refused = count(Ingested::refused);
+    let bad_files = !unreadable.is_empty();
+    if json {
         print_json(&IngestOutput {
             statements: lines,
             unreadable,
@@ -319,20 +336,22 @@ pub fn exec_ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
             }
         }
         for u in &unreadable {
-            outln!("{}: UNREADABLE: {}", u.file, u.error)?;
+            outln!(
+                "{}: NOT TAKEN: {}",
+                u.file,
+                custody::encoding::terminal_safe(&u.error, false)
+            )?;
         }
         eprintln!(
             "{appended} appended, {already} already in the ledger, {refused} refused{}",
             if unreadable.is_empty() {
                 String::new()
             } else {
-                format!(", {} file(s) unreadable", unreadable.len())
+                format!(", {} file(s) not taken", unreadable.len())
             }
         );
         if appended > 0 {
-            eprintln!(
-                "note: not yet covered by a signed checkpoint; the ledger key holder runs `custody checkpoint`"
-            );
+            eprintln!("note: {after}");
         }
     }
     Ok(if bad_files {
@@ -342,4 +361,94 @@ pub fn exec_ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "Each file is checked here first (a file that is not a .cst file is not sent), then sent whole to\nthe server's POST /add; the server judges each statement as `custody ingest` does and answers only\nonce the appended ones are durable. Sending a file again appends nothing new.\n\nExit status: 0 when every statement was appended or was already there, 1 when the server refused\na statement, 2 when a file could not be read, sent or taken."
+)]
+pub struct PushArgs {
+    /// The ledger server's URL (`custody serve`), e.g. http://127.0.0.1:8080 or an https://
+    /// address behind a reverse proxy.
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// .cst files made by `custody sign`.
+    #[arg(required = true, value_name = "FILE.cst")]
+    files: Vec<PathBuf>,
+    /// How long to wait for the server's answer to each file.
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = humantime::parse_duration)]
+    timeout: std::time::Duration,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct AddAnswer {
+    results: Vec<Ingested>,
+}
+
+pub fn exec_push(a: PushArgs) -> anyhow::Result<ExitCode> {
+    let base = a.server.trim_end_matches('/');
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        bail!("--server is a URL: http://HOST:PORT or https://HOST");
+    }
+    let url = format!("{base}/add");
+    let mut lines = Vec::new();
+    let mut failed = Vec::new();
+    for f in &a.files {
+        let file = f.display().to_string();
+        let items = match read_cst(f) {
+            Ok(i) => i,
+            Err(e) => {
+                failed.push(Unreadable {
+                    file,
+                    error: format!("{e:#}"),
+                });
+                continue;
+            }
+        };
+        let body = field::encode(&items);
+        let answer = custody::http::post(&url, field::MEDIA_TYPE, &body, a.timeout, 16 << 20);
+        match answer {
+            Ok(ans) if ans.status == 200 || ans.status == 422 => {
+                match serde_json::from_slice::<AddAnswer>(&ans.body) {
+                    Ok(r) if r.results.len() == items.len() => {
+                        lines.extend(r.results.into_iter().enumerate().map(|(i, outcome)| {
+                            IngestLine {
+                                file: file.clone(),
+                                statement: i + 1,
+                                outcome,
+                            }
+                        }));
+                    }
+                    _ => failed.push(Unreadable {
+                        file,
+                        error: format!(
+                            "the server answered {} but not with one outcome per statement; is {base} a custody server?",
+                            ans.status
+                        ),
+                    }),
+                }
+            }
+            Ok(ans) => failed.push(Unreadable {
+                file,
+                error: format!(
+                    "the server answered {}: {}",
+                    ans.status,
+                    String::from_utf8_lossy(&ans.body[..ans.body.len().min(2000)]).trim()
+                ),
+            }),
+            Err(e) => failed.push(Unreadable {
+                file,
+                error: format!("{e}; nothing of it is known to be appended: send it again (a statement already there is not appended twice)"),
+            }),
+        }
+    }
+    report(
+        lines,
+        failed,
+        a.json,
+        "the server covers them by its next scheduled checkpoint; their proofs are then at /proof/SEQ",
+    )
 }

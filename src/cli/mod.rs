@@ -21,9 +21,11 @@ mod field;
 mod files;
 mod init;
 mod key;
+mod publish;
 mod read;
 mod recover;
 mod sealed;
+mod serve;
 mod timestamp;
 mod util;
 mod verify;
@@ -116,6 +118,12 @@ enum Command {
     Sign(field::SignCommand),
     /// Append the statements of .cst files (signed in the field) to the ledger.
     Ingest(field::IngestArgs),
+    /// Serve one ledger over HTTP: appends of signed statements, tlog-tiles reads, proofs.
+    Serve(serve::ServeArgs),
+    /// Send .cst files (signed in the field) to a ledger server.
+    Push(field::PushArgs),
+    /// Write the ledger's checkpoint and tiles (c2sp.org/tlog-tiles) as static files.
+    Publish(publish::PublishArgs),
 }
 
 /// Where the ledger is, shared by every command that opens one.
@@ -166,6 +174,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Erase(a) => sealed::exec_erase(a),
         Command::Sign(c) => field::exec_sign(c),
         Command::Ingest(a) => field::exec_ingest(a),
+        Command::Serve(a) => serve::exec_serve(a),
+        Command::Push(a) => field::exec_push(a),
+        Command::Publish(a) => publish::exec_publish(a),
         Command::BulkAppend(a) => bulk::exec_bulk(a),
         Command::BenchSign(a) => bulk::exec_bench_sign(a),
         Command::Completions { shell } => {

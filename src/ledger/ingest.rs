@@ -10,7 +10,7 @@ use crate::store::Item;
 use zeroize::Zeroizing;
 
 /// What became of one ingested statement.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Ingested {
     /// Appended as record `seq`.
@@ -20,7 +20,7 @@ pub enum Ingested {
         /// Its leaf hash, hex.
         leaf_hash: String,
         /// Its kind.
-        kind: &'static str,
+        kind: String,
         /// The signer's clock when signing (unix ms), as the statement claims it.
         claimed_at_ms: u64,
         /// The ledger's clock when it recorded it (unix ms).
@@ -31,12 +31,12 @@ pub enum Ingested {
         /// The record that holds it.
         seq: u64,
         /// Its kind.
-        kind: &'static str,
+        kind: String,
     },
     /// Refused, for `reason`; nothing of it was written.
     Refused {
         /// Its kind.
-        kind: &'static str,
+        kind: String,
         /// Why, in words that name the fix.
         reason: String,
         /// The typed rule that refused it, when a rule of section 4 did; none for a bad
@@ -91,16 +91,22 @@ impl Ledger {
         let mut out = Vec::with_capacity(items.len());
         let mut keep: Vec<(Hash, Keep)> = Vec::new();
         for (item, signature) in items.into_iter().zip(signatures) {
-            let kind = item.kind();
-            let refuse =
-                |reason: String, rule: Option<Code>| Ingested::Refused { kind, reason, rule };
+            let kind = item.kind().to_string();
+            let refuse = |reason: String, rule: Option<Code>| Ingested::Refused {
+                kind: kind.clone(),
+                reason,
+                rule,
+            };
             if let Err(e) = signature {
                 out.push(refuse(e.to_string(), None));
                 continue;
             }
             let st = &item.signed.statement;
             if let Some(seq) = self.recorded_as(st, &batch)? {
-                out.push(Ingested::Already { seq, kind });
+                out.push(Ingested::Already {
+                    seq,
+                    kind: kind.clone(),
+                });
                 continue;
             }
             let text = match (st.body.text(0), item.text) {

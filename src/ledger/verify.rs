@@ -674,6 +674,24 @@ impl Ledger {
         })
     }
 
+    /// The bytes at a C2SP tlog-tiles path (`tile/L/N[.p/W]` or `tile/entries/N[.p/W]`) of
+    /// the tree as it stands: what `custody serve` serves and `custody publish` writes.
+    /// `None` when the tree has no such tile (yet); an error for a path that is not one.
+    pub fn tile(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        let (tile, entries) =
+            crate::tiles::Tile::parse(path).map_err(|e| Error::Input(e.to_string()))?;
+        self.store.published_tile(tile, entries, self.size)
+    }
+
+    /// The checkpoint to publish: the latest valid one, with the cosignatures kept for it.
+    pub fn published_checkpoint(&self) -> Result<Option<(Checkpoint, String)>> {
+        let Some((cp, text)) = self.latest_checkpoint()? else {
+            return Ok(None);
+        };
+        let text = self.cosigned(cp.size)?.unwrap_or(text);
+        Ok(Some((cp, text)))
+    }
+
     fn require_checkpoint(&self) -> Result<(Checkpoint, String)> {
         self.latest_checkpoint()?.ok_or_else(|| {
             Error::NotReady("the ledger has no signed checkpoint; run `custody checkpoint`".into())

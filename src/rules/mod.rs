@@ -28,7 +28,9 @@ pub const MAX_CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
 pub const MAX_TIME_MS: u64 = 253_402_300_799_999;
 
 /// The stable name of a rule, a check or a finding (SPEC.md section 9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Code {

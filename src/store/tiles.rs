@@ -157,6 +157,55 @@ impl Store {
         Ok(Some(out))
     }
 
+    /// What a tlog-tiles client fetches for `tile` (an entry bundle when `entries`) from a
+    /// tree of `size` leaves: the stored tile, or for a partial tile of a width the tree
+    /// has since passed, the first `width` elements of the stored one (hashes of complete
+    /// subtrees, and records, never change). `None` when the tree has no such tile yet.
+    pub(crate) fn published_tile(
+        &self,
+        tile: Tile,
+        entries: bool,
+        size: u64,
+    ) -> Result<Option<Vec<u8>>> {
+        let Some(now) = Tile::of_tree(tile.level, tile.index, size) else {
+            return Ok(None);
+        };
+        if now.width < tile.width {
+            return Ok(None);
+        }
+        let row = if entries {
+            Row::Entries
+        } else {
+            Row::Hashes(tile.level)
+        };
+        let Some(mut bytes) = self.tile(row, tile.index, size)? else {
+            return Ok(None);
+        };
+        let width = usize::from(tile.width);
+        if entries {
+            let mut end = 0;
+            for _ in 0..width {
+                let len = bytes
+                    .get(end..end + 2)
+                    .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+                    .ok_or_else(|| {
+                        Error::Damaged(format!("entry bundle {} is cut short", tile.index))
+                    })?;
+                end += 2 + len;
+            }
+            if end > bytes.len() {
+                return Err(Error::Damaged(format!(
+                    "entry bundle {} is cut short",
+                    tile.index
+                )));
+            }
+            bytes.truncate(end);
+        } else {
+            bytes.truncate(width * 32);
+        }
+        Ok(Some(bytes))
+    }
+
     /// Every stored tile's key, for the audit's check that the index holds exactly the
     /// tiles of its tree.
     pub(crate) fn tile_keys(&self) -> Result<Vec<Vec<u8>>> {
