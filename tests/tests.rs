@@ -12,6 +12,7 @@ mod cli;
 mod concurrency;
 mod crash;
 mod differential;
+mod field;
 mod fuzz;
 mod kat;
 mod openssl;

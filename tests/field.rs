@@ -1,0 +1,467 @@
+//! From the field to headquarters: `custody sign` on a device with no ledger, `custody
+//! ingest` at headquarters, with the real binary, real .cst files and a real ledger.
+
+use crate::seal::{files_under, open_text, sealed};
+use crate::util::{Fixture, Output, snapshot};
+
+/// `custody sign testimony` by `key` of `text` into `out` (sealed to headquarters).
+pub(crate) fn sign_testimony(
+    f: &Fixture,
+    key: &str,
+    text: &str,
+    out: &str,
+    more: &[&str],
+) -> Output {
+    std::fs::write(f.path("field.txt"), text).unwrap();
+    let base = [
+        "sign",
+        "testimony",
+        "--key",
+        &f.p(&format!("keys/{key}.key")),
+        "--seal-to",
+        &f.p("keys/hq.recipient"),
+        "--subject",
+        "W-7",
+        "--language",
+        "ar",
+        "--consent",
+        "court",
+        "--text-file",
+        &f.p("field.txt"),
+        "--out",
+        &f.p(out),
+    ];
+    let o = f.run(&[&base[..], more].concat());
+    std::fs::remove_file(f.path("field.txt")).unwrap();
+    o
+}
+
+/// `custody sign media` by `key` of a file with `bytes` into `out`.
+pub(crate) fn sign_media(
+    f: &Fixture,
+    key: &str,
+    name: &str,
+    bytes: &[u8],
+    out: &str,
+    more: &[&str],
+) -> Output {
+    let path = f.path(&format!("field/{name}"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let base = [
+        "sign",
+        "media",
+        "--key",
+        &f.p(&format!("keys/{key}.key")),
+        "--out",
+        &f.p(out),
+    ];
+    f.run(&[&base[..], more, &[path.to_str().unwrap()]].concat())
+}
+
+fn ingest(f: &Fixture, files: &[&str], more: &[&str]) -> Output {
+    let paths: Vec<String> = files.iter().map(|x| f.p(x)).collect();
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let ledger = f.p("ledger");
+    f.run(&[&["ingest", "--ledger", ledger.as_str()][..], more, &paths].concat())
+}
+
+fn ingest_json(f: &Fixture, files: &[&str], more: &[&str]) -> (i32, serde_json::Value) {
+    let o = ingest(f, files, &[more, &["--json"]].concat());
+    let v = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.all()));
+    (o.code, v)
+}
+
+fn outcomes(v: &serde_json::Value) -> Vec<String> {
+    v["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["outcome"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn ledger_state(f: &Fixture) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut s = snapshot(&f.path("ledger"));
+    // sled rewrites its own files when a reader opens it; the journal and content are the
+    // ledger's truth.
+    s.retain(|k, _| !k.contains("db"));
+    s
+}
+
+#[test]
+fn field_statements_reach_the_ledger_once_sealed_and_with_both_times() {
+    let f = sealed();
+    let text = "They took us at night, 40 of us, to the red building.";
+    let o = sign_testimony(&f, "alice", text, "day1.cst", &[]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    let o = sign_media(
+        &f,
+        "alice",
+        "clip.mp4",
+        b"video bytes",
+        "day1.cst",
+        &["--append"],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+    // The file holds no plaintext.
+    let cst = std::fs::read(f.path("day1.cst")).unwrap();
+    assert!(!cst.windows(10).any(|w| w == &text.as_bytes()[..10]));
+    // Headquarters ingests it: both appended, claimed and recorded times side by side.
+    let before = f.audit_json()["report"]["records"].as_u64().unwrap();
+    let (code, v) = ingest_json(&f, &["day1.cst"], &["--identity", &f.p("keys/hq.identity")]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(outcomes(&v), ["appended", "appended"]);
+    let first = &v["statements"][0];
+    assert_eq!(first["seq"].as_u64().unwrap(), before);
+    assert_eq!(first["kind"], "testimony");
+    let claimed = first["claimed_at_ms"].as_u64().unwrap();
+    let recorded = first["recorded_at_ms"].as_u64().unwrap();
+    assert!(claimed <= recorded, "{first}");
+    let show = f.ok(&[
+        "show",
+        "--ledger",
+        &f.p("ledger"),
+        &before.to_string(),
+        "--json",
+    ]);
+    let rec: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(rec["claimed_at_ms"].as_u64().unwrap(), claimed);
+    assert_eq!(rec["recorded_at_ms"].as_u64().unwrap(), recorded);
+    // The text opens at headquarters, byte for byte; the ledger holds no plaintext.
+    let opened = open_text(&f, before, "keys/hq.identity");
+    assert_eq!(opened.code, 0, "{}", opened.all());
+    assert_eq!(opened.stdout, text);
+    for (path, bytes) in files_under(&f.path("ledger")) {
+        assert!(
+            !bytes.windows(10).any(|w| w == &text.as_bytes()[..10]),
+            "plaintext in {}",
+            path.display()
+        );
+    }
+    // The same file again: nothing new, and it says so.
+    let state = ledger_state(&f);
+    let o = ingest(&f, &["day1.cst"], &[]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(
+        o.stdout
+            .contains(&format!("already in the ledger as record {before}")),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stderr.contains("0 appended, 2 already"), "{}", o.stderr);
+    assert_eq!(
+        ledger_state(&f),
+        state,
+        "a second ingest changed the ledger"
+    );
+    // And the whole ledger audits clean, texts opened.
+    let audit = f.run(&[
+        "audit",
+        "--ledger",
+        &f.p("ledger"),
+        "--identity",
+        &f.p("keys/hq.identity"),
+    ]);
+    assert_eq!(audit.code, 0, "{}", audit.all());
+}
+
+#[test]
+fn a_refused_statement_is_reported_and_the_others_are_appended() {
+    let f = sealed();
+    // mallory's key is no key of this ledger.
+    f.ok(&["key", "generate", "mallory", "--dir", &f.p("keys")]);
+    assert_eq!(
+        sign_media(&f, "alice", "a.jpg", b"one", "mixed.cst", &[]).code,
+        0
+    );
+    assert_eq!(
+        sign_media(&f, "mallory", "b.jpg", b"two", "mixed.cst", &["--append"]).code,
+        0
+    );
+    assert_eq!(
+        sign_media(&f, "alice", "c.jpg", b"three", "mixed.cst", &["--append"]).code,
+        0
+    );
+    let (code, v) = ingest_json(&f, &["mixed.cst"], &[]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(outcomes(&v), ["appended", "refused", "appended"]);
+    let reason = v["statements"][1]["reason"].as_str().unwrap();
+    assert!(reason.contains("not") && reason.contains("key"), "{reason}");
+    assert!(v["statements"][1]["rule"].is_string(), "{v}");
+    // The refused one stays refused on a second try; the others are there.
+    let (code, v) = ingest_json(&f, &["mixed.cst"], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(outcomes(&v), ["already", "refused", "already"]);
+}
+
+#[test]
+fn a_bad_signature_or_a_broken_file_changes_nothing() {
+    let f = sealed();
+    assert_eq!(
+        sign_media(&f, "alice", "a.jpg", b"one", "one.cst", &[]).code,
+        0
+    );
+    let good = std::fs::read(f.path("one.cst")).unwrap();
+    // The signature is the 64 bytes before the final content tag.
+    let mut forged = good.clone();
+    let at = forged.len() - 2;
+    forged[at] ^= 1;
+    std::fs::write(f.path("forged.cst"), &forged).unwrap();
+    let state = ledger_state(&f);
+    let (code, v) = ingest_json(&f, &["forged.cst"], &[]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(outcomes(&v), ["refused"]);
+    assert!(
+        v["statements"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("signature"),
+        "{v}"
+    );
+    assert_eq!(ledger_state(&f), state);
+    // A file cut short, one with a byte more, and one that is no .cst file: exit 2, nothing
+    // changed, and a good file given with them is still appended.
+    for (name, bytes) in [
+        ("cut.cst", good[..good.len() - 3].to_vec()),
+        ("longer.cst", [&good[..], b"x"].concat()),
+        ("text.cst", b"hello\n".to_vec()),
+    ] {
+        std::fs::write(f.path(name), bytes).unwrap();
+        let o = ingest(&f, &[name], &[]);
+        assert_eq!(o.code, 2, "{name}: {}", o.all());
+        assert!(
+            o.stdout.contains("not a valid signed-statements file"),
+            "{}",
+            o.stdout
+        );
+        assert_eq!(ledger_state(&f), state, "{name} changed the ledger");
+    }
+    let (code, v) = ingest_json(&f, &["cut.cst", "one.cst"], &[]);
+    assert_eq!(code, 2, "{v}");
+    assert_eq!(outcomes(&v), ["appended"]);
+    assert_eq!(v["unreadable"][0]["file"], f.p("cut.cst"));
+}
+
+#[test]
+fn sealed_texts_are_checked_against_their_statements() {
+    let f = sealed();
+    // A recipient that is not headquarters'.
+    f.ok(&["key", "generate-recipient", "other", "--dir", &f.p("keys")]);
+    std::fs::write(f.path("t.txt"), "a text").unwrap();
+    let o = f.run(&[
+        "sign",
+        "testimony",
+        "--key",
+        &f.p("keys/alice.key"),
+        "--seal-to",
+        &f.p("keys/other.recipient"),
+        "--subject",
+        "W-2",
+        "--language",
+        "en",
+        "--text-file",
+        &f.p("t.txt"),
+        "--out",
+        &f.p("other.cst"),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    let state = ledger_state(&f);
+    let (code, v) = ingest_json(
+        &f,
+        &["other.cst"],
+        &["--identity", &f.p("keys/hq.identity")],
+    );
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["statements"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not open"),
+        "{v}"
+    );
+    assert_eq!(ledger_state(&f), state);
+
+    // Two testimonies whose sealed texts are swapped: each text opens, neither matches.
+    assert_eq!(
+        sign_testimony(&f, "alice", "first account", "a.cst", &[]).code,
+        0
+    );
+    assert_eq!(
+        sign_testimony(&f, "alice", "second, longer account", "b.cst", &[]).code,
+        0
+    );
+    let a = custody::field::decode(&std::fs::read(f.path("a.cst")).unwrap()).unwrap();
+    let b = custody::field::decode(&std::fs::read(f.path("b.cst")).unwrap()).unwrap();
+    let mut swapped = a[0].clone();
+    swapped.text = b[0].text.clone();
+    std::fs::write(f.path("swapped.cst"), custody::field::encode(&[swapped])).unwrap();
+    // Without an identity the sizes give it away; with one, the commitment.
+    let (code, v) = ingest_json(&f, &["swapped.cst"], &[]);
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["statements"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not what its statement commits to"),
+        "{v}"
+    );
+    let mut same_len = a[0].clone();
+    assert_eq!(
+        sign_testimony(&f, "alice", "FIRST account", "c.cst", &[]).code,
+        0
+    );
+    let c = custody::field::decode(&std::fs::read(f.path("c.cst")).unwrap()).unwrap();
+    same_len.text = c[0].text.clone();
+    std::fs::write(f.path("same_len.cst"), custody::field::encode(&[same_len])).unwrap();
+    let (code, v) = ingest_json(
+        &f,
+        &["same_len.cst"],
+        &["--identity", &f.p("keys/hq.identity")],
+    );
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["statements"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not match"),
+        "{v}"
+    );
+    assert_eq!(ledger_state(&f), state);
+    // The genuine ones go in.
+    let (code, v) = ingest_json(
+        &f,
+        &["a.cst", "b.cst"],
+        &["--identity", &f.p("keys/hq.identity")],
+    );
+    assert_eq!(code, 0, "{v}");
+}
+
+#[test]
+fn a_plain_ledger_stores_field_texts_only_when_it_can_open_them() {
+    let f = Fixture::new();
+    f.ok(&["key", "generate-recipient", "hq", "--dir", &f.p("keys")]);
+    assert_eq!(
+        sign_testimony(&f, "alice", "plain at headquarters", "t.cst", &[]).code,
+        0
+    );
+    let (code, v) = ingest_json(&f, &["t.cst"], &[]);
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["statements"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("--identity"),
+        "{v}"
+    );
+    let (code, v) = ingest_json(&f, &["t.cst"], &["--identity", &f.p("keys/hq.identity")]);
+    assert_eq!(code, 0, "{v}");
+    let seq = v["statements"][0]["seq"].as_u64().unwrap();
+    let o = f.ok(&["open", "--ledger", &f.p("ledger"), &seq.to_string()]);
+    assert_eq!(o.stdout, "plain at headquarters");
+    let audit = f.audit();
+    assert_eq!(audit.code, 0, "{}", audit.all());
+}
+
+#[test]
+fn a_key_revoked_since_it_signed_is_refused_at_ingest() {
+    let f = sealed();
+    assert_eq!(
+        sign_media(&f, "alice", "a.jpg", b"one", "late.cst", &[]).code,
+        0
+    );
+    f.revoke("alice", "compromised", None);
+    let (code, v) = ingest_json(&f, &["late.cst"], &[]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(outcomes(&v), ["refused"]);
+}
+
+#[test]
+fn sign_refuses_bad_input_and_overwrites_nothing() {
+    let f = sealed();
+    assert_eq!(
+        sign_media(&f, "alice", "a.jpg", b"one", "s.cst", &[]).code,
+        0
+    );
+    let before = std::fs::read(f.path("s.cst")).unwrap();
+    // An existing file without --append.
+    let o = sign_media(&f, "alice", "b.jpg", b"two", "s.cst", &[]);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("--append"), "{}", o.stderr);
+    assert_eq!(std::fs::read(f.path("s.cst")).unwrap(), before);
+    // Appending to a file that is no .cst file.
+    std::fs::write(f.path("notes.txt"), "notes").unwrap();
+    let o = sign_media(&f, "alice", "b.jpg", b"two", "notes.txt", &["--append"]);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert_eq!(std::fs::read(f.path("notes.txt")).unwrap(), b"notes");
+    // A testimony with no one to seal to.
+    std::fs::write(f.path("t.txt"), "x").unwrap();
+    let o = f.run(&[
+        "sign",
+        "testimony",
+        "--key",
+        &f.p("keys/alice.key"),
+        "--subject",
+        "W",
+        "--language",
+        "en",
+        "--text-file",
+        &f.p("t.txt"),
+        "--out",
+        &f.p("t.cst"),
+    ]);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("--seal-to"), "{}", o.stderr);
+    assert!(!f.path("t.cst").exists());
+    // A secret identity given as a recipient is refused and never printed.
+    let id = std::fs::read_to_string(f.path("keys/hq.identity")).unwrap();
+    let secret = id
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap();
+    let o = f.run(&[
+        "sign",
+        "testimony",
+        "--key",
+        &f.p("keys/alice.key"),
+        "--seal-to",
+        secret,
+        "--subject",
+        "W",
+        "--language",
+        "en",
+        "--text-file",
+        &f.p("t.txt"),
+        "--out",
+        &f.p("t.cst"),
+    ]);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(!o.all().contains(secret));
+    // The device's configured recipients (CUSTODY_SEAL_TO) serve as --seal-to.
+    let o: Output = assert_cmd::Command::cargo_bin("custody")
+        .unwrap()
+        .current_dir(f.dir.path())
+        .env("CUSTODY_SEAL_TO", f.p("keys/hq.recipient"))
+        .args([
+            "sign",
+            "testimony",
+            "--key",
+            &f.p("keys/alice.key"),
+            "--subject",
+            "W",
+            "--language",
+            "en",
+            "--text-file",
+            &f.p("t.txt"),
+            "--out",
+            &f.p("t.cst"),
+        ])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(o.code, 0, "{}", o.all());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(f.path("t.cst")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+}
