@@ -19,6 +19,7 @@ mod openssl;
 mod output;
 mod seal;
 mod seal_adversary;
+mod serve;
 mod sweep;
 mod tamper;
 mod tiles;

@@ -47,7 +47,7 @@ impl tlog_tiles::TileReader for OurTiles<'_> {
 
 /// Their path (Go's sumdb form, `tile/H/L/N`, with the height) in C2SP's form, which has no
 /// height (it is always 8).
-fn c2sp(t: &tlog_tiles::Tile) -> String {
+pub(crate) fn c2sp(t: &tlog_tiles::Tile) -> String {
     let p = t.path();
     assert!(p.starts_with("tile/8/"), "{p}");
     p.replacen("tile/8/", "tile/", 1)

@@ -328,7 +328,7 @@ fn fork(f: &Fixture, from: u64, to: u64, checkpoint: bool) {
 /// A witness serving on loopback (any free port) while this lives.
 pub(crate) struct Served {
     child: std::process::Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Served {

@@ -38,8 +38,9 @@ pub struct PublishArgs {
     json: bool,
 }
 
+/// What a run of publish did.
 #[derive(Serialize)]
-struct PublishOutput {
+pub struct PublishOutput {
     origin: String,
     size: u64,
     previous_size: u64,
@@ -49,21 +50,45 @@ struct PublishOutput {
 
 pub fn exec_publish(a: PublishArgs) -> anyhow::Result<ExitCode> {
     let ledger = open(&a.ledger)?;
+    let done = publish_to(&ledger, &a.out, a.all, !a.json)?;
+    if a.json {
+        print_json(&done)?;
+    } else {
+        outln!(
+            "published {} records of {} in {}: {} file(s) written, {} unchanged",
+            done.size,
+            done.origin,
+            shown(&a.out),
+            done.files_written,
+            done.files_unchanged
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the ledger's latest checkpoint and the tiles it needs into `dir` (all of them
+/// when `all`, else those grown into since the checkpoint there), the checkpoint last.
+pub fn publish_to(
+    ledger: &Ledger,
+    dir: &Path,
+    all: bool,
+    show_progress: bool,
+) -> anyhow::Result<PublishOutput> {
     let Some((cp, text)) = ledger.published_checkpoint()? else {
         bail!(
             "the ledger has no signed checkpoint to publish; the ledger key holder runs `custody checkpoint` first"
         );
     };
-    if a.out.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
-        bail!("{} is not a directory", shown(&a.out));
+    if dir.symlink_metadata().is_ok_and(|m| !m.is_dir()) {
+        bail!("{} is not a directory", shown(dir));
     }
-    std::fs::create_dir_all(&a.out).with_context(|| shown(&a.out))?;
-    let previous = previous_size(&a.out, &cp)?;
-    let since = if a.all { 0 } else { previous };
+    std::fs::create_dir_all(dir).with_context(|| shown(dir))?;
+    let previous = previous_size(dir, &cp)?;
+    let since = if all { 0 } else { previous };
     let mut written = 0;
     let mut unchanged = 0;
     let total = Tile::new_since(since, cp.size);
-    let pb = super::util::progress(total.len() as u64, false, a.json);
+    let pb = super::util::progress(total.len() as u64, false, !show_progress);
     pb.set_message("writing tiles");
     for t in total {
         let mut paths = vec![t.path()];
@@ -71,8 +96,8 @@ pub fn exec_publish(a: PublishArgs) -> anyhow::Result<ExitCode> {
             paths.push(t.entries_path());
         }
         for p in paths {
-            let bytes = tile_at(&ledger, &p)?;
-            if put(&a.out, &p, &bytes)? {
+            let bytes = tile_at(ledger, &p)?;
+            if put(dir, &p, &bytes)? {
                 written += 1;
             } else {
                 unchanged += 1;
@@ -82,35 +107,25 @@ pub fn exec_publish(a: PublishArgs) -> anyhow::Result<ExitCode> {
     }
     pb.finish_and_clear();
     // What was written must give the checkpoint's root, read back from DIR.
-    let tree = TileTree::new(cp.size, |t: Tile| std::fs::read(a.out.join(t.path())).ok());
+    let tree = TileTree::new(cp.size, |t: Tile| std::fs::read(dir.join(t.path())).ok());
     if cp.size > 0 && custody::merkle::root(&tree, cp.size).ok() != Some(cp.root) {
         bail!(
             "the tiles in {} do not give the checkpoint's root (a file there was removed or altered); run again with --all",
-            shown(&a.out)
+            shown(dir)
         );
     }
-    if put(&a.out, "checkpoint", text.as_bytes())? {
+    if put(dir, "checkpoint", text.as_bytes())? {
         written += 1;
     } else {
         unchanged += 1;
     }
-    if a.json {
-        print_json(&PublishOutput {
-            origin: cp.origin.clone(),
-            size: cp.size,
-            previous_size: previous,
-            files_written: written,
-            files_unchanged: unchanged,
-        })?;
-    } else {
-        outln!(
-            "published {} records of {} in {}: {written} file(s) written, {unchanged} unchanged",
-            cp.size,
-            cp.origin,
-            shown(&a.out)
-        )?;
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(PublishOutput {
+        origin: cp.origin.clone(),
+        size: cp.size,
+        previous_size: previous,
+        files_written: written,
+        files_unchanged: unchanged,
+    })
 }
 
 /// The size of the checkpoint DIR holds (0 for none); refuses another ledger's, and one

@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// The largest request body accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = field::MAX_SEALED as u64 + (1 << 20))]
     max_request_bytes: u64,
+    /// Also write the checkpoint and tiles into this directory after each checkpoint, as
+    /// `custody publish --out DIR` does (for a web server, CDN or object store to serve).
+    #[arg(long, value_name = "DIR")]
+    publish: Option<std::path::PathBuf>,
     /// The most connections served at once; more are closed at once.
     #[arg(long, value_name = "N", default_value_t = 512)]
     max_connections: usize,
@@ -150,9 +154,12 @@ pub fn exec_serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let signer = {
         let (shared, stop) = (shared.clone(), stop.clone());
         let every = a.checkpoint_every;
+        let publish = a.publish.clone();
         std::thread::Builder::new()
             .name("checkpoints".into())
-            .spawn(move || checkpoint_loop(&shared, &key, &witnesses, every, &stop))?
+            .spawn(move || {
+                checkpoint_loop(&shared, &key, &witnesses, every, publish.as_deref(), &stop)
+            })?
     };
     let app = router(shared.clone());
     runtime.block_on(accept_loop(
@@ -241,6 +248,7 @@ fn checkpoint_loop(
     key: &ed25519_dalek::SigningKey,
     witnesses: &Witnesses,
     every: Duration,
+    publish: Option<&std::path::Path>,
     stop: &std::sync::atomic::AtomicBool,
 ) {
     let mut next = std::time::Instant::now();
@@ -263,10 +271,14 @@ fn checkpoint_loop(
         if !behind {
             continue;
         }
-        let Ok(mut l) = shared.ledger.write() else {
+        let signed = match shared.ledger.write() {
+            Ok(mut l) => sign_and_witness(&mut l, key, witnesses),
+            Err(_) => return,
+        };
+        let Ok(l) = read(shared) else {
             return;
         };
-        match sign_and_witness(&mut l, key, witnesses) {
+        match signed {
             Ok((_, forked)) => {
                 if forked {
                     eprintln!(
@@ -281,6 +293,11 @@ fn checkpoint_loop(
                     }
                     Ok(None) => {}
                     Err(e) => eprintln!("cannot read the checkpoint just signed: {e}"),
+                }
+                if let Some(dir) = publish
+                    && let Err(e) = super::publish::publish_to(&l, dir, false, false)
+                {
+                    eprintln!("publishing into {} failed: {e:#}", dir.display());
                 }
             }
             Err(e) => eprintln!("signing a checkpoint failed: {e:#}"),
