@@ -9,7 +9,7 @@ use super::util::{
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use custody::field::{self, FieldItem};
-use custody::ledger::Ingested;
+use custody::ledger::{Checked, Ingested};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -269,7 +269,7 @@ pub fn exec_ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
         {
             ledger.check_identity(id)?;
         }
-        let out = ledger.ingest(items, identity.as_ref(), now_ms())?;
+        let out = ledger.ingest(Checked::new(items), identity.as_ref(), now_ms())?;
         ledger.close()?;
         out
     };

@@ -16,11 +16,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clap::Args;
-use custody::field::{self, FieldItem};
-use custody::ledger::{Ingested, Ledger};
+use custody::field;
+use custody::ledger::{Checked, Ingested, Ledger};
 use std::process::ExitCode;
-use std::sync::{Arc, RwLock, mpsc};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 const AFTER_HELP: &str = "\
 Endpoints (HTTP/1.1; put TLS in front with a reverse proxy, see README):
@@ -81,7 +82,7 @@ pub struct ServeArgs {
 
 /// A request's statements waiting for the writer, and where to send what became of them.
 struct Job {
-    items: Vec<FieldItem>,
+    checked: Checked,
     reply: tokio::sync::oneshot::Sender<Result<(Vec<Ingested>, u64), String>>,
 }
 
@@ -90,7 +91,7 @@ struct Shared {
     /// The checkpoint served at /checkpoint (the latest, cosignatures and all).
     checkpoint: RwLock<Option<String>>,
     /// Taken away when the server stops, which ends the writer.
-    jobs: std::sync::Mutex<Option<mpsc::SyncSender<Job>>>,
+    jobs: std::sync::Mutex<Option<mpsc::Sender<Job>>>,
     max_request_bytes: usize,
     request_timeout: Duration,
 }
@@ -119,7 +120,7 @@ pub fn exec_serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         ledger.check_identity(id)?;
     }
     let checkpoint = ledger.published_checkpoint()?.map(|(_, t)| t);
-    let (jobs, queue) = mpsc::sync_channel::<Job>(1024);
+    let (jobs, mut queue) = mpsc::channel::<Job>(1024);
     let shared = Arc::new(Shared {
         ledger: RwLock::new(ledger),
         checkpoint: RwLock::new(checkpoint),
@@ -148,7 +149,7 @@ pub fn exec_serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         let shared = shared.clone();
         std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || write_loop(&shared, &queue, identity.as_ref()))?
+            .spawn(move || write_loop(&shared, &mut queue, identity.as_ref()))?
     };
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let signer = {
@@ -197,29 +198,27 @@ fn read(s: &Shared) -> anyhow::Result<std::sync::RwLockReadGuard<'_, Ledger>> {
 /// one fsync for all, each acknowledged only after it.
 fn write_loop(
     shared: &Shared,
-    queue: &mpsc::Receiver<Job>,
+    queue: &mut mpsc::Receiver<Job>,
     identity: Option<&age::x25519::Identity>,
 ) {
-    while let Ok(first) = queue.recv() {
+    while let Some(first) = queue.blocking_recv() {
+        let mut count = first.checked.len();
         let mut jobs = vec![first];
-        let mut count = jobs[0].items.len();
         while count < GROUP {
             match queue.try_recv() {
                 Ok(j) => {
-                    count += j.items.len();
+                    count += j.checked.len();
                     jobs.push(j);
                 }
                 Err(_) => break,
             }
         }
-        let counts: Vec<usize> = jobs.iter().map(|j| j.items.len()).collect();
-        let items: Vec<FieldItem> = jobs
-            .iter_mut()
-            .flat_map(|j| std::mem::take(&mut j.items))
-            .collect();
+        let counts: Vec<usize> = jobs.iter().map(|j| j.checked.len()).collect();
+        let (checked, replies): (Vec<Checked>, Vec<_>) =
+            jobs.into_iter().map(|j| (j.checked, j.reply)).unzip();
         let result = match shared.ledger.write() {
             Ok(mut l) => l
-                .ingest(items, identity, custody::unix_ms())
+                .ingest(Checked::join(checked), identity, custody::unix_ms())
                 .map(|out| (out, l.size()))
                 .map_err(|e| e.to_string()),
             Err(_) => Err("the ledger is unavailable after a failure; restart the server".into()),
@@ -227,15 +226,15 @@ fn write_loop(
         match result {
             Ok((outcomes, size)) => {
                 let mut outcomes = outcomes.into_iter();
-                for (job, n) in jobs.into_iter().zip(counts) {
+                for (reply, n) in replies.into_iter().zip(counts) {
                     let mine: Vec<Ingested> = outcomes.by_ref().take(n).collect();
-                    let _ = job.reply.send(Ok((mine, size)));
+                    let _ = reply.send(Ok((mine, size)));
                 }
             }
             Err(e) => {
                 eprintln!("append failed, nothing of it was acknowledged: {e}");
-                for job in jobs {
-                    let _ = job.reply.send(Err(e.clone()));
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
                 }
             }
         }
@@ -571,24 +570,33 @@ async fn add(State(shared): State<Shared_>, headers: HeaderMap, body: Body) -> R
         }
         Ok(Ok(b)) => b,
     };
-    let items = match field::decode(&bytes) {
-        Ok(i) => i,
-        Err(e) => {
+    let body_len = bytes.len();
+    // Decoded, and every signature checked, here: on all cores, while the writer writes. A
+    // request of a few statements is checked in place (a thread hand-off costs more).
+    let check = move || field::decode(&bytes).map(Checked::new);
+    let checked = if body_len <= 16 << 10 {
+        Ok(check())
+    } else {
+        tokio::task::spawn_blocking(check).await
+    };
+    let checked = match checked {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
             return error(
                 StatusCode::BAD_REQUEST,
                 format!("{e}; nothing was appended"),
             );
         }
+        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     };
     let (reply, answer) = tokio::sync::oneshot::channel();
-    let job = Job { items, reply };
-    // The queue is bounded: a full one is a busy server, said as such.
+    let job = Job { checked, reply };
     let sender = shared.jobs.lock().ok().and_then(|j| j.clone());
     let Some(sender) = sender else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
     };
-    let queued = tokio::task::spawn_blocking(move || sender.send(job)).await;
-    if !matches!(queued, Ok(Ok(()))) {
+    // The queue is bounded: a full one makes requests wait their turn.
+    if sender.send(job).await.is_err() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
     }
     match answer.await {

@@ -242,7 +242,7 @@ impl Ledger {
         for s in statements {
             out.push(batch.push(&self.store, s).map_err(refused)?);
         }
-        self.commit(batch)?;
+        self.commit(batch, true)?;
         Ok(out)
     }
 
@@ -261,12 +261,14 @@ impl Ledger {
         }
     }
 
-    /// Writes a batch (one journal fsync, one index transaction) and takes its state.
-    pub(super) fn commit(&mut self, batch: Batch) -> Result<()> {
+    /// Writes a batch (one journal fsync, one index transaction) and takes its state; all or
+    /// nothing across a crash when `atomic` (records signed together), else record by record
+    /// (independent statements, each admitted after the ones before it).
+    pub(super) fn commit(&mut self, batch: Batch, atomic: bool) -> Result<()> {
         if batch.entries.is_empty() {
             return Ok(());
         }
-        self.store.append(&batch.entries, &batch.hashes)?;
+        self.store.append(&batch.entries, &batch.hashes, atomic)?;
         self.authority = batch.authority;
         self.frontier = batch.frontier;
         self.size = self.frontier.size();

@@ -52,6 +52,55 @@ impl Ingested {
     }
 }
 
+/// Statements to ingest, each with the verdict of its signature (checked on all cores,
+/// apart from the ledger, so that a server checks them while the ledger writes others).
+/// Only [`Checked::new`] makes one.
+pub struct Checked {
+    items: Vec<FieldItem>,
+    signatures: Vec<Result<()>>,
+}
+
+impl Checked {
+    /// Checks each statement's canonical bytes and signature (the strict rule).
+    pub fn new(items: Vec<FieldItem>) -> Self {
+        use rayon::prelude::*;
+        let signatures = items
+            .par_iter()
+            .map(|i| {
+                check_signed(
+                    &i.signed.statement,
+                    &i.signed.bytes,
+                    Some(&i.signed.signature),
+                )
+            })
+            .collect();
+        Checked { items, signatures }
+    }
+
+    /// How many statements.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The statements of several, in order (a server's group of requests).
+    pub fn join(all: impl IntoIterator<Item = Checked>) -> Checked {
+        let mut out = Checked {
+            items: Vec::new(),
+            signatures: Vec::new(),
+        };
+        for c in all {
+            out.items.extend(c.items);
+            out.signatures.extend(c.signatures);
+        }
+        out
+    }
+}
+
 /// A text as it will be stored: sealed as it came, or (in a ledger that keeps texts in
 /// plain) opened.
 enum Keep {
@@ -65,27 +114,17 @@ impl Ledger {
     /// statement's outcome, not an error. With `identity`, each sealed text is opened and
     /// must match its commitment and length; without, its age header and exact sizes are
     /// checked (a ledger that keeps texts in plain needs the identity to store them).
-    /// An error means nothing of the batch was appended.
+    /// An error means nothing of the batch was acknowledged. The statements are independent:
+    /// a crash while they are written may keep the first of them (they are then "already"
+    /// there when sent again), never a record that was not admitted.
     pub fn ingest(
         &mut self,
-        items: Vec<FieldItem>,
+        checked: Checked,
         identity: Option<&age::x25519::Identity>,
         now_ms: u64,
     ) -> Result<Vec<Ingested>> {
         self.check_writable()?;
-        let signatures: Vec<Result<()>> = {
-            use rayon::prelude::*;
-            items
-                .par_iter()
-                .map(|i| {
-                    check_signed(
-                        &i.signed.statement,
-                        &i.signed.bytes,
-                        Some(&i.signed.signature),
-                    )
-                })
-                .collect()
-        };
+        let Checked { items, signatures } = checked;
         let recipients = self.recipients();
         let mut batch = self.batch(now_ms);
         let mut out = Vec::with_capacity(items.len());
@@ -164,7 +203,7 @@ impl Ledger {
                 }
             }
         }
-        let result = result.and_then(|()| self.commit(batch));
+        let result = result.and_then(|()| self.commit(batch, false));
         if result.is_err() {
             for c in &written {
                 self.store.remove_content(c);

@@ -23,7 +23,7 @@ mod ingest;
 mod open;
 mod sealed;
 mod verify;
-pub use ingest::Ingested;
+pub use ingest::{Checked, Ingested};
 pub use sealed::{Destroyed, OpenedText};
 
 pub use crate::rules::MAX_CLOCK_SKEW_MS;

@@ -730,7 +730,14 @@ impl Store {
 
     /// Writes frames to the journal and fsyncs it, then indexes the entries: the order that
     /// makes every acknowledged append survive a crash.
-    pub fn append(&mut self, entries: &[Entry], hashes: &[(u32, u64, Hash)]) -> Result<()> {
+    /// With `atomic`, a batch of several records is all or nothing across a crash; without,
+    /// a crash may keep the leading records of the batch (each a valid record in its place).
+    pub fn append(
+        &mut self,
+        entries: &[Entry],
+        hashes: &[(u32, u64, Hash)],
+        atomic: bool,
+    ) -> Result<()> {
         let mut framed = Vec::new();
         for en in entries {
             framed.extend_from_slice(&journal::frame(&en.bytes, &en.leaf));
@@ -739,7 +746,9 @@ impl Store {
         // A batch of several records is all or nothing: its extent is made durable first,
         // so that a crash that leaves only its leading frames can be undone on the next open.
         // (A single record's torn frame is cut without it.)
-        if let [first, _, ..] = entries {
+        if let [first, _, ..] = entries
+            && atomic
+        {
             self.write_batch_marker(&batch_marker(
                 before,
                 before + framed.len() as u64,
@@ -759,7 +768,7 @@ impl Store {
         if result.is_err() {
             // The marker is cleared only once the journal is known to be cut back: if the
             // cut failed, the next open undoes the batch by the marker.
-            if self.journal.truncate(before).is_ok() && entries.len() > 1 {
+            if self.journal.truncate(before).is_ok() && entries.len() > 1 && atomic {
                 let _ = self.write_batch_marker(&[0; BATCH_MARKER_LEN]);
             }
         }
