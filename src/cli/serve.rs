@@ -5,6 +5,10 @@
 //! follow with their own code, plus proofs, records and media lookups. Checkpoints are
 //! signed on a schedule, and witnessed when witnesses are given.
 
+// An HTTP answer is the error of a handler's helpers (axum's way); it is built once per
+// request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use super::LedgerArgs;
 use super::checkpoint::{WitnessArgs, Witnesses, sign_and_witness};
 use super::util::{IdentityArgs, KeyArgs, open_write};
