@@ -15,7 +15,7 @@
 use crate::encoding::{Reader, Writer};
 use crate::error::{Error, Result};
 use crate::ledger::{MediaInput, SignedStatement, TestimonyInput, sign_statement};
-use crate::record::{self, Body, Media, Statement, Testimony};
+use crate::record::{self, Body, Media, Statement};
 use ed25519_dalek::SigningKey;
 
 /// The first bytes of every `.cst` file.
@@ -156,20 +156,12 @@ pub fn sign_testimony(
         ));
     }
     let salt = crate::ledger::fresh_salt()?;
+    let (body, _) = input.body(&salt);
     let content = input.text.as_bytes();
-    let commitment = record::commitment(&salt, content);
     let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(32 + content.len()));
     plain.extend_from_slice(&salt);
     plain.extend_from_slice(content);
     let sealed = crate::seal::seal(&plain, recipients)?;
-    let body = Body::Testimony(Testimony {
-        subject: input.subject,
-        language: input.language,
-        consent: input.consent,
-        location: input.location,
-        commitment,
-        content_len: content.len() as u64,
-    });
     Ok(FieldItem {
         signed: sign_statement(key, body, claimed_at_ms)?,
         text: Some(SealedText {

@@ -341,15 +341,7 @@ impl Ledger {
     ) -> Result<Appended> {
         input.validate()?;
         let content = input.text.as_bytes();
-        let commitment = record::commitment(&salt, content);
-        let body = Body::Testimony(Testimony {
-            subject: input.subject,
-            language: input.language,
-            consent: input.consent,
-            location: input.location,
-            commitment,
-            content_len: content.len() as u64,
-        });
+        let (body, commitment) = input.body(&salt);
         let signed = sign_statement(key, body, claimed_at_ms)?;
         // Everything that could refuse the append is checked before the text touches disk.
         self.precheck(&signed, now_ms)?;

@@ -270,6 +270,21 @@ pub struct TestimonyInput {
 }
 
 impl TestimonyInput {
+    /// The testimony statement's body for this text under `salt`, and its commitment.
+    pub fn body(&self, salt: &[u8; 32]) -> (Body, Hash) {
+        let content = self.text.as_bytes();
+        let commitment = record::commitment(salt, content);
+        let body = Body::Testimony(Testimony {
+            subject: self.subject.clone(),
+            language: self.language.clone(),
+            consent: self.consent.clone(),
+            location: self.location.clone(),
+            commitment,
+            content_len: content.len() as u64,
+        });
+        (body, commitment)
+    }
+
     /// Checks every field and the text before anything is signed or written.
     pub fn validate(&self) -> Result<()> {
         use crate::encoding::check_text;
