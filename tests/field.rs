@@ -72,6 +72,14 @@ fn ingest_json(f: &Fixture, files: &[&str], more: &[&str]) -> (i32, serde_json::
     (o.code, v)
 }
 
+/// Ingests `file` and expects its one statement refused for a reason naming `needle`.
+fn assert_refused(f: &Fixture, file: &str, more: &[&str], needle: &str) {
+    let (code, v) = ingest_json(f, &[file], more);
+    assert_eq!(code, 1, "{v}");
+    let reason = v["statements"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains(needle), "{v}");
+}
+
 fn outcomes(v: &serde_json::Value) -> Vec<String> {
     v["statements"]
         .as_array()
@@ -267,18 +275,11 @@ fn sealed_texts_are_checked_against_their_statements() {
     ]);
     assert_eq!(o.code, 0, "{}", o.all());
     let state = ledger_state(&f);
-    let (code, v) = ingest_json(
+    assert_refused(
         &f,
-        &["other.cst"],
+        "other.cst",
         &["--identity", &f.p("keys/hq.identity")],
-    );
-    assert_eq!(code, 1, "{v}");
-    assert!(
-        v["statements"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("does not open"),
-        "{v}"
+        "does not open",
     );
     assert_eq!(ledger_state(&f), state);
 
@@ -297,15 +298,7 @@ fn sealed_texts_are_checked_against_their_statements() {
     swapped.text = b[0].text.clone();
     std::fs::write(f.path("swapped.cst"), custody::field::encode(&[swapped])).unwrap();
     // Without an identity the sizes give it away; with one, the commitment.
-    let (code, v) = ingest_json(&f, &["swapped.cst"], &[]);
-    assert_eq!(code, 1, "{v}");
-    assert!(
-        v["statements"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("not what its statement commits to"),
-        "{v}"
-    );
+    assert_refused(&f, "swapped.cst", &[], "not what its statement commits to");
     let mut same_len = a[0].clone();
     assert_eq!(
         sign_testimony(&f, "alice", "FIRST account", "c.cst", &[]).code,
@@ -314,18 +307,11 @@ fn sealed_texts_are_checked_against_their_statements() {
     let c = custody::field::decode(&std::fs::read(f.path("c.cst")).unwrap()).unwrap();
     same_len.text = c[0].text.clone();
     std::fs::write(f.path("same_len.cst"), custody::field::encode(&[same_len])).unwrap();
-    let (code, v) = ingest_json(
+    assert_refused(
         &f,
-        &["same_len.cst"],
+        "same_len.cst",
         &["--identity", &f.p("keys/hq.identity")],
-    );
-    assert_eq!(code, 1, "{v}");
-    assert!(
-        v["statements"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("does not match"),
-        "{v}"
+        "does not match",
     );
     assert_eq!(ledger_state(&f), state);
     // The genuine ones go in.
@@ -345,15 +331,7 @@ fn a_plain_ledger_stores_field_texts_only_when_it_can_open_them() {
         sign_testimony(&f, "alice", "plain at headquarters", "t.cst", &[]).code,
         0
     );
-    let (code, v) = ingest_json(&f, &["t.cst"], &[]);
-    assert_eq!(code, 1, "{v}");
-    assert!(
-        v["statements"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("--identity"),
-        "{v}"
-    );
+    assert_refused(&f, "t.cst", &[], "--identity");
     let (code, v) = ingest_json(&f, &["t.cst"], &["--identity", &f.p("keys/hq.identity")]);
     assert_eq!(code, 0, "{v}");
     let seq = v["statements"][0]["seq"].as_u64().unwrap();
