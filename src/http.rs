@@ -1,5 +1,5 @@
-//! Posting to a witness or a time-stamping authority: one HTTP(S) request, its answer
-//! bounded in time and size, any status returned to the caller to judge.
+//! One HTTP(S) request to a witness, a time-stamping authority or a ledger server, its
+//! answer bounded in time and size, any status returned to the caller to judge.
 
 use crate::error::{Error, Result};
 use std::time::Duration;
@@ -24,17 +24,33 @@ pub fn post(
     timeout: Duration,
     limit: u64,
 ) -> Result<Answer> {
-    let unreachable = |e: ureq::Error| Error::Unreachable(format!("{url}: {e}"));
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let resp = agent(timeout)
+        .post(url)
+        .header("Content-Type", content_type)
+        .send(body);
+    answer(url, resp, limit)
+}
+
+/// GETs `url` within `timeout`, reading at most `limit` bytes of the answer.
+pub fn get(url: &str, timeout: Duration, limit: u64) -> Result<Answer> {
+    answer(url, agent(timeout).get(url).call(), limit)
+}
+
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
         .build()
-        .into();
-    let mut resp = agent
-        .post(url)
-        .header("Content-Type", content_type)
-        .send(body)
-        .map_err(unreachable)?;
+        .into()
+}
+
+fn answer(
+    url: &str,
+    resp: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    limit: u64,
+) -> Result<Answer> {
+    let unreachable = |e: ureq::Error| Error::Unreachable(format!("{url}: {e}"));
+    let mut resp = resp.map_err(unreachable)?;
     let status = resp.status().as_u16();
     let content_type = resp
         .headers()

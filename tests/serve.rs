@@ -30,10 +30,14 @@ impl Server {
             key.as_str(),
             "--listen",
             "127.0.0.1:0",
-            "--checkpoint-every",
-            "200ms",
         ];
-        let mut child = f.spawn(&[&base[..], more].concat());
+        // A checkpoint every 200 ms unless the test chooses.
+        let schedule: &[&str] = if more.contains(&"--checkpoint-every") {
+            &[]
+        } else {
+            &["--checkpoint-every", "200ms"]
+        };
+        let mut child = f.spawn(&[&base[..], schedule, more].concat());
         let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
         err.read_line(&mut line).unwrap();
@@ -322,6 +326,101 @@ fn pushed_statements_are_followed_by_a_third_party_tlog_client() {
         &f.p("keys/hq.identity"),
     ]);
     assert_eq!(audit.code, 0, "{}", audit.all());
+}
+
+#[test]
+fn push_waits_for_the_checkpoint_and_checks_each_inclusion_proof() {
+    let f = sealed();
+    let server = Server::start(&f, &[]);
+    let url = format!("http://{}", server.addr);
+    for (i, name) in ["a.cst", "b.cst"].iter().enumerate() {
+        let o = sign_media(&f, "alice", &format!("{i}.jpg"), name.as_bytes(), name, &[]);
+        assert_eq!(o.code, 0, "{}", o.all());
+    }
+    let vkey = ledger_vkey(&f);
+    let wait_push = |vkey: &str, files: &[&str]| {
+        let paths: Vec<String> = files.iter().map(|x| f.p(x)).collect();
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let base = [
+            "push",
+            "--server",
+            url.as_str(),
+            "--json",
+            "--wait-proof",
+            "30s",
+            "--ledger-key",
+            vkey,
+            "--proofs",
+            &f.p("receipts"),
+        ];
+        f.run(&[&base[..], &paths].concat())
+    };
+    let o = wait_push(&vkey, &["a.cst", "b.cst"]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    let lines = pushed(&o);
+    assert_eq!(lines.len(), 2);
+    for s in &lines {
+        let seq = s["seq"].as_u64().unwrap();
+        let covered = s["included_in"].as_u64().unwrap_or_else(|| panic!("{s}"));
+        assert!(covered > seq, "{s}");
+        // The receipt: a tlog-proof whose checkpoint a third-party signed-note library
+        // opens with the ledger's key, and whose path leads from the record's leaf (the
+        // third-party tlog-tiles crate's hash of the record bytes) to its root.
+        let text = std::fs::read_to_string(f.path(&format!("receipts/{seq}.tlog-proof"))).unwrap();
+        let proof = custody::proof::InclusionProofText::parse(&text).unwrap();
+        assert_eq!(proof.index, seq);
+        let (size, root) = open_served(&f, &proof.checkpoint);
+        assert_eq!(size, covered);
+        let (status, body, _) = server.get(&format!("record/{seq}"));
+        assert_eq!(status, 200);
+        let rec: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(rec["record_bytes"].as_str().unwrap())
+            .unwrap();
+        let leaf = tlog_tiles::record_hash(&bytes);
+        let path: Vec<tlog_tiles::Hash> =
+            proof.hashes.iter().map(|h| tlog_tiles::Hash(*h)).collect();
+        tlog_tiles::check_record(&path, size, root, seq, leaf).unwrap();
+    }
+    // Pinned to another key (alice's, under the ledger's name): nothing is proven, exit 1.
+    let alice = custody::keys::load_public(&f.path("keys/alice.pub")).unwrap();
+    let wrong = custody::note::verifier_key(ORIGIN, alice.as_bytes());
+    let o = wait_push(&wrong, &["a.cst"]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    let s = &pushed(&o)[0];
+    assert_eq!(s["outcome"], "already", "{s}");
+    assert!(
+        s["not_proven"]
+            .as_str()
+            .unwrap()
+            .contains("pinned ledger key"),
+        "{s}"
+    );
+    assert!(s.get("included_in").is_none(), "{s}");
+    assert_eq!(server.stop(), 0);
+
+    // A server whose next checkpoint is an hour away: push says, after its wait, that the
+    // record is not yet covered (and the record is there all the same).
+    let server = Server::start(&f, &["--checkpoint-every", "1h"]);
+    let o = sign_media(&f, "alice", "c.jpg", b"c", "c.cst", &[]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    let url = format!("http://{}", server.addr);
+    let o = f.run(&[
+        "push",
+        "--server",
+        &url,
+        "--wait-proof",
+        "1s",
+        "--ledger-key",
+        &vkey,
+        &f.p("c.cst"),
+    ]);
+    assert_eq!(o.code, 1, "{}", o.all());
+    assert!(o.stdout.contains("appended record"), "{}", o.all());
+    assert!(o.stdout.contains("NOT PROVEN"), "{}", o.all());
+    assert!(o.stdout.contains("not yet covered"), "{}", o.all());
+    assert_eq!(server.stop(), 0);
 }
 
 /// Every file under `dir` by its path relative to `dir`.

@@ -223,6 +223,12 @@ struct IngestLine {
     statement: usize,
     #[serde(flatten)]
     outcome: Ingested,
+    /// `push --wait-proof`: the size of the checkpoint whose inclusion proof was checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    included_in: Option<u64>,
+    /// `push --wait-proof`: why the statement's inclusion could not be proven.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_proven: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -232,6 +238,8 @@ struct IngestOutput {
     appended: usize,
     already: usize,
     refused: usize,
+    /// Statements whose inclusion `push --wait-proof` could not prove.
+    not_proven: usize,
 }
 
 /// A file none of whose statements could be judged: unreadable, or refused whole.
@@ -280,6 +288,8 @@ pub fn exec_ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
             file,
             statement,
             outcome,
+            included_in: None,
+            not_proven: None,
         })
         .collect();
     report(
@@ -302,6 +312,7 @@ fn report(
     let appended = count(|o| matches!(o, Ingested::Appended { .. }));
     let already = count(|o| matches!(o, Ingested::Already { .. }));
     let refused = count(Ingested::refused);
+    let not_proven = lines.iter().filter(|l| l.not_proven.is_some()).count();
     let bad_files = !unreadable.is_empty();
     if json {
         print_json(&IngestOutput {
@@ -310,6 +321,7 @@ fn report(
             appended,
             already,
             refused,
+            not_proven,
         })?;
     } else {
         for l in &lines {
@@ -334,6 +346,15 @@ fn report(
                     custody::encoding::terminal_safe(reason, false)
                 )?,
             }
+            if let Some(size) = l.included_in {
+                outln!("  included in the checkpoint of {size} records (inclusion proof checked)")?;
+            }
+            if let Some(why) = &l.not_proven {
+                outln!(
+                    "  NOT PROVEN: {}",
+                    custody::encoding::terminal_safe(why, false)
+                )?;
+            }
         }
         for u in &unreadable {
             outln!(
@@ -343,7 +364,12 @@ fn report(
             )?;
         }
         eprintln!(
-            "{appended} appended, {already} already in the ledger, {refused} refused{}",
+            "{appended} appended, {already} already in the ledger, {refused} refused{}{}",
+            if not_proven > 0 {
+                format!(", {not_proven} not proven")
+            } else {
+                String::new()
+            },
             if unreadable.is_empty() {
                 String::new()
             } else {
@@ -356,7 +382,7 @@ fn report(
     }
     Ok(if bad_files {
         ExitCode::from(2)
-    } else if refused > 0 {
+    } else if refused > 0 || not_proven > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -365,7 +391,7 @@ fn report(
 
 #[derive(Args)]
 #[command(
-    after_help = "Each file is checked here first (a file that is not a .cst file is not sent), then sent whole to\nthe server's POST /add; the server judges each statement as `custody ingest` does and answers only\nonce the appended ones are durable. Sending a file again appends nothing new.\n\nExit status: 0 when every statement was appended or was already there, 1 when the server refused\na statement, 2 when a file could not be read, sent or taken."
+    after_help = "Each file is checked here first (a file that is not a .cst file is not sent), then sent whole to\nthe server's POST /add; the server judges each statement as `custody ingest` does and answers only\nonce the appended ones are durable. Sending a file again appends nothing new.\n\nWith --wait-proof and the ledger's key (--ledger-key), push then waits for the server's next\ncheckpoint and checks, for each statement, that the record at its number holds exactly the statement\nsent and is in a checkpoint signed by that key (--proofs DIR keeps the proofs as receipts).\n\nExit status: 0 when every statement was appended or was already there (and proven, with\n--wait-proof), 1 when the server refused a statement or one could not be proven, 2 when a file\ncould not be read, sent or taken."
 )]
 pub struct PushArgs {
     /// The ledger server's URL (`custody serve`), e.g. http://127.0.0.1:8080 or an https://
@@ -378,9 +404,107 @@ pub struct PushArgs {
     /// How long to wait for the server's answer to each file.
     #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = humantime::parse_duration)]
     timeout: std::time::Duration,
+    /// Then wait up to this long for a checkpoint to cover each statement appended (or already
+    /// there), and check its inclusion proof: the record at its number holds exactly the
+    /// statement sent, and its leaf is in a checkpoint signed by --ledger-key.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "ledger_key")]
+    wait_proof: Option<std::time::Duration>,
+    /// The ledger's checkpoint verifier key, NAME+KEYID+BASE64 with the ledger's origin as
+    /// name: `custody key show LEDGER.pub --name ORIGIN` prints it at headquarters.
+    #[arg(long, value_name = "VKEY", requires = "wait_proof")]
+    ledger_key: Option<String>,
+    /// Keep each checked proof (C2SP tlog-proof, with its signed checkpoint) as
+    /// DIR/SEQ.tlog-proof: the device's receipt that the ledger holds the statement.
+    #[arg(long, value_name = "DIR", requires = "wait_proof")]
+    proofs: Option<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// The ledger's checkpoint key, pinned by the device.
+struct Pinned {
+    origin: String,
+    key: [u8; 32],
+}
+
+/// Waits until `GET /proof/SEQ` answers, then checks that record `seq` holds exactly
+/// `statement` and that its leaf is in a checkpoint signed by the pinned key; gives the
+/// proof text and the checkpoint's size.
+fn proven(
+    base: &str,
+    seq: u64,
+    statement: &[u8],
+    pin: &Pinned,
+    deadline: std::time::Instant,
+) -> Result<(String, u64), String> {
+    use custody::proof::InclusionProofText;
+    use std::time::{Duration, Instant};
+    let get = |path: String| {
+        let wait = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_secs(1));
+        custody::http::get(&format!("{base}{path}"), wait, 1 << 20).map_err(|e| e.to_string())
+    };
+    let text = loop {
+        let ans = get(format!("/proof/{seq}"))?;
+        if ans.status == 200 {
+            break String::from_utf8(ans.body)
+                .map_err(|_| "the server's proof is not text".to_string())?;
+        }
+        let why = String::from_utf8_lossy(&ans.body[..ans.body.len().min(500)])
+            .trim()
+            .to_owned();
+        if ans.status != 404 || Instant::now() >= deadline {
+            return Err(format!(
+                "no proof of record {seq} (the server answered {}: {why})",
+                ans.status
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let ans = get(format!("/record/{seq}"))?;
+    #[derive(serde::Deserialize)]
+    struct RecordJson {
+        record_bytes: String,
+    }
+    let record = (ans.status == 200)
+        .then(|| serde_json::from_slice::<RecordJson>(&ans.body).ok())
+        .flatten()
+        .and_then(|r| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(r.record_bytes)
+                .ok()
+        })
+        .ok_or_else(|| format!("the server did not give record {seq}'s bytes"))?;
+    let rec = custody::record::Record::decode(&record)
+        .map_err(|e| format!("record {seq} from the server: {e}"))?;
+    if rec.seq != seq || rec.statement_bytes != statement {
+        return Err(format!(
+            "record {seq} on the server does not hold the statement sent: the ledger did not keep it as acknowledged"
+        ));
+    }
+    let proof = InclusionProofText::parse(&text).map_err(|e| e.to_string())?;
+    let cp = custody::checkpoint::open_checkpoint(&proof.checkpoint, &pin.origin, &pin.key)
+        .map_err(|e| {
+            format!("the proof's checkpoint is not the pinned ledger key's ({e}); is --ledger-key this ledger's, or was the ledger key rotated?")
+        })?;
+    custody::merkle::verify_inclusion_proof(
+        &custody::record::leaf_hash(&record),
+        seq,
+        cp.size,
+        &proof.hashes,
+        &cp.root,
+    )
+    .map_err(|e| format!("record {seq}'s inclusion proof does not hold: {e}"))?;
+    if proof.index != seq {
+        return Err(format!(
+            "the proof of record {seq} is for record {}",
+            proof.index
+        ));
+    }
+    Ok((text, cp.size))
 }
 
 #[derive(serde::Deserialize)]
@@ -394,7 +518,22 @@ pub fn exec_push(a: PushArgs) -> anyhow::Result<ExitCode> {
         bail!("--server is a URL: http://HOST:PORT or https://HOST");
     }
     let url = format!("{base}/add");
+    let pin = match &a.ledger_key {
+        Some(vkey) => {
+            let (origin, _, key) = custody::note::parse_verifier_key(vkey.trim()).map_err(|e| {
+                anyhow::anyhow!("--ledger-key: {e}; give NAME+KEYID+BASE64 as `custody key show LEDGER.pub --name ORIGIN` prints it")
+            })?;
+            Some(Pinned { origin, key })
+        }
+        None => None,
+    };
+    if let Some(dir) = &a.proofs {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--proofs: cannot create {}", dir.display()))?;
+    }
     let mut lines = Vec::new();
+    // The statement bytes sent, line by line.
+    let mut sent: Vec<Vec<u8>> = Vec::new();
     let mut failed = Vec::new();
     for f in &a.files {
         let file = f.display().to_string();
@@ -415,10 +554,13 @@ pub fn exec_push(a: PushArgs) -> anyhow::Result<ExitCode> {
                 match serde_json::from_slice::<AddAnswer>(&ans.body) {
                     Ok(r) if r.results.len() == items.len() => {
                         lines.extend(r.results.into_iter().enumerate().map(|(i, outcome)| {
+                            sent.push(items[i].signed.bytes.clone());
                             IngestLine {
                                 file: file.clone(),
                                 statement: i + 1,
                                 outcome,
+                                included_in: None,
+                                not_proven: None,
                             }
                         }));
                     }
@@ -445,10 +587,35 @@ pub fn exec_push(a: PushArgs) -> anyhow::Result<ExitCode> {
             }),
         }
     }
+    if let (Some(wait), Some(pin)) = (a.wait_proof, &pin) {
+        let deadline = std::time::Instant::now() + wait;
+        for (line, statement) in lines.iter_mut().zip(&sent) {
+            let seq = match line.outcome {
+                Ingested::Appended { seq, .. } | Ingested::Already { seq, .. } => seq,
+                Ingested::Refused { .. } => continue,
+            };
+            let saved = proven(base, seq, statement, pin, deadline).and_then(|(text, size)| {
+                if let Some(dir) = &a.proofs {
+                    let path = dir.join(format!("{seq}.tlog-proof"));
+                    std::fs::write(&path, text)
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                }
+                Ok(size)
+            });
+            match saved {
+                Ok(size) => line.included_in = Some(size),
+                Err(why) => line.not_proven = Some(why),
+            }
+        }
+    }
     report(
         lines,
         failed,
         a.json,
-        "the server covers them by its next scheduled checkpoint; their proofs are then at /proof/SEQ",
+        if a.wait_proof.is_some() {
+            "each statement's inclusion proof was checked against the pinned ledger key"
+        } else {
+            "the server covers them by its next scheduled checkpoint; their proofs are then at /proof/SEQ (`--wait-proof` waits for them and checks them)"
+        },
     )
 }

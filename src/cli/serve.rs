@@ -472,43 +472,49 @@ fn seq_of(s: &str) -> Result<u64, Response> {
     })
 }
 
-async fn proof(State(shared): State<Shared_>, UrlPath(seq): UrlPath<String>) -> Response {
-    let seq = match seq_of(&seq) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    match with_ledger(shared, move |l| {
+/// A read of one record by its number: 400 for a number that is not one, 404 when the
+/// ledger has no such record or `f` finds nothing for it (its message says why).
+async fn by_seq<T: Send + 'static>(
+    shared: Shared_,
+    seq: &str,
+    f: impl FnOnce(&Ledger, u64) -> custody::error::Result<Result<T, String>> + Send + 'static,
+) -> Result<T, Response> {
+    let seq = seq_of(seq)?;
+    let found = with_ledger(shared, move |l| {
         if seq >= l.size() {
-            return Ok(None);
+            return Ok(Err(format!("there is no record {seq}")));
         }
-        l.inclusion_proof(seq).map(|p| Some(p.format()))
+        f(l, seq)
     })
-    .await
-    {
-        Ok(Some(text)) => {
-            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+    .await?;
+    found.map_err(|why| error(StatusCode::NOT_FOUND, why))
+}
+
+async fn proof(State(shared): State<Shared_>, UrlPath(seq): UrlPath<String>) -> Response {
+    let found = by_seq(shared, &seq, |l, seq| {
+        let covered = l.latest_checkpoint()?.map_or(0, |(cp, _)| cp.size);
+        if seq >= covered {
+            return Ok(Err(format!(
+                "record {seq} is not yet covered by a signed checkpoint (the latest covers {covered} records); the server signs one on its schedule: ask again later"
+            )));
         }
-        Ok(None) => error(StatusCode::NOT_FOUND, format!("there is no record {seq}")),
+        l.inclusion_proof(seq).map(|p| Ok(p.format()))
+    })
+    .await;
+    match found {
+        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
         Err(r) => r,
     }
 }
 
 async fn record(State(shared): State<Shared_>, UrlPath(seq): UrlPath<String>) -> Response {
-    let seq = match seq_of(&seq) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    match with_ledger(shared, move |l| {
-        if seq >= l.size() {
-            return Ok(None);
-        }
+    let found = by_seq(shared, &seq, |l, seq| {
         let (rec, bytes) = l.record(seq)?;
-        Ok(Some(custody::record::RecordView::new(&rec, &bytes)))
+        Ok(Ok(custody::record::RecordView::new(&rec, &bytes)))
     })
-    .await
-    {
-        Ok(Some(view)) => axum::Json(view).into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, format!("there is no record {seq}")),
+    .await;
+    match found {
+        Ok(view) => axum::Json(view).into_response(),
         Err(r) => r,
     }
 }
