@@ -107,13 +107,7 @@ fn main() {
                         let sha = <sha2::Sha256 as sha2::Digest>::digest(format!("{c} {i}"));
                         let item = custody::field::sign_media(
                             &key,
-                            custody::ledger::MediaInput {
-                                sha256: sha.into(),
-                                size: 1,
-                                name: None,
-                                media_type: None,
-                                description: None,
-                            },
+                            custody::ledger::MediaInput::new(sha.into(), 1),
                             custody::unix_ms(),
                         )
                         .unwrap();

@@ -198,11 +198,8 @@ mod tests {
         sign_media(
             &key(),
             MediaInput {
-                sha256: [n; 32],
-                size: 10,
                 name: Some("a.mp4".into()),
-                media_type: None,
-                description: None,
+                ..MediaInput::new([n; 32], 10)
             },
             1_000,
         )

@@ -1,7 +1,7 @@
 //! From the field to headquarters: `custody sign` on a device with no ledger, `custody
 //! ingest` at headquarters, with the real binary, real .cst files and a real ledger.
 
-use crate::seal::{files_under, open_text, sealed};
+use crate::seal::{audit_opened, files_under, open_text, sealed};
 use crate::util::{Fixture, Output, snapshot};
 
 /// `custody sign testimony` by `key` of `text` into `out` (sealed to headquarters).
@@ -164,13 +164,7 @@ fn field_statements_reach_the_ledger_once_sealed_and_with_both_times() {
         "a second ingest changed the ledger"
     );
     // And the whole ledger audits clean, texts opened.
-    let audit = f.run(&[
-        "audit",
-        "--ledger",
-        &f.p("ledger"),
-        "--identity",
-        &f.p("keys/hq.identity"),
-    ]);
+    let audit = audit_opened(&f, &[]);
     assert_eq!(audit.code, 0, "{}", audit.all());
 }
 
@@ -374,20 +368,22 @@ fn sign_refuses_bad_input_and_overwrites_nothing() {
     assert_eq!(std::fs::read(f.path("notes.txt")).unwrap(), b"notes");
     // A testimony with no one to seal to.
     std::fs::write(f.path("t.txt"), "x").unwrap();
-    let o = f.run(&[
+    let (key, text, out) = (f.p("keys/alice.key"), f.p("t.txt"), f.p("t.cst"));
+    let unsealed = [
         "sign",
         "testimony",
         "--key",
-        &f.p("keys/alice.key"),
+        &key,
         "--subject",
         "W",
         "--language",
         "en",
         "--text-file",
-        &f.p("t.txt"),
+        &text,
         "--out",
-        &f.p("t.cst"),
-    ]);
+        &out,
+    ];
+    let o = f.run(&unsealed);
     assert_eq!(o.code, 2, "{}", o.all());
     assert!(o.stderr.contains("--seal-to"), "{}", o.stderr);
     assert!(!f.path("t.cst").exists());
@@ -397,22 +393,7 @@ fn sign_refuses_bad_input_and_overwrites_nothing() {
         .lines()
         .find(|l| l.starts_with("AGE-SECRET-KEY-"))
         .unwrap();
-    let o = f.run(&[
-        "sign",
-        "testimony",
-        "--key",
-        &f.p("keys/alice.key"),
-        "--seal-to",
-        secret,
-        "--subject",
-        "W",
-        "--language",
-        "en",
-        "--text-file",
-        &f.p("t.txt"),
-        "--out",
-        &f.p("t.cst"),
-    ]);
+    let o = f.run(&[&unsealed[..], &["--seal-to", secret]].concat());
     assert_eq!(o.code, 2, "{}", o.all());
     assert!(!o.all().contains(secret));
     // The device's configured recipients (CUSTODY_SEAL_TO) serve as --seal-to.
@@ -420,20 +401,7 @@ fn sign_refuses_bad_input_and_overwrites_nothing() {
         .unwrap()
         .current_dir(f.dir.path())
         .env("CUSTODY_SEAL_TO", f.p("keys/hq.recipient"))
-        .args([
-            "sign",
-            "testimony",
-            "--key",
-            &f.p("keys/alice.key"),
-            "--subject",
-            "W",
-            "--language",
-            "en",
-            "--text-file",
-            &f.p("t.txt"),
-            "--out",
-            &f.p("t.cst"),
-        ])
+        .args(unsealed)
         .output()
         .unwrap()
         .into();

@@ -130,6 +130,18 @@ pub(crate) fn sealed() -> Fixture {
 }
 
 /// Every file under `dir`, recursively, with its bytes.
+/// `custody audit` of the fixture's ledger with headquarters' identity (texts opened).
+pub(crate) fn audit_opened(f: &Fixture, more: &[&str]) -> Output {
+    let base = [
+        "audit",
+        "--ledger",
+        &f.p("ledger"),
+        "--identity",
+        &f.p("keys/hq.identity"),
+    ];
+    f.run(&[&base[..], more].concat())
+}
+
 pub(crate) fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
@@ -207,13 +219,7 @@ fn a_sealed_ledger_keeps_no_plaintext_at_any_crash_point() {
         assert_nothing_plain(&f, marker.as_bytes(), point);
         f.ok(&["recover", "--ledger", &f.p("ledger")]);
         assert_nothing_plain(&f, marker.as_bytes(), point);
-        let audit = f.run(&[
-            "audit",
-            "--ledger",
-            &f.p("ledger"),
-            "--identity",
-            &f.p("keys/hq.identity"),
-        ]);
+        let audit = audit_opened(&f, &[]);
         assert_eq!(audit.code, 0, "{point}: {}", audit.all());
         // An append stopped after its journal fsync is in the ledger, and opens whole.
         let size = f.ok(&["log", "--ledger", &f.p("ledger"), "--json"]).stdout;
@@ -350,14 +356,7 @@ fn erasure_keeps_the_proofs_and_leaves_no_way_to_open_old_copies() {
     let erase_seq = v["appended"][0]["seq"].as_u64().unwrap();
     f.checkpoint();
     // The audit passes and names the erasure, with its reason.
-    let a = f.run(&[
-        "audit",
-        "--ledger",
-        &f.p("ledger"),
-        "--identity",
-        &f.p("keys/hq.identity"),
-        "--json",
-    ]);
+    let a = audit_opened(&f, &["--json"]);
     assert_eq!(a.code, 0, "{}", a.all());
     let report: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
     let erased = report["report"]["erased"].as_array().unwrap();

@@ -4,7 +4,7 @@
 //! files equal to what the server serves, hostile requests, and kill -9 under load.
 
 use crate::field::{sign_media, sign_testimony};
-use crate::seal::sealed;
+use crate::seal::{audit_opened, sealed};
 use crate::tiles::c2sp;
 use crate::util::{Fixture, ORIGIN, Output};
 use std::io::{BufRead, Read, Write};
@@ -318,13 +318,7 @@ fn pushed_statements_are_followed_by_a_third_party_tlog_client() {
     assert_eq!(server.get(&format!("media/{}", "0".repeat(64))).0, 404);
     assert_eq!(server.stop(), 0);
     // The ledger audits clean afterwards, texts opened.
-    let audit = f.run(&[
-        "audit",
-        "--ledger",
-        &f.p("ledger"),
-        "--identity",
-        &f.p("keys/hq.identity"),
-    ]);
+    let audit = audit_opened(&f, &[]);
     assert_eq!(audit.code, 0, "{}", audit.all());
 }
 
@@ -456,13 +450,7 @@ fn many_media(f: &Fixture, name: &str, count: usize, tag: &str) {
             let sha = <sha2::Sha256 as sha2::Digest>::digest(format!("{tag} {i}"));
             custody::field::sign_media(
                 &key,
-                custody::ledger::MediaInput {
-                    sha256: sha.into(),
-                    size: 10,
-                    name: None,
-                    media_type: None,
-                    description: None,
-                },
+                custody::ledger::MediaInput::new(sha.into(), 10),
                 custody::unix_ms(),
             )
             .unwrap()
@@ -684,13 +672,7 @@ fn kill_9_under_load_keeps_every_acknowledged_append() {
                     let sha = <sha2::Sha256 as sha2::Digest>::digest(format!("{c} {i}"));
                     let item = custody::field::sign_media(
                         &key,
-                        custody::ledger::MediaInput {
-                            sha256: sha.into(),
-                            size: 1,
-                            name: None,
-                            media_type: None,
-                            description: None,
-                        },
+                        custody::ledger::MediaInput::new(sha.into(), 1),
                         custody::unix_ms(),
                     )
                     .unwrap();

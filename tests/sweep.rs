@@ -41,11 +41,8 @@ fn build(dir: &Path, n: usize) -> Ledger {
             l.add_testimony(&alice, input, [i as u8; 32], t, t).unwrap();
         } else {
             let m = MediaInput {
-                sha256: [i as u8; 32],
-                size: i as u64,
                 name: Some(format!("f{i}.mp4")),
-                media_type: None,
-                description: None,
+                ..MediaInput::new([i as u8; 32], i as u64)
             };
             l.add_media(&alice, vec![m], t, t).unwrap();
         }

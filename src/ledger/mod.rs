@@ -328,6 +328,19 @@ pub struct MediaInput {
     pub description: Option<String>,
 }
 
+impl MediaInput {
+    /// A file known by its SHA-256 and size alone (no name, type or description).
+    pub fn new(sha256: Hash, size: u64) -> Self {
+        Self {
+            sha256,
+            size,
+            name: None,
+            media_type: None,
+            description: None,
+        }
+    }
+}
+
 /// Whether a command may change the ledger when it opens it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -694,11 +707,8 @@ pub(crate) mod testing {
         l.add_testimony(&alice(), input, [7; 32], T0 + 1000, T0 + 1000)
             .unwrap();
         let media = MediaInput {
-            sha256: [9; 32],
-            size: 9,
             name: Some("clip.mp4".into()),
-            media_type: None,
-            description: None,
+            ..MediaInput::new([9; 32], 9)
         };
         l.add_media(&alice(), vec![media], T0 + 2000, T0 + 2000)
             .unwrap();
@@ -737,13 +747,7 @@ mod tests {
         let journal = dir.path().join("ledger/journal");
         let before = std::fs::read(&journal).unwrap();
         let stranger = SigningKey::from_bytes(&[3; 32]);
-        let media = MediaInput {
-            sha256: [4; 32],
-            size: 4,
-            name: None,
-            media_type: None,
-            description: None,
-        };
+        let media = MediaInput::new([4; 32], 4);
         let err = l
             .add_media(&stranger, vec![media], T0 + 3000, T0 + 3000)
             .unwrap_err();
