@@ -75,6 +75,69 @@ fn ledger(dir: &Path, name: &str) {
     );
 }
 
+/// One HTTP/1.1 keep-alive connection that POSTs a body and reads the answer: as little
+/// work as a client can do, so that the load generator, which shares the machine's cores
+/// with the server, takes as little of them as it can.
+struct Client {
+    addr: String,
+    stream: Option<std::io::BufReader<std::net::TcpStream>>,
+}
+
+impl Client {
+    fn post(
+        &mut self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> std::io::Result<(u16, Vec<u8>)> {
+        use std::io::{Read, Write};
+        if self.stream.is_none() {
+            let s = std::net::TcpStream::connect(&self.addr)?;
+            s.set_nodelay(true)?;
+            s.set_read_timeout(Some(Duration::from_secs(60)))?;
+            self.stream = Some(std::io::BufReader::new(s));
+        }
+        let answer = (|| {
+            let r = self.stream.as_mut().expect("connected");
+            let mut request = format!(
+                "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+                self.addr,
+                body.len()
+            )
+            .into_bytes();
+            request.extend_from_slice(body);
+            r.get_mut().write_all(&request)?;
+            let mut status = 0u16;
+            let mut length = 0usize;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line)? == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                let l = line.trim_end();
+                if l.is_empty() {
+                    break;
+                }
+                if let Some(rest) = l.strip_prefix("HTTP/1.1 ") {
+                    status = rest.get(..3).and_then(|s| s.parse().ok()).unwrap_or(0);
+                } else if let Some((k, v)) = l.split_once(':')
+                    && k.eq_ignore_ascii_case("content-length")
+                {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut answer = vec![0; length];
+            r.read_exact(&mut answer)?;
+            Ok((status, answer))
+        })();
+        if answer.is_err() {
+            self.stream = None;
+        }
+        answer
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -158,23 +221,15 @@ fn main() {
     let threads: Vec<_> = bodies
         .into_iter()
         .map(|mine| {
-            let (stop, acked, latencies, failures, url) = (
+            let (stop, acked, latencies, failures, addr) = (
                 stop.clone(),
                 acked.clone(),
                 latencies.clone(),
                 failures.clone(),
-                url.clone(),
+                addr.clone(),
             );
             std::thread::spawn(move || {
-                // Small buffers: ureq's default 128 KiB ones are mapped and unmapped on
-                // every request, which costs the load generator more than the server.
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .input_buffer_size(16 << 10)
-                    .output_buffer_size(16 << 10)
-                    .timeout_global(Some(Duration::from_secs(60)))
-                    .build()
-                    .into();
+                let mut client = Client { addr, stream: None };
                 let mut mine_acked = Vec::new();
                 let mut mine_lat = Vec::new();
                 for body in mine {
@@ -182,20 +237,12 @@ fn main() {
                         break;
                     }
                     let t0 = Instant::now();
-                    let answer = agent
-                        .post(&url)
-                        .header("Content-Type", custody::field::MEDIA_TYPE)
-                        .send(&body[..]);
-                    let Ok(mut answer) = answer else {
+                    let answer = client.post("/add", custody::field::MEDIA_TYPE, &body);
+                    let Ok((status, text)) = answer else {
                         failures.fetch_add(1, Ordering::Relaxed);
                         if stop.load(Ordering::Relaxed) {
                             break;
                         }
-                        continue;
-                    };
-                    let status = answer.status().as_u16();
-                    let Ok(text) = answer.body_mut().read_to_vec() else {
-                        failures.fetch_add(1, Ordering::Relaxed);
                         continue;
                     };
                     if status != 200 {

@@ -174,11 +174,6 @@ impl Batch {
             kind: rec.statement.body.kind(),
         })
     }
-
-    /// The statements admitted so far, with their sequence numbers.
-    pub(super) fn admitted(&self) -> impl Iterator<Item = (u64, &Statement)> {
-        (self.base..).zip(&self.pending)
-    }
 }
 
 /// The index entry for a record.

@@ -3,10 +3,11 @@
 //! stop the others, one already in the ledger is not appended again, and all that pass are
 //! written as one batch (one journal fsync), each text before the record that commits to it.
 
-use super::append::{Batch, check_signed};
+use super::append::check_signed;
 use super::*;
 use crate::field::{FieldItem, SealedText};
 use crate::store::Item;
+use std::collections::HashMap;
 use zeroize::Zeroizing;
 
 /// What became of one ingested statement.
@@ -64,16 +65,20 @@ impl Checked {
     /// Checks each statement's canonical bytes and signature (the strict rule).
     pub fn new(items: Vec<FieldItem>) -> Self {
         use rayon::prelude::*;
-        let signatures = items
-            .par_iter()
-            .map(|i| {
-                check_signed(
-                    &i.signed.statement,
-                    &i.signed.bytes,
-                    Some(&i.signed.signature),
-                )
-            })
-            .collect();
+        let check = |i: &FieldItem| {
+            check_signed(
+                &i.signed.statement,
+                &i.signed.bytes,
+                Some(&i.signed.signature),
+            )
+        };
+        // A few statements (a server's usual request) are checked on the calling thread:
+        // handing them to the pool and waiting costs more than the checks.
+        let signatures = if items.len() < 16 {
+            items.iter().map(check).collect()
+        } else {
+            items.par_iter().map(check).collect()
+        };
         Checked { items, signatures }
     }
 
@@ -129,6 +134,7 @@ impl Ledger {
         let mut batch = self.batch(now_ms);
         let mut out = Vec::with_capacity(items.len());
         let mut keep: Vec<(Hash, Keep)> = Vec::new();
+        let mut seen = Seen::default();
         for (item, signature) in items.into_iter().zip(signatures) {
             let kind = item.kind().to_string();
             let refuse = |reason: String, rule: Option<Code>| Ingested::Refused {
@@ -141,7 +147,8 @@ impl Ledger {
                 continue;
             }
             let st = &item.signed.statement;
-            if let Some(seq) = self.recorded_as(st, &batch)? {
+            let digest = rules::statement_digest(st);
+            if let Some(seq) = self.recorded_as(st, &digest, &mut seen)? {
                 out.push(Ingested::Already {
                     seq,
                     kind: kind.clone(),
@@ -172,6 +179,7 @@ impl Ledger {
             let claimed_at_ms = st.claimed_at_ms;
             match batch.push(&self.store, item.signed) {
                 Ok(a) => {
+                    seen.batch.insert(digest, a.seq);
                     out.push(Ingested::Appended {
                         seq: a.seq,
                         leaf_hash: a.leaf_hash,
@@ -213,23 +221,54 @@ impl Ledger {
         result.map(|()| out)
     }
 
-    /// The record (or batch entry) that is this exact statement, if any.
-    fn recorded_as(&self, st: &Statement, batch: &Batch) -> Result<Option<u64>> {
-        if let Some((seq, _)) = batch.admitted().find(|(_, p)| *p == st) {
-            return Ok(Some(seq));
+    /// The record (or batch entry) that is this exact statement (its digest `digest`), if
+    /// any. Evidence is found through the records of its file or text, each of which is read
+    /// once per ingest however many statements name the same file.
+    fn recorded_as(&self, st: &Statement, digest: &Hash, seen: &mut Seen) -> Result<Option<u64>> {
+        if let Some(seq) = seen.batch.get(digest) {
+            return Ok(Some(*seq));
         }
-        let candidates = match &st.body {
-            Body::Media(m) => self.store.media_seqs(&m.sha256)?,
+        let (key, candidates) = match &st.body {
+            Body::Media(m) => (
+                m.sha256,
+                Store::media_seqs as fn(&Store, &Hash) -> Result<Vec<u64>>,
+            ),
             b => match b.text(0) {
-                Some((commitment, _, _)) => self.store.content_seqs(&commitment)?,
-                None => return Ok(self.authority.seen_at(&rules::statement_digest(st))),
+                Some((commitment, _, _)) => (commitment, Store::content_seqs as _),
+                None => return Ok(self.authority.seen_at(digest)),
             },
         };
-        let lookup = StoreLookup(&self.store);
-        Ok(candidates
-            .into_iter()
-            .find(|&seq| seq < self.size && lookup.statement(seq).as_ref() == Some(st)))
+        if !seen.by_key.contains_key(&key) {
+            let mut digests = HashMap::new();
+            let mut bundle: Option<(u64, Vec<Vec<u8>>)> = None;
+            for seq in candidates(&self.store, &key)? {
+                if seq >= self.size {
+                    continue;
+                }
+                let index = seq / crate::tiles::WIDTH;
+                if bundle.as_ref().map(|(i, _)| *i) != Some(index) {
+                    bundle = self.store.bundle(index, self.size)?.map(|b| (index, b));
+                }
+                let bytes = bundle
+                    .as_ref()
+                    .and_then(|(_, b)| b.get((seq % crate::tiles::WIDTH) as usize));
+                if let Some(r) = bytes.and_then(|b| Record::decode(b).ok()) {
+                    let d: Hash = <sha2::Sha256 as sha2::Digest>::digest(&r.statement_bytes).into();
+                    digests.entry(d).or_insert(seq);
+                }
+            }
+            seen.by_key.insert(key, digests);
+        }
+        Ok(seen.by_key.get(&key).and_then(|d| d.get(digest)).copied())
     }
+}
+
+/// What one ingest has learnt of the statements already recorded: the statements of the
+/// records of each file or text looked up (by digest), and the statements it admitted.
+#[derive(Default)]
+struct Seen {
+    by_key: HashMap<Hash, HashMap<Hash, u64>>,
+    batch: HashMap<Hash, u64>,
 }
 
 /// Checks a text sealed away from the ledger against its statement's commitment and
