@@ -6,9 +6,11 @@
 //! A `.cst` file is the magic line `custody/v1/signed` and a newline, a `u64` count (1 to
 //! [`MAX_ITEMS`]), then each item: the statement (`bytes`, at most 64 KiB, canonical), its
 //! 64-byte signature, and a content tag: `0` none, or `1` followed by the sealed text
-//! (`bytes`: the age file of salt || text under a fresh item key) and its wrapped item key
+//! (`bytes`: the age file of salt || text under a fresh item key), its wrapped item key
 //! (`bytes`: the age file of the item key to the recipients), exactly the two files the
-//! ledger's content store keeps. Decoding is strict: trailing bytes, a non-canonical
+//! ledger's content store keeps, and the signer's 64-byte signature binding the two to
+//! the statement ([`seal_message`]), so that no one who carries the file can swap the
+//! text for another of the same length that headquarters cannot open. Decoding is strict: trailing bytes, a non-canonical
 //! statement, or a text where the statement commits to none (or none where it does) are
 //! errors. Pure code: no disk, no clock.
 
@@ -30,13 +32,46 @@ pub const MAX_WRAPPED_KEY: usize = 16 << 10;
 /// The media type of a `.cst` file over HTTP.
 pub const MEDIA_TYPE: &str = "application/x-custody-signed";
 
-/// A testimony text sealed in the field: the two age files the content store keeps.
+/// The domain of the signature that binds a sealed text to its statement.
+pub const SEAL_LABEL: &[u8] = b"custody/v1/sealed-text\n";
+
+/// A testimony text sealed in the field: the two age files the content store keeps, and
+/// the signer's signature over them and the statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedText {
     /// The age file of salt || text, to a fresh item key.
     pub ciphertext: Vec<u8>,
     /// The age file of the item key, to every content recipient.
     pub wrapped_key: Vec<u8>,
+    /// Ed25519 by the statement's signer over [`seal_message`].
+    pub signature: [u8; 64],
+}
+
+/// What the signer of a statement signs to bind its sealed text to it: [`SEAL_LABEL`],
+/// then the SHA-256 of the statement bytes, of the sealed text and of the wrapped key.
+pub fn seal_message(statement: &[u8], ciphertext: &[u8], wrapped_key: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut m = SEAL_LABEL.to_vec();
+    for part in [statement, ciphertext, wrapped_key] {
+        m.extend_from_slice(&Sha256::digest(part));
+    }
+    m
+}
+
+impl SealedText {
+    /// Whether the statement's signer sealed exactly these files for `statement`.
+    pub fn check(&self, statement: &SignedStatement) -> Result<()> {
+        crate::keys::verify_strict(
+            &statement.statement.signer,
+            &seal_message(&statement.bytes, &self.ciphertext, &self.wrapped_key),
+            &self.signature,
+        )
+        .map_err(|e| {
+            Error::Input(format!(
+                "the sealed text is not the one its signer sealed for this statement (its binding signature: {e}): it was altered or swapped on the way"
+            ))
+        })
+    }
 }
 
 /// One signed statement of a `.cst` file, with its sealed text when it commits to one.
@@ -66,7 +101,10 @@ pub fn encode(items: &[FieldItem]) -> Vec<u8> {
                 w.u8(0);
             }
             Some(t) => {
-                w.u8(1).bytes(&t.ciphertext).bytes(&t.wrapped_key);
+                w.u8(1)
+                    .bytes(&t.ciphertext)
+                    .bytes(&t.wrapped_key)
+                    .fixed(&t.signature);
             }
         }
     }
@@ -103,6 +141,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<FieldItem>> {
                     .bytes("wrapped item key", MAX_WRAPPED_KEY)
                     .map_err(at)?
                     .to_vec(),
+                signature: r.array::<64>("sealed text's signature").map_err(at)?,
             }),
             t => {
                 return Err(bad(format!(
@@ -162,11 +201,17 @@ pub fn sign_testimony(
     plain.extend_from_slice(&salt);
     plain.extend_from_slice(content);
     let sealed = crate::seal::seal(&plain, recipients)?;
+    let signed = sign_statement(key, body, claimed_at_ms)?;
+    let signature = crate::keys::sign(
+        key,
+        &seal_message(&signed.bytes, &sealed.ciphertext, &sealed.wrapped_key),
+    );
     Ok(FieldItem {
-        signed: sign_statement(key, body, claimed_at_ms)?,
+        signed,
         text: Some(SealedText {
             ciphertext: sealed.ciphertext,
             wrapped_key: sealed.wrapped_key,
+            signature,
         }),
     })
 }
@@ -249,6 +294,7 @@ mod tests {
         with_text.push(0);
         with_text.extend_from_slice(&1u32.to_be_bytes());
         with_text.push(0);
+        with_text.extend_from_slice(&[0; 64]);
         assert!(
             decode(&with_text)
                 .unwrap_err()
@@ -259,6 +305,14 @@ mod tests {
         bare.text = None;
         let e = decode(&encode(&[bare])).unwrap_err().to_string();
         assert!(e.contains("carries none"), "{e}");
+        // The sealed text is bound to its statement by the signer: another statement's
+        // text, or the same files altered, do not pass.
+        let t = back[1].text.as_ref().unwrap();
+        t.check(&back[1].signed).unwrap();
+        let mut other = t.clone();
+        other.ciphertext[40] ^= 1;
+        assert!(other.check(&back[1].signed).is_err());
+        assert!(t.check(&back[0].signed).is_err());
     }
 
     #[test]

@@ -290,8 +290,45 @@ fn sealed_texts_are_checked_against_their_statements() {
     let b = custody::field::decode(&std::fs::read(f.path("b.cst")).unwrap()).unwrap();
     let mut swapped = a[0].clone();
     swapped.text = b[0].text.clone();
-    std::fs::write(f.path("swapped.cst"), custody::field::encode(&[swapped])).unwrap();
-    // Without an identity the sizes give it away; with one, the commitment.
+    std::fs::write(
+        f.path("swapped.cst"),
+        custody::field::encode(&[swapped.clone()]),
+    )
+    .unwrap();
+    // Whoever carries the file cannot swap a text: the signer bound it to the statement.
+    assert_refused(&f, "swapped.cst", &[], "altered or swapped on the way");
+    // Nor one of the same length, sealed to a key of their own, with no identity at hand
+    // to notice (the text would be lost for good, and the genuine file "already" there).
+    let mut theirs = a[0].clone();
+    let len = "first account".len();
+    let sealed_to_other = custody::seal::seal(
+        &[&[0u8; 32][..], &vec![b'X'; len]].concat(),
+        &[custody::seal::parse_recipient(
+            std::fs::read_to_string(f.path("keys/other.recipient"))
+                .unwrap()
+                .trim(),
+        )
+        .unwrap()],
+    )
+    .unwrap();
+    let t = theirs.text.as_mut().unwrap();
+    t.ciphertext = sealed_to_other.ciphertext;
+    t.wrapped_key = sealed_to_other.wrapped_key;
+    std::fs::write(f.path("theirs.cst"), custody::field::encode(&[theirs])).unwrap();
+    assert_refused(&f, "theirs.cst", &[], "altered or swapped on the way");
+    assert_eq!(ledger_state(&f), state);
+    // A device that binds a wrong text itself (its own key's signature): without an
+    // identity the sizes give it away; with one, the commitment.
+    let alice = custody::keys::load_secret(&f.path("keys/alice.key")).unwrap();
+    let rebind = |mut item: custody::field::FieldItem, name: &str| {
+        let t = item.text.as_mut().unwrap();
+        t.signature = custody::keys::sign(
+            &alice,
+            &custody::field::seal_message(&item.signed.bytes, &t.ciphertext, &t.wrapped_key),
+        );
+        std::fs::write(f.path(name), custody::field::encode(&[item])).unwrap();
+    };
+    rebind(swapped, "swapped.cst");
     assert_refused(&f, "swapped.cst", &[], "not what its statement commits to");
     let mut same_len = a[0].clone();
     assert_eq!(
@@ -300,7 +337,7 @@ fn sealed_texts_are_checked_against_their_statements() {
     );
     let c = custody::field::decode(&std::fs::read(f.path("c.cst")).unwrap()).unwrap();
     same_len.text = c[0].text.clone();
-    std::fs::write(f.path("same_len.cst"), custody::field::encode(&[same_len])).unwrap();
+    rebind(same_len, "same_len.cst");
     assert_refused(
         &f,
         "same_len.cst",
@@ -410,4 +447,173 @@ fn sign_refuses_bad_input_and_overwrites_nothing() {
         &std::fs::metadata(f.path("t.cst")).unwrap().permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
+}
+
+/// A statement signed by a key of the fixture (by file name), as a field item with no text.
+fn signed_item(f: &Fixture, key: &str, body: custody::record::Body) -> custody::field::FieldItem {
+    let key = custody::keys::load_secret(&f.path(&format!("keys/{key}.key"))).unwrap();
+    custody::field::FieldItem {
+        signed: custody::ledger::sign_statement(&key, body, custody::unix_ms()).unwrap(),
+        text: None,
+    }
+}
+
+#[test]
+fn a_seal_to_ingested_before_a_testimony_seals_its_text() {
+    // A ledger that keeps texts in plain; one file: the admin's seal-to, then a testimony.
+    let f = Fixture::new();
+    f.ok(&["key", "generate-recipient", "hq", "--dir", &f.p("keys")]);
+    let hq = std::fs::read_to_string(f.path("keys/hq.recipient")).unwrap();
+    let seal_to = signed_item(
+        &f,
+        "ledger",
+        custody::record::Body::SealTo {
+            recipients: vec![custody::seal::recipient_bytes(hq.trim()).unwrap()],
+        },
+    );
+    let marker = "an account that must never be stored in plain";
+    assert_eq!(sign_testimony(&f, "alice", marker, "t.cst", &[]).code, 0);
+    let t = custody::field::decode(&std::fs::read(f.path("t.cst")).unwrap()).unwrap();
+    std::fs::write(
+        f.path("both.cst"),
+        custody::field::encode(&[seal_to, t[0].clone()]),
+    )
+    .unwrap();
+    let (code, v) = ingest_json(&f, &["both.cst"], &["--identity", &f.p("keys/hq.identity")]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(outcomes(&v), ["appended", "appended"]);
+    // The text is kept sealed, as every text after a seal-to: no plaintext on disk.
+    for (path, bytes) in files_under(&f.path("ledger")) {
+        assert!(
+            !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+            "plaintext in {}",
+            path.display()
+        );
+    }
+    let seq = v["statements"][1]["seq"].as_u64().unwrap();
+    let o = open_text(&f, seq, &f.p("keys/hq.identity"));
+    assert_eq!(o.stdout, marker, "{}", o.all());
+    let audit = audit_opened(&f, &[]);
+    assert_eq!(audit.code, 0, "{}", audit.all());
+}
+
+#[test]
+fn an_erasure_is_not_taken_from_the_field() {
+    let f = sealed();
+    assert_eq!(
+        sign_testimony(&f, "alice", "to be erased one day", "t.cst", &[]).code,
+        0
+    );
+    let (code, v) = ingest_json(&f, &["t.cst"], &[]);
+    assert_eq!(code, 0, "{v}");
+    let seq = v["statements"][0]["seq"].as_u64().unwrap();
+    let t = custody::field::decode(&std::fs::read(f.path("t.cst")).unwrap()).unwrap();
+    let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&t[0].signed.bytes).into();
+    let erase = signed_item(
+        &f,
+        "ledger",
+        custody::record::Body::Erase {
+            target: seq,
+            target_statement: digest,
+            reason: "court order 12/2026".into(),
+        },
+    );
+    std::fs::write(f.path("erase.cst"), custody::field::encode(&[erase])).unwrap();
+    let state = ledger_state(&f);
+    assert_refused(&f, "erase.cst", &[], "custody erase");
+    assert_eq!(ledger_state(&f), state);
+    // (Appended, it would have left the text's key in place: an erasure not carried out.)
+    let audit = audit_opened(&f, &[]);
+    assert_eq!(audit.code, 0, "{}", audit.all());
+}
+
+#[test]
+fn a_text_left_by_a_crash_before_its_record_gives_way_to_the_retry() {
+    for sealed_ledger in [false, true] {
+        let f = if sealed_ledger {
+            sealed()
+        } else {
+            Fixture::new()
+        };
+        if !sealed_ledger {
+            f.ok(&["key", "generate-recipient", "hq", "--dir", &f.p("keys")]);
+        }
+        assert_eq!(
+            sign_testimony(&f, "alice", "interrupted once", "t.cst", &[]).code,
+            0
+        );
+        let ledger = f.p("ledger");
+        let t = f.p("t.cst");
+        let identity = f.p("keys/hq.identity");
+        let args = ["ingest", "--ledger", &ledger, "--identity", &identity, &t];
+        // The text is written, then the process dies before its record is durable.
+        let crashed: Output = assert_cmd::Command::cargo_bin("custody")
+            .unwrap()
+            .env("CUSTODY_TEST_CRASH_POINT", "mid-journal-write")
+            .args(args)
+            .output()
+            .unwrap()
+            .into();
+        assert_ne!(crashed.code, 0, "{}", crashed.all());
+        f.ok(&["recover", "--ledger", &ledger]);
+        // The retry is appended, once, and opens.
+        let (code, v) = ingest_json(&f, &["t.cst"], &["--identity", &identity]);
+        assert_eq!(code, 0, "sealed {sealed_ledger}: {v}");
+        assert_eq!(outcomes(&v), ["appended"]);
+        let seq = v["statements"][0]["seq"].as_u64().unwrap().to_string();
+        let o = if sealed_ledger {
+            open_text(&f, seq.parse().unwrap(), &identity)
+        } else {
+            f.run(&["open", "--ledger", &ledger, &seq])
+        };
+        assert_eq!(o.stdout, "interrupted once", "{}", o.all());
+        let (_, v) = ingest_json(&f, &["t.cst"], &[]);
+        assert_eq!(outcomes(&v), ["already"]);
+        let audit = if sealed_ledger {
+            audit_opened(&f, &[])
+        } else {
+            f.audit()
+        };
+        assert_eq!(audit.code, 0, "sealed {sealed_ledger}: {}", audit.all());
+    }
+}
+
+#[test]
+fn many_statements_naming_one_file_are_each_judged_once() {
+    // One file registered many times (SPEC 8 allows it): each statement is appended once,
+    // and a second ingest finds every one of them already there.
+    let f = Fixture::new();
+    let key = custody::keys::load_secret(&f.path("keys/alice.key")).unwrap();
+    let sha = [7u8; 32];
+    let file = |names: std::ops::Range<usize>| -> Vec<custody::field::FieldItem> {
+        names
+            .map(|i| {
+                custody::field::sign_media(
+                    &key,
+                    custody::ledger::MediaInput {
+                        name: Some(format!("copy-{i}.mp4")),
+                        ..custody::ledger::MediaInput::new(sha, 3)
+                    },
+                    1_700_000_000_000 + i as u64,
+                )
+                .unwrap()
+            })
+            .collect()
+    };
+    let first = file(0..600);
+    let mut second = file(300..900);
+    second.push(second[0].clone());
+    std::fs::write(f.path("a.cst"), custody::field::encode(&first)).unwrap();
+    std::fs::write(f.path("b.cst"), custody::field::encode(&second)).unwrap();
+    let (code, v) = ingest_json(&f, &["a.cst", "b.cst"], &[]);
+    assert_eq!(code, 0);
+    let o = outcomes(&v);
+    assert_eq!(o.iter().filter(|x| *x == "appended").count(), 900);
+    assert_eq!(o.iter().filter(|x| *x == "already").count(), 301);
+    // The duplicate at the end of b.cst names b.cst's first statement, a.cst's 301st.
+    let lines = v["statements"].as_array().unwrap();
+    assert_eq!(lines[1200]["seq"], lines[300]["seq"]);
+    let (code, v) = ingest_json(&f, &["a.cst", "b.cst"], &[]);
+    assert_eq!(code, 0);
+    assert!(outcomes(&v).iter().all(|x| x == "already"), "{v}");
 }

@@ -129,7 +129,6 @@ pub(crate) fn sealed() -> Fixture {
     f
 }
 
-/// Every file under `dir`, recursively, with its bytes.
 /// `custody audit` of the fixture's ledger with headquarters' identity (texts opened).
 pub(crate) fn audit_opened(f: &Fixture, more: &[&str]) -> Output {
     let base = [
@@ -142,6 +141,7 @@ pub(crate) fn audit_opened(f: &Fixture, more: &[&str]) -> Output {
     f.run(&[&base[..], more].concat())
 }
 
+/// Every file under `dir`, recursively, with its bytes.
 pub(crate) fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     let mut todo = vec![dir.to_path_buf()];

@@ -442,6 +442,42 @@ fn publish(f: &Fixture) -> serde_json::Value {
     serde_json::from_str(&o.stdout).unwrap()
 }
 
+#[test]
+fn publish_refuses_another_history_and_folders_that_are_links() {
+    // Two ledgers under one origin: A published into a directory, then B into the same.
+    let a = Fixture::with_records(3);
+    let b = Fixture::with_records(5);
+    a.checkpoint();
+    b.checkpoint();
+    let out = a.p("pub");
+    let run = |f: &Fixture, more: &[&str]| {
+        let base = ["publish", "--ledger", &f.p("ledger"), "--out", &out];
+        f.run(&[&base[..], more].concat())
+    };
+    assert_eq!(run(&a, &[]).code, 0);
+    let before = published(&a.path("pub"));
+    let o = run(&b, &[]);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("not this ledger's"), "{}", o.stderr);
+    assert_eq!(published(&a.path("pub")), before, "a refused publish wrote");
+    // --all rewrites every file, and the directory is then B's.
+    assert_eq!(run(&b, &["--all"]).code, 0);
+    assert_eq!(run(&b, &[]).code, 0);
+    let o = run(&a, &[]);
+    assert_eq!(o.code, 2, "{}", o.all());
+
+    // A folder inside the output that is a link elsewhere: nothing is written through it.
+    let f = Fixture::with_records(3);
+    f.checkpoint();
+    std::fs::create_dir_all(f.path("out/tile")).unwrap();
+    std::fs::create_dir_all(f.path("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(f.path("elsewhere"), f.path("out/tile/entries")).unwrap();
+    let o = f.run(&["publish", "--ledger", &f.p("ledger"), "--out", &f.p("out")]);
+    assert_eq!(o.code, 2, "{}", o.all());
+    assert!(o.stderr.contains("not a plain folder"), "{}", o.stderr);
+    assert!(published(&f.path("elsewhere")).is_empty());
+}
+
 /// `count` media statements by alice in one .cst file.
 fn many_media(f: &Fixture, name: &str, count: usize, tag: &str) {
     let key = custody::keys::load_secret(&f.path("keys/alice.key")).unwrap();
@@ -544,6 +580,61 @@ fn raw(server: &Server, request: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+#[test]
+fn bodies_held_at_once_stay_within_the_budget() {
+    // Room for one body of 4 KiB at a time: two stalled uploads of that size hold it one
+    // after the other, and a small request behind them waits its turn, then gets 503; the
+    // stalled ones are cut off (408); nothing reaches the ledger.
+    let f = sealed();
+    let server = Server::start(
+        &f,
+        &[
+            "--max-buffered-bytes",
+            "4096",
+            "--max-request-bytes",
+            "4096",
+            "--request-timeout",
+            "2s",
+        ],
+    );
+    assert_eq!(
+        sign_media(&f, "alice", "a.jpg", b"one", "good.cst", &[]).code,
+        0
+    );
+    let before = journal(&f);
+    let ty = custody::field::MEDIA_TYPE;
+    let stalled: Vec<_> = (0..2)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
+            s.write_all(
+                format!("POST /add HTTP/1.1\r\nHost: x\r\nContent-Type: {ty}\r\nContent-Length: 4096\r\n\r\ncustody").as_bytes(),
+            )
+            .unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            s
+        })
+        .collect();
+    let good = std::fs::read(f.path("good.cst")).unwrap();
+    let (status, body) = http_post(&server.url("add"), ty, &good).unwrap();
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("--max-buffered-bytes"));
+    for mut s in stalled {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        assert!(
+            out.starts_with(b"HTTP/1.1 408"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+    assert_eq!(journal(&f), before);
+    // With the budget free again, it goes in.
+    let (status, _) = http_post(&server.url("add"), ty, &good).unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(server.stop(), 0);
+}
+
 fn journal(f: &Fixture) -> Vec<u8> {
     std::fs::read(f.path("ledger/journal")).unwrap()
 }
@@ -617,6 +708,8 @@ fn hostile_requests_get_clear_errors_and_change_nothing() {
         "/record/-1",
         "/record/99999999999999999999999",
         "/proof/abc",
+        "/proof/+0",
+        "/record/00",
     ] {
         let answer = raw(
             &server,
@@ -647,6 +740,35 @@ fn hostile_requests_get_clear_errors_and_change_nothing() {
         "a stalled body held on"
     );
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // A body announced larger than the limit is refused before it is read.
+    let start = Instant::now();
+    let answer = raw(
+        &server,
+        format!("POST /add HTTP/1.1\r\nHost: x\r\nContent-Type: {ty}\r\nContent-Length: 999999999999\r\n\r\n").as_bytes(),
+    );
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(start.elapsed() < Duration::from_secs(9));
+    // A change of the ledger key: the server signs with the key it was started with.
+    let ledger_key = custody::keys::load_secret(&f.path("keys/ledger.key")).unwrap();
+    let new_key = custody::keys::generate().unwrap();
+    let rotate = custody::field::FieldItem {
+        signed: custody::ledger::sign_statement(
+            &ledger_key,
+            custody::record::Body::LedgerKey {
+                key: new_key.verifying_key().to_bytes(),
+            },
+            custody::unix_ms(),
+        )
+        .unwrap(),
+        text: None,
+    };
+    let (status, body) = http_post(&add, ty, &custody::field::encode(&[rotate])).unwrap();
+    assert_eq!(status, 422);
+    assert!(
+        String::from_utf8_lossy(&body).contains("custody key rotate"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
     // Nothing of it reached the ledger.
     assert_eq!(journal(&f), before);
     assert_eq!(server.stop(), 0);

@@ -277,7 +277,7 @@ pub fn exec_ingest(a: IngestArgs) -> anyhow::Result<ExitCode> {
         {
             ledger.check_identity(id)?;
         }
-        let out = ledger.ingest(Checked::new(items), identity.as_ref(), now_ms())?;
+        let out = ledger.ingest(Checked::new(items), identity.as_ref(), now_ms(), false)?;
         ledger.close()?;
         out
     };

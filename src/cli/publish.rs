@@ -84,6 +84,24 @@ pub fn publish_to(
     }
     std::fs::create_dir_all(dir).with_context(|| shown(dir))?;
     let previous = previous_size(dir, &cp)?;
+    // The directory's checkpoint must be of this ledger's history, not merely its origin:
+    // the tiles written before it are taken as they are.
+    if previous > 0 && !all {
+        let ours = TileTree::new(previous, |t: Tile| ledger.tile(&t.path()).ok().flatten());
+        let theirs = std::fs::read_to_string(dir.join("checkpoint"))
+            .ok()
+            .and_then(|t| {
+                t.split_once("\n\n")
+                    .and_then(|(body, _)| Checkpoint::parse_body(&format!("{body}\n")).ok())
+            })
+            .map(|c| c.root);
+        if custody::merkle::root(&ours, previous).ok() != theirs {
+            bail!(
+                "{} holds a checkpoint of {previous} records whose root is not this ledger's at that size: another history under the same origin, or an altered file; publish into a new directory, or run with --all to rewrite every file",
+                shown(dir)
+            );
+        }
+    }
     let since = if all { 0 } else { previous };
     let mut written = 0;
     let mut unchanged = 0;
@@ -175,11 +193,33 @@ fn tile_at(ledger: &Ledger, path: &str) -> anyhow::Result<Vec<u8>> {
 /// whether it wrote. The file is written whole under a temporary name, then renamed.
 fn put(dir: &Path, rel: &str, bytes: &[u8]) -> anyhow::Result<bool> {
     let path = dir.join(rel);
-    if std::fs::read(&path).is_ok_and(|old| old == bytes) {
+    let parent = path.parent().unwrap_or(dir);
+    // Every folder on the way is a folder of DIR's own: a link would send the write
+    // elsewhere.
+    let mut at = dir.to_path_buf();
+    for part in Path::new(rel)
+        .parent()
+        .into_iter()
+        .flat_map(Path::components)
+    {
+        at.push(part);
+        match at.symlink_metadata() {
+            Ok(m) if m.file_type().is_symlink() || !m.is_dir() => bail!(
+                "{} is not a plain folder (a link?); publish writes only into folders of its own",
+                shown(&at)
+            ),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir(&at).with_context(|| shown(&at))?;
+            }
+            Err(e) => return Err(e).with_context(|| shown(&at)),
+        }
+    }
+    if path.symlink_metadata().is_ok_and(|m| m.is_file())
+        && std::fs::read(&path).is_ok_and(|old| old == bytes)
+    {
         return Ok(false);
     }
-    let parent = path.parent().unwrap_or(dir);
-    std::fs::create_dir_all(parent).with_context(|| shown(parent))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".publish-")
         .tempfile_in(parent)

@@ -76,6 +76,10 @@ pub struct ServeArgs {
     /// `custody publish --out DIR` does (for a web server, CDN or object store to serve).
     #[arg(long, value_name = "DIR")]
     publish: Option<std::path::PathBuf>,
+    /// The most request bytes held in memory at once, over all connections: a request whose
+    /// body would pass it waits its turn (up to --request-timeout), then gets 503.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    max_buffered_bytes: u64,
     /// The most connections served at once; more are closed at once.
     #[arg(long, value_name = "N", default_value_t = 512)]
     max_connections: usize,
@@ -98,6 +102,9 @@ struct Shared {
     jobs: std::sync::Mutex<Option<mpsc::Sender<Job>>>,
     max_request_bytes: usize,
     request_timeout: Duration,
+    /// Request bodies held at once, in KiB (--max-buffered-bytes).
+    buffered: Arc<tokio::sync::Semaphore>,
+    buffered_kib: u32,
 }
 
 type Shared_ = Arc<Shared>;
@@ -124,6 +131,9 @@ pub fn exec_serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         ledger.check_identity(id)?;
     }
     let checkpoint = ledger.published_checkpoint()?.map(|(_, t)| t);
+    let buffered_kib = u32::try_from(a.max_buffered_bytes.div_ceil(1024))
+        .unwrap_or(u32::MAX)
+        .max(1);
     let (jobs, mut queue) = mpsc::channel::<Job>(1024);
     let shared = Arc::new(Shared {
         ledger: RwLock::new(ledger),
@@ -131,6 +141,8 @@ pub fn exec_serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         jobs: std::sync::Mutex::new(Some(jobs)),
         max_request_bytes: usize::try_from(a.max_request_bytes).unwrap_or(usize::MAX),
         request_timeout: a.request_timeout,
+        buffered: Arc::new(tokio::sync::Semaphore::new(buffered_kib as usize)),
+        buffered_kib,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -222,7 +234,7 @@ fn write_loop(
             jobs.into_iter().map(|j| (j.checked, j.reply)).unzip();
         let result = match shared.ledger.write() {
             Ok(mut l) => l
-                .ingest(Checked::join(checked), identity, custody::unix_ms())
+                .ingest(Checked::join(checked), identity, custody::unix_ms(), true)
                 .map(|out| (out, l.size()))
                 .map_err(|e| e.to_string()),
             Err(_) => Err("the ledger is unavailable after a failure; restart the server".into()),
@@ -464,12 +476,18 @@ async fn tile(State(shared): State<Shared_>, UrlPath(path): UrlPath<String>) -> 
 }
 
 fn seq_of(s: &str) -> Result<u64, Response> {
-    s.parse::<u64>().map_err(|_| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "a record is named by its sequence number (a decimal number)",
-        )
-    })
+    // Digits only, no leading zero: one name for one record ("+1" and "01" are not "1").
+    let canonical =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    canonical
+        .then(|| s.parse::<u64>().ok())
+        .flatten()
+        .ok_or_else(|| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "a record is named by its sequence number (a decimal number)",
+            )
+        })
 }
 
 /// A read of one record by its number: 400 for a number that is not one, 404 when the
@@ -558,6 +576,41 @@ async fn add(State(shared): State<Shared_>, headers: HeaderMap, body: Body) -> R
         );
     }
     let limit = shared.max_request_bytes;
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if length.is_some_and(|n| n > limit as u64) {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request is larger than this server accepts ({limit} bytes); nothing was appended"
+            ),
+        );
+    }
+    // The body is held in memory until its statements are written: it takes its size (or,
+    // sent in chunks, the largest size) from the budget of bytes held at once, and waits
+    // for its turn when the budget is spent, so that no number of clients can exhaust it.
+    let kib = u32::try_from(length.unwrap_or(limit as u64).div_ceil(1024))
+        .unwrap_or(u32::MAX)
+        .clamp(1, shared.buffered_kib);
+    let _held = match tokio::time::timeout(
+        shared.request_timeout,
+        shared.buffered.clone().acquire_many_owned(kib),
+    )
+    .await
+    {
+        Ok(Ok(permit)) => permit,
+        _ => {
+            let mut r = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is receiving as much as it holds at once (--max-buffered-bytes); nothing was appended: send it again shortly",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return r;
+        }
+    };
     let bytes = match tokio::time::timeout(
         shared.request_timeout,
         axum::body::to_bytes(body, limit),

@@ -131,6 +131,12 @@ pub(super) struct Batch {
 }
 
 impl Batch {
+    /// The content recipients a text of the next record is sealed to (as
+    /// [`Ledger::recipients`], with the records admitted so far).
+    pub(super) fn recipients(&self) -> Result<Option<Vec<age::x25519::Recipient>>> {
+        recipients_in(&self.authority)
+    }
+
     /// Admits `s` as the next record (its signature already checked), or says which rule
     /// refuses it and leaves the batch as it was.
     pub(super) fn push(
@@ -441,20 +447,7 @@ impl Ledger {
     /// stands any more (each was flagged by a compromise), texts are refused until an
     /// admin names recipients again.
     pub fn recipients(&self) -> Result<Option<Vec<age::x25519::Recipient>>> {
-        match self.authority.seal_to() {
-            Some((s, keys)) if keys.is_empty() => Err(Error::Input(format!(
-                "every recipient of seal-to record {s} was first named by a seal-to record that does not stand (signed after its key's compromise, or by a tainted key); an admin names trusted recipients with `custody seal-to --add` before texts are added"
-            ))),
-            Some((_, keys)) => keys
-                .iter()
-                .map(crate::seal::recipient_of)
-                .collect::<Result<Vec<_>>>()
-                .map(Some),
-            None if !self.authority.seal_to_history().is_empty() => Err(Error::Input(
-                "this ledger seals its texts, but every seal-to record is now flagged (signed after its key's compromise, or by a tainted key); an admin names the recipients again with `custody seal-to` before texts are added".into(),
-            )),
-            None => Ok(None),
-        }
+        recipients_in(&self.authority)
     }
 
     /// Writes a text with its salt before the record that commits to it: sealed to the
@@ -600,5 +593,24 @@ impl Ledger {
         self.store.put_checkpoint(size, &signed)?;
         self.store.flush()?;
         Ok((cp, signed))
+    }
+}
+
+/// The content recipients texts are sealed to in the state `authority` (`None`: texts are
+/// kept in plain), or why no text can be added in it.
+fn recipients_in(authority: &Authority) -> Result<Option<Vec<age::x25519::Recipient>>> {
+    match authority.seal_to() {
+        Some((s, keys)) if keys.is_empty() => Err(Error::Input(format!(
+            "every recipient of seal-to record {s} was first named by a seal-to record that does not stand (signed after its key's compromise, or by a tainted key); an admin names trusted recipients with `custody seal-to --add` before texts are added"
+        ))),
+        Some((_, keys)) => keys
+            .iter()
+            .map(crate::seal::recipient_of)
+            .collect::<Result<Vec<_>>>()
+            .map(Some),
+        None if !authority.seal_to_history().is_empty() => Err(Error::Input(
+            "this ledger seals its texts, but every seal-to record is now flagged (signed after its key's compromise, or by a tainted key); an admin names the recipients again with `custody seal-to` before texts are added".into(),
+        )),
+        None => Ok(None),
     }
 }

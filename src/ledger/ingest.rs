@@ -70,7 +70,8 @@ impl Checked {
                 &i.signed.statement,
                 &i.signed.bytes,
                 Some(&i.signed.signature),
-            )
+            )?;
+            i.text.as_ref().map_or(Ok(()), |t| t.check(&i.signed))
         };
         // A few statements (a server's usual request) are checked on the calling thread:
         // handing them to the pool and waiting costs more than the checks.
@@ -122,15 +123,19 @@ impl Ledger {
     /// An error means nothing of the batch was acknowledged. The statements are independent:
     /// a crash while they are written may keep the first of them (they are then "already"
     /// there when sent again), never a record that was not admitted.
+    ///
+    /// Not taken from the field: an erasure (`custody erase` records it and destroys the
+    /// keys in one step at headquarters) and, with `serving`, a change of the ledger key
+    /// (the server signs checkpoints with the key it was started with).
     pub fn ingest(
         &mut self,
         checked: Checked,
         identity: Option<&age::x25519::Identity>,
         now_ms: u64,
+        serving: bool,
     ) -> Result<Vec<Ingested>> {
         self.check_writable()?;
         let Checked { items, signatures } = checked;
-        let recipients = self.recipients();
         let mut batch = self.batch(now_ms);
         let mut out = Vec::with_capacity(items.len());
         let mut keep: Vec<(Hash, Keep)> = Vec::new();
@@ -147,6 +152,23 @@ impl Ledger {
                 continue;
             }
             let st = &item.signed.statement;
+            match st.body {
+                Body::Erase { .. } => {
+                    out.push(refuse(
+                        "an erasure is not taken from the field: an admin runs `custody erase` at headquarters, which records it and destroys the text's keys in one step".into(),
+                        None,
+                    ));
+                    continue;
+                }
+                Body::LedgerKey { .. } if serving => {
+                    out.push(refuse(
+                        "the ledger key is not changed through the server, which signs checkpoints with the key it was started with: stop it, run `custody key rotate`, and start it with the new key".into(),
+                        None,
+                    ));
+                    continue;
+                }
+                _ => {}
+            }
             let digest = rules::statement_digest(st);
             if let Some(seq) = self.recorded_as(st, &digest, &mut seen)? {
                 out.push(Ingested::Already {
@@ -157,7 +179,9 @@ impl Ledger {
             }
             let text = match (st.body.text(0), item.text) {
                 (Some((commitment, len, _)), Some(t)) => {
-                    match check_text(&commitment, len, t, identity, &recipients) {
+                    // Sealed or kept plain as the records before it say, those of this
+                    // batch included (a seal-to just admitted seals the texts after it).
+                    match check_text(&commitment, len, t, identity, &batch.recipients()) {
                         Ok(k) => Some((commitment, k)),
                         Err(reason) => {
                             out.push(refuse(reason, None));
@@ -192,10 +216,15 @@ impl Ledger {
                 Err(v) => out.push(refuse(format!("refused: {v}"), Some(v.code))),
             }
         }
-        // Each text is durable before the record that commits to it.
+        // Each text is durable before the record that commits to it. The rules admitted no
+        // record that commits to it, so a file of the same commitment is what an append
+        // that was never acknowledged left (a crash between the text and its record): it
+        // gives way.
         let mut written: Vec<Hash> = Vec::new();
         let mut result = Ok(());
         for (commitment, k) in &keep {
+            self.store.remove_content(commitment);
+            self.store.remove_sealed(Item::Text(*commitment));
             let r = match k {
                 Keep::Sealed(t) => {
                     self.store
@@ -238,7 +267,7 @@ impl Ledger {
                 None => return Ok(self.authority.seen_at(digest)),
             },
         };
-        if !seen.by_key.contains_key(&key) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = seen.by_key.entry(key) {
             let mut digests = HashMap::new();
             let mut bundle: Option<(u64, Vec<Vec<u8>>)> = None;
             for seq in candidates(&self.store, &key)? {
@@ -257,7 +286,7 @@ impl Ledger {
                     digests.entry(d).or_insert(seq);
                 }
             }
-            seen.by_key.insert(key, digests);
+            slot.insert(digests);
         }
         Ok(seen.by_key.get(&key).and_then(|d| d.get(digest)).copied())
     }
