@@ -478,6 +478,50 @@ fn publish_refuses_another_history_and_folders_that_are_links() {
     assert!(published(&f.path("elsewhere")).is_empty());
 }
 
+#[test]
+fn media_lookups_come_in_pages() {
+    // One file registered 150 times: the answer holds 100 records and links to the rest.
+    let f = sealed();
+    let key = custody::keys::load_secret(&f.path("keys/alice.key")).unwrap();
+    let items: Vec<_> = (0..150)
+        .map(|i| {
+            custody::field::sign_media(
+                &key,
+                custody::ledger::MediaInput {
+                    name: Some(format!("copy-{i}.mp4")),
+                    ..custody::ledger::MediaInput::new([5; 32], 1)
+                },
+                custody::unix_ms(),
+            )
+            .unwrap()
+        })
+        .collect();
+    std::fs::write(f.path("m.cst"), custody::field::encode(&items)).unwrap();
+    let server = Server::start(&f, &[]);
+    let o = push(&f, &server, &["m.cst"]);
+    assert_eq!(o.code, 0, "{}", o.all());
+    let seqs: Vec<u64> = pushed(&o)
+        .iter()
+        .map(|s| s["seq"].as_u64().unwrap())
+        .collect();
+    let sha = hex::encode([5u8; 32]);
+    let (status, body, headers) = server.get(&format!("media/{sha}"));
+    assert_eq!(status, 200);
+    let page: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+    let got: Vec<u64> = page.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(got, seqs[..100]);
+    let next = format!("</media/{sha}?from={}>; rel=\"next\"", seqs[100]);
+    assert_eq!(header(&headers, "link"), next);
+    let (status, body, headers) = server.get(&format!("media/{sha}?from={}", seqs[100]));
+    assert_eq!(status, 200);
+    let page: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+    let got: Vec<u64> = page.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(got, seqs[100..]);
+    assert!(!headers.iter().any(|(k, _)| k == "link"), "{headers:?}");
+    assert_eq!(server.get(&format!("media/{sha}?from=+1")).0, 400);
+    assert_eq!(server.stop(), 0);
+}
+
 /// `count` media statements by alice in one .cst file.
 fn many_media(f: &Fixture, name: &str, count: usize, tag: &str) {
     let key = custody::keys::load_secret(&f.path("keys/alice.key")).unwrap();

@@ -15,7 +15,7 @@ use super::util::{IdentityArgs, KeyArgs, open_write};
 use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -537,7 +537,14 @@ async fn record(State(shared): State<Shared_>, UrlPath(seq): UrlPath<String>) ->
     }
 }
 
-async fn media(State(shared): State<Shared_>, UrlPath(sha): UrlPath<String>) -> Response {
+/// The most records one answer of `/media` holds; `?from=SEQ` gives the next ones.
+const MEDIA_PAGE: usize = 100;
+
+async fn media(
+    State(shared): State<Shared_>,
+    UrlPath(sha): UrlPath<String>,
+    Query(q): Query<MediaQuery>,
+) -> Response {
     let mut hash = [0u8; 32];
     if sha.len() != 64 || hex::decode_to_slice(&sha, &mut hash).is_err() {
         return error(
@@ -545,14 +552,37 @@ async fn media(State(shared): State<Shared_>, UrlPath(sha): UrlPath<String>) -> 
             "a file is named by its SHA-256: 64 hex digits, as sha256sum prints it",
         );
     }
-    match with_ledger(shared, move |l| l.find_media(&hash, custody::unix_ms())).await {
-        Ok(reports) if reports.is_empty() => error(
+    let from = match q.from.as_deref().map(seq_of).transpose() {
+        Ok(f) => f.unwrap_or(0),
+        Err(r) => return r,
+    };
+    let page = with_ledger(shared, move |l| {
+        l.find_media_page(&hash, custody::unix_ms(), from, MEDIA_PAGE)
+    });
+    match page.await {
+        Ok((reports, _)) if reports.is_empty() => error(
             StatusCode::NOT_FOUND,
             "no record of this ledger registers a file with this SHA-256",
         ),
-        Ok(reports) => axum::Json(reports).into_response(),
+        Ok((reports, next)) => {
+            let mut r = axum::Json(reports).into_response();
+            if let Some(next) = next {
+                // The next page, as RFC 8288 links it.
+                if let Ok(v) =
+                    HeaderValue::from_str(&format!("</media/{sha}?from={next}>; rel=\"next\""))
+                {
+                    r.headers_mut().insert(header::LINK, v);
+                }
+            }
+            r
+        }
         Err(r) => r,
     }
+}
+
+#[derive(serde::Deserialize)]
+struct MediaQuery {
+    from: Option<String>,
 }
 
 async fn add(State(shared): State<Shared_>, headers: HeaderMap, body: Body) -> Response {

@@ -615,8 +615,27 @@ impl Ledger {
 
     /// Records that registered a file with this SHA-256, each verified.
     pub fn find_media(&self, sha: &Hash, now_ms: u64) -> Result<Vec<RecordReport>> {
+        Ok(self.find_media_page(sha, now_ms, 0, usize::MAX)?.0)
+    }
+
+    /// [`Ledger::find_media`] for at most `limit` records from record `from` on, and the
+    /// number of the next record of the file when there are more.
+    pub fn find_media_page(
+        &self,
+        sha: &Hash,
+        now_ms: u64,
+        from: u64,
+        limit: usize,
+    ) -> Result<(Vec<RecordReport>, Option<u64>)> {
+        let seqs: Vec<u64> = self
+            .store
+            .media_seqs(sha)?
+            .into_iter()
+            .filter(|s| *s >= from)
+            .collect();
+        let next = seqs.get(limit).copied();
         let mut out = Vec::new();
-        for seq in self.store.media_seqs(sha)? {
+        for seq in seqs.into_iter().take(limit) {
             let mut report = self.verify_record(seq, now_ms)?;
             // The index is only a pointer: the record itself must say this file.
             let says = match self.record(seq) {
@@ -637,7 +656,7 @@ impl Ledger {
             );
             out.push(report);
         }
-        Ok(out)
+        Ok((out, next))
     }
 
     /// Inclusion proof of `seq` in the latest signed checkpoint, as C2SP tlog-proof text.
