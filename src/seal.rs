@@ -294,6 +294,26 @@ fn new_item(recipients: &[age::x25519::Recipient]) -> Result<(age::Encryptor, Ve
     Ok((to_item, wrapped_key))
 }
 
+/// The item key of `wrapped_key`, opened with `identity`, wrapped anew to `recipients`
+/// (the ciphertext it opens is unchanged). The key lives only in memory, wiped after.
+pub fn rewrap(
+    wrapped_key: &[u8],
+    identity: &age::x25519::Identity,
+    recipients: &[age::x25519::Recipient],
+) -> Result<Vec<u8>> {
+    if recipients.is_empty() {
+        return Err(Error::Input("no content recipient to seal to".into()));
+    }
+    let key = decrypt_with(wrapped_key, identity).map_err(|e| {
+        Error::Input(format!(
+            "the item key does not open with this identity ({e})"
+        ))
+    })?;
+    let to = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+        .map_err(|e| Error::Write(format!("sealing: {e}")))?;
+    encrypt_with(to, &key)
+}
+
 /// Seals `plain` to `recipients`: a fresh item key encrypts it, and is itself encrypted to
 /// the recipients.
 pub fn seal(plain: &[u8], recipients: &[age::x25519::Recipient]) -> Result<Sealed> {

@@ -890,3 +890,140 @@ fn kill_9_under_load_keeps_every_acknowledged_append() {
     let audit = f.audit();
     assert_eq!(audit.code, 0, "{}", audit.all());
 }
+
+/// How the fake server below lies.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Lie {
+    /// It tells the truth (the check of the test itself).
+    None,
+    /// It keeps the statement with another signature.
+    Signature,
+    /// It keeps another statement at the number it gave.
+    Statement,
+    /// Its checkpoint is signed by another key than the ledger's.
+    Key,
+}
+
+/// A ledger server that lies to `push` as told: it "appends" each statement as record 0 of
+/// a one-record tree and serves its record, proof and checkpoint.
+fn lying_server(f: &Fixture, lie: Lie) -> (String, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let ledger = custody::keys::load_secret(&f.path("keys/ledger.key")).unwrap();
+    let alice = custody::keys::load_secret(&f.path("keys/alice.key")).unwrap();
+    let handle = std::thread::spawn(move || {
+        let mut record: Option<Vec<u8>> = None;
+        for stream in listener.incoming().take(3) {
+            let mut s = std::io::BufReader::new(stream.unwrap());
+            let mut first = String::new();
+            s.read_line(&mut first).unwrap();
+            let mut length = 0;
+            loop {
+                let mut l = String::new();
+                s.read_line(&mut l).unwrap();
+                if l.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            s.read_exact(&mut body).unwrap();
+            let answer = if first.starts_with("POST /add") {
+                let item = custody::field::decode(&body).unwrap().remove(0);
+                let mut signed = item.signed;
+                if lie == Lie::Signature {
+                    signed.signature = [0; 64];
+                }
+                if lie == Lie::Statement {
+                    let other = custody::field::sign_media(
+                        &alice,
+                        custody::ledger::MediaInput::new([9; 32], 9),
+                        custody::unix_ms(),
+                    )
+                    .unwrap();
+                    signed = other.signed;
+                }
+                let bytes = custody::record::Record {
+                    seq: 0,
+                    prev: [0; 32],
+                    recorded_at_ms: custody::unix_ms(),
+                    statement_bytes: signed.bytes,
+                    statement: signed.statement,
+                    signature: signed.signature,
+                }
+                .encode();
+                let leaf = hex::encode(custody::record::leaf_hash(&bytes));
+                record = Some(bytes);
+                format!(
+                    "{{\"results\":[{{\"outcome\":\"appended\",\"seq\":0,\"leaf_hash\":\"{leaf}\",\"kind\":\"media\",\"claimed_at_ms\":0,\"recorded_at_ms\":0}}],\"size\":1}}"
+                )
+            } else if first.starts_with("GET /proof/0") {
+                let bytes = record.as_ref().unwrap();
+                let signer = if lie == Lie::Key { &alice } else { &ledger };
+                let cp = custody::checkpoint::Checkpoint {
+                    origin: ORIGIN.into(),
+                    size: 1,
+                    root: custody::record::leaf_hash(bytes),
+                    extensions: vec![],
+                }
+                .sign(signer)
+                .unwrap();
+                format!("c2sp.org/tlog-proof@v1\nindex 0\n\n{cp}")
+            } else {
+                use base64::Engine;
+                format!(
+                    "{{\"seq\":0,\"record_bytes\":\"{}\"}}",
+                    base64::engine::general_purpose::STANDARD.encode(record.as_ref().unwrap())
+                )
+            };
+            let mut w = s.into_inner();
+            write!(
+                w,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            )
+            .unwrap();
+        }
+    });
+    (format!("http://{addr}"), handle)
+}
+
+#[test]
+fn push_proves_nothing_a_lying_server_says() {
+    let f = sealed();
+    assert_eq!(
+        sign_media(&f, "alice", "a.jpg", b"one", "a.cst", &[]).code,
+        0
+    );
+    let vkey = ledger_vkey(&f);
+    for lie in [Lie::None, Lie::Signature, Lie::Statement, Lie::Key] {
+        let (url, server) = lying_server(&f, lie);
+        let o = f.run(&[
+            "push",
+            "--server",
+            &url,
+            "--json",
+            "--wait-proof",
+            "10s",
+            "--ledger-key",
+            &vkey,
+            "--proofs",
+            &f.p(&format!("receipts-{lie:?}")),
+            &f.p("a.cst"),
+        ]);
+        let line = &pushed(&o)[0];
+        let receipt = f.path(&format!("receipts-{lie:?}/0.tlog-proof"));
+        if lie == Lie::None {
+            assert_eq!(o.code, 0, "{}", o.all());
+            assert_eq!(line["included_in"], 1, "{line}");
+            assert!(receipt.exists());
+        } else {
+            assert_eq!(o.code, 1, "{lie:?}: {}", o.all());
+            assert!(line["not_proven"].is_string(), "{lie:?}: {line}");
+            assert!(!receipt.exists(), "{lie:?}: a receipt was kept");
+        }
+        server.join().unwrap();
+    }
+}

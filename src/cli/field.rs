@@ -429,12 +429,12 @@ struct Pinned {
 }
 
 /// Waits until `GET /proof/SEQ` answers, then checks that record `seq` holds exactly
-/// `statement` and that its leaf is in a checkpoint signed by the pinned key; gives the
+/// `statement`, with its signature, and that its leaf is in a checkpoint signed by the pinned key; gives the
 /// proof text and the checkpoint's size.
 fn proven(
     base: &str,
     seq: u64,
-    statement: &[u8],
+    statement: &custody::ledger::SignedStatement,
     pin: &Pinned,
     deadline: std::time::Instant,
 ) -> Result<(String, u64), String> {
@@ -480,9 +480,12 @@ fn proven(
         .ok_or_else(|| format!("the server did not give record {seq}'s bytes"))?;
     let rec = custody::record::Record::decode(&record)
         .map_err(|e| format!("record {seq} from the server: {e}"))?;
-    if rec.seq != seq || rec.statement_bytes != statement {
+    if rec.seq != seq
+        || rec.statement_bytes != statement.bytes
+        || rec.signature != statement.signature
+    {
         return Err(format!(
-            "record {seq} on the server does not hold the statement sent: the ledger did not keep it as acknowledged"
+            "record {seq} on the server does not hold the statement sent with its signature: the ledger did not keep it as acknowledged"
         ));
     }
     let proof = InclusionProofText::parse(&text).map_err(|e| e.to_string())?;
@@ -532,8 +535,8 @@ pub fn exec_push(a: PushArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--proofs: cannot create {}", dir.display()))?;
     }
     let mut lines = Vec::new();
-    // The statement bytes sent, line by line.
-    let mut sent: Vec<Vec<u8>> = Vec::new();
+    // The statements sent, line by line.
+    let mut sent: Vec<custody::ledger::SignedStatement> = Vec::new();
     let mut failed = Vec::new();
     for f in &a.files {
         let file = f.display().to_string();
@@ -554,7 +557,7 @@ pub fn exec_push(a: PushArgs) -> anyhow::Result<ExitCode> {
                 match serde_json::from_slice::<AddAnswer>(&ans.body) {
                     Ok(r) if r.results.len() == items.len() => {
                         lines.extend(r.results.into_iter().enumerate().map(|(i, outcome)| {
-                            sent.push(items[i].signed.bytes.clone());
+                            sent.push(items[i].signed.clone());
                             IngestLine {
                                 file: file.clone(),
                                 statement: i + 1,

@@ -76,8 +76,9 @@ pub struct ServeArgs {
     /// `custody publish --out DIR` does (for a web server, CDN or object store to serve).
     #[arg(long, value_name = "DIR")]
     publish: Option<std::path::PathBuf>,
-    /// The most request bytes held in memory at once, over all connections: a request whose
-    /// body would pass it waits its turn (up to --request-timeout), then gets 503.
+    /// The most memory held at once for requests, over all connections: each takes four
+    /// times its body's size (the body, its decoded statements and their answers); one
+    /// that would pass the budget waits its turn (up to --request-timeout), then gets 503.
     #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
     max_buffered_bytes: u64,
     /// The most connections served at once; more are closed at once.
@@ -108,6 +109,9 @@ struct Shared {
 }
 
 type Shared_ = Arc<Shared>;
+
+/// The largest body taken in chunks, with no Content-Length.
+const CHUNKED_LIMIT: usize = 1 << 20;
 
 /// The most statements written in one group (one fsync).
 const GROUP: usize = 4096;
@@ -605,11 +609,16 @@ async fn add(State(shared): State<Shared_>, headers: HeaderMap, body: Body) -> R
             ),
         );
     }
-    let limit = shared.max_request_bytes;
     let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // A body sent in chunks, its size unknown until its end, is taken up to 1 MiB (`push`
+    // and `curl --data-binary` send Content-Length).
+    let limit = match length {
+        Some(_) => shared.max_request_bytes,
+        None => shared.max_request_bytes.min(CHUNKED_LIMIT),
+    };
     if length.is_some_and(|n| n > limit as u64) {
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -618,12 +627,18 @@ async fn add(State(shared): State<Shared_>, headers: HeaderMap, body: Body) -> R
             ),
         );
     }
-    // The body is held in memory until its statements are written: it takes its size (or,
-    // sent in chunks, the largest size) from the budget of bytes held at once, and waits
-    // for its turn when the budget is spent, so that no number of clients can exhaust it.
-    let kib = u32::try_from(length.unwrap_or(limit as u64).div_ceil(1024))
-        .unwrap_or(u32::MAX)
-        .clamp(1, shared.buffered_kib);
+    // The body is held in memory until its statements are written, with their decoded
+    // copies and answers: it takes four times its size (or, sent in chunks, its largest
+    // size) from the budget of bytes held at once, and waits for its turn when the budget
+    // is spent, so that no number of clients can exhaust the memory.
+    let kib = u32::try_from(
+        length
+            .unwrap_or(limit as u64)
+            .saturating_mul(4)
+            .div_ceil(1024),
+    )
+    .unwrap_or(u32::MAX)
+    .clamp(1, shared.buffered_kib);
     let _held = match tokio::time::timeout(
         shared.request_timeout,
         shared.buffered.clone().acquire_many_owned(kib),
@@ -657,7 +672,12 @@ async fn add(State(shared): State<Shared_>, headers: HeaderMap, body: Body) -> R
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!(
-                    "the request is larger than this server accepts ({limit} bytes) or was cut off; nothing was appended"
+                    "the request is larger than this server accepts ({limit} bytes{}) or was cut off; nothing was appended",
+                    if length.is_none() {
+                        " when sent in chunks: send it with Content-Length"
+                    } else {
+                        ""
+                    }
                 ),
             );
         }

@@ -342,7 +342,14 @@ fn check_text(
     };
     match recipients {
         Err(e) => Err(e.to_string()),
-        Ok(Some(_)) => Ok(Keep::Sealed(t)),
+        // Opened here: its item key is wrapped anew to exactly the recipients in force (a
+        // device may have sealed to recipients since replaced, which could not open it).
+        Ok(Some(to)) => match identity {
+            Some(id) => crate::seal::rewrap(&t.wrapped_key, id, to)
+                .map(|wrapped_key| Keep::Sealed(SealedText { wrapped_key, ..t }))
+                .map_err(|e| e.to_string()),
+            None => Ok(Keep::Sealed(t)),
+        },
         Ok(None) => match opened {
             Some((salt, text)) => Ok(Keep::Plain(salt, text)),
             None => Err(
