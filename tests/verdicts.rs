@@ -647,7 +647,9 @@ fn every_version_of_a_corrected_testimony_reaches_the_court_and_a_forged_report_
         b"I was held for forty-one days."
     );
     let html = String::from_utf8(members["report.html"].clone()).unwrap();
-    assert!(html.contains("every version") && html.contains("the witness corrected the count"));
+    assert!(html.contains("Every version") && html.contains("the witness corrected the count"));
+    // The corrected text itself, beside the original.
+    assert!(html.contains("I was held for forty-one days."), "{html}");
     let (ours, _) = both(&f, "t.zip", &["ledger", "alice"]);
     assert_eq!(ours.code, 0, "{}", ours.all());
 

@@ -66,6 +66,8 @@ pub struct ExportRequest {
     pub tsa_certs: Vec<x509_cert::Certificate>,
     /// A content recipient's identity, to reveal sealed texts.
     pub identity: Option<age::x25519::Identity>,
+    /// The language of `report.html`'s labels.
+    pub report_lang: super::report::Lang,
 }
 
 fn sha_hex(b: &[u8]) -> String {
@@ -232,6 +234,7 @@ pub fn export<W: Write + Seek>(
         &media_members,
         (&checks, &attested),
         exporter,
+        req.report_lang,
         out,
     )?;
     Ok(manifest)
@@ -626,9 +629,12 @@ fn seal<W: Write + Seek>(
     media_members: &[(String, &MediaSource)],
     (checks, attested): (&Checks, &Attested),
     exporter: &SigningKey,
+    lang: report::Lang,
     out: W,
 ) -> Result<()> {
-    let (report_html, verify_txt) = report::informative(manifest, &checks.0, attested);
+    let text_of = |name: &str| files.get(name).cloned();
+    let (report_html, verify_txt) =
+        report::informative(manifest, &checks.0, attested, &text_of, lang);
     files.insert("VERIFY.txt".into(), verify_txt.into_bytes());
     files.insert("report.html".into(), report_html.into_bytes());
     let mut digests: BTreeMap<String, String> =

@@ -13,6 +13,7 @@ mod export;
 mod manifest;
 mod read;
 mod report;
+pub use report::Lang;
 mod verify;
 
 pub use attest::{Attested, Cosigned, Stamped};
@@ -78,6 +79,7 @@ mod tests {
             policy: None,
             tsa_certs: Vec::new(),
             identity: None,
+            report_lang: Lang::En,
         }
     }
 

@@ -398,7 +398,15 @@ fn check_informative(
     attested: &Attested,
     c: &mut Checks,
 ) {
-    let (report_html, verify_txt) = report::informative(manifest, &rc.0, attested);
+    // The report in the language it says it is in (the catalogue's; English otherwise),
+    // with the texts the bundle carries.
+    let lang = members
+        .get("report.html")
+        .and_then(|m| m.bytes.as_deref())
+        .and_then(report::lang_of)
+        .unwrap_or_default();
+    let text_of = |name: &str| members.get(name).and_then(|m| m.bytes.clone());
+    let (report_html, verify_txt) = report::informative(manifest, &rc.0, attested, &text_of, lang);
     for (name, rendered) in [("report.html", report_html), ("VERIFY.txt", verify_txt)] {
         if let Some(mm) = members.get(name) {
             c.add(

@@ -57,6 +57,10 @@ pub struct ExportArgs {
     tsa_cert: Vec<PathBuf>,
     #[command(flatten)]
     identity: super::util::IdentityArgs,
+    /// The language of report.html's labels: en (English) or fr (French). The data (names,
+    /// reasons, testimony) is shown as it was signed, never translated.
+    #[arg(long, value_name = "LANG", default_value = "en", value_parser = ["en", "fr"])]
+    report_lang: String,
     /// Export time to record (RFC 3339 with a zone, e.g. 2026-11-30T09:00:00Z or
     /// 2026-11-30T12:00:00+03:00, or unix milliseconds); default: now, or SOURCE_DATE_EPOCH.
     /// It may not be earlier than the newest record the bundle holds, nor later than now.
@@ -180,6 +184,7 @@ pub fn exec_export(a: ExportArgs) -> anyhow::Result<ExitCode> {
             policy,
             tsa_certs,
             identity,
+            report_lang: custody::bundle::Lang::from_tag(&a.report_lang).unwrap_or_default(),
         },
         std::io::BufWriter::new(tmp.as_file()),
     )?;

@@ -2,12 +2,18 @@
 //! `VERIFY.txt` for an expert with standard tools. Both are plain text built from the
 //! manifest; the HTML is one self-contained page with no scripts and no network.
 
+mod model;
+mod timeline;
+pub mod words;
+
 use super::Manifest;
 use super::attest::Attested;
 use crate::ledger::Check;
 use crate::record;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+pub use words::Lang;
+use words::fill;
 
 fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -32,170 +38,232 @@ fn esc(s: &str) -> String {
     o
 }
 
-fn field(body: &serde_json::Value, key: &str) -> Option<String> {
-    match body.get(key)? {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(s.clone()),
-        v => Some(v.to_string()),
-    }
-}
-
-fn describe(kind: &str, body: &serde_json::Value) -> String {
-    match kind {
-        "testimony" => format!(
-            "Testimony of {} ({}), {} bytes of text{}",
-            field(body, "subject").unwrap_or_default(),
-            field(body, "language").unwrap_or_default(),
-            field(body, "content_length").unwrap_or_default(),
-            field(body, "consent")
-                .map(|c| format!(", consent: {c}"))
-                .unwrap_or_default()
-        ),
-        "media" => format!(
-            "Media file {}{}, {} bytes, SHA-256 {}",
-            field(body, "name").unwrap_or_else(|| "(unnamed)".into()),
-            field(body, "media_type")
-                .map(|t| format!(" ({t})"))
-                .unwrap_or_default(),
-            field(body, "size").unwrap_or_default(),
-            field(body, "sha256").unwrap_or_default()
-        ),
-        "authorize" => format!(
-            "Key {} authorised for {} as {}",
-            field(body, "key_id").unwrap_or_default(),
-            field(body, "name").unwrap_or_default(),
-            field(body, "role").unwrap_or_default()
-        ),
-        "revoke" => format!(
-            "Key {} revoked ({})",
-            field(body, "key_id").unwrap_or_default(),
-            field(body, "reason").unwrap_or_default()
-        ),
-        "transfer" => format!(
-            "Exhibit {} handed to key {}: {}",
-            field(body, "exhibit").unwrap_or_default(),
-            field(body, "to_key_id").unwrap_or_default(),
-            field(body, "reason").unwrap_or_default()
-        ),
-        "accept" => format!(
-            "Hand-over {} accepted by its receiver",
-            field(body, "transfer").unwrap_or_default()
-        ),
-        "amend" => format!(
-            "Correction of record {}: {}",
-            field(body, "target").unwrap_or_default(),
-            field(body, "reason").unwrap_or_default()
-        ),
-        "ledger-key" => format!(
-            "Key {} named to sign the ledger's checkpoints from here on",
-            field(body, "key_id").unwrap_or_default()
-        ),
-        "cancel" => format!(
-            "Hand-over {} withdrawn before it was accepted",
-            field(body, "transfer").unwrap_or_default()
-        ),
-        "seal-to" => {
-            "Testimony sealed from here on to the organisation's content recipients".into()
+/// CSS escapes for a string put in a `content:` value of the page's own style sheet: every
+/// character but letters, digits and spaces as `\HHHHHH `, so that nothing can end the
+/// string or the style element.
+fn css_string(s: &str) -> String {
+    let mut o = String::from("\"");
+    for ch in s.chars().take(120) {
+        if ch.is_ascii_alphanumeric() || ch == ' ' {
+            o.push(ch);
+        } else {
+            let _ = write!(o, "\\{:06X} ", ch as u32);
         }
-        "consent" => format!(
-            "Consent for testimony {} changed to: {}",
-            field(body, "target").unwrap_or_default(),
-            field(body, "consent").unwrap_or_default()
+    }
+    o.push('"');
+    o
+}
+
+/// A person in words: "Amal Haddad (investigator), key ID 11459e52, fingerprint SHA256:…".
+fn person(p: &model::Person, w: &words::Words) -> String {
+    let who = match (&p.name, &p.role) {
+        (Some(n), Some(r)) => format!("<b>{}</b> ({})", esc(n), esc(r)),
+        (Some(n), None) => format!("<b>{}</b>", esc(n)),
+        _ => esc(w.unknown_person),
+    };
+    format!(
+        "{who}<br><small>{} <code>{}</code>, {} <code>{}</code></small>",
+        w.key_id,
+        esc(&p.key_id),
+        w.fingerprint,
+        esc(&p.fingerprint)
+    )
+}
+
+/// A time in words and in UTC, with the exact ISO value beside it.
+fn time(ms: u64, lang: Lang) -> String {
+    format!(
+        "{} <small><code>{}</code></small>",
+        esc(&words::when(ms, lang)),
+        esc(&record::rfc3339(ms))
+    )
+}
+
+fn text_block(t: &model::TextView, w: &words::Words) -> String {
+    match t {
+        model::TextView::Shown {
+            text,
+            lang,
+            dir,
+            file,
+        } => format!(
+            "<blockquote class=\"testimony\"{} dir=\"{}\">{}</blockquote>\n<p class=\"file\"><small>{}</small></p>\n",
+            lang.as_ref()
+                .map(|l| format!(" lang=\"{}\"", esc(l)))
+                .unwrap_or_default(),
+            dir.attr(),
+            esc(text),
+            fill(
+                &esc(w.text_in_file),
+                &[("file", &format!("<code>{}</code>", esc(file)))]
+            )
         ),
-        "erase" => format!(
-            "Content of record {} erased: {}",
-            field(body, "target").unwrap_or_default(),
-            field(body, "reason").unwrap_or_default()
-        ),
-        _ => format!(
-            "Ledger creation record for {}",
-            field(body, "origin").unwrap_or_default()
+        model::TextView::NotInBundle => {
+            format!("<p class=\"muted\">{}</p>\n", esc(w.text_not_in_bundle))
+        }
+        model::TextView::NotUtf8 { file } => format!(
+            "<p class=\"muted\">{} <code>{}</code></p>\n",
+            esc(w.text_not_utf8),
+            esc(file)
         ),
     }
 }
 
-/// The judge's report: a deterministic function of the manifest (without its `files`) and
-/// the outcome of the bundle's record checks, which `verify-bundle` renders again and
-/// compares. Failing checks come first; no script can run in it.
-pub fn html(m: &Manifest, checks: &[Check], attested: &Attested) -> String {
+/// `template` filled with values that are escaped here (the template is the catalogue's).
+fn say(template: &str, values: &[(&str, &str)]) -> String {
+    let escaped: Vec<(&str, String)> = values.iter().map(|(k, v)| (*k, esc(v))).collect();
+    let refs: Vec<(&str, &str)> = escaped.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    fill(&esc(template), &refs)
+}
+
+const STYLE: &str = "\
+body{font-family:Georgia,'Noto Serif','DejaVu Serif',serif;max-width:60em;margin:2em auto;padding:0 1em;color:#111;line-height:1.4}\
+table{border-collapse:collapse;width:100%;margin:.5em 0}td,th{border:1px solid #999;padding:.3em .5em;text-align:start;vertical-align:top}\
+th{background:#f2f2f2}.ok{color:#064}.bad{color:#a00;font-weight:bold}code{font-size:.85em;word-break:break-all}\
+.verdict{border:4px solid;padding:.8em 1em;font-size:1.3em;margin:1em 0}.verdict.ok{border-color:#064;background:#eef8f0}.verdict.bad{border-color:#a00;background:#fdeeee}\
+.verdict ul{font-size:.8em;font-weight:normal}\
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}dl.facts dt{font-weight:bold}dl.facts dd{margin:0}\
+blockquote.testimony{white-space:pre-wrap;border-inline-start:4px solid #06c;margin:.5em 0;padding:.5em 1em;background:#f7f9fc;font-size:1.05em}\
+.muted{color:#555;font-style:italic}.pending{color:#a60;font-weight:bold}\
+section.exhibit{border-top:2px solid #333;margin-top:2em;padding-top:.5em}\
+svg.timeline{max-width:100%;height:auto}\
+@media print{body{max-width:none;margin:0;padding:0;font-size:11pt}section.exhibit{break-before:page;border-top:none}\
+table,blockquote,dl{break-inside:auto}tr,h2,h3{break-inside:avoid;break-after:avoid}a{color:inherit}}";
+
+/// The judge's report: a deterministic function of the manifest (without its `files`),
+/// the texts the bundle carries, the outcome of the bundle's record checks and the
+/// attestations that passed, which `verify-bundle` renders again and compares. One
+/// verdict at the top; failing checks first; no script and no external resource.
+pub fn html(
+    m: &Manifest,
+    checks: &[Check],
+    attested: &Attested,
+    text_of: &dyn Fn(&str) -> Option<Vec<u8>>,
+    lang: Lang,
+) -> String {
+    let w = lang.words();
     let mut h = String::new();
-    let title = match &m.case {
-        Some(c) => format!("Evidence bundle: {}", esc(c)),
-        None => "Evidence bundle".to_string(),
+    let case = m.case.as_deref().unwrap_or("");
+    let title = if case.is_empty() {
+        esc(w.title)
+    } else {
+        format!("{}: {}", esc(w.title), esc(case))
+    };
+    let running = if case.is_empty() {
+        &m.ledger.origin
+    } else {
+        case
     };
     let _ = write!(
         h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n<title>{title}</title>\n<style>\
-body{{font-family:Georgia,serif;max-width:60em;margin:2em auto;padding:0 1em;color:#111}}\
-table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #999;padding:.3em .5em;text-align:left;vertical-align:top}}\
-.ok{{color:#064}}.bad{{color:#a00;font-weight:bold}}code{{font-size:.85em;word-break:break-all}}\
-.verdict{{border:3px solid;padding:.6em 1em;font-size:1.2em}}\
-</style></head><body>\n<h1>{title}</h1>\n"
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n<title>{title}</title>\n<style>{STYLE}\
+@page{{margin:20mm 15mm 22mm;@top-left{{content:{};font-size:9pt;color:#444}}@bottom-right{{content:{} \" \" counter(page) \" / \" counter(pages);font-size:9pt;color:#444}}}}\
+</style></head><body>\n<h1>{title}</h1>\n",
+        lang.tag(),
+        css_string(running),
+        css_string(w.page),
     );
+    // The verdict, which no one can miss, then the facts of the bundle.
     let failing: Vec<&Check> = checks.iter().filter(|c| !c.passed).collect();
     if failing.is_empty() {
-        h.push_str("<p class=\"verdict ok\">Every check of the exhibits, their signers and their custody passed.</p>\n");
-    } else {
         let _ = writeln!(
             h,
-            "<p class=\"verdict bad\">{} check(s) FAILED. They are listed first below, in red; read them before relying on any exhibit.</p>",
-            failing.len()
+            "<div class=\"verdict ok\" id=\"verdict\">&#10004; {}</div>",
+            esc(w.verdict_ok)
         );
+    } else {
+        let _ = write!(
+            h,
+            "<div class=\"verdict bad\" id=\"verdict\">&#10008; {}<ul>",
+            say(
+                w.verdict_bad,
+                &[
+                    ("n", &failing.len().to_string()),
+                    ("total", &checks.len().to_string())
+                ]
+            )
+        );
+        for c in &failing {
+            let _ = write!(
+                h,
+                "<li>{}</li>",
+                say(
+                    w.verdict_bad_where,
+                    &[("check", &c.name), ("detail", &c.detail)]
+                )
+            );
+        }
+        h.push_str("</ul></div>\n");
     }
     if let Some(reason) = &m.include_failing {
         let _ = writeln!(
             h,
-            "<p class=\"bad\">Exhibits that fail their own checks were exported on purpose; the reason given: {}</p>",
-            esc(reason)
+            "<p class=\"bad\">{}</p>",
+            say(w.failing_exported, &[("reason", reason)])
         );
+    }
+    let people = model::People::new(m, lang);
+    let exporter = people.of_key(&m.exporter.public_key);
+    let _ = writeln!(h, "<dl class=\"facts\">");
+    if !case.is_empty() {
+        let _ = writeln!(h, "<dt>{}</dt><dd>{}</dd>", esc(w.case), esc(case));
     }
     let _ = writeln!(
         h,
-        "<p>This bundle holds {} exhibit(s) from the evidence ledger <b>{}</b>. It was made at {} by the key <code>{}</code>. \
-Each exhibit is a record signed by the person who made it, and each is proven to be part of the ledger's history \
-as signed by the ledger key <code>{}</code> in a checkpoint covering its first {} records. Nothing else from the ledger is in this bundle.</p>",
-        m.exhibits.len(),
+        "<dt>{}</dt><dd><code>{}</code></dd>\n<dt>{}</dt><dd>{}</dd>\n<dt>{}</dt><dd>{}</dd>\n<dt>{}</dt><dd>{}</dd>\n</dl>",
+        esc(w.ledger),
         esc(&m.ledger.origin),
-        esc(&m.exported_at),
-        esc(&m.exporter.key_id),
-        esc(&m.ledger.key_id),
-        m.ledger.checkpoint_size
+        esc(w.checkpoint),
+        say(
+            w.checkpoint_of,
+            &[
+                ("n", &m.ledger.checkpoint_size.to_string()),
+                ("key", &m.ledger.key_id)
+            ]
+        ),
+        esc(w.exported_by),
+        person(&exporter, w),
+        esc(w.exported_at),
+        time(m.exported_at_ms, lang),
     );
-    h.push_str("<h2>Exhibits</h2>\n<table><tr><th>Record</th><th>What it is</th><th>Signed by</th><th>Claimed time</th><th>Recorded in the ledger</th><th>Attested independently</th></tr>\n");
-    for e in &m.exhibits {
-        let _ = writeln!(
-            h,
-            "<tr><td>{}</td><td>{}{}</td><td>key <code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            e.seq,
-            esc(&describe(&e.kind, &e.body)),
-            e.consent_override
-                .as_ref()
-                .map(|r| format!("<br><span class=\"bad\">Exported without court consent; reason given: {}</span>", esc(r)))
-                .unwrap_or_default(),
-            esc(&e.signer_key_id),
-            esc(&e.claimed_at),
-            esc(&e.recorded_at),
-            attested_line(e.seq, attested)
-        );
+    let _ = writeln!(
+        h,
+        "<p>{}</p>",
+        say(w.summary, &[("n", &m.exhibits.len().to_string())])
+    );
+    // The timeline, then each exhibit.
+    let views = model::exhibits(m, checks, text_of, lang);
+    let _ = writeln!(h, "<h2>{}</h2>", esc(w.timeline));
+    let points: Vec<timeline::Point> = views
+        .iter()
+        .map(|v| timeline::Point {
+            seq: v.seq,
+            ms: v.recorded_ms,
+            label: format!(
+                "#{} {}, {}",
+                v.seq,
+                v.title,
+                words::when(v.recorded_ms, lang)
+                    .split_once(", ")
+                    .map_or("", |(_, t)| t)
+            ),
+            day: words::day(v.recorded_ms, lang),
+        })
+        .collect();
+    h.push_str(&timeline::svg(&timeline::layout(&points), w.timeline_label));
+    for v in &views {
+        exhibit_section(&mut h, v, attested, lang);
     }
-    h.push_str("</table>\n");
-    h.push_str(&attestations(m, attested));
-    h.push_str("<h2>Who signed, and who held the exhibits</h2>\n<p>These records of the same ledger, each with its own proof in the bundle, show that every signer was authorised when it signed, and every hand-over of an exhibit, signed by the holder and countersigned by the receiver.</p>\n<table><tr><th>Record</th><th>What it says</th><th>Signed by</th><th>Recorded</th></tr>\n");
-    for e in &m.supporting {
-        let _ = writeln!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>key <code>{}</code></td><td>{}</td></tr>",
-            e.seq,
-            esc(&describe(&e.kind, &e.body)),
-            esc(&e.signer_key_id),
-            esc(&e.recorded_at)
-        );
-    }
-    h.push_str("</table>\n<h2>Timeline</h2>\n");
-    h.push_str(&timeline(m));
-    h.push_str(&versions(m));
-    h.push_str(&consent_history(m));
-    h.push_str("<h2>Checks of the exhibits, their signers and their custody</h2>\n<p>Failing checks first. Anyone can repeat these checks with <code>custody verify-bundle</code> or with standard tools, as VERIFY.txt explains.</p>\n<table><tr><th>Check</th><th>Rule</th><th>Result</th></tr>\n");
+    h.push_str(&attestations(m, attested, lang));
+    let _ = writeln!(
+        h,
+        "<h2>{}</h2>\n<p>{}</p>\n<table><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
+        esc(w.checks),
+        esc(w.checks_intro),
+        esc(w.check),
+        esc(w.rule),
+        esc(w.result)
+    );
     for c in failing
         .iter()
         .copied()
@@ -207,162 +275,246 @@ as signed by the ledger key <code>{}</code> in a checkpoint covering its first {
             esc(&c.name),
             c.code,
             if c.passed { "ok" } else { "bad" },
-            if c.passed { "passed" } else { "FAILED" },
+            if c.passed { w.passed } else { w.failed },
             esc(&c.detail)
         );
     }
-    h.push_str("</table>\n<h2>What the checks mean</h2>\n<ul>\
-<li><b>Signature</b>: the statement was signed with the named key and has not changed by a single bit since.</li>\
-<li><b>Chain link</b>: the record names the exact record before it, so nothing can be inserted or removed between them unnoticed.</li>\
-<li><b>Included in the signed checkpoint</b>: a short chain of hashes connects the record to the ledger state that the ledger key signed; a record that was altered, back-dated or added later cannot produce it.</li>\
-<li><b>Testimony content</b>: the text in this bundle is exactly the text the witness's record committed to when it was recorded.</li>\
-</ul>\n</body></html>\n");
+    h.push_str("</table>\n</body></html>\n");
     h
 }
 
-/// Each exhibit's consent history (the consent given when it was recorded, then every
-/// change the bundle carries) and its erasure, if any.
-fn consent_history(m: &Manifest) -> String {
-    let mut s = String::new();
-    let about = |kind: &str, seq: u64| {
-        m.supporting
-            .iter()
-            .filter(move |a| {
-                a.kind == kind && a.body.get("target").and_then(|t| t.as_u64()) == Some(seq)
-            })
-            .collect::<Vec<_>>()
-    };
-    for e in &m.exhibits {
-        let changes = about("consent", e.seq);
-        let erasures = about("erase", e.seq);
-        if changes.is_empty() && erasures.is_empty() {
-            continue;
-        }
-        let _ = writeln!(s, "<h3>Exhibit {}: consent and erasure</h3>\n<ol>", e.seq);
-        if e.kind == "testimony" {
-            let _ = writeln!(
-                s,
-                "<li>When recorded ({}): {}</li>",
-                esc(&e.recorded_at),
-                esc(&field(&e.body, "consent").unwrap_or_else(|| "no consent recorded".into()))
-            );
-        }
-        for c in changes {
-            let _ = writeln!(
-                s,
-                "<li>Changed by record {} ({}, key <code>{}</code>): {}</li>",
-                c.seq,
-                esc(&c.recorded_at),
-                esc(&c.signer_key_id),
-                esc(&field(&c.body, "consent").unwrap_or_default())
-            );
-        }
-        for x in erasures {
-            let _ = writeln!(
-                s,
-                "<li class=\"bad\">Erased by record {} ({}, key <code>{}</code>): {}. The record, its commitment and its proof stand; its content can no longer be read by anyone.</li>",
-                x.seq,
-                esc(&x.recorded_at),
-                esc(&x.signer_key_id),
-                esc(&field(&x.body, "reason").unwrap_or_default())
-            );
-        }
-        s.push_str("</ol>\n");
-    }
-    s
-}
-
-/// Every version of each exhibit: the original, then each correction in the bundle with
-/// its reason and, when revealed, the file holding its text.
-fn versions(m: &Manifest) -> String {
-    let mut s = String::new();
-    for e in &m.exhibits {
-        let corrections: Vec<_> = m
-            .supporting
-            .iter()
-            .filter(|a| {
-                a.kind == "amend" && a.body.get("target").and_then(|t| t.as_u64()) == Some(e.seq)
-            })
-            .collect();
-        if corrections.is_empty() {
-            continue;
-        }
-        let _ = writeln!(
-            s,
-            "<h3>Exhibit {}: every version</h3>\n<ol><li>Original, record {}{}</li>",
-            e.seq,
-            e.seq,
-            e.content
-                .as_ref()
-                .map(|c| format!(", text in <code>{}</code>", esc(&c.file)))
-                .unwrap_or_default()
-        );
-        for a in corrections {
-            let _ = writeln!(
-                s,
-                "<li>Correction, record {} ({}): {}{}</li>",
-                a.seq,
-                esc(&a.recorded_at),
-                esc(&field(&a.body, "reason").unwrap_or_default()),
-                a.content
-                    .as_ref()
-                    .map(|c| format!(", text in <code>{}</code>", esc(&c.file)))
-                    .or_else(|| field(&a.body, "description")
-                        .map(|d| format!(", new description: {}", esc(&d))))
-                    .unwrap_or_default()
-            );
-        }
-        s.push_str("</ol>\n");
-    }
-    if s.is_empty() {
-        s
-    } else {
-        format!(
-            "<h2>Corrections</h2>\n<p>No record is ever erased: each correction is a record of its own, and the text of every version is in the bundle when the original's is.</p>\n{s}"
-        )
-    }
-}
-
-fn timeline(m: &Manifest) -> String {
-    let times: Vec<u64> = m.exhibits.iter().map(|e| e.recorded_at_ms).collect();
-    let (lo, hi) = (
-        times.iter().copied().min().unwrap_or(0),
-        times.iter().copied().max().unwrap_or(0),
+/// One exhibit's section: what it is, who recorded it and when, its consent, every
+/// version (the text itself in its direction), the media, and its chain of custody.
+fn exhibit_section(h: &mut String, v: &model::ExhibitView, attested: &Attested, lang: Lang) {
+    let w = lang.words();
+    let _ = writeln!(
+        h,
+        "<section class=\"exhibit\" id=\"exhibit-{}\">\n<h2>{}: {}</h2>",
+        v.seq,
+        say(w.exhibit, &[("seq", &v.seq.to_string())]),
+        esc(&v.title)
     );
-    let width = 800.0;
-    let x = |t: u64| {
-        if hi == lo {
-            width / 2.0
-        } else {
-            40.0 + (t - lo) as f64 / (hi - lo) as f64 * (width - 160.0)
+    if !v.failing.is_empty() {
+        h.push_str("<ul class=\"bad\">");
+        for (name, detail) in &v.failing {
+            let _ = write!(
+                h,
+                "<li>{}: {} — {}</li>",
+                esc(name),
+                esc(w.failed),
+                esc(detail)
+            );
         }
-    };
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" role=\"img\" aria-label=\"timeline of exhibits\">\n<line x1=\"20\" y1=\"40\" x2=\"{}\" y2=\"40\" stroke=\"#333\"/>\n",
-        70 + 22 * m.exhibits.len(),
-        width - 20.0
+        h.push_str("</ul>\n");
+    }
+    let _ = writeln!(
+        h,
+        "<dl class=\"facts\">\n<dt>{}</dt><dd>{}</dd>\n<dt>{}</dt><dd>{}</dd>\n<dt>{}</dt><dd>{}</dd>",
+        esc(w.recorded_by),
+        person(&v.recorder, w),
+        esc(w.signed_at),
+        time(v.claimed_ms, lang),
+        esc(w.recorded_at),
+        time(v.recorded_ms, lang),
     );
-    for (i, e) in m.exhibits.iter().enumerate() {
-        let xe = x(e.recorded_at_ms);
-        let y = 66 + 22 * i;
+    if v.kind == "testimony" {
+        let mut consent = esc(v.consent.as_deref().unwrap_or(w.no_consent));
+        for c in &v.consent_changes {
+            let _ = write!(
+                consent,
+                "<br>{}",
+                say(
+                    w.consent_changed,
+                    &[
+                        ("seq", &c.seq.to_string()),
+                        ("when", &words::when(c.ms, lang)),
+                        ("consent", &c.consent)
+                    ]
+                )
+            );
+        }
+        let _ = writeln!(h, "<dt>{}</dt><dd>{consent}</dd>", esc(w.consent));
+    }
+    if let Some(reason) = &v.consent_override {
         let _ = writeln!(
-            s,
-            "<circle cx=\"{xe:.1}\" cy=\"40\" r=\"5\" fill=\"#06c\"/><line x1=\"{xe:.1}\" y1=\"45\" x2=\"{xe:.1}\" y2=\"{}\" stroke=\"#06c\" stroke-dasharray=\"2,2\"/><text x=\"{:.1}\" y=\"{y}\" font-size=\"12\">#{} {} recorded {}</text>",
-            y - 10,
-            xe + 4.0,
-            e.seq,
-            esc(&e.kind),
-            esc(&e.recorded_at)
+            h,
+            "<dt>{}</dt><dd class=\"bad\">{}</dd>",
+            esc(w.consent),
+            say(w.exported_without_consent, &[("reason", reason)])
         );
     }
     let _ = writeln!(
-        s,
-        "<rect x=\"{:.1}\" y=\"30\" width=\"14\" height=\"20\" fill=\"#090\"/><text x=\"{:.1}\" y=\"24\" font-size=\"12\">checkpoint: first {} records signed</text>\n</svg>",
-        width - 40.0,
-        width - 230.0,
-        m.ledger.checkpoint_size
+        h,
+        "<dt>{}</dt><dd>{}</dd>",
+        esc(w.attested),
+        attested_line(v.seq, attested, lang)
     );
-    s
+    if let Some(media) = &v.media {
+        let _ = writeln!(
+            h,
+            "<dt>{}</dt><dd>{}</dd>\n<dt>{}</dt><dd>{}</dd>\n<dt>{}</dt><dd>{}</dd>\n<dt>{}</dt><dd><code>{}</code></dd>\n<dt>{}</dt><dd>{}</dd>",
+            esc(w.name),
+            esc(media.name.as_deref().unwrap_or("—")),
+            esc(w.media_type),
+            esc(media.media_type.as_deref().unwrap_or("—")),
+            esc(w.size),
+            media
+                .size
+                .map(|n| say(w.bytes, &[("n", &n.to_string())]))
+                .unwrap_or_default(),
+            esc(w.sha256),
+            esc(&media.sha256),
+            esc(w.file_in_bundle),
+            media
+                .file
+                .as_ref()
+                .map(|f| format!("<code>{}</code>", esc(f)))
+                .unwrap_or_else(|| esc(w.file_not_in_bundle)),
+        );
+    }
+    h.push_str("</dl>\n");
+    for x in &v.erasures {
+        let _ = writeln!(
+            h,
+            "<p class=\"bad\">{}</p>",
+            say(
+                w.erased,
+                &[
+                    ("seq", &x.seq.to_string()),
+                    ("when", &words::when(x.ms, lang)),
+                    ("reason", &x.reason)
+                ]
+            )
+        );
+    }
+    // Every version, side by side in order: the original, then each correction.
+    let several = v.versions.len() > 1;
+    if several {
+        let _ = writeln!(h, "<h3>{}</h3>", esc(w.versions));
+    }
+    for ver in &v.versions {
+        if several {
+            let head = if ver.original {
+                say(w.original, &[("seq", &ver.seq.to_string())])
+            } else {
+                say(
+                    w.correction,
+                    &[
+                        ("seq", &ver.seq.to_string()),
+                        ("when", &words::when(ver.recorded_ms, lang)),
+                    ],
+                )
+            };
+            let _ = writeln!(h, "<h4>{head}</h4>");
+            if let Some(r) = &ver.reason {
+                let _ = writeln!(h, "<p><b>{}</b>: {}</p>", esc(w.reason), esc(r));
+            }
+        } else if ver.text.is_some() {
+            let _ = writeln!(h, "<h3>{}</h3>", esc(w.text));
+        }
+        if let Some(d) = &ver.description {
+            let label = if ver.original {
+                w.description
+            } else {
+                w.new_description
+            };
+            let _ = writeln!(h, "<p><b>{}</b>: {}</p>", esc(label), esc(d));
+        }
+        if let Some(t) = &ver.text {
+            h.push_str(&text_block(t, w));
+        }
+    }
+    // The chain of custody, holder by holder.
+    let _ = writeln!(
+        h,
+        "<h3>{}</h3>\n<table class=\"custody\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        esc(w.custody),
+        esc(w.holder),
+        esc(w.from),
+        esc(w.until),
+        esc(w.how)
+    );
+    for row in &v.custody {
+        let (how, class) = match &row.how {
+            model::How::Recorded { seq } => (say(w.first_holder, &[("seq", &seq.to_string())]), ""),
+            model::How::HandedOver {
+                transfer,
+                giver,
+                reason,
+                accept,
+            } => (
+                format!(
+                    "{}<br>{}",
+                    say(
+                        w.handed_over,
+                        &[
+                            ("seq", &transfer.to_string()),
+                            ("giver", &giver_name(giver, w)),
+                            ("reason", reason)
+                        ]
+                    ),
+                    say(w.countersigned, &[("seq", &accept.to_string())])
+                ),
+                "",
+            ),
+            model::How::Pending {
+                transfer,
+                giver,
+                reason,
+            } => (
+                format!(
+                    "{}<br><span class=\"pending\">{}</span>",
+                    say(
+                        w.handed_over,
+                        &[
+                            ("seq", &transfer.to_string()),
+                            ("giver", &giver_name(giver, w)),
+                            ("reason", reason)
+                        ]
+                    ),
+                    esc(w.pending)
+                ),
+                " class=\"pending-row\"",
+            ),
+            model::How::Withdrawn {
+                transfer,
+                giver,
+                reason,
+                cancel,
+            } => (
+                format!(
+                    "{}<br>{}",
+                    say(
+                        w.handed_over,
+                        &[
+                            ("seq", &transfer.to_string()),
+                            ("giver", &giver_name(giver, w)),
+                            ("reason", reason)
+                        ]
+                    ),
+                    say(w.withdrawn, &[("seq", &cancel.to_string())])
+                ),
+                "",
+            ),
+        };
+        let _ = writeln!(
+            h,
+            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{how}</td></tr>",
+            person(&row.holder, w),
+            time(row.from_ms, lang),
+            row.until_ms
+                .map(|t| time(t, lang))
+                .unwrap_or_else(|| esc(w.now)),
+        );
+    }
+    h.push_str("</table>\n</section>\n");
+}
+
+fn giver_name(p: &model::Person, w: &words::Words) -> String {
+    match &p.name {
+        Some(n) => format!("{n}, {} {}", w.key_id, p.key_id),
+        None => format!("{} {}", w.key_id, p.key_id),
+    }
 }
 
 /// Instructions for checking the bundle by hand.
@@ -521,31 +673,53 @@ pub(super) fn informative(
     manifest: &Manifest,
     record_checks: &[Check],
     attested: &Attested,
+    text_of: &dyn Fn(&str) -> Option<Vec<u8>>,
+    lang: Lang,
 ) -> (String, String) {
     let mut m = manifest.clone();
     m.files = BTreeMap::new();
-    (html(&m, record_checks, attested), verify_txt(&m))
+    (
+        html(&m, record_checks, attested, text_of, lang),
+        verify_txt(&m),
+    )
+}
+
+/// The language a rendered report says it is in (`<html lang="..">`), when the catalogue
+/// has it: `verify-bundle` renders the report again in that language.
+pub(super) fn lang_of(report: &[u8]) -> Option<Lang> {
+    let head = String::from_utf8_lossy(&report[..report.len().min(200)]);
+    let tag = head.split("<html lang=\"").nth(1)?.split('"').next()?;
+    Lang::from_tag(tag)
 }
 
 /// What attests, independently of the ledger's owner, that record `seq` existed by a time:
 /// the earliest verified time-stamp of a checkpoint covering it, and the witnesses of the
 /// smallest cosigned checkpoint covering it.
-fn attested_line(seq: u64, attested: &Attested) -> String {
+fn attested_line(seq: u64, attested: &Attested, lang: Lang) -> String {
+    let w = lang.words();
     let mut parts = Vec::new();
     if let Some((t, s, size)) = attested.stamped(seq) {
-        parts.push(format!(
-            "recorded no later than {}, attested by {} (a time-stamp of the checkpoint of {size} records{}; by the certificate the bundle carries: see below)",
-            esc(&record::rfc3339(t)),
-            esc(&s.authority),
-            if s.accuracy_ms > 0 {
-                format!(
-                    ", stamped {} with an accuracy of {} ms",
-                    esc(&record::rfc3339(s.time_ms)),
-                    s.accuracy_ms
-                )
-            } else {
-                String::new()
-            }
+        let accuracy = if s.accuracy_ms > 0 {
+            say(
+                w.accuracy,
+                &[
+                    ("when", &record::rfc3339(s.time_ms)),
+                    ("ms", &s.accuracy_ms.to_string()),
+                ],
+            )
+        } else {
+            String::new()
+        };
+        parts.push(fill(
+            &say(
+                w.stamped_line,
+                &[
+                    ("when", &record::rfc3339(t)),
+                    ("authority", &s.authority),
+                    ("n", &size.to_string()),
+                ],
+            ),
+            &[("accuracy", &accuracy)],
         ));
     }
     if let Some((size, witnesses)) = attested.witnessed(seq) {
@@ -554,94 +728,102 @@ fn attested_line(seq: u64, attested: &Attested) -> String {
             .iter()
             .take(3)
             .map(|c| {
-                format!(
-                    "{} at {}",
-                    esc(&c.witness),
-                    esc(&record::rfc3339(c.time_ms))
+                say(
+                    w.at,
+                    &[("who", &c.witness), ("when", &record::rfc3339(c.time_ms))],
                 )
             })
             .collect();
         if witnesses.len() > 3 {
-            named.push(format!("{} more", witnesses.len() - 3));
+            named.push(say(w.more, &[("n", &(witnesses.len() - 3).to_string())]));
         }
-        parts.push(format!(
-            "checkpoint of {size} records cosigned by {} (by the keys the bundle carries: see below)",
-            named.join(", ")
+        parts.push(fill(
+            &say(w.cosigned_line, &[("n", &size.to_string())]),
+            &[("names", &named.join(", "))],
         ));
     }
     if parts.is_empty() {
-        "no witness or time-stamping authority attests it: its time is the ledger's own".into()
+        esc(w.not_attested)
     } else {
         parts.join("; ")
     }
 }
 
 /// The attested checkpoints, each with its witnesses and authorities.
-fn attestations(m: &Manifest, attested: &Attested) -> String {
+fn attestations(m: &Manifest, attested: &Attested, lang: Lang) -> String {
+    let w = lang.words();
     if m.attestations.is_empty() {
-        return "<h2>Witnesses and trusted time</h2>\n<p>No independent witness cosigned, and no time-stamping authority stamped, a checkpoint covering these exhibits: the times shown are those of the ledger's own clock.</p>\n".into();
-    }
-    let mut s = String::from(
-        "<h2>Witnesses and trusted time</h2>\n<p>Independent witnesses cosign a checkpoint only if it is consistent with every checkpoint of this ledger they saw before, so the ledger's owner cannot show different histories to different people. A time-stamping authority signs that a checkpoint existed at a time, so nothing it covers was written later and back-dated. Each checkpoint below is proven to be a prefix of the bundle's own. Only attestations whose checks passed are listed.</p>\n<table><tr><th>Checkpoint</th><th>Cosigned by</th><th>Time-stamped by</th></tr>\n",
-    );
-    for a in &m.attestations {
-        let size = a.checkpoint_size;
-        let witnesses = attested
-            .cosigned
-            .get(&size)
-            .map(|v| {
-                v.iter()
-                    .map(|c| {
-                        format!(
-                            "{} at {}<br><small>key <code>{}</code></small>",
-                            esc(&c.witness),
-                            esc(&record::rfc3339(c.time_ms)),
-                            esc(&c.key)
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("<br>")
-            })
-            .unwrap_or_default();
-        let stamps = attested
-            .stamps
-            .get(&size)
-            .map(|v| {
-                v.iter()
-                    .map(|s| {
-                        format!(
-                            "{} at {}{}<br><small>certificate <code>{}</code></small>",
-                            esc(&s.authority),
-                            esc(&record::rfc3339(s.time_ms)),
-                            if s.accuracy_ms > 0 {
-                                format!(" (accuracy {} ms)", s.accuracy_ms)
-                            } else {
-                                String::new()
-                            },
-                            esc(&s.certificates.join(", "))
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("<br>")
-            })
-            .unwrap_or_default();
-        let _ = writeln!(
-            s,
-            "<tr><td>first {size} records (<code>{}</code>)</td><td>{}</td><td>{}</td></tr>",
-            esc(&a.checkpoint_file),
-            if witnesses.is_empty() {
-                "none".into()
-            } else {
-                witnesses
-            },
-            if stamps.is_empty() {
-                "none".into()
-            } else {
-                stamps
-            }
+        return format!(
+            "<h2>{}</h2>\n<p>{}</p>\n",
+            esc(w.witnesses),
+            esc(w.witnesses_none)
         );
     }
-    s.push_str("</table>\n<p>A witness's name here is a label the bundle gives it; what identifies a witness is its key, and what identifies an authority is its certificate. A court confirms the keys and certificates by checking this bundle with a witness policy and the authority's certificate obtained from the witnesses and the authority themselves, not from this bundle (<code>custody verify-bundle --policy WITNESSES.policy --tsa-cert AUTHORITY.pem</code>): the check then names each witness as the policy does.</p>\n");
+    let mut s = format!(
+        "<h2>{}</h2>\n<p>{}</p>\n<table><tr><th>{}</th><th>{}</th><th>{}</th></tr>\n",
+        esc(w.witnesses),
+        esc(w.witnesses_intro),
+        esc(w.checkpoint_col),
+        esc(w.cosigned_col),
+        esc(w.stamped_col)
+    );
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            esc(w.none)
+        } else {
+            items.join("<br>")
+        }
+    };
+    for a in &m.attestations {
+        let size = a.checkpoint_size;
+        let witnesses = attested.cosigned.get(&size).map_or(Vec::new(), |v| {
+            v.iter()
+                .map(|c| {
+                    format!(
+                        "{}<br><small>{} <code>{}</code></small>",
+                        say(
+                            w.at,
+                            &[("who", &c.witness), ("when", &record::rfc3339(c.time_ms))]
+                        ),
+                        esc(w.key),
+                        esc(&c.key)
+                    )
+                })
+                .collect()
+        });
+        let stamps = attested.stamps.get(&size).map_or(Vec::new(), |v| {
+            v.iter()
+                .map(|s| {
+                    format!(
+                        "{}{}<br><small>{} <code>{}</code></small>",
+                        say(
+                            w.at,
+                            &[("who", &s.authority), ("when", &record::rfc3339(s.time_ms))]
+                        ),
+                        if s.accuracy_ms > 0 {
+                            format!(
+                                " ({})",
+                                say(w.accuracy_short, &[("ms", &s.accuracy_ms.to_string())])
+                            )
+                        } else {
+                            String::new()
+                        },
+                        esc(w.certificate),
+                        esc(&s.certificates.join(", "))
+                    )
+                })
+                .collect()
+        });
+        let _ = writeln!(
+            s,
+            "<tr><td>{} (<code>{}</code>)</td><td>{}</td><td>{}</td></tr>",
+            say(w.first_records, &[("n", &size.to_string())]),
+            esc(&a.checkpoint_file),
+            list(witnesses),
+            list(stamps)
+        );
+    }
+    let _ = writeln!(s, "</table>\n<p>{}</p>", esc(w.witnesses_outro));
     s
 }
 
