@@ -17,6 +17,7 @@ mod fuzz;
 mod kat;
 mod openssl;
 mod output;
+mod report;
 mod seal;
 mod seal_adversary;
 mod serve;

@@ -212,6 +212,12 @@ pub struct People<'a> {
 impl<'a> People<'a> {
     pub fn new(m: &'a Manifest, lang: Lang) -> Self {
         let mut by_key = BTreeMap::new();
+        // The ledger key (which signs checkpoints, and often exports) goes by the ledger's
+        // name.
+        by_key.insert(
+            m.ledger.public_key.as_str(),
+            (m.ledger.origin.as_str(), "ledger"),
+        );
         for s in &m.supporting {
             if s.kind == "authorize"
                 && let (Some(k), Some(n), Some(r)) = (
@@ -464,6 +470,186 @@ pub fn custody(e: &RecordEntry, supporting: &[Supporting], people: &People) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use serde_json::json;
+
+    fn key(n: u8) -> String {
+        base64::engine::general_purpose::STANDARD.encode([n; 32])
+    }
+
+    fn entry(
+        seq: u64,
+        kind: &str,
+        signer: u8,
+        ms: u64,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        json!({
+            "seq": seq, "kind": kind, "leaf_hash": "", "prev": "", "record_bytes": "",
+            "statement_bytes": "", "signature": "", "signer_key": key(signer),
+            "signer_key_id": format!("id{signer}"), "signer_fingerprint": format!("fp{signer}"),
+            "signer_key_file": "", "claimed_at_ms": ms, "claimed_at": "", "recorded_at_ms": ms,
+            "recorded_at": "", "body": body, "proof_file": "", "inclusion_proof": []
+        })
+    }
+
+    fn with(mut e: serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
+        for (k, v) in extra.as_object().unwrap() {
+            e[k] = v.clone();
+        }
+        e
+    }
+
+    fn authorize(seq: u64, who: u8, name: &str, role: &str) -> serde_json::Value {
+        entry(
+            seq,
+            "authorize",
+            0,
+            1000 + seq,
+            json!({"key": key(who), "name": name, "role": role}),
+        )
+    }
+
+    /// A bundle of a corrected Arabic testimony (3: a new text in 4, a new description in
+    /// 5) and a video (6) handed from Alice (1) to Bob (2), then offered to Carol (3) and
+    /// to an unnamed key (4), the last offer withdrawn.
+    fn manifest() -> Manifest {
+        let none = json!({"content": null});
+        let content =
+            |seq: u64| json!({"content": {"file": format!("content/{seq}.txt"), "salt": ""}});
+        let m = json!({
+            "format": "custody-bundle/1",
+            "exported_at": "", "exported_at_ms": 9_000,
+            "exporter": {"public_key": key(0), "key_id": "id0", "fingerprint": "fp0", "key_file": ""},
+            "ledger": {"origin": "example.org/l", "public_key": key(0), "key_id": "id0",
+                "fingerprint": "fp0", "key_file": "", "checkpoint_file": "", "checkpoint_size": 12,
+                "checkpoint_root": ""},
+            "exhibits": [
+                with(entry(3, "testimony", 1, 3_000, json!({"subject": "W-7", "language": "ar",
+                    "consent": "court", "content_length": 4})),
+                    with(content(3), json!({"consent_override": null, "media_file": null}))),
+                with(entry(6, "media", 1, 6_000, json!({"sha256": "ab", "size": 11,
+                    "name": "clip.mp4", "media_type": "video/mp4"})),
+                    json!({"content": null, "consent_override": null, "media_file": "media/clip.mp4"})),
+            ],
+            "supporting": [
+                with(authorize(0, 1, "Alice", "investigator"), none.clone()),
+                with(authorize(1, 2, "Bob", "custodian"), none.clone()),
+                with(authorize(2, 3, "Carol", "custodian"), none.clone()),
+                with(entry(4, "amend", 1, 4_000, json!({"target": 3, "reason": "a date",
+                    "description": null, "commitment": "cc", "content_length": 5})), content(4)),
+                with(entry(5, "amend", 1, 5_000, json!({"target": 3, "reason": "a name",
+                    "description": "W-7, not W-8", "commitment": null, "content_length": null})), none.clone()),
+                with(entry(7, "transfer", 1, 7_000, json!({"exhibit": 6, "to": key(2), "to_key_id": "id2",
+                    "reason": "to the lab", "location": null})), none.clone()),
+                with(entry(8, "accept", 2, 8_000, json!({"transfer": 7})), none.clone()),
+                with(entry(9, "transfer", 2, 9_000, json!({"exhibit": 6, "to": key(3), "to_key_id": "id3",
+                    "reason": "to court", "location": null})), none.clone()),
+                with(entry(10, "transfer", 2, 10_000, json!({"exhibit": 6, "to": key(4), "to_key_id": "id4",
+                    "reason": "by mistake", "location": null})), none.clone()),
+                with(entry(11, "cancel", 2, 11_000, json!({"transfer": 10})), none),
+            ],
+            "attestations": [],
+            "files": {}
+        });
+        serde_json::from_value(m).unwrap()
+    }
+
+    fn texts(name: &str) -> Option<Vec<u8>> {
+        match name {
+            "content/3.txt" => Some("نص".as_bytes().to_vec()),
+            "content/4.txt" => Some("نص ٢".as_bytes().to_vec()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_version_is_shown_with_its_text_in_its_direction() {
+        let v = exhibits(&manifest(), &[], &texts, Lang::En);
+        let t = &v[0];
+        assert_eq!(t.title, "Testimony of W-7");
+        assert_eq!(t.recorder.name.as_deref(), Some("Alice"));
+        assert_eq!(t.recorder.role.as_deref(), Some("investigator"));
+        let shown = |text: &str| {
+            Some(TextView::Shown {
+                text: text.into(),
+                lang: Some("ar".into()),
+                dir: Dir::Rtl,
+                file: String::new(),
+            })
+        };
+        let strip = |t: &Option<TextView>| match t {
+            Some(TextView::Shown {
+                text, lang, dir, ..
+            }) => Some(TextView::Shown {
+                text: text.clone(),
+                lang: lang.clone(),
+                dir: *dir,
+                file: String::new(),
+            }),
+            other => other.clone(),
+        };
+        let seqs: Vec<(u64, bool)> = t.versions.iter().map(|v| (v.seq, v.original)).collect();
+        assert_eq!(seqs, [(3, true), (4, false), (5, false)]);
+        assert_eq!(strip(&t.versions[0].text), shown("نص"));
+        assert_eq!(strip(&t.versions[1].text), shown("نص ٢"));
+        assert_eq!(t.versions[1].reason.as_deref(), Some("a date"));
+        // A correction of the description alone carries no text.
+        assert_eq!(t.versions[2].text, None);
+        assert_eq!(t.versions[2].description.as_deref(), Some("W-7, not W-8"));
+        // Labels in French; the data as signed.
+        let fr = exhibits(&manifest(), &[], &texts, Lang::Fr);
+        assert_eq!(fr[0].title, "Témoignage de W-7");
+        assert_eq!(fr[0].recorder.role.as_deref(), Some("enquêteur"));
+        assert_eq!(strip(&fr[0].versions[0].text), shown("نص"));
+        // A text the bundle does not carry is said to be absent.
+        let none = exhibits(&manifest(), &[], &|_| None, Lang::En);
+        assert_eq!(none[0].versions[0].text, Some(TextView::NotInBundle));
+    }
+
+    #[test]
+    fn the_chain_of_custody_follows_countersigned_hand_overs_only() {
+        let v = exhibits(&manifest(), &[], &texts, Lang::En);
+        let media = &v[1];
+        assert_eq!(
+            media.media.as_ref().unwrap().file.as_deref(),
+            Some("media/clip.mp4")
+        );
+        let rows: Vec<(Option<&str>, u64, Option<u64>)> = media
+            .custody
+            .iter()
+            .map(|h| (h.holder.name.as_deref(), h.from_ms, h.until_ms))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (Some("Alice"), 6_000, Some(8_000)),
+                (Some("Bob"), 8_000, None),
+                (Some("Carol"), 9_000, None),
+                (None, 10_000, Some(11_000)),
+            ]
+        );
+        assert!(matches!(media.custody[0].how, How::Recorded { seq: 6 }));
+        assert!(
+            matches!(&media.custody[1].how, How::HandedOver { transfer: 7, accept: 8, giver, .. } if giver.name.as_deref() == Some("Alice"))
+        );
+        assert!(
+            matches!(&media.custody[2].how, How::Pending { transfer: 9, giver, .. } if giver.name.as_deref() == Some("Bob"))
+        );
+        assert!(matches!(
+            media.custody[3].how,
+            How::Withdrawn {
+                transfer: 10,
+                cancel: 11,
+                ..
+            }
+        ));
+        // The unnamed key is known by its ID and fingerprint, computed from the key itself.
+        assert_eq!(
+            media.custody[3].holder.key_id,
+            crate::keys::short_id(&[4; 32])
+        );
+    }
 
     #[test]
     fn directions_follow_the_language() {
