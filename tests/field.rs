@@ -622,22 +622,11 @@ fn many_statements_naming_one_file_are_each_judged_once() {
 fn a_text_sealed_to_replaced_recipients_is_kept_for_those_in_force() {
     // The device still seals to hq; headquarters has since moved to a new recipient.
     let f = sealed();
-    f.ok(&["key", "generate-recipient", "hq2", "--dir", &f.p("keys")]);
     assert_eq!(
         sign_testimony(&f, "alice", "sealed to the old recipient", "t.cst", &[]).code,
         0
     );
-    f.ok(&[
-        "seal-to",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        "--add",
-        &f.p("keys/hq2.recipient"),
-        "--remove",
-        &f.p("keys/hq.recipient"),
-    ]);
+    crate::seal::replace_hq_with_hq2(&f);
     // Opened with the old identity at ingest, its key is wrapped to the one in force.
     let (code, v) = ingest_json(&f, &["t.cst"], &["--identity", &f.p("keys/hq.identity")]);
     assert_eq!(code, 0, "{v}");

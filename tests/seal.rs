@@ -129,6 +129,35 @@ pub(crate) fn sealed() -> Fixture {
     f
 }
 
+/// `custody seal-to` on the fixture's ledger, signed by the ledger key.
+pub(crate) fn seal_to(f: &Fixture, more: &[&str]) -> Output {
+    let base = [
+        "seal-to",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/ledger.key"),
+    ];
+    f.run(&[&base[..], more].concat())
+}
+
+/// Generates the content recipient `hq2` and has the ledger key seal to it instead of hq.
+pub(crate) fn replace_hq_with_hq2(f: &Fixture) {
+    if !f.path("keys/hq2.recipient").exists() {
+        f.ok(&["key", "generate-recipient", "hq2", "--dir", &f.p("keys")]);
+    }
+    let o = seal_to(
+        f,
+        &[
+            "--add",
+            &f.p("keys/hq2.recipient"),
+            "--remove",
+            &f.p("keys/hq.recipient"),
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+}
+
 /// `custody audit` of the fixture's ledger with headquarters' identity (texts opened).
 pub(crate) fn audit_opened(f: &Fixture, more: &[&str]) -> Output {
     let base = [
@@ -634,18 +663,7 @@ fn sealed_media_copies_restore_byte_identical() {
     assert!(!f.path("bad.bin").exists());
     std::fs::write(&copy.0, &copy.1).unwrap();
     // New recipients: texts from now on open with the new one only.
-    f.ok(&["key", "generate-recipient", "hq2", "--dir", &f.p("keys")]);
-    f.ok(&[
-        "seal-to",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        "--add",
-        &f.p("keys/hq2.recipient"),
-        "--remove",
-        &f.p("keys/hq.recipient"),
-    ]);
+    replace_hq_with_hq2(&f);
     let later = f.testimony("after the change of recipients");
     assert_eq!(open_text(&f, later, "keys/hq2.identity").code, 0);
     let o = open_text(&f, later, "keys/hq.identity");
@@ -656,15 +674,7 @@ fn sealed_media_copies_restore_byte_identical() {
         assert_eq!(a.code, 0, "{id}: {}", a.all());
     }
     // The last recipient cannot be removed; --seal without recipients is refused.
-    let o = f.run(&[
-        "seal-to",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        "--remove",
-        &f.p("keys/hq2.recipient"),
-    ]);
+    let o = seal_to(&f, &["--remove", &f.p("keys/hq2.recipient")]);
     assert_eq!(o.code, 2, "{}", o.all());
     let plain = Fixture::new();
     std::fs::write(plain.path("x.bin"), b"x").unwrap();
@@ -895,15 +905,7 @@ fn unusable_recipients_are_refused_before_anything_is_written() {
         assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
     }
     // Adding a recipient already named changes nothing either.
-    let o = f.run(&[
-        "seal-to",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        "--add",
-        &hq,
-    ]);
+    let o = seal_to(&f, &["--add", &hq]);
     assert_eq!(o.code, 2, "{}", o.all());
     assert_same(&before, &snapshot(&f.path("ledger")), "refused recipients");
 }

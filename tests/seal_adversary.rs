@@ -296,15 +296,7 @@ fn every_small_order_recipient_is_refused() {
     let before = snapshot(&f.path("ledger"));
     for p in points {
         let r = custody::seal::recipient_string(&p);
-        let o = f.run(&[
-            "seal-to",
-            "--ledger",
-            &f.p("ledger"),
-            "--key",
-            &f.p("keys/ledger.key"),
-            "--add",
-            &r,
-        ]);
+        let o = crate::seal::seal_to(&f, &["--add", &r]);
         assert_eq!(o.code, 2, "{}: {}", hex::encode(p), o.all());
         assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
     }
@@ -447,18 +439,7 @@ fn an_erased_media_copy_is_not_sealed_again_and_copies_are_audited() {
 fn an_audit_names_the_texts_its_identity_could_not_open() {
     let f = sealed();
     let early = f.testimony("sealed to hq");
-    f.ok(&["key", "generate-recipient", "hq2", "--dir", &f.p("keys")]);
-    f.ok(&[
-        "seal-to",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        "--add",
-        &f.p("keys/hq2.recipient"),
-        "--remove",
-        &f.p("keys/hq.recipient"),
-    ]);
+    crate::seal::replace_hq_with_hq2(&f);
     f.testimony("sealed to hq2");
     let o = f.run(&[
         "audit",
@@ -524,17 +505,7 @@ fn a_thiefs_recipient_carried_over_stops_counting_and_its_texts_are_named() {
     let stolen_at = v["appended"][0]["seq"].as_u64().unwrap();
     let leaked = f.testimony("sealed while the thief's recipient stood");
     // An honest admin replaces hq, carrying the thief's recipient over unknowingly.
-    f.ok(&[
-        "seal-to",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        "--add",
-        &f.p("keys/hq2.recipient"),
-        "--remove",
-        &f.p("keys/hq.recipient"),
-    ]);
+    crate::seal::replace_hq_with_hq2(&f);
     f.revoke("admin2", "compromised", Some(&stolen_at.to_string()));
     let later = f.testimony("after the theft was declared");
     assert_eq!(open_text(&f, later, "keys/hq2.identity").code, 0);
@@ -657,15 +628,7 @@ fn an_identity_given_as_a_recipient_is_never_echoed() {
         .unwrap()
         .to_owned();
     for given in [f.p("keys/hq.identity"), line.clone()] {
-        let o = f.run(&[
-            "seal-to",
-            "--ledger",
-            &f.p("ledger"),
-            "--key",
-            &f.p("keys/ledger.key"),
-            "--add",
-            &given,
-        ]);
+        let o = crate::seal::seal_to(&f, &["--add", &given]);
         assert_eq!(o.code, 2, "{}", o.all());
         assert!(
             !o.all().contains(&line[16..]),

@@ -195,6 +195,7 @@ pub fn html(
         }
         h.push_str("</ul></div>\n");
     }
+    let _ = writeln!(h, "<p class=\"muted\">{}</p>", esc(w.verdict_note));
     if let Some(reason) = &m.include_failing {
         let _ = writeln!(
             h,
@@ -437,65 +438,44 @@ fn exhibit_section(h: &mut String, v: &model::ExhibitView, attested: &Attested, 
     for row in &v.custody {
         let (how, class) = match &row.how {
             model::How::Recorded { seq } => (say(w.first_holder, &[("seq", &seq.to_string())]), ""),
-            model::How::HandedOver {
+            model::How::Transfer {
                 transfer,
                 giver,
                 reason,
-                accept,
-            } => (
-                format!(
-                    "{}<br>{}",
-                    say(
-                        w.handed_over,
-                        &[
-                            ("seq", &transfer.to_string()),
-                            ("giver", &giver_name(giver, w)),
-                            ("reason", reason)
-                        ]
+                outcome,
+            } => {
+                let given = say(
+                    w.handed_over,
+                    &[
+                        ("seq", &transfer.to_string()),
+                        ("giver", &giver_name(giver, w)),
+                        ("reason", reason),
+                    ],
+                );
+                match outcome {
+                    model::Outcome::Accepted(seq) => (
+                        format!(
+                            "{given}<br>{}",
+                            say(w.countersigned, &[("seq", &seq.to_string())])
+                        ),
+                        "",
                     ),
-                    say(w.countersigned, &[("seq", &accept.to_string())])
-                ),
-                "",
-            ),
-            model::How::Pending {
-                transfer,
-                giver,
-                reason,
-            } => (
-                format!(
-                    "{}<br><span class=\"pending\">{}</span>",
-                    say(
-                        w.handed_over,
-                        &[
-                            ("seq", &transfer.to_string()),
-                            ("giver", &giver_name(giver, w)),
-                            ("reason", reason)
-                        ]
+                    model::Outcome::Pending => (
+                        format!(
+                            "{given}<br><span class=\"pending\">{}</span>",
+                            esc(w.pending)
+                        ),
+                        " class=\"pending-row\"",
                     ),
-                    esc(w.pending)
-                ),
-                " class=\"pending-row\"",
-            ),
-            model::How::Withdrawn {
-                transfer,
-                giver,
-                reason,
-                cancel,
-            } => (
-                format!(
-                    "{}<br>{}",
-                    say(
-                        w.handed_over,
-                        &[
-                            ("seq", &transfer.to_string()),
-                            ("giver", &giver_name(giver, w)),
-                            ("reason", reason)
-                        ]
+                    model::Outcome::Withdrawn(seq) => (
+                        format!(
+                            "{given}<br>{}",
+                            say(w.withdrawn, &[("seq", &seq.to_string())])
+                        ),
+                        "",
                     ),
-                    say(w.withdrawn, &[("seq", &cancel.to_string())])
-                ),
-                "",
-            ),
+                }
+            }
         };
         let _ = writeln!(
             h,

@@ -121,26 +121,24 @@ pub struct Holding {
 pub enum How {
     /// Recorded it, in record `seq`.
     Recorded { seq: u64 },
-    /// Received it by transfer `transfer` (signed by `giver`), countersigned in `accept`.
-    HandedOver {
+    /// Named as receiver by hand-over `transfer`, signed by `giver`.
+    Transfer {
         transfer: u64,
         giver: Person,
         reason: String,
-        accept: u64,
+        outcome: Outcome,
     },
-    /// Named as receiver by transfer `transfer`, not yet countersigned.
-    Pending {
-        transfer: u64,
-        giver: Person,
-        reason: String,
-    },
-    /// Named as receiver by transfer `transfer`, withdrawn by record `cancel`.
-    Withdrawn {
-        transfer: u64,
-        giver: Person,
-        reason: String,
-        cancel: u64,
-    },
+}
+
+/// What became of a hand-over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Countersigned by the receiver in this record: the receiver holds the exhibit.
+    Accepted(u64),
+    /// Not countersigned: the giver still holds it.
+    Pending,
+    /// Withdrawn by this record before it was accepted.
+    Withdrawn(u64),
 }
 
 /// The media an exhibit registers.
@@ -423,46 +421,30 @@ pub fn custody(e: &RecordEntry, supporting: &[Supporting], people: &People) -> V
                 .find(|s| s.kind == kind && u64_field(&s.body, "transfer") == Some(t.seq))
         };
         let to = people.of_key(t.body.get("to").and_then(|v| v.as_str()).unwrap_or(""));
-        let giver = people.signer(t);
-        let reason = text_field(&t.body, "reason").unwrap_or_default();
-        if let Some(a) = find("accept") {
-            rows[holder_row].until_ms = Some(a.recorded_at_ms);
-            rows.push(Holding {
-                holder: to,
-                from_ms: a.recorded_at_ms,
-                until_ms: None,
-                how: How::HandedOver {
-                    transfer: t.seq,
-                    giver,
-                    reason,
-                    accept: a.seq,
-                },
-            });
-            holder_row = rows.len() - 1;
-        } else if let Some(c) = find("cancel") {
-            rows.push(Holding {
-                holder: to,
-                from_ms: t.recorded_at_ms,
-                until_ms: Some(c.recorded_at_ms),
-                how: How::Withdrawn {
-                    transfer: t.seq,
-                    giver,
-                    reason,
-                    cancel: c.seq,
-                },
-            });
-        } else {
-            rows.push(Holding {
-                holder: to,
-                from_ms: t.recorded_at_ms,
-                until_ms: None,
-                how: How::Pending {
-                    transfer: t.seq,
-                    giver,
-                    reason,
-                },
-            });
+        let (outcome, from_ms, until_ms) = match (find("accept"), find("cancel")) {
+            (Some(a), _) => (Outcome::Accepted(a.seq), a.recorded_at_ms, None),
+            (None, Some(c)) => (
+                Outcome::Withdrawn(c.seq),
+                t.recorded_at_ms,
+                Some(c.recorded_at_ms),
+            ),
+            (None, None) => (Outcome::Pending, t.recorded_at_ms, None),
+        };
+        if let Outcome::Accepted(_) = outcome {
+            rows[holder_row].until_ms = Some(from_ms);
+            holder_row = rows.len();
         }
+        rows.push(Holding {
+            holder: to,
+            from_ms,
+            until_ms,
+            how: How::Transfer {
+                transfer: t.seq,
+                giver: people.signer(t),
+                reason: text_field(&t.body, "reason").unwrap_or_default(),
+                outcome,
+            },
+        });
     }
     rows
 }
@@ -630,20 +612,21 @@ mod tests {
             ]
         );
         assert!(matches!(media.custody[0].how, How::Recorded { seq: 6 }));
-        assert!(
-            matches!(&media.custody[1].how, How::HandedOver { transfer: 7, accept: 8, giver, .. } if giver.name.as_deref() == Some("Alice"))
-        );
-        assert!(
-            matches!(&media.custody[2].how, How::Pending { transfer: 9, giver, .. } if giver.name.as_deref() == Some("Bob"))
-        );
-        assert!(matches!(
-            media.custody[3].how,
-            How::Withdrawn {
-                transfer: 10,
-                cancel: 11,
+        let transfer = |i: usize| match &media.custody[i].how {
+            How::Transfer {
+                transfer,
+                giver,
+                outcome,
                 ..
-            }
-        ));
+            } => (*transfer, giver.name.clone(), *outcome),
+            How::Recorded { .. } => panic!("row {i} is no hand-over"),
+        };
+        assert_eq!(transfer(1), (7, Some("Alice".into()), Outcome::Accepted(8)));
+        assert_eq!(transfer(2), (9, Some("Bob".into()), Outcome::Pending));
+        assert_eq!(
+            transfer(3),
+            (10, Some("Bob".into()), Outcome::Withdrawn(11))
+        );
         // The unnamed key is known by its ID and fingerprint, computed from the key itself.
         assert_eq!(
             media.custody[3].holder.key_id,
