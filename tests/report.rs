@@ -120,6 +120,23 @@ fn export(f: &Fixture, key: &str, out: &str, seqs: &[u64], extra: &[&str]) -> Ou
     f.run_as(key, &args)
 }
 
+const LONG_NAME: &str = "CarolXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX";
+
+/// The text of a PDF, page by page (poppler's `pdftotext`, which `.ci/run` installs).
+fn pdf_text(pdf: &Path) -> Vec<String> {
+    let o = std::process::Command::new("pdftotext")
+        .args(["-layout", &pdf.to_string_lossy(), "-"])
+        .output()
+        .expect("pdftotext runs (apt-get install poppler-utils; .ci/run does)");
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mut pages: Vec<String> = text.split('\u{c}').map(str::to_owned).collect();
+    if pages.last().is_some_and(|p| p.trim().is_empty()) {
+        pages.pop();
+    }
+    pages
+}
+
 const ARABIC: &str = "كنت محتجزًا في الزنزانة رقم ٧ لمدة واحد وأربعين يومًا.";
 
 /// A ledger with an Arabic testimony (corrected once), an English one, and a video handed
@@ -153,6 +170,22 @@ fn case() -> (Fixture, Vec<u64>) {
     let t = f.transfer("alice", video, "bob");
     let o = f.run_as("bob", &["accept", &t.to_string(), "--json"]);
     assert_eq!(o.code, 0, "{}", o.all());
+    // Offered on to a custodian with a very long name, who has not countersigned.
+    f.ok(&["key", "generate", "carol", "--dir", &f.p("keys")]);
+    f.ok(&[
+        "key",
+        "authorize",
+        "--ledger",
+        &f.p("ledger"),
+        "--key",
+        &f.p("keys/ledger.key"),
+        &f.p("keys/carol.pub"),
+        "--name",
+        LONG_NAME,
+        "--role",
+        "custodian",
+    ]);
+    f.transfer("bob", video, "carol");
     f.checkpoint();
     (f, vec![ar, en, video])
 }
@@ -178,16 +211,44 @@ fn the_report_reads_right_in_a_browser_and_prints_as_a_binder() {
             .contains("dir=\"ltr\">I saw the guards take him at dawn.</blockquote>")
     );
     // People, not keys: the recorder and each holder by name and role.
-    assert!(r.dom.contains("<b>Alice</b> (investigator)"), "{}", r.dom);
-    assert!(r.dom.contains("<b>bob</b> (custodian)"), "{}", r.dom);
+    assert!(
+        r.dom.contains("<b><bdi>Alice</bdi></b> (investigator)"),
+        "{}",
+        r.dom
+    );
+    assert!(
+        r.dom.contains("<b><bdi>bob</bdi></b> (custodian)"),
+        "{}",
+        r.dom
+    );
     assert!(r.dom.contains("countersigned by the receiver"));
     // Times in words, with the exact value beside them.
     assert!(r.dom.contains(" UTC <small><code>20"), "{}", r.dom);
     // No script anywhere, and the page's own policy forbids any.
     assert!(!r.dom.to_ascii_lowercase().contains("<script"));
     assert!(r.html.contains("default-src 'none'"));
-    // One exhibit a page when printed, after the summary.
+    // One exhibit a page when printed, after the summary; on every page the case and the
+    // page's number; a receiver who never countersigned is said not to hold the exhibit,
+    // however long their name.
     assert!(r.pages >= 4, "{} pages", r.pages);
+    assert!(
+        r.dom.contains("OFFERED, NOT ACCEPTED (never held it):"),
+        "{}",
+        r.dom
+    );
+    let pages = pdf_text(&f.path("arabic-english-media-handover.pdf"));
+    assert_eq!(pages.len(), r.pages);
+    for (i, p) in pages.iter().enumerate() {
+        assert!(p.contains("ICC-01/26 Saydnaya"), "page {}: {p}", i + 1);
+        assert!(
+            p.contains(&format!("page {} / {}", i + 1, pages.len())),
+            "page {}: {p}",
+            i + 1
+        );
+    }
+    let all = pages.join("\n");
+    assert!(all.contains("OFFERED, NOT"), "{all}");
+    assert!(all.contains("PENDING"), "{all}");
 
     // The same in French: labels translated, the data untouched; verify-bundle renders it
     // again and agrees.
@@ -201,7 +262,7 @@ fn the_report_reads_right_in_a_browser_and_prints_as_a_binder() {
     );
     assert!(fr.dom.contains("Chaîne de possession"));
     assert!(fr.dom.contains(&arabic));
-    assert!(fr.dom.contains("(enquêteur)"));
+    assert!(fr.dom.contains("</bdi></b> (enquêteur)"));
     let v = f.run(&["verify-bundle", &f.p("fr.zip"), "--no-trust"]);
     assert_eq!(v.code, 0, "{}", v.all());
 }

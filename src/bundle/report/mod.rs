@@ -15,27 +15,50 @@ use std::fmt::Write;
 pub use words::Lang;
 use words::fill;
 
+/// Whether `c` controls the direction of the text around it.
+fn direction_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Markup escaped; direction controls, which could make a name read as another, shown
+/// (`[U+202E]`), not obeyed.
 fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for ch in s.chars() {
-        match ch {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            // Direction controls could make a name read as another: shown, not obeyed.
-            c @ ('\u{202A}'..='\u{202E}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{200E}'
-            | '\u{200F}'
-            | '\u{061C}') => {
-                let _ = write!(o, "[U+{:04X}]", c as u32);
-            }
-            c => o.push(c),
+        if direction_control(ch) {
+            let _ = write!(o, "[U+{:04X}]", ch as u32);
+        } else {
+            escape_char(ch, &mut o);
         }
     }
     o
+}
+
+/// A witness's own text: markup escaped, every character kept (its direction marks are
+/// part of how it was typed; the block it is shown in isolates it from the page).
+fn esc_text(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for ch in s.chars() {
+        escape_char(ch, &mut o);
+    }
+    o
+}
+
+fn escape_char(ch: char, o: &mut String) {
+    match ch {
+        '&' => o.push_str("&amp;"),
+        '<' => o.push_str("&lt;"),
+        '>' => o.push_str("&gt;"),
+        '"' => o.push_str("&quot;"),
+        '\'' => o.push_str("&#39;"),
+        c => o.push(c),
+    }
+}
+
+/// A value of the data (a name, a reason, a title) among the page's words: escaped, and
+/// isolated so that right-to-left letters in it never reorder the words around it.
+fn data(s: &str) -> String {
+    format!("<bdi>{}</bdi>", esc(s))
 }
 
 /// CSS escapes for a string put in a `content:` value of the page's own style sheet: every
@@ -43,7 +66,17 @@ fn esc(s: &str) -> String {
 /// string or the style element.
 fn css_string(s: &str) -> String {
     let mut o = String::from("\"");
-    for ch in s.chars().take(120) {
+    let shown: String = s
+        .chars()
+        .flat_map(|c| {
+            if direction_control(c) {
+                format!("[U+{:04X}]", c as u32).chars().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    for ch in shown.chars().take(120) {
         if ch.is_ascii_alphanumeric() || ch == ' ' {
             o.push(ch);
         } else {
@@ -57,8 +90,8 @@ fn css_string(s: &str) -> String {
 /// A person in words: "Amal Haddad (investigator), key ID 11459e52, fingerprint SHA256:…".
 fn person(p: &model::Person, w: &words::Words) -> String {
     let who = match (&p.name, &p.role) {
-        (Some(n), Some(r)) => format!("<b>{}</b> ({})", esc(n), esc(r)),
-        (Some(n), None) => format!("<b>{}</b>", esc(n)),
+        (Some(n), Some(r)) => format!("<b>{}</b> ({})", data(n), esc(r)),
+        (Some(n), None) => format!("<b>{}</b>", data(n)),
         _ => esc(w.unknown_person),
     };
     format!(
@@ -92,7 +125,7 @@ fn text_block(t: &model::TextView, w: &words::Words) -> String {
                 .map(|l| format!(" lang=\"{}\"", esc(l)))
                 .unwrap_or_default(),
             dir.attr(),
-            esc(text),
+            esc_text(text),
             fill(
                 &esc(w.text_in_file),
                 &[("file", &format!("<code>{}</code>", esc(file)))]
@@ -111,14 +144,14 @@ fn text_block(t: &model::TextView, w: &words::Words) -> String {
 
 /// `template` filled with values that are escaped here (the template is the catalogue's).
 fn say(template: &str, values: &[(&str, &str)]) -> String {
-    let escaped: Vec<(&str, String)> = values.iter().map(|(k, v)| (*k, esc(v))).collect();
+    let escaped: Vec<(&str, String)> = values.iter().map(|(k, v)| (*k, data(v))).collect();
     let refs: Vec<(&str, &str)> = escaped.iter().map(|(k, v)| (*k, v.as_str())).collect();
     fill(&esc(template), &refs)
 }
 
 const STYLE: &str = "\
 body{font-family:Georgia,'Noto Serif','DejaVu Serif',serif;max-width:60em;margin:2em auto;padding:0 1em;color:#111;line-height:1.4}\
-table{border-collapse:collapse;width:100%;margin:.5em 0}td,th{border:1px solid #999;padding:.3em .5em;text-align:start;vertical-align:top}\
+table{border-collapse:collapse;width:100%;margin:.5em 0;table-layout:fixed}td,th,dd,h1,h2,h3,h4,p,li{overflow-wrap:anywhere}td,th{border:1px solid #999;padding:.3em .5em;text-align:start;vertical-align:top}\
 th{background:#f2f2f2}.ok{color:#064}.bad{color:#a00;font-weight:bold}code{font-size:.85em;word-break:break-all}\
 .verdict{border:4px solid;padding:.8em 1em;font-size:1.3em;margin:1em 0}.verdict.ok{border-color:#064;background:#eef8f0}.verdict.bad{border-color:#a00;background:#fdeeee}\
 .verdict ul{font-size:.8em;font-weight:normal}\
@@ -144,10 +177,13 @@ pub fn html(
     let w = lang.words();
     let mut h = String::new();
     let case = m.case.as_deref().unwrap_or("");
-    let title = if case.is_empty() {
-        esc(w.title)
+    let (title, heading) = if case.is_empty() {
+        (esc(w.title), esc(w.title))
     } else {
-        format!("{}: {}", esc(w.title), esc(case))
+        (
+            format!("{}: {}", esc(w.title), esc(case)),
+            format!("{}: {}", esc(w.title), data(case)),
+        )
     };
     let running = if case.is_empty() {
         &m.ledger.origin
@@ -158,7 +194,7 @@ pub fn html(
         h,
         "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n<title>{title}</title>\n<style>{STYLE}\
 @page{{margin:20mm 15mm 22mm;@top-left{{content:{};font-size:9pt;color:#444}}@bottom-right{{content:{} \" \" counter(page) \" / \" counter(pages);font-size:9pt;color:#444}}}}\
-</style></head><body>\n<h1>{title}</h1>\n",
+</style></head><body>\n<h1>{heading}</h1>\n",
         lang.tag(),
         css_string(running),
         css_string(w.page),
@@ -207,7 +243,7 @@ pub fn html(
     let exporter = people.of_key(&m.exporter.public_key);
     let _ = writeln!(h, "<dl class=\"facts\">");
     if !case.is_empty() {
-        let _ = writeln!(h, "<dt>{}</dt><dd>{}</dd>", esc(w.case), esc(case));
+        let _ = writeln!(h, "<dt>{}</dt><dd>{}</dd>", esc(w.case), data(case));
     }
     let _ = writeln!(
         h,
@@ -240,14 +276,15 @@ pub fn html(
         .map(|v| timeline::Point {
             seq: v.seq,
             ms: v.recorded_ms,
-            label: format!(
-                "#{} {}, {}",
-                v.seq,
-                v.title,
+            // The time first: a long or crafted title can never push it out of sight.
+            prefix: format!(
+                "{} #{}",
                 words::when(v.recorded_ms, lang)
                     .split_once(", ")
-                    .map_or("", |(_, t)| t)
+                    .map_or("", |(_, t)| t),
+                v.seq
             ),
+            label: v.title.clone(),
             day: words::day(v.recorded_ms, lang),
         })
         .collect();
@@ -293,7 +330,7 @@ fn exhibit_section(h: &mut String, v: &model::ExhibitView, attested: &Attested, 
         "<section class=\"exhibit\" id=\"exhibit-{}\">\n<h2>{}: {}</h2>",
         v.seq,
         say(w.exhibit, &[("seq", &v.seq.to_string())]),
-        esc(&v.title)
+        data(&v.title)
     );
     if !v.failing.is_empty() {
         h.push_str("<ul class=\"bad\">");
@@ -355,7 +392,7 @@ fn exhibit_section(h: &mut String, v: &model::ExhibitView, attested: &Attested, 
             h,
             "<dt>{}</dt><dd>{}</dd>\n<dt>{}</dt><dd>{}</dd>\n<dt>{}</dt><dd>{}</dd>\n<dt>{}</dt><dd><code>{}</code></dd>\n<dt>{}</dt><dd>{}</dd>",
             esc(w.name),
-            esc(media.name.as_deref().unwrap_or("—")),
+            data(media.name.as_deref().unwrap_or("—")),
             esc(w.media_type),
             esc(media.media_type.as_deref().unwrap_or("—")),
             esc(w.size),
@@ -408,7 +445,7 @@ fn exhibit_section(h: &mut String, v: &model::ExhibitView, attested: &Attested, 
             };
             let _ = writeln!(h, "<h4>{head}</h4>");
             if let Some(r) = &ver.reason {
-                let _ = writeln!(h, "<p><b>{}</b>: {}</p>", esc(w.reason), esc(r));
+                let _ = writeln!(h, "<p><b>{}</b>: {}</p>", esc(w.reason), data(r));
             }
         } else if ver.text.is_some() {
             let _ = writeln!(h, "<h3>{}</h3>", esc(w.text));
@@ -419,7 +456,7 @@ fn exhibit_section(h: &mut String, v: &model::ExhibitView, attested: &Attested, 
             } else {
                 w.new_description
             };
-            let _ = writeln!(h, "<p><b>{}</b>: {}</p>", esc(label), esc(d));
+            let _ = writeln!(h, "<p><b>{}</b>: {}</p>", esc(label), data(d));
         }
         if let Some(t) = &ver.text {
             h.push_str(&text_block(t, w));
@@ -436,6 +473,36 @@ fn exhibit_section(h: &mut String, v: &model::ExhibitView, attested: &Attested, 
         esc(w.how)
     );
     for row in &v.custody {
+        // A receiver who never countersigned never held the exhibit: said in the holder's
+        // own cell, where no width of a name can push it out of sight.
+        let (held_or_not, until) = match &row.how {
+            model::How::Transfer {
+                outcome: model::Outcome::Pending,
+                ..
+            } => (
+                format!(
+                    "<span class=\"pending\">{}</span><br>",
+                    esc(w.not_held_pending)
+                ),
+                "—".to_owned(),
+            ),
+            model::How::Transfer {
+                outcome: model::Outcome::Withdrawn(_),
+                ..
+            } => (
+                format!(
+                    "<span class=\"pending\">{}</span><br>",
+                    esc(w.not_held_withdrawn)
+                ),
+                "—".to_owned(),
+            ),
+            _ => (
+                String::new(),
+                row.until_ms
+                    .map(|t| time(t, lang))
+                    .unwrap_or_else(|| esc(w.now)),
+            ),
+        };
         let (how, class) = match &row.how {
             model::How::Recorded { seq } => (say(w.first_holder, &[("seq", &seq.to_string())]), ""),
             model::How::Transfer {
@@ -479,12 +546,11 @@ fn exhibit_section(h: &mut String, v: &model::ExhibitView, attested: &Attested, 
         };
         let _ = writeln!(
             h,
-            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{how}</td></tr>",
+            "<tr{class}><td>{}{}</td><td>{}</td><td>{}</td><td>{how}</td></tr>",
+            held_or_not,
             person(&row.holder, w),
             time(row.from_ms, lang),
-            row.until_ms
-                .map(|t| time(t, lang))
-                .unwrap_or_else(|| esc(w.now)),
+            until,
         );
     }
     h.push_str("</table>\n</section>\n");
@@ -819,5 +885,24 @@ mod tests {
             "w[U+202E]1.gro[U+2066]"
         );
         assert_eq!(super::esc("شاهد"), "شاهد");
+    }
+
+    /// A witness's direction marks stay in their text; a case name's controls are shown,
+    /// not obeyed, in the printed header too; data is isolated from the words around it.
+    #[test]
+    fn witness_text_is_kept_and_controls_elsewhere_are_not_obeyed() {
+        let typed = "\u{200F}من\u{200E} 12 <b>";
+        assert_eq!(super::esc_text(typed), "\u{200F}من\u{200E} 12 &lt;b&gt;");
+        let header = super::css_string("\u{202E}62/10-CCI");
+        assert!(!header.contains('\u{202E}'), "{header}");
+        assert!(header.starts_with("\"\\00005B U\\00002B 202E"), "{header}");
+        assert_eq!(super::data("شاهد 12"), "<bdi>شاهد 12</bdi>");
+        assert_eq!(
+            super::say(
+                "{giver}: {reason}",
+                &[("giver", "Bob {reason}"), ("reason", "r")]
+            ),
+            "<bdi>Bob {reason}</bdi>: <bdi>r</bdi>"
+        );
     }
 }

@@ -414,12 +414,17 @@ pub fn custody(e: &RecordEntry, supporting: &[Supporting], people: &People) -> V
         .filter(|s| s.kind == "transfer" && u64_field(&s.body, "exhibit") == Some(e.seq))
         .collect();
     transfers.sort_by_key(|t| t.seq);
+    // The first accept and the first cancel of each hand-over, found in one pass.
+    let mut answers: BTreeMap<(&str, u64), &Supporting> = BTreeMap::new();
+    for s in supporting {
+        if let (kind @ ("accept" | "cancel"), Some(t)) =
+            (s.kind.as_str(), u64_field(&s.body, "transfer"))
+        {
+            answers.entry((kind, t)).or_insert(s);
+        }
+    }
     for t in transfers {
-        let find = |kind: &str| {
-            supporting
-                .iter()
-                .find(|s| s.kind == kind && u64_field(&s.body, "transfer") == Some(t.seq))
-        };
+        let find = |kind: &'static str| answers.get(&(kind, t.seq)).copied();
         let to = people.of_key(t.body.get("to").and_then(|v| v.as_str()).unwrap_or(""));
         let (outcome, from_ms, until_ms) = match (find("accept"), find("cancel")) {
             (Some(a), _) => (Outcome::Accepted(a.seq), a.recorded_at_ms, None),

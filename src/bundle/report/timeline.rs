@@ -11,7 +11,9 @@ pub struct Point {
     pub seq: u64,
     /// When it was recorded (unix ms).
     pub ms: u64,
-    /// Its label (plain text; escaped when drawn).
+    /// What comes first on its row: its time and number (the page's own words).
+    pub prefix: String,
+    /// Its label (data: escaped and isolated when drawn, cut when long).
     pub label: String,
     /// The day it was recorded on, in words (the group it belongs to).
     pub day: String,
@@ -22,6 +24,9 @@ pub struct Point {
 pub struct Text {
     pub x: f64,
     pub y: f64,
+    /// Drawn first, as it is.
+    pub prefix: String,
+    /// Drawn after, isolated from the prefix's direction.
     pub text: String,
     /// A day's heading, or an exhibit's label.
     pub heading: bool,
@@ -38,21 +43,26 @@ pub struct Layout {
 }
 
 const ROW: f64 = 20.0;
+/// The gap between a row's prefix and its label.
+const GAP: &str = "  ";
 const HEADING: f64 = 28.0;
 const AXIS_X: f64 = 24.0;
 const LABEL_X: f64 = 40.0;
-/// Font size of the labels, and an upper bound of a character's width at that size (the
-/// widest glyphs of the fonts a browser falls back to are narrower than this).
+/// Font size of the labels, and an upper bound of a character's width at that size: one em
+/// (the widest glyphs, a Georgia "W", a CJK character, are no wider).
 pub const FONT: f64 = 12.0;
-pub const CHAR_W: f64 = 7.5;
+pub const CHAR_W: f64 = FONT;
 /// The longest label drawn; longer ones are cut with an ellipsis.
-const MAX_CHARS: usize = 90;
+const MAX_CHARS: usize = 56;
 
 impl Text {
     /// The box the text may cover: from the baseline up by the font size (ascenders) and
     /// down by a third of it (descenders), as wide as its characters may be.
     pub fn bounds(&self) -> (f64, f64, f64, f64) {
-        let w = self.text.chars().count() as f64 * CHAR_W;
+        let chars = self.prefix.chars().count()
+            + if self.prefix.is_empty() { 0 } else { GAP.len() }
+            + self.text.chars().count();
+        let w = chars as f64 * CHAR_W;
         (self.x, self.y - FONT, self.x + w, self.y + FONT / 3.0)
     }
 }
@@ -71,6 +81,7 @@ pub fn layout(points: &[Point]) -> Layout {
             texts.push(Text {
                 x: 8.0,
                 y,
+                prefix: String::new(),
                 text: cut(&p.day),
                 heading: true,
             });
@@ -81,6 +92,7 @@ pub fn layout(points: &[Point]) -> Layout {
         texts.push(Text {
             x: LABEL_X,
             y,
+            prefix: p.prefix.clone(),
             text: cut(&p.label),
             heading: false,
         });
@@ -126,9 +138,14 @@ pub fn svg(l: &Layout, label: &str) -> String {
         );
     }
     for t in &l.texts {
+        let prefix = if t.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}{GAP}", esc(&t.prefix))
+        };
         let _ = writeln!(
             s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"{FONT}\"{}>{}</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"{FONT}\" xml:space=\"preserve\"{}>{prefix}<tspan unicode-bidi=\"isolate\">{}</tspan></text>",
             t.x,
             t.y,
             if t.heading {
@@ -154,11 +171,8 @@ mod tests {
                 Point {
                     seq: 10 + i,
                     ms,
-                    label: format!(
-                        "#{} media \"a rather long file name {i}.mp4\", {}",
-                        10 + i,
-                        crate::record::rfc3339(ms)
-                    ),
+                    prefix: format!("{} #{}", &crate::record::rfc3339(ms)[11..16], 10 + i),
+                    label: format!("Media file a rather long file name {i}.mp4 WWWWWWWWWWWWW"),
                     day: super::super::words::day(ms, super::super::words::Lang::En),
                 }
             })
@@ -206,7 +220,7 @@ mod tests {
                 .map(|pt| {
                     l.texts
                         .iter()
-                        .find(|t| !t.heading && t.text.starts_with(&format!("#{} ", pt.seq)))
+                        .find(|t| !t.heading && t.prefix.ends_with(&format!(" #{}", pt.seq)))
                         .unwrap()
                         .y
                 })
@@ -216,6 +230,23 @@ mod tests {
             let days: std::collections::BTreeSet<&str> = p.iter().map(|p| p.day.as_str()).collect();
             assert_eq!(l.texts.iter().filter(|t| t.heading).count(), days.len());
         }
+    }
+
+    #[test]
+    fn the_time_comes_first_and_a_label_cannot_hide_it() {
+        // A title that ends in a made-up time, padded to be cut: the row's real time is
+        // drawn first, before any of it, and the title is isolated from it.
+        let mut p = points(1, 0);
+        p[0].label = format!("Testimony of W-9, 03:15 UTC{}", "\u{200B}".repeat(80));
+        let s = svg(&layout(&p), "t");
+        let row = s.lines().find(|l| l.contains("W-9")).unwrap();
+        let real = &p[0].prefix;
+        let at = row.find(real.as_str()).expect("the real time is drawn");
+        assert!(at < row.find("03:15").unwrap(), "{row}");
+        assert!(
+            row.contains("<tspan unicode-bidi=\"isolate\">Testimony"),
+            "{row}"
+        );
     }
 
     #[test]

@@ -96,6 +96,8 @@ pub struct Words {
     pub handed_over: &'static str,
     pub countersigned: &'static str,
     pub pending: &'static str,
+    pub not_held_pending: &'static str,
+    pub not_held_withdrawn: &'static str,
     pub withdrawn: &'static str,
     pub timeline: &'static str,
     pub timeline_label: &'static str,
@@ -132,11 +134,32 @@ pub struct Words {
 /// `template` with each `{key}` replaced by its value (values are inserted as given: the
 /// caller escapes them first).
 pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    let mut s = template.to_owned();
-    for (k, v) in values {
-        s = s.replace(&format!("{{{k}}}"), v);
+    // One pass over the template: a value is never read again, so a value holding
+    // "{reason}" stays as it is instead of pulling another field in.
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}').and_then(|close| {
+            let key = &after[..close];
+            values
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (close, *v))
+        }) {
+            Some((close, v)) => {
+                out.push_str(v);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
     }
-    s
+    out.push_str(rest);
+    out
 }
 
 /// Days since 1970-01-01 to (year, month 1..=12, day 1..=31), proleptic Gregorian
@@ -237,6 +260,8 @@ pub static EN: Words = Words {
     handed_over: "handed over by record {seq}, signed by the giver ({giver}): {reason}",
     countersigned: "countersigned by the receiver, record {seq}",
     pending: "PENDING: the receiver has not countersigned; the giver still holds it",
+    not_held_pending: "OFFERED, NOT ACCEPTED (never held it):",
+    not_held_withdrawn: "OFFER WITHDRAWN (never held it):",
     withdrawn: "withdrawn by record {seq} before it was accepted",
     timeline: "Timeline",
     timeline_label: "timeline of the exhibits, by the time each was recorded",
@@ -346,6 +371,8 @@ pub static FR: Words = Words {
     handed_over: "remise par l'enregistrement {seq}, signé par le remettant ({giver}) : {reason}",
     countersigned: "contresignée par le destinataire, enregistrement {seq}",
     pending: "EN ATTENTE : le destinataire n'a pas contresigné ; le remettant la détient encore",
+    not_held_pending: "PROPOSÉE, NON ACCEPTÉE (ne l'a jamais détenue) :",
+    not_held_withdrawn: "OFFRE RETIRÉE (ne l'a jamais détenue) :",
     withdrawn: "retirée par l'enregistrement {seq} avant d'être acceptée",
     timeline: "Chronologie",
     timeline_label: "chronologie des pièces, selon l'heure d'inscription de chacune",
@@ -442,6 +469,14 @@ mod tests {
         assert_eq!(
             fill("{n} of {total}", &[("n", "2"), ("total", "9")]),
             "2 of 9"
+        );
+        // A value is never filled in again, and unknown keys stay.
+        assert_eq!(
+            fill(
+                "{giver}: {reason} {x}",
+                &[("giver", "Bob {reason}"), ("reason", "r")]
+            ),
+            "Bob {reason}: r {x}"
         );
     }
 }
