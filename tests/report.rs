@@ -309,5 +309,11 @@ fn the_report_grows_a_page_an_exhibit_and_shows_a_failing_bundle_first() {
         .expect("the verdict says how many failed");
     assert!(verdict < failed && failed < bad.dom.find("Exhibit ").unwrap());
     assert!(bad.dom.contains("the defence asked for it"));
-    assert!(bad.dom.contains("exhibit "), "where each failure is");
+    // And in each failing exhibit's own section.
+    let section = bad.dom.find("id=\"exhibit-").unwrap();
+    assert!(
+        bad.dom[section..].contains("FAILED — record "),
+        "{}",
+        &bad.dom[section..]
+    );
 }

@@ -390,7 +390,11 @@ pub fn exhibits(
                 custody: custody(e, &m.supporting, &people),
                 failing: checks
                     .iter()
-                    .filter(|c| !c.passed && c.name.starts_with(&format!("exhibit {} ", e.seq)))
+                    .filter(|c| {
+                        !c.passed
+                            && (c.name.starts_with(&format!("exhibit {} ", e.seq))
+                                || c.detail.starts_with(&format!("record {} ", e.seq)))
+                    })
                     .map(|c| (c.name.clone(), c.detail.clone()))
                     .collect(),
             }
