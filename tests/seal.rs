@@ -545,7 +545,7 @@ fn consent_changes_govern_export() {
     let mut ms = crate::bundle::members(&f.path("b.zip"));
     let report = String::from_utf8(crate::bundle::get(&mut ms, "report.html").clone()).unwrap();
     assert!(
-        report.contains("changed by record") && report.contains("to: court,research"),
+        report.contains("changed by record") && report.contains("to: <bdi>court,research</bdi>"),
         "the report shows the history"
     );
     let h = f.ok(&["history", "--ledger", &f.p("ledger"), &seq.to_string()]);
