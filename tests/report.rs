@@ -171,20 +171,7 @@ fn case() -> (Fixture, Vec<u64>) {
     let o = f.run_as("bob", &["accept", &t.to_string(), "--json"]);
     assert_eq!(o.code, 0, "{}", o.all());
     // Offered on to a custodian with a very long name, who has not countersigned.
-    f.ok(&["key", "generate", "carol", "--dir", &f.p("keys")]);
-    f.ok(&[
-        "key",
-        "authorize",
-        "--ledger",
-        &f.p("ledger"),
-        "--key",
-        &f.p("keys/ledger.key"),
-        &f.p("keys/carol.pub"),
-        "--name",
-        LONG_NAME,
-        "--role",
-        "custodian",
-    ]);
+    f.add_key_as("carol", LONG_NAME, "custodian");
     f.transfer("bob", video, "carol");
     f.checkpoint();
     (f, vec![ar, en, video])

@@ -98,6 +98,11 @@ impl Fixture {
     /// Generates `keys/NAME.key` and has the ledger key authorise it for `role`, under the
     /// holder name `name`.
     pub fn add_key(&self, name: &str, role: &str) {
+        self.add_key_as(name, name, role);
+    }
+
+    /// [`Fixture::add_key`] with the holder name `holder` for the key `keys/NAME`.
+    pub fn add_key_as(&self, name: &str, holder: &str, role: &str) {
         self.ok(&["key", "generate", name, "--dir", &self.p("keys")]);
         self.ok(&[
             "key",
@@ -108,7 +113,7 @@ impl Fixture {
             &self.p("keys/ledger.key"),
             &self.p(&format!("keys/{name}.pub")),
             "--name",
-            name,
+            holder,
             "--role",
             role,
         ]);
