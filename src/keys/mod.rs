@@ -133,6 +133,11 @@ pub enum SignatureError {
 
 /// Checks that 32 bytes are a canonical, non-weak Ed25519 public key.
 pub fn check_public(public: &[u8; 32]) -> Result<(), SignatureError> {
+    checked_public(public).map(|_| ())
+}
+
+/// The key of 32 bytes that are a canonical, non-weak Ed25519 public key.
+fn checked_public(public: &[u8; 32]) -> Result<VerifyingKey, SignatureError> {
     let key = VerifyingKey::from_bytes(public).map_err(|_| SignatureError::BadKey)?;
     if key.to_edwards().compress().to_bytes() != *public {
         return Err(SignatureError::BadKey);
@@ -140,7 +145,29 @@ pub fn check_public(public: &[u8; 32]) -> Result<(), SignatureError> {
     if key.is_weak() {
         return Err(SignatureError::WeakKey);
     }
-    Ok(())
+    Ok(key)
+}
+
+/// [`checked_public`] remembered for the keys seen last: a server checks many statements
+/// of a few signers, and decoding and checking a key costs three of the five field
+/// inversions of a verification. Only keys that passed are kept; a key is a pure function
+/// of its bytes, so a kept one is exactly what checking again would give.
+fn checked_public_cached(public: &[u8; 32]) -> Result<VerifyingKey, SignatureError> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static SEEN: OnceLock<Mutex<HashMap<[u8; 32], VerifyingKey>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(Mutex::default);
+    if let Some(key) = seen.lock().ok().and_then(|m| m.get(public).copied()) {
+        return Ok(key);
+    }
+    let key = checked_public(public)?;
+    if let Ok(mut m) = seen.lock() {
+        if m.len() >= 4096 {
+            m.clear();
+        }
+        m.insert(*public, key);
+    }
+    Ok(key)
 }
 
 /// Strict Ed25519 verification: canonical S, no small-order A or R, no weak keys.
@@ -150,8 +177,7 @@ pub fn verify_strict(
     signature: &[u8; 64],
 ) -> Result<(), SignatureError> {
     // One key, one encoding: a non-canonical point encoding would give a second key ID.
-    check_public(public)?;
-    let key = VerifyingKey::from_bytes(public).map_err(|_| SignatureError::BadKey)?;
+    let key = checked_public_cached(public)?;
     let sig = Signature::from_bytes(signature);
     key.verify_strict(message, &sig)
         .map_err(|_| SignatureError::Invalid)
