@@ -243,8 +243,7 @@ fn small_order_encodings() -> &'static [[u8; 32]] {
 /// A checked public key: its point, and whether it lies in the prime-order subgroup
 /// (only such keys are batched; a key with a small-order component is checked alone).
 fn checked_key(public: &[u8; 32]) -> Result<(VerifyingKey, bool), SignatureError> {
-    check_public(public)?;
-    let key = VerifyingKey::from_bytes(public).map_err(|_| SignatureError::BadKey)?;
+    let key = checked_public(public)?;
     let prime_order = key.to_edwards().is_torsion_free();
     Ok((key, prime_order))
 }
@@ -324,6 +323,27 @@ fn batchable_signature(signature: &[u8; 64]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The remembered keys change no verdict, in any order of calls: every small-order
+    /// encoding (canonical or not) is refused before and after a good key is remembered,
+    /// and a good signature passes before and after them.
+    #[test]
+    fn remembered_keys_change_no_verdict() {
+        let key = SigningKey::from_bytes(&[42; 32]);
+        let public = key.verifying_key().to_bytes();
+        let sig = sign(&key, b"m");
+        let bad: Vec<[u8; 32]> = small_order_encodings().to_vec();
+        for round in 0..3 {
+            for p in &bad {
+                assert!(verify_strict(p, b"m", &sig).is_err(), "round {round}");
+            }
+            assert_eq!(verify_strict(&public, b"m", &sig), Ok(()), "round {round}");
+            assert_eq!(
+                verify_strict(&public, b"n", &sig),
+                Err(SignatureError::Invalid)
+            );
+        }
+    }
 
     #[test]
     fn the_small_order_encodings_are_the_fourteen_that_decompress_to_small_order() {
