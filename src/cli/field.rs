@@ -391,7 +391,7 @@ fn report(
 
 #[derive(Args)]
 #[command(
-    after_help = "Each file is checked here first (a file that is not a .cst file is not sent), then sent whole to\nthe server's POST /add; the server judges each statement as `custody ingest` does and answers only\nonce the appended ones are durable. Sending a file again appends nothing new.\n\nWith --wait-proof and the ledger's key (--ledger-key), push then waits for the server's next\ncheckpoint and checks, for each statement, that the record at its number holds exactly the statement\nsent and is in a checkpoint signed by that key (--proofs DIR keeps the proofs as receipts).\n\nExit status: 0 when every statement was appended or was already there (and proven, with\n--wait-proof), 1 when the server refused a statement or one could not be proven, 2 when a file\ncould not be read, sent or taken."
+    after_help = "Each file is checked here first (a file that is not a .cst file is not sent), then sent whole to\nthe server's POST /add; the server judges each statement as `custody ingest` does and answers only\nonce the appended ones are durable. Sending a file again appends nothing new.\n\nWith --wait-proof and the ledger's key (--ledger-key), push then waits for the server's next\ncheckpoint and checks, for each statement, that the record at its number holds exactly the statement\nand signature sent and is in a checkpoint signed by that key (--proofs DIR keeps the proofs as receipts).\n\nExit status: 0 when every statement was appended or was already there (and proven, with\n--wait-proof), 1 when the server refused a statement or one could not be proven, 2 when a file\ncould not be read, sent or taken."
 )]
 pub struct PushArgs {
     /// The ledger server's URL (`custody serve`), e.g. http://127.0.0.1:8080 or an https://
@@ -406,7 +406,7 @@ pub struct PushArgs {
     timeout: std::time::Duration,
     /// Then wait up to this long for a checkpoint to cover each statement appended (or already
     /// there), and check its inclusion proof: the record at its number holds exactly the
-    /// statement sent, and its leaf is in a checkpoint signed by --ledger-key.
+    /// statement and signature sent, and its leaf is in a checkpoint signed by --ledger-key.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "ledger_key")]
     wait_proof: Option<std::time::Duration>,
     /// The ledger's checkpoint verifier key, NAME+KEYID+BASE64 with the ledger's origin as
