@@ -83,19 +83,13 @@ pub fn publish_to(
         bail!("{} is not a directory", shown(dir));
     }
     std::fs::create_dir_all(dir).with_context(|| shown(dir))?;
-    let previous = previous_size(dir, &cp)?;
+    let old = previous(dir, &cp)?;
+    let previous = old.as_ref().map_or(0, |c| c.size);
     // The directory's checkpoint must be of this ledger's history, not merely its origin:
     // the tiles written before it are taken as they are.
-    if previous > 0 && !all {
+    if let Some(old) = old.as_ref().filter(|c| c.size > 0 && !all) {
         let ours = TileTree::new(previous, |t: Tile| ledger.tile(&t.path()).ok().flatten());
-        let theirs = std::fs::read_to_string(dir.join("checkpoint"))
-            .ok()
-            .and_then(|t| {
-                t.split_once("\n\n")
-                    .and_then(|(body, _)| Checkpoint::parse_body(&format!("{body}\n")).ok())
-            })
-            .map(|c| c.root);
-        if custody::merkle::root(&ours, previous).ok() != theirs {
+        if custody::merkle::root(&ours, previous).ok() != Some(old.root) {
             bail!(
                 "{} holds a checkpoint of {previous} records whose root is not this ledger's at that size: another history under the same origin, or an altered file; publish into a new directory, or run with --all to rewrite every file",
                 shown(dir)
@@ -146,13 +140,13 @@ pub fn publish_to(
     })
 }
 
-/// The size of the checkpoint DIR holds (0 for none); refuses another ledger's, and one
-/// newer than the ledger's.
-fn previous_size(dir: &Path, cp: &Checkpoint) -> anyhow::Result<u64> {
+/// The checkpoint DIR holds (none for none); refuses another ledger's, and one newer than
+/// the ledger's.
+fn previous(dir: &Path, cp: &Checkpoint) -> anyhow::Result<Option<Checkpoint>> {
     let path = dir.join("checkpoint");
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| shown(&path)),
     };
     let old = text
@@ -180,7 +174,7 @@ fn previous_size(dir: &Path, cp: &Checkpoint) -> anyhow::Result<u64> {
             cp.size
         );
     }
-    Ok(old.size)
+    Ok(Some(old))
 }
 
 fn tile_at(ledger: &Ledger, path: &str) -> anyhow::Result<Vec<u8>> {

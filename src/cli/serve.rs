@@ -514,13 +514,14 @@ async fn by_seq<T: Send + 'static>(
 
 async fn proof(State(shared): State<Shared_>, UrlPath(seq): UrlPath<String>) -> Response {
     let found = by_seq(shared, &seq, |l, seq| {
-        let covered = l.latest_checkpoint()?.map_or(0, |(cp, _)| cp.size);
-        if seq >= covered {
-            return Ok(Err(format!(
+        let latest = l.latest_checkpoint()?;
+        let covered = latest.as_ref().map_or(0, |(cp, _)| cp.size);
+        match latest {
+            Some(cp) if seq < covered => l.inclusion_proof_in(seq, cp).map(|p| Ok(p.format())),
+            _ => Ok(Err(format!(
                 "record {seq} is not yet covered by a signed checkpoint (the latest covers {covered} records); the server signs one on its schedule: ask again later"
-            )));
+            ))),
         }
-        l.inclusion_proof(seq).map(|p| Ok(p.format()))
     })
     .await;
     match found {

@@ -661,8 +661,16 @@ impl Ledger {
 
     /// Inclusion proof of `seq` in the latest signed checkpoint, as C2SP tlog-proof text.
     pub fn inclusion_proof(&self, seq: u64) -> Result<InclusionProofText> {
+        self.inclusion_proof_in(seq, self.require_checkpoint()?)
+    }
+
+    /// Inclusion proof of `seq` in `checkpoint` (one of [`Ledger::latest_checkpoint`]'s).
+    pub fn inclusion_proof_in(
+        &self,
+        seq: u64,
+        (cp, text): (Checkpoint, String),
+    ) -> Result<InclusionProofText> {
         self.record_bytes(seq)?;
-        let (cp, text) = self.require_checkpoint()?;
         if seq >= cp.size {
             return Err(Error::Input(format!(
                 "record {seq} is not covered by the latest checkpoint ({} records); run `custody checkpoint` first",

@@ -23,12 +23,17 @@ fn direction_control(c: char) -> bool {
 /// Markup escaped; direction controls, which could make a name read as another, shown
 /// (`[U+202E]`), not obeyed.
 fn esc(s: &str) -> String {
+    esc_text(&show_controls(s))
+}
+
+/// `s` with each direction control written out as `[U+202E]`.
+fn show_controls(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for ch in s.chars() {
         if direction_control(ch) {
             let _ = write!(o, "[U+{:04X}]", ch as u32);
         } else {
-            escape_char(ch, &mut o);
+            o.push(ch);
         }
     }
     o
@@ -66,17 +71,7 @@ fn data(s: &str) -> String {
 /// string or the style element.
 fn css_string(s: &str) -> String {
     let mut o = String::from("\"");
-    let shown: String = s
-        .chars()
-        .flat_map(|c| {
-            if direction_control(c) {
-                format!("[U+{:04X}]", c as u32).chars().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
-    for ch in shown.chars().take(120) {
+    for ch in show_controls(s).chars().take(120) {
         if ch.is_ascii_alphanumeric() || ch == ' ' {
             o.push(ch);
         } else {
@@ -277,13 +272,7 @@ pub fn html(
             seq: v.seq,
             ms: v.recorded_ms,
             // The time first: a long or crafted title can never push it out of sight.
-            prefix: format!(
-                "{} #{}",
-                words::when(v.recorded_ms, lang)
-                    .split_once(", ")
-                    .map_or("", |(_, t)| t),
-                v.seq
-            ),
+            prefix: format!("{} #{}", words::clock(v.recorded_ms), v.seq),
             label: v.title.clone(),
             day: words::day(v.recorded_ms, lang),
         })

@@ -180,27 +180,25 @@ fn civil(days: i64) -> (i64, u32, u32) {
 /// A time in words, to the minute, in UTC: "30 November 2026, 08:57 UTC" ("1er décembre
 /// 2026, 08:57 UTC" in French).
 pub fn when(ms: u64, lang: Lang) -> String {
+    format!("{}, {}", day(ms, lang), clock(ms))
+}
+
+/// The time of day alone, for the timeline's rows: "08:57 UTC".
+pub fn clock(ms: u64) -> String {
+    let of_day = ((ms / 1000) as i64).rem_euclid(86_400);
+    format!("{:02}:{:02} UTC", of_day / 3600, of_day % 3600 / 60)
+}
+
+/// The day alone, for the timeline's groups: "30 November 2026".
+pub fn day(ms: u64, lang: Lang) -> String {
     let w = lang.words();
-    let secs = (ms / 1000) as i64;
-    let (y, m, d) = civil(secs.div_euclid(86_400));
-    let of_day = secs.rem_euclid(86_400);
+    let (y, m, d) = civil(((ms / 1000) as i64).div_euclid(86_400));
     let day = if d == 1 && !w.first_of_month.is_empty() {
         w.first_of_month.to_owned()
     } else {
         d.to_string()
     };
-    format!(
-        "{day} {} {y}, {:02}:{:02} UTC",
-        w.months[(m - 1) as usize],
-        of_day / 3600,
-        of_day % 3600 / 60
-    )
-}
-
-/// The day alone, for the timeline's groups: "30 November 2026".
-pub fn day(ms: u64, lang: Lang) -> String {
-    let s = when(ms, lang);
-    s.split_once(',').map_or(s.clone(), |(d, _)| d.to_owned())
+    format!("{day} {} {y}", w.months[(m - 1) as usize])
 }
 
 pub static EN: Words = Words {
